@@ -1,0 +1,66 @@
+//! Expert-panel assessment of departmental systems (Art. 25). Pure: no I/O, testable on data
+//! alone. It starts with the outcome every other part refers to, the integration mode.
+
+use serde::{Deserialize, Serialize};
+
+/// The way a departmental system joins the platform (Art. 25), or the secrecy exception.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntegrationMode {
+    /// 全流程迁移: weak support, single business line; the legacy system is retired.
+    FullMigration,
+    /// 前端迁移: application, intake, acceptance and certificates move to the platform.
+    FrontEndMigration,
+    /// 兼容过渡: both ends stay; users recognised across both sides, cases written back.
+    CompatibleTransition,
+    /// 保密例外: not integrated for secrecy reasons; the provincial centre evaluates it.
+    SecrecyException,
+}
+
+impl IntegrationMode {
+    /// Every mode, in the order of Art. 25.
+    pub const ALL: &'static [IntegrationMode] = &[
+        IntegrationMode::FullMigration,
+        IntegrationMode::FrontEndMigration,
+        IntegrationMode::CompatibleTransition,
+        IntegrationMode::SecrecyException,
+    ];
+
+    /// The stable English name.
+    pub fn name(self) -> &'static str {
+        match self {
+            IntegrationMode::FullMigration => "full_migration",
+            IntegrationMode::FrontEndMigration => "front_end_migration",
+            IntegrationMode::CompatibleTransition => "compatible_transition",
+            IntegrationMode::SecrecyException => "secrecy_exception",
+        }
+    }
+
+    /// The zh-CN name.
+    pub fn label(self) -> &'static str {
+        match self {
+            IntegrationMode::FullMigration => "全流程迁移",
+            IntegrationMode::FrontEndMigration => "前端迁移",
+            IntegrationMode::CompatibleTransition => "兼容过渡",
+            IntegrationMode::SecrecyException => "保密例外",
+        }
+    }
+
+    /// Looks a mode up by its English name.
+    pub fn parse(name: &str) -> Option<IntegrationMode> {
+        IntegrationMode::ALL.iter().copied().find(|m| m.name() == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_back_and_match_serde() {
+        for &m in IntegrationMode::ALL {
+            assert_eq!(IntegrationMode::parse(m.name()), Some(m));
+            assert_eq!(serde_json::to_value(m).unwrap(), serde_json::json!(m.name()));
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! `ronghe cases import|show`: load canonical cases from JSON lines into the store (validated,
+//! idempotent, a result per line) and read a case back, with personal data masked for people.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use chrono::Utc;
+use clap::Subcommand;
+use serde::Serialize;
+
+use super::{Context, Failure};
+use crate::case::{Case, FieldIssue};
+use crate::store::UpsertOutcome;
+use crate::validate::{mask_certificate, mask_name};
+
+#[derive(Debug, Subcommand)]
+pub(super) enum Command {
+    /// Import canonical cases, one JSON object per line ('-' reads stdin) 导入办件.
+    Import { system: String, file: PathBuf },
+    /// Show the current version of a case, or every version with --history 查看办件.
+    Show {
+        system: String,
+        case_no: String,
+        #[arg(long)]
+        history: bool,
+    },
+}
+
+/// What happened to one line of an import.
+#[derive(Debug, Serialize)]
+struct LineResult {
+    line: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    case_no: Option<String>,
+    #[serde(flatten)]
+    result: LineOutcome,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum LineOutcome {
+    Stored(UpsertOutcome),
+    Invalid {
+        outcome: &'static str,
+        errors: Vec<FieldIssue>,
+    },
+}
+
+/// Lines stored per store transaction.
+const BATCH_LINES: usize = 1000;
+
+pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
+    let store = ctx.store().await?;
+    match command {
+        Command::Import { system, file } => {
+            store.get_system(&system).await?;
+            let reader: Box<dyn BufRead> = if file.as_os_str() == "-" {
+                Box::new(std::io::stdin().lock())
+            } else {
+                let f =
+                    std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+                Box::new(std::io::BufReader::new(f))
+            };
+            let mut results = Vec::new();
+            let mut batch: Vec<(usize, Case)> = Vec::new();
+            for (i, line) in reader.lines().enumerate() {
+                let line_no = i + 1;
+                let line = line.with_context(|| format!("cannot read line {line_no}"))?;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                match parse_line(&line) {
+                    Ok(case) => batch.push((line_no, case)),
+                    Err(errors) => results.push(LineResult {
+                        line: line_no,
+                        case_no: None,
+                        result: LineOutcome::Invalid {
+                            outcome: "rejected",
+                            errors,
+                        },
+                    }),
+                }
+                if batch.len() == BATCH_LINES {
+                    store_batch(&store, &system, std::mem::take(&mut batch), &mut results).await?;
+                }
+            }
+            store_batch(&store, &system, batch, &mut results).await?;
+            results.sort_by_key(|r| r.line);
+            report(ctx, &results)
+        }
+        Command::Show {
+            system,
+            case_no,
+            history,
+        } => {
+            let target = format!("{system}/{case_no}");
+            if history {
+                let versions = store.case_history(&system, &case_no).await?;
+                store
+                    .record_audit(&ctx.actor, "case.read_history", &target, serde_json::json!({}))
+                    .await?;
+                let rows = versions
+                    .iter()
+                    .map(|v| {
+                        vec![
+                            v.version.to_string(),
+                            format!("{} {}", v.stage.label(), v.stage),
+                            v.received_at.to_rfc3339(),
+                            v.content_hash[..12].to_owned(),
+                        ]
+                    })
+                    .collect();
+                ctx.out.table(
+                    &["版本 version", "阶段 stage", "接收 received", "摘要 hash"],
+                    rows,
+                    &versions,
+                );
+            } else {
+                let record = store.get_case(&system, &case_no).await?;
+                store
+                    .record_audit(&ctx.actor, "case.read", &target, serde_json::json!({}))
+                    .await?;
+                ctx.out.show(describe(&record.case), &record);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Parses and validates one line; the errors name the field and rule.
+fn parse_line(line: &str) -> Result<Case, Vec<FieldIssue>> {
+    let de = &mut serde_json::Deserializer::from_str(line);
+    let case: Case = serde_path_to_error::deserialize(de).map_err(|e| {
+        vec![FieldIssue {
+            field: e.path().to_string(),
+            rule: "json".to_owned(),
+            message: e.into_inner().to_string(),
+        }]
+    })?;
+    let findings = case.validate(Utc::now().fixed_offset());
+    if findings.is_valid() {
+        Ok(case)
+    } else {
+        Err(findings.errors)
+    }
+}
+
+async fn store_batch(
+    store: &crate::store::Store,
+    system: &str,
+    batch: Vec<(usize, Case)>,
+    results: &mut Vec<LineResult>,
+) -> Result<(), Failure> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let (lines, cases): (Vec<usize>, Vec<Case>) = batch.into_iter().unzip();
+    let outcomes = store.upsert_cases(system, &cases).await?;
+    for ((line, case), outcome) in lines.into_iter().zip(cases).zip(outcomes) {
+        results.push(LineResult {
+            line,
+            case_no: Some(case.case_no),
+            result: LineOutcome::Stored(outcome),
+        });
+    }
+    Ok(())
+}
+
+fn report(ctx: &Context, results: &[LineResult]) -> Result<(), Failure> {
+    let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+    let mut problems = Vec::new();
+    for r in results {
+        let name = match &r.result {
+            LineOutcome::Stored(UpsertOutcome::Created) => "created",
+            LineOutcome::Stored(UpsertOutcome::Updated) => "updated",
+            LineOutcome::Stored(UpsertOutcome::Stale) => "stale",
+            LineOutcome::Stored(UpsertOutcome::Duplicate) => "duplicate",
+            LineOutcome::Stored(UpsertOutcome::Rejected { reason }) => {
+                problems.push(format!(
+                    "  第{}行 line {}: {}",
+                    r.line,
+                    r.line,
+                    serde_json::to_string(reason).unwrap_or_default()
+                ));
+                "rejected"
+            }
+            LineOutcome::Invalid { errors, .. } => {
+                for e in errors {
+                    problems.push(format!(
+                        "  第{}行 line {}: {} [{}] {}",
+                        r.line, r.line, e.field, e.rule, e.message
+                    ));
+                }
+                "rejected"
+            }
+        };
+        *counts.entry(name).or_default() += 1;
+    }
+    let summary = counts
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let human = if problems.is_empty() {
+        format!("导入完成 imported: {summary}")
+    } else {
+        format!(
+            "导入完成 imported: {summary}\n被拒绝 rejected:\n{}",
+            problems.join("\n")
+        )
+    };
+    ctx.out
+        .show(human, &serde_json::json!({ "counts": counts, "lines": results }));
+    if counts.contains_key("rejected") {
+        Err(Failure::No)
+    } else {
+        Ok(())
+    }
+}
+
+/// A case for people: the Art. 27 fields, personal data masked.
+fn describe(c: &Case) -> String {
+    let acceptance = c.acceptance.as_ref().map_or_else(
+        || "-".to_owned(),
+        |a| {
+            format!(
+                "{} / {} / 承诺办结 {}",
+                a.department,
+                mask_name(&a.acceptor),
+                a.promised_finish_at
+            )
+        },
+    );
+    let result = c.result.as_ref().map_or_else(
+        || "-".to_owned(),
+        |r| format!("{} {} {}", r.code.label(), r.code, r.finished_at),
+    );
+    format!(
+        "办件编号 case no:     {}  (version {})\n事项名称 item:        {}\n办理区划 region:      {}\n申请人 applicant:     {} {} {}\n申请时间 applied:     {}\n受理 acceptance:      {}\n审查意见 opinion:     {}\n办理结果 result:      {}\n阶段 stage:           {} {}",
+        c.case_no,
+        c.version,
+        c.item_name,
+        c.region_code,
+        mask_name(&c.applicant.name),
+        c.applicant.certificate_type.label(),
+        mask_certificate(&c.applicant.certificate_no),
+        c.applied_at,
+        acceptance,
+        c.review_opinion.as_deref().unwrap_or("-"),
+        result,
+        c.stage.label(),
+        c.stage,
+    )
+}

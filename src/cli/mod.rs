@@ -1,0 +1,206 @@
+//! The `ronghe` command line: argument definitions (clap) and dispatch to one module per
+//! command group. Human output by default, `--json` for scripts; all printing goes through
+//! `output`.
+
+mod calendar;
+mod cases;
+mod output;
+mod systems;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::Config;
+use crate::store::{Store, StoreOptions};
+pub use output::Output;
+
+const EXIT_CODES: &str = "\
+Exit codes / 退出码:
+  0  success 成功
+  1  the answer is no: invalid value, refused input, not found 校验未通过、输入被拒绝或未找到
+  2  usage error 用法错误
+  3  failure: store, file or network unavailable 运行失败(存储、文件或网络不可用)";
+
+#[derive(Debug, Parser)]
+#[command(name = "ronghe", version, about = "融合: onboard departmental approval systems onto the unified government service platform", after_help = EXIT_CODES)]
+pub struct Cli {
+    /// Print machine-readable JSON instead of human text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Config file (TOML); see README.
+    #[arg(long, global = true, env = "RONGHE_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Platform store URL; overrides the config file (default sqlite://ronghe.db).
+    #[arg(long, global = true, value_name = "URL")]
+    database: Option<String>,
+    /// Who is acting, for the audit log (default cli:$USER).
+    #[arg(long, global = true, value_name = "NAME")]
+    actor: Option<String>,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP server 启动服务.
+    Serve {
+        /// Address to listen on; overrides the config file and RONGHE_LISTEN.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Register and manage departmental systems 部门系统登记.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Systems(systems::Command),
+    /// Read cases held by the platform, or import canonical cases 办件.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Cases(cases::Command),
+    /// Check an identifier: exit 0 when valid, 1 when invalid 校验证件号码与区划代码.
+    #[command(after_help = EXIT_CODES)]
+    Validate {
+        #[arg(value_enum)]
+        kind: validate::Kind,
+        value: String,
+    },
+    /// Working days per the State Council holiday notices 工作日计算.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Calendar(calendar::Command),
+}
+
+/// A command's failure, mapped to the documented exit codes.
+#[derive(Debug)]
+pub enum Failure {
+    /// Exit 1: the answer is no (already printed).
+    No,
+    /// Exit 1: refused, with the reason.
+    Refused(anyhow::Error),
+    /// Exit 3: something needed is unavailable.
+    Failed(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(err: anyhow::Error) -> Failure {
+        Failure::Failed(err)
+    }
+}
+
+impl From<crate::store::StoreError> for Failure {
+    fn from(err: crate::store::StoreError) -> Failure {
+        use crate::store::StoreError::*;
+        match err {
+            NotFound { .. } | AlreadyExists { .. } | Rejected(_) => Failure::Refused(err.into()),
+            other => Failure::Failed(other.into()),
+        }
+    }
+}
+
+/// What every command gets: output, settings, and who acts.
+pub(crate) struct Context {
+    out: Output,
+    config_path: Option<PathBuf>,
+    database: Option<String>,
+    actor: String,
+}
+
+impl Context {
+    /// The resolved configuration: file, then environment, then flags.
+    fn config(&self) -> anyhow::Result<Config> {
+        let mut config = Config::load(self.config_path.as_deref(), |k| std::env::var(k).ok())?;
+        if let Some(url) = &self.database {
+            config.database_url = url.clone();
+        }
+        Ok(config)
+    }
+
+    async fn store(&self) -> Result<Store, Failure> {
+        let config = self.config()?;
+        let options = StoreOptions {
+            max_connections: 2,
+            ..Default::default()
+        };
+        Store::open(&config.database_url, &options).await.map_err(|e| {
+            Failure::Failed(anyhow::Error::new(e).context(format!(
+                "cannot open the platform store at {}",
+                crate::server::redact(&config.database_url)
+            )))
+        })
+    }
+}
+
+/// Parses the arguments, runs the command and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format);
+    let out = Output::new(cli.json);
+    let ctx = Context {
+        out,
+        config_path: cli.config,
+        database: cli.database,
+        actor: cli.actor.unwrap_or_else(|| {
+            format!(
+                "cli:{}",
+                std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+            )
+        }),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(err) => {
+            ctx.out
+                .error(&anyhow::Error::new(err).context("cannot start the async runtime"));
+            return ExitCode::from(3);
+        }
+    };
+    match runtime.block_on(run(&ctx, cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::No) => ExitCode::from(1),
+        Err(Failure::Refused(err)) => {
+            ctx.out.error(&err);
+            ExitCode::from(1)
+        }
+        Err(Failure::Failed(err)) => {
+            ctx.out.error(&err);
+            ExitCode::from(3)
+        }
+    }
+}
+
+async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Serve { listen } => {
+            let mut config = ctx.config()?;
+            if let Some(listen) = listen {
+                config.listen = listen;
+            }
+            crate::server::serve(config).await?;
+            Ok(())
+        }
+        Command::Systems(cmd) => systems::run(ctx, cmd).await,
+        Command::Cases(cmd) => cases::run(ctx, cmd).await,
+        Command::Validate { kind, value } => validate::run(ctx, kind, &value),
+        Command::Calendar(cmd) => calendar::run(ctx, cmd),
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("RONGHE_LOG").unwrap_or_else(|_| "info,sqlx=warn".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

@@ -1,0 +1,130 @@
+//! Configuration of `ronghe serve` and of the commands that open the store: a TOML file written
+//! by operators, then environment overrides (`RONGHE_DATABASE_URL`, `RONGHE_LISTEN`), then
+//! command-line flags. Validated whole before anything starts.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+/// The store the embedded default uses: a SQLite file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://ronghe.db";
+
+/// Settings of a ronghe node.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Platform store: `sqlite://PATH` (embedded default) or `postgres://USER@HOST/DB`.
+    pub database_url: String,
+    /// Connections in the store's pool.
+    pub max_connections: u32,
+    /// Largest request body accepted, in bytes; larger bodies get 413.
+    pub max_body_bytes: usize,
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
+    pub shutdown_grace_seconds: u64,
+    /// A working-day file that adds or replaces years of the embedded calendar
+    /// (a newly published State Council notice), same shape as `data/cn-workdays.toml`.
+    pub calendar_override: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: DEFAULT_DATABASE_URL.to_owned(),
+            max_connections: 8,
+            max_body_bytes: 1024 * 1024,
+            shutdown_grace_seconds: 10,
+            calendar_override: None,
+        }
+    }
+}
+
+impl Config {
+    /// Reads the file (if any), then applies the environment overrides read through `env`.
+    pub fn load(path: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Config> {
+        let mut config = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read config file {}", path.display()))?;
+                Config::parse(&text).with_context(|| format!("invalid config file {}", path.display()))?
+            }
+            None => Config::default(),
+        };
+        if let Some(url) = env("RONGHE_DATABASE_URL") {
+            config.database_url = url;
+        }
+        if let Some(listen) = env("RONGHE_LISTEN") {
+            config.listen = listen
+                .parse()
+                .with_context(|| format!("RONGHE_LISTEN={listen:?} is not an address like 127.0.0.1:8080"))?;
+        }
+        config.check()?;
+        Ok(config)
+    }
+
+    fn parse(text: &str) -> anyhow::Result<Config> {
+        Ok(toml::from_str(text)?)
+    }
+
+    /// Every problem at once.
+    fn check(&self) -> anyhow::Result<()> {
+        let mut problems = Vec::new();
+        if self.max_connections == 0 {
+            problems.push("max_connections must be at least 1");
+        }
+        if self.max_body_bytes < 1024 {
+            problems.push("max_body_bytes must be at least 1024");
+        }
+        if !(self.database_url.starts_with("sqlite:")
+            || self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://"))
+        {
+            problems.push("database_url must start with sqlite: or postgres://");
+        }
+        anyhow::ensure!(problems.is_empty(), "{}", problems.join("; "));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_environment() {
+        let config = Config::parse("listen = \"0.0.0.0:9000\"\nmax_body_bytes = 2048\n").unwrap();
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.database_url, DEFAULT_DATABASE_URL);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ronghe.toml");
+        std::fs::write(&path, "database_url = \"sqlite://a.db\"\n").unwrap();
+        let env = |k: &str| (k == "RONGHE_DATABASE_URL").then(|| "postgres://x@localhost/db".to_owned());
+        assert_eq!(
+            Config::load(Some(&path), env).unwrap().database_url,
+            "postgres://x@localhost/db"
+        );
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_values_are_refused() {
+        let err = Config::parse("listen = \"127.0.0.1:1\"\nlisten_port = 3\n").unwrap_err();
+        assert!(
+            format!("{err:#}").contains("unknown field `listen_port`"),
+            "{err:#}"
+        );
+        let err = Config::load(None, |k| (k == "RONGHE_LISTEN").then(|| "nowhere".into())).unwrap_err();
+        assert!(format!("{err:#}").contains("RONGHE_LISTEN"), "{err:#}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "max_connections = 0\ndatabase_url = \"mysql://x\"\n").unwrap();
+        let err = format!("{:#}", Config::load(Some(&path), |_| None).unwrap_err());
+        assert!(
+            err.contains("max_connections") && err.contains("database_url"),
+            "{err}"
+        );
+    }
+}

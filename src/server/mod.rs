@@ -1,0 +1,168 @@
+//! The HTTP server: the router with every endpoint, shared state, and `serve` with graceful
+//! shutdown. Handlers live in modules named for what they serve.
+
+mod cases;
+mod error;
+mod health;
+mod metrics;
+mod openapi;
+mod systems;
+
+pub use error::{ApiError, ApiJson};
+pub use metrics::Metrics;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRequestParts};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::routing::get;
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::store::Store;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
+}
+
+/// The router with every endpoint, its limits and middleware.
+pub fn app(state: AppState, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::render))
+        .route("/api/v1/openapi.json", get(openapi::document))
+        .merge(systems::routes())
+        .merge(cases::routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint; see /api/v1/openapi.json")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method; see /api/v1/openapi.json",
+    )
+}
+
+/// Who makes a call, from the `X-Ronghe-Actor` header (`anonymous` when absent). Every
+/// mutating call and every read of personal data is audited under this name; accounts with
+/// regional scopes will replace the header.
+pub struct Actor(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Actor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get("x-ronghe-actor") else {
+            return Ok(Actor("anonymous".to_owned()));
+        };
+        match value.to_str() {
+            Ok(name) if !name.trim().is_empty() && name.len() <= 64 => Ok(Actor(name.trim().to_owned())),
+            _ => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_actor",
+                "X-Ronghe-Actor must be 1-64 visible ASCII characters",
+            )
+            .with_field("X-Ronghe-Actor")),
+        }
+    }
+}
+
+/// Opens the store, binds the listener and serves until SIGTERM or SIGINT; in-flight requests
+/// get `shutdown_grace_seconds` to finish.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let options = crate::store::StoreOptions {
+        max_connections: config.max_connections,
+        ..Default::default()
+    };
+    let store = Store::open(&config.database_url, &options)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open the platform store at {}",
+                redact(&config.database_url)
+            )
+        })?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let local = listener.local_addr().context("listener has no local address")?;
+    tracing::info!(listen = %local, backend = store.backend().name(), "ronghe serving");
+    let state = AppState {
+        store: store.clone(),
+        metrics: Metrics::new(),
+    };
+    let grace = Duration::from_secs(config.shutdown_grace_seconds);
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let server =
+        axum::serve(listener, app(state, config.max_body_bytes)).with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!(grace_seconds = grace.as_secs(), "shutting down");
+            let _ = stopping_tx.send(());
+        });
+    let server = tokio::spawn(async move { server.await });
+    let mut server = server;
+    tokio::select! {
+        result = &mut server => result.context("server task failed")?.context("server failed")?,
+        _ = async {
+            let _ = stopping_rx.await;
+            tokio::time::sleep(grace).await;
+        } => tracing::warn!("grace period over; closing remaining connections"),
+    }
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = interrupt => {},
+                    _ = term.recv() => {},
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot watch SIGTERM; stopping on SIGINT only");
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
+
+/// A database URL with any password replaced, for messages.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,31 @@
+//! The OpenAPI document, generated from the handlers' annotations and the types they exchange.
+
+use axum::Json;
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "ronghe 融合 API", description = "Onboards departmental approval systems onto the unified online government service platform."),
+    paths(
+        super::health::healthz,
+        super::health::readyz,
+        super::systems::list,
+        super::systems::register,
+        super::systems::show,
+        super::systems::update,
+        super::systems::retire,
+        super::cases::show,
+        super::cases::history,
+    ),
+    tags(
+        (name = "health", description = "liveness and readiness"),
+        (name = "systems", description = "departmental systems registry 部门系统登记"),
+        (name = "cases", description = "cases held by the platform 办件"),
+    )
+)]
+struct ApiDoc;
+
+/// The document, built once per call (cheap, and never on a hot path).
+pub(super) async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

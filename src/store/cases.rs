@@ -1,0 +1,370 @@
+//! Cases in the store: the current version of each case and every version ever received.
+//!
+//! The upsert is idempotent by (system, case number, version): a repeated version is a no-op, an
+//! older version goes into the history without touching the current one, and a version that
+//! would move the case backwards through its stages is refused. Batches are written with
+//! multi-row statements inside one transaction; concurrent writers of one case are serialised
+//! (SQLite: the write lock taken at BEGIN; PostgreSQL: an advisory lock per case).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::types::Json;
+
+use super::{Backend, Store, StoreError, on_pool};
+use crate::case::{Case, Stage};
+
+/// Rows per multi-row statement: well under every backend's bind-parameter limit.
+const CHUNK_ROWS: usize = 500;
+
+/// What the upsert did with one incoming case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum UpsertOutcome {
+    /// The first version of a case the platform holds.
+    Created,
+    /// A newer version; it is now the current one.
+    Updated,
+    /// An older version than the current one: kept in the history only.
+    Stale,
+    /// This very version was received before, with the same content.
+    Duplicate,
+    /// Refused; nothing was written for it.
+    Rejected { reason: RejectReason },
+}
+
+/// Why the store refused a case version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum RejectReason {
+    /// The same version number arrived before with different content.
+    VersionConflict { version: i64 },
+    /// The version would move the case from `from` to `to`, which the stage machine forbids.
+    IllegalTransition {
+        #[schema(value_type = String)]
+        from: Stage,
+        #[schema(value_type = String)]
+        to: Stage,
+    },
+}
+
+/// The current version of a case.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct CaseRecord {
+    pub system_id: String,
+    pub version: i64,
+    pub content_hash: String,
+    pub received_at: DateTime<Utc>,
+    pub case: Case,
+}
+
+/// One received version of a case.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct CaseVersion {
+    pub version: i64,
+    pub content_hash: String,
+    #[schema(value_type = String)]
+    pub stage: Stage,
+    pub received_at: DateTime<Utc>,
+    pub case: Case,
+}
+
+/// The plan for one batch: what to write, decided under the lock from what is stored.
+struct Plan<'a> {
+    outcomes: Vec<UpsertOutcome>,
+    /// Indexes of incoming cases to add to the history.
+    versions: Vec<usize>,
+    /// The newest incoming version per case number that becomes current.
+    current: HashMap<&'a str, usize>,
+}
+
+fn plan<'a>(
+    cases: &'a [Case],
+    hashes: &[String],
+    mut current: HashMap<String, (i64, Stage)>,
+    mut known: HashMap<(String, i64), String>,
+) -> Plan<'a> {
+    let mut plan = Plan {
+        outcomes: Vec::with_capacity(cases.len()),
+        versions: Vec::new(),
+        current: HashMap::new(),
+    };
+    for (i, case) in cases.iter().enumerate() {
+        let key = (case.case_no.clone(), case.version);
+        let outcome = if let Some(stored) = known.get(&key) {
+            if *stored == hashes[i] {
+                UpsertOutcome::Duplicate
+            } else {
+                UpsertOutcome::Rejected {
+                    reason: RejectReason::VersionConflict {
+                        version: case.version,
+                    },
+                }
+            }
+        } else {
+            match current.get(&case.case_no).copied() {
+                Some((version, _)) if case.version < version => UpsertOutcome::Stale,
+                Some((_, stage)) if !stage.can_move_to(case.stage) => UpsertOutcome::Rejected {
+                    reason: RejectReason::IllegalTransition {
+                        from: stage,
+                        to: case.stage,
+                    },
+                },
+                existing => {
+                    current.insert(case.case_no.clone(), (case.version, case.stage));
+                    plan.current.insert(&case.case_no, i);
+                    if existing.is_some() {
+                        UpsertOutcome::Updated
+                    } else {
+                        UpsertOutcome::Created
+                    }
+                }
+            }
+        };
+        if matches!(
+            outcome,
+            UpsertOutcome::Created | UpsertOutcome::Updated | UpsertOutcome::Stale
+        ) {
+            known.insert(key, hashes[i].clone());
+            plan.versions.push(i);
+        }
+        plan.outcomes.push(outcome);
+    }
+    plan
+}
+
+/// `$2, $3, …` for `n` parameters after the first.
+fn placeholders(n: usize) -> String {
+    (2..n + 2).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+type CaseRow = (String, i64, String, DateTime<Utc>, Json<Case>);
+type VersionRow = (i64, String, String, DateTime<Utc>, Json<Case>);
+
+impl Store {
+    /// Stores a batch of cases from one system, returning one outcome per case in input order.
+    pub async fn upsert_cases(
+        &self,
+        system_id: &str,
+        cases: &[Case],
+    ) -> Result<Vec<UpsertOutcome>, StoreError> {
+        let mut outcomes = Vec::with_capacity(cases.len());
+        for chunk in cases.chunks(CHUNK_ROWS) {
+            outcomes.extend(self.upsert_chunk(system_id, chunk).await?);
+        }
+        Ok(outcomes)
+    }
+
+    async fn upsert_chunk(&self, system_id: &str, cases: &[Case]) -> Result<Vec<UpsertOutcome>, StoreError> {
+        let hashes: Vec<String> = cases.iter().map(Case::content_hash).collect();
+        let mut keys: Vec<&str> = cases.iter().map(|c| c.case_no.as_str()).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let now = Utc::now();
+        let backend = self.backend();
+        let list = placeholders(keys.len());
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_with(backend.begin_write()).await?;
+            if backend == Backend::Postgres {
+                // Sorted keys: every writer takes the locks in the same order, so none deadlock.
+                for key in &keys {
+                    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))")
+                        .bind(system_id)
+                        .bind(*key)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            let sql = sqlx::AssertSqlSafe(format!(
+                "SELECT case_no, version, stage FROM cases WHERE system_id = $1 AND case_no IN ({list})"
+            ));
+            let mut query = sqlx::query_as::<_, (String, i64, String)>(sql).bind(system_id);
+            for key in &keys {
+                query = query.bind(*key);
+            }
+            let mut current = HashMap::new();
+            for (case_no, version, stage) in query.fetch_all(&mut *tx).await? {
+                let stage = Stage::parse(&stage)
+                    .ok_or_else(|| StoreError::Corrupt { what: "case", detail: format!("{system_id}/{case_no}: unknown stage {stage:?}") })?;
+                current.insert(case_no, (version, stage));
+            }
+            let sql = sqlx::AssertSqlSafe(format!(
+                "SELECT case_no, version, content_hash FROM case_versions WHERE system_id = $1 AND case_no IN ({list})"
+            ));
+            let mut query = sqlx::query_as::<_, (String, i64, String)>(sql).bind(system_id);
+            for key in &keys {
+                query = query.bind(*key);
+            }
+            let known = query.fetch_all(&mut *tx).await?.into_iter().map(|(no, v, h)| ((no, v), h)).collect();
+
+            let plan = plan(cases, &hashes, current, known);
+            if !plan.versions.is_empty() {
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO case_versions (system_id, case_no, version, content_hash, stage, body, received_at) ",
+                );
+                insert.push_values(&plan.versions, |mut row, &i| {
+                    let c = &cases[i];
+                    row.push_bind(system_id.to_owned())
+                        .push_bind(c.case_no.clone())
+                        .push_bind(c.version)
+                        .push_bind(hashes[i].clone())
+                        .push_bind(c.stage.name())
+                        .push_bind(Json(c.clone()))
+                        .push_bind(now);
+                });
+                insert.build().execute(&mut *tx).await?;
+            }
+            if !plan.current.is_empty() {
+                let mut upsert = sqlx::QueryBuilder::new(
+                    "INSERT INTO cases (system_id, case_no, version, content_hash, stage, item_name, region_code, applied_at, body, received_at) ",
+                );
+                upsert.push_values(plan.current.values(), |mut row, &i| {
+                    let c = &cases[i];
+                    row.push_bind(system_id.to_owned())
+                        .push_bind(c.case_no.clone())
+                        .push_bind(c.version)
+                        .push_bind(hashes[i].clone())
+                        .push_bind(c.stage.name())
+                        .push_bind(c.item_name.clone())
+                        .push_bind(c.region_code.clone())
+                        .push_bind(c.applied_at.with_timezone(&Utc))
+                        .push_bind(Json(c.clone()))
+                        .push_bind(now);
+                });
+                upsert.push(
+                    " ON CONFLICT (system_id, case_no) DO UPDATE SET version = excluded.version,
+                      content_hash = excluded.content_hash, stage = excluded.stage, item_name = excluded.item_name,
+                      region_code = excluded.region_code, applied_at = excluded.applied_at, body = excluded.body,
+                      received_at = excluded.received_at
+                      WHERE cases.version < excluded.version",
+                );
+                upsert.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(plan.outcomes)
+        })
+    }
+
+    /// The current version of one case.
+    pub async fn get_case(&self, system_id: &str, case_no: &str) -> Result<CaseRecord, StoreError> {
+        let row: Option<CaseRow> = on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT system_id, version, content_hash, received_at, body FROM cases WHERE system_id = $1 AND case_no = $2",
+            )
+            .bind(system_id)
+            .bind(case_no)
+            .fetch_optional(pool)
+            .await?
+        });
+        let (system_id, version, content_hash, received_at, Json(case)) =
+            row.ok_or_else(|| StoreError::NotFound {
+                what: "case",
+                id: format!("{system_id}/{case_no}"),
+            })?;
+        Ok(CaseRecord {
+            system_id,
+            version,
+            content_hash,
+            received_at,
+            case,
+        })
+    }
+
+    /// Every received version of one case, oldest first.
+    pub async fn case_history(&self, system_id: &str, case_no: &str) -> Result<Vec<CaseVersion>, StoreError> {
+        let rows: Vec<VersionRow> = on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT version, content_hash, stage, received_at, body FROM case_versions
+                 WHERE system_id = $1 AND case_no = $2 ORDER BY version",
+            )
+            .bind(system_id)
+            .bind(case_no)
+            .fetch_all(pool)
+            .await?
+        });
+        if rows.is_empty() {
+            return Err(StoreError::NotFound {
+                what: "case",
+                id: format!("{system_id}/{case_no}"),
+            });
+        }
+        rows.into_iter()
+            .map(|(version, content_hash, stage, received_at, Json(case))| {
+                let stage = Stage::parse(&stage).ok_or_else(|| StoreError::Corrupt {
+                    what: "case version",
+                    detail: format!("unknown stage {stage:?}"),
+                })?;
+                Ok(CaseVersion {
+                    version,
+                    content_hash,
+                    stage,
+                    received_at,
+                    case,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(no: &str, version: i64, stage: Stage) -> Case {
+        let mut c: Case = serde_json::from_str(include_str!("../../tests/data/case_finished.json")).unwrap();
+        c.case_no = no.into();
+        c.version = version;
+        c.stage = stage;
+        c
+    }
+
+    fn outcomes(
+        cases: &[Case],
+        current: &[(&str, i64, Stage)],
+        known: &[(&str, i64, &str)],
+    ) -> Vec<UpsertOutcome> {
+        let hashes: Vec<String> = cases.iter().map(|c| format!("h{}", c.version)).collect();
+        let current = current
+            .iter()
+            .map(|(n, v, s)| ((*n).to_owned(), (*v, *s)))
+            .collect();
+        let known = known
+            .iter()
+            .map(|(n, v, h)| (((*n).to_owned(), *v), (*h).to_owned()))
+            .collect();
+        plan(cases, &hashes, current, known).outcomes
+    }
+
+    #[test]
+    fn plan_classifies_each_version() {
+        use UpsertOutcome::*;
+        let batch = [
+            case("a", 1, Stage::Application),
+            case("a", 1, Stage::Application),
+            case("a", 3, Stage::Review),
+            case("a", 2, Stage::Acceptance),
+            case("b", 5, Stage::Review),
+            case("c", 9, Stage::Review),
+        ];
+        let got = outcomes(&batch, &[("b", 4, Stage::Finished)], &[("c", 9, "other")]);
+        assert_eq!(
+            got,
+            vec![
+                Created,
+                Duplicate,
+                Updated,
+                Stale,
+                Rejected {
+                    reason: RejectReason::IllegalTransition {
+                        from: Stage::Finished,
+                        to: Stage::Review
+                    }
+                },
+                Rejected {
+                    reason: RejectReason::VersionConflict { version: 9 }
+                },
+            ]
+        );
+    }
+}

@@ -1,0 +1,157 @@
+//! Systems in the store: register, list, show, update and retire, each change audited in the
+//! same transaction.
+
+use chrono::{DateTime, Utc};
+use ronghe_adapters::AdapterKind;
+
+use super::{Store, StoreError, audit, on_pool};
+use crate::systems::{System, SystemError, SystemStatus};
+
+const COLUMNS: &str = "id, name, department, region_code, protocol, endpoint, credentials_ref, secret, status, created_at, updated_at";
+
+type SystemRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    bool,
+    String,
+    DateTime<Utc>,
+    DateTime<Utc>,
+);
+
+fn from_row(row: SystemRow) -> Result<System, StoreError> {
+    let (
+        id,
+        name,
+        department,
+        region_code,
+        protocol,
+        endpoint,
+        credentials_ref,
+        secret,
+        status,
+        created_at,
+        updated_at,
+    ) = row;
+    let corrupt = |detail: String| StoreError::Corrupt {
+        what: "system",
+        detail,
+    };
+    Ok(System {
+        protocol: AdapterKind::parse(&protocol)
+            .ok_or_else(|| corrupt(format!("{id}: unknown protocol {protocol:?}")))?,
+        status: SystemStatus::parse(&status)
+            .ok_or_else(|| corrupt(format!("{id}: unknown status {status:?}")))?,
+        id,
+        name,
+        department,
+        region_code,
+        endpoint,
+        credentials_ref,
+        secret,
+        created_at,
+        updated_at,
+    })
+}
+
+impl Store {
+    /// Registers a validated system; refuses an id that exists.
+    pub async fn insert_system(&self, system: &System, actor: &str) -> Result<(), StoreError> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let inserted = sqlx::query(
+                "INSERT INTO systems (id, name, department, region_code, protocol, endpoint, credentials_ref, secret, status, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(&system.id)
+            .bind(&system.name)
+            .bind(&system.department)
+            .bind(&system.region_code)
+            .bind(system.protocol.name())
+            .bind(&system.endpoint)
+            .bind(&system.credentials_ref)
+            .bind(system.secret)
+            .bind(system.status.name())
+            .bind(system.created_at)
+            .bind(system.updated_at)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                return Err(StoreError::AlreadyExists { what: "system", id: system.id.clone() });
+            }
+            audit!(tx, actor, "system.register", &system.id, system)?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Every system, optionally only those with `status`, ordered by id.
+    pub async fn list_systems(&self, status: Option<SystemStatus>) -> Result<Vec<System>, StoreError> {
+        let rows: Vec<SystemRow> = on_pool!(self, pool => {
+            let sql = sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM systems WHERE ($1 IS NULL OR status = $1) ORDER BY id"
+            ));
+            sqlx::query_as(sql).bind(status.map(SystemStatus::name)).fetch_all(pool).await?
+        });
+        rows.into_iter().map(from_row).collect()
+    }
+
+    /// One system by id.
+    pub async fn get_system(&self, id: &str) -> Result<System, StoreError> {
+        let row: Option<SystemRow> = on_pool!(self, pool => {
+            let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM systems WHERE id = $1"));
+            sqlx::query_as(sql).bind(id).fetch_optional(pool).await?
+        });
+        from_row(row.ok_or_else(|| StoreError::NotFound {
+            what: "system",
+            id: id.to_owned(),
+        })?)
+    }
+
+    /// Changes a system under a row lock: `change` sees the current record and returns the next
+    /// one, or refuses. `action` and `reason` describe the change in the audit log.
+    pub async fn modify_system(
+        &self,
+        id: &str,
+        actor: &str,
+        (action, reason): (&str, Option<&str>),
+        change: impl FnOnce(&System) -> Result<System, SystemError>,
+    ) -> Result<System, StoreError> {
+        let lock = match self.backend() {
+            super::Backend::Sqlite => "",
+            super::Backend::Postgres => " FOR UPDATE",
+        };
+        let next = on_pool!(self, pool => {
+            let mut tx = pool.begin_with(self.backend().begin_write()).await?;
+            let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM systems WHERE id = $1{lock}"));
+            let row: Option<SystemRow> = sqlx::query_as(sql).bind(id).fetch_optional(&mut *tx).await?;
+            let current = from_row(row.ok_or_else(|| StoreError::NotFound { what: "system", id: id.to_owned() })?)?;
+            let next = change(&current)?;
+            sqlx::query(
+                "UPDATE systems SET name = $2, department = $3, region_code = $4, protocol = $5, endpoint = $6,
+                 credentials_ref = $7, secret = $8, status = $9, updated_at = $10 WHERE id = $1",
+            )
+            .bind(&next.id)
+            .bind(&next.name)
+            .bind(&next.department)
+            .bind(&next.region_code)
+            .bind(next.protocol.name())
+            .bind(&next.endpoint)
+            .bind(&next.credentials_ref)
+            .bind(next.secret)
+            .bind(next.status.name())
+            .bind(next.updated_at)
+            .execute(&mut *tx)
+            .await?;
+            audit!(tx, actor, action, id, serde_json::json!({ "before": current, "after": next, "reason": reason }))?;
+            tx.commit().await?;
+            next
+        });
+        Ok(next)
+    }
+}

@@ -1,0 +1,117 @@
+//! Masking of personal values (certificate numbers, names, phone numbers) for logs, messages and
+//! screens that must not show them in full.
+
+/// Masks a certificate number: keeps the first 4 and last 4 characters when it is longer than 8
+/// (`520102199001011234` → `5201**********1234`); shorter values keep only their first and last
+/// character, one or two characters keep only the first (`*` for one). Empty stays empty.
+pub fn mask_certificate(value: &str) -> String {
+    let characters: Vec<char> = value.chars().collect();
+    match characters.len() {
+        0 => String::new(),
+        length @ 9.. => keep_ends(&characters, 4, 4, length),
+        length @ 3..=8 => keep_ends(&characters, 1, 1, length),
+        length => keep_ends(&characters, 1, 0, length),
+    }
+}
+
+/// Masks a person's name: `张` → `*`, `张三` → `张*`, `欧阳娜` → `欧*娜`, `欧阳娜娜` → `欧**娜`.
+pub fn mask_name(value: &str) -> String {
+    let characters: Vec<char> = value.chars().collect();
+    match characters.len() {
+        0 => String::new(),
+        1 => "*".to_owned(),
+        2 => keep_ends(&characters, 1, 0, 2),
+        length => keep_ends(&characters, 1, 1, length),
+    }
+}
+
+/// Masks a phone number: keeps the first 3 and last 4 characters when it has 11 or more
+/// (`13812345678` → `138****5678`), otherwise masks it like a certificate number.
+pub fn mask_phone(value: &str) -> String {
+    let characters: Vec<char> = value.chars().collect();
+    match characters.len() {
+        length @ 11.. => keep_ends(&characters, 3, 4, length),
+        _ => mask_certificate(value),
+    }
+}
+
+/// Keeps `head` leading and `tail` trailing characters and replaces the rest with `*`.
+/// One character is always masked: when `head + tail` would cover everything, `*` takes the
+/// leading place (`length` is at least 1).
+fn keep_ends(characters: &[char], head: usize, tail: usize, length: usize) -> String {
+    let head = head.min(length.saturating_sub(tail + 1));
+    let tail = tail.min(length - head - 1);
+    let mut masked = String::with_capacity(length * 3);
+    masked.extend(&characters[..head]);
+    masked.extend(std::iter::repeat_n('*', length - head - tail));
+    masked.extend(&characters[length - tail..]);
+    masked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(mask: fn(&str) -> String, cases: &[(&str, &str)]) {
+        for (input, expected) in cases {
+            assert_eq!(mask(input), *expected, "{input:?}");
+            assert_eq!(
+                mask(input).chars().count(),
+                input.chars().count(),
+                "{input:?}: masking keeps the length"
+            );
+        }
+    }
+
+    #[test]
+    fn certificates() {
+        check(
+            mask_certificate,
+            &[
+                ("520102199001011234", "5201**********1234"),
+                ("52010219900101123X", "5201**********123X"),
+                ("91520000214434146R", "9152**********146R"),
+                ("520102199", "5201*2199"),
+                ("E12345678", "E123*5678"),
+                ("12345678", "1******8"),
+                ("G1234", "G***4"),
+                ("abc", "a*c"),
+                ("ab", "a*"),
+                ("a", "*"),
+                ("", ""),
+                ("护照号码１２３４５６", "护照号码**３４５６"),
+            ],
+        );
+    }
+
+    #[test]
+    fn names() {
+        check(
+            mask_name,
+            &[
+                ("张", "*"),
+                ("张三", "张*"),
+                ("李小明", "李*明"),
+                ("欧阳娜娜", "欧**娜"),
+                ("阿卜杜拉·艾力", "阿*****力"),
+                ("Li", "L*"),
+                ("", ""),
+            ],
+        );
+    }
+
+    #[test]
+    fn phones() {
+        check(
+            mask_phone,
+            &[
+                ("13812345678", "138****5678"),
+                ("+8613812345678", "+86*******5678"),
+                ("085112345678", "085*****5678"),
+                ("0851123456", "0851**3456"),
+                ("12345", "1***5"),
+                ("", ""),
+            ],
+        );
+    }
+}
