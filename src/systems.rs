@@ -1,7 +1,7 @@
 //! The registry of departmental systems: what a system is, how a registration and an update are
 //! validated (every problem at once, by field), and the order its status may move in.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use ronghe_adapters::AdapterKind;
 use serde::{Deserialize, Serialize};
 
@@ -178,6 +178,11 @@ impl Problems {
     }
 }
 
+/// Timestamps keep microseconds: the precision both stores hold, so a record reads back equal.
+fn stamp(now: DateTime<Utc>) -> DateTime<Utc> {
+    now.trunc_subsecs(6)
+}
+
 fn check_id(p: &mut Problems, id: &str) {
     let ok = (2..=63).contains(&id.len())
         && id.starts_with(|c: char| c.is_ascii_lowercase())
@@ -287,8 +292,8 @@ impl NewSystem {
             credentials_ref: self.credentials_ref,
             secret: self.secret,
             status: SystemStatus::Registered,
-            created_at: now,
-            updated_at: now,
+            created_at: stamp(now),
+            updated_at: stamp(now),
         })
     }
 }
@@ -317,7 +322,10 @@ impl System {
             check_region(&mut p, &region);
             next.region_code = region;
         }
-        if let Some(kind) = patch.protocol.and_then(|protocol| check_protocol(&mut p, &protocol)) {
+        if let Some(kind) = patch
+            .protocol
+            .and_then(|protocol| check_protocol(&mut p, &protocol))
+        {
             next.protocol = kind;
         }
         if let Some(endpoint) = patch.endpoint {
@@ -357,7 +365,7 @@ impl System {
         if next.secret && next.status > SystemStatus::Assessed {
             p.add("status", "system.secret", "a system bound by secrecy rules is not integrated (Art. 13, 25); it stays registered or assessed");
         }
-        next.updated_at = now;
+        next.updated_at = stamp(now);
         p.finish(next)
     }
 
@@ -370,7 +378,7 @@ impl System {
         p.text("reason", reason, 500);
         let mut next = self.clone();
         next.status = SystemStatus::Retired;
-        next.updated_at = now;
+        next.updated_at = stamp(now);
         p.finish(next)
     }
 }

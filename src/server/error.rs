@@ -159,12 +159,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         serde_path_to_error::deserialize(de).map(ApiJson).map_err(|err| {
             let path = err.path().to_string();
             let inner = err.into_inner();
-            let (code, message) = if inner.is_syntax() || inner.is_eof() {
-                ("invalid_json", format!("the body is not valid JSON: {inner}"))
-            } else {
-                ("invalid_field", format!("{inner}"))
-            };
-            let error = ApiError::new(StatusCode::BAD_REQUEST, code, message);
+            if inner.is_syntax() || inner.is_eof() {
+                let message = format!("the body is not valid JSON: {inner}");
+                return ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", message);
+            }
+            let error = ApiError::new(StatusCode::BAD_REQUEST, "invalid_field", inner.to_string());
             if path == "." {
                 error
             } else {

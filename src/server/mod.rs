@@ -11,6 +11,7 @@ mod systems;
 pub use error::{ApiError, ApiJson};
 pub use metrics::Metrics;
 
+use std::future::IntoFuture;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -113,21 +114,26 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         metrics: Metrics::new(),
     };
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
-    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-    let server =
-        axum::serve(listener, app(state, config.max_body_bytes)).with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!(grace_seconds = grace.as_secs(), "shutting down");
-            let _ = stopping_tx.send(());
-        });
-    let server = tokio::spawn(async move { server.await });
-    let mut server = server;
+    let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
+    let mut server = tokio::spawn(
+        axum::serve(listener, app(state, config.max_body_bytes))
+            .with_graceful_shutdown(async move {
+                shutdown_signal().await;
+                tracing::info!(grace_seconds = grace.as_secs(), "shutting down");
+                let _ = signalled_tx.send(());
+            })
+            .into_future(),
+    );
+    let grace_over = async {
+        match signalled_rx.await {
+            Ok(()) => tokio::time::sleep(grace).await,
+            // The server ended without a signal; the other branch reports how.
+            Err(_) => std::future::pending().await,
+        }
+    };
     tokio::select! {
         result = &mut server => result.context("server task failed")?.context("server failed")?,
-        _ = async {
-            let _ = stopping_rx.await;
-            tokio::time::sleep(grace).await;
-        } => tracing::warn!("grace period over; closing remaining connections"),
+        () = grace_over => tracing::warn!("grace period over; closing remaining connections"),
     }
     store.close().await;
     tracing::info!("stopped");

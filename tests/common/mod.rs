@@ -1,0 +1,92 @@
+//! Helpers shared by the integration tests: fixtures, and fresh stores on SQLite and PostgreSQL.
+#![allow(dead_code, unreachable_pub)] // each test target uses a different part
+
+use ronghe::case::Case;
+use ronghe::store::{Store, StoreOptions};
+use ronghe::systems::{NewSystem, System};
+
+/// A canonical case from `tests/data/`.
+pub fn case(name: &str) -> Case {
+    let path = format!("{}/tests/data/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path} is not a case: {e}"))
+}
+
+/// A valid registration for a REST system with this id.
+pub fn new_system(id: &str) -> NewSystem {
+    NewSystem {
+        id: id.to_owned(),
+        name: "市场监管许可系统".to_owned(),
+        department: "贵阳市市场监督管理局".to_owned(),
+        region_code: "520100".to_owned(),
+        protocol: "rest".to_owned(),
+        endpoint: "http://127.0.0.1:9001/api".to_owned(),
+        credentials_ref: Some("env:GY_SCJG_API_KEY".to_owned()),
+        secret: false,
+    }
+}
+
+pub fn system(id: &str) -> System {
+    new_system(id)
+        .validate(chrono::Utc::now())
+        .expect("fixture system is valid")
+}
+
+/// A store on a new SQLite file in `dir`.
+pub async fn sqlite_store(dir: &tempfile::TempDir) -> Store {
+    let url = format!("sqlite://{}", dir.path().join("ronghe.db").display());
+    Store::open(&url, &StoreOptions::default())
+        .await
+        .expect("open SQLite store")
+}
+
+/// The PostgreSQL server the tests use. Fails loudly, saying how to start one, when unset.
+pub fn pg_admin_url() -> String {
+    std::env::var("RONGHE_TEST_PG_URL").unwrap_or_else(|_| {
+        panic!(
+            "RONGHE_TEST_PG_URL is not set. These tests need a PostgreSQL server: run `.ci/run` \
+             (it starts one), or start one yourself and export \
+             RONGHE_TEST_PG_URL=postgres://postgres@127.0.0.1:PORT/postgres"
+        )
+    })
+}
+
+/// The URL of a new, empty PostgreSQL database on the test server.
+pub async fn fresh_pg_url() -> String {
+    use sqlx::Connection;
+    let admin = pg_admin_url();
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+        panic!("cannot connect to RONGHE_TEST_PG_URL={admin}: {e}; is the server running?")
+    });
+    let name = format!("ronghe_test_{}", uuid_like());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let mut url = url::Url::parse(&admin).expect("RONGHE_TEST_PG_URL is a URL");
+    url.set_path(&name);
+    url.to_string()
+}
+
+/// A store on a new PostgreSQL database.
+pub async fn pg_store() -> Store {
+    Store::open(&fresh_pg_url().await, &StoreOptions::default())
+        .await
+        .expect("open PostgreSQL store")
+}
+
+/// A name unique across test processes and threads.
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{}_{}_{}",
+        std::process::id(),
+        nanos,
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}

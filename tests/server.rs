@@ -1,0 +1,195 @@
+//! `ronghe serve` as a user runs it: the real binary on a real socket, every endpoint over
+//! HTTP, bad input, and a graceful stop on SIGTERM. On SQLite always; on PostgreSQL with
+//! `--features postgres-tests` (RONGHE_TEST_PG_URL).
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// A running `ronghe serve`; killed if the test fails before stopping it.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    /// Starts the binary on an ephemeral port and waits (with a deadline) for its address.
+    fn start(database_url: &str, config: &std::path::Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ronghe"))
+            .args(["--log-format", "json", "--config"])
+            .arg(config)
+            .args(["--database", database_url, "serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn ronghe serve");
+        let stderr = child.stderr.take().expect("stderr piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let listen = serde_json::from_str::<Value>(&line)
+                    .ok()
+                    .and_then(|v| v["fields"]["listen"].as_str().map(str::to_owned));
+                if let Some(listen) = listen {
+                    let _ = tx.send(listen);
+                }
+            }
+        });
+        let listen = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("server logged its address within 60 s");
+        Server {
+            child,
+            base: format!("http://{listen}"),
+        }
+    }
+
+    /// Sends SIGTERM and waits (with a deadline) for a clean exit.
+    fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .expect("run kill")
+                .success()
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                assert!(
+                    status.success(),
+                    "ronghe serve exited with {status} after SIGTERM"
+                );
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "ronghe serve did not stop within 30 s of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn walk_every_endpoint(database_url: &str, backend: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("ronghe.toml");
+    std::fs::write(&config, "max_body_bytes = 4096\nshutdown_grace_seconds = 5\n").unwrap();
+    let server = Server::start(database_url, &config);
+    let http = reqwest::Client::new();
+    let url = |path: &str| format!("{}{path}", server.base);
+
+    let get = |path: &str| http.get(url(path)).send();
+    let health = get("/healthz").await.unwrap();
+    assert_eq!(health.status(), 200);
+    let ready: Value = get("/readyz").await.unwrap().json().await.unwrap();
+    assert_eq!(ready, json!({"status": "ready", "store": backend}));
+
+    let registration = json!({
+        "id": "gy-scjg", "name": "市场监管许可系统", "department": "贵阳市市场监督管理局",
+        "region_code": "520100", "protocol": "rest", "endpoint": "http://127.0.0.1:9001/api"
+    });
+    let created = http
+        .post(url("/api/v1/systems"))
+        .json(&registration)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let listed: Value = get("/api/v1/systems").await.unwrap().json().await.unwrap();
+    assert_eq!(listed[0]["id"], "gy-scjg");
+    let patched = http
+        .patch(url("/api/v1/systems/gy-scjg"))
+        .json(&json!({"status": "assessed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), 200);
+    let shown: Value = get("/api/v1/systems/gy-scjg")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["status"], "assessed");
+
+    // Bad input over the wire: malformed JSON, an oversized body (config: 4096 bytes).
+    let malformed = http
+        .post(url("/api/v1/systems"))
+        .header("content-type", "application/json")
+        .body("{")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), 400);
+    let body: Value = malformed.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_json");
+    let big = http
+        .post(url("/api/v1/systems"))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 5000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(big.status(), 413);
+    let body: Value = big.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "body_too_large");
+
+    let missing = get("/api/v1/systems/gy-scjg/cases/NOPE").await.unwrap();
+    assert_eq!(missing.status(), 404);
+    let retired = http
+        .post(url("/api/v1/systems/gy-scjg/retire"))
+        .json(&json!({"reason": "并网"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retired.status(), 200);
+
+    let doc: Value = get("/api/v1/openapi.json").await.unwrap().json().await.unwrap();
+    assert!(doc["paths"]["/api/v1/systems"].is_object());
+    let metrics = get("/metrics").await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("ronghe_http_requests_total"), "{metrics}");
+
+    server.stop();
+}
+
+#[tokio::test]
+async fn serve_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("ronghe.db").display());
+    walk_every_endpoint(&url, "sqlite").await;
+}
+
+#[cfg(feature = "postgres-tests")]
+#[tokio::test]
+async fn serve_on_postgres() {
+    walk_every_endpoint(&common::fresh_pg_url().await, "postgres").await;
+}
+
+#[tokio::test]
+async fn bad_config_is_refused_before_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("ronghe.toml");
+    std::fs::write(&config, "listen_port = 8080\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ronghe"))
+        .arg("--config")
+        .arg(&config)
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unknown field `listen_port`"), "{stderr}");
+}

@@ -1,0 +1,244 @@
+//! The platform store's behaviour, written once and run on every backend (SQLite in
+//! `tests/store_sqlite.rs`, PostgreSQL in `tests/store_postgres.rs`).
+#![allow(dead_code, unreachable_pub)]
+
+use chrono::Duration;
+use ronghe::case::{Case, Stage};
+use ronghe::store::{RejectReason, Store, StoreError, UpsertOutcome};
+use ronghe::systems::{SystemPatch, SystemStatus};
+
+use crate::common;
+
+/// Version `v` of one case: the application fixture with content that differs per version.
+fn version(case_no: &str, v: i64) -> Case {
+    let mut c = common::case("case_application");
+    c.case_no = case_no.to_owned();
+    c.version = v;
+    c.updated_at += Duration::minutes(v);
+    c
+}
+
+async fn with_system(store: &Store, id: &str) {
+    store
+        .insert_system(&common::system(id), "test")
+        .await
+        .expect("insert system");
+}
+
+pub async fn systems_registry(store: Store) {
+    with_system(&store, "gy-a").await;
+    with_system(&store, "gy-b").await;
+    let err = store
+        .insert_system(&common::system("gy-a"), "test")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::AlreadyExists { .. }), "{err:?}");
+
+    let now = chrono::Utc::now();
+    let patch = SystemPatch {
+        status: Some("assessed".into()),
+        name: Some("新名称".into()),
+        ..Default::default()
+    };
+    let updated = store
+        .modify_system("gy-b", "alice", ("system.update", None), |s| s.apply(patch, now))
+        .await
+        .unwrap();
+    assert_eq!(updated.status, SystemStatus::Assessed);
+    assert_eq!(store.get_system("gy-b").await.unwrap(), updated);
+
+    let refused = store
+        .modify_system("gy-a", "alice", ("system.update", None), |s| {
+            s.apply(
+                SystemPatch {
+                    status: Some("live".into()),
+                    ..Default::default()
+                },
+                now,
+            )
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, StoreError::Rejected(_)), "{refused:?}");
+    assert_eq!(
+        store.get_system("gy-a").await.unwrap().status,
+        SystemStatus::Registered,
+        "a refused change writes nothing"
+    );
+
+    let all = store.list_systems(None).await.unwrap();
+    assert_eq!(
+        all.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        ["gy-a", "gy-b"]
+    );
+    let assessed = store.list_systems(Some(SystemStatus::Assessed)).await.unwrap();
+    assert_eq!(assessed.len(), 1);
+    assert!(matches!(
+        store.get_system("nope").await.unwrap_err(),
+        StoreError::NotFound { .. }
+    ));
+}
+
+pub async fn idempotent_upsert(store: Store) {
+    with_system(&store, "sys").await;
+    let case = common::case("case_finished");
+    assert_eq!(
+        store.upsert_cases("sys", std::slice::from_ref(&case)).await.unwrap(),
+        [UpsertOutcome::Created]
+    );
+    assert_eq!(
+        store.upsert_cases("sys", std::slice::from_ref(&case)).await.unwrap(),
+        [UpsertOutcome::Duplicate]
+    );
+    let record = store.get_case("sys", &case.case_no).await.unwrap();
+    assert_eq!(
+        record.case, case,
+        "the stored case reads back equal, offsets included"
+    );
+    assert_eq!(record.content_hash, case.content_hash());
+    assert_eq!(store.case_history("sys", &case.case_no).await.unwrap().len(), 1);
+}
+
+pub async fn version_ordering_and_history(store: Store) {
+    with_system(&store, "sys").await;
+    let outcomes = store.upsert_cases("sys", &[version("c1", 3)]).await.unwrap();
+    assert_eq!(outcomes, [UpsertOutcome::Created]);
+    // An older version arrives late: history only.
+    assert_eq!(
+        store.upsert_cases("sys", &[version("c1", 1)]).await.unwrap(),
+        [UpsertOutcome::Stale]
+    );
+    assert_eq!(store.get_case("sys", "c1").await.unwrap().version, 3);
+    // A newer one replaces it.
+    assert_eq!(
+        store.upsert_cases("sys", &[version("c1", 4)]).await.unwrap(),
+        [UpsertOutcome::Updated]
+    );
+    // The same version number with other content is refused, not silently merged.
+    let mut altered = version("c1", 4);
+    altered.item_name = "另一事项".into();
+    assert_eq!(
+        store.upsert_cases("sys", &[altered]).await.unwrap(),
+        [UpsertOutcome::Rejected {
+            reason: RejectReason::VersionConflict { version: 4 }
+        }]
+    );
+    let history = store.case_history("sys", "c1").await.unwrap();
+    assert_eq!(history.iter().map(|v| v.version).collect::<Vec<_>>(), [1, 3, 4]);
+    assert_eq!(store.get_case("sys", "c1").await.unwrap().case, version("c1", 4));
+}
+
+pub async fn stage_machine_guards_current(store: Store) {
+    with_system(&store, "sys").await;
+    let finished = common::case("case_finished");
+    store.upsert_cases("sys", std::slice::from_ref(&finished)).await.unwrap();
+    let mut back = finished.clone();
+    back.version += 1;
+    back.stage = Stage::Review;
+    back.result = None;
+    assert_eq!(
+        store.upsert_cases("sys", &[back]).await.unwrap(),
+        [UpsertOutcome::Rejected {
+            reason: RejectReason::IllegalTransition {
+                from: Stage::Finished,
+                to: Stage::Review
+            }
+        }]
+    );
+    assert_eq!(
+        store.case_history("sys", &finished.case_no).await.unwrap().len(),
+        1,
+        "nothing written for a refused version"
+    );
+}
+
+pub async fn batches_across_chunks(store: Store) {
+    with_system(&store, "sys").await;
+    // 1,200 cases cross the store's 500-row statement chunks; every tenth arrives twice.
+    let mut batch: Vec<Case> = (0..1200).map(|i| version(&format!("b{i:05}"), 1)).collect();
+    let repeats: Vec<Case> = batch.iter().step_by(10).cloned().collect();
+    batch.extend(repeats);
+    let outcomes = store.upsert_cases("sys", &batch).await.unwrap();
+    let created = outcomes.iter().filter(|o| **o == UpsertOutcome::Created).count();
+    let duplicates = outcomes
+        .iter()
+        .filter(|o| **o == UpsertOutcome::Duplicate)
+        .count();
+    assert_eq!((created, duplicates), (1200, 120));
+    assert_eq!(store.get_case("sys", "b01199").await.unwrap().version, 1);
+    // Several versions of one case inside one batch: the newest becomes current.
+    let outcomes = store
+        .upsert_cases("sys", &[version("m", 2), version("m", 5), version("m", 3)])
+        .await
+        .unwrap();
+    assert_eq!(
+        outcomes,
+        [
+            UpsertOutcome::Created,
+            UpsertOutcome::Updated,
+            UpsertOutcome::Stale
+        ]
+    );
+    assert_eq!(store.get_case("sys", "m").await.unwrap().version, 5);
+}
+
+/// Two writers push interleaved and overlapping versions of one case at once: every version is
+/// stored exactly once, exactly one writer sees each version as new, and the newest is current.
+pub async fn concurrent_writers(store: Store) {
+    with_system(&store, "sys").await;
+    const VERSIONS: i64 = 40;
+    let writer = |store: Store, order: Vec<i64>| {
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            for v in order {
+                let outcome = store
+                    .upsert_cases("sys", &[version("race", v)])
+                    .await
+                    .expect("upsert");
+                seen.push((v, outcome.into_iter().next().expect("one outcome")));
+            }
+            seen
+        })
+    };
+    let forward: Vec<i64> = (1..=VERSIONS).collect();
+    let backward: Vec<i64> = (1..=VERSIONS).rev().collect();
+    let (a, b) = tokio::join!(writer(store.clone(), forward), writer(store.clone(), backward));
+    let mut all = a.unwrap();
+    all.extend(b.unwrap());
+    for v in 1..=VERSIONS {
+        let fresh = all
+            .iter()
+            .filter(|(ver, o)| *ver == v && *o != UpsertOutcome::Duplicate)
+            .count();
+        assert_eq!(fresh, 1, "version {v} was new to exactly one writer: {all:?}");
+    }
+    assert!(
+        all.iter()
+            .all(|(_, o)| !matches!(o, UpsertOutcome::Rejected { .. })),
+        "{all:?}"
+    );
+    assert_eq!(store.get_case("sys", "race").await.unwrap().version, VERSIONS);
+    assert_eq!(
+        store.case_history("sys", "race").await.unwrap().len(),
+        VERSIONS as usize
+    );
+}
+
+/// Generates one `#[tokio::test]` per suite function, opening the store with `$open`.
+#[macro_export]
+macro_rules! store_suite {
+    ($open:expr) => {
+        $crate::store_suite!(@tests $open;
+            systems_registry, idempotent_upsert, version_ordering_and_history,
+            stage_machine_guards_current, batches_across_chunks, concurrent_writers);
+    };
+    (@tests $open:expr; $($name:ident),+) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let (store, _guard) = $open.await;
+                store_suite::$name(store).await;
+            }
+        )+
+    };
+}
