@@ -17,7 +17,7 @@ const SHANGHAI: FixedOffset = match FixedOffset::east_opt(SHANGHAI_OFFSET_SECOND
     None => panic!("+08:00 is a valid offset"),
 };
 
-const ACCEPTED_FORMS: &str = "RFC 3339 (2025-11-20T14:30:05+08:00), 20251120143005, 20251120T143005, \
+const ACCEPTED_FORMS: &str = "RFC 3339 (2025-11-20T14:30:05+08:00, also +0800), 20251120143005, 20251120T143005, \
      2025112014:30:05, 2025-11-20 14:30[:05[.123]], 2025/11/20 14:30[:05], 2025-11-20, 2025/11/20, \
      20251120, or 2025年11月20日 with an optional 14:30[:05] or 14时30分[05秒]";
 
@@ -35,7 +35,10 @@ const ACCEPTED_FORMS: &str = "RFC 3339 (2025-11-20T14:30:05+08:00), 202511201430
 /// 24:00 or a leap second).
 pub fn parse_timestamp(value: &str) -> Result<DateTime<FixedOffset>, Violation> {
     let value = value.trim();
-    let parsed = match DateTime::parse_from_rfc3339(value) {
+    // Java's default form writes the offset without a colon (+0800); %z reads both.
+    let parsed = match DateTime::parse_from_rfc3339(value)
+        .or_else(|e| DateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S%.f%z").map_err(|_| e))
+    {
         Ok(parsed) => parsed,
         Err(rfc3339_error) => match local_form(&tokens(value)) {
             Some(form) => parse_local(value, &form)?,
@@ -324,6 +327,8 @@ mod tests {
             ("2025-11-20 14:30:05+08:00", "2025-11-20T14:30:05+08:00"),
             ("  2025-11-20T14:30:05+08:00\n", "2025-11-20T14:30:05+08:00"),
             ("2024-02-29T00:00:00+08:00", "2024-02-29T00:00:00+08:00"),
+            ("2025-11-20T14:30:05.000+0800", "2025-11-20T14:30:05+08:00"),
+            ("2025-11-20T14:30:05+0800", "2025-11-20T14:30:05+08:00"),
         ] {
             check(input, expected);
         }
@@ -431,7 +436,6 @@ mod tests {
             "2025/11/20T14:30",
             "2025-11-20 14:30:05.",
             "2025-11-20 14:30:05.1234567890",
-            "2025-11-20T14:30:05+0800",
             "2025-11-20T14:30+08:00",
             "2025年11月20",
             "2025年11月20日 14",
