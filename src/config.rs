@@ -50,7 +50,13 @@ impl Config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read config file {}", path.display()))?;
-                Config::parse(&text).with_context(|| format!("invalid config file {}", path.display()))?
+                let mut config = Config::parse(&text)
+                    .with_context(|| format!("invalid config file {}", path.display()))?;
+                // Paths in a config file are relative to the file, not to where ronghe runs.
+                if let (Some(file), Some(dir)) = (config.calendar_override.as_mut(), path.parent()) {
+                    *file = dir.join(&*file);
+                }
+                config
             }
             None => Config::default(),
         };
@@ -107,6 +113,15 @@ mod tests {
             Config::load(Some(&path), env).unwrap().database_url,
             "postgres://x@localhost/db"
         );
+    }
+
+    #[test]
+    fn paths_in_the_file_are_relative_to_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ronghe.toml");
+        std::fs::write(&path, "calendar_override = \"workdays-2027.toml\"\n").unwrap();
+        let config = Config::load(Some(&path), |_| None).unwrap();
+        assert_eq!(config.calendar_override, Some(dir.path().join("workdays-2027.toml")));
     }
 
     #[test]

@@ -143,7 +143,7 @@ pub enum SystemError {
 fn summary(issues: &[FieldIssue]) -> String {
     issues
         .iter()
-        .map(|i| format!("{}: {}", i.field, i.message))
+        .map(|i| format!("{}: {} [{}]", i.field, i.message, i.rule))
         .collect::<Vec<_>>()
         .join("; ")
 }

@@ -281,7 +281,10 @@ async fn case_reads_are_audited() {
         .await
         .unwrap();
     let case = common::case("case_finished");
-    api.store.upsert_cases("sys", std::slice::from_ref(&case)).await.unwrap();
+    api.store
+        .upsert_cases("sys", std::slice::from_ref(&case))
+        .await
+        .unwrap();
 
     let (status, record) = api
         .get(&format!("/api/v1/systems/sys/cases/{}", case.case_no))

@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::{Context, Failure};
 use crate::case::{Case, FieldIssue};
 use crate::store::UpsertOutcome;
+use crate::systems::SystemStatus;
 use crate::validate::{mask_certificate, mask_name};
 
 #[derive(Debug, Subcommand)]
@@ -54,8 +55,12 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
     let store = ctx.store().await?;
     match command {
         Command::Import { system, file } => {
-            store.get_system(&system).await?;
-            let reader: Box<dyn BufRead> = if file.as_os_str() == "-" {
+            if store.get_system(&system).await?.status == SystemStatus::Retired {
+                return Err(Failure::Refused(anyhow::anyhow!(
+                    "system {system:?} is retired; it takes no more cases"
+                )));
+            }
+            let mut reader: Box<dyn BufRead> = if file.as_os_str() == "-" {
                 Box::new(std::io::stdin().lock())
             } else {
                 let f =
@@ -64,17 +69,47 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             };
             let mut results = Vec::new();
             let mut batch: Vec<(usize, Case)> = Vec::new();
-            for (i, line) in reader.lines().enumerate() {
-                let line_no = i + 1;
-                let line = line.with_context(|| format!("cannot read line {line_no}"))?;
-                if line.trim().is_empty() {
+            let mut bytes = Vec::new();
+            for line_no in 1.. {
+                bytes.clear();
+                if reader
+                    .read_until(b'\n', &mut bytes)
+                    .with_context(|| format!("cannot read line {line_no}"))?
+                    == 0
+                {
+                    break;
+                }
+                let text = match std::str::from_utf8(&bytes) {
+                    // A byte-order mark is an editor's habit, not content.
+                    Ok(text) if line_no == 1 => text.trim_start_matches('\u{feff}'),
+                    Ok(text) => text,
+                    Err(e) => {
+                        let issue = FieldIssue {
+                            field: String::new(),
+                            rule: "encoding".to_owned(),
+                            message: format!(
+                                "the line is not UTF-8 ({e}); convert the file, e.g. iconv -f GB18030 -t UTF-8"
+                            ),
+                        };
+                        results.push(LineResult {
+                            line: line_no,
+                            case_no: None,
+                            result: LineOutcome::Invalid {
+                                outcome: "rejected",
+                                errors: vec![issue],
+                            },
+                        });
+                        continue;
+                    }
+                };
+                if text.trim().is_empty() {
                     continue;
                 }
-                match parse_line(&line) {
+                match parse_line(text) {
                     Ok(case) => batch.push((line_no, case)),
-                    Err(errors) => results.push(LineResult {
+                    Err((case_no, errors)) => results.push(LineResult {
                         line: line_no,
-                        case_no: None,
+                        case_no,
                         result: LineOutcome::Invalid {
                             outcome: "rejected",
                             errors,
@@ -128,21 +163,37 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
     }
 }
 
-/// Parses and validates one line; the errors name the field and rule.
-fn parse_line(line: &str) -> Result<Case, Vec<FieldIssue>> {
+/// Parses and validates one line; the errors name the field and rule, and the case number
+/// once the line parsed.
+fn parse_line(line: &str) -> Result<Case, (Option<String>, Vec<FieldIssue>)> {
     let de = &mut serde_json::Deserializer::from_str(line);
     let case: Case = serde_path_to_error::deserialize(de).map_err(|e| {
-        vec![FieldIssue {
-            field: e.path().to_string(),
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        // serde_json says "at line 1 column N"; the line is ours to name, the column is useful.
+        let message = inner
+            .to_string()
+            .split(" at line ")
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let field = if matches!(path.as_str(), "." | "?") {
+            String::new()
+        } else {
+            path
+        };
+        let issue = FieldIssue {
+            field,
             rule: "json".to_owned(),
-            message: e.into_inner().to_string(),
-        }]
+            message: format!("{message} (column {})", inner.column()),
+        };
+        (None, vec![issue])
     })?;
     let findings = case.validate(Utc::now().fixed_offset());
     if findings.is_valid() {
         Ok(case)
     } else {
-        Err(findings.errors)
+        Err((Some(case.case_no), findings.errors))
     }
 }
 
@@ -187,9 +238,14 @@ fn report(ctx: &Context, results: &[LineResult]) -> Result<(), Failure> {
             }
             LineOutcome::Invalid { errors, .. } => {
                 for e in errors {
+                    let field = if e.field.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{} ", e.field)
+                    };
                     problems.push(format!(
-                        "  第{}行 line {}: {} [{}] {}",
-                        r.line, r.line, e.field, e.rule, e.message
+                        "  第{}行 line {}: {field}[{}] {}",
+                        r.line, r.line, e.rule, e.message
                     ));
                 }
                 "rejected"

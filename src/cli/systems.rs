@@ -96,10 +96,8 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             };
             let system = new.validate(Utc::now()).map_err(refused)?;
             ctx.store().await?.insert_system(&system, &ctx.actor).await?;
-            ctx.out.show(
-                format!("已登记 registered: {}\n{}", system.id, describe(&system)),
-                &system,
-            );
+            ctx.out
+                .show(format!("已登记 registered: {}\n{}", system.id, describe(&system)), &system);
         }
         Command::List { status } => {
             let status = status
@@ -158,10 +156,8 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                     s.apply(patch, now)
                 })
                 .await?;
-            ctx.out.show(
-                format!("已修改 updated: {}\n{}", system.id, describe(&system)),
-                &system,
-            );
+            ctx.out
+                .show(format!("已修改 updated: {}\n{}", system.id, describe(&system)), &system);
         }
         Command::Retire { id, reason } => {
             let now = Utc::now();
@@ -189,7 +185,8 @@ fn describe(s: &System) -> String {
         .collect::<Vec<_>>()
         .join(" ");
     format!(
-        "  名称 name:        {}\n  部门 department:  {}\n  区划 region:      {} {}\n  协议 protocol:    {}\n  地址 endpoint:    {}\n  凭据 credentials: {}\n  涉密 secret:      {}\n  状态 status:      {} {}\n  更新 updated:     {}",
+        "  标识 id:          {}\n  名称 name:        {}\n  部门 department:  {}\n  区划 region:      {} {}\n  协议 protocol:    {}\n  地址 endpoint:    {}\n  凭据 credentials: {}\n  涉密 secret:      {}\n  状态 status:      {} {}\n  更新 updated:     {}",
+        s.id,
         s.name,
         s.department,
         s.region_code,

@@ -83,11 +83,17 @@ pub async fn idempotent_upsert(store: Store) {
     with_system(&store, "sys").await;
     let case = common::case("case_finished");
     assert_eq!(
-        store.upsert_cases("sys", std::slice::from_ref(&case)).await.unwrap(),
+        store
+            .upsert_cases("sys", std::slice::from_ref(&case))
+            .await
+            .unwrap(),
         [UpsertOutcome::Created]
     );
     assert_eq!(
-        store.upsert_cases("sys", std::slice::from_ref(&case)).await.unwrap(),
+        store
+            .upsert_cases("sys", std::slice::from_ref(&case))
+            .await
+            .unwrap(),
         [UpsertOutcome::Duplicate]
     );
     let record = store.get_case("sys", &case.case_no).await.unwrap();
@@ -131,7 +137,10 @@ pub async fn version_ordering_and_history(store: Store) {
 pub async fn stage_machine_guards_current(store: Store) {
     with_system(&store, "sys").await;
     let finished = common::case("case_finished");
-    store.upsert_cases("sys", std::slice::from_ref(&finished)).await.unwrap();
+    store
+        .upsert_cases("sys", std::slice::from_ref(&finished))
+        .await
+        .unwrap();
     let mut back = finished.clone();
     back.version += 1;
     back.stage = Stage::Review;

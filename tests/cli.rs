@@ -1,0 +1,1246 @@
+//! End-to-end tests of the `ronghe` binary: every command is run as a real process against its own
+//! temporary directory and SQLite file, and judged by its exit code and what it prints.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
+
+// ---------------------------------------------------------------------------------------------
+// Running the binary
+// ---------------------------------------------------------------------------------------------
+
+/// One finished run of the binary.
+struct Run {
+    args: Vec<String>,
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    /// Asserts the exit code and that stdout contains every one of `stdout_has`.
+    fn check(self, code: i32, stdout_has: &[&str]) -> Run {
+        assert_eq!(self.code, code, "exit code of {self}");
+        for needle in stdout_has {
+            assert!(self.stdout.contains(needle), "stdout lacks {needle:?}: {self}");
+        }
+        self
+    }
+
+    /// Asserts that stderr contains every one of `stderr_has`.
+    fn stderr_has(self, stderr_has: &[&str]) -> Run {
+        for needle in stderr_has {
+            assert!(self.stderr.contains(needle), "stderr lacks {needle:?}: {self}");
+        }
+        self
+    }
+
+    /// Asserts that `secret` appears neither on stdout nor on stderr.
+    fn never_shows(self, secret: &str) -> Run {
+        assert!(
+            !self.stdout.contains(secret) && !self.stderr.contains(secret),
+            "{secret:?} is shown in clear: {self}"
+        );
+        self
+    }
+
+    /// Stdout as one JSON document.
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self}"))
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ronghe {:?} exited {}\n--- stdout\n{}--- stderr\n{}",
+            self.args, self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs `ronghe ARGS` in `dir` with a clean environment, feeding `stdin` if given.
+fn ronghe(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ronghe"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RONGHE_CONFIG")
+        .env_remove("RONGHE_DATABASE_URL")
+        .env_remove("RONGHE_LISTEN")
+        .env_remove("RONGHE_LOG")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the ronghe binary");
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().expect("stdin is piped");
+        pipe.write_all(input).expect("write to ronghe's stdin");
+    }
+    let output = child.wait_with_output().expect("wait for ronghe");
+    Run {
+        args: args.iter().map(|a| a.to_string()).collect(),
+        code: output
+            .status
+            .code()
+            .expect("ronghe exited normally, not by a signal"),
+        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+    }
+}
+
+/// A temporary directory with its own platform store, `DIR/ronghe.db`.
+struct Sandbox {
+    dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    fn new() -> Sandbox {
+        Sandbox {
+            dir: tempfile::tempdir().expect("create a temporary directory"),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn database(&self) -> String {
+        format!("sqlite://{}", self.path("ronghe.db").display())
+    }
+
+    /// Writes a file into the sandbox and returns its path as an argument.
+    fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> String {
+        let path = self.path(name);
+        std::fs::write(&path, contents).expect("write a fixture file");
+        path.display().to_string()
+    }
+
+    /// Runs `ronghe --database sqlite://DIR/ronghe.db ARGS`.
+    fn run(&self, args: &[&str]) -> Run {
+        self.run_with(args, None)
+    }
+
+    fn run_with(&self, args: &[&str], stdin: Option<&[u8]>) -> Run {
+        let database = self.database();
+        let mut all = vec!["--database", database.as_str()];
+        all.extend_from_slice(args);
+        ronghe(self.dir.path(), &all, stdin)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Check characters, computed independently of the crate
+// ---------------------------------------------------------------------------------------------
+
+/// Appends the GB 11643 check character to 17 digits.
+fn resident_id(first_17: &str) -> String {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    assert_eq!(first_17.len(), 17, "{first_17}");
+    let sum: u32 = first_17
+        .chars()
+        .zip(WEIGHTS)
+        .map(|(c, w)| c.to_digit(10).expect("17 digits") * w)
+        .sum();
+    let check = char::from(b"10X98765432"[(sum % 11) as usize]);
+    format!("{first_17}{check}")
+}
+
+/// Appends the GB 32100 check character to 17 characters of the code alphabet.
+fn uscc(first_17: &str) -> String {
+    const ALPHABET: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+    const WEIGHTS: [usize; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+    assert_eq!(first_17.len(), 17, "{first_17}");
+    let sum: usize = first_17
+        .chars()
+        .zip(WEIGHTS)
+        .map(|(c, w)| ALPHABET.find(c).expect("a character of the code alphabet") * w)
+        .sum();
+    let check = ALPHABET.as_bytes()[(31 - sum % 31) % 31];
+    format!("{first_17}{}", char::from(check))
+}
+
+#[test]
+fn check_character_helpers_match_published_examples() {
+    // GB 11643's own example and python-stdnum's documented ones.
+    assert_eq!(resident_id("11010519491231002"), "11010519491231002X");
+    assert_eq!(resident_id("36042619910101007"), "360426199101010071");
+    assert_eq!(uscc("91110000600037341"), "91110000600037341L");
+    assert_eq!(uscc("91520000214434146"), "91520000214434146R");
+    // Worked by hand: 1128 mod 31 = 12, 31 - 12 = 19, alphabet[19] = K.
+    assert_eq!(uscc("Y1520100MJ0000001"), "Y1520100MJ0000001K");
+}
+
+// ---------------------------------------------------------------------------------------------
+// ronghe validate
+// ---------------------------------------------------------------------------------------------
+
+/// One `validate` question: the answer and rules expected (the violated rule when invalid, the
+/// warnings' rules when valid) and text the human output must contain.
+struct Validation<'a> {
+    kind: &'a str,
+    value: String,
+    valid: bool,
+    rules: &'a [&'a str],
+    human: &'a [&'a str],
+}
+
+fn check_validation(sandbox: &Sandbox, case: &Validation<'_>) {
+    let code = if case.valid { 0 } else { 1 };
+    let what = format!("validate {} {:?}", case.kind, case.value);
+    let human = sandbox
+        .run(&["validate", case.kind, &case.value])
+        .check(code, case.human);
+    let machine = sandbox
+        .run(&["--json", "validate", case.kind, &case.value])
+        .check(code, &[]);
+    let json = machine.json();
+    assert_eq!(json["valid"], json!(case.valid), "{what}: {machine}");
+    let rules: Vec<&str> = if case.valid {
+        assert!(json.get("rule").is_none(), "{what}: {machine}");
+        json["warnings"]
+            .as_array()
+            .map(|w| w.iter().map(|w| w["rule"].as_str().unwrap_or("?")).collect())
+            .unwrap_or_default()
+    } else {
+        assert!(
+            json["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{what}: {machine}"
+        );
+        vec![json["rule"].as_str().unwrap_or("?")]
+    };
+    assert_eq!(rules, case.rules, "{what}: {machine}");
+    if !case.valid {
+        // The human output names the rule too.
+        assert!(human.stdout.contains(case.rules[0]), "{what}: {human}");
+    }
+    if case.kind == "id" {
+        // A resident ID number is personal data: never echoed in full, in any form.
+        let trimmed = case.value.trim();
+        for run in [human, machine] {
+            run.never_shows(trimmed)
+                .never_shows(&trimmed.to_uppercase())
+                .check(code, &[&format!("{}**********", &trimmed[..4])]);
+        }
+    }
+}
+
+#[test]
+fn validate_identifiers() {
+    let sandbox = Sandbox::new();
+    let valid_id = resident_id("52010219900101123");
+    assert!(valid_id.ends_with('X'), "{valid_id}");
+    let wrong_check = format!("{}0", &valid_id[..17]);
+    let letters_uscc = uscc("Y1520100MJ0000001");
+    let cases = [
+        Validation {
+            kind: "id",
+            value: valid_id.clone(),
+            valid: true,
+            rules: &[],
+            human: &[
+                "有效 valid",
+                "5201**********123X",
+                "贵州省 贵阳市 南明区",
+                "1990-01-01",
+                "男 male",
+            ],
+        },
+        Validation {
+            kind: "id",
+            value: valid_id.to_lowercase(),
+            valid: true,
+            rules: &[],
+            human: &["有效 valid", "5201**********123X"],
+        },
+        Validation {
+            kind: "id",
+            value: wrong_check,
+            valid: false,
+            rules: &["resident_id.check_digit"],
+            human: &["无效 invalid", "5201**********1230", "should be X"],
+        },
+        // 遵义县 (522121) became 播州区 in 2016; numbers issued there keep the old code.
+        Validation {
+            kind: "id",
+            value: resident_id("52212119800101002"),
+            valid: true,
+            rules: &["resident_id.region_unknown"],
+            human: &[
+                "有效 valid",
+                "522121",
+                "不在现行区划中",
+                "警告 warning",
+                "女 female",
+            ],
+        },
+        Validation {
+            kind: "id",
+            value: resident_id("52010220990101123"),
+            valid: false,
+            rules: &["resident_id.birth_in_future"],
+            human: &["无效 invalid", "2099-01-01"],
+        },
+        Validation {
+            kind: "id",
+            value: resident_id("99010219900101123"),
+            valid: false,
+            rules: &["resident_id.province"],
+            human: &["无效 invalid"],
+        },
+        Validation {
+            kind: "id",
+            value: "5201021990010112345".into(),
+            valid: false,
+            rules: &["resident_id.length"],
+            human: &["无效 invalid", "got 19"],
+        },
+        Validation {
+            kind: "uscc",
+            value: "91520000214434146R".into(),
+            valid: true,
+            rules: &[],
+            human: &["有效 valid", "91520000214434146R", "520000 贵州省"],
+        },
+        Validation {
+            kind: "uscc",
+            value: letters_uscc.clone(),
+            valid: true,
+            rules: &[],
+            human: &[
+                &letters_uscc,
+                "registration department: Y",
+                "organisation type: 1",
+                "520100 贵州省 贵阳市",
+            ],
+        },
+        Validation {
+            kind: "uscc",
+            value: uscc("N2520102MF5678901"),
+            valid: true,
+            rules: &[],
+            human: &["registration department: N", "贵州省 贵阳市 南明区"],
+        },
+        Validation {
+            kind: "uscc",
+            value: format!("{}A", &letters_uscc[..17]),
+            valid: false,
+            rules: &["uscc.check_character"],
+            human: &["无效 invalid", "should be K"],
+        },
+        Validation {
+            kind: "division",
+            value: "520102".into(),
+            valid: true,
+            rules: &[],
+            human: &["有效 valid: 520102 贵州省 贵阳市 南明区"],
+        },
+        Validation {
+            kind: "division",
+            value: "520102016".into(),
+            valid: true,
+            rules: &[],
+            human: &["有效 valid: 520102016 贵州省 贵阳市 南明区 新华路街道"],
+        },
+        Validation {
+            kind: "division",
+            value: "529999".into(),
+            valid: false,
+            rules: &["division.unknown"],
+            human: &["无效 invalid: 529999"],
+        },
+        Validation {
+            kind: "division",
+            value: "520102999".into(),
+            valid: false,
+            rules: &["division.unknown"],
+            human: &["520102 南明区"],
+        },
+        Validation {
+            kind: "division",
+            value: "52010".into(),
+            valid: false,
+            rules: &["division.format"],
+            human: &["无效 invalid"],
+        },
+    ];
+    for case in &cases {
+        check_validation(&sandbox, case);
+    }
+    // I, O, Z, S and V are not in the GB 32100 alphabet, wherever they stand.
+    for letter in ['I', 'O', 'Z', 'S', 'V'] {
+        check_validation(
+            &sandbox,
+            &Validation {
+                kind: "uscc",
+                value: format!("915200002{letter}4434146R"),
+                valid: false,
+                rules: &["uscc.charset"],
+                human: &["无效 invalid", &format!("character 10 is '{letter}'")],
+            },
+        );
+    }
+}
+
+#[test]
+fn validate_json_describes_the_value() {
+    let sandbox = Sandbox::new();
+    let json = sandbox
+        .run(&["--json", "validate", "id", &resident_id("52010219900101123")])
+        .check(0, &[])
+        .json();
+    assert_eq!(
+        json,
+        json!({
+            "kind": "resident_id", "valid": true, "value": "5201**********123X", "region": "520102",
+            "birth_date": "1990-01-01", "sex": "male", "warnings": []
+        })
+    );
+    let json = sandbox
+        .run(&["--json", "validate", "division", "520102016"])
+        .check(0, &[])
+        .json();
+    assert_eq!(json["name"], "新华路街道");
+    assert_eq!(json["level"], "township");
+    assert_eq!(json["path"], json!(["贵州省", "贵阳市", "南明区", "新华路街道"]));
+    let json = sandbox
+        .run(&["--json", "validate", "uscc", &uscc("Y1520100MJ0000001")])
+        .check(0, &[])
+        .json();
+    assert_eq!(json["registration_department"], "Y");
+    assert_eq!(json["region"], "520100");
+}
+
+// ---------------------------------------------------------------------------------------------
+// ronghe calendar
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn calendar_answers() {
+    let sandbox = Sandbox::new();
+    // Checked against data/cn-workdays.toml and against chinese-calendar 1.11.0 (PyPI):
+    // is_workday, find_workday(1, day) and len(get_workdays(a + 1 day, b)).
+    let cases: &[(&[&str], &str)] = &[
+        (&["is-workday", "2025-10-01"], "false"), // National Day
+        (&["is-workday", "2025-10-11"], "true"),  // make-up Saturday
+        (&["is-workday", "2025-10-10"], "true"),  // an ordinary Friday
+        (&["is-workday", "2025-10-12"], "false"), // an ordinary Sunday
+        (&["add-days", "2025-09-30", "1"], "2025-10-09"),
+        (&["add-days", "2026-02-13", "1"], "2026-02-14"), // make-up Saturday before Spring Festival
+        (&["add-days", "2026-02-14", "1"], "2026-02-24"),
+        (&["add-days", "2025-09-30", "0"], "2025-09-30"),
+        (&["between", "2025-09-30", "2025-10-10"], "2"),
+        (&["between", "2025-10-10", "2025-09-30"], "-2"),
+        (&["between", "2025-10-10", "2025-10-10"], "0"),
+    ];
+    for (args, answer) in cases {
+        let mut all = vec!["calendar"];
+        all.extend_from_slice(args);
+        let run = sandbox.run(&all).check(0, &[]);
+        assert_eq!(run.stdout, format!("{answer}\n"), "{run}");
+    }
+    let json = sandbox
+        .run(&["--json", "calendar", "between", "2025-09-30", "2025-10-10"])
+        .check(0, &[])
+        .json();
+    assert_eq!(
+        json,
+        json!({ "from": "2025-09-30", "to": "2025-10-10", "working_days": 2 })
+    );
+    let json = sandbox
+        .run(&["--json", "calendar", "is-workday", "2025-10-11"])
+        .check(0, &[])
+        .json();
+    assert_eq!(json, json!({ "date": "2025-10-11", "working_day": true }));
+}
+
+#[test]
+fn calendar_refuses_unknown_years_and_bad_dates() {
+    let sandbox = Sandbox::new();
+    // Exit 1, naming the year that has no data.
+    let refused: &[(&[&str], &str)] = &[
+        (&["is-workday", "2030-01-01"], "year 2030"),
+        (&["add-days", "2026-12-30", "5"], "year 2027"),
+        (&["between", "2026-12-30", "2027-01-05"], "year 2027"),
+        (&["between", "2024-12-30", "2025-01-05"], "year 2024"),
+    ];
+    for (args, year) in refused {
+        let mut all = vec!["calendar"];
+        all.extend_from_slice(args);
+        let run = sandbox.run(&all).check(1, &[]).stderr_has(&[year]);
+        assert_eq!(run.stdout, "", "{run}");
+        all.insert(0, "--json");
+        let run = sandbox.run(&all).check(1, &[]);
+        let message = run.json()["error"]["message"].as_str().unwrap_or("").to_owned();
+        assert!(message.contains(year), "{run}");
+    }
+    // Exit 2: clap rejects the arguments before anything runs.
+    let usage: &[&[&str]] = &[
+        &["is-workday", "2025-13-01"],
+        &["is-workday", "2025/10/01"],
+        &["add-days", "1 October", "1"],
+        &["between", "2025-10-01"],
+        &["add-days", "2025-10-01", "-1"],
+    ];
+    for args in usage {
+        let mut all = vec!["calendar"];
+        all.extend_from_slice(args);
+        let run = sandbox.run(&all).check(2, &[]);
+        assert_eq!(run.stdout, "", "{run}");
+        assert!(run.stderr.contains("error:"), "{run}");
+    }
+    sandbox
+        .run(&["calendar", "is-workday", "2025-02-30"])
+        .check(2, &[])
+        .stderr_has(&["YYYY-MM-DD"]);
+}
+
+#[test]
+fn calendar_override_adds_a_year() {
+    let sandbox = Sandbox::new();
+    // A made-up 2027 (2027-01-01 is a Friday, 2027-01-09 a Saturday).
+    let year = sandbox.write(
+        "workdays-2027.toml",
+        "[years.2027]\nholidays = [\"2027-01-01\", \"2027-01-02\", \"2027-01-03\"]\nmakeup_workdays = [\"2027-01-09\"]\n",
+    );
+    let config = sandbox.write(
+        "ronghe.toml",
+        format!("calendar_override = {}\n", Value::from(year.as_str())),
+    );
+    let cases: &[(&[&str], &str)] = &[
+        (&["is-workday", "2027-01-01"], "false"),
+        (&["is-workday", "2027-01-04"], "true"),
+        (&["is-workday", "2027-01-09"], "true"),
+        (&["is-workday", "2027-01-10"], "false"),
+        (&["add-days", "2026-12-31", "1"], "2027-01-04"),
+        (&["between", "2026-12-30", "2027-01-10"], "7"),
+        // The embedded years are still there.
+        (&["is-workday", "2025-10-11"], "true"),
+    ];
+    for (args, answer) in cases {
+        let mut all = vec!["--config", config.as_str(), "calendar"];
+        all.extend_from_slice(args);
+        let run = sandbox.run(&all).check(0, &[]);
+        assert_eq!(run.stdout, format!("{answer}\n"), "{run}");
+    }
+    // Without the override 2027 is unknown.
+    sandbox
+        .run(&["calendar", "is-workday", "2027-01-01"])
+        .check(1, &[])
+        .stderr_has(&["year 2027"]);
+    // An override that is not valid data is refused with its problem.
+    let bad_year = sandbox.write(
+        "bad-2027.toml",
+        "[years.2027]\nholidays = []\nmakeup_workdays = [\"2027-01-04\"]\n",
+    );
+    let bad_config = sandbox.write(
+        "bad.toml",
+        format!("calendar_override = {}\n", Value::from(bad_year.as_str())),
+    );
+    sandbox
+        .run(&["--config", &bad_config, "calendar", "is-workday", "2027-01-04"])
+        .check(3, &[])
+        .stderr_has(&["2027-01-04", "not a Saturday or Sunday"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// ronghe systems
+// ---------------------------------------------------------------------------------------------
+
+const SYSTEM_ID: &str = "gy-scjg-xk";
+
+/// `systems add` arguments for a valid REST system.
+fn add_args(id: &str) -> Vec<&str> {
+    vec![
+        "systems",
+        "add",
+        "--id",
+        id,
+        "--name",
+        "市场监管许可系统",
+        "--department",
+        "贵阳市市场监督管理局",
+        "--region",
+        "520100",
+        "--protocol",
+        "rest",
+        "--endpoint",
+        "http://127.0.0.1:9001/api",
+        "--credentials-ref",
+        "env:GY_KEY",
+    ]
+}
+
+#[test]
+fn systems_lifecycle() {
+    let sandbox = Sandbox::new();
+    sandbox.run(&["systems", "list"]).check(0, &["(无 none)"]);
+    sandbox.run(&add_args(SYSTEM_ID)).check(
+        0,
+        &[
+            "已登记 registered: gy-scjg-xk",
+            "520100 贵州省 贵阳市",
+            "http://127.0.0.1:9001/api",
+            "env:GY_KEY",
+            "已登记 registered",
+        ],
+    );
+    assert!(sandbox.path("ronghe.db").exists(), "the store file is created");
+
+    sandbox.run(&["systems", "list"]).check(
+        0,
+        &[
+            "gy-scjg-xk",
+            "市场监管许可系统",
+            "贵阳市市场监督管理局",
+            "520100",
+            "rest",
+            "已登记 registered",
+        ],
+    );
+    let listed = sandbox.run(&["--json", "systems", "list"]).check(0, &[]).json();
+    let systems = listed.as_array().expect("a JSON array");
+    assert_eq!(systems.len(), 1, "{listed}");
+    let system = &systems[0];
+    for (field, value) in [
+        ("id", json!(SYSTEM_ID)),
+        ("name", json!("市场监管许可系统")),
+        ("department", json!("贵阳市市场监督管理局")),
+        ("region_code", json!("520100")),
+        ("protocol", json!("rest")),
+        ("endpoint", json!("http://127.0.0.1:9001/api")),
+        ("credentials_ref", json!("env:GY_KEY")),
+        ("secret", json!(false)),
+        ("status", json!("registered")),
+    ] {
+        assert_eq!(system[field], value, "{field} in {listed}");
+    }
+
+    sandbox
+        .run(&["systems", "show", SYSTEM_ID])
+        .check(0, &["市场监管许可系统", "env:GY_KEY", "已登记 registered"]);
+    let shown = sandbox
+        .run(&["--json", "systems", "show", SYSTEM_ID])
+        .check(0, &[])
+        .json();
+    assert_eq!(&shown, system);
+
+    // registered → live skips steps: refused, naming the field, and nothing changes.
+    sandbox
+        .run(&["systems", "update", SYSTEM_ID, "--status", "live"])
+        .check(1, &[])
+        .stderr_has(&["status", "cannot move from registered to live"]);
+    let run = sandbox
+        .run(&["--json", "systems", "update", SYSTEM_ID, "--status", "live"])
+        .check(1, &[]);
+    let message = run.json()["error"]["message"].as_str().unwrap_or("").to_owned();
+    assert!(message.contains("status: cannot move"), "{run}");
+    sandbox
+        .run(&["systems", "show", SYSTEM_ID])
+        .check(0, &["已登记 registered"]);
+
+    sandbox
+        .run(&["systems", "update", SYSTEM_ID, "--status", "assessed"])
+        .check(0, &["已修改 updated: gy-scjg-xk", "已评估 assessed"]);
+    let shown = sandbox
+        .run(&["--json", "systems", "show", SYSTEM_ID])
+        .check(0, &[])
+        .json();
+    assert_eq!(shown["status"], "assessed");
+    assert_eq!(shown["created_at"], system["created_at"]);
+    sandbox
+        .run(&["systems", "list", "--status", "assessed"])
+        .check(0, &["gy-scjg-xk"]);
+    sandbox
+        .run(&["systems", "list", "--status", "live"])
+        .check(0, &["(无 none)"]);
+    sandbox
+        .run(&["systems", "list", "--status", "bogus"])
+        .check(1, &[])
+        .stderr_has(&["unknown status \"bogus\""]);
+
+    // A second registration under the same id is refused and changes nothing.
+    sandbox
+        .run(&add_args(SYSTEM_ID))
+        .check(1, &[])
+        .stderr_has(&["\"gy-scjg-xk\" already exists"]);
+    sandbox
+        .run(&["systems", "show", SYSTEM_ID])
+        .check(0, &["已评估 assessed"]);
+
+    // Retirement needs a reason and is final.
+    sandbox
+        .run(&["systems", "retire", SYSTEM_ID])
+        .check(2, &[])
+        .stderr_has(&["--reason"]);
+    sandbox
+        .run(&[
+            "systems",
+            "retire",
+            SYSTEM_ID,
+            "--reason",
+            "replaced by the provincial platform",
+        ])
+        .check(0, &["已停用 retired: gy-scjg-xk"]);
+    sandbox
+        .run(&["systems", "show", SYSTEM_ID])
+        .check(0, &["已停用 retired"]);
+    let shown = sandbox
+        .run(&["--json", "systems", "show", SYSTEM_ID])
+        .check(0, &[])
+        .json();
+    assert_eq!(shown["status"], "retired");
+    sandbox
+        .run(&["systems", "retire", SYSTEM_ID, "--reason", "again"])
+        .check(1, &[])
+        .stderr_has(&["already retired"]);
+    sandbox
+        .run(&["systems", "update", SYSTEM_ID, "--name", "新名称"])
+        .check(1, &[])
+        .stderr_has(&["retired"]);
+    sandbox
+        .run(&["systems", "list", "--status", "retired"])
+        .check(0, &["gy-scjg-xk", "已停用 retired"]);
+
+    for args in [
+        &["systems", "show", "nope"][..],
+        &["systems", "update", "nope", "--status", "assessed"],
+        &["systems", "retire", "nope", "--reason", "gone"],
+    ] {
+        sandbox
+            .run(args)
+            .check(1, &[])
+            .stderr_has(&["system \"nope\" not found"]);
+    }
+    let run = sandbox.run(&["--json", "systems", "show", "nope"]).check(1, &[]);
+    assert_eq!(
+        run.json(),
+        json!({ "error": { "message": "system \"nope\" not found" } })
+    );
+}
+
+#[test]
+fn systems_add_reports_every_problem_at_once() {
+    let sandbox = Sandbox::new();
+    let args = [
+        "systems",
+        "add",
+        "--id",
+        "Bad Id",
+        "--name",
+        "x",
+        "--department",
+        "y",
+        "--region",
+        "529999",
+        "--protocol",
+        "rest",
+        "--endpoint",
+        "http://admin:s3cret-pw@127.0.0.1:9001/api",
+        "--credentials-ref",
+        "hunter2",
+    ];
+    let expected = [
+        "id: use 2-63 lower-case letters",
+        "region_code: division code 529999",
+        "endpoint: must not contain a password",
+        "credentials_ref: must name where the secret lives",
+    ];
+    let run = sandbox
+        .run(&args)
+        .check(1, &[])
+        .stderr_has(&expected)
+        .never_shows("s3cret-pw")
+        .never_shows("hunter2");
+    assert_eq!(run.stdout, "", "{run}");
+    let mut json_args = vec!["--json"];
+    json_args.extend_from_slice(&args);
+    let run = sandbox.run(&json_args).check(1, &[]);
+    let message = run.json()["error"]["message"].as_str().unwrap_or("").to_owned();
+    for part in expected {
+        assert!(message.contains(part), "{part:?} missing: {run}");
+    }
+    // One problem at a time, each alone.
+    let single: &[(&str, &str, &str)] = &[
+        ("--id", "9starts-with-digit", "id: "),
+        ("--region", "999999", "region_code: "),
+        ("--protocol", "ftp", "protocol: unknown protocol \"ftp\""),
+        (
+            "--endpoint",
+            "postgres://db/x",
+            "endpoint: a rest system needs an http",
+        ),
+        ("--endpoint", "not a url", "endpoint: not a URL"),
+        ("--credentials-ref", "env:lower_case", "credentials_ref: "),
+        ("--name", " ", "name: must not be empty"),
+    ];
+    for (flag, value, problem) in single {
+        let mut args = add_args("gy-other");
+        let at = args.iter().position(|a| a == flag).expect("flag in add_args") + 1;
+        args[at] = value;
+        sandbox.run(&args).check(1, &[]).stderr_has(&[problem]);
+    }
+    // Nothing was registered.
+    let listed = sandbox.run(&["--json", "systems", "list"]).check(0, &[]).json();
+    assert_eq!(listed, json!([]));
+}
+
+#[test]
+fn an_unavailable_store_exits_3() {
+    let sandbox = Sandbox::new();
+    let cases_file = sandbox.write("cases.jsonl", "");
+    let missing_dir = format!("sqlite://{}", sandbox.path("missing/dir/ronghe.db").display());
+    for database in ["mysql://x", missing_dir.as_str()] {
+        for args in [
+            &["systems", "list"][..],
+            &["systems", "show", SYSTEM_ID],
+            &add_args(SYSTEM_ID),
+            &["cases", "show", SYSTEM_ID, "SC-1"],
+            &["cases", "import", SYSTEM_ID, &cases_file],
+        ] {
+            let mut all = vec!["--database", database];
+            all.extend_from_slice(args);
+            let run = ronghe(sandbox.dir.path(), &all, None)
+                .check(3, &[])
+                .stderr_has(&["cannot open the platform store"]);
+            assert_eq!(run.stdout, "", "{run}");
+            all.insert(0, "--json");
+            let run = ronghe(sandbox.dir.path(), &all, None).check(3, &[]);
+            let message = run.json()["error"]["message"].as_str().unwrap_or("").to_owned();
+            assert!(message.contains("cannot open the platform store"), "{run}");
+        }
+    }
+    assert!(!sandbox.path("missing").exists());
+}
+
+// ---------------------------------------------------------------------------------------------
+// ronghe cases
+// ---------------------------------------------------------------------------------------------
+
+const FINISHED_NO: &str = "SC-2025-000001";
+const APPLICATION_NO: &str = "SC-2025-000002";
+
+fn fixture(text: &str) -> Value {
+    serde_json::from_str(text).expect("fixture is JSON")
+}
+
+/// SC-2025-000001 version 3, finished (tests/data/case_finished.json).
+fn finished_v3() -> Value {
+    fixture(include_str!("data/case_finished.json"))
+}
+
+/// The same case one version earlier: accepted and under review, no decision yet.
+fn finished_v2() -> Value {
+    let mut case = finished_v3();
+    let fields = case.as_object_mut().expect("a case is an object");
+    fields.remove("result");
+    fields.remove("review_opinion");
+    case["version"] = json!(2);
+    case["stage"] = json!("review");
+    case["updated_at"] = json!("2025-11-24T16:00:00+08:00");
+    case
+}
+
+/// The same case as first received: just applied for.
+fn finished_v1() -> Value {
+    let mut case = finished_v2();
+    let fields = case.as_object_mut().expect("a case is an object");
+    fields.remove("acceptance");
+    fields.remove("steps");
+    case["version"] = json!(1);
+    case["stage"] = json!("application");
+    case["updated_at"] = json!("2025-11-20T09:30:00+08:00");
+    case
+}
+
+/// SC-2025-000002 version 1, a legal person's application (tests/data/case_application.json).
+fn application() -> Value {
+    fixture(include_str!("data/case_application.json"))
+}
+
+/// Cases as JSON lines, one compact object per line.
+fn jsonl(cases: &[Value]) -> String {
+    cases.iter().map(|c| format!("{c}\n")).collect()
+}
+
+/// A sandbox with the system registered.
+fn sandbox_with_system() -> Sandbox {
+    let sandbox = Sandbox::new();
+    sandbox.run(&add_args(SYSTEM_ID)).check(0, &[]);
+    sandbox
+}
+
+/// Imports `file` with `--json`; checks the exit code and the counts, returns the per-line results.
+fn import(sandbox: &Sandbox, file: &str, code: i32, counts: Value) -> Vec<Value> {
+    let run = sandbox
+        .run(&["--json", "cases", "import", SYSTEM_ID, file])
+        .check(code, &[]);
+    let json = run.json();
+    assert_eq!(json["counts"], counts, "{run}");
+    json["lines"].as_array().cloned().unwrap_or_default()
+}
+
+/// (line, case_no, outcome) of each line result.
+fn outcomes(lines: &[Value]) -> Vec<(u64, String, String)> {
+    lines
+        .iter()
+        .map(|l| {
+            (
+                l["line"].as_u64().unwrap_or(0),
+                l["case_no"].as_str().unwrap_or("").to_owned(),
+                l["outcome"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn row(line: u64, case_no: &str, outcome: &str) -> (u64, String, String) {
+    (line, case_no.to_owned(), outcome.to_owned())
+}
+
+#[test]
+fn cases_import_is_idempotent_and_keeps_every_version() {
+    let sandbox = sandbox_with_system();
+    let first = sandbox.write("first.jsonl", jsonl(&[finished_v1(), application()]));
+    // Version 3 arrives before version 2, which is then older than the current one.
+    let second = sandbox.write("second.jsonl", jsonl(&[finished_v3(), finished_v2()]));
+
+    let lines = import(&sandbox, &first, 0, json!({ "created": 2 }));
+    assert_eq!(
+        outcomes(&lines),
+        [row(1, FINISHED_NO, "created"), row(2, APPLICATION_NO, "created")]
+    );
+    let lines = import(&sandbox, &second, 0, json!({ "updated": 1, "stale": 1 }));
+    assert_eq!(
+        outcomes(&lines),
+        [row(1, FINISHED_NO, "updated"), row(2, FINISHED_NO, "stale")]
+    );
+    for file in [&first, &second] {
+        let lines = import(&sandbox, file, 0, json!({ "duplicate": 2 }));
+        assert!(
+            outcomes(&lines).iter().all(|(_, _, o)| o == "duplicate"),
+            "{lines:?}"
+        );
+    }
+    sandbox
+        .run(&["cases", "import", SYSTEM_ID, &second])
+        .check(0, &["导入完成 imported: duplicate 2"]);
+
+    // The current version is the newest, whatever the order of arrival.
+    let current = sandbox
+        .run(&["--json", "cases", "show", SYSTEM_ID, FINISHED_NO])
+        .check(0, &[])
+        .json();
+    assert_eq!(current["system_id"], SYSTEM_ID);
+    assert_eq!(current["version"], 3);
+    assert_eq!(current["case"], finished_v3());
+
+    // The history holds every version, oldest first, with the stage each was at.
+    let history = sandbox
+        .run(&["--json", "cases", "show", SYSTEM_ID, FINISHED_NO, "--history"])
+        .check(0, &[])
+        .json();
+    let versions = history.as_array().expect("a JSON array");
+    let summary: Vec<(i64, &str)> = versions
+        .iter()
+        .map(|v| {
+            (
+                v["version"].as_i64().unwrap_or(-1),
+                v["stage"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(summary, [(1, "application"), (2, "review"), (3, "finished")]);
+    assert_eq!(versions[0]["case"], finished_v1());
+    assert_eq!(versions[1]["case"], finished_v2());
+    assert_eq!(versions[2]["case"], finished_v3());
+    assert_eq!(versions[2]["content_hash"], current["content_hash"]);
+    let hashes: Vec<String> = versions
+        .iter()
+        .map(|v| v["content_hash"].as_str().unwrap_or("")[..12].to_owned())
+        .collect();
+    let mut table = vec!["申请 application", "审查 review", "办结 finished"];
+    table.extend(hashes.iter().map(String::as_str));
+    let run = sandbox
+        .run(&["cases", "show", SYSTEM_ID, FINISHED_NO, "--history"])
+        .check(0, &table);
+    let rows: Vec<&str> = run.stdout.lines().filter(|l| l.starts_with("| ")).collect();
+    assert_eq!(rows.len(), 4, "header and three versions: {run}");
+    run.never_shows("52010219900101123X").never_shows("张三");
+
+    // The store refuses a version that reuses a number with other content, or that moves a
+    // finished case backwards; nothing of either is kept.
+    let mut conflicting = finished_v3();
+    conflicting["review_opinion"] = json!("改过的审查意见");
+    let mut backwards = finished_v1();
+    backwards["version"] = json!(4);
+    let file = sandbox.write("refused.jsonl", jsonl(&[conflicting, backwards]));
+    let lines = import(&sandbox, &file, 1, json!({ "rejected": 2 }));
+    assert_eq!(
+        lines[0]["reason"],
+        json!({ "code": "version_conflict", "version": 3 })
+    );
+    assert_eq!(
+        lines[1]["reason"],
+        json!({ "code": "illegal_transition", "from": "finished", "to": "application" })
+    );
+    sandbox.run(&["cases", "import", SYSTEM_ID, &file]).check(
+        1,
+        &[
+            "rejected 2",
+            "第1行 line 1",
+            "version_conflict",
+            "illegal_transition",
+        ],
+    );
+    let history = sandbox
+        .run(&["--json", "cases", "show", SYSTEM_ID, FINISHED_NO, "--history"])
+        .check(0, &[])
+        .json();
+    assert_eq!(history.as_array().map(Vec::len), Some(3));
+    let current = sandbox
+        .run(&["--json", "cases", "show", SYSTEM_ID, FINISHED_NO])
+        .check(0, &[])
+        .json();
+    assert_eq!(current["case"], finished_v3());
+}
+
+/// A line of an import file, the outcome expected for it, and the field and rule of a rejection.
+type ImportLine<'a> = (String, &'a str, Option<(&'a str, &'a str)>);
+
+#[test]
+fn cases_import_reports_each_bad_line_and_stores_the_good_ones() {
+    let sandbox = sandbox_with_system();
+    let variant = |mut case: Value, case_no: &str, change: &dyn Fn(&mut Value)| {
+        case["case_no"] = json!(case_no);
+        change(&mut case);
+        case.to_string()
+    };
+    let wrong_check = format!("{}1", &resident_id("52010219900101123")[..17]);
+    // Each line, what the import must say about it, and the field and rule of a rejection.
+    let lines: Vec<ImportLine<'_>> = vec![
+        (application().to_string(), "created", None),
+        (
+            "{\"case_no\": \"SC-BROKEN\",".into(),
+            "rejected",
+            Some(("", "json")),
+        ),
+        (
+            variant(application(), "SC-UNKNOWN-FIELD", &|c| c["colour"] = json!("red")),
+            "rejected",
+            Some(("colour", "json")),
+        ),
+        (
+            variant(application(), "SC-WRONG-TYPE", &|c| {
+                c["applicant"]["kind"] = json!("robot")
+            }),
+            "rejected",
+            Some(("applicant.kind", "json")),
+        ),
+        (String::new(), "skipped", None),
+        (
+            variant(finished_v3(), "SC-WRONG-CHECK", &|c| {
+                c["applicant"]["certificate_no"] = json!(wrong_check)
+            }),
+            "rejected",
+            Some(("applicant.certificate_no", "resident_id.check_digit")),
+        ),
+        (
+            variant(application(), "SC-BAD-USCC", &|c| {
+                c["applicant"]["certificate_no"] = json!("91520100MA6DK0L1TO")
+            }),
+            "rejected",
+            Some(("applicant.certificate_no", "uscc.charset")),
+        ),
+        (finished_v3().to_string(), "created", None),
+    ];
+    let text: String = lines.iter().map(|(line, _, _)| format!("{line}\n")).collect();
+    let file = sandbox.write("mixed.jsonl", text);
+
+    let results = import(&sandbox, &file, 1, json!({ "created": 2, "rejected": 5 }));
+    let expected: Vec<Value> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, outcome, _))| *outcome != "skipped")
+        .map(|(i, (_, outcome, issue))| match issue {
+            None => json!({ "line": i + 1, "outcome": outcome }),
+            Some((field, rule)) => json!({ "line": i + 1, "outcome": outcome, "field": field, "rule": rule }),
+        })
+        .collect();
+    let got: Vec<Value> = results
+        .iter()
+        .map(|r| {
+            let errors = r["errors"].as_array().cloned().unwrap_or_default();
+            assert!(errors.len() <= 1, "one problem per bad line: {r}");
+            match errors.first() {
+                None => json!({ "line": r["line"], "outcome": r["outcome"] }),
+                Some(e) => {
+                    assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "{r}");
+                    json!({ "line": r["line"], "outcome": r["outcome"], "field": e["field"], "rule": e["rule"] })
+                }
+            }
+        })
+        .collect();
+    assert_eq!(got, expected);
+    assert_eq!(results[0]["case_no"], APPLICATION_NO);
+    assert_eq!(results[6]["case_no"], FINISHED_NO);
+    assert_eq!(
+        results[4]["case_no"], "SC-WRONG-CHECK",
+        "a line that parsed names its case"
+    );
+
+    let run = sandbox.run(&["cases", "import", SYSTEM_ID, &file]).check(
+        1,
+        &[
+            "导入完成 imported: duplicate 2, rejected 5",
+            "被拒绝 rejected:",
+            "第2行 line 2: [json]",
+            "第3行 line 3: colour [json] unknown field `colour`",
+            "第4行 line 4: applicant.kind [json] unknown variant `robot`",
+            "第6行 line 6: applicant.certificate_no [resident_id.check_digit]",
+            "第7行 line 7: applicant.certificate_no [uscc.charset]",
+        ],
+    );
+    run.never_shows(&wrong_check);
+
+    // The good lines were stored; the bad ones were not.
+    sandbox
+        .run(&["cases", "show", SYSTEM_ID, APPLICATION_NO])
+        .check(0, &["SC-2025-000002  (version 1)"]);
+    sandbox
+        .run(&["cases", "show", SYSTEM_ID, FINISHED_NO])
+        .check(0, &["SC-2025-000001  (version 3)"]);
+    for case_no in [
+        "SC-BROKEN",
+        "SC-UNKNOWN-FIELD",
+        "SC-WRONG-TYPE",
+        "SC-WRONG-CHECK",
+        "SC-BAD-USCC",
+    ] {
+        sandbox
+            .run(&["cases", "show", SYSTEM_ID, case_no])
+            .check(1, &[])
+            .stderr_has(&[&format!("case \"{SYSTEM_ID}/{case_no}\" not found")]);
+    }
+}
+
+#[test]
+fn cases_import_reads_stdin_and_refuses_unknown_systems() {
+    let sandbox = sandbox_with_system();
+    let input = jsonl(&[finished_v3(), application()]);
+    let run = sandbox
+        .run_with(
+            &["--json", "cases", "import", SYSTEM_ID, "-"],
+            Some(input.as_bytes()),
+        )
+        .check(0, &[]);
+    assert_eq!(run.json()["counts"], json!({ "created": 2 }));
+
+    let file = sandbox.write("cases.jsonl", &input);
+    sandbox
+        .run(&["cases", "import", "nope", &file])
+        .check(1, &[])
+        .stderr_has(&["system \"nope\" not found"]);
+    sandbox
+        .run(&["cases", "show", "nope", FINISHED_NO])
+        .check(1, &[])
+        .stderr_has(&["not found"]);
+    // A file that is not there is a failure to run, not a refusal.
+    let missing = sandbox.path("missing.jsonl").display().to_string();
+    sandbox
+        .run(&["cases", "import", SYSTEM_ID, &missing])
+        .check(3, &[])
+        .stderr_has(&["cannot open", "missing.jsonl"]);
+}
+
+#[test]
+fn cases_show_masks_personal_data() {
+    let sandbox = sandbox_with_system();
+    let file = sandbox.write(
+        "cases.jsonl",
+        jsonl(&[finished_v1(), finished_v2(), finished_v3(), application()]),
+    );
+    import(&sandbox, &file, 0, json!({ "created": 2, "updated": 2 }));
+
+    sandbox
+        .run(&["cases", "show", SYSTEM_ID, FINISHED_NO])
+        .check(
+            0,
+            &[
+                "SC-2025-000001  (version 3)",
+                "食品经营许可",
+                "520102",
+                "申请人 applicant:     张* 居民身份证 5201**********123X",
+                "贵阳市南明区市场监督管理局 / 李* / 承诺办结 2025-12-04 17:30:00 +08:00",
+                "材料齐全,符合法定形式,同意许可",
+                "approved 2025-11-25 15:00:00 +08:00",
+                "办结 finished",
+            ],
+        )
+        .never_shows("52010219900101123X")
+        .never_shows("张三")
+        .never_shows("李四")
+        .never_shows("13812345678");
+    sandbox
+        .run(&["cases", "show", SYSTEM_ID, APPLICATION_NO])
+        .check(
+            0,
+            &[
+                "SC-2025-000002  (version 1)",
+                "520102016",
+                "统一社会信用代码 9152**********L1TJ",
+                "受理 acceptance:      -",
+                "申请 application",
+            ],
+        )
+        .never_shows("91520100MA6DK0L1TJ")
+        .never_shows("贵州黔味食品有限公司");
+    sandbox
+        .run(&["cases", "show", SYSTEM_ID, "SC-NOPE"])
+        .check(1, &[])
+        .stderr_has(&["case \"gy-scjg-xk/SC-NOPE\" not found"]);
+    sandbox
+        .run(&["cases", "show", SYSTEM_ID, "SC-NOPE", "--history"])
+        .check(1, &[])
+        .stderr_has(&["not found"]);
+}
+
+/// A legacy system's export with one line in GBK instead of UTF-8 must cost that line only.
+#[test]
+fn cases_import_rejects_a_line_that_is_not_utf8_and_keeps_the_others() {
+    let sandbox = sandbox_with_system();
+    let mut bytes = jsonl(&[application()]).into_bytes();
+    // "贵州" in GBK, which is not valid UTF-8 (0xB9 cannot start a character).
+    bytes.extend_from_slice(b"{\"case_no\": \"SC-GBK\", \"item_name\": \"\xb9\xf3\xd6\xdd\"}\n");
+    bytes.extend_from_slice(jsonl(&[finished_v3()]).as_bytes());
+    let file = sandbox.write("gbk.jsonl", bytes);
+    let lines = import(&sandbox, &file, 1, json!({ "created": 2, "rejected": 1 }));
+    assert_eq!(lines[1]["line"], 2);
+    assert_eq!(lines[1]["outcome"], "rejected");
+    sandbox
+        .run(&["cases", "show", SYSTEM_ID, APPLICATION_NO])
+        .check(0, &[]);
+}
+
+#[test]
+fn retired_systems_take_no_cases() {
+    let sandbox = sandbox_with_system();
+    sandbox
+        .run(&["systems", "retire", SYSTEM_ID, "--reason", "并入政务服务网"])
+        .check(0, &[]);
+    let file = sandbox.write("one.jsonl", jsonl(&[application()]));
+    sandbox
+        .run(&["cases", "import", SYSTEM_ID, &file])
+        .check(1, &[])
+        .stderr_has(&["retired"]);
+    sandbox
+        .run(&["cases", "show", SYSTEM_ID, APPLICATION_NO])
+        .check(1, &[]);
+}
