@@ -121,7 +121,10 @@ mod tests {
         let path = dir.path().join("ronghe.toml");
         std::fs::write(&path, "calendar_override = \"workdays-2027.toml\"\n").unwrap();
         let config = Config::load(Some(&path), |_| None).unwrap();
-        assert_eq!(config.calendar_override, Some(dir.path().join("workdays-2027.toml")));
+        assert_eq!(
+            config.calendar_override,
+            Some(dir.path().join("workdays-2027.toml"))
+        );
     }
 
     #[test]

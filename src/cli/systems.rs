@@ -96,8 +96,10 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             };
             let system = new.validate(Utc::now()).map_err(refused)?;
             ctx.store().await?.insert_system(&system, &ctx.actor).await?;
-            ctx.out
-                .show(format!("已登记 registered: {}\n{}", system.id, describe(&system)), &system);
+            ctx.out.show(
+                format!("已登记 registered: {}\n{}", system.id, describe(&system)),
+                &system,
+            );
         }
         Command::List { status } => {
             let status = status
@@ -156,8 +158,10 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                     s.apply(patch, now)
                 })
                 .await?;
-            ctx.out
-                .show(format!("已修改 updated: {}\n{}", system.id, describe(&system)), &system);
+            ctx.out.show(
+                format!("已修改 updated: {}\n{}", system.id, describe(&system)),
+                &system,
+            );
         }
         Command::Retire { id, reason } => {
             let now = Utc::now();
