@@ -6,6 +6,7 @@
 mod adapter;
 pub mod config;
 mod error;
+mod position;
 mod profile;
 mod raw;
 pub mod registry;

@@ -8,11 +8,11 @@ mod config;
 pub use auth::hmac_signature;
 pub use config::{Auth, Endpoint, Method, Paging, Records, RestConfig, Submit};
 
-use std::collections::VecDeque;
-
 use async_trait::async_trait;
 use serde_json::Value;
 
+use crate::adapter::paged;
+use crate::position::Position;
 use crate::resilience::Policy;
 use crate::{
     Adapter, AdapterError, AdapterKind, Capabilities, Checkpoint, Entity, Profile, Raw, Receipt, Record,
@@ -37,45 +37,6 @@ enum Next {
     Query(Vec<(String, String)>),
     /// An absolute URL (from a `Link` header).
     Url(url::Url),
-}
-
-/// Position within the listing: the watermark and key of the last record read.
-#[derive(Debug, Clone, PartialEq)]
-struct Position {
-    watermark: String,
-    key: String,
-}
-
-/// Separates watermark and key in a checkpoint (ASCII unit separator: in neither).
-const SEP: char = '\u{1f}';
-
-impl Position {
-    fn checkpoint(&self) -> Checkpoint {
-        Checkpoint(format!("{}{SEP}{}", self.watermark, self.key))
-    }
-
-    fn parse(checkpoint: &Checkpoint) -> Result<Position, AdapterError> {
-        let (watermark, key) = checkpoint.0.split_once(SEP).ok_or_else(|| {
-            AdapterError::configuration(format!(
-                "checkpoint {:?} was not issued by the REST driver",
-                checkpoint.0
-            ))
-        })?;
-        Ok(Position {
-            watermark: watermark.to_owned(),
-            key: key.to_owned(),
-        })
-    }
-
-    /// Whether a record at (`watermark`, `key`) comes after this position: numbers compare as
-    /// numbers, anything else as text (ISO timestamps sort as text).
-    fn before(&self, watermark: &str, key: &str) -> bool {
-        let order = match (self.watermark.parse::<f64>(), watermark.parse::<f64>()) {
-            (Ok(a), Ok(b)) => a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal),
-            _ => self.watermark.as_str().cmp(watermark),
-        };
-        order.then_with(|| self.key.as_str().cmp(key)).is_lt()
-    }
 }
 
 /// A JSON scalar as text, for keys and watermarks.
@@ -170,8 +131,11 @@ impl RestAdapter {
     fn first_page(&self, from: Option<&Position>, size_override: Option<u32>) -> Next {
         let r = &self.config.records;
         let mut query: Vec<(String, String)> = r.query.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        if let (Some(position), Some(param)) = (from, &r.since_param) {
-            query.push((param.clone(), position.watermark.clone()));
+        if let Some(position) = from
+            && let Some(param) = &r.since_param
+            && let Some(watermark) = position.watermark.first()
+        {
+            query.push((param.clone(), watermark.clone()));
         }
         match &r.paging {
             Paging::None => {}
@@ -284,14 +248,14 @@ impl RestAdapter {
                         AdapterError::data(format!("{}: record {k} has no watermark at {w:?}", r.path))
                     })?;
                     Some(Position {
-                        watermark,
+                        watermark: vec![watermark],
                         key: k.clone(),
                     })
                 }
                 _ => None,
             };
             if let (Some(after), Some(p)) = (after, &position)
-                && !after.before(&p.watermark, &p.key)
+                && !after.before(p)
             {
                 continue;
             }
@@ -431,45 +395,19 @@ impl Adapter for RestAdapter {
     }
 
     fn read(&self, from: Option<Checkpoint>) -> RecordStream<'_> {
-        struct State {
-            next: Option<Next>,
-            buffer: VecDeque<Record>,
-            after: Option<Position>,
-        }
-        let start = match from.as_ref().map(Position::parse).transpose() {
+        let start = match from.as_ref().map(|c| Position::parse(c, 1, "REST")).transpose() {
             Ok(after) if after.is_some() && self.config.records.watermark.is_none() => {
                 Err(AdapterError::configuration(
                     "resuming from a checkpoint needs records.watermark in the config",
                 ))
             }
-            Ok(after) => Ok(State {
-                next: Some(self.first_page(after.as_ref(), None)),
-                buffer: VecDeque::new(),
-                after,
-            }),
+            Ok(after) => Ok((self.first_page(after.as_ref(), None), after)),
             Err(e) => Err(e),
         };
-        Box::pin(futures_util::stream::try_unfold(
-            start.map(Some),
-            move |state| async move {
-                let mut state = match state {
-                    Ok(Some(s)) => s,
-                    Ok(None) => return Ok(None),
-                    Err(e) => return Err(e),
-                };
-                loop {
-                    if let Some(record) = state.buffer.pop_front() {
-                        return Ok(Some((record, Ok(Some(state)))));
-                    }
-                    let Some(next) = state.next.take() else {
-                        return Ok(None);
-                    };
-                    let (records, following) = self.page(&next, state.after.as_ref()).await?;
-                    state.buffer.extend(records);
-                    state.next = following;
-                }
-            },
-        ))
+        paged(start, move |(next, after): (Next, Option<Position>)| async move {
+            let (records, following) = self.page(&next, after.as_ref()).await?;
+            Ok((records, following.map(|f| (f, after))))
+        })
     }
 
     async fn fetch(&self, key: &str) -> Result<Option<Record>, AdapterError> {
