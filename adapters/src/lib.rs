@@ -14,6 +14,7 @@ pub mod resilience;
 pub mod rest;
 mod secrets;
 pub mod sim;
+pub mod sql;
 
 pub use adapter::{Adapter, Capabilities, Checkpoint, Receipt, Record, RecordStream};
 pub use config::{ConfigIssue, ValidatedConfig};

@@ -1,0 +1,458 @@
+//! The SQL driver against the SQL simulator's database over real connections: on SQLite always,
+//! and on PostgreSQL and MariaDB with `--features server-tests` (`scripts/test` starts both and
+//! sets RONGHE_TEST_PG_URL and RONGHE_TEST_MYSQL_URL). One suite runs on every database.
+
+use std::collections::HashMap;
+
+use futures_util::TryStreamExt;
+use ronghe_adapters::sim::{data, sql as sim};
+use ronghe_adapters::{Adapter, AdapterConfig, Checkpoint, ErrorClass, Fixed, Record, SqlValue};
+use serde_json::json;
+
+const SEED: u64 = 41;
+const CASES: usize = 300;
+/// Smaller than the ties the hourly `GXSJ` batch makes, so that pages end inside ties.
+const PAGE: u32 = 4;
+
+/// The adapter for `toml`, without the default rate limit unless it sets its own resilience
+/// (the tests read the same few hundred rows in pages of four, many times).
+async fn adapter(toml: &str) -> Box<dyn Adapter> {
+    let toml = match toml.contains("[resilience]") {
+        true => toml.to_owned(),
+        false => format!("{toml}\n[resilience]\nmax_requests_per_second = 0\n"),
+    };
+    let config = AdapterConfig::from_toml(&toml).expect("config parses");
+    let validated = config.validate().expect("config is valid");
+    validated
+        .build(&Fixed(HashMap::new()))
+        .await
+        .expect("adapter builds")
+}
+
+async fn read_all(adapter: &dyn Adapter, from: Option<Checkpoint>) -> Vec<Record> {
+    adapter.read(from).try_collect().await.expect("read succeeds")
+}
+
+fn text(record: &Record, column: &str) -> Option<String> {
+    match &record.raw {
+        ronghe_adapters::Raw::Row(row) => row.get(column).and_then(SqlValue::as_text),
+        other => panic!("not a row: {other:?}"),
+    }
+}
+
+fn keys(records: &[Record]) -> Vec<String> {
+    records.iter().map(|r| r.key.clone().expect("keyed")).collect()
+}
+
+/// The identifier quote of the database at `url`, for the SQL a test writes itself.
+fn quote(url: &str, name: &str) -> String {
+    match url.starts_with("mysql:") {
+        true => format!("`{name}`"),
+        false => format!("\"{name}\""),
+    }
+}
+
+/// Runs one statement of the test's own (not the driver's) on the database at `url`.
+async fn execute(url: &str, sql: String) {
+    use sqlx::{Connection, Executor};
+    let sql = sqlx::AssertSqlSafe(sql);
+    if url.starts_with("sqlite:") {
+        let mut c = sqlx::SqliteConnection::connect(url).await.expect("connect");
+        c.execute(sql).await.expect("execute");
+    } else if url.starts_with("postgres:") {
+        let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
+        c.execute(sql).await.expect("execute");
+    } else {
+        let mut c = sqlx::MySqlConnection::connect(url).await.expect("connect");
+        c.execute(sql).await.expect("execute");
+    }
+}
+
+/// Every behaviour of the driver on the simulator's database at `url`.
+async fn suite(url: &str) {
+    sim::load(url, SEED, CASES).await.expect("simulator loads");
+    let config = sim::config_toml(url, PAGE);
+    let db = adapter(&config).await;
+    let expected = data::cases(SEED, CASES);
+
+    // Probe: tables and views, pinyin columns with types and nullability, counts, samples.
+    let profile = db.probe(3).await.unwrap();
+    let entity = |name: &str| {
+        profile
+            .entities
+            .iter()
+            .find(|e| e.name == name)
+            .unwrap_or_else(|| panic!("{name} missing from {:?}", profile.entities))
+    };
+    let cases = entity(sim::CASES);
+    assert_eq!(
+        (cases.kind.as_str(), cases.record_count, cases.samples.len()),
+        ("table", Some(CASES as u64), 3)
+    );
+    let field = |name: &str| {
+        cases
+            .fields
+            .iter()
+            .find(|f| f.name == name)
+            .unwrap_or_else(|| panic!("{name}"))
+    };
+    assert!(!field("SBLSH").nullable && field("SLRXM").nullable);
+    assert!(
+        field("SQRMC").data_type.to_lowercase().contains("char"),
+        "{:?}",
+        field("SQRMC")
+    );
+    assert!(
+        field("GXSJ").data_type.to_lowercase().contains("time"),
+        "{:?}",
+        field("GXSJ")
+    );
+    assert!(
+        field("BBH").data_type.to_lowercase().contains("int"),
+        "{:?}",
+        field("BBH")
+    );
+    assert!(
+        cases.samples[0]["SQRZJHM"]
+            .as_str()
+            .is_some_and(|id| id.len() == 18)
+    );
+    assert_eq!(entity("DM_BJJG").record_count, Some(7));
+    assert_eq!(entity(sim::APPLICATIONS).record_count, Some(0));
+    let finished = expected.iter().filter(|c| c.finished_at.is_some()).count();
+    let view = entity(sim::FINISHED_VIEW);
+    assert_eq!(
+        (view.kind.as_str(), view.record_count),
+        ("view", Some(finished as u64))
+    );
+
+    // Full read: every case once, in (GXSJ, SBLSH) order, values as the system holds them.
+    let all = read_all(db.as_ref(), None).await;
+    let mut sorted = keys(&all);
+    sorted.sort();
+    let mut numbers: Vec<String> = expected.iter().map(|c| c.no.clone()).collect();
+    numbers.sort();
+    assert_eq!(sorted, numbers, "every case exactly once");
+    let order: Vec<(String, String)> = all
+        .iter()
+        .map(|r| (text(r, "GXSJ").unwrap(), r.key.clone().unwrap()))
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "(GXSJ, SBLSH) order");
+    let first = expected
+        .iter()
+        .find(|c| Some(&c.no) == all[0].key.as_ref())
+        .unwrap();
+    assert_eq!(
+        text(&all[0], "SQRMC").as_deref(),
+        Some(first.applicant_name.as_str())
+    );
+    assert!(
+        text(&all[0], "GXSJ").is_some_and(|t| t.len() == 19 && t.ends_with(":00:00")),
+        "{:?}",
+        text(&all[0], "GXSJ")
+    );
+    assert!(
+        matches!(&all[0].raw, ronghe_adapters::Raw::Row(row) if matches!(row.get("BBH"), Some(SqlValue::Int(_))))
+    );
+
+    // Resume: exactly the rest, from page boundaries, from inside ties, from the last record.
+    let tie = order
+        .windows(2)
+        .position(|w| w[0].0 == w[1].0)
+        .expect("the hourly batch makes ties");
+    for at in [
+        0,
+        PAGE as usize - 1,
+        PAGE as usize,
+        tie,
+        tie + 1,
+        all.len() / 2,
+        all.len() - 1,
+    ] {
+        let rest = read_all(db.as_ref(), all[at].checkpoint.clone()).await;
+        assert_eq!(keys(&rest), keys(&all[at + 1..]), "resuming after record {at}");
+    }
+    // From a watermark, inclusive (`ronghe adapters read --since`).
+    let since = read_all(db.as_ref(), Some(Checkpoint::since(&order[tie].0))).await;
+    assert_eq!(
+        keys(&since),
+        keys(&all[order.iter().position(|o| o.0 == order[tie].0).unwrap()..])
+    );
+
+    // Incremental: cases changed after the last read come next, and only they.
+    let last = all.last().unwrap().checkpoint.clone();
+    let changed = [all[5].key.clone().unwrap(), all[tie].key.clone().unwrap()];
+    execute(
+        url,
+        format!(
+            "UPDATE {t} SET {g} = '2031-01-01 00:00:00', {b} = {b} + 1 WHERE {k} IN ('{}', '{}')",
+            changed[0],
+            changed[1],
+            t = quote(url, "SP_BJXX"),
+            g = quote(url, "GXSJ"),
+            b = quote(url, "BBH"),
+            k = quote(url, "SBLSH"),
+        ),
+    )
+    .await;
+    let mut expected_changes = changed.to_vec();
+    expected_changes.sort();
+    assert_eq!(keys(&read_all(db.as_ref(), last).await), expected_changes);
+
+    // Fetch by key.
+    let no = &expected[10].no;
+    let fetched = db.fetch(no).await.unwrap().expect("found");
+    assert_eq!(text(&fetched, "SBLSH").as_deref(), Some(no.as_str()));
+    assert_eq!(
+        text(&fetched, "SXMC").as_deref(),
+        Some(expected[10].item_name.as_str())
+    );
+    assert!(db.fetch("NO-SUCH-CASE").await.unwrap().is_none());
+    assert!(
+        db.fetch("x' OR '1'='1").await.unwrap().is_none(),
+        "a key is a value"
+    );
+
+    // Submit: refused while read-only; inserted when enabled, hostile values staying values.
+    let application = json!({
+        "applicationNo": "WS2025112000001",
+        "itemCode": expected[0].item_code,
+        "itemName": "食品经营许可",
+        "applicant": {"name": "x'; DROP TABLE SP_BJXX; --", "idType": "111", "idNo": expected[0].applicant_cert_no},
+        "areaCode": "520102",
+        "appliedAt": "2025-11-20 10:00:00",
+        "description": "Robert'); DROP TABLE \"WS_SQXX\";--",
+    });
+    assert!(!db.capabilities().submit);
+    let refused = db.submit(&application).await.unwrap_err();
+    assert_eq!(refused.class, ErrorClass::Configuration, "{refused}");
+    assert!(refused.message.contains("read_only"), "{refused}");
+    let writer = adapter(&config.replace("page_size", "read_only = false\npage_size")).await;
+    assert!(writer.capabilities().submit);
+    let receipt = writer.submit(&application).await.unwrap();
+    assert_eq!(receipt.id.as_deref(), Some("WS2025112000001"));
+    assert_eq!(receipt.response["rows"], 1);
+    let intake = adapter(&format!(
+        "type = \"sql\"\nurl = \"{url}\"\ntable = \"WS_SQXX\"\nkey = \"SQBH\"\n"
+    ))
+    .await;
+    let row = intake.fetch("WS2025112000001").await.unwrap().expect("inserted");
+    assert_eq!(text(&row, "SQRMC").as_deref(), Some("x'; DROP TABLE SP_BJXX; --"));
+    assert_eq!(
+        text(&row, "DESC").as_deref(),
+        Some("Robert'); DROP TABLE \"WS_SQXX\";--")
+    );
+    assert!(text(&row, "SQSJ").is_some_and(|t| t.starts_with("2025-11-20 10:00:00")));
+    assert_eq!(text(&row, "LXDH"), None, "a missing value inserts NULL");
+
+    // A filter's values are bound, however hostile.
+    let region = &expected[0].region;
+    let top = config.split("\n[submit]").next().unwrap();
+    let filtered = adapter(&format!(
+        "{top}\nfilter = \"{x} = ? OR {n} = ?\"\nfilter_params = [\"{region}\", \"x' OR '1'='1\"]\n",
+        x = quote(url, "XZQHDM").replace('"', "\\\""),
+        n = quote(url, "SQRMC").replace('"', "\\\""),
+    ))
+    .await;
+    let in_region = read_all(filtered.as_ref(), None).await;
+    assert_eq!(
+        in_region.len(),
+        expected.iter().filter(|c| &c.region == region).count()
+    );
+    assert_eq!(
+        read_all(db.as_ref(), None).await.len(),
+        CASES,
+        "SP_BJXX is still there"
+    );
+
+    // Names that need quoting: a Chinese view name, a keyword column, a case-folded table name.
+    let view = adapter(&format!(
+        "type = \"sql\"\nurl = \"{url}\"\ntable = \"{}\"\nkey = \"SBLSH\"\nwatermark = [\"GXSJ\"]\npage_size = 50\n",
+        sim::FINISHED_VIEW
+    ))
+    .await;
+    assert_eq!(read_all(view.as_ref(), None).await.len(), finished);
+    let folded = adapter(&format!(
+        "type = \"sql\"\nurl = \"{url}\"\ntable = \"sp_bjxx\"\nkey = \"sblsh\"\n"
+    ))
+    .await;
+    assert_eq!(
+        read_all(folded.as_ref(), None).await.len(),
+        CASES,
+        "unambiguous case-insensitive match"
+    );
+    let hostile = adapter(&format!(
+        "type = \"sql\"\nurl = \"{url}\"\ntable = \"SP_BJXX\\\"; DROP TABLE SP_BJXX; --\"\nkey = \"SBLSH\"\n"
+    ))
+    .await;
+    let err = hostile.read(None).try_collect::<Vec<_>>().await.unwrap_err();
+    assert_eq!(err.class, ErrorClass::Configuration, "{err}");
+    assert!(err.message.contains("no table or view"), "{err}");
+    let missing = adapter(&format!(
+        "type = \"sql\"\nurl = \"{url}\"\ntable = \"SP_BJXX\"\nkey = \"SBLSH\"\nwatermark = [\"UPDATED\"]\n"
+    ))
+    .await;
+    let err = missing.fetch("x").await.unwrap_err();
+    assert!(err.message.contains("no column \"UPDATED\""), "{err}");
+
+    // A checkpoint from elsewhere is refused, not guessed at.
+    let err = db
+        .read(Some(Checkpoint("20250101".to_owned())))
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err();
+    assert_eq!(err.class, ErrorClass::Configuration, "{err}");
+}
+
+#[tokio::test]
+async fn on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("sp.db").display());
+    suite(&url).await;
+
+    // A missing file is not created: a mistyped path is a configuration error.
+    let err = adapter(&format!(
+        "type = \"sql\"\nurl = \"sqlite://{}\"\ntable = \"T\"\nkey = \"K\"\n",
+        dir.path().join("none.db").display()
+    ))
+    .await
+    .probe(1)
+    .await
+    .unwrap_err();
+    assert_eq!(err.class, ErrorClass::Configuration, "{err}");
+}
+
+#[test]
+fn config_problems_are_all_reported_with_paths() {
+    let toml = r#"
+type = "sql"
+url = "postgres://reader:hunter2@db/sp"
+url_secret = "hunter2"
+table = ""
+key = "SBLSH"
+watermark = ["GXSJ", "SBLSH", "GXSJ"]
+columns = ["SXMC"]
+filter = "a = ? ; DROP TABLE x"
+filter_params = [[1]]
+page_size = 0
+[submit]
+table = "WS_SQXX"
+id = "NOPE"
+[submit.columns]
+SQRMC = "applicant/name"
+[resilience]
+max_attempts = 0
+"#;
+    let issues = AdapterConfig::from_toml(toml).unwrap().validate().unwrap_err();
+    let paths: Vec<&str> = issues.iter().map(|i| i.path.as_str()).collect();
+    for expected in [
+        "url",
+        "table",
+        "watermark",
+        "watermark[2]",
+        "columns",
+        "filter",
+        "filter_params[0]",
+        "page_size",
+        "submit.columns.SQRMC",
+        "submit.id",
+        "resilience.max_attempts",
+    ] {
+        assert!(paths.contains(&expected), "{expected} missing from {paths:?}");
+    }
+    for (url, problem) in [
+        ("postgres://reader:pw@db/sp", "password"),
+        ("ftp://db/sp", "scheme"),
+        ("mssql://sa@db/sp", "scheme"),
+    ] {
+        let toml = format!("type = \"sql\"\nurl = \"{url}\"\ntable = \"T\"\nkey = \"K\"\n");
+        let issues = AdapterConfig::from_toml(&toml).unwrap().validate().unwrap_err();
+        assert!(issues[0].message.contains(problem), "{url}: {issues:?}");
+    }
+    let ok = "type = \"sql\"\nurl_secret = \"env:SP_DB_URL\"\ntable = \"T\"\nkey = \"K\"\n";
+    assert!(AdapterConfig::from_toml(ok).unwrap().validate().is_ok());
+}
+
+#[cfg(feature = "server-tests")]
+mod servers {
+    //! The same suite on the PostgreSQL and MariaDB servers `scripts/test` starts.
+
+    /// The server named by `variable`; fails loudly, saying how to start one, when unset.
+    pub(super) fn server(variable: &str, example: &str) -> String {
+        std::env::var(variable).unwrap_or_else(|_| {
+            panic!(
+                "{variable} is not set. These tests need a server: run `scripts/test` (it starts \
+                 PostgreSQL and MariaDB), or start one yourself and export {variable}={example}"
+            )
+        })
+    }
+
+    /// A new, empty database on the server at `admin`, and its URL.
+    pub(super) async fn fresh_database(admin: &str) -> String {
+        use sqlx::Connection;
+        let name = format!(
+            "ronghe_sql_{}_{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0)
+        );
+        let create = sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"));
+        let refused = |e: sqlx::Error| -> ! { panic!("cannot reach {admin}: {e}; is the server running?") };
+        if admin.starts_with("postgres") {
+            let mut c = sqlx::PgConnection::connect(admin)
+                .await
+                .unwrap_or_else(|e| refused(e));
+            sqlx::query(create)
+                .execute(&mut c)
+                .await
+                .expect("create database");
+        } else {
+            let mut c = sqlx::MySqlConnection::connect(admin)
+                .await
+                .unwrap_or_else(|e| refused(e));
+            sqlx::query(create)
+                .execute(&mut c)
+                .await
+                .expect("create database");
+        }
+        let mut url = url::Url::parse(admin).expect("a URL");
+        url.set_path(&name);
+        url.to_string()
+    }
+
+    #[tokio::test]
+    async fn on_postgres() {
+        let admin = server(
+            "RONGHE_TEST_PG_URL",
+            "postgres://postgres@127.0.0.1:PORT/postgres",
+        );
+        super::suite(&fresh_database(&admin).await).await;
+    }
+
+    #[tokio::test]
+    async fn on_mariadb() {
+        let admin = server("RONGHE_TEST_MYSQL_URL", "mysql://root@127.0.0.1:PORT/ronghe_test");
+        super::suite(&fresh_database(&admin).await).await;
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_is_unavailable() {
+        for url in [
+            "postgres://postgres@127.0.0.1:1/none",
+            "mysql://root@127.0.0.1:1/none",
+        ] {
+            let toml = format!(
+                "type = \"sql\"\nurl = \"{url}\"\ntable = \"T\"\nkey = \"K\"\n\
+                 [resilience]\nmax_attempts = 2\nbackoff_base_ms = 5\nbackoff_max_ms = 10\nconnect_timeout_seconds = 1\n"
+            );
+            let err = super::adapter(&toml).await.probe(1).await.unwrap_err();
+            assert_eq!(
+                err.class,
+                ronghe_adapters::ErrorClass::Unavailable,
+                "{url}: {err}"
+            );
+        }
+    }
+}
