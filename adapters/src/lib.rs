@@ -6,6 +6,7 @@
 mod adapter;
 pub mod config;
 mod error;
+pub mod mssql;
 mod position;
 mod profile;
 mod raw;

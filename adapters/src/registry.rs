@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::Issues;
-use crate::{Adapter, AdapterError, Secrets, rest, sql};
+use crate::{Adapter, AdapterError, Secrets, mssql, rest, sql};
 
 /// How ronghe talks to a departmental system.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -65,6 +65,7 @@ impl std::fmt::Display for AdapterKind {
 pub enum AdapterConfig {
     Rest(rest::RestConfig),
     Sql(sql::SqlConfig),
+    Mssql(mssql::MssqlConfig),
 }
 
 impl AdapterConfig {
@@ -72,6 +73,7 @@ impl AdapterConfig {
         match self {
             AdapterConfig::Rest(_) => AdapterKind::Rest,
             AdapterConfig::Sql(_) => AdapterKind::Sql,
+            AdapterConfig::Mssql(_) => AdapterKind::Mssql,
         }
     }
 
@@ -79,6 +81,7 @@ impl AdapterConfig {
         match self {
             AdapterConfig::Rest(c) => c.check(issues),
             AdapterConfig::Sql(c) => c.check(issues),
+            AdapterConfig::Mssql(c) => c.check(issues),
         }
     }
 
@@ -86,6 +89,7 @@ impl AdapterConfig {
         Ok(match self {
             AdapterConfig::Rest(c) => Box::new(rest::RestAdapter::build(c, secrets)?),
             AdapterConfig::Sql(c) => Box::new(sql::SqlAdapter::build(c, secrets)?),
+            AdapterConfig::Mssql(c) => Box::new(c.build(secrets)?),
         })
     }
 }

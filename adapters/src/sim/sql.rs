@@ -4,17 +4,20 @@
 //! sync batch (so that many rows share a watermark), a view with a Chinese name, and a table for
 //! applications handed over by the platform, with a column named like a keyword (`DESC`).
 //!
-//! `load` writes the same schema and data to SQLite, PostgreSQL or MySQL/MariaDB, chosen by URL;
-//! rows are generated one chunk at a time and inserted with multi-row statements inside
-//! transactions, so millions of cases fit in bounded memory. This system has no fault injection:
-//! the SQL driver's resilience is exercised against unreachable servers and missing tables.
+//! `load` writes the same schema and data to SQLite, PostgreSQL, MySQL/MariaDB or SQL Server
+//! (where `SP_BJXX` also gets a `rowversion` column, `RV`), chosen by URL; rows are generated one
+//! chunk at a time and inserted with multi-row statements inside transactions, so millions of
+//! cases fit in bounded memory. `touch` changes cases as the system's users would. This system
+//! has no fault injection: the SQL drivers' resilience is exercised against unreachable servers
+//! and missing tables.
 
 use super::beijing;
 use super::data::{self, LegacyCase, State};
+use crate::mssql::Tds;
 use crate::resilience::ResilienceConfig;
 use crate::sql::Connection;
 use crate::sql::pool::Pools;
-use crate::sql::query::{self, Column, Dialect, Kind, Statement};
+use crate::sql::query::{self, Binder, Column, Dialect, Kind, Statement};
 use crate::{AdapterError, SqlValue};
 
 /// 审批办件信息: one row per case.
@@ -24,9 +27,8 @@ pub const APPLICATIONS: &str = "WS_SQXX";
 /// 已办结办件: a view of the finished cases.
 pub const FINISHED_VIEW: &str = "V_已办结办件";
 
-/// Rows per `INSERT` statement, and statements per transaction.
-const CHUNK: usize = 500;
-const CHUNKS_PER_TRANSACTION: usize = 20;
+/// Rows per transaction.
+const ROWS_PER_TRANSACTION: usize = 10_000;
 
 /// A column type, written per dialect.
 #[derive(Debug, Clone, Copy)]
@@ -182,6 +184,8 @@ pub fn case_row(c: &LegacyCase) -> Vec<SqlValue> {
 
 fn type_sql(dialect: Dialect, t: Type) -> String {
     match (dialect, t) {
+        // SQL Server keeps Chinese only in national character types.
+        (Dialect::Mssql, Text(n)) => format!("NVARCHAR({n})"),
         (_, Text(n)) => format!("VARCHAR({n})"),
         (Dialect::MySql, Int) => "INT".to_owned(),
         (_, Int) => "INTEGER".to_owned(),
@@ -264,20 +268,48 @@ fn schema(dialect: Dialect) -> Vec<String> {
     statements
 }
 
+/// A writable connection to the database at `url`: one, so that transactions and session
+/// settings hold across statements.
+fn connect(url: &str) -> Result<Box<dyn Connection>, AdapterError> {
+    let one = ResilienceConfig {
+        max_concurrency: 1,
+        ..ResilienceConfig::default()
+    };
+    Ok(match url.starts_with("mssql:") || url.starts_with("sqlserver:") {
+        true => Box::new(Tds::open(url, false, &one)?),
+        false => Box::new(Pools::open(url, false, &one)?),
+    })
+}
+
+/// Rows per multi-row `INSERT`: 500, or fewer where the parameter limit is lower (SQL Server
+/// takes 2100 parameters).
+fn rows_per_insert(dialect: Dialect, columns: usize) -> usize {
+    let limit = match dialect {
+        Dialect::Mssql => 2_000,
+        _ => 30_000,
+    };
+    (limit / columns).clamp(1, 500)
+}
+
+fn code_column(name: &str, dialect: Dialect, length: u32) -> Column {
+    Column {
+        name: name.to_owned(),
+        data_type: type_sql(dialect, Text(length)),
+        nullable: false,
+        kind: Kind::Text,
+        cast: None,
+    }
+}
+
 /// Writes the system's schema and `count` cases of the series `seed` to the database at
-/// `url` (`sqlite://PATH`, created if missing; `postgres://…`; `mysql://…`), replacing the
-/// simulator's tables if they exist.
+/// `url` (`sqlite://PATH`, created if missing; `postgres://…`; `mysql://…`; `mssql://…`),
+/// replacing the simulator's tables if they exist.
 pub async fn load(url: &str, seed: u64, count: usize) -> Result<(), AdapterError> {
     let url = match url.starts_with("sqlite:") && !url.contains('?') {
         true => format!("{url}?mode=rwc"),
         false => url.to_owned(),
     };
-    // One connection, so that transactions and session settings hold across statements.
-    let one = ResilienceConfig {
-        max_concurrency: 1,
-        ..ResilienceConfig::default()
-    };
-    let db = Pools::open(&url, false, &one)?;
+    let db = connect(&url)?;
     let dialect = db.dialect();
     let run = |sql: String| {
         let db = &db;
@@ -290,71 +322,82 @@ pub async fn load(url: &str, seed: u64, count: usize) -> Result<(), AdapterError
     for statement in schema(dialect) {
         run(statement).await?;
     }
+    let code_columns = [code_column("DM", dialect, 4), code_column("MC", dialect, 50)];
+    let refs: Vec<&Column> = code_columns.iter().collect();
     for (table, codes) in CODE_TABLES {
-        let code_columns = [
-            Column {
-                name: "DM".to_owned(),
-                data_type: "VARCHAR(4)".to_owned(),
-                nullable: false,
-                kind: Kind::Text,
-                cast: None,
-            },
-            Column {
-                name: "MC".to_owned(),
-                data_type: "VARCHAR(50)".to_owned(),
-                nullable: false,
-                kind: Kind::Text,
-                cast: None,
-            },
-        ];
         let rows = codes
             .iter()
             .map(|(dm, mc)| vec![SqlValue::Text((*dm).to_owned()), SqlValue::Text((*mc).to_owned())])
             .collect();
-        let refs: Vec<&Column> = code_columns.iter().collect();
         db.execute(&query::insert(dialect, &dialect.quote(table), &refs, rows))
             .await?;
     }
     let case_columns = columns(dialect, &CASE_TABLE);
     let refs: Vec<&Column> = case_columns.iter().collect();
     let from = dialect.quote(CASES);
-    let begin = match dialect {
-        Dialect::MySql => "START TRANSACTION",
-        _ => "BEGIN",
+    let (begin, commit) = match dialect {
+        Dialect::MySql => ("START TRANSACTION", "COMMIT"),
+        Dialect::Mssql => ("BEGIN TRANSACTION", "COMMIT TRANSACTION"),
+        _ => ("BEGIN", "COMMIT"),
     };
-    let mut start = 0;
-    while start < count {
+    let chunk = rows_per_insert(dialect, refs.len());
+    for transaction in (0..count).step_by(ROWS_PER_TRANSACTION) {
         run(begin.to_owned()).await?;
-        for _ in 0..CHUNKS_PER_TRANSACTION {
-            let end = (start + CHUNK).min(count);
-            if start == end {
-                break;
-            }
-            let rows = (start..end).map(|i| case_row(&data::case(seed, i))).collect();
+        let end = (transaction + ROWS_PER_TRANSACTION).min(count);
+        for start in (transaction..end).step_by(chunk) {
+            let rows = (start..(start + chunk).min(end))
+                .map(|i| case_row(&data::case(seed, i)))
+                .collect();
             db.execute(&query::insert(dialect, &from, &refs, rows)).await?;
-            start = end;
         }
-        run("COMMIT".to_owned()).await?;
+        run(commit.to_owned()).await?;
     }
+    let q = |name: &str| dialect.quote(name);
     run(format!(
         "CREATE INDEX {} ON {from} ({}, {})",
-        dialect.quote("IDX_SP_BJXX_GXSJ"),
-        dialect.quote("GXSJ"),
-        dialect.quote("SBLSH")
+        q("IDX_SP_BJXX_GXSJ"),
+        q("GXSJ"),
+        q("SBLSH")
     ))
     .await?;
+    if dialect == Dialect::Mssql {
+        run(format!("ALTER TABLE {from} ADD {} rowversion", q("RV"))).await?;
+    }
+    let view_columns = ["SBLSH", "SXMC", "SQRMC", "BJSJ", "BJJGDM", "GXSJ"]
+        .map(q)
+        .join(", ");
     run(format!(
-        "CREATE VIEW {} AS SELECT {}, {}, {}, {}, {}, {} FROM {from} WHERE {} IS NOT NULL",
-        dialect.quote(FINISHED_VIEW),
-        dialect.quote("SBLSH"),
-        dialect.quote("SXMC"),
-        dialect.quote("SQRMC"),
-        dialect.quote("BJSJ"),
-        dialect.quote("BJJGDM"),
-        dialect.quote("GXSJ"),
-        dialect.quote("BJSJ"),
+        "CREATE VIEW {} AS SELECT {view_columns} FROM {from} WHERE {} IS NOT NULL",
+        q(FINISHED_VIEW),
+        q("BJSJ"),
     ))
     .await?;
+    Ok(())
+}
+
+/// Changes cases as the system's users would: each gets `GXSJ` = `at` (`YYYY-MM-DD hh:mm:ss`)
+/// and its next version (and, on SQL Server, a new `rowversion`).
+pub async fn touch(url: &str, case_numbers: &[&str], at: &str) -> Result<(), AdapterError> {
+    let db = connect(url)?;
+    let dialect = db.dialect();
+    let columns = columns(dialect, &CASE_TABLE);
+    let column = |name: &str| columns.iter().find(|c| c.name == name);
+    let (Some(gxsj), Some(sblsh)) = (column("GXSJ"), column("SBLSH")) else {
+        unreachable!("SP_BJXX has GXSJ and SBLSH")
+    };
+    for no in case_numbers {
+        let mut binder = Binder::new(dialect);
+        let stamp = binder.bind(SqlValue::Text(at.to_owned()), Some(gxsj));
+        let key = binder.bind(SqlValue::Text((*no).to_owned()), Some(sblsh));
+        let sql = format!(
+            "UPDATE {} SET {g} = {stamp}, {v} = {v} + 1 WHERE {k} = {key}",
+            dialect.quote(CASES),
+            g = dialect.quote("GXSJ"),
+            v = dialect.quote("BBH"),
+            k = dialect.quote("SBLSH"),
+        );
+        db.execute(&binder.finish(sql)).await?;
+    }
     Ok(())
 }
 

@@ -82,6 +82,7 @@ pub struct Submit {
 
 /// The URL schemes each kind accepts.
 pub(crate) const SQL_SCHEMES: &[&str] = &["sqlite", "postgres", "postgresql", "mysql", "mariadb"];
+pub(crate) const MSSQL_SCHEMES: &[&str] = &["mssql", "sqlserver"];
 
 impl SqlConfig {
     pub(crate) fn check(&self, issues: &mut Issues) {

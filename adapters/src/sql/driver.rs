@@ -32,6 +32,37 @@ pub(crate) trait Connection: Send + Sync + std::fmt::Debug {
     async fn execute(&self, statement: &Statement) -> Result<u64, AdapterError>;
 }
 
+/// Whether an I/O failure of this kind, during a write, may have come after the statement
+/// reached the database (a refused connection sent nothing).
+pub(crate) fn write_broke(kind: std::io::ErrorKind) -> bool {
+    !matches!(
+        kind,
+        std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::NotFound
+    )
+}
+
+/// A classified database failure as an `AdapterError`. A refused value is described by its
+/// `refusal` code only: the database's own text may quote personal values (names, ID numbers),
+/// so it stays out of messages, logs and the error chain.
+pub(crate) fn database_error(
+    dialect: Dialect,
+    class: ErrorClass,
+    write: bool,
+    err: impl std::error::Error + Send + Sync + 'static,
+    refusal: Option<String>,
+) -> AdapterError {
+    let database = dialect.name();
+    match (class, refusal) {
+        (ErrorClass::Data, Some(code)) => AdapterError::data(format!("{database} refused the data ({code})")),
+        (ErrorClass::Unavailable, _) if write => AdapterError::unavailable(format!(
+            "{database}: the connection failed during a write, which may or may not have been made: {err}"
+        ))
+        .with_source(err),
+        (ErrorClass::Data, None) => AdapterError::data(format!("{database}: cannot decode a value ({err})")),
+        _ => AdapterError::new(class, format!("{database}: {err}")).with_source(err),
+    }
+}
+
 /// A departmental system read from its database.
 #[derive(Debug)]
 pub struct SqlAdapter {

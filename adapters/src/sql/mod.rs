@@ -1,7 +1,8 @@
 //! The SQL driver (sqlx): a departmental system read straight from its database — SQLite,
 //! PostgreSQL or MySQL/MariaDB (and the wire-compatible domestic databases that ride on the last
 //! two). `query` and `catalogue` build the SQL for every dialect, SQL Server's included; `driver`
-//! is the adapter over any `Connection`; `pool` is this driver's connection.
+//! is the adapter over any `Connection`, shared with the SQL Server driver (`crate::mssql`);
+//! `pool` is this driver's connection.
 
 pub(crate) mod catalogue;
 mod config;
@@ -12,7 +13,8 @@ pub(crate) mod query;
 pub use config::{SqlConfig, Submit};
 pub use driver::SqlAdapter;
 
-pub(crate) use driver::Connection;
+pub(crate) use config::MSSQL_SCHEMES;
+pub(crate) use driver::{Connection, database_error, write_broke};
 
 use crate::{AdapterError, Secrets};
 

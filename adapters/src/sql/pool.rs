@@ -10,7 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRow};
 use sqlx::{Column as _, Database, Encode, Executor, Row as _, Type, TypeInfo, ValueRef};
 
-use super::driver::Connection;
+use super::driver::{Connection, database_error, write_broke};
 use super::query::{Dialect, Statement};
 use crate::resilience::ResilienceConfig;
 use crate::{AdapterError, AdapterKind, ErrorClass, Row, SqlValue};
@@ -244,49 +244,35 @@ fn decode<R: sqlx::Row>(
 }
 
 /// Classifies a sqlx failure. Database errors carry a SQLSTATE (PostgreSQL, MySQL) or a result
-/// code (SQLite). In a `write`, a broken connection leaves the outcome unknown: `Unavailable`,
-/// so that the policy does not write twice.
+/// code (SQLite). In a `write`, a connection that broke mid-way leaves the outcome unknown:
+/// `Unavailable`, so that the policy does not write twice.
 fn classify(dialect: Dialect, err: sqlx::Error, write: bool) -> AdapterError {
-    use std::io::ErrorKind as Io;
-    let class = match &err {
+    let (class, refusal) = match &err {
         sqlx::Error::Database(db) => {
             let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
             let mysql_number = db
                 .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
                 .map(|e| e.number());
-            database_class(dialect, &code, mysql_number)
+            let class = database_class(dialect, &code, mysql_number);
+            (
+                class,
+                (class == ErrorClass::Data).then(|| format!("{:?}, code {code}", db.kind())),
+            )
         }
-        sqlx::Error::Io(io) if write && !matches!(io.kind(), Io::ConnectionRefused | Io::NotFound) => {
-            ErrorClass::Unavailable
-        }
-        sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed if write => ErrorClass::Unavailable,
+        sqlx::Error::Io(io) if write && write_broke(io.kind()) => (ErrorClass::Unavailable, None),
+        sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed if write => (ErrorClass::Unavailable, None),
         sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
         | sqlx::Error::Protocol(_)
         | sqlx::Error::PoolTimedOut
-        | sqlx::Error::WorkerCrashed => ErrorClass::Retryable,
-        sqlx::Error::PoolClosed => ErrorClass::Unavailable,
-        sqlx::Error::Configuration(_)
+        | sqlx::Error::WorkerCrashed => (ErrorClass::Retryable, None),
+        sqlx::Error::PoolClosed => (ErrorClass::Unavailable, None),
+        sqlx::Error::Tls(_)
+        | sqlx::Error::Configuration(_)
         | sqlx::Error::InvalidArgument(_)
-        | sqlx::Error::TypeNotFound { .. } => ErrorClass::Configuration,
-        _ => ErrorClass::Data,
+        | sqlx::Error::TypeNotFound { .. } => (ErrorClass::Configuration, None),
+        _ => (ErrorClass::Data, None),
     };
-    let database = dialect.name();
-    match (&err, class) {
-        // The database's own text may quote the offending values (names, ID numbers): keep it
-        // out of messages and logs.
-        (sqlx::Error::Database(db), ErrorClass::Data) => AdapterError::data(format!(
-            "{database} refused the data ({:?}, code {})",
-            db.kind(),
-            db.code().unwrap_or_default()
-        )),
-        (_, ErrorClass::Unavailable) if write => AdapterError::unavailable(format!(
-            "{database}: the connection failed during a write, which may or may not have been made: {err}"
-        ))
-        .with_source(err),
-        (_, ErrorClass::Data) => AdapterError::data(format!("{database}: cannot decode a value ({err})")),
-        _ => AdapterError::new(class, format!("{database}: {err}")).with_source(err),
-    }
+    database_error(dialect, class, write, err, refusal)
 }
 
 /// The class of a database error by its code: SQLSTATE classes on PostgreSQL and MySQL (with

@@ -197,13 +197,13 @@ pub(crate) fn identifier_problem(identifier: &str) -> Option<&'static str> {
 
 /// Collects parameters and writes their placeholders.
 #[derive(Debug)]
-struct Binder {
+pub(crate) struct Binder {
     dialect: Dialect,
     params: Vec<SqlValue>,
 }
 
 impl Binder {
-    fn new(dialect: Dialect) -> Binder {
+    pub(crate) fn new(dialect: Dialect) -> Binder {
         Binder {
             dialect,
             params: Vec::new(),
@@ -211,7 +211,7 @@ impl Binder {
     }
 
     /// The placeholder for `value`, cast to the column's type where the dialect needs it.
-    fn bind(&mut self, value: SqlValue, column: Option<&Column>) -> String {
+    pub(crate) fn bind(&mut self, value: SqlValue, column: Option<&Column>) -> String {
         self.params.push(value);
         let placeholder = self.dialect.placeholder(self.params.len());
         match column.and_then(|c| c.cast.as_ref()) {
@@ -220,7 +220,7 @@ impl Binder {
         }
     }
 
-    fn finish(self, sql: String) -> Statement {
+    pub(crate) fn finish(self, sql: String) -> Statement {
         Statement {
             sql,
             params: self.params,
