@@ -53,6 +53,11 @@ fn head(url: &str) -> String {
     }
 }
 
+/// The adapter for the database at `url` configured by the rest of a config.
+async fn adapter_on(url: &str, rest: &str) -> Box<dyn Adapter> {
+    adapter(&format!("{}{rest}", head(url))).await
+}
+
 /// A name quoted for the database at `url`, for the filters a test writes.
 fn quote(url: &str, name: &str) -> String {
     match url.split(':').next() {
@@ -174,6 +179,36 @@ async fn suite(url: &str) {
         keys(&all[order.iter().position(|o| o.0 == order[tie].0).unwrap()..])
     );
 
+    // A watermark read as text but ordered as a number (DECIMAL): regression guard for ORDER BY
+    // meaning the select list's text cast (issue 3).
+    let by_fee = adapter_on(
+        url,
+        "table = \"SP_BJXX\"\nkey = \"SBLSH\"\nwatermark = [\"SFJE\"]\npage_size = 5\n",
+    )
+    .await;
+    let fees = read_all(by_fee.as_ref(), None).await;
+    assert_eq!(fees.len(), CASES);
+    let amounts: Vec<f64> = fees
+        .iter()
+        .map(|r| text(r, "SFJE").unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        amounts.windows(2).all(|w| w[0] <= w[1]),
+        "numeric order: {amounts:?}"
+    );
+    let step = amounts
+        .windows(2)
+        .position(|w| w[0] < w[1])
+        .expect("several fees");
+    for at in [step, step + 1, CASES / 3] {
+        let rest = read_all(by_fee.as_ref(), fees[at].checkpoint.clone()).await;
+        assert_eq!(
+            keys(&rest),
+            keys(&fees[at + 1..]),
+            "resuming by fee after record {at}"
+        );
+    }
+
     // Incremental: cases changed after the last read come next, and only they.
     let last = all.last().unwrap().checkpoint.clone();
     let changed = [all[5].key.clone().unwrap(), all[tie].key.clone().unwrap()];
@@ -221,7 +256,7 @@ async fn suite(url: &str) {
     let receipt = writer.submit(&application).await.unwrap();
     assert_eq!(receipt.id.as_deref(), Some("WS2025112000001"));
     assert_eq!(receipt.response["rows"], 1);
-    let intake = adapter(&format!("{}table = \"WS_SQXX\"\nkey = \"SQBH\"\n", head(url))).await;
+    let intake = adapter_on(url, "table = \"WS_SQXX\"\nkey = \"SQBH\"\n").await;
     let row = intake.fetch("WS2025112000001").await.unwrap().expect("inserted");
     assert_eq!(text(&row, "SQRMC").as_deref(), Some("x'; DROP TABLE SP_BJXX; --"));
     assert_eq!(
@@ -252,33 +287,30 @@ async fn suite(url: &str) {
     );
 
     // Names that need quoting: a Chinese view name, a keyword column, a case-folded table name.
-    let view = adapter(&format!(
-        "{}table = \"{}\"\nkey = \"SBLSH\"\nwatermark = [\"GXSJ\"]\npage_size = 50\n",
-        head(url),
+    let view = format!(
+        "table = \"{}\"\nkey = \"SBLSH\"\nwatermark = [\"GXSJ\"]\n",
         sim::FINISHED_VIEW
-    ))
-    .await;
+    );
+    let view = adapter_on(url, &view).await;
     assert_eq!(read_all(view.as_ref(), None).await.len(), finished);
-    let folded = adapter(&format!(
-        "type = \"sql\"\nurl = \"{url}\"\ntable = \"sp_bjxx\"\nkey = \"sblsh\"\n"
-    ))
-    .await;
+    let folded = adapter_on(url, "table = \"sp_bjxx\"\nkey = \"sblsh\"\n").await;
     assert_eq!(
         read_all(folded.as_ref(), None).await.len(),
         CASES,
         "unambiguous case-insensitive match"
     );
-    let hostile = adapter(&format!(
-        "{}table = \"SP_BJXX\\\"; DROP TABLE SP_BJXX; --\"\nkey = \"SBLSH\"\n",
-        head(url)
-    ))
+    let hostile = adapter_on(
+        url,
+        "table = \"SP_BJXX\\\"; DROP TABLE SP_BJXX; --\"\nkey = \"SBLSH\"\n",
+    )
     .await;
     let err = hostile.read(None).try_collect::<Vec<_>>().await.unwrap_err();
     assert_eq!(err.class, ErrorClass::Configuration, "{err}");
     assert!(err.message.contains("no table or view"), "{err}");
-    let missing = adapter(&format!(
-        "type = \"sql\"\nurl = \"{url}\"\ntable = \"SP_BJXX\"\nkey = \"SBLSH\"\nwatermark = [\"UPDATED\"]\n"
-    ))
+    let missing = adapter_on(
+        url,
+        "table = \"SP_BJXX\"\nkey = \"SBLSH\"\nwatermark = [\"UPDATED\"]\n",
+    )
     .await;
     let err = missing.fetch("x").await.unwrap_err();
     assert!(err.message.contains("no column \"UPDATED\""), "{err}");
@@ -326,10 +358,10 @@ async fn on_sql_server() {
     suite(&url).await;
 
     // rowversion watermarks: hex in checkpoints, bounded by MIN_ACTIVE_ROWVERSION().
-    let by_rowversion = adapter(&format!(
-        "{}table = \"SP_BJXX\"\nkey = \"SBLSH\"\nwatermark = [\"RV\"]\npage_size = 7\n",
-        head(&url)
-    ))
+    let by_rowversion = adapter_on(
+        &url,
+        "table = \"SP_BJXX\"\nkey = \"SBLSH\"\nwatermark = [\"RV\"]\npage_size = 7\n",
+    )
     .await;
     let all = read_all(by_rowversion.as_ref(), None).await;
     assert_eq!(all.len(), CASES);
@@ -414,9 +446,22 @@ mod servers {
         })
     }
 
+    /// Runs one statement on the server at `admin`.
+    async fn run<C: sqlx::Connection>(admin: &str, sql: String)
+    where
+        for<'c> &'c mut C: sqlx::Executor<'c>,
+    {
+        use sqlx::Executor;
+        let mut c = C::connect(admin)
+            .await
+            .unwrap_or_else(|e| panic!("cannot reach {admin}: {e}; is the server running?"));
+        c.execute(sqlx::AssertSqlSafe(sql))
+            .await
+            .expect("create database");
+    }
+
     /// A new, empty database on the server at `admin`, and its URL.
     pub(super) async fn fresh_database(admin: &str) -> String {
-        use sqlx::Connection;
         let name = format!(
             "ronghe_sql_{}_{}",
             std::process::id(),
@@ -425,24 +470,10 @@ mod servers {
                 .map(|d| d.subsec_nanos())
                 .unwrap_or(0)
         );
-        let create = sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"));
-        let refused = |e: sqlx::Error| -> ! { panic!("cannot reach {admin}: {e}; is the server running?") };
-        if admin.starts_with("postgres") {
-            let mut c = sqlx::PgConnection::connect(admin)
-                .await
-                .unwrap_or_else(|e| refused(e));
-            sqlx::query(create)
-                .execute(&mut c)
-                .await
-                .expect("create database");
-        } else {
-            let mut c = sqlx::MySqlConnection::connect(admin)
-                .await
-                .unwrap_or_else(|e| refused(e));
-            sqlx::query(create)
-                .execute(&mut c)
-                .await
-                .expect("create database");
+        let create = format!("CREATE DATABASE {name}");
+        match admin.starts_with("postgres") {
+            true => run::<sqlx::PgConnection>(admin, create).await,
+            false => run::<sqlx::MySqlConnection>(admin, create).await,
         }
         let mut url = url::Url::parse(admin).expect("a URL");
         url.set_path(&name);

@@ -35,6 +35,8 @@ const ROWS_PER_TRANSACTION: usize = 10_000;
 enum Type {
     Text(u32),
     Int,
+    /// `DECIMAL(10,2)`.
+    Money,
     Timestamp,
 }
 
@@ -44,7 +46,7 @@ struct Spec {
     primary_key: &'static str,
 }
 
-use Type::{Int, Text, Timestamp};
+use Type::{Int, Money, Text, Timestamp};
 
 const CASE_TABLE: Spec = Spec {
     name: CASES,
@@ -66,6 +68,7 @@ const CASE_TABLE: Spec = Spec {
         ("SLSJ", Text(19), false),   // 受理时间, YYYY-MM-DD hh:mm:ss
         ("BJSJ", Timestamp, false),  // 办结时间
         ("CNBJSX", Int, true),       // 承诺办结时限 (工作日)
+        ("SFJE", Money, true),       // 收费金额 (元)
         ("BLZT", Text(2), true),     // 办理状态 (DM_BLZT)
         ("BJJGDM", Text(1), false),  // 办结结果代码 (DM_BJJG)
         ("SPYJ", Text(1000), false), // 审批意见
@@ -149,6 +152,15 @@ fn gxsj(c: &LegacyCase) -> String {
     )
 }
 
+/// `SFJE`: the fee, by time limit (a few values, whose text order is not their numeric order).
+fn fee(c: &LegacyCase) -> String {
+    format!(
+        "{}.{:02}",
+        c.time_limit_days * 25 / 2,
+        c.time_limit_days * 25 % 2 * 50
+    )
+}
+
 /// A case as a row of `SP_BJXX`, in column order.
 pub fn case_row(c: &LegacyCase) -> Vec<SqlValue> {
     let text = |s: &str| SqlValue::Text(s.to_owned());
@@ -172,6 +184,7 @@ pub fn case_row(c: &LegacyCase) -> Vec<SqlValue> {
         maybe(c.accepted_at.map(|t| beijing(t, "%Y-%m-%d %H:%M:%S"))),
         maybe(c.finished_at.map(|t| beijing(t, "%Y-%m-%d %H:%M:%S"))),
         SqlValue::Int(c.time_limit_days.into()),
+        text(&fee(c)),
         text(status),
         maybe(result.map(str::to_owned)),
         maybe(c.opinion.clone()),
@@ -189,6 +202,7 @@ fn type_sql(dialect: Dialect, t: Type) -> String {
         (_, Text(n)) => format!("VARCHAR({n})"),
         (Dialect::MySql, Int) => "INT".to_owned(),
         (_, Int) => "INTEGER".to_owned(),
+        (_, Money) => "DECIMAL(10,2)".to_owned(),
         (Dialect::Sqlite, Timestamp) => "DATETIME".to_owned(),
         (Dialect::Postgres, Timestamp) => "TIMESTAMP(0)".to_owned(),
         (Dialect::MySql, Timestamp) => "DATETIME".to_owned(),
@@ -208,6 +222,7 @@ fn columns(dialect: Dialect, spec: &Spec) -> Vec<Column> {
             cast: match (dialect, t) {
                 (Dialect::Postgres, Timestamp) => Some("timestamp".to_owned()),
                 (Dialect::Postgres, Int) => Some("integer".to_owned()),
+                (Dialect::Postgres, Money) => Some("numeric".to_owned()),
                 (Dialect::Postgres, Text(_)) => Some("varchar".to_owned()),
                 _ => None,
             },
@@ -335,22 +350,28 @@ pub async fn load(url: &str, seed: u64, count: usize) -> Result<(), AdapterError
     let case_columns = columns(dialect, &CASE_TABLE);
     let refs: Vec<&Column> = case_columns.iter().collect();
     let from = dialect.quote(CASES);
-    let (begin, commit) = match dialect {
-        Dialect::MySql => ("START TRANSACTION", "COMMIT"),
-        Dialect::Mssql => ("BEGIN TRANSACTION", "COMMIT TRANSACTION"),
-        _ => ("BEGIN", "COMMIT"),
+    // SQL Server runs every statement through sp_executesql, which refuses to return with a
+    // transaction open (error 266): there each multi-row insert commits on its own.
+    let transaction = match dialect {
+        Dialect::MySql => Some(("START TRANSACTION", "COMMIT")),
+        Dialect::Mssql => None,
+        _ => Some(("BEGIN", "COMMIT")),
     };
     let chunk = rows_per_insert(dialect, refs.len());
-    for transaction in (0..count).step_by(ROWS_PER_TRANSACTION) {
-        run(begin.to_owned()).await?;
-        let end = (transaction + ROWS_PER_TRANSACTION).min(count);
-        for start in (transaction..end).step_by(chunk) {
+    for batch in (0..count).step_by(ROWS_PER_TRANSACTION) {
+        if let Some((begin, _)) = transaction {
+            run(begin.to_owned()).await?;
+        }
+        let end = (batch + ROWS_PER_TRANSACTION).min(count);
+        for start in (batch..end).step_by(chunk) {
             let rows = (start..(start + chunk).min(end))
                 .map(|i| case_row(&data::case(seed, i)))
                 .collect();
             db.execute(&query::insert(dialect, &from, &refs, rows)).await?;
         }
-        run(commit.to_owned()).await?;
+        if let Some((_, commit)) = transaction {
+            run(commit.to_owned()).await?;
+        }
     }
     let q = |name: &str| dialect.quote(name);
     run(format!(
@@ -363,6 +384,14 @@ pub async fn load(url: &str, seed: u64, count: usize) -> Result<(), AdapterError
     if dialect == Dialect::Mssql {
         run(format!("ALTER TABLE {from} ADD {} rowversion", q("RV"))).await?;
     }
+    // Statistics, as a database in service has them, so that plans use the index.
+    run(match dialect {
+        Dialect::Sqlite => "ANALYZE".to_owned(),
+        Dialect::Postgres => format!("ANALYZE {from}"),
+        Dialect::MySql => format!("ANALYZE TABLE {from}"),
+        Dialect::Mssql => format!("UPDATE STATISTICS {from}"),
+    })
+    .await?;
     let view_columns = ["SBLSH", "SXMC", "SQRMC", "BJSJ", "BJJGDM", "GXSJ"]
         .map(q)
         .join(", ");

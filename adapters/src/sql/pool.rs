@@ -126,13 +126,20 @@ fn row<R: sqlx::Row>(
         .map(Row)
 }
 
+/// The type a value arrived with, or `None` for NULL.
+fn arrived_as<R: sqlx::Row>(row: &R, i: usize) -> Result<Option<String>, sqlx::Error>
+where
+    usize: sqlx::ColumnIndex<R>,
+{
+    let raw = row.try_get_raw(i)?;
+    Ok((!raw.is_null()).then(|| raw.type_info().name().to_owned()))
+}
+
 /// SQLite values by their storage class.
 fn sqlite_value(row: &SqliteRow, i: usize) -> Result<SqlValue, sqlx::Error> {
-    let raw = row.try_get_raw(i)?;
-    if raw.is_null() {
+    let Some(class) = arrived_as(row, i)? else {
         return Ok(SqlValue::Null);
-    }
-    let class = raw.type_info().name().to_owned();
+    };
     Ok(match class.as_str() {
         "INTEGER" => SqlValue::Int(row.try_get_unchecked(i)?),
         "REAL" => SqlValue::Float(row.try_get_unchecked(i)?),
@@ -143,11 +150,9 @@ fn sqlite_value(row: &SqliteRow, i: usize) -> Result<SqlValue, sqlx::Error> {
 
 /// PostgreSQL values by type; the plan casts the types decoded here as text to text.
 fn pg_value(row: &PgRow, i: usize) -> Result<SqlValue, sqlx::Error> {
-    let raw = row.try_get_raw(i)?;
-    if raw.is_null() {
+    let Some(name) = arrived_as(row, i)? else {
         return Ok(SqlValue::Null);
-    }
-    let name = raw.type_info().name().to_owned();
+    };
     Ok(match name.as_str() {
         "INT2" => SqlValue::Int(row.try_get::<i16, _>(i)?.into()),
         "INT4" => SqlValue::Int(row.try_get::<i32, _>(i)?.into()),
@@ -162,11 +167,9 @@ fn pg_value(row: &PgRow, i: usize) -> Result<SqlValue, sqlx::Error> {
 
 /// MySQL values by type; the plan casts the types decoded here as text to `CHAR`.
 fn mysql_value(row: &MySqlRow, i: usize) -> Result<SqlValue, sqlx::Error> {
-    let raw = row.try_get_raw(i)?;
-    if raw.is_null() {
+    let Some(name) = arrived_as(row, i)? else {
         return Ok(SqlValue::Null);
-    }
-    let name = raw.type_info().name().to_owned();
+    };
     Ok(match name.as_str() {
         "BOOLEAN" | "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" => SqlValue::Int(row.try_get(i)?),
         n if n.ends_with(" UNSIGNED") => {

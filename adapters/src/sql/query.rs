@@ -126,30 +126,37 @@ impl Dialect {
         }
     }
 
+    /// A column of the table read, through its alias.
+    fn column(self, name: &str) -> String {
+        format!("{SOURCE}.{}", self.quote(name))
+    }
+
     /// A column in a select list: as is, or converted to the database's text where the driver
     /// does not decode the type itself.
     pub(crate) fn select(self, column: &Column) -> String {
+        let c = self.column(&column.name);
         let q = self.quote(&column.name);
         if column.kind != Kind::Other {
-            return q;
+            return c;
         }
         match self {
-            Dialect::Sqlite => q,
-            Dialect::Postgres => format!("CAST({q} AS text) AS {q}"),
-            Dialect::MySql => format!("CAST({q} AS CHAR) AS {q}"),
+            Dialect::Sqlite => c,
+            Dialect::Postgres => format!("CAST({c} AS text) AS {q}"),
+            Dialect::MySql => format!("CAST({c} AS CHAR) AS {q}"),
             Dialect::Mssql if is_mssql_time(&column.data_type) => {
                 // Style 121: yyyy-mm-dd hh:mi:ss.fff(ffff), which converts back exactly.
-                format!("CONVERT(nvarchar(40), {q}, 121) AS {q}")
+                format!("CONVERT(nvarchar(40), {c}, 121) AS {q}")
             }
-            Dialect::Mssql => format!("CAST({q} AS nvarchar(max)) AS {q}"),
+            Dialect::Mssql => format!("CAST({c} AS nvarchar(max)) AS {q}"),
         }
     }
 
-    /// `SELECT columns FROM rest` limited to `limit` rows: `LIMIT n`, or `TOP (n)` on SQL Server.
-    fn limited(self, columns: &str, rest: &str, limit: u32) -> String {
+    /// `SELECT columns FROM table AS src tail`, limited to `limit` rows: `LIMIT n`, or `TOP (n)`
+    /// on SQL Server.
+    fn limited(self, columns: &str, from: &str, tail: &str, limit: u32) -> String {
         match self {
-            Dialect::Mssql => format!("SELECT TOP ({limit}) {columns} FROM {rest}"),
-            _ => format!("SELECT {columns} FROM {rest} LIMIT {limit}"),
+            Dialect::Mssql => format!("SELECT TOP ({limit}) {columns} FROM {from} AS {SOURCE}{tail}"),
+            _ => format!("SELECT {columns} FROM {from} AS {SOURCE}{tail} LIMIT {limit}"),
         }
     }
 
@@ -172,6 +179,11 @@ fn is_mssql_time(data_type: &str) -> bool {
     ]
     .contains(&t.split('(').next().unwrap_or_default())
 }
+
+/// The alias of the table read. `WHERE` and `ORDER BY` name columns through it: a bare name in
+/// `ORDER BY` would mean the select list's text cast of the same name (PostgreSQL, MySQL), which
+/// sorts differently (numbers as text) and cannot use an index.
+const SOURCE: &str = "src";
 
 /// Whether a column is SQL Server's `rowversion` (the catalogue calls it `timestamp`).
 pub(crate) fn is_rowversion(dialect: Dialect, column: &Column) -> bool {
@@ -342,21 +354,23 @@ impl Plan {
                 // committed; reading past the lowest open one would skip them for good.
                 conditions.push(format!(
                     "{} < MIN_ACTIVE_ROWVERSION()",
-                    self.dialect.quote(&column.name)
+                    self.dialect.column(&column.name)
                 ));
             }
         }
-        let order: Vec<String> = self.order().map(|c| self.dialect.quote(&c.name)).collect();
-        let rest = match conditions.is_empty() {
-            true => format!("{} ORDER BY {}", self.from, order.join(", ")),
+        let order: Vec<String> = self.order().map(|c| self.dialect.column(&c.name)).collect();
+        let tail = match conditions.is_empty() {
+            true => format!(" ORDER BY {}", order.join(", ")),
             false => format!(
-                "{} WHERE {} ORDER BY {}",
-                self.from,
+                " WHERE {} ORDER BY {}",
                 conditions.join(" AND "),
                 order.join(", ")
             ),
         };
-        Ok(binder.finish(self.dialect.limited(&self.select_list(), &rest, self.page_size)))
+        let sql = self
+            .dialect
+            .limited(&self.select_list(), &self.from, &tail, self.page_size);
+        Ok(binder.finish(sql))
     }
 
     /// `(watermark…, key) > (position)`; with an empty key, `(watermark…) >= (position)`.
@@ -381,7 +395,7 @@ impl Plan {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let last = if inclusive { ">=" } else { ">" };
-        let quoted: Vec<String> = columns.iter().map(|c| self.dialect.quote(&c.name)).collect();
+        let quoted: Vec<String> = columns.iter().map(|c| self.dialect.column(&c.name)).collect();
         if self.dialect.has_row_values() && columns.len() > 1 {
             let placeholders: Vec<String> = columns
                 .iter()
@@ -431,9 +445,9 @@ impl Plan {
             conditions.push(format!("({})", filter.render(&mut binder)));
         }
         let bound = binder.bind(value, Some(column));
-        conditions.push(format!("{} = {bound}", self.dialect.quote(&column.name)));
-        let rest = format!("{} WHERE {}", self.from, conditions.join(" AND "));
-        Some(binder.finish(self.dialect.limited(&self.select_list(), &rest, 2)))
+        conditions.push(format!("{} = {bound}", self.dialect.column(&column.name)));
+        let tail = format!(" WHERE {}", conditions.join(" AND "));
+        Some(binder.finish(self.dialect.limited(&self.select_list(), &self.from, &tail, 2)))
     }
 
     /// The position of a row read with this plan, or why it has none.
@@ -487,7 +501,7 @@ pub(crate) fn count(dialect: Dialect, from: &str) -> String {
 /// Up to `limit` rows of a table, in no particular order.
 pub(crate) fn sample(dialect: Dialect, from: &str, columns: &[Column], limit: u32) -> String {
     let list: Vec<String> = columns.iter().map(|c| dialect.select(c)).collect();
-    dialect.limited(&list.join(", "), from, limit)
+    dialect.limited(&list.join(", "), from, "", limit)
 }
 
 /// `INSERT INTO table (columns) VALUES (row), (row)…`: one statement for many rows.
@@ -613,14 +627,14 @@ mod tests {
         let first = p.page(None).unwrap();
         assert_eq!(
             first.sql,
-            r#"SELECT "SBLSH", "SXMC", CAST("GXSJ" AS text) AS "GXSJ" FROM "SP_BJXX" ORDER BY "GXSJ", "SBLSH" LIMIT 100"#
+            r#"SELECT src."SBLSH", src."SXMC", CAST(src."GXSJ" AS text) AS "GXSJ" FROM "SP_BJXX" AS src ORDER BY src."GXSJ", src."SBLSH" LIMIT 100"#
         );
         let next = p
             .page(Some(&at(&["2025-01-01 08:00:00"], "520102000001")))
             .unwrap();
         assert_eq!(
             next.sql,
-            r#"SELECT "SBLSH", "SXMC", CAST("GXSJ" AS text) AS "GXSJ" FROM "SP_BJXX" WHERE ("GXSJ", "SBLSH") > (CAST($1 AS "pg_catalog"."timestamp"), CAST($2 AS "pg_catalog"."varchar")) ORDER BY "GXSJ", "SBLSH" LIMIT 100"#
+            r#"SELECT src."SBLSH", src."SXMC", CAST(src."GXSJ" AS text) AS "GXSJ" FROM "SP_BJXX" AS src WHERE (src."GXSJ", src."SBLSH") > (CAST($1 AS "pg_catalog"."timestamp"), CAST($2 AS "pg_catalog"."varchar")) ORDER BY src."GXSJ", src."SBLSH" LIMIT 100"#
         );
         assert_eq!(
             next.params,
@@ -637,9 +651,9 @@ mod tests {
         let next = p.page(Some(&at(&["2025-01-01 08:00:00", "3"], "K"))).unwrap();
         assert_eq!(
             next.sql,
-            "SELECT `SBLSH`, `SXMC`, CAST(`GXSJ` AS CHAR) AS `GXSJ`, `BBH` FROM `SP_BJXX` WHERE \
-             (`GXSJ` >= ? AND (`GXSJ` > ? OR (`GXSJ` = ? AND (`BBH` > ? OR (`BBH` = ? AND `SBLSH` > ?))))) \
-             ORDER BY `GXSJ`, `BBH`, `SBLSH` LIMIT 100"
+            "SELECT src.`SBLSH`, src.`SXMC`, CAST(src.`GXSJ` AS CHAR) AS `GXSJ`, src.`BBH` FROM `SP_BJXX` AS src \
+             WHERE (src.`GXSJ` >= ? AND (src.`GXSJ` > ? OR (src.`GXSJ` = ? AND (src.`BBH` > ? OR \
+             (src.`BBH` = ? AND src.`SBLSH` > ?))))) ORDER BY src.`GXSJ`, src.`BBH`, src.`SBLSH` LIMIT 100"
         );
         let w = SqlValue::Text("2025-01-01 08:00:00".into());
         assert_eq!(
@@ -658,9 +672,9 @@ mod tests {
         let next = p.page(Some(&at(&["00000000000007d1"], "K"))).unwrap();
         assert_eq!(
             next.sql,
-            "SELECT TOP (100) [SBLSH], [SXMC], [RV] FROM [SP_BJXX] WHERE \
-             ([RV] >= @P1 AND ([RV] > @P2 OR ([RV] = @P3 AND [SBLSH] > @P4))) AND [RV] < MIN_ACTIVE_ROWVERSION() \
-             ORDER BY [RV], [SBLSH]"
+            "SELECT TOP (100) src.[SBLSH], src.[SXMC], src.[RV] FROM [SP_BJXX] AS src WHERE \
+             (src.[RV] >= @P1 AND (src.[RV] > @P2 OR (src.[RV] = @P3 AND src.[SBLSH] > @P4))) \
+             AND src.[RV] < MIN_ACTIVE_ROWVERSION() ORDER BY src.[RV], src.[SBLSH]"
         );
         assert_eq!(next.params[0], SqlValue::Bytes(vec![0, 0, 0, 0, 0, 0, 7, 0xd1]));
     }
@@ -669,12 +683,13 @@ mod tests {
     fn an_empty_key_resumes_at_the_watermark_inclusive() {
         let p = plan(Dialect::Sqlite, &[("GXSJ", "TEXT")], None);
         let since = p.page(Some(&at(&["2025-06-01"], ""))).unwrap();
-        assert!(since.sql.contains(r#"WHERE ("GXSJ" >= ?)"#), "{}", since.sql);
+        assert!(since.sql.contains(r#"WHERE (src."GXSJ" >= ?)"#), "{}", since.sql);
         assert_eq!(since.params, [SqlValue::Text("2025-06-01".into())]);
         let keyed = plan(Dialect::Sqlite, &[], None);
         let next = keyed.page(Some(&at(&[], "K9"))).unwrap();
         assert!(
-            next.sql.contains(r#"WHERE ("SBLSH" > ?) ORDER BY "SBLSH""#),
+            next.sql
+                .contains(r#"WHERE (src."SBLSH" > ?) ORDER BY src."SBLSH""#),
             "{}",
             next.sql
         );
@@ -694,7 +709,7 @@ mod tests {
         let next = p.page(Some(&at(&["2025-01-01"], "K"))).unwrap();
         assert!(
             next.sql.contains(
-                r#"WHERE ("SXMC" <> '?' AND [X?] = $1 AND `SXBM` LIKE $2) AND ("GXSJ", "SBLSH") > (CAST($3"#
+                r#"WHERE ("SXMC" <> '?' AND [X?] = $1 AND `SXBM` LIKE $2) AND (src."GXSJ", src."SBLSH") > (CAST($3"#
             ),
             "{}",
             next.sql
@@ -704,7 +719,7 @@ mod tests {
         assert!(
             fetch
                 .sql
-                .ends_with(r#"AND "SBLSH" = CAST($3 AS "pg_catalog"."varchar") LIMIT 2"#),
+                .ends_with(r#"AND src."SBLSH" = CAST($3 AS "pg_catalog"."varchar") LIMIT 2"#),
             "{}",
             fetch.sql
         );
@@ -745,7 +760,7 @@ mod tests {
         assert_eq!(count(Dialect::Mssql, "[t]"), "SELECT COUNT_BIG(*) FROM [t]");
         assert_eq!(
             sample(Dialect::Mssql, "[t]", &[c], 3),
-            "SELECT TOP (3) [SQRMC] FROM [t]"
+            "SELECT TOP (3) src.[SQRMC] FROM [t] AS src"
         );
     }
 }
