@@ -16,11 +16,17 @@ use crate::resilience::ResilienceConfig;
 use crate::{AdapterError, AdapterKind, ErrorClass, Row, SqlValue};
 
 /// A pool of connections to one database.
-#[derive(Debug)]
 pub(crate) enum Pools {
     Sqlite(SqlitePool),
     Postgres(PgPool),
     MySql(MySqlPool),
+}
+
+/// The dialect only: the pools' connect options hold the password of a URL from a secret.
+impl std::fmt::Debug for Pools {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Pools").field(&self.dialect()).finish()
+    }
 }
 
 impl Pools {
@@ -339,6 +345,17 @@ mod tests {
             ErrorClass::Retryable,
             "nothing was sent"
         );
+    }
+
+    #[tokio::test]
+    async fn debug_output_holds_no_password() {
+        let pools = Pools::open(
+            "postgres://reader:s3cret@127.0.0.1/sp",
+            true,
+            &ResilienceConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(format!("{pools:?}"), "Pools(Postgres)");
     }
 
     fn sql(text: &str) -> Statement {
