@@ -2,9 +2,11 @@
 //! command group. Human output by default, `--json` for scripts; all printing goes through
 //! `output`.
 
+mod adapters;
 mod calendar;
 mod cases;
 mod output;
+mod sim;
 mod systems;
 mod validate;
 
@@ -63,6 +65,11 @@ enum Command {
     /// Register and manage departmental systems 部门系统登记.
     #[command(subcommand, after_help = EXIT_CODES)]
     Systems(systems::Command),
+    /// Adapters to departmental systems: kinds, check, attach, probe, read 适配器.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Adapters(adapters::Command),
+    /// Run the simulated departmental systems until Ctrl-C 模拟部门系统.
+    Sim(sim::SimArgs),
     /// Read cases held by the platform, or import canonical cases 办件.
     #[command(subcommand, after_help = EXIT_CODES)]
     Cases(cases::Command),
@@ -187,6 +194,8 @@ async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Systems(cmd) => systems::run(ctx, cmd).await,
+        Command::Adapters(cmd) => adapters::run(ctx, cmd).await,
+        Command::Sim(args) => sim::run(ctx, args).await,
         Command::Cases(cmd) => cases::run(ctx, cmd).await,
         Command::Validate { kind, value } => validate::run(ctx, kind, &value),
         Command::Calendar(cmd) => calendar::run(ctx, cmd),

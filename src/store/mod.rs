@@ -3,6 +3,7 @@
 //! PostgreSQL's `$n` placeholders); the few differences (locking, column types) are confined to
 //! `Backend` and the per-backend migrations.
 
+mod adapters;
 mod cases;
 mod systems;
 

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: fixtures, and fresh stores on SQLite and PostgreSQL.
 #![allow(dead_code, unreachable_pub)] // each test target uses a different part
 
+pub mod binary;
+
 use ronghe::case::Case;
 use ronghe::store::{Store, StoreOptions};
 use ronghe::systems::{NewSystem, System};

@@ -46,25 +46,28 @@ struct Position {
     key: String,
 }
 
-/// Separates watermark and key in a checkpoint (ASCII unit separator: in neither).
-const SEP: char = '\u{1f}';
-
 impl Position {
+    /// The checkpoint text: a JSON array `["watermark","key"]`, readable and safe to pass on a
+    /// command line.
     fn checkpoint(&self) -> Checkpoint {
-        Checkpoint(format!("{}{SEP}{}", self.watermark, self.key))
+        Checkpoint(serde_json::json!([self.watermark, self.key]).to_string())
     }
 
+    /// Reads a checkpoint, or a bare watermark (everything at or after it).
     fn parse(checkpoint: &Checkpoint) -> Result<Position, AdapterError> {
-        let (watermark, key) = checkpoint.0.split_once(SEP).ok_or_else(|| {
-            AdapterError::configuration(format!(
-                "checkpoint {:?} was not issued by the REST driver",
-                checkpoint.0
-            ))
-        })?;
-        Ok(Position {
-            watermark: watermark.to_owned(),
-            key: key.to_owned(),
-        })
+        let text = checkpoint.0.trim();
+        if !text.starts_with('[') {
+            return Ok(Position {
+                watermark: text.to_owned(),
+                key: String::new(),
+            });
+        }
+        match serde_json::from_str::<(String, String)>(text) {
+            Ok((watermark, key)) => Ok(Position { watermark, key }),
+            Err(_) => Err(AdapterError::configuration(format!(
+                "checkpoint {text:?} is neither [\"watermark\",\"key\"] nor a bare watermark"
+            ))),
+        }
     }
 
     /// Whether a record at (`watermark`, `key`) comes after this position: numbers compare as
