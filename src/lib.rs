@@ -5,6 +5,7 @@ pub mod calendar;
 pub mod case;
 pub mod cli;
 pub mod config;
+pub mod mapping;
 pub mod server;
 pub mod store;
 pub mod systems;
