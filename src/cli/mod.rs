@@ -5,6 +5,7 @@
 mod adapters;
 mod calendar;
 mod cases;
+mod mapping;
 mod output;
 mod sim;
 mod systems;
@@ -68,6 +69,9 @@ enum Command {
     /// Adapters to departmental systems: kinds, check, attach, probe, read 适配器.
     #[command(subcommand, after_help = EXIT_CODES)]
     Adapters(adapters::Command),
+    /// Mapping configs: check, test on records, explain a field 映射.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Mapping(mapping::Command),
     /// Run the simulated departmental systems until Ctrl-C 模拟部门系统.
     Sim(sim::SimArgs),
     /// Read cases held by the platform, or import canonical cases 办件.
@@ -196,6 +200,7 @@ async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
         Command::Systems(cmd) => systems::run(ctx, cmd).await,
         Command::Adapters(cmd) => adapters::run(ctx, cmd).await,
         Command::Sim(args) => sim::run(ctx, args).await,
+        Command::Mapping(cmd) => mapping::run(ctx, cmd).await,
         Command::Cases(cmd) => cases::run(ctx, cmd).await,
         Command::Validate { kind, value } => validate::run(ctx, kind, &value),
         Command::Calendar(cmd) => calendar::run(ctx, cmd),
