@@ -5,6 +5,7 @@
 mod adapters;
 mod calendar;
 mod cases;
+mod generate;
 mod mapping;
 mod output;
 mod sim;
@@ -72,6 +73,9 @@ enum Command {
     /// Mapping configs: check, test on records, explain a field 映射.
     #[command(subcommand, after_help = EXIT_CODES)]
     Mapping(mapping::Command),
+    /// Generate a system's mapping proposal from its probe profile 生成映射.
+    #[command(after_help = EXIT_CODES)]
+    Generate(generate::GenerateArgs),
     /// Run the simulated departmental systems until Ctrl-C 模拟部门系统.
     Sim(sim::SimArgs),
     /// Read cases held by the platform, or import canonical cases 办件.
@@ -201,6 +205,7 @@ async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
         Command::Adapters(cmd) => adapters::run(ctx, cmd).await,
         Command::Sim(args) => sim::run(ctx, args).await,
         Command::Mapping(cmd) => mapping::run(ctx, cmd).await,
+        Command::Generate(args) => generate::run(ctx, args).await,
         Command::Cases(cmd) => cases::run(ctx, cmd).await,
         Command::Validate { kind, value } => validate::run(ctx, kind, &value),
         Command::Calendar(cmd) => calendar::run(ctx, cmd),

@@ -5,8 +5,10 @@
 mod assemble;
 pub mod config;
 mod engine;
+mod generate;
 mod path;
 pub mod schema;
 
 pub use config::{MappingConfig, Rule, Shape};
 pub use engine::{Mapping, MappingError, MappingIssue};
+pub use generate::{DraftTable, Proposal, Proposed, initials, propose, render};
