@@ -107,17 +107,19 @@ pub(super) async fn run(ctx: &Context, args: GenerateArgs) -> Result<(), Failure
 
 /// Writes a generated file unless an engineer edited the one in place (then: the diff, refused).
 fn write_generated(path: &Path, text: &str, force: bool) -> Result<(), Failure> {
-    if let Ok(existing) = std::fs::read_to_string(path) {
-        if existing != text && !unedited(&existing) && !force {
-            let diff = similar::TextDiff::from_lines(existing.as_str(), text)
-                .unified_diff()
-                .header("current", "generated")
-                .to_string();
-            return Err(Failure::Refused(anyhow::anyhow!(
-                "{} was edited since it was generated; not overwriting it. The new proposal differs by:\n{diff}\nMerge by hand, or re-run with --force to replace it",
-                path.display()
-            )));
-        }
+    if let Ok(existing) = std::fs::read_to_string(path)
+        && existing != text
+        && !unedited(&existing)
+        && !force
+    {
+        let diff = similar::TextDiff::from_lines(existing.as_str(), text)
+            .unified_diff()
+            .header("current", "generated")
+            .to_string();
+        return Err(Failure::Refused(anyhow::anyhow!(
+            "{} was edited since it was generated; not overwriting it. The new proposal differs by:\n{diff}\nMerge by hand, or re-run with --force to replace it",
+            path.display()
+        )));
     }
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;

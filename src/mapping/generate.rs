@@ -127,14 +127,14 @@ fn name_score(t: &Target, c: &Candidate<'_>) -> Option<(f64, String)> {
             return Some((0.88, format!("name {name} is the common English name {en}")));
         }
     }
-    if name.len() >= 2 && name.chars().all(|ch| ch.is_ascii_alphabetic()) {
-        if let Some(zh) = t
+    if name.len() >= 2
+        && name.chars().all(|ch| ch.is_ascii_alphabetic())
+        && let Some(zh) = t
             .names
             .iter()
             .find(|zh| initials(zh) == name.to_ascii_uppercase())
-        {
-            return Some((0.85, format!("name {name} is the pinyin initials of {zh}")));
-        }
+    {
+        return Some((0.85, format!("name {name} is the pinyin initials of {zh}")));
     }
     None
 }
@@ -329,10 +329,10 @@ pub fn propose(profile: &Profile, shape: Shape) -> Option<Proposal> {
                 {
                     evidence.push_str("; some samples are in no recognised form: add a format");
                 }
-                if matches!(t.path, "acceptance.department" | "acceptance.department_uscc") {
-                    if let Some(when) = &accepted_at {
-                        parts.push(format!("when = {{ path = {} }}", quoted(when)));
-                    }
+                if let ("acceptance.department" | "acceptance.department_uscc", Some(when)) =
+                    (t.path, &accepted_at)
+                {
+                    parts.push(format!("when = {{ path = {} }}", quoted(when)));
                 }
                 rules.push(Proposed {
                     field: t.path,
