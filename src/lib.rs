@@ -6,6 +6,7 @@ pub mod case;
 pub mod cli;
 pub mod config;
 pub mod mapping;
+pub mod rules;
 pub mod server;
 pub mod store;
 pub mod systems;

@@ -8,6 +8,7 @@ mod cases;
 mod generate;
 mod mapping;
 mod output;
+mod rules;
 mod sim;
 mod systems;
 mod validate;
@@ -76,6 +77,9 @@ enum Command {
     /// Generate a system's mapping proposal from its probe profile 生成映射.
     #[command(after_help = EXIT_CODES)]
     Generate(generate::GenerateArgs),
+    /// Published data-collection items and validation rules (Art. 29) 公布的规则.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Rules(rules::Command),
     /// Run the simulated departmental systems until Ctrl-C 模拟部门系统.
     Sim(sim::SimArgs),
     /// Read cases held by the platform, or import canonical cases 办件.
@@ -206,6 +210,7 @@ async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
         Command::Sim(args) => sim::run(ctx, args).await,
         Command::Mapping(cmd) => mapping::run(ctx, cmd).await,
         Command::Generate(args) => generate::run(ctx, args).await,
+        Command::Rules(cmd) => rules::run(ctx, cmd).await,
         Command::Cases(cmd) => cases::run(ctx, cmd).await,
         Command::Validate { kind, value } => validate::run(ctx, kind, &value),
         Command::Calendar(cmd) => calendar::run(ctx, cmd),

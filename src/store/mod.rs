@@ -5,6 +5,7 @@
 
 mod adapters;
 mod cases;
+mod rules;
 mod systems;
 
 pub use cases::{CaseRecord, CaseVersion, RejectReason, UpsertOutcome};
