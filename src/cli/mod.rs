@@ -3,6 +3,7 @@
 //! `output`.
 
 mod adapters;
+mod bench;
 mod calendar;
 mod cases;
 mod generate;
@@ -80,6 +81,9 @@ enum Command {
     /// Published data-collection items and validation rules (Art. 29) 公布的规则.
     #[command(subcommand, after_help = EXIT_CODES)]
     Rules(rules::Command),
+    /// Throughput of the hot paths against same-run baselines 性能测试.
+    #[command(subcommand)]
+    Bench(bench::Command),
     /// Run the simulated departmental systems until Ctrl-C 模拟部门系统.
     Sim(sim::SimArgs),
     /// Read cases held by the platform, or import canonical cases 办件.
@@ -211,6 +215,7 @@ async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
         Command::Mapping(cmd) => mapping::run(ctx, cmd).await,
         Command::Generate(args) => generate::run(ctx, args).await,
         Command::Rules(cmd) => rules::run(ctx, cmd).await,
+        Command::Bench(cmd) => bench::run(ctx, cmd).await,
         Command::Cases(cmd) => cases::run(ctx, cmd).await,
         Command::Validate { kind, value } => validate::run(ctx, kind, &value),
         Command::Calendar(cmd) => calendar::run(ctx, cmd),

@@ -4,6 +4,7 @@
 //! `Backend` and the per-backend migrations.
 
 mod adapters;
+mod baseline;
 mod cases;
 mod rules;
 mod systems;
