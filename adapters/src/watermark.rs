@@ -35,7 +35,10 @@ impl Position {
     }
 
     /// The position to resume after, from a caller's checkpoint; resuming needs a watermark.
-    pub(crate) fn resume(from: Option<&Checkpoint>, has_watermark: bool) -> Result<Option<Position>, AdapterError> {
+    pub(crate) fn resume(
+        from: Option<&Checkpoint>,
+        has_watermark: bool,
+    ) -> Result<Option<Position>, AdapterError> {
         match from.map(Position::parse).transpose()? {
             Some(_) if !has_watermark => Err(AdapterError::configuration(
                 "resuming from a checkpoint needs records.watermark in the config",
@@ -114,7 +117,10 @@ mod tests {
             key: "52010200000007".into(),
         };
         assert_eq!(Position::parse(&p.checkpoint()).unwrap(), p);
-        assert!(p.before("2025年11月20日 14时30分", "52010200000008"), "same watermark, later key");
+        assert!(
+            p.before("2025年11月20日 14时30分", "52010200000008"),
+            "same watermark, later key"
+        );
         assert!(!p.before("2025年11月20日 14时30分", "52010200000007"), "itself");
         assert!(p.before("2025年11月20日 14时31分", "1"));
         let n = Position {

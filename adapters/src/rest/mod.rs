@@ -108,10 +108,16 @@ impl RestAdapter {
                 let request = self
                     .signer
                     .sign(request, method_name(method), &path_and_query, &bytes);
-                let response = request.send().await.map_err(|e| AdapterError::transport(&what, e))?;
+                let response = request
+                    .send()
+                    .await
+                    .map_err(|e| AdapterError::transport(&what, e))?;
                 let status = response.status();
                 let headers = response.headers().clone();
-                let body = response.bytes().await.map_err(|e| AdapterError::transport(&what, e))?;
+                let body = response
+                    .bytes()
+                    .await
+                    .map_err(|e| AdapterError::transport(&what, e))?;
                 if !status.is_success() {
                     return Err(AdapterError::from_http_status(status.as_u16(), &what));
                 }
