@@ -5,6 +5,7 @@
 pub mod data;
 pub mod faults;
 pub mod rest;
+pub mod soap;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

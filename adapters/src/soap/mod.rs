@@ -9,7 +9,7 @@ mod envelope;
 mod wsdl;
 pub(crate) mod xml;
 
-use charset::encode;
+pub(crate) use charset::{charset_of, encode};
 pub use config::{Fetch, Operation, Records, SoapConfig, Status, Submit};
 pub use envelope::SoapVersion;
 
