@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::future::Future;
 
-use crate::{AdapterError, Checkpoint, Record, RecordStream};
+use crate::{AdapterError, Checkpoint, Raw, Record, RecordStream};
 
 /// Position within a listing: the watermark and key of the last record read.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,6 +56,30 @@ impl Position {
         };
         order.then_with(|| self.key.as_str().cmp(key)).is_lt()
     }
+}
+
+/// A listed record with its checkpoint (when it has both a key and a watermark), or `None`
+/// when it lies at or before `after` and so was read already.
+pub(crate) fn listed(
+    key: Option<String>,
+    watermark: Option<String>,
+    after: Option<&Position>,
+    raw: impl FnOnce() -> Raw,
+) -> Option<Record> {
+    let position = key
+        .clone()
+        .zip(watermark)
+        .map(|(key, watermark)| Position { watermark, key });
+    if let (Some(after), Some(p)) = (after, &position)
+        && !after.before(&p.watermark, &p.key)
+    {
+        return None;
+    }
+    Some(Record {
+        key,
+        checkpoint: position.as_ref().map(Position::checkpoint),
+        raw: raw(),
+    })
 }
 
 /// Reads page by page from the request `start`: `page(request, after)` fetches one page, drops

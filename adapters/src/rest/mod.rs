@@ -244,28 +244,15 @@ impl RestAdapter {
         let mut records = Vec::with_capacity(items.len());
         for item in items {
             let key = item.pointer(&r.key).and_then(scalar);
-            let position = match (&r.watermark, &key) {
-                (Some(w), Some(k)) => {
-                    let watermark = item.pointer(w).and_then(scalar).ok_or_else(|| {
-                        AdapterError::data(format!("{}: record {k} has no watermark at {w:?}", r.path))
-                    })?;
-                    Some(Position {
-                        watermark,
-                        key: k.clone(),
-                    })
-                }
+            let watermark = match (&r.watermark, &key) {
+                (Some(w), Some(k)) => Some(item.pointer(w).and_then(scalar).ok_or_else(|| {
+                    AdapterError::data(format!("{}: record {k} has no watermark at {w:?}", r.path))
+                })?),
                 _ => None,
             };
-            if let (Some(after), Some(p)) = (after, &position)
-                && !after.before(&p.watermark, &p.key)
-            {
-                continue;
-            }
-            records.push(Record {
-                key,
-                checkpoint: position.as_ref().map(Position::checkpoint),
-                raw: Raw::Json(item.clone()),
-            });
+            records.extend(watermark::listed(key, watermark, after, || {
+                Raw::Json(item.clone())
+            }));
         }
         let following = self.next_page(next, items.len(), &body, &headers);
         Ok((records, following))

@@ -7,7 +7,7 @@
 //! its completed cases out, as SOAP envelopes in GBK, to a write-back intake.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -20,7 +20,7 @@ use encoding_rs::GBK;
 use serde_json::Value;
 
 use super::data::{self, LegacyCase};
-use super::{Fault, FaultPlan, Faults, Running, SimOptions, beijing};
+use super::{Applications, Fault, FaultPlan, Faults, Running, SimOptions, beijing};
 use crate::soap::xml::{self, escape};
 use crate::soap::{SoapVersion, charset_of, encode};
 use crate::{AdapterError, Raw, XmlElement};
@@ -127,7 +127,7 @@ struct Sim {
     /// Sorted by (更新时间, 办件编号): the order the listing answers in.
     cases: Vec<Stored>,
     by_no: HashMap<String, usize>,
-    applications: Mutex<Vec<Value>>,
+    applications: Applications,
     faults: Arc<Faults>,
 }
 
@@ -159,7 +159,7 @@ impl SoapSim {
         let sim = Arc::new(Sim {
             cases,
             by_no,
-            applications: Mutex::new(Vec::new()),
+            applications: Applications::default(),
             faults: faults.clone(),
         });
         let app = Router::new()
@@ -177,11 +177,7 @@ impl SoapSim {
 
     /// The applications handed to this system so far, as JSON (see `Raw::to_json`).
     pub fn applications(&self) -> Vec<Value> {
-        self.sim
-            .applications
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.sim.applications.all()
     }
 
     /// Pushes every completed case, one SOAP 1.1 envelope in GBK each, to `url` (ronghe's
@@ -447,9 +443,8 @@ fn submit_application(sim: &Sim, version: SoapVersion, request: &XmlElement) -> 
             &[],
         );
     }
-    let mut applications = sim.applications.lock().unwrap_or_else(|e| e.into_inner());
-    applications.push(Raw::Xml(request.clone()).to_json());
-    let receipt = format!("SB{:010}", applications.len());
+    let number = sim.applications.keep(Raw::Xml(request.clone()).to_json());
+    let receipt = format!("SB{number:010}");
     result(
         version,
         "submitApplication",

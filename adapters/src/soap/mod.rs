@@ -321,31 +321,18 @@ impl SoapAdapter {
         let mut records = Vec::with_capacity(count);
         for item in items {
             let key = self.paths.key.value(item);
-            let position = match (&self.paths.watermark, &key) {
-                (Some(w), Some(k)) => {
-                    let watermark = w.value(item).ok_or_else(|| {
-                        AdapterError::data(format!(
-                            "soap {}: record {k} has no watermark",
-                            self.config.records.operation
-                        ))
-                    })?;
-                    Some(Position {
-                        watermark,
-                        key: k.clone(),
-                    })
-                }
+            let watermark = match (&self.paths.watermark, &key) {
+                (Some(w), Some(k)) => Some(w.value(item).ok_or_else(|| {
+                    AdapterError::data(format!(
+                        "soap {}: record {k} has no watermark",
+                        self.config.records.operation
+                    ))
+                })?),
                 _ => None,
             };
-            if let (Some(after), Some(p)) = (after, &position)
-                && !after.before(&p.watermark, &p.key)
-            {
-                continue;
-            }
-            records.push(Record {
-                key,
-                checkpoint: position.as_ref().map(Position::checkpoint),
-                raw: Raw::Xml(item.clone()),
-            });
+            records.extend(watermark::listed(key, watermark, after, || {
+                Raw::Xml(item.clone())
+            }));
         }
         let next = size
             .filter(|s| count > 0 && count >= *s as usize)
