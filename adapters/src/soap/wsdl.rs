@@ -73,9 +73,18 @@ pub(crate) fn operations(wsdl: &XmlElement) -> Result<Vec<Operation>, String> {
             return Vec::new();
         };
         children(message, WSDL, "part")
-            .flat_map(|part| match part.attribute("element") {
-                Some(element) => element_fields(local(element)),
-                None => vec![field(part)],
+            .flat_map(|part| {
+                // A part whose element the document does not declare (an imported schema)
+                // stands as itself, typed by its element's name.
+                let fields = part
+                    .attribute("element")
+                    .map(|element| element_fields(local(element)))
+                    .unwrap_or_default();
+                if fields.is_empty() {
+                    vec![field(part)]
+                } else {
+                    fields
+                }
             })
             .map(|f| Field {
                 name: format!("{direction}/{}", f.name),
@@ -161,7 +170,7 @@ mod tests {
           </xs:schema></types>
           <message name="getCaseIn"><part name="p" element="t:getCase"/></message>
           <message name="getCaseOut"><part name="p" element="t:getCaseResponse"/></message>
-          <message name="pingIn"><part name="n" type="xs:int"/></message>
+          <message name="pingIn"><part name="n" type="xs:int"/><part name="x" element="other:Imported"/></message>
           <portType name="P">
             <operation name="getCase"><input message="t:getCaseIn"/><output message="t:getCaseOut"/></operation>
             <operation name="ping"><input message="t:pingIn"/></operation>
@@ -189,7 +198,10 @@ mod tests {
                 Operation {
                     name: "ping".into(),
                     action: None,
-                    fields: vec![f("input/n", "xs:int", false)],
+                    fields: vec![
+                        f("input/n", "xs:int", false),
+                        f("input/x", "other:Imported", false)
+                    ],
                 },
             ]
         );

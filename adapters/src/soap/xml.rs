@@ -31,6 +31,10 @@ fn malformed(e: impl std::fmt::Display) -> XmlError {
     XmlError::Malformed(e.to_string())
 }
 
+/// How deep elements may nest: legacy documents are shallow, and a tree is dropped
+/// recursively, so a hostile depth must not reach the stack.
+const MAX_DEPTH: usize = 256;
+
 /// Parses a document into its root element. Text is concatenated (CDATA as it stands,
 /// references resolved) and trimmed; comments and processing instructions are dropped.
 pub(crate) fn parse(text: &str) -> Result<XmlElement, XmlError> {
@@ -54,7 +58,14 @@ pub(crate) fn parse(text: &str) -> Result<XmlElement, XmlError> {
                     "the document has a DTD (<!DOCTYPE …>); DTDs and entities are never processed".to_owned(),
                 ));
             }
-            Event::Start(start) => stack.push(element(&reader, &start, namespace)?),
+            Event::Start(start) => {
+                if stack.len() == MAX_DEPTH {
+                    return Err(XmlError::Refused(format!(
+                        "elements nest deeper than {MAX_DEPTH}"
+                    )));
+                }
+                stack.push(element(&reader, &start, namespace)?);
+            }
             Event::Empty(start) => {
                 let e = element(&reader, &start, namespace)?;
                 close(e, &mut stack, &mut root)?;
@@ -321,6 +332,13 @@ mod tests {
                 other => panic!("{doc}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let deep = |n: usize| format!("{}{}", "<a>".repeat(n), "</a>".repeat(n));
+        assert!(parse(&deep(MAX_DEPTH)).is_ok());
+        assert!(matches!(parse(&deep(100_000)), Err(XmlError::Refused(_))));
     }
 
     #[test]
