@@ -3,7 +3,7 @@
 //! 受理), camelCase fields, an envelope `{"code": "0000", "msg", "data"}`, fetch by case number,
 //! and application intake.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::data::{self, LegacyCase};
-use super::{Fault, FaultPlan, Faults, Running, SimOptions, beijing};
+use super::{Applications, Fault, FaultPlan, Faults, Running, SimOptions, beijing};
 
 /// The API key the simulator accepts in `X-Api-Key`.
 pub const API_KEY: &str = "sim-rest-key";
@@ -102,7 +102,7 @@ pub fn to_json(c: &LegacyCase) -> Value {
 struct Sim {
     /// Sorted by (updatedAt, caseNo): the order the listing answers in.
     cases: Vec<Value>,
-    applications: Mutex<Vec<Value>>,
+    applications: Applications,
     faults: Arc<Faults>,
 }
 
@@ -126,7 +126,7 @@ impl RestSim {
         let faults = Arc::new(Faults::default());
         let sim = Arc::new(Sim {
             cases,
-            applications: Mutex::new(Vec::new()),
+            applications: Applications::default(),
             faults: faults.clone(),
         });
         let app = Router::new()
@@ -141,11 +141,7 @@ impl RestSim {
 
     /// The applications handed to this system so far.
     pub fn applications(&self) -> Vec<Value> {
-        self.sim
-            .applications
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.sim.applications.all()
     }
 }
 
@@ -230,9 +226,7 @@ async fn apply(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Option<Jso
     let Some(Json(application)) = body.filter(|Json(v)| v.is_object()) else {
         return envelope(StatusCode::BAD_REQUEST, "4000", "请求体须为JSON对象", Value::Null);
     };
-    let mut applications = sim.applications.lock().unwrap_or_else(|e| e.into_inner());
-    applications.push(application);
-    let receipt = format!("SQ{:010}", applications.len());
+    let receipt = format!("SQ{:010}", sim.applications.keep(application));
     envelope(
         StatusCode::OK,
         "0000",
