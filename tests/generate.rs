@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use common::binary::Sandbox;
 use ronghe::mapping::{Shape, propose};
-use ronghe_adapters::sim::{SimOptions, rest::RestSim};
+use ronghe_adapters::sim::{SimOptions, rest::RestSim, soap::SoapSim};
 use ronghe_adapters::{AdapterConfig, Fixed, Profile};
 
 fn answer_key(name: &str) -> BTreeMap<String, String> {
@@ -71,6 +71,37 @@ async fn rest_simulator_generation_quality() {
         .unwrap();
     let profile = adapter.probe(100).await.unwrap();
     let (precision, recall) = score("sim-rest", &profile, Shape::Json);
+    assert!(
+        precision >= 0.95 && recall >= 0.95,
+        "precision {precision:.2}, recall {recall:.2}"
+    );
+}
+
+#[tokio::test]
+async fn soap_simulator_generation_quality() {
+    let sim = SoapSim::start(&SimOptions {
+        cases: 300,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let config = ronghe_adapters::sim::soap::adapter_config(&sim.endpoint(), "env:P");
+    let secrets = Fixed(
+        [(
+            "env:P".to_owned(),
+            ronghe_adapters::sim::soap::PASSWORD.to_owned(),
+        )]
+        .into(),
+    );
+    let adapter = AdapterConfig::from_toml(&config)
+        .unwrap()
+        .validate()
+        .unwrap()
+        .build(&secrets)
+        .await
+        .unwrap();
+    let profile = adapter.probe(300).await.unwrap();
+    let (precision, recall) = score("sim-soap", &profile, Shape::Xml);
     assert!(
         precision >= 0.95 && recall >= 0.95,
         "precision {precision:.2}, recall {recall:.2}"

@@ -4,7 +4,7 @@
 use chrono::{DateTime, FixedOffset};
 use futures_util::TryStreamExt;
 use ronghe::mapping::{Mapping, MappingError};
-use ronghe_adapters::sim::{SimOptions, rest::RestSim};
+use ronghe_adapters::sim::{SimOptions, rest::RestSim, soap::SoapSim};
 use ronghe_adapters::{AdapterConfig, Fixed, Raw};
 use serde_json::{Value, json};
 
@@ -50,6 +50,49 @@ async fn every_rest_simulator_record_maps_to_a_valid_case() {
         assert!(
             stages.contains_key(stage),
             "the simulator's data reaches {stage}: {stages:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_soap_simulator_record_maps_to_a_valid_case() {
+    let sim = SoapSim::start(&SimOptions {
+        cases: 400,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let config = ronghe_adapters::sim::soap::adapter_config(&sim.endpoint(), "env:P");
+    let secrets = Fixed(
+        [(
+            "env:P".to_owned(),
+            ronghe_adapters::sim::soap::PASSWORD.to_owned(),
+        )]
+        .into(),
+    );
+    let adapter = AdapterConfig::from_toml(&config)
+        .unwrap()
+        .validate()
+        .unwrap()
+        .build(&secrets)
+        .await
+        .unwrap();
+    let records: Vec<_> = adapter.read(None).try_collect().await.unwrap();
+    assert_eq!(records.len(), 400);
+    let mapping = mapping("sim-soap");
+    let mut results = std::collections::BTreeMap::new();
+    for record in &records {
+        let case = mapping
+            .apply(&record.raw, now())
+            .unwrap_or_else(|e| panic!("{:?}: {e:?}", record.key));
+        *results
+            .entry(case.result.map_or("open", |r| r.code.name()))
+            .or_insert(0) += 1;
+    }
+    for result in ["open", "approved", "rejected", "not_accepted"] {
+        assert!(
+            results.contains_key(result),
+            "the simulator's data reaches {result}: {results:?}"
         );
     }
 }

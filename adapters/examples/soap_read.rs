@@ -23,7 +23,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..Default::default()
     })
     .await?;
-    let mut config = match AdapterConfig::from_toml(include_str!("../tests/data/sbdy.toml")) {
+    let mut config = match AdapterConfig::from_toml(&ronghe_adapters::sim::soap::adapter_config(
+        &sim.endpoint(),
+        "env:SBDY_PASSWORD",
+    )) {
         Ok(AdapterConfig::Soap(c)) => c,
         other => return Err(format!("the fixture is not a SOAP config: {other:?}").into()),
     };

@@ -14,7 +14,13 @@ use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const FIXTURE: &str = include_str!("data/sbdy.toml");
+/// The simulator's own config; the tests point `endpoint` at the running simulator.
+fn fixture() -> String {
+    ronghe_adapters::sim::soap::adapter_config(
+        "http://127.0.0.1:1/sbdy/services/CaseService",
+        "env:SBDY_PASSWORD",
+    )
+}
 const SOAP11: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 const SOAP12: &str = "http://www.w3.org/2003/05/soap-envelope";
 
@@ -52,7 +58,7 @@ async fn start(cases: usize) -> SoapSim {
 
 /// The driver for the simulator, as the fixture configures it.
 async fn driver(sim: &SoapSim, edit: impl FnOnce(&mut SoapConfig)) -> Box<dyn Adapter> {
-    let mut config = soap_config(FIXTURE);
+    let mut config = soap_config(&fixture());
     config.endpoint = sim.endpoint();
     edit(&mut config);
     build(config).await
@@ -215,7 +221,7 @@ async fn soap_12_and_utf8_requests_work_too() {
 #[tokio::test]
 async fn wrong_credentials_are_a_configuration_error() {
     let sim = start(5).await;
-    let mut config = soap_config(FIXTURE);
+    let mut config = soap_config(&fixture());
     config.endpoint = sim.endpoint();
     let wrong = Fixed(HashMap::from([(
         "env:SBDY_PASSWORD".to_owned(),
@@ -263,7 +269,7 @@ async fn injected_server_faults_are_retried_and_garbage_is_reported() {
 
 #[test]
 fn a_bad_config_reports_every_problem_with_its_path() {
-    let bad = FIXTURE
+    let bad = fixture()
         .replace("request_encoding = \"GBK\"", "request_encoding = \"Big5\"")
         .replace("select = \"办件列表/办件\"", "select = \"ns:办件列表/\"")
         .replace("operation = \"getCase\"", "operation = \"getcase\"")
@@ -285,7 +291,7 @@ fn a_bad_config_reports_every_problem_with_its_path() {
         "{issues:#?}"
     );
     let unknown =
-        AdapterConfig::from_toml(&FIXTURE.replace("version = \"1.1\"", "verison = \"1.1\"")).unwrap_err();
+        AdapterConfig::from_toml(&fixture().replace("version = \"1.1\"", "verison = \"1.1\"")).unwrap_err();
     assert!(unknown.message.contains("verison"), "{unknown}");
 }
 

@@ -75,7 +75,10 @@ fn norm(text: &str) -> String {
 
 /// A source field with its sampled values.
 struct Candidate<'a> {
-    path: &'a str,
+    /// The path a mapping rule reads it by.
+    path: String,
+    /// The path as the profile names it.
+    profiled: &'a str,
     /// The last segment of the path: the field's own name.
     name: &'a str,
     nullable: bool,
@@ -87,6 +90,8 @@ struct Candidate<'a> {
 struct Shapes {
     resident_id: f64,
     uscc: f64,
+    /// Either a resident ID or a credit code (a number can pass both checks by chance).
+    certificate: f64,
     division: f64,
     timestamp: f64,
     phone: f64,
@@ -103,6 +108,9 @@ impl Candidate<'_> {
         Shapes {
             resident_id: share(&|v| validate::parse_resident_id(v, today).is_ok()),
             uscc: share(&|v| validate::parse_uscc(v).is_ok()),
+            certificate: share(&|v| {
+                validate::parse_resident_id(v, today).is_ok() || validate::parse_uscc(v).is_ok()
+            }),
             division: share(&|v| validate::division(v).is_ok()),
             timestamp: share(&|v| validate::parse_timestamp(v).is_ok()),
             phone: share(&|v| v.len() == 11 && v.starts_with('1') && v.chars().all(|c| c.is_ascii_digit())),
@@ -115,6 +123,10 @@ fn name_score(t: &Target, c: &Candidate<'_>) -> Option<(f64, String)> {
     let name = c.name.trim();
     if let Some(zh) = t.names.iter().find(|zh| **zh == name) {
         return Some((0.95, format!("name {name} is the data element {zh}")));
+    }
+    let joined = c.path.replace(['/', '@'], "");
+    if let Some(zh) = t.names.iter().find(|zh| **zh == joined) {
+        return Some((0.92, format!("path {} reads as the data element {zh}", c.path)));
     }
     let segments = norm(&c.path.replace(['/', '.'], ""));
     if segments == norm(&t.path.replace('.', "")) {
@@ -144,9 +156,9 @@ fn shape_score(t: &Target, c: &Candidate<'_>, s: &Shapes) -> Option<(f64, String
     let n = c.values.len();
     let pct = |x: f64| format!("{:.0}% of {n} sampled values", x * 100.0);
     match t.path {
-        "applicant.certificate_no" if s.resident_id + s.uscc >= 0.8 => Some((
+        "applicant.certificate_no" if s.certificate >= 0.8 => Some((
             0.75,
-            format!("{} are resident IDs or credit codes", pct(s.resident_id + s.uscc)),
+            format!("{} are resident IDs or credit codes", pct(s.certificate)),
         )),
         "acceptance.department_uscc" if s.uscc >= 0.8 && s.resident_id == 0.0 => {
             Some((0.6, format!("{} are credit codes", pct(s.uscc))))
@@ -160,22 +172,34 @@ fn shape_score(t: &Target, c: &Candidate<'_>, s: &Shapes) -> Option<(f64, String
     }
 }
 
-/// The value at `path` in one sample, as text.
-fn value_at(shape: Shape, path: &str, sample: &Value) -> Option<String> {
+/// The value of a profiled field in one sample, as text. Profiles name JSON and XML fields by
+/// JSON pointers into the record's JSON view (`Raw::to_json`), and SQL fields by column.
+fn value_at(shape: Shape, field: &str, sample: &Value) -> Option<String> {
     let found = match shape {
-        Shape::Json => sample.pointer(path),
-        Shape::Row => sample.get(path),
-        // XML samples are `{"root": {…}}`: the element path sits under the root element.
-        Shape::Xml => {
-            let root = sample.as_object().and_then(|o| o.values().next())?;
-            path.split('/').try_fold(root, |v, segment| v.get(segment))
-        }
+        Shape::Json | Shape::Xml => sample.pointer(field),
+        Shape::Row => sample.get(field),
     }?;
     match found {
         Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
         Value::Number(n) => Some(n.to_string()),
         Value::Object(o) => o.get("#text").and_then(Value::as_str).map(str::to_owned),
         _ => None,
+    }
+}
+
+/// The mapping path of a profiled field: XML pointers (`/办件/申请人/@类型`, `/办件/受理部门/#text`)
+/// become element paths below the record element (`申请人/@类型`, `受理部门`).
+fn rule_path(shape: Shape, field: &str) -> String {
+    match shape {
+        Shape::Xml => {
+            let segments: Vec<&str> = field.split('/').skip(2).filter(|s| *s != "#text").collect();
+            if segments.is_empty() {
+                ".".to_owned()
+            } else {
+                segments.join("/")
+            }
+        }
+        _ => field.to_owned(),
     }
 }
 
@@ -234,8 +258,14 @@ pub fn propose(profile: &Profile, shape: Shape) -> Option<Proposal> {
         .fields
         .iter()
         .map(|f| Candidate {
-            path: &f.name,
-            name: f.name.rsplit(['/', '.']).next().unwrap_or(&f.name),
+            path: rule_path(shape, &f.name),
+            profiled: &f.name,
+            name: f
+                .name
+                .rsplit(['/', '.'])
+                .find(|s| *s != "#text")
+                .unwrap_or(&f.name)
+                .trim_start_matches('@'),
             nullable: f.nullable,
             values: sample_values(shape, &f.name, &entity.samples),
         })
@@ -287,7 +317,7 @@ pub fn propose(profile: &Profile, shape: Shape) -> Option<Proposal> {
         match &chosen[ti] {
             Some((ci, confidence, evidence)) => {
                 let c = &candidates[*ci];
-                let mut parts = vec![format!("from = {}", quoted(c.path))];
+                let mut parts = vec![format!("from = {}", quoted(&c.path))];
                 let mut evidence = evidence.clone();
                 if let Kind::Code(set) = t.kind {
                     let distinct: BTreeSet<&str> = c.values.iter().map(String::as_str).collect();
@@ -302,7 +332,7 @@ pub fn propose(profile: &Profile, shape: Shape) -> Option<Proposal> {
                             }
                             numbers
                                 .and_then(|n| {
-                                    certificate_type_of(code, shape, c.path, n.path, &entity.samples)
+                                    certificate_type_of(code, shape, c.profiled, n.profiled, &entity.samples)
                                 })
                                 .unwrap_or_default()
                                 .to_owned()
@@ -396,19 +426,19 @@ fn fallback<'a>(
                 ),
             };
             let rule = derived(
-                format!("{{ from = {}, table = \"result_code\" }}", quoted(status.path)),
+                format!("{{ from = {}, table = \"result_code\" }}", quoted(&status.path)),
                 "no result field: the status says how a finished case ended",
                 0.5,
-                Some(status.path),
+                Some(&status.path),
             );
             return Some((rule, Some(table)));
         }
         "version" => source("updated_at").map(|c| {
             derived(
-                format!("{{ from = {}, convert = \"epoch_millis\" }}", quoted(c.path)),
+                format!("{{ from = {}, convert = \"epoch_millis\" }}", quoted(&c.path)),
                 "no version field: the update time orders the versions",
                 0.6,
-                Some(c.path),
+                Some(&c.path),
             )
         }),
         "acceptance.promised_finish_at" => match (
@@ -418,12 +448,12 @@ fn fallback<'a>(
             (Some(at), Some(days)) => Some(derived(
                 format!(
                     "{{ from = {}, add_working_days = {} }}",
-                    quoted(at.path),
-                    quoted(days.path)
+                    quoted(&at.path),
+                    quoted(&days.path)
                 ),
                 "no due-time field: the acceptance time plus the time limit in working days",
                 0.6,
-                Some(at.path),
+                Some(&at.path),
             )),
             _ => None,
         },

@@ -83,7 +83,7 @@ targets! {
     "applicant.phone" Text, Applicant, false, true, ["联系人手机号码", "手机号码", "联系电话"], ["mobile", "phone", "tel"];
     "applicant.address" Text, Applicant, false, true, ["通讯地址", "联系地址"], ["address"];
     "applicant.legal_representative" Text, Applicant, false, true, ["法定代表人"], ["legalPerson", "legalRepresentative"];
-    "applied_at" Timestamp, Case, true, false, ["申请时间", "申报时间"], ["applyTime", "appliedAt", "submitTime"];
+    "applied_at" Timestamp, Case, true, false, ["申请时间", "申报时间", "申请日期"], ["applyTime", "appliedAt", "submitTime"];
     "acceptance.department" Text, Acceptance, true, false, ["受理单位名称", "受理部门"], ["deptName", "acceptDept", "department"];
     "acceptance.department_uscc" Text, Acceptance, true, false, ["受理单位统一社会信用代码", "受理部门代码"], ["deptCode", "deptUscc"];
     "acceptance.acceptor" Text, Acceptance, true, true, ["受理人员", "受理人", "受理人姓名"], ["acceptor", "acceptUser"];
@@ -91,7 +91,7 @@ targets! {
     "acceptance.document_no" Text, Acceptance, false, false, ["受理文书编号"], ["acceptDocNo"];
     "acceptance.promised_finish_at" Timestamp, Acceptance, true, false, ["承诺办结时间"], ["promiseTime", "dueTime", "deadline"];
     "acceptance.time_limit_working_days" Integer, Acceptance, false, false, ["承诺办结时限", "办结时限", "承诺时限"], ["timeLimit", "promiseDays"];
-    "review_opinion" Text, Case, false, false, ["审查意见", "审批意见", "环节处理意见", "办理意见"], ["opinion", "reviewOpinion"];
+    "review_opinion" Text, Case, false, false, ["审查意见", "审批意见", "审核意见", "环节处理意见", "办理意见"], ["opinion", "reviewOpinion"];
     "result.code" Code(ResultCode), Result, true, false, ["办理结果", "办结结果代码", "办结结果"], ["result", "resultCode"];
     "result.description" Text, Result, false, false, ["办件结果描述", "结果描述"], ["resultDesc", "resultDescription"];
     "result.finished_at" Timestamp, Result, true, false, ["办结时间"], ["finishTime", "finishedAt", "endTime"];

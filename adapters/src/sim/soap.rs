@@ -39,6 +39,14 @@ const WSSE: &str = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wsse
 const CHARSET: &str = "GBK";
 const MAX_PAGE_SIZE: usize = 1000;
 
+/// An adapter config for this simulator at `endpoint`, reading the WS-Security password from
+/// `password` (a secret reference such as `env:SBDY_PASSWORD` or `file:/…/soap.password`).
+pub fn adapter_config(endpoint: &str, password: &str) -> String {
+    include_str!("sbdy.toml")
+        .replace("{{ENDPOINT}}", endpoint)
+        .replace("{{PASSWORD}}", password)
+}
+
 /// The system's own status code for a state.
 pub fn status_code(state: data::State) -> &'static str {
     match state {
