@@ -41,7 +41,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let loaded = started.elapsed();
         let toml = format!(
             "{}\n[resilience]\nmax_requests_per_second = 0\n",
-            sim::config_toml(&url, 1000)
+            sim::adapter_config(&url, 1000)
         );
         let adapter = AdapterConfig::from_toml(&toml)
             .map_err(|issue| issue.to_string())?

@@ -1,7 +1,5 @@
 //! The `Adapter` trait: what every driver can be asked to do, in the legacy system's own shapes.
 
-use std::collections::VecDeque;
-use std::future::Future;
 use std::pin::Pin;
 
 use async_trait::async_trait;
@@ -47,40 +45,6 @@ pub struct Capabilities {
 
 /// A stream of records, read page by page: memory stays bounded whatever the volume.
 pub type RecordStream<'a> = Pin<Box<dyn Stream<Item = Result<Record, AdapterError>> + Send + 'a>>;
-
-/// Reads page after page: `page` turns a request into its records and the request after it
-/// (`None` at the end). Memory holds one page at a time; an error ends the stream.
-pub(crate) fn paged<'a, P, F, Fut>(first: Result<P, AdapterError>, page: F) -> RecordStream<'a>
-where
-    P: Send + 'a,
-    F: FnMut(P) -> Fut + Send + 'a,
-    Fut: Future<Output = Result<(Vec<Record>, Option<P>), AdapterError>> + Send + 'a,
-{
-    struct State<P, F> {
-        next: Option<P>,
-        buffer: VecDeque<Record>,
-        page: F,
-    }
-    let start = first.map(|first| State {
-        next: Some(first),
-        buffer: VecDeque::new(),
-        page,
-    });
-    Box::pin(futures_util::stream::try_unfold(start, |state| async move {
-        let mut state = state?;
-        loop {
-            if let Some(record) = state.buffer.pop_front() {
-                return Ok(Some((record, Ok(state))));
-            }
-            let Some(next) = state.next.take() else {
-                return Ok(None);
-            };
-            let (records, following) = (state.page)(next).await?;
-            state.buffer.extend(records);
-            state.next = following;
-        }
-    }))
-}
 
 /// A connection to one departmental system.
 #[async_trait]

@@ -7,7 +7,6 @@ mod adapter;
 pub mod config;
 mod error;
 pub mod mssql;
-mod position;
 mod profile;
 mod raw;
 pub mod registry;
@@ -15,7 +14,9 @@ pub mod resilience;
 pub mod rest;
 mod secrets;
 pub mod sim;
+pub mod soap;
 pub mod sql;
+mod watermark;
 
 pub use adapter::{Adapter, Capabilities, Checkpoint, Receipt, Record, RecordStream};
 pub use config::{ConfigIssue, ValidatedConfig};

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::Issues;
-use crate::{Adapter, AdapterError, Secrets, mssql, rest, sql};
+use crate::{Adapter, AdapterError, Secrets, mssql, rest, soap, sql};
 
 /// How ronghe talks to a departmental system.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -64,6 +64,7 @@ impl std::fmt::Display for AdapterKind {
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum AdapterConfig {
     Rest(rest::RestConfig),
+    Soap(soap::SoapConfig),
     Sql(sql::SqlConfig),
     Mssql(mssql::MssqlConfig),
 }
@@ -72,6 +73,7 @@ impl AdapterConfig {
     pub fn kind(&self) -> AdapterKind {
         match self {
             AdapterConfig::Rest(_) => AdapterKind::Rest,
+            AdapterConfig::Soap(_) => AdapterKind::Soap,
             AdapterConfig::Sql(_) => AdapterKind::Sql,
             AdapterConfig::Mssql(_) => AdapterKind::Mssql,
         }
@@ -80,6 +82,7 @@ impl AdapterConfig {
     pub(crate) fn check(&self, issues: &mut Issues) {
         match self {
             AdapterConfig::Rest(c) => c.check(issues),
+            AdapterConfig::Soap(c) => c.check(issues),
             AdapterConfig::Sql(c) => c.check(issues),
             AdapterConfig::Mssql(c) => c.check(issues),
         }
@@ -88,6 +91,7 @@ impl AdapterConfig {
     pub(crate) async fn build(&self, secrets: &dyn Secrets) -> Result<Box<dyn Adapter>, AdapterError> {
         Ok(match self {
             AdapterConfig::Rest(c) => Box::new(rest::RestAdapter::build(c, secrets)?),
+            AdapterConfig::Soap(c) => Box::new(soap::SoapAdapter::build(c, secrets)?),
             AdapterConfig::Sql(c) => Box::new(sql::SqlAdapter::build(c, secrets)?),
             AdapterConfig::Mssql(c) => Box::new(c.build(secrets)?),
         })

@@ -18,46 +18,12 @@ fn secrets() -> Fixed {
     )]))
 }
 
-/// The config an engineer writes for the simulator (docs/examples carry the same).
+/// The simulator's own config with test-friendly resilience settings and page size.
 fn sim_config(base: &str, page_size: u32) -> String {
+    let config = ronghe_adapters::sim::rest::adapter_config(base, "env:SIM_REST_KEY")
+        .replace("size = 100", &format!("size = {page_size}"));
     format!(
-        r#"
-type = "rest"
-base_url = "{base}/api/v1/"
-
-[auth]
-type = "api_key"
-header = "X-Api-Key"
-key = "env:SIM_REST_KEY"
-
-[records]
-path = "licences"
-select = "/data/list"
-key = "/caseNo"
-watermark = "/updatedAt"
-since_param = "updatedSince"
-total = "/data/total"
-
-[records.paging]
-type = "page"
-param = "pageNo"
-size_param = "pageSize"
-size = {page_size}
-
-[fetch]
-path = "licences/{{key}}"
-select = "/data"
-
-[submit]
-path = "applications"
-id = "/data/receiptNo"
-
-[resilience]
-request_timeout_seconds = 2
-backoff_base_ms = 5
-backoff_max_ms = 20
-max_requests_per_second = 0
-"#
+        "{config}\n[resilience]\nrequest_timeout_seconds = 2\nbackoff_base_ms = 5\nbackoff_max_ms = 20\nmax_requests_per_second = 0\n"
     )
 }
 

@@ -71,7 +71,7 @@ fn quote(url: &str, name: &str) -> String {
 async fn suite(url: &str) {
     sim::load(url, SEED, CASES).await.expect("simulator loads");
     let config =
-        sim::config_toml(url, PAGE).replacen(&format!("type = \"sql\"\nurl = \"{url}\"\n"), &head(url), 1);
+        sim::adapter_config(url, PAGE).replacen(&format!("type = \"sql\"\nurl = \"{url}\"\n"), &head(url), 1);
     let db = adapter(&config).await;
     let expected = data::cases(SEED, CASES);
 
@@ -172,8 +172,8 @@ async fn suite(url: &str) {
         let rest = read_all(db.as_ref(), all[at].checkpoint.clone()).await;
         assert_eq!(keys(&rest), keys(&all[at + 1..]), "resuming after record {at}");
     }
-    // From a watermark, inclusive (`ronghe adapters read --since`).
-    let since = read_all(db.as_ref(), Some(Checkpoint::since(&order[tie].0))).await;
+    // From a bare watermark, inclusive (`ronghe adapters read --since`).
+    let since = read_all(db.as_ref(), Some(Checkpoint(order[tie].0.clone()))).await;
     assert_eq!(
         keys(&since),
         keys(&all[order.iter().position(|o| o.0 == order[tie].0).unwrap()..])
@@ -183,7 +183,7 @@ async fn suite(url: &str) {
     // meaning the select list's text cast (issue 3).
     let by_fee = adapter_on(
         url,
-        "table = \"SP_BJXX\"\nkey = \"SBLSH\"\nwatermark = [\"SFJE\"]\npage_size = 5\n",
+        "table = \"SP_BJXX\"\nkey = \"SBLSH\"\nwatermark = \"SFJE\"\npage_size = 5\n",
     )
     .await;
     let fees = read_all(by_fee.as_ref(), None).await;
@@ -288,7 +288,7 @@ async fn suite(url: &str) {
 
     // Names that need quoting: a Chinese view name, a keyword column, a case-folded table name.
     let view = format!(
-        "table = \"{}\"\nkey = \"SBLSH\"\nwatermark = [\"GXSJ\"]\n",
+        "table = \"{}\"\nkey = \"SBLSH\"\nwatermark = \"GXSJ\"\n",
         sim::FINISHED_VIEW
     );
     let view = adapter_on(url, &view).await;
@@ -309,19 +309,21 @@ async fn suite(url: &str) {
     assert!(err.message.contains("no table or view"), "{err}");
     let missing = adapter_on(
         url,
-        "table = \"SP_BJXX\"\nkey = \"SBLSH\"\nwatermark = [\"UPDATED\"]\n",
+        "table = \"SP_BJXX\"\nkey = \"SBLSH\"\nwatermark = \"UPDATED\"\n",
     )
     .await;
     let err = missing.fetch("x").await.unwrap_err();
     assert!(err.message.contains("no column \"UPDATED\""), "{err}");
 
-    // A checkpoint from elsewhere is refused, not guessed at.
-    let err = db
-        .read(Some(Checkpoint("20250101".to_owned())))
-        .try_collect::<Vec<_>>()
-        .await
-        .unwrap_err();
-    assert_eq!(err.class, ErrorClass::Configuration, "{err}");
+    // A malformed checkpoint is refused, not guessed at.
+    for bad in ["[\"only one\"]", "[\"2025-01-01 00:00:00\", 7]"] {
+        let err = db
+            .read(Some(Checkpoint(bad.to_owned())))
+            .try_collect::<Vec<_>>()
+            .await
+            .err();
+        assert_eq!(err.map(|e| e.class), Some(ErrorClass::Configuration), "{bad}");
+    }
 }
 
 #[tokio::test]
@@ -360,7 +362,7 @@ async fn on_sql_server() {
     // rowversion watermarks: hex in checkpoints, bounded by MIN_ACTIVE_ROWVERSION().
     let by_rowversion = adapter_on(
         &url,
-        "table = \"SP_BJXX\"\nkey = \"SBLSH\"\nwatermark = [\"RV\"]\npage_size = 7\n",
+        "table = \"SP_BJXX\"\nkey = \"SBLSH\"\nwatermark = \"RV\"\npage_size = 7\n",
     )
     .await;
     let all = read_all(by_rowversion.as_ref(), None).await;
@@ -389,7 +391,7 @@ url = "postgres://reader:hunter2@db/sp"
 url_secret = "hunter2"
 table = ""
 key = "SBLSH"
-watermark = ["GXSJ", "SBLSH", "GXSJ"]
+watermark = "SBLSH"
 columns = ["SXMC"]
 filter = "a = ? ; DROP TABLE x"
 filter_params = [[1]]
@@ -408,7 +410,6 @@ max_attempts = 0
         "url",
         "table",
         "watermark",
-        "watermark[2]",
         "columns",
         "filter",
         "filter_params[0]",

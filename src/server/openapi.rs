@@ -16,11 +16,14 @@ use utoipa::OpenApi;
         super::systems::retire,
         super::cases::show,
         super::cases::history,
+        super::rules::list,
+        super::rules::publish,
     ),
     tags(
         (name = "health", description = "liveness and readiness"),
         (name = "systems", description = "departmental systems registry 部门系统登记"),
         (name = "cases", description = "cases held by the platform 办件"),
+        (name = "rules", description = "published data-collection items and validation rules 公布的采集项与校验规则 (Art. 29)"),
     )
 )]
 struct ApiDoc;

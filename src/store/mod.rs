@@ -3,7 +3,10 @@
 //! PostgreSQL's `$n` placeholders); the few differences (locking, column types) are confined to
 //! `Backend` and the per-backend migrations.
 
+mod adapters;
+mod baseline;
 mod cases;
+mod rules;
 mod systems;
 
 pub use cases::{CaseRecord, CaseVersion, RejectReason, UpsertOutcome};

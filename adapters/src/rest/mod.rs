@@ -11,9 +11,8 @@ pub use config::{Auth, Endpoint, Method, Paging, Records, RestConfig, Submit};
 use async_trait::async_trait;
 use serde_json::Value;
 
-use crate::adapter::paged;
-use crate::position::Position;
 use crate::resilience::Policy;
+use crate::watermark::{self, Position};
 use crate::{
     Adapter, AdapterError, AdapterKind, Capabilities, Checkpoint, Entity, Profile, Raw, Receipt, Record,
     RecordStream, Secrets,
@@ -109,10 +108,16 @@ impl RestAdapter {
                 let request = self
                     .signer
                     .sign(request, method_name(method), &path_and_query, &bytes);
-                let response = request.send().await.map_err(|e| transport_error(&what, e))?;
+                let response = request
+                    .send()
+                    .await
+                    .map_err(|e| AdapterError::transport(&what, e))?;
                 let status = response.status();
                 let headers = response.headers().clone();
-                let body = response.bytes().await.map_err(|e| transport_error(&what, e))?;
+                let body = response
+                    .bytes()
+                    .await
+                    .map_err(|e| AdapterError::transport(&what, e))?;
                 if !status.is_success() {
                     return Err(AdapterError::from_http_status(status.as_u16(), &what));
                 }
@@ -131,11 +136,8 @@ impl RestAdapter {
     fn first_page(&self, from: Option<&Position>, size_override: Option<u32>) -> Next {
         let r = &self.config.records;
         let mut query: Vec<(String, String)> = r.query.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        if let Some(position) = from
-            && let Some(param) = &r.since_param
-            && let Some(watermark) = position.watermark.first()
-        {
-            query.push((param.clone(), watermark.clone()));
+        if let (Some(position), Some(param)) = (from, &r.since_param) {
+            query.push((param.clone(), position.watermark.clone()));
         }
         match &r.paging {
             Paging::None => {}
@@ -242,28 +244,15 @@ impl RestAdapter {
         let mut records = Vec::with_capacity(items.len());
         for item in items {
             let key = item.pointer(&r.key).and_then(scalar);
-            let position = match (&r.watermark, &key) {
-                (Some(w), Some(k)) => {
-                    let watermark = item.pointer(w).and_then(scalar).ok_or_else(|| {
-                        AdapterError::data(format!("{}: record {k} has no watermark at {w:?}", r.path))
-                    })?;
-                    Some(Position {
-                        watermark: vec![watermark],
-                        key: k.clone(),
-                    })
-                }
+            let watermark = match (&r.watermark, &key) {
+                (Some(w), Some(k)) => Some(item.pointer(w).and_then(scalar).ok_or_else(|| {
+                    AdapterError::data(format!("{}: record {k} has no watermark at {w:?}", r.path))
+                })?),
                 _ => None,
             };
-            if let (Some(after), Some(p)) = (after, &position)
-                && !after.before(p)
-            {
-                continue;
-            }
-            records.push(Record {
-                key,
-                checkpoint: position.as_ref().map(Position::checkpoint),
-                raw: Raw::Json(item.clone()),
-            });
+            records.extend(watermark::listed(key, watermark, after, || {
+                Raw::Json(item.clone())
+            }));
         }
         let following = self.next_page(next, items.len(), &body, &headers);
         Ok((records, following))
@@ -284,18 +273,6 @@ fn reqwest_method(method: Method) -> reqwest::Method {
         Method::Post => reqwest::Method::POST,
         Method::Put => reqwest::Method::PUT,
     }
-}
-
-/// Connection failures, resets, timeouts and cut-off bodies may pass: retryable.
-fn transport_error(what: &str, err: reqwest::Error) -> AdapterError {
-    let reason = if err.is_timeout() {
-        "timed out"
-    } else if err.is_connect() {
-        "cannot connect"
-    } else {
-        "the connection failed"
-    };
-    AdapterError::retryable(format!("{what}: {reason}")).with_source(err)
 }
 
 /// The target of `rel="next"` in a `Link` header (RFC 8288), if any.
@@ -395,18 +372,10 @@ impl Adapter for RestAdapter {
     }
 
     fn read(&self, from: Option<Checkpoint>) -> RecordStream<'_> {
-        let start = match from.as_ref().map(|c| Position::parse(c, 1, "REST")).transpose() {
-            Ok(after) if after.is_some() && self.config.records.watermark.is_none() => {
-                Err(AdapterError::configuration(
-                    "resuming from a checkpoint needs records.watermark in the config",
-                ))
-            }
-            Ok(after) => Ok((self.first_page(after.as_ref(), None), after)),
-            Err(e) => Err(e),
-        };
-        paged(start, move |(next, after): (Next, Option<Position>)| async move {
-            let (records, following) = self.page(&next, after.as_ref()).await?;
-            Ok((records, following.map(|f| (f, after))))
+        let start = Position::resume(from.as_ref(), self.config.records.watermark.is_some())
+            .map(|after| (self.first_page(after.as_ref(), None), after));
+        watermark::paged(start, move |next, after| async move {
+            self.page(&next, after.as_ref()).await
         })
     }
 

@@ -432,13 +432,14 @@ pub async fn touch(url: &str, case_numbers: &[&str], at: &str) -> Result<(), Ada
 
 /// The adapter config an engineer writes for this system at `url`: cases by `GXSJ` then
 /// `SBLSH`, and applications into `WS_SQXX` (read-only, so refused until `read_only = false`).
-pub fn config_toml(url: &str, page_size: u32) -> String {
+pub fn adapter_config(url: &str, page_size: u32) -> String {
     format!(
-        r#"type = "sql"
+        r#"# 审批办件系统 (SQL simulator)
+type = "sql"
 url = "{url}"
 table = "{CASES}"
 key = "SBLSH"
-watermark = ["GXSJ"]
+watermark = "GXSJ"
 page_size = {page_size}
 
 [submit]

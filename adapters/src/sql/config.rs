@@ -30,11 +30,11 @@ pub struct SqlConfig {
     pub table: String,
     /// The column holding each case's key (its case number): unique and never null.
     pub key: String,
-    /// Columns that grow when a case changes (update time, version, SQL Server `rowversion`), in
-    /// order; records are read in (watermark…, key) order. Empty: key order, and a resumed read
+    /// The column that grows when a case changes (update time, version, SQL Server `rowversion`);
+    /// records are read in (watermark, key) order. Without one: key order, and a resumed read
     /// sees no changes to records already read.
     #[serde(default)]
-    pub watermark: Vec<String>,
+    pub watermark: Option<String>,
     /// Columns to read; every column when empty.
     #[serde(default)]
     pub columns: Vec<String>,
@@ -113,8 +113,8 @@ impl SqlConfig {
         }
         identifier("table".to_owned(), &self.table);
         identifier("key".to_owned(), &self.key);
-        for (i, w) in self.watermark.iter().enumerate() {
-            identifier(format!("watermark[{i}]"), w);
+        if let Some(watermark) = &self.watermark {
+            identifier("watermark".to_owned(), watermark);
         }
         for (i, c) in self.columns.iter().enumerate() {
             identifier(format!("columns[{i}]"), c);
@@ -125,16 +125,11 @@ impl SqlConfig {
                 identifier(format!("submit.columns.{column}"), column);
             }
         }
-        if self.watermark.contains(&self.key) {
+        if self.watermark.as_ref() == Some(&self.key) {
             issues.add(
                 "watermark",
-                "must not contain the key column: the key always ends the order",
+                "must not be the key column: the key always ends the order",
             );
-        }
-        for (i, w) in self.watermark.iter().enumerate() {
-            if self.watermark[..i].contains(w) {
-                issues.add(format!("watermark[{i}]"), format!("{w} is listed twice"));
-            }
         }
         if !self.columns.is_empty() {
             for needed in std::iter::once(&self.key).chain(&self.watermark) {

@@ -8,9 +8,8 @@ use tokio::sync::OnceCell;
 use super::catalogue::{self, Table};
 use super::config::SqlConfig;
 use super::query::{self, Column, Dialect, Plan, Statement};
-use crate::adapter::paged;
-use crate::position::Position;
 use crate::resilience::Policy;
+use crate::watermark::{Position, paged};
 use crate::{
     Adapter, AdapterError, AdapterKind, Capabilities, Checkpoint, Entity, ErrorClass, Field, Profile, Raw,
     Receipt, Record, RecordStream, Row, SqlValue,
@@ -154,7 +153,7 @@ impl SqlAdapter {
                     dialect: self.dialect(),
                     from: self.dialect().table(c.schema.as_deref(), &table.name),
                     key: index(&c.key)?,
-                    watermark: c.watermark.iter().map(|w| index(w)).collect::<Result<_, _>>()?,
+                    watermark: c.watermark.as_deref().map(index).transpose()?,
                     columns,
                     filter: c.filter(),
                     page_size: c.page_size,
@@ -309,11 +308,10 @@ impl Adapter for SqlAdapter {
     }
 
     fn read(&self, from: Option<Checkpoint>) -> RecordStream<'_> {
-        let start = from
-            .as_ref()
-            .map(|c| Position::parse(c, self.config.watermark.len(), self.connection.kind().name()))
-            .transpose();
-        paged(start, move |after| self.page(after))
+        // A checkpoint is ["watermark","key"] (the watermark empty when the records have none),
+        // or a bare watermark: everything at or after it.
+        let start = from.as_ref().map(Position::parse).transpose();
+        paged(start.map(|after| (after, None)), move |after, _| self.page(after))
     }
 
     async fn fetch(&self, key: &str) -> Result<Option<Record>, AdapterError> {

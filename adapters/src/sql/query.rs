@@ -1,9 +1,9 @@
 //! Dialect-neutral SQL building, shared by the SQL driver (SQLite, PostgreSQL, MySQL/MariaDB) and
-//! the SQL Server driver: identifier quoting, placeholders, keyset pages over (watermark…, key),
+//! the SQL Server driver: identifier quoting, placeholders, keyset pages over (watermark, key),
 //! fetch by key, inserts, and the operator's filter with its placeholders renumbered. Values are
 //! always bound as parameters, never spliced into the text.
 
-use crate::position::Position;
+use crate::watermark::Position;
 use crate::{AdapterError, SqlValue};
 
 /// The SQL a database speaks.
@@ -317,8 +317,8 @@ pub(crate) struct Plan {
     pub(crate) columns: Vec<Column>,
     /// Index of the key column in `columns`.
     pub(crate) key: usize,
-    /// Indexes of the watermark columns in `columns`, in order.
-    pub(crate) watermark: Vec<usize>,
+    /// Index of the watermark column in `columns`, if the records have one.
+    pub(crate) watermark: Option<usize>,
     pub(crate) filter: Option<Filter>,
     pub(crate) page_size: u32,
 }
@@ -329,7 +329,7 @@ impl Plan {
         list.join(", ")
     }
 
-    /// The ordering columns: watermark columns, then the key.
+    /// The ordering columns: the watermark column, then the key.
     fn order(&self) -> impl Iterator<Item = &Column> {
         self.watermark
             .iter()
@@ -337,7 +337,7 @@ impl Plan {
             .map(|i| &self.columns[*i])
     }
 
-    /// The next page after `after` (from the start when `None`), in (watermark…, key) order.
+    /// The next page after `after` (from the start when `None`), in (watermark, key) order.
     pub(crate) fn page(&self, after: Option<&Position>) -> Result<Statement, AdapterError> {
         let mut binder = Binder::new(self.dialect);
         let mut conditions = Vec::new();
@@ -347,16 +347,15 @@ impl Plan {
         if let Some(position) = after {
             conditions.push(self.keyset(position, &mut binder)?);
         }
-        for i in &self.watermark {
-            let column = &self.columns[*i];
-            if is_rowversion(self.dialect, column) {
-                // Rows of transactions still open get lower rowversions than rows already
-                // committed; reading past the lowest open one would skip them for good.
-                conditions.push(format!(
-                    "{} < MIN_ACTIVE_ROWVERSION()",
-                    self.dialect.column(&column.name)
-                ));
-            }
+        if let Some(column) = self.watermark.map(|i| &self.columns[i])
+            && is_rowversion(self.dialect, column)
+        {
+            // Rows of transactions still open get lower rowversions than rows already
+            // committed; reading past the lowest open one would skip them for good.
+            conditions.push(format!(
+                "{} < MIN_ACTIVE_ROWVERSION()",
+                self.dialect.column(&column.name)
+            ));
         }
         let order: Vec<String> = self.order().map(|c| self.dialect.column(&c.name)).collect();
         let tail = match conditions.is_empty() {
@@ -373,14 +372,24 @@ impl Plan {
         Ok(binder.finish(sql))
     }
 
-    /// `(watermark…, key) > (position)`; with an empty key, `(watermark…) >= (position)`.
+    /// `(watermark, key) > (position)`; with an empty key (a bare watermark), `watermark >=
+    /// position`.
     fn keyset(&self, position: &Position, binder: &mut Binder) -> Result<String, AdapterError> {
         let inclusive = position.key.is_empty();
         let mut columns: Vec<&Column> = self.watermark.iter().map(|i| &self.columns[*i]).collect();
-        let mut texts: Vec<&str> = position.watermark.iter().map(String::as_str).collect();
+        let mut texts: Vec<&str> = self
+            .watermark
+            .iter()
+            .map(|_| position.watermark.as_str())
+            .collect();
         if !inclusive {
             columns.push(&self.columns[self.key]);
             texts.push(&position.key);
+        }
+        if columns.is_empty() {
+            return Err(AdapterError::configuration(
+                "a checkpoint with a watermark only needs a watermark column in the config",
+            ));
         }
         let values = columns
             .iter()
@@ -459,18 +468,15 @@ impl Plan {
                 self.from, self.columns[self.key].name
             ))
         })?;
-        let watermark = self
-            .watermark
-            .iter()
-            .map(|i| {
-                text(*i).ok_or_else(|| {
-                    AdapterError::data(format!(
-                        "record {key} of {} has no watermark in {}: give it one, or exclude such rows with a filter (e.g. \"{} IS NOT NULL\")",
-                        self.from, self.columns[*i].name, self.columns[*i].name
-                    ))
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let watermark = match self.watermark {
+            Some(i) => text(i).ok_or_else(|| {
+                AdapterError::data(format!(
+                    "record {key} of {} has no watermark in {}: give it one, or exclude such rows with a filter (e.g. \"{} IS NOT NULL\")",
+                    self.from, self.columns[i].name, self.columns[i].name
+                ))
+            })?,
+            None => String::new(),
+        };
         Ok(Position { watermark, key })
     }
 }
@@ -551,17 +557,17 @@ mod tests {
         }
     }
 
-    fn plan(dialect: Dialect, watermark: &[(&str, &str)], filter: Option<Filter>) -> Plan {
+    fn plan(dialect: Dialect, watermark: Option<(&str, &str)>, filter: Option<Filter>) -> Plan {
         let text = match dialect {
             Dialect::Postgres => "character varying",
             _ => "varchar",
         };
         let mut columns = vec![column(dialect, "SBLSH", text), column(dialect, "SXMC", text)];
-        columns.extend(watermark.iter().map(|(n, t)| column(dialect, n, t)));
+        columns.extend(watermark.map(|(n, t)| column(dialect, n, t)));
         Plan {
             dialect,
             from: dialect.table(None, "SP_BJXX"),
-            watermark: (2..columns.len()).collect(),
+            watermark: (columns.len() > 2).then_some(2),
             columns,
             key: 0,
             filter,
@@ -569,9 +575,9 @@ mod tests {
         }
     }
 
-    fn at(watermark: &[&str], key: &str) -> Position {
+    fn at(watermark: &str, key: &str) -> Position {
         Position {
-            watermark: watermark.iter().map(|w| (*w).to_owned()).collect(),
+            watermark: watermark.to_owned(),
             key: key.to_owned(),
         }
     }
@@ -623,15 +629,13 @@ mod tests {
 
     #[test]
     fn pages_are_keyset_not_offset() {
-        let p = plan(Dialect::Postgres, &[("GXSJ", "timestamp")], None);
+        let p = plan(Dialect::Postgres, Some(("GXSJ", "timestamp")), None);
         let first = p.page(None).unwrap();
         assert_eq!(
             first.sql,
             r#"SELECT src."SBLSH", src."SXMC", CAST(src."GXSJ" AS text) AS "GXSJ" FROM "SP_BJXX" AS src ORDER BY src."GXSJ", src."SBLSH" LIMIT 100"#
         );
-        let next = p
-            .page(Some(&at(&["2025-01-01 08:00:00"], "520102000001")))
-            .unwrap();
+        let next = p.page(Some(&at("2025-01-01 08:00:00", "520102000001"))).unwrap();
         assert_eq!(
             next.sql,
             r#"SELECT src."SBLSH", src."SXMC", CAST(src."GXSJ" AS text) AS "GXSJ" FROM "SP_BJXX" AS src WHERE (src."GXSJ", src."SBLSH") > (CAST($1 AS "pg_catalog"."timestamp"), CAST($2 AS "pg_catalog"."varchar")) ORDER BY src."GXSJ", src."SBLSH" LIMIT 100"#
@@ -647,29 +651,19 @@ mod tests {
 
     #[test]
     fn mysql_and_sql_server_get_the_expanded_keyset() {
-        let p = plan(Dialect::MySql, &[("GXSJ", "datetime"), ("BBH", "int")], None);
-        let next = p.page(Some(&at(&["2025-01-01 08:00:00", "3"], "K"))).unwrap();
+        let p = plan(Dialect::MySql, Some(("GXSJ", "datetime")), None);
+        let next = p.page(Some(&at("2025-01-01 08:00:00", "K"))).unwrap();
         assert_eq!(
             next.sql,
-            "SELECT src.`SBLSH`, src.`SXMC`, CAST(src.`GXSJ` AS CHAR) AS `GXSJ`, src.`BBH` FROM `SP_BJXX` AS src \
-             WHERE (src.`GXSJ` >= ? AND (src.`GXSJ` > ? OR (src.`GXSJ` = ? AND (src.`BBH` > ? OR \
-             (src.`BBH` = ? AND src.`SBLSH` > ?))))) ORDER BY src.`GXSJ`, src.`BBH`, src.`SBLSH` LIMIT 100"
+            "SELECT src.`SBLSH`, src.`SXMC`, CAST(src.`GXSJ` AS CHAR) AS `GXSJ` FROM `SP_BJXX` AS src \
+             WHERE (src.`GXSJ` >= ? AND (src.`GXSJ` > ? OR (src.`GXSJ` = ? AND src.`SBLSH` > ?))) \
+             ORDER BY src.`GXSJ`, src.`SBLSH` LIMIT 100"
         );
         let w = SqlValue::Text("2025-01-01 08:00:00".into());
-        assert_eq!(
-            next.params,
-            [
-                w.clone(),
-                w.clone(),
-                w,
-                SqlValue::Int(3),
-                SqlValue::Int(3),
-                SqlValue::Text("K".into())
-            ]
-        );
+        assert_eq!(next.params, [w.clone(), w.clone(), w, SqlValue::Text("K".into())]);
 
-        let p = plan(Dialect::Mssql, &[("RV", "timestamp")], None);
-        let next = p.page(Some(&at(&["00000000000007d1"], "K"))).unwrap();
+        let p = plan(Dialect::Mssql, Some(("RV", "timestamp")), None);
+        let next = p.page(Some(&at("00000000000007d1", "K"))).unwrap();
         assert_eq!(
             next.sql,
             "SELECT TOP (100) src.[SBLSH], src.[SXMC], src.[RV] FROM [SP_BJXX] AS src WHERE \
@@ -681,12 +675,16 @@ mod tests {
 
     #[test]
     fn an_empty_key_resumes_at_the_watermark_inclusive() {
-        let p = plan(Dialect::Sqlite, &[("GXSJ", "TEXT")], None);
-        let since = p.page(Some(&at(&["2025-06-01"], ""))).unwrap();
+        let p = plan(Dialect::Sqlite, Some(("GXSJ", "TEXT")), None);
+        let since = p.page(Some(&at("2025-06-01", ""))).unwrap();
         assert!(since.sql.contains(r#"WHERE (src."GXSJ" >= ?)"#), "{}", since.sql);
         assert_eq!(since.params, [SqlValue::Text("2025-06-01".into())]);
-        let keyed = plan(Dialect::Sqlite, &[], None);
-        let next = keyed.page(Some(&at(&[], "K9"))).unwrap();
+        let keyed = plan(Dialect::Sqlite, None, None);
+        assert!(
+            keyed.page(Some(&at("2025-06-01", ""))).is_err(),
+            "no watermark column"
+        );
+        let next = keyed.page(Some(&at("", "K9"))).unwrap();
         assert!(
             next.sql
                 .contains(r#"WHERE (src."SBLSH" > ?) ORDER BY src."SBLSH""#),
@@ -705,8 +703,8 @@ mod tests {
             ],
         };
         assert_eq!(filter_placeholders(&filter.sql).unwrap().len(), 2);
-        let p = plan(Dialect::Postgres, &[("GXSJ", "timestamp")], Some(filter));
-        let next = p.page(Some(&at(&["2025-01-01"], "K"))).unwrap();
+        let p = plan(Dialect::Postgres, Some(("GXSJ", "timestamp")), Some(filter));
+        let next = p.page(Some(&at("2025-01-01", "K"))).unwrap();
         assert!(
             next.sql.contains(
                 r#"WHERE ("SXMC" <> '?' AND [X?] = $1 AND `SXBM` LIKE $2) AND (src."GXSJ", src."SBLSH") > (CAST($3"#
@@ -731,12 +729,12 @@ mod tests {
 
     #[test]
     fn checkpoint_values_must_fit_their_columns() {
-        let p = plan(Dialect::Postgres, &[("BBH", "integer")], None);
-        let err = p.page(Some(&at(&["not a number"], "K"))).unwrap_err();
+        let p = plan(Dialect::Postgres, Some(("BBH", "integer")), None);
+        let err = p.page(Some(&at("not a number", "K"))).unwrap_err();
         assert!(err.message.contains("BBH"), "{err}");
         let by_int = Plan {
             key: 2,
-            ..plan(Dialect::Postgres, &[("ID", "integer")], None)
+            ..plan(Dialect::Postgres, Some(("ID", "integer")), None)
         };
         assert!(by_int.fetch("abc").is_none(), "no such key can exist");
         let row = vec![
