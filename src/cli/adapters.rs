@@ -131,7 +131,7 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
     }
 }
 
-fn read_config(file: &Path) -> Result<String, Failure> {
+pub(super) fn read_config(file: &Path) -> Result<String, Failure> {
     std::fs::read_to_string(file)
         .with_context(|| format!("cannot read {}", file.display()))
         .map_err(Failure::Failed)

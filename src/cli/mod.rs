@@ -3,6 +3,7 @@
 //! `output`.
 
 mod adapters;
+mod bridge;
 mod calendar;
 mod cases;
 mod output;
@@ -68,6 +69,9 @@ enum Command {
     /// Adapters to departmental systems: kinds, check, attach, probe, read 适配器.
     #[command(subcommand, after_help = EXIT_CODES)]
     Adapters(adapters::Command),
+    /// User bridge between platform identities and departmental accounts 用户互认.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Bridge(bridge::Command),
     /// Run the simulated departmental systems until Ctrl-C 模拟部门系统.
     Sim(sim::SimArgs),
     /// Read cases held by the platform, or import canonical cases 办件.
@@ -195,6 +199,7 @@ async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
         }
         Command::Systems(cmd) => systems::run(ctx, cmd).await,
         Command::Adapters(cmd) => adapters::run(ctx, cmd).await,
+        Command::Bridge(cmd) => bridge::run(ctx, cmd).await,
         Command::Sim(args) => sim::run(ctx, args).await,
         Command::Cases(cmd) => cases::run(ctx, cmd).await,
         Command::Validate { kind, value } => validate::run(ctx, kind, &value),

@@ -16,11 +16,23 @@ use utoipa::OpenApi;
         super::systems::retire,
         super::cases::show,
         super::cases::history,
+        super::bridge::put_identity,
+        super::bridge::show_identity,
+        super::bridge::import_accounts,
+        super::bridge::list_links,
+        super::bridge::link,
+        super::bridge::unlink,
+        super::bridge::issue,
+        super::bridge::redeem,
+        super::bridge::prove,
+        super::bridge::report,
+        super::bridge::keys,
     ),
     tags(
         (name = "health", description = "liveness and readiness"),
         (name = "systems", description = "departmental systems registry 部门系统登记"),
         (name = "cases", description = "cases held by the platform 办件"),
+        (name = "bridge", description = "user bridge between platform identities and departmental accounts 用户互认"),
     )
 )]
 struct ApiDoc;

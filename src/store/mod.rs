@@ -4,9 +4,14 @@
 //! `Backend` and the per-backend migrations.
 
 mod adapters;
+mod bridge;
 mod cases;
 mod systems;
 
+pub use bridge::{
+    AccountWrite, AutoLink, ConflictReason, ConflictRow, LinkRow, NewLink, SealedAccount, SealedIdentity, TokenUse,
+    UnresolvedRow, random_id,
+};
 pub use cases::{CaseRecord, CaseVersion, RejectReason, UpsertOutcome};
 
 use std::str::FromStr;
