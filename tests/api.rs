@@ -26,6 +26,7 @@ impl Api {
             AppState {
                 store: store.clone(),
                 metrics: Metrics::new(),
+                bridge: None,
             },
             MAX_BODY,
         );

@@ -869,11 +869,12 @@ impl Bridge {
         let conflicts = conflicts
             .into_iter()
             .map(|c| {
-                let account_ids = c
+                let mut account_ids = c
                     .account_ids
                     .iter()
                     .map(|sealed| Ok(shown_account(&self.open_account_id(&c.system_id, sealed)?, today)))
-                    .collect::<Result<_, BridgeError>>()?;
+                    .collect::<Result<Vec<_>, BridgeError>>()?;
+                account_ids.sort();
                 Ok(ConflictView {
                     account_ids,
                     system_id: c.system_id,

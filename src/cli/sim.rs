@@ -35,6 +35,7 @@ pub(super) async fn run(ctx: &Context, args: SimArgs) -> Result<(), Failure> {
         seed: args.seed,
         cases: args.cases,
         listen: ([127, 0, 0, 1], args.rest_port).into(),
+        bridge: None,
     };
     let rest = rest::RestSim::start(&options)
         .await
