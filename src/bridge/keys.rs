@@ -53,6 +53,7 @@ pub struct KeyConfig {
 #[serde(rename_all = "kebab-case")]
 pub enum Cipher {
     #[default]
+    #[serde(rename = "aes-256-gcm")]
     Aes256Gcm,
     /// SM4 (GB/T 32907), for systems bound to the national commercial algorithms.
     Sm4Gcm,
