@@ -168,6 +168,9 @@ mod tests {
         );
         let good = "[bridge]\nactive_key = \"k1\"\n[[bridge.keys]]\nid = \"k1\"\nsecret = \"env:K1\"\ncipher = \"sm4-gcm\"\n";
         let config = Config::parse(good).unwrap();
-        assert_eq!(config.bridge.unwrap().keys[0].cipher, crate::bridge::Cipher::Sm4Gcm);
+        assert_eq!(
+            config.bridge.unwrap().keys[0].cipher,
+            crate::bridge::Cipher::Sm4Gcm
+        );
     }
 }

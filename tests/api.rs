@@ -383,7 +383,8 @@ async fn bridge_without_keys_says_so() {
         None,
     );
     check_error(
-        api.send("POST", "/api/v1/bridge/tickets/redeem", r#"{"ticket":"x"}"#).await,
+        api.send("POST", "/api/v1/bridge/tickets/redeem", r#"{"ticket":"x"}"#)
+            .await,
         StatusCode::UNAUTHORIZED,
         "bridge_unauthorized",
         None,

@@ -57,12 +57,18 @@ impl Platform {
             .send()
             .await
             .unwrap();
-        (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
+        (
+            response.status().as_u16(),
+            response.json().await.unwrap_or(Value::Null),
+        )
     }
 
     async fn get(&self, path: &str) -> (u16, Value) {
         let response = self.http.get(format!("{}{path}", self.url)).send().await.unwrap();
-        (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
+        (
+            response.status().as_u16(),
+            response.json().await.unwrap_or(Value::Null),
+        )
     }
 
     /// Redeems as `system` would, with `secret`.
@@ -75,7 +81,10 @@ impl Platform {
             .send()
             .await
             .unwrap();
-        (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
+        (
+            response.status().as_u16(),
+            response.json().await.unwrap_or(Value::Null),
+        )
     }
 
     async fn register(&self, system: &str, callback: &str, signature: &str) {
@@ -85,11 +94,20 @@ impl Platform {
         });
         assert_eq!(self.post("/api/v1/systems", registration).await.0, 201);
         let config = common::bridge_config("basic", signature, callback);
-        self.bridge.store().set_bridge_config(system, &config, "engineer").await.unwrap();
+        self.bridge
+            .store()
+            .set_bridge_config(system, &config, "engineer")
+            .await
+            .unwrap();
     }
 
     async fn issue(&self, user: &str, system: &str) -> Value {
-        let (status, issued) = self.post("/api/v1/bridge/tickets", json!({ "user_id": user, "system_id": system })).await;
+        let (status, issued) = self
+            .post(
+                "/api/v1/bridge/tickets",
+                json!({ "user_id": user, "system_id": system }),
+            )
+            .await;
         assert_eq!(status, 201, "{issued}");
         issued
     }
@@ -127,8 +145,12 @@ async fn platform_user_reaches_the_legacy_system_as_the_right_account() {
     .await
     .unwrap();
     let sim_url = sim.running.url();
-    platform.register(SYSTEM, &format!("{sim_url}/sso/login"), "hmac-sha256").await;
-    platform.register(OTHER, "https://other.example.gov.cn/sso/", "ed25519").await;
+    platform
+        .register(SYSTEM, &format!("{sim_url}/sso/login"), "hmac-sha256")
+        .await;
+    platform
+        .register(OTHER, "https://other.example.gov.cn/sso/", "ed25519")
+        .await;
 
     // The department exports its accounts; the bridge imports them.
     let export: Value = platform
@@ -143,30 +165,55 @@ async fn platform_user_reaches_the_legacy_system_as_the_right_account() {
         .unwrap();
     let accounts = export["data"]["list"].clone();
     let (status, imported) = platform
-        .post(&format!("/api/v1/bridge/systems/{SYSTEM}/accounts"), json!({ "accounts": accounts }))
+        .post(
+            &format!("/api/v1/bridge/systems/{SYSTEM}/accounts"),
+            json!({ "accounts": accounts }),
+        )
         .await;
     assert_eq!(status, 200, "{imported}");
     assert_eq!(imported["accounts"], sim.accounts().len());
 
     // The real-name system's identities arrive: linked through the certificate number.
     let first = &sim.accounts()[0];
-    let (status, report) = platform.post("/api/v1/bridge/identities", identity_of("pu-1", first)).await;
+    let (status, report) = platform
+        .post("/api/v1/bridge/identities", identity_of("pu-1", first))
+        .await;
     assert_eq!(status, 200, "{report}");
-    assert_eq!(report["links"], json!([{ "outcome": "linked", "system_id": SYSTEM, "link_id": report["links"][0]["link_id"] }]));
+    assert_eq!(
+        report["links"],
+        json!([{ "outcome": "linked", "system_id": SYSTEM, "link_id": report["links"][0]["link_id"] }])
+    );
     assert!(!report.to_string().contains(&first.certificate_no) && !report.to_string().contains(&first.name));
     // The second person registered twice in the legacy system: a conflict, reported.
     let second = &sim.accounts()[1];
-    let (_, report) = platform.post("/api/v1/bridge/identities", identity_of("pu-2", second)).await;
+    let (_, report) = platform
+        .post("/api/v1/bridge/identities", identity_of("pu-2", second))
+        .await;
     assert_eq!(report["links"][0]["outcome"], "conflict", "{report}");
     assert_eq!(report["links"][0]["reason"], "duplicate_certificate");
     let (_, problems) = platform.get("/api/v1/bridge/report").await;
-    assert_eq!(problems["conflicts"][0]["account_ids"], json!(["u00002", "u00002b"]), "{problems}");
+    assert_eq!(
+        problems["conflicts"][0]["account_ids"],
+        json!(["u00002", "u00002b"]),
+        "{problems}"
+    );
 
     // Round trip: ticket → redirect → the simulator redeems → logged in as u00001.
     let issued = platform.issue("pu-1", SYSTEM).await;
     let redirect = issued["redirect_url"].as_str().unwrap();
-    assert!(redirect.starts_with(&format!("{sim_url}/sso/login?ticket=")), "{redirect}");
-    let login: Value = platform.http.get(redirect).send().await.unwrap().json().await.unwrap();
+    assert!(
+        redirect.starts_with(&format!("{sim_url}/sso/login?ticket=")),
+        "{redirect}"
+    );
+    let login: Value = platform
+        .http
+        .get(redirect)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(login["code"], "0000", "{login}");
     assert_eq!(login["data"]["account"], "u00001");
     assert_eq!(login["data"]["attributes"]["userName"], first.name.as_str());
@@ -181,20 +228,37 @@ async fn platform_user_reaches_the_legacy_system_as_the_right_account() {
         .json()
         .await
         .unwrap();
-    assert_eq!(me["data"]["account"], "u00001", "logged in as the right legacy account");
+    assert_eq!(
+        me["data"]["account"], "u00001",
+        "logged in as the right legacy account"
+    );
     // The same link again: the simulator shows the platform's refusal.
-    let replay: Value = platform.http.get(redirect).send().await.unwrap().json().await.unwrap();
+    let replay: Value = platform
+        .http
+        .get(redirect)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(replay["data"]["reason"], "ticket_replayed", "{replay}");
 
     // Every refusal reaches the redeeming system with its own code.
     let secret = common::SYSTEM_SECRET;
-    let ticket = platform.issue("pu-1", SYSTEM).await["ticket"].as_str().unwrap().to_owned();
+    let ticket = platform.issue("pu-1", SYSTEM).await["ticket"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (status, body) = platform.redeem(SYSTEM, "wrong", &ticket).await;
     assert_eq!((status, error_code(&body)), (401, "bridge_unauthorized"));
     let (status, body) = platform.redeem(OTHER, secret, &ticket).await;
     assert_eq!((status, error_code(&body)), (403, "ticket_wrong_system"));
     let mut parts: Vec<&str> = ticket.split('.').collect();
-    let other_ticket = platform.issue("pu-1", SYSTEM).await["ticket"].as_str().unwrap().to_owned();
+    let other_ticket = platform.issue("pu-1", SYSTEM).await["ticket"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     parts[2] = other_ticket.rsplit('.').next().unwrap();
     let (status, body) = platform.redeem(SYSTEM, secret, &parts.join(".")).await;
     assert_eq!((status, error_code(&body)), (403, "ticket_tampered"));
@@ -202,19 +266,39 @@ async fn platform_user_reaches_the_legacy_system_as_the_right_account() {
     assert_eq!((status, error_code(&body)), (400, "ticket_malformed"));
     let stale = platform
         .bridge
-        .issue("pu-1", SYSTEM, None, "platform", Utc::now() - Duration::seconds(61))
+        .issue(
+            "pu-1",
+            SYSTEM,
+            None,
+            "platform",
+            Utc::now() - Duration::seconds(61),
+        )
         .await
         .unwrap();
     let (status, body) = platform.redeem(SYSTEM, secret, &stale.ticket).await;
     assert_eq!((status, error_code(&body)), (410, "ticket_expired"));
     let mut downgraded = identity_of("pu-1", first);
     downgraded["level"] = json!("unverified");
-    assert_eq!(platform.post("/api/v1/bridge/identities", downgraded).await.0, 200);
+    assert_eq!(
+        platform.post("/api/v1/bridge/identities", downgraded).await.0,
+        200
+    );
     let (status, body) = platform.redeem(SYSTEM, secret, &ticket).await;
     assert_eq!((status, error_code(&body)), (403, "ticket_level_too_low"));
-    let (status, body) = platform.post("/api/v1/bridge/tickets", json!({ "user_id": "pu-1", "system_id": SYSTEM })).await;
+    let (status, body) = platform
+        .post(
+            "/api/v1/bridge/tickets",
+            json!({ "user_id": "pu-1", "system_id": SYSTEM }),
+        )
+        .await;
     assert_eq!((status, error_code(&body)), (403, "level_too_low"));
-    assert_eq!(platform.post("/api/v1/bridge/identities", identity_of("pu-1", first)).await.0, 200);
+    assert_eq!(
+        platform
+            .post("/api/v1/bridge/identities", identity_of("pu-1", first))
+            .await
+            .0,
+        200
+    );
 
     // A system that verifies offline: an Ed25519 ticket checks out against the published key.
     platform
@@ -223,13 +307,23 @@ async fn platform_user_reaches_the_legacy_system_as_the_right_account() {
             json!({ "accounts": [{ "account_id": "o-1", "certificate_no": first.certificate_no }] }),
         )
         .await;
-    let offline = platform.issue("pu-1", OTHER).await["ticket"].as_str().unwrap().to_owned();
+    let offline = platform.issue("pu-1", OTHER).await["ticket"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (_, keys) = platform.get("/api/v1/bridge/keys").await;
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let key: [u8; 32] = b64.decode(keys[0]["x"].as_str().unwrap()).unwrap().try_into().unwrap();
+    let key: [u8; 32] = b64
+        .decode(keys[0]["x"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
     let (signed, signature) = offline.rsplit_once('.').unwrap();
     let signature = ed25519_dalek::Signature::from_slice(&b64.decode(signature).unwrap()).unwrap();
-    ed25519_dalek::VerifyingKey::from_bytes(&key).unwrap().verify_strict(signed.as_bytes(), &signature).unwrap();
+    ed25519_dalek::VerifyingKey::from_bytes(&key)
+        .unwrap()
+        .verify_strict(signed.as_bytes(), &signature)
+        .unwrap();
 
     // The person registered twice proves one account by logging in there once.
     let link: Value = platform
@@ -244,12 +338,23 @@ async fn platform_user_reaches_the_legacy_system_as_the_right_account() {
         .unwrap();
     let proof = link["data"]["proof"].as_str().unwrap();
     let (status, linked) = platform
-        .post("/api/v1/bridge/links", json!({ "user_id": "pu-2", "system_id": SYSTEM, "proof": proof }))
+        .post(
+            "/api/v1/bridge/links",
+            json!({ "user_id": "pu-2", "system_id": SYSTEM, "proof": proof }),
+        )
         .await;
-    assert_eq!((status, linked["method"].as_str()), (201, Some("legacy_login")), "{linked}");
+    assert_eq!(
+        (status, linked["method"].as_str()),
+        (201, Some("legacy_login")),
+        "{linked}"
+    );
     let login: Value = platform
         .http
-        .get(platform.issue("pu-2", SYSTEM).await["redirect_url"].as_str().unwrap())
+        .get(
+            platform.issue("pu-2", SYSTEM).await["redirect_url"]
+                .as_str()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap()
@@ -259,19 +364,40 @@ async fn platform_user_reaches_the_legacy_system_as_the_right_account() {
     assert_eq!(login["data"]["account"], "u00002b", "{login}");
 
     // Department → platform: write-backs resolve through the links; unknown accounts are reported.
-    let resolved = platform.bridge.resolve(SYSTEM, "u00001", "SC-1", "writeback").await.unwrap();
+    let resolved = platform
+        .bridge
+        .resolve(SYSTEM, "u00001", "SC-1", "writeback")
+        .await
+        .unwrap();
     assert!(matches!(resolved, ronghe::bridge::Resolution::Linked { ref user_id, .. } if user_id == "pu-1"));
-    let unknown = platform.bridge.resolve(SYSTEM, "u09999", "SC-2", "writeback").await.unwrap();
+    let unknown = platform
+        .bridge
+        .resolve(SYSTEM, "u09999", "SC-2", "writeback")
+        .await
+        .unwrap();
     assert_eq!(unknown, ronghe::bridge::Resolution::Unknown);
-    let (_, problems) = platform.get(&format!("/api/v1/bridge/report?system_id={SYSTEM}")).await;
+    let (_, problems) = platform
+        .get(&format!("/api/v1/bridge/report?system_id={SYSTEM}"))
+        .await;
     assert!(problems["conflicts"].as_array().unwrap().is_empty(), "{problems}");
     assert_eq!(problems["unresolved"][0]["account_id"], "u09999");
     assert_eq!(problems["unresolved"][0]["last_context"], "SC-2");
 
     let (_, links) = platform.get("/api/v1/bridge/links?user_id=pu-1").await;
     assert_eq!(links.as_array().map(Vec::len), Some(2), "{links}");
-    let metrics = platform.http.get(format!("{}/metrics", platform.url)).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("ronghe_bridge_tickets_total{outcome=\"redeemed\"}"), "{metrics}");
+    let metrics = platform
+        .http
+        .get(format!("{}/metrics", platform.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("ronghe_bridge_tickets_total{outcome=\"redeemed\"}"),
+        "{metrics}"
+    );
     assert!(metrics.contains("outcome=\"ticket_replayed\""), "{metrics}");
     let (_, doc) = platform.get("/api/v1/openapi.json").await;
     assert!(doc["paths"]["/api/v1/bridge/tickets/redeem"].is_object());
@@ -280,15 +406,32 @@ async fn platform_user_reaches_the_legacy_system_as_the_right_account() {
     let mut bytes = Vec::new();
     for entry in std::fs::read_dir(platform.dir.path()).unwrap() {
         let path = entry.unwrap().path();
-        if path.file_name().unwrap().to_string_lossy().starts_with("ronghe.db") {
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("ronghe.db")
+        {
             bytes.extend(std::fs::read(&path).unwrap());
         }
     }
     assert!(bytes.len() > 10_000, "the store was written");
     let contains = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
     for account in &sim.accounts()[..2] {
-        assert!(!contains(account.certificate_no.as_bytes()), "certificate number of {} in clear", account.account_id);
-        assert!(!contains(account.name.as_bytes()), "name of {} in clear", account.account_id);
-        assert!(!contains(account.account_id.as_bytes()), "account id {} in clear", account.account_id);
+        assert!(
+            !contains(account.certificate_no.as_bytes()),
+            "certificate number of {} in clear",
+            account.account_id
+        );
+        assert!(
+            !contains(account.name.as_bytes()),
+            "name of {} in clear",
+            account.account_id
+        );
+        assert!(
+            !contains(account.account_id.as_bytes()),
+            "account id {} in clear",
+            account.account_id
+        );
     }
 }

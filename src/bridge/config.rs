@@ -189,7 +189,9 @@ impl BridgeConfig {
                 && allowed.host() == requested.host()
                 && allowed.port_or_known_default() == requested.port_or_known_default()
                 && (path == allowed.path()
-                    || path.strip_prefix(base).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')))
+                    || path
+                        .strip_prefix(base)
+                        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/')))
         })
     }
 }
@@ -261,7 +263,10 @@ attributes = [
             ]
         );
         let unknown = BridgeConfig::parse("minimum_level = \"basic\"\nlifetime = 3\n").unwrap_err();
-        assert!(unknown[0].message.contains("unknown field `lifetime`"), "{unknown:?}");
+        assert!(
+            unknown[0].message.contains("unknown field `lifetime`"),
+            "{unknown:?}"
+        );
         assert_eq!(unknown[0].path, "line 2");
     }
 }

@@ -10,9 +10,7 @@ use crate::case::{ApplicantKind, CertificateType, FieldIssue};
 use crate::validate::{self, mask_certificate, mask_name};
 
 /// Real-name level (实名等级) of a platform identity, as the real-name system rates it.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
     /// 1 非实名: registered, not verified.
@@ -157,11 +155,7 @@ impl Issues {
     }
 
     pub(crate) fn finish<T>(self, value: T) -> Result<T, Vec<FieldIssue>> {
-        if self.0.is_empty() {
-            Ok(value)
-        } else {
-            Err(self.0)
-        }
+        if self.0.is_empty() { Ok(value) } else { Err(self.0) }
     }
 }
 
@@ -264,7 +258,10 @@ impl std::fmt::Debug for Account {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Account")
             .field("account_id", &mask_certificate(&self.account_id))
-            .field("certificate_no", &self.certificate_no.as_deref().map(mask_certificate))
+            .field(
+                "certificate_no",
+                &self.certificate_no.as_deref().map(mask_certificate),
+            )
             .finish()
     }
 }
@@ -329,11 +326,19 @@ mod tests {
         let identity = person("u-1", "11010519491231002x").validate(today()).unwrap();
         assert_eq!(identity.certificate_no, "11010519491231002X");
         let debug = format!("{identity:?}");
-        assert!(!debug.contains("11010519491231002X") && !debug.contains("张三"), "{debug}");
+        assert!(
+            !debug.contains("11010519491231002X") && !debug.contains("张三"),
+            "{debug}"
+        );
         let view = identity.view(Utc::now());
-        assert_eq!((view.name.as_str(), view.certificate_no.as_str()), ("张*", "1101**********002X"));
+        assert_eq!(
+            (view.name.as_str(), view.certificate_no.as_str()),
+            ("张*", "1101**********002X")
+        );
 
-        let issues = person("11010519491231002X", "11010519491231002").validate(today()).unwrap_err();
+        let issues = person("11010519491231002X", "11010519491231002")
+            .validate(today())
+            .unwrap_err();
         let rules: Vec<&str> = issues.iter().map(|i| i.rule.as_str()).collect();
         assert_eq!(rules, ["user_id.certificate", "resident_id.length"]);
         let mismatch = NewIdentity {
@@ -347,7 +352,10 @@ mod tests {
             certificate_type: CertificateType::Passport,
             ..person("u-3", "E12345678")
         };
-        assert_eq!(passport.validate(today()).unwrap_err()[0].rule, "certificate_type.unsupported");
+        assert_eq!(
+            passport.validate(today()).unwrap_err()[0].rule,
+            "certificate_type.unsupported"
+        );
     }
 
     #[test]
@@ -361,7 +369,10 @@ mod tests {
         };
         assert_eq!(check(None).unwrap().certificate_no, None);
         assert_eq!(
-            check(Some("91110000600037341l")).unwrap().certificate_no.as_deref(),
+            check(Some("91110000600037341l"))
+                .unwrap()
+                .certificate_no
+                .as_deref(),
             Some("91110000600037341L")
         );
         let err = check(Some("110105194912310021")).unwrap_err();

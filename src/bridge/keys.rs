@@ -68,7 +68,10 @@ impl BridgeKeysConfig {
         }
         for (i, key) in self.keys.iter().enumerate() {
             let well_formed = (1..=32).contains(&key.id.len())
-                && key.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                && key
+                    .id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
             if !well_formed {
                 problems.push(format!(
                     "bridge.keys[{i}].id: use 1-32 letters, digits, '-' or '_'"
@@ -98,7 +101,9 @@ pub enum KeyError {
     Secret { id: String, message: String },
     #[error("bridge keys are invalid: {0}")]
     Invalid(String),
-    #[error("no bridge key {0:?} is configured; keep retired keys listed until `ronghe bridge rekey` has run")]
+    #[error(
+        "no bridge key {0:?} is configured; keep retired keys listed until `ronghe bridge rekey` has run"
+    )]
     UnknownKey(String),
     #[error("a sealed value is corrupt or was sealed under another key or purpose")]
     Corrupt,
@@ -124,7 +129,9 @@ pub struct Keyring {
 impl std::fmt::Debug for Keyring {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let ids: Vec<&str> = self.keys.iter().map(|k| k.id.as_str()).collect();
-        f.debug_struct("Keyring").field("key_ids", &ids).finish_non_exhaustive()
+        f.debug_struct("Keyring")
+            .field("key_ids", &ids)
+            .finish_non_exhaustive()
     }
 }
 
@@ -148,7 +155,9 @@ impl Keyring {
                 id: key.id.clone(),
                 message,
             };
-            let text = secrets.resolve(&key.secret).map_err(|e| secret_error(e.message))?;
+            let text = secrets
+                .resolve(&key.secret)
+                .map_err(|e| secret_error(e.message))?;
             let master = hex::decode(text.trim())
                 .ok()
                 .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
@@ -250,13 +259,7 @@ impl Keyring {
     }
 
     /// Checks a MAC in constant time.
-    pub fn verify_mac(
-        &self,
-        algorithm: MacAlgorithm,
-        key_id: &str,
-        message: &[u8],
-        tag: &[u8],
-    ) -> bool {
+    pub fn verify_mac(&self, algorithm: MacAlgorithm, key_id: &str, message: &[u8], tag: &[u8]) -> bool {
         use subtle::ConstantTimeEq as _;
         self.key(key_id)
             .is_ok_and(|key| bool::from(key.tag(algorithm, message).ct_eq(tag)))
@@ -358,7 +361,12 @@ pub(crate) mod tests {
         let secrets: HashMap<String, String> = keys
             .iter()
             .enumerate()
-            .map(|(i, (id, _))| (format!("env:KEY_{}", id.to_uppercase()), format!("{:064x}", i + 1)))
+            .map(|(i, (id, _))| {
+                (
+                    format!("env:KEY_{}", id.to_uppercase()),
+                    format!("{:064x}", i + 1),
+                )
+            })
             .collect();
         Keyring::build(&config, &Fixed(secrets)).unwrap()
     }
@@ -367,9 +375,15 @@ pub(crate) mod tests {
     fn seals_open_under_either_cipher_and_only_for_their_purpose() {
         for cipher in [Cipher::Aes256Gcm, Cipher::Sm4Gcm] {
             let keys = keyring("a", &[("a", cipher)]);
-            let sealed = keys.seal("identity/u1/certificate_no", "52010219900101123X").unwrap();
+            let sealed = keys
+                .seal("identity/u1/certificate_no", "52010219900101123X")
+                .unwrap();
             assert!(sealed.starts_with("a:") && !sealed.contains("1990"), "{sealed}");
-            assert_ne!(sealed, keys.seal("identity/u1/certificate_no", "52010219900101123X").unwrap());
+            assert_ne!(
+                sealed,
+                keys.seal("identity/u1/certificate_no", "52010219900101123X")
+                    .unwrap()
+            );
             assert_eq!(
                 keys.open("identity/u1/certificate_no", &sealed).unwrap(),
                 "52010219900101123X"
@@ -431,7 +445,12 @@ pub(crate) mod tests {
         )
         .unwrap();
         let problems = config.problems().join("\n");
-        for needle in ["keys[0].id", "keys[1].id: \"a b\" is listed twice", "keys[0].secret", "active_key"] {
+        for needle in [
+            "keys[0].id",
+            "keys[1].id: \"a b\" is listed twice",
+            "keys[0].secret",
+            "active_key",
+        ] {
             assert!(problems.contains(needle), "{needle}: {problems}");
         }
         let short = BridgeKeysConfig {
@@ -442,7 +461,11 @@ pub(crate) mod tests {
                 cipher: Cipher::default(),
             }],
         };
-        let err = Keyring::build(&short, &Fixed([("env:K".to_owned(), "abcd".to_owned())].into())).unwrap_err();
-        assert!(err.to_string().contains("64 hex characters") && !err.to_string().contains("abcd"), "{err}");
+        let err =
+            Keyring::build(&short, &Fixed([("env:K".to_owned(), "abcd".to_owned())].into())).unwrap_err();
+        assert!(
+            err.to_string().contains("64 hex characters") && !err.to_string().contains("abcd"),
+            "{err}"
+        );
     }
 }

@@ -53,13 +53,21 @@ pub enum BridgeError {
     #[error("link proof refused: {0}")]
     Proof(Refusal),
     #[error("system {system:?} has no usable bridge config: {}", issues.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
-    Config { system: String, issues: Vec<ConfigIssue> },
+    Config {
+        system: String,
+        issues: Vec<ConfigIssue>,
+    },
     #[error("system {system:?} is {why}; the bridge does not serve it")]
     Closed { system: String, why: &'static str },
     #[error("platform user {user:?} is not linked to an account of system {system:?}")]
     NotLinked { user: String, system: String },
     #[error("the real-name level of platform user {user:?} is {have}; system {system:?} requires {need}")]
-    LevelTooLow { user: String, system: String, have: Level, need: Level },
+    LevelTooLow {
+        user: String,
+        system: String,
+        have: Level,
+        need: Level,
+    },
     #[error("callback URL {0:?} is not in the system's allow-list (callback_urls)")]
     CallbackNotAllowed(String),
     #[error(transparent)]
@@ -192,9 +200,13 @@ impl LinkMethod {
     }
 
     fn parse(name: &str) -> Option<LinkMethod> {
-        [LinkMethod::Certificate, LinkMethod::LegacyLogin, LinkMethod::Administrator]
-            .into_iter()
-            .find(|m| m.name() == name)
+        [
+            LinkMethod::Certificate,
+            LinkMethod::LegacyLogin,
+            LinkMethod::Administrator,
+        ]
+        .into_iter()
+        .find(|m| m.name() == name)
     }
 }
 
@@ -323,7 +335,9 @@ pub struct Bridge {
 
 impl std::fmt::Debug for Bridge {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Bridge").field("keys", &self.keys).finish_non_exhaustive()
+        f.debug_struct("Bridge")
+            .field("keys", &self.keys)
+            .finish_non_exhaustive()
     }
 }
 
@@ -397,7 +411,9 @@ impl Bridge {
             kind: identity.kind.name().to_owned(),
             certificate_type: identity.certificate_type.name().to_owned(),
             certificate_index: self.keys.index(CERTIFICATE, &identity.certificate_no),
-            certificate_no: self.keys.seal(&purpose("certificate_no"), &identity.certificate_no)?,
+            certificate_no: self
+                .keys
+                .seal(&purpose("certificate_no"), &identity.certificate_no)?,
             name: self.keys.seal(&purpose("name"), &identity.name)?,
             level: i64::from(identity.level.code()),
             updated_at: now,
@@ -482,9 +498,15 @@ impl Bridge {
             "kind": view.kind, "name": view.name, "certificate_no": view.certificate_no, "level": view.level,
         });
         self.store.put_identity(&sealed, &indexes, actor, detail).await?;
-        let links = self.store.auto_link(&identity.user_id, &indexes, None, actor).await?;
+        let links = self
+            .store
+            .auto_link(&identity.user_id, &indexes, None, actor)
+            .await?;
         tracing::info!(user = %identity.user_id, certificate = %view.certificate_no, links = links.len(), "platform identity recorded");
-        Ok(IdentityReport { identity: view, links })
+        Ok(IdentityReport {
+            identity: view,
+            links,
+        })
     }
 
     /// A platform identity, masked; the read is audited (Art. 23).
@@ -535,7 +557,11 @@ impl Bridge {
             let Some(user_id) = self.store.identity_by_certificate(&indexes).await? else {
                 continue;
             };
-            for outcome in self.store.auto_link(&user_id, &indexes, Some(system_id), actor).await? {
+            for outcome in self
+                .store
+                .auto_link(&user_id, &indexes, Some(system_id), actor)
+                .await?
+            {
                 links.push(UserAutoLink {
                     user_id: user_id.clone(),
                     outcome,
@@ -552,7 +578,12 @@ impl Bridge {
 
     /// Links a user explicitly: with a link proof from the system, or as an administrator with
     /// the account id and a reason.
-    pub async fn link(&self, request: LinkRequest, actor: &str, now: DateTime<Utc>) -> Result<LinkView, BridgeError> {
+    pub async fn link(
+        &self,
+        request: LinkRequest,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<LinkView, BridgeError> {
         let via = request.via().map_err(BridgeError::Invalid)?;
         self.store.identity(&request.user_id).await?;
         self.system_config(&request.system_id).await?;
@@ -563,8 +594,15 @@ impl Bridge {
                     certificate_no: None,
                 };
                 let write = self.account_write(&request.system_id, &account)?;
-                let refs = self.store.put_accounts(&request.system_id, &[write], actor).await?;
-                (refs.into_iter().next().unwrap_or_default(), LinkMethod::Administrator, Some(reason))
+                let refs = self
+                    .store
+                    .put_accounts(&request.system_id, &[write], actor)
+                    .await?;
+                (
+                    refs.into_iter().next().unwrap_or_default(),
+                    LinkMethod::Administrator,
+                    Some(reason),
+                )
             }
             Via::Proof(proof) => {
                 let account_ref = self
@@ -606,7 +644,10 @@ impl Bridge {
         let mut issues = identity::Issues::default();
         issues.text("reason", reason, 500);
         issues.finish(()).map_err(BridgeError::Invalid)?;
-        let link_id = self.store.revoke_link(user_id, system_id, reason.trim(), actor).await?;
+        let link_id = self
+            .store
+            .revoke_link(user_id, system_id, reason.trim(), actor)
+            .await?;
         tracing::info!(user = %user_id, system = %system_id, "unlinked");
         self.view_link(self.store.link(&link_id).await?, now.date_naive())
     }
@@ -623,9 +664,16 @@ impl Bridge {
         let rows = self.store.links(user_id, system_id, history).await?;
         let target = format!("{}/{}", user_id.unwrap_or("*"), system_id.unwrap_or("*"));
         self.store
-            .record_audit(actor, "bridge.links.read", &target, serde_json::json!({ "links": rows.len() }))
+            .record_audit(
+                actor,
+                "bridge.links.read",
+                &target,
+                serde_json::json!({ "links": rows.len() }),
+            )
             .await?;
-        rows.into_iter().map(|row| self.view_link(row, now.date_naive())).collect()
+        rows.into_iter()
+            .map(|row| self.view_link(row, now.date_naive()))
+            .collect()
     }
 
     /// Issues a ticket that lets a linked user in to a system, valid for the system's ticket
@@ -679,7 +727,13 @@ impl Bridge {
         };
         let ticket = ticket::encode(&self.keys, config.signature, TokenKind::Ticket, &claims);
         self.store
-            .insert_token((&claims.jti, TokenKind::Ticket.name()), system_id, &link.id, expires_at, actor)
+            .insert_token(
+                (&claims.jti, TokenKind::Ticket.name()),
+                system_id,
+                &link.id,
+                expires_at,
+                actor,
+            )
             .await?;
         let redirect_url = callback.map(|mut url| {
             url.query_pairs_mut().append_pair("ticket", &ticket);
@@ -741,7 +795,12 @@ impl Bridge {
             Err(BridgeError::Ticket(refusal)) => {
                 tracing::warn!(system = %system_id, code = refusal.code(), "ticket refused");
                 self.store
-                    .record_audit(&actor, "bridge.ticket.refused", system_id, serde_json::json!({ "code": refusal.code() }))
+                    .record_audit(
+                        &actor,
+                        "bridge.ticket.refused",
+                        system_id,
+                        serde_json::json!({ "code": refusal.code() }),
+                    )
                     .await?;
             }
             Err(_) => {}
@@ -757,7 +816,9 @@ impl Bridge {
         actor: &str,
         now: DateTime<Utc>,
     ) -> Result<Redemption, BridgeError> {
-        let link_id = self.use_token(TokenKind::Ticket, ticket, system_id, actor, now).await?;
+        let link_id = self
+            .use_token(TokenKind::Ticket, ticket, system_id, actor, now)
+            .await?;
         let link = self.store.link(&link_id).await?;
         if link.revoked_at.is_some() {
             return Err(BridgeError::Ticket(Refusal::LinkRevoked));
@@ -827,7 +888,13 @@ impl Bridge {
         };
         let proof = ticket::encode(&self.keys, config.signature, TokenKind::LinkProof, &claims);
         self.store
-            .insert_token((&claims.jti, TokenKind::LinkProof.name()), system_id, &account_ref, expires_at, &actor)
+            .insert_token(
+                (&claims.jti, TokenKind::LinkProof.name()),
+                system_id,
+                &account_ref,
+                expires_at,
+                &actor,
+            )
             .await?;
         Ok(IssuedProof { proof, expires_at })
     }
@@ -856,7 +923,12 @@ impl Bridge {
             certificate_no: None,
         };
         self.store
-            .record_unresolved(system_id, &self.account_write(system_id, &account)?, context, actor)
+            .record_unresolved(
+                system_id,
+                &self.account_write(system_id, &account)?,
+                context,
+                actor,
+            )
             .await?;
         tracing::warn!(system = %system_id, account = %mask_certificate(account_id), context, "account linked to no platform user");
         Ok(Resolution::Unknown)
@@ -897,7 +969,10 @@ impl Bridge {
                 })
             })
             .collect::<Result<_, BridgeError>>()?;
-        Ok(Report { conflicts, unresolved })
+        Ok(Report {
+            conflicts,
+            unresolved,
+        })
     }
 
     /// Re-seals and re-indexes everything written under an older key with the active key, so
@@ -905,8 +980,10 @@ impl Bridge {
     pub async fn rekey(&self, actor: &str) -> Result<(usize, usize), BridgeError> {
         let (mut identities, mut accounts) = (0, 0);
         loop {
-            let (stale_identities, stale_accounts) =
-                self.store.stale_sealed(self.keys.active_id(), REKEY_BATCH).await?;
+            let (stale_identities, stale_accounts) = self
+                .store
+                .stale_sealed(self.keys.active_id(), REKEY_BATCH)
+                .await?;
             if stale_identities.is_empty() && stale_accounts.is_empty() {
                 return Ok((identities, accounts));
             }
@@ -918,7 +995,9 @@ impl Bridge {
                 .iter()
                 .map(|row| self.reseal_account(row))
                 .collect::<Result<Vec<_>, BridgeError>>()?;
-            self.store.reseal(&fresh_identities, &fresh_accounts, actor).await?;
+            self.store
+                .reseal(&fresh_identities, &fresh_accounts, actor)
+                .await?;
             identities += fresh_identities.len();
             accounts += fresh_accounts.len();
         }

@@ -156,7 +156,9 @@ pub(super) fn decode(keys: &Keyring, kind: TokenKind, token: &str) -> Result<Cla
     let tag = part(tag)?;
     let signed = &token[..token.len() - tag_len(token)];
     let verified = match signature {
-        TicketSignature::HmacSha256 => keys.verify_mac(MacAlgorithm::Sha256, &header.kid, signed.as_bytes(), &tag),
+        TicketSignature::HmacSha256 => {
+            keys.verify_mac(MacAlgorithm::Sha256, &header.kid, signed.as_bytes(), &tag)
+        }
         TicketSignature::HmacSm3 => keys.verify_mac(MacAlgorithm::Sm3, &header.kid, signed.as_bytes(), &tag),
         TicketSignature::Ed25519 => keys.verify_signature(&header.kid, signed.as_bytes(), &tag),
     };

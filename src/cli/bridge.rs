@@ -15,7 +15,8 @@ use serde_json::json;
 
 use super::{Context, Failure};
 use crate::bridge::{
-    Bridge, BridgeConfig, BridgeError, Credentials, LinkRequest, LinkView, NewAccount, NewIdentity, SystemCredentials,
+    Bridge, BridgeConfig, BridgeError, Credentials, LinkRequest, LinkView, NewAccount, NewIdentity,
+    SystemCredentials,
 };
 use crate::store::AutoLink;
 
@@ -169,7 +170,11 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                 .map_err(refusal)?;
             let mut human = format!("已导入 imported: {} account(s) of {system}", report.accounts);
             for l in &report.links {
-                human.push_str(&format!("\n  {}{}", l.user_id, describe_auto(std::slice::from_ref(&l.outcome))));
+                human.push_str(&format!(
+                    "\n  {}{}",
+                    l.user_id,
+                    describe_auto(std::slice::from_ref(&l.outcome))
+                ));
             }
             ctx.out.show(human, &report);
             Ok(())
@@ -188,8 +193,14 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                 account_id: account,
                 reason,
             };
-            let link = ctx.bridge().await?.link(request, &ctx.actor, now).await.map_err(refusal)?;
-            ctx.out.show(format!("已关联 linked:\n{}", describe_link(&link)), &link);
+            let link = ctx
+                .bridge()
+                .await?
+                .link(request, &ctx.actor, now)
+                .await
+                .map_err(refusal)?;
+            ctx.out
+                .show(format!("已关联 linked:\n{}", describe_link(&link)), &link);
             Ok(())
         }
         Command::Unlink { user, system, reason } => {
@@ -198,10 +209,15 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                 .unlink(&user, &system, &reason, &ctx.actor, now)
                 .await
                 .map_err(refusal)?;
-            ctx.out.show(format!("已解除 unlinked:\n{}", describe_link(&link)), &link);
+            ctx.out
+                .show(format!("已解除 unlinked:\n{}", describe_link(&link)), &link);
             Ok(())
         }
-        Command::Links { user, system, history } => {
+        Command::Links {
+            user,
+            system,
+            history,
+        } => {
             let bridge = ctx.bridge().await?;
             let links = bridge
                 .links(user.as_deref(), system.as_deref(), history, &ctx.actor, now)
@@ -234,7 +250,11 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             );
             Ok(())
         }
-        Command::Issue { user, system, callback } => {
+        Command::Issue {
+            user,
+            system,
+            callback,
+        } => {
             let bridge = ctx.bridge().await?;
             let issued = bridge
                 .issue(&user, &system, callback.as_deref(), &ctx.actor, now)
@@ -262,19 +282,26 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                 system_id: system,
                 secret,
             };
-            let redemption = bridge.redeem(&credentials, &ticket, now).await.map_err(|err| match err {
-                BridgeError::Ticket(refusal) => {
-                    Failure::Refused(anyhow::anyhow!("{} [{}]", refusal, refusal.code()))
-                }
-                other => refusal(other),
-            })?;
+            let redemption = bridge
+                .redeem(&credentials, &ticket, now)
+                .await
+                .map_err(|err| match err {
+                    BridgeError::Ticket(refusal) => {
+                        Failure::Refused(anyhow::anyhow!("{} [{}]", refusal, refusal.code()))
+                    }
+                    other => refusal(other),
+                })?;
             let attributes: Vec<String> = redemption.attributes.keys().cloned().collect();
             ctx.out.show(
                 format!(
                     "已兑换 redeemed: account {} (level {}); attributes released: {}",
                     crate::bridge::shown_account(&redemption.account_id, now.date_naive()),
                     redemption.level,
-                    if attributes.is_empty() { "-".to_owned() } else { attributes.join(", ") }
+                    if attributes.is_empty() {
+                        "-".to_owned()
+                    } else {
+                        attributes.join(", ")
+                    }
                 ),
                 &json!({
                     "account_id": crate::bridge::shown_account(&redemption.account_id, now.date_naive()),
@@ -286,7 +313,12 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             Ok(())
         }
         Command::Report { system } => {
-            let report = ctx.bridge().await?.report(system.as_deref(), now).await.map_err(refusal)?;
+            let report = ctx
+                .bridge()
+                .await?
+                .report(system.as_deref(), now)
+                .await
+                .map_err(refusal)?;
             let mut human = format!("冲突 conflicts: {}", report.conflicts.len());
             for c in &report.conflicts {
                 human.push_str(&format!(
@@ -297,7 +329,10 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                     c.reason
                 ));
             }
-            human.push_str(&format!("\n未识别账号 unresolved accounts: {}", report.unresolved.len()));
+            human.push_str(&format!(
+                "\n未识别账号 unresolved accounts: {}",
+                report.unresolved.len()
+            ));
             for u in &report.unresolved {
                 human.push_str(&format!(
                     "\n  {} {}: {} time(s), last in {}",
@@ -379,7 +414,11 @@ fn json_problem(err: serde_json::Error) -> anyhow::Error {
     if message.starts_with("missing field") || message.starts_with("unknown field") {
         anyhow::anyhow!("{message}")
     } else {
-        anyhow::anyhow!("not a valid record ({:?} error at column {})", err.classify(), err.column())
+        anyhow::anyhow!(
+            "not a valid record ({:?} error at column {})",
+            err.classify(),
+            err.column()
+        )
     }
 }
 
@@ -390,7 +429,10 @@ fn describe_auto(outcomes: &[AutoLink]) -> String {
             AutoLink::Linked { system_id, .. } => format!("; 已关联 linked to {system_id}"),
             AutoLink::AlreadyLinked { system_id } => format!("; 已有关联 already linked in {system_id}"),
             AutoLink::Conflict { system_id, reason } => {
-                format!("; 冲突 conflict in {system_id}: {}", serde_json::json!(reason).as_str().unwrap_or("?"))
+                format!(
+                    "; 冲突 conflict in {system_id}: {}",
+                    serde_json::json!(reason).as_str().unwrap_or("?")
+                )
             }
         })
         .collect()

@@ -14,8 +14,8 @@ use serde::Deserialize;
 
 use super::{Actor, ApiError, ApiJson, AppState};
 use crate::bridge::{
-    Bridge, BridgeError, IdentityReport, IdentityView, ImportReport, IssuedProof, IssuedTicket, LinkRequest, LinkView,
-    NewAccount, NewIdentity, PublicKey, Redemption, Refusal, Report, SystemCredentials,
+    Bridge, BridgeError, IdentityReport, IdentityView, ImportReport, IssuedProof, IssuedTicket, LinkRequest,
+    LinkView, NewAccount, NewIdentity, PublicKey, Redemption, Refusal, Report, SystemCredentials,
 };
 
 pub(super) fn routes() -> Router<AppState> {
@@ -37,7 +37,9 @@ impl From<BridgeError> for ApiError {
         let message = err.to_string();
         match err {
             BridgeError::Invalid(issues) => ApiError::validation(issues),
-            BridgeError::Unauthorized => ApiError::new(StatusCode::UNAUTHORIZED, "bridge_unauthorized", message),
+            BridgeError::Unauthorized => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "bridge_unauthorized", message)
+            }
             BridgeError::Ticket(refusal) => {
                 let status = match refusal {
                     Refusal::Malformed(_) => StatusCode::BAD_REQUEST,
@@ -46,17 +48,26 @@ impl From<BridgeError> for ApiError {
                 };
                 ApiError::new(status, refusal.code(), refusal.to_string())
             }
-            BridgeError::Proof(_) => ApiError::new(StatusCode::FORBIDDEN, "invalid_proof", message).with_field("proof"),
-            BridgeError::Config { .. } => ApiError::new(StatusCode::CONFLICT, "bridge_config_invalid", message),
+            BridgeError::Proof(_) => {
+                ApiError::new(StatusCode::FORBIDDEN, "invalid_proof", message).with_field("proof")
+            }
+            BridgeError::Config { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "bridge_config_invalid", message)
+            }
             BridgeError::Closed { .. } => ApiError::new(StatusCode::CONFLICT, "system_closed", message),
             BridgeError::NotLinked { .. } => ApiError::new(StatusCode::CONFLICT, "not_linked", message),
             BridgeError::LevelTooLow { .. } => ApiError::new(StatusCode::FORBIDDEN, "level_too_low", message),
             BridgeError::CallbackNotAllowed(_) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "callback_not_allowed", message).with_field("callback_url")
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "callback_not_allowed", message)
+                    .with_field("callback_url")
             }
             BridgeError::Keys(err) => {
                 tracing::error!(error = %err, "bridge keys failed");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "the bridge failed; see the server log")
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "the bridge failed; see the server log",
+                )
             }
             BridgeError::Store(err) => err.into(),
         }
@@ -93,7 +104,9 @@ impl<S: Send + Sync> FromRequestParts<S> for SystemAuth {
                     secret: secret.to_owned(),
                 })
             });
-        credentials.map(SystemAuth).ok_or_else(|| BridgeError::Unauthorized.into())
+        credentials
+            .map(SystemAuth)
+            .ok_or_else(|| BridgeError::Unauthorized.into())
     }
 }
 
@@ -168,7 +181,13 @@ pub(super) async fn list_links(
     Query(q): Query<LinksQuery>,
 ) -> Result<Json<Vec<LinkView>>, ApiError> {
     let links = bridge(&state)?
-        .links(q.user_id.as_deref(), q.system_id.as_deref(), q.history, &actor, Utc::now())
+        .links(
+            q.user_id.as_deref(),
+            q.system_id.as_deref(),
+            q.history,
+            &actor,
+            Utc::now(),
+        )
         .await?;
     Ok(Json(links))
 }
@@ -237,9 +256,17 @@ pub(super) async fn issue(
     ApiJson(r): ApiJson<IssueRequest>,
 ) -> Result<(StatusCode, Json<IssuedTicket>), ApiError> {
     let issued = bridge(&state)?
-        .issue(&r.user_id, &r.system_id, r.callback_url.as_deref(), &actor, Utc::now())
+        .issue(
+            &r.user_id,
+            &r.system_id,
+            r.callback_url.as_deref(),
+            &actor,
+            Utc::now(),
+        )
         .await;
-    state.metrics.ticket(if issued.is_ok() { "issued" } else { "not_issued" });
+    state
+        .metrics
+        .ticket(if issued.is_ok() { "issued" } else { "not_issued" });
     Ok((StatusCode::CREATED, Json(issued?)))
 }
 
@@ -290,7 +317,9 @@ pub(super) async fn prove(
     SystemAuth(credentials): SystemAuth,
     ApiJson(r): ApiJson<ProofRequest>,
 ) -> Result<(StatusCode, Json<IssuedProof>), ApiError> {
-    let proof = bridge(&state)?.prove(&credentials, &r.account_id, Utc::now()).await?;
+    let proof = bridge(&state)?
+        .prove(&credentials, &r.account_id, Utc::now())
+        .await?;
     Ok((StatusCode::CREATED, Json(proof)))
 }
 
@@ -308,7 +337,9 @@ pub(super) async fn report(
     State(state): State<AppState>,
     Query(q): Query<ReportQuery>,
 ) -> Result<Json<Report>, ApiError> {
-    Ok(Json(bridge(&state)?.report(q.system_id.as_deref(), Utc::now()).await?))
+    Ok(Json(
+        bridge(&state)?.report(q.system_id.as_deref(), Utc::now()).await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/bridge/keys", tag = "bridge", responses((status = 200, body = [PublicKey])))]

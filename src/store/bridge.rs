@@ -74,7 +74,10 @@ pub enum AutoLink {
     /// The user already has a link in this system.
     AlreadyLinked { system_id: String },
     /// No single answer; recorded for people to settle, nothing linked.
-    Conflict { system_id: String, reason: ConflictReason },
+    Conflict {
+        system_id: String,
+        reason: ConflictReason,
+    },
 }
 
 /// Why auto-linking could not choose.
@@ -257,7 +260,12 @@ macro_rules! insert_link {
 
 impl Store {
     /// Attaches (or replaces) a system's bridge config; the caller has validated it.
-    pub async fn set_bridge_config(&self, system_id: &str, toml: &str, actor: &str) -> Result<(), StoreError> {
+    pub async fn set_bridge_config(
+        &self,
+        system_id: &str,
+        toml: &str,
+        actor: &str,
+    ) -> Result<(), StoreError> {
         self.get_system(system_id).await?;
         in_write_tx!(self, tx => {
             sqlx::query(
@@ -384,7 +392,11 @@ impl Store {
     }
 
     /// The account of a system with one of these id indexes.
-    pub async fn find_account(&self, system_id: &str, indexes: &[String]) -> Result<Option<SealedAccount>, StoreError> {
+    pub async fn find_account(
+        &self,
+        system_id: &str,
+        indexes: &[String],
+    ) -> Result<Option<SealedAccount>, StoreError> {
         let row: Option<SealedAccount> = on_pool!(self, pool => {
             let sql = sqlx::AssertSqlSafe(format!(
                 "SELECT id, system_id, account_index, account_id, certificate_index, certificate_no
@@ -788,4 +800,3 @@ impl Store {
         Ok(())
     }
 }
-

@@ -9,8 +9,8 @@ mod cases;
 mod systems;
 
 pub use bridge::{
-    AccountWrite, AutoLink, ConflictReason, ConflictRow, LinkRow, NewLink, SealedAccount, SealedIdentity, TokenUse,
-    UnresolvedRow, random_id,
+    AccountWrite, AutoLink, ConflictReason, ConflictRow, LinkRow, NewLink, SealedAccount, SealedIdentity,
+    TokenUse, UnresolvedRow, random_id,
 };
 pub use cases::{CaseRecord, CaseVersion, RejectReason, UpsertOutcome};
 

@@ -281,8 +281,16 @@ async fn accounts(State(sim): State<Arc<Sim>>, headers: HeaderMap) -> Response {
 
 /// Who the session in `X-Session` is logged in as.
 async fn me(State(sim): State<Arc<Sim>>, headers: HeaderMap) -> Response {
-    let session = headers.get("x-session").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let account = sim.sessions.lock().unwrap_or_else(|e| e.into_inner()).get(session).cloned();
+    let session = headers
+        .get("x-session")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let account = sim
+        .sessions
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(session)
+        .cloned();
     match account {
         Some(account) => envelope(StatusCode::OK, "0000", "成功", json!({ "account": account })),
         None => envelope(StatusCode::UNAUTHORIZED, "4011", "未登录", Value::Null),
@@ -297,7 +305,12 @@ struct TicketQuery {
 /// Calls the platform's bridge as this system; the platform's answer, or the envelope to give.
 async fn call_platform(sim: &Sim, path: &str, body: Value) -> Result<Value, Response> {
     let Some(bridge) = &sim.bridge else {
-        return Err(envelope(StatusCode::NOT_FOUND, "4004", "未启用统一身份认证", Value::Null));
+        return Err(envelope(
+            StatusCode::NOT_FOUND,
+            "4004",
+            "未启用统一身份认证",
+            Value::Null,
+        ));
     };
     let answer = sim
         .http
@@ -334,7 +347,13 @@ async fn call_platform(sim: &Sim, path: &str, body: Value) -> Result<Value, Resp
 
 /// Single sign-on: redeems the platform's ticket and logs the user in as the linked account.
 async fn sso_login(State(sim): State<Arc<Sim>>, Query(q): Query<TicketQuery>) -> Response {
-    let body = match call_platform(&sim, "/api/v1/bridge/tickets/redeem", json!({ "ticket": q.ticket })).await {
+    let body = match call_platform(
+        &sim,
+        "/api/v1/bridge/tickets/redeem",
+        json!({ "ticket": q.ticket }),
+    )
+    .await
+    {
         Ok(body) => body,
         Err(answer) => return answer,
     };
@@ -371,7 +390,13 @@ async fn sso_link(State(sim): State<Arc<Sim>>, Json(login): Json<PasswordLogin>)
     if !known {
         return envelope(StatusCode::UNAUTHORIZED, "4012", "用户名或密码错误", Value::Null);
     }
-    match call_platform(&sim, "/api/v1/bridge/proofs", json!({ "account_id": login.username })).await {
+    match call_platform(
+        &sim,
+        "/api/v1/bridge/proofs",
+        json!({ "account_id": login.username }),
+    )
+    .await
+    {
         Ok(body) => envelope(StatusCode::OK, "0000", "成功", json!({ "proof": body["proof"] })),
         Err(answer) => answer,
     }
