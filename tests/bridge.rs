@@ -126,6 +126,11 @@ fn identity_of(user_id: &str, account: &LegacyAccount) -> Value {
     })
 }
 
+/// Sends a request and reads the JSON answer.
+async fn fetch(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 fn error_code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("?")
 }
@@ -153,16 +158,13 @@ async fn platform_user_reaches_the_legacy_system_as_the_right_account() {
         .await;
 
     // The department exports its accounts; the bridge imports them.
-    let export: Value = platform
-        .http
-        .get(format!("{sim_url}/api/v1/accounts"))
-        .header("x-api-key", API_KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let export: Value = fetch(
+        platform
+            .http
+            .get(format!("{sim_url}/api/v1/accounts"))
+            .header("x-api-key", API_KEY),
+    )
+    .await;
     let accounts = export["data"]["list"].clone();
     let (status, imported) = platform
         .post(
@@ -205,43 +207,24 @@ async fn platform_user_reaches_the_legacy_system_as_the_right_account() {
         redirect.starts_with(&format!("{sim_url}/sso/login?ticket=")),
         "{redirect}"
     );
-    let login: Value = platform
-        .http
-        .get(redirect)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let login: Value = fetch(platform.http.get(redirect)).await;
     assert_eq!(login["code"], "0000", "{login}");
     assert_eq!(login["data"]["account"], "u00001");
     assert_eq!(login["data"]["attributes"]["userName"], first.name.as_str());
     let session = login["data"]["session"].as_str().unwrap();
-    let me: Value = platform
-        .http
-        .get(format!("{sim_url}/api/v1/me"))
-        .header("x-session", session)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = fetch(
+        platform
+            .http
+            .get(format!("{sim_url}/api/v1/me"))
+            .header("x-session", session),
+    )
+    .await;
     assert_eq!(
         me["data"]["account"], "u00001",
         "logged in as the right legacy account"
     );
     // The same link again: the simulator shows the platform's refusal.
-    let replay: Value = platform
-        .http
-        .get(redirect)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let replay: Value = fetch(platform.http.get(redirect)).await;
     assert_eq!(replay["data"]["reason"], "ticket_replayed", "{replay}");
 
     // Every refusal reaches the redeeming system with its own code.
@@ -326,16 +309,13 @@ async fn platform_user_reaches_the_legacy_system_as_the_right_account() {
         .unwrap();
 
     // The person registered twice proves one account by logging in there once.
-    let link: Value = platform
-        .http
-        .post(format!("{sim_url}/sso/link"))
-        .json(&json!({ "username": "u00002b", "password": "pw-u00002b" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let link: Value = fetch(
+        platform
+            .http
+            .post(format!("{sim_url}/sso/link"))
+            .json(&json!({ "username": "u00002b", "password": "pw-u00002b" })),
+    )
+    .await;
     let proof = link["data"]["proof"].as_str().unwrap();
     let (status, linked) = platform
         .post(
@@ -348,19 +328,14 @@ async fn platform_user_reaches_the_legacy_system_as_the_right_account() {
         (201, Some("legacy_login")),
         "{linked}"
     );
-    let login: Value = platform
-        .http
-        .get(
+    let login: Value = fetch(
+        platform.http.get(
             platform.issue("pu-2", SYSTEM).await["redirect_url"]
                 .as_str()
                 .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        ),
+    )
+    .await;
     assert_eq!(login["data"]["account"], "u00002b", "{login}");
 
     // Department → platform: write-backs resolve through the links; unknown accounts are reported.

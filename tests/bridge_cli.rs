@@ -33,24 +33,7 @@ fn bridge_commands_from_link_to_rotation() {
         all.extend_from_slice(args);
         sandbox.run(&all)
     };
-    sandbox
-        .run(&[
-            "systems",
-            "add",
-            "--id",
-            "sim-rest",
-            "--name",
-            "市场监管许可系统",
-            "--department",
-            "贵阳市市场监督管理局",
-            "--region",
-            "520100",
-            "--protocol",
-            "rest",
-            "--endpoint",
-            "http://127.0.0.1:9/api",
-        ])
-        .check(0, &[]);
+    sandbox.add_system("sim-rest", "http://127.0.0.1:9/api");
 
     let secret = sandbox.write("system.secret", common::SYSTEM_SECRET);
     let good = common::bridge_config("basic", "hmac-sm3", "https://scjg.example.gov.cn/sso/")

@@ -30,7 +30,7 @@ use crate::case::{ApplicantKind, CertificateType, FieldIssue};
 use crate::store::{
     AccountWrite, AutoLink, LinkRow, NewLink, SealedAccount, SealedIdentity, Store, StoreError, TokenUse,
 };
-use crate::systems::SystemStatus;
+use crate::systems::{SystemStatus, summary};
 use crate::validate::mask_certificate;
 
 /// How long a link proof stays usable: the user goes back to the platform and confirms.
@@ -74,14 +74,6 @@ pub enum BridgeError {
     Keys(#[from] KeyError),
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-fn summary(issues: &[FieldIssue]) -> String {
-    issues
-        .iter()
-        .map(|i| format!("{}: {} [{}]", i.field, i.message, i.rule))
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 /// Credentials a system presents (HTTP Basic: its id and secret). `Debug` hides the secret.

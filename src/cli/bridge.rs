@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use chrono::Utc;
 use clap::Subcommand;
-use ronghe_adapters::{ConfigIssue, Environment, Secrets};
+use ronghe_adapters::{Environment, Secrets};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use super::{Context, Failure};
+use super::{Context, Failure, checked, read_config, refused_config};
 use crate::bridge::{
     Bridge, BridgeConfig, BridgeError, Credentials, LinkRequest, LinkView, NewAccount, NewIdentity,
     SystemCredentials,
@@ -85,32 +85,18 @@ pub(super) enum Command {
 pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
     let now = Utc::now();
     match command {
-        Command::Check { file } => {
-            let text = super::adapters::read_config(&file)?;
-            match BridgeConfig::parse(&text) {
-                Ok(config) => {
-                    ctx.out.show(
-                        format!(
-                            "有效 valid: bridge config (minimum level {}, tickets live {} s)",
-                            config.minimum_level, config.ticket_lifetime_seconds
-                        ),
-                        &json!({ "valid": true }),
-                    );
-                    Ok(())
-                }
-                Err(issues) => {
-                    let lines: Vec<String> = issues.iter().map(|i| format!("  {i}")).collect();
-                    ctx.out.show(
-                        format!("无效 invalid: {} problem(s)\n{}", issues.len(), lines.join("\n")),
-                        &json!({ "valid": false, "issues": issues }),
-                    );
-                    Err(Failure::No)
-                }
-            }
-        }
+        Command::Check { file } => checked(&ctx.out, BridgeConfig::parse(&read_config(&file)?), |config| {
+            (
+                format!(
+                    "有效 valid: bridge config (minimum level {}, tickets live {} s)",
+                    config.minimum_level, config.ticket_lifetime_seconds
+                ),
+                json!({ "valid": true }),
+            )
+        }),
         Command::Attach { system, file } => {
-            let text = super::adapters::read_config(&file)?;
-            BridgeConfig::parse(&text).map_err(refused_config)?;
+            let text = read_config(&file)?;
+            BridgeConfig::parse(&text).map_err(refused_config("bridge"))?;
             let store = ctx.store().await?;
             if store.get_system(&system).await?.secret {
                 return Err(Failure::Refused(anyhow::anyhow!(
@@ -382,11 +368,6 @@ fn refusal(err: BridgeError) -> Failure {
         BridgeError::Keys(_) => Failure::Failed(err.into()),
         other => Failure::Refused(other.into()),
     }
-}
-
-fn refused_config(issues: Vec<ConfigIssue>) -> Failure {
-    let lines: Vec<String> = issues.iter().map(ToString::to_string).collect();
-    Failure::Refused(anyhow::anyhow!("invalid bridge config: {}", lines.join("; ")))
 }
 
 /// The non-empty lines of a JSON-lines file ('-': stdin), each parsed, with its line number.

@@ -116,6 +116,46 @@ impl From<crate::store::StoreError> for Failure {
     }
 }
 
+/// Reads a config file a command was given.
+fn read_config(file: &std::path::Path) -> Result<String, Failure> {
+    use anyhow::Context as _;
+    std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read {}", file.display()))
+        .map_err(Failure::Failed)
+}
+
+/// The answer of a `check` command: `valid`'s summary of a good config, or every problem of a
+/// bad one (exit 1).
+fn checked<T>(
+    out: &Output,
+    parsed: Result<T, Vec<ronghe_adapters::ConfigIssue>>,
+    valid: impl FnOnce(&T) -> (String, serde_json::Value),
+) -> Result<(), Failure> {
+    match parsed {
+        Ok(config) => {
+            let (human, value) = valid(&config);
+            out.show(human, &value);
+            Ok(())
+        }
+        Err(issues) => {
+            let lines: Vec<String> = issues.iter().map(|i| format!("  {i}")).collect();
+            out.show(
+                format!("无效 invalid: {} problem(s)\n{}", issues.len(), lines.join("\n")),
+                &serde_json::json!({ "valid": false, "issues": issues }),
+            );
+            Err(Failure::No)
+        }
+    }
+}
+
+/// Refuses a config with every problem in the message; `what` names the kind of config.
+fn refused_config(what: &'static str) -> impl Fn(Vec<ronghe_adapters::ConfigIssue>) -> Failure {
+    move |issues| {
+        let lines: Vec<String> = issues.iter().map(ToString::to_string).collect();
+        Failure::Refused(anyhow::anyhow!("invalid {what} config: {}", lines.join("; ")))
+    }
+}
+
 /// What every command gets: output, settings, and who acts.
 pub(crate) struct Context {
     out: Output,

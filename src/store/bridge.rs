@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 
-use super::{Store, StoreError, audit, on_pool};
+use super::{Store, StoreError, SystemDocument, audit, on_pool};
 
 /// A platform identity as stored: name and number sealed.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -266,31 +266,13 @@ impl Store {
         toml: &str,
         actor: &str,
     ) -> Result<(), StoreError> {
-        self.get_system(system_id).await?;
-        in_write_tx!(self, tx => {
-            sqlx::query(
-                "INSERT INTO bridge_configs (system_id, config, updated_at) VALUES ($1, $2, $3)
-                 ON CONFLICT (system_id) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at",
-            )
-            .bind(system_id)
-            .bind(toml)
-            .bind(Utc::now())
-            .execute(&mut *tx)
-            .await?;
-            audit!(tx, actor, "bridge.config.attach", system_id, json!({ "config": toml }))?;
-        });
-        Ok(())
+        self.set_document(SystemDocument::BridgeConfig, system_id, toml, actor)
+            .await
     }
 
     /// A system's bridge config, as attached.
     pub async fn bridge_config(&self, system_id: &str) -> Result<String, StoreError> {
-        let row: Option<(String,)> = on_pool!(self, pool => {
-            sqlx::query_as("SELECT config FROM bridge_configs WHERE system_id = $1").bind(system_id).fetch_optional(pool).await?
-        });
-        row.map(|(config,)| config).ok_or_else(|| StoreError::NotFound {
-            what: "bridge config of system",
-            id: system_id.to_owned(),
-        })
+        self.document(SystemDocument::BridgeConfig, system_id).await
     }
 
     /// Records or refreshes a platform identity. Refuses one whose certificate number (any of

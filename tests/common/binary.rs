@@ -124,6 +124,27 @@ impl Sandbox {
         self.run_with(args, None)
     }
 
+    /// Registers a REST system with this id at `endpoint` (exit 0 expected).
+    pub fn add_system(&self, id: &str, endpoint: &str) {
+        self.run(&[
+            "systems",
+            "add",
+            "--id",
+            id,
+            "--name",
+            "市场监管许可系统",
+            "--department",
+            "贵阳市市场监督管理局",
+            "--region",
+            "520100",
+            "--protocol",
+            "rest",
+            "--endpoint",
+            endpoint,
+        ])
+        .check(0, &[]);
+    }
+
     pub fn run_with(&self, args: &[&str], stdin: Option<&[u8]>) -> Run {
         let database = self.database();
         let mut all = vec!["--database", database.as_str()];
