@@ -15,24 +15,7 @@ fn attached(sim: &RestSim) -> Sandbox {
     let key = sandbox.write("rest.key", ronghe_adapters::sim::rest::API_KEY);
     let config = ronghe_adapters::sim::rest::adapter_config(&sim.running.url(), &format!("file:{key}"));
     let config = sandbox.write("rest.toml", config);
-    sandbox
-        .run(&[
-            "systems",
-            "add",
-            "--id",
-            SYSTEM,
-            "--name",
-            "市场监管许可系统",
-            "--department",
-            "贵阳市市场监督管理局",
-            "--region",
-            "520100",
-            "--protocol",
-            "rest",
-            "--endpoint",
-            &sim.running.url(),
-        ])
-        .check(0, &[]);
+    sandbox.add_system(SYSTEM, &sim.running.url());
     sandbox
         .run(&["adapters", "check", &config])
         .check(0, &["有效 valid: rest adapter config"]);

@@ -92,6 +92,26 @@ pub fn run_ronghe(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
     }
 }
 
+/// `systems add` arguments for a valid REST system with this id at `endpoint`.
+pub fn add_system_args<'a>(id: &'a str, endpoint: &'a str) -> Vec<&'a str> {
+    vec![
+        "systems",
+        "add",
+        "--id",
+        id,
+        "--name",
+        "市场监管许可系统",
+        "--department",
+        "贵阳市市场监督管理局",
+        "--region",
+        "520100",
+        "--protocol",
+        "rest",
+        "--endpoint",
+        endpoint,
+    ]
+}
+
 /// A temporary directory with its own platform store, `DIR/ronghe.db`.
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
@@ -126,23 +146,7 @@ impl Sandbox {
 
     /// Registers a REST system with this id at `endpoint` (exit 0 expected).
     pub fn add_system(&self, id: &str, endpoint: &str) {
-        self.run(&[
-            "systems",
-            "add",
-            "--id",
-            id,
-            "--name",
-            "市场监管许可系统",
-            "--department",
-            "贵阳市市场监督管理局",
-            "--region",
-            "520100",
-            "--protocol",
-            "rest",
-            "--endpoint",
-            endpoint,
-        ])
-        .check(0, &[]);
+        self.run(&add_system_args(id, endpoint)).check(0, &[]);
     }
 
     pub fn run_with(&self, args: &[&str], stdin: Option<&[u8]>) -> Run {
