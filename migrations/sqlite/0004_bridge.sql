@@ -19,7 +19,7 @@ CREATE TABLE bridge_identities (
     created_at        TEXT NOT NULL,
     updated_at        TEXT NOT NULL
 );
-CREATE INDEX bridge_identities_certificate ON bridge_identities (certificate_index);
+CREATE UNIQUE INDEX bridge_identities_certificate ON bridge_identities (certificate_index);
 
 -- Accounts of departmental systems: imported by the department, or first named by a write-back
 -- (then counted as unresolved until linked).
