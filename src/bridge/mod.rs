@@ -474,6 +474,27 @@ impl Bridge {
         })
     }
 
+    /// Records one account without a certificate number (or finds it); returns its reference.
+    async fn record_account(
+        &self,
+        system_id: &str,
+        account_id: &str,
+        actor: &str,
+    ) -> Result<String, BridgeError> {
+        let account = Account {
+            account_id: account_id.to_owned(),
+            certificate_no: None,
+        };
+        let write = self.account_write(system_id, &account)?;
+        let refs = self.store.put_accounts(system_id, &[write], actor).await?;
+        refs.into_iter().next().ok_or_else(|| {
+            BridgeError::Store(StoreError::Corrupt {
+                what: "account",
+                detail: "recording one account returned no reference".to_owned(),
+            })
+        })
+    }
+
     /// Records or refreshes a platform identity from the real-name system, then links it to the
     /// one account per system that carries its certificate number.
     pub async fn put_identity(
@@ -581,20 +602,8 @@ impl Bridge {
         self.system_config(&request.system_id).await?;
         let (account_ref, method, reason) = match via {
             Via::Administrator { account_id, reason } => {
-                let account = Account {
-                    account_id: account_id.to_owned(),
-                    certificate_no: None,
-                };
-                let write = self.account_write(&request.system_id, &account)?;
-                let refs = self
-                    .store
-                    .put_accounts(&request.system_id, &[write], actor)
-                    .await?;
-                (
-                    refs.into_iter().next().unwrap_or_default(),
-                    LinkMethod::Administrator,
-                    Some(reason),
-                )
+                let account_ref = self.record_account(&request.system_id, account_id, actor).await?;
+                (account_ref, LinkMethod::Administrator, Some(reason))
             }
             Via::Proof(proof) => {
                 let account_ref = self
@@ -861,14 +870,9 @@ impl Bridge {
         .validate(now.date_naive())
         .map_err(BridgeError::Invalid)?;
         let actor = format!("system:{system_id}");
-        let write = self.account_write(system_id, &account)?;
         let account_ref = self
-            .store
-            .put_accounts(system_id, &[write], &actor)
-            .await?
-            .into_iter()
-            .next()
-            .unwrap_or_default();
+            .record_account(system_id, &account.account_id, &actor)
+            .await?;
         let expires_at = now + chrono::Duration::seconds(PROOF_LIFETIME_SECONDS);
         let claims = Claims {
             jti: crate::store::random_id("pf")?,
@@ -926,10 +930,23 @@ impl Bridge {
         Ok(Resolution::Unknown)
     }
 
-    /// Open conflicts and unresolved accounts, of one system or all.
-    pub async fn report(&self, system_id: Option<&str>, now: DateTime<Utc>) -> Result<Report, BridgeError> {
+    /// Open conflicts and unresolved accounts, of one system or all (audited read).
+    pub async fn report(
+        &self,
+        system_id: Option<&str>,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Report, BridgeError> {
         let today = now.date_naive();
         let (conflicts, unresolved) = self.store.bridge_report(system_id).await?;
+        self.store
+            .record_audit(
+                actor,
+                "bridge.report.read",
+                system_id.unwrap_or("*"),
+                serde_json::json!({}),
+            )
+            .await?;
         let conflicts = conflicts
             .into_iter()
             .map(|c| {

@@ -302,7 +302,7 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             let report = ctx
                 .bridge()
                 .await?
-                .report(system.as_deref(), now)
+                .report(system.as_deref(), &ctx.actor, now)
                 .await
                 .map_err(refusal)?;
             let mut human = format!("冲突 conflicts: {}", report.conflicts.len());

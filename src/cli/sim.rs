@@ -74,7 +74,9 @@ pub(super) async fn run(ctx: &Context, args: SimArgs) -> Result<(), Failure> {
             let accounts: Vec<String> = rest
                 .accounts()
                 .iter()
-                .map(|a| json!({ "account_id": a.account_id, "certificate_no": a.certificate_no }).to_string())
+                .map(|a| {
+                    json!({ "account_id": a.account_id, "certificate_no": a.certificate_no }).to_string()
+                })
                 .collect();
             let export = write("rest-accounts.jsonl", &accounts.join("\n"))?;
             format!(

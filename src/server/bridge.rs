@@ -332,14 +332,16 @@ pub(super) struct ReportQuery {
 #[utoipa::path(get, path = "/api/v1/bridge/report", tag = "bridge", params(ReportQuery), responses(
     (status = 200, body = Report),
 ))]
-/// Auto-link conflicts and accounts named by write-backs but linked to no one.
+/// Auto-link conflicts and accounts named by write-backs but linked to no one (audited read).
 pub(super) async fn report(
     State(state): State<AppState>,
+    Actor(actor): Actor,
     Query(q): Query<ReportQuery>,
 ) -> Result<Json<Report>, ApiError> {
-    Ok(Json(
-        bridge(&state)?.report(q.system_id.as_deref(), Utc::now()).await?,
-    ))
+    let report = bridge(&state)?
+        .report(q.system_id.as_deref(), &actor, Utc::now())
+        .await?;
+    Ok(Json(report))
 }
 
 #[utoipa::path(get, path = "/api/v1/bridge/keys", tag = "bridge", responses((status = 200, body = [PublicKey])))]

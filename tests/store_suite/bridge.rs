@@ -142,7 +142,7 @@ pub async fn bridge_auto_links_by_certificate_only(store: Store) {
         "{taken:?}"
     );
 
-    let conflicts = bridge.report(None, t).await.unwrap().conflicts;
+    let conflicts = bridge.report(None, "auditor", t).await.unwrap().conflicts;
     assert_eq!(conflicts.len(), 1);
     assert_eq!(
         (conflicts[0].system_id.as_str(), conflicts[0].user_id.as_str()),
@@ -163,7 +163,14 @@ pub async fn bridge_auto_links_by_certificate_only(store: Store) {
         (link.method, link.account_id.as_str()),
         (LinkMethod::Administrator, "b-2")
     );
-    assert!(bridge.report(None, t).await.unwrap().conflicts.is_empty());
+    assert!(
+        bridge
+            .report(None, "auditor", t)
+            .await
+            .unwrap()
+            .conflicts
+            .is_empty()
+    );
 
     // Identity first, account later: the import links it.
     bridge
@@ -466,7 +473,7 @@ pub async fn bridge_resolution_reports_unknown_accounts(store: Store) {
             Resolution::Unknown
         );
     }
-    let report = bridge.report(Some("sys-a"), t).await.unwrap();
+    let report = bridge.report(Some("sys-a"), "auditor", t).await.unwrap();
     assert_eq!(report.unresolved.len(), 1);
     let u = &report.unresolved[0];
     assert_eq!(
@@ -492,7 +499,14 @@ pub async fn bridge_resolution_reports_unknown_accounts(store: Store) {
             .unwrap(),
         Resolution::Linked { .. }
     ));
-    assert!(bridge.report(None, t).await.unwrap().unresolved.is_empty());
+    assert!(
+        bridge
+            .report(None, "auditor", t)
+            .await
+            .unwrap()
+            .unresolved
+            .is_empty()
+    );
 }
 
 pub async fn bridge_key_rotation(store: Store) {
