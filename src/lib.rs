@@ -1,11 +1,14 @@
 //! ronghe (融合) onboards a province's departmental approval systems onto its unified online
 //! government service platform. See `docs/ARCHITECTURE.md` for the map of this crate.
 
+pub mod bench;
 pub mod bridge;
 pub mod calendar;
 pub mod case;
 pub mod cli;
 pub mod config;
+pub mod mapping;
+pub mod rules;
 pub mod server;
 pub mod store;
 pub mod systems;

@@ -112,8 +112,12 @@ async fn refusals_and_failures() {
         .check(1, &[])
         .stderr_has(&["base_url"]);
 
-    let sql = sandbox.write("kind.toml", "type = \"soap\"\n");
-    sandbox.run(&["adapters", "check", &sql]).check(1, &["soap"]);
+    let ftp = sandbox.write("kind.toml", "type = \"ftp\"\n");
+    sandbox.run(&["adapters", "check", &ftp]).check(1, &["ftp"]);
+    let soap = sandbox.write("soap.toml", "type = \"soap\"\n");
+    sandbox
+        .run(&["adapters", "check", &soap])
+        .check(1, &["missing field `endpoint`"]);
     sandbox
         .run(&["adapters", "probe", "no-such-system"])
         .check(1, &[]);

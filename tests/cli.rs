@@ -1099,3 +1099,51 @@ fn retired_systems_take_no_cases() {
         .run(&["cases", "show", SYSTEM_ID, APPLICATION_NO])
         .check(1, &[]);
 }
+
+#[test]
+fn published_rules_bind_applications_made_after_publication() {
+    let sandbox = sandbox_with_system();
+    sandbox
+        .run(&[
+            "rules",
+            "add",
+            "--item",
+            "*",
+            "--field",
+            "applicant.address",
+            "--check",
+            "required",
+            "--description",
+            "新增采集项:通讯地址",
+        ])
+        .check(0, &["已公布 published rule 1"]);
+    sandbox
+        .run(&[
+            "rules",
+            "add",
+            "--item",
+            "*",
+            "--field",
+            "x",
+            "--check",
+            "sometimes",
+            "--description",
+            "d",
+        ])
+        .check(1, &[]);
+    sandbox
+        .run(&["--json", "rules", "list"])
+        .check(0, &["新增采集项:通讯地址"]);
+
+    // Applied just now: bound by today's rule; the fixture has no address.
+    let now = chrono::Local::now().fixed_offset() - chrono::Duration::minutes(1);
+    let mut fresh = application();
+    fresh["case_no"] = json!("SC-FRESH");
+    fresh["applied_at"] = json!(now.to_rfc3339());
+    fresh["updated_at"] = json!(now.to_rfc3339());
+    // Applied before publication: not bound.
+    let file = sandbox.write("rules.jsonl", jsonl(&[fresh, application()]));
+    let lines = import(&sandbox, &file, 1, json!({ "created": 1, "rejected": 1 }));
+    assert_eq!(lines[0]["errors"][0]["rule"], "published.1");
+    assert_eq!(lines[0]["errors"][0]["field"], "applicant.address");
+}

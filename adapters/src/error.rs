@@ -76,6 +76,19 @@ impl AdapterError {
         AdapterError::new(ErrorClass::Unavailable, message)
     }
 
+    /// A failure to reach the system or to read its answer: connection failures, resets,
+    /// timeouts and cut-off bodies may pass, so they are retryable.
+    pub fn transport(what: &str, err: reqwest::Error) -> AdapterError {
+        let reason = if err.is_timeout() {
+            "timed out"
+        } else if err.is_connect() {
+            "cannot connect"
+        } else {
+            "the connection failed"
+        };
+        AdapterError::retryable(format!("{what}: {reason}")).with_source(err)
+    }
+
     /// The class of an HTTP status: 408, 429 and 5xx are retryable; 401, 403, 404 and 405 are
     /// configuration; other 4xx are data.
     pub fn from_http_status(status: u16, what: &str) -> AdapterError {

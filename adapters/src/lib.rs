@@ -13,6 +13,8 @@ pub mod resilience;
 pub mod rest;
 mod secrets;
 pub mod sim;
+pub mod soap;
+mod watermark;
 
 pub use adapter::{Adapter, Capabilities, Checkpoint, Receipt, Record, RecordStream};
 pub use config::{ConfigIssue, ValidatedConfig};

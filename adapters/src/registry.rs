@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::Issues;
-use crate::{Adapter, AdapterError, Secrets, rest};
+use crate::{Adapter, AdapterError, Secrets, rest, soap};
 
 /// How ronghe talks to a departmental system.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -64,24 +64,28 @@ impl std::fmt::Display for AdapterKind {
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum AdapterConfig {
     Rest(rest::RestConfig),
+    Soap(soap::SoapConfig),
 }
 
 impl AdapterConfig {
     pub fn kind(&self) -> AdapterKind {
         match self {
             AdapterConfig::Rest(_) => AdapterKind::Rest,
+            AdapterConfig::Soap(_) => AdapterKind::Soap,
         }
     }
 
     pub(crate) fn check(&self, issues: &mut Issues) {
         match self {
             AdapterConfig::Rest(c) => c.check(issues),
+            AdapterConfig::Soap(c) => c.check(issues),
         }
     }
 
     pub(crate) async fn build(&self, secrets: &dyn Secrets) -> Result<Box<dyn Adapter>, AdapterError> {
         Ok(match self {
             AdapterConfig::Rest(c) => Box::new(rest::RestAdapter::build(c, secrets)?),
+            AdapterConfig::Soap(c) => Box::new(soap::SoapAdapter::build(c, secrets)?),
         })
     }
 }

@@ -3,10 +3,14 @@
 //! `output`.
 
 mod adapters;
+mod bench;
 mod bridge;
 mod calendar;
 mod cases;
+mod generate;
+mod mapping;
 mod output;
+mod rules;
 mod sim;
 mod systems;
 mod validate;
@@ -69,6 +73,18 @@ enum Command {
     /// Adapters to departmental systems: kinds, check, attach, probe, read 适配器.
     #[command(subcommand, after_help = EXIT_CODES)]
     Adapters(adapters::Command),
+    /// Mapping configs: check, test on records, explain a field 映射.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Mapping(mapping::Command),
+    /// Generate a system's mapping proposal from its probe profile 生成映射.
+    #[command(after_help = EXIT_CODES)]
+    Generate(generate::GenerateArgs),
+    /// Published data-collection items and validation rules (Art. 29) 公布的规则.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Rules(rules::Command),
+    /// Throughput of the hot paths against same-run baselines 性能测试.
+    #[command(subcommand)]
+    Bench(bench::Command),
     /// User bridge between platform identities and departmental accounts 用户互认.
     #[command(subcommand, after_help = EXIT_CODES)]
     Bridge(bridge::Command),
@@ -241,6 +257,10 @@ async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
         Command::Adapters(cmd) => adapters::run(ctx, cmd).await,
         Command::Bridge(cmd) => bridge::run(ctx, cmd).await,
         Command::Sim(args) => sim::run(ctx, args).await,
+        Command::Mapping(cmd) => mapping::run(ctx, cmd).await,
+        Command::Generate(args) => generate::run(ctx, args).await,
+        Command::Rules(cmd) => rules::run(ctx, cmd).await,
+        Command::Bench(cmd) => bench::run(ctx, cmd).await,
         Command::Cases(cmd) => cases::run(ctx, cmd).await,
         Command::Validate { kind, value } => validate::run(ctx, kind, &value),
         Command::Calendar(cmd) => calendar::run(ctx, cmd),

@@ -27,12 +27,15 @@ use utoipa::OpenApi;
         super::bridge::prove,
         super::bridge::report,
         super::bridge::keys,
+        super::rules::list,
+        super::rules::publish,
     ),
     tags(
         (name = "health", description = "liveness and readiness"),
         (name = "systems", description = "departmental systems registry 部门系统登记"),
         (name = "cases", description = "cases held by the platform 办件"),
         (name = "bridge", description = "user bridge between platform identities and departmental accounts 用户互认"),
+        (name = "rules", description = "published data-collection items and validation rules 公布的采集项与校验规则 (Art. 29)"),
     )
 )]
 struct ApiDoc;

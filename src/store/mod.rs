@@ -4,8 +4,10 @@
 //! `Backend` and the per-backend migrations.
 
 mod adapters;
+mod baseline;
 mod bridge;
 mod cases;
+mod rules;
 mod systems;
 
 pub use bridge::{

@@ -8,12 +8,11 @@ mod config;
 pub use auth::hmac_signature;
 pub use config::{Auth, Endpoint, Method, Paging, Records, RestConfig, Submit};
 
-use std::collections::VecDeque;
-
 use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::resilience::Policy;
+use crate::watermark::{self, Position};
 use crate::{
     Adapter, AdapterError, AdapterKind, Capabilities, Checkpoint, Entity, Profile, Raw, Receipt, Record,
     RecordStream, Secrets,
@@ -37,48 +36,6 @@ enum Next {
     Query(Vec<(String, String)>),
     /// An absolute URL (from a `Link` header).
     Url(url::Url),
-}
-
-/// Position within the listing: the watermark and key of the last record read.
-#[derive(Debug, Clone, PartialEq)]
-struct Position {
-    watermark: String,
-    key: String,
-}
-
-impl Position {
-    /// The checkpoint text: a JSON array `["watermark","key"]`, readable and safe to pass on a
-    /// command line.
-    fn checkpoint(&self) -> Checkpoint {
-        Checkpoint(serde_json::json!([self.watermark, self.key]).to_string())
-    }
-
-    /// Reads a checkpoint, or a bare watermark (everything at or after it).
-    fn parse(checkpoint: &Checkpoint) -> Result<Position, AdapterError> {
-        let text = checkpoint.0.trim();
-        if !text.starts_with('[') {
-            return Ok(Position {
-                watermark: text.to_owned(),
-                key: String::new(),
-            });
-        }
-        match serde_json::from_str::<(String, String)>(text) {
-            Ok((watermark, key)) => Ok(Position { watermark, key }),
-            Err(_) => Err(AdapterError::configuration(format!(
-                "checkpoint {text:?} is neither [\"watermark\",\"key\"] nor a bare watermark"
-            ))),
-        }
-    }
-
-    /// Whether a record at (`watermark`, `key`) comes after this position: numbers compare as
-    /// numbers, anything else as text (ISO timestamps sort as text).
-    fn before(&self, watermark: &str, key: &str) -> bool {
-        let order = match (self.watermark.parse::<f64>(), watermark.parse::<f64>()) {
-            (Ok(a), Ok(b)) => a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal),
-            _ => self.watermark.as_str().cmp(watermark),
-        };
-        order.then_with(|| self.key.as_str().cmp(key)).is_lt()
-    }
 }
 
 /// A JSON scalar as text, for keys and watermarks.
@@ -151,10 +108,16 @@ impl RestAdapter {
                 let request = self
                     .signer
                     .sign(request, method_name(method), &path_and_query, &bytes);
-                let response = request.send().await.map_err(|e| transport_error(&what, e))?;
+                let response = request
+                    .send()
+                    .await
+                    .map_err(|e| AdapterError::transport(&what, e))?;
                 let status = response.status();
                 let headers = response.headers().clone();
-                let body = response.bytes().await.map_err(|e| transport_error(&what, e))?;
+                let body = response
+                    .bytes()
+                    .await
+                    .map_err(|e| AdapterError::transport(&what, e))?;
                 if !status.is_success() {
                     return Err(AdapterError::from_http_status(status.as_u16(), &what));
                 }
@@ -281,28 +244,15 @@ impl RestAdapter {
         let mut records = Vec::with_capacity(items.len());
         for item in items {
             let key = item.pointer(&r.key).and_then(scalar);
-            let position = match (&r.watermark, &key) {
-                (Some(w), Some(k)) => {
-                    let watermark = item.pointer(w).and_then(scalar).ok_or_else(|| {
-                        AdapterError::data(format!("{}: record {k} has no watermark at {w:?}", r.path))
-                    })?;
-                    Some(Position {
-                        watermark,
-                        key: k.clone(),
-                    })
-                }
+            let watermark = match (&r.watermark, &key) {
+                (Some(w), Some(k)) => Some(item.pointer(w).and_then(scalar).ok_or_else(|| {
+                    AdapterError::data(format!("{}: record {k} has no watermark at {w:?}", r.path))
+                })?),
                 _ => None,
             };
-            if let (Some(after), Some(p)) = (after, &position)
-                && !after.before(&p.watermark, &p.key)
-            {
-                continue;
-            }
-            records.push(Record {
-                key,
-                checkpoint: position.as_ref().map(Position::checkpoint),
-                raw: Raw::Json(item.clone()),
-            });
+            records.extend(watermark::listed(key, watermark, after, || {
+                Raw::Json(item.clone())
+            }));
         }
         let following = self.next_page(next, items.len(), &body, &headers);
         Ok((records, following))
@@ -323,18 +273,6 @@ fn reqwest_method(method: Method) -> reqwest::Method {
         Method::Post => reqwest::Method::POST,
         Method::Put => reqwest::Method::PUT,
     }
-}
-
-/// Connection failures, resets, timeouts and cut-off bodies may pass: retryable.
-fn transport_error(what: &str, err: reqwest::Error) -> AdapterError {
-    let reason = if err.is_timeout() {
-        "timed out"
-    } else if err.is_connect() {
-        "cannot connect"
-    } else {
-        "the connection failed"
-    };
-    AdapterError::retryable(format!("{what}: {reason}")).with_source(err)
 }
 
 /// The target of `rel="next"` in a `Link` header (RFC 8288), if any.
@@ -434,45 +372,11 @@ impl Adapter for RestAdapter {
     }
 
     fn read(&self, from: Option<Checkpoint>) -> RecordStream<'_> {
-        struct State {
-            next: Option<Next>,
-            buffer: VecDeque<Record>,
-            after: Option<Position>,
-        }
-        let start = match from.as_ref().map(Position::parse).transpose() {
-            Ok(after) if after.is_some() && self.config.records.watermark.is_none() => {
-                Err(AdapterError::configuration(
-                    "resuming from a checkpoint needs records.watermark in the config",
-                ))
-            }
-            Ok(after) => Ok(State {
-                next: Some(self.first_page(after.as_ref(), None)),
-                buffer: VecDeque::new(),
-                after,
-            }),
-            Err(e) => Err(e),
-        };
-        Box::pin(futures_util::stream::try_unfold(
-            start.map(Some),
-            move |state| async move {
-                let mut state = match state {
-                    Ok(Some(s)) => s,
-                    Ok(None) => return Ok(None),
-                    Err(e) => return Err(e),
-                };
-                loop {
-                    if let Some(record) = state.buffer.pop_front() {
-                        return Ok(Some((record, Ok(Some(state)))));
-                    }
-                    let Some(next) = state.next.take() else {
-                        return Ok(None);
-                    };
-                    let (records, following) = self.page(&next, state.after.as_ref()).await?;
-                    state.buffer.extend(records);
-                    state.next = following;
-                }
-            },
-        ))
+        let start = Position::resume(from.as_ref(), self.config.records.watermark.is_some())
+            .map(|after| (self.first_page(after.as_ref(), None), after));
+        watermark::paged(start, move |next, after| async move {
+            self.page(&next, after.as_ref()).await
+        })
     }
 
     async fn fetch(&self, key: &str) -> Result<Option<Record>, AdapterError> {

@@ -5,9 +5,10 @@
 pub mod data;
 pub mod faults;
 pub mod rest;
+pub mod soap;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -106,6 +107,24 @@ impl Drop for Running {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+/// The applications a simulator has accepted, in order.
+#[derive(Debug, Default)]
+pub(crate) struct Applications(Mutex<Vec<serde_json::Value>>);
+
+impl Applications {
+    /// Keeps an application; returns its number (from 1), which receipts are made of.
+    pub(crate) fn keep(&self, application: serde_json::Value) -> usize {
+        // A poisoned lock only means another handler panicked mid-push; the list is still usable.
+        let mut all = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        all.push(application);
+        all.len()
+    }
+
+    pub(crate) fn all(&self) -> Vec<serde_json::Value> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::data::{self, LegacyAccount, LegacyCase};
-use super::{Fault, FaultPlan, Faults, Running, SimBridge, SimOptions, beijing};
+use super::{Applications, Fault, FaultPlan, Faults, Running, SimBridge, SimOptions, beijing};
 
 /// How many user accounts the simulator holds (the applicants of its first cases).
 pub const ACCOUNTS: usize = 20;
@@ -109,7 +109,7 @@ pub fn to_json(c: &LegacyCase) -> Value {
 struct Sim {
     /// Sorted by (updatedAt, caseNo): the order the listing answers in.
     cases: Vec<Value>,
-    applications: Mutex<Vec<Value>>,
+    applications: Applications,
     faults: Arc<Faults>,
     accounts: Vec<LegacyAccount>,
     /// Session token → account id.
@@ -138,7 +138,7 @@ impl RestSim {
         let faults = Arc::new(Faults::default());
         let sim = Arc::new(Sim {
             cases,
-            applications: Mutex::new(Vec::new()),
+            applications: Applications::default(),
             faults: faults.clone(),
             accounts: data::accounts(options.seed, ACCOUNTS.min(options.cases)),
             sessions: Mutex::new(HashMap::new()),
@@ -166,11 +166,7 @@ impl RestSim {
 
     /// The applications handed to this system so far.
     pub fn applications(&self) -> Vec<Value> {
-        self.sim
-            .applications
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.sim.applications.all()
     }
 }
 
@@ -255,9 +251,7 @@ async fn apply(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Option<Jso
     let Some(Json(application)) = body.filter(|Json(v)| v.is_object()) else {
         return envelope(StatusCode::BAD_REQUEST, "4000", "请求体须为JSON对象", Value::Null);
     };
-    let mut applications = sim.applications.lock().unwrap_or_else(|e| e.into_inner());
-    applications.push(application);
-    let receipt = format!("SQ{:010}", applications.len());
+    let receipt = format!("SQ{:010}", sim.applications.keep(application));
     envelope(
         StatusCode::OK,
         "0000",
