@@ -11,6 +11,10 @@ use crate::case::{
     ResultCode, Stage,
 };
 
+/// Index of each canonical path in `TARGETS`.
+static SLOTS: std::sync::LazyLock<std::collections::HashMap<&'static str, usize>> =
+    std::sync::LazyLock::new(|| TARGETS.iter().enumerate().map(|(i, t)| (t.path, i)).collect());
+
 /// A value on its way into the case.
 #[derive(Debug, Clone)]
 pub(super) enum Value {
@@ -29,9 +33,8 @@ struct Values<'a, F: Fn(&str) -> MappingError> {
 impl<F: Fn(&str) -> MappingError> Values<'_, F> {
     fn slot(&self, path: &str) -> usize {
         // Every path named below is in TARGETS: a test checks the schema against the case.
-        TARGETS
-            .iter()
-            .position(|t| t.path == path)
+        *SLOTS
+            .get(path)
             .unwrap_or_else(|| unreachable!("{path} is a canonical field"))
     }
 

@@ -275,12 +275,13 @@ impl Mapping {
         raw: &Raw,
         now: DateTime<FixedOffset>,
     ) -> Result<crate::case::Case, Vec<MappingError>> {
-        let key = self.key_of(raw);
+        // The key is only for error messages: looked up when one is reported.
+        let key = || self.key_of(raw);
         if shape_of(raw) != self.shape {
             return Err(vec![MappingError {
                 rule: "source.shape".into(),
                 source: None,
-                key,
+                key: key(),
                 value: None,
                 message: format!(
                     "the record is {} but the mapping reads {}",
@@ -306,7 +307,7 @@ impl Mapping {
                 Err((value, message)) => errors.push(MappingError {
                     rule: rule.target.path.to_owned(),
                     source: rule.source_text(),
-                    key: key.clone(),
+                    key: key(),
                     value: value.map(|v| shown(rule.target, &v)),
                     message,
                 }),
@@ -320,7 +321,7 @@ impl Mapping {
             MappingError {
                 rule: path.to_owned(),
                 source: rule.and_then(Compiled::source_text),
-                key: key.clone(),
+                key: key(),
                 value: None,
                 message: match rule {
                     Some(_) => {
@@ -342,7 +343,7 @@ impl Mapping {
                     MappingError {
                         rule: format!("canonical {}", f.rule),
                         source: rule.and_then(Compiled::source_text),
-                        key: key.clone(),
+                        key: key(),
                         value: None,
                         message: format!("{}: {}", f.field, f.message),
                     }

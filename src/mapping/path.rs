@@ -11,7 +11,8 @@ use super::config::Shape;
 /// A compiled path for one record shape.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum SourcePath {
-    Json(String),
+    /// A JSON pointer, split into its unescaped reference tokens.
+    Json(Vec<String>),
     Xml {
         elements: Vec<String>,
         attribute: Option<String>,
@@ -27,7 +28,12 @@ impl SourcePath {
             return Err("the path is empty".to_owned());
         }
         match shape {
-            Shape::Json if text.starts_with('/') => Ok(SourcePath::Json(text.to_owned())),
+            Shape::Json if text.starts_with('/') => Ok(SourcePath::Json(
+                text.split('/')
+                    .skip(1)
+                    .map(|t| t.replace("~1", "/").replace("~0", "~"))
+                    .collect(),
+            )),
             Shape::Json => Err(format!(
                 "{text:?} is not a JSON pointer: start with / (e.g. /applicant/idNo)"
             )),
@@ -61,7 +67,7 @@ impl SourcePath {
     /// The scalar text at this path in `raw`, if any. Objects, arrays and nulls are no value.
     pub(super) fn lookup<'a>(&self, raw: &'a Raw) -> Option<Cow<'a, str>> {
         match (self, raw) {
-            (SourcePath::Json(pointer), Raw::Json(value)) => match value.pointer(pointer)? {
+            (SourcePath::Json(tokens), Raw::Json(value)) => match json_at(value, tokens)? {
                 Value::String(s) => Some(Cow::Borrowed(s.as_str())),
                 Value::Number(n) => Some(Cow::Owned(n.to_string())),
                 Value::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
@@ -81,6 +87,18 @@ impl SourcePath {
             _ => None,
         }
     }
+}
+
+/// The value at a pointer's reference tokens, without re-parsing the pointer.
+fn json_at<'a>(mut value: &'a Value, tokens: &[String]) -> Option<&'a Value> {
+    for token in tokens {
+        value = match value {
+            Value::Object(map) => map.get(token.as_str())?,
+            Value::Array(items) => items.get(token.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(value)
 }
 
 /// The shape of a raw record.
