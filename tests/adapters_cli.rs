@@ -3,27 +3,9 @@
 
 mod common;
 
-use common::binary::Sandbox;
+use common::binary::{SYSTEM, Sandbox};
 use ronghe_adapters::sim::{SimOptions, rest::RestSim};
 use serde_json::Value;
-
-const SYSTEM: &str = "sim-rest";
-
-/// A sandbox with the simulator's system registered and its adapter attached.
-fn attached(sim: &RestSim) -> Sandbox {
-    let sandbox = Sandbox::new();
-    let key = sandbox.write("rest.key", ronghe_adapters::sim::rest::API_KEY);
-    let config = ronghe_adapters::sim::rest::adapter_config(&sim.running.url(), &format!("file:{key}"));
-    let config = sandbox.write("rest.toml", config);
-    sandbox.add_system(SYSTEM, &sim.running.url());
-    sandbox
-        .run(&["adapters", "check", &config])
-        .check(0, &["有效 valid: rest adapter config"]);
-    sandbox
-        .run(&["adapters", "attach", SYSTEM, &config])
-        .check(0, &["已绑定 attached"]);
-    sandbox
-}
 
 fn lines(stdout: &str) -> Vec<Value> {
     stdout
@@ -40,7 +22,7 @@ async fn probe_read_and_resume() {
     })
     .await
     .unwrap();
-    let sandbox = attached(&sim);
+    let sandbox = common::binary::attached_rest(&sim);
 
     let profile = sandbox
         .run(&["--json", "adapters", "probe", SYSTEM, "--sample", "3"])
@@ -90,7 +72,7 @@ async fn refusals_and_failures() {
     })
     .await
     .unwrap();
-    let sandbox = attached(&sim);
+    let sandbox = common::binary::attached_rest(&sim);
 
     let broken = sandbox.write(
         "broken.toml",

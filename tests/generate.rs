@@ -7,10 +7,9 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::binary::Sandbox;
 use ronghe::mapping::{Shape, propose};
-use ronghe_adapters::sim::{SimOptions, rest::RestSim, soap::SoapSim};
-use ronghe_adapters::{AdapterConfig, Fixed, Profile};
+use ronghe_adapters::Profile;
+use ronghe_adapters::sim::{SimOptions, rest::RestSim};
 
 fn answer_key(name: &str) -> BTreeMap<String, String> {
     let path = format!(
@@ -54,23 +53,8 @@ fn score(name: &str, profile: &Profile, shape: Shape) -> (f64, f64) {
 
 #[tokio::test]
 async fn rest_simulator_generation_quality() {
-    let sim = RestSim::start(&SimOptions {
-        cases: 300,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let config = ronghe_adapters::sim::rest::adapter_config(&sim.running.url(), "env:K");
-    let secrets = Fixed([("env:K".to_owned(), ronghe_adapters::sim::rest::API_KEY.to_owned())].into());
-    let adapter = AdapterConfig::from_toml(&config)
-        .unwrap()
-        .validate()
-        .unwrap()
-        .build(&secrets)
-        .await
-        .unwrap();
-    let profile = adapter.probe(100).await.unwrap();
-    let (precision, recall) = score("sim-rest", &profile, Shape::Json);
+    let (_sim, adapter) = common::rest_sim(300).await;
+    let (precision, recall) = score("sim-rest", &adapter.probe(100).await.unwrap(), Shape::Json);
     assert!(
         precision >= 0.95 && recall >= 0.95,
         "precision {precision:.2}, recall {recall:.2}"
@@ -79,29 +63,8 @@ async fn rest_simulator_generation_quality() {
 
 #[tokio::test]
 async fn soap_simulator_generation_quality() {
-    let sim = SoapSim::start(&SimOptions {
-        cases: 300,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let config = ronghe_adapters::sim::soap::adapter_config(&sim.endpoint(), "env:P");
-    let secrets = Fixed(
-        [(
-            "env:P".to_owned(),
-            ronghe_adapters::sim::soap::PASSWORD.to_owned(),
-        )]
-        .into(),
-    );
-    let adapter = AdapterConfig::from_toml(&config)
-        .unwrap()
-        .validate()
-        .unwrap()
-        .build(&secrets)
-        .await
-        .unwrap();
-    let profile = adapter.probe(300).await.unwrap();
-    let (precision, recall) = score("sim-soap", &profile, Shape::Xml);
+    let (_sim, adapter) = common::soap_sim(300).await;
+    let (precision, recall) = score("sim-soap", &adapter.probe(300).await.unwrap(), Shape::Xml);
     assert!(
         precision >= 0.95 && recall >= 0.95,
         "precision {precision:.2}, recall {recall:.2}"
@@ -116,33 +79,7 @@ async fn generate_never_silently_overwrites_edits() {
     })
     .await
     .unwrap();
-    let sandbox = Sandbox::new();
-    let key = sandbox.write("rest.key", ronghe_adapters::sim::rest::API_KEY);
-    let config = sandbox.write(
-        "rest.toml",
-        ronghe_adapters::sim::rest::adapter_config(&sim.running.url(), &format!("file:{key}")),
-    );
-    sandbox
-        .run(&[
-            "systems",
-            "add",
-            "--id",
-            "sim-rest",
-            "--name",
-            "n",
-            "--department",
-            "d",
-            "--region",
-            "520100",
-            "--protocol",
-            "rest",
-            "--endpoint",
-            &sim.running.url(),
-        ])
-        .check(0, &[]);
-    sandbox
-        .run(&["adapters", "attach", "sim-rest", &config])
-        .check(0, &[]);
+    let sandbox = common::binary::attached_rest(&sim);
     sandbox
         .run(&["generate", "sim-rest"])
         .check(1, &[])

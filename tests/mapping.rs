@@ -1,11 +1,12 @@
 //! Mappings end to end: the simulators' records through their mappings (golden), and an error
 //! test per kind that checks the rule, the source path and the (masked) value are named.
 
+mod common;
+
 use chrono::{DateTime, FixedOffset};
 use futures_util::TryStreamExt;
 use ronghe::mapping::{Mapping, MappingError};
-use ronghe_adapters::sim::{SimOptions, rest::RestSim, soap::SoapSim};
-use ronghe_adapters::{AdapterConfig, Fixed, Raw};
+use ronghe_adapters::Raw;
 use serde_json::{Value, json};
 
 fn now() -> DateTime<FixedOffset> {
@@ -20,21 +21,7 @@ fn mapping(name: &str) -> Mapping {
 
 #[tokio::test]
 async fn every_rest_simulator_record_maps_to_a_valid_case() {
-    let sim = RestSim::start(&SimOptions {
-        cases: 400,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let config = ronghe_adapters::sim::rest::adapter_config(&sim.running.url(), "env:K");
-    let secrets = Fixed([("env:K".to_owned(), ronghe_adapters::sim::rest::API_KEY.to_owned())].into());
-    let adapter = AdapterConfig::from_toml(&config)
-        .unwrap()
-        .validate()
-        .unwrap()
-        .build(&secrets)
-        .await
-        .unwrap();
+    let (_sim, adapter) = common::rest_sim(400).await;
     let records: Vec<_> = adapter.read(None).try_collect().await.unwrap();
     let mapping = mapping("sim-rest");
     let mut stages = std::collections::BTreeMap::new();
@@ -56,27 +43,7 @@ async fn every_rest_simulator_record_maps_to_a_valid_case() {
 
 #[tokio::test]
 async fn every_soap_simulator_record_maps_to_a_valid_case() {
-    let sim = SoapSim::start(&SimOptions {
-        cases: 400,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let config = ronghe_adapters::sim::soap::adapter_config(&sim.endpoint(), "env:P");
-    let secrets = Fixed(
-        [(
-            "env:P".to_owned(),
-            ronghe_adapters::sim::soap::PASSWORD.to_owned(),
-        )]
-        .into(),
-    );
-    let adapter = AdapterConfig::from_toml(&config)
-        .unwrap()
-        .validate()
-        .unwrap()
-        .build(&secrets)
-        .await
-        .unwrap();
+    let (_sim, adapter) = common::soap_sim(400).await;
     let records: Vec<_> = adapter.read(None).try_collect().await.unwrap();
     assert_eq!(records.len(), 400);
     let mapping = mapping("sim-soap");

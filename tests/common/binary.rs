@@ -5,6 +5,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use ronghe_adapters::sim::rest::RestSim;
 use serde_json::Value;
 
 /// One finished run of the binary.
@@ -155,4 +156,23 @@ impl Sandbox {
         all.extend_from_slice(args);
         run_ronghe(self.dir.path(), &all, stdin)
     }
+}
+
+/// The system id `attached_rest` registers the REST simulator under.
+pub const SYSTEM: &str = "sim-rest";
+
+/// A sandbox with the REST simulator registered as `sim-rest` and its adapter checked and attached.
+pub fn attached_rest(sim: &RestSim) -> Sandbox {
+    let sandbox = Sandbox::new();
+    let key = sandbox.write("rest.key", ronghe_adapters::sim::rest::API_KEY);
+    let config = ronghe_adapters::sim::rest::adapter_config(&sim.running.url(), &format!("file:{key}"));
+    let config = sandbox.write("rest.toml", config);
+    sandbox.add_system(SYSTEM, &sim.running.url());
+    sandbox
+        .run(&["adapters", "check", &config])
+        .check(0, &["有效 valid: rest adapter config"]);
+    sandbox
+        .run(&["adapters", "attach", SYSTEM, &config])
+        .check(0, &["已绑定 attached"]);
+    sandbox
 }

@@ -10,6 +10,10 @@ use ronghe::bridge::{Bridge, BridgeKeysConfig, Cipher, KeyConfig, Keyring};
 use ronghe::case::Case;
 use ronghe::store::{Store, StoreOptions};
 use ronghe::systems::{NewSystem, System};
+use ronghe_adapters::sim::SimOptions;
+use ronghe_adapters::sim::rest::{self, RestSim};
+use ronghe_adapters::sim::soap::{self, SoapSim};
+use ronghe_adapters::{Adapter, AdapterConfig, Fixed};
 
 /// A canonical case from `tests/data/`.
 pub fn case(name: &str) -> Case {
@@ -174,4 +178,42 @@ fn uuid_like() -> String {
         nanos,
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// A running REST simulator holding `cases` cases, and a driver configured for it.
+pub async fn rest_sim(cases: usize) -> (RestSim, Box<dyn Adapter>) {
+    let sim = RestSim::start(&SimOptions {
+        cases,
+        ..Default::default()
+    })
+    .await
+    .expect("start the REST simulator");
+    let config = rest::adapter_config(&sim.running.url(), "env:SIM_REST_KEY");
+    let secrets = Fixed([("env:SIM_REST_KEY".to_owned(), rest::API_KEY.to_owned())].into());
+    let adapter = build(&config, &secrets).await;
+    (sim, adapter)
+}
+
+/// A running SOAP simulator holding `cases` cases, and a driver configured for it.
+pub async fn soap_sim(cases: usize) -> (SoapSim, Box<dyn Adapter>) {
+    let sim = SoapSim::start(&SimOptions {
+        cases,
+        ..Default::default()
+    })
+    .await
+    .expect("start the SOAP simulator");
+    let config = soap::adapter_config(&sim.endpoint(), "env:SBDY_PASSWORD");
+    let secrets = Fixed([("env:SBDY_PASSWORD".to_owned(), soap::PASSWORD.to_owned())].into());
+    let adapter = build(&config, &secrets).await;
+    (sim, adapter)
+}
+
+async fn build(config: &str, secrets: &Fixed) -> Box<dyn Adapter> {
+    AdapterConfig::from_toml(config)
+        .expect("the simulator's config parses")
+        .validate()
+        .expect("the simulator's config is valid")
+        .build(secrets)
+        .await
+        .expect("the driver builds")
 }
