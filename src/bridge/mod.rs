@@ -317,6 +317,16 @@ fn account_domain(system_id: &str) -> String {
     format!("account/{system_id}")
 }
 
+/// What a sealed field of an identity or an account is bound to (the AEAD's associated data):
+/// a value cannot be moved to another row or field and still open.
+fn purpose(owner: &str, field: &str) -> String {
+    format!("{owner}/{field}")
+}
+
+fn identity_owner(user_id: &str) -> String {
+    format!("identity/{user_id}")
+}
+
 /// The user bridge.
 #[derive(Clone)]
 pub struct Bridge {
@@ -397,7 +407,8 @@ impl Bridge {
     }
 
     fn seal_identity(&self, identity: &Identity, now: DateTime<Utc>) -> Result<SealedIdentity, BridgeError> {
-        let purpose = |field: &str| format!("identity/{}/{field}", identity.user_id);
+        let owner = identity_owner(&identity.user_id);
+        let purpose = |field: &str| purpose(&owner, field);
         Ok(SealedIdentity {
             user_id: identity.user_id.clone(),
             kind: identity.kind.name().to_owned(),
@@ -413,7 +424,8 @@ impl Bridge {
     }
 
     fn open_identity(&self, row: &SealedIdentity) -> Result<Identity, BridgeError> {
-        let purpose = |field: &str| format!("identity/{}/{field}", row.user_id);
+        let owner = identity_owner(&row.user_id);
+        let purpose = |field: &str| purpose(&owner, field);
         let corrupt = |detail: String| {
             BridgeError::Store(StoreError::Corrupt {
                 what: "platform identity",
@@ -436,15 +448,16 @@ impl Bridge {
             Some(number) => Some((
                 self.keys.index(CERTIFICATE, number),
                 self.keys
-                    .seal(&format!("account/{system_id}/certificate_no"), number)?,
+                    .seal(&purpose(&account_domain(system_id), "certificate_no"), number)?,
             )),
             None => None,
         };
         Ok(AccountWrite {
             account_indexes: self.keys.indexes(&account_domain(system_id), &account.account_id),
-            account_id: self
-                .keys
-                .seal(&format!("account/{system_id}/account_id"), &account.account_id)?,
+            account_id: self.keys.seal(
+                &purpose(&account_domain(system_id), "account_id"),
+                &account.account_id,
+            )?,
             certificate,
         })
     }
@@ -452,7 +465,7 @@ impl Bridge {
     fn open_account_id(&self, system_id: &str, sealed: &str) -> Result<String, BridgeError> {
         Ok(self
             .keys
-            .open(&format!("account/{system_id}/account_id"), sealed)?)
+            .open(&purpose(&account_domain(system_id), "account_id"), sealed)?)
     }
 
     fn view_link(&self, row: LinkRow, today: chrono::NaiveDate) -> Result<LinkView, BridgeError> {
@@ -1014,10 +1027,10 @@ impl Bridge {
 
     fn reseal_account(&self, row: &SealedAccount) -> Result<SealedAccount, BridgeError> {
         let certificate_no = match &row.certificate_no {
-            Some(sealed) => Some(
-                self.keys
-                    .open(&format!("account/{}/certificate_no", row.system_id), sealed)?,
-            ),
+            Some(sealed) => Some(self.keys.open(
+                &purpose(&account_domain(&row.system_id), "certificate_no"),
+                sealed,
+            )?),
             None => None,
         };
         let account = Account {
