@@ -2,6 +2,7 @@
 //! government service platform. See `docs/ARCHITECTURE.md` for the map of this crate.
 
 pub mod bench;
+pub mod bridge;
 pub mod calendar;
 pub mod case;
 pub mod cli;

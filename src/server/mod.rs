@@ -1,6 +1,7 @@
 //! The HTTP server: the router with every endpoint, shared state, and `serve` with graceful
 //! shutdown. Handlers live in modules named for what they serve.
 
+mod bridge;
 mod cases;
 mod error;
 mod health;
@@ -32,6 +33,8 @@ use crate::store::Store;
 pub struct AppState {
     pub store: Store,
     pub metrics: Arc<Metrics>,
+    /// The user bridge, when the node has `[bridge]` keys.
+    pub bridge: Option<crate::bridge::Bridge>,
 }
 
 /// The router with every endpoint, its limits and middleware.
@@ -43,6 +46,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/v1/openapi.json", get(openapi::document))
         .merge(systems::routes())
         .merge(cases::routes())
+        .merge(bridge::routes())
         .merge(rules::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -106,6 +110,18 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                 redact(&config.database_url)
             )
         })?;
+    let bridge = match &config.bridge {
+        Some(keys) => {
+            let keyring = crate::bridge::Keyring::build(keys, &ronghe_adapters::Environment)
+                .context("cannot build the bridge keys")?;
+            Some(crate::bridge::Bridge::new(
+                store.clone(),
+                Arc::new(keyring),
+                Arc::new(ronghe_adapters::Environment),
+            ))
+        }
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -114,6 +130,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let state = AppState {
         store: store.clone(),
         metrics: Metrics::new(),
+        bridge,
     };
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
     let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
