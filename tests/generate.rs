@@ -71,6 +71,41 @@ async fn soap_simulator_generation_quality() {
     );
 }
 
+#[tokio::test]
+async fn sql_simulator_generation_quality_with_pinyin_initials() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("sim.db").display());
+    ronghe_adapters::sim::sql::load(&url, 2025, 300).await.unwrap();
+    let config = ronghe_adapters::sim::sql::adapter_config(&url, 500);
+    let adapter = ronghe_adapters::AdapterConfig::from_toml(&config)
+        .unwrap()
+        .validate()
+        .unwrap()
+        .build(&ronghe_adapters::Fixed::default())
+        .await
+        .unwrap();
+    let profile = adapter.probe(300).await.unwrap();
+    let (precision, recall) = score("sim-sql", &profile, Shape::Row);
+    assert!(
+        precision >= 0.95 && recall >= 0.95,
+        "precision {precision:.2}, recall {recall:.2}"
+    );
+    let proposal = propose(&profile, Shape::Row).unwrap();
+    let evidence = |field: &str| {
+        proposal
+            .rules
+            .iter()
+            .find(|r| r.field == field)
+            .map(|r| r.evidence.clone())
+            .unwrap_or_default()
+    };
+    assert!(
+        evidence("applicant.name").contains("pinyin initials of 申请人名称"),
+        "{}",
+        evidence("applicant.name")
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn generate_never_silently_overwrites_edits() {
     let sim = RestSim::start(&SimOptions {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::Args;
-use ronghe_adapters::sim::{SimBridge, SimOptions, rest, soap};
+use ronghe_adapters::sim::{SimBridge, SimOptions, rest, soap, sql};
 use serde_json::json;
 
 use super::{Context, Failure};
@@ -96,6 +96,13 @@ pub(super) async fn run(ctx: &Context, args: SimArgs) -> Result<(), Failure> {
         ),
     )?;
 
+    let database = format!("sqlite://{}", dir.join("sim-sql.db").display());
+    sql::load(&database, args.seed, args.cases)
+        .await
+        .context("cannot write the SQL simulator's database")?;
+    let sql_config = dir.join("sql.toml");
+    write(&sql_config, &sql::adapter_config(&database, 500))?;
+
     let systems = [
         Announced {
             id: "sim-rest",
@@ -114,6 +121,15 @@ pub(super) async fn run(ctx: &Context, args: SimArgs) -> Result<(), Failure> {
             url: soap.endpoint(),
             credential: format!("WS-Security {} / {}", soap::USERNAME, soap::PASSWORD),
             config: soap_config,
+        },
+        Announced {
+            id: "sim-sql",
+            name: "审批办件系统",
+            kind: "sql",
+            department: "贵阳市政务服务中心",
+            url: database.clone(),
+            credential: "none (SQLite file; read-only sessions)".to_owned(),
+            config: sql_config,
         },
     ];
     let mut human = format!(
