@@ -116,7 +116,11 @@ mod tests {
     fn trimmed_mean_drops_one_highest_and_one_lowest_from_five_up() {
         let t = Aggregation::TrimmedMean;
         assert_eq!(t.apply(&[1, 4, 4, 5, 5], 5), Some(13.0 / 3.0));
-        assert_eq!(t.apply(&[1, 4, 5, 5], 5), Some(15.0 / 4.0), "four scores: plain mean");
+        assert_eq!(
+            t.apply(&[1, 4, 5, 5], 5),
+            Some(15.0 / 4.0),
+            "four scores: plain mean"
+        );
         assert_eq!(t.apply(&[], 5), None);
         assert_eq!(Aggregation::Median.apply(&[5, 1, 3, 4], 5), Some(3.5));
     }

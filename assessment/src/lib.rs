@@ -6,7 +6,14 @@
 pub mod aggregate;
 pub mod agreement;
 pub mod ahp;
+pub mod flip;
+pub mod panel;
+pub mod portfolio;
+pub mod radar;
+pub mod report;
+pub mod risk;
 pub mod rubric;
+pub mod verdict;
 
 use serde::{Deserialize, Serialize};
 

@@ -404,7 +404,10 @@ fn check_header(p: &mut Problems, spec: &RubricSpec) {
     }
     let c = &spec.confidence;
     let share = |x: f64| x > 0.0 && x <= 1.0;
-    if !(share(c.high_completeness) && share(c.medium_completeness) && c.medium_completeness <= c.high_completeness) {
+    if !(share(c.high_completeness)
+        && share(c.medium_completeness)
+        && c.medium_completeness <= c.high_completeness)
+    {
         p.add(
             "confidence",
             "rubric.range",
@@ -559,6 +562,24 @@ fn check_classification(p: &mut Problems, spec: &RubricSpec) {
             }
         }
     }
+    // Conditions read disjoint sets of criteria: a criterion is used directly or through its
+    // group, never both (the search for the smallest flip relies on it).
+    let conditions = c.rules.iter().flat_map(|r| r.all.iter().chain(&r.any));
+    let groups: BTreeSet<&str> = conditions.clone().filter_map(|c| c.group.as_deref()).collect();
+    for criterion in conditions.filter_map(|c| c.criterion.as_deref()) {
+        if let Some(found) = spec.criteria.iter().find(|x| x.id == criterion)
+            && groups.contains(found.group.as_str())
+        {
+            p.add(
+                "classification.rules",
+                "rubric.overlap",
+                format!(
+                    "criterion {criterion:?} is used both directly and through its group {:?}; use one or the other",
+                    found.group
+                ),
+            );
+        }
+    }
 }
 
 fn check_condition(p: &mut Problems, spec: &RubricSpec, path: &str, condition: &Condition) {
@@ -634,7 +655,9 @@ fn derive_weights(p: &mut Problems, spec: &RubricSpec) -> (Weights, Vec<AhpScope
                 weights.global.iter_mut().for_each(|w| *w /= total);
             }
             for (g, group) in spec.groups.iter().enumerate() {
-                let members: Vec<usize> = (0..criteria).filter(|&i| spec.criteria[i].group == group.id).collect();
+                let members: Vec<usize> = (0..criteria)
+                    .filter(|&i| spec.criteria[i].group == group.id)
+                    .collect();
                 let sum: f64 = members.iter().map(|&i| weights.global[i]).sum();
                 weights.groups[g] = sum;
                 for i in members {
@@ -685,7 +708,11 @@ fn derive_weights(p: &mut Problems, spec: &RubricSpec) -> (Weights, Vec<AhpScope
 /// judgment (`None`); a larger one needs at least one judge; every judge's matrix and the
 /// combined one must be consistent (CR ≤ 0.10).
 fn ahp_scope(p: &mut Problems, sets: &[JudgmentSet], scope: &str, elements: &[String]) -> Option<AhpScope> {
-    let mine: Vec<(usize, &JudgmentSet)> = sets.iter().enumerate().filter(|(_, s)| s.scope == scope).collect();
+    let mine: Vec<(usize, &JudgmentSet)> = sets
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.scope == scope)
+        .collect();
     if elements.len() < 2 {
         for (i, _) in mine {
             p.add(
@@ -778,12 +805,21 @@ mod tests {
     #[test]
     fn the_default_rubric_is_valid() {
         let rubric = Rubric::parse(DEFAULT_RUBRIC).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!((rubric.spec.id.as_str(), rubric.spec.version), ("ronghe-default", 1));
+        assert_eq!(
+            (rubric.spec.id.as_str(), rubric.spec.version),
+            ("ronghe-default", 1)
+        );
         let total: f64 = rubric.weights.global.iter().sum();
         assert!((total - 1.0).abs() < 1e-9, "{total}");
         assert!(rubric.ahp.iter().all(|s| s.priorities.cr <= 0.10));
         for c in &rubric.spec.criteria {
-            assert!(c.levels.iter().all(|l| l.chars().any(|ch| ('\u{4e00}'..='\u{9fff}').contains(&ch))), "{} levels are described in zh-CN", c.id);
+            assert!(
+                c.levels
+                    .iter()
+                    .all(|l| l.chars().any(|ch| ('\u{4e00}'..='\u{9fff}').contains(&ch))),
+                "{} levels are described in zh-CN",
+                c.id
+            );
         }
         assert_eq!(rubric.content_hash.len(), 64);
     }
@@ -802,7 +838,10 @@ mod tests {
         let broken = DEFAULT_RUBRIC
             .replace("id = \"ronghe-default\"", "id = \"Bad Id\"")
             .replace("group = \"data\"", "group = \"nowhere\"")
-            .replace("{ group = \"process\", at_least = 3.5 }", "{ group = \"process\", at_least = 7.0 }")
+            .replace(
+                "{ group = \"process\", at_least = 3.5 }",
+                "{ group = \"process\", at_least = 7.0 }",
+            )
             .replace("max_rounds = 3", "max_rounds = 0");
         let found = rules(&broken);
         for expected in [
@@ -826,14 +865,19 @@ mod tests {
     #[test]
     fn inconsistent_judgments_are_refused_naming_the_judgment() {
         // Judge A says support ≫ business, business ≫ process, but process ≫ support.
-        let broken = DEFAULT_RUBRIC.replace("[\"support\", \"business\", 2]", "[\"business\", \"support\", 9]");
+        let broken =
+            DEFAULT_RUBRIC.replace("[\"support\", \"business\", 2]", "[\"business\", \"support\", 9]");
         let err = Rubric::parse(&broken).unwrap_err();
         let issue = err
             .issues
             .iter()
             .find(|i| i.rule == "ahp.consistency")
             .unwrap_or_else(|| panic!("{err}"));
-        assert!(issue.message.contains("business vs support = 9"), "{}", issue.message);
+        assert!(
+            issue.message.contains("business vs support = 9"),
+            "{}",
+            issue.message
+        );
         assert_eq!(issue.path, "weights.judgments[0]");
     }
 
