@@ -3,9 +3,11 @@
 //! PostgreSQL's `$n` placeholders); the few differences (locking, column types) are confined to
 //! `Backend` and the per-backend migrations.
 
+mod assessments;
 mod cases;
 mod systems;
 
+pub use assessments::RubricRecord;
 pub use cases::{CaseRecord, CaseVersion, RejectReason, UpsertOutcome};
 
 use std::str::FromStr;
@@ -27,6 +29,8 @@ pub enum StoreError {
     AlreadyExists { what: &'static str, id: String },
     #[error(transparent)]
     Rejected(#[from] crate::systems::SystemError),
+    #[error(transparent)]
+    Assessment(#[from] crate::assessments::AssessmentError),
     #[error("stored {what} is corrupt: {detail}")]
     Corrupt { what: &'static str, detail: String },
     #[error("database migration failed")]
@@ -56,6 +60,15 @@ impl Backend {
         match self {
             Backend::Sqlite => "BEGIN IMMEDIATE",
             Backend::Postgres => "BEGIN",
+        }
+    }
+
+    /// The clause that locks the rows a `SELECT` in a write transaction reads. SQLite needs none:
+    /// `begin_write` already holds the database's write lock.
+    pub(crate) fn row_lock(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
         }
     }
 }

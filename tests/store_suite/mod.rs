@@ -2,6 +2,9 @@
 //! `tests/store_sqlite.rs`, PostgreSQL in `tests/store_postgres.rs`).
 #![allow(dead_code, unreachable_pub)]
 
+mod assessments;
+
+pub use assessments::*;
 use chrono::Duration;
 use ronghe::case::{Case, Stage};
 use ronghe::store::{RejectReason, Store, StoreError, UpsertOutcome};
@@ -239,7 +242,8 @@ macro_rules! store_suite {
     ($open:expr) => {
         $crate::store_suite!(@tests $open;
             systems_registry, idempotent_upsert, version_ordering_and_history,
-            stage_machine_guards_current, batches_across_chunks, concurrent_writers);
+            stage_machine_guards_current, batches_across_chunks, concurrent_writers,
+            rubric_versions, panel_lifecycle, delphi_round, concurrent_submissions, which_assessments_may_open);
     };
     (@tests $open:expr; $($name:ident),+) => {
         $(
