@@ -190,33 +190,26 @@ pub struct ScoreSheet {
 }
 
 impl ScoreSheet {
-    /// The sheet, with every malformed score reported (the round's rules are checked on submit).
-    pub fn into_sheet(self) -> Result<Sheet, AssessmentError> {
-        let mut p = Problems::default();
-        let mut scores = BTreeMap::new();
-        for (criterion, value) in self.scores {
-            let level = match value {
-                None => None,
-                Some(ScoreValue::Word(w)) if w == "abstain" => None,
-                Some(ScoreValue::Level(l)) if (1..=5).contains(&l) => u8::try_from(l).ok(),
-                Some(_) => {
-                    p.add(
-                        &format!("scores.{criterion}"),
-                        "assessment.level",
-                        "a score is a level from 1 to 5, or \"abstain\"",
-                    );
-                    None
-                }
-            };
-            scores.insert(criterion, level);
+    /// The sheet. A value that is no level (out of range, another word) becomes 0, which the
+    /// round's validation then reports with its path, alongside every other problem.
+    pub fn into_sheet(self) -> Sheet {
+        let scores = self
+            .scores
+            .into_iter()
+            .map(|(criterion, value)| {
+                let level = match value {
+                    None => None,
+                    Some(ScoreValue::Word(w)) if w == "abstain" => None,
+                    Some(ScoreValue::Level(l)) => Some(u8::try_from(l).unwrap_or(0)),
+                    Some(ScoreValue::Word(_)) => Some(0),
+                };
+                (criterion, level)
+            })
+            .collect();
+        Sheet {
+            scores,
+            reasons: self.reasons,
         }
-        p.finish(
-            Sheet {
-                scores,
-                reasons: self.reasons,
-            },
-            AssessmentError::Invalid,
-        )
     }
 }
 
@@ -989,7 +982,7 @@ impl Panel {
                 .collect(),
             sheets: self.effective_sheets().into_values().collect(),
             rounds: round_u32(self.assessment.round),
-            decided_at: now.to_rfc3339(),
+            decided_at: now.with_timezone(&crate::validate::SHANGHAI).to_rfc3339(),
             decided_by: actor.to_owned(),
             secrecy_justification,
             profile,
@@ -1099,7 +1092,8 @@ pub fn portfolio(
         })
         .collect();
     let mut by_rubric: BTreeMap<(String, u32), Vec<&Panel>> = BTreeMap::new();
-    for panel in panels {
+    // A system nobody scored (a secrecy exception) is not ranked.
+    for panel in panels.iter().filter(|p| !p.effective_sheets().is_empty()) {
         let key = (panel.rubric.spec.id.clone(), panel.rubric.spec.version);
         by_rubric.entry(key).or_default().push(panel);
     }

@@ -61,7 +61,7 @@ impl Sheet {
                 add(
                     format!("scores.{id}"),
                     "assessment.level",
-                    "a score is a level from 1 to 5".to_owned(),
+                    "a score is a level from 1 to 5, or abstain (\"abstain\", or null in JSON)".to_owned(),
                 );
             }
         }

@@ -1,6 +1,7 @@
 //! The HTTP server: the router with every endpoint, shared state, and `serve` with graceful
 //! shutdown. Handlers live in modules named for what they serve.
 
+mod assessments;
 mod cases;
 mod error;
 mod health;
@@ -41,6 +42,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .route("/metrics", get(metrics::render))
         .route("/api/v1/openapi.json", get(openapi::document))
         .merge(systems::routes())
+        .merge(assessments::routes())
         .merge(cases::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

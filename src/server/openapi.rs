@@ -16,11 +16,26 @@ use utoipa::OpenApi;
         super::systems::retire,
         super::cases::show,
         super::cases::history,
+        super::assessments::list,
+        super::assessments::open,
+        super::assessments::show,
+        super::assessments::add_expert,
+        super::assessments::declare,
+        super::assessments::score,
+        super::assessments::close,
+        super::assessments::round,
+        super::assessments::verdict,
+        super::assessments::report,
+        super::assessments::portfolio,
+        super::assessments::rubrics,
+        super::assessments::register_rubric,
+        super::assessments::rubric,
     ),
     tags(
         (name = "health", description = "liveness and readiness"),
         (name = "systems", description = "departmental systems registry 部门系统登记"),
         (name = "cases", description = "cases held by the platform 办件"),
+        (name = "assessments", description = "expert-panel assessment and classification 专家评估与融合方式 (Art. 25)"),
     )
 )]
 struct ApiDoc;

@@ -7,6 +7,7 @@ use ronghe::assessments::{AssessmentState, Command, Conflict, NewExpert, Outcome
 use ronghe::store::{Store, StoreError};
 use ronghe::systems::SystemStatus;
 use ronghe_assessment::IntegrationMode;
+use ronghe_assessment::panel::Sheet;
 use ronghe_assessment::rubric::{DEFAULT_RUBRIC, Rubric};
 
 use crate::common::{self, COMPLEX_AND_HARD, Profile, WEAK_AND_SINGLE, expert_sheet};
@@ -61,18 +62,19 @@ async fn panel_of_five(store: &Store, id: &str) -> String {
     view.assessment.id
 }
 
-async fn submit(store: &Store, assessment: &str, expert: usize, profile: Profile) -> Outcome {
+async fn submit_sheet(store: &Store, assessment: &str, expert: &str, sheet: Sheet) -> Outcome {
+    let command = Command::Submit {
+        expert: expert.into(),
+        sheet,
+    };
     store
-        .act_on_assessment(
-            assessment,
-            EXPERTS[expert],
-            Command::Submit {
-                expert: EXPERTS[expert].into(),
-                sheet: expert_sheet(profile, expert),
-            },
-        )
+        .act_on_assessment(assessment, expert, command)
         .await
         .expect("submit")
+}
+
+async fn submit(store: &Store, assessment: &str, expert: usize, profile: Profile) -> Outcome {
+    submit_sheet(store, assessment, EXPERTS[expert], expert_sheet(profile, expert)).await
 }
 
 async fn decide(store: &Store, assessment: &str) -> Outcome {
@@ -279,23 +281,13 @@ pub async fn panel_lifecycle(store: Store) {
 pub async fn delphi_round(store: Store) {
     let id = panel_of_five(&store, "gy-scjg").await;
     // The experts disagree on 办件数据质量: 1, 2, 3, 4, 5.
-    for expert in 0..5 {
-        let mut sheet = expert_sheet(WEAK_AND_SINGLE, expert);
-        sheet.scores.insert("data_quality".into(), Some(expert as u8 + 1));
+    for (i, expert) in EXPERTS.iter().enumerate() {
+        let mut sheet = expert_sheet(WEAK_AND_SINGLE, i);
+        sheet.scores.insert("data_quality".into(), Some(i as u8 + 1));
         sheet
             .reasons
-            .insert("data_quality".into(), format!("数据质量理由{expert}"));
-        store
-            .act_on_assessment(
-                &id,
-                EXPERTS[expert],
-                Command::Submit {
-                    expert: EXPERTS[expert].into(),
-                    sheet,
-                },
-            )
-            .await
-            .unwrap();
+            .insert("data_quality".into(), format!("数据质量理由{i}"));
+        submit_sheet(&store, &id, expert, sheet).await;
     }
     let view = store.assessment(&id).await.unwrap();
     assert_eq!(view.assessment.round, 2);
@@ -314,20 +306,10 @@ pub async fn delphi_round(store: Store) {
     );
 
     // Round 2: three experts converge, the chair closes; the others' round-1 scores stand.
-    for expert in 0..3 {
-        let mut sheet = ronghe_assessment::panel::Sheet::default();
+    for expert in &EXPERTS[..3] {
+        let mut sheet = Sheet::default();
         sheet.scores.insert("data_quality".into(), Some(3));
-        store
-            .act_on_assessment(
-                &id,
-                EXPERTS[expert],
-                Command::Submit {
-                    expert: EXPERTS[expert].into(),
-                    sheet,
-                },
-            )
-            .await
-            .unwrap();
+        submit_sheet(&store, &id, expert, sheet).await;
     }
     let Outcome::Closed(closed) = store.act_on_assessment(&id, CHAIR, Command::Close).await.unwrap() else {
         panic!("closed")
