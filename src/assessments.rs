@@ -513,6 +513,25 @@ impl Panel {
         }
     }
 
+    /// The expert `expert_id`, when `actor` is that expert and the assessment is undecided.
+    fn acting_expert(
+        &self,
+        actor: &str,
+        expert_id: &str,
+        action: &'static str,
+    ) -> Result<&Expert, AssessmentError> {
+        let expert = self.expert(expert_id)?;
+        if actor != expert.id {
+            return Err(AssessmentError::NotTheExpert {
+                expert: expert.id.clone(),
+                actor: actor.to_owned(),
+                action,
+            });
+        }
+        self.require_undecided()?;
+        Ok(expert)
+    }
+
     fn require_undecided(&self) -> Result<(), AssessmentError> {
         if self.assessment.state == AssessmentState::Decided {
             Err(state(
@@ -725,15 +744,7 @@ impl Panel {
         conflicts: Vec<Conflict>,
         now: DateTime<Utc>,
     ) -> Result<Effect, AssessmentError> {
-        let expert = self.expert(expert_id)?;
-        if actor != expert.id {
-            return Err(AssessmentError::NotTheExpert {
-                expert: expert.id.clone(),
-                actor: actor.to_owned(),
-                action: "declare conflicts of interest",
-            });
-        }
-        self.require_undecided()?;
+        let expert = self.acting_expert(actor, expert_id, "declare conflicts of interest")?;
         if expert.declared_at.is_some() {
             return Err(state(
                 "already_declared",
@@ -813,15 +824,7 @@ impl Panel {
         sheet: Sheet,
         now: DateTime<Utc>,
     ) -> Result<Effect, AssessmentError> {
-        let expert = self.expert(expert_id)?;
-        if actor != expert.id {
-            return Err(AssessmentError::NotTheExpert {
-                expert: expert.id.clone(),
-                actor: actor.to_owned(),
-                action: "submit these scores",
-            });
-        }
-        self.require_undecided()?;
+        let expert = self.acting_expert(actor, expert_id, "submit these scores")?;
         if let Some(reason) = &expert.recusal {
             return Err(AssessmentError::Recused {
                 expert: expert.id.clone(),

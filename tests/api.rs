@@ -653,10 +653,8 @@ async fn five_experts_assess_systems_end_to_end() {
     }
 }
 
-/// While a round is open no endpoint reveals an expert's scores or reasons — not to the chair,
-/// not to the experts; once it closes, the round's summary shows them anonymised.
-#[tokio::test]
-async fn sealed_scores_cannot_be_read_before_the_round_closes() {
+/// A fresh API with the market-regulation system's panel seated; the assessment id.
+async fn market_regulation_panel() -> (Api, String) {
     let api = Api::new().await;
     let assessment = api
         .panel(department_system(
@@ -666,6 +664,14 @@ async fn sealed_scores_cannot_be_read_before_the_round_closes() {
             false,
         ))
         .await;
+    (api, assessment)
+}
+
+/// While a round is open no endpoint reveals an expert's scores or reasons — not to the chair,
+/// not to the experts; once it closes, the round's summary shows them anonymised.
+#[tokio::test]
+async fn sealed_scores_cannot_be_read_before_the_round_closes() {
+    let (api, assessment) = market_regulation_panel().await;
     for expert in 0..4 {
         let (status, receipt) = api
             .score(
@@ -747,15 +753,7 @@ async fn sealed_scores_cannot_be_read_before_the_round_closes() {
 
 #[tokio::test]
 async fn assessment_bad_input_gets_the_error_shape() {
-    let api = Api::new().await;
-    let assessment = api
-        .panel(department_system(
-            "gy-scjg",
-            "市场监管许可系统",
-            "贵阳市市场监督管理局",
-            false,
-        ))
-        .await;
+    let (api, assessment) = market_regulation_panel().await;
     let scores = format!("/api/v1/assessments/{assessment}/experts/wang-li/scores");
     let mut out_of_range = common::expert_scores(common::ORDINARY, 0);
     out_of_range[0].1 = 9;

@@ -1274,6 +1274,25 @@ impl Sandbox {
     }
 }
 
+/// `ronghe --actor ACTOR assess experts add ASSESSMENT --expert ID --name NAME --department UNIT`.
+fn add_expert(sandbox: &Sandbox, actor: &str, assessment: &str, (id, name, unit): (&str, &str, &str)) -> Run {
+    sandbox.run_as(
+        actor,
+        &[
+            "assess",
+            "experts",
+            "add",
+            assessment,
+            "--expert",
+            id,
+            "--name",
+            name,
+            "--department",
+            unit,
+        ],
+    )
+}
+
 /// A panel of five experts assesses the three simulated departmental systems (REST, SOAP, SQL)
 /// from the command line: each gets a verdict with its rationale, a report in Markdown, HTML and
 /// JSON, and the status `assessed`; the portfolio lists them all. Along the way: a recused expert
@@ -1337,51 +1356,21 @@ fn five_experts_assess_the_three_simulated_systems() {
             0,
             &[&format!("已开启评估 opened: {assessment}"), "ronghe-default@1"],
         );
-        for (expert, name) in EXPERTS.iter().zip(NAMES) {
-            sandbox
-                .run_as(
-                    CHAIR,
-                    &[
-                        "assess",
-                        "experts",
-                        "add",
-                        &assessment,
-                        "--expert",
-                        expert,
-                        "--name",
-                        name,
-                        "--department",
-                        "省大数据局",
-                    ],
-                )
-                .check(0, &["已加入 added"]);
+        let panel = EXPERTS.iter().zip(NAMES).map(|(e, n)| (*e, n, "省大数据局"));
+        for (expert, name, unit) in panel.chain([("own-dept", "本部门专家", department)]) {
+            let recused = expert == "own-dept";
+            add_expert(&sandbox, CHAIR, &assessment, (expert, name, unit)).check(
+                0,
+                &[if recused {
+                    "回避 recused"
+                } else {
+                    "已加入 added"
+                }],
+            );
             sandbox
                 .run_as(expert, &["assess", "experts", "declare", &assessment, "--none"])
                 .check(0, &["已申报 declared"]);
         }
-        sandbox
-            .run_as(
-                CHAIR,
-                &[
-                    "assess",
-                    "experts",
-                    "add",
-                    &assessment,
-                    "--expert",
-                    "own-dept",
-                    "--name",
-                    "本部门专家",
-                    "--department",
-                    department,
-                ],
-            )
-            .check(0, &["回避 recused"]);
-        sandbox
-            .run_as(
-                "own-dept",
-                &["assess", "experts", "declare", &assessment, "--none"],
-            )
-            .check(0, &[]);
         let own = sandbox.write("own.toml", scores_toml(profile, 0, "x"));
         sandbox
             .run_as("own-dept", &["assess", "score", &assessment, &own])
@@ -1500,41 +1489,9 @@ fn assess_refuses_what_it_should() {
         .run_as(CHAIR, &["assess", "open", SYSTEM_ID])
         .check(1, &[])
         .stderr_has(&["in progress"]);
-    sandbox
-        .run_as(
-            "intruder",
-            &[
-                "assess",
-                "experts",
-                "add",
-                &assessment,
-                "--expert",
-                "wang-li",
-                "--name",
-                "王",
-                "--department",
-                "省大数据局",
-            ],
-        )
-        .check(1, &[])
-        .stderr_has(&["only the chair"]);
-    sandbox
-        .run_as(
-            CHAIR,
-            &[
-                "assess",
-                "experts",
-                "add",
-                &assessment,
-                "--expert",
-                "wang-li",
-                "--name",
-                "王",
-                "--department",
-                "省大数据局",
-            ],
-        )
-        .check(0, &[]);
+    let add_wang = |actor: &str| add_expert(&sandbox, actor, &assessment, ("wang-li", "王", "省大数据局"));
+    add_wang("intruder").check(1, &[]).stderr_has(&["only the chair"]);
+    add_wang(CHAIR).check(0, &[]);
     let file = sandbox.write("wang.toml", scores_toml(common::ORDINARY, 0, "x"));
     sandbox
         .run_as("wang-li", &["assess", "score", &assessment, &file])

@@ -358,16 +358,9 @@ mod tests {
     /// Five experts' scores per criterion of the default rubric: `by_group` sets a group's
     /// criteria, the rest score 3.
     fn panel(rubric: &Rubric, by_group: &[(&str, [u8; 5])]) -> Vec<Vec<u8>> {
-        rubric
-            .spec
-            .criteria
+        crate::fixtures::per_criterion(rubric, by_group, [3; 5])
             .iter()
-            .map(|c| {
-                by_group
-                    .iter()
-                    .find(|(g, _)| *g == c.group)
-                    .map_or(vec![3; 5], |(_, s)| s.to_vec())
-            })
+            .map(|s| s.to_vec())
             .collect()
     }
 

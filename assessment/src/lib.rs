@@ -6,6 +6,8 @@
 pub mod aggregate;
 pub mod agreement;
 pub mod ahp;
+#[cfg(test)]
+mod fixtures;
 pub mod flip;
 pub mod panel;
 pub mod portfolio;

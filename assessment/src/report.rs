@@ -359,19 +359,15 @@ mod tests {
     /// Five experts' sheets on the default rubric: `by_group` gives the scores of a group's
     /// criteria (expert by expert), the rest score 3.
     fn sheets(rubric: &Rubric, by_group: &[(&str, [u8; 5])]) -> Vec<Sheet> {
+        let levels = crate::fixtures::per_criterion(rubric, by_group, [3; 5]);
         (0..5)
             .map(|e| Sheet {
                 scores: rubric
                     .spec
                     .criteria
                     .iter()
-                    .map(|c| {
-                        let level = by_group
-                            .iter()
-                            .find(|(g, _)| *g == c.group)
-                            .map_or(3, |(_, s)| s[e]);
-                        (c.id.clone(), Some(level))
-                    })
+                    .zip(&levels)
+                    .map(|(c, l)| (c.id.clone(), Some(l[e])))
                     .collect(),
                 reasons: BTreeMap::new(),
             })

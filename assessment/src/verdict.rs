@@ -560,17 +560,9 @@ mod tests {
 
     /// Values for the default rubric from one number per group (both criteria alike).
     fn values(rubric: &Rubric, by_group: &[(&str, f64)]) -> Vec<Option<f64>> {
-        rubric
-            .spec
-            .criteria
-            .iter()
-            .map(|c| {
-                by_group
-                    .iter()
-                    .find(|(g, _)| *g == c.group)
-                    .map(|(_, v)| *v)
-                    .or(Some(3.0))
-            })
+        crate::fixtures::per_criterion(rubric, by_group, 3.0)
+            .into_iter()
+            .map(Some)
             .collect()
     }
 

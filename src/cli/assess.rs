@@ -532,7 +532,10 @@ fn show_portfolio(ctx: &Context, portfolio: &Portfolio) {
                 s.name.clone(),
                 s.department.clone(),
                 format!("{} {}", s.status.label(), s.status),
-                s.assessment_id.clone().unwrap_or_else(|| "-".to_owned()),
+                match (&s.assessment_id, s.assessment_state) {
+                    (Some(id), Some(state)) => format!("{id} {}", state.label()),
+                    _ => "-".to_owned(),
+                },
                 s.mode_label.clone().unwrap_or_else(|| "-".to_owned()),
                 s.confidence.clone().unwrap_or_else(|| "-".to_owned()),
                 fixed(s.burden_index),

@@ -370,6 +370,5 @@ pub(super) async fn rubric(
     State(state): State<AppState>,
     Path((id, version)): Path<(String, i64)>,
 ) -> Result<Json<Rubric>, ApiError> {
-    let (rubric, _) = state.store.rubric(&id, version).await?;
-    Ok(Json(rubric))
+    Ok(Json(state.store.rubric(&id, version).await?))
 }

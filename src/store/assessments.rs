@@ -278,8 +278,8 @@ impl Store {
             .bind(version)
             .fetch_optional(&mut *tx)
             .await?;
-            match stored {
-                Some((hash, _)) if hash == rubric.content_hash => {}
+            let action = match stored {
+                Some((hash, _)) if hash == rubric.content_hash => None,
                 Some((_, used)) if used > 0 => {
                     return Err(AssessmentError::State {
                         code: "rubric_version_used",
@@ -290,38 +290,26 @@ impl Store {
                     }
                     .into());
                 }
-                Some(_) => {
-                    sqlx::query(
-                        "UPDATE rubrics SET content_hash = $3, title = $4, source = $5, registered_at = $6, registered_by = $7
-                         WHERE id = $1 AND version = $2",
-                    )
-                    .bind(&spec.id)
-                    .bind(version)
-                    .bind(&rubric.content_hash)
-                    .bind(&spec.title)
-                    .bind(source)
-                    .bind(now)
-                    .bind(actor)
-                    .execute(&mut *tx)
-                    .await?;
-                    audit!(tx, actor, "rubric.replace", &format!("{}@{version}", spec.id), serde_json::json!({ "content_hash": rubric.content_hash }))?;
-                }
-                None => {
-                    sqlx::query(
-                        "INSERT INTO rubrics (id, version, content_hash, title, source, registered_at, registered_by)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                    )
-                    .bind(&spec.id)
-                    .bind(version)
-                    .bind(&rubric.content_hash)
-                    .bind(&spec.title)
-                    .bind(source)
-                    .bind(now)
-                    .bind(actor)
-                    .execute(&mut *tx)
-                    .await?;
-                    audit!(tx, actor, "rubric.register", &format!("{}@{version}", spec.id), serde_json::json!({ "content_hash": rubric.content_hash }))?;
-                }
+                Some(_) => Some("rubric.replace"),
+                None => Some("rubric.register"),
+            };
+            if let Some(action) = action {
+                sqlx::query(
+                    "INSERT INTO rubrics (id, version, content_hash, title, source, registered_at, registered_by)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)
+                     ON CONFLICT (id, version) DO UPDATE SET content_hash = excluded.content_hash, title = excluded.title,
+                       source = excluded.source, registered_at = excluded.registered_at, registered_by = excluded.registered_by",
+                )
+                .bind(&spec.id)
+                .bind(version)
+                .bind(&rubric.content_hash)
+                .bind(&spec.title)
+                .bind(source)
+                .bind(now)
+                .bind(actor)
+                .execute(&mut *tx)
+                .await?;
+                audit!(tx, actor, action, &format!("{}@{version}", spec.id), serde_json::json!({ "content_hash": rubric.content_hash }))?;
             }
             tx.commit().await?;
         });
@@ -374,8 +362,8 @@ impl Store {
         self.rubric_records(None).await
     }
 
-    /// A registered rubric version, parsed, with its source text.
-    pub async fn rubric(&self, id: &str, version: i64) -> Result<(Rubric, String), StoreError> {
+    /// A registered rubric version, parsed.
+    pub async fn rubric(&self, id: &str, version: i64) -> Result<Rubric, StoreError> {
         let row: Option<(String,)> = on_pool!(self, pool => {
             sqlx::query_as("SELECT source FROM rubrics WHERE id = $1 AND version = $2")
                 .bind(id)
@@ -387,7 +375,7 @@ impl Store {
             what: "rubric",
             id: format!("{id}@{version}"),
         })?;
-        Ok((parse_rubric(&source)?, source))
+        parse_rubric(&source)
     }
 
     /// Opens an assessment of a system with a registered rubric version; `actor` chairs it.
@@ -398,7 +386,7 @@ impl Store {
         (rubric_id, rubric_version): (&str, i64),
         actor: &str,
     ) -> Result<AssessmentView, StoreError> {
-        let (rubric, _) = self.rubric(rubric_id, rubric_version).await?;
+        let rubric = self.rubric(rubric_id, rubric_version).await?;
         let lock = self.backend().row_lock();
         let id = on_pool!(self, pool => {
             let mut tx = pool.begin_with(self.backend().begin_write()).await?;

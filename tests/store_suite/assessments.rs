@@ -115,7 +115,7 @@ pub async fn rubric_versions(store: Store) {
         .await
         .unwrap();
     assert_eq!(replaced.content_hash, changed.content_hash);
-    assert_eq!(store.rubric("ronghe-default", 1).await.unwrap().0, changed);
+    assert_eq!(store.rubric("ronghe-default", 1).await.unwrap(), changed);
     // Once used, a version never changes: the change needs a new version.
     store.insert_system(&common::system("sys"), "test").await.unwrap();
     store
