@@ -28,6 +28,8 @@ pub struct Config {
     /// A working-day file that adds or replaces years of the embedded calendar
     /// (a newly published State Council notice), same shape as `data/cn-workdays.toml`.
     pub calendar_override: Option<PathBuf>,
+    /// Directory of the mapping configs, one `SYSTEM.toml` per system.
+    pub mappings_dir: PathBuf,
 }
 
 impl Default for Config {
@@ -39,6 +41,7 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             shutdown_grace_seconds: 10,
             calendar_override: None,
+            mappings_dir: PathBuf::from("mappings"),
         }
     }
 }
@@ -53,8 +56,11 @@ impl Config {
                 let mut config = Config::parse(&text)
                     .with_context(|| format!("invalid config file {}", path.display()))?;
                 // Paths in a config file are relative to the file, not to where ronghe runs.
-                if let (Some(file), Some(dir)) = (config.calendar_override.as_mut(), path.parent()) {
-                    *file = dir.join(&*file);
+                if let Some(dir) = path.parent() {
+                    if let Some(file) = config.calendar_override.as_mut() {
+                        *file = dir.join(&*file);
+                    }
+                    config.mappings_dir = dir.join(&config.mappings_dir);
                 }
                 config
             }

@@ -2,10 +2,13 @@
 //! government service platform. See `docs/ARCHITECTURE.md` for the map of this crate.
 
 pub mod assessments;
+pub mod bench;
 pub mod calendar;
 pub mod case;
 pub mod cli;
 pub mod config;
+pub mod mapping;
+pub mod rules;
 pub mod server;
 pub mod store;
 pub mod systems;

@@ -382,6 +382,50 @@ async fn health_metrics_and_openapi() {
     );
 }
 
+#[tokio::test]
+async fn published_rules_are_public_and_validated() {
+    let api = Api::new().await;
+    let tomorrow = (chrono::Local::now().date_naive() + chrono::Duration::days(1)).to_string();
+    let rule = json!({
+        "item_code": "11520000009390240A4520117005000", "field": "applicant.phone",
+        "check": {"type": "required"}, "description": "新增采集项:联系电话", "published_on": tomorrow
+    });
+    let (status, created) = api.send("POST", "/api/v1/rules", rule.to_string()).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (_, list) = api
+        .get("/api/v1/rules?item_code=11520000009390240A4520117005000")
+        .await;
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+    let (_, none) = api.get("/api/v1/rules?item_code=OTHER").await;
+    assert_eq!(none, json!([]));
+
+    let mut past = rule.clone();
+    past["published_on"] = json!("2020-01-01");
+    past["field"] = json!("applicant.shoe_size");
+    let (status, body) = api.send("POST", "/api/v1/rules", past.to_string()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let rules: Vec<&str> = body["error"]["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["rule"].as_str())
+        .collect();
+    assert_eq!(rules, ["rule.field", "rule.published_in_past"]);
+    let mut odd = rule.clone();
+    odd["check"] = json!({"type": "sometimes"});
+    check_error(
+        api.send("POST", "/api/v1/rules", odd.to_string()).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+        Some("check.type"),
+    );
+    assert_eq!(
+        api.store.list_rules(None).await.unwrap().len(),
+        1,
+        "refused rules are not stored"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Assessments (issue 4)
 // ---------------------------------------------------------------------------------------------

@@ -1,142 +1,10 @@
 //! End-to-end tests of the `ronghe` binary: every command is run as a real process against its own
 //! temporary directory and SQLite file, and judged by its exit code and what it prints.
 
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-
-use serde_json::{Value, json};
-
 mod common;
 
-// ---------------------------------------------------------------------------------------------
-// Running the binary
-// ---------------------------------------------------------------------------------------------
-
-/// One finished run of the binary.
-struct Run {
-    args: Vec<String>,
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    /// Asserts the exit code and that stdout contains every one of `stdout_has`.
-    fn check(self, code: i32, stdout_has: &[&str]) -> Run {
-        assert_eq!(self.code, code, "exit code of {self}");
-        for needle in stdout_has {
-            assert!(self.stdout.contains(needle), "stdout lacks {needle:?}: {self}");
-        }
-        self
-    }
-
-    /// Asserts that stderr contains every one of `stderr_has`.
-    fn stderr_has(self, stderr_has: &[&str]) -> Run {
-        for needle in stderr_has {
-            assert!(self.stderr.contains(needle), "stderr lacks {needle:?}: {self}");
-        }
-        self
-    }
-
-    /// Asserts that `secret` appears neither on stdout nor on stderr.
-    fn never_shows(self, secret: &str) -> Run {
-        assert!(
-            !self.stdout.contains(secret) && !self.stderr.contains(secret),
-            "{secret:?} is shown in clear: {self}"
-        );
-        self
-    }
-
-    /// Stdout as one JSON document.
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self}"))
-    }
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "ronghe {:?} exited {}\n--- stdout\n{}--- stderr\n{}",
-            self.args, self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-/// Runs `ronghe ARGS` in `dir` with a clean environment, feeding `stdin` if given.
-fn ronghe(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ronghe"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("RONGHE_CONFIG")
-        .env_remove("RONGHE_DATABASE_URL")
-        .env_remove("RONGHE_LISTEN")
-        .env_remove("RONGHE_LOG")
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the ronghe binary");
-    if let Some(input) = stdin {
-        let mut pipe = child.stdin.take().expect("stdin is piped");
-        pipe.write_all(input).expect("write to ronghe's stdin");
-    }
-    let output = child.wait_with_output().expect("wait for ronghe");
-    Run {
-        args: args.iter().map(|a| a.to_string()).collect(),
-        code: output
-            .status
-            .code()
-            .expect("ronghe exited normally, not by a signal"),
-        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
-    }
-}
-
-/// A temporary directory with its own platform store, `DIR/ronghe.db`.
-struct Sandbox {
-    dir: tempfile::TempDir,
-}
-
-impl Sandbox {
-    fn new() -> Sandbox {
-        Sandbox {
-            dir: tempfile::tempdir().expect("create a temporary directory"),
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn database(&self) -> String {
-        format!("sqlite://{}", self.path("ronghe.db").display())
-    }
-
-    /// Writes a file into the sandbox and returns its path as an argument.
-    fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> String {
-        let path = self.path(name);
-        std::fs::write(&path, contents).expect("write a fixture file");
-        path.display().to_string()
-    }
-
-    /// Runs `ronghe --database sqlite://DIR/ronghe.db ARGS`.
-    fn run(&self, args: &[&str]) -> Run {
-        self.run_with(args, None)
-    }
-
-    fn run_with(&self, args: &[&str], stdin: Option<&[u8]>) -> Run {
-        let database = self.database();
-        let mut all = vec!["--database", database.as_str()];
-        all.extend_from_slice(args);
-        ronghe(self.dir.path(), &all, stdin)
-    }
-}
+use common::binary::{Run, Sandbox, run_ronghe};
+use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------------------------
 // Check characters, computed independently of the crate
@@ -809,12 +677,12 @@ fn an_unavailable_store_exits_3() {
         ] {
             let mut all = vec!["--database", database];
             all.extend_from_slice(args);
-            let run = ronghe(sandbox.dir.path(), &all, None)
+            let run = run_ronghe(sandbox.dir.path(), &all, None)
                 .check(3, &[])
                 .stderr_has(&["cannot open the platform store"]);
             assert_eq!(run.stdout, "", "{run}");
             all.insert(0, "--json");
-            let run = ronghe(sandbox.dir.path(), &all, None).check(3, &[]);
+            let run = run_ronghe(sandbox.dir.path(), &all, None).check(3, &[]);
             let message = run.json()["error"]["message"].as_str().unwrap_or("").to_owned();
             assert!(message.contains("cannot open the platform store"), "{run}");
         }
@@ -1247,6 +1115,54 @@ fn retired_systems_take_no_cases() {
         .check(1, &[]);
 }
 
+#[test]
+fn published_rules_bind_applications_made_after_publication() {
+    let sandbox = sandbox_with_system();
+    sandbox
+        .run(&[
+            "rules",
+            "add",
+            "--item",
+            "*",
+            "--field",
+            "applicant.address",
+            "--check",
+            "required",
+            "--description",
+            "新增采集项:通讯地址",
+        ])
+        .check(0, &["已公布 published rule 1"]);
+    sandbox
+        .run(&[
+            "rules",
+            "add",
+            "--item",
+            "*",
+            "--field",
+            "x",
+            "--check",
+            "sometimes",
+            "--description",
+            "d",
+        ])
+        .check(1, &[]);
+    sandbox
+        .run(&["--json", "rules", "list"])
+        .check(0, &["新增采集项:通讯地址"]);
+
+    // Applied just now: bound by today's rule; the fixture has no address.
+    let now = chrono::Local::now().fixed_offset() - chrono::Duration::minutes(1);
+    let mut fresh = application();
+    fresh["case_no"] = json!("SC-FRESH");
+    fresh["applied_at"] = json!(now.to_rfc3339());
+    fresh["updated_at"] = json!(now.to_rfc3339());
+    // Applied before publication: not bound.
+    let file = sandbox.write("rules.jsonl", jsonl(&[fresh, application()]));
+    let lines = import(&sandbox, &file, 1, json!({ "created": 1, "rejected": 1 }));
+    assert_eq!(lines[0]["errors"][0]["rule"], "published.1");
+    assert_eq!(lines[0]["errors"][0]["field"], "applicant.address");
+}
+
 // ---------------------------------------------------------------------------------------------
 // ronghe assess (issue 4)
 // ---------------------------------------------------------------------------------------------
@@ -1263,15 +1179,6 @@ fn scores_toml(profile: common::Profile, expert: usize, reason: &str) -> String 
     }
     text.push_str(&format!("[reasons]\nintegration_tech = \"{reason}\"\n"));
     text
-}
-
-impl Sandbox {
-    /// Runs `ronghe --actor ACTOR ARGS`.
-    fn run_as(&self, actor: &str, args: &[&str]) -> Run {
-        let mut all = vec!["--actor", actor];
-        all.extend_from_slice(args);
-        self.run(&all)
-    }
 }
 
 /// `ronghe --actor ACTOR assess experts add ASSESSMENT --expert ID --name NAME --department UNIT`.

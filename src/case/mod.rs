@@ -171,4 +171,11 @@ impl Case {
         let bytes = serde_json::to_vec(self).unwrap_or_default();
         hex::encode(Sha256::digest(&bytes))
     }
+
+    /// The canonical JSON and its content hash, from one serialisation.
+    pub fn encoded(&self) -> Result<(Box<serde_json::value::RawValue>, String), serde_json::Error> {
+        let json = serde_json::value::to_raw_value(self)?;
+        let hash = hex::encode(Sha256::digest(json.get().as_bytes()));
+        Ok((json, hash))
+    }
 }

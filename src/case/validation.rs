@@ -413,6 +413,14 @@ mod tests {
     }
 
     #[test]
+    fn one_serialisation_gives_body_and_hash() {
+        let case = fixture("finished");
+        let (json, hash) = case.encoded().unwrap();
+        assert_eq!(hash, case.content_hash());
+        assert_eq!(serde_json::from_str::<Case>(json.get()).unwrap(), case);
+    }
+
+    #[test]
     fn fixtures_are_valid() {
         check("finished", |_| {}, None);
         check("application", |_| {}, None);

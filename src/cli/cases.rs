@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::{Context, Failure};
 use crate::case::{Case, FieldIssue};
+use crate::rules::PublishedRule;
 use crate::store::UpsertOutcome;
 use crate::systems::SystemStatus;
 use crate::validate::{mask_certificate, mask_name};
@@ -60,6 +61,7 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                     "system {system:?} is retired; it takes no more cases"
                 )));
             }
+            let rules = store.list_rules(None).await?;
             let mut reader: Box<dyn BufRead> = if file.as_os_str() == "-" {
                 Box::new(std::io::stdin().lock())
             } else {
@@ -105,7 +107,7 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                 if text.trim().is_empty() {
                     continue;
                 }
-                match parse_line(text) {
+                match parse_line(text, &rules) {
                     Ok(case) => batch.push((line_no, case)),
                     Err((case_no, errors)) => results.push(LineResult {
                         line: line_no,
@@ -163,9 +165,9 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
     }
 }
 
-/// Parses and validates one line; the errors name the field and rule, and the case number
-/// once the line parsed.
-fn parse_line(line: &str) -> Result<Case, (Option<String>, Vec<FieldIssue>)> {
+/// Parses and validates one line against the canonical rules and the published ones; the errors
+/// name the field and rule, and the case number once the line parsed.
+fn parse_line(line: &str, rules: &[PublishedRule]) -> Result<Case, (Option<String>, Vec<FieldIssue>)> {
     let de = &mut serde_json::Deserializer::from_str(line);
     let case: Case = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -189,11 +191,12 @@ fn parse_line(line: &str) -> Result<Case, (Option<String>, Vec<FieldIssue>)> {
         };
         (None, vec![issue])
     })?;
-    let findings = case.validate(Utc::now().fixed_offset());
-    if findings.is_valid() {
+    let mut errors = case.validate(Utc::now().fixed_offset()).errors;
+    errors.extend(rules.iter().filter_map(|r| r.check(&case)));
+    if errors.is_empty() {
         Ok(case)
     } else {
-        Err((Some(case.case_no), findings.errors))
+        Err((Some(case.case_no), errors))
     }
 }
 

@@ -2,10 +2,16 @@
 //! command group. Human output by default, `--json` for scripts; all printing goes through
 //! `output`.
 
+mod adapters;
 mod assess;
+mod bench;
 mod calendar;
 mod cases;
+mod generate;
+mod mapping;
 mod output;
+mod rules;
+mod sim;
 mod systems;
 mod validate;
 
@@ -64,6 +70,23 @@ enum Command {
     /// Register and manage departmental systems 部门系统登记.
     #[command(subcommand, after_help = EXIT_CODES)]
     Systems(systems::Command),
+    /// Adapters to departmental systems: kinds, check, attach, probe, read 适配器.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Adapters(adapters::Command),
+    /// Mapping configs: check, test on records, explain a field 映射.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Mapping(mapping::Command),
+    /// Generate a system's mapping proposal from its probe profile 生成映射.
+    #[command(after_help = EXIT_CODES)]
+    Generate(generate::GenerateArgs),
+    /// Published data-collection items and validation rules (Art. 29) 公布的规则.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Rules(rules::Command),
+    /// Throughput of the hot paths against same-run baselines 性能测试.
+    #[command(subcommand)]
+    Bench(bench::Command),
+    /// Run the simulated departmental systems until Ctrl-C 模拟部门系统.
+    Sim(sim::SimArgs),
     /// Read cases held by the platform, or import canonical cases 办件.
     #[command(subcommand, after_help = EXIT_CODES)]
     Cases(cases::Command),
@@ -193,6 +216,12 @@ async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Systems(cmd) => systems::run(ctx, cmd).await,
+        Command::Adapters(cmd) => adapters::run(ctx, cmd).await,
+        Command::Sim(args) => sim::run(ctx, args).await,
+        Command::Mapping(cmd) => mapping::run(ctx, cmd).await,
+        Command::Generate(args) => generate::run(ctx, args).await,
+        Command::Rules(cmd) => rules::run(ctx, cmd).await,
+        Command::Bench(cmd) => bench::run(ctx, cmd).await,
         Command::Cases(cmd) => cases::run(ctx, cmd).await,
         Command::Validate { kind, value } => validate::run(ctx, kind, &value),
         Command::Calendar(cmd) => calendar::run(ctx, cmd),

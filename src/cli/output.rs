@@ -35,6 +35,11 @@ impl Output {
         }
     }
 
+    /// A buffered writer on stdout, for streams of JSON lines.
+    pub(crate) fn writer(&self) -> std::io::BufWriter<std::io::StdoutLock<'static>> {
+        std::io::BufWriter::new(std::io::stdout().lock())
+    }
+
     /// Prints rows as a table for people, or `value` as JSON.
     pub(crate) fn table(&self, header: &[&str], rows: Vec<Vec<String>>, value: &impl Serialize) {
         if self.json {

@@ -63,7 +63,7 @@ impl ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
-    fn validation(issues: Vec<FieldIssue>) -> ApiError {
+    pub fn validation(issues: Vec<FieldIssue>) -> ApiError {
         let message = issues
             .iter()
             .map(|i| format!("{}: {}", i.field, i.message))

@@ -7,6 +7,7 @@ mod error;
 mod health;
 mod metrics;
 mod openapi;
+mod rules;
 mod systems;
 
 pub use error::{ApiError, ApiJson};
@@ -44,6 +45,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .merge(systems::routes())
         .merge(assessments::routes())
         .merge(cases::routes())
+        .merge(rules::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

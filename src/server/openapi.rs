@@ -30,12 +30,15 @@ use utoipa::OpenApi;
         super::assessments::rubrics,
         super::assessments::register_rubric,
         super::assessments::rubric,
+        super::rules::list,
+        super::rules::publish,
     ),
     tags(
         (name = "health", description = "liveness and readiness"),
         (name = "systems", description = "departmental systems registry 部门系统登记"),
         (name = "cases", description = "cases held by the platform 办件"),
         (name = "assessments", description = "expert-panel assessment and classification 专家评估与融合方式 (Art. 25)"),
+        (name = "rules", description = "published data-collection items and validation rules 公布的采集项与校验规则 (Art. 29)"),
     )
 )]
 struct ApiDoc;

@@ -12,8 +12,39 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::types::Json;
 
-use super::{Backend, Store, StoreError, on_pool};
+use serde_json::value::RawValue;
+
+use super::{Store, StoreError, on_pool};
 use crate::case::{Case, Stage};
+
+/// Serialises concurrent writers of the same cases within a transaction.
+trait LockKeys {
+    async fn lock_keys(&mut self, system_id: &str, keys: &[&str]) -> Result<(), sqlx::Error>;
+}
+
+impl LockKeys for sqlx::Transaction<'_, sqlx::Sqlite> {
+    /// Nothing to do: `BEGIN IMMEDIATE` already holds the database's one write lock.
+    async fn lock_keys(&mut self, _: &str, _: &[&str]) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+}
+
+impl LockKeys for sqlx::Transaction<'_, sqlx::Postgres> {
+    /// One advisory lock per case, taken in hash order in one statement: every writer locks in
+    /// the same order, so none deadlock.
+    async fn lock_keys(&mut self, system_id: &str, keys: &[&str]) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "SELECT pg_advisory_xact_lock(h) FROM (
+                 SELECT DISTINCT hashtextextended($1 || '/' || k, 0) AS h FROM unnest($2::text[]) AS k ORDER BY h
+             ) AS sorted",
+        )
+        .bind(system_id)
+        .bind(keys)
+        .execute(&mut **self)
+        .await
+        .map(|_| ())
+    }
+}
 
 /// Rows per multi-row statement: well under every backend's bind-parameter limit.
 const CHUNK_ROWS: usize = 500;
@@ -157,7 +188,17 @@ impl Store {
     }
 
     async fn upsert_chunk(&self, system_id: &str, cases: &[Case]) -> Result<Vec<UpsertOutcome>, StoreError> {
-        let hashes: Vec<String> = cases.iter().map(Case::content_hash).collect();
+        // Each case is serialised once: the stored body and its content hash come from the same bytes.
+        let (bodies, hashes): (Vec<Box<RawValue>>, Vec<String>) = cases
+            .iter()
+            .map(Case::encoded)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StoreError::Corrupt {
+                what: "case",
+                detail: e.to_string(),
+            })?
+            .into_iter()
+            .unzip();
         let mut keys: Vec<&str> = cases.iter().map(|c| c.case_no.as_str()).collect();
         keys.sort_unstable();
         keys.dedup();
@@ -166,16 +207,7 @@ impl Store {
         let list = placeholders(keys.len());
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(backend.begin_write()).await?;
-            if backend == Backend::Postgres {
-                // Sorted keys: every writer takes the locks in the same order, so none deadlock.
-                for key in &keys {
-                    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))")
-                        .bind(system_id)
-                        .bind(*key)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
+            LockKeys::lock_keys(&mut tx, system_id, &keys).await?;
             let sql = sqlx::AssertSqlSafe(format!(
                 "SELECT case_no, version, stage FROM cases WHERE system_id = $1 AND case_no IN ({list})"
             ));
@@ -210,7 +242,7 @@ impl Store {
                         .push_bind(c.version)
                         .push_bind(hashes[i].clone())
                         .push_bind(c.stage.name())
-                        .push_bind(Json(c.clone()))
+                        .push_bind(Json(bodies[i].clone()))
                         .push_bind(now);
                 });
                 insert.build().execute(&mut *tx).await?;
@@ -229,7 +261,7 @@ impl Store {
                         .push_bind(c.item_name.clone())
                         .push_bind(c.region_code.clone())
                         .push_bind(c.applied_at.with_timezone(&Utc))
-                        .push_bind(Json(c.clone()))
+                        .push_bind(Json(bodies[i].clone()))
                         .push_bind(now);
                 });
                 upsert.push(

@@ -3,8 +3,11 @@
 //! PostgreSQL's `$n` placeholders); the few differences (locking, column types) are confined to
 //! `Backend` and the per-backend migrations.
 
+mod adapters;
 mod assessments;
+mod baseline;
 mod cases;
+mod rules;
 mod systems;
 
 pub use assessments::RubricRecord;

@@ -1,9 +1,15 @@
 //! Helpers shared by the integration tests: fixtures, and fresh stores on SQLite and PostgreSQL.
 #![allow(dead_code, unreachable_pub)] // each test target uses a different part
 
+pub mod binary;
+
 use ronghe::case::Case;
 use ronghe::store::{Store, StoreOptions};
 use ronghe::systems::{NewSystem, System};
+use ronghe_adapters::sim::SimOptions;
+use ronghe_adapters::sim::rest::{self, RestSim};
+use ronghe_adapters::sim::soap::{self, SoapSim};
+use ronghe_adapters::{Adapter, AdapterConfig, Fixed};
 
 /// A canonical case from `tests/data/`.
 pub fn case(name: &str) -> Case {
@@ -142,4 +148,42 @@ pub async fn audit_trail(store: &Store, target: &str) -> Vec<(String, String)> {
         Store::Postgres(pool) => sqlx::query_as(SQL).bind(target).fetch_all(pool).await,
     }
     .expect("read the audit log")
+}
+
+/// A running REST simulator holding `cases` cases, and a driver configured for it.
+pub async fn rest_sim(cases: usize) -> (RestSim, Box<dyn Adapter>) {
+    let sim = RestSim::start(&SimOptions {
+        cases,
+        ..Default::default()
+    })
+    .await
+    .expect("start the REST simulator");
+    let config = rest::adapter_config(&sim.running.url(), "env:SIM_REST_KEY");
+    let secrets = Fixed([("env:SIM_REST_KEY".to_owned(), rest::API_KEY.to_owned())].into());
+    let adapter = build(&config, &secrets).await;
+    (sim, adapter)
+}
+
+/// A running SOAP simulator holding `cases` cases, and a driver configured for it.
+pub async fn soap_sim(cases: usize) -> (SoapSim, Box<dyn Adapter>) {
+    let sim = SoapSim::start(&SimOptions {
+        cases,
+        ..Default::default()
+    })
+    .await
+    .expect("start the SOAP simulator");
+    let config = soap::adapter_config(&sim.endpoint(), "env:SBDY_PASSWORD");
+    let secrets = Fixed([("env:SBDY_PASSWORD".to_owned(), soap::PASSWORD.to_owned())].into());
+    let adapter = build(&config, &secrets).await;
+    (sim, adapter)
+}
+
+async fn build(config: &str, secrets: &Fixed) -> Box<dyn Adapter> {
+    AdapterConfig::from_toml(config)
+        .expect("the simulator's config parses")
+        .validate()
+        .expect("the simulator's config is valid")
+        .build(secrets)
+        .await
+        .expect("the driver builds")
 }

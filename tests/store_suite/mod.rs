@@ -236,13 +236,57 @@ pub async fn concurrent_writers(store: Store) {
     );
 }
 
+pub async fn published_rules(store: Store) {
+    use ronghe::rules::{Check, NewRule};
+    let rule = |item: &str, field: &str| NewRule {
+        item_code: item.to_owned(),
+        field: field.to_owned(),
+        check: Check::OneOf {
+            values: vec!["a".into(), "b".into()],
+        },
+        description: "测试".to_owned(),
+        published_on: "2026-12-01".parse().unwrap(),
+    };
+    let first = store
+        .insert_rule(&rule("ITEM-1", "applicant.phone"), "alice")
+        .await
+        .unwrap();
+    let second = store
+        .insert_rule(&rule("*", "applicant.address"), "alice")
+        .await
+        .unwrap();
+    store
+        .insert_rule(&rule("ITEM-2", "item_name"), "alice")
+        .await
+        .unwrap();
+    assert_ne!(first.id, second.id);
+    assert_eq!(store.list_rules(None).await.unwrap().len(), 3);
+    let for_item: Vec<i64> = store
+        .list_rules(Some("ITEM-1"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(
+        for_item,
+        [first.id, second.id],
+        "the item's rules and those for every item"
+    );
+    assert_eq!(
+        store.list_rules(Some("ITEM-1")).await.unwrap()[0],
+        first,
+        "reads back equal"
+    );
+}
+
 /// Generates one `#[tokio::test]` per suite function, opening the store with `$open`.
 #[macro_export]
 macro_rules! store_suite {
     ($open:expr) => {
         $crate::store_suite!(@tests $open;
             systems_registry, idempotent_upsert, version_ordering_and_history,
-            stage_machine_guards_current, batches_across_chunks, concurrent_writers,
+            stage_machine_guards_current, batches_across_chunks, concurrent_writers, published_rules,
             rubric_versions, panel_lifecycle, delphi_round, concurrent_submissions, which_assessments_may_open);
     };
     (@tests $open:expr; $($name:ident),+) => {

@@ -1,0 +1,70 @@
+//! The `Adapter` trait: what every driver can be asked to do, in the legacy system's own shapes.
+
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use futures_util::Stream;
+use serde::{Deserialize, Serialize};
+
+use crate::{AdapterError, AdapterKind, Profile, Raw};
+
+/// A position in a system's records to resume reading from: opaque to callers, meaningful to
+/// the driver that issued it (a watermark with its tie-breaking key, or a cursor token).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Checkpoint(pub String);
+
+/// One record read from a system.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// The record's key in its system (usually the case number), where the driver knows it.
+    pub key: Option<String>,
+    /// Where to resume so that this record is not read again.
+    pub checkpoint: Option<Checkpoint>,
+    pub raw: Raw,
+}
+
+/// A system's answer to a submission.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Receipt {
+    /// The system's own id for what was submitted, where it gives one.
+    pub id: Option<String>,
+    /// The system's answer, as JSON.
+    pub response: serde_json::Value,
+}
+
+/// What a driver can do with its system as configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Capabilities {
+    pub probe: bool,
+    pub read: bool,
+    pub fetch: bool,
+    pub submit: bool,
+    pub call: bool,
+}
+
+/// A stream of records, read page by page: memory stays bounded whatever the volume.
+pub type RecordStream<'a> = Pin<Box<dyn Stream<Item = Result<Record, AdapterError>> + Send + 'a>>;
+
+/// A connection to one departmental system.
+#[async_trait]
+pub trait Adapter: Send + Sync {
+    fn kind(&self) -> AdapterKind;
+
+    fn capabilities(&self) -> Capabilities;
+
+    /// Discovers operations or tables, fields, counts, and up to `sample_size` records each.
+    async fn probe(&self, sample_size: usize) -> Result<Profile, AdapterError>;
+
+    /// Reads the configured case records from `from` (the start when `None`), oldest first.
+    fn read(&self, from: Option<Checkpoint>) -> RecordStream<'_>;
+
+    /// One record by key, or `None` when the system has none.
+    async fn fetch(&self, key: &str) -> Result<Option<Record>, AdapterError>;
+
+    /// Hands an application or other write to the system.
+    async fn submit(&self, payload: &serde_json::Value) -> Result<Receipt, AdapterError>;
+
+    /// Calls a configured operation with a payload.
+    async fn call(&self, operation: &str, payload: &serde_json::Value) -> Result<Raw, AdapterError>;
+}

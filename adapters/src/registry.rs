@@ -1,0 +1,108 @@
+//! The registry of adapter kinds: the one place that lists every driver. A new driver is a new
+//! module with its config and client, plus one line in `KINDS` and one variant in `AdapterConfig`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Issues;
+use crate::{Adapter, AdapterError, Secrets, rest, soap};
+
+/// How ronghe talks to a departmental system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AdapterKind {
+    /// REST/JSON over HTTP.
+    Rest,
+    /// SOAP 1.1/1.2 with XML bodies, often GBK-encoded.
+    Soap,
+    /// A SQL database: SQLite, PostgreSQL or MySQL/MariaDB.
+    Sql,
+    /// Microsoft SQL Server over TDS.
+    Mssql,
+}
+
+/// Every adapter kind with its one-line description.
+pub const KINDS: &[(AdapterKind, &str)] = &[
+    (AdapterKind::Rest, "REST/JSON over HTTP"),
+    (AdapterKind::Soap, "SOAP/XML over HTTP (UTF-8, GBK, GB18030)"),
+    (
+        AdapterKind::Sql,
+        "SQL database: SQLite, PostgreSQL, MySQL/MariaDB",
+    ),
+    (AdapterKind::Mssql, "Microsoft SQL Server"),
+];
+
+impl AdapterKind {
+    /// The name used in config files and the store.
+    pub fn name(self) -> &'static str {
+        match self {
+            AdapterKind::Rest => "rest",
+            AdapterKind::Soap => "soap",
+            AdapterKind::Sql => "sql",
+            AdapterKind::Mssql => "mssql",
+        }
+    }
+
+    /// Looks a kind up by name.
+    pub fn parse(name: &str) -> Option<AdapterKind> {
+        KINDS.iter().map(|(k, _)| *k).find(|k| k.name() == name)
+    }
+
+    /// Whether an endpoint is an HTTP URL (REST, SOAP) rather than a database address.
+    pub fn speaks_http(self) -> bool {
+        matches!(self, AdapterKind::Rest | AdapterKind::Soap)
+    }
+}
+
+impl std::fmt::Display for AdapterKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An adapter config of any kind; `type = "…"` selects the variant.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum AdapterConfig {
+    Rest(rest::RestConfig),
+    Soap(soap::SoapConfig),
+}
+
+impl AdapterConfig {
+    pub fn kind(&self) -> AdapterKind {
+        match self {
+            AdapterConfig::Rest(_) => AdapterKind::Rest,
+            AdapterConfig::Soap(_) => AdapterKind::Soap,
+        }
+    }
+
+    pub(crate) fn check(&self, issues: &mut Issues) {
+        match self {
+            AdapterConfig::Rest(c) => c.check(issues),
+            AdapterConfig::Soap(c) => c.check(issues),
+        }
+    }
+
+    pub(crate) async fn build(&self, secrets: &dyn Secrets) -> Result<Box<dyn Adapter>, AdapterError> {
+        Ok(match self {
+            AdapterConfig::Rest(c) => Box::new(rest::RestAdapter::build(c, secrets)?),
+            AdapterConfig::Soap(c) => Box::new(soap::SoapAdapter::build(c, secrets)?),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_parses_back_and_matches_serde() {
+        for (kind, _) in KINDS {
+            assert_eq!(AdapterKind::parse(kind.name()), Some(*kind));
+            assert_eq!(
+                serde_json::to_value(kind).unwrap(),
+                serde_json::json!(kind.name())
+            );
+        }
+        assert_eq!(AdapterKind::parse("ftp"), None);
+    }
+}

@@ -1,0 +1,62 @@
+//! `ronghe bench`: throughput of the hot paths against baselines measured in the same run, so
+//! that the ratio means something on a shared machine. Figures go in closing notes, never in
+//! timed tests.
+
+pub mod mapping;
+pub mod store;
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+/// One measured figure and its baseline.
+#[derive(Debug, Clone, Serialize)]
+pub struct Figure {
+    pub name: String,
+    pub items: usize,
+    pub bytes: usize,
+    pub seconds: f64,
+    pub baseline_seconds: f64,
+}
+
+impl Figure {
+    pub fn per_second(&self) -> f64 {
+        self.items as f64 / self.seconds.max(1e-9)
+    }
+
+    pub fn baseline_per_second(&self) -> f64 {
+        self.items as f64 / self.baseline_seconds.max(1e-9)
+    }
+
+    /// Throughput relative to the baseline (1.0 = as fast).
+    pub fn ratio(&self) -> f64 {
+        self.baseline_seconds / self.seconds.max(1e-9)
+    }
+
+    pub fn line(&self) -> String {
+        let mb = |s: f64| self.bytes as f64 / 1e6 / s.max(1e-9);
+        format!(
+            "{:<34} {:>10.0}/s {:>8.1} MB/s | baseline {:>10.0}/s {:>8.1} MB/s | ratio {:.2}",
+            self.name,
+            self.per_second(),
+            mb(self.seconds),
+            self.baseline_per_second(),
+            mb(self.baseline_seconds),
+            self.ratio()
+        )
+    }
+}
+
+/// Runs `f` `rounds` times and keeps the fastest (the least disturbed by other load).
+pub fn fastest<T>(rounds: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
+    let mut best: Option<(Duration, T)> = None;
+    for _ in 0..rounds.max(1) {
+        let started = Instant::now();
+        let out = f();
+        let took = started.elapsed();
+        if best.as_ref().is_none_or(|(b, _)| took < *b) {
+            best = Some((took, out));
+        }
+    }
+    best.unwrap_or_else(|| unreachable!("at least one round runs"))
+}

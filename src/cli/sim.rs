@@ -1,0 +1,123 @@
+//! `ronghe sim`: runs the simulated departmental systems on loopback until Ctrl-C, prints their
+//! addresses and credentials, and writes a ready adapter config (and secret file) for each.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use clap::Args;
+use ronghe_adapters::sim::{SimOptions, rest, soap};
+use serde_json::json;
+
+use super::{Context, Failure};
+
+#[derive(Debug, Args)]
+pub(super) struct SimArgs {
+    /// Seed of the generated cases (same seed, same cases).
+    #[arg(long, default_value_t = 2025)]
+    seed: u64,
+    /// Cases each system holds.
+    #[arg(long, default_value_t = 3000)]
+    cases: usize,
+    /// Port of the REST system (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    rest_port: u16,
+    /// Port of the SOAP system (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    soap_port: u16,
+    /// Where to write the adapter configs and secret files.
+    #[arg(long, default_value = "sim-configs")]
+    configs: PathBuf,
+}
+
+/// One simulated system as announced to the user.
+struct Announced {
+    id: &'static str,
+    name: &'static str,
+    kind: &'static str,
+    department: &'static str,
+    url: String,
+    credential: String,
+    config: PathBuf,
+}
+
+fn write(path: &Path, text: &str) -> anyhow::Result<()> {
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+pub(super) async fn run(ctx: &Context, args: SimArgs) -> Result<(), Failure> {
+    std::fs::create_dir_all(&args.configs)
+        .with_context(|| format!("cannot create {}", args.configs.display()))?;
+    let dir = std::fs::canonicalize(&args.configs)
+        .with_context(|| format!("cannot resolve {}", args.configs.display()))?;
+    let options = |port: u16| SimOptions {
+        seed: args.seed,
+        cases: args.cases,
+        listen: ([127, 0, 0, 1], port).into(),
+    };
+
+    let rest = rest::RestSim::start(&options(args.rest_port))
+        .await
+        .context("cannot start the REST simulator")?;
+    write(&dir.join("rest.key"), rest::API_KEY)?;
+    let rest_config = dir.join("rest.toml");
+    write(
+        &rest_config,
+        &rest::adapter_config(
+            &rest.running.url(),
+            &format!("file:{}", dir.join("rest.key").display()),
+        ),
+    )?;
+
+    let soap = soap::SoapSim::start(&options(args.soap_port))
+        .await
+        .context("cannot start the SOAP simulator")?;
+    write(&dir.join("soap.password"), soap::PASSWORD)?;
+    let soap_config = dir.join("soap.toml");
+    write(
+        &soap_config,
+        &soap::adapter_config(
+            &soap.endpoint(),
+            &format!("file:{}", dir.join("soap.password").display()),
+        ),
+    )?;
+
+    let systems = [
+        Announced {
+            id: "sim-rest",
+            name: "市场监管许可系统",
+            kind: "rest",
+            department: "贵阳市市场监督管理局",
+            url: format!("{}/api/v1/licences", rest.running.url()),
+            credential: format!("X-Api-Key: {}", rest::API_KEY),
+            config: rest_config,
+        },
+        Announced {
+            id: "sim-soap",
+            name: "社保待遇系统",
+            kind: "soap",
+            department: "贵州省人力资源和社会保障厅",
+            url: soap.endpoint(),
+            credential: format!("WS-Security {} / {}", soap::USERNAME, soap::PASSWORD),
+            config: soap_config,
+        },
+    ];
+    let mut human = format!(
+        "模拟部门系统已启动 simulators running (seed {}, {} cases each); Ctrl-C 停止 to stop\n",
+        args.seed, args.cases
+    );
+    for s in &systems {
+        human.push_str(&format!(
+            "\n{} {}  {}\n  credentials: {}\n  adapter config: {}\n  try: ronghe systems add --id {} --name {} --department {} --region 520000 --protocol {} --endpoint {}\n       ronghe adapters attach {} {}\n       ronghe adapters probe {}\n",
+            s.name, s.kind.to_uppercase(), s.url, s.credential, s.config.display(), s.id, s.name, s.department, s.kind, s.url, s.id, s.config.display(), s.id
+        ));
+    }
+    let value: Vec<_> = systems.iter().map(|s| json!({ "id": s.id, "name": s.name, "kind": s.kind, "url": s.url, "credentials": s.credential, "config": s.config })).collect();
+    ctx.out.show(
+        human,
+        &json!({ "seed": args.seed, "cases": args.cases, "systems": value }),
+    );
+    tokio::signal::ctrl_c().await.context("cannot wait for Ctrl-C")?;
+    rest.running.stop().await;
+    soap.running.stop().await;
+    Ok(())
+}

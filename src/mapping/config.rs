@@ -1,0 +1,100 @@
+//! The mapping config (`mappings/SYSTEM.toml`): how one system's raw records become canonical
+//! cases. Readable and diffable; every rule may carry the evidence and confidence that
+//! generation found for it.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// A system's mapping.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MappingConfig {
+    pub source: Source,
+    /// One rule per canonical field, keyed by its path (`applicant.certificate_no`).
+    #[serde(default)]
+    pub fields: BTreeMap<String, Rule>,
+    /// Code tables: legacy code → canonical value (`"*"` catches the rest; `""` means no value).
+    #[serde(default)]
+    pub tables: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// The shape of the records and where their key is.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    pub shape: Shape,
+    /// Path of the record's key (its case number), for error messages.
+    pub key: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Shape {
+    /// Paths are JSON pointers: `/applicant/idNo`.
+    Json,
+    /// Paths are element paths below the record element: `申请人/姓名`, `办件/@id`, `.` for its text.
+    Xml,
+    /// Paths are column names: `SQRMC`.
+    Row,
+}
+
+impl Shape {
+    pub fn name(self) -> &'static str {
+        match self {
+            Shape::Json => "json",
+            Shape::Xml => "xml",
+            Shape::Row => "row",
+        }
+    }
+}
+
+/// How one canonical field gets its value. Exactly one of `from`, `concat` and `const`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// A source path.
+    pub from: Option<String>,
+    /// Source paths whose values are joined with `separator`.
+    pub concat: Option<Vec<String>>,
+    #[serde(default)]
+    pub separator: String,
+    /// A fixed value.
+    #[serde(rename = "const")]
+    pub constant: Option<String>,
+    /// The value when the source is missing or empty.
+    pub default: Option<String>,
+    /// A code table translating the source value.
+    pub table: Option<String>,
+    /// A chrono format for timestamps without an offset (read as +08:00), e.g. `%Y%m%d%H%M%S`;
+    /// without it the common legacy forms are recognised.
+    pub format: Option<String>,
+    /// `epoch_millis`: a timestamp turned into milliseconds (a version from an update time).
+    pub convert: Option<Convert>,
+    /// A source path holding a number of working days to add to the timestamp (a promised
+    /// finish time from the acceptance time and the time limit).
+    pub add_working_days: Option<String>,
+    /// Apply the rule only when this holds.
+    pub when: Option<Condition>,
+    /// Trim and turn full-width characters into half-width ones (default true).
+    pub normalize: Option<bool>,
+    /// Why generation proposed this rule (documentation; `mapping explain` shows it).
+    pub evidence: Option<String>,
+    /// Generation's confidence in the rule, 0–1 (documentation).
+    pub confidence: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Convert {
+    EpochMillis,
+}
+
+/// A rule applies when the value at `path` is present (and, with `equals`, one of those).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    pub path: String,
+    #[serde(default)]
+    pub equals: Vec<String>,
+}

@@ -1,0 +1,581 @@
+//! The mapping engine: a config compiles once into rules (every config error at once, with its
+//! path); applying them to a record does no config parsing, and every error names the rule,
+//! the source path, the record key and the offending value (masked where personal).
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime};
+use ronghe_adapters::Raw;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::assemble::Value;
+use super::config::{Convert, MappingConfig, Rule, Shape};
+use super::path::{SourcePath, shape_of};
+use super::schema::{Group, Kind, TARGETS, Target, target};
+use crate::calendar::Calendar;
+use crate::validate::{self, mask_certificate, mask_name, mask_phone};
+
+/// A problem in a mapping config, at a path like `fields."applicant.name".from`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MappingIssue {
+    pub path: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for MappingIssue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// Why one record could not be mapped: which rule, from where, for which record, what value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct MappingError {
+    /// The canonical field whose rule failed, or `canonical` for the case's own validation.
+    pub rule: String,
+    /// The source path the rule reads, where it reads one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The record's key, where it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The offending value, masked where personal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    pub message: String,
+}
+
+impl std::fmt::Display for MappingError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.rule)?;
+        if let Some(source) = &self.source {
+            write!(f, " (from {source})")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, " [record {key}]")?;
+        }
+        if let Some(value) = &self.value {
+            write!(f, " value {value:?}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Where a rule's value comes from.
+#[derive(Debug)]
+enum Origin {
+    From(SourcePath, String),
+    Concat(Vec<SourcePath>, String),
+    Const(String),
+}
+
+/// One compiled rule.
+#[derive(Debug)]
+struct Compiled {
+    target: &'static Target,
+    /// Index of the target in `TARGETS`.
+    slot: usize,
+    origin: Origin,
+    default: Option<String>,
+    table: Option<String>,
+    format: Option<String>,
+    convert: Option<Convert>,
+    add_working_days: Option<SourcePath>,
+    when: Option<(SourcePath, Vec<String>)>,
+    normalize: bool,
+}
+
+/// A compiled mapping, ready to apply to records.
+#[derive(Debug)]
+pub struct Mapping {
+    shape: Shape,
+    key: SourcePath,
+    rules: Vec<Compiled>,
+    tables: HashMap<String, HashMap<String, String>>,
+    version: String,
+    config: MappingConfig,
+}
+
+/// Beijing time: legacy timestamps without an offset.
+fn beijing() -> FixedOffset {
+    FixedOffset::east_opt(validate::SHANGHAI_OFFSET_SECONDS)
+        .unwrap_or_else(|| unreachable!("+08:00 is a valid offset"))
+}
+
+/// Full-width ASCII (U+FF01–U+FF5E) and the ideographic space become their half-width forms.
+fn half_width(text: &str) -> Cow<'_, str> {
+    if text
+        .chars()
+        .all(|c| c.is_ascii() || !(('\u{FF01}'..='\u{FF5E}').contains(&c) || c == '\u{3000}'))
+    {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| match c {
+                '\u{3000}' => ' ',
+                '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+                _ => c,
+            })
+            .collect(),
+    )
+}
+
+/// Masks a value of a personal field for messages.
+fn shown(target: &Target, value: &str) -> String {
+    if !target.personal {
+        return value.to_owned();
+    }
+    if target.path.ends_with("name")
+        || target.path.ends_with("acceptor")
+        || target.path.ends_with("handler")
+        || target.path.ends_with("representative")
+    {
+        mask_name(value)
+    } else if target.path.ends_with("phone") {
+        mask_phone(value)
+    } else {
+        mask_certificate(value)
+    }
+}
+
+impl Mapping {
+    /// Parses and compiles a config; every problem at once.
+    pub fn compile(text: &str) -> Result<Mapping, Vec<MappingIssue>> {
+        let config: MappingConfig = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .and_then(|s| text.get(..s.start))
+                .map(|b| b.matches('\n').count() + 1);
+            vec![MappingIssue {
+                path: line.map(|l| format!("line {l}")).unwrap_or_default(),
+                message: e.message().to_owned(),
+            }]
+        })?;
+        let version = hex::encode(&Sha256::digest(text.as_bytes())[..8]);
+        Mapping::from_config(config, version)
+    }
+
+    fn from_config(config: MappingConfig, version: String) -> Result<Mapping, Vec<MappingIssue>> {
+        let mut issues = Vec::new();
+        let mut issue = |path: String, message: String| issues.push(MappingIssue { path, message });
+        let shape = config.source.shape;
+        let key = SourcePath::compile(shape, &config.source.key)
+            .map_err(|m| issue("source.key".into(), m))
+            .ok();
+        let mut rules = Vec::new();
+        for (name, rule) in &config.fields {
+            let at = |part: &str| {
+                format!(
+                    "fields.\"{name}\"{}{part}",
+                    if part.is_empty() { "" } else { "." }
+                )
+            };
+            let Some((slot, target)) = TARGETS.iter().enumerate().find(|(_, t)| t.path == name) else {
+                let known: Vec<&str> = TARGETS.iter().map(|t| t.path).collect();
+                issue(
+                    at(""),
+                    format!(
+                        "no canonical field {name:?}; the fields are: {}",
+                        known.join(", ")
+                    ),
+                );
+                continue;
+            };
+            match compile_rule(shape, target, slot, rule, &config.tables) {
+                Ok(compiled) => rules.push(compiled),
+                Err(problems) => problems.into_iter().for_each(|(part, m)| issue(at(part), m)),
+            }
+        }
+        for t in TARGETS
+            .iter()
+            .filter(|t| t.required && matches!(t.group, Group::Case | Group::Applicant))
+        {
+            if !config.fields.contains_key(t.path) {
+                issue(
+                    format!("fields.\"{}\"", t.path),
+                    format!("required field {} ({}) has no rule", t.path, t.names[0]),
+                );
+            }
+        }
+        for group in [Group::Acceptance, Group::Result] {
+            let mapped: Vec<&Target> = TARGETS
+                .iter()
+                .filter(|t| t.group == group && config.fields.contains_key(t.path))
+                .collect();
+            if mapped.is_empty() {
+                continue;
+            }
+            for t in TARGETS
+                .iter()
+                .filter(|t| t.group == group && t.required && !config.fields.contains_key(t.path))
+            {
+                issue(
+                    format!("fields.\"{}\"", t.path),
+                    format!("{} is required once {} is mapped", t.path, mapped[0].path),
+                );
+            }
+        }
+        for (name, table) in &config.tables {
+            if !config
+                .fields
+                .values()
+                .any(|r| r.table.as_deref() == Some(name.as_str()))
+            {
+                issue(format!("tables.{name}"), "no rule uses this table".to_owned());
+            }
+            if table.is_empty() {
+                issue(format!("tables.{name}"), "the table is empty".to_owned());
+            }
+        }
+        if !issues.is_empty() {
+            return Err(issues);
+        }
+        let Some(key) = key else {
+            unreachable!("a key error was recorded as an issue")
+        };
+        let tables = config
+            .tables
+            .iter()
+            .map(|(n, t)| (n.clone(), t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()))
+            .collect();
+        Ok(Mapping {
+            shape,
+            key,
+            rules,
+            tables,
+            version,
+            config,
+        })
+    }
+
+    /// The config's version: a hash of its text, stored with every case it produced.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    pub fn config(&self) -> &MappingConfig {
+        &self.config
+    }
+
+    pub fn shape(&self) -> Shape {
+        self.shape
+    }
+
+    /// The record's key, if it has one.
+    pub fn key_of(&self, raw: &Raw) -> Option<String> {
+        self.key.lookup(raw).map(|k| k.trim().to_owned())
+    }
+
+    /// Maps one record into a validated canonical case, or says every reason it cannot.
+    pub fn apply(
+        &self,
+        raw: &Raw,
+        now: DateTime<FixedOffset>,
+    ) -> Result<crate::case::Case, Vec<MappingError>> {
+        // The key is only for error messages: looked up when one is reported.
+        let key = || self.key_of(raw);
+        if shape_of(raw) != self.shape {
+            return Err(vec![MappingError {
+                rule: "source.shape".into(),
+                source: None,
+                key: key(),
+                value: None,
+                message: format!(
+                    "the record is {} but the mapping reads {}",
+                    shape_of(raw).name(),
+                    self.shape.name()
+                ),
+            }]);
+        }
+        let mut values: Vec<Option<Value>> = vec![None; TARGETS.len()];
+        let mut errors = Vec::new();
+        for rule in &self.rules {
+            if let Some((path, equals)) = &rule.when {
+                let holds = path.lookup(raw).is_some_and(|v| {
+                    let v = v.trim();
+                    !v.is_empty() && (equals.is_empty() || equals.iter().any(|e| e == v))
+                });
+                if !holds {
+                    continue;
+                }
+            }
+            match self.resolve(rule, raw) {
+                Ok(value) => values[rule.slot] = value,
+                Err((value, message)) => errors.push(MappingError {
+                    rule: rule.target.path.to_owned(),
+                    source: rule.source_text(),
+                    key: key(),
+                    value: value.map(|v| shown(rule.target, &v)),
+                    message,
+                }),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let case = super::assemble::assemble(values, |path| {
+            let rule = self.rules.iter().find(|r| r.target.path == path);
+            MappingError {
+                rule: path.to_owned(),
+                source: rule.and_then(Compiled::source_text),
+                key: key(),
+                value: None,
+                message: match rule {
+                    Some(_) => {
+                        "no value: the source is missing or empty, and the rule has no default".to_owned()
+                    }
+                    None => "the field is required here but the mapping has no rule for it".to_owned(),
+                },
+            }
+        })?;
+        let findings = case.validate(now);
+        if findings.is_valid() {
+            Ok(case)
+        } else {
+            Err(findings
+                .errors
+                .into_iter()
+                .map(|f| {
+                    let rule = self.rules.iter().find(|r| f.field.starts_with(r.target.path));
+                    MappingError {
+                        rule: format!("canonical {}", f.rule),
+                        source: rule.and_then(Compiled::source_text),
+                        key: key(),
+                        value: None,
+                        message: format!("{}: {}", f.field, f.message),
+                    }
+                })
+                .collect())
+        }
+    }
+
+    /// The rule's value for this record; an error carries the offending value.
+    fn resolve(&self, rule: &Compiled, raw: &Raw) -> Result<Option<Value>, (Option<String>, String)> {
+        let text: Option<Cow<'_, str>> = match &rule.origin {
+            Origin::Const(v) => Some(Cow::Borrowed(v.as_str())),
+            Origin::From(path, _) => path.lookup(raw),
+            Origin::Concat(paths, separator) => {
+                let parts: Vec<Cow<'_, str>> = paths
+                    .iter()
+                    .filter_map(|p| p.lookup(raw))
+                    .filter(|v| !v.trim().is_empty())
+                    .collect();
+                (!parts.is_empty())
+                    .then(|| Cow::Owned(parts.iter().map(|p| p.trim()).collect::<Vec<_>>().join(separator)))
+            }
+        };
+        let text = match text {
+            Some(t) if rule.normalize => {
+                let clean = t.len() == t.trim().len() && matches!(half_width(&t), Cow::Borrowed(_));
+                if clean {
+                    Some(t)
+                } else {
+                    Some(Cow::Owned(half_width(t.trim()).into_owned()))
+                }
+            }
+            other => other,
+        };
+        let text = match text {
+            Some(t) if !t.is_empty() => Some(t),
+            _ => rule.default.as_deref().map(Cow::Borrowed),
+        };
+        let Some(mut text) = text else { return Ok(None) };
+        if let Some(table) = &rule.table {
+            let codes = &self.tables[table];
+            match codes.get(text.as_ref()).or_else(|| codes.get("*")) {
+                Some(mapped) if mapped.is_empty() => return Ok(None),
+                Some(mapped) => text = Cow::Owned(mapped.clone()),
+                None => {
+                    return Err((
+                        Some(text.into_owned()),
+                        format!("code not in table {table:?}; add it (or a \"*\" entry)"),
+                    ));
+                }
+            }
+        }
+        self.convert(rule, raw, text.into_owned()).map(Some)
+    }
+
+    fn convert(&self, rule: &Compiled, raw: &Raw, text: String) -> Result<Value, (Option<String>, String)> {
+        match rule.target.kind {
+            Kind::Text => Ok(Value::Text(text)),
+            Kind::Code(set) if set.accepts(&text) => Ok(Value::Text(text)),
+            Kind::Code(set) => Err((
+                Some(text),
+                format!("not a {} code; translate it with a table", set.name()),
+            )),
+            Kind::Integer => match rule.convert {
+                Some(Convert::EpochMillis) => self
+                    .timestamp(rule, &text)
+                    .map(|t| Value::Int(t.timestamp_millis())),
+                None => text
+                    .parse::<i64>()
+                    .map(Value::Int)
+                    .map_err(|_| (Some(text), "not a whole number".to_owned())),
+            },
+            Kind::Timestamp => {
+                let time = self.timestamp(rule, &text)?;
+                let Some(days_path) = &rule.add_working_days else {
+                    return Ok(Value::Time(time));
+                };
+                let days = days_path
+                    .lookup(raw)
+                    .and_then(|d| d.trim().parse::<u32>().ok())
+                    .ok_or_else(|| {
+                        (
+                            days_path.lookup(raw).map(Cow::into_owned),
+                            "add_working_days: not a whole number of days".to_owned(),
+                        )
+                    })?;
+                let date = Calendar::embedded()
+                    .add_working_days(time.date_naive(), days)
+                    .map_err(|e| (Some(text.clone()), e.to_string()))?;
+                let due = date
+                    .and_time(time.time())
+                    .and_local_timezone(*time.offset())
+                    .single()
+                    .ok_or_else(|| (Some(text), "no such local time".to_owned()))?;
+                Ok(Value::Time(due))
+            }
+        }
+    }
+
+    fn timestamp(
+        &self,
+        rule: &Compiled,
+        text: &str,
+    ) -> Result<DateTime<FixedOffset>, (Option<String>, String)> {
+        match &rule.format {
+            None => validate::parse_timestamp(text).map_err(|v| (Some(text.to_owned()), v.message)),
+            Some(format) => NaiveDateTime::parse_from_str(text, format)
+                .or_else(|_| NaiveDate::parse_from_str(text, format).map(|d| d.and_time(NaiveTime::MIN)))
+                .ok()
+                .and_then(|t| t.and_local_timezone(beijing()).single())
+                .ok_or_else(|| {
+                    (
+                        Some(text.to_owned()),
+                        format!("does not match the format {format:?}"),
+                    )
+                }),
+        }
+    }
+
+    /// How a canonical field is filled, for `mapping explain`.
+    pub fn explain(&self, field: &str) -> Option<(&'static Target, Option<&Rule>)> {
+        let target = target(field)?;
+        Some((target, self.config.fields.get(field)))
+    }
+}
+
+impl Compiled {
+    fn source_text(&self) -> Option<String> {
+        match &self.origin {
+            Origin::From(_, text) => Some(text.clone()),
+            Origin::Concat(..) => Some("concat".to_owned()),
+            Origin::Const(_) => None,
+        }
+    }
+}
+
+/// Compiles one rule, or gives its problems as (part of the rule, message).
+fn compile_rule(
+    shape: Shape,
+    target: &'static Target,
+    slot: usize,
+    rule: &Rule,
+    tables: &BTreeMap<String, BTreeMap<String, String>>,
+) -> Result<Compiled, Vec<(&'static str, String)>> {
+    let mut problems: Vec<(&'static str, String)> = Vec::new();
+    let path = |part: &'static str, text: &str, problems: &mut Vec<(&'static str, String)>| {
+        SourcePath::compile(shape, text)
+            .map_err(|m| problems.push((part, m)))
+            .ok()
+    };
+    let origin = match (&rule.from, &rule.concat, &rule.constant) {
+        (Some(from), None, None) => path("from", from, &mut problems).map(|p| Origin::From(p, from.clone())),
+        (None, Some(parts), None) if !parts.is_empty() => {
+            let compiled: Vec<_> = parts
+                .iter()
+                .filter_map(|p| path("concat", p, &mut problems))
+                .collect();
+            (compiled.len() == parts.len()).then(|| Origin::Concat(compiled, rule.separator.clone()))
+        }
+        (None, None, Some(value)) => Some(Origin::Const(value.clone())),
+        _ => {
+            problems.push((
+                "",
+                "give exactly one of from, concat (non-empty) and const".to_owned(),
+            ));
+            None
+        }
+    };
+    if let Some(table) = &rule.table {
+        match tables.get(table) {
+            None => problems.push(("table", format!("no table {table:?} under [tables]"))),
+            Some(codes) => {
+                if let Kind::Code(set) = target.kind {
+                    for (code, value) in codes {
+                        if !value.is_empty() && !set.accepts(value) {
+                            problems.push((
+                                "table",
+                                format!("tables.{table}.{code:?} = {value:?} is not a {} code", set.name()),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if let (Some(value), Kind::Code(set), None) = (&rule.constant, target.kind, &rule.table)
+        && !set.accepts(value)
+    {
+        problems.push(("const", format!("{value:?} is not a {} code", set.name())));
+    }
+    if rule.format.is_some() && target.kind != Kind::Timestamp && rule.convert.is_none() {
+        problems.push((
+            "format",
+            "only timestamps (or a version converted from one) take a format".to_owned(),
+        ));
+    }
+    if rule.convert.is_some() && target.kind != Kind::Integer {
+        problems.push((
+            "convert",
+            "epoch_millis turns a timestamp into a number: only for version-like fields".to_owned(),
+        ));
+    }
+    if rule.add_working_days.is_some() && target.kind != Kind::Timestamp {
+        problems.push((
+            "add_working_days",
+            "only timestamps take add_working_days".to_owned(),
+        ));
+    }
+    let add_working_days = rule
+        .add_working_days
+        .as_deref()
+        .and_then(|p| path("add_working_days", p, &mut problems));
+    let when = rule
+        .when
+        .as_ref()
+        .and_then(|c| path("when.path", &c.path, &mut problems).map(|p| (p, c.equals.clone())));
+    if rule.confidence.is_some_and(|c| !(0.0..=1.0).contains(&c)) {
+        problems.push(("confidence", "must be between 0 and 1".to_owned()));
+    }
+    match origin {
+        Some(origin) if problems.is_empty() => Ok(Compiled {
+            target,
+            slot,
+            origin,
+            default: rule.default.clone(),
+            table: rule.table.clone(),
+            format: rule.format.clone(),
+            convert: rule.convert,
+            add_working_days,
+            when,
+            normalize: rule.normalize.unwrap_or(true),
+        }),
+        _ => Err(problems),
+    }
+}

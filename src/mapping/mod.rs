@@ -1,0 +1,14 @@
+//! Mappings turn a legacy system's raw records into canonical cases. `config` is the TOML an
+//! engineer reviews (`mappings/SYSTEM.toml`); `engine` compiles and applies it; `schema` lists
+//! the canonical fields it can fill; `path` reads the records; `assemble` builds the case.
+
+mod assemble;
+pub mod config;
+mod engine;
+mod generate;
+mod path;
+pub mod schema;
+
+pub use config::{MappingConfig, Rule, Shape};
+pub use engine::{Mapping, MappingError, MappingIssue};
+pub use generate::{DraftTable, Proposal, Proposed, initials, propose, render};

@@ -1,0 +1,177 @@
+//! Running the `ronghe` binary in a sandbox directory with its own SQLite store, for the
+//! end-to-end CLI tests.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use ronghe_adapters::sim::rest::RestSim;
+use serde_json::Value;
+
+/// One finished run of the binary.
+pub struct Run {
+    pub args: Vec<String>,
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Asserts the exit code and that stdout contains every one of `stdout_has`.
+    pub fn check(self, code: i32, stdout_has: &[&str]) -> Run {
+        assert_eq!(self.code, code, "exit code of {self}");
+        for needle in stdout_has {
+            assert!(self.stdout.contains(needle), "stdout lacks {needle:?}: {self}");
+        }
+        self
+    }
+
+    /// Asserts that stderr contains every one of `stderr_has`.
+    pub fn stderr_has(self, stderr_has: &[&str]) -> Run {
+        for needle in stderr_has {
+            assert!(self.stderr.contains(needle), "stderr lacks {needle:?}: {self}");
+        }
+        self
+    }
+
+    /// Asserts that `secret` appears neither on stdout nor on stderr.
+    pub fn never_shows(self, secret: &str) -> Run {
+        assert!(
+            !self.stdout.contains(secret) && !self.stderr.contains(secret),
+            "{secret:?} is shown in clear: {self}"
+        );
+        self
+    }
+
+    /// Stdout as one JSON document.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self}"))
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ronghe {:?} exited {}\n--- stdout\n{}--- stderr\n{}",
+            self.args, self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs `ronghe ARGS` in `dir` with a clean environment, feeding `stdin` if given.
+pub fn run_ronghe(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ronghe"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RONGHE_CONFIG")
+        .env_remove("RONGHE_DATABASE_URL")
+        .env_remove("RONGHE_LISTEN")
+        .env_remove("RONGHE_LOG")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the ronghe binary");
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().expect("stdin is piped");
+        pipe.write_all(input).expect("write to ronghe's stdin");
+    }
+    let output = child.wait_with_output().expect("wait for ronghe");
+    Run {
+        args: args.iter().map(|a| a.to_string()).collect(),
+        code: output
+            .status
+            .code()
+            .expect("ronghe exited normally, not by a signal"),
+        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+    }
+}
+
+/// A temporary directory with its own platform store, `DIR/ronghe.db`.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        Sandbox {
+            dir: tempfile::tempdir().expect("create a temporary directory"),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn database(&self) -> String {
+        format!("sqlite://{}", self.path("ronghe.db").display())
+    }
+
+    /// Writes a file into the sandbox and returns its path as an argument.
+    pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> String {
+        let path = self.path(name);
+        std::fs::write(&path, contents).expect("write a fixture file");
+        path.display().to_string()
+    }
+
+    /// Runs `ronghe --database sqlite://DIR/ronghe.db ARGS`.
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_with(args, None)
+    }
+
+    /// Runs `ronghe --database sqlite://DIR/ronghe.db --actor ACTOR ARGS`.
+    pub fn run_as(&self, actor: &str, args: &[&str]) -> Run {
+        let mut all = vec!["--actor", actor];
+        all.extend_from_slice(args);
+        self.run(&all)
+    }
+
+    pub fn run_with(&self, args: &[&str], stdin: Option<&[u8]>) -> Run {
+        let database = self.database();
+        let mut all = vec!["--database", database.as_str()];
+        all.extend_from_slice(args);
+        run_ronghe(self.dir.path(), &all, stdin)
+    }
+}
+
+/// The system id `attached_rest` registers the REST simulator under.
+pub const SYSTEM: &str = "sim-rest";
+
+/// A sandbox with the REST simulator registered as `sim-rest` and its adapter checked and attached.
+pub fn attached_rest(sim: &RestSim) -> Sandbox {
+    let sandbox = Sandbox::new();
+    let key = sandbox.write("rest.key", ronghe_adapters::sim::rest::API_KEY);
+    let config = ronghe_adapters::sim::rest::adapter_config(&sim.running.url(), &format!("file:{key}"));
+    let config = sandbox.write("rest.toml", config);
+    sandbox
+        .run(&[
+            "systems",
+            "add",
+            "--id",
+            SYSTEM,
+            "--name",
+            "市场监管许可系统",
+            "--department",
+            "贵阳市市场监督管理局",
+            "--region",
+            "520100",
+            "--protocol",
+            "rest",
+            "--endpoint",
+            &sim.running.url(),
+        ])
+        .check(0, &[]);
+    sandbox
+        .run(&["adapters", "check", &config])
+        .check(0, &["有效 valid: rest adapter config"]);
+    sandbox
+        .run(&["adapters", "attach", SYSTEM, &config])
+        .check(0, &["已绑定 attached"]);
+    sandbox
+}

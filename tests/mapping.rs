@@ -1,0 +1,255 @@
+//! Mappings end to end: the simulators' records through their mappings (golden), and an error
+//! test per kind that checks the rule, the source path and the (masked) value are named.
+
+mod common;
+
+use chrono::{DateTime, FixedOffset};
+use futures_util::TryStreamExt;
+use ronghe::mapping::{Mapping, MappingError};
+use ronghe_adapters::Raw;
+use serde_json::{Value, json};
+
+fn now() -> DateTime<FixedOffset> {
+    DateTime::parse_from_rfc3339("2026-11-29T12:00:00+08:00").unwrap()
+}
+
+fn mapping(name: &str) -> Mapping {
+    let path = format!("{}/mappings/{name}.toml", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    Mapping::compile(&text).unwrap_or_else(|issues| panic!("{path}: {issues:?}"))
+}
+
+#[tokio::test]
+async fn every_rest_simulator_record_maps_to_a_valid_case() {
+    let (_sim, adapter) = common::rest_sim(400).await;
+    let records: Vec<_> = adapter.read(None).try_collect().await.unwrap();
+    let mapping = mapping("sim-rest");
+    let mut stages = std::collections::BTreeMap::new();
+    for record in &records {
+        let case = mapping
+            .apply(&record.raw, now())
+            .unwrap_or_else(|e| panic!("{:?}: {e:?}", record.key));
+        assert_eq!(Some(&case.case_no), record.key.as_ref());
+        *stages.entry(case.stage.name()).or_insert(0) += 1;
+    }
+    assert_eq!(stages.values().sum::<i32>(), 400);
+    for stage in ["application", "acceptance", "review", "finished", "not_accepted"] {
+        assert!(
+            stages.contains_key(stage),
+            "the simulator's data reaches {stage}: {stages:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_soap_simulator_record_maps_to_a_valid_case() {
+    let (_sim, adapter) = common::soap_sim(400).await;
+    let records: Vec<_> = adapter.read(None).try_collect().await.unwrap();
+    assert_eq!(records.len(), 400);
+    let mapping = mapping("sim-soap");
+    let mut results = std::collections::BTreeMap::new();
+    for record in &records {
+        let case = mapping
+            .apply(&record.raw, now())
+            .unwrap_or_else(|e| panic!("{:?}: {e:?}", record.key));
+        *results
+            .entry(case.result.map_or("open", |r| r.code.name()))
+            .or_insert(0) += 1;
+    }
+    for result in ["open", "approved", "rejected", "not_accepted"] {
+        assert!(
+            results.contains_key(result),
+            "the simulator's data reaches {result}: {results:?}"
+        );
+    }
+}
+
+/// One REST record, mapped field by field against a hand-checked expectation.
+#[test]
+fn golden_rest_record() {
+    let record = json!({
+        "caseNo": "52010200000007", "version": 4, "itemCode": "11520000009390240A4520117005000", "itemName": "食品经营许可",
+        "applicant": {"name": "张伟", "type": "1", "idType": "111", "idNo": "52010219900101123X", "mobile": "13812345678"},
+        "areaCode": "520102", "deptName": "南明区市场监督管理局", "deptCode": "11520000009390240A", "acceptor": "李娜",
+        "applyTime": "2025-09-29 09:00:00", "acceptTime": "2025-09-29 10:00:00", "finishTime": "2025-10-10 16:00:00",
+        "timeLimit": 3, "status": "10", "opinion": "材料齐全,同意", "licenceNo": "JY15201020000007", "updatedAt": "2025-10-10T16:00:00+08:00"
+    });
+    let case = mapping("sim-rest").apply(&Raw::Json(record), now()).unwrap();
+    let got = serde_json::to_value(&case).unwrap();
+    let expected: Value = json!({
+        "case_no": "52010200000007", "version": 4, "implementation_code": "11520000009390240A4520117005000",
+        "item_name": "食品经营许可", "case_type": "promised", "channel": "online", "region_code": "520102",
+        "applicant": {"name": "张伟", "kind": "natural_person", "certificate_type": "resident_id", "certificate_no": "52010219900101123X", "phone": "13812345678"},
+        "applied_at": "2025-09-29T09:00:00+08:00",
+        // 3 working days after 2025-09-29 (Mon): 09-30, then the National Day block, 10-09, 10-10.
+        "acceptance": {"department": "南明区市场监督管理局", "department_uscc": "11520000009390240A", "acceptor": "李娜",
+            "accepted_at": "2025-09-29T10:00:00+08:00", "promised_finish_at": "2025-10-10T10:00:00+08:00", "time_limit_working_days": 3},
+        "review_opinion": "材料齐全,同意",
+        "result": {"code": "approved", "finished_at": "2025-10-10T16:00:00+08:00", "certificate_no": "JY15201020000007"},
+        "stage": "finished", "updated_at": "2025-10-10T16:00:00+08:00"
+    });
+    assert_eq!(got, expected);
+}
+
+/// Applies the REST mapping to the golden record with one change, and checks the one error.
+fn check_error(
+    edit: impl FnOnce(&mut Value),
+    rule: &str,
+    source: Option<&str>,
+    value: Option<&str>,
+    message_has: &str,
+) {
+    let mut record = json!({
+        "caseNo": "C1", "version": 1, "itemCode": "X1", "itemName": "食品经营许可",
+        "applicant": {"name": "张伟", "type": "1", "idType": "111", "idNo": "52010219900101123X"},
+        "areaCode": "520102", "applyTime": "2025-09-29 09:00:00", "status": "00", "updatedAt": "2025-09-29T09:00:00+08:00"
+    });
+    edit(&mut record);
+    let errors: Vec<MappingError> = mapping("sim-rest").apply(&Raw::Json(record), now()).unwrap_err();
+    let found = errors
+        .iter()
+        .find(|e| e.rule == rule)
+        .unwrap_or_else(|| panic!("no {rule} error in {errors:?}"));
+    assert_eq!(found.source.as_deref(), source, "{found}");
+    assert_eq!(found.key.as_deref(), Some("C1"), "{found}");
+    assert_eq!(found.value.as_deref(), value, "{found}");
+    assert!(found.message.contains(message_has), "{found}");
+}
+
+#[test]
+fn each_error_kind_names_rule_path_key_and_value() {
+    check_error(
+        |r| r["status"] = json!("99"),
+        "stage",
+        Some("/status"),
+        Some("99"),
+        "not in table \"stage\"",
+    );
+    check_error(
+        |r| r["applyTime"] = json!("2025/09/29"),
+        "applied_at",
+        Some("/applyTime"),
+        Some("2025/09/29"),
+        "does not match the format",
+    );
+    check_error(
+        |r| r["version"] = json!("v2"),
+        "version",
+        Some("/version"),
+        Some("v2"),
+        "not a whole number",
+    );
+    check_error(
+        |r| r["itemName"] = json!("   "),
+        "item_name",
+        Some("/itemName"),
+        None,
+        "no value",
+    );
+    check_error(
+        |r| r["applicant"]["idNo"] = json!("520102199001011231"),
+        "canonical resident_id.check_digit",
+        Some("/applicant/idNo"),
+        None,
+        "applicant.certificate_no",
+    );
+    // Personal values are masked in errors.
+    check_error(
+        |r| r["applicant"]["type"] = json!("7"),
+        "applicant.kind",
+        Some("/applicant/type"),
+        Some("7"),
+        "not in table",
+    );
+    check_error(
+        |r| {
+            r["acceptTime"] = json!("2025-09-29 10:00:00");
+            r["timeLimit"] = json!("three");
+            r["deptName"] = json!("局");
+            r["deptCode"] = json!("11520000009390240A");
+            r["acceptor"] = json!("李娜");
+        },
+        "acceptance.promised_finish_at",
+        Some("/acceptTime"),
+        Some("three"),
+        "add_working_days",
+    );
+    check_error(
+        |r| {
+            r["acceptTime"] = json!("2025-09-29 10:00:00");
+            r["timeLimit"] = json!(3);
+            r["deptName"] = json!("局");
+            r["deptCode"] = json!("11520000009390240A");
+        },
+        "acceptance.acceptor",
+        Some("/acceptor"),
+        None,
+        "no value",
+    );
+    let errors = mapping("sim-rest")
+        .apply(&Raw::Json(json!([1, 2])), now())
+        .unwrap_err();
+    assert!(errors.iter().any(|e| e.rule == "case_no"), "{errors:?}");
+}
+
+#[test]
+fn personal_values_are_masked_in_errors() {
+    let text = std::fs::read_to_string(format!("{}/mappings/sim-rest.toml", env!("CARGO_MANIFEST_DIR")))
+        .unwrap()
+        .replace(
+            r#""applicant.certificate_no" = { from = "/applicant/idNo" }"#,
+            r#""applicant.certificate_no" = { from = "/applicant/idNo", table = "ids" }"#,
+        )
+        + "\n[tables.ids]\n\"0\" = \"0\"\n";
+    let mapping = Mapping::compile(&text).unwrap();
+    let record = json!({"caseNo": "C1", "applicant": {"idNo": "52010219900101123X"}});
+    let errors = mapping.apply(&Raw::Json(record), now()).unwrap_err();
+    let error = errors
+        .iter()
+        .find(|e| e.rule == "applicant.certificate_no")
+        .unwrap();
+    assert_eq!(error.value.as_deref(), Some("5201**********123X"));
+    assert!(!format!("{errors:?}").contains("52010219900101123X"));
+}
+
+#[test]
+fn config_errors_are_all_reported_with_paths() {
+    let text = r#"
+[source]
+shape = "json"
+key = "caseNo"
+[fields]
+case_no = { from = "/caseNo", const = "x" }
+"applicant.nmae" = { from = "/n" }
+stage = { from = "/status", table = "stages" }
+channel = { const = "fax" }
+case_type = { from = "/t", table = "types" }
+applied_at = { from = "/a", convert = "epoch_millis" }
+"acceptance.acceptor" = { from = "/acceptor" }
+[tables.types]
+"1" = "sometimes"
+[tables.unused]
+"a" = "b"
+"#;
+    let issues = Mapping::compile(text).unwrap_err();
+    let paths: Vec<&str> = issues.iter().map(|i| i.path.as_str()).collect();
+    for expected in [
+        "source.key",
+        "fields.\"case_no\"",
+        "fields.\"applicant.nmae\"",
+        "fields.\"stage\".table",
+        "fields.\"channel\".const",
+        "fields.\"case_type\".table",
+        "fields.\"applied_at\".convert",
+        "fields.\"acceptance.department\"",
+        "fields.\"item_name\"",
+        "tables.unused",
+    ] {
+        assert!(paths.contains(&expected), "{expected} missing from {paths:?}");
+    }
+    let unknown = Mapping::compile("[source]\nshape = \"json\"\nkey = \"/k\"\ncolour = 1\n").unwrap_err();
+    assert!(
+        unknown[0].message.contains("colour") && unknown[0].path == "line 4",
+        "{unknown:?}"
+    );
+}
