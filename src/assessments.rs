@@ -15,7 +15,7 @@ use ronghe_assessment::IntegrationMode;
 use ronghe_assessment::panel::{RoundSummary, Sheet, summarize_round};
 use ronghe_assessment::portfolio::{SystemsConcordance, across_systems};
 use ronghe_assessment::report::{AssessmentInput, Member, Report, SystemInfo, VerdictError, assess};
-use ronghe_assessment::risk::DataProfile;
+use ronghe_assessment::risk::{DataProfile, ProfileField};
 use ronghe_assessment::rubric::{Issue, Rubric, RubricError};
 use serde::{Deserialize, Serialize};
 
@@ -1033,6 +1033,47 @@ impl Panel {
     }
 }
 
+/// A probe profile (the adapters' discovery of a system) as the data-sharing risk reads it:
+/// every field of every entity, with its values in the sampled records. Fields are named
+/// `ENTITY:FIELD`; a field that is a JSON pointer reads through the record, a column name
+/// reads the record's member of that name.
+pub fn data_profile(profile: &ronghe_adapters::Profile, probed_at: DateTime<Utc>) -> DataProfile {
+    let fields = profile
+        .entities
+        .iter()
+        .flat_map(|entity| {
+            entity.fields.iter().map(move |field| {
+                let samples = entity
+                    .samples
+                    .iter()
+                    .filter_map(|record| match field.name.starts_with('/') {
+                        true => record.pointer(&field.name),
+                        false => record.get(&field.name),
+                    })
+                    .filter_map(|value| match value {
+                        serde_json::Value::String(s) => Some(s.clone()),
+                        serde_json::Value::Number(n) => Some(n.to_string()),
+                        _ => None,
+                    })
+                    .collect();
+                ProfileField {
+                    name: format!("{}:{}", entity.name, field.name),
+                    label: None,
+                    shared: true,
+                    samples,
+                }
+            })
+        })
+        .collect();
+    DataProfile {
+        source: Some(format!(
+            "适配器探查 adapters probe {}",
+            probed_at.with_timezone(&crate::validate::SHANGHAI).to_rfc3339()
+        )),
+        fields,
+    }
+}
+
 /// One system in the portfolio.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PortfolioEntry {
@@ -1397,6 +1438,42 @@ mod tests {
         assert_eq!(p.system.status, SystemStatus::Assessed);
         assert_eq!(p.assessment.state, AssessmentState::Decided);
         assert_eq!(codes(run(&mut p, CHAIR, Command::Close)), "assessment_decided");
+    }
+
+    #[test]
+    fn a_probe_profile_reads_as_a_data_profile() {
+        let probed = ronghe_adapters::Profile {
+            entities: vec![ronghe_adapters::Entity {
+                name: "SX_BJ".into(),
+                kind: "table".into(),
+                fields: ["SQRZJHM", "/nested/phone"]
+                    .map(|name| ronghe_adapters::Field {
+                        name: name.into(),
+                        data_type: "varchar".into(),
+                        nullable: true,
+                    })
+                    .to_vec(),
+                record_count: None,
+                samples: vec![
+                    serde_json::json!({"SQRZJHM": "52010219900101123X", "nested": {"phone": 13985012345_u64}}),
+                    serde_json::json!({"SQRZJHM": null}),
+                ],
+            }],
+        };
+        let profile = data_profile(&probed, Utc::now());
+        let fields: Vec<(&str, Vec<&str>)> = profile
+            .fields
+            .iter()
+            .map(|f| (f.name.as_str(), f.samples.iter().map(String::as_str).collect()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("SX_BJ:SQRZJHM", vec!["52010219900101123X"]),
+                ("SX_BJ:/nested/phone", vec!["13985012345"]),
+            ]
+        );
+        assert!(profile.source.is_some_and(|s| s.contains("+08:00")));
     }
 
     #[test]

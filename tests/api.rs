@@ -561,16 +561,24 @@ async fn five_experts_assess_systems_end_to_end() {
             assert_eq!(status, StatusCode::OK, "{receipt}");
             assert_eq!(receipt["closed"].is_object(), expert == 4, "{receipt}");
         }
+        // The data profile, given with the verdict: the risk reads it, the report keeps no sample.
+        let profile = json!({ "profile": { "source": "数据目录", "fields": [
+            { "name": "SQRZJHM", "label": "申请人证件号码", "samples": ["52010219900101123X"] },
+            { "name": "SXMC", "samples": ["食品经营许可"] }
+        ] } });
         let (status, report) = api
             .send_as(
                 CHAIR,
                 "POST",
                 &format!("/api/v1/assessments/{assessment}/verdict"),
-                "{}",
+                profile.to_string(),
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{report}");
         assert_eq!(report["verdict"]["mode"], mode, "{system}");
+        assert_eq!(report["risk"]["profile"]["sensitive"][0]["kind"], "personal_id");
+        assert!(report["risk"]["level"].is_string());
+        assert!(!report.to_string().contains("52010219900101123X"));
         assert_eq!(report["verdict"]["confidence"]["level"], "high", "{system}");
         assert!(report["verdict"]["rationale"]["alternatives"][0]["changes"][0]["criterion"].is_string());
         let (_, shown) = api.get(&format!("/api/v1/systems/{system}")).await;

@@ -74,7 +74,9 @@ impl Sensitivity {
     }
 
     /// Words in a field's name or label that announce the kind (English, Chinese, and the
-    /// pinyin initials legacy schemas use: ZJHM 证件号码, LXDH 联系电话, SQRMC 申请人名称 …).
+    /// pinyin initials legacy schemas use: ZJHM 证件号码, LXDH 联系电话, SQRMC 申请人名称 …),
+    /// compared with the name lower-cased and stripped of separators (`/applicant/idNo` reads
+    /// `applicantidno`, `SQR_XM` reads `sqrxm`).
     fn hints(self) -> &'static [&'static str] {
         match self {
             Sensitivity::PersonalId => &[
@@ -83,10 +85,10 @@ impl Sensitivity {
                 "zjhm",
                 "sfzh",
                 "idcard",
-                "id_card",
-                "id_no",
-                "certificate_no",
-                "cert_no",
+                "idno",
+                "idnumber",
+                "certificateno",
+                "certno",
             ],
             Sensitivity::Name => &[
                 "姓名",
@@ -95,9 +97,9 @@ impl Sensitivity {
                 "xm",
                 "sqrmc",
                 "lxr",
-                "person_name",
-                "applicant_name",
-                "contact_name",
+                "personname",
+                "applicantname",
+                "contactname",
             ],
             Sensitivity::Phone => &["电话", "手机", "lxdh", "sjhm", "phone", "mobile", "tel"],
             Sensitivity::Address => &["地址", "住址", "address", "addr", "dz"],
@@ -181,7 +183,12 @@ pub struct ProfileFindings {
 }
 
 fn classify_field(field: &ProfileField) -> Option<(Sensitivity, String)> {
-    let name = field.name.to_lowercase();
+    let name: String = field
+        .name
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect();
     let label = field.label.as_deref().unwrap_or("");
     // Pinyin initials are short: they count at the end of a name (SQRXM, SQRDZ), words anywhere.
     let named = |hint: &str| {
@@ -337,6 +344,8 @@ mod tests {
                 field("SQRDZ", None, &["贵州省贵阳市南明区中华南路1号"]),
                 field("SXMC", Some("事项名称"), &["食品经营许可"]),
                 field("BJSJ", None, &["2025-11-20"]),
+                field("/applicant/name", None, &[]),
+                field("/item/name", None, &[]),
             ],
         }
     }
@@ -356,6 +365,7 @@ mod tests {
                 ("SQRXM", Sensitivity::Name),
                 ("LXDH", Sensitivity::Phone),
                 ("SQRDZ", Sensitivity::Address),
+                ("/applicant/name", Sensitivity::Name),
             ]
         );
         assert_eq!(found.sensitivity, Level::High);

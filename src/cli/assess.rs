@@ -47,7 +47,8 @@ pub(super) enum Command {
         /// Record the secrecy exception with this justification (Art. 25); required for a secret system.
         #[arg(long, value_name = "TEXT")]
         secrecy_justification: Option<String>,
-        /// The system's data profile (JSON: fields with names and sample values) for the Art. 24 risk.
+        /// The system's data profile (JSON: fields with names and sample values) for the Art. 24
+        /// risk; the latest probe profile (ronghe adapters probe) when absent.
         #[arg(long, value_name = "FILE")]
         profile: Option<PathBuf>,
     },
@@ -232,11 +233,10 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                         .map_err(Failure::Refused)
                 })
                 .transpose()?;
-            let command = PanelCommand::Decide {
-                secrecy_justification,
-                profile,
-            };
-            if let Outcome::Decided(report) = act(ctx, &store, &assessment, command).await? {
+            let outcome = store
+                .decide_assessment(&assessment, &ctx.actor, secrecy_justification, profile)
+                .await?;
+            if let Outcome::Decided(report) = outcome {
                 ctx.out.show(describe_verdict(&report), &report);
             }
         }

@@ -7,6 +7,7 @@
 use chrono::{DateTime, Utc};
 use ronghe_assessment::panel::RoundSummary;
 use ronghe_assessment::report::Report;
+use ronghe_assessment::risk::DataProfile;
 use ronghe_assessment::rubric::Rubric;
 use serde::Serialize;
 use sqlx::AssertSqlSafe;
@@ -548,6 +549,38 @@ impl Store {
             tx.commit().await?;
             Ok(effect.outcome)
         })
+    }
+
+    /// Gives the verdict (the chair, as `actor`). Without a data profile, the system's latest
+    /// probe profile stands in for one, when the system has been probed.
+    pub async fn decide_assessment(
+        &self,
+        id: &str,
+        actor: &str,
+        secrecy_justification: Option<String>,
+        profile: Option<DataProfile>,
+    ) -> Result<Outcome, StoreError> {
+        let profile = match profile {
+            Some(profile) => Some(profile),
+            None => {
+                let system: Option<(String,)> = on_pool!(self, pool => {
+                    sqlx::query_as("SELECT system_id FROM assessments WHERE id = $1").bind(id).fetch_optional(pool).await?
+                });
+                match system {
+                    Some((system,)) => match self.profile(&system).await {
+                        Ok((probed, at)) => Some(assessments::data_profile(&probed, at)),
+                        Err(StoreError::NotFound { .. }) => None,
+                        Err(e) => return Err(e),
+                    },
+                    None => None,
+                }
+            }
+        };
+        let command = Command::Decide {
+            secrecy_justification,
+            profile,
+        };
+        self.act_on_assessment(id, actor, command).await
     }
 
     async fn panel(&self, id: &str) -> Result<Panel, StoreError> {

@@ -217,11 +217,46 @@ pub async fn panel_lifecycle(store: Store) {
         AssessmentState::Closed
     );
 
-    let Outcome::Decided(report) = decide(&store, &id).await else {
+    // The system was probed: its profile stands in for the data profile of the Art. 24 risk.
+    let probed = ronghe_adapters::Profile {
+        entities: vec![ronghe_adapters::Entity {
+            name: "getCases".into(),
+            kind: "operation".into(),
+            fields: ["/applicant/idNo", "/applicant/mobile", "/itemName"]
+                .map(|name| ronghe_adapters::Field {
+                    name: name.into(),
+                    data_type: "string".into(),
+                    nullable: false,
+                })
+                .to_vec(),
+            record_count: Some(2),
+            samples: vec![
+                serde_json::json!({"applicant": {"idNo": "52010219900101123X", "mobile": "13985012345"}, "itemName": "养老金申领"}),
+                serde_json::json!({"applicant": {"idNo": "520102198512240021", "mobile": "13985012346"}, "itemName": "失业金申领"}),
+            ],
+        }],
+    };
+    store.save_profile("gz-shbz", &probed).await.unwrap();
+    let Outcome::Decided(report) = store.decide_assessment(&id, CHAIR, None, None).await.unwrap() else {
         panic!("a report")
     };
     assert_eq!(report.verdict.mode, IntegrationMode::CompatibleTransition);
     assert_eq!(report.panel.expected, 5, "recused experts are not expected");
+    let findings = report.risk.profile.as_ref().expect("the probe profile was read");
+    assert!(
+        findings
+            .source
+            .as_deref()
+            .is_some_and(|s| s.contains("adapters probe"))
+    );
+    let kinds: Vec<String> = findings.sensitive.iter().map(|f| f.kind_label.clone()).collect();
+    assert_eq!(kinds, ["个人身份证件号码", "电话号码"]);
+    assert!(report.risk.level.is_some());
+    let stored = serde_json::to_string(&store.verdict_report(&id).await.unwrap()).unwrap();
+    assert!(
+        !stored.contains("52010219900101123X") && !stored.contains("13985012345"),
+        "samples are never stored"
+    );
     assert_eq!(
         store.verdict_report(&id).await.unwrap(),
         *report,
