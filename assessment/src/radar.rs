@@ -1,30 +1,17 @@
 //! The radar chart of a system's criterion values, drawn as SVG text (no graphics library):
 //! one axis per criterion, rings at levels 1–5, the panel's values as a polygon. Labels are
-//! XML-escaped; coordinates are rounded so that the same values give the same bytes.
+//! escaped with handlebars' HTML escaping (valid XML); coordinates are rounded so that the same
+//! values give the same bytes.
 
 use std::f64::consts::PI;
 use std::fmt::Write as _;
+
+use handlebars::html_escape;
 
 const SIZE: f64 = 560.0;
 const CENTRE: f64 = SIZE / 2.0;
 const RADIUS: f64 = 170.0;
 const MAX: f64 = 5.0;
-
-/// Escapes text for XML content and attributes.
-pub fn escape_xml(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// The point at `value` (0–5) on axis `i` of `n`, the first axis pointing up.
 fn point(i: usize, n: usize, value: f64) -> (f64, f64) {
@@ -48,7 +35,7 @@ pub fn radar_svg(title: &str, axes: &[(String, Option<f64>)]) -> String {
     let _ = write!(
         svg,
         r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {SIZE} {SIZE}" width="{SIZE}" height="{SIZE}" role="img" font-family="sans-serif" font-size="12"><title>{}</title>"#,
-        escape_xml(title)
+        html_escape(title)
     );
     for level in 1..=5 {
         let ring = polygon((0..n).map(|i| point(i, n, f64::from(level))));
@@ -77,7 +64,7 @@ pub fn radar_svg(title: &str, axes: &[(String, Option<f64>)]) -> String {
         let _ = write!(
             svg,
             r#"<text x="{lx:.1}" y="{ly:.1}" text-anchor="{anchor}" dominant-baseline="middle">{} {shown}</text>"#,
-            escape_xml(label)
+            html_escape(label)
         );
     }
     let shape = polygon(

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::IntegrationMode;
 use crate::panel::{Agreement, CriterionResult, Sheet, canonical, criterion_results, scores_of};
 use crate::portfolio::burden_index;
-use crate::radar::{escape_xml, radar_svg};
+use crate::radar::radar_svg;
 use crate::risk::{DataProfile, Risk, assess_risk};
 use crate::rubric::Rubric;
 use crate::verdict::{Confidence, Rationale, classify, confidence, rationale};
@@ -319,7 +319,11 @@ fn templates(format: Format) -> Result<&'static Handlebars<'static>, RenderError
     static HTML: OnceLock<Result<Handlebars<'static>, String>> = OnceLock::new();
     static MARKDOWN: OnceLock<Result<Handlebars<'static>, String>> = OnceLock::new();
     let (cell, escape, template): (_, fn(&str) -> String, _) = match format {
-        Format::Html => (&HTML, escape_xml, include_str!("../templates/report.html.hbs")),
+        Format::Html => (
+            &HTML,
+            handlebars::html_escape,
+            include_str!("../templates/report.html.hbs"),
+        ),
         _ => (
             &MARKDOWN,
             escape_markdown,
