@@ -237,6 +237,9 @@ pub(super) async fn score(
         _ => None,
     })
     .await?;
+    // How much, never what: the scores stay sealed.
+    tracing::info!(assessment = %id, expert = %receipt.expert, round = receipt.round, criteria = receipt.criteria,
+        round_closed = receipt.closed.is_some(), "scores submitted");
     Ok(Json(receipt))
 }
 
@@ -255,6 +258,8 @@ pub(super) async fn close(
         _ => None,
     })
     .await?;
+    tracing::info!(assessment = %id, actor, round = closed.summary.round, next_round = ?closed.next_round,
+        "round closed by the chair");
     Ok(Json(closed))
 }
 
