@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::Deserialize;
 
+use crate::bridge::BridgeKeysConfig;
+
 /// The store the embedded default uses: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://ronghe.db";
 
@@ -30,6 +32,9 @@ pub struct Config {
     pub calendar_override: Option<PathBuf>,
     /// Directory of the mapping configs, one `SYSTEM.toml` per system.
     pub mappings_dir: PathBuf,
+    /// `[bridge]`: the keys of the user bridge (key ids and secret references; see README).
+    /// Without it the bridge's commands and endpoints say it is not configured.
+    pub bridge: Option<BridgeKeysConfig>,
 }
 
 impl Default for Config {
@@ -42,6 +47,7 @@ impl Default for Config {
             shutdown_grace_seconds: 10,
             calendar_override: None,
             mappings_dir: PathBuf::from("mappings"),
+            bridge: None,
         }
     }
 }
@@ -86,16 +92,19 @@ impl Config {
     fn check(&self) -> anyhow::Result<()> {
         let mut problems = Vec::new();
         if self.max_connections == 0 {
-            problems.push("max_connections must be at least 1");
+            problems.push("max_connections must be at least 1".to_owned());
         }
         if self.max_body_bytes < 1024 {
-            problems.push("max_body_bytes must be at least 1024");
+            problems.push("max_body_bytes must be at least 1024".to_owned());
         }
         if !(self.database_url.starts_with("sqlite:")
             || self.database_url.starts_with("postgres://")
             || self.database_url.starts_with("postgresql://"))
         {
-            problems.push("database_url must start with sqlite: or postgres://");
+            problems.push("database_url must start with sqlite: or postgres://".to_owned());
+        }
+        if let Some(bridge) = &self.bridge {
+            problems.extend(bridge.problems());
         }
         anyhow::ensure!(problems.is_empty(), "{}", problems.join("; "));
         Ok(())
@@ -149,6 +158,25 @@ mod tests {
         assert!(
             err.contains("max_connections") && err.contains("database_url"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn bridge_keys_are_references_checked_whole() {
+        let text = "[bridge]\nactive_key = \"k2\"\n[[bridge.keys]]\nid = \"k1\"\nsecret = \"0123abcd\"\n";
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, text).unwrap();
+        let err = format!("{:#}", Config::load(Some(&path), |_| None).unwrap_err());
+        assert!(
+            err.contains("bridge.keys[0].secret") && err.contains("bridge.active_key"),
+            "{err}"
+        );
+        let good = "[bridge]\nactive_key = \"k1\"\n[[bridge.keys]]\nid = \"k1\"\nsecret = \"env:K1\"\ncipher = \"sm4-gcm\"\n";
+        let config = Config::parse(good).unwrap();
+        assert_eq!(
+            config.bridge.unwrap().keys[0].cipher,
+            crate::bridge::Cipher::Sm4Gcm
         );
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod assessments;
 pub mod bench;
+pub mod bridge;
 pub mod calendar;
 pub mod case;
 pub mod cli;

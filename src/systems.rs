@@ -140,7 +140,8 @@ pub enum SystemError {
     Invalid(Vec<FieldIssue>),
 }
 
-fn summary(issues: &[FieldIssue]) -> String {
+/// Every issue on one line, for error messages.
+pub(crate) fn summary(issues: &[FieldIssue]) -> String {
     issues
         .iter()
         .map(|i| format!("{}: {} [{}]", i.field, i.message, i.rule))

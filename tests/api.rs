@@ -26,6 +26,7 @@ impl Api {
             AppState {
                 store: store.clone(),
                 metrics: Metrics::new(),
+                bridge: None,
             },
             MAX_BODY,
         );
@@ -378,6 +379,24 @@ async fn health_metrics_and_openapi() {
         api.get("/readyz").await,
         StatusCode::SERVICE_UNAVAILABLE,
         "store_unavailable",
+        None,
+    );
+}
+
+#[tokio::test]
+async fn bridge_without_keys_says_so() {
+    let api = Api::new().await;
+    check_error(
+        api.get("/api/v1/bridge/keys").await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "bridge_not_configured",
+        None,
+    );
+    check_error(
+        api.send("POST", "/api/v1/bridge/tickets/redeem", r#"{"ticket":"x"}"#)
+            .await,
+        StatusCode::UNAUTHORIZED,
+        "bridge_unauthorized",
         None,
     );
 }

@@ -428,24 +428,9 @@ const SYSTEM_ID: &str = "gy-scjg-xk";
 
 /// `systems add` arguments for a valid REST system.
 fn add_args(id: &str) -> Vec<&str> {
-    vec![
-        "systems",
-        "add",
-        "--id",
-        id,
-        "--name",
-        "市场监管许可系统",
-        "--department",
-        "贵阳市市场监督管理局",
-        "--region",
-        "520100",
-        "--protocol",
-        "rest",
-        "--endpoint",
-        "http://127.0.0.1:9001/api",
-        "--credentials-ref",
-        "env:GY_KEY",
-    ]
+    let mut args = common::binary::add_system_args(id, "http://127.0.0.1:9001/api");
+    args.extend(["--credentials-ref", "env:GY_KEY"]);
+    args
 }
 
 #[test]

@@ -64,6 +64,20 @@ impl Issues {
     }
 }
 
+/// Parses a TOML config of any shape; a syntax or shape error names its line and the key.
+pub fn parse_toml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, ConfigIssue> {
+    toml::from_str(text).map_err(|e| {
+        let line = e
+            .span()
+            .and_then(|s| text.get(..s.start))
+            .map(|before| before.matches('\n').count() + 1);
+        ConfigIssue {
+            path: line.map(|l| format!("line {l}")).unwrap_or_default(),
+            message: e.message().to_owned(),
+        }
+    })
+}
+
 /// A config that passed validation and can be built.
 #[derive(Debug, Clone)]
 pub struct ValidatedConfig(AdapterConfig);
@@ -71,16 +85,7 @@ pub struct ValidatedConfig(AdapterConfig);
 impl AdapterConfig {
     /// Parses TOML; a syntax or shape error names its line and the key.
     pub fn from_toml(text: &str) -> Result<AdapterConfig, ConfigIssue> {
-        toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .and_then(|s| text.get(..s.start))
-                .map(|before| before.matches('\n').count() + 1);
-            ConfigIssue {
-                path: line.map(|l| format!("line {l}")).unwrap_or_default(),
-                message: e.message().to_owned(),
-            }
-        })
+        parse_toml(text)
     }
 
     /// Checks every field; no I/O.

@@ -2,10 +2,9 @@
 //! validate its config, discover the system, and stream its records as JSON lines.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::Context as _;
 use clap::Subcommand;
 use futures_util::StreamExt;
 use ronghe_adapters::{
@@ -14,7 +13,7 @@ use ronghe_adapters::{
 };
 use serde_json::json;
 
-use super::{Context, Failure};
+use super::{Context, Failure, checked, read_config, refused_config};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum Command {
@@ -59,28 +58,17 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
         }
         Command::Check { file } => {
             let config = read_config(&file)?;
-            match validate(&config) {
-                Ok(valid) => {
-                    let kind = valid.config().kind();
-                    ctx.out.show(
-                        format!("有效 valid: {kind} adapter config"),
-                        &json!({ "valid": true, "kind": kind.name() }),
-                    );
-                    Ok(())
-                }
-                Err(issues) => {
-                    let lines: Vec<String> = issues.iter().map(|i| format!("  {i}")).collect();
-                    ctx.out.show(
-                        format!("无效 invalid: {} problem(s)\n{}", issues.len(), lines.join("\n")),
-                        &json!({ "valid": false, "issues": issues }),
-                    );
-                    Err(Failure::No)
-                }
-            }
+            checked(&ctx.out, validate(&config), |valid| {
+                let kind = valid.config().kind();
+                (
+                    format!("有效 valid: {kind} adapter config"),
+                    json!({ "valid": true, "kind": kind.name() }),
+                )
+            })
         }
         Command::Attach { system, file } => {
             let text = read_config(&file)?;
-            let valid = validate(&text).map_err(refused_config)?;
+            let valid = validate(&text).map_err(refused_config("adapter"))?;
             let store = ctx.store().await?;
             let registered = store.get_system(&system).await?;
             let kind = valid.config().kind();
@@ -131,24 +119,13 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
     }
 }
 
-fn read_config(file: &Path) -> Result<String, Failure> {
-    std::fs::read_to_string(file)
-        .with_context(|| format!("cannot read {}", file.display()))
-        .map_err(Failure::Failed)
-}
-
 fn validate(text: &str) -> Result<ValidatedConfig, Vec<ConfigIssue>> {
     AdapterConfig::from_toml(text).map_err(|e| vec![e])?.validate()
 }
 
-fn refused_config(issues: Vec<ConfigIssue>) -> Failure {
-    let lines: Vec<String> = issues.iter().map(ToString::to_string).collect();
-    Failure::Refused(anyhow::anyhow!("invalid adapter config: {}", lines.join("; ")))
-}
-
 async fn build(text: &str) -> Result<Box<dyn Adapter>, Failure> {
     validate(text)
-        .map_err(refused_config)?
+        .map_err(refused_config("adapter"))?
         .build(&Environment)
         .await
         .map_err(adapter_failure)

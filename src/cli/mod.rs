@@ -5,6 +5,7 @@
 mod adapters;
 mod assess;
 mod bench;
+mod bridge;
 mod calendar;
 mod cases;
 mod generate;
@@ -85,6 +86,9 @@ enum Command {
     /// Throughput of the hot paths against same-run baselines 性能测试.
     #[command(subcommand)]
     Bench(bench::Command),
+    /// User bridge between platform identities and departmental accounts 用户互认.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Bridge(bridge::Command),
     /// Run the simulated departmental systems until Ctrl-C 模拟部门系统.
     Sim(sim::SimArgs),
     /// Read cases held by the platform, or import canonical cases 办件.
@@ -131,6 +135,46 @@ impl From<crate::store::StoreError> for Failure {
             }
             other => Failure::Failed(other.into()),
         }
+    }
+}
+
+/// Reads a config file a command was given.
+fn read_config(file: &std::path::Path) -> Result<String, Failure> {
+    use anyhow::Context as _;
+    std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read {}", file.display()))
+        .map_err(Failure::Failed)
+}
+
+/// The answer of a `check` command: `valid`'s summary of a good config, or every problem of a
+/// bad one (exit 1).
+fn checked<T>(
+    out: &Output,
+    parsed: Result<T, Vec<ronghe_adapters::ConfigIssue>>,
+    valid: impl FnOnce(&T) -> (String, serde_json::Value),
+) -> Result<(), Failure> {
+    match parsed {
+        Ok(config) => {
+            let (human, value) = valid(&config);
+            out.show(human, &value);
+            Ok(())
+        }
+        Err(issues) => {
+            let lines: Vec<String> = issues.iter().map(|i| format!("  {i}")).collect();
+            out.show(
+                format!("无效 invalid: {} problem(s)\n{}", issues.len(), lines.join("\n")),
+                &serde_json::json!({ "valid": false, "issues": issues }),
+            );
+            Err(Failure::No)
+        }
+    }
+}
+
+/// Refuses a config with every problem in the message; `what` names the kind of config.
+fn refused_config(what: &'static str) -> impl Fn(Vec<ronghe_adapters::ConfigIssue>) -> Failure {
+    move |issues| {
+        let lines: Vec<String> = issues.iter().map(ToString::to_string).collect();
+        Failure::Refused(anyhow::anyhow!("invalid {what} config: {}", lines.join("; ")))
     }
 }
 
@@ -217,6 +261,7 @@ async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
         }
         Command::Systems(cmd) => systems::run(ctx, cmd).await,
         Command::Adapters(cmd) => adapters::run(ctx, cmd).await,
+        Command::Bridge(cmd) => bridge::run(ctx, cmd).await,
         Command::Sim(args) => sim::run(ctx, args).await,
         Command::Mapping(cmd) => mapping::run(ctx, cmd).await,
         Command::Generate(args) => generate::run(ctx, args).await,

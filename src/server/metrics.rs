@@ -22,11 +22,17 @@ struct HttpLabels {
     status: u16,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TicketLabels {
+    outcome: String,
+}
+
 /// Every metric of a node, with the registry that renders them.
 pub struct Metrics {
     registry: Registry,
     http_requests: Family<HttpLabels, Counter>,
     http_seconds: Family<HttpLabels, Histogram>,
+    bridge_tickets: Family<TicketLabels, Counter>,
 }
 
 impl Metrics {
@@ -42,11 +48,27 @@ impl Metrics {
             "Time to answer HTTP requests",
             http_seconds.clone(),
         );
+        let bridge_tickets = Family::<TicketLabels, Counter>::default();
+        registry.register(
+            "bridge_tickets",
+            "Bridge tickets by outcome: issued, not_issued, redeemed, or the refusal code",
+            bridge_tickets.clone(),
+        );
         Arc::new(Metrics {
             registry,
             http_requests,
             http_seconds,
+            bridge_tickets,
         })
+    }
+
+    /// Counts a ticket outcome.
+    pub(super) fn ticket(&self, outcome: &str) {
+        self.bridge_tickets
+            .get_or_create(&TicketLabels {
+                outcome: outcome.to_owned(),
+            })
+            .inc();
     }
 
     fn render(&self) -> String {

@@ -2,6 +2,7 @@
 //! shutdown. Handlers live in modules named for what they serve.
 
 mod assessments;
+mod bridge;
 mod cases;
 mod error;
 mod health;
@@ -33,6 +34,8 @@ use crate::store::Store;
 pub struct AppState {
     pub store: Store,
     pub metrics: Arc<Metrics>,
+    /// The user bridge, when the node has `[bridge]` keys.
+    pub bridge: Option<crate::bridge::Bridge>,
 }
 
 /// The router with every endpoint, its limits and middleware.
@@ -45,6 +48,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .merge(systems::routes())
         .merge(assessments::routes())
         .merge(cases::routes())
+        .merge(bridge::routes())
         .merge(rules::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -108,6 +112,18 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                 redact(&config.database_url)
             )
         })?;
+    let bridge = match &config.bridge {
+        Some(keys) => {
+            let keyring = crate::bridge::Keyring::build(keys, &ronghe_adapters::Environment)
+                .context("cannot build the bridge keys")?;
+            Some(crate::bridge::Bridge::new(
+                store.clone(),
+                Arc::new(keyring),
+                Arc::new(ronghe_adapters::Environment),
+            ))
+        }
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -116,6 +132,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let state = AppState {
         store: store.clone(),
         metrics: Metrics::new(),
+        bridge,
     };
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
     let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use ronghe_adapters::Profile;
 use sqlx::types::Json;
 
-use super::{Store, StoreError, audit, on_pool};
+use super::{Store, StoreError, SystemDocument, on_pool};
 
 impl Store {
     /// Attaches (or replaces) a system's adapter config; the caller has validated it.
@@ -15,33 +15,13 @@ impl Store {
         toml: &str,
         actor: &str,
     ) -> Result<(), StoreError> {
-        self.get_system(system_id).await?;
-        on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            sqlx::query(
-                "INSERT INTO adapter_configs (system_id, config, updated_at) VALUES ($1, $2, $3)
-                 ON CONFLICT (system_id) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at",
-            )
-            .bind(system_id)
-            .bind(toml)
-            .bind(Utc::now())
-            .execute(&mut *tx)
-            .await?;
-            audit!(tx, actor, "adapter.attach", system_id, serde_json::json!({ "config": toml }))?;
-            tx.commit().await?;
-        });
-        Ok(())
+        self.set_document(SystemDocument::AdapterConfig, system_id, toml, actor)
+            .await
     }
 
     /// A system's adapter config, as attached.
     pub async fn adapter_config(&self, system_id: &str) -> Result<String, StoreError> {
-        let row: Option<(String,)> = on_pool!(self, pool => {
-            sqlx::query_as("SELECT config FROM adapter_configs WHERE system_id = $1").bind(system_id).fetch_optional(pool).await?
-        });
-        row.map(|(config,)| config).ok_or_else(|| StoreError::NotFound {
-            what: "adapter config of system",
-            id: system_id.to_owned(),
-        })
+        self.document(SystemDocument::AdapterConfig, system_id).await
     }
 
     /// Keeps the latest probe profile of a system.

@@ -6,11 +6,16 @@
 mod adapters;
 mod assessments;
 mod baseline;
+mod bridge;
 mod cases;
 mod rules;
 mod systems;
 
 pub use assessments::RubricRecord;
+pub use bridge::{
+    AccountWrite, AutoLink, ConflictReason, ConflictRow, LinkRow, NewLink, SealedAccount, SealedIdentity,
+    TokenUse, UnresolvedRow, random_id,
+};
 pub use cases::{CaseRecord, CaseVersion, RejectReason, UpsertOutcome};
 
 use std::str::FromStr;
@@ -184,6 +189,72 @@ impl Store {
     /// Closes every connection, waiting for those in use.
     pub async fn close(&self) {
         on_pool!(self, pool => pool.close().await)
+    }
+}
+
+/// Per-system documents kept verbatim as an engineer attached them, one table each with
+/// `(system_id, config, updated_at)`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum SystemDocument {
+    AdapterConfig,
+    BridgeConfig,
+}
+
+impl SystemDocument {
+    /// (table, audit action, what it is in messages)
+    fn names(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            SystemDocument::AdapterConfig => {
+                ("adapter_configs", "adapter.attach", "adapter config of system")
+            }
+            SystemDocument::BridgeConfig => (
+                "bridge_configs",
+                "bridge.config.attach",
+                "bridge config of system",
+            ),
+        }
+    }
+}
+
+impl Store {
+    /// Attaches (or replaces) a system's document; the caller has validated it.
+    pub(crate) async fn set_document(
+        &self,
+        document: SystemDocument,
+        system_id: &str,
+        text: &str,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        self.get_system(system_id).await?;
+        let (table, action, _) = document.names();
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let sql = sqlx::AssertSqlSafe(format!(
+                "INSERT INTO {table} (system_id, config, updated_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (system_id) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at"
+            ));
+            sqlx::query(sql).bind(system_id).bind(text).bind(chrono::Utc::now()).execute(&mut *tx).await?;
+            audit!(tx, actor, action, system_id, serde_json::json!({ "config": text }))?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// A system's document, as attached.
+    pub(crate) async fn document(
+        &self,
+        document: SystemDocument,
+        system_id: &str,
+    ) -> Result<String, StoreError> {
+        let (table, _, what) = document.names();
+        let row: Option<(String,)> = on_pool!(self, pool => {
+            let sql = sqlx::AssertSqlSafe(format!("SELECT config FROM {table} WHERE system_id = $1"));
+            sqlx::query_as(sql).bind(system_id).fetch_optional(pool).await?
+        });
+        row.map(|(config,)| config).ok_or_else(|| StoreError::NotFound {
+            what,
+            id: system_id.to_owned(),
+        })
     }
 }
 

@@ -93,6 +93,26 @@ pub fn run_ronghe(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
     }
 }
 
+/// `systems add` arguments for a valid REST system with this id at `endpoint`.
+pub fn add_system_args<'a>(id: &'a str, endpoint: &'a str) -> Vec<&'a str> {
+    vec![
+        "systems",
+        "add",
+        "--id",
+        id,
+        "--name",
+        "市场监管许可系统",
+        "--department",
+        "贵阳市市场监督管理局",
+        "--region",
+        "520100",
+        "--protocol",
+        "rest",
+        "--endpoint",
+        endpoint,
+    ]
+}
+
 /// A temporary directory with its own platform store, `DIR/ronghe.db`.
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
@@ -132,6 +152,11 @@ impl Sandbox {
         self.run(&all)
     }
 
+    /// Registers a REST system with this id at `endpoint` (exit 0 expected).
+    pub fn add_system(&self, id: &str, endpoint: &str) {
+        self.run(&add_system_args(id, endpoint)).check(0, &[]);
+    }
+
     pub fn run_with(&self, args: &[&str], stdin: Option<&[u8]>) -> Run {
         let database = self.database();
         let mut all = vec!["--database", database.as_str()];
@@ -149,24 +174,7 @@ pub fn attached_rest(sim: &RestSim) -> Sandbox {
     let key = sandbox.write("rest.key", ronghe_adapters::sim::rest::API_KEY);
     let config = ronghe_adapters::sim::rest::adapter_config(&sim.running.url(), &format!("file:{key}"));
     let config = sandbox.write("rest.toml", config);
-    sandbox
-        .run(&[
-            "systems",
-            "add",
-            "--id",
-            SYSTEM,
-            "--name",
-            "市场监管许可系统",
-            "--department",
-            "贵阳市市场监督管理局",
-            "--region",
-            "520100",
-            "--protocol",
-            "rest",
-            "--endpoint",
-            &sim.running.url(),
-        ])
-        .check(0, &[]);
+    sandbox.add_system(SYSTEM, &sim.running.url());
     sandbox
         .run(&["adapters", "check", &config])
         .check(0, &["有效 valid: rest adapter config"]);

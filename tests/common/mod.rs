@@ -3,6 +3,10 @@
 
 pub mod binary;
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ronghe::bridge::{Bridge, BridgeKeysConfig, Cipher, KeyConfig, Keyring};
 use ronghe::case::Case;
 use ronghe::store::{Store, StoreOptions};
 use ronghe::systems::{NewSystem, System};
@@ -36,6 +40,85 @@ pub fn system(id: &str) -> System {
     new_system(id)
         .validate(chrono::Utc::now())
         .expect("fixture system is valid")
+}
+
+/// The bridge secret every test system presents.
+pub const SYSTEM_SECRET: &str = "s3cret-of-the-system";
+
+/// The `[bridge]` table with keys `ids` (secrets `env:BRIDGE_KEY_<ID>`), `active` the active one.
+pub fn bridge_keys(active: &str, ids: &[(&str, Cipher)]) -> BridgeKeysConfig {
+    BridgeKeysConfig {
+        active_key: active.to_owned(),
+        keys: ids
+            .iter()
+            .map(|(id, cipher)| KeyConfig {
+                id: (*id).to_owned(),
+                secret: ronghe_adapters::SecretRef(format!("env:BRIDGE_KEY_{}", id.to_uppercase())),
+                cipher: *cipher,
+            })
+            .collect(),
+    }
+}
+
+/// The master secret of key `id` in these tests: 64 hex characters.
+pub fn key_secret(id: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(id.as_bytes()))
+}
+
+/// Fixed secrets: every key of `keys`, and the systems' `env:SYSTEM_SECRET`.
+pub fn bridge_secrets(keys: &BridgeKeysConfig) -> ronghe_adapters::Fixed {
+    let mut secrets: HashMap<String, String> = keys
+        .keys
+        .iter()
+        .map(|k| (k.secret.0.clone(), key_secret(&k.id)))
+        .collect();
+    secrets.insert("env:SYSTEM_SECRET".to_owned(), SYSTEM_SECRET.to_owned());
+    ronghe_adapters::Fixed(secrets)
+}
+
+/// The bridge over `store` with these keys.
+pub fn bridge(store: &Store, keys: &BridgeKeysConfig) -> Bridge {
+    let secrets = bridge_secrets(keys);
+    let keyring = Keyring::build(keys, &secrets).expect("test bridge keys build");
+    Bridge::new(store.clone(), Arc::new(keyring), Arc::new(secrets))
+}
+
+/// A bridge config: `minimum_level`, `signature`, one callback URL, credentials
+/// `env:SYSTEM_SECRET`, and the attributes a system typically asks for.
+pub fn bridge_config(minimum_level: &str, signature: &str, callback: &str) -> String {
+    format!(
+        r#"minimum_level = "{minimum_level}"
+ticket_lifetime_seconds = 60
+signature = "{signature}"
+callback_urls = ["{callback}"]
+
+[credentials]
+type = "basic"
+secret = "env:SYSTEM_SECRET"
+
+[[attributes]]
+source = "name"
+field = "userName"
+
+[[attributes]]
+source = "certificate_no"
+field = "idNo"
+
+[[attributes]]
+source = "kind"
+field = "userType"
+codes = {{ natural_person = "1", legal_person = "2" }}
+"#
+    )
+}
+
+/// A platform identity of a natural person, as the real-name system sends it.
+pub fn identity(user_id: &str, name: &str, resident_id: &str, level: &str) -> serde_json::Value {
+    serde_json::json!({
+        "user_id": user_id, "kind": "natural_person", "name": name,
+        "certificate_type": "resident_id", "certificate_no": resident_id, "level": level,
+    })
 }
 
 /// A store on a new SQLite file in `dir`.

@@ -5,6 +5,10 @@
 mod assessments;
 
 pub use assessments::*;
+mod bridge;
+
+pub use bridge::*;
+
 use chrono::Duration;
 use ronghe::case::{Case, Stage};
 use ronghe::store::{RejectReason, Store, StoreError, UpsertOutcome};
@@ -288,6 +292,9 @@ macro_rules! store_suite {
             systems_registry, idempotent_upsert, version_ordering_and_history,
             stage_machine_guards_current, batches_across_chunks, concurrent_writers, published_rules,
             rubric_versions, panel_lifecycle, delphi_round, concurrent_submissions, which_assessments_may_open);
+        $crate::store_suite!(@tests $open; bridge_auto_links_by_certificate_only,
+            bridge_tickets_single_use_bound_and_short_lived, bridge_link_proofs,
+            bridge_resolution_reports_unknown_accounts, bridge_key_rotation);
     };
     (@tests $open:expr; $($name:ident),+) => {
         $(

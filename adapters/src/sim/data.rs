@@ -215,6 +215,41 @@ pub fn case(seed: u64, index: usize) -> LegacyCase {
     }
 }
 
+/// A user account of a departmental system: its own login name and password, and the
+/// certificate number it was registered with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LegacyAccount {
+    pub account_id: String,
+    pub password: String,
+    pub name: String,
+    pub certificate_no: String,
+}
+
+/// The accounts of the applicants of the first `count` cases of `seed` (`u00001`, …), plus
+/// the kind of mess real systems hold: the second applicant registered twice (`u00002b`).
+pub fn accounts(seed: u64, count: usize) -> Vec<LegacyAccount> {
+    let mut accounts: Vec<LegacyAccount> = (0..count)
+        .map(|i| {
+            let c = case(seed, i);
+            let account_id = format!("u{:05}", i + 1);
+            LegacyAccount {
+                password: format!("pw-{account_id}"),
+                account_id,
+                name: c.applicant_name,
+                certificate_no: c.applicant_cert_no,
+            }
+        })
+        .collect();
+    if let Some(second) = accounts.get(1).cloned() {
+        accounts.push(LegacyAccount {
+            account_id: "u00002b".to_owned(),
+            password: "pw-u00002b".to_owned(),
+            ..second
+        });
+    }
+    accounts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,6 +25,19 @@ pub struct SimOptions {
     pub cases: usize,
     /// Where to listen; port 0 picks a free one.
     pub listen: SocketAddr,
+    /// The platform's user bridge, for the single sign-on login; `None`: no such login.
+    pub bridge: Option<SimBridge>,
+}
+
+/// How a simulator reaches the platform's user bridge (用户互认), server to server.
+#[derive(Debug, Clone)]
+pub struct SimBridge {
+    /// The platform's base address, e.g. `http://127.0.0.1:8080`.
+    pub platform_url: String,
+    /// The system id the platform knows this simulator by (the HTTP Basic user name).
+    pub system_id: String,
+    /// The system's bridge secret (the HTTP Basic password).
+    pub secret: String,
 }
 
 impl Default for SimOptions {
@@ -33,6 +46,7 @@ impl Default for SimOptions {
             seed: 2025,
             cases: 3000,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            bridge: None,
         }
     }
 }

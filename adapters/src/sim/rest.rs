@@ -1,9 +1,13 @@
 //! A REST/JSON market-regulation licensing system (市场监管许可系统): API-key auth, page-number
 //! paging with a total, an `updatedSince` filter, its own status codes ("00" 待受理 … "20" 不予
 //! 受理), camelCase fields, an envelope `{"code": "0000", "msg", "data"}`, fetch by case number,
-//! and application intake.
+//! and application intake. With `SimOptions::bridge` it also has user accounts and a single
+//! sign-on login: `GET /sso/login?ticket=…` redeems a platform ticket server-to-server and opens a
+//! session as the linked account (`GET /api/v1/me`), and `POST /sso/link` asks the platform for a
+//! link proof after a password login.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -13,8 +17,11 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::data::{self, LegacyCase};
-use super::{Applications, Fault, FaultPlan, Faults, Running, SimOptions, beijing};
+use super::data::{self, LegacyAccount, LegacyCase};
+use super::{Applications, Fault, FaultPlan, Faults, Running, SimBridge, SimOptions, beijing};
+
+/// How many user accounts the simulator holds (the applicants of its first cases).
+pub const ACCOUNTS: usize = 20;
 
 /// The API key the simulator accepts in `X-Api-Key`.
 pub const API_KEY: &str = "sim-rest-key";
@@ -104,6 +111,11 @@ struct Sim {
     cases: Vec<Value>,
     applications: Applications,
     faults: Arc<Faults>,
+    accounts: Vec<LegacyAccount>,
+    /// Session token → account id.
+    sessions: Mutex<HashMap<String, String>>,
+    bridge: Option<SimBridge>,
+    http: reqwest::Client,
 }
 
 /// A running REST simulator.
@@ -128,15 +140,28 @@ impl RestSim {
             cases,
             applications: Applications::default(),
             faults: faults.clone(),
+            accounts: data::accounts(options.seed, ACCOUNTS.min(options.cases)),
+            sessions: Mutex::new(HashMap::new()),
+            bridge: options.bridge.clone(),
+            http: reqwest::Client::new(),
         });
         let app = Router::new()
             .route("/api/v1/licences", get(list))
             .route("/api/v1/licences/{no}", get(show))
             .route("/api/v1/applications", post(apply))
+            .route("/api/v1/accounts", get(accounts))
+            .route("/api/v1/me", get(me))
+            .route("/sso/login", get(sso_login))
+            .route("/sso/link", post(sso_link))
             .route("/__sim/faults", post(set_faults))
             .with_state(sim.clone());
         let running = Running::serve(options.listen, app, faults).await?;
         Ok(RestSim { running, sim })
+    }
+
+    /// The accounts this system holds.
+    pub fn accounts(&self) -> &[LegacyAccount] {
+        &self.sim.accounts
     }
 
     /// The applications handed to this system so far.
@@ -233,6 +258,142 @@ async fn apply(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Option<Jso
         "受理成功",
         json!({ "receiptNo": receipt }),
     )
+}
+
+/// The account export a department hands the bridge: id and certificate number.
+async fn accounts(State(sim): State<Arc<Sim>>, headers: HeaderMap) -> Response {
+    if let Some(answer) = guard(&sim, &headers).await {
+        return answer;
+    }
+    let list: Vec<Value> = sim
+        .accounts
+        .iter()
+        .map(|a| json!({ "account_id": a.account_id, "certificate_no": a.certificate_no }))
+        .collect();
+    envelope(StatusCode::OK, "0000", "成功", json!({ "list": list }))
+}
+
+/// Who the session in `X-Session` is logged in as.
+async fn me(State(sim): State<Arc<Sim>>, headers: HeaderMap) -> Response {
+    let session = headers
+        .get("x-session")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let account = sim
+        .sessions
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(session)
+        .cloned();
+    match account {
+        Some(account) => envelope(StatusCode::OK, "0000", "成功", json!({ "account": account })),
+        None => envelope(StatusCode::UNAUTHORIZED, "4011", "未登录", Value::Null),
+    }
+}
+
+#[derive(Deserialize)]
+struct TicketQuery {
+    ticket: String,
+}
+
+/// Calls the platform's bridge as this system; the platform's answer, or the envelope to give.
+async fn call_platform(sim: &Sim, path: &str, body: Value) -> Result<Value, Response> {
+    let Some(bridge) = &sim.bridge else {
+        return Err(envelope(
+            StatusCode::NOT_FOUND,
+            "4004",
+            "未启用统一身份认证",
+            Value::Null,
+        ));
+    };
+    let answer = sim
+        .http
+        .post(format!("{}{path}", bridge.platform_url.trim_end_matches('/')))
+        .basic_auth(&bridge.system_id, Some(&bridge.secret))
+        .json(&body)
+        .send()
+        .await;
+    let answer = match answer {
+        Ok(answer) => answer,
+        Err(err) => {
+            return Err(envelope(
+                StatusCode::BAD_GATEWAY,
+                "5002",
+                "统一身份认证平台不可达",
+                json!({ "error": err.to_string() }),
+            ));
+        }
+    };
+    let status = answer.status();
+    let body: Value = answer.json().await.unwrap_or(Value::Null);
+    if status.is_success() {
+        Ok(body)
+    } else {
+        // The platform's refusal code, passed on so that the user (and the tests) see why.
+        Err(envelope(
+            StatusCode::UNAUTHORIZED,
+            "4010",
+            "统一身份认证失败",
+            json!({ "reason": body["error"]["code"] }),
+        ))
+    }
+}
+
+/// Single sign-on: redeems the platform's ticket and logs the user in as the linked account.
+async fn sso_login(State(sim): State<Arc<Sim>>, Query(q): Query<TicketQuery>) -> Response {
+    let body = match call_platform(
+        &sim,
+        "/api/v1/bridge/tickets/redeem",
+        json!({ "ticket": q.ticket }),
+    )
+    .await
+    {
+        Ok(body) => body,
+        Err(answer) => return answer,
+    };
+    let account_id = body["account_id"].as_str().unwrap_or_default();
+    if !sim.accounts.iter().any(|a| a.account_id == account_id) {
+        return envelope(StatusCode::FORBIDDEN, "4030", "账号不存在", Value::Null);
+    }
+    let session = format!("{:032x}", fastrand::u128(..));
+    sim.sessions
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(session.clone(), account_id.to_owned());
+    envelope(
+        StatusCode::OK,
+        "0000",
+        "登录成功",
+        json!({ "account": account_id, "session": session, "attributes": body["attributes"] }),
+    )
+}
+
+#[derive(Deserialize)]
+struct PasswordLogin {
+    username: String,
+    password: String,
+}
+
+/// A password login that the user makes once to link the account: the system vouches for it
+/// with a link proof from the platform.
+async fn sso_link(State(sim): State<Arc<Sim>>, Json(login): Json<PasswordLogin>) -> Response {
+    let known = sim
+        .accounts
+        .iter()
+        .any(|a| a.account_id == login.username && a.password == login.password);
+    if !known {
+        return envelope(StatusCode::UNAUTHORIZED, "4012", "用户名或密码错误", Value::Null);
+    }
+    match call_platform(
+        &sim,
+        "/api/v1/bridge/proofs",
+        json!({ "account_id": login.username }),
+    )
+    .await
+    {
+        Ok(body) => envelope(StatusCode::OK, "0000", "成功", json!({ "proof": body["proof"] })),
+        Err(answer) => answer,
+    }
 }
 
 async fn set_faults(State(sim): State<Arc<Sim>>, Json(plan): Json<FaultPlan>) -> StatusCode {

@@ -1,0 +1,351 @@
+//! `/api/v1/bridge`: the user bridge (用户互认). The platform side (identities, accounts,
+//! links, tickets, the report) names its actor in `X-Ronghe-Actor`; a departmental system
+//! (redeeming a ticket, asking for a link proof) authenticates with its bridge credentials
+//! (HTTP Basic: system id and secret). Refused tickets answer with a distinct code each.
+
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine as _;
+use chrono::Utc;
+use serde::Deserialize;
+
+use super::{Actor, ApiError, ApiJson, AppState};
+use crate::bridge::{
+    Bridge, BridgeError, IdentityReport, IdentityView, ImportReport, IssuedProof, IssuedTicket, LinkRequest,
+    LinkView, NewAccount, NewIdentity, PublicKey, Redemption, Refusal, Report, SystemCredentials,
+};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/bridge/identities", post(put_identity))
+        .route("/api/v1/bridge/identities/{user_id}", get(show_identity))
+        .route("/api/v1/bridge/systems/{id}/accounts", post(import_accounts))
+        .route("/api/v1/bridge/links", get(list_links).post(link))
+        .route("/api/v1/bridge/links/revoke", post(unlink))
+        .route("/api/v1/bridge/tickets", post(issue))
+        .route("/api/v1/bridge/tickets/redeem", post(redeem))
+        .route("/api/v1/bridge/proofs", post(prove))
+        .route("/api/v1/bridge/report", get(report))
+        .route("/api/v1/bridge/keys", get(keys))
+}
+
+impl From<BridgeError> for ApiError {
+    fn from(err: BridgeError) -> ApiError {
+        let message = err.to_string();
+        match err {
+            BridgeError::Invalid(issues) => ApiError::validation(issues),
+            BridgeError::Unauthorized => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "bridge_unauthorized", message)
+            }
+            BridgeError::Ticket(refusal) => {
+                let status = match refusal {
+                    Refusal::Malformed(_) => StatusCode::BAD_REQUEST,
+                    Refusal::Expired | Refusal::Replayed => StatusCode::GONE,
+                    _ => StatusCode::FORBIDDEN,
+                };
+                ApiError::new(status, refusal.code(), refusal.to_string())
+            }
+            BridgeError::Proof(_) => {
+                ApiError::new(StatusCode::FORBIDDEN, "invalid_proof", message).with_field("proof")
+            }
+            BridgeError::Config { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "bridge_config_invalid", message)
+            }
+            BridgeError::Closed { .. } => ApiError::new(StatusCode::CONFLICT, "system_closed", message),
+            BridgeError::NotLinked { .. } => ApiError::new(StatusCode::CONFLICT, "not_linked", message),
+            BridgeError::LevelTooLow { .. } => ApiError::new(StatusCode::FORBIDDEN, "level_too_low", message),
+            BridgeError::CallbackNotAllowed(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "callback_not_allowed", message)
+                    .with_field("callback_url")
+            }
+            BridgeError::Keys(err) => {
+                tracing::error!(error = %err, "bridge keys failed");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "the bridge failed; see the server log",
+                )
+            }
+            BridgeError::Store(err) => err.into(),
+        }
+    }
+}
+
+fn bridge(state: &AppState) -> Result<&Bridge, ApiError> {
+    state.bridge.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "bridge_not_configured",
+            "this node has no [bridge] keys in its config; see README",
+        )
+    })
+}
+
+/// A departmental system's credentials, from `Authorization: Basic base64(SYSTEM_ID:SECRET)`.
+pub(super) struct SystemAuth(SystemCredentials);
+
+impl<S: Send + Sync> FromRequestParts<S> for SystemAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let credentials = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Basic "))
+            .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok())
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .and_then(|pair| {
+                pair.split_once(':').map(|(system, secret)| SystemCredentials {
+                    system_id: system.to_owned(),
+                    secret: secret.to_owned(),
+                })
+            });
+        credentials
+            .map(SystemAuth)
+            .ok_or_else(|| BridgeError::Unauthorized.into())
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/bridge/identities", tag = "bridge", request_body = NewIdentity, responses(
+    (status = 200, body = IdentityReport),
+    (status = 409, body = super::error::ErrorBody),
+    (status = 422, body = super::error::ErrorBody),
+))]
+/// Records or refreshes a platform identity (from the real-name system) and auto-links it.
+pub(super) async fn put_identity(
+    State(state): State<AppState>,
+    Actor(actor): Actor,
+    ApiJson(new): ApiJson<NewIdentity>,
+) -> Result<Json<IdentityReport>, ApiError> {
+    Ok(Json(bridge(&state)?.put_identity(new, &actor, Utc::now()).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/bridge/identities/{user_id}", tag = "bridge", params(("user_id" = String, Path)), responses(
+    (status = 200, body = IdentityView),
+    (status = 404, body = super::error::ErrorBody),
+))]
+/// A platform identity, masked (audited read).
+pub(super) async fn show_identity(
+    State(state): State<AppState>,
+    Actor(actor): Actor,
+    Path(user_id): Path<String>,
+) -> Result<Json<IdentityView>, ApiError> {
+    Ok(Json(bridge(&state)?.identity(&user_id, &actor).await?))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AccountsRequest {
+    accounts: Vec<NewAccount>,
+}
+
+#[utoipa::path(post, path = "/api/v1/bridge/systems/{id}/accounts", tag = "bridge", params(("id" = String, Path)), request_body = AccountsRequest, responses(
+    (status = 200, body = ImportReport),
+    (status = 404, body = super::error::ErrorBody),
+    (status = 422, body = super::error::ErrorBody),
+))]
+/// Imports a system's accounts and auto-links them through certificate numbers.
+pub(super) async fn import_accounts(
+    State(state): State<AppState>,
+    Actor(actor): Actor,
+    Path(id): Path<String>,
+    ApiJson(request): ApiJson<AccountsRequest>,
+) -> Result<Json<ImportReport>, ApiError> {
+    let report = bridge(&state)?
+        .import_accounts(&id, request.accounts, &actor, Utc::now())
+        .await?;
+    Ok(Json(report))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(super) struct LinksQuery {
+    user_id: Option<String>,
+    system_id: Option<String>,
+    /// Include revoked links.
+    #[serde(default)]
+    history: bool,
+}
+
+#[utoipa::path(get, path = "/api/v1/bridge/links", tag = "bridge", params(LinksQuery), responses(
+    (status = 200, body = [LinkView]),
+))]
+/// Links of a user, of a system, or all (audited read).
+pub(super) async fn list_links(
+    State(state): State<AppState>,
+    Actor(actor): Actor,
+    Query(q): Query<LinksQuery>,
+) -> Result<Json<Vec<LinkView>>, ApiError> {
+    let links = bridge(&state)?
+        .links(
+            q.user_id.as_deref(),
+            q.system_id.as_deref(),
+            q.history,
+            &actor,
+            Utc::now(),
+        )
+        .await?;
+    Ok(Json(links))
+}
+
+#[utoipa::path(post, path = "/api/v1/bridge/links", tag = "bridge", request_body = LinkRequest, responses(
+    (status = 201, body = LinkView),
+    (status = 403, body = super::error::ErrorBody),
+    (status = 409, body = super::error::ErrorBody),
+    (status = 422, body = super::error::ErrorBody),
+))]
+/// Links a user explicitly: with a link proof, or as an administrator with a reason.
+pub(super) async fn link(
+    State(state): State<AppState>,
+    Actor(actor): Actor,
+    ApiJson(request): ApiJson<LinkRequest>,
+) -> Result<(StatusCode, Json<LinkView>), ApiError> {
+    let link = bridge(&state)?.link(request, &actor, Utc::now()).await?;
+    Ok((StatusCode::CREATED, Json(link)))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct UnlinkRequest {
+    user_id: String,
+    system_id: String,
+    /// Why (kept in the audit log).
+    reason: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/bridge/links/revoke", tag = "bridge", request_body = UnlinkRequest, responses(
+    (status = 200, body = LinkView),
+    (status = 404, body = super::error::ErrorBody),
+))]
+/// Revokes a user's link to a system (the user or an administrator, named by the actor).
+pub(super) async fn unlink(
+    State(state): State<AppState>,
+    Actor(actor): Actor,
+    ApiJson(r): ApiJson<UnlinkRequest>,
+) -> Result<Json<LinkView>, ApiError> {
+    let link = bridge(&state)?
+        .unlink(&r.user_id, &r.system_id, &r.reason, &actor, Utc::now())
+        .await?;
+    Ok(Json(link))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct IssueRequest {
+    user_id: String,
+    system_id: String,
+    /// Where to send the user; must be in the system's allow-list (default: its first).
+    #[serde(default)]
+    callback_url: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/bridge/tickets", tag = "bridge", request_body = IssueRequest, responses(
+    (status = 201, body = IssuedTicket),
+    (status = 403, body = super::error::ErrorBody),
+    (status = 409, body = super::error::ErrorBody),
+    (status = 422, body = super::error::ErrorBody),
+))]
+/// Issues a short-lived, single-use ticket for a linked user and a system.
+pub(super) async fn issue(
+    State(state): State<AppState>,
+    Actor(actor): Actor,
+    ApiJson(r): ApiJson<IssueRequest>,
+) -> Result<(StatusCode, Json<IssuedTicket>), ApiError> {
+    let issued = bridge(&state)?
+        .issue(
+            &r.user_id,
+            &r.system_id,
+            r.callback_url.as_deref(),
+            &actor,
+            Utc::now(),
+        )
+        .await;
+    state
+        .metrics
+        .ticket(if issued.is_ok() { "issued" } else { "not_issued" });
+    Ok((StatusCode::CREATED, Json(issued?)))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RedeemRequest {
+    ticket: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/bridge/tickets/redeem", tag = "bridge", request_body = RedeemRequest, responses(
+    (status = 200, body = Redemption),
+    (status = 400, description = "ticket_malformed", body = super::error::ErrorBody),
+    (status = 401, description = "bridge_unauthorized", body = super::error::ErrorBody),
+    (status = 403, description = "ticket_tampered, ticket_wrong_system, ticket_level_too_low, ticket_link_revoked", body = super::error::ErrorBody),
+    (status = 410, description = "ticket_expired, ticket_replayed", body = super::error::ErrorBody),
+))]
+/// Redeems a ticket (server-to-server, with the system's credentials) for the system's own
+/// account id and the attributes its config releases.
+pub(super) async fn redeem(
+    State(state): State<AppState>,
+    SystemAuth(credentials): SystemAuth,
+    ApiJson(r): ApiJson<RedeemRequest>,
+) -> Result<Json<Redemption>, ApiError> {
+    let redeemed = bridge(&state)?.redeem(&credentials, &r.ticket, Utc::now()).await;
+    state.metrics.ticket(match &redeemed {
+        Ok(_) => "redeemed",
+        Err(BridgeError::Ticket(refusal)) => refusal.code(),
+        Err(_) => "failed",
+    });
+    Ok(Json(redeemed?))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ProofRequest {
+    /// The account the user just logged in to.
+    account_id: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/bridge/proofs", tag = "bridge", request_body = ProofRequest, responses(
+    (status = 201, body = IssuedProof),
+    (status = 401, body = super::error::ErrorBody),
+))]
+/// A system vouches that a user just logged in as one of its accounts; the proof lets the
+/// platform link that account to the user once.
+pub(super) async fn prove(
+    State(state): State<AppState>,
+    SystemAuth(credentials): SystemAuth,
+    ApiJson(r): ApiJson<ProofRequest>,
+) -> Result<(StatusCode, Json<IssuedProof>), ApiError> {
+    let proof = bridge(&state)?
+        .prove(&credentials, &r.account_id, Utc::now())
+        .await?;
+    Ok((StatusCode::CREATED, Json(proof)))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ReportQuery {
+    system_id: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/bridge/report", tag = "bridge", params(ReportQuery), responses(
+    (status = 200, body = Report),
+))]
+/// Auto-link conflicts and accounts named by write-backs but linked to no one (audited read).
+pub(super) async fn report(
+    State(state): State<AppState>,
+    Actor(actor): Actor,
+    Query(q): Query<ReportQuery>,
+) -> Result<Json<Report>, ApiError> {
+    let report = bridge(&state)?
+        .report(q.system_id.as_deref(), &actor, Utc::now())
+        .await?;
+    Ok(Json(report))
+}
+
+#[utoipa::path(get, path = "/api/v1/bridge/keys", tag = "bridge", responses((status = 200, body = [PublicKey])))]
+/// The Ed25519 public keys for systems that verify tickets offline.
+pub(super) async fn keys(State(state): State<AppState>) -> Result<Json<Vec<PublicKey>>, ApiError> {
+    Ok(Json(bridge(&state)?.public_keys()))
+}

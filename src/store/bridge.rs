@@ -1,0 +1,784 @@
+//! The user bridge in the store: per-system bridge configs, platform identities, departmental
+//! accounts, links, auto-link conflicts, and issued tokens for single use. The store never sees a
+//! personal value in clear: callers hand it sealed values (`KEYID:base64`) and blind indexes
+//! (`KEYID:hex`, one per key for lookups, so that rows written before a key rotation are found).
+//! Every change is audited in its transaction, with masked values only.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+
+use super::{Store, StoreError, SystemDocument, audit, on_pool};
+
+/// A platform identity as stored: name and number sealed.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SealedIdentity {
+    pub user_id: String,
+    pub kind: String,
+    pub certificate_type: String,
+    /// Blind index of the number under the key that sealed it.
+    pub certificate_index: String,
+    pub certificate_no: String,
+    pub name: String,
+    pub level: i64,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A departmental account as stored: its id and number sealed.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SealedAccount {
+    /// Opaque reference (random), what links and link proofs point at.
+    pub id: String,
+    pub system_id: String,
+    pub account_index: String,
+    pub account_id: String,
+    pub certificate_index: Option<String>,
+    pub certificate_no: Option<String>,
+}
+
+/// An account to record: sealed values, plus its id's index under every key for the lookup.
+#[derive(Debug, Clone)]
+pub struct AccountWrite {
+    /// Blind indexes of the account id, the active key's first.
+    pub account_indexes: Vec<String>,
+    pub account_id: String,
+    /// Index (active key) and sealed number, when the account carries a certificate number.
+    pub certificate: Option<(String, String)>,
+}
+
+/// A link between a platform user and a departmental account; the account id comes sealed.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct LinkRow {
+    pub id: String,
+    pub user_id: String,
+    pub system_id: String,
+    pub account_ref: String,
+    pub account_id: String,
+    pub method: String,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub revoked_by: Option<String>,
+    pub revoke_reason: Option<String>,
+}
+
+const LINK_COLUMNS: &str = "l.id, l.user_id, l.system_id, l.account_ref, a.account_id, l.method, l.created_at, \
+     l.created_by, l.revoked_at, l.revoked_by, l.revoke_reason";
+
+/// What auto-linking did in one system.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum AutoLink {
+    /// A new link through the certificate number.
+    Linked { system_id: String, link_id: String },
+    /// The user already has a link in this system.
+    AlreadyLinked { system_id: String },
+    /// No single answer; recorded for people to settle, nothing linked.
+    Conflict {
+        system_id: String,
+        reason: ConflictReason,
+    },
+}
+
+/// Why auto-linking could not choose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictReason {
+    /// Several accounts of the system carry the user's certificate number.
+    DuplicateCertificate,
+    /// The one account with the number is linked to another platform user.
+    AccountLinkedElsewhere,
+}
+
+impl ConflictReason {
+    fn name(self) -> &'static str {
+        match self {
+            ConflictReason::DuplicateCertificate => "duplicate_certificate",
+            ConflictReason::AccountLinkedElsewhere => "account_linked_elsewhere",
+        }
+    }
+}
+
+/// An open conflict: the accounts come sealed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConflictRow {
+    pub system_id: String,
+    pub user_id: String,
+    pub reason: String,
+    pub account_ids: Vec<String>,
+    pub detected_at: DateTime<Utc>,
+}
+
+/// An account that write-backs named while it was linked to no one; its id comes sealed.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct UnresolvedRow {
+    pub system_id: String,
+    pub account_id: String,
+    pub unresolved_count: i64,
+    pub unresolved_first: Option<DateTime<Utc>>,
+    pub unresolved_last: Option<DateTime<Utc>>,
+    pub unresolved_context: Option<String>,
+}
+
+/// What an attempt to use a token found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenUse {
+    /// First use: the token's subject (a link id or an account ref).
+    Fresh(String),
+    /// Used before.
+    Used,
+    /// Never issued here (or issued for another system or purpose).
+    Unknown,
+}
+
+/// A new explicit or automatic link.
+#[derive(Debug, Clone)]
+pub struct NewLink<'a> {
+    pub user_id: &'a str,
+    pub system_id: &'a str,
+    pub account_ref: &'a str,
+    /// `certificate`, `legacy_login` or `administrator`.
+    pub method: &'a str,
+    pub reason: Option<&'a str>,
+}
+
+/// `$first, $first+1, …` for `count` values.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A random opaque id with a prefix, e.g. `lk_3f…`.
+pub fn random_id(prefix: &str) -> Result<String, StoreError> {
+    let mut bytes = [0_u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| StoreError::Corrupt {
+        what: "random source",
+        detail: e.to_string(),
+    })?;
+    Ok(format!("{prefix}_{}", hex::encode(bytes)))
+}
+
+/// Runs `$body` in a write transaction `$tx` on whichever backend, then commits.
+macro_rules! in_write_tx {
+    ($store:expr, $tx:ident => $body:expr) => {
+        on_pool!($store, pool => {
+            let mut $tx = pool.begin_with($store.backend().begin_write()).await?;
+            let result = $body;
+            $tx.commit().await?;
+            result
+        })
+    };
+}
+
+/// Inserts or refreshes one account inside a transaction; evaluates to `(ref, created)`. With
+/// `$refresh`, a certificate given replaces the stored one.
+macro_rules! upsert_account {
+    ($tx:ident, $system_id:expr, $account:expr, $now:expr, $refresh:expr) => {{
+        let account: &AccountWrite = $account;
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM bridge_accounts WHERE system_id = $1 AND account_index IN ({})",
+            placeholders(2, account.account_indexes.len())
+        ));
+        let mut query = sqlx::query_as::<_, (String,)>(sql).bind($system_id);
+        for index in &account.account_indexes {
+            query = query.bind(index);
+        }
+        let (certificate_index, certificate_no) = account.certificate.clone().unzip();
+        match query.fetch_optional(&mut *$tx).await? {
+            Some((id,)) => {
+                if $refresh && certificate_index.is_some() {
+                    sqlx::query(
+                        "UPDATE bridge_accounts SET certificate_index = $2, certificate_no = $3, updated_at = $4 WHERE id = $1",
+                    )
+                    .bind(&id)
+                    .bind(&certificate_index)
+                    .bind(&certificate_no)
+                    .bind($now)
+                    .execute(&mut *$tx)
+                    .await?;
+                }
+                (id, false)
+            }
+            None => {
+                let id = random_id("ac")?;
+                sqlx::query(
+                    "INSERT INTO bridge_accounts (id, system_id, account_index, account_id, certificate_index, certificate_no, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&id)
+                .bind($system_id)
+                .bind(&account.account_indexes[0])
+                .bind(&account.account_id)
+                .bind(&certificate_index)
+                .bind(&certificate_no)
+                .bind($now)
+                .execute(&mut *$tx)
+                .await?;
+                (id, true)
+            }
+        }
+    }};
+}
+
+/// Inserts a link inside a transaction, settles the user's conflict in the system and the
+/// account's unresolved count, and audits; evaluates to the new link id.
+macro_rules! insert_link {
+    ($tx:ident, $link:expr, $actor:expr, $now:expr) => {{
+        let link: NewLink<'_> = $link;
+        let id = random_id("lk")?;
+        sqlx::query(
+            "INSERT INTO bridge_links (id, user_id, system_id, account_ref, method, created_at, created_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&id)
+        .bind(link.user_id)
+        .bind(link.system_id)
+        .bind(link.account_ref)
+        .bind(link.method)
+        .bind($now)
+        .bind($actor)
+        .execute(&mut *$tx)
+        .await?;
+        sqlx::query("DELETE FROM bridge_conflicts WHERE system_id = $1 AND user_id = $2")
+            .bind(link.system_id)
+            .bind(link.user_id)
+            .execute(&mut *$tx)
+            .await?;
+        sqlx::query("UPDATE bridge_accounts SET unresolved_count = 0 WHERE id = $1")
+            .bind(link.account_ref)
+            .execute(&mut *$tx)
+            .await?;
+        audit!($tx, $actor, "bridge.link", &id, json!({
+            "user_id": link.user_id, "system_id": link.system_id, "account_ref": link.account_ref,
+            "method": link.method, "reason": link.reason,
+        }))?;
+        id
+    }};
+}
+
+impl Store {
+    /// Attaches (or replaces) a system's bridge config; the caller has validated it.
+    pub async fn set_bridge_config(
+        &self,
+        system_id: &str,
+        toml: &str,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        self.set_document(SystemDocument::BridgeConfig, system_id, toml, actor)
+            .await
+    }
+
+    /// A system's bridge config, as attached.
+    pub async fn bridge_config(&self, system_id: &str) -> Result<String, StoreError> {
+        self.document(SystemDocument::BridgeConfig, system_id).await
+    }
+
+    /// Records or refreshes a platform identity. Refuses one whose certificate number (any of
+    /// `certificate_indexes`) belongs to another user id.
+    pub async fn put_identity(
+        &self,
+        identity: &SealedIdentity,
+        certificate_indexes: &[String],
+        actor: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), StoreError> {
+        in_write_tx!(self, tx => {
+            let sql = sqlx::AssertSqlSafe(format!(
+                "SELECT user_id FROM bridge_identities WHERE user_id <> $1 AND certificate_index IN ({})",
+                placeholders(2, certificate_indexes.len())
+            ));
+            let mut query = sqlx::query_as::<_, (String,)>(sql).bind(&identity.user_id);
+            for index in certificate_indexes {
+                query = query.bind(index);
+            }
+            if let Some((other,)) = query.fetch_optional(&mut *tx).await? {
+                return Err(StoreError::AlreadyExists { what: "platform identity with this certificate number", id: other });
+            }
+            sqlx::query(
+                "INSERT INTO bridge_identities (user_id, kind, certificate_type, certificate_index, certificate_no, name, level, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+                 ON CONFLICT (user_id) DO UPDATE SET kind = excluded.kind, certificate_type = excluded.certificate_type,
+                 certificate_index = excluded.certificate_index, certificate_no = excluded.certificate_no,
+                 name = excluded.name, level = excluded.level, updated_at = excluded.updated_at",
+            )
+            .bind(&identity.user_id)
+            .bind(&identity.kind)
+            .bind(&identity.certificate_type)
+            .bind(&identity.certificate_index)
+            .bind(&identity.certificate_no)
+            .bind(&identity.name)
+            .bind(identity.level)
+            .bind(identity.updated_at)
+            .execute(&mut *tx)
+            .await?;
+            audit!(tx, actor, "bridge.identity.put", &identity.user_id, detail)?;
+        });
+        Ok(())
+    }
+
+    /// One platform identity.
+    pub async fn identity(&self, user_id: &str) -> Result<SealedIdentity, StoreError> {
+        let row: Option<SealedIdentity> = on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT user_id, kind, certificate_type, certificate_index, certificate_no, name, level, updated_at
+                 FROM bridge_identities WHERE user_id = $1",
+            )
+            .bind(user_id)
+            .fetch_optional(pool)
+            .await?
+        });
+        row.ok_or_else(|| StoreError::NotFound {
+            what: "platform identity",
+            id: user_id.to_owned(),
+        })
+    }
+
+    /// The platform identity whose certificate number has one of these indexes.
+    pub async fn identity_by_certificate(&self, indexes: &[String]) -> Result<Option<String>, StoreError> {
+        let row: Option<(String,)> = on_pool!(self, pool => {
+            let sql = sqlx::AssertSqlSafe(format!(
+                "SELECT user_id FROM bridge_identities WHERE certificate_index IN ({})",
+                placeholders(1, indexes.len())
+            ));
+            let mut query = sqlx::query_as(sql);
+            for index in indexes {
+                query = query.bind(index);
+            }
+            query.fetch_optional(pool).await?
+        });
+        Ok(row.map(|(user,)| user))
+    }
+
+    /// Records accounts of a system (new ones, or a refreshed certificate on known ones);
+    /// returns each account's reference, in order.
+    pub async fn put_accounts(
+        &self,
+        system_id: &str,
+        accounts: &[AccountWrite],
+        actor: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        self.get_system(system_id).await?;
+        let now = Utc::now();
+        let refs = in_write_tx!(self, tx => {
+            let mut refs = Vec::with_capacity(accounts.len());
+            for account in accounts {
+                let (id, _) = upsert_account!(tx, system_id, account, now, true);
+                refs.push(id);
+            }
+            audit!(tx, actor, "bridge.accounts.import", system_id, json!({ "accounts": accounts.len() }))?;
+            refs
+        });
+        Ok(refs)
+    }
+
+    /// The account of a system with one of these id indexes.
+    pub async fn find_account(
+        &self,
+        system_id: &str,
+        indexes: &[String],
+    ) -> Result<Option<SealedAccount>, StoreError> {
+        let row: Option<SealedAccount> = on_pool!(self, pool => {
+            let sql = sqlx::AssertSqlSafe(format!(
+                "SELECT id, system_id, account_index, account_id, certificate_index, certificate_no
+                 FROM bridge_accounts WHERE system_id = $1 AND account_index IN ({})",
+                placeholders(2, indexes.len())
+            ));
+            let mut query = sqlx::query_as(sql).bind(system_id);
+            for index in indexes {
+                query = query.bind(index);
+            }
+            query.fetch_optional(pool).await?
+        });
+        Ok(row)
+    }
+
+    /// Links `user_id` to the one account of each system that carries the certificate number
+    /// (`certificate_indexes`: its index under every key), in `only_system` or in every system.
+    /// Several accounts with the number, or an account linked to someone else, is a conflict:
+    /// recorded and reported, never a choice.
+    pub async fn auto_link(
+        &self,
+        user_id: &str,
+        certificate_indexes: &[String],
+        only_system: Option<&str>,
+        actor: &str,
+    ) -> Result<Vec<AutoLink>, StoreError> {
+        let now = Utc::now();
+        let outcomes = in_write_tx!(self, tx => {
+            let sql = sqlx::AssertSqlSafe(format!(
+                "SELECT a.system_id, a.id, l.user_id FROM bridge_accounts a
+                 LEFT JOIN bridge_links l ON l.account_ref = a.id AND l.revoked_at IS NULL
+                 WHERE a.certificate_index IN ({}) ORDER BY a.system_id, a.id",
+                placeholders(1, certificate_indexes.len())
+            ));
+            let mut query = sqlx::query_as::<_, (String, String, Option<String>)>(sql);
+            for index in certificate_indexes {
+                query = query.bind(index);
+            }
+            let mut candidates = query.fetch_all(&mut *tx).await?;
+            candidates.retain(|(system, _, _)| only_system.is_none_or(|only| only == system));
+            let mut outcomes = Vec::new();
+            for group in candidates.chunk_by(|a, b| a.0 == b.0) {
+                let system_id = group[0].0.clone();
+                let linked: Option<(String,)> = sqlx::query_as(
+                    "SELECT id FROM bridge_links WHERE user_id = $1 AND system_id = $2 AND revoked_at IS NULL",
+                )
+                .bind(user_id)
+                .bind(&system_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let conflict = match (linked, group) {
+                    (Some(_), _) => {
+                        outcomes.push(AutoLink::AlreadyLinked { system_id });
+                        continue;
+                    }
+                    (None, [(_, account, None)]) => {
+                        let link = NewLink { user_id, system_id: &system_id, account_ref: account, method: "certificate", reason: None };
+                        let link_id = insert_link!(tx, link, actor, now);
+                        outcomes.push(AutoLink::Linked { system_id, link_id });
+                        continue;
+                    }
+                    (None, [_]) => ConflictReason::AccountLinkedElsewhere,
+                    (None, _) => ConflictReason::DuplicateCertificate,
+                };
+                let refs: Vec<&str> = group.iter().map(|(_, account, _)| account.as_str()).collect();
+                sqlx::query(
+                    "INSERT INTO bridge_conflicts (system_id, user_id, reason, account_refs, detected_at) VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (system_id, user_id) DO UPDATE SET reason = excluded.reason,
+                     account_refs = excluded.account_refs, detected_at = excluded.detected_at",
+                )
+                .bind(&system_id)
+                .bind(user_id)
+                .bind(conflict.name())
+                .bind(json!(refs).to_string())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                audit!(tx, actor, "bridge.conflict", &format!("{system_id}/{user_id}"),
+                    json!({ "reason": conflict.name(), "accounts": refs.len() }))?;
+                outcomes.push(AutoLink::Conflict { system_id, reason: conflict });
+            }
+            outcomes
+        });
+        Ok(outcomes)
+    }
+
+    /// Links a user to an account explicitly (proved by a legacy login, or by an administrator);
+    /// settles any conflict of the user in that system. Refuses when either side is linked.
+    pub async fn insert_link(&self, link: &NewLink<'_>, actor: &str) -> Result<String, StoreError> {
+        let now = Utc::now();
+        let id = in_write_tx!(self, tx => {
+            let taken: Option<(String,)> = sqlx::query_as(
+                "SELECT id FROM bridge_links WHERE revoked_at IS NULL AND ((user_id = $1 AND system_id = $2) OR account_ref = $3)",
+            )
+            .bind(link.user_id)
+            .bind(link.system_id)
+            .bind(link.account_ref)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some((existing,)) = taken {
+                return Err(StoreError::AlreadyExists { what: "link of this user or account in the system (unlink it first)", id: existing });
+            }
+            insert_link!(tx, link.clone(), actor, now)
+        });
+        Ok(id)
+    }
+
+    /// Revokes the active link of a user in a system; it stays in the history.
+    pub async fn revoke_link(
+        &self,
+        user_id: &str,
+        system_id: &str,
+        reason: &str,
+        actor: &str,
+    ) -> Result<String, StoreError> {
+        let now = Utc::now();
+        let id = in_write_tx!(self, tx => {
+            let row: Option<(String,)> = sqlx::query_as(
+                "UPDATE bridge_links SET revoked_at = $3, revoked_by = $4, revoke_reason = $5
+                 WHERE user_id = $1 AND system_id = $2 AND revoked_at IS NULL RETURNING id",
+            )
+            .bind(user_id)
+            .bind(system_id)
+            .bind(now)
+            .bind(actor)
+            .bind(reason)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((id,)) = row else {
+                return Err(StoreError::NotFound { what: "link of user in system", id: format!("{user_id}/{system_id}") });
+            };
+            audit!(tx, actor, "bridge.unlink", &id, json!({ "user_id": user_id, "system_id": system_id, "reason": reason }))?;
+            id
+        });
+        Ok(id)
+    }
+
+    /// Links, newest first: of a user, of a system, or all; active ones only unless `history`.
+    pub async fn links(
+        &self,
+        user_id: Option<&str>,
+        system_id: Option<&str>,
+        history: bool,
+    ) -> Result<Vec<LinkRow>, StoreError> {
+        let rows = on_pool!(self, pool => {
+            let sql = sqlx::AssertSqlSafe(format!(
+                "SELECT {LINK_COLUMNS} FROM bridge_links l JOIN bridge_accounts a ON a.id = l.account_ref
+                 WHERE ($1 IS NULL OR l.user_id = $1) AND ($2 IS NULL OR l.system_id = $2) AND ($3 OR l.revoked_at IS NULL)
+                 ORDER BY l.created_at DESC, l.id"
+            ));
+            sqlx::query_as(sql).bind(user_id).bind(system_id).bind(history).fetch_all(pool).await?
+        });
+        Ok(rows)
+    }
+
+    /// One link by id.
+    pub async fn link(&self, link_id: &str) -> Result<LinkRow, StoreError> {
+        let row: Option<LinkRow> = on_pool!(self, pool => {
+            let sql = sqlx::AssertSqlSafe(format!(
+                "SELECT {LINK_COLUMNS} FROM bridge_links l JOIN bridge_accounts a ON a.id = l.account_ref WHERE l.id = $1"
+            ));
+            sqlx::query_as(sql).bind(link_id).fetch_optional(pool).await?
+        });
+        row.ok_or_else(|| StoreError::NotFound {
+            what: "link",
+            id: link_id.to_owned(),
+        })
+    }
+
+    /// The active link of an account, if any.
+    pub async fn link_of_account(&self, account_ref: &str) -> Result<Option<LinkRow>, StoreError> {
+        let row = on_pool!(self, pool => {
+            let sql = sqlx::AssertSqlSafe(format!(
+                "SELECT {LINK_COLUMNS} FROM bridge_links l JOIN bridge_accounts a ON a.id = l.account_ref
+                 WHERE l.account_ref = $1 AND l.revoked_at IS NULL"
+            ));
+            sqlx::query_as(sql).bind(account_ref).fetch_optional(pool).await?
+        });
+        Ok(row)
+    }
+
+    /// Records that a write-back named an account no one is linked to: the account (created if
+    /// new), how often, when, and in what (e.g. the case number).
+    pub async fn record_unresolved(
+        &self,
+        system_id: &str,
+        account: &AccountWrite,
+        context: &str,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        let now = Utc::now();
+        in_write_tx!(self, tx => {
+            let (id, _) = upsert_account!(tx, system_id, account, now, false);
+            sqlx::query(
+                "UPDATE bridge_accounts SET unresolved_count = unresolved_count + 1,
+                 unresolved_first = COALESCE(unresolved_first, $2), unresolved_last = $2, unresolved_context = $3 WHERE id = $1",
+            )
+            .bind(&id)
+            .bind(now)
+            .bind(context)
+            .execute(&mut *tx)
+            .await?;
+            audit!(tx, actor, "bridge.account.unresolved", system_id, json!({ "account_ref": id, "context": context }))?;
+        });
+        Ok(())
+    }
+
+    /// Open conflicts and unresolved accounts (those still linked to no one), of one system or all.
+    pub async fn bridge_report(
+        &self,
+        system_id: Option<&str>,
+    ) -> Result<(Vec<ConflictRow>, Vec<UnresolvedRow>), StoreError> {
+        let (conflicts, unresolved, sealed) = on_pool!(self, pool => {
+            let conflicts: Vec<(String, String, String, String, DateTime<Utc>)> = sqlx::query_as(
+                "SELECT system_id, user_id, reason, account_refs, detected_at FROM bridge_conflicts
+                 WHERE ($1 IS NULL OR system_id = $1) ORDER BY system_id, user_id",
+            )
+            .bind(system_id)
+            .fetch_all(pool)
+            .await?;
+            let unresolved: Vec<UnresolvedRow> = sqlx::query_as(
+                "SELECT a.system_id, a.account_id, a.unresolved_count, a.unresolved_first, a.unresolved_last, a.unresolved_context
+                 FROM bridge_accounts a WHERE a.unresolved_count > 0 AND ($1 IS NULL OR a.system_id = $1)
+                 AND NOT EXISTS (SELECT 1 FROM bridge_links l WHERE l.account_ref = a.id AND l.revoked_at IS NULL)
+                 ORDER BY a.system_id, a.unresolved_last DESC",
+            )
+            .bind(system_id)
+            .fetch_all(pool)
+            .await?;
+            let mut parsed = Vec::with_capacity(conflicts.len());
+            for (system_id, user_id, reason, refs, detected_at) in conflicts {
+                let refs: Vec<String> = serde_json::from_str(&refs).map_err(|e| StoreError::Corrupt {
+                    what: "bridge conflict",
+                    detail: e.to_string(),
+                })?;
+                parsed.push((system_id, user_id, reason, refs, detected_at));
+            }
+            let all: Vec<&String> = parsed.iter().flat_map(|c| &c.3).collect();
+            let mut sealed = std::collections::HashMap::new();
+            if !all.is_empty() {
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "SELECT id, account_id FROM bridge_accounts WHERE id IN ({})",
+                    placeholders(1, all.len())
+                ));
+                let mut query = sqlx::query_as::<_, (String, String)>(sql);
+                for id in all {
+                    query = query.bind(id);
+                }
+                sealed.extend(query.fetch_all(pool).await?);
+            }
+            (parsed, unresolved, sealed)
+        });
+        let conflicts = conflicts
+            .into_iter()
+            .map(|(system_id, user_id, reason, refs, detected_at)| ConflictRow {
+                account_ids: refs.iter().filter_map(|r| sealed.get(r).cloned()).collect(),
+                system_id,
+                user_id,
+                reason,
+                detected_at,
+            })
+            .collect();
+        Ok((conflicts, unresolved))
+    }
+
+    /// Records an issued token for single use, and forgets tokens that expired a day ago.
+    pub async fn insert_token(
+        &self,
+        (jti, kind): (&str, &str),
+        system_id: &str,
+        subject: &str,
+        expires_at: DateTime<Utc>,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        let now = Utc::now();
+        in_write_tx!(self, tx => {
+            sqlx::query("DELETE FROM bridge_tokens WHERE expires_at < $1")
+                .bind(now - chrono::Duration::days(1))
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("INSERT INTO bridge_tokens (jti, kind, system_id, subject, expires_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(jti)
+                .bind(kind)
+                .bind(system_id)
+                .bind(subject)
+                .bind(expires_at)
+                .execute(&mut *tx)
+                .await?;
+            audit!(tx, actor, &format!("bridge.{kind}.issue"), system_id, json!({ "jti": jti, "subject": subject, "expires_at": expires_at }))?;
+        });
+        Ok(())
+    }
+
+    /// Uses a token once: only the first caller gets `Fresh`, across every node.
+    pub async fn use_token(
+        &self,
+        (jti, kind): (&str, &str),
+        system_id: &str,
+        now: DateTime<Utc>,
+        actor: &str,
+    ) -> Result<TokenUse, StoreError> {
+        let outcome = in_write_tx!(self, tx => {
+            let used: Option<(String,)> = sqlx::query_as(
+                "UPDATE bridge_tokens SET used_at = $4 WHERE jti = $1 AND kind = $2 AND system_id = $3 AND used_at IS NULL RETURNING subject",
+            )
+            .bind(jti)
+            .bind(kind)
+            .bind(system_id)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let outcome = match used {
+                Some((subject,)) => TokenUse::Fresh(subject),
+                None => {
+                    let known: Option<(String,)> = sqlx::query_as(
+                        "SELECT jti FROM bridge_tokens WHERE jti = $1 AND kind = $2 AND system_id = $3",
+                    )
+                    .bind(jti)
+                    .bind(kind)
+                    .bind(system_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if known.is_some() { TokenUse::Used } else { TokenUse::Unknown }
+                }
+            };
+            let result = match &outcome { TokenUse::Fresh(_) => "used", TokenUse::Used => "replayed", TokenUse::Unknown => "unknown" };
+            audit!(tx, actor, &format!("bridge.{kind}.use"), system_id, json!({ "jti": jti, "result": result }))?;
+            outcome
+        });
+        Ok(outcome)
+    }
+
+    /// Every sealed value and index not written under `current_key`, for a re-key: identities
+    /// (user id, index, number, name) and accounts (ref, account index, account id, certificate
+    /// index, number), at most `limit` of each.
+    pub async fn stale_sealed(
+        &self,
+        current_key: &str,
+        limit: i64,
+    ) -> Result<(Vec<SealedIdentity>, Vec<SealedAccount>), StoreError> {
+        let prefix = format!("{current_key}:");
+        let length = i32::try_from(prefix.chars().count()).unwrap_or(i32::MAX);
+        let rows = on_pool!(self, pool => {
+            let identities: Vec<SealedIdentity> = sqlx::query_as(
+                "SELECT user_id, kind, certificate_type, certificate_index, certificate_no, name, level, updated_at
+                 FROM bridge_identities WHERE substr(certificate_index, 1, $2) <> $1 OR substr(certificate_no, 1, $2) <> $1 OR substr(name, 1, $2) <> $1
+                 ORDER BY user_id LIMIT $3",
+            )
+            .bind(&prefix)
+            .bind(length)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?;
+            let accounts: Vec<SealedAccount> = sqlx::query_as(
+                "SELECT id, system_id, account_index, account_id, certificate_index, certificate_no FROM bridge_accounts
+                 WHERE substr(account_index, 1, $2) <> $1 OR substr(account_id, 1, $2) <> $1
+                 OR substr(certificate_index, 1, $2) <> $1 OR substr(certificate_no, 1, $2) <> $1
+                 ORDER BY id LIMIT $3",
+            )
+            .bind(&prefix)
+            .bind(length)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?;
+            (identities, accounts)
+        });
+        Ok(rows)
+    }
+
+    /// Writes re-sealed values in one transaction, with one audit event.
+    pub async fn reseal(
+        &self,
+        identities: &[SealedIdentity],
+        accounts: &[SealedAccount],
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        in_write_tx!(self, tx => {
+            for i in identities {
+                sqlx::query("UPDATE bridge_identities SET certificate_index = $2, certificate_no = $3, name = $4 WHERE user_id = $1")
+                    .bind(&i.user_id)
+                    .bind(&i.certificate_index)
+                    .bind(&i.certificate_no)
+                    .bind(&i.name)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for a in accounts {
+                sqlx::query(
+                    "UPDATE bridge_accounts SET account_index = $2, account_id = $3, certificate_index = $4, certificate_no = $5 WHERE id = $1",
+                )
+                .bind(&a.id)
+                .bind(&a.account_index)
+                .bind(&a.account_id)
+                .bind(&a.certificate_index)
+                .bind(&a.certificate_no)
+                .execute(&mut *tx)
+                .await?;
+            }
+            audit!(tx, actor, "bridge.rekey", "bridge", json!({ "identities": identities.len(), "accounts": accounts.len() }))?;
+        });
+        Ok(())
+    }
+}

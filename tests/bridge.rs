@@ -1,0 +1,412 @@
+//! The user bridge end to end over real sockets: ronghe's router served on loopback, the REST
+//! simulator with its single sign-on login redeeming tickets server-to-server. A platform user
+//! reaches the legacy system as the right account; refused tickets come back with distinct
+//! codes; a legacy login proves an account once; unknown accounts are reported; and the SQLite
+//! file holds no name or certificate number in clear.
+
+mod common;
+
+use base64::Engine as _;
+use chrono::{Duration, Utc};
+use ronghe::bridge::Cipher;
+use ronghe::server::{AppState, Metrics, app};
+use ronghe_adapters::sim::data::LegacyAccount;
+use ronghe_adapters::sim::rest::{API_KEY, RestSim};
+use ronghe_adapters::sim::{SimBridge, SimOptions};
+use serde_json::{Value, json};
+
+const SYSTEM: &str = "sim-rest";
+const OTHER: &str = "sim-other";
+
+struct Platform {
+    url: String,
+    bridge: ronghe::bridge::Bridge,
+    http: reqwest::Client,
+    dir: tempfile::TempDir,
+}
+
+impl Platform {
+    /// ronghe on a SQLite file, served on an ephemeral loopback port.
+    async fn start() -> Platform {
+        let dir = tempfile::tempdir().unwrap();
+        let store = common::sqlite_store(&dir).await;
+        let keys = common::bridge_keys("k1", &[("k1", Cipher::Aes256Gcm)]);
+        let bridge = common::bridge(&store, &keys);
+        let state = AppState {
+            store,
+            metrics: Metrics::new(),
+            bridge: Some(bridge.clone()),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app(state, 1 << 20)).await });
+        Platform {
+            url,
+            bridge,
+            http: reqwest::Client::new(),
+            dir,
+        }
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .header("x-ronghe-actor", "platform-portal")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (
+            response.status().as_u16(),
+            response.json().await.unwrap_or(Value::Null),
+        )
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self.http.get(format!("{}{path}", self.url)).send().await.unwrap();
+        (
+            response.status().as_u16(),
+            response.json().await.unwrap_or(Value::Null),
+        )
+    }
+
+    /// Redeems as `system` would, with `secret`.
+    async fn redeem(&self, system: &str, secret: &str, ticket: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}/api/v1/bridge/tickets/redeem", self.url))
+            .basic_auth(system, Some(secret))
+            .json(&json!({ "ticket": ticket }))
+            .send()
+            .await
+            .unwrap();
+        (
+            response.status().as_u16(),
+            response.json().await.unwrap_or(Value::Null),
+        )
+    }
+
+    async fn register(&self, system: &str, callback: &str, signature: &str) {
+        let registration = json!({
+            "id": system, "name": "市场监管许可系统", "department": "贵阳市市场监督管理局",
+            "region_code": "520100", "protocol": "rest", "endpoint": "http://127.0.0.1:9/api",
+        });
+        assert_eq!(self.post("/api/v1/systems", registration).await.0, 201);
+        let config = common::bridge_config("basic", signature, callback);
+        self.bridge
+            .store()
+            .set_bridge_config(system, &config, "engineer")
+            .await
+            .unwrap();
+    }
+
+    async fn issue(&self, user: &str, system: &str) -> Value {
+        let (status, issued) = self
+            .post(
+                "/api/v1/bridge/tickets",
+                json!({ "user_id": user, "system_id": system }),
+            )
+            .await;
+        assert_eq!(status, 201, "{issued}");
+        issued
+    }
+}
+
+/// The identity the real-name system holds for the person behind a legacy account.
+fn identity_of(user_id: &str, account: &LegacyAccount) -> Value {
+    let company = ronghe::validate::parse_uscc(&account.certificate_no).is_ok();
+    json!({
+        "user_id": user_id,
+        "kind": if company { "legal_person" } else { "natural_person" },
+        "name": account.name,
+        "certificate_type": if company { "unified_social_credit_code" } else { "resident_id" },
+        "certificate_no": account.certificate_no,
+        "level": "advanced",
+    })
+}
+
+/// Sends a request and reads the JSON answer.
+async fn fetch(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
+fn error_code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("?")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn platform_user_reaches_the_legacy_system_as_the_right_account() {
+    let platform = Platform::start().await;
+    let sim = RestSim::start(&SimOptions {
+        cases: 50,
+        bridge: Some(SimBridge {
+            platform_url: platform.url.clone(),
+            system_id: SYSTEM.to_owned(),
+            secret: common::SYSTEM_SECRET.to_owned(),
+        }),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let sim_url = sim.running.url();
+    platform
+        .register(SYSTEM, &format!("{sim_url}/sso/login"), "hmac-sha256")
+        .await;
+    platform
+        .register(OTHER, "https://other.example.gov.cn/sso/", "ed25519")
+        .await;
+
+    // The department exports its accounts; the bridge imports them.
+    let export: Value = fetch(
+        platform
+            .http
+            .get(format!("{sim_url}/api/v1/accounts"))
+            .header("x-api-key", API_KEY),
+    )
+    .await;
+    let accounts = export["data"]["list"].clone();
+    let (status, imported) = platform
+        .post(
+            &format!("/api/v1/bridge/systems/{SYSTEM}/accounts"),
+            json!({ "accounts": accounts }),
+        )
+        .await;
+    assert_eq!(status, 200, "{imported}");
+    assert_eq!(imported["accounts"], sim.accounts().len());
+
+    // The real-name system's identities arrive: linked through the certificate number.
+    let first = &sim.accounts()[0];
+    let (status, report) = platform
+        .post("/api/v1/bridge/identities", identity_of("pu-1", first))
+        .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(
+        report["links"],
+        json!([{ "outcome": "linked", "system_id": SYSTEM, "link_id": report["links"][0]["link_id"] }])
+    );
+    assert!(!report.to_string().contains(&first.certificate_no) && !report.to_string().contains(&first.name));
+    // The second person registered twice in the legacy system: a conflict, reported.
+    let second = &sim.accounts()[1];
+    let (_, report) = platform
+        .post("/api/v1/bridge/identities", identity_of("pu-2", second))
+        .await;
+    assert_eq!(report["links"][0]["outcome"], "conflict", "{report}");
+    assert_eq!(report["links"][0]["reason"], "duplicate_certificate");
+    let (_, problems) = platform.get("/api/v1/bridge/report").await;
+    assert_eq!(
+        problems["conflicts"][0]["account_ids"],
+        json!(["u00002", "u00002b"]),
+        "{problems}"
+    );
+
+    // Round trip: ticket → redirect → the simulator redeems → logged in as u00001.
+    let issued = platform.issue("pu-1", SYSTEM).await;
+    let redirect = issued["redirect_url"].as_str().unwrap();
+    assert!(
+        redirect.starts_with(&format!("{sim_url}/sso/login?ticket=")),
+        "{redirect}"
+    );
+    let login: Value = fetch(platform.http.get(redirect)).await;
+    assert_eq!(login["code"], "0000", "{login}");
+    assert_eq!(login["data"]["account"], "u00001");
+    assert_eq!(login["data"]["attributes"]["userName"], first.name.as_str());
+    let session = login["data"]["session"].as_str().unwrap();
+    let me: Value = fetch(
+        platform
+            .http
+            .get(format!("{sim_url}/api/v1/me"))
+            .header("x-session", session),
+    )
+    .await;
+    assert_eq!(
+        me["data"]["account"], "u00001",
+        "logged in as the right legacy account"
+    );
+    // The same link again: the simulator shows the platform's refusal.
+    let replay: Value = fetch(platform.http.get(redirect)).await;
+    assert_eq!(replay["data"]["reason"], "ticket_replayed", "{replay}");
+
+    // Every refusal reaches the redeeming system with its own code.
+    let secret = common::SYSTEM_SECRET;
+    let ticket = platform.issue("pu-1", SYSTEM).await["ticket"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, body) = platform.redeem(SYSTEM, "wrong", &ticket).await;
+    assert_eq!((status, error_code(&body)), (401, "bridge_unauthorized"));
+    let (status, body) = platform.redeem(OTHER, secret, &ticket).await;
+    assert_eq!((status, error_code(&body)), (403, "ticket_wrong_system"));
+    let mut parts: Vec<&str> = ticket.split('.').collect();
+    let other_ticket = platform.issue("pu-1", SYSTEM).await["ticket"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    parts[2] = other_ticket.rsplit('.').next().unwrap();
+    let (status, body) = platform.redeem(SYSTEM, secret, &parts.join(".")).await;
+    assert_eq!((status, error_code(&body)), (403, "ticket_tampered"));
+    let (status, body) = platform.redeem(SYSTEM, secret, "garbage").await;
+    assert_eq!((status, error_code(&body)), (400, "ticket_malformed"));
+    let stale = platform
+        .bridge
+        .issue(
+            "pu-1",
+            SYSTEM,
+            None,
+            "platform",
+            Utc::now() - Duration::seconds(61),
+        )
+        .await
+        .unwrap();
+    let (status, body) = platform.redeem(SYSTEM, secret, &stale.ticket).await;
+    assert_eq!((status, error_code(&body)), (410, "ticket_expired"));
+    let mut downgraded = identity_of("pu-1", first);
+    downgraded["level"] = json!("unverified");
+    assert_eq!(
+        platform.post("/api/v1/bridge/identities", downgraded).await.0,
+        200
+    );
+    let (status, body) = platform.redeem(SYSTEM, secret, &ticket).await;
+    assert_eq!((status, error_code(&body)), (403, "ticket_level_too_low"));
+    let (status, body) = platform
+        .post(
+            "/api/v1/bridge/tickets",
+            json!({ "user_id": "pu-1", "system_id": SYSTEM }),
+        )
+        .await;
+    assert_eq!((status, error_code(&body)), (403, "level_too_low"));
+    assert_eq!(
+        platform
+            .post("/api/v1/bridge/identities", identity_of("pu-1", first))
+            .await
+            .0,
+        200
+    );
+
+    // A system that verifies offline: an Ed25519 ticket checks out against the published key.
+    platform
+        .post(
+            &format!("/api/v1/bridge/systems/{OTHER}/accounts"),
+            json!({ "accounts": [{ "account_id": "o-1", "certificate_no": first.certificate_no }] }),
+        )
+        .await;
+    let offline = platform.issue("pu-1", OTHER).await["ticket"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, keys) = platform.get("/api/v1/bridge/keys").await;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let key: [u8; 32] = b64
+        .decode(keys[0]["x"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let (signed, signature) = offline.rsplit_once('.').unwrap();
+    let signature = ed25519_dalek::Signature::from_slice(&b64.decode(signature).unwrap()).unwrap();
+    ed25519_dalek::VerifyingKey::from_bytes(&key)
+        .unwrap()
+        .verify_strict(signed.as_bytes(), &signature)
+        .unwrap();
+
+    // The person registered twice proves one account by logging in there once.
+    let link: Value = fetch(
+        platform
+            .http
+            .post(format!("{sim_url}/sso/link"))
+            .json(&json!({ "username": "u00002b", "password": "pw-u00002b" })),
+    )
+    .await;
+    let proof = link["data"]["proof"].as_str().unwrap();
+    let (status, linked) = platform
+        .post(
+            "/api/v1/bridge/links",
+            json!({ "user_id": "pu-2", "system_id": SYSTEM, "proof": proof }),
+        )
+        .await;
+    assert_eq!(
+        (status, linked["method"].as_str()),
+        (201, Some("legacy_login")),
+        "{linked}"
+    );
+    let login: Value = fetch(
+        platform.http.get(
+            platform.issue("pu-2", SYSTEM).await["redirect_url"]
+                .as_str()
+                .unwrap(),
+        ),
+    )
+    .await;
+    assert_eq!(login["data"]["account"], "u00002b", "{login}");
+
+    // Department → platform: write-backs resolve through the links; unknown accounts are reported.
+    let resolved = platform
+        .bridge
+        .resolve(SYSTEM, "u00001", "SC-1", "writeback")
+        .await
+        .unwrap();
+    assert!(matches!(resolved, ronghe::bridge::Resolution::Linked { ref user_id, .. } if user_id == "pu-1"));
+    let unknown = platform
+        .bridge
+        .resolve(SYSTEM, "u09999", "SC-2", "writeback")
+        .await
+        .unwrap();
+    assert_eq!(unknown, ronghe::bridge::Resolution::Unknown);
+    let (_, problems) = platform
+        .get(&format!("/api/v1/bridge/report?system_id={SYSTEM}"))
+        .await;
+    assert!(problems["conflicts"].as_array().unwrap().is_empty(), "{problems}");
+    assert_eq!(problems["unresolved"][0]["account_id"], "u09999");
+    assert_eq!(problems["unresolved"][0]["last_context"], "SC-2");
+
+    let (_, links) = platform.get("/api/v1/bridge/links?user_id=pu-1").await;
+    assert_eq!(links.as_array().map(Vec::len), Some(2), "{links}");
+    let metrics = platform
+        .http
+        .get(format!("{}/metrics", platform.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("ronghe_bridge_tickets_total{outcome=\"redeemed\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("outcome=\"ticket_replayed\""), "{metrics}");
+    let (_, doc) = platform.get("/api/v1/openapi.json").await;
+    assert!(doc["paths"]["/api/v1/bridge/tickets/redeem"].is_object());
+
+    // Encrypted at rest: the database files (WAL included) hold no number or name in clear.
+    let mut bytes = Vec::new();
+    for entry in std::fs::read_dir(platform.dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("ronghe.db")
+        {
+            bytes.extend(std::fs::read(&path).unwrap());
+        }
+    }
+    assert!(bytes.len() > 10_000, "the store was written");
+    let contains = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    for account in &sim.accounts()[..2] {
+        assert!(
+            !contains(account.certificate_no.as_bytes()),
+            "certificate number of {} in clear",
+            account.account_id
+        );
+        assert!(
+            !contains(account.name.as_bytes()),
+            "name of {} in clear",
+            account.account_id
+        );
+        assert!(
+            !contains(account.account_id.as_bytes()),
+            "account id {} in clear",
+            account.account_id
+        );
+    }
+}
