@@ -502,6 +502,13 @@ impl Panel {
             .collect()
     }
 
+    /// Whether `round` may close with the submissions in `scores`: a first round needs as many
+    /// experts as the rubric needs scores per criterion for a verdict; a later round revises,
+    /// and the scores not revised stand.
+    fn enough_to_close(&self, scores: &[ScoreRow], round: &Round) -> bool {
+        round.number > 1 || Panel::submitted(scores, round.number).len() >= self.rubric.spec.panel.min_scores
+    }
+
     fn require_chair(&self, actor: &str, action: &'static str) -> Result<(), AssessmentError> {
         if actor == self.assessment.chair {
             Ok(())
@@ -653,6 +660,18 @@ impl Panel {
                 let Some(round) = self.open_round() else {
                     return Err(state("no_open_round", "no round is open; give the verdict"));
                 };
+                if !self.enough_to_close(&self.scores, round) {
+                    return Err(state(
+                        "too_few_submissions",
+                        format!(
+                            "round {} has {} submission(s); rubric {} needs {} before the first round closes (a verdict needs that many scores per criterion)",
+                            round.number,
+                            Panel::submitted(&self.scores, round.number).len(),
+                            self.rubric.spec.id,
+                            self.rubric.spec.panel.min_scores
+                        ),
+                    ));
+                }
                 let (changes, closed) = self.close(&self.scores, round, actor, now);
                 Ok(Effect {
                     changes,
@@ -800,7 +819,7 @@ impl Panel {
             *e = next.clone();
         }
         if let Some(round) = after.open_round()
-            && !Panel::submitted(&after.scores, round.number).is_empty()
+            && after.enough_to_close(&after.scores, round)
             && after.pending(&after.scores).is_empty()
         {
             let (more, closed) = after.close(&after.scores, round, "all_submitted", now);
@@ -881,7 +900,7 @@ impl Panel {
             serde_json::json!({ "expert": expert.id, "round": round.number, "criteria": sheet.scores.len(), "abstained": abstained }),
         )];
         let pending = self.pending(&scores);
-        let closed = if pending.is_empty() {
+        let closed = if pending.is_empty() && self.enough_to_close(&scores, round) {
             let (more, closed) = self.close(&scores, round, "all_submitted", now);
             changes.extend(more);
             audit.push(self.audit(
@@ -956,14 +975,37 @@ impl Panel {
     ) -> Result<Effect, AssessmentError> {
         self.require_chair(actor, "give the verdict")?;
         self.require_undecided()?;
+        let mut decided = self.clone();
+        let mut changes = Vec::new();
         if let Some(round) = self.open_round() {
-            return Err(state(
-                "round_open",
-                format!(
-                    "round {} is still open: close it before the verdict",
-                    round.number
-                ),
-            ));
+            if secrecy_justification
+                .as_deref()
+                .is_none_or(|j| j.trim().is_empty())
+            {
+                if self.system.secret {
+                    return Err(VerdictError::JustificationRequired {
+                        system: self.system.id.clone(),
+                    }
+                    .into());
+                }
+                return Err(state(
+                    "round_open",
+                    format!(
+                        "round {} is still open: close it before the verdict (only the secrecy exception may be recorded while it is open)",
+                        round.number
+                    ),
+                ));
+            }
+            // The secrecy exception rests on its justification, not on scores: it closes the
+            // open round as it stands.
+            changes.push(Change::CloseRound {
+                round: round.number,
+                closed_at: now,
+                closed_by: "verdict".to_owned(),
+            });
+            if let Some(r) = decided.rounds.iter_mut().find(|r| r.number == round.number) {
+                r.closed_at = Some(now);
+            }
         }
         let system = &self.system;
         let input = AssessmentInput {
@@ -983,7 +1025,7 @@ impl Panel {
                     recusal: e.recusal.clone(),
                 })
                 .collect(),
-            sheets: self.effective_sheets().into_values().collect(),
+            sheets: decided.effective_sheets().into_values().collect(),
             rounds: round_u32(self.assessment.round),
             decided_at: now.with_timezone(&crate::validate::SHANGHAI).to_rfc3339(),
             decided_by: actor.to_owned(),
@@ -1017,16 +1059,17 @@ impl Panel {
             },
         ];
         let report = Box::new(report);
+        changes.extend([
+            Change::InsertVerdict {
+                report: report.clone(),
+                decided_at: now,
+                decided_by: actor.to_owned(),
+            },
+            Change::UpdateAssessment(assessment),
+            Change::UpdateSystem(assessed),
+        ]);
         Ok(Effect {
-            changes: vec![
-                Change::InsertVerdict {
-                    report: report.clone(),
-                    decided_at: now,
-                    decided_by: actor.to_owned(),
-                },
-                Change::UpdateAssessment(assessment),
-                Change::UpdateSystem(assessed),
-            ],
+            changes,
             audit,
             outcome: Outcome::Decided(report),
         })
@@ -1474,6 +1517,52 @@ mod tests {
             ]
         );
         assert!(profile.source.is_some_and(|s| s.contains("+08:00")));
+    }
+
+    /// Regression (issue 4): an expert who scored before the rest of the panel was seated closed
+    /// the round alone and left the assessment stuck. A first round closes only with as many
+    /// submissions as the rubric needs scores per criterion (3 by default).
+    #[test]
+    fn a_first_round_needs_enough_submissions_to_close() {
+        let mut p = panel();
+        add(&mut p, "early", "省大数据局");
+        declare(&mut p, "early");
+        let s = sheet(&p, 3);
+        let Outcome::Submitted(receipt) = submit(&mut p, "early", s).unwrap() else {
+            panic!()
+        };
+        assert!(
+            receipt.closed.is_none() && receipt.pending.is_empty(),
+            "{receipt:?}"
+        );
+        assert_eq!(codes(run(&mut p, CHAIR, Command::Close)), "too_few_submissions");
+        // The panel can still be completed, and then it closes by itself.
+        for id in ["late-a", "late-b"] {
+            add(&mut p, id, "省大数据局");
+            declare(&mut p, id);
+            let s = sheet(&p, 3);
+            submit(&mut p, id, s).unwrap();
+        }
+        assert_eq!(p.assessment.state, AssessmentState::Closed);
+    }
+
+    #[test]
+    fn the_secrecy_exception_may_be_recorded_while_the_round_is_open() {
+        let mut p = panel();
+        let decide = |j: Option<&str>| Command::Decide {
+            secrecy_justification: j.map(str::to_owned),
+            profile: None,
+        };
+        assert_eq!(codes(run(&mut p, CHAIR, decide(None))), "round_open");
+        let justification = "该系统处理涉密审批事项,按保密规定不得接入互联网政务服务平台。";
+        let Outcome::Decided(report) = run(&mut p, CHAIR, decide(Some(justification))).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            report.verdict.mode,
+            ronghe_assessment::IntegrationMode::SecrecyException
+        );
+        assert!(p.open_round().is_none() && p.assessment.state == AssessmentState::Decided);
     }
 
     #[test]
