@@ -86,7 +86,9 @@ pub struct Icc {
 /// ICC(2,1) and ICC(2,k) from `rows` = one row per target with one value per rater:
 /// ICC(2,1) = (BMS − EMS) / (BMS + (k−1)·EMS + k·(JMS − EMS)/n),
 /// ICC(2,k) = (BMS − EMS) / (BMS + (JMS − EMS)/n).
-/// `None` with fewer than two targets or raters, ragged rows, or no variance at all.
+/// `None` with fewer than two targets or raters, ragged rows, or when a denominator is not
+/// positive: the targets (criteria) hardly differ, and the coefficient is undefined (it would
+/// come out far outside [−1, 1]).
 pub fn icc(rows: &[Vec<f64>]) -> Option<Icc> {
     let n = rows.len();
     let k = rows.first()?.len();
@@ -111,7 +113,7 @@ pub fn icc(rows: &[Vec<f64>]) -> Option<Icc> {
     let ems = ss_error / ((nf - 1.0) * (kf - 1.0));
     let single_den = bms + (kf - 1.0) * ems + kf * (jms - ems) / nf;
     let average_den = bms + (jms - ems) / nf;
-    (single_den.abs() > 1e-12 && average_den.abs() > 1e-12).then(|| Icc {
+    (single_den > 1e-12 && average_den > 1e-12).then(|| Icc {
         single: (bms - ems) / single_den,
         average: (bms - ems) / average_den,
         raters: k,
@@ -192,6 +194,9 @@ mod tests {
     #[test]
     fn icc_edges() {
         assert!(icc(&rows(&[&[3.0, 3.0], &[3.0, 3.0]])).is_none());
+        // Targets with equal means and only disagreement around them: BMS = JMS = 0, EMS = 1;
+        // the average-measures denominator is negative, so no coefficient.
+        assert!(icc(&rows(&[&[1.0, 2.0], &[2.0, 1.0]])).is_none());
         assert!(icc(&rows(&[&[1.0, 2.0]])).is_none());
         let perfect = icc(&rows(&[&[1.0, 1.0], &[3.0, 3.0], &[5.0, 5.0]])).unwrap();
         assert!(close(perfect.single, 1.0) && close(perfect.average, 1.0));

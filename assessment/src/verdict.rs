@@ -504,7 +504,7 @@ pub fn confidence(
                 "agreement",
                 "一致性",
                 Level::High,
-                "无争议指标(评分无差异,ICC 不可计算)".to_owned(),
+                "无争议指标(各指标面板值相差太小,ICC 不可计算)".to_owned(),
             ),
         }
     };
