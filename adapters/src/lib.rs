@@ -6,6 +6,7 @@
 mod adapter;
 pub mod config;
 mod error;
+pub mod mssql;
 mod profile;
 mod raw;
 pub mod registry;
@@ -14,6 +15,7 @@ pub mod rest;
 mod secrets;
 pub mod sim;
 pub mod soap;
+pub mod sql;
 mod watermark;
 
 pub use adapter::{Adapter, Capabilities, Checkpoint, Receipt, Record, RecordStream};

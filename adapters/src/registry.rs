@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::Issues;
-use crate::{Adapter, AdapterError, Secrets, rest, soap};
+use crate::{Adapter, AdapterError, Secrets, mssql, rest, soap, sql};
 
 /// How ronghe talks to a departmental system.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -65,6 +65,8 @@ impl std::fmt::Display for AdapterKind {
 pub enum AdapterConfig {
     Rest(rest::RestConfig),
     Soap(soap::SoapConfig),
+    Sql(sql::SqlConfig),
+    Mssql(mssql::MssqlConfig),
 }
 
 impl AdapterConfig {
@@ -72,6 +74,8 @@ impl AdapterConfig {
         match self {
             AdapterConfig::Rest(_) => AdapterKind::Rest,
             AdapterConfig::Soap(_) => AdapterKind::Soap,
+            AdapterConfig::Sql(_) => AdapterKind::Sql,
+            AdapterConfig::Mssql(_) => AdapterKind::Mssql,
         }
     }
 
@@ -79,6 +83,8 @@ impl AdapterConfig {
         match self {
             AdapterConfig::Rest(c) => c.check(issues),
             AdapterConfig::Soap(c) => c.check(issues),
+            AdapterConfig::Sql(c) => c.check(issues),
+            AdapterConfig::Mssql(c) => c.check(issues),
         }
     }
 
@@ -86,6 +92,8 @@ impl AdapterConfig {
         Ok(match self {
             AdapterConfig::Rest(c) => Box::new(rest::RestAdapter::build(c, secrets)?),
             AdapterConfig::Soap(c) => Box::new(soap::SoapAdapter::build(c, secrets)?),
+            AdapterConfig::Sql(c) => Box::new(sql::SqlAdapter::build(c, secrets)?),
+            AdapterConfig::Mssql(c) => Box::new(c.build(secrets)?),
         })
     }
 }

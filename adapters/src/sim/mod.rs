@@ -6,6 +6,7 @@ pub mod data;
 pub mod faults;
 pub mod rest;
 pub mod soap;
+pub mod sql;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
