@@ -1,6 +1,7 @@
 //! ronghe (融合) onboards a province's departmental approval systems onto its unified online
 //! government service platform. See `docs/ARCHITECTURE.md` for the map of this crate.
 
+pub mod assessments;
 pub mod bench;
 pub mod bridge;
 pub mod calendar;

@@ -5,7 +5,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use ronghe_adapters::AdapterKind;
 use serde::{Deserialize, Serialize};
 
-use crate::case::FieldIssue;
+use crate::case::{FieldIssue, Problems};
 use crate::validate;
 
 /// A departmental approval system known to the platform.
@@ -149,48 +149,22 @@ pub(crate) fn summary(issues: &[FieldIssue]) -> String {
         .join("; ")
 }
 
-/// Collects field problems so that all are reported at once.
-#[derive(Default)]
-struct Problems(Vec<FieldIssue>);
-
-impl Problems {
-    fn add(&mut self, field: &str, rule: &str, message: impl Into<String>) {
-        self.0.push(FieldIssue {
-            field: field.to_owned(),
-            rule: rule.to_owned(),
-            message: message.into(),
-        });
-    }
-
-    fn text(&mut self, field: &str, value: &str, max: usize) {
-        if value.trim().is_empty() {
-            self.add(field, "required", "must not be empty");
-        } else if value.chars().count() > max {
-            self.add(field, "max_length", format!("at most {max} characters"));
-        }
-    }
-
-    fn finish<T>(self, value: T) -> Result<T, SystemError> {
-        if self.0.is_empty() {
-            Ok(value)
-        } else {
-            Err(SystemError::Invalid(self.0))
-        }
-    }
-}
-
 /// Timestamps keep microseconds: the precision both stores hold, so a record reads back equal.
-fn stamp(now: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn stamp(now: DateTime<Utc>) -> DateTime<Utc> {
     now.trunc_subsecs(6)
 }
 
-fn check_id(p: &mut Problems, id: &str) {
-    let ok = (2..=63).contains(&id.len())
+/// A slug: 2-63 lower-case letters, digits and '-', starting with a letter.
+pub(crate) fn is_slug(id: &str) -> bool {
+    (2..=63).contains(&id.len())
         && id.starts_with(|c: char| c.is_ascii_lowercase())
         && id
             .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if !ok {
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn check_id(p: &mut Problems, id: &str) {
+    if !is_slug(id) {
         p.add(
             "id",
             "system.id",
@@ -281,21 +255,24 @@ impl NewSystem {
             check_credentials_ref(&mut p, r);
         }
         let Some(protocol) = kind else {
-            return Err(SystemError::Invalid(p.0));
+            return Err(SystemError::Invalid(p.into_issues()));
         };
-        p.finish(System {
-            id: self.id,
-            name: self.name.trim().to_owned(),
-            department: self.department.trim().to_owned(),
-            region_code: self.region_code,
-            protocol,
-            endpoint: self.endpoint,
-            credentials_ref: self.credentials_ref,
-            secret: self.secret,
-            status: SystemStatus::Registered,
-            created_at: stamp(now),
-            updated_at: stamp(now),
-        })
+        p.finish(
+            System {
+                id: self.id,
+                name: self.name.trim().to_owned(),
+                department: self.department.trim().to_owned(),
+                region_code: self.region_code,
+                protocol,
+                endpoint: self.endpoint,
+                credentials_ref: self.credentials_ref,
+                secret: self.secret,
+                status: SystemStatus::Registered,
+                created_at: stamp(now),
+                updated_at: stamp(now),
+            },
+            SystemError::Invalid,
+        )
     }
 }
 
@@ -367,7 +344,7 @@ impl System {
             p.add("status", "system.secret", "a system bound by secrecy rules is not integrated (Art. 13, 25); it stays registered or assessed");
         }
         next.updated_at = stamp(now);
-        p.finish(next)
+        p.finish(next, SystemError::Invalid)
     }
 
     /// Retires the system; legal from any status but `retired`.
@@ -380,7 +357,7 @@ impl System {
         let mut next = self.clone();
         next.status = SystemStatus::Retired;
         next.updated_at = stamp(now);
-        p.finish(next)
+        p.finish(next, SystemError::Invalid)
     }
 }
 

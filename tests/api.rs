@@ -51,11 +51,21 @@ impl Api {
     }
 
     async fn send(&self, method: &str, path: &str, body: impl Into<Body>) -> (StatusCode, Value) {
+        self.send_as("tester", method, path, body).await
+    }
+
+    async fn send_as(
+        &self,
+        actor: &str,
+        method: &str,
+        path: &str,
+        body: impl Into<Body>,
+    ) -> (StatusCode, Value) {
         let request = Request::builder()
             .method(method)
             .uri(path)
             .header(header::CONTENT_TYPE, "application/json")
-            .header("x-ronghe-actor", "tester")
+            .header("x-ronghe-actor", actor)
             .body(body.into())
             .unwrap();
         self.call(request).await
@@ -433,4 +443,592 @@ async fn published_rules_are_public_and_validated() {
         1,
         "refused rules are not stored"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Assessments (issue 4)
+// ---------------------------------------------------------------------------------------------
+
+const CHAIR: &str = "chair-zhang";
+const EXPERTS: [&str; 5] = ["wang-li", "li-na", "zhao-qiang", "qian-hui", "sun-yu"];
+
+/// A system registration in its own department.
+fn department_system(id: &str, name: &str, department: &str, secret: bool) -> Value {
+    json!({
+        "id": id, "name": name, "department": department, "region_code": "520100",
+        "protocol": "rest", "endpoint": "http://127.0.0.1:9001/api", "secret": secret
+    })
+}
+
+/// Expert `expert`'s JSON sheet for a system seen as `profile`, with a reason.
+fn score_body(profile: common::Profile, expert: usize, reason: &str) -> String {
+    let scores: serde_json::Map<String, Value> = common::expert_scores(profile, expert)
+        .into_iter()
+        .map(|(c, l)| (c, json!(l)))
+        .collect();
+    json!({ "scores": scores, "reasons": { "integration_tech": reason } }).to_string()
+}
+
+impl Api {
+    /// Registers a system, opens its assessment as the chair and seats the five experts (plus
+    /// one from the system's own department, who is recused); returns the assessment id.
+    async fn panel(&self, system: Value) -> String {
+        let id = system["id"].as_str().unwrap().to_owned();
+        let (status, body) = self.send("POST", "/api/v1/systems", system.to_string()).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (status, opened) = self
+            .send_as(
+                CHAIR,
+                "POST",
+                "/api/v1/assessments",
+                json!({ "system_id": id }).to_string(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{opened}");
+        let assessment = opened["id"].as_str().unwrap().to_owned();
+        assert_eq!(
+            (opened["chair"].as_str(), opened["round"].as_i64()),
+            (Some(CHAIR), Some(1))
+        );
+        let own_department = system["department"].as_str().unwrap().to_owned();
+        for (expert, department) in EXPERTS
+            .iter()
+            .map(|e| (*e, "省大数据局"))
+            .chain([("own-dept", own_department.as_str())])
+        {
+            let new = json!({ "id": expert, "name": format!("专家{expert}"), "department": department });
+            let (status, added) = self
+                .send_as(
+                    CHAIR,
+                    "POST",
+                    &format!("/api/v1/assessments/{assessment}/experts"),
+                    new.to_string(),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{added}");
+            assert_eq!(added["recusal"].is_string(), expert == "own-dept", "{added}");
+            let (status, declared) = self
+                .send_as(
+                    expert,
+                    "PUT",
+                    &format!("/api/v1/assessments/{assessment}/experts/{expert}/conflicts"),
+                    r#"{"conflicts": []}"#,
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{declared}");
+        }
+        assessment
+    }
+
+    async fn score(&self, assessment: &str, expert: usize, body: String) -> (StatusCode, Value) {
+        let who = EXPERTS[expert];
+        self.send_as(
+            who,
+            "PUT",
+            &format!("/api/v1/assessments/{assessment}/experts/{who}/scores"),
+            body,
+        )
+        .await
+    }
+}
+
+/// A panel of five experts assesses four systems through the API — one per integration mode and
+/// a secret one — and gets a verdict and a report for each; the portfolio shows them all.
+#[tokio::test]
+async fn five_experts_assess_systems_end_to_end() {
+    let api = Api::new().await;
+    let cases = [
+        (
+            "gy-scjg",
+            "市场监管许可系统",
+            "贵阳市市场监督管理局",
+            common::ORDINARY,
+            "front_end_migration",
+        ),
+        (
+            "gz-shbz",
+            "社会保障待遇系统",
+            "贵州省人力资源和社会保障厅",
+            common::COMPLEX_AND_HARD,
+            "compatible_transition",
+        ),
+        (
+            "qn-hyzx",
+            "婚姻登记档案系统",
+            "黔南州民政局",
+            common::WEAK_AND_SINGLE,
+            "full_migration",
+        ),
+    ];
+    for (system, name, department, profile, mode) in cases {
+        let assessment = api
+            .panel(department_system(system, name, department, false))
+            .await;
+        let own = api
+            .send_as(
+                "own-dept",
+                "PUT",
+                &format!("/api/v1/assessments/{assessment}/experts/own-dept/scores"),
+                score_body(profile, 0, "x"),
+            )
+            .await;
+        check_error(own, StatusCode::FORBIDDEN, "recused", None);
+        for expert in 0..5 {
+            let (status, receipt) = api
+                .score(&assessment, expert, score_body(profile, expert, "源代码缺失"))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{receipt}");
+            assert_eq!(receipt["closed"].is_object(), expert == 4, "{receipt}");
+        }
+        // The data profile, given with the verdict: the risk reads it, the report keeps no sample.
+        let profile = json!({ "profile": { "source": "数据目录", "fields": [
+            { "name": "SQRZJHM", "label": "申请人证件号码", "samples": ["52010219900101123X"] },
+            { "name": "SXMC", "samples": ["食品经营许可"] }
+        ] } });
+        let (status, report) = api
+            .send_as(
+                CHAIR,
+                "POST",
+                &format!("/api/v1/assessments/{assessment}/verdict"),
+                profile.to_string(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{report}");
+        assert_eq!(report["verdict"]["mode"], mode, "{system}");
+        assert_eq!(report["risk"]["profile"]["sensitive"][0]["kind"], "personal_id");
+        assert!(report["risk"]["level"].is_string());
+        assert!(!report.to_string().contains("52010219900101123X"));
+        assert_eq!(report["verdict"]["confidence"]["level"], "high", "{system}");
+        assert!(report["verdict"]["rationale"]["alternatives"][0]["changes"][0]["criterion"].is_string());
+        let (_, shown) = api.get(&format!("/api/v1/systems/{system}")).await;
+        assert_eq!(shown["status"], "assessed");
+
+        let (status, json_report) = api.get(&format!("/api/v1/assessments/{assessment}/report")).await;
+        assert_eq!((status, &json_report), (StatusCode::OK, &report));
+        for (format, media, needle) in [
+            ("html", "text/html", "<svg"),
+            ("markdown", "text/markdown", "## 结论"),
+        ] {
+            let response = api
+                .router
+                .clone()
+                .oneshot(
+                    Request::get(format!("/api/v1/assessments/{assessment}/report?format={format}"))
+                        .body(Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            let content_type = response.headers()[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            assert!(content_type.starts_with(media), "{content_type}");
+            let text =
+                String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+            assert!(
+                text.contains(needle) && text.contains(report["verdict"]["label"].as_str().unwrap()),
+                "{text}"
+            );
+            assert!(
+                text.contains("什么样的评分改动会改变结论"),
+                "the report says which scores to challenge"
+            );
+        }
+        let trail = common::audit_trail(&api.store, &assessment).await;
+        for expert in EXPERTS {
+            assert!(
+                trail.contains(&(expert.to_owned(), "assessment.score".to_owned())),
+                "{trail:?}"
+            );
+        }
+    }
+
+    // A secret system: the secrecy exception, which needs its justification and no score; the
+    // chair records it while the first round is still open.
+    let secret = api
+        .panel(department_system("gz-jm", "涉密审批系统", "省国家保密局", true))
+        .await;
+    check_error(
+        api.send_as(CHAIR, "POST", &format!("/api/v1/assessments/{secret}/close"), "")
+            .await,
+        StatusCode::CONFLICT,
+        "too_few_submissions",
+        None,
+    );
+    check_error(
+        api.send_as(
+            CHAIR,
+            "POST",
+            &format!("/api/v1/assessments/{secret}/verdict"),
+            "{}",
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "secrecy_justification_required",
+        None,
+    );
+    let justification = json!({ "secrecy_justification": "该系统承办涉及国家秘密的审批事项,依照保密法律法规不得接入互联网政务服务平台。" });
+    let (status, report) = api
+        .send_as(
+            CHAIR,
+            "POST",
+            &format!("/api/v1/assessments/{secret}/verdict"),
+            justification.to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{report}");
+    assert_eq!(report["verdict"]["mode"], "secrecy_exception");
+
+    let (status, portfolio) = api.get("/api/v1/assessments/portfolio").await;
+    assert_eq!(status, StatusCode::OK);
+    let modes: Vec<(&str, &str)> = portfolio["systems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["system_id"].as_str().unwrap(), s["mode"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        modes,
+        [
+            ("gy-scjg", "front_end_migration"),
+            ("gz-jm", "secrecy_exception"),
+            ("gz-shbz", "compatible_transition"),
+            ("qn-hyzx", "full_migration"),
+        ]
+    );
+    // The same five experts scored three systems: they agree on which is the hardest.
+    let agreement = &portfolio["agreement"][0];
+    assert_eq!(agreement["experts"], 5, "{portfolio}");
+    assert!(
+        agreement["concordance"]["w"].as_f64().unwrap() > 0.9,
+        "{portfolio}"
+    );
+
+    let (_, doc) = api.get("/api/v1/openapi.json").await;
+    for path in [
+        "/api/v1/assessments",
+        "/api/v1/assessments/{id}",
+        "/api/v1/assessments/{id}/experts",
+        "/api/v1/assessments/{id}/experts/{expert}/conflicts",
+        "/api/v1/assessments/{id}/experts/{expert}/scores",
+        "/api/v1/assessments/{id}/close",
+        "/api/v1/assessments/{id}/rounds/{round}",
+        "/api/v1/assessments/{id}/verdict",
+        "/api/v1/assessments/{id}/report",
+        "/api/v1/assessments/portfolio",
+        "/api/v1/assessments/rubrics",
+        "/api/v1/assessments/rubrics/{id}/{version}",
+    ] {
+        assert!(
+            doc["paths"].get(path).is_some(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+}
+
+/// A fresh API with the market-regulation system's panel seated; the assessment id.
+async fn market_regulation_panel() -> (Api, String) {
+    let api = Api::new().await;
+    let assessment = api
+        .panel(department_system(
+            "gy-scjg",
+            "市场监管许可系统",
+            "贵阳市市场监督管理局",
+            false,
+        ))
+        .await;
+    (api, assessment)
+}
+
+/// While a round is open no endpoint reveals an expert's scores or reasons — not to the chair,
+/// not to the experts; once it closes, the round's summary shows them anonymised.
+#[tokio::test]
+async fn sealed_scores_cannot_be_read_before_the_round_closes() {
+    let (api, assessment) = market_regulation_panel().await;
+    for expert in 0..4 {
+        let (status, receipt) = api
+            .score(
+                &assessment,
+                expert,
+                score_body(common::ORDINARY, expert, &format!("SEALED-{expert}")),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            !receipt.to_string().contains("SEALED"),
+            "a receipt never repeats the scores: {receipt}"
+        );
+        assert!(receipt.get("scores").is_none());
+    }
+    let reads = [
+        "/api/v1/assessments".to_owned(),
+        "/api/v1/assessments?system=gy-scjg".to_owned(),
+        format!("/api/v1/assessments/{assessment}"),
+        format!("/api/v1/assessments/{assessment}/rounds/1"),
+        format!("/api/v1/assessments/{assessment}/report"),
+        format!("/api/v1/assessments/{assessment}/report?format=html"),
+        format!("/api/v1/assessments/{assessment}/report?format=markdown"),
+        "/api/v1/assessments/portfolio".to_owned(),
+        "/api/v1/assessments/rubrics".to_owned(),
+        "/api/v1/assessments/rubrics/ronghe-default/1".to_owned(),
+        "/api/v1/systems/gy-scjg".to_owned(),
+    ];
+    for actor in [CHAIR, EXPERTS[0], "anonymous"] {
+        for path in &reads {
+            let request = Request::get(path)
+                .header("x-ronghe-actor", actor)
+                .body(Body::empty())
+                .unwrap();
+            let (status, body) = api.call(request).await;
+            let text = body.to_string();
+            assert!(
+                !text.contains("SEALED"),
+                "{path} as {actor} reveals a sealed reason: {text}"
+            );
+            assert!(
+                !text.contains("\"scores\""),
+                "{path} as {actor} shows scores: {text}"
+            );
+            if path.ends_with("/rounds/1") {
+                check_error((status, body), StatusCode::CONFLICT, "sealed", None);
+            } else if path.contains("/report") {
+                check_error((status, body), StatusCode::CONFLICT, "no_verdict", None);
+            } else {
+                assert_eq!(status, StatusCode::OK, "{path}: {text}");
+            }
+        }
+    }
+    let (_, view) = api.get(&format!("/api/v1/assessments/{assessment}")).await;
+    assert_eq!(
+        view["pending"],
+        json!(["sun-yu"]),
+        "who is pending is public, what was scored is not"
+    );
+
+    let (_, receipt) = api
+        .score(&assessment, 4, score_body(common::ORDINARY, 4, "SEALED-4"))
+        .await;
+    assert!(receipt["closed"].is_object());
+    let (status, summary) = api
+        .get(&format!("/api/v1/assessments/{assessment}/rounds/1"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let text = summary.to_string();
+    assert!(
+        (0..5).all(|e| text.contains(&format!("SEALED-{e}"))),
+        "closed: the reasons show, anonymised"
+    );
+    assert!(
+        !EXPERTS.iter().any(|e| text.contains(e)),
+        "no expert is named next to a reason: {text}"
+    );
+}
+
+#[tokio::test]
+async fn assessment_bad_input_gets_the_error_shape() {
+    let (api, assessment) = market_regulation_panel().await;
+    let scores = format!("/api/v1/assessments/{assessment}/experts/wang-li/scores");
+    let mut out_of_range = common::expert_scores(common::ORDINARY, 0);
+    out_of_range[0].1 = 9;
+    let out_of_range = json!({
+        "scores": out_of_range.into_iter().map(|(c, l)| (c, json!(l))).collect::<serde_json::Map<_, _>>()
+    });
+    let wrong_round = json!({ "scores": { "support_coverage": 3 } });
+    let rubric = |text: &str| json!({ "toml": text }).to_string();
+    let inconsistent = ronghe_assessment::rubric::DEFAULT_RUBRIC
+        .replace("[\"support\", \"business\", 2]", "[\"business\", \"support\", 9]")
+        .replace("version = 1", "version = 7");
+    for (actor, method, path, body, status, code, field) in [
+        (
+            "wang-li",
+            "PUT",
+            scores.clone(),
+            "{".to_owned(),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            None,
+        ),
+        (
+            "wang-li",
+            "PUT",
+            scores.clone(),
+            r#"{"scores": {}, "colour": 1}"#.to_owned(),
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+            Some("colour"),
+        ),
+        (
+            "wang-li",
+            "PUT",
+            scores.clone(),
+            out_of_range.to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            Some("scores.support_coverage"),
+        ),
+        (
+            "wang-li",
+            "PUT",
+            scores.clone(),
+            wrong_round.to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            Some("scores.support_operations"),
+        ),
+        (
+            CHAIR,
+            "PUT",
+            scores.clone(),
+            score_body(common::ORDINARY, 0, "x"),
+            StatusCode::FORBIDDEN,
+            "not_the_expert",
+            None,
+        ),
+        (
+            "wang-li",
+            "POST",
+            format!("/api/v1/assessments/{assessment}/close"),
+            String::new(),
+            StatusCode::FORBIDDEN,
+            "not_chair",
+            None,
+        ),
+        (
+            CHAIR,
+            "POST",
+            format!("/api/v1/assessments/{assessment}/verdict"),
+            "{}".to_owned(),
+            StatusCode::CONFLICT,
+            "round_open",
+            None,
+        ),
+        (
+            CHAIR,
+            "POST",
+            "/api/v1/assessments".to_owned(),
+            r#"{"system_id": "gy-scjg"}"#.to_owned(),
+            StatusCode::CONFLICT,
+            "assessment_in_progress",
+            None,
+        ),
+        (
+            CHAIR,
+            "POST",
+            "/api/v1/assessments".to_owned(),
+            r#"{"system_id": "nope"}"#.to_owned(),
+            StatusCode::NOT_FOUND,
+            "not_found",
+            None,
+        ),
+        (
+            CHAIR,
+            "POST",
+            "/api/v1/assessments".to_owned(),
+            r#"{"system_id": "gy-scjg", "rubric": {"id": "mine", "version": 1}}"#.to_owned(),
+            StatusCode::NOT_FOUND,
+            "not_found",
+            None,
+        ),
+        (
+            CHAIR,
+            "POST",
+            "/api/v1/assessments/nope.1/close".to_owned(),
+            String::new(),
+            StatusCode::NOT_FOUND,
+            "not_found",
+            None,
+        ),
+        (
+            CHAIR,
+            "POST",
+            format!("/api/v1/assessments/{assessment}/experts"),
+            r#"{"id": "Bad Id", "name": "", "department": "x"}"#.to_owned(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            Some("id"),
+        ),
+        (
+            CHAIR,
+            "POST",
+            format!("/api/v1/assessments/{assessment}/experts"),
+            r#"{"id": "wang-li", "name": "王", "department": "x"}"#.to_owned(),
+            StatusCode::CONFLICT,
+            "expert_exists",
+            None,
+        ),
+        (
+            "ghost",
+            "PUT",
+            format!("/api/v1/assessments/{assessment}/experts/ghost/conflicts"),
+            r#"{"conflicts": []}"#.to_owned(),
+            StatusCode::NOT_FOUND,
+            "not_found",
+            None,
+        ),
+        (
+            "wang-li",
+            "PUT",
+            format!("/api/v1/assessments/{assessment}/experts/wang-li/conflicts"),
+            r#"{"conflicts": []}"#.to_owned(),
+            StatusCode::CONFLICT,
+            "already_declared",
+            None,
+        ),
+        (
+            "author",
+            "POST",
+            "/api/v1/assessments/rubrics".to_owned(),
+            rubric("id = 3"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            None,
+        ),
+        (
+            "author",
+            "POST",
+            "/api/v1/assessments/rubrics".to_owned(),
+            rubric(&inconsistent),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            Some("weights.judgments[0]"),
+        ),
+    ] {
+        let result = api.send_as(actor, method, &path, body.clone()).await;
+        let field = match (field, code) {
+            (None, "validation_failed") => result.1["error"]["field"].as_str().map(str::to_owned),
+            (f, _) => f.map(str::to_owned),
+        };
+        check_error(result, status, code, field.as_deref());
+    }
+    let (_, refused) = api
+        .send_as(
+            "author",
+            "POST",
+            "/api/v1/assessments/rubrics",
+            rubric(&inconsistent),
+        )
+        .await;
+    let message = refused["error"]["issues"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("business vs support = 9") && message.contains("consistency ratio"),
+        "{message}"
+    );
+    check_error(
+        api.get(&format!("/api/v1/assessments/{assessment}/report?format=pdf"))
+            .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_query",
+        Some("format"),
+    );
+    check_error(
+        api.get(&format!("/api/v1/assessments/{assessment}/rounds/9"))
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+        None,
+    );
+    let (_, view) = api.get(&format!("/api/v1/assessments/{assessment}")).await;
+    assert_eq!(view["rounds"][0]["submitted"], json!([]), "nothing half-written");
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::binary::{Sandbox, run_ronghe};
+use common::binary::{Run, Sandbox, run_ronghe};
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------------------------
@@ -1146,4 +1146,280 @@ fn published_rules_bind_applications_made_after_publication() {
     let lines = import(&sandbox, &file, 1, json!({ "created": 1, "rejected": 1 }));
     assert_eq!(lines[0]["errors"][0]["rule"], "published.1");
     assert_eq!(lines[0]["errors"][0]["field"], "applicant.address");
+}
+
+// ---------------------------------------------------------------------------------------------
+// ronghe assess (issue 4)
+// ---------------------------------------------------------------------------------------------
+
+const CHAIR: &str = "chair-zhang";
+const EXPERTS: [&str; 5] = ["wang-li", "li-na", "zhao-qiang", "qian-hui", "sun-yu"];
+const NAMES: [&str; 5] = ["王力", "李娜", "赵强", "钱慧", "孙宇"];
+
+/// Expert `expert`'s scores file (TOML) for a system seen as `profile`, with a reason.
+fn scores_toml(profile: common::Profile, expert: usize, reason: &str) -> String {
+    let mut text = String::from("[scores]\n");
+    for (criterion, level) in common::expert_scores(profile, expert) {
+        text.push_str(&format!("{criterion} = {level}\n"));
+    }
+    text.push_str(&format!("[reasons]\nintegration_tech = \"{reason}\"\n"));
+    text
+}
+
+/// `ronghe --actor ACTOR assess experts add ASSESSMENT --expert ID --name NAME --department UNIT`.
+fn add_expert(sandbox: &Sandbox, actor: &str, assessment: &str, (id, name, unit): (&str, &str, &str)) -> Run {
+    sandbox.run_as(
+        actor,
+        &[
+            "assess",
+            "experts",
+            "add",
+            assessment,
+            "--expert",
+            id,
+            "--name",
+            name,
+            "--department",
+            unit,
+        ],
+    )
+}
+
+/// A panel of five experts assesses the three simulated departmental systems (REST, SOAP, SQL)
+/// from the command line: each gets a verdict with its rationale, a report in Markdown, HTML and
+/// JSON, and the status `assessed`; the portfolio lists them all. Along the way: a recused expert
+/// cannot score, and nothing shows the sealed scores before the round closes.
+#[test]
+fn five_experts_assess_the_three_simulated_systems() {
+    let sandbox = Sandbox::new();
+    let systems = [
+        (
+            "gy-scjg-xk",
+            "市场监管许可系统",
+            "贵阳市市场监督管理局",
+            "rest",
+            "http://10.0.0.5/api",
+            common::ORDINARY,
+            "前端迁移",
+            "front_end_migration",
+        ),
+        (
+            "gz-rs-shbz",
+            "社会保障待遇系统",
+            "贵州省人力资源和社会保障厅",
+            "soap",
+            "http://10.0.0.6/ws",
+            common::COMPLEX_AND_HARD,
+            "兼容过渡",
+            "compatible_transition",
+        ),
+        (
+            "qn-mz-hydj",
+            "婚姻登记系统",
+            "黔南州民政局",
+            "sql",
+            "postgres://10.0.0.7/hydj",
+            common::WEAK_AND_SINGLE,
+            "全流程迁移",
+            "full_migration",
+        ),
+    ];
+    for (id, name, department, protocol, endpoint, profile, label, mode) in systems {
+        sandbox
+            .run(&[
+                "systems",
+                "add",
+                "--id",
+                id,
+                "--name",
+                name,
+                "--department",
+                department,
+                "--region",
+                "520100",
+                "--protocol",
+                protocol,
+                "--endpoint",
+                endpoint,
+            ])
+            .check(0, &[id]);
+        let assessment = format!("{id}.1");
+        sandbox.run_as(CHAIR, &["assess", "open", id]).check(
+            0,
+            &[&format!("已开启评估 opened: {assessment}"), "ronghe-default@1"],
+        );
+        let panel = EXPERTS.iter().zip(NAMES).map(|(e, n)| (*e, n, "省大数据局"));
+        for (expert, name, unit) in panel.chain([("own-dept", "本部门专家", department)]) {
+            let recused = expert == "own-dept";
+            add_expert(&sandbox, CHAIR, &assessment, (expert, name, unit)).check(
+                0,
+                &[if recused {
+                    "回避 recused"
+                } else {
+                    "已加入 added"
+                }],
+            );
+            sandbox
+                .run_as(expert, &["assess", "experts", "declare", &assessment, "--none"])
+                .check(0, &["已申报 declared"]);
+        }
+        let own = sandbox.write("own.toml", scores_toml(profile, 0, "x"));
+        sandbox
+            .run_as("own-dept", &["assess", "score", &assessment, &own])
+            .check(1, &[])
+            .stderr_has(&["own-dept", "cannot score"]);
+
+        for (e, expert) in EXPERTS.iter().enumerate() {
+            let file = sandbox.write(
+                &format!("{expert}.toml"),
+                scores_toml(profile, e, &format!("SEALED-{e}")),
+            );
+            if e == 4 {
+                // Before the last submission: sealed, whoever asks and however.
+                for actor in [CHAIR, EXPERTS[0]] {
+                    sandbox
+                        .run_as(actor, &["assess", "report", &assessment, "--round", "1"])
+                        .check(1, &[])
+                        .stderr_has(&["sealed"])
+                        .never_shows("SEALED");
+                    sandbox
+                        .run_as(actor, &["assess", "report", &assessment])
+                        .check(1, &[])
+                        .never_shows("SEALED");
+                    let listed = sandbox
+                        .run_as(actor, &["--json", "assess", "experts", "list", &assessment])
+                        .check(0, &[])
+                        .never_shows("SEALED");
+                    assert!(listed.json().get("scores").is_none() && !listed.stdout.contains("\"score"));
+                    sandbox
+                        .run_as(actor, &["assess", "portfolio"])
+                        .check(0, &[])
+                        .never_shows("SEALED");
+                }
+                sandbox
+                    .run(&["assess", "experts", "list", &assessment])
+                    .check(0, &["已提交", "待提交"]);
+                sandbox
+                    .run_as(expert, &["assess", "score", &assessment, &file])
+                    .check(0, &["本轮结束", "第 1 轮汇总"]);
+            } else {
+                sandbox
+                    .run_as(expert, &["assess", "score", &assessment, &file])
+                    .check(0, &["已提交 submitted", "待提交 pending"])
+                    .never_shows("SEALED");
+            }
+        }
+        sandbox.run_as(CHAIR, &["assess", "verdict", &assessment]).check(
+            0,
+            &[&format!("结论 verdict: {label}"), "置信度 confidence: 高", "至少"],
+        );
+        sandbox
+            .run(&["assess", "report", &assessment])
+            .check(
+                0,
+                &[
+                    &format!("## 结论:{label}"),
+                    "什么样的评分改动会改变结论",
+                    "<svg",
+                    "SEALED-3",
+                    "评估专家组",
+                ],
+            )
+            .never_shows("wang-li");
+        sandbox
+            .run(&["assess", "report", &assessment, "--format", "html"])
+            .check(0, &["<!DOCTYPE html>", label]);
+        let json = sandbox
+            .run(&["--json", "assess", "report", &assessment])
+            .check(0, &[])
+            .json();
+        assert_eq!(json["verdict"]["mode"], mode);
+        sandbox.run(&["systems", "show", id]).check(0, &["assessed"]);
+    }
+    sandbox
+        .run(&["assess", "portfolio"])
+        .check(0, &["前端迁移", "兼容过渡", "全流程迁移", "Kendall's W"]);
+    let portfolio = sandbox
+        .run(&["--json", "assess", "portfolio"])
+        .check(0, &[])
+        .json();
+    assert_eq!(portfolio["agreement"][0]["experts"], 5, "{portfolio}");
+}
+
+#[test]
+fn assess_refuses_what_it_should() {
+    let sandbox = Sandbox::new();
+    sandbox.run(&add_args(SYSTEM_ID)).check(0, &[]);
+    // Rubrics: the built-in one checks out; an inconsistent one is refused naming the judgment.
+    sandbox
+        .run(&["assess", "rubric"])
+        .check(0, &["ronghe-default@1", "CR 0.0", "业务环节覆盖"]);
+    let inconsistent = sandbox.write(
+        "bad-rubric.toml",
+        ronghe_assessment::rubric::DEFAULT_RUBRIC
+            .replace("[\"support\", \"business\", 2]", "[\"business\", \"support\", 9]"),
+    );
+    sandbox
+        .run(&["assess", "rubric", &inconsistent])
+        .check(1, &[])
+        .stderr_has(&["ahp.consistency", "business vs support = 9"]);
+    sandbox
+        .run_as(CHAIR, &["assess", "open", SYSTEM_ID, "--rubric", &inconsistent])
+        .check(1, &[]);
+    sandbox
+        .run_as(
+            CHAIR,
+            &["assess", "open", SYSTEM_ID, "--rubric", "ronghe-default@9"],
+        )
+        .check(1, &[])
+        .stderr_has(&["not found"]);
+    sandbox
+        .run_as(CHAIR, &["assess", "open", SYSTEM_ID])
+        .check(0, &[]);
+    let assessment = format!("{SYSTEM_ID}.1");
+    sandbox
+        .run_as(CHAIR, &["assess", "open", SYSTEM_ID])
+        .check(1, &[])
+        .stderr_has(&["in progress"]);
+    let add_wang = |actor: &str| add_expert(&sandbox, actor, &assessment, ("wang-li", "王", "省大数据局"));
+    add_wang("intruder").check(1, &[]).stderr_has(&["only the chair"]);
+    add_wang(CHAIR).check(0, &[]);
+    let file = sandbox.write("wang.toml", scores_toml(common::ORDINARY, 0, "x"));
+    sandbox
+        .run_as("wang-li", &["assess", "score", &assessment, &file])
+        .check(1, &[])
+        .stderr_has(&["declares conflicts"]);
+    sandbox
+        .run_as("wang-li", &["assess", "experts", "declare", &assessment])
+        .check(1, &[])
+        .stderr_has(&["--none"]);
+    sandbox
+        .run_as(
+            "wang-li",
+            &[
+                "assess",
+                "experts",
+                "declare",
+                &assessment,
+                "--conflict",
+                "贵州某软件公司=曾任顾问",
+            ],
+        )
+        .check(0, &["已申报"]);
+    let bad = sandbox.write("bad.toml", "[scores]\nsupport_coverage = 9\n");
+    sandbox
+        .run_as("wang-li", &["assess", "score", &assessment, &bad])
+        .check(1, &[])
+        .stderr_has(&["scores.support_coverage", "scores.data_quality"]);
+    sandbox
+        .run_as(CHAIR, &["assess", "verdict", &assessment])
+        .check(1, &[])
+        .stderr_has(&["round 1 is still open"]);
+    sandbox
+        .run(&["assess", "report", &assessment, "--format", "pdf"])
+        .check(1, &[]);
+    sandbox
+        .run(&["assess", "report", "nope.1"])
+        .check(1, &[])
+        .stderr_has(&["not found"]);
 }

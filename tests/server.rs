@@ -149,6 +149,30 @@ async fn walk_every_endpoint(database_url: &str, backend: &str) {
 
     let missing = get("/api/v1/systems/gy-scjg/cases/NOPE").await.unwrap();
     assert_eq!(missing.status(), 404);
+
+    // An assessment over the wire (issue 4): the caller chairs it; its open round is sealed.
+    let opened = http
+        .post(url("/api/v1/assessments"))
+        .header("x-ronghe-actor", "chair-zhang")
+        .json(&json!({"system_id": "gy-scjg"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), 201);
+    let portfolio: Value = get("/api/v1/assessments/portfolio")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(portfolio["systems"][0]["assessment_id"], "gy-scjg.1");
+    let sealed: Value = get("/api/v1/assessments/gy-scjg.1/rounds/1")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sealed["error"]["code"], "sealed");
     let retired = http
         .post(url("/api/v1/systems/gy-scjg/retire"))
         .json(&json!({"reason": "并网"}))

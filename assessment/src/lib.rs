@@ -1,5 +1,21 @@
 //! Expert-panel assessment of departmental systems (Art. 25). Pure: no I/O, testable on data
-//! alone. It starts with the outcome every other part refers to, the integration mode.
+//! alone. The outcome every other part refers to, the integration mode, lives here; the
+//! modules hold the rubric, AHP weights, aggregation, agreement, the verdict, the data-sharing
+//! risk and the reports.
+
+pub mod aggregate;
+pub mod agreement;
+pub mod ahp;
+#[cfg(test)]
+mod fixtures;
+pub mod flip;
+pub mod panel;
+pub mod portfolio;
+pub mod radar;
+pub mod report;
+pub mod risk;
+pub mod rubric;
+pub mod verdict;
 
 use serde::{Deserialize, Serialize};
 

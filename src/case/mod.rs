@@ -8,6 +8,7 @@ mod validation;
 
 pub use codes::{ApplicantKind, CaseType, CertificateType, Channel, ItemType, ResultCode, StepAction};
 pub use stage::Stage;
+pub(crate) use validation::Problems;
 pub use validation::{FieldIssue, Findings};
 
 use chrono::{DateTime, FixedOffset};

@@ -19,6 +19,42 @@ pub struct FieldIssue {
     pub message: String,
 }
 
+/// Collects field problems so that all are reported at once.
+#[derive(Debug, Default)]
+pub(crate) struct Problems(Vec<FieldIssue>);
+
+impl Problems {
+    pub(crate) fn add(&mut self, field: &str, rule: &str, message: impl Into<String>) {
+        self.0.push(FieldIssue {
+            field: field.to_owned(),
+            rule: rule.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    /// A required text of at most `max` characters.
+    pub(crate) fn text(&mut self, field: &str, value: &str, max: usize) {
+        if value.trim().is_empty() {
+            self.add(field, "required", "must not be empty");
+        } else if value.chars().count() > max {
+            self.add(field, "max_length", format!("at most {max} characters"));
+        }
+    }
+
+    pub(crate) fn into_issues(self) -> Vec<FieldIssue> {
+        self.0
+    }
+
+    /// `value` when nothing was found, else the problems wrapped by `invalid`.
+    pub(crate) fn finish<T, E>(self, value: T, invalid: impl FnOnce(Vec<FieldIssue>) -> E) -> Result<T, E> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(invalid(self.0))
+        }
+    }
+}
+
 /// What validation found: errors reject the case; warnings are reported and kept.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Findings {

@@ -3,6 +3,7 @@
 //! `output`.
 
 mod adapters;
+mod assess;
 mod bench;
 mod bridge;
 mod calendar;
@@ -103,6 +104,9 @@ enum Command {
     /// Working days per the State Council holiday notices 工作日计算.
     #[command(subcommand, after_help = EXIT_CODES)]
     Calendar(calendar::Command),
+    /// Expert-panel assessment and the integration mode of each system (Art. 25) 专家评估.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Assess(assess::Command),
 }
 
 /// A command's failure, mapped to the documented exit codes.
@@ -126,7 +130,9 @@ impl From<crate::store::StoreError> for Failure {
     fn from(err: crate::store::StoreError) -> Failure {
         use crate::store::StoreError::*;
         match err {
-            NotFound { .. } | AlreadyExists { .. } | Rejected(_) => Failure::Refused(err.into()),
+            NotFound { .. } | AlreadyExists { .. } | Rejected(_) | Assessment(_) => {
+                Failure::Refused(err.into())
+            }
             other => Failure::Failed(other.into()),
         }
     }
@@ -264,6 +270,7 @@ async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
         Command::Cases(cmd) => cases::run(ctx, cmd).await,
         Command::Validate { kind, value } => validate::run(ctx, kind, &value),
         Command::Calendar(cmd) => calendar::run(ctx, cmd),
+        Command::Assess(cmd) => assess::run(ctx, cmd).await,
     }
 }
 

@@ -58,6 +58,13 @@ impl Output {
         println!("{table}");
     }
 
+    /// Prints a line for people; nothing with `--json`, where the printed value carries it.
+    pub(crate) fn note(&self, text: &str) {
+        if !self.json {
+            println!("{text}");
+        }
+    }
+
     /// Reports a failure: `{"error": {"message"}}` on stdout with `--json`, text on stderr otherwise.
     pub(crate) fn error(&self, err: &anyhow::Error) {
         if self.json {

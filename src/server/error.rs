@@ -8,6 +8,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::assessments::AssessmentError;
 use crate::case::FieldIssue;
 use crate::store::StoreError;
 use crate::systems::SystemError;
@@ -100,9 +101,27 @@ impl From<SystemError> for ApiError {
     }
 }
 
+impl From<AssessmentError> for ApiError {
+    fn from(err: AssessmentError) -> ApiError {
+        use AssessmentError::*;
+        let status = match &err {
+            Invalid(_) | Rubric(_) | System(_) | Verdict(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            NotChair { .. } | NotTheExpert { .. } | Recused { .. } => StatusCode::FORBIDDEN,
+            UnknownExpert(_) | UnknownRound(_) => StatusCode::NOT_FOUND,
+            State { .. } => StatusCode::CONFLICT,
+        };
+        let issues = err.issues();
+        if !issues.is_empty() {
+            return ApiError::validation(issues);
+        }
+        ApiError::new(status, err.code(), err.to_string())
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> ApiError {
         match err {
+            StoreError::Assessment(e) => e.into(),
             StoreError::NotFound { .. } => ApiError::not_found(err.to_string()),
             StoreError::AlreadyExists { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "already_exists", err.to_string())

@@ -1,6 +1,7 @@
 //! The HTTP server: the router with every endpoint, shared state, and `serve` with graceful
 //! shutdown. Handlers live in modules named for what they serve.
 
+mod assessments;
 mod bridge;
 mod cases;
 mod error;
@@ -45,6 +46,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .route("/metrics", get(metrics::render))
         .route("/api/v1/openapi.json", get(openapi::document))
         .merge(systems::routes())
+        .merge(assessments::routes())
         .merge(cases::routes())
         .merge(bridge::routes())
         .merge(rules::routes())

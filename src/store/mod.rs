@@ -4,12 +4,14 @@
 //! `Backend` and the per-backend migrations.
 
 mod adapters;
+mod assessments;
 mod baseline;
 mod bridge;
 mod cases;
 mod rules;
 mod systems;
 
+pub use assessments::RubricRecord;
 pub use bridge::{
     AccountWrite, AutoLink, ConflictReason, ConflictRow, LinkRow, NewLink, SealedAccount, SealedIdentity,
     TokenUse, UnresolvedRow, random_id,
@@ -35,6 +37,8 @@ pub enum StoreError {
     AlreadyExists { what: &'static str, id: String },
     #[error(transparent)]
     Rejected(#[from] crate::systems::SystemError),
+    #[error(transparent)]
+    Assessment(#[from] crate::assessments::AssessmentError),
     #[error("stored {what} is corrupt: {detail}")]
     Corrupt { what: &'static str, detail: String },
     #[error("database migration failed")]
@@ -64,6 +68,15 @@ impl Backend {
         match self {
             Backend::Sqlite => "BEGIN IMMEDIATE",
             Backend::Postgres => "BEGIN",
+        }
+    }
+
+    /// The clause that locks the rows a `SELECT` in a write transaction reads. SQLite needs none:
+    /// `begin_write` already holds the database's write lock.
+    pub(crate) fn row_lock(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
         }
     }
 }

@@ -7,9 +7,9 @@ use ronghe_adapters::AdapterKind;
 use super::{Store, StoreError, audit, on_pool};
 use crate::systems::{System, SystemError, SystemStatus};
 
-const COLUMNS: &str = "id, name, department, region_code, protocol, endpoint, credentials_ref, secret, status, created_at, updated_at";
+pub(super) const COLUMNS: &str = "id, name, department, region_code, protocol, endpoint, credentials_ref, secret, status, created_at, updated_at";
 
-type SystemRow = (
+pub(super) type SystemRow = (
     String,
     String,
     String,
@@ -23,7 +23,7 @@ type SystemRow = (
     DateTime<Utc>,
 );
 
-fn from_row(row: SystemRow) -> Result<System, StoreError> {
+pub(super) fn from_row(row: SystemRow) -> Result<System, StoreError> {
     let (
         id,
         name,
@@ -57,6 +57,29 @@ fn from_row(row: SystemRow) -> Result<System, StoreError> {
         updated_at,
     })
 }
+
+/// Writes a system's changeable fields inside the caller's transaction.
+macro_rules! update_system {
+    ($tx:expr, $next:expr) => {
+        sqlx::query(
+            "UPDATE systems SET name = $2, department = $3, region_code = $4, protocol = $5, endpoint = $6,
+             credentials_ref = $7, secret = $8, status = $9, updated_at = $10 WHERE id = $1",
+        )
+        .bind(&$next.id)
+        .bind(&$next.name)
+        .bind(&$next.department)
+        .bind(&$next.region_code)
+        .bind($next.protocol.name())
+        .bind(&$next.endpoint)
+        .bind(&$next.credentials_ref)
+        .bind($next.secret)
+        .bind($next.status.name())
+        .bind($next.updated_at)
+        .execute(&mut *$tx)
+        .await
+    };
+}
+pub(super) use update_system;
 
 impl Store {
     /// Registers a validated system; refuses an id that exists.
@@ -122,32 +145,14 @@ impl Store {
         (action, reason): (&str, Option<&str>),
         change: impl FnOnce(&System) -> Result<System, SystemError>,
     ) -> Result<System, StoreError> {
-        let lock = match self.backend() {
-            super::Backend::Sqlite => "",
-            super::Backend::Postgres => " FOR UPDATE",
-        };
+        let lock = self.backend().row_lock();
         let next = on_pool!(self, pool => {
             let mut tx = pool.begin_with(self.backend().begin_write()).await?;
             let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM systems WHERE id = $1{lock}"));
             let row: Option<SystemRow> = sqlx::query_as(sql).bind(id).fetch_optional(&mut *tx).await?;
             let current = from_row(row.ok_or_else(|| StoreError::NotFound { what: "system", id: id.to_owned() })?)?;
             let next = change(&current)?;
-            sqlx::query(
-                "UPDATE systems SET name = $2, department = $3, region_code = $4, protocol = $5, endpoint = $6,
-                 credentials_ref = $7, secret = $8, status = $9, updated_at = $10 WHERE id = $1",
-            )
-            .bind(&next.id)
-            .bind(&next.name)
-            .bind(&next.department)
-            .bind(&next.region_code)
-            .bind(next.protocol.name())
-            .bind(&next.endpoint)
-            .bind(&next.credentials_ref)
-            .bind(next.secret)
-            .bind(next.status.name())
-            .bind(next.updated_at)
-            .execute(&mut *tx)
-            .await?;
+            update_system!(tx, next)?;
             audit!(tx, actor, action, id, serde_json::json!({ "before": current, "after": next, "reason": reason }))?;
             tx.commit().await?;
             next

@@ -12,7 +12,8 @@ use super::Violation;
 /// every timestamp these systems produce.
 pub const SHANGHAI_OFFSET_SECONDS: i32 = 8 * 3600;
 
-const SHANGHAI: FixedOffset = match FixedOffset::east_opt(SHANGHAI_OFFSET_SECONDS) {
+/// Beijing time, +08:00.
+pub const SHANGHAI: FixedOffset = match FixedOffset::east_opt(SHANGHAI_OFFSET_SECONDS) {
     Some(offset) => offset,
     None => panic!("+08:00 is a valid offset"),
 };

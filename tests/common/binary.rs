@@ -145,6 +145,13 @@ impl Sandbox {
         self.run_with(args, None)
     }
 
+    /// Runs `ronghe --database sqlite://DIR/ronghe.db --actor ACTOR ARGS`.
+    pub fn run_as(&self, actor: &str, args: &[&str]) -> Run {
+        let mut all = vec!["--actor", actor];
+        all.extend_from_slice(args);
+        self.run(&all)
+    }
+
     /// Registers a REST system with this id at `endpoint` (exit 0 expected).
     pub fn add_system(&self, id: &str, endpoint: &str) {
         self.run(&add_system_args(id, endpoint)).check(0, &[]);

@@ -180,6 +180,59 @@ fn uuid_like() -> String {
     )
 }
 
+// ---------------------------------------------------------------------------------------------
+// Assessment fixtures
+// ---------------------------------------------------------------------------------------------
+
+/// How a panel sees a system: a level per rubric group (groups not named score 3).
+pub type Profile = &'static [(&'static str, u8)];
+
+/// An ordinary system: front-end migration.
+pub const ORDINARY: Profile = &[];
+/// Weak support, a single business line: full migration.
+pub const WEAK_AND_SINGLE: Profile = &[("support", 2), ("business", 1)];
+/// Complex process, hard to connect: compatible transition.
+pub const COMPLEX_AND_HARD: Profile = &[("process", 4), ("integration", 4), ("interface", 2)];
+
+/// Expert `expert`'s scores (criterion id, level) for a system seen as `profile`: each criterion's
+/// five scores are {level−1, level, level, level, level+1} (clamped to 1–5), spread over the
+/// experts differently per criterion, so the panel agrees and the trimmed mean is the level.
+pub fn expert_scores(profile: Profile, expert: usize) -> Vec<(String, u8)> {
+    const OFFSETS: [i8; 5] = [0, 1, 0, -1, 0];
+    ronghe_assessment::rubric::Rubric::builtin()
+        .spec
+        .criteria
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let level = profile.iter().find(|(g, _)| *g == c.group).map_or(3, |(_, l)| *l);
+            let offset = OFFSETS[(expert + i) % 5];
+            (c.id.clone(), (level as i8 + offset).clamp(1, 5) as u8)
+        })
+        .collect()
+}
+
+/// The same as a domain sheet, with a reason on the first criterion.
+pub fn expert_sheet(profile: Profile, expert: usize) -> ronghe_assessment::panel::Sheet {
+    let scores = expert_scores(profile, expert);
+    let mut sheet = ronghe_assessment::panel::Sheet::default();
+    sheet
+        .reasons
+        .insert(scores[0].0.clone(), format!("专家{expert}的理由"));
+    sheet.scores = scores.into_iter().map(|(c, l)| (c, Some(l))).collect();
+    sheet
+}
+
+/// (actor, action) of every audit event on `target`, oldest first, on either backend.
+pub async fn audit_trail(store: &Store, target: &str) -> Vec<(String, String)> {
+    const SQL: &str = "SELECT actor, action FROM audit_events WHERE target = $1 ORDER BY id";
+    match store {
+        Store::Sqlite(pool) => sqlx::query_as(SQL).bind(target).fetch_all(pool).await,
+        Store::Postgres(pool) => sqlx::query_as(SQL).bind(target).fetch_all(pool).await,
+    }
+    .expect("read the audit log")
+}
+
 /// A running REST simulator holding `cases` cases, and a driver configured for it.
 pub async fn rest_sim(cases: usize) -> (RestSim, Box<dyn Adapter>) {
     let sim = RestSim::start(&SimOptions {

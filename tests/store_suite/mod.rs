@@ -2,6 +2,9 @@
 //! `tests/store_sqlite.rs`, PostgreSQL in `tests/store_postgres.rs`).
 #![allow(dead_code, unreachable_pub)]
 
+mod assessments;
+
+pub use assessments::*;
 mod bridge;
 
 pub use bridge::*;
@@ -287,7 +290,8 @@ macro_rules! store_suite {
     ($open:expr) => {
         $crate::store_suite!(@tests $open;
             systems_registry, idempotent_upsert, version_ordering_and_history,
-            stage_machine_guards_current, batches_across_chunks, concurrent_writers, published_rules);
+            stage_machine_guards_current, batches_across_chunks, concurrent_writers, published_rules,
+            rubric_versions, panel_lifecycle, delphi_round, concurrent_submissions, which_assessments_may_open);
         $crate::store_suite!(@tests $open; bridge_auto_links_by_certificate_only,
             bridge_tickets_single_use_bound_and_short_lived, bridge_link_proofs,
             bridge_resolution_reports_unknown_accounts, bridge_key_rotation);
