@@ -261,6 +261,19 @@ pub async fn soap_sim(cases: usize) -> (SoapSim, Box<dyn Adapter>) {
     (sim, adapter)
 }
 
+/// The SQL simulator's database (SQLite in `dir`) holding `cases` cases, and a driver for it.
+pub async fn sql_sim(dir: &std::path::Path, cases: usize) -> Box<dyn Adapter> {
+    let url = format!("sqlite://{}", dir.join("sim.db").display());
+    ronghe_adapters::sim::sql::load(&url, 2025, cases)
+        .await
+        .expect("load the SQL simulator's database");
+    build(
+        &ronghe_adapters::sim::sql::adapter_config(&url, 500),
+        &Fixed::default(),
+    )
+    .await
+}
+
 async fn build(config: &str, secrets: &Fixed) -> Box<dyn Adapter> {
     AdapterConfig::from_toml(config)
         .expect("the simulator's config parses")
