@@ -1344,6 +1344,84 @@ fn five_experts_assess_the_three_simulated_systems() {
         .check(0, &[])
         .json();
     assert_eq!(portfolio["agreement"][0]["experts"], 5, "{portfolio}");
+    generate_follows_each_verdict(&sandbox);
+}
+
+/// Issue 5: `ronghe generate` writes each verdict's plan draft and settings (none of these
+/// systems was probed, so no mapping), every file one its command accepts.
+fn generate_follows_each_verdict(sandbox: &Sandbox) {
+    let cases: [(&str, &[&str], &[&str]); 3] = [
+        (
+            "gy-scjg-xk",
+            &["integration/gy-scjg-xk/writeback.toml"],
+            &["schedule = \"0 */10 * * * *\"", "env:GY_SCJG_XK_WRITEBACK_KEY"],
+        ),
+        (
+            "gz-rs-shbz",
+            &[
+                "integration/gz-rs-shbz/writeback.toml",
+                "integration/gz-rs-shbz/bridge.toml",
+            ],
+            &["soap_record = \"办件\"", "http://10.0.0.6/sso/login"],
+        ),
+        (
+            "qn-mz-hydj",
+            &[
+                "integration/qn-mz-hydj/migration-job.toml",
+                "migration-plans/qn-mz-hydj.retirement.md",
+            ],
+            &[
+                "max_reject_ratio",
+                "下线检查清单",
+                "ronghe systems retire qn-mz-hydj",
+            ],
+        ),
+    ];
+    for (id, files, contents) in cases {
+        sandbox
+            .run(&["generate", id])
+            .check(0, &["迁移计划草案", "未生成映射 no mapping"]);
+        let plan = std::fs::read_to_string(sandbox.path(&format!("migration-plans/{id}.toml"))).unwrap();
+        let plan = ronghe::plans::PlanFile::parse(&plan).unwrap_or_else(|e| panic!("{id}: {e:?}\n{plan}"));
+        assert_eq!(plan.plan.assessment.as_deref(), Some(format!("{id}.1").as_str()));
+        let mut all = String::new();
+        for file in files {
+            all.push_str(
+                &std::fs::read_to_string(sandbox.path(file)).unwrap_or_else(|e| panic!("{file}: {e}")),
+            );
+        }
+        for needle in contents {
+            assert!(all.contains(needle), "{id} lacks {needle:?}:\n{all}");
+        }
+    }
+    let bridge = std::fs::read_to_string(sandbox.path("integration/gz-rs-shbz/bridge.toml")).unwrap();
+    ronghe::bridge::BridgeConfig::parse(&bridge).unwrap();
+    sandbox
+        .run(&[
+            "bridge",
+            "check",
+            &sandbox
+                .path("integration/gz-rs-shbz/bridge.toml")
+                .display()
+                .to_string(),
+        ])
+        .check(0, &[]);
+    // An edited plan is not overwritten; nothing else is written either.
+    let plan_path = sandbox.path("migration-plans/gz-rs-shbz.toml");
+    let edited = std::fs::read_to_string(&plan_path)
+        .unwrap()
+        .replace("待定 项目负责人", "张经理");
+    std::fs::write(&plan_path, &edited).unwrap();
+    std::fs::remove_file(sandbox.path("integration/gz-rs-shbz/bridge.toml")).unwrap();
+    sandbox
+        .run(&["generate", "gz-rs-shbz"])
+        .check(1, &[])
+        .stderr_has(&["was edited since it was generated", "张经理", "--force"]);
+    assert_eq!(std::fs::read_to_string(&plan_path).unwrap(), edited);
+    assert!(
+        !sandbox.path("integration/gz-rs-shbz/bridge.toml").exists(),
+        "nothing half-written"
+    );
 }
 
 #[test]
