@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod mapping;
 pub mod migration;
+pub mod notices;
 pub mod plans;
 pub mod rules;
 pub mod server;

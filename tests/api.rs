@@ -20,6 +20,10 @@ struct Api {
 
 impl Api {
     async fn new() -> Api {
+        Api::with_calendar(ronghe::calendar::Calendar::embedded().clone()).await
+    }
+
+    async fn with_calendar(calendar: ronghe::calendar::Calendar) -> Api {
         let dir = tempfile::tempdir().unwrap();
         let store = common::sqlite_store(&dir).await;
         let router = app(
@@ -27,6 +31,7 @@ impl Api {
                 store: store.clone(),
                 metrics: Metrics::new(),
                 bridge: None,
+                calendar: std::sync::Arc::new(calendar),
             },
             MAX_BODY,
         );
@@ -1031,4 +1036,90 @@ async fn assessment_bad_input_gets_the_error_shape() {
     );
     let (_, view) = api.get(&format!("/api/v1/assessments/{assessment}")).await;
     assert_eq!(view["rounds"][0]["submitted"], json!([]), "nothing half-written");
+}
+
+/// The embedded calendar with `common::plain_years_toml` added.
+fn calendar_through_next_year() -> ronghe::calendar::Calendar {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), common::plain_years_toml()).unwrap();
+    ronghe::calendar::Calendar::load(Some(file.path())).unwrap()
+}
+
+/// Issue 7: a notice taking effect too soon is refused with the earliest allowed date; on that
+/// date it is accepted; the list and the Atom feed show it.
+#[tokio::test]
+async fn notices_keep_their_notice_period() {
+    let calendar = calendar_through_next_year();
+    let api = Api::with_calendar(calendar.clone()).await;
+    api.send("POST", "/api/v1/systems", registration("gy-scjg").to_string())
+        .await;
+    let today = ronghe::notices::today();
+    let earliest = calendar.add_working_days(today, 5).unwrap();
+    let notice = |effective: chrono::NaiveDate, reason: Option<&str>| {
+        json!({ "system_id": "gy-scjg", "kind": "interface_change", "title": "办件查询接口升级 <v2>",
+                "body": "字段 & 分页方式变化", "effective_on": effective, "emergency_reason": reason })
+        .to_string()
+    };
+    let refused = api
+        .send(
+            "POST",
+            "/api/v1/notices",
+            notice(earliest.pred_opt().unwrap(), None),
+        )
+        .await;
+    assert!(
+        refused.1["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&earliest.to_string()),
+        "{}",
+        refused.1
+    );
+    check_error(
+        refused,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+        Some("effective_on"),
+    );
+    let (status, created) = api.send("POST", "/api/v1/notices", notice(earliest, None)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["earliest_allowed_on"], earliest.to_string());
+    assert_eq!(created["basis"], "第三十条第（一）项");
+    let (status, urgent) = api
+        .send(
+            "POST",
+            "/api/v1/notices",
+            notice(today, Some("证书到期，须当日更换接口证书")),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "an emergency with a reason: {urgent}"
+    );
+    let unknown = api
+        .send(
+            "POST",
+            "/api/v1/notices",
+            notice(earliest, None).replace("gy-scjg", "nowhere"),
+        )
+        .await;
+    check_error(unknown, StatusCode::NOT_FOUND, "not_found", None);
+
+    let (status, listed) = api.get("/api/v1/notices?system=gy-scjg").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+    let (status, feed) = api.get("/api/v1/notices.atom").await;
+    assert_eq!(status, StatusCode::OK);
+    let feed = feed.as_str().unwrap();
+    assert!(
+        feed.contains("<feed xmlns=\"http://www.w3.org/2005/Atom\">"),
+        "{feed}"
+    );
+    assert!(
+        feed.contains("办件查询接口升级 &lt;v2&gt;") && feed.contains("字段 &amp; 分页方式变化"),
+        "escaped: {feed}"
+    );
+    assert!(feed.contains("紧急变更理由：证书到期"), "{feed}");
+    assert_eq!(feed.matches("<entry>").count(), 2);
 }

@@ -372,6 +372,62 @@ fn calendar_refuses_unknown_years_and_bad_dates() {
         .stderr_has(&["YYYY-MM-DD"]);
 }
 
+/// Issue 7: a channel change announced too late is refused with the earliest allowed date.
+#[test]
+fn notices_from_the_command_line() {
+    let sandbox = Sandbox::new();
+    let years = sandbox.write("years.toml", common::plain_years_toml());
+    let config = sandbox.write(
+        "ronghe.toml",
+        format!("calendar_override = {}\n", Value::from(years.as_str())),
+    );
+    let calendar = ronghe::calendar::Calendar::load(Some(std::path::Path::new(&years))).unwrap();
+    let earliest = calendar.add_working_days(ronghe::notices::today(), 3).unwrap();
+    sandbox
+        .run(&common::binary::add_system_args("gy-scjg", "http://10.0.0.5/api"))
+        .check(0, &[]);
+    let add = |effective: chrono::NaiveDate| {
+        sandbox.run(&[
+            "--config",
+            &config,
+            "notices",
+            "add",
+            "gy-scjg",
+            "--kind",
+            "channel_change",
+            "--title",
+            "停止窗口纸质申请",
+            "--effective",
+            &effective.to_string(),
+        ])
+    };
+    add(earliest.pred_opt().unwrap()).check(1, &[]).stderr_has(&[
+        "第十六条",
+        &earliest.to_string(),
+        "notice_period",
+    ]);
+    add(earliest).check(0, &["已发布 published notice 1", "申请渠道调整或终止"]);
+    sandbox
+        .run(&[
+            "--config",
+            &config,
+            "notices",
+            "add",
+            "gy-scjg",
+            "--kind",
+            "outage",
+            "--title",
+            "x",
+            "--effective",
+            "2026-12-31",
+        ])
+        .check(2, &[])
+        .stderr_has(&["channel_change"]);
+    sandbox
+        .run(&["notices", "list", "--system", "gy-scjg"])
+        .check(0, &["停止窗口纸质申请", &earliest.to_string()]);
+}
+
 #[test]
 fn calendar_override_adds_a_year() {
     let sandbox = Sandbox::new();

@@ -7,6 +7,7 @@ mod cases;
 mod error;
 mod health;
 mod metrics;
+mod notices;
 mod openapi;
 mod rules;
 mod systems;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The user bridge, when the node has `[bridge]` keys.
     pub bridge: Option<crate::bridge::Bridge>,
+    /// Working days (the embedded calendar plus `calendar_override`), for due dates.
+    pub calendar: Arc<crate::calendar::Calendar>,
 }
 
 /// The router with every endpoint, its limits and middleware.
@@ -50,6 +53,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .merge(cases::routes())
         .merge(bridge::routes())
         .merge(rules::routes())
+        .merge(notices::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
@@ -124,6 +128,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let calendar = crate::calendar::Calendar::load(config.calendar_override.as_deref())
+        .context("cannot load the working-day calendar")?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -133,6 +139,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         store: store.clone(),
         metrics: Metrics::new(),
         bridge,
+        calendar: Arc::new(calendar),
     };
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
     let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();

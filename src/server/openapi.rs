@@ -43,6 +43,9 @@ use utoipa::OpenApi;
         super::bridge::keys,
         super::rules::list,
         super::rules::publish,
+        super::notices::list,
+        super::notices::announce,
+        super::notices::feed,
     ),
     tags(
         (name = "health", description = "liveness and readiness"),
@@ -51,6 +54,7 @@ use utoipa::OpenApi;
         (name = "assessments", description = "expert-panel assessment and classification 专家评估与融合方式 (Art. 25)"),
         (name = "bridge", description = "user bridge between platform identities and departmental accounts 用户互认"),
         (name = "rules", description = "published data-collection items and validation rules 公布的采集项与校验规则 (Art. 29)"),
+        (name = "notices", description = "change notices 变更公告 (Art. 16, 29, 30)"),
     )
 )]
 struct ApiDoc;

@@ -8,6 +8,7 @@ mod assessments;
 mod baseline;
 mod bridge;
 mod cases;
+mod notices;
 mod rules;
 mod systems;
 
