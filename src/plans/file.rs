@@ -1,18 +1,15 @@
 //! The plan file (`migration-plans/SYSTEM.toml`): one system's migration to its verdict's mode as
 //! milestones in working days, readable and diffable in git. `ronghe generate` writes drafts of
 //! it; project managers edit it. Parsing and `validate` are pure and report every problem with its
-//! path; `schedule` lays the milestones out on the working-day calendar (earliest dates, no
-//! baseline yet).
+//! path. `schedule.rs` lays it on the working-day calendar.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use ronghe_adapters::ConfigIssue;
 use ronghe_adapters::config::{Issues, parse_toml};
 use ronghe_assessment::IntegrationMode;
-use serde::{Deserialize, Serialize};
-
-use crate::calendar::{Calendar, CalendarError};
+use serde::Deserialize;
 
 /// Longest milestone: a year of working days.
 const MAX_DURATION_WORKING_DAYS: u32 = 250;
@@ -95,15 +92,6 @@ impl Dependency {
     }
 }
 
-/// A milestone laid out on the calendar: it starts on `start` and is reached at the end of `due`
-/// (both working days; `start == due` for a one-day or zero-day milestone).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Scheduled {
-    pub id: String,
-    pub start: NaiveDate,
-    pub due: NaiveDate,
-}
-
 impl PlanFile {
     /// Parses and validates a plan file, reporting every problem with its path.
     pub fn parse(text: &str) -> Result<PlanFile, Vec<ConfigIssue>> {
@@ -167,7 +155,7 @@ impl PlanFile {
             }
         }
         if issues.0.is_empty()
-            && let Err(cycle) = self.order()
+            && let Err(cycle) = self.dependency_order()
         {
             issues.add(
                 "milestones",
@@ -181,8 +169,14 @@ impl PlanFile {
         }
     }
 
+    /// Indexes of the milestones in dependency order (a validated plan has no cycle).
+    pub(super) fn order(&self) -> Vec<usize> {
+        self.dependency_order()
+            .unwrap_or_else(|_| (0..self.milestones.len()).collect())
+    }
+
     /// Indexes of the milestones in dependency order, or the ids on a cycle.
-    fn order(&self) -> Result<Vec<usize>, Vec<String>> {
+    fn dependency_order(&self) -> Result<Vec<usize>, Vec<String>> {
         let index: HashMap<&str, usize> = self
             .milestones
             .iter()
@@ -230,47 +224,6 @@ impl PlanFile {
         }
         Ok(order)
     }
-
-    /// Earliest start and due date of every milestone, in file order, counting working days only:
-    /// a milestone starts on the first working day after all it waits for are due (plus their
-    /// lags), and a duration of `d` days is due on its `d`-th working day.
-    pub fn schedule(&self, calendar: &Calendar) -> Result<Vec<Scheduled>, CalendarError> {
-        let order = self
-            .order()
-            .unwrap_or_else(|_| (0..self.milestones.len()).collect());
-        let index: HashMap<&str, usize> = self
-            .milestones
-            .iter()
-            .enumerate()
-            .map(|(i, m)| (m.id.as_str(), i))
-            .collect();
-        let first = if calendar.is_working_day(self.plan.start)? {
-            self.plan.start
-        } else {
-            calendar.add_working_days(self.plan.start, 1)?
-        };
-        let mut due: BTreeMap<usize, (NaiveDate, NaiveDate)> = BTreeMap::new();
-        for i in order {
-            let m = &self.milestones[i];
-            let mut start = first;
-            for d in &m.depends_on {
-                if let Some((_, before)) = index.get(d.id()).and_then(|j| due.get(j)) {
-                    let ready = calendar.add_working_days(*before, 1 + d.lag())?;
-                    start = start.max(ready);
-                }
-            }
-            let end = calendar.add_working_days(start, m.duration_working_days.saturating_sub(1))?;
-            due.insert(i, (start, end));
-        }
-        Ok(due
-            .into_iter()
-            .map(|(i, (start, due))| Scheduled {
-                id: self.milestones[i].id.clone(),
-                start,
-                due,
-            })
-            .collect())
-    }
 }
 
 #[cfg(test)]
@@ -308,30 +261,6 @@ duration_working_days = 0
 depends_on = ["writeback"]
 gate = "回传对账连续 10 个工作日无差异"
 "#;
-
-    fn date(s: &str) -> NaiveDate {
-        s.parse().unwrap()
-    }
-
-    #[test]
-    fn schedule_counts_working_days_across_the_national_day_holiday() {
-        let plan = PlanFile::parse(PLAN).unwrap();
-        let got = plan.schedule(Calendar::embedded()).unwrap();
-        // 2026-09-28 (Mon) is a working day; 10-01..10-07 are the National Day holiday and
-        // 10-10 (Sat) a make-up working day in the 2026 notice.
-        let mapping = &got[0];
-        assert_eq!(
-            (mapping.start, mapping.due),
-            (date("2026-09-28"), date("2026-09-30"))
-        );
-        let writeback = &got[1];
-        let cal = Calendar::embedded();
-        let expected_start = cal.add_working_days(date("2026-09-30"), 2).unwrap();
-        assert_eq!(writeback.start, expected_start);
-        assert_eq!(writeback.due, cal.add_working_days(expected_start, 1).unwrap());
-        assert!(writeback.start > date("2026-10-07"), "{writeback:?}");
-        assert_eq!(got[2].start, cal.add_working_days(writeback.due, 1).unwrap());
-    }
 
     #[test]
     fn every_problem_is_reported_with_its_path() {
