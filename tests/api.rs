@@ -1123,3 +1123,121 @@ async fn notices_keep_their_notice_period() {
     assert!(feed.contains("紧急变更理由：证书到期"), "{feed}");
     assert_eq!(feed.matches("<entry>").count(), 2);
 }
+
+/// Issue 7: plans through the API: import, show, baseline, progress (refused in the future),
+/// the Gantt chart, the report and the portfolio.
+#[tokio::test]
+async fn plans_through_the_api() {
+    let api = Api::with_calendar(calendar_through_next_year()).await;
+    api.send("POST", "/api/v1/systems", registration("gy-scjg").to_string())
+        .await;
+    let today = ronghe::notices::today();
+    let toml = format!(
+        "[plan]\nsystem = \"gy-scjg\"\nmode = \"front_end_migration\"\nstart = \"{today}\"\nowner = \"张经理\"\n\n\
+         [[milestones]]\nid = \"handoff\"\nphase = \"对接\"\nname = \"申请推送联调\"\nowner = \"工程师\"\nduration_working_days = 4\n"
+    );
+    let (status, view) = api
+        .send(
+            "PUT",
+            "/api/v1/plans/gy-scjg",
+            json!({ "toml": toml }).to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["milestones"][0]["forecast"]["critical"], true);
+    assert!(view["rag"].is_null(), "no baseline yet: {view}");
+    let wrong = api
+        .send("PUT", "/api/v1/plans/other", json!({ "toml": toml }).to_string())
+        .await;
+    check_error(
+        wrong,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+        Some("plan.system"),
+    );
+    let bad = api
+        .send(
+            "PUT",
+            "/api/v1/plans/gy-scjg",
+            json!({ "toml": toml.replace("duration_working_days = 4", "duration_working_days = 999") })
+                .to_string(),
+        )
+        .await;
+    check_error(
+        bad,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+        Some("milestones[0].duration_working_days"),
+    );
+
+    let (status, baselined) = api
+        .send(
+            "POST",
+            "/api/v1/plans/gy-scjg/baseline",
+            json!({ "approved_by": "李主任" }).to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{baselined}");
+    assert_eq!(baselined["rag"], "green");
+    assert_eq!(baselined["baseline"]["version"], 1);
+    let future = today.succ_opt().unwrap();
+    let refused = api
+        .send(
+            "PUT",
+            "/api/v1/plans/gy-scjg/milestones/handoff",
+            json!({ "started_on": future }).to_string(),
+        )
+        .await;
+    check_error(
+        refused,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+        Some("started_on"),
+    );
+    let (status, updated) = api
+        .send(
+            "PUT",
+            "/api/v1/plans/gy-scjg/milestones/handoff",
+            json!({ "started_on": today, "note": "开始联调" }).to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(
+        updated["milestones"][0]["progress"]["started_on"],
+        today.to_string()
+    );
+
+    let response = api
+        .router
+        .clone()
+        .oneshot(
+            Request::get("/api/v1/plans/gy-scjg/gantt.svg")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "image/svg+xml; charset=utf-8"
+    );
+    let (status, report) = api.get("/api/v1/plans/gy-scjg/report?format=markdown").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(report.as_str().unwrap().contains("申请推送联调"), "{report}");
+    check_error(
+        api.get("/api/v1/plans/gy-scjg/report?format=pdf").await,
+        StatusCode::BAD_REQUEST,
+        "invalid_format",
+        Some("format"),
+    );
+    check_error(
+        api.get("/api/v1/plans/nowhere").await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+        None,
+    );
+    let (status, portfolio) = api.get("/api/v1/plans").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(portfolio[0]["system_id"], "gy-scjg");
+    assert_eq!(portfolio[0]["rag"], "green");
+}

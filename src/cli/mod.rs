@@ -12,6 +12,7 @@ mod generate;
 mod mapping;
 mod notices;
 mod output;
+mod plans;
 mod rules;
 mod sim;
 mod systems;
@@ -84,6 +85,9 @@ enum Command {
     /// Published data-collection items and validation rules (Art. 29) 公布的规则.
     #[command(subcommand, after_help = EXIT_CODES)]
     Rules(rules::Command),
+    /// Migration plans: status, critical path, baselines, Gantt 迁移计划.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Plans(plans::Command),
     /// Change notices (Art. 16, 29, 30) 变更公告.
     #[command(subcommand, after_help = EXIT_CODES)]
     Notices(notices::Command),
@@ -271,6 +275,7 @@ async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
         Command::Generate(args) => generate::run(ctx, args).await,
         Command::Rules(cmd) => rules::run(ctx, cmd).await,
         Command::Notices(cmd) => notices::run(ctx, cmd).await,
+        Command::Plans(cmd) => plans::run(ctx, cmd).await,
         Command::Bench(cmd) => bench::run(ctx, cmd).await,
         Command::Cases(cmd) => cases::run(ctx, cmd).await,
         Command::Validate { kind, value } => validate::run(ctx, kind, &value),

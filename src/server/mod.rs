@@ -9,6 +9,7 @@ mod health;
 mod metrics;
 mod notices;
 mod openapi;
+mod plans;
 mod rules;
 mod systems;
 
@@ -54,6 +55,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .merge(bridge::routes())
         .merge(rules::routes())
         .merge(notices::routes())
+        .merge(plans::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

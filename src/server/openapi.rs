@@ -46,6 +46,13 @@ use utoipa::OpenApi;
         super::notices::list,
         super::notices::announce,
         super::notices::feed,
+        super::plans::portfolio,
+        super::plans::show,
+        super::plans::import,
+        super::plans::progress,
+        super::plans::baseline,
+        super::plans::chart,
+        super::plans::report,
     ),
     tags(
         (name = "health", description = "liveness and readiness"),
@@ -54,6 +61,7 @@ use utoipa::OpenApi;
         (name = "assessments", description = "expert-panel assessment and classification 专家评估与融合方式 (Art. 25)"),
         (name = "bridge", description = "user bridge between platform identities and departmental accounts 用户互认"),
         (name = "rules", description = "published data-collection items and validation rules 公布的采集项与校验规则 (Art. 29)"),
+        (name = "plans", description = "migration plans 迁移计划: critical path, baselines, status, Gantt"),
         (name = "notices", description = "change notices 变更公告 (Art. 16, 29, 30)"),
     )
 )]

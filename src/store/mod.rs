@@ -9,6 +9,7 @@ mod baseline;
 mod bridge;
 mod cases;
 mod notices;
+mod plans;
 mod rules;
 mod systems;
 
@@ -18,6 +19,7 @@ pub use bridge::{
     TokenUse, UnresolvedRow, random_id,
 };
 pub use cases::{CaseRecord, CaseVersion, RejectReason, UpsertOutcome};
+pub use plans::{Baseline, StoredPlan};
 
 use std::str::FromStr;
 use std::time::Duration;
