@@ -14,3 +14,4 @@ pub mod server;
 pub mod store;
 pub mod systems;
 pub mod validate;
+pub mod writeback;

@@ -27,6 +27,10 @@ impl Api {
                 store: store.clone(),
                 metrics: Metrics::new(),
                 bridge: None,
+                writeback: ronghe::writeback::Intake::new(
+                    concat!(env!("CARGO_MANIFEST_DIR"), "/mappings"),
+                    std::sync::Arc::new(ronghe_adapters::Environment),
+                ),
             },
             MAX_BODY,
         );

@@ -36,6 +36,10 @@ impl Platform {
             store,
             metrics: Metrics::new(),
             bridge: Some(bridge.clone()),
+            writeback: ronghe::writeback::Intake::new(
+                concat!(env!("CARGO_MANIFEST_DIR"), "/mappings"),
+                std::sync::Arc::new(ronghe_adapters::Environment),
+            ),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());

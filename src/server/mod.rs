@@ -8,8 +8,10 @@ mod error;
 mod health;
 mod metrics;
 mod openapi;
+mod quality;
 mod rules;
 mod systems;
+mod writeback;
 
 pub use error::{ApiError, ApiJson};
 pub use metrics::Metrics;
@@ -36,6 +38,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The user bridge, when the node has `[bridge]` keys.
     pub bridge: Option<crate::bridge::Bridge>,
+    /// The write-back intake: mappings and configs of the systems that push.
+    pub writeback: crate::writeback::Intake,
 }
 
 /// The router with every endpoint, its limits and middleware.
@@ -50,6 +54,8 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .merge(cases::routes())
         .merge(bridge::routes())
         .merge(rules::routes())
+        .merge(writeback::routes())
+        .merge(quality::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
@@ -133,6 +139,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         store: store.clone(),
         metrics: Metrics::new(),
         bridge,
+        writeback: crate::writeback::Intake::new(
+            config.mappings_dir.clone(),
+            Arc::new(ronghe_adapters::Environment),
+        ),
     };
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
     let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();

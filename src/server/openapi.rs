@@ -43,6 +43,11 @@ use utoipa::OpenApi;
         super::bridge::keys,
         super::rules::list,
         super::rules::publish,
+        super::writeback::push_json,
+        super::writeback::push_soap,
+        super::writeback::wsdl,
+        super::quality::list,
+        super::quality::show,
     ),
     tags(
         (name = "health", description = "liveness and readiness"),
@@ -51,6 +56,7 @@ use utoipa::OpenApi;
         (name = "assessments", description = "expert-panel assessment and classification 专家评估与融合方式 (Art. 25)"),
         (name = "bridge", description = "user bridge between platform identities and departmental accounts 用户互认"),
         (name = "rules", description = "published data-collection items and validation rules 公布的采集项与校验规则 (Art. 29)"),
+        (name = "writeback", description = "case write-back from legacy systems and the data-quality queue 办件回传与数据质量队列"),
     )
 )]
 struct ApiDoc;

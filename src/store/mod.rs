@@ -8,8 +8,10 @@ mod assessments;
 mod baseline;
 mod bridge;
 mod cases;
+mod quality;
 mod rules;
 mod systems;
+mod writeback;
 
 pub use assessments::RubricRecord;
 pub use bridge::{
@@ -17,6 +19,8 @@ pub use bridge::{
     TokenUse, UnresolvedRow, random_id,
 };
 pub use cases::{CaseRecord, CaseVersion, RejectReason, UpsertOutcome};
+pub use quality::{NewQualityItem, QualityItem, QualityReason, QualityStatus, QualitySummary};
+pub use writeback::NONCE_RETENTION_SECONDS;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -198,6 +202,7 @@ impl Store {
 pub(crate) enum SystemDocument {
     AdapterConfig,
     BridgeConfig,
+    WritebackConfig,
 }
 
 impl SystemDocument {
@@ -211,6 +216,11 @@ impl SystemDocument {
                 "bridge_configs",
                 "bridge.config.attach",
                 "bridge config of system",
+            ),
+            SystemDocument::WritebackConfig => (
+                "writeback_configs",
+                "writeback.config.attach",
+                "write-back config of system",
             ),
         }
     }
