@@ -76,23 +76,36 @@ pub fn string_to_sign(method: &str, path: &str, timestamp: &str, nonce: &str, bo
 }
 
 /// The hex signature of a request.
-pub fn sign(algorithm: Algorithm, secret: &[u8], method: &str, path: &str, timestamp: &str, nonce: &str, body: &[u8]) -> String {
-    hex::encode(algorithm.mac(secret, string_to_sign(method, path, timestamp, nonce, body).as_bytes()))
+pub fn sign(
+    algorithm: Algorithm,
+    secret: &[u8],
+    method: &str,
+    path: &str,
+    timestamp: &str,
+    nonce: &str,
+    body: &[u8],
+) -> String {
+    hex::encode(algorithm.mac(
+        secret,
+        string_to_sign(method, path, timestamp, nonce, body).as_bytes(),
+    ))
 }
 
 /// Whether `signature` (hex, as received) is right for the request; constant time in the MAC.
-pub fn verify(
-    algorithm: Algorithm,
-    secret: &[u8],
-    request: &SignedParts<'_>,
-    body: &[u8],
-) -> bool {
+pub fn verify(algorithm: Algorithm, secret: &[u8], request: &SignedParts<'_>, body: &[u8]) -> bool {
     let Ok(given) = hex::decode(request.signature) else {
         return false;
     };
     let expected = algorithm.mac(
         secret,
-        string_to_sign(request.method, request.path, request.timestamp, request.nonce, body).as_bytes(),
+        string_to_sign(
+            request.method,
+            request.path,
+            request.timestamp,
+            request.nonce,
+            body,
+        )
+        .as_bytes(),
     );
     given.len() == expected.len() && bool::from(expected.ct_eq(&given))
 }
@@ -195,7 +208,7 @@ impl Signer {
         let mut nonce = [0u8; 16];
         getrandom::fill(&mut nonce).map_err(|_| CryptoError::Random)?;
         let timestamp = chrono::Utc::now().timestamp();
-        Ok(self.sign_at(method, path, body, timestamp, &hex::encode(nonce))?)
+        self.sign_at(method, path, body, timestamp, &hex::encode(nonce))
     }
 
     /// Signs a request with a given timestamp and nonce (tests replay and age requests).
@@ -212,7 +225,15 @@ impl Signer {
             None => body.to_vec(),
         };
         let timestamp = timestamp.to_string();
-        let signature = sign(self.algorithm, &self.secret, method, path, &timestamp, nonce, &body);
+        let signature = sign(
+            self.algorithm,
+            &self.secret,
+            method,
+            path,
+            &timestamp,
+            nonce,
+            &body,
+        );
         let mut headers = vec![
             (KEY_ID, self.key_id.clone()),
             (TIMESTAMP, timestamp),
@@ -234,7 +255,9 @@ mod tests {
     fn signatures_verify_and_tampering_does_not() {
         for algorithm in [Algorithm::HmacSha256, Algorithm::HmacSm3] {
             let signer = Signer::new("k1", algorithm, b"secret".to_vec());
-            let signed = signer.sign_at("post", "/api/v1/writeback/x", b"{}", 1_700_000_000, "n1").unwrap();
+            let signed = signer
+                .sign_at("post", "/api/v1/writeback/x", b"{}", 1_700_000_000, "n1")
+                .unwrap();
             let header = |name| signed.headers.iter().find(|(h, _)| *h == name).unwrap().1.clone();
             let signature = header(SIGNATURE);
             let parts = SignedParts {
@@ -247,8 +270,21 @@ mod tests {
             assert!(verify(algorithm, b"secret", &parts, b"{}"));
             assert!(!verify(algorithm, b"secret", &parts, b"{ }"));
             assert!(!verify(algorithm, b"other", &parts, b"{}"));
-            assert!(!verify(algorithm, b"secret", &SignedParts { nonce: "n2", ..parts }, b"{}"));
-            assert!(!verify(algorithm, b"secret", &SignedParts { signature: "zz", ..parts }, b"{}"));
+            assert!(!verify(
+                algorithm,
+                b"secret",
+                &SignedParts { nonce: "n2", ..parts },
+                b"{}"
+            ));
+            assert!(!verify(
+                algorithm,
+                b"secret",
+                &SignedParts {
+                    signature: "zz",
+                    ..parts
+                },
+                b"{}"
+            ));
         }
         // The two MACs differ.
         assert_ne!(

@@ -770,6 +770,9 @@ async fn the_simulator_pushes_completed_cases_as_gbk_envelopes() {
         .respond_with(ResponseTemplate::new(401))
         .mount(&refusing)
         .await;
-    let err = sim.push_completed(&Push::new(refusing.uri(), None)).await.unwrap_err();
+    let err = sim
+        .push_completed(&Push::new(refusing.uri(), None))
+        .await
+        .unwrap_err();
     assert_eq!(err.class, ErrorClass::Configuration);
 }

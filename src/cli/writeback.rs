@@ -46,7 +46,14 @@ fn summary(config: &WritebackConfig) -> String {
     let keys: Vec<String> = config
         .keys
         .iter()
-        .map(|k| format!("{} ({}{})", k.id, k.algorithm.name(), if k.retired { ", retired" } else { "" }))
+        .map(|k| {
+            format!(
+                "{} ({}{})",
+                k.id,
+                k.algorithm.name(),
+                if k.retired { ", retired" } else { "" }
+            )
+        })
         .collect();
     format!(
         "keys {}; window {} s; batch ≤ {}; SOAP record <{}>{}{}",
@@ -54,7 +61,11 @@ fn summary(config: &WritebackConfig) -> String {
         config.timestamp_window_seconds,
         config.intake.max_batch,
         config.intake.soap_record,
-        if config.encryption.is_some() { "; SM4-GCM" } else { "" },
+        if config.encryption.is_some() {
+            "; SM4-GCM"
+        } else {
+            ""
+        },
         config
             .pull
             .as_ref()
@@ -65,19 +76,24 @@ fn summary(config: &WritebackConfig) -> String {
 
 pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
     match command {
-        Command::Check { file } => checked(&ctx.out, WritebackConfig::parse(&read_config(&file)?), |config| {
-            (
-                format!("有效 valid: write-back config ({})", summary(config)),
-                json!({ "valid": true, "keys": config.keys.len(), "max_batch": config.intake.max_batch }),
-            )
-        }),
+        Command::Check { file } => {
+            checked(&ctx.out, WritebackConfig::parse(&read_config(&file)?), |config| {
+                (
+                    format!("有效 valid: write-back config ({})", summary(config)),
+                    json!({ "valid": true, "keys": config.keys.len(), "max_batch": config.intake.max_batch }),
+                )
+            })
+        }
         Command::Attach { system, file } => {
             let text = read_config(&file)?;
             let config = WritebackConfig::parse(&text).map_err(refused_config("write-back"))?;
             let store = ctx.store().await?;
             store.set_writeback_config(&system, &text, &ctx.actor).await?;
             ctx.out.show(
-                format!("已绑定 attached: write-back config to {system} ({})", summary(&config)),
+                format!(
+                    "已绑定 attached: write-back config to {system} ({})",
+                    summary(&config)
+                ),
                 &json!({ "system": system }),
             );
             Ok(())
@@ -88,7 +104,11 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
 pub(super) async fn run_quality(ctx: &Context, command: QualityCommand) -> Result<(), Failure> {
     let store = ctx.store().await?;
     match command {
-        QualityCommand::List { system, status, limit } => {
+        QualityCommand::List {
+            system,
+            status,
+            limit,
+        } => {
             let status = match status.as_deref() {
                 None => None,
                 Some(name) => Some(QualityStatus::parse(name).ok_or_else(|| {
@@ -107,13 +127,25 @@ pub(super) async fn run_quality(ctx: &Context, command: QualityCommand) -> Resul
                         i.case_no.clone().unwrap_or_else(|| "-".into()),
                         i.version.map_or_else(|| "-".into(), |v| v.to_string()),
                         i.status.name().to_owned(),
-                        i.reasons.iter().map(|r| r.code.as_str()).collect::<Vec<_>>().join(","),
+                        i.reasons
+                            .iter()
+                            .map(|r| r.code.as_str())
+                            .collect::<Vec<_>>()
+                            .join(","),
                         i.received_at.format("%Y-%m-%d %H:%M:%S").to_string(),
                     ]
                 })
                 .collect();
             ctx.out.table(
-                &["id", "系统 system", "办件编号 case", "版本 version", "状态 status", "原因 reasons", "接收 received"],
+                &[
+                    "id",
+                    "系统 system",
+                    "办件编号 case",
+                    "版本 version",
+                    "状态 status",
+                    "原因 reasons",
+                    "接收 received",
+                ],
                 rows,
                 &items,
             );

@@ -48,9 +48,12 @@ pub(super) async fn list(
     };
     let limit = query.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return Err(
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", "limit must be 1 to 1000").with_field("limit"),
-        );
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "limit must be 1 to 1000",
+        )
+        .with_field("limit"));
     }
     Ok(Json(
         state
@@ -72,7 +75,12 @@ pub(super) async fn show(
     let item = state.store.quality_item(id).await?;
     state
         .store
-        .record_audit(&actor, "quality.read", &format!("quality/{id}"), serde_json::json!({}))
+        .record_audit(
+            &actor,
+            "quality.read",
+            &format!("quality/{id}"),
+            serde_json::json!({}),
+        )
         .await?;
     Ok(Json(item))
 }

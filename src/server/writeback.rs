@@ -118,7 +118,9 @@ async fn admit(
                 BodyError::NoKey | BodyError::UnknownScheme => "unsupported_encryption",
                 BodyError::Undecryptable => "undecryptable_body",
             };
-            return Err(ApiError::new(StatusCode::BAD_REQUEST, code, e.to_string()).with_field("X-Ronghe-Encryption"));
+            return Err(
+                ApiError::new(StatusCode::BAD_REQUEST, code, e.to_string()).with_field("X-Ronghe-Encryption")
+            );
         }
         Err(AuthError::Store(e)) => return Err(e.into()),
     };
@@ -133,7 +135,9 @@ fn too_many(count: usize, max: usize) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "batch_too_large",
-        format!("the push carries {count} records; this system's limit is {max} (intake.max_batch): split it"),
+        format!(
+            "the push carries {count} records; this system's limit is {max} (intake.max_batch): split it"
+        ),
     )
 }
 
@@ -146,7 +150,15 @@ async fn run(
     channel: Channel,
 ) -> Result<PushResponse, ApiError> {
     let received = records.len();
-    let results = ingest(&state.store, system, mapping, records, channel, Utc::now().fixed_offset()).await?;
+    let results = ingest(
+        &state.store,
+        system,
+        mapping,
+        records,
+        channel,
+        Utc::now().fixed_offset(),
+    )
+    .await?;
     let count = |kind: &str| results.iter().filter(|r| r.kind() == kind).count();
     let response = PushResponse {
         accepted: count("accepted"),
@@ -205,7 +217,11 @@ pub(super) async fn push_json(
         ));
     }
     let value: Value = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("the body is not valid JSON: {e}"))
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("the body is not valid JSON: {e}"),
+        )
     })?;
     let records = match value {
         Value::Object(_) => vec![value],
@@ -223,7 +239,11 @@ pub(super) async fn push_json(
         return Err(too_many(records.len(), max));
     }
     if records.is_empty() {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "empty_batch", "the batch holds no records"));
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "empty_batch",
+            "the batch holds no records",
+        ));
     }
     if let Some(i) = records.iter().position(|r| !r.is_object()) {
         return Err(ApiError::new(
@@ -234,7 +254,9 @@ pub(super) async fn push_json(
         .with_field(format!("[{i}]")));
     }
     let records = records.into_iter().map(Raw::Json).collect();
-    Ok(Json(run(&state, &system, &mapping, records, Channel::PushJson).await?))
+    Ok(Json(
+        run(&state, &system, &mapping, records, Channel::PushJson).await?,
+    ))
 }
 
 /// An error as a SOAP fault in `version`, with the API error's status, code and field.
@@ -299,7 +321,18 @@ pub(super) async fn push_soap(
             ),
         );
     };
-    match push_soap_records(&state, &system, &method, &uri, &headers, body, version, &content_type).await {
+    match push_soap_records(
+        &state,
+        &system,
+        &method,
+        &uri,
+        &headers,
+        body,
+        version,
+        &content_type,
+    )
+    .await
+    {
         Ok(results) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, version.content_type("UTF-8", ""))],
@@ -333,11 +366,16 @@ async fn push_soap_records(
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "no_records",
-            format!("the Body holds no <{}> elements (intake.soap_record)", intake.soap_record),
+            format!(
+                "the Body holds no <{}> elements (intake.soap_record)",
+                intake.soap_record
+            ),
         ));
     }
     let records = elements.into_iter().map(Raw::Xml).collect();
-    Ok(run(state, system, &mapping, records, Channel::PushSoap).await?.results)
+    Ok(run(state, system, &mapping, records, Channel::PushSoap)
+        .await?
+        .results)
 }
 
 #[utoipa::path(get, path = "/soap/{system}/writeback", tag = "writeback",

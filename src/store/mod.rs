@@ -199,6 +199,7 @@ impl Store {
 /// Per-system documents kept verbatim as an engineer attached them, one table each with
 /// `(system_id, config, updated_at)`.
 #[derive(Debug, Clone, Copy)]
+#[allow(clippy::enum_variant_names)] // each is a kind of config; the names say which
 pub(crate) enum SystemDocument {
     AdapterConfig,
     BridgeConfig,

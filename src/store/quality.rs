@@ -31,9 +31,13 @@ impl QualityStatus {
     }
 
     pub fn parse(text: &str) -> Option<QualityStatus> {
-        [QualityStatus::Open, QualityStatus::Dismissed, QualityStatus::Resolved]
-            .into_iter()
-            .find(|s| s.name() == text)
+        [
+            QualityStatus::Open,
+            QualityStatus::Dismissed,
+            QualityStatus::Resolved,
+        ]
+        .into_iter()
+        .find(|s| s.name() == text)
     }
 }
 
@@ -119,8 +123,21 @@ const COLUMNS: &str = "id, system_id, case_no, version, channel, record_hash, re
                        received_at, status, resolved_at, note";
 
 fn item(row: ItemRow) -> Result<QualityItem, StoreError> {
-    let (id, system_id, case_no, version, channel, record_hash, Json(record), Json(reasons), mapping_version, received_at, status, resolved_at, note) =
-        row;
+    let (
+        id,
+        system_id,
+        case_no,
+        version,
+        channel,
+        record_hash,
+        Json(record),
+        Json(reasons),
+        mapping_version,
+        received_at,
+        status,
+        resolved_at,
+        note,
+    ) = row;
     let status = QualityStatus::parse(&status).ok_or_else(|| StoreError::Corrupt {
         what: "quality item",
         detail: format!("item {id} has status {status:?}"),

@@ -12,7 +12,12 @@ pub const NONCE_RETENTION_SECONDS: i64 = 2 * 3600;
 
 impl Store {
     /// Attaches (or replaces) a system's write-back config; the caller has validated it.
-    pub async fn set_writeback_config(&self, system_id: &str, toml: &str, actor: &str) -> Result<(), StoreError> {
+    pub async fn set_writeback_config(
+        &self,
+        system_id: &str,
+        toml: &str,
+        actor: &str,
+    ) -> Result<(), StoreError> {
         self.set_document(SystemDocument::WritebackConfig, system_id, toml, actor)
             .await
     }
@@ -24,7 +29,12 @@ impl Store {
 
     /// Takes a nonce for a system: `true` the first time, `false` on any repeat. Nonces older
     /// than `NONCE_RETENTION_SECONDS` are purged in the same transaction.
-    pub async fn take_nonce(&self, system_id: &str, nonce: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    pub async fn take_nonce(
+        &self,
+        system_id: &str,
+        nonce: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         let horizon = now - Duration::seconds(NONCE_RETENTION_SECONDS);
         let taken = on_pool!(self, pool => {
             let mut tx = pool.begin().await?;

@@ -139,7 +139,9 @@ pub struct Writeback {
 impl WritebackConfig {
     /// Parses and checks every field; no I/O.
     pub fn parse(text: &str) -> Result<WritebackConfig, Vec<ConfigIssue>> {
-        parse_toml::<WritebackConfig>(text).map_err(|e| vec![e])?.validate()
+        parse_toml::<WritebackConfig>(text)
+            .map_err(|e| vec![e])?
+            .validate()
     }
 
     /// Checks every field; no I/O.
@@ -153,16 +155,26 @@ impl WritebackConfig {
                 issues.add(path, format!("must be 1 to {MAX_WINDOW_SECONDS} seconds"));
             }
         };
-        window(&mut issues, "timestamp_window_seconds", self.timestamp_window_seconds);
+        window(
+            &mut issues,
+            "timestamp_window_seconds",
+            self.timestamp_window_seconds,
+        );
         for (i, key) in self.keys.iter().enumerate() {
             let path = format!("keys[{i}]");
             let id_ok = !key.id.is_empty()
                 && key.id.len() <= 64
-                && key.id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+                && key
+                    .id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
             if !id_ok {
                 issues.add(format!("{path}.id"), "use 1-64 letters, digits, '-', '_' or '.'");
             } else if self.keys[..i].iter().any(|k| k.id == key.id) {
-                issues.add(format!("{path}.id"), format!("key id {:?} is listed twice", key.id));
+                issues.add(
+                    format!("{path}.id"),
+                    format!("key id {:?} is listed twice", key.id),
+                );
             }
             issues.secret(&format!("{path}.secret"), &key.secret);
             if let Some(seconds) = key.timestamp_window_seconds {
@@ -209,7 +221,9 @@ impl WritebackConfig {
                         Key {
                             algorithm: key.algorithm,
                             secret: secret.into_bytes(),
-                            window_seconds: key.timestamp_window_seconds.unwrap_or(self.timestamp_window_seconds),
+                            window_seconds: key
+                                .timestamp_window_seconds
+                                .unwrap_or(self.timestamp_window_seconds),
                             retired: key.retired,
                         },
                     );

@@ -10,7 +10,7 @@ pub mod config;
 pub mod pipeline;
 pub mod soap;
 
-pub use config::{WritebackConfig, Writeback};
+pub use config::{Writeback, WritebackConfig};
 pub use pipeline::{Accepted, Channel, RecordResult, ingest, receipt};
 
 use std::collections::HashMap;
@@ -29,7 +29,10 @@ pub enum IntakeError {
     #[error("system {0:?} has no write-back config")]
     NotConfigured(String),
     #[error("the write-back config of system {system:?} does not build: {}", join(.issues))]
-    Config { system: String, issues: Vec<ConfigIssue> },
+    Config {
+        system: String,
+        issues: Vec<ConfigIssue>,
+    },
     #[error("cannot read the mapping of system {system:?} at {path}: {source}")]
     MappingMissing {
         system: String,
@@ -37,19 +40,31 @@ pub enum IntakeError {
         source: std::io::Error,
     },
     #[error("the mapping of system {system:?} does not compile: {}", join(.issues))]
-    Mapping { system: String, issues: Vec<MappingIssue> },
+    Mapping {
+        system: String,
+        issues: Vec<MappingIssue>,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 fn join<T: std::fmt::Display>(items: &[T]) -> String {
-    items.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// A value built from a text, reused while the text is unchanged.
 type Cache<T> = Mutex<HashMap<String, ([u8; 32], Arc<T>)>>;
 
-fn cached<T, E>(cache: &Cache<T>, system: &str, text: &str, build: impl FnOnce() -> Result<T, E>) -> Result<Arc<T>, E> {
+fn cached<T, E>(
+    cache: &Cache<T>,
+    system: &str,
+    text: &str,
+    build: impl FnOnce() -> Result<T, E>,
+) -> Result<Arc<T>, E> {
     let hash: [u8; 32] = Sha256::digest(text.as_bytes()).into();
     // A poisoned lock only means another request panicked while inserting; the map is intact.
     if let Some((h, value)) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(system)

@@ -86,7 +86,10 @@ pub enum Accepted {
 /// The receipt of a case version: `WB-` and 20 hex characters of SHA-256 over (system, case
 /// number, version, content hash), so a repeated push gets the same receipt with nothing stored.
 pub fn receipt(system_id: &str, case: &Case, content_hash: &str) -> String {
-    let digest = Sha256::digest(format!("{system_id}\n{}\n{}\n{content_hash}", case.case_no, case.version));
+    let digest = Sha256::digest(format!(
+        "{system_id}\n{}\n{}\n{content_hash}",
+        case.case_no, case.version
+    ));
     format!("WB-{}", &hex::encode(digest)[..20])
 }
 
@@ -146,7 +149,11 @@ pub async fn ingest(
             Ok(case) => case,
             Err(errors) => {
                 let key = mapping.key_of(raw);
-                steps.push(Step::Refused(errors.iter().map(mapping_reason).collect(), key, None));
+                steps.push(Step::Refused(
+                    errors.iter().map(mapping_reason).collect(),
+                    key,
+                    None,
+                ));
                 continue;
             }
         };
@@ -160,14 +167,20 @@ pub async fn ingest(
             })
             .collect();
         if !broken.is_empty() {
-            steps.push(Step::Refused(broken, Some(case.case_no.clone()), Some(case.version)));
+            steps.push(Step::Refused(
+                broken,
+                Some(case.case_no.clone()),
+                Some(case.version),
+            ));
             continue;
         }
         let hash = case.content_hash();
         match seen.get(&(case.case_no.clone(), case.version)) {
             Some(&first) if hashes[first] == hash => steps.push(Step::Repeat(first)),
             Some(_) => steps.push(Step::Refused(
-                vec![store_reason(&RejectReason::VersionConflict { version: case.version })],
+                vec![store_reason(&RejectReason::VersionConflict {
+                    version: case.version,
+                })],
                 Some(case.case_no.clone()),
                 Some(case.version),
             )),
@@ -210,13 +223,23 @@ pub async fn ingest(
             Step::Stored(c) | Step::Repeat(c) => {
                 if let Some(UpsertOutcome::Rejected { reason }) = outcomes.get(*c) {
                     let case = &cases[*c];
-                    refused.push((i, queue(i, vec![store_reason(reason)], Some(case.case_no.clone()), Some(case.version))));
+                    refused.push((
+                        i,
+                        queue(
+                            i,
+                            vec![store_reason(reason)],
+                            Some(case.case_no.clone()),
+                            Some(case.version),
+                        ),
+                    ));
                 }
             }
         }
     }
     let items: Vec<NewQualityItem> = refused.iter().map(|(_, item)| item.clone()).collect();
-    let ids = store.queue_quality_items(&items, &format!("system:{system_id}")).await?;
+    let ids = store
+        .queue_quality_items(&items, &format!("system:{system_id}"))
+        .await?;
     let mut queued: HashMap<usize, (i64, NewQualityItem)> = refused
         .into_iter()
         .zip(ids)

@@ -96,7 +96,11 @@ pub fn answer(version: SoapVersion, results: &[RecordResult]) -> String {
                 version,
             } => {
                 let outcome = serde_json::to_value(outcome).ok();
-                attribute(&mut body, "outcome", outcome.as_ref().and_then(|o| o.as_str()).unwrap_or_default());
+                attribute(
+                    &mut body,
+                    "outcome",
+                    outcome.as_ref().and_then(|o| o.as_str()).unwrap_or_default(),
+                );
                 attribute(&mut body, "receipt", receipt);
                 attribute(&mut body, "caseNo", case_no);
                 attribute(&mut body, "version", &version.to_string());
@@ -186,9 +190,13 @@ mod tests {
     #[test]
     fn records_are_found_in_the_body_and_hostile_xml_is_refused() {
         let doc = |body: &str| {
-            format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>{body}</s:Body></s:Envelope>")
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>{body}</s:Body></s:Envelope>"
+            )
         };
-        let text = doc("<x:push xmlns:x=\"urn:x\"><办件><办件编号>1</办件编号></办件><办件><办件编号>2</办件编号></办件></x:push>");
+        let text = doc(
+            "<x:push xmlns:x=\"urn:x\"><办件><办件编号>1</办件编号></办件><办件><办件编号>2</办件编号></办件></x:push>",
+        );
         let found = records(text.as_bytes(), None, SoapVersion::Soap11, "办件").unwrap();
         assert_eq!(found.len(), 2);
         assert_eq!(found[1].child("办件编号").unwrap().text, "2");
@@ -197,7 +205,13 @@ mod tests {
             Err(SoapError::NotEnvelope("1.2"))
         );
         let dtd = format!("<!DOCTYPE a [<!ENTITY x \"y\">]>{}", doc(""));
-        assert!(matches!(records(dtd.as_bytes(), None, SoapVersion::Soap11, "办件"), Err(SoapError::Refused(_))));
-        assert!(matches!(records(b"<a>", None, SoapVersion::Soap11, "a"), Err(SoapError::Malformed(_))));
+        assert!(matches!(
+            records(dtd.as_bytes(), None, SoapVersion::Soap11, "办件"),
+            Err(SoapError::Refused(_))
+        ));
+        assert!(matches!(
+            records(b"<a>", None, SoapVersion::Soap11, "a"),
+            Err(SoapError::Malformed(_))
+        ));
     }
 }

@@ -21,9 +21,9 @@ use serde_json::Value;
 
 use super::data::{self, LegacyCase};
 use super::{Applications, Fault, FaultPlan, Faults, Running, SimOptions, beijing};
+use crate::signing::Signer;
 use crate::soap::xml::{self, escape};
 use crate::soap::{SoapVersion, charset_of, encode};
-use crate::signing::Signer;
 use crate::{AdapterError, Raw, XmlElement};
 
 /// Where the service listens, below the simulator's address; its WSDL is at `PATH?wsdl`.
@@ -191,7 +191,12 @@ impl SoapSim {
 
     /// The completed cases, each as its `<办件>` element, in listing order.
     pub fn completed(&self) -> Vec<String> {
-        self.sim.cases.iter().filter(|c| c.finished).map(|c| c.xml.clone()).collect()
+        self.sim
+            .cases
+            .iter()
+            .filter(|c| c.finished)
+            .map(|c| c.xml.clone())
+            .collect()
     }
 
     /// Pushes every completed case, one envelope in GBK each, to `push.url` (ronghe's
@@ -201,7 +206,10 @@ impl SoapSim {
         for case in self.sim.cases.iter().filter(|c| c.finished) {
             let answer = push.send(std::slice::from_ref(&case.xml)).await?;
             if !(200..300).contains(&answer.status) {
-                return Err(AdapterError::from_http_status(answer.status, &format!("push to {}", push.url)));
+                return Err(AdapterError::from_http_status(
+                    answer.status,
+                    &format!("push to {}", push.url),
+                ));
             }
             pushed += 1;
         }
@@ -257,9 +265,10 @@ impl Push {
             .timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| AdapterError::configuration("cannot build the HTTP client").with_source(e))?;
-        let mut request = client
-            .post(&self.url)
-            .header(header::CONTENT_TYPE, self.version.content_type(CHARSET, "urn:pushCase"));
+        let mut request = client.post(&self.url).header(
+            header::CONTENT_TYPE,
+            self.version.content_type(CHARSET, "urn:pushCase"),
+        );
         if let Some(action) = self.version.soap_action("urn:pushCase") {
             request = request.header("SOAPAction", action);
         }
@@ -285,7 +294,10 @@ impl Push {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned();
-        let bytes = response.bytes().await.map_err(|e| AdapterError::transport(&what, e))?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| AdapterError::transport(&what, e))?;
         Ok(Pushed {
             status,
             content_type,

@@ -244,11 +244,17 @@ mod tests {
     fn pushed_bodies_must_match_their_declaration() {
         let text = "<?xml version=\"1.0\" encoding=\"GBK\"?><办件/>";
         assert_eq!(decode_declared(&gbk(text), None).unwrap().encoding, GBK);
-        assert_eq!(decode_declared(&gbk(text), Some("gb18030")).unwrap().encoding, GB18030);
+        assert_eq!(
+            decode_declared(&gbk(text), Some("gb18030")).unwrap().encoding,
+            GB18030
+        );
         assert!(decode_declared(&gbk(text), Some("utf-8")).is_err());
         assert!(decode_declared(&gbk("<办件/>"), None).is_err());
         assert!(decode_declared(b"<a/>", Some("ISO-8859-1")).is_err());
-        assert_eq!(decode_declared("<办件/>".as_bytes(), None).unwrap().encoding, UTF_8);
+        assert_eq!(
+            decode_declared("<办件/>".as_bytes(), None).unwrap().encoding,
+            UTF_8
+        );
     }
 
     #[test]

@@ -10,9 +10,9 @@ mod wsdl;
 pub(crate) mod xml;
 
 pub use charset::{DecodeError, Decoded, charset_of, declared, decode, decode_declared, encode};
-pub use xml::{XmlError, escape, parse as parse_xml};
 pub use config::{Fetch, Operation, Records, SoapConfig, Status, Submit};
 pub use envelope::SoapVersion;
+pub use xml::{XmlError, escape, parse as parse_xml};
 
 use std::collections::BTreeMap;
 
