@@ -82,6 +82,11 @@ impl Platform {
     async fn start() -> Platform {
         let dir = tempfile::tempdir().unwrap();
         let store = common::sqlite_store(&dir).await;
+        Platform::start_on(store, dir).await
+    }
+
+    /// The same on `store` (`dir` lives as long as the platform).
+    async fn start_on(store: Store, dir: tempfile::TempDir) -> Platform {
         for id in [REST, SOAP] {
             store.insert_system(&common::system(id), "test").await.unwrap();
             store
@@ -162,18 +167,18 @@ impl Platform {
 
     /// (case versions stored, quality items queued).
     async fn stored(&self) -> (i64, i64) {
-        let Store::Sqlite(pool) = &self.store else {
-            unreachable!("these tests run on SQLite")
-        };
-        let versions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM case_versions")
-            .fetch_one(pool)
-            .await
-            .unwrap();
-        let items: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM quality_items")
-            .fetch_one(pool)
-            .await
-            .unwrap();
-        (versions, items)
+        async fn count(store: &Store, table: &str) -> i64 {
+            let sql = sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"));
+            match store {
+                Store::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+                Store::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+            }
+            .unwrap()
+        }
+        (
+            count(&self.store, "case_versions").await,
+            count(&self.store, "quality_items").await,
+        )
     }
 }
 
@@ -190,7 +195,18 @@ fn results(body: &Value) -> &Vec<Value> {
 
 #[tokio::test]
 async fn json_pushes_are_verified_stored_and_repeated_pushes_get_the_same_receipt() {
-    let platform = Platform::start().await;
+    json_pushes(Platform::start().await).await;
+}
+
+/// The JSON pushes and the mixed batch on PostgreSQL.
+#[cfg(feature = "postgres-tests")]
+#[tokio::test]
+async fn json_pushes_and_mixed_batches_on_postgres() {
+    json_pushes(Platform::start_on(common::pg_store().await, tempfile::tempdir().unwrap()).await).await;
+    mixed_batch(Platform::start_on(common::pg_store().await, tempfile::tempdir().unwrap()).await).await;
+}
+
+async fn json_pushes(platform: Platform) {
     // HMAC-SHA256, one record.
     let record = rest_record(0);
     let (status, body) = platform.push(&sha(), REST, &record).await;
@@ -273,7 +289,10 @@ async fn an_older_version_never_overwrites_a_newer_one() {
 
 #[tokio::test]
 async fn a_mixed_batch_answers_per_record_and_queues_the_bad_ones_once() {
-    let platform = Platform::start().await;
+    mixed_batch(Platform::start().await).await;
+}
+
+async fn mixed_batch(platform: Platform) {
     let mut bad_id = rest_record(11);
     bad_id["applicant"]["idNo"] = json!("520102199001011234");
     let mut no_item = rest_record(12);
