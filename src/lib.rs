@@ -18,3 +18,4 @@ pub mod server;
 pub mod store;
 pub mod systems;
 pub mod validate;
+pub mod writeback;

@@ -32,6 +32,10 @@ impl Api {
                 metrics: Metrics::new(),
                 bridge: None,
                 calendar: std::sync::Arc::new(calendar),
+                writeback: ronghe::writeback::Intake::new(
+                    concat!(env!("CARGO_MANIFEST_DIR"), "/mappings"),
+                    std::sync::Arc::new(ronghe_adapters::Environment),
+                ),
             },
             MAX_BODY,
         );

@@ -17,6 +17,7 @@ mod rules;
 mod sim;
 mod systems;
 mod validate;
+mod writeback;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -99,6 +100,12 @@ enum Command {
     Bridge(bridge::Command),
     /// Run the simulated departmental systems until Ctrl-C 模拟部门系统.
     Sim(sim::SimArgs),
+    /// Write-back configs of systems that push cases: check, attach 办件回传.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Writeback(writeback::Command),
+    /// The data-quality queue of records refused at intake: list, show, dismiss 数据质量队列.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Quality(writeback::QualityCommand),
     /// Read cases held by the platform, or import canonical cases 办件.
     #[command(subcommand, after_help = EXIT_CODES)]
     Cases(cases::Command),
@@ -278,6 +285,8 @@ async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
         Command::Plans(cmd) => plans::run(ctx, cmd).await,
         Command::Bench(cmd) => bench::run(ctx, cmd).await,
         Command::Cases(cmd) => cases::run(ctx, cmd).await,
+        Command::Writeback(cmd) => writeback::run(ctx, cmd).await,
+        Command::Quality(cmd) => writeback::run_quality(ctx, cmd).await,
         Command::Validate { kind, value } => validate::run(ctx, kind, &value),
         Command::Calendar(cmd) => calendar::run(ctx, cmd),
         Command::Assess(cmd) => assess::run(ctx, cmd).await,
