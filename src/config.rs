@@ -9,6 +9,7 @@ use anyhow::Context;
 use serde::Deserialize;
 
 use crate::bridge::BridgeKeysConfig;
+use crate::exchange::ExchangeConfig;
 
 /// The store the embedded default uses: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://ronghe.db";
@@ -35,6 +36,9 @@ pub struct Config {
     /// `[bridge]`: the keys of the user bridge (key ids and secret references; see README).
     /// Without it the bridge's commands and endpoints say it is not configured.
     pub bridge: Option<BridgeKeysConfig>,
+    /// `[exchange]`: delivery to the provincial data-sharing exchange (Art. 27). With it,
+    /// `ronghe serve` runs the delivery worker; without it cases wait in the outbox.
+    pub exchange: Option<ExchangeConfig>,
 }
 
 impl Default for Config {
@@ -48,6 +52,7 @@ impl Default for Config {
             calendar_override: None,
             mappings_dir: PathBuf::from("mappings"),
             bridge: None,
+            exchange: None,
         }
     }
 }
@@ -67,6 +72,9 @@ impl Config {
                         *file = dir.join(&*file);
                     }
                     config.mappings_dir = dir.join(&config.mappings_dir);
+                    if let Some(exchange) = config.exchange.as_mut() {
+                        exchange.relative_to(dir);
+                    }
                 }
                 config
             }
@@ -105,6 +113,9 @@ impl Config {
         }
         if let Some(bridge) = &self.bridge {
             problems.extend(bridge.problems());
+        }
+        if let Some(exchange) = &self.exchange {
+            problems.extend(exchange.problems());
         }
         anyhow::ensure!(problems.is_empty(), "{}", problems.join("; "));
         Ok(())

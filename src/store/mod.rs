@@ -8,6 +8,7 @@ mod assessments;
 mod baseline;
 mod bridge;
 mod cases;
+mod outbox;
 mod rules;
 mod systems;
 
@@ -17,6 +18,7 @@ pub use bridge::{
     TokenUse, UnresolvedRow, random_id,
 };
 pub use cases::{CaseRecord, CaseVersion, RejectReason, UpsertOutcome};
+pub use outbox::{Claimed, OutboxItem, OutboxState, OutboxStatus, Replay, Settlement, enqueued};
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -77,6 +79,16 @@ impl Backend {
         match self {
             Backend::Sqlite => "",
             Backend::Postgres => " FOR UPDATE",
+        }
+    }
+
+    /// The clause that locks the rows a claim reads and passes over rows another transaction has
+    /// locked, so that several nodes claim disjoint rows without waiting on each other. SQLite
+    /// needs none: `begin_write` already serialises claims.
+    pub(crate) fn skip_locked(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         }
     }
 }

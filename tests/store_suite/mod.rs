@@ -8,6 +8,9 @@ pub use assessments::*;
 mod bridge;
 
 pub use bridge::*;
+mod outbox;
+
+pub use outbox::*;
 
 use chrono::Duration;
 use ronghe::case::{Case, Stage};
@@ -295,6 +298,7 @@ macro_rules! store_suite {
         $crate::store_suite!(@tests $open; bridge_auto_links_by_certificate_only,
             bridge_tickets_single_use_bound_and_short_lived, bridge_link_proofs,
             bridge_resolution_reports_unknown_accounts, bridge_key_rotation);
+        $crate::store_suite!(@tests $open; outbox_enqueues_current_versions_and_claims_heads);
     };
     (@tests $open:expr; $($name:ident),+) => {
         $(
