@@ -76,7 +76,10 @@ pub(super) async fn replay(
     };
     let which = match (request.ids.is_empty(), request.all) {
         (false, false) if request.system.is_some() => {
-            return Err(invalid("system", "system selects with all = true only; give ids or all"));
+            return Err(invalid(
+                "system",
+                "system selects with all = true only; give ids or all",
+            ));
         }
         (false, false) => Replay::Ids(request.ids),
         (true, true) => Replay::All {
@@ -84,7 +87,10 @@ pub(super) async fn replay(
         },
         (false, true) => return Err(invalid("ids", "give either ids or all = true, not both")),
         (true, false) => {
-            return Err(invalid("ids", "give the ids of dead items to replay, or all = true"));
+            return Err(invalid(
+                "ids",
+                "give the ids of dead items to replay, or all = true",
+            ));
         }
     };
     let replayed = state.store.replay_outbox(&which, &actor).await?;

@@ -108,9 +108,9 @@ impl Metrics {
     fn outbox(&self, status: &crate::store::OutboxStatus) {
         self.exchange_backlog.set(status.backlog);
         self.exchange_dead_items.set(status.dead);
-        let age = status
-            .oldest_pending_at
-            .map_or(0.0, |at| (chrono::Utc::now() - at).num_milliseconds().max(0) as f64 / 1000.0);
+        let age = status.oldest_pending_at.map_or(0.0, |at| {
+            (chrono::Utc::now() - at).num_milliseconds().max(0) as f64 / 1000.0
+        });
         self.exchange_oldest_pending.set(age);
     }
 

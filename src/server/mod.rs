@@ -133,7 +133,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                 .build(&ronghe_adapters::Environment)
                 .context("cannot build [exchange]")?;
             let node = crate::store::random_id("node").context("cannot name this node")?;
-            let worker = crate::exchange::Worker::new(store.clone(), exchange, node, metrics.exchange.clone())?;
+            let worker =
+                crate::exchange::Worker::new(store.clone(), exchange, node, metrics.exchange.clone())?;
             let (stop, stopped) = tokio::sync::watch::channel(false);
             Some((stop, tokio::spawn(worker.run(stopped))))
         }
