@@ -136,6 +136,21 @@ type ItemRow = (
     Option<DateTime<Utc>>,
 );
 
+/// An item row and the case version's body.
+type ClaimRow = (
+    i64,
+    String,
+    String,
+    i64,
+    String,
+    i64,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    Option<String>,
+    Option<DateTime<Utc>>,
+    Json<Case>,
+);
+
 const ITEM_COLUMNS: &str = "o.id, o.system_id, o.case_no, o.version, o.state, o.attempts, o.enqueued_at, \
                             o.next_attempt_at, o.last_error, o.delivered_at";
 
@@ -222,7 +237,7 @@ impl Store {
                  WHERE o.id IN ({}) ORDER BY o.id",
                 placeholders(1, ids.len())
             ));
-            let mut query = sqlx::query_as::<_, (i64, String, String, i64, String, i64, DateTime<Utc>, DateTime<Utc>, Option<String>, Option<DateTime<Utc>>, Json<Case>)>(sql);
+            let mut query = sqlx::query_as::<_, ClaimRow>(sql);
             for (id,) in &ids {
                 query = query.bind(*id);
             }
@@ -291,16 +306,17 @@ impl Store {
 
     /// The outbox at a glance.
     pub async fn outbox_status(&self) -> Result<OutboxStatus, StoreError> {
-        let (counts, oldest): (Vec<(String, i64)>, Option<(DateTime<Utc>,)>) = on_pool!(self, pool => {
-            let counts = sqlx::query_as("SELECT state, COUNT(*) FROM exchange_outbox GROUP BY state")
+        let counts: Vec<(String, i64)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT state, COUNT(*) FROM exchange_outbox GROUP BY state")
                 .fetch_all(pool)
-                .await?;
-            let oldest = sqlx::query_as(
+                .await?
+        });
+        let oldest: Option<(DateTime<Utc>,)> = on_pool!(self, pool => {
+            sqlx::query_as(
                 "SELECT enqueued_at FROM exchange_outbox WHERE state = 'pending' ORDER BY enqueued_at LIMIT 1",
             )
             .fetch_optional(pool)
-            .await?;
-            (counts, oldest)
+            .await?
         });
         let count = |state: &str| counts.iter().find(|(s, _)| s == state).map_or(0, |(_, n)| *n);
         Ok(OutboxStatus {
