@@ -173,6 +173,30 @@ mod tests {
     }
 
     #[test]
+    fn exchange_is_checked_whole_and_its_template_is_relative_to_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "[exchange]\nurl = \"http://127.0.0.1:9/cases\"\ntemplate = \"payload.hbs\"\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&path), |_| None).unwrap();
+        let exchange = config.exchange.unwrap();
+        assert_eq!(exchange.template, Some(dir.path().join("payload.hbs")));
+        assert_eq!(exchange.max_attempts, 12);
+        std::fs::write(
+            &path,
+            "max_connections = 0\n[exchange]\nurl = \"nowhere\"\ntoken = \"plain\"\n",
+        )
+        .unwrap();
+        let err = format!("{:#}", Config::load(Some(&path), |_| None).unwrap_err());
+        for needle in ["max_connections", "exchange.url", "exchange.token"] {
+            assert!(err.contains(needle), "{needle} missing in {err}");
+        }
+    }
+
+    #[test]
     fn bridge_keys_are_references_checked_whole() {
         let text = "[bridge]\nactive_key = \"k2\"\n[[bridge.keys]]\nid = \"k1\"\nsecret = \"0123abcd\"\n";
         let dir = tempfile::tempdir().unwrap();

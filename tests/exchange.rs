@@ -370,3 +370,63 @@ async fn two_nodes_on_postgres_never_deliver_one_item_twice() {
     );
     assert_eq!(delivered.iter().sum::<u64>(), (CASES * VERSIONS as usize) as u64);
 }
+
+/// Migration 0007 enqueues the current version of every case stored before it.
+/// (A macro: one body per backend, like the store's `on_pool!`.)
+macro_rules! backfill_enqueues_stored_cases {
+    ($connection:ty, $url:expr, $dialect:literal) => {{
+    use sqlx::Connection;
+    let mut conn = <$connection>::connect($url).await.unwrap();
+    let dialect = $dialect;
+    let dir = format!("{}/migrations/{dialect}", env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let (before, exchange): (Vec<_>, Vec<_>) =
+        files.into_iter().partition(|p| !p.file_name().unwrap().to_string_lossy().starts_with("0007"));
+    for file in &before {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(std::fs::read_to_string(file).unwrap()))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let now = "2025-11-20T01:30:00.000001Z";
+    let setup = format!(
+        "INSERT INTO systems (id, name, department, region_code, protocol, endpoint, secret, status, created_at, updated_at)
+         VALUES ('gy-a', 'n', 'd', '520100', 'rest', 'http://x', false, 'registered', '{now}', '{now}');
+         INSERT INTO cases (system_id, case_no, version, content_hash, stage, item_name, region_code, applied_at, body, received_at)
+         VALUES ('gy-a', 'OLD-1', 7, 'h7', 'finished', 'i', '520102', '{now}', '{{}}', '{now}'),
+                ('gy-a', 'OLD-2', 2, 'h2', 'review', 'i', '520102', '{now}', '{{}}', '{now}');"
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(setup)).execute(&mut conn).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(std::fs::read_to_string(&exchange[0]).unwrap()))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let rows: Vec<(String, i64, String, i64)> = sqlx::query_as(
+        "SELECT case_no, version, state, attempts FROM exchange_outbox ORDER BY case_no",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        [
+            ("OLD-1".to_owned(), 7, "pending".to_owned(), 0),
+            ("OLD-2".to_owned(), 2, "pending".to_owned(), 0)
+        ]
+    );
+    }};
+}
+
+#[tokio::test]
+async fn migration_backfills_the_outbox_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("old.db").display());
+    backfill_enqueues_stored_cases!(sqlx::SqliteConnection, &url, "sqlite");
+}
+
+#[cfg(feature = "postgres-tests")]
+#[tokio::test]
+async fn migration_backfills_the_outbox_on_postgres() {
+    backfill_enqueues_stored_cases!(sqlx::PgConnection, &common::fresh_pg_url().await, "postgres");
+}
