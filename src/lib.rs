@@ -9,6 +9,7 @@ pub mod calendar;
 pub mod case;
 pub mod cli;
 pub mod config;
+pub mod exchange;
 pub mod mapping;
 pub mod migration;
 pub mod notices;

@@ -5,6 +5,7 @@ mod assessments;
 mod bridge;
 mod cases;
 mod error;
+mod exchange;
 mod health;
 mod metrics;
 mod notices;
@@ -62,6 +63,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .merge(plans::routes())
         .merge(writeback::routes())
         .merge(quality::routes())
+        .merge(exchange::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
@@ -138,6 +140,20 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     };
     let calendar = crate::calendar::Calendar::load(config.calendar_override.as_deref())
         .context("cannot load the working-day calendar")?;
+    let metrics = Metrics::new();
+    let worker = match &config.exchange {
+        Some(exchange) => {
+            let exchange = exchange
+                .build(&ronghe_adapters::Environment)
+                .context("cannot build [exchange]")?;
+            let node = crate::store::random_id("node").context("cannot name this node")?;
+            let worker =
+                crate::exchange::Worker::new(store.clone(), exchange, node, metrics.exchange.clone())?;
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            Some((stop, tokio::spawn(worker.run(stopped))))
+        }
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -145,7 +161,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(listen = %local, backend = store.backend().name(), "ronghe serving");
     let state = AppState {
         store: store.clone(),
-        metrics: Metrics::new(),
+        metrics,
         bridge,
         calendar: Arc::new(calendar),
         writeback: crate::writeback::Intake::new(
@@ -174,6 +190,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tokio::select! {
         result = &mut server => result.context("server task failed")?.context("server failed")?,
         () = grace_over => tracing::warn!("grace period over; closing remaining connections"),
+    }
+    // The worker finishes the pass in progress (bounded by the request timeout); what it leaves
+    // leased goes to another node when the lease runs out.
+    if let Some((stop, task)) = worker {
+        let _ = stop.send(true);
+        if let Err(err) = task.await {
+            tracing::warn!(error = %err, "exchange worker task failed");
+        }
     }
     store.close().await;
     tracing::info!("stopped");

@@ -58,6 +58,9 @@ use utoipa::OpenApi;
         super::writeback::wsdl,
         super::quality::list,
         super::quality::show,
+        super::exchange::status,
+        super::exchange::dlq,
+        super::exchange::replay,
     ),
     tags(
         (name = "health", description = "liveness and readiness"),
@@ -65,6 +68,7 @@ use utoipa::OpenApi;
         (name = "cases", description = "cases held by the platform 办件"),
         (name = "assessments", description = "expert-panel assessment and classification 专家评估与融合方式 (Art. 25)"),
         (name = "bridge", description = "user bridge between platform identities and departmental accounts 用户互认"),
+        (name = "exchange", description = "delivery to the provincial data-sharing exchange 数据共享交换 (Art. 27)"),
         (name = "rules", description = "published data-collection items and validation rules 公布的采集项与校验规则 (Art. 29)"),
         (name = "plans", description = "migration plans 迁移计划: critical path, baselines, status, Gantt"),
         (name = "notices", description = "change notices 变更公告 (Art. 16, 29, 30)"),

@@ -11,6 +11,7 @@ mod cases;
 mod notices;
 mod plans;
 mod quality;
+mod outbox;
 mod rules;
 mod systems;
 mod writeback;
@@ -24,6 +25,7 @@ pub use cases::{CaseRecord, CaseVersion, RejectReason, UpsertOutcome};
 pub use plans::{Baseline, StoredPlan};
 pub use quality::{NewQualityItem, QualityItem, QualityReason, QualityStatus, QualitySummary};
 pub use writeback::NONCE_RETENTION_SECONDS;
+pub use outbox::{Claimed, OutboxItem, OutboxState, OutboxStatus, Replay, Settlement, enqueued};
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -84,6 +86,16 @@ impl Backend {
         match self {
             Backend::Sqlite => "",
             Backend::Postgres => " FOR UPDATE",
+        }
+    }
+
+    /// The clause that locks the rows a claim reads and passes over rows another transaction has
+    /// locked, so that several nodes claim disjoint rows without waiting on each other. SQLite
+    /// needs none: `begin_write` already serialises claims.
+    pub(crate) fn skip_locked(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         }
     }
 }
