@@ -8,6 +8,8 @@ pub mod calendar;
 pub mod case;
 pub mod cli;
 pub mod config;
+pub mod corrections;
+pub mod handoff;
 pub mod mapping;
 pub mod rules;
 pub mod server;

@@ -27,6 +27,7 @@ impl Api {
                 store: store.clone(),
                 metrics: Metrics::new(),
                 bridge: None,
+                calendar: std::sync::Arc::new(ronghe::calendar::Calendar::embedded().clone()),
             },
             MAX_BODY,
         );

@@ -36,6 +36,7 @@ impl Platform {
             store,
             metrics: Metrics::new(),
             bridge: Some(bridge.clone()),
+            calendar: std::sync::Arc::new(ronghe::calendar::Calendar::embedded().clone()),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());

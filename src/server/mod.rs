@@ -4,7 +4,9 @@
 mod assessments;
 mod bridge;
 mod cases;
+mod corrections;
 mod error;
+mod handoff;
 mod health;
 mod metrics;
 mod openapi;
@@ -36,6 +38,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The user bridge, when the node has `[bridge]` keys.
     pub bridge: Option<crate::bridge::Bridge>,
+    /// Working days (the embedded calendar plus `calendar_override`), for due dates.
+    pub calendar: Arc<crate::calendar::Calendar>,
 }
 
 /// The router with every endpoint, its limits and middleware.
@@ -50,6 +54,8 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .merge(cases::routes())
         .merge(bridge::routes())
         .merge(rules::routes())
+        .merge(corrections::routes())
+        .merge(handoff::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
@@ -97,6 +103,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Actor {
     }
 }
 
+/// How long the hand-off worker waits when nothing was due.
+const HANDOFF_IDLE: Duration = Duration::from_secs(2);
+
 /// Opens the store, binds the listener and serves until SIGTERM or SIGINT; in-flight requests
 /// get `shutdown_grace_seconds` to finish.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
@@ -124,6 +133,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let calendar = crate::calendar::Calendar::load(config.calendar_override.as_deref())
+        .context("cannot load the working-day calendar")?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -133,7 +144,18 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         store: store.clone(),
         metrics: Metrics::new(),
         bridge,
+        calendar: Arc::new(calendar),
     };
+    let (stop_worker, worker_stopped) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(
+        crate::handoff::Worker::new(store.clone(), Arc::new(ronghe_adapters::Environment)).run(
+            HANDOFF_IDLE,
+            async move {
+                let mut stopped = worker_stopped;
+                let _ = stopped.wait_for(|stop| *stop).await;
+            },
+        ),
+    );
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
     let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
     let mut server = tokio::spawn(
@@ -155,6 +177,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tokio::select! {
         result = &mut server => result.context("server task failed")?.context("server failed")?,
         () = grace_over => tracing::warn!("grace period over; closing remaining connections"),
+    }
+    let _ = stop_worker.send(true);
+    if tokio::time::timeout(grace, worker).await.is_err() {
+        tracing::warn!("hand-off worker did not stop in the grace period");
     }
     store.close().await;
     tracing::info!("stopped");

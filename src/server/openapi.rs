@@ -43,6 +43,14 @@ use utoipa::OpenApi;
         super::bridge::keys,
         super::rules::list,
         super::rules::publish,
+        super::corrections::raise,
+        super::corrections::list,
+        super::corrections::show,
+        super::corrections::answer,
+        super::corrections::close,
+        super::corrections::withdraw,
+        super::handoff::accept,
+        super::handoff::show,
     ),
     tags(
         (name = "health", description = "liveness and readiness"),
@@ -51,6 +59,8 @@ use utoipa::OpenApi;
         (name = "assessments", description = "expert-panel assessment and classification 专家评估与融合方式 (Art. 25)"),
         (name = "bridge", description = "user bridge between platform identities and departmental accounts 用户互认"),
         (name = "rules", description = "published data-collection items and validation rules 公布的采集项与校验规则 (Art. 29)"),
+        (name = "corrections", description = "correction requests to providing departments 校核纠错 (Art. 28)"),
+        (name = "handoff", description = "front-end migration: applications handed to departmental systems 前端迁移 (Art. 22)"),
     )
 )]
 struct ApiDoc;

@@ -8,6 +8,8 @@ mod assessments;
 mod baseline;
 mod bridge;
 mod cases;
+mod corrections;
+mod handoffs;
 mod rules;
 mod systems;
 
@@ -17,6 +19,8 @@ pub use bridge::{
     TokenUse, UnresolvedRow, random_id,
 };
 pub use cases::{CaseRecord, CaseVersion, RejectReason, UpsertOutcome};
+pub use corrections::CorrectionFilter;
+pub use handoffs::{AttemptOutcome, ClaimedHandoff};
 
 use std::str::FromStr;
 use std::time::Duration;
