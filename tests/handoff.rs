@@ -1,0 +1,340 @@
+//! Front-end migration hand-off (前端迁移, Art. 22, issue 6 part 6), through a real listening
+//! server and the REST simulator: applications are accepted (202) and queued even while the
+//! department's system is down, delivered exactly once when it is back, left visible as failed
+//! on a configuration error and retried by an operator; an invalid case is refused (422) with
+//! nothing stored. Plus the CLI through the real binary.
+
+mod common;
+
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use ronghe::calendar::Calendar;
+use ronghe::case::{Case, Stage};
+use ronghe::handoff::{HandoffState, RoundSummary, Worker};
+use ronghe::server::{AppState, Metrics, app};
+use ronghe::store::Store;
+use ronghe_adapters::Fixed;
+use ronghe_adapters::sim::SimOptions;
+use ronghe_adapters::sim::faults::FaultPlan;
+use ronghe_adapters::sim::rest::{self, RestSim};
+use serde_json::{Value, json};
+
+const SYSTEM: &str = "gy-scjg";
+
+struct Platform {
+    url: String,
+    store: Store,
+    worker: Worker,
+    sim: RestSim,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+/// The platform on SQLite, listening on a real socket, with the REST simulator registered as
+/// `SYSTEM`; its adapter config reads the API key from `env:SIM_REST_KEY`, which the worker's
+/// secrets resolve to `key`.
+async fn platform(key: &str) -> Platform {
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::sqlite_store(&dir).await;
+    let sim = RestSim::start(&SimOptions::default()).await.unwrap();
+    store
+        .insert_system(&common::system(SYSTEM), "test")
+        .await
+        .unwrap();
+    let config = rest::adapter_config(&sim.running.url(), "env:SIM_REST_KEY");
+    store.set_adapter_config(SYSTEM, &config, "test").await.unwrap();
+    let secrets = Fixed([("env:SIM_REST_KEY".to_owned(), key.to_owned())].into());
+    let worker = Worker::new(store.clone(), Arc::new(secrets));
+    let state = AppState {
+        store: store.clone(),
+        metrics: Metrics::new(),
+        bridge: None,
+        calendar: Arc::new(Calendar::embedded().clone()),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app(state, 1 << 20)).await });
+    Platform {
+        url,
+        store,
+        worker,
+        sim,
+        http: reqwest::Client::new(),
+        _dir: dir,
+    }
+}
+
+impl Platform {
+    async fn apply(&self, case: &Value) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}/api/v1/systems/{SYSTEM}/applications", self.url))
+            .header("x-ronghe-actor", "window-clerk")
+            .json(case)
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+
+    async fn show(&self, case_no: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .get(format!(
+                "{}/api/v1/systems/{SYSTEM}/applications/{case_no}",
+                self.url
+            ))
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+
+    /// Applications the simulated system holds with this case number.
+    fn received(&self, case_no: &str) -> usize {
+        self.sim
+            .applications()
+            .iter()
+            .filter(|a| a["case_no"] == case_no)
+            .count()
+    }
+}
+
+fn application(case_no: &str) -> Case {
+    let mut case = common::case("case_application");
+    case.case_no = case_no.to_owned();
+    case
+}
+
+fn summary(delivered: usize, retry_later: usize, failed: usize) -> RoundSummary {
+    RoundSummary {
+        delivered,
+        retry_later,
+        failed,
+    }
+}
+
+#[tokio::test]
+async fn queued_while_the_system_is_down_then_delivered_exactly_once() {
+    let p = platform(rest::API_KEY).await;
+    p.sim.running.faults.set(FaultPlan {
+        server_errors: 1000,
+        ..Default::default()
+    });
+    let case = application("QZ-2026-0001");
+    let (status, accepted) = p.apply(&serde_json::to_value(&case).unwrap()).await;
+    assert_eq!(status, 202, "accepted even though the system is down: {accepted}");
+    assert_eq!(accepted["state"], "queued");
+    assert_eq!(accepted["duplicate"], false);
+    let id = accepted["id"].as_i64().unwrap();
+
+    let now = Utc::now();
+    assert_eq!(p.worker.run_once(now).await.unwrap(), summary(0, 1, 0));
+    let (status, shown) = p.show(&case.case_no).await;
+    assert_eq!(status, 200);
+    assert_eq!(shown["id"], id);
+    assert_eq!(shown["state"], "queued");
+    assert_eq!(shown["attempts"], 1);
+    assert!(
+        shown["last_error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{shown}"
+    );
+    assert_eq!(shown["status"], Value::Null, "no status has come back yet");
+    assert_eq!(p.received(&case.case_no), 0);
+
+    // Back up: nothing is due before the backoff has passed, then it is handed over once.
+    p.sim.running.faults.set(FaultPlan::default());
+    assert_eq!(p.worker.run_once(now).await.unwrap(), summary(0, 0, 0));
+    let later = now + Duration::minutes(5);
+    assert_eq!(p.worker.run_once(later).await.unwrap(), summary(1, 0, 0));
+    assert_eq!(
+        p.worker.run_once(later + Duration::hours(1)).await.unwrap(),
+        summary(0, 0, 0)
+    );
+    assert_eq!(p.received(&case.case_no), 1);
+    let (_, shown) = p.show(&case.case_no).await;
+    assert_eq!(shown["state"], "delivered");
+    assert_eq!(shown["attempts"], 2);
+    assert!(
+        shown["receipt"]["id"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("SQ")),
+        "{shown}"
+    );
+
+    // The same case again is not a second application.
+    let (status, again) = p.apply(&serde_json::to_value(&case).unwrap()).await;
+    assert_eq!(status, 202);
+    assert_eq!(again["id"], id);
+    assert_eq!(again["duplicate"], true);
+    assert_eq!(again["state"], "delivered");
+    assert_eq!(
+        p.worker.run_once(later + Duration::hours(2)).await.unwrap(),
+        summary(0, 0, 0)
+    );
+    assert_eq!(p.received(&case.case_no), 1);
+
+    // The status that came back (here written as write-back would) shows with the hand-off.
+    let mut accepted_case = case.clone();
+    accepted_case.version = 2;
+    accepted_case.stage = Stage::Acceptance;
+    accepted_case.updated_at += Duration::minutes(1);
+    p.store.upsert_cases(SYSTEM, &[accepted_case]).await.unwrap();
+    let (_, shown) = p.show(&case.case_no).await;
+    assert_eq!(shown["status"]["stage"], "acceptance", "{shown}");
+    assert_eq!(shown["status"]["version"], 2);
+
+    let trail = common::audit_trail(&p.store, &format!("handoff/{id}")).await;
+    let actions: Vec<&str> = trail.iter().map(|(_, a)| a.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "handoff.accept",
+            "handoff.retry_later",
+            "handoff.read",
+            "handoff.deliver",
+            "handoff.read",
+            "handoff.read"
+        ]
+    );
+    assert_eq!(trail[0].0, "window-clerk");
+}
+
+#[tokio::test]
+async fn configuration_error_fails_visibly_and_an_operator_retries() {
+    let p = platform("not-the-key").await;
+    let case = application("QZ-2026-0002");
+    let (status, accepted) = p.apply(&serde_json::to_value(&case).unwrap()).await;
+    assert_eq!(status, 202, "{accepted}");
+    let id = accepted["id"].as_i64().unwrap();
+    let now = Utc::now();
+    assert_eq!(p.worker.run_once(now).await.unwrap(), summary(0, 0, 1));
+    let (_, shown) = p.show(&case.case_no).await;
+    assert_eq!(shown["state"], "failed");
+    assert!(
+        shown["last_error"].as_str().unwrap().contains("configuration"),
+        "{shown}"
+    );
+    let failed = p
+        .store
+        .list_handoffs(Some(SYSTEM), Some(HandoffState::Failed))
+        .await
+        .unwrap();
+    assert_eq!(failed.len(), 1);
+    // A failed item is not retried by itself.
+    assert_eq!(
+        p.worker.run_once(now + Duration::hours(1)).await.unwrap(),
+        summary(0, 0, 0)
+    );
+
+    // The operator fixes the key and retries.
+    let fixed = Worker::new(
+        p.store.clone(),
+        Arc::new(Fixed(
+            [("env:SIM_REST_KEY".to_owned(), rest::API_KEY.to_owned())].into(),
+        )),
+    );
+    let retried = p.store.retry_handoff(id, "operator", now).await.unwrap();
+    assert_eq!(retried.state, HandoffState::Queued);
+    assert_eq!(fixed.run_once(now).await.unwrap(), summary(1, 0, 0));
+    assert_eq!(p.received(&case.case_no), 1);
+    let err = p.store.retry_handoff(id, "operator", now).await.unwrap_err();
+    assert!(
+        err.to_string().contains("delivered"),
+        "a delivered item is never handed over again: {err}"
+    );
+}
+
+#[tokio::test]
+async fn invalid_or_misaddressed_applications_are_refused_and_nothing_is_stored() {
+    let p = platform(rest::API_KEY).await;
+    let mut bad = serde_json::to_value(application("QZ-2026-0003")).unwrap();
+    bad["applicant"]["certificate_no"] = json!("520102199001011234");
+    bad["region_code"] = json!("999999");
+    let (status, refused) = p.apply(&bad).await;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["error"]["code"], "validation_failed");
+    let fields: Vec<&str> = refused["error"]["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["field"].as_str().unwrap())
+        .collect();
+    assert!(fields.contains(&"applicant.certificate_no"), "{refused}");
+    assert!(
+        !refused.to_string().contains("520102199001011234"),
+        "certificate masked: {refused}"
+    );
+
+    let mut unparsable = serde_json::to_value(application("QZ-2026-0004")).unwrap();
+    unparsable["version"] = json!("one");
+    let (status, refused) = p.apply(&unparsable).await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["error"]["field"], "version");
+
+    let response = p
+        .http
+        .post(format!("{}/api/v1/systems/no-such/applications", p.url))
+        .json(&serde_json::to_value(application("QZ-2026-0005")).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 404);
+
+    assert!(p.store.list_handoffs(None, None).await.unwrap().is_empty());
+    assert_eq!(p.show("QZ-2026-0003").await.0, 404);
+}
+
+// The binary runs synchronously on the test thread: the simulator needs threads of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handoff_through_the_cli() {
+    let sim = RestSim::start(&SimOptions::default()).await.unwrap();
+    let sandbox = common::binary::attached_rest(&sim);
+    let system = common::binary::SYSTEM;
+    let store = Store::open(&sandbox.database(), &Default::default())
+        .await
+        .unwrap();
+    for n in 1..=2 {
+        store
+            .enqueue_handoff(system, &application(&format!("QZ-CLI-{n}")), "test", Utc::now())
+            .await
+            .unwrap();
+    }
+    sim.running.faults.set(FaultPlan {
+        server_errors: 1000,
+        ..Default::default()
+    });
+    sandbox
+        .run(&["handoff", "run", "--once"])
+        .check(0, &["0 delivered", "2 queued for retry"]);
+    sandbox
+        .run(&["handoff", "list", "--state", "queued"])
+        .check(0, &["QZ-CLI-1", "QZ-CLI-2", "排队中"]);
+    sim.running.faults.set(FaultPlan::default());
+    sandbox.run(&["handoff", "retry", "1"]).check(0, &["已重新排队"]);
+    // The retried one is due at once (the other one too, if its 10 s backoff has passed).
+    sandbox
+        .run(&["handoff", "run", "--once"])
+        .check(0, &["delivered 已推送"]);
+    let listed = sandbox
+        .run(&["--json", "handoff", "list", "--system", system])
+        .check(0, &[])
+        .json();
+    assert_eq!(listed[0]["state"], "delivered");
+    let delivered = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["state"] == "delivered")
+        .count();
+    sandbox
+        .run(&["handoff", "retry", "1"])
+        .check(1, &[])
+        .stderr_has(&["delivered"]);
+    sandbox
+        .run(&["handoff", "list", "--state", "lost"])
+        .check(1, &[])
+        .stderr_has(&["queued, delivered or failed"]);
+    assert_eq!(sim.applications().len(), delivered);
+}
