@@ -338,3 +338,149 @@ async fn handoff_through_the_cli() {
         .stderr_has(&["queued, delivered or failed"]);
     assert_eq!(sim.applications().len(), delivered);
 }
+
+/// `ronghe serve` runs the hand-off worker: an application accepted while the system is down
+/// reaches it once the system is back, with no command in between.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_runs_the_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}", dir.path().join("ronghe.db").display());
+    let store = Store::open(&database_url, &Default::default()).await.unwrap();
+    let sim = RestSim::start(&SimOptions::default()).await.unwrap();
+    store
+        .insert_system(&common::system(SYSTEM), "test")
+        .await
+        .unwrap();
+    let key = dir.path().join("rest.key");
+    std::fs::write(&key, rest::API_KEY).unwrap();
+    let config = rest::adapter_config(&sim.running.url(), &format!("file:{}", key.display()));
+    store.set_adapter_config(SYSTEM, &config, "test").await.unwrap();
+
+    // A free port for the server (bound and released here; the server binds it again).
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let config = ronghe::config::Config {
+        listen,
+        database_url,
+        ..Default::default()
+    };
+    tokio::spawn(ronghe::server::serve(config));
+    let http = reqwest::Client::new();
+    let base = format!("http://{listen}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let poll = std::time::Duration::from_millis(100);
+    while http.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not start within 60 s"
+        );
+        tokio::time::sleep(poll).await;
+    }
+
+    sim.running.faults.set(FaultPlan {
+        server_errors: 3,
+        ..Default::default()
+    });
+    let case = application("QZ-SERVE-1");
+    let response = http
+        .post(format!("{base}/api/v1/systems/{SYSTEM}/applications"))
+        .json(&case)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 202);
+    let shown = loop {
+        let shown: Value = http
+            .get(format!(
+                "{base}/api/v1/systems/{SYSTEM}/applications/{}",
+                case.case_no
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if shown["state"] == "delivered" {
+            break shown;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not delivered within 60 s: {shown}"
+        );
+        tokio::time::sleep(poll).await;
+    };
+    assert_eq!(
+        shown["attempts"], 2,
+        "one refused attempt while down, then delivered: {shown}"
+    );
+    assert_eq!(sim.applications().len(), 1);
+}
+
+/// The queue in the store, on either backend: one hand-off per case, leases that keep two
+/// workers off the same item (concurrent claims take disjoint items), and a lease that ends.
+async fn queue_behaviour(store: Store) {
+    store
+        .insert_system(&common::system(SYSTEM), "test")
+        .await
+        .unwrap();
+    let now = Utc::now();
+    for n in 0..6 {
+        let (_, created) = store
+            .enqueue_handoff(SYSTEM, &application(&format!("QZ-Q-{n}")), "test", now)
+            .await
+            .unwrap();
+        assert!(created);
+    }
+    let (again, created) = store
+        .enqueue_handoff(SYSTEM, &application("QZ-Q-0"), "test", now)
+        .await
+        .unwrap();
+    assert!(!created);
+    assert_eq!(again.case_no, "QZ-Q-0");
+
+    let lease = now + Duration::minutes(5);
+    let (a, b) = tokio::join!(
+        store.claim_handoffs(now, lease, 4),
+        store.claim_handoffs(now, lease, 4)
+    );
+    let mut ids: Vec<i64> = a
+        .unwrap()
+        .iter()
+        .chain(b.unwrap().iter())
+        .map(|c| c.handoff.id)
+        .collect();
+    let claimed = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), claimed, "an item was claimed twice");
+    assert_eq!(claimed, 6);
+    assert!(
+        store.claim_handoffs(now, lease, 10).await.unwrap().is_empty(),
+        "leased"
+    );
+    let after_lease = store
+        .claim_handoffs(lease, lease + Duration::minutes(5), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        after_lease.len(),
+        6,
+        "a crashed worker's items come back when the lease ends"
+    );
+    assert_eq!(after_lease[0].payload["case_no"], "QZ-Q-0");
+}
+
+#[tokio::test]
+async fn queue_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    queue_behaviour(common::sqlite_store(&dir).await).await;
+}
+
+#[cfg(feature = "postgres-tests")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_on_postgres() {
+    queue_behaviour(common::pg_store().await).await;
+}
