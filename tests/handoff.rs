@@ -13,7 +13,7 @@ use ronghe::calendar::Calendar;
 use ronghe::case::{Case, Stage};
 use ronghe::handoff::{HandoffState, RoundSummary, Worker};
 use ronghe::server::{AppState, Metrics, app};
-use ronghe::store::Store;
+use ronghe::store::{AttemptOutcome, Store};
 use ronghe_adapters::Fixed;
 use ronghe_adapters::sim::SimOptions;
 use ronghe_adapters::sim::faults::FaultPlan;
@@ -235,14 +235,17 @@ async fn configuration_error_fails_visibly_and_an_operator_retries() {
             [("env:SIM_REST_KEY".to_owned(), rest::API_KEY.to_owned())].into(),
         )),
     );
-    let retried = p.store.retry_handoff(id, "operator", now).await.unwrap();
+    let (retried, put_back) = p.store.retry_handoff(id, "operator", now).await.unwrap();
+    assert!(put_back);
     assert_eq!(retried.state, HandoffState::Queued);
     assert_eq!(fixed.run_once(now).await.unwrap(), summary(1, 0, 0));
     assert_eq!(p.received(&case.case_no), 1);
-    let err = p.store.retry_handoff(id, "operator", now).await.unwrap_err();
-    assert!(
-        err.to_string().contains("delivered"),
-        "a delivered item is never handed over again: {err}"
+    let (delivered, put_back) = p.store.retry_handoff(id, "operator", now).await.unwrap();
+    assert!(!put_back, "a delivered item is never handed over again");
+    assert_eq!(delivered.state, HandoffState::Delivered);
+    assert_eq!(
+        fixed.run_once(now + Duration::hours(1)).await.unwrap(),
+        summary(0, 0, 0)
     );
 }
 
@@ -311,6 +314,21 @@ async fn handoff_through_the_cli() {
     sandbox
         .run(&["handoff", "list", "--state", "queued"])
         .check(0, &["QZ-CLI-1", "QZ-CLI-2", "排队中"]);
+    sandbox
+        .run(&["handoff", "retry", "1"])
+        .check(1, &[])
+        .stderr_has(&["hand-off 1 is queued", "only a failed hand-off"]);
+    // As if the system had refused it: failed, visible, and put back by an operator.
+    let failed = AttemptOutcome::Failed {
+        error: "data: 请求体须为JSON对象".to_owned(),
+    };
+    store
+        .finish_handoff_attempt(1, &failed, "test", Utc::now())
+        .await
+        .unwrap();
+    sandbox
+        .run(&["handoff", "list", "--state", "failed"])
+        .check(0, &["QZ-CLI-1", "推送失败", "请求体须为JSON对象"]);
     sim.running.faults.set(FaultPlan::default());
     sandbox.run(&["handoff", "retry", "1"]).check(0, &["已重新排队"]);
     // The retried one is due at once (the other one too, if its 10 s backoff has passed).
@@ -331,7 +349,7 @@ async fn handoff_through_the_cli() {
     sandbox
         .run(&["handoff", "retry", "1"])
         .check(1, &[])
-        .stderr_has(&["delivered"]);
+        .stderr_has(&["hand-off 1 is delivered"]);
     sandbox
         .run(&["handoff", "list", "--state", "lost"])
         .check(1, &[])

@@ -89,7 +89,15 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             );
         }
         Command::Retry { id } => {
-            let handoff = store.retry_handoff(id, &ctx.actor, Utc::now()).await?;
+            let (handoff, retried) = store.retry_handoff(id, &ctx.actor, Utc::now()).await?;
+            if !retried {
+                return Err(Failure::Refused(anyhow::anyhow!(
+                    "hand-off {id} is {} ({}): only a failed hand-off is put back in the queue; \
+                     queued ones are retried by the worker, delivered ones never again",
+                    handoff.state.name(),
+                    handoff.state.label()
+                )));
+            }
             ctx.out.show(
                 format!(
                     "已重新排队 queued again: hand-off {} ({}/{})",

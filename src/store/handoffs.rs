@@ -254,19 +254,20 @@ impl Store {
         Ok(())
     }
 
-    /// Puts a failed (or waiting) item back in the queue, due at once. A delivered item is
-    /// never handed over again: that is `AlreadyExists`.
+    /// Puts a failed item back in the queue, due at `now`, with its audit event. Only a failed
+    /// item is retried by hand: a queued one may be in a worker's hands right now, and a delivered
+    /// one is never handed over again. Answers the item and whether it was put back.
     pub async fn retry_handoff(
         &self,
         id: i64,
         actor: &str,
         now: DateTime<Utc>,
-    ) -> Result<Handoff, StoreError> {
+    ) -> Result<(Handoff, bool), StoreError> {
         let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM handoffs WHERE id = $1"));
-        let row: HandoffRow = on_pool!(self, pool => {
+        let (row, retried): (HandoffRow, bool) = on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let updated = sqlx::query(
-                "UPDATE handoffs SET state = 'queued', next_attempt_at = $2 WHERE id = $1 AND state <> 'delivered'",
+                "UPDATE handoffs SET state = 'queued', next_attempt_at = $2 WHERE id = $1 AND state = 'failed'",
             )
             .bind(id)
             .bind(now)
@@ -274,17 +275,14 @@ impl Store {
             .await?;
             let row: Option<HandoffRow> = sqlx::query_as(sql).bind(id).fetch_optional(&mut *tx).await?;
             let row = row.ok_or_else(|| StoreError::NotFound { what: "hand-off", id: id.to_string() })?;
-            if updated.rows_affected() == 0 {
-                return Err(StoreError::AlreadyExists {
-                    what: "delivered application of hand-off",
-                    id: id.to_string(),
-                });
+            let retried = updated.rows_affected() == 1;
+            if retried {
+                audit!(tx, actor, "handoff.retry", &format!("handoff/{id}"), serde_json::json!({}))?;
             }
-            audit!(tx, actor, "handoff.retry", &format!("handoff/{id}"), serde_json::json!({}))?;
             tx.commit().await?;
-            row
+            (row, retried)
         });
-        from_row(row)
+        Ok((from_row(row)?, retried))
     }
 
     /// The stage of the case as the platform holds it (written by write-back or pull), if any.
