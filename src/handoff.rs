@@ -78,6 +78,18 @@ pub struct Handoff {
     pub delivered_at: Option<DateTime<Utc>>,
 }
 
+/// What accepting an application did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Enqueued {
+    /// Queued now.
+    Created,
+    /// This very case was accepted before: nothing new was queued.
+    Duplicate,
+    /// The case number was accepted before with other content: nothing was queued.
+    Conflict,
+}
+
 /// Delay before attempt `attempts + 1` after `attempts` failed ones: 10 s doubling, at most 10
 /// minutes.
 pub fn backoff(attempts: i64) -> Duration {

@@ -478,6 +478,15 @@ async fn corrections_through_the_api() {
         "not_found",
         None,
     );
+    let (_, openapi) = api.call("GET", "/api/v1/openapi.json", None).await;
+    for path in [
+        "/api/v1/corrections",
+        "/api/v1/corrections/{id}/answer",
+        "/api/v1/systems/{id}/applications",
+        "/api/v1/systems/{id}/applications/{case_no}",
+    ] {
+        assert!(openapi["paths"][path].is_object(), "{path} is documented");
+    }
     let withdraw = format!("/api/v1/corrections/{}/withdraw", from_case["id"]);
     let (status, withdrawn) = api.call("POST", &withdraw, None).await;
     assert_eq!(status, StatusCode::OK, "{withdrawn}");

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use chrono::{Duration, Utc};
 use ronghe::calendar::Calendar;
 use ronghe::case::{Case, Stage};
-use ronghe::handoff::{HandoffState, RoundSummary, Worker};
+use ronghe::handoff::{Enqueued, HandoffState, RoundSummary, Worker};
 use ronghe::server::{AppState, Metrics, app};
 use ronghe::store::{AttemptOutcome, Store};
 use ronghe_adapters::Fixed;
@@ -174,6 +174,12 @@ async fn queued_while_the_system_is_down_then_delivered_exactly_once() {
         summary(0, 0, 0)
     );
     assert_eq!(p.received(&case.case_no), 1);
+    let mut changed = serde_json::to_value(&case).unwrap();
+    changed["item_name"] = json!("另一个事项");
+    let (status, refused) = p.apply(&changed).await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["error"]["code"], "handoff_conflict");
+    assert_eq!(refused["error"]["field"], "case_no");
 
     // The status that came back (here written as write-back would) shows with the hand-off.
     let mut accepted_case = case.clone();
@@ -446,18 +452,25 @@ async fn queue_behaviour(store: Store) {
         .unwrap();
     let now = Utc::now();
     for n in 0..6 {
-        let (_, created) = store
+        let (_, enqueued) = store
             .enqueue_handoff(SYSTEM, &application(&format!("QZ-Q-{n}")), "test", now)
             .await
             .unwrap();
-        assert!(created);
+        assert_eq!(enqueued, Enqueued::Created);
     }
-    let (again, created) = store
+    let (again, enqueued) = store
         .enqueue_handoff(SYSTEM, &application("QZ-Q-0"), "test", now)
         .await
         .unwrap();
-    assert!(!created);
+    assert_eq!(enqueued, Enqueued::Duplicate);
     assert_eq!(again.case_no, "QZ-Q-0");
+    let mut changed = application("QZ-Q-0");
+    changed.item_name = "另一个事项".to_owned();
+    let (_, enqueued) = store
+        .enqueue_handoff(SYSTEM, &changed, "test", now)
+        .await
+        .unwrap();
+    assert_eq!(enqueued, Enqueued::Conflict);
 
     let lease = now + Duration::minutes(5);
     let (a, b) = tokio::join!(

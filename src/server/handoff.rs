@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::{Actor, ApiError, ApiJson, AppState};
 use crate::case::Case;
-use crate::handoff::Handoff;
+use crate::handoff::{Enqueued, Handoff};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -54,6 +54,7 @@ pub(super) struct HandoffView {
     params(("id" = String, Path)), request_body = Object, responses(
     (status = 202, body = Accepted),
     (status = 404, body = super::error::ErrorBody),
+    (status = 409, body = super::error::ErrorBody),
     (status = 422, body = super::error::ErrorBody),
 ))]
 pub(super) async fn accept(
@@ -67,7 +68,20 @@ pub(super) async fn accept(
     if !findings.is_valid() {
         return Err(ApiError::validation(findings.errors));
     }
-    let (handoff, created) = state.store.enqueue_handoff(&id, &case, &actor, now).await?;
+    let (handoff, enqueued) = state.store.enqueue_handoff(&id, &case, &actor, now).await?;
+    if enqueued == Enqueued::Conflict {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "handoff_conflict",
+            format!(
+                "case {} was already accepted for system {id} (hand-off {}) with other content; \
+                 an accepted application is not replaced: its changes come back from the department's system",
+                case.case_no, handoff.id
+            ),
+        )
+        .with_field("case_no"));
+    }
+    let created = enqueued == Enqueued::Created;
     tracing::info!(handoff = handoff.id, system = %id, case_no = %case.case_no, duplicate = !created, actor, "application accepted for hand-off");
     Ok((
         StatusCode::ACCEPTED,

@@ -7,7 +7,7 @@ use sqlx::types::Json;
 
 use super::{Backend, Store, StoreError, audit, on_pool};
 use crate::case::Case;
-use crate::handoff::{Handoff, HandoffState};
+use crate::handoff::{Enqueued, Handoff, HandoffState};
 
 type HandoffRow = (
     i64,
@@ -100,17 +100,22 @@ fn lease_lock(backend: Backend) -> &'static str {
 }
 
 impl Store {
-    /// Queues `case` for `system_id` with its audit event. A case already queued for that
-    /// system is not queued twice: the existing hand-off is returned with `false`.
+    /// Queues `case` for `system_id` with its audit event. A case number already accepted for
+    /// that system is not queued again: `Duplicate` when the content is the same, `Conflict`
+    /// when it differs; either way the existing hand-off is returned.
     pub async fn enqueue_handoff(
         &self,
         system_id: &str,
         case: &Case,
         actor: &str,
         now: DateTime<Utc>,
-    ) -> Result<(Handoff, bool), StoreError> {
+    ) -> Result<(Handoff, Enqueued), StoreError> {
         self.get_system(system_id).await?;
-        let inserted: Option<(i64,)> = on_pool!(self, pool => {
+        let value = serde_json::to_value(case).map_err(|e| StoreError::Corrupt {
+            what: "case",
+            detail: e.to_string(),
+        })?;
+        let enqueued = on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let row: Option<(i64,)> = sqlx::query_as(
                 "INSERT INTO handoffs (system_id, case_no, payload, state, attempts, next_attempt_at, created_at)
@@ -119,20 +124,29 @@ impl Store {
             )
             .bind(system_id)
             .bind(&case.case_no)
-            .bind(Json(case))
+            .bind(Json(&value))
             .bind(now)
             .fetch_optional(&mut *tx)
             .await?;
-            if let Some((id,)) = row {
+            let enqueued = if let Some((id,)) = row {
                 audit!(tx, actor, "handoff.accept", &format!("handoff/{id}"), serde_json::json!({
                     "system": system_id, "case_no": case.case_no, "version": case.version,
                 }))?;
-            }
+                Enqueued::Created
+            } else {
+                let (Json(stored),): (Json<serde_json::Value>,) =
+                    sqlx::query_as("SELECT payload FROM handoffs WHERE system_id = $1 AND case_no = $2")
+                        .bind(system_id)
+                        .bind(&case.case_no)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                if stored == value { Enqueued::Duplicate } else { Enqueued::Conflict }
+            };
             tx.commit().await?;
-            row
+            enqueued
         });
         let handoff = self.handoff(system_id, &case.case_no).await?;
-        Ok((handoff, inserted.is_some()))
+        Ok((handoff, enqueued))
     }
 
     /// The hand-off of one case.
