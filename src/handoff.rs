@@ -97,11 +97,13 @@ pub fn backoff(attempts: i64) -> Duration {
     Duration::from_secs(10 * 2u64.pow(exponent)).min(Duration::from_secs(600))
 }
 
-/// How long a claimed item is leased to one worker before another may take it.
+/// How long a claimed item is leased to one worker before another may take it: well over one
+/// submission with its retries and timeouts. Items are claimed one at a time, so a slow system
+/// never lets the lease of an item run out while it waits behind others.
 const LEASE: Duration = Duration::from_secs(300);
 
-/// Items claimed per round.
-const BATCH: i64 = 50;
+/// Items attempted per round at most.
+const BATCH: usize = 50;
 
 /// The actor of the worker's audit events.
 pub const WORKER_ACTOR: &str = "worker:handoff";
@@ -137,11 +139,14 @@ impl Worker {
 
     /// One round: every item due at `now` (up to a batch) gets one attempt.
     pub async fn run_once(&self, now: DateTime<Utc>) -> Result<RoundSummary, StoreError> {
-        let lease_until = now + LEASE;
-        let claimed = self.store.claim_handoffs(now, lease_until, BATCH).await?;
         let mut adapters: HashMap<String, Built> = HashMap::new();
         let mut summary = RoundSummary::default();
-        for item in claimed {
+        while summary.attempted() < BATCH {
+            // The lease runs from the claim (or from `now`, when a round is run for a later time).
+            let lease_until = now.max(Utc::now()) + LEASE;
+            let Some(item) = self.store.claim_handoffs(now, lease_until, 1).await?.pop() else {
+                break;
+            };
             let handoff = &item.handoff;
             if !adapters.contains_key(&handoff.system_id) {
                 let built = self.adapter(&handoff.system_id).await?;
