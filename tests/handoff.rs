@@ -515,3 +515,48 @@ async fn queue_on_sqlite() {
 async fn queue_on_postgres() {
     queue_behaviour(common::pg_store().await).await;
 }
+
+/// A data error from the system (an answer that is not its protocol) leaves the application
+/// failed and visible; retried by an operator, it is delivered once.
+#[tokio::test]
+async fn data_error_fails_visibly_and_an_operator_retries() {
+    let p = platform(rest::API_KEY).await;
+    p.sim.running.faults.set(FaultPlan {
+        garbage: 1,
+        ..Default::default()
+    });
+    let case = application("QZ-2026-0006");
+    let (status, accepted) = p.apply(&serde_json::to_value(&case).unwrap()).await;
+    assert_eq!(status, 202, "{accepted}");
+    let id = accepted["id"].as_i64().unwrap();
+    let now = Utc::now();
+    assert_eq!(p.worker.run_once(now).await.unwrap(), summary(0, 0, 1));
+    let (_, shown) = p.show(&case.case_no).await;
+    assert_eq!(shown["state"], "failed");
+    assert!(
+        shown["last_error"].as_str().unwrap().contains("(data)"),
+        "{shown}"
+    );
+    assert_eq!(p.received(&case.case_no), 0);
+    assert_eq!(
+        p.worker.run_once(now + Duration::hours(1)).await.unwrap(),
+        summary(0, 0, 0)
+    );
+
+    let (_, put_back) = p.store.retry_handoff(id, "operator", now).await.unwrap();
+    assert!(put_back);
+    assert_eq!(p.worker.run_once(now).await.unwrap(), summary(1, 0, 0));
+    assert_eq!(p.received(&case.case_no), 1);
+    let trail = common::audit_trail(&p.store, &format!("handoff/{id}")).await;
+    let actions: Vec<&str> = trail.iter().map(|(_, a)| a.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "handoff.accept",
+            "handoff.fail",
+            "handoff.read",
+            "handoff.retry",
+            "handoff.deliver"
+        ]
+    );
+}
