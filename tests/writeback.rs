@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::Utc;
-use ronghe::server::{AppState, Metrics, app};
+use ronghe::server::AppState;
 use ronghe::store::{NewQualityItem, QualityReason, Store};
 use ronghe::writeback::Intake;
 use ronghe_adapters::signing::{Algorithm, Signer};
@@ -103,18 +103,13 @@ impl Platform {
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
         let state = AppState {
-            store: store.clone(),
-            metrics: Metrics::new(),
-            bridge: None,
-            calendar: Arc::new(ronghe::calendar::Calendar::embedded().clone()),
             writeback: Intake::new(
                 concat!(env!("CARGO_MANIFEST_DIR"), "/mappings"),
                 Arc::new(ronghe_adapters::Fixed(secrets)),
             ),
+            ..common::app_state(store.clone())
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app(state, MAX_BODY)).await });
+        let url = common::serve_app(state, MAX_BODY).await;
         Platform {
             url,
             store,

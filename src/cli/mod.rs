@@ -8,8 +8,10 @@ mod bench;
 mod bridge;
 mod calendar;
 mod cases;
+mod corrections;
 mod exchange;
 mod generate;
+mod handoff;
 mod mapping;
 mod notices;
 mod output;
@@ -126,6 +128,12 @@ enum Command {
     /// Expert-panel assessment and the integration mode of each system (Art. 25) 专家评估.
     #[command(subcommand, after_help = EXIT_CODES)]
     Assess(assess::Command),
+    /// Correction requests to providing departments (Art. 28) 校核纠错.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Corrections(corrections::Command),
+    /// Front-end migration: applications handed to departmental systems (Art. 22) 前端迁移推送.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Handoff(handoff::Command),
 }
 
 /// A command's failure, mapped to the documented exit codes.
@@ -295,6 +303,8 @@ async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
         Command::Validate { kind, value } => validate::run(ctx, kind, &value),
         Command::Calendar(cmd) => calendar::run(ctx, cmd),
         Command::Assess(cmd) => assess::run(ctx, cmd).await,
+        Command::Corrections(cmd) => corrections::run(ctx, cmd).await,
+        Command::Handoff(cmd) => handoff::run(ctx, cmd).await,
     }
 }
 

@@ -61,6 +61,14 @@ use utoipa::OpenApi;
         super::exchange::status,
         super::exchange::dlq,
         super::exchange::replay,
+        super::corrections::raise,
+        super::corrections::list,
+        super::corrections::show,
+        super::corrections::answer,
+        super::corrections::close,
+        super::corrections::withdraw,
+        super::handoff::accept,
+        super::handoff::show,
     ),
     tags(
         (name = "health", description = "liveness and readiness"),
@@ -73,6 +81,8 @@ use utoipa::OpenApi;
         (name = "plans", description = "migration plans 迁移计划: critical path, baselines, status, Gantt"),
         (name = "notices", description = "change notices 变更公告 (Art. 16, 29, 30)"),
         (name = "writeback", description = "case write-back from legacy systems and the data-quality queue 办件回传与数据质量队列"),
+        (name = "corrections", description = "correction requests to providing departments 校核纠错 (Art. 28)"),
+        (name = "handoff", description = "front-end migration: applications handed to departmental systems 前端迁移 (Art. 22)"),
     )
 )]
 struct ApiDoc;

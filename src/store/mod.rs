@@ -8,10 +8,12 @@ mod assessments;
 mod baseline;
 mod bridge;
 mod cases;
+mod corrections;
+mod handoffs;
 mod notices;
+mod outbox;
 mod plans;
 mod quality;
-mod outbox;
 mod rules;
 mod systems;
 mod writeback;
@@ -22,10 +24,12 @@ pub use bridge::{
     TokenUse, UnresolvedRow, random_id,
 };
 pub use cases::{CaseRecord, CaseVersion, RejectReason, UpsertOutcome};
+pub use corrections::CorrectionFilter;
+pub use handoffs::{AttemptOutcome, ClaimedHandoff};
+pub use outbox::{Claimed, OutboxItem, OutboxState, OutboxStatus, Replay, Settlement, enqueued};
 pub use plans::{Baseline, StoredPlan};
 pub use quality::{NewQualityItem, QualityItem, QualityReason, QualityStatus, QualitySummary};
 pub use writeback::NONCE_RETENTION_SECONDS;
-pub use outbox::{Claimed, OutboxItem, OutboxState, OutboxStatus, Replay, Settlement, enqueued};
 
 use std::str::FromStr;
 use std::time::Duration;
