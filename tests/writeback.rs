@@ -431,6 +431,27 @@ async fn the_soap_simulator_pushes_gbk_envelopes_signed_and_encrypted() {
         wsdl.contains("wsdl:definitions") && wsdl.contains(&format!("location=\"{url}\"")),
         "{wsdl}"
     );
+    let (status, _) = platform.get("/soap/no-such/writeback?wsdl").await;
+    assert_eq!(status, 404);
+
+    // A push signed with a key the system does not have: a fault that names no part.
+    let stranger = Signer::new("k-none", Algorithm::HmacSm3, SM3_SECRET.as_bytes().to_vec());
+    let answer = Push::new(&url, Some(stranger))
+        .send(&completed[..1])
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 401, "{}", answer.body);
+    assert!(
+        answer.body.contains("<faultcode>soapenv:Client</faultcode>"),
+        "{}",
+        answer.body
+    );
+    assert!(
+        answer.body.contains("<wb:code>unauthenticated</wb:code>"),
+        "{}",
+        answer.body
+    );
+    assert!(!answer.body.contains("k-none"), "{}", answer.body);
     sim.running.stop().await;
 }
 
