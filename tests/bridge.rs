@@ -36,6 +36,7 @@ impl Platform {
             store,
             metrics: Metrics::new(),
             bridge: Some(bridge.clone()),
+            calendar: std::sync::Arc::new(ronghe::calendar::Calendar::embedded().clone()),
             writeback: ronghe::writeback::Intake::new(
                 concat!(env!("CARGO_MANIFEST_DIR"), "/mappings"),
                 std::sync::Arc::new(ronghe_adapters::Environment),

@@ -10,7 +10,9 @@ mod calendar;
 mod cases;
 mod generate;
 mod mapping;
+mod notices;
 mod output;
+mod plans;
 mod rules;
 mod sim;
 mod systems;
@@ -78,12 +80,18 @@ enum Command {
     /// Mapping configs: check, test on records, explain a field 映射.
     #[command(subcommand, after_help = EXIT_CODES)]
     Mapping(mapping::Command),
-    /// Generate a system's mapping proposal from its probe profile 生成映射.
+    /// Generate a system's mapping, plan draft and its mode's settings 生成映射、计划与配置.
     #[command(after_help = EXIT_CODES)]
     Generate(generate::GenerateArgs),
     /// Published data-collection items and validation rules (Art. 29) 公布的规则.
     #[command(subcommand, after_help = EXIT_CODES)]
     Rules(rules::Command),
+    /// Migration plans: status, critical path, baselines, Gantt 迁移计划.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Plans(plans::Command),
+    /// Change notices (Art. 16, 29, 30) 变更公告.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Notices(notices::Command),
     /// Throughput of the hot paths against same-run baselines 性能测试.
     #[command(subcommand)]
     Bench(bench::Command),
@@ -273,6 +281,8 @@ async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
         Command::Mapping(cmd) => mapping::run(ctx, cmd).await,
         Command::Generate(args) => generate::run(ctx, args).await,
         Command::Rules(cmd) => rules::run(ctx, cmd).await,
+        Command::Notices(cmd) => notices::run(ctx, cmd).await,
+        Command::Plans(cmd) => plans::run(ctx, cmd).await,
         Command::Bench(cmd) => bench::run(ctx, cmd).await,
         Command::Cases(cmd) => cases::run(ctx, cmd).await,
         Command::Writeback(cmd) => writeback::run(ctx, cmd).await,

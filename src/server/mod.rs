@@ -7,7 +7,9 @@ mod cases;
 mod error;
 mod health;
 mod metrics;
+mod notices;
 mod openapi;
+mod plans;
 mod quality;
 mod rules;
 mod systems;
@@ -38,6 +40,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The user bridge, when the node has `[bridge]` keys.
     pub bridge: Option<crate::bridge::Bridge>,
+    /// Working days (the embedded calendar plus `calendar_override`), for due dates.
+    pub calendar: Arc<crate::calendar::Calendar>,
     /// The write-back intake: mappings and configs of the systems that push.
     pub writeback: crate::writeback::Intake,
 }
@@ -54,6 +58,8 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .merge(cases::routes())
         .merge(bridge::routes())
         .merge(rules::routes())
+        .merge(notices::routes())
+        .merge(plans::routes())
         .merge(writeback::routes())
         .merge(quality::routes())
         .fallback(not_found)
@@ -130,6 +136,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let calendar = crate::calendar::Calendar::load(config.calendar_override.as_deref())
+        .context("cannot load the working-day calendar")?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -139,6 +147,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         store: store.clone(),
         metrics: Metrics::new(),
         bridge,
+        calendar: Arc::new(calendar),
         writeback: crate::writeback::Intake::new(
             config.mappings_dir.clone(),
             Arc::new(ronghe_adapters::Environment),

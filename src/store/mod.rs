@@ -8,6 +8,8 @@ mod assessments;
 mod baseline;
 mod bridge;
 mod cases;
+mod notices;
+mod plans;
 mod quality;
 mod rules;
 mod systems;
@@ -19,6 +21,7 @@ pub use bridge::{
     TokenUse, UnresolvedRow, random_id,
 };
 pub use cases::{CaseRecord, CaseVersion, RejectReason, UpsertOutcome};
+pub use plans::{Baseline, StoredPlan};
 pub use quality::{NewQualityItem, QualityItem, QualityReason, QualityStatus, QualitySummary};
 pub use writeback::NONCE_RETENTION_SECONDS;
 
