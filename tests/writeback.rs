@@ -111,6 +111,7 @@ impl Platform {
             store: store.clone(),
             metrics: Metrics::new(),
             bridge: None,
+            calendar: Arc::new(ronghe::calendar::Calendar::embedded().clone()),
             writeback: Intake::new(
                 concat!(env!("CARGO_MANIFEST_DIR"), "/mappings"),
                 Arc::new(ronghe_adapters::Fixed(secrets)),
