@@ -88,6 +88,11 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             let text = read_config(&file)?;
             let config = WritebackConfig::parse(&text).map_err(refused_config("write-back"))?;
             let store = ctx.store().await?;
+            if store.get_system(&system).await?.secret {
+                return Err(Failure::Refused(anyhow::anyhow!(
+                    "system {system} is bound by secrecy rules (涉密); its cases are not written back to the platform"
+                )));
+            }
             store.set_writeback_config(&system, &text, &ctx.actor).await?;
             ctx.out.show(
                 format!(
