@@ -16,6 +16,7 @@ pub mod mapping;
 pub mod migration;
 pub mod notices;
 pub mod plans;
+pub mod pull;
 pub mod rules;
 pub mod server;
 pub mod store;

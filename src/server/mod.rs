@@ -159,6 +159,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         let worker = crate::exchange::Worker::new(store.clone(), exchange, node, metrics.exchange.clone())?;
         background.push(("exchange delivery", tokio::spawn(worker.run(stopped.clone()))));
     }
+    let intake = crate::writeback::Intake::new(
+        config.mappings_dir.clone(),
+        Arc::new(ronghe_adapters::Environment),
+    );
+    let puller = crate::pull::Puller::new(
+        store.clone(),
+        intake.clone(),
+        Arc::new(ronghe_adapters::Environment),
+    )?;
+    background.push(("pull", tokio::spawn(puller.schedule_forever(stopped.clone()))));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -169,10 +179,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         metrics,
         bridge,
         calendar: Arc::new(calendar),
-        writeback: crate::writeback::Intake::new(
-            config.mappings_dir.clone(),
-            Arc::new(ronghe_adapters::Environment),
-        ),
+        writeback: intake,
     };
     let mut handoff_stopped = stopped.clone();
     background.push((

@@ -13,6 +13,7 @@ mod handoffs;
 mod notices;
 mod outbox;
 mod plans;
+mod pull;
 mod quality;
 mod rules;
 mod systems;
@@ -28,6 +29,7 @@ pub use corrections::CorrectionFilter;
 pub use handoffs::{AttemptOutcome, ClaimedHandoff};
 pub use outbox::{Claimed, OutboxItem, OutboxState, OutboxStatus, Replay, Settlement, enqueued};
 pub use plans::{Baseline, StoredPlan};
+pub use pull::PullState;
 pub use quality::{NewQualityItem, QualityItem, QualityReason, QualityStatus, QualitySummary};
 pub use writeback::NONCE_RETENTION_SECONDS;
 
