@@ -38,7 +38,7 @@ struct Node {
 
 /// Starts `ronghe serve` with `config` and waits until it answers `/readyz`.
 async fn start(dir: &std::path::Path, config: &str, port: u16) -> Node {
-    let child = Command::new(env!("CARGO_BIN_EXE_ronghe"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ronghe"))
         .args(["--config", config, "serve"])
         .current_dir(dir)
         .env("WB_SECRET", SECRET)

@@ -414,6 +414,7 @@ fn measure(
         bytes,
         seconds: engine.as_secs_f64(),
         baseline_seconds: baseline.as_secs_f64(),
+        ..Default::default()
     })
 }
 

@@ -4,19 +4,23 @@
 
 pub mod mapping;
 pub mod store;
+pub mod writeback;
 
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 /// One measured figure and its baseline.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Figure {
     pub name: String,
     pub items: usize,
     pub bytes: usize,
     pub seconds: f64,
     pub baseline_seconds: f64,
+    /// Request latency percentiles, in milliseconds, where requests were timed.
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
 }
 
 impl Figure {
@@ -43,7 +47,10 @@ impl Figure {
             self.baseline_per_second(),
             mb(self.baseline_seconds),
             self.ratio()
-        )
+        ) + &match (self.p50_ms, self.p99_ms) {
+            (Some(p50), Some(p99)) => format!(" | p50 {p50:.1} ms p99 {p99:.1} ms"),
+            _ => String::new(),
+        }
     }
 }
 

@@ -60,5 +60,6 @@ pub async fn run(store: &Store, count: usize, batch: usize) -> anyhow::Result<Ve
         bytes,
         seconds: upsert.as_secs_f64(),
         baseline_seconds: raw.as_secs_f64(),
+        ..Default::default()
     }])
 }

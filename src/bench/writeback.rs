@@ -1,0 +1,324 @@
+//! Write-back intake throughput and end-to-end lag (issue 6): signed pushes to a real listening
+//! server on a SQLite store, single records at several concurrency levels and batches, against
+//! a bare handler that does no work (same client, same signed bodies, same server stack) and a
+//! raw multi-row insert of the same rows into the same store; then the lag from acknowledgement
+//! to arrival at the exchange simulator, with the delivery worker running.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::routing::post;
+use ronghe_adapters::signing::{Algorithm, Signer};
+use ronghe_adapters::sim::exchange::ExchangeSim;
+use ronghe_adapters::sim::{data, rest};
+use ronghe_adapters::{Fixed, Raw};
+use serde_json::Value;
+
+use super::Figure;
+use crate::mapping::Mapping;
+use crate::server::{AppState, Metrics, app};
+use crate::store::{Store, StoreOptions};
+use crate::systems::NewSystem;
+
+const SYSTEM: &str = "bench-writeback";
+const SECRET: &str = "bench-writeback-secret";
+const CONFIG: &str = "[[keys]]\nid = \"bench\"\nalgorithm = \"hmac-sha256\"\nsecret = \"env:BENCH_WB\"\n\n[intake]\nmax_batch = 500\n";
+
+/// Latencies of the requests of one run, and how long it took.
+struct Run {
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+    /// When each record was acknowledged, by idempotency key.
+    acked: Vec<(String, SystemTime)>,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1e3
+}
+
+/// Sends `bodies` (each a JSON array or object of records) to `url` from `concurrency` tasks.
+async fn load(
+    url: &str,
+    path: &str,
+    signer: &Signer,
+    bodies: Vec<String>,
+    concurrency: usize,
+) -> anyhow::Result<Run> {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()?;
+    let queue = Arc::new(std::sync::Mutex::new(bodies));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..concurrency.max(1))
+        .map(|_| {
+            let (http, queue, signer) = (http.clone(), queue.clone(), signer.clone());
+            let (url, path) = (url.to_owned(), path.to_owned());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut acked = Vec::new();
+                loop {
+                    let Some(body) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop() else {
+                        return Ok::<_, anyhow::Error>((latencies, acked));
+                    };
+                    let signed = signer.sign("POST", &path, body.as_bytes())?;
+                    let mut request = http
+                        .post(format!("{url}{path}"))
+                        .header("content-type", "application/json");
+                    for (name, value) in &signed.headers {
+                        request = request.header(*name, value);
+                    }
+                    let sent = Instant::now();
+                    let response = request.body(signed.body).send().await?;
+                    anyhow::ensure!(
+                        response.status().is_success(),
+                        "push answered {}",
+                        response.status()
+                    );
+                    let answer: Value = response.json().await?;
+                    latencies.push(sent.elapsed());
+                    let now = SystemTime::now();
+                    for r in answer["results"].as_array().into_iter().flatten() {
+                        if let (Some(no), Some(v)) = (r["case_no"].as_str(), r["version"].as_i64()) {
+                            acked.push((format!("{SYSTEM}/{no}/{v}"), now));
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut run = Run {
+        elapsed: Duration::ZERO,
+        latencies: Vec::new(),
+        acked: Vec::new(),
+    };
+    for task in tasks {
+        let (latencies, acked) = task.await??;
+        run.latencies.extend(latencies);
+        run.acked.extend(acked);
+    }
+    run.elapsed = started.elapsed();
+    run.latencies.sort();
+    Ok(run)
+}
+
+/// The REST simulator's records `from..from + count`, as JSON texts.
+fn records(from: usize, count: usize) -> Vec<Value> {
+    (from..from + count)
+        .map(|i| rest::to_json(&data::case(4242, i)))
+        .collect()
+}
+
+async fn serve(router: Router) -> anyhow::Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Ok(url)
+}
+
+fn figure(name: String, items: usize, bytes: usize, run: &Run, baseline: &Run) -> Figure {
+    Figure {
+        name,
+        items,
+        bytes,
+        seconds: run.elapsed.as_secs_f64(),
+        baseline_seconds: baseline.elapsed.as_secs_f64(),
+        p50_ms: Some(percentile(&run.latencies, 0.5)),
+        p99_ms: Some(percentile(&run.latencies, 0.99)),
+    }
+}
+
+/// Single pushes of `requests` records at each concurrency, batches of `batch`, the raw insert
+/// baseline, and the end-to-end lag.
+pub async fn run(requests: usize, batch: usize, concurrency: &[usize]) -> anyhow::Result<Vec<Figure>> {
+    let dir = std::env::temp_dir().join(format!("ronghe-bench-writeback-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let result = measure(&dir, requests, batch, concurrency).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+/// A platform on a new SQLite store in `dir`, with the benchmark systems and the write-back
+/// config, served on loopback: its store and URL.
+async fn platform(dir: &std::path::Path) -> anyhow::Result<(Store, String)> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join(format!("{SYSTEM}.toml")), super::mapping::REST_MAPPING)?;
+    let store = Store::open(
+        &format!("sqlite://{}/ronghe.db", dir.display()),
+        &StoreOptions::default(),
+    )
+    .await?;
+    for id in [SYSTEM, "bench-raw"] {
+        let system = NewSystem {
+            id: id.to_owned(),
+            name: "benchmark".to_owned(),
+            department: "benchmark".to_owned(),
+            region_code: "520100".to_owned(),
+            protocol: "rest".to_owned(),
+            endpoint: "http://127.0.0.1:1/".to_owned(),
+            credentials_ref: None,
+            secret: false,
+        }
+        .validate(chrono::Utc::now())?;
+        store.insert_system(&system, "bench").await?;
+    }
+    store.set_writeback_config(SYSTEM, CONFIG, "bench").await?;
+    let secrets = Fixed(HashMap::from([("env:BENCH_WB".to_owned(), SECRET.to_owned())]));
+    let state = AppState {
+        store: store.clone(),
+        metrics: Metrics::new(),
+        bridge: None,
+        calendar: Arc::new(crate::calendar::Calendar::embedded().clone()),
+        writeback: crate::writeback::Intake::new(dir, Arc::new(secrets)),
+    };
+    let url = serve(app(state, 8 * 1024 * 1024)).await?;
+    Ok((store, url))
+}
+
+async fn measure(
+    dir: &std::path::Path,
+    requests: usize,
+    batch: usize,
+    concurrency: &[usize],
+) -> anyhow::Result<Vec<Figure>> {
+    let (store, url) = platform(&dir.join("intake")).await?;
+    let bare = serve(Router::new().route(
+        "/bare",
+        post(|body: bytes::Bytes| async move {
+            axum::Json(serde_json::json!({ "results": [], "bytes": body.len() }))
+        }),
+    ))
+    .await?;
+    let signer = Signer::new("bench", Algorithm::HmacSha256, SECRET.as_bytes().to_vec());
+    let path = format!("/api/v1/writeback/{SYSTEM}");
+    let mut figures = Vec::new();
+    let mut next = 0;
+    for &c in concurrency {
+        let bodies: Vec<String> = records(next, requests).iter().map(Value::to_string).collect();
+        next += requests;
+        let bytes = bodies.iter().map(String::len).sum();
+        let baseline = load(&bare, "/bare", &signer, bodies.clone(), c).await?;
+        let run = load(&url, &path, &signer, bodies, c).await?;
+        anyhow::ensure!(
+            run.acked.len() == requests,
+            "{} of {requests} acknowledged",
+            run.acked.len()
+        );
+        figures.push(figure(
+            format!("write-back single, {c} clients (vs bare)"),
+            requests,
+            bytes,
+            &run,
+            &baseline,
+        ));
+    }
+    let batches: Vec<String> = records(next, requests)
+        .chunks(batch.max(1))
+        .map(|chunk| Value::Array(chunk.to_vec()).to_string())
+        .collect();
+    let batch_records = records(next, requests);
+    next += requests;
+    let bytes = batches.iter().map(String::len).sum();
+    let c = 4;
+    let baseline = load(&bare, "/bare", &signer, batches.clone(), c).await?;
+    let run = load(&url, &path, &signer, batches, c).await?;
+    anyhow::ensure!(
+        run.acked.len() == requests,
+        "{} of {requests} acknowledged",
+        run.acked.len()
+    );
+    figures.push(figure(
+        format!("write-back batch {batch}, {c} clients (vs bare)"),
+        requests,
+        bytes,
+        &run,
+        &baseline,
+    ));
+
+    // The same rows, mapped, inserted plainly: the store's floor.
+    let mapping = Mapping::compile(super::mapping::REST_MAPPING).map_err(|i| anyhow::anyhow!("{i:?}"))?;
+    let now = chrono::Utc::now().fixed_offset();
+    let cases = batch_records
+        .into_iter()
+        .map(|r| {
+            mapping
+                .apply(&Raw::Json(r), now)
+                .map_err(|e| anyhow::anyhow!("{e:?}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let started = Instant::now();
+    store
+        .insert_versions_unchecked("bench-raw", &cases, batch)
+        .await?;
+    let raw = Run {
+        elapsed: started.elapsed(),
+        latencies: Vec::new(),
+        acked: Vec::new(),
+    };
+    let mut vs_raw = figure(
+        format!("write-back batch {batch} (vs raw insert)"),
+        requests,
+        bytes,
+        &run,
+        &raw,
+    );
+    (vs_raw.p50_ms, vs_raw.p99_ms) = (None, None);
+    figures.push(vs_raw);
+
+    // End-to-end lag: pushes to a new platform while its worker delivers to the exchange simulator.
+    let (store, url) = platform(&dir.join("lag")).await?;
+    let exchange = ExchangeSim::start("127.0.0.1:0".parse()?).await?;
+    let mut config = crate::exchange::ExchangeConfig::new(exchange.endpoint());
+    config.poll_interval_ms = 50;
+    let worker = crate::exchange::Worker::new(
+        store.clone(),
+        config
+            .build(&Fixed::default())
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+        "bench".to_owned(),
+        crate::exchange::DeliveryMetrics::new(),
+    )
+    .context("exchange worker")?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let delivering = tokio::spawn(worker.run(stopped));
+    let lag_records = requests.min(2000);
+    let bodies: Vec<String> = records(next, lag_records).iter().map(Value::to_string).collect();
+    let run = load(&url, &path, &signer, bodies, 8).await?;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let arrived: HashMap<String, SystemTime> = loop {
+        let facts: HashMap<String, SystemTime> =
+            exchange.facts().into_iter().map(|f| (f.key, f.at)).collect();
+        if run.acked.iter().all(|(k, _)| facts.contains_key(k)) {
+            break facts;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the exchange did not receive everything in time"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let _ = stop.send(true);
+    let _ = delivering.await;
+    let mut lags: Vec<Duration> = run
+        .acked
+        .iter()
+        .map(|(k, acked)| arrived[k].duration_since(*acked).unwrap_or(Duration::ZERO))
+        .collect();
+    lags.sort();
+    figures.push(Figure {
+        name: "end-to-end lag ack → exchange (8 clients)".to_owned(),
+        items: lag_records,
+        bytes: 0,
+        seconds: run.elapsed.as_secs_f64(),
+        baseline_seconds: run.elapsed.as_secs_f64(),
+        p50_ms: Some(percentile(&lags, 0.5)),
+        p99_ms: Some(percentile(&lags, 0.99)),
+    });
+    Ok(figures)
+}
