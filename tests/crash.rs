@@ -36,7 +36,9 @@ struct Node {
     url: String,
 }
 
-/// Starts `ronghe serve` with `config` and waits until it answers `/readyz`.
+/// Starts `ronghe serve` with `config` and waits until it answers `/readyz`. The caller kills
+/// and waits for the returned child.
+#[allow(clippy::zombie_processes)]
 async fn start(dir: &std::path::Path, config: &str, port: u16) -> Node {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ronghe"))
         .args(["--config", config, "serve"])
