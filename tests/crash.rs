@@ -1,20 +1,22 @@
-//! Crash safety of the write-back path (issue 6): the real `ronghe serve` process on a SQLite
-//! store takes signed pushes from several clients while delivering to the exchange simulator;
-//! it is killed with SIGKILL mid-stream and started again on the same store. Every push that was
+//! The write-back path end to end through the real `ronghe serve` (issue 6), on SQLite and on
+//! PostgreSQL: the SOAP simulator's completed cases reach the exchange simulator; and crash
+//! safety — the node takes signed pushes from several clients while delivering to the exchange,
+//! is killed with SIGKILL mid-stream and started again on the same store. Every push that was
 //! acknowledged must be stored, and every stored version must reach the exchange as exactly one
 //! fact (at-least-once delivery may repeat a request, never with different content).
 
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::binary::Server;
 use ronghe::store::{Store, StoreOptions};
 use ronghe_adapters::signing::{Algorithm, Signer};
 use ronghe_adapters::sim::exchange::ExchangeSim;
-use ronghe_adapters::sim::{data, rest};
+use ronghe_adapters::sim::soap::{Push, SoapSim};
+use ronghe_adapters::sim::{SimOptions, data, rest};
 use serde_json::Value;
 
 const SYSTEM: &str = "sim-rest";
@@ -22,50 +24,6 @@ const SECRET: &str = "crash-test-secret";
 const CLIENTS: usize = 4;
 /// Acknowledged pushes before the kill.
 const BEFORE_KILL: usize = 120;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Node {
-    child: Child,
-    url: String,
-}
-
-/// Starts `ronghe serve` with `config` and waits until it answers `/readyz`. The caller kills
-/// and waits for the returned child.
-#[allow(clippy::zombie_processes)]
-async fn start(dir: &std::path::Path, config: &str, port: u16) -> Node {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ronghe"))
-        .args(["--config", config, "serve"])
-        .current_dir(dir)
-        .env("WB_SECRET", SECRET)
-        .env("RONGHE_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start ronghe serve");
-    let url = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let http = reqwest::Client::new();
-    loop {
-        if let Ok(r) = http.get(format!("{url}/readyz")).send().await
-            && r.status().is_success()
-        {
-            return Node { child, url };
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("ronghe serve did not become ready on {url}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// Pushes seeded REST records `next..` one at a time until told to stop or the server fails;
 /// records every acknowledged (case number, version).
@@ -129,13 +87,11 @@ async fn a_killed_server_on_postgres_loses_nothing_either() {
     kill_and_restart(tempfile::tempdir().unwrap(), common::fresh_pg_url().await).await;
 }
 
-async fn kill_and_restart(dir: tempfile::TempDir, database_url: String) {
-    let exchange = ExchangeSim::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let port = free_port();
+/// A node's config in `dir` (mappings of the repository, delivery to `exchange` with short
+/// leases and back-off) and `system` registered with a write-back key: answers the config path.
+fn platform(dir: &std::path::Path, database_url: &str, exchange: &str, system: &str) -> String {
     let config = format!(
-        r#"listen = "127.0.0.1:{port}"
-database_url = "{database_url}"
-mappings_dir = "{mappings}"
+        r#"mappings_dir = "{mappings}"
 
 [exchange]
 url = "{exchange}"
@@ -146,32 +102,113 @@ backoff_base_ms = 50
 backoff_max_seconds = 1
 "#,
         mappings = concat!(env!("CARGO_MANIFEST_DIR"), "/mappings"),
-        exchange = exchange.endpoint(),
     );
-    let config_path = dir.path().join("ronghe.toml");
+    let config_path = dir.join("ronghe.toml");
     std::fs::write(&config_path, config).unwrap();
     let config_path = config_path.display().to_string();
-    let writeback = dir.path().join("writeback.toml");
+    let secret = dir.join("writeback.key");
+    std::fs::write(&secret, SECRET).unwrap();
+    let writeback = dir.join("writeback.toml");
     std::fs::write(
         &writeback,
-        "[[keys]]\nid = \"k\"\nalgorithm = \"hmac-sm3\"\nsecret = \"env:WB_SECRET\"\n",
+        format!(
+            "[[keys]]\nid = \"k\"\nalgorithm = \"hmac-sm3\"\nsecret = \"file:{}\"\n",
+            secret.display()
+        ),
     )
     .unwrap();
     let run = |args: &[&str]| {
-        let mut all = vec!["--config", config_path.as_str()];
+        let mut all = vec!["--config", config_path.as_str(), "--database", database_url];
         all.extend_from_slice(args);
-        common::binary::run_ronghe(dir.path(), &all, None).check(0, &[])
+        common::binary::run_ronghe(dir, &all, None).check(0, &[])
     };
-    run(&common::binary::add_system_args(SYSTEM, "http://10.0.0.5/api"));
-    run(&["writeback", "attach", SYSTEM, &writeback.display().to_string()]);
+    run(&common::binary::add_system_args(system, "http://10.0.0.5/api"));
+    run(&["writeback", "attach", system, &writeback.display().to_string()]);
+    config_path
+}
 
+/// Waits (with a deadline) until the exchange holds every one of `keys`.
+async fn delivered(exchange: &ExchangeSim, keys: &BTreeSet<String>) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let facts: BTreeSet<String> = exchange.facts().into_iter().map(|f| f.key).collect();
+        if keys.is_subset(&facts) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not delivered: {:?}",
+            keys.difference(&facts).take(5).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The SOAP simulator (社保待遇系统) pushes its completed cases, GBK and signed with SM3, into
+/// `ronghe serve`, which delivers each to the exchange simulator with the Art. 27 fields.
+async fn soap_to_exchange(dir: tempfile::TempDir, database_url: String) {
+    let exchange = ExchangeSim::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let config = platform(dir.path(), &database_url, &exchange.endpoint(), "sim-soap");
+    let node = Server::start(&database_url, std::path::Path::new(&config));
+    let sim = SoapSim::start(&SimOptions {
+        cases: 120,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let signer = Signer::new("k", Algorithm::HmacSm3, SECRET.as_bytes().to_vec());
+    let push = Push::new(format!("{}/soap/sim-soap/writeback", node.base), Some(signer));
+    let pushed = sim.push_completed(&push).await.unwrap();
+    assert_eq!(pushed, sim.completed().len());
+    assert!(pushed > 10, "the simulator holds completed cases");
+    let store = Store::open(&database_url, &StoreOptions::default())
+        .await
+        .unwrap();
+    let mut keys = BTreeSet::new();
+    for xml in sim.completed() {
+        let no = xml
+            .split("<办件编号>")
+            .nth(1)
+            .and_then(|r| r.split('<').next())
+            .unwrap();
+        let record = store.get_case("sim-soap", no).await.unwrap();
+        keys.insert(format!("sim-soap/{no}/{}", record.version));
+    }
+    delivered(&exchange, &keys).await;
+    let fact = exchange.facts().into_iter().next().unwrap();
+    for field in ["事项名称", "申请人", "受理部门", "办理结果"] {
+        assert!(
+            fact.payload.to_string().contains(field),
+            "Art. 27 field {field} in {}",
+            fact.payload
+        );
+    }
+    node.stop();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_soap_simulator_reaches_the_exchange_through_ronghe() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("ronghe.db").display());
+    soap_to_exchange(dir, url).await;
+}
+
+#[cfg(feature = "postgres-tests")]
+#[tokio::test(flavor = "multi_thread")]
+async fn the_soap_simulator_reaches_the_exchange_through_ronghe_on_postgres() {
+    soap_to_exchange(tempfile::tempdir().unwrap(), common::fresh_pg_url().await).await;
+}
+
+async fn kill_and_restart(dir: tempfile::TempDir, database_url: String) {
+    let exchange = ExchangeSim::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let config_path = platform(dir.path(), &database_url, &exchange.endpoint(), SYSTEM);
     let signer = Signer::new("k", Algorithm::HmacSm3, SECRET.as_bytes().to_vec());
     let acked = Arc::new(Mutex::new(Vec::new()));
-    let mut node = start(dir.path(), &config_path, port).await;
+    let node = Server::start(&database_url, std::path::Path::new(&config_path));
     let clients: Vec<_> = (0..CLIENTS)
         .map(|c| {
             let ids = c * 1000..c * 1000 + 1000;
-            tokio::spawn(client(node.url.clone(), signer.clone(), ids, acked.clone()))
+            tokio::spawn(client(node.base.clone(), signer.clone(), ids, acked.clone()))
         })
         .collect();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -179,8 +216,7 @@ backoff_max_seconds = 1
         assert!(Instant::now() < deadline, "the clients made too little progress");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    node.child.kill().expect("SIGKILL ronghe serve"); // Child::kill sends SIGKILL on Unix
-    node.child.wait().unwrap();
+    node.kill();
     for c in clients {
         c.await.unwrap();
     }
@@ -192,8 +228,8 @@ backoff_max_seconds = 1
     );
 
     // Started again on the same store: a few more pushes, then everything drains.
-    let mut node = start(dir.path(), &config_path, port).await;
-    client(node.url.clone(), signer.clone(), 9000..9010, acked.clone()).await;
+    let node = Server::start(&database_url, std::path::Path::new(&config_path));
+    client(node.base.clone(), signer.clone(), 9000..9010, acked.clone()).await;
     let acked: BTreeSet<(String, i64)> = acked.lock().unwrap().iter().cloned().collect();
     assert_eq!(
         acked.len(),
@@ -212,19 +248,7 @@ backoff_max_seconds = 1
         );
     }
     let expected: BTreeSet<String> = acked.iter().map(|(no, v)| format!("{SYSTEM}/{no}/{v}")).collect();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let delivered: BTreeSet<String> = exchange.facts().into_iter().map(|f| f.key).collect();
-        if expected.is_subset(&delivered) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not delivered after the restart: {:?}",
-            expected.difference(&delivered).take(5).collect::<Vec<_>>()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    delivered(&exchange, &expected).await;
     // Exactly one fact per version: repeats (after the kill) carry the same content.
     let mut payloads: BTreeMap<String, Value> = BTreeMap::new();
     for r in exchange
@@ -256,6 +280,5 @@ backoff_max_seconds = 1
             assert!(previous < version, "{case}: v{version} arrived after v{previous}");
         }
     }
-    node.child.kill().unwrap();
-    node.child.wait().unwrap();
+    node.stop();
 }

@@ -223,6 +223,12 @@ impl Server {
         }
     }
 
+    /// Kills the process with SIGKILL, as a power cut would, and waits for it.
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL ronghe serve");
+        self.child.wait().expect("wait for the killed server");
+    }
+
     /// Sends SIGTERM and waits (with a deadline) for a clean exit.
     pub fn stop(mut self) {
         let pid = self.child.id().to_string();
