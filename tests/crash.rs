@@ -172,6 +172,11 @@ async fn soap_to_exchange(dir: tempfile::TempDir, database_url: String) {
             .and_then(|r| r.split('<').next())
             .unwrap();
         let record = store.get_case("sim-soap", no).await.unwrap();
+        assert_eq!(
+            record.mapping_version.as_deref(),
+            Some(mapping.version()),
+            "issue 5: the mapping's version is stored with the case"
+        );
         keys.insert(format!("sim-soap/{no}/{}", record.version));
     }
     delivered(&exchange, &keys).await;

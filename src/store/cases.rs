@@ -93,6 +93,8 @@ pub struct CaseRecord {
     pub content_hash: String,
     pub received_at: DateTime<Utc>,
     pub case: Case,
+    /// The version of the mapping that produced it; none for cases imported as canonical.
+    pub mapping_version: Option<String>,
 }
 
 /// One received version of a case.
@@ -104,6 +106,8 @@ pub struct CaseVersion {
     pub stage: Stage,
     pub received_at: DateTime<Utc>,
     pub case: Case,
+    /// The version of the mapping that produced it; none for cases imported as canonical.
+    pub mapping_version: Option<String>,
 }
 
 /// The plan for one batch: what to write, decided under the lock from what is stored.
@@ -175,8 +179,8 @@ fn placeholders(n: usize) -> String {
     (2..n + 2).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
-type CaseRow = (String, i64, String, DateTime<Utc>, Json<Case>);
-type VersionRow = (i64, String, String, DateTime<Utc>, Json<Case>);
+type CaseRow = (String, i64, String, DateTime<Utc>, Json<Case>, Option<String>);
+type VersionRow = (i64, String, String, DateTime<Utc>, Json<Case>, Option<String>);
 
 impl Store {
     /// Stores a batch of cases from one system, returning one outcome per case in input order.
@@ -185,14 +189,30 @@ impl Store {
         system_id: &str,
         cases: &[Case],
     ) -> Result<Vec<UpsertOutcome>, StoreError> {
+        self.upsert_mapped(system_id, cases, None).await
+    }
+
+    /// `upsert_cases` for cases a mapping produced: each stored version records the mapping's
+    /// version, so it is clear which mapping made it.
+    pub async fn upsert_mapped(
+        &self,
+        system_id: &str,
+        cases: &[Case],
+        mapping_version: Option<&str>,
+    ) -> Result<Vec<UpsertOutcome>, StoreError> {
         let mut outcomes = Vec::with_capacity(cases.len());
         for chunk in cases.chunks(CHUNK_ROWS) {
-            outcomes.extend(self.upsert_chunk(system_id, chunk).await?);
+            outcomes.extend(self.upsert_chunk(system_id, chunk, mapping_version).await?);
         }
         Ok(outcomes)
     }
 
-    async fn upsert_chunk(&self, system_id: &str, cases: &[Case]) -> Result<Vec<UpsertOutcome>, StoreError> {
+    async fn upsert_chunk(
+        &self,
+        system_id: &str,
+        cases: &[Case],
+        mapping_version: Option<&str>,
+    ) -> Result<Vec<UpsertOutcome>, StoreError> {
         // Each case is serialised once: the stored body and its content hash come from the same bytes.
         let (bodies, hashes): (Vec<Box<RawValue>>, Vec<String>) = cases
             .iter()
@@ -238,7 +258,7 @@ impl Store {
             let plan = plan(cases, &hashes, current, known);
             if !plan.versions.is_empty() {
                 let mut insert = sqlx::QueryBuilder::new(
-                    "INSERT INTO case_versions (system_id, case_no, version, content_hash, stage, body, received_at) ",
+                    "INSERT INTO case_versions (system_id, case_no, version, content_hash, stage, body, received_at, mapping_version) ",
                 );
                 insert.push_values(&plan.versions, |mut row, &i| {
                     let c = &cases[i];
@@ -248,13 +268,14 @@ impl Store {
                         .push_bind(hashes[i].clone())
                         .push_bind(c.stage.name())
                         .push_bind(Json(bodies[i].clone()))
-                        .push_bind(now);
+                        .push_bind(now)
+                        .push_bind(mapping_version);
                 });
                 insert.build().execute(&mut *tx).await?;
             }
             if !plan.current.is_empty() {
                 let mut upsert = sqlx::QueryBuilder::new(
-                    "INSERT INTO cases (system_id, case_no, version, content_hash, stage, item_name, region_code, applied_at, body, received_at) ",
+                    "INSERT INTO cases (system_id, case_no, version, content_hash, stage, item_name, region_code, applied_at, body, received_at, mapping_version) ",
                 );
                 upsert.push_values(plan.current.values(), |mut row, &i| {
                     let c = &cases[i];
@@ -267,13 +288,14 @@ impl Store {
                         .push_bind(c.region_code.clone())
                         .push_bind(c.applied_at.with_timezone(&Utc))
                         .push_bind(Json(bodies[i].clone()))
-                        .push_bind(now);
+                        .push_bind(now)
+                        .push_bind(mapping_version);
                 });
                 upsert.push(
                     " ON CONFLICT (system_id, case_no) DO UPDATE SET version = excluded.version,
                       content_hash = excluded.content_hash, stage = excluded.stage, item_name = excluded.item_name,
                       region_code = excluded.region_code, applied_at = excluded.applied_at, body = excluded.body,
-                      received_at = excluded.received_at
+                      received_at = excluded.received_at, mapping_version = excluded.mapping_version
                       WHERE cases.version < excluded.version",
                 );
                 upsert.build().execute(&mut *tx).await?;
@@ -315,14 +337,14 @@ impl Store {
     pub async fn get_case(&self, system_id: &str, case_no: &str) -> Result<CaseRecord, StoreError> {
         let row: Option<CaseRow> = on_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT system_id, version, content_hash, received_at, body FROM cases WHERE system_id = $1 AND case_no = $2",
+                "SELECT system_id, version, content_hash, received_at, body, mapping_version FROM cases WHERE system_id = $1 AND case_no = $2",
             )
             .bind(system_id)
             .bind(case_no)
             .fetch_optional(pool)
             .await?
         });
-        let (system_id, version, content_hash, received_at, Json(case)) =
+        let (system_id, version, content_hash, received_at, Json(case), mapping_version) =
             row.ok_or_else(|| StoreError::NotFound {
                 what: "case",
                 id: format!("{system_id}/{case_no}"),
@@ -333,6 +355,7 @@ impl Store {
             content_hash,
             received_at,
             case,
+            mapping_version,
         })
     }
 
@@ -340,7 +363,7 @@ impl Store {
     pub async fn case_history(&self, system_id: &str, case_no: &str) -> Result<Vec<CaseVersion>, StoreError> {
         let rows: Vec<VersionRow> = on_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT version, content_hash, stage, received_at, body FROM case_versions
+                "SELECT version, content_hash, stage, received_at, body, mapping_version FROM case_versions
                  WHERE system_id = $1 AND case_no = $2 ORDER BY version",
             )
             .bind(system_id)
@@ -355,19 +378,22 @@ impl Store {
             });
         }
         rows.into_iter()
-            .map(|(version, content_hash, stage, received_at, Json(case))| {
-                let stage = Stage::parse(&stage).ok_or_else(|| StoreError::Corrupt {
-                    what: "case version",
-                    detail: format!("unknown stage {stage:?}"),
-                })?;
-                Ok(CaseVersion {
-                    version,
-                    content_hash,
-                    stage,
-                    received_at,
-                    case,
-                })
-            })
+            .map(
+                |(version, content_hash, stage, received_at, Json(case), mapping_version)| {
+                    let stage = Stage::parse(&stage).ok_or_else(|| StoreError::Corrupt {
+                        what: "case version",
+                        detail: format!("unknown stage {stage:?}"),
+                    })?;
+                    Ok(CaseVersion {
+                        version,
+                        content_hash,
+                        stage,
+                        received_at,
+                        case,
+                        mapping_version,
+                    })
+                },
+            )
             .collect()
     }
 }

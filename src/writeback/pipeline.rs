@@ -195,7 +195,9 @@ pub async fn ingest(
     let outcomes = if cases.is_empty() {
         Vec::new()
     } else {
-        store.upsert_cases(system_id, &cases).await?
+        store
+            .upsert_mapped(system_id, &cases, Some(mapping.version()))
+            .await?
     };
     // Refusals by the store join the others in the queue.
     let mut refused: Vec<(usize, NewQualityItem)> = Vec::new();
