@@ -373,8 +373,11 @@ impl Store {
             let mut tx = pool.begin_with(backend.begin_write()).await?;
             let rows: Vec<ItemRow> = match which {
                 Replay::Ids(ids) => {
+                    let mut ids = ids.clone();
+                    ids.sort_unstable();
+                    ids.dedup();
                     let mut found = Vec::with_capacity(ids.len());
-                    for id in ids {
+                    for id in &ids {
                         let sql = sqlx::AssertSqlSafe(format!(
                             "SELECT {ITEM_COLUMNS} FROM exchange_outbox o WHERE o.id = $1 AND o.state = 'dead'{}",
                             backend.row_lock()
