@@ -1,6 +1,7 @@
 //! ronghe (融合) onboards a province's departmental approval systems onto its unified online
 //! government service platform. See `docs/ARCHITECTURE.md` for the map of this crate.
 
+pub mod artifacts;
 pub mod assessments;
 pub mod bench;
 pub mod bridge;
@@ -8,10 +9,16 @@ pub mod calendar;
 pub mod case;
 pub mod cli;
 pub mod config;
+pub mod corrections;
 pub mod exchange;
+pub mod handoff;
 pub mod mapping;
+pub mod migration;
+pub mod notices;
+pub mod plans;
 pub mod rules;
 pub mod server;
 pub mod store;
 pub mod systems;
 pub mod validate;
+pub mod writeback;

@@ -4,13 +4,19 @@
 mod assessments;
 mod bridge;
 mod cases;
+mod corrections;
 mod error;
 mod exchange;
+mod handoff;
 mod health;
 mod metrics;
+mod notices;
 mod openapi;
+mod plans;
+mod quality;
 mod rules;
 mod systems;
+mod writeback;
 
 pub use error::{ApiError, ApiJson};
 pub use metrics::Metrics;
@@ -37,6 +43,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The user bridge, when the node has `[bridge]` keys.
     pub bridge: Option<crate::bridge::Bridge>,
+    /// Working days (the embedded calendar plus `calendar_override`), for due dates.
+    pub calendar: Arc<crate::calendar::Calendar>,
+    /// The write-back intake: mappings and configs of the systems that push.
+    pub writeback: crate::writeback::Intake,
 }
 
 /// The router with every endpoint, its limits and middleware.
@@ -51,7 +61,13 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .merge(cases::routes())
         .merge(bridge::routes())
         .merge(rules::routes())
+        .merge(notices::routes())
+        .merge(plans::routes())
+        .merge(writeback::routes())
+        .merge(quality::routes())
         .merge(exchange::routes())
+        .merge(corrections::routes())
+        .merge(handoff::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
@@ -99,6 +115,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Actor {
     }
 }
 
+/// How long the hand-off worker waits when nothing was due.
+const HANDOFF_IDLE: Duration = Duration::from_secs(2);
+
 /// Opens the store, binds the listener and serves until SIGTERM or SIGINT; in-flight requests
 /// get `shutdown_grace_seconds` to finish.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
@@ -126,20 +145,20 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let calendar = crate::calendar::Calendar::load(config.calendar_override.as_deref())
+        .context("cannot load the working-day calendar")?;
     let metrics = Metrics::new();
-    let worker = match &config.exchange {
-        Some(exchange) => {
-            let exchange = exchange
-                .build(&ronghe_adapters::Environment)
-                .context("cannot build [exchange]")?;
-            let node = crate::store::random_id("node").context("cannot name this node")?;
-            let worker =
-                crate::exchange::Worker::new(store.clone(), exchange, node, metrics.exchange.clone())?;
-            let (stop, stopped) = tokio::sync::watch::channel(false);
-            Some((stop, tokio::spawn(worker.run(stopped))))
-        }
-        None => None,
-    };
+    // Background tasks, stopped together at shutdown: each gets a receiver of `stop`.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut background: Vec<(&str, tokio::task::JoinHandle<()>)> = Vec::new();
+    if let Some(exchange) = &config.exchange {
+        let exchange = exchange
+            .build(&ronghe_adapters::Environment)
+            .context("cannot build [exchange]")?;
+        let node = crate::store::random_id("node").context("cannot name this node")?;
+        let worker = crate::exchange::Worker::new(store.clone(), exchange, node, metrics.exchange.clone())?;
+        background.push(("exchange delivery", tokio::spawn(worker.run(stopped.clone()))));
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -149,7 +168,24 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         store: store.clone(),
         metrics,
         bridge,
+        calendar: Arc::new(calendar),
+        writeback: crate::writeback::Intake::new(
+            config.mappings_dir.clone(),
+            Arc::new(ronghe_adapters::Environment),
+        ),
     };
+    let mut handoff_stopped = stopped.clone();
+    background.push((
+        "hand-off",
+        tokio::spawn(
+            crate::handoff::Worker::new(store.clone(), Arc::new(ronghe_adapters::Environment)).run(
+                HANDOFF_IDLE,
+                async move {
+                    let _ = handoff_stopped.wait_for(|stop| *stop).await;
+                },
+            ),
+        ),
+    ));
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
     let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
     let mut server = tokio::spawn(
@@ -172,12 +208,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         result = &mut server => result.context("server task failed")?.context("server failed")?,
         () = grace_over => tracing::warn!("grace period over; closing remaining connections"),
     }
-    // The worker finishes the pass in progress (bounded by the request timeout); what it leaves
+    // Each task finishes the pass in progress (bounded by its request timeouts); what it leaves
     // leased goes to another node when the lease runs out.
-    if let Some((stop, task)) = worker {
-        let _ = stop.send(true);
-        if let Err(err) = task.await {
-            tracing::warn!(error = %err, "exchange worker task failed");
+    let _ = stop.send(true);
+    for (task, handle) in background {
+        match tokio::time::timeout(grace, handle).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::warn!(task, error = %err, "background task failed"),
+            Err(_) => tracing::warn!(task, "background task did not stop in the grace period"),
         }
     }
     store.close().await;

@@ -8,9 +8,15 @@ mod assessments;
 mod baseline;
 mod bridge;
 mod cases;
+mod corrections;
+mod handoffs;
+mod notices;
 mod outbox;
+mod plans;
+mod quality;
 mod rules;
 mod systems;
+mod writeback;
 
 pub use assessments::RubricRecord;
 pub use bridge::{
@@ -18,7 +24,12 @@ pub use bridge::{
     TokenUse, UnresolvedRow, random_id,
 };
 pub use cases::{CaseRecord, CaseVersion, RejectReason, UpsertOutcome};
+pub use corrections::CorrectionFilter;
+pub use handoffs::{AttemptOutcome, ClaimedHandoff};
 pub use outbox::{Claimed, OutboxItem, OutboxState, OutboxStatus, Replay, Settlement, enqueued};
+pub use plans::{Baseline, StoredPlan};
+pub use quality::{NewQualityItem, QualityItem, QualityReason, QualityStatus, QualitySummary};
+pub use writeback::NONCE_RETENTION_SECONDS;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -207,9 +218,11 @@ impl Store {
 /// Per-system documents kept verbatim as an engineer attached them, one table each with
 /// `(system_id, config, updated_at)`.
 #[derive(Debug, Clone, Copy)]
+#[allow(clippy::enum_variant_names)] // each is a kind of config; the names say which
 pub(crate) enum SystemDocument {
     AdapterConfig,
     BridgeConfig,
+    WritebackConfig,
 }
 
 impl SystemDocument {
@@ -223,6 +236,11 @@ impl SystemDocument {
                 "bridge_configs",
                 "bridge.config.attach",
                 "bridge config of system",
+            ),
+            SystemDocument::WritebackConfig => (
+                "writeback_configs",
+                "writeback.config.attach",
+                "write-back config of system",
             ),
         }
     }

@@ -261,6 +261,19 @@ pub async fn soap_sim(cases: usize) -> (SoapSim, Box<dyn Adapter>) {
     (sim, adapter)
 }
 
+/// The SQL simulator's database (SQLite in `dir`) holding `cases` cases, and a driver for it.
+pub async fn sql_sim(dir: &std::path::Path, cases: usize) -> Box<dyn Adapter> {
+    let url = format!("sqlite://{}", dir.join("sim.db").display());
+    ronghe_adapters::sim::sql::load(&url, 2025, cases)
+        .await
+        .expect("load the SQL simulator's database");
+    build(
+        &ronghe_adapters::sim::sql::adapter_config(&url, 500),
+        &Fixed::default(),
+    )
+    .await
+}
+
 async fn build(config: &str, secrets: &Fixed) -> Box<dyn Adapter> {
     AdapterConfig::from_toml(config)
         .expect("the simulator's config parses")
@@ -269,4 +282,45 @@ async fn build(config: &str, secrets: &Fixed) -> Box<dyn Adapter> {
         .build(secrets)
         .await
         .expect("the driver builds")
+}
+
+/// Working-day data for this year and the next as plain weekday years (no holidays), for the
+/// years the embedded calendar does not cover yet, so that tests dated "today" keep running.
+#[allow(dead_code)]
+pub fn plain_years_toml() -> String {
+    use chrono::Datelike as _;
+    let this_year = ronghe::notices::today().year();
+    let embedded: Vec<i32> = ronghe::calendar::Calendar::embedded().years().collect();
+    [this_year, this_year + 1]
+        .into_iter()
+        .filter(|y| !embedded.contains(y))
+        .map(|year| format!("[years.{year}]\nholidays = []\nmakeup_workdays = []\n"))
+        .collect()
+}
+
+/// The router's state in tests: no bridge, the embedded calendar, and the write-back intake over
+/// the repository's mappings with secrets from the environment. Override fields as needed.
+#[allow(dead_code)]
+pub fn app_state(store: Store) -> ronghe::server::AppState {
+    ronghe::server::AppState {
+        store,
+        metrics: ronghe::server::Metrics::new(),
+        bridge: None,
+        calendar: std::sync::Arc::new(ronghe::calendar::Calendar::embedded().clone()),
+        writeback: ronghe::writeback::Intake::new(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/mappings"),
+            std::sync::Arc::new(ronghe_adapters::Environment),
+        ),
+    }
+}
+
+/// Serves the router with `state` on an ephemeral loopback port; answers its base URL.
+#[allow(dead_code)]
+pub async fn serve_app(state: ronghe::server::AppState, max_body: usize) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let url = format!("http://{}", listener.local_addr().expect("local address"));
+    tokio::spawn(async move { axum::serve(listener, ronghe::server::app(state, max_body)).await });
+    url
 }

@@ -1,0 +1,239 @@
+//! Correction requests (Art. 28) in the store: raised from a data-quality item or a stored case,
+//! moved through their state machine under a row lock, each change with its audit event.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::{Store, on_pool};
+use crate::corrections::{Action, Correction, CorrectionError, Source, Status};
+use crate::store::audit;
+
+type CorrectionRow = (
+    i64,
+    String,
+    Option<i64>,
+    Option<String>,
+    String,
+    String,
+    String,
+    DateTime<Utc>,
+    NaiveDate,
+    String,
+    Option<String>,
+    Option<DateTime<Utc>>,
+    Option<String>,
+    Option<DateTime<Utc>>,
+    Option<String>,
+);
+
+const COLUMNS: &str = "id, system_id, quality_item_id, case_no, department, reason, raised_by, raised_at, \
+                       due_on, status, answer, answered_at, answered_by, closed_at, closed_by";
+
+fn from_row(row: CorrectionRow) -> Result<Correction, CorrectionError> {
+    let (
+        id,
+        system_id,
+        quality_item_id,
+        case_no,
+        department,
+        reason,
+        raised_by,
+        raised_at,
+        due_on,
+        status,
+        answer,
+        answered_at,
+        answered_by,
+        closed_at,
+        closed_by,
+    ) = row;
+    let status = Status::parse(&status).ok_or_else(|| {
+        CorrectionError::Store(super::StoreError::Corrupt {
+            what: "correction request",
+            detail: format!("request {id} has unknown status {status:?}"),
+        })
+    })?;
+    Ok(Correction {
+        id,
+        system_id,
+        quality_item_id,
+        case_no,
+        department,
+        reason,
+        raised_by,
+        raised_at,
+        due_on,
+        status,
+        answer,
+        answered_at,
+        answered_by,
+        closed_at,
+        closed_by,
+    })
+}
+
+/// Which requests a listing shows.
+#[derive(Debug, Clone, Default)]
+pub struct CorrectionFilter {
+    pub status: Option<Status>,
+    pub system_id: Option<String>,
+    /// Only open requests due before this day (the caller then counts working days).
+    pub open_due_before: Option<NaiveDate>,
+}
+
+impl Store {
+    /// Raises a request from `source` with its due date (computed by the caller from the
+    /// calendar); the providing department is the system's. A source the platform does not
+    /// hold is `UnknownSource` naming the field.
+    pub async fn raise_correction(
+        &self,
+        source: &Source,
+        reason: &str,
+        due_on: NaiveDate,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Correction, CorrectionError> {
+        let id: i64 = on_pool!(self, pool => {
+            let mut tx = pool.begin().await.map_err(super::StoreError::from)?;
+            let (system_id, quality_item_id, case_no) = match source {
+                Source::QualityItem(item) => {
+                    let row: Option<(String, Option<String>)> =
+                        sqlx::query_as("SELECT system_id, case_no FROM quality_items WHERE id = $1")
+                            .bind(item)
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err(super::StoreError::from)?;
+                    let (system_id, case_no) = row.ok_or_else(|| CorrectionError::UnknownSource {
+                        field: "quality_item",
+                        message: format!("data-quality item {item} not found; see the data-quality queue for its id"),
+                    })?;
+                    (system_id, Some(*item), case_no)
+                }
+                Source::Case { system_id, case_no } => {
+                    let row: Option<(i64,)> =
+                        sqlx::query_as("SELECT version FROM cases WHERE system_id = $1 AND case_no = $2")
+                            .bind(system_id)
+                            .bind(case_no)
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err(super::StoreError::from)?;
+                    if row.is_none() {
+                        return Err(CorrectionError::UnknownSource {
+                            field: "case",
+                            message: format!("case {system_id}/{case_no} is not held by the platform"),
+                        });
+                    }
+                    (system_id.clone(), None, Some(case_no.clone()))
+                }
+            };
+            let department: Option<(String,)> = sqlx::query_as("SELECT department FROM systems WHERE id = $1")
+                .bind(&system_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(super::StoreError::from)?;
+            let (department,) = department.ok_or_else(|| CorrectionError::UnknownSource {
+                field: "case.system",
+                message: format!("system {system_id} is not registered"),
+            })?;
+            let (id,): (i64,) = sqlx::query_as(
+                "INSERT INTO corrections (system_id, quality_item_id, case_no, department, reason, raised_by, raised_at, due_on, status)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open') RETURNING id",
+            )
+            .bind(&system_id)
+            .bind(quality_item_id)
+            .bind(&case_no)
+            .bind(&department)
+            .bind(reason)
+            .bind(actor)
+            .bind(now)
+            .bind(due_on)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(super::StoreError::from)?;
+            audit!(tx, actor, "correction.raise", &format!("correction/{id}"), serde_json::json!({
+                "system": system_id, "quality_item": quality_item_id, "case_no": case_no, "due_on": due_on,
+            }))
+            .map_err(super::StoreError::from)?;
+            tx.commit().await.map_err(super::StoreError::from)?;
+            id
+        });
+        self.correction(id).await
+    }
+
+    /// One request.
+    pub async fn correction(&self, id: i64) -> Result<Correction, CorrectionError> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM corrections WHERE id = $1"));
+        let row: Option<CorrectionRow> = on_pool!(self, pool => {
+            sqlx::query_as(sql).bind(id).fetch_optional(pool).await.map_err(super::StoreError::from)?
+        });
+        from_row(row.ok_or(CorrectionError::NotFound(id))?)
+    }
+
+    /// Requests matching `filter`, oldest first.
+    pub async fn list_corrections(
+        &self,
+        filter: &CorrectionFilter,
+    ) -> Result<Vec<Correction>, CorrectionError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM corrections
+             WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR system_id = $2)
+               AND ($3 IS NULL OR (status = 'open' AND due_on < $3))
+             ORDER BY id"
+        ));
+        let rows: Vec<CorrectionRow> = on_pool!(self, pool => {
+            sqlx::query_as(sql)
+                .bind(filter.status.map(Status::name))
+                .bind(filter.system_id.as_deref())
+                .bind(filter.open_due_before)
+                .fetch_all(pool)
+                .await
+                .map_err(super::StoreError::from)?
+        });
+        rows.into_iter().map(from_row).collect()
+    }
+
+    /// Applies `action` to request `id` under a row lock and writes it with its audit event.
+    pub async fn act_on_correction(
+        &self,
+        id: i64,
+        action: &Action,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Correction, CorrectionError> {
+        let backend = self.backend();
+        let select = sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM corrections WHERE id = $1{}",
+            backend.row_lock()
+        ));
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_with(backend.begin_write()).await.map_err(super::StoreError::from)?;
+            let row: Option<CorrectionRow> = sqlx::query_as(select)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(super::StoreError::from)?;
+            let current = from_row(row.ok_or(CorrectionError::NotFound(id))?)?;
+            let next = current.apply(action, actor, now)?;
+            sqlx::query(
+                "UPDATE corrections SET status = $2, answer = $3, answered_at = $4, answered_by = $5,
+                 closed_at = $6, closed_by = $7 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(next.status.name())
+            .bind(&next.answer)
+            .bind(next.answered_at)
+            .bind(&next.answered_by)
+            .bind(next.closed_at)
+            .bind(&next.closed_by)
+            .execute(&mut *tx)
+            .await
+            .map_err(super::StoreError::from)?;
+            let action_name = format!("correction.{}", action.name());
+            audit!(tx, actor, action_name.as_str(), &format!("correction/{id}"), serde_json::json!({
+                "from": current.status.name(), "to": next.status.name(),
+            }))
+            .map_err(super::StoreError::from)?;
+            tx.commit().await.map_err(super::StoreError::from)?;
+            Ok(next)
+        })
+    }
+}

@@ -1,0 +1,316 @@
+//! The front-end migration hand-off queue (Art. 22) in the store: applications accepted on the
+//! platform wait here until the department's system takes them. Items are claimed with a lease
+//! (PostgreSQL: `FOR UPDATE SKIP LOCKED`), so two workers never submit the same item at once.
+
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+
+use super::{Backend, Store, StoreError, audit, on_pool};
+use crate::case::Case;
+use crate::handoff::{Enqueued, Handoff, HandoffState};
+
+type HandoffRow = (
+    i64,
+    String,
+    String,
+    String,
+    i64,
+    DateTime<Utc>,
+    Option<String>,
+    Option<Json<serde_json::Value>>,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+);
+
+/// A row and its payload.
+type ClaimRow = (
+    i64,
+    String,
+    String,
+    String,
+    i64,
+    DateTime<Utc>,
+    Option<String>,
+    Option<Json<serde_json::Value>>,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Json<serde_json::Value>,
+);
+
+const COLUMNS: &str =
+    "id, system_id, case_no, state, attempts, next_attempt_at, last_error, receipt, created_at, delivered_at";
+
+fn from_row(row: HandoffRow) -> Result<Handoff, StoreError> {
+    let (
+        id,
+        system_id,
+        case_no,
+        state,
+        attempts,
+        next_attempt_at,
+        last_error,
+        receipt,
+        created_at,
+        delivered_at,
+    ) = row;
+    let state = HandoffState::parse(&state).ok_or_else(|| StoreError::Corrupt {
+        what: "hand-off",
+        detail: format!("hand-off {id} has unknown state {state:?}"),
+    })?;
+    Ok(Handoff {
+        id,
+        system_id,
+        case_no,
+        state,
+        attempts,
+        next_attempt_at,
+        last_error,
+        receipt: receipt.map(|Json(r)| r),
+        created_at,
+        delivered_at,
+    })
+}
+
+/// An item claimed for one delivery attempt: the hand-off and the case to submit.
+#[derive(Debug, Clone)]
+pub struct ClaimedHandoff {
+    pub handoff: Handoff,
+    pub payload: serde_json::Value,
+}
+
+/// How an attempt ended, as the worker reports it to the store.
+#[derive(Debug, Clone)]
+pub enum AttemptOutcome {
+    /// The system took the application; its id and answer.
+    Delivered { receipt: serde_json::Value },
+    /// The system was unavailable: try again at `next_attempt_at`.
+    RetryLater {
+        error: String,
+        next_attempt_at: DateTime<Utc>,
+    },
+    /// The system refused it (data or configuration): an operator must look.
+    Failed { error: String },
+}
+
+fn lease_lock(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "",
+        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+    }
+}
+
+impl Store {
+    /// Queues `case` for `system_id` with its audit event. A case number already accepted for
+    /// that system is not queued again: `Duplicate` when the content is the same, `Conflict`
+    /// when it differs; either way the existing hand-off is returned.
+    pub async fn enqueue_handoff(
+        &self,
+        system_id: &str,
+        case: &Case,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Handoff, Enqueued), StoreError> {
+        self.get_system(system_id).await?;
+        let value = serde_json::to_value(case).map_err(|e| StoreError::Corrupt {
+            what: "case",
+            detail: e.to_string(),
+        })?;
+        let enqueued = on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let row: Option<(i64,)> = sqlx::query_as(
+                "INSERT INTO handoffs (system_id, case_no, payload, state, attempts, next_attempt_at, created_at)
+                 VALUES ($1, $2, $3, 'queued', 0, $4, $4)
+                 ON CONFLICT (system_id, case_no) DO NOTHING RETURNING id",
+            )
+            .bind(system_id)
+            .bind(&case.case_no)
+            .bind(Json(&value))
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let enqueued = if let Some((id,)) = row {
+                audit!(tx, actor, "handoff.accept", &format!("handoff/{id}"), serde_json::json!({
+                    "system": system_id, "case_no": case.case_no, "version": case.version,
+                }))?;
+                Enqueued::Created
+            } else {
+                let (Json(stored),): (Json<serde_json::Value>,) =
+                    sqlx::query_as("SELECT payload FROM handoffs WHERE system_id = $1 AND case_no = $2")
+                        .bind(system_id)
+                        .bind(&case.case_no)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                if stored == value { Enqueued::Duplicate } else { Enqueued::Conflict }
+            };
+            tx.commit().await?;
+            enqueued
+        });
+        let handoff = self.handoff(system_id, &case.case_no).await?;
+        Ok((handoff, enqueued))
+    }
+
+    /// The hand-off of one case.
+    pub async fn handoff(&self, system_id: &str, case_no: &str) -> Result<Handoff, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM handoffs WHERE system_id = $1 AND case_no = $2"
+        ));
+        let row: Option<HandoffRow> = on_pool!(self, pool => {
+            sqlx::query_as(sql).bind(system_id).bind(case_no).fetch_optional(pool).await?
+        });
+        from_row(row.ok_or_else(|| StoreError::NotFound {
+            what: "hand-off",
+            id: format!("{system_id}/{case_no}"),
+        })?)
+    }
+
+    /// Hand-offs, optionally of one system and in one state, oldest first.
+    pub async fn list_handoffs(
+        &self,
+        system_id: Option<&str>,
+        state: Option<HandoffState>,
+    ) -> Result<Vec<Handoff>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM handoffs WHERE ($1 IS NULL OR system_id = $1) AND ($2 IS NULL OR state = $2)
+             ORDER BY id"
+        ));
+        let rows: Vec<HandoffRow> = on_pool!(self, pool => {
+            sqlx::query_as(sql)
+                .bind(system_id)
+                .bind(state.map(HandoffState::name))
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter().map(from_row).collect()
+    }
+
+    /// Claims up to `limit` queued items due at `now` and leases them until `lease_until`: no
+    /// other worker takes them before then, and a crashed worker's items come back after it.
+    pub async fn claim_handoffs(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<ClaimedHandoff>, StoreError> {
+        let backend = self.backend();
+        let select = sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS}, payload FROM handoffs WHERE state = 'queued' AND next_attempt_at <= $1
+             ORDER BY next_attempt_at, id LIMIT $2{}",
+            lease_lock(backend)
+        ));
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_with(backend.begin_write()).await?;
+            let rows: Vec<ClaimRow> =
+                sqlx::query_as(select).bind(now).bind(limit).fetch_all(&mut *tx).await?;
+            let mut claimed = Vec::with_capacity(rows.len());
+            for (id, system_id, case_no, state, attempts, next, error, receipt, created, delivered, Json(payload)) in rows {
+                sqlx::query("UPDATE handoffs SET next_attempt_at = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(lease_until)
+                    .execute(&mut *tx)
+                    .await?;
+                let handoff = from_row((id, system_id, case_no, state, attempts, next, error, receipt, created, delivered))?;
+                claimed.push(ClaimedHandoff { handoff, payload });
+            }
+            tx.commit().await?;
+            Ok(claimed)
+        })
+    }
+
+    /// Records how an attempt on item `id` ended, with its audit event.
+    pub async fn finish_handoff_attempt(
+        &self,
+        id: i64,
+        outcome: &AttemptOutcome,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let (action, detail) = match outcome {
+                AttemptOutcome::Delivered { receipt } => {
+                    sqlx::query(
+                        "UPDATE handoffs SET state = 'delivered', attempts = attempts + 1, receipt = $2,
+                         last_error = NULL, delivered_at = $3 WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(Json(receipt))
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    ("handoff.deliver", serde_json::json!({ "receipt": receipt.get("id") }))
+                }
+                AttemptOutcome::RetryLater { error, next_attempt_at } => {
+                    sqlx::query(
+                        "UPDATE handoffs SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3
+                         WHERE id = $1 AND state = 'queued'",
+                    )
+                    .bind(id)
+                    .bind(error)
+                    .bind(next_attempt_at)
+                    .execute(&mut *tx)
+                    .await?;
+                    ("handoff.retry_later", serde_json::json!({ "error": error, "next_attempt_at": next_attempt_at }))
+                }
+                AttemptOutcome::Failed { error } => {
+                    sqlx::query(
+                        "UPDATE handoffs SET state = 'failed', attempts = attempts + 1, last_error = $2 WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(error)
+                    .execute(&mut *tx)
+                    .await?;
+                    ("handoff.fail", serde_json::json!({ "error": error }))
+                }
+            };
+            audit!(tx, actor, action, &format!("handoff/{id}"), detail)?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Puts a failed item back in the queue, due at `now`, with its audit event. Only a failed
+    /// item is retried by hand: a queued one may be in a worker's hands right now, and a delivered
+    /// one is never handed over again. Answers the item and whether it was put back.
+    pub async fn retry_handoff(
+        &self,
+        id: i64,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Handoff, bool), StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM handoffs WHERE id = $1"));
+        let (row, retried): (HandoffRow, bool) = on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let updated = sqlx::query(
+                "UPDATE handoffs SET state = 'queued', next_attempt_at = $2 WHERE id = $1 AND state = 'failed'",
+            )
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            let row: Option<HandoffRow> = sqlx::query_as(sql).bind(id).fetch_optional(&mut *tx).await?;
+            let row = row.ok_or_else(|| StoreError::NotFound { what: "hand-off", id: id.to_string() })?;
+            let retried = updated.rows_affected() == 1;
+            if retried {
+                audit!(tx, actor, "handoff.retry", &format!("handoff/{id}"), serde_json::json!({}))?;
+            }
+            tx.commit().await?;
+            (row, retried)
+        });
+        Ok((from_row(row)?, retried))
+    }
+
+    /// The stage of the case as the platform holds it (written by write-back or pull), if any.
+    pub async fn case_stage(
+        &self,
+        system_id: &str,
+        case_no: &str,
+    ) -> Result<Option<(String, i64, DateTime<Utc>)>, StoreError> {
+        Ok(on_pool!(self, pool => {
+            sqlx::query_as("SELECT stage, version, received_at FROM cases WHERE system_id = $1 AND case_no = $2")
+                .bind(system_id)
+                .bind(case_no)
+                .fetch_optional(pool)
+                .await?
+        }))
+    }
+}
