@@ -430,3 +430,29 @@ async fn migration_backfills_the_outbox_on_sqlite() {
 async fn migration_backfills_the_outbox_on_postgres() {
     backfill_enqueues_stored_cases!(sqlx::PgConnection, &common::fresh_pg_url().await, "postgres");
 }
+
+/// A version stored on this node wakes its worker at once, long before the next poll.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_items_wake_the_worker_before_its_poll() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::sqlite_store(&dir).await;
+    with_system(&store).await;
+    let sim = exchange_sim().await;
+    let mut config = config(&sim);
+    config.poll_interval_ms = 600_000;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(worker(&store, &config, "node-a").run(stopped));
+    for n in 1..=3 {
+        store
+            .upsert_cases(SYSTEM, &[version(&format!("W-{n}"), 1)])
+            .await
+            .unwrap();
+        until_delivered(&store, Duration::from_secs(30)).await;
+    }
+    assert_once_in_order(&sim, 3);
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), running)
+        .await
+        .unwrap()
+        .unwrap();
+}

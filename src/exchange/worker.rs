@@ -127,8 +127,8 @@ impl Worker {
         &self.node
     }
 
-    /// Claims one batch of due items and delivers them concurrently (they are heads of
-    /// different cases).
+    /// Claims one batch of due items, delivers them concurrently (they are heads of different
+    /// cases) and settles the batch in one transaction.
     pub async fn pass(&self) -> Result<PassReport, StoreError> {
         let lease = chrono::Duration::from_std(self.exchange.lease).unwrap_or(chrono::Duration::MAX);
         let claimed = self
@@ -139,8 +139,22 @@ impl Worker {
             claimed: claimed.len(),
             ..Default::default()
         };
-        for outcome in join_all(claimed.iter().map(|c| self.deliver(c))).await {
-            report.add(outcome?);
+        if claimed.is_empty() {
+            return Ok(report);
+        }
+        let attempts = join_all(claimed.iter().map(|c| self.attempt(c))).await;
+        let now = Utc::now();
+        let settlements: Vec<(i64, Settlement)> = claimed
+            .iter()
+            .zip(attempts)
+            .map(|(c, attempt)| (c.item.id, self.settlement(c, attempt, now)))
+            .collect();
+        let settled = self
+            .store
+            .settle_outbox_many(&self.node, &settlements, now)
+            .await?;
+        for ((claimed, (_, settlement)), settled) in claimed.iter().zip(&settlements).zip(settled) {
+            self.record(&mut report, claimed, settlement, settled, now);
         }
         Ok(report)
     }
@@ -188,43 +202,51 @@ impl Worker {
         tracing::info!(node = %self.node, "exchange worker stopped");
     }
 
-    async fn deliver(&self, claimed: &Claimed) -> Result<PassReport, StoreError> {
+    /// Renders and sends one item.
+    async fn attempt(&self, claimed: &Claimed) -> Attempt {
         let item = &claimed.item;
         let key = idempotency_key(&item.system_id, &item.case_no, item.version);
-        let outcome = match self.exchange.template.render(&item.system_id, &claimed.case) {
+        match self.exchange.template.render(&item.system_id, &claimed.case) {
             Ok(payload) => self.post(&key, &payload).await,
             Err(err) => Attempt::Refused(format!("payload: {err}")),
-        };
-        let now = Utc::now();
-        let mut report = PassReport::default();
-        let settlement = match outcome {
+        }
+    }
+
+    /// What an attempt means for the item: delivered, retried later, or dead.
+    fn settlement(&self, claimed: &Claimed, attempt: Attempt, now: chrono::DateTime<Utc>) -> Settlement {
+        let attempts = claimed.item.attempts;
+        match attempt {
             Attempt::Acknowledged => Settlement::Delivered,
-            Attempt::Failed(error) if item.attempts < i64::from(self.exchange.max_attempts) => {
-                Settlement::Retry {
-                    next_attempt_at: now + self.backoff(item.attempts),
-                    error,
-                }
-            }
+            Attempt::Failed(error) if attempts < i64::from(self.exchange.max_attempts) => Settlement::Retry {
+                next_attempt_at: now + self.backoff(attempts),
+                error,
+            },
             Attempt::Failed(error) => Settlement::Dead {
-                error: format!(
-                    "{error} (attempt {} of {})",
-                    item.attempts, self.exchange.max_attempts
-                ),
+                error: format!("{error} (attempt {attempts} of {})", self.exchange.max_attempts),
             },
             Attempt::Refused(error) => Settlement::Dead { error },
-        };
-        if !self
-            .store
-            .settle_outbox(item.id, &self.node, &settlement, now)
-            .await?
-        {
-            tracing::warn!(node = %self.node, item = item.id, key, "exchange lease lost before settling");
-            report.lost = 1;
-            return Ok(report);
         }
-        match &settlement {
+    }
+
+    /// Counts, measures and logs a settled item.
+    fn record(
+        &self,
+        report: &mut PassReport,
+        claimed: &Claimed,
+        settlement: &Settlement,
+        settled: bool,
+        now: chrono::DateTime<Utc>,
+    ) {
+        let item = &claimed.item;
+        let key = item.key();
+        if !settled {
+            tracing::warn!(node = %self.node, item = item.id, key, "exchange lease lost before settling");
+            report.lost += 1;
+            return;
+        }
+        match settlement {
             Settlement::Delivered => {
-                report.delivered = 1;
+                report.delivered += 1;
                 self.metrics.delivered.inc();
                 let lag = (now - item.enqueued_at).to_std().unwrap_or_default();
                 self.metrics.lag_seconds.observe(lag.as_secs_f64());
@@ -234,17 +256,16 @@ impl Worker {
                 next_attempt_at,
                 error,
             } => {
-                report.retried = 1;
+                report.retried += 1;
                 self.metrics.retried.inc();
                 tracing::info!(node = %self.node, key, attempts = item.attempts, error, next = %next_attempt_at, "exchange delivery will be retried");
             }
             Settlement::Dead { error } => {
-                report.dead = 1;
+                report.dead += 1;
                 self.metrics.dead.inc();
                 tracing::warn!(node = %self.node, key, attempts = item.attempts, error, "exchange item moved to the dead-letter queue");
             }
         }
-        Ok(report)
     }
 
     async fn post(&self, key: &str, payload: &serde_json::Value) -> Attempt {

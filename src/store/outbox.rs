@@ -265,42 +265,57 @@ impl Store {
         settlement: &Settlement,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        let settled = self
+            .settle_outbox_many(owner, &[(id, settlement.clone())], now)
+            .await?;
+        Ok(settled.first().copied().unwrap_or(false))
+    }
+
+    /// Settles a worker's batch in one transaction (one commit, not one per item); one answer
+    /// per item, as `settle_outbox`.
+    pub async fn settle_outbox_many(
+        &self,
+        owner: &str,
+        settlements: &[(i64, Settlement)],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<bool>, StoreError> {
         let now = crate::systems::stamp(now);
-        let (state, next, error, delivered_at) = match settlement {
-            Settlement::Delivered => ("delivered", now, None, Some(now)),
-            Settlement::Retry {
-                next_attempt_at,
-                error,
-            } => (
-                "pending",
-                crate::systems::stamp(*next_attempt_at),
-                Some(error.as_str()),
-                None,
-            ),
-            Settlement::Dead { error } => ("dead", now, Some(error.as_str()), None),
-        };
+        if settlements.is_empty() {
+            return Ok(Vec::new());
+        }
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let done = sqlx::query(
-                "UPDATE exchange_outbox SET state = $1, next_attempt_at = $2,
-                     last_error = COALESCE($3, last_error), delivered_at = $4, lease_owner = NULL, lease_until = NULL
-                 WHERE id = $5 AND lease_owner = $6 AND state = 'pending'",
-            )
-            .bind(state)
-            .bind(next)
-            .bind(error)
-            .bind(delivered_at)
-            .bind(id)
-            .bind(owner)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-                == 1;
-            if done && let Settlement::Dead { error } = settlement {
-                audit!(tx, owner, "exchange.dead", &id.to_string(), serde_json::json!({ "error": error }))?;
+            let mut settled = Vec::with_capacity(settlements.len());
+            for (id, settlement) in settlements {
+                let (state, next, error, delivered_at) = match settlement {
+                    Settlement::Delivered => ("delivered", now, None, Some(now)),
+                    Settlement::Retry { next_attempt_at, error } => {
+                        ("pending", crate::systems::stamp(*next_attempt_at), Some(error.as_str()), None)
+                    }
+                    Settlement::Dead { error } => ("dead", now, Some(error.as_str()), None),
+                };
+                let done = sqlx::query(
+                    "UPDATE exchange_outbox SET state = $1, next_attempt_at = $2,
+                         last_error = COALESCE($3, last_error), delivered_at = $4, lease_owner = NULL, lease_until = NULL
+                     WHERE id = $5 AND lease_owner = $6 AND state = 'pending'",
+                )
+                .bind(state)
+                .bind(next)
+                .bind(error)
+                .bind(delivered_at)
+                .bind(*id)
+                .bind(owner)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                if done && let Settlement::Dead { error } = settlement {
+                    audit!(tx, owner, "exchange.dead", &id.to_string(), serde_json::json!({ "error": error }))?;
+                }
+                settled.push(done);
             }
             tx.commit().await?;
-            Ok(done)
+            Ok(settled)
         })
     }
 
@@ -373,8 +388,11 @@ impl Store {
             let mut tx = pool.begin_with(backend.begin_write()).await?;
             let rows: Vec<ItemRow> = match which {
                 Replay::Ids(ids) => {
+                    let mut ids = ids.clone();
+                    ids.sort_unstable();
+                    ids.dedup();
                     let mut found = Vec::with_capacity(ids.len());
-                    for id in ids {
+                    for id in &ids {
                         let sql = sqlx::AssertSqlSafe(format!(
                             "SELECT {ITEM_COLUMNS} FROM exchange_outbox o WHERE o.id = $1 AND o.state = 'dead'{}",
                             backend.row_lock()
