@@ -1,6 +1,7 @@
 //! ronghe (融合) onboards a province's departmental approval systems onto its unified online
 //! government service platform. See `docs/ARCHITECTURE.md` for the map of this crate.
 
+pub mod artifacts;
 pub mod assessments;
 pub mod bench;
 pub mod bridge;
@@ -11,8 +12,12 @@ pub mod config;
 pub mod corrections;
 pub mod handoff;
 pub mod mapping;
+pub mod migration;
+pub mod notices;
+pub mod plans;
 pub mod rules;
 pub mod server;
 pub mod store;
 pub mod systems;
 pub mod validate;
+pub mod writeback;

@@ -20,6 +20,10 @@ struct Api {
 
 impl Api {
     async fn new() -> Api {
+        Api::with_calendar(ronghe::calendar::Calendar::embedded().clone()).await
+    }
+
+    async fn with_calendar(calendar: ronghe::calendar::Calendar) -> Api {
         let dir = tempfile::tempdir().unwrap();
         let store = common::sqlite_store(&dir).await;
         let router = app(
@@ -27,7 +31,11 @@ impl Api {
                 store: store.clone(),
                 metrics: Metrics::new(),
                 bridge: None,
-                calendar: std::sync::Arc::new(ronghe::calendar::Calendar::embedded().clone()),
+                calendar: std::sync::Arc::new(calendar),
+                writeback: ronghe::writeback::Intake::new(
+                    concat!(env!("CARGO_MANIFEST_DIR"), "/mappings"),
+                    std::sync::Arc::new(ronghe_adapters::Environment),
+                ),
             },
             MAX_BODY,
         );
@@ -1032,4 +1040,208 @@ async fn assessment_bad_input_gets_the_error_shape() {
     );
     let (_, view) = api.get(&format!("/api/v1/assessments/{assessment}")).await;
     assert_eq!(view["rounds"][0]["submitted"], json!([]), "nothing half-written");
+}
+
+/// The embedded calendar with `common::plain_years_toml` added.
+fn calendar_through_next_year() -> ronghe::calendar::Calendar {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), common::plain_years_toml()).unwrap();
+    ronghe::calendar::Calendar::load(Some(file.path())).unwrap()
+}
+
+/// Issue 7: a notice taking effect too soon is refused with the earliest allowed date; on that
+/// date it is accepted; the list and the Atom feed show it.
+#[tokio::test]
+async fn notices_keep_their_notice_period() {
+    let calendar = calendar_through_next_year();
+    let api = Api::with_calendar(calendar.clone()).await;
+    api.send("POST", "/api/v1/systems", registration("gy-scjg").to_string())
+        .await;
+    let today = ronghe::notices::today();
+    let earliest = calendar.add_working_days(today, 5).unwrap();
+    let notice = |effective: chrono::NaiveDate, reason: Option<&str>| {
+        json!({ "system_id": "gy-scjg", "kind": "interface_change", "title": "办件查询接口升级 <v2>",
+                "body": "字段 & 分页方式变化", "effective_on": effective, "emergency_reason": reason })
+        .to_string()
+    };
+    let refused = api
+        .send(
+            "POST",
+            "/api/v1/notices",
+            notice(earliest.pred_opt().unwrap(), None),
+        )
+        .await;
+    assert!(
+        refused.1["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&earliest.to_string()),
+        "{}",
+        refused.1
+    );
+    check_error(
+        refused,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+        Some("effective_on"),
+    );
+    let (status, created) = api.send("POST", "/api/v1/notices", notice(earliest, None)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["earliest_allowed_on"], earliest.to_string());
+    assert_eq!(created["basis"], "第三十条第（一）项");
+    let (status, urgent) = api
+        .send(
+            "POST",
+            "/api/v1/notices",
+            notice(today, Some("证书到期，须当日更换接口证书")),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "an emergency with a reason: {urgent}"
+    );
+    let unknown = api
+        .send(
+            "POST",
+            "/api/v1/notices",
+            notice(earliest, None).replace("gy-scjg", "nowhere"),
+        )
+        .await;
+    check_error(unknown, StatusCode::NOT_FOUND, "not_found", None);
+
+    let (status, listed) = api.get("/api/v1/notices?system=gy-scjg").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+    let (status, feed) = api.get("/api/v1/notices.atom").await;
+    assert_eq!(status, StatusCode::OK);
+    let feed = feed.as_str().unwrap();
+    assert!(
+        feed.contains("<feed xmlns=\"http://www.w3.org/2005/Atom\">"),
+        "{feed}"
+    );
+    assert!(
+        feed.contains("办件查询接口升级 &lt;v2&gt;") && feed.contains("字段 &amp; 分页方式变化"),
+        "escaped: {feed}"
+    );
+    assert!(feed.contains("紧急变更理由：证书到期"), "{feed}");
+    assert_eq!(feed.matches("<entry>").count(), 2);
+}
+
+/// Issue 7: plans through the API: import, show, baseline, progress (refused in the future),
+/// the Gantt chart, the report and the portfolio.
+#[tokio::test]
+async fn plans_through_the_api() {
+    let api = Api::with_calendar(calendar_through_next_year()).await;
+    api.send("POST", "/api/v1/systems", registration("gy-scjg").to_string())
+        .await;
+    let today = ronghe::notices::today();
+    let toml = format!(
+        "[plan]\nsystem = \"gy-scjg\"\nmode = \"front_end_migration\"\nstart = \"{today}\"\nowner = \"张经理\"\n\n\
+         [[milestones]]\nid = \"handoff\"\nphase = \"对接\"\nname = \"申请推送联调\"\nowner = \"工程师\"\nduration_working_days = 4\n"
+    );
+    let (status, view) = api
+        .send(
+            "PUT",
+            "/api/v1/plans/gy-scjg",
+            json!({ "toml": toml }).to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["milestones"][0]["forecast"]["critical"], true);
+    assert!(view["rag"].is_null(), "no baseline yet: {view}");
+    let wrong = api
+        .send("PUT", "/api/v1/plans/other", json!({ "toml": toml }).to_string())
+        .await;
+    check_error(
+        wrong,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+        Some("plan.system"),
+    );
+    let bad = api
+        .send(
+            "PUT",
+            "/api/v1/plans/gy-scjg",
+            json!({ "toml": toml.replace("duration_working_days = 4", "duration_working_days = 999") })
+                .to_string(),
+        )
+        .await;
+    check_error(
+        bad,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+        Some("milestones[0].duration_working_days"),
+    );
+
+    let (status, baselined) = api
+        .send(
+            "POST",
+            "/api/v1/plans/gy-scjg/baseline",
+            json!({ "approved_by": "李主任" }).to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{baselined}");
+    assert_eq!(baselined["rag"], "green");
+    assert_eq!(baselined["baseline"]["version"], 1);
+    let future = today.succ_opt().unwrap();
+    let refused = api
+        .send(
+            "PUT",
+            "/api/v1/plans/gy-scjg/milestones/handoff",
+            json!({ "started_on": future }).to_string(),
+        )
+        .await;
+    check_error(
+        refused,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+        Some("started_on"),
+    );
+    let (status, updated) = api
+        .send(
+            "PUT",
+            "/api/v1/plans/gy-scjg/milestones/handoff",
+            json!({ "started_on": today, "note": "开始联调" }).to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(
+        updated["milestones"][0]["progress"]["started_on"],
+        today.to_string()
+    );
+
+    let response = api
+        .router
+        .clone()
+        .oneshot(
+            Request::get("/api/v1/plans/gy-scjg/gantt.svg")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "image/svg+xml; charset=utf-8"
+    );
+    let (status, report) = api.get("/api/v1/plans/gy-scjg/report?format=markdown").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(report.as_str().unwrap().contains("申请推送联调"), "{report}");
+    check_error(
+        api.get("/api/v1/plans/gy-scjg/report?format=pdf").await,
+        StatusCode::BAD_REQUEST,
+        "invalid_format",
+        Some("format"),
+    );
+    check_error(
+        api.get("/api/v1/plans/nowhere").await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+        None,
+    );
+    let (status, portfolio) = api.get("/api/v1/plans").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(portfolio[0]["system_id"], "gy-scjg");
+    assert_eq!(portfolio[0]["rag"], "green");
 }

@@ -37,6 +37,10 @@ impl Platform {
             metrics: Metrics::new(),
             bridge: Some(bridge.clone()),
             calendar: std::sync::Arc::new(ronghe::calendar::Calendar::embedded().clone()),
+            writeback: ronghe::writeback::Intake::new(
+                concat!(env!("CARGO_MANIFEST_DIR"), "/mappings"),
+                std::sync::Arc::new(ronghe_adapters::Environment),
+            ),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());

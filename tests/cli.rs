@@ -372,6 +372,169 @@ fn calendar_refuses_unknown_years_and_bad_dates() {
         .stderr_has(&["YYYY-MM-DD"]);
 }
 
+/// Issue 7: a channel change announced too late is refused with the earliest allowed date.
+#[test]
+fn notices_from_the_command_line() {
+    let sandbox = Sandbox::new();
+    let years = sandbox.write("years.toml", common::plain_years_toml());
+    let config = sandbox.write(
+        "ronghe.toml",
+        format!("calendar_override = {}\n", Value::from(years.as_str())),
+    );
+    let calendar = ronghe::calendar::Calendar::load(Some(std::path::Path::new(&years))).unwrap();
+    let earliest = calendar.add_working_days(ronghe::notices::today(), 3).unwrap();
+    sandbox
+        .run(&common::binary::add_system_args("gy-scjg", "http://10.0.0.5/api"))
+        .check(0, &[]);
+    let add = |effective: chrono::NaiveDate| {
+        sandbox.run(&[
+            "--config",
+            &config,
+            "notices",
+            "add",
+            "gy-scjg",
+            "--kind",
+            "channel_change",
+            "--title",
+            "停止窗口纸质申请",
+            "--effective",
+            &effective.to_string(),
+        ])
+    };
+    add(earliest.pred_opt().unwrap()).check(1, &[]).stderr_has(&[
+        "第十六条",
+        &earliest.to_string(),
+        "notice_period",
+    ]);
+    add(earliest).check(0, &["已发布 published notice 1", "申请渠道调整或终止"]);
+    sandbox
+        .run(&[
+            "--config",
+            &config,
+            "notices",
+            "add",
+            "gy-scjg",
+            "--kind",
+            "outage",
+            "--title",
+            "x",
+            "--effective",
+            "2026-12-31",
+        ])
+        .check(2, &[])
+        .stderr_has(&["channel_change"]);
+    sandbox
+        .run(&["notices", "list", "--system", "gy-scjg"])
+        .check(0, &["停止窗口纸质申请", &earliest.to_string()]);
+}
+
+/// A plan file for `system` starting today: a → (b, c) → d.
+fn plan_file(system: &str, b_days: u32) -> String {
+    format!(
+        r#"[plan]
+system = "{system}"
+mode = "compatible_transition"
+start = "{today}"
+owner = "张经理"
+
+[[milestones]]
+id = "a"
+phase = "映射"
+name = "映射配置评审通过"
+owner = "接入工程师"
+duration_working_days = 3
+
+[[milestones]]
+id = "b"
+phase = "互认"
+name = "用户互认对接"
+owner = "接入工程师"
+duration_working_days = {b_days}
+depends_on = ["a"]
+
+[[milestones]]
+id = "c"
+phase = "回传"
+name = "办件回传联调"
+owner = "接入工程师"
+duration_working_days = 2
+depends_on = ["a"]
+
+[[milestones]]
+id = "d"
+phase = "试点"
+name = "试点运行"
+owner = "业务处室"
+duration_working_days = 0
+depends_on = ["b", "c"]
+gate = "回传对账连续 10 个工作日无差异"
+"#,
+        today = ronghe::notices::today()
+    )
+}
+
+/// Issue 7: a project manager imports a plan, baselines it, records progress, sees a slip turn
+/// the plan red with the reason, and gets the critical path, the Gantt chart and the report.
+#[test]
+fn plans_from_the_command_line() {
+    let sandbox = Sandbox::new();
+    let years = sandbox.write("years.toml", common::plain_years_toml());
+    let config = sandbox.write(
+        "ronghe.toml",
+        format!("calendar_override = {}\n", Value::from(years.as_str())),
+    );
+    let plans = |args: &[&str]| {
+        let mut all = vec!["--config", config.as_str(), "plans"];
+        all.extend_from_slice(args);
+        sandbox.run(&all)
+    };
+    sandbox
+        .run(&common::binary::add_system_args("gy-scjg", "http://10.0.0.5/api"))
+        .check(0, &[]);
+    let file = sandbox.write("plan.toml", plan_file("gy-scjg", 5));
+    plans(&["import", &file]).check(0, &["已导入 imported plan of gy-scjg: 4 milestones"]);
+    plans(&["show", "gy-scjg"]).check(0, &["未基线", "★ a", "★ b", "★ d"]);
+    plans(&["baseline", "gy-scjg", "--approved-by", "李主任"]).check(0, &["v1"]);
+    plans(&["baseline", "gy-scjg", "--approved-by", "李主任"])
+        .check(1, &[])
+        .stderr_has(&["reason"]);
+    let today = ronghe::notices::today().to_string();
+    plans(&["update", "gy-scjg", "a", "--started", &today]).check(0, &["绿 正常"]);
+    plans(&["update", "gy-scjg", "a", "--finished", "2020-01-01"])
+        .check(1, &[])
+        .stderr_has(&["finishes after it starts"]);
+    plans(&["update", "gy-scjg", "zz", "--started", &today])
+        .check(1, &[])
+        .stderr_has(&["no such milestone", "a, b, c, d"]);
+    // The bridge takes 12 working days instead of 5: 7 days late on the critical path.
+    let longer = sandbox.write("plan.toml", plan_file("gy-scjg", 12));
+    plans(&["import", &longer]).check(0, &[]);
+    plans(&["show", "gy-scjg"]).check(0, &["红 滞后", "偏差 7 个工作日", "受前置里程碑 b 滞后影响"]);
+    plans(&["list"]).check(0, &["gy-scjg", "红 滞后"]);
+    plans(&["critical-path", "gy-scjg"]).check(0, &["用户互认对接", "试点运行"]);
+    let svg = sandbox.path("gantt.svg").display().to_string();
+    plans(&["gantt", "gy-scjg", "--out", &svg]).check(0, &[]);
+    let chart = std::fs::read_to_string(&svg).unwrap();
+    assert!(chart.starts_with("<svg") && chart.ends_with("</svg>"), "{chart}");
+    assert!(
+        chart.contains("class=\"weekend\"") && chart.contains("class=\"today\""),
+        "{chart}"
+    );
+    assert_eq!(chart.matches("class=\"baseline\"").count(), 4);
+    plans(&["report", "gy-scjg"]).check(
+        0,
+        &[
+            "# gy-scjg 迁移计划状态",
+            "关键路径 critical path: a → b → d",
+            "<svg",
+        ],
+    );
+    plans(&["report", "gy-scjg", "--format", "html"]).check(0, &["<!DOCTYPE html>", "class=\"red\""]);
+    plans(&["show", "nowhere"]).check(1, &[]).stderr_has(&["nowhere"]);
+    let other = sandbox.write("other.toml", plan_file("nowhere", 5));
+    plans(&["import", &other]).check(1, &[]).stderr_has(&["nowhere"]);
+}
+
 #[test]
 fn calendar_override_adds_a_year() {
     let sandbox = Sandbox::new();
@@ -1344,6 +1507,84 @@ fn five_experts_assess_the_three_simulated_systems() {
         .check(0, &[])
         .json();
     assert_eq!(portfolio["agreement"][0]["experts"], 5, "{portfolio}");
+    generate_follows_each_verdict(&sandbox);
+}
+
+/// Issue 5: `ronghe generate` writes each verdict's plan draft and settings (none of these
+/// systems was probed, so no mapping), every file one its command accepts.
+fn generate_follows_each_verdict(sandbox: &Sandbox) {
+    let cases: [(&str, &[&str], &[&str]); 3] = [
+        (
+            "gy-scjg-xk",
+            &["integration/gy-scjg-xk/writeback.toml"],
+            &["schedule = \"0 */10 * * * *\"", "env:GY_SCJG_XK_WRITEBACK_KEY"],
+        ),
+        (
+            "gz-rs-shbz",
+            &[
+                "integration/gz-rs-shbz/writeback.toml",
+                "integration/gz-rs-shbz/bridge.toml",
+            ],
+            &["soap_record = \"办件\"", "http://10.0.0.6/sso/login"],
+        ),
+        (
+            "qn-mz-hydj",
+            &[
+                "integration/qn-mz-hydj/migration-job.toml",
+                "migration-plans/qn-mz-hydj.retirement.md",
+            ],
+            &[
+                "max_reject_ratio",
+                "下线检查清单",
+                "ronghe systems retire qn-mz-hydj",
+            ],
+        ),
+    ];
+    for (id, files, contents) in cases {
+        sandbox
+            .run(&["generate", id])
+            .check(0, &["迁移计划草案", "未生成映射 no mapping"]);
+        let plan = std::fs::read_to_string(sandbox.path(&format!("migration-plans/{id}.toml"))).unwrap();
+        let plan = ronghe::plans::PlanFile::parse(&plan).unwrap_or_else(|e| panic!("{id}: {e:?}\n{plan}"));
+        assert_eq!(plan.plan.assessment.as_deref(), Some(format!("{id}.1").as_str()));
+        let mut all = String::new();
+        for file in files {
+            all.push_str(
+                &std::fs::read_to_string(sandbox.path(file)).unwrap_or_else(|e| panic!("{file}: {e}")),
+            );
+        }
+        for needle in contents {
+            assert!(all.contains(needle), "{id} lacks {needle:?}:\n{all}");
+        }
+    }
+    let bridge = std::fs::read_to_string(sandbox.path("integration/gz-rs-shbz/bridge.toml")).unwrap();
+    ronghe::bridge::BridgeConfig::parse(&bridge).unwrap();
+    sandbox
+        .run(&[
+            "bridge",
+            "check",
+            &sandbox
+                .path("integration/gz-rs-shbz/bridge.toml")
+                .display()
+                .to_string(),
+        ])
+        .check(0, &[]);
+    // An edited plan is not overwritten; nothing else is written either.
+    let plan_path = sandbox.path("migration-plans/gz-rs-shbz.toml");
+    let edited = std::fs::read_to_string(&plan_path)
+        .unwrap()
+        .replace("待定 项目负责人", "张经理");
+    std::fs::write(&plan_path, &edited).unwrap();
+    std::fs::remove_file(sandbox.path("integration/gz-rs-shbz/bridge.toml")).unwrap();
+    sandbox
+        .run(&["generate", "gz-rs-shbz"])
+        .check(1, &[])
+        .stderr_has(&["was edited since it was generated", "张经理", "--force"]);
+    assert_eq!(std::fs::read_to_string(&plan_path).unwrap(), edited);
+    assert!(
+        !sandbox.path("integration/gz-rs-shbz/bridge.toml").exists(),
+        "nothing half-written"
+    );
 }
 
 #[test]

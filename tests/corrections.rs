@@ -278,6 +278,10 @@ impl Api {
                 metrics: Metrics::new(),
                 bridge: None,
                 calendar: std::sync::Arc::new(Calendar::embedded().clone()),
+                writeback: ronghe::writeback::Intake::new(
+                    concat!(env!("CARGO_MANIFEST_DIR"), "/mappings"),
+                    std::sync::Arc::new(ronghe_adapters::Environment),
+                ),
             },
             64 * 1024,
         );

@@ -74,16 +74,7 @@ async fn soap_simulator_generation_quality() {
 #[tokio::test]
 async fn sql_simulator_generation_quality_with_pinyin_initials() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("sim.db").display());
-    ronghe_adapters::sim::sql::load(&url, 2025, 300).await.unwrap();
-    let config = ronghe_adapters::sim::sql::adapter_config(&url, 500);
-    let adapter = ronghe_adapters::AdapterConfig::from_toml(&config)
-        .unwrap()
-        .validate()
-        .unwrap()
-        .build(&ronghe_adapters::Fixed::default())
-        .await
-        .unwrap();
+    let adapter = common::sql_sim(dir.path(), 300).await;
     let profile = adapter.probe(300).await.unwrap();
     let (precision, recall) = score("sim-sql", &profile, Shape::Row);
     assert!(

@@ -51,6 +51,10 @@ async fn platform(key: &str) -> Platform {
         metrics: Metrics::new(),
         bridge: None,
         calendar: Arc::new(Calendar::embedded().clone()),
+        writeback: ronghe::writeback::Intake::new(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/mappings"),
+            std::sync::Arc::new(ronghe_adapters::Environment),
+        ),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

@@ -64,6 +64,44 @@ async fn every_soap_simulator_record_maps_to_a_valid_case() {
     }
 }
 
+#[tokio::test]
+async fn every_sql_simulator_record_maps_to_a_valid_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let adapter = common::sql_sim(dir.path(), 400).await;
+    let records: Vec<_> = adapter.read(None).try_collect().await.unwrap();
+    assert_eq!(records.len(), 400);
+    let mapping = mapping("sim-sql");
+    let mut seen = std::collections::BTreeMap::new();
+    for record in &records {
+        let case = mapping
+            .apply(&record.raw, now())
+            .unwrap_or_else(|e| panic!("{:?}: {e:?}", record.key));
+        assert_eq!(Some(&case.case_no), record.key.as_ref());
+        let result = case.result.as_ref().map_or("open", |r| r.code.name());
+        *seen.entry((case.stage.name(), result)).or_insert(0) += 1;
+        if let Some(result) = &case.result {
+            // 办结 cases carry the approver as the handler; the accepted ones their due date.
+            assert!(
+                result.handler.is_some() || case.stage.name() == "not_accepted",
+                "{case:?}"
+            );
+        }
+    }
+    for expected in [
+        ("application", "open"),
+        ("acceptance", "open"),
+        ("review", "open"),
+        ("finished", "approved"),
+        ("finished", "rejected"),
+        ("not_accepted", "not_accepted"),
+    ] {
+        assert!(
+            seen.contains_key(&expected),
+            "the simulator's data reaches {expected:?}: {seen:?}"
+        );
+    }
+}
+
 /// One REST record, mapped field by field against a hand-checked expectation.
 #[test]
 fn golden_rest_record() {

@@ -13,6 +13,7 @@ pub mod registry;
 pub mod resilience;
 pub mod rest;
 mod secrets;
+pub mod signing;
 pub mod sim;
 pub mod soap;
 pub mod sql;

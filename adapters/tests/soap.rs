@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use futures_util::TryStreamExt;
-use ronghe_adapters::sim::soap::{self as sbdy, SoapSim};
+use ronghe_adapters::sim::soap::{self as sbdy, Push, SoapSim};
 use ronghe_adapters::sim::{FaultPlan, SimOptions};
 use ronghe_adapters::soap::{SoapConfig, SoapVersion};
 use ronghe_adapters::{Adapter, AdapterConfig, AdapterError, Checkpoint, ErrorClass, Fixed, Record};
@@ -736,7 +736,7 @@ async fn the_simulator_pushes_completed_cases_as_gbk_envelopes() {
         .mount(&intake)
         .await;
     let pushed = sim
-        .push_completed(&format!("{}/soap/sbdy/writeback", intake.uri()))
+        .push_completed(&Push::new(format!("{}/soap/sbdy/writeback", intake.uri()), None))
         .await
         .unwrap();
     let requests = intake.received_requests().await.unwrap();
@@ -770,6 +770,9 @@ async fn the_simulator_pushes_completed_cases_as_gbk_envelopes() {
         .respond_with(ResponseTemplate::new(401))
         .mount(&refusing)
         .await;
-    let err = sim.push_completed(&refusing.uri()).await.unwrap_err();
+    let err = sim
+        .push_completed(&Push::new(refusing.uri(), None))
+        .await
+        .unwrap_err();
     assert_eq!(err.class, ErrorClass::Configuration);
 }

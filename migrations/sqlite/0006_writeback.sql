@@ -29,8 +29,13 @@ CREATE TABLE quality_items (
     record      TEXT NOT NULL,
     reasons     TEXT NOT NULL,
     received_at TEXT NOT NULL,
+    -- The version (content hash) of the mapping that judged the record.
+    mapping_version TEXT,
+    -- open, then dismissed or resolved.
     status      TEXT NOT NULL,
     resolved_at TEXT,
+    -- Why it was dismissed or how it was resolved.
+    note        TEXT,
     UNIQUE (system_id, record_hash)
 );
 CREATE INDEX quality_items_status ON quality_items (status, system_id, id);

@@ -1,6 +1,7 @@
 //! `ronghe generate SYSTEM`: writes the system's mapping proposal (`mappings/SYSTEM.toml`) from
-//! its probe profile. A generated file records a hash of what was generated; re-generating
-//! replaces it only while nobody edited it, and otherwise shows the diff and refuses.
+//! its probe profile, and from its verdict the plan draft and the mode's settings (see
+//! `crate::artifacts`). A generated file records a hash of what was generated; re-generating
+//! replaces files only while nobody edited them, and otherwise shows the diffs and writes nothing.
 
 use std::path::Path;
 
@@ -11,36 +12,45 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::{Context, Failure};
+use crate::artifacts;
+use crate::assessments::AssessmentState;
 use crate::mapping::{Mapping, Shape, propose, render};
+use ronghe_assessment::IntegrationMode;
 
 #[derive(Debug, Args)]
 pub(super) struct GenerateArgs {
     system: String,
-    /// Overwrite the mapping even if it was edited since it was generated.
+    /// Overwrite the files even if they were edited since they were generated.
     #[arg(long)]
     force: bool,
-    /// Print the proposal instead of writing it.
+    /// Print the files instead of writing them.
     #[arg(long)]
     print: bool,
 }
 
-const HASH_LINE: &str = "# generated-sha256: ";
+const HASH_MARK: &str = "generated-sha256: ";
 
-/// The text with its hash line appended.
-fn sealed(text: &str) -> String {
-    format!(
-        "{text}{HASH_LINE}{}\n",
-        hex::encode(Sha256::digest(text.as_bytes()))
-    )
+/// The text with its hash line appended: a `#` comment, or an HTML comment in Markdown.
+fn sealed(text: &str, markdown: bool) -> String {
+    let hash = hex::encode(Sha256::digest(text.as_bytes()));
+    match markdown {
+        true => format!("{text}<!-- {HASH_MARK}{hash} -->\n"),
+        false => format!("{text}# {HASH_MARK}{hash}\n"),
+    }
 }
 
 /// Whether a file is exactly what generation wrote (its hash line matches its content).
 fn unedited(existing: &str) -> bool {
-    let Some(at) = existing.rfind(HASH_LINE) else {
+    let Some(mark) = existing.rfind(HASH_MARK) else {
         return false;
     };
-    let (body, line) = existing.split_at(at);
-    line.trim_end().strip_prefix(HASH_LINE) == Some(hex::encode(Sha256::digest(body.as_bytes())).as_str())
+    let line_start = existing[..mark].rfind('\n').map_or(0, |i| i + 1);
+    let (body, line) = existing.split_at(line_start);
+    let hash = line[mark - line_start + HASH_MARK.len()..]
+        .trim_end()
+        .trim_end_matches("-->")
+        .trim_end();
+    hash == hex::encode(Sha256::digest(body.as_bytes()))
 }
 
 fn shape_of(kind: AdapterKind) -> Shape {
@@ -52,75 +62,186 @@ fn shape_of(kind: AdapterKind) -> Shape {
 }
 
 pub(super) async fn run(ctx: &Context, args: GenerateArgs) -> Result<(), Failure> {
-    let mappings_dir = ctx.config()?.mappings_dir;
+    let config = ctx.config()?;
     let store = ctx.store().await?;
     let system = store.get_system(&args.system).await?;
-    let kind = AdapterConfig::from_toml(&store.adapter_config(&args.system).await?)
+    let kind = AdapterConfig::from_toml(&store.adapter_config(&args.system).await.unwrap_or_default())
         .map(|c| c.kind())
         .unwrap_or(system.protocol);
-    let (profile, probed_at) = store.profile(&args.system).await.map_err(|_| {
-        Failure::Refused(anyhow::anyhow!(
-            "system {} has not been probed yet: run `ronghe adapters probe {}` first",
-            args.system,
+    let profile = store.profile(&args.system).await.ok();
+    let verdict = latest_verdict(&store, &args.system).await?;
+    if profile.is_none() && verdict.is_none() {
+        return Err(Failure::Refused(anyhow::anyhow!(
+            "nothing to generate for {id}: it has not been probed (run `ronghe adapters probe {id}` for its mapping) and has no verdict (run its assessment for the plan and the mode's settings)",
+            id = args.system
+        )));
+    }
+    // Artifacts go beside the mappings directory: `mappings/`, `migration-plans/`, `integration/`.
+    let project = config
+        .mappings_dir
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let mut files: Vec<Generated> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
+    let mut proposal_json = serde_json::Value::Null;
+    match &profile {
+        Some((profile, probed_at)) => {
+            let proposal = propose(profile, shape_of(kind)).ok_or_else(|| {
+                Failure::Refused(anyhow::anyhow!(
+                    "the probe profile of {} holds no sample records to learn from",
+                    args.system
+                ))
+            })?;
+            let text = render(&proposal, &args.system, &probed_at.to_rfc3339())
+                .context("cannot render the mapping template")?;
+            let remaining = match Mapping::compile(&text) {
+                Ok(_) => Vec::new(),
+                Err(issues) => issues.iter().map(ToString::to_string).collect(),
+            };
+            let mut summary = format!(
+                "{} rules, {} code table(s) to fill, {} required field(s) unmatched",
+                proposal.rules.len(),
+                proposal.tables.len(),
+                proposal.unmatched.len()
+            );
+            if !remaining.is_empty() {
+                summary.push_str(&format!(
+                    "\n    待处理 to finish before use (ronghe mapping check):\n      {}",
+                    remaining.join("\n      ")
+                ));
+            }
+            files.push(Generated {
+                path: config.mappings_dir.join(format!("{}.toml", args.system)),
+                what: "映射配置 mapping".to_owned(),
+                text: sealed(&text, false),
+                summary,
+            });
+            proposal_json = json!({ "proposal": proposal, "remaining": remaining });
+        }
+        None => notes.push(format!(
+            "未生成映射 no mapping: {} has not been probed (`ronghe adapters probe {}`)",
+            args.system, args.system
+        )),
+    }
+    match &verdict {
+        Some((assessment, mode)) => {
+            let calendar = crate::calendar::Calendar::load(config.calendar_override.as_deref())
+                .context("cannot load the working-day calendar")?;
+            let entity = profile
+                .as_ref()
+                .and_then(|(p, _)| p.entities.first().map(|e| e.name.as_str()));
+            let inputs = artifacts::Inputs {
+                system: &system,
+                mode: *mode,
+                assessment,
+                adapter: kind,
+                entity,
+                today: chrono::Local::now().date_naive(),
+            };
+            for artifact in
+                artifacts::generate(&inputs, &calendar).context("cannot generate the mode's files")?
+            {
+                files.push(Generated {
+                    path: project.join(&artifact.path),
+                    what: artifact.what.to_owned(),
+                    text: sealed(&artifact.text, artifact.markdown),
+                    summary: format!("{} ({})", mode.label(), mode.name()),
+                });
+            }
+        }
+        None => notes.push(format!(
+            "未生成计划与配置 no plan or settings: {} has no verdict yet (`ronghe assess verdict`)",
             args.system
-        ))
-    })?;
-    let proposal = propose(&profile, shape_of(kind)).ok_or_else(|| {
-        Failure::Refused(anyhow::anyhow!(
-            "the probe profile of {} holds no sample records to learn from",
-            args.system
-        ))
-    })?;
-    let text = sealed(
-        &render(&proposal, &args.system, &probed_at.to_rfc3339())
-            .context("cannot render the mapping template")?,
-    );
+        )),
+    }
     if args.print {
-        ctx.out.show(&text, &proposal);
+        let text: Vec<String> = files
+            .iter()
+            .map(|f| format!("==> {}\n{}", f.path.display(), f.text))
+            .collect();
+        ctx.out.show(
+            text.join("\n"),
+            &json!({ "files": files, "mapping": proposal_json, "notes": notes }),
+        );
         return Ok(());
     }
-    let path = mappings_dir.join(format!("{}.toml", args.system));
-    write_generated(&path, &text, args.force)?;
-    let remaining = match Mapping::compile(&text) {
-        Ok(_) => Vec::new(),
-        Err(issues) => issues.iter().map(ToString::to_string).collect(),
-    };
-    let mut human = format!(
-        "已生成 generated {}: {} rules, {} code table(s) to fill, {} required field(s) unmatched",
-        path.display(),
-        proposal.rules.len(),
-        proposal.tables.len(),
-        proposal.unmatched.len()
-    );
-    if !remaining.is_empty() {
-        human.push_str(&format!(
-            "\n待处理 to finish before use (ronghe mapping check):\n  {}",
-            remaining.join("\n  ")
-        ));
+    // Check every file before writing any, so that a refusal leaves nothing half-written.
+    let refusals: Vec<String> = files.iter().filter_map(|f| edited(&f.path, &f.text)).collect();
+    if !refusals.is_empty() && !args.force {
+        return Err(Failure::Refused(anyhow::anyhow!(
+            "{}\nMerge by hand, or re-run with --force to replace them",
+            refusals.join("\n")
+        )));
     }
+    for file in &files {
+        write(&file.path, &file.text)?;
+    }
+    let mut human: Vec<String> = files
+        .iter()
+        .map(|f| {
+            format!(
+                "已生成 generated {} — {}: {}",
+                f.path.display(),
+                f.what,
+                f.summary
+            )
+        })
+        .collect();
+    human.extend(notes.iter().cloned());
     ctx.out.show(
-        human,
-        &json!({ "file": path, "proposal": proposal, "remaining": remaining }),
+        human.join("\n"),
+        &json!({ "files": files, "mapping": proposal_json, "notes": notes }),
     );
     Ok(())
 }
 
-/// Writes a generated file unless an engineer edited the one in place (then: the diff, refused).
-fn write_generated(path: &Path, text: &str, force: bool) -> Result<(), Failure> {
-    if let Ok(existing) = std::fs::read_to_string(path)
-        && existing != text
-        && !unedited(&existing)
-        && !force
-    {
-        let diff = similar::TextDiff::from_lines(existing.as_str(), text)
-            .unified_diff()
-            .header("current", "generated")
-            .to_string();
-        return Err(Failure::Refused(anyhow::anyhow!(
-            "{} was edited since it was generated; not overwriting it. The new proposal differs by:\n{diff}\nMerge by hand, or re-run with --force to replace it",
-            path.display()
-        )));
+/// One file `generate` writes.
+#[derive(Debug, serde::Serialize)]
+struct Generated {
+    path: std::path::PathBuf,
+    what: String,
+    text: String,
+    summary: String,
+}
+
+/// The assessment id and mode of the system's latest verdict, if it has one.
+async fn latest_verdict(
+    store: &crate::store::Store,
+    system: &str,
+) -> Result<Option<(String, IntegrationMode)>, Failure> {
+    let decided = store
+        .list_assessments(Some(system))
+        .await?
+        .into_iter()
+        .filter(|a| a.state == AssessmentState::Decided)
+        .max_by_key(|a| a.seq);
+    match decided {
+        Some(a) => {
+            let report = store.verdict_report(&a.id).await?;
+            Ok(Some((a.id, report.verdict.mode)))
+        }
+        None => Ok(None),
     }
+}
+
+/// Why a generated file may not replace the one in place (an engineer edited it), with the diff.
+fn edited(path: &Path, text: &str) -> Option<String> {
+    let existing = std::fs::read_to_string(path).ok()?;
+    if existing == text || unedited(&existing) {
+        return None;
+    }
+    let diff = similar::TextDiff::from_lines(existing.as_str(), text)
+        .unified_diff()
+        .header("current", "generated")
+        .to_string();
+    Some(format!(
+        "{} was edited since it was generated; not overwriting it. The new proposal differs by:\n{diff}",
+        path.display()
+    ))
+}
+
+fn write(path: &Path, text: &str) -> Result<(), Failure> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
@@ -134,9 +255,11 @@ mod tests {
 
     #[test]
     fn sealed_files_are_recognised_until_edited() {
-        let text = sealed("a = 1\n");
-        assert!(unedited(&text));
-        assert!(!unedited(&text.replace("a = 1", "a = 2")));
+        for markdown in [false, true] {
+            let text = sealed("a = 1\n", markdown);
+            assert!(unedited(&text), "{text}");
+            assert!(!unedited(&text.replace("a = 1", "a = 2")));
+        }
         assert!(!unedited("a = 1\n"));
     }
 }

@@ -12,11 +12,14 @@ mod corrections;
 mod generate;
 mod handoff;
 mod mapping;
+mod notices;
 mod output;
+mod plans;
 mod rules;
 mod sim;
 mod systems;
 mod validate;
+mod writeback;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -79,12 +82,18 @@ enum Command {
     /// Mapping configs: check, test on records, explain a field 映射.
     #[command(subcommand, after_help = EXIT_CODES)]
     Mapping(mapping::Command),
-    /// Generate a system's mapping proposal from its probe profile 生成映射.
+    /// Generate a system's mapping, plan draft and its mode's settings 生成映射、计划与配置.
     #[command(after_help = EXIT_CODES)]
     Generate(generate::GenerateArgs),
     /// Published data-collection items and validation rules (Art. 29) 公布的规则.
     #[command(subcommand, after_help = EXIT_CODES)]
     Rules(rules::Command),
+    /// Migration plans: status, critical path, baselines, Gantt 迁移计划.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Plans(plans::Command),
+    /// Change notices (Art. 16, 29, 30) 变更公告.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Notices(notices::Command),
     /// Throughput of the hot paths against same-run baselines 性能测试.
     #[command(subcommand)]
     Bench(bench::Command),
@@ -93,6 +102,12 @@ enum Command {
     Bridge(bridge::Command),
     /// Run the simulated departmental systems until Ctrl-C 模拟部门系统.
     Sim(sim::SimArgs),
+    /// Write-back configs of systems that push cases: check, attach 办件回传.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Writeback(writeback::Command),
+    /// The data-quality queue of records refused at intake: list, show, dismiss 数据质量队列.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Quality(writeback::QualityCommand),
     /// Read cases held by the platform, or import canonical cases 办件.
     #[command(subcommand, after_help = EXIT_CODES)]
     Cases(cases::Command),
@@ -274,8 +289,12 @@ async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
         Command::Mapping(cmd) => mapping::run(ctx, cmd).await,
         Command::Generate(args) => generate::run(ctx, args).await,
         Command::Rules(cmd) => rules::run(ctx, cmd).await,
+        Command::Notices(cmd) => notices::run(ctx, cmd).await,
+        Command::Plans(cmd) => plans::run(ctx, cmd).await,
         Command::Bench(cmd) => bench::run(ctx, cmd).await,
         Command::Cases(cmd) => cases::run(ctx, cmd).await,
+        Command::Writeback(cmd) => writeback::run(ctx, cmd).await,
+        Command::Quality(cmd) => writeback::run_quality(ctx, cmd).await,
         Command::Validate { kind, value } => validate::run(ctx, kind, &value),
         Command::Calendar(cmd) => calendar::run(ctx, cmd),
         Command::Assess(cmd) => assess::run(ctx, cmd).await,

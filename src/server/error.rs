@@ -139,6 +139,19 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// The error for a body that could not be read: 413 over the configured limit, else 400.
+pub(super) fn body_error(rejection: axum::extract::rejection::BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "the request body is larger than this server accepts (max_body_bytes)",
+        )
+    } else {
+        ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", rejection.body_text())
+    }
+}
+
 /// A JSON request body, decoded with the path of the first offending field on error. Bodies
 /// over the configured limit get 413; a wrong content type gets 415.
 pub struct ApiJson<T>(pub T);
@@ -163,17 +176,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 "send the body as JSON with Content-Type: application/json",
             ));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "body_too_large",
-                    "the request body is larger than this server accepts (max_body_bytes)",
-                )
-            } else {
-                ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", rejection.body_text())
-            }
-        })?;
+        let bytes = Bytes::from_request(req, state).await.map_err(body_error)?;
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
         serde_path_to_error::deserialize(de).map(ApiJson).map_err(|err| {
             let path = err.path().to_string();

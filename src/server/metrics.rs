@@ -27,12 +27,21 @@ struct TicketLabels {
     outcome: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WritebackLabels {
+    system: String,
+    channel: String,
+    /// `received`, `accepted`, `duplicate` or `rejected`.
+    outcome: String,
+}
+
 /// Every metric of a node, with the registry that renders them.
 pub struct Metrics {
     registry: Registry,
     http_requests: Family<HttpLabels, Counter>,
     http_seconds: Family<HttpLabels, Histogram>,
     bridge_tickets: Family<TicketLabels, Counter>,
+    writeback_records: Family<WritebackLabels, Counter>,
 }
 
 impl Metrics {
@@ -54,11 +63,18 @@ impl Metrics {
             "Bridge tickets by outcome: issued, not_issued, redeemed, or the refusal code",
             bridge_tickets.clone(),
         );
+        let writeback_records = Family::<WritebackLabels, Counter>::default();
+        registry.register(
+            "writeback_records",
+            "Write-back records by system, channel and outcome: received, accepted, duplicate, rejected",
+            writeback_records.clone(),
+        );
         Arc::new(Metrics {
             registry,
             http_requests,
             http_seconds,
             bridge_tickets,
+            writeback_records,
         })
     }
 
@@ -69,6 +85,17 @@ impl Metrics {
                 outcome: outcome.to_owned(),
             })
             .inc();
+    }
+
+    /// Counts `n` write-back records of `system` through `channel` with `outcome`.
+    pub fn writeback(&self, system: &str, channel: &str, outcome: &str, n: u64) {
+        self.writeback_records
+            .get_or_create(&WritebackLabels {
+                system: system.to_owned(),
+                channel: channel.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc_by(n);
     }
 
     fn render(&self) -> String {

@@ -9,9 +9,13 @@ mod error;
 mod handoff;
 mod health;
 mod metrics;
+mod notices;
 mod openapi;
+mod plans;
+mod quality;
 mod rules;
 mod systems;
+mod writeback;
 
 pub use error::{ApiError, ApiJson};
 pub use metrics::Metrics;
@@ -40,6 +44,8 @@ pub struct AppState {
     pub bridge: Option<crate::bridge::Bridge>,
     /// Working days (the embedded calendar plus `calendar_override`), for due dates.
     pub calendar: Arc<crate::calendar::Calendar>,
+    /// The write-back intake: mappings and configs of the systems that push.
+    pub writeback: crate::writeback::Intake,
 }
 
 /// The router with every endpoint, its limits and middleware.
@@ -56,6 +62,10 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .merge(rules::routes())
         .merge(corrections::routes())
         .merge(handoff::routes())
+        .merge(notices::routes())
+        .merge(plans::routes())
+        .merge(writeback::routes())
+        .merge(quality::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
@@ -145,6 +155,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         metrics: Metrics::new(),
         bridge,
         calendar: Arc::new(calendar),
+        writeback: crate::writeback::Intake::new(
+            config.mappings_dir.clone(),
+            Arc::new(ronghe_adapters::Environment),
+        ),
     };
     let (stop_worker, worker_stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(

@@ -51,6 +51,21 @@ use utoipa::OpenApi;
         super::corrections::withdraw,
         super::handoff::accept,
         super::handoff::show,
+        super::notices::list,
+        super::notices::announce,
+        super::notices::feed,
+        super::plans::portfolio,
+        super::plans::show,
+        super::plans::import,
+        super::plans::progress,
+        super::plans::baseline,
+        super::plans::chart,
+        super::plans::report,
+        super::writeback::push_json,
+        super::writeback::push_soap,
+        super::writeback::wsdl,
+        super::quality::list,
+        super::quality::show,
     ),
     tags(
         (name = "health", description = "liveness and readiness"),
@@ -61,6 +76,9 @@ use utoipa::OpenApi;
         (name = "rules", description = "published data-collection items and validation rules 公布的采集项与校验规则 (Art. 29)"),
         (name = "corrections", description = "correction requests to providing departments 校核纠错 (Art. 28)"),
         (name = "handoff", description = "front-end migration: applications handed to departmental systems 前端迁移 (Art. 22)"),
+        (name = "plans", description = "migration plans 迁移计划: critical path, baselines, status, Gantt"),
+        (name = "notices", description = "change notices 变更公告 (Art. 16, 29, 30)"),
+        (name = "writeback", description = "case write-back from legacy systems and the data-quality queue 办件回传与数据质量队列"),
     )
 )]
 struct ApiDoc;

@@ -10,8 +10,12 @@ mod bridge;
 mod cases;
 mod corrections;
 mod handoffs;
+mod notices;
+mod plans;
+mod quality;
 mod rules;
 mod systems;
+mod writeback;
 
 pub use assessments::RubricRecord;
 pub use bridge::{
@@ -21,6 +25,9 @@ pub use bridge::{
 pub use cases::{CaseRecord, CaseVersion, RejectReason, UpsertOutcome};
 pub use corrections::CorrectionFilter;
 pub use handoffs::{AttemptOutcome, ClaimedHandoff};
+pub use plans::{Baseline, StoredPlan};
+pub use quality::{NewQualityItem, QualityItem, QualityReason, QualityStatus, QualitySummary};
+pub use writeback::NONCE_RETENTION_SECONDS;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -199,9 +206,11 @@ impl Store {
 /// Per-system documents kept verbatim as an engineer attached them, one table each with
 /// `(system_id, config, updated_at)`.
 #[derive(Debug, Clone, Copy)]
+#[allow(clippy::enum_variant_names)] // each is a kind of config; the names say which
 pub(crate) enum SystemDocument {
     AdapterConfig,
     BridgeConfig,
+    WritebackConfig,
 }
 
 impl SystemDocument {
@@ -215,6 +224,11 @@ impl SystemDocument {
                 "bridge_configs",
                 "bridge.config.attach",
                 "bridge config of system",
+            ),
+            SystemDocument::WritebackConfig => (
+                "writeback_configs",
+                "writeback.config.attach",
+                "write-back config of system",
             ),
         }
     }

@@ -261,6 +261,19 @@ pub async fn soap_sim(cases: usize) -> (SoapSim, Box<dyn Adapter>) {
     (sim, adapter)
 }
 
+/// The SQL simulator's database (SQLite in `dir`) holding `cases` cases, and a driver for it.
+pub async fn sql_sim(dir: &std::path::Path, cases: usize) -> Box<dyn Adapter> {
+    let url = format!("sqlite://{}", dir.join("sim.db").display());
+    ronghe_adapters::sim::sql::load(&url, 2025, cases)
+        .await
+        .expect("load the SQL simulator's database");
+    build(
+        &ronghe_adapters::sim::sql::adapter_config(&url, 500),
+        &Fixed::default(),
+    )
+    .await
+}
+
 async fn build(config: &str, secrets: &Fixed) -> Box<dyn Adapter> {
     AdapterConfig::from_toml(config)
         .expect("the simulator's config parses")
@@ -269,4 +282,18 @@ async fn build(config: &str, secrets: &Fixed) -> Box<dyn Adapter> {
         .build(secrets)
         .await
         .expect("the driver builds")
+}
+
+/// Working-day data for this year and the next as plain weekday years (no holidays), for the
+/// years the embedded calendar does not cover yet, so that tests dated "today" keep running.
+#[allow(dead_code)]
+pub fn plain_years_toml() -> String {
+    use chrono::Datelike as _;
+    let this_year = ronghe::notices::today().year();
+    let embedded: Vec<i32> = ronghe::calendar::Calendar::embedded().years().collect();
+    [this_year, this_year + 1]
+        .into_iter()
+        .filter(|y| !embedded.contains(y))
+        .map(|year| format!("[years.{year}]\nholidays = []\nmakeup_workdays = []\n"))
+        .collect()
 }

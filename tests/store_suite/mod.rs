@@ -6,8 +6,10 @@ mod assessments;
 
 pub use assessments::*;
 mod bridge;
+mod writeback;
 
 pub use bridge::*;
+pub use writeback::*;
 
 use chrono::Duration;
 use ronghe::case::{Case, Stage};
@@ -295,6 +297,8 @@ macro_rules! store_suite {
         $crate::store_suite!(@tests $open; bridge_auto_links_by_certificate_only,
             bridge_tickets_single_use_bound_and_short_lived, bridge_link_proofs,
             bridge_resolution_reports_unknown_accounts, bridge_key_rotation);
+        $crate::store_suite!(@tests $open; writeback_nonces_are_taken_once,
+            quality_queue_is_idempotent_and_audited);
     };
     (@tests $open:expr; $($name:ident),+) => {
         $(

@@ -21,6 +21,7 @@ use serde_json::Value;
 
 use super::data::{self, LegacyCase};
 use super::{Applications, Fault, FaultPlan, Faults, Running, SimOptions, beijing};
+use crate::signing::Signer;
 use crate::soap::xml::{self, escape};
 use crate::soap::{SoapVersion, charset_of, encode};
 use crate::{AdapterError, Raw, XmlElement};
@@ -188,38 +189,120 @@ impl SoapSim {
         self.sim.applications.all()
     }
 
-    /// Pushes every completed case, one SOAP 1.1 envelope in GBK each, to `url` (ronghe's
+    /// The completed cases, each as its `<办件>` element, in listing order.
+    pub fn completed(&self) -> Vec<String> {
+        self.sim
+            .cases
+            .iter()
+            .filter(|c| c.finished)
+            .map(|c| c.xml.clone())
+            .collect()
+    }
+
+    /// Pushes every completed case, one envelope in GBK each, to `push.url` (ronghe's
     /// write-back intake); returns how many were accepted. Stops at the first refusal.
-    pub async fn push_completed(&self, url: &str) -> Result<usize, AdapterError> {
-        let what = format!("push to {url}");
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| AdapterError::configuration("cannot build the HTTP client").with_source(e))?;
-        let version = SoapVersion::Soap11;
+    pub async fn push_completed(&self, push: &Push) -> Result<usize, AdapterError> {
         let mut pushed = 0;
         for case in self.sim.cases.iter().filter(|c| c.finished) {
-            let body = format!(
-                "<sb:办件回传 xmlns:sb=\"{NAMESPACE}\"><系统编码>{SYSTEM_CODE}</系统编码>{}</sb:办件回传>",
-                case.xml
-            );
-            let response = client
-                .post(url)
-                .header(header::CONTENT_TYPE, version.content_type(CHARSET, ""))
-                .header(
-                    "SOAPAction",
-                    version.soap_action("urn:pushCase").unwrap_or_default(),
-                )
-                .body(encode(&version.envelope(CHARSET, None, &body), GBK))
-                .send()
-                .await
-                .map_err(|e| AdapterError::transport(&what, e))?;
-            if !response.status().is_success() {
-                return Err(AdapterError::from_http_status(response.status().as_u16(), &what));
+            let answer = push.send(std::slice::from_ref(&case.xml)).await?;
+            if !(200..300).contains(&answer.status) {
+                return Err(AdapterError::from_http_status(
+                    answer.status,
+                    &format!("push to {}", push.url),
+                ));
             }
             pushed += 1;
         }
         Ok(pushed)
+    }
+}
+
+/// How the simulator pushes cases to a write-back intake: where, in which SOAP version, and
+/// signed (and optionally SM4-encrypted) with which credentials.
+#[derive(Debug, Clone)]
+pub struct Push {
+    pub url: String,
+    pub version: SoapVersion,
+    pub signer: Option<Signer>,
+}
+
+/// The intake's answer to one push.
+#[derive(Debug, Clone)]
+pub struct Pushed {
+    pub status: u16,
+    pub content_type: String,
+    pub body: String,
+}
+
+impl Push {
+    /// SOAP 1.1, signed by `signer`.
+    pub fn new(url: impl Into<String>, signer: Option<Signer>) -> Push {
+        Push {
+            url: url.into(),
+            version: SoapVersion::Soap11,
+            signer,
+        }
+    }
+
+    /// The envelope (in GBK) that carries `records` (`<办件>` elements, e.g. from `case_xml`
+    /// or `SoapSim::completed`, any subset or version of them).
+    pub fn envelope(&self, records: &[String]) -> Vec<u8> {
+        let body = format!(
+            "<sb:办件回传 xmlns:sb=\"{NAMESPACE}\"><系统编码>{SYSTEM_CODE}</系统编码>{}</sb:办件回传>",
+            records.concat()
+        );
+        encode(&self.version.envelope(CHARSET, None, &body), GBK)
+    }
+
+    /// Pushes `records` in one envelope and returns the intake's answer, whatever its status.
+    pub async fn send(&self, records: &[String]) -> Result<Pushed, AdapterError> {
+        let what = format!("push to {}", self.url);
+        let path = url::Url::parse(&self.url)
+            .map_err(|e| AdapterError::configuration(format!("{what}: not a URL")).with_source(e))?
+            .path()
+            .to_owned();
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| AdapterError::configuration("cannot build the HTTP client").with_source(e))?;
+        let mut request = client.post(&self.url).header(
+            header::CONTENT_TYPE,
+            self.version.content_type(CHARSET, "urn:pushCase"),
+        );
+        if let Some(action) = self.version.soap_action("urn:pushCase") {
+            request = request.header("SOAPAction", action);
+        }
+        let mut body = self.envelope(records);
+        if let Some(signer) = &self.signer {
+            let signed = signer
+                .sign("POST", &path, &body)
+                .map_err(|e| AdapterError::configuration(format!("{what}: cannot sign: {e}")))?;
+            for (name, value) in signed.headers {
+                request = request.header(name, value);
+            }
+            body = signed.body;
+        }
+        let response = request
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| AdapterError::transport(&what, e))?;
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| AdapterError::transport(&what, e))?;
+        Ok(Pushed {
+            status,
+            content_type,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        })
     }
 }
 

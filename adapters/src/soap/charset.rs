@@ -6,20 +6,20 @@ use encoding_rs::{Encoding, GB18030, GBK, UTF_8};
 
 /// Text decoded from a body, with the encoding that was used.
 #[derive(Debug)]
-pub(crate) struct Decoded {
-    pub(crate) text: String,
-    pub(crate) encoding: &'static Encoding,
+pub struct Decoded {
+    pub text: String,
+    pub encoding: &'static Encoding,
 }
 
 /// Why a body could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the body is not valid text in {tried}")]
-pub(crate) struct DecodeError {
+pub struct DecodeError {
     tried: String,
 }
 
 /// The `charset` parameter of a `Content-Type` header value.
-pub(crate) fn charset_of(content_type: &str) -> Option<&str> {
+pub fn charset_of(content_type: &str) -> Option<&str> {
     content_type.split(';').skip(1).find_map(|param| {
         let (name, value) = param.split_once('=')?;
         name.trim()
@@ -30,7 +30,7 @@ pub(crate) fn charset_of(content_type: &str) -> Option<&str> {
 
 /// The `encoding` of an XML declaration at the start of `bytes`, if any (read as ASCII, which
 /// every encoding here shares for the declaration).
-pub(crate) fn declared(bytes: &[u8]) -> Option<&str> {
+pub fn declared(bytes: &[u8]) -> Option<&str> {
     let head = bytes.get(..bytes.len().min(256))?;
     let end = head.windows(2).position(|w| w == b"?>")?;
     let decl = std::str::from_utf8(head.get(..end)?)
@@ -63,7 +63,7 @@ fn chinese(encoding: &'static Encoding) -> bool {
 /// not fit the bytes — valid UTF-8 is UTF-8, then a labelled GBK/GB18030 that fits, then
 /// GB18030 (a superset of GBK and GB2312), then the label itself; nothing is decoded with
 /// replacement characters.
-pub(crate) fn decode(bytes: &[u8], http_charset: Option<&str>) -> Result<Decoded, DecodeError> {
+pub fn decode(bytes: &[u8], http_charset: Option<&str>) -> Result<Decoded, DecodeError> {
     if let Some((encoding, bom)) = Encoding::for_bom(bytes) {
         return strict(&bytes[bom..], encoding).ok_or_else(|| DecodeError {
             tried: encoding.name().to_owned(),
@@ -112,6 +112,31 @@ pub(crate) fn decode(bytes: &[u8], http_charset: Option<&str>) -> Result<Decoded
     })
 }
 
+/// Decodes a body sent to ronghe, strictly: a byte-order mark wins; otherwise the HTTP charset
+/// (or, without one, the XML declaration) must name UTF-8, GBK or GB18030 and the bytes must
+/// decode in it without a single replacement; a body with no label must be UTF-8. Unlike
+/// `decode`, which reads what legacy systems answer as best it can, a pushed body that does not
+/// match its declaration is refused rather than guessed.
+pub fn decode_declared(bytes: &[u8], http_charset: Option<&str>) -> Result<Decoded, DecodeError> {
+    if let Some((encoding, bom)) = Encoding::for_bom(bytes) {
+        return strict(&bytes[bom..], encoding).ok_or_else(|| DecodeError {
+            tried: encoding.name().to_owned(),
+        });
+    }
+    let label = http_charset.or_else(|| declared(bytes));
+    let encoding = match label {
+        Some(label) => Encoding::for_label(label.trim().as_bytes())
+            .filter(|e| chinese(e))
+            .ok_or_else(|| DecodeError {
+                tried: format!("{label} (only UTF-8, GBK and GB18030 are accepted)"),
+            })?,
+        None => UTF_8,
+    };
+    strict(bytes, encoding).ok_or_else(|| DecodeError {
+        tried: encoding.name().to_owned(),
+    })
+}
+
 /// Looks an encoding up by label, for configs (UTF-8, GBK and GB18030 only).
 pub(crate) fn for_requests(label: &str) -> Option<&'static Encoding> {
     Encoding::for_label(label.trim().as_bytes()).filter(|e| chinese(e))
@@ -119,7 +144,7 @@ pub(crate) fn for_requests(label: &str) -> Option<&'static Encoding> {
 
 /// Encodes text; characters the encoding lacks become numeric character references (GBK has
 /// no emoji, for example), which XML reads back as the same characters.
-pub(crate) fn encode(text: &str, encoding: &'static Encoding) -> Vec<u8> {
+pub fn encode(text: &str, encoding: &'static Encoding) -> Vec<u8> {
     encoding.encode(text).0.into_owned()
 }
 
@@ -213,6 +238,23 @@ mod tests {
         // 0x80 alone is neither UTF-8 nor GB18030, and 0xFF is never a GB18030 lead byte.
         let err = decode(&[b'<', b'a', b'>', 0xFF, 0x80, b'<'], None).unwrap_err();
         assert_eq!(err.to_string(), "the body is not valid text in UTF-8, gb18030");
+    }
+
+    #[test]
+    fn pushed_bodies_must_match_their_declaration() {
+        let text = "<?xml version=\"1.0\" encoding=\"GBK\"?><办件/>";
+        assert_eq!(decode_declared(&gbk(text), None).unwrap().encoding, GBK);
+        assert_eq!(
+            decode_declared(&gbk(text), Some("gb18030")).unwrap().encoding,
+            GB18030
+        );
+        assert!(decode_declared(&gbk(text), Some("utf-8")).is_err());
+        assert!(decode_declared(&gbk("<办件/>"), None).is_err());
+        assert!(decode_declared(b"<a/>", Some("ISO-8859-1")).is_err());
+        assert_eq!(
+            decode_declared("<办件/>".as_bytes(), None).unwrap().encoding,
+            UTF_8
+        );
     }
 
     #[test]

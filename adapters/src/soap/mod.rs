@@ -9,9 +9,10 @@ mod envelope;
 mod wsdl;
 pub(crate) mod xml;
 
-pub(crate) use charset::{charset_of, encode};
+pub use charset::{DecodeError, Decoded, charset_of, declared, decode, decode_declared, encode};
 pub use config::{Fetch, Operation, Records, SoapConfig, Status, Submit};
 pub use envelope::SoapVersion;
+pub use xml::{XmlError, escape, parse as parse_xml};
 
 use std::collections::BTreeMap;
 
@@ -27,7 +28,7 @@ use crate::{
     RecordStream, Secrets, XmlElement,
 };
 use envelope::Templates;
-use xml::{ElementPath, XmlError};
+use xml::ElementPath;
 
 const HEADER: &str = "header";
 

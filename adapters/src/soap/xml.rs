@@ -13,7 +13,7 @@ use crate::XmlElement;
 
 /// Why a text is not an XML document ronghe will read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum XmlError {
+pub enum XmlError {
     /// A DTD or an entity: refused before anything is expanded.
     #[error("refused: {0}")]
     Refused(String),
@@ -37,7 +37,7 @@ const MAX_DEPTH: usize = 256;
 
 /// Parses a document into its root element. Text is concatenated (CDATA as it stands,
 /// references resolved) and trimmed; comments and processing instructions are dropped.
-pub(crate) fn parse(text: &str) -> Result<XmlElement, XmlError> {
+pub fn parse(text: &str) -> Result<XmlElement, XmlError> {
     let mut reader = NsReader::from_str(text);
     let mut stack: Vec<XmlElement> = Vec::new();
     let mut root = None;
@@ -154,7 +154,7 @@ fn append(stack: &mut [XmlElement], text: &str) -> Result<(), XmlError> {
 
 /// Escapes text for XML content and attribute values. Characters XML 1.0 cannot carry at all
 /// (control characters other than tab, line feed and carriage return) are dropped.
-pub(crate) fn escape(text: &str) -> String {
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

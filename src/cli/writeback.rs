@@ -1,0 +1,202 @@
+//! `ronghe writeback …` and `ronghe quality …`: check and attach a system's write-back config
+//! (办件回传配置), and the data-quality queue (数据质量队列): list, show, dismiss.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use serde_json::json;
+
+use super::{Context, Failure, checked, read_config, refused_config};
+use crate::store::QualityStatus;
+use crate::writeback::WritebackConfig;
+
+#[derive(Debug, Subcommand)]
+pub(super) enum Command {
+    /// Validate a write-back config without storing it; every problem at once 校验回传配置.
+    Check { file: PathBuf },
+    /// Validate a write-back config and attach it to a registered system 绑定回传配置.
+    Attach { system: String, file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum QualityCommand {
+    /// List queued records, newest first 查看数据质量队列.
+    List {
+        #[arg(long)]
+        system: Option<String>,
+        /// open, dismissed or resolved.
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// Show one queued record with its reasons 查看记录.
+    Show { id: i64 },
+    /// Set an open record aside, with a reason 忽略记录.
+    Dismiss {
+        id: i64,
+        /// Why (kept with the item and in the audit log).
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+fn summary(config: &WritebackConfig) -> String {
+    let keys: Vec<String> = config
+        .keys
+        .iter()
+        .map(|k| {
+            format!(
+                "{} ({}{})",
+                k.id,
+                k.algorithm.name(),
+                if k.retired { ", retired" } else { "" }
+            )
+        })
+        .collect();
+    format!(
+        "keys {}; window {} s; batch ≤ {}; SOAP record <{}>{}{}",
+        keys.join(", "),
+        config.timestamp_window_seconds,
+        config.intake.max_batch,
+        config.intake.soap_record,
+        if config.encryption.is_some() {
+            "; SM4-GCM"
+        } else {
+            ""
+        },
+        config
+            .pull
+            .as_ref()
+            .map(|p| format!("; pull {}", p.schedule))
+            .unwrap_or_default()
+    )
+}
+
+pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Check { file } => {
+            checked(&ctx.out, WritebackConfig::parse(&read_config(&file)?), |config| {
+                (
+                    format!("有效 valid: write-back config ({})", summary(config)),
+                    json!({ "valid": true, "keys": config.keys.len(), "max_batch": config.intake.max_batch }),
+                )
+            })
+        }
+        Command::Attach { system, file } => {
+            let text = read_config(&file)?;
+            let config = WritebackConfig::parse(&text).map_err(refused_config("write-back"))?;
+            let store = ctx.store().await?;
+            store.set_writeback_config(&system, &text, &ctx.actor).await?;
+            ctx.out.show(
+                format!(
+                    "已绑定 attached: write-back config to {system} ({})",
+                    summary(&config)
+                ),
+                &json!({ "system": system }),
+            );
+            Ok(())
+        }
+    }
+}
+
+pub(super) async fn run_quality(ctx: &Context, command: QualityCommand) -> Result<(), Failure> {
+    let store = ctx.store().await?;
+    match command {
+        QualityCommand::List {
+            system,
+            status,
+            limit,
+        } => {
+            let status = match status.as_deref() {
+                None => None,
+                Some(name) => Some(QualityStatus::parse(name).ok_or_else(|| {
+                    Failure::Refused(anyhow::anyhow!(
+                        "unknown status {name:?}; use open, dismissed or resolved"
+                    ))
+                })?),
+            };
+            let items = store.list_quality_items(system.as_deref(), status, limit).await?;
+            let rows = items
+                .iter()
+                .map(|i| {
+                    vec![
+                        i.id.to_string(),
+                        i.system_id.clone(),
+                        i.case_no.clone().unwrap_or_else(|| "-".into()),
+                        i.version.map_or_else(|| "-".into(), |v| v.to_string()),
+                        i.status.name().to_owned(),
+                        i.reasons
+                            .iter()
+                            .map(|r| r.code.as_str())
+                            .collect::<Vec<_>>()
+                            .join(","),
+                        i.received_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                    ]
+                })
+                .collect();
+            ctx.out.table(
+                &[
+                    "id",
+                    "系统 system",
+                    "办件编号 case",
+                    "版本 version",
+                    "状态 status",
+                    "原因 reasons",
+                    "接收 received",
+                ],
+                rows,
+                &items,
+            );
+            Ok(())
+        }
+        QualityCommand::Show { id } => {
+            let item = store.quality_item(id).await?;
+            store
+                .record_audit(&ctx.actor, "quality.read", &format!("quality/{id}"), json!({}))
+                .await?;
+            let reasons: Vec<String> = item
+                .reasons
+                .iter()
+                .map(|r| format!("  - [{}] {}", r.code, r.message))
+                .collect();
+            ctx.out.show(
+                format!(
+                    "数据质量 quality item {id}: system {}, case {}, version {}, {} via {}\n状态 status: {}{}\n映射 mapping version: {}\n原因 reasons:\n{}",
+                    item.system_id,
+                    item.case_no.as_deref().unwrap_or("-"),
+                    item.version.map_or_else(|| "-".into(), |v| v.to_string()),
+                    item.received_at.format("%Y-%m-%d %H:%M:%S"),
+                    item.channel,
+                    item.status.name(),
+                    item.note.as_deref().map(|n| format!(" ({n})")).unwrap_or_default(),
+                    item.mapping_version.as_deref().unwrap_or("-"),
+                    reasons.join("\n"),
+                ),
+                &item,
+            );
+            Ok(())
+        }
+        QualityCommand::Dismiss { id, reason } => {
+            if reason.trim().is_empty() {
+                return Err(Failure::Refused(anyhow::anyhow!("give a reason with --reason")));
+            }
+            let before = store.quality_item(id).await?;
+            if before.status != QualityStatus::Open {
+                return Err(Failure::Refused(anyhow::anyhow!(
+                    "quality item {id} is {} already; only open items are dismissed",
+                    before.status.name()
+                )));
+            }
+            let item = store
+                .set_quality_status(id, QualityStatus::Dismissed, reason.trim(), &ctx.actor)
+                .await?;
+            ctx.out.show(
+                format!("已忽略 dismissed: quality item {id}"),
+                &json!({ "id": id, "status": item.status }),
+            );
+            Ok(())
+        }
+    }
+}

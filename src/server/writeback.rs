@@ -1,0 +1,418 @@
+//! The write-back intake (办件回传): `POST /api/v1/writeback/{system}` (JSON, one record or a
+//! batch) and `POST /soap/{system}/writeback` (SOAP 1.1/1.2, UTF-8, GBK or GB18030), with the
+//! WSDL at `GET /soap/{system}/writeback?wsdl`. Every push is signed (see `writeback::auth`);
+//! every authentication failure is answered alike, its reason logged. Records go through
+//! `writeback::ingest`; the answer lists a result per record once everything is committed.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use chrono::Utc;
+use ronghe_adapters::soap::{SoapVersion, charset_of};
+use ronghe_adapters::{Raw, XmlElement};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::error::body_error;
+use super::{ApiError, AppState};
+use crate::mapping::Mapping;
+use crate::store::StoreError;
+use crate::writeback::auth::{self, AuthError, BodyError};
+use crate::writeback::soap::{self, SoapError};
+use crate::writeback::{Channel, IntakeError, RecordResult, Writeback, ingest};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/writeback/{system}", post(push_json))
+        .route("/soap/{system}/writeback", post(push_soap).get(wsdl))
+}
+
+/// The answer to a push: one result per record, in order, and the counts.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(super) struct PushResponse {
+    results: Vec<RecordResult>,
+    accepted: usize,
+    duplicate: usize,
+    rejected: usize,
+}
+
+/// The one answer to every authentication failure: it names no part of the request.
+fn unauthenticated(forbidden: bool) -> ApiError {
+    if forbidden {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", "this request is not allowed")
+    } else {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "this request is not authenticated; sign it as the write-back documentation says",
+        )
+    }
+}
+
+fn unavailable() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "writeback_unavailable",
+        "the write-back intake of this system cannot run now; its operators have been told",
+    )
+}
+
+/// The system's config and mapping and the authenticated body, or the error to answer.
+async fn admit(
+    state: &AppState,
+    system: &str,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Arc<Writeback>, Arc<Mapping>, Vec<u8>), ApiError> {
+    match state.store.get_system(system).await {
+        Ok(_) => {}
+        Err(StoreError::NotFound { .. }) => {
+            tracing::warn!(system, reason = "unknown system", "write-back refused");
+            return Err(unauthenticated(false));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let writeback = match state.writeback.config(&state.store, system).await {
+        Ok(w) => w,
+        Err(IntakeError::NotConfigured(_)) => {
+            tracing::warn!(system, reason = "no write-back config", "write-back refused");
+            return Err(unauthenticated(false));
+        }
+        Err(IntakeError::Store(e)) => return Err(e.into()),
+        Err(e) => {
+            tracing::error!(system, error = %e, "write-back config unusable");
+            return Err(unavailable());
+        }
+    };
+    let authenticated = auth::authenticate(
+        &state.store,
+        system,
+        &writeback,
+        method.as_str(),
+        uri.path(),
+        headers,
+        body,
+        Utc::now(),
+    )
+    .await;
+    let body = match authenticated {
+        Ok(a) => {
+            tracing::debug!(system, key_id = a.key_id, "write-back authenticated");
+            a.body
+        }
+        Err(AuthError::Refused(refusal)) => {
+            tracing::warn!(system, reason = %refusal, "write-back refused");
+            return Err(unauthenticated(refusal.forbidden()));
+        }
+        Err(AuthError::Body(e)) => {
+            let code = match e {
+                BodyError::EncryptionRequired => "encryption_required",
+                BodyError::NoKey | BodyError::UnknownScheme => "unsupported_encryption",
+                BodyError::Undecryptable => "undecryptable_body",
+            };
+            return Err(
+                ApiError::new(StatusCode::BAD_REQUEST, code, e.to_string()).with_field("X-Ronghe-Encryption")
+            );
+        }
+        Err(AuthError::Store(e)) => return Err(e.into()),
+    };
+    let mapping = state.writeback.mapping(system).await.map_err(|e| {
+        tracing::error!(system, error = %e, "write-back mapping unusable");
+        unavailable()
+    })?;
+    Ok((writeback, mapping, body))
+}
+
+fn too_many(count: usize, max: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "batch_too_large",
+        format!(
+            "the push carries {count} records; this system's limit is {max} (intake.max_batch): split it"
+        ),
+    )
+}
+
+/// Runs the records through the pipeline and counts them.
+async fn run(
+    state: &AppState,
+    system: &str,
+    mapping: &Mapping,
+    records: Vec<Raw>,
+    channel: Channel,
+) -> Result<PushResponse, ApiError> {
+    let received = records.len();
+    let results = ingest(
+        &state.store,
+        system,
+        mapping,
+        records,
+        channel,
+        Utc::now().fixed_offset(),
+    )
+    .await?;
+    let count = |kind: &str| results.iter().filter(|r| r.kind() == kind).count();
+    let response = PushResponse {
+        accepted: count("accepted"),
+        duplicate: count("duplicate"),
+        rejected: count("rejected"),
+        results,
+    };
+    let metrics = &state.metrics;
+    metrics.writeback(system, channel.name(), "received", received as u64);
+    metrics.writeback(system, channel.name(), "accepted", response.accepted as u64);
+    metrics.writeback(system, channel.name(), "duplicate", response.duplicate as u64);
+    metrics.writeback(system, channel.name(), "rejected", response.rejected as u64);
+    tracing::info!(
+        system,
+        channel = channel.name(),
+        received,
+        accepted = response.accepted,
+        duplicate = response.duplicate,
+        rejected = response.rejected,
+        "write-back ingested"
+    );
+    Ok(response)
+}
+
+#[utoipa::path(post, path = "/api/v1/writeback/{system}", tag = "writeback",
+    params(("system" = String, Path)),
+    request_body(content = Value, description = "one record (an object) or a batch (an array) in the system's own JSON shape"),
+    responses(
+        (status = 200, body = PushResponse),
+        (status = 400, body = super::error::ErrorBody),
+        (status = 401, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody),
+        (status = 413, body = super::error::ErrorBody),
+        (status = 415, body = super::error::ErrorBody),
+    ))]
+pub(super) async fn push_json(
+    State(state): State<AppState>,
+    Path(system): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<PushResponse>, ApiError> {
+    let body = body.map_err(body_error)?;
+    let (writeback, mapping, body) = admit(&state, &system, &method, &uri, &headers, &body).await?;
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim() == "application/json");
+    if !is_json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the records as JSON with Content-Type: application/json",
+        ));
+    }
+    let value: Value = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("the body is not valid JSON: {e}"),
+        )
+    })?;
+    let records = match value {
+        Value::Object(_) => vec![value],
+        Value::Array(items) => items,
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                "send one record (a JSON object) or a batch (an array of objects)",
+            ));
+        }
+    };
+    let max = writeback.config.intake.max_batch;
+    if records.len() > max {
+        return Err(too_many(records.len(), max));
+    }
+    if records.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "empty_batch",
+            "the batch holds no records",
+        ));
+    }
+    if let Some(i) = records.iter().position(|r| !r.is_object()) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_record",
+            "every record of a batch must be a JSON object",
+        )
+        .with_field(format!("[{i}]")));
+    }
+    let records = records.into_iter().map(Raw::Json).collect();
+    Ok(Json(
+        run(&state, &system, &mapping, records, Channel::PushJson).await?,
+    ))
+}
+
+/// An error as a SOAP fault in `version`, with the API error's status, code and field.
+fn fault(version: SoapVersion, error: ApiError) -> Response {
+    if error.status.is_server_error() {
+        tracing::debug!(code = error.code, "write-back answered with a server fault");
+    }
+    let body = soap::fault(
+        version,
+        error.status.is_client_error(),
+        error.code,
+        &error.message,
+        error.field.as_deref(),
+    );
+    (
+        error.status,
+        [(header::CONTENT_TYPE, version.content_type("UTF-8", ""))],
+        body,
+    )
+        .into_response()
+}
+
+fn soap_error(e: SoapError) -> ApiError {
+    let code = match &e {
+        SoapError::Encoding(_) => "encoding_mismatch",
+        SoapError::Refused(_) => "xml_refused",
+        SoapError::Malformed(_) => "invalid_xml",
+        SoapError::NotEnvelope(_) => "invalid_envelope",
+    };
+    ApiError::new(StatusCode::BAD_REQUEST, code, e.to_string())
+}
+
+#[utoipa::path(post, path = "/soap/{system}/writeback", tag = "writeback",
+    params(("system" = String, Path)),
+    request_body(content = String, content_type = "text/xml", description = "a SOAP 1.1 (text/xml) or 1.2 (application/soap+xml) envelope whose Body holds the case elements"),
+    responses(
+        (status = 200, description = "a SOAP envelope with one wb:record per case element", content_type = "text/xml"),
+        (status = 400, description = "a SOAP fault with the error code in its detail"),
+        (status = 401, description = "a SOAP fault: unauthenticated"),
+        (status = 413, description = "a SOAP fault: body_too_large or batch_too_large"),
+    ))]
+pub(super) async fn push_soap(
+    State(state): State<AppState>,
+    Path(system): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let Some(version) = soap::version_of(&content_type) else {
+        return fault(
+            SoapVersion::Soap11,
+            ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send SOAP 1.1 as text/xml or SOAP 1.2 as application/soap+xml",
+            ),
+        );
+    };
+    match push_soap_records(
+        &state,
+        &system,
+        &method,
+        &uri,
+        &headers,
+        body,
+        version,
+        &content_type,
+    )
+    .await
+    {
+        Ok(results) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, version.content_type("UTF-8", ""))],
+            soap::answer(version, &results),
+        )
+            .into_response(),
+        Err(error) => fault(version, error),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn push_soap_records(
+    state: &AppState,
+    system: &str,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    version: SoapVersion,
+    content_type: &str,
+) -> Result<Vec<RecordResult>, ApiError> {
+    let body = body.map_err(body_error)?;
+    let (writeback, mapping, body) = admit(state, system, method, uri, headers, &body).await?;
+    let intake = &writeback.config.intake;
+    let elements: Vec<XmlElement> =
+        soap::records(&body, charset_of(content_type), version, &intake.soap_record).map_err(soap_error)?;
+    if elements.len() > intake.max_batch {
+        return Err(too_many(elements.len(), intake.max_batch));
+    }
+    if elements.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "no_records",
+            format!(
+                "the Body holds no <{}> elements (intake.soap_record)",
+                intake.soap_record
+            ),
+        ));
+    }
+    let records = elements.into_iter().map(Raw::Xml).collect();
+    Ok(run(state, system, &mapping, records, Channel::PushSoap)
+        .await?
+        .results)
+}
+
+#[utoipa::path(get, path = "/soap/{system}/writeback", tag = "writeback",
+    params(("system" = String, Path)),
+    responses(
+        (status = 200, description = "the WSDL 1.1 of the endpoint (query ?wsdl)", content_type = "text/xml"),
+        (status = 404, body = super::error::ErrorBody),
+    ))]
+pub(super) async fn wsdl(
+    State(state): State<AppState>,
+    Path(system): Path<String>,
+    RawQuery(query): RawQuery,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if !query.is_some_and(|q| q.eq_ignore_ascii_case("wsdl")) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "wsdl_query",
+            "GET serves the WSDL at ?wsdl; push cases with POST",
+        ));
+    }
+    match state.store.writeback_config(&system).await {
+        Ok(_) => {}
+        Err(StoreError::NotFound { .. }) => {
+            return Err(ApiError::not_found("no write-back endpoint for this system"));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
+    let endpoint = format!("http://{host}{}", uri.path());
+    Ok((
+        [(header::CONTENT_TYPE, "text/xml; charset=UTF-8")],
+        soap::wsdl(&endpoint, &system),
+    )
+        .into_response())
+}

@@ -1,0 +1,297 @@
+//! The data-quality queue (数据质量队列): every record refused at intake (mapping, validation,
+//! published rules, or the store), with its reasons and the mapping version that judged it. A
+//! record is queued once per (system, record hash), so a retried push adds nothing. Items are
+//! listed, read and dismissed here; corrections (Art. 28) reference their ids.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::types::Json;
+
+use super::{Store, StoreError, audit, on_pool};
+
+/// Where an item stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum QualityStatus {
+    /// Waiting for someone to look at it.
+    Open,
+    /// Looked at and set aside, with a reason.
+    Dismissed,
+    /// Fixed at the source (a corrected version arrived).
+    Resolved,
+}
+
+impl QualityStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            QualityStatus::Open => "open",
+            QualityStatus::Dismissed => "dismissed",
+            QualityStatus::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<QualityStatus> {
+        [
+            QualityStatus::Open,
+            QualityStatus::Dismissed,
+            QualityStatus::Resolved,
+        ]
+        .into_iter()
+        .find(|s| s.name() == text)
+    }
+}
+
+/// One reason a record was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct QualityReason {
+    /// Stable code of the rule that failed, e.g. `mapping`, `canonical`, `published_rule`,
+    /// `version_conflict`, `illegal_transition`.
+    pub code: String,
+    /// The canonical field or source path it concerns, where one applies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// What is wrong, with personal values masked.
+    pub message: String,
+}
+
+/// A refused record to queue.
+#[derive(Debug, Clone)]
+pub struct NewQualityItem {
+    pub system_id: String,
+    pub case_no: Option<String>,
+    pub version: Option<i64>,
+    /// The intake channel: `push-json`, `push-soap` or `pull`.
+    pub channel: String,
+    /// SHA-256 of the record as received (its JSON view), hex.
+    pub record_hash: String,
+    pub record: serde_json::Value,
+    pub reasons: Vec<QualityReason>,
+    pub mapping_version: Option<String>,
+    pub received_at: DateTime<Utc>,
+}
+
+/// A queued record.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct QualityItem {
+    pub id: i64,
+    pub system_id: String,
+    pub case_no: Option<String>,
+    pub version: Option<i64>,
+    pub channel: String,
+    pub record_hash: String,
+    /// The record as received (personal data: read access is audited).
+    pub record: serde_json::Value,
+    pub reasons: Vec<QualityReason>,
+    pub mapping_version: Option<String>,
+    pub received_at: DateTime<Utc>,
+    pub status: QualityStatus,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub note: Option<String>,
+}
+
+/// An item in a listing: everything but the record itself.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct QualitySummary {
+    pub id: i64,
+    pub system_id: String,
+    pub case_no: Option<String>,
+    pub version: Option<i64>,
+    pub channel: String,
+    pub reasons: Vec<QualityReason>,
+    pub mapping_version: Option<String>,
+    pub received_at: DateTime<Utc>,
+    pub status: QualityStatus,
+}
+
+type ItemRow = (
+    i64,
+    String,
+    Option<String>,
+    Option<i64>,
+    String,
+    String,
+    Json<serde_json::Value>,
+    Json<Vec<QualityReason>>,
+    Option<String>,
+    DateTime<Utc>,
+    String,
+    Option<DateTime<Utc>>,
+    Option<String>,
+);
+
+const COLUMNS: &str = "id, system_id, case_no, version, channel, record_hash, record, reasons, mapping_version, \
+                       received_at, status, resolved_at, note";
+
+fn item(row: ItemRow) -> Result<QualityItem, StoreError> {
+    let (
+        id,
+        system_id,
+        case_no,
+        version,
+        channel,
+        record_hash,
+        Json(record),
+        Json(reasons),
+        mapping_version,
+        received_at,
+        status,
+        resolved_at,
+        note,
+    ) = row;
+    let status = QualityStatus::parse(&status).ok_or_else(|| StoreError::Corrupt {
+        what: "quality item",
+        detail: format!("item {id} has status {status:?}"),
+    })?;
+    Ok(QualityItem {
+        id,
+        system_id,
+        case_no,
+        version,
+        channel,
+        record_hash,
+        record,
+        reasons,
+        mapping_version,
+        received_at,
+        status,
+        resolved_at,
+        note,
+    })
+}
+
+impl Store {
+    /// Queues refused records in one transaction; a record already queued for its system (same
+    /// hash) is left as it is. Returns each item's id, in order.
+    pub async fn queue_quality_items(
+        &self,
+        items: &[NewQualityItem],
+        actor: &str,
+    ) -> Result<Vec<i64>, StoreError> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let mut ids = Vec::with_capacity(items.len());
+            for item in items {
+                let inserted: Option<(i64,)> = sqlx::query_as(
+                    "INSERT INTO quality_items (system_id, case_no, version, channel, record_hash, record, reasons,
+                         mapping_version, received_at, status)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'open')
+                     ON CONFLICT (system_id, record_hash) DO NOTHING RETURNING id",
+                )
+                .bind(&item.system_id)
+                .bind(&item.case_no)
+                .bind(item.version)
+                .bind(&item.channel)
+                .bind(&item.record_hash)
+                .bind(Json(&item.record))
+                .bind(Json(&item.reasons))
+                .bind(&item.mapping_version)
+                .bind(item.received_at)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let id = match inserted {
+                    Some((id,)) => {
+                        let codes: Vec<&str> = item.reasons.iter().map(|r| r.code.as_str()).collect();
+                        audit!(tx, actor, "quality.queue", &format!("quality/{id}"),
+                            serde_json::json!({ "system": item.system_id, "case_no": item.case_no, "version": item.version, "channel": item.channel, "reasons": codes }))?;
+                        id
+                    }
+                    None => {
+                        let (id,): (i64,) = sqlx::query_as(
+                            "SELECT id FROM quality_items WHERE system_id = $1 AND record_hash = $2",
+                        )
+                        .bind(&item.system_id)
+                        .bind(&item.record_hash)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        id
+                    }
+                };
+                ids.push(id);
+            }
+            tx.commit().await?;
+            ids
+        });
+        Ok(ids)
+    }
+
+    /// Queued items, newest first, optionally of one system and one status.
+    pub async fn list_quality_items(
+        &self,
+        system_id: Option<&str>,
+        status: Option<QualityStatus>,
+        limit: i64,
+    ) -> Result<Vec<QualitySummary>, StoreError> {
+        let rows: Vec<ItemRow> = on_pool!(self, pool => {
+            let sql = sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM quality_items
+                 WHERE ($1 IS NULL OR system_id = $1) AND ($2 IS NULL OR status = $2)
+                 ORDER BY id DESC LIMIT $3"
+            ));
+            sqlx::query_as(sql)
+                .bind(system_id)
+                .bind(status.map(QualityStatus::name))
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter()
+            .map(|row| {
+                item(row).map(|i| QualitySummary {
+                    id: i.id,
+                    system_id: i.system_id,
+                    case_no: i.case_no,
+                    version: i.version,
+                    channel: i.channel,
+                    reasons: i.reasons,
+                    mapping_version: i.mapping_version,
+                    received_at: i.received_at,
+                    status: i.status,
+                })
+            })
+            .collect()
+    }
+
+    /// One queued item with its record.
+    pub async fn quality_item(&self, id: i64) -> Result<QualityItem, StoreError> {
+        let row: Option<ItemRow> = on_pool!(self, pool => {
+            let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM quality_items WHERE id = $1"));
+            sqlx::query_as(sql).bind(id).fetch_optional(pool).await?
+        });
+        row.map(item).transpose()?.ok_or_else(|| StoreError::NotFound {
+            what: "quality item",
+            id: id.to_string(),
+        })
+    }
+
+    /// Moves an open item to `status` with a note, audited; an item already closed is returned
+    /// unchanged.
+    pub async fn set_quality_status(
+        &self,
+        id: i64,
+        status: QualityStatus,
+        note: &str,
+        actor: &str,
+    ) -> Result<QualityItem, StoreError> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let changed = sqlx::query(
+                "UPDATE quality_items SET status = $1, note = $2, resolved_at = $3 WHERE id = $4 AND status = 'open'",
+            )
+            .bind(status.name())
+            .bind(note)
+            .bind(Utc::now())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if changed == 1 {
+                audit!(tx, actor, "quality.status", &format!("quality/{id}"), serde_json::json!({ "status": status.name(), "note": note }))?;
+            }
+            tx.commit().await?;
+        });
+        self.quality_item(id).await
+    }
+}

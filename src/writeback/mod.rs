@@ -1,0 +1,137 @@
+//! Case write-back (办件回传): legacy systems in compatible transition push completed cases to
+//! ronghe. `config` is a system's write-back config; `auth` checks signed requests (key id,
+//! timestamp window, nonce once, HMAC-SHA256/SM3, optional SM4-GCM); `pipeline::ingest` maps,
+//! validates and stores records for every channel; `soap` reads and answers SOAP pushes.
+//! `Intake` holds what the endpoints share: the mappings directory and caches of compiled
+//! mappings and built configs, keyed by their text so an edit is picked up without a restart.
+
+pub mod auth;
+pub mod config;
+pub mod pipeline;
+pub mod soap;
+
+pub use config::{Writeback, WritebackConfig};
+pub use pipeline::{Accepted, Channel, RecordResult, ingest, receipt};
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use ronghe_adapters::{ConfigIssue, Secrets};
+use sha2::{Digest, Sha256};
+
+use crate::mapping::{Mapping, MappingIssue};
+use crate::store::{Store, StoreError};
+
+/// Why a system's intake cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("system {0:?} has no write-back config")]
+    NotConfigured(String),
+    #[error("the write-back config of system {system:?} does not build: {}", join(.issues))]
+    Config {
+        system: String,
+        issues: Vec<ConfigIssue>,
+    },
+    #[error("cannot read the mapping of system {system:?} at {path}: {source}")]
+    MappingMissing {
+        system: String,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the mapping of system {system:?} does not compile: {}", join(.issues))]
+    Mapping {
+        system: String,
+        issues: Vec<MappingIssue>,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn join<T: std::fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A value built from a text, reused while the text is unchanged.
+type Cache<T> = Mutex<HashMap<String, ([u8; 32], Arc<T>)>>;
+
+fn cached<T, E>(
+    cache: &Cache<T>,
+    system: &str,
+    text: &str,
+    build: impl FnOnce() -> Result<T, E>,
+) -> Result<Arc<T>, E> {
+    let hash: [u8; 32] = Sha256::digest(text.as_bytes()).into();
+    // A poisoned lock only means another request panicked while inserting; the map is intact.
+    if let Some((h, value)) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(system)
+        && *h == hash
+    {
+        return Ok(value.clone());
+    }
+    let value = Arc::new(build()?);
+    cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(system.to_owned(), (hash, value.clone()));
+    Ok(value)
+}
+
+/// What the write-back endpoints share.
+#[derive(Clone)]
+pub struct Intake {
+    mappings_dir: PathBuf,
+    secrets: Arc<dyn Secrets>,
+    mappings: Arc<Cache<Mapping>>,
+    configs: Arc<Cache<Writeback>>,
+}
+
+impl Intake {
+    /// Reads mappings from `mappings_dir/SYSTEM.toml` and resolves config secrets with `secrets`.
+    pub fn new(mappings_dir: impl Into<PathBuf>, secrets: Arc<dyn Secrets>) -> Intake {
+        Intake {
+            mappings_dir: mappings_dir.into(),
+            secrets,
+            mappings: Arc::default(),
+            configs: Arc::default(),
+        }
+    }
+
+    /// The system's compiled mapping, recompiled when its file changed.
+    pub async fn mapping(&self, system_id: &str) -> Result<Arc<Mapping>, IntakeError> {
+        let path = self.mappings_dir.join(format!("{system_id}.toml"));
+        let text = tokio::fs::read_to_string(&path)
+            .await
+            .map_err(|source| IntakeError::MappingMissing {
+                system: system_id.to_owned(),
+                path: path.display().to_string(),
+                source,
+            })?;
+        cached(&self.mappings, system_id, &text, || {
+            Mapping::compile(&text).map_err(|issues| IntakeError::Mapping {
+                system: system_id.to_owned(),
+                issues,
+            })
+        })
+    }
+
+    /// The system's write-back config with its secrets resolved, rebuilt when it changed.
+    pub async fn config(&self, store: &Store, system_id: &str) -> Result<Arc<Writeback>, IntakeError> {
+        let text = match store.writeback_config(system_id).await {
+            Ok(text) => text,
+            Err(StoreError::NotFound { .. }) => return Err(IntakeError::NotConfigured(system_id.to_owned())),
+            Err(e) => return Err(e.into()),
+        };
+        cached(&self.configs, system_id, &text, || {
+            WritebackConfig::parse(&text)
+                .and_then(|c| c.build(self.secrets.as_ref()))
+                .map_err(|issues| IntakeError::Config {
+                    system: system_id.to_owned(),
+                    issues,
+                })
+        })
+    }
+}

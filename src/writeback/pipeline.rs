@@ -1,0 +1,291 @@
+//! The intake pipeline shared by push (JSON and SOAP) and pull: each raw record is mapped and
+//! validated (`Mapping::apply`), checked against the published rules (Art. 29), and upserted
+//! idempotently; every refused record goes to the data-quality queue with its reasons. Results
+//! come back per record once everything is committed, with deterministic receipt ids.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, FixedOffset, Utc};
+use ronghe_adapters::Raw;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::case::Case;
+use crate::mapping::{Mapping, MappingError};
+use crate::store::{NewQualityItem, QualityReason, RejectReason, Store, StoreError, UpsertOutcome};
+
+/// How records reached the intake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Channel {
+    PushJson,
+    PushSoap,
+    Pull,
+}
+
+impl Channel {
+    pub fn name(self) -> &'static str {
+        match self {
+            Channel::PushJson => "push-json",
+            Channel::PushSoap => "push-soap",
+            Channel::Pull => "pull",
+        }
+    }
+}
+
+/// What became of one record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum RecordResult {
+    /// Stored: `outcome` is `created`, `updated`, or `stale` (an older version, kept in the
+    /// history only; the current version is untouched).
+    Accepted {
+        outcome: Accepted,
+        receipt: String,
+        case_no: String,
+        version: i64,
+    },
+    /// This very version was received before: the same receipt, nothing written.
+    Duplicate {
+        receipt: String,
+        case_no: String,
+        version: i64,
+    },
+    /// Refused and queued for data quality.
+    Rejected {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        case_no: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        version: Option<i64>,
+        reasons: Vec<QualityReason>,
+        quality_item: i64,
+        mapping_version: String,
+    },
+}
+
+impl RecordResult {
+    /// `accepted`, `duplicate` or `rejected`, for metrics and summaries.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RecordResult::Accepted { .. } => "accepted",
+            RecordResult::Duplicate { .. } => "duplicate",
+            RecordResult::Rejected { .. } => "rejected",
+        }
+    }
+}
+
+/// How an accepted version was stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Accepted {
+    Created,
+    Updated,
+    Stale,
+}
+
+/// The receipt of a case version: `WB-` and 20 hex characters of SHA-256 over (system, case
+/// number, version, content hash), so a repeated push gets the same receipt with nothing stored.
+pub fn receipt(system_id: &str, case: &Case, content_hash: &str) -> String {
+    let digest = Sha256::digest(format!(
+        "{system_id}\n{}\n{}\n{content_hash}",
+        case.case_no, case.version
+    ));
+    format!("WB-{}", &hex::encode(digest)[..20])
+}
+
+fn mapping_reason(e: &MappingError) -> QualityReason {
+    QualityReason {
+        code: if e.rule == "canonical" {
+            "canonical".to_owned()
+        } else {
+            "mapping".to_owned()
+        },
+        field: Some(e.rule.clone()),
+        message: e.to_string(),
+    }
+}
+
+fn store_reason(reason: &RejectReason) -> QualityReason {
+    match reason {
+        RejectReason::VersionConflict { version } => QualityReason {
+            code: "version_conflict".to_owned(),
+            field: Some("version".to_owned()),
+            message: format!("version {version} was received before with different content"),
+        },
+        RejectReason::IllegalTransition { from, to } => QualityReason {
+            code: "illegal_transition".to_owned(),
+            field: Some("stage".to_owned()),
+            message: format!("the case cannot move from stage {from:?} to {to:?}"),
+        },
+    }
+}
+
+/// One record on its way through.
+enum Step {
+    Refused(Vec<QualityReason>, Option<String>, Option<i64>),
+    /// Index into the cases sent to the store.
+    Stored(usize),
+    /// The same version twice in one push: answered like the first.
+    Repeat(usize),
+}
+
+/// Runs `records` of `system_id` through `mapping`, the published rules and the store. Returns
+/// one result per record, in order, after every write has been committed.
+pub async fn ingest(
+    store: &Store,
+    system_id: &str,
+    mapping: &Mapping,
+    records: Vec<Raw>,
+    channel: Channel,
+    now: DateTime<FixedOffset>,
+) -> Result<Vec<RecordResult>, StoreError> {
+    let rules = store.list_rules(None).await?;
+    let mut cases: Vec<Case> = Vec::new();
+    let mut hashes: Vec<String> = Vec::new();
+    let mut seen: HashMap<(String, i64), usize> = HashMap::new();
+    let mut steps = Vec::with_capacity(records.len());
+    for raw in &records {
+        let case = match mapping.apply(raw, now) {
+            Ok(case) => case,
+            Err(errors) => {
+                let key = mapping.key_of(raw);
+                steps.push(Step::Refused(
+                    errors.iter().map(mapping_reason).collect(),
+                    key,
+                    None,
+                ));
+                continue;
+            }
+        };
+        let broken: Vec<QualityReason> = rules
+            .iter()
+            .filter_map(|rule| rule.check(&case).map(|issue| (rule, issue)))
+            .map(|(rule, issue)| QualityReason {
+                code: "published_rule".to_owned(),
+                field: Some(issue.field.clone()),
+                message: format!("rule {} ({}): {}", rule.id, issue.rule, issue.message),
+            })
+            .collect();
+        if !broken.is_empty() {
+            steps.push(Step::Refused(
+                broken,
+                Some(case.case_no.clone()),
+                Some(case.version),
+            ));
+            continue;
+        }
+        let hash = case.content_hash();
+        match seen.get(&(case.case_no.clone(), case.version)) {
+            Some(&first) if hashes[first] == hash => steps.push(Step::Repeat(first)),
+            Some(_) => steps.push(Step::Refused(
+                vec![store_reason(&RejectReason::VersionConflict {
+                    version: case.version,
+                })],
+                Some(case.case_no.clone()),
+                Some(case.version),
+            )),
+            None => {
+                seen.insert((case.case_no.clone(), case.version), cases.len());
+                steps.push(Step::Stored(cases.len()));
+                hashes.push(hash);
+                cases.push(case);
+            }
+        }
+    }
+    let outcomes = if cases.is_empty() {
+        Vec::new()
+    } else {
+        store.upsert_cases(system_id, &cases).await?
+    };
+    // Refusals by the store join the others in the queue.
+    let mut refused: Vec<(usize, NewQualityItem)> = Vec::new();
+    let received_at = Utc::now();
+    let queue = |i: usize, reasons: Vec<QualityReason>, case_no: Option<String>, version: Option<i64>| {
+        let record = records[i].to_json();
+        let record_hash = hex::encode(Sha256::digest(record.to_string().as_bytes()));
+        NewQualityItem {
+            system_id: system_id.to_owned(),
+            case_no,
+            version,
+            channel: channel.name().to_owned(),
+            record_hash,
+            record,
+            reasons,
+            mapping_version: Some(mapping.version().to_owned()),
+            received_at,
+        }
+    };
+    for (i, step) in steps.iter().enumerate() {
+        match step {
+            Step::Refused(reasons, case_no, version) => {
+                refused.push((i, queue(i, reasons.clone(), case_no.clone(), *version)));
+            }
+            Step::Stored(c) | Step::Repeat(c) => {
+                if let Some(UpsertOutcome::Rejected { reason }) = outcomes.get(*c) {
+                    let case = &cases[*c];
+                    refused.push((
+                        i,
+                        queue(
+                            i,
+                            vec![store_reason(reason)],
+                            Some(case.case_no.clone()),
+                            Some(case.version),
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    let items: Vec<NewQualityItem> = refused.iter().map(|(_, item)| item.clone()).collect();
+    let ids = store
+        .queue_quality_items(&items, &format!("system:{system_id}"))
+        .await?;
+    let mut queued: HashMap<usize, (i64, NewQualityItem)> = refused
+        .into_iter()
+        .zip(ids)
+        .map(|((i, item), id)| (i, (id, item)))
+        .collect();
+    let mut results = Vec::with_capacity(steps.len());
+    for (i, step) in steps.into_iter().enumerate() {
+        if let Some((id, item)) = queued.remove(&i) {
+            results.push(RecordResult::Rejected {
+                case_no: item.case_no,
+                version: item.version,
+                reasons: item.reasons,
+                quality_item: id,
+                mapping_version: mapping.version().to_owned(),
+            });
+            continue;
+        }
+        let (c, repeat) = match step {
+            Step::Stored(c) => (c, false),
+            Step::Repeat(c) => (c, true),
+            // Every refusal was queued above.
+            Step::Refused(..) => unreachable!("refused records are all queued"),
+        };
+        let case = &cases[c];
+        let receipt = receipt(system_id, case, &hashes[c]);
+        let (case_no, version) = (case.case_no.clone(), case.version);
+        let accepted = match (&outcomes[c], repeat) {
+            (UpsertOutcome::Duplicate, _) | (_, true) => None,
+            (UpsertOutcome::Created, false) => Some(Accepted::Created),
+            (UpsertOutcome::Updated, false) => Some(Accepted::Updated),
+            (UpsertOutcome::Stale, false) => Some(Accepted::Stale),
+            (UpsertOutcome::Rejected { .. }, false) => unreachable!("store refusals are all queued"),
+        };
+        results.push(match accepted {
+            Some(outcome) => RecordResult::Accepted {
+                outcome,
+                receipt,
+                case_no,
+                version,
+            },
+            None => RecordResult::Duplicate {
+                receipt,
+                case_no,
+                version,
+            },
+        });
+    }
+    Ok(results)
+}

@@ -1,0 +1,126 @@
+//! The write-back intake's store behaviour on every backend: nonces taken once even by
+//! concurrent writers, old nonces purged, the data-quality queue idempotent by record hash,
+//! filtered listings, and status changes that leave an audit trail.
+
+use chrono::{Duration, Utc};
+use ronghe::store::{NONCE_RETENTION_SECONDS, NewQualityItem, QualityReason, QualityStatus, Store};
+use serde_json::json;
+
+use crate::common;
+
+async fn with_system(store: &Store, id: &str) {
+    store
+        .insert_system(&common::system(id), "test")
+        .await
+        .expect("insert system");
+}
+
+pub async fn writeback_nonces_are_taken_once(store: Store) {
+    with_system(&store, "wb-a").await;
+    with_system(&store, "wb-b").await;
+    let now = Utc::now();
+    // Eight concurrent takes of one nonce: exactly one wins.
+    let takes: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.take_nonce("wb-a", "n-1", now).await.unwrap() })
+        })
+        .collect();
+    let mut won = 0;
+    for take in takes {
+        won += usize::from(take.await.unwrap());
+    }
+    assert_eq!(won, 1);
+    // Nonces are per system.
+    assert!(store.take_nonce("wb-b", "n-1", now).await.unwrap());
+    // Past the retention, a nonce is purged (the timestamp window refuses such a request anyway).
+    let later = now + Duration::seconds(NONCE_RETENTION_SECONDS + 1);
+    assert!(store.take_nonce("wb-a", "n-2", later).await.unwrap());
+    assert!(store.take_nonce("wb-a", "n-1", later).await.unwrap());
+    assert!(!store.take_nonce("wb-a", "n-1", later).await.unwrap());
+}
+
+fn item(system: &str, hash: &str, case_no: &str) -> NewQualityItem {
+    NewQualityItem {
+        system_id: system.to_owned(),
+        case_no: Some(case_no.to_owned()),
+        version: Some(1),
+        channel: "push-json".to_owned(),
+        record_hash: hash.to_owned(),
+        record: json!({ "caseNo": case_no }),
+        reasons: vec![QualityReason {
+            code: "canonical".to_owned(),
+            field: Some("applicant.certificate_no".to_owned()),
+            message: "check digit".to_owned(),
+        }],
+        mapping_version: Some("m1".to_owned()),
+        received_at: Utc::now(),
+    }
+}
+
+pub async fn quality_queue_is_idempotent_and_audited(store: Store) {
+    with_system(&store, "wb-a").await;
+    with_system(&store, "wb-b").await;
+    let first = store
+        .queue_quality_items(
+            &[item("wb-a", "h1", "A-1"), item("wb-a", "h2", "A-2")],
+            "system:wb-a",
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 2);
+    // Retried: same ids, nothing added; another system's same hash is its own item.
+    let again = store
+        .queue_quality_items(
+            &[item("wb-a", "h2", "A-2"), item("wb-b", "h1", "B-1")],
+            "system:wb-a",
+        )
+        .await
+        .unwrap();
+    assert_eq!(again[0], first[1]);
+    assert!(!first.contains(&again[1]));
+    assert_eq!(store.list_quality_items(None, None, 100).await.unwrap().len(), 3);
+    let open_a = store
+        .list_quality_items(Some("wb-a"), Some(QualityStatus::Open), 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        open_a.iter().map(|i| i.id).collect::<Vec<_>>(),
+        [first[1], first[0]]
+    );
+
+    let got = store.quality_item(first[0]).await.unwrap();
+    assert_eq!(got.record, json!({ "caseNo": "A-1" }));
+    assert_eq!(got.reasons[0].code, "canonical");
+    assert_eq!(got.mapping_version.as_deref(), Some("m1"));
+
+    let dismissed = store
+        .set_quality_status(first[0], QualityStatus::Dismissed, "test data", "reviewer")
+        .await
+        .unwrap();
+    assert_eq!(dismissed.status, QualityStatus::Dismissed);
+    assert_eq!(dismissed.note.as_deref(), Some("test data"));
+    assert!(dismissed.resolved_at.is_some());
+    // A closed item stays as it is.
+    let unchanged = store
+        .set_quality_status(first[0], QualityStatus::Resolved, "late", "reviewer")
+        .await
+        .unwrap();
+    assert_eq!(unchanged.status, QualityStatus::Dismissed);
+    assert_eq!(
+        store
+            .list_quality_items(Some("wb-a"), Some(QualityStatus::Open), 100)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(store.quality_item(999_999).await.is_err());
+    assert_eq!(
+        common::audit_trail(&store, &format!("quality/{}", first[0])).await,
+        [
+            ("system:wb-a".to_owned(), "quality.queue".to_owned()),
+            ("reviewer".to_owned(), "quality.status".to_owned()),
+        ]
+    );
+}

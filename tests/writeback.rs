@@ -1,0 +1,757 @@
+//! The write-back intake (办件回传, issue 6) end to end over real sockets: ronghe's router served
+//! on loopback with a SQLite store, JSON pushes in the REST simulator's record shape, SOAP pushes
+//! in GBK from the SOAP simulator's client; signatures (HMAC-SHA256, HMAC-SM3), SM4-GCM bodies,
+//! duplicates, out-of-order versions, mixed batches and the data-quality queue; authentication
+//! failures that all look alike; hostile and malformed bodies refused with nothing stored; and the
+//! `writeback` / `quality` commands through the real binary.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::Utc;
+use ronghe::server::{AppState, Metrics, app};
+use ronghe::store::{NewQualityItem, QualityReason, Store};
+use ronghe::writeback::Intake;
+use ronghe_adapters::signing::{Algorithm, Signer};
+use ronghe_adapters::sim::SimOptions;
+use ronghe_adapters::sim::data;
+use ronghe_adapters::sim::rest;
+use ronghe_adapters::sim::soap::{Push, SoapSim};
+use ronghe_adapters::soap::SoapVersion;
+use serde_json::{Value, json};
+
+const REST: &str = "sim-rest";
+const SOAP: &str = "sim-soap";
+const SHA_SECRET: &str = "writeback-sha-secret";
+const SM3_SECRET: &str = "writeback-sm3-secret";
+const SM4_KEY: &str = "00112233445566778899aabbccddeeff";
+/// The server's body limit in these tests.
+const MAX_BODY: usize = 256 * 1024;
+const MAX_BATCH: usize = 10;
+
+fn writeback_config() -> String {
+    format!(
+        r#"timestamp_window_seconds = 300
+
+[[keys]]
+id = "k-sha"
+algorithm = "hmac-sha256"
+secret = "env:WB_SHA"
+
+[[keys]]
+id = "k-sm3"
+algorithm = "hmac-sm3"
+secret = "env:WB_SM3"
+
+[[keys]]
+id = "k-old"
+algorithm = "hmac-sha256"
+secret = "env:WB_SHA"
+retired = true
+
+[encryption]
+key = "env:WB_SM4"
+
+[intake]
+max_batch = {MAX_BATCH}
+soap_record = "办件"
+"#
+    )
+}
+
+fn sha() -> Signer {
+    Signer::new("k-sha", Algorithm::HmacSha256, SHA_SECRET.as_bytes().to_vec())
+}
+
+fn sm3() -> Signer {
+    Signer::new("k-sm3", Algorithm::HmacSm3, SM3_SECRET.as_bytes().to_vec())
+}
+
+struct Platform {
+    url: String,
+    store: Store,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+impl Platform {
+    /// ronghe on a SQLite file, served on an ephemeral loopback port, with `sim-rest` and
+    /// `sim-soap` registered and their write-back configs attached.
+    async fn start() -> Platform {
+        let dir = tempfile::tempdir().unwrap();
+        let store = common::sqlite_store(&dir).await;
+        Platform::start_on(store, dir).await
+    }
+
+    /// The same on `store` (`dir` lives as long as the platform).
+    async fn start_on(store: Store, dir: tempfile::TempDir) -> Platform {
+        for id in [REST, SOAP] {
+            store.insert_system(&common::system(id), "test").await.unwrap();
+            store
+                .set_writeback_config(id, &writeback_config(), "test")
+                .await
+                .unwrap();
+        }
+        let secrets: HashMap<String, String> = [
+            ("env:WB_SHA", SHA_SECRET),
+            ("env:WB_SM3", SM3_SECRET),
+            ("env:WB_SM4", SM4_KEY),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let state = AppState {
+            store: store.clone(),
+            metrics: Metrics::new(),
+            bridge: None,
+            calendar: Arc::new(ronghe::calendar::Calendar::embedded().clone()),
+            writeback: Intake::new(
+                concat!(env!("CARGO_MANIFEST_DIR"), "/mappings"),
+                Arc::new(ronghe_adapters::Fixed(secrets)),
+            ),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app(state, MAX_BODY)).await });
+        Platform {
+            url,
+            store,
+            http: reqwest::Client::new(),
+            _dir: dir,
+        }
+    }
+
+    /// Sends `body` to `path` with `headers`; answers (status, body text).
+    async fn send(
+        &self,
+        path: &str,
+        content_type: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> (u16, String) {
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .header("content-type", content_type)
+            .body(body);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let response = request.send().await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    /// Signs `body` with `signer` and posts it to `path`.
+    async fn signed(&self, signer: &Signer, path: &str, content_type: &str, body: &[u8]) -> (u16, String) {
+        let signed = signer.sign("POST", path, body).unwrap();
+        self.send(path, content_type, &signed.headers, signed.body).await
+    }
+
+    /// A signed JSON push to a system; answers (status, JSON body).
+    async fn push(&self, signer: &Signer, system: &str, body: &Value) -> (u16, Value) {
+        let path = format!("/api/v1/writeback/{system}");
+        let (status, text) = self
+            .signed(signer, &path, "application/json", body.to_string().as_bytes())
+            .await;
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self.http.get(format!("{}{path}", self.url)).send().await.unwrap();
+        (
+            response.status().as_u16(),
+            response.json().await.unwrap_or(Value::Null),
+        )
+    }
+
+    /// (case versions stored, quality items queued).
+    async fn stored(&self) -> (i64, i64) {
+        async fn count(store: &Store, table: &str) -> i64 {
+            let sql = sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"));
+            match store {
+                Store::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+                Store::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+            }
+            .unwrap()
+        }
+        (
+            count(&self.store, "case_versions").await,
+            count(&self.store, "quality_items").await,
+        )
+    }
+}
+
+/// The REST simulator's record of seeded case `i`.
+fn rest_record(i: usize) -> Value {
+    rest::to_json(&data::case(7, i))
+}
+
+fn results(body: &Value) -> &Vec<Value> {
+    body["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no results: {body}"))
+}
+
+#[tokio::test]
+async fn json_pushes_are_verified_stored_and_repeated_pushes_get_the_same_receipt() {
+    json_pushes(Platform::start().await).await;
+}
+
+/// The JSON pushes and the mixed batch on PostgreSQL.
+#[cfg(feature = "postgres-tests")]
+#[tokio::test]
+async fn json_pushes_and_mixed_batches_on_postgres() {
+    json_pushes(Platform::start_on(common::pg_store().await, tempfile::tempdir().unwrap()).await).await;
+    mixed_batch(Platform::start_on(common::pg_store().await, tempfile::tempdir().unwrap()).await).await;
+}
+
+async fn json_pushes(platform: Platform) {
+    // HMAC-SHA256, one record.
+    let record = rest_record(0);
+    let (status, body) = platform.push(&sha(), REST, &record).await;
+    assert_eq!(status, 200, "{body}");
+    let first = &results(&body)[0];
+    assert_eq!(first["result"], "accepted", "{body}");
+    assert_eq!(first["outcome"], "created");
+    let receipt = first["receipt"].as_str().unwrap().to_owned();
+    assert!(receipt.starts_with("WB-") && receipt.len() == 23, "{receipt}");
+    let case_no = record["caseNo"].as_str().unwrap();
+    let stored = platform.store.get_case(REST, case_no).await.unwrap();
+    assert_eq!(stored.version, record["version"].as_i64().unwrap());
+
+    // The same push again (a new nonce): a duplicate with the same receipt, nothing written.
+    let (status, body) = platform.push(&sha(), REST, &record).await;
+    assert_eq!(status, 200);
+    assert_eq!(results(&body)[0]["result"], "duplicate");
+    assert_eq!(results(&body)[0]["receipt"], receipt.as_str());
+    assert_eq!(platform.stored().await, (1, 0));
+
+    // HMAC-SM3, a batch; then an SM4-GCM encrypted body signed as sent.
+    let batch = json!([rest_record(1), rest_record(2), rest_record(3)]);
+    let (status, body) = platform.push(&sm3(), REST, &batch).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["accepted"], 3, "{body}");
+    let key = ronghe_adapters::signing::sm4_key(SM4_KEY).unwrap();
+    let (status, body) = platform.push(&sm3().with_sm4(key), REST, &rest_record(4)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(results(&body)[0]["result"], "accepted", "{body}");
+    assert_eq!(platform.stored().await, (5, 0));
+
+    let metrics = platform
+        .http
+        .get(format!("{}/metrics", platform.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            r#"ronghe_writeback_records_total{system="sim-rest",channel="push-json",outcome="accepted"} 5"#
+        ),
+        "{metrics}"
+    );
+    assert!(metrics.contains(r#"outcome="duplicate"} 1"#), "{metrics}");
+}
+
+#[tokio::test]
+async fn an_older_version_never_overwrites_a_newer_one() {
+    let platform = Platform::start().await;
+    let old = rest_record(5);
+    let mut new = old.clone();
+    let version = old["version"].as_i64().unwrap();
+    new["version"] = json!(version + 1);
+    let (_, body) = platform.push(&sha(), REST, &new).await;
+    assert_eq!(results(&body)[0]["outcome"], "created", "{body}");
+    let (_, body) = platform.push(&sha(), REST, &old).await;
+    assert_eq!(results(&body)[0]["result"], "accepted", "{body}");
+    assert_eq!(results(&body)[0]["outcome"], "stale", "{body}");
+    let case_no = old["caseNo"].as_str().unwrap();
+    assert_eq!(
+        platform.store.get_case(REST, case_no).await.unwrap().version,
+        version + 1
+    );
+    assert_eq!(platform.store.case_history(REST, case_no).await.unwrap().len(), 2);
+    // The same version with other content is a conflict: refused and queued, never stored.
+    let mut conflicting = new.clone();
+    conflicting["itemName"] = json!("另一个事项名称");
+    let (_, body) = platform.push(&sha(), REST, &conflicting).await;
+    let result = &results(&body)[0];
+    assert_eq!(result["result"], "rejected", "{body}");
+    assert_eq!(result["reasons"][0]["code"], "version_conflict", "{body}");
+    assert_eq!(
+        platform.store.get_case(REST, case_no).await.unwrap().version,
+        version + 1
+    );
+}
+
+#[tokio::test]
+async fn a_mixed_batch_answers_per_record_and_queues_the_bad_ones_once() {
+    mixed_batch(Platform::start().await).await;
+}
+
+async fn mixed_batch(platform: Platform) {
+    let mut bad_id = rest_record(11);
+    bad_id["applicant"]["idNo"] = json!("520102199001011234");
+    let mut no_item = rest_record(12);
+    no_item.as_object_mut().unwrap().remove("itemCode");
+    let batch = json!([rest_record(10), bad_id, rest_record(13), no_item]);
+    let (status, body) = platform.push(&sha(), REST, &batch).await;
+    assert_eq!(status, 200, "{body}");
+    let kinds: Vec<&str> = results(&body)
+        .iter()
+        .map(|r| r["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["accepted", "rejected", "accepted", "rejected"], "{body}");
+    let rejected = &results(&body)[1];
+    assert!(rejected["quality_item"].as_i64().is_some(), "{body}");
+    assert!(!rejected["mapping_version"].as_str().unwrap().is_empty());
+    let reasons = rejected["reasons"].to_string();
+    assert!(reasons.contains("applicant.certificate_no"), "{reasons}");
+    assert!(
+        !reasons.contains("520102199001011234"),
+        "the number is masked: {reasons}"
+    );
+    assert_eq!(platform.stored().await, (2, 2));
+
+    // A retried push adds nothing: same receipts, same quality items.
+    let (_, again) = platform.push(&sha(), REST, &batch).await;
+    let kinds: Vec<&str> = results(&again)
+        .iter()
+        .map(|r| r["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["duplicate", "rejected", "duplicate", "rejected"]);
+    assert_eq!(results(&again)[1]["quality_item"], rejected["quality_item"]);
+    assert_eq!(results(&again)[0]["receipt"], results(&body)[0]["receipt"]);
+    assert_eq!(platform.stored().await, (2, 2));
+
+    // The queue through the API.
+    let (status, list) = platform.get("/api/v1/quality?system=sim-rest&status=open").await;
+    assert_eq!(status, 200);
+    assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
+    let id = rejected["quality_item"].as_i64().unwrap();
+    let (status, item) = platform.get(&format!("/api/v1/quality/{id}")).await;
+    assert_eq!(status, 200, "{item}");
+    assert_eq!(item["channel"], "push-json");
+    assert_eq!(item["record"]["caseNo"], batch[1]["caseNo"]);
+    assert_eq!(item["mapping_version"], rejected["mapping_version"]);
+    let (status, _) = platform.get("/api/v1/quality?status=lost").await;
+    assert_eq!(status, 400);
+    let (status, _) = platform.get("/api/v1/quality/999999").await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn the_soap_simulator_pushes_gbk_envelopes_signed_and_encrypted() {
+    let platform = Platform::start().await;
+    let sim = SoapSim::start(&SimOptions {
+        seed: 3,
+        cases: 20,
+        listen: "127.0.0.1:0".parse().unwrap(),
+        bridge: None,
+    })
+    .await
+    .unwrap();
+    let url = format!("{}/soap/{SOAP}/writeback", platform.url);
+    let completed = sim.completed();
+    assert!(!completed.is_empty());
+    let pushed = sim.push_completed(&Push::new(&url, Some(sm3()))).await.unwrap();
+    assert_eq!(pushed, completed.len());
+    assert_eq!(platform.stored().await, (completed.len() as i64, 0));
+
+    // A subset again, in one SOAP 1.1 envelope, SM4-encrypted: duplicates with their receipts.
+    let key = ronghe_adapters::signing::sm4_key(SM4_KEY).unwrap();
+    let push = Push::new(&url, Some(sha().with_sm4(key)));
+    let answer = push.send(&completed[..2]).await.unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(
+        answer.content_type.starts_with("text/xml"),
+        "{}",
+        answer.content_type
+    );
+    assert_eq!(
+        answer.body.matches("result=\"duplicate\"").count(),
+        2,
+        "{}",
+        answer.body
+    );
+    assert!(answer.body.contains("receipt=\"WB-"), "{}", answer.body);
+
+    // SOAP 1.2, a newer version of one case and a broken one.
+    let newer = completed[0].replacen("<版本号>", "<版本号>1", 1);
+    let broken =
+        completed[1]
+            .replacen("<事项编码>", "<事项编码_>", 1)
+            .replacen("</事项编码>", "</事项编码_>", 1);
+    let push12 = Push {
+        version: SoapVersion::Soap12,
+        ..Push::new(&url, Some(sha()))
+    };
+    let answer = push12.send(&[newer, broken]).await.unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(
+        answer.content_type.starts_with("application/soap+xml"),
+        "{}",
+        answer.content_type
+    );
+    assert!(answer.body.contains("http://www.w3.org/2003/05/soap-envelope"));
+    assert!(
+        answer
+            .body
+            .contains("index=\"0\" result=\"accepted\" outcome=\"updated\""),
+        "{}",
+        answer.body
+    );
+    assert!(
+        answer.body.contains("index=\"1\" result=\"rejected\""),
+        "{}",
+        answer.body
+    );
+    let (_, items) = platform.get("/api/v1/quality?system=sim-soap").await;
+    assert_eq!(items[0]["channel"], "push-soap", "{items}");
+
+    // The WSDL, with this endpoint.
+    let wsdl = platform
+        .http
+        .get(format!("{url}?wsdl"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        wsdl.contains("wsdl:definitions") && wsdl.contains(&format!("location=\"{url}\"")),
+        "{wsdl}"
+    );
+    sim.running.stop().await;
+}
+
+#[tokio::test]
+async fn authentication_failures_look_alike_and_store_nothing() {
+    let platform = Platform::start().await;
+    let path = format!("/api/v1/writeback/{REST}");
+    let body = rest_record(20).to_string().into_bytes();
+    let json = "application/json";
+    let now = Utc::now().timestamp();
+
+    let tampered = {
+        let mut signed = sha().sign("POST", &path, &body).unwrap();
+        signed.body = rest_record(21).to_string().into_bytes();
+        signed
+    };
+    let expired = sha()
+        .sign_at("POST", &path, &body, now - 3600, "n-expired")
+        .unwrap();
+    let future = sha()
+        .sign_at("POST", &path, &body, now + 3600, "n-future")
+        .unwrap();
+    let unknown_key = Signer::new("k-none", Algorithm::HmacSha256, SHA_SECRET.as_bytes().to_vec())
+        .sign("POST", &path, &body)
+        .unwrap();
+    let wrong_secret = Signer::new("k-sha", Algorithm::HmacSha256, b"guess".to_vec())
+        .sign("POST", &path, &body)
+        .unwrap();
+    let wrong_algorithm = Signer::new("k-sha", Algorithm::HmacSm3, SHA_SECRET.as_bytes().to_vec())
+        .sign("POST", &path, &body)
+        .unwrap();
+    let other_path = sha().sign("POST", "/api/v1/writeback/sim-soap", &body).unwrap();
+    let mut unsigned = sha().sign("POST", &path, &body).unwrap();
+    unsigned.headers.retain(|(h, _)| *h != "x-ronghe-signature");
+
+    let mut answers = Vec::new();
+    for (name, signed) in [
+        ("tampered body", tampered),
+        ("expired timestamp", expired),
+        ("future timestamp", future),
+        ("unknown key", unknown_key),
+        ("wrong secret", wrong_secret),
+        ("wrong algorithm", wrong_algorithm),
+        ("signed for another path", other_path),
+        ("no signature", unsigned),
+    ] {
+        let (status, text) = platform.send(&path, json, &signed.headers, signed.body).await;
+        assert_eq!(status, 401, "{name}: {text}");
+        answers.push((name, text));
+    }
+    // An unknown system, with a request that would be right for a known one.
+    let signed = sha().sign("POST", "/api/v1/writeback/no-such", &body).unwrap();
+    let (status, text) = platform
+        .send("/api/v1/writeback/no-such", json, &signed.headers, signed.body)
+        .await;
+    assert_eq!(status, 401);
+    answers.push(("unknown system", text));
+    for (name, text) in &answers {
+        assert_eq!(text, &answers[0].1, "{name} answers like the others");
+    }
+    let error: Value = serde_json::from_str(&answers[0].1).unwrap();
+    assert_eq!(error["error"]["code"], "unauthenticated");
+    assert!(error["error"].get("field").is_none());
+
+    // A retired key: forbidden, in the same shape.
+    let retired = Signer::new("k-old", Algorithm::HmacSha256, SHA_SECRET.as_bytes().to_vec());
+    let (status, text) = platform.signed(&retired, &path, json, &body).await;
+    assert_eq!(status, 403, "{text}");
+    let error: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(error["error"]["code"], "forbidden");
+    assert_eq!(platform.stored().await, (0, 0), "nothing stored");
+
+    // A replayed request: the first is taken, the replay refused alike.
+    let signed = sha().sign("POST", &path, &body).unwrap();
+    let (status, _) = platform
+        .send(&path, json, &signed.headers, signed.body.clone())
+        .await;
+    assert_eq!(status, 200);
+    let (status, text) = platform.send(&path, json, &signed.headers, signed.body).await;
+    assert_eq!(status, 401);
+    assert_eq!(text, answers[0].1);
+    assert_eq!(platform.stored().await, (1, 0), "the replay stored nothing");
+}
+
+/// A body the intake must refuse: (what, path, content type, body, status, code).
+type Refusal<'a> = (&'a str, &'a str, &'a str, Vec<u8>, u16, &'a str);
+
+#[tokio::test]
+async fn malformed_and_hostile_bodies_are_refused_with_the_error_shape_and_nothing_stored() {
+    let platform = Platform::start().await;
+    let json_path = format!("/api/v1/writeback/{REST}");
+    let soap_path = format!("/soap/{SOAP}/writeback");
+    let envelope = |body: &str| {
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>{body}</s:Body></s:Envelope>"
+        )
+    };
+    let laughs = format!(
+        "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol2 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">]>{}",
+        envelope("<办件><办件编号>&lol2;</办件编号></办件>")
+    );
+    let external = format!(
+        "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]>{}",
+        envelope("<办件><办件编号>&xxe;</办件编号></办件>")
+    );
+    let undeclared_entity = envelope("<办件><办件编号>&xxe;</办件编号></办件>");
+    let gbk = Push::new("http://unused/", None)
+        .envelope(&[ronghe_adapters::sim::soap::case_xml(&data::case(3, 0))]);
+    let oversized = "x".repeat(MAX_BODY + 1);
+    let too_many = Value::Array((0..=MAX_BATCH).map(rest_record).collect()).to_string();
+    let xml = "text/xml; charset=UTF-8";
+    // (what, path, content type, body, status, code)
+    let cases: Vec<Refusal> = vec![
+        (
+            "malformed JSON",
+            &json_path,
+            "application/json",
+            b"{\"caseNo\": ".to_vec(),
+            400,
+            "invalid_json",
+        ),
+        (
+            "a JSON scalar",
+            &json_path,
+            "application/json",
+            b"42".to_vec(),
+            400,
+            "invalid_body",
+        ),
+        (
+            "a batch of scalars",
+            &json_path,
+            "application/json",
+            b"[1]".to_vec(),
+            400,
+            "invalid_record",
+        ),
+        (
+            "JSON as text",
+            &json_path,
+            "text/plain",
+            b"{}".to_vec(),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "a batch over max_batch",
+            &json_path,
+            "application/json",
+            too_many.into_bytes(),
+            413,
+            "batch_too_large",
+        ),
+        (
+            "an oversized JSON body",
+            &json_path,
+            "application/json",
+            oversized.clone().into_bytes(),
+            413,
+            "body_too_large",
+        ),
+        (
+            "malformed XML",
+            &soap_path,
+            xml,
+            envelope("<办件>").into_bytes(),
+            400,
+            "invalid_xml",
+        ),
+        (
+            "billion laughs",
+            &soap_path,
+            xml,
+            laughs.into_bytes(),
+            400,
+            "xml_refused",
+        ),
+        (
+            "external entity",
+            &soap_path,
+            xml,
+            external.into_bytes(),
+            400,
+            "xml_refused",
+        ),
+        (
+            "an undeclared entity",
+            &soap_path,
+            xml,
+            undeclared_entity.into_bytes(),
+            400,
+            "xml_refused",
+        ),
+        (
+            "GBK declared as UTF-8",
+            &soap_path,
+            xml,
+            gbk.clone(),
+            400,
+            "encoding_mismatch",
+        ),
+        (
+            "no case elements",
+            &soap_path,
+            xml,
+            envelope("<x/>").into_bytes(),
+            400,
+            "no_records",
+        ),
+        (
+            "not an envelope",
+            &soap_path,
+            xml,
+            b"<a/>".to_vec(),
+            400,
+            "invalid_envelope",
+        ),
+        (
+            "an oversized SOAP body",
+            &soap_path,
+            xml,
+            oversized.into_bytes(),
+            413,
+            "body_too_large",
+        ),
+    ];
+    for (name, path, content_type, body, status, code) in cases {
+        let (got, text) = platform.signed(&sha(), path, content_type, &body).await;
+        assert_eq!(got, status, "{name}: {text}");
+        if path.starts_with("/soap/") {
+            assert!(
+                text.contains("Fault") && text.contains(&format!("<wb:code>{code}</wb:code>")),
+                "{name}: {text}"
+            );
+        } else {
+            let error: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}: {text}"));
+            assert_eq!(error["error"]["code"], code, "{name}: {text}");
+            assert!(error["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+        }
+    }
+    assert_eq!(platform.stored().await, (0, 0), "nothing stored");
+    // The same GBK bytes, declared as what they are, are taken.
+    let (status, text) = platform
+        .signed(&sha(), &soap_path, "text/xml; charset=GBK", &gbk)
+        .await;
+    assert_eq!(status, 200, "{text}");
+}
+
+#[tokio::test]
+async fn writeback_and_quality_commands_through_the_binary() {
+    let sandbox = common::binary::Sandbox::new();
+    sandbox.add_system(REST, "http://127.0.0.1:9/api");
+    let good = sandbox.write("wb.toml", writeback_config());
+    let bad = sandbox.write(
+        "bad.toml",
+        "[[keys]]\nid = \"a\"\nalgorithm = \"hmac-md5\"\nsecret = \"env:A\"\n",
+    );
+    sandbox.run(&["writeback", "check", &good]).check(
+        0,
+        &[
+            "有效 valid: write-back config",
+            "k-sm3 (hmac-sm3)",
+            "batch ≤ 10",
+            "SM4-GCM",
+        ],
+    );
+    let run = sandbox.run(&["--json", "writeback", "check", &bad]).check(1, &[]);
+    assert_eq!(run.json()["valid"], false, "{run}");
+    sandbox.run(&["writeback", "attach", REST, &bad]).check(1, &[]);
+    sandbox
+        .run(&["writeback", "attach", REST, &good])
+        .check(0, &["已绑定 attached: write-back config to sim-rest"]);
+    sandbox
+        .run(&["writeback", "attach", "no-such", &good])
+        .check(1, &[]);
+
+    // One refused record in the queue, as the intake leaves it.
+    let store = Store::open(&sandbox.database(), &Default::default())
+        .await
+        .unwrap();
+    assert!(store.writeback_config(REST).await.unwrap().contains("k-sm3"));
+    let ids = store
+        .queue_quality_items(
+            &[NewQualityItem {
+                system_id: REST.to_owned(),
+                case_no: Some("SC-1".to_owned()),
+                version: Some(2),
+                channel: "push-json".to_owned(),
+                record_hash: "ab".repeat(32),
+                record: json!({ "caseNo": "SC-1" }),
+                reasons: vec![QualityReason {
+                    code: "mapping".to_owned(),
+                    field: Some("implementation_code".to_owned()),
+                    message: "implementation_code: is required".to_owned(),
+                }],
+                mapping_version: Some("m1".to_owned()),
+                received_at: Utc::now(),
+            }],
+            "test",
+        )
+        .await
+        .unwrap();
+    store.close().await;
+    let id = ids[0].to_string();
+    sandbox
+        .run(&["quality", "list", "--system", REST, "--status", "open"])
+        .check(0, &["SC-1", "mapping", "open"]);
+    sandbox
+        .run(&["quality", "show", &id])
+        .check(0, &["implementation_code: is required", "m1"]);
+    sandbox
+        .run(&["quality", "dismiss", &id, "--reason", "测试数据"])
+        .check(0, &["已忽略 dismissed"]);
+    sandbox
+        .run(&["quality", "dismiss", &id, "--reason", "again"])
+        .check(1, &[]);
+    let run = sandbox
+        .run(&["--json", "quality", "list", "--status", "dismissed"])
+        .check(0, &[]);
+    assert_eq!(run.json()[0]["id"].as_i64(), Some(ids[0]), "{run}");
+    let run = sandbox
+        .run(&["--json", "quality", "list", "--status", "open"])
+        .check(0, &[]);
+    assert_eq!(run.json(), json!([]), "{run}");
+    sandbox
+        .run(&["quality", "list", "--status", "lost"])
+        .check(1, &[]);
+}
