@@ -457,6 +457,19 @@ async fn serve_runs_the_worker() {
         "one refused attempt while down, then delivered: {shown}"
     );
     assert_eq!(sim.applications().len(), 1);
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for outcome in ["accepted", "retry_later", "delivered"] {
+        let line =
+            format!("ronghe_handoff_applications_total{{system=\"{SYSTEM}\",outcome=\"{outcome}\"}} 1");
+        assert!(metrics.contains(&line), "{line} in\n{metrics}");
+    }
 }
 
 /// The queue in the store, on either backend: one hand-off per case, leases that keep two

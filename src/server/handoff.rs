@@ -90,6 +90,8 @@ pub(super) async fn accept(
         .with_field("case_no"));
     }
     let created = enqueued == Enqueued::Created;
+    let outcome = if created { "accepted" } else { "duplicate" };
+    state.metrics.handoff(&id, outcome);
     tracing::info!(handoff = handoff.id, system = %id, case_no = %case.case_no, duplicate = !created, actor, "application accepted for hand-off");
     Ok((
         StatusCode::ACCEPTED,

@@ -35,6 +35,13 @@ struct WritebackLabels {
     outcome: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HandoffLabels {
+    system: String,
+    /// `accepted`, `duplicate`, `delivered`, `retry_later` or `failed`.
+    outcome: String,
+}
+
 /// Every metric of a node, with the registry that renders them.
 pub struct Metrics {
     registry: Registry,
@@ -42,6 +49,7 @@ pub struct Metrics {
     http_seconds: Family<HttpLabels, Histogram>,
     bridge_tickets: Family<TicketLabels, Counter>,
     writeback_records: Family<WritebackLabels, Counter>,
+    handoff_applications: Family<HandoffLabels, Counter>,
 }
 
 impl Metrics {
@@ -69,8 +77,15 @@ impl Metrics {
             "Write-back records by system, channel and outcome: received, accepted, duplicate, rejected",
             writeback_records.clone(),
         );
+        let handoff_applications = Family::<HandoffLabels, Counter>::default();
+        registry.register(
+            "handoff_applications",
+            "Front-end migration hand-offs by system and outcome: accepted, duplicate, delivered, retry_later, failed",
+            handoff_applications.clone(),
+        );
         Arc::new(Metrics {
             registry,
+            handoff_applications,
             http_requests,
             http_seconds,
             bridge_tickets,
@@ -96,6 +111,16 @@ impl Metrics {
                 outcome: outcome.to_owned(),
             })
             .inc_by(n);
+    }
+
+    /// Counts a hand-off of `system` with `outcome`.
+    pub fn handoff(&self, system: &str, outcome: &str) {
+        self.handoff_applications
+            .get_or_create(&HandoffLabels {
+                system: system.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
     }
 
     fn render(&self) -> String {

@@ -162,13 +162,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     };
     let (stop_worker, worker_stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(
-        crate::handoff::Worker::new(store.clone(), Arc::new(ronghe_adapters::Environment)).run(
-            HANDOFF_IDLE,
-            async move {
+        crate::handoff::Worker::new(store.clone(), Arc::new(ronghe_adapters::Environment))
+            .with_metrics(state.metrics.clone())
+            .run(HANDOFF_IDLE, async move {
                 let mut stopped = worker_stopped;
                 let _ = stopped.wait_for(|stop| *stop).await;
-            },
-        ),
+            }),
     );
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
     let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
