@@ -9,6 +9,7 @@ use anyhow::Context;
 use serde::Deserialize;
 
 use crate::bridge::BridgeKeysConfig;
+use crate::exchange::ExchangeConfig;
 
 /// The store the embedded default uses: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://ronghe.db";
@@ -35,6 +36,9 @@ pub struct Config {
     /// `[bridge]`: the keys of the user bridge (key ids and secret references; see README).
     /// Without it the bridge's commands and endpoints say it is not configured.
     pub bridge: Option<BridgeKeysConfig>,
+    /// `[exchange]`: delivery to the provincial data-sharing exchange (Art. 27). With it,
+    /// `ronghe serve` runs the delivery worker; without it cases wait in the outbox.
+    pub exchange: Option<ExchangeConfig>,
 }
 
 impl Default for Config {
@@ -48,6 +52,7 @@ impl Default for Config {
             calendar_override: None,
             mappings_dir: PathBuf::from("mappings"),
             bridge: None,
+            exchange: None,
         }
     }
 }
@@ -67,6 +72,9 @@ impl Config {
                         *file = dir.join(&*file);
                     }
                     config.mappings_dir = dir.join(&config.mappings_dir);
+                    if let Some(exchange) = config.exchange.as_mut() {
+                        exchange.relative_to(dir);
+                    }
                 }
                 config
             }
@@ -105,6 +113,9 @@ impl Config {
         }
         if let Some(bridge) = &self.bridge {
             problems.extend(bridge.problems());
+        }
+        if let Some(exchange) = &self.exchange {
+            problems.extend(exchange.problems());
         }
         anyhow::ensure!(problems.is_empty(), "{}", problems.join("; "));
         Ok(())
@@ -159,6 +170,30 @@ mod tests {
             err.contains("max_connections") && err.contains("database_url"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn exchange_is_checked_whole_and_its_template_is_relative_to_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "[exchange]\nurl = \"http://127.0.0.1:9/cases\"\ntemplate = \"payload.hbs\"\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&path), |_| None).unwrap();
+        let exchange = config.exchange.unwrap();
+        assert_eq!(exchange.template, Some(dir.path().join("payload.hbs")));
+        assert_eq!(exchange.max_attempts, 12);
+        std::fs::write(
+            &path,
+            "max_connections = 0\n[exchange]\nurl = \"nowhere\"\ntoken = \"plain\"\n",
+        )
+        .unwrap();
+        let err = format!("{:#}", Config::load(Some(&path), |_| None).unwrap_err());
+        for needle in ["max_connections", "exchange.url", "exchange.token"] {
+            assert!(err.contains(needle), "{needle} missing in {err}");
+        }
     }
 
     #[test]

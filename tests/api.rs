@@ -6,7 +6,7 @@ mod common;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
-use ronghe::server::{AppState, Metrics, app};
+use ronghe::server::{AppState, app};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -28,14 +28,8 @@ impl Api {
         let store = common::sqlite_store(&dir).await;
         let router = app(
             AppState {
-                store: store.clone(),
-                metrics: Metrics::new(),
-                bridge: None,
                 calendar: std::sync::Arc::new(calendar),
-                writeback: ronghe::writeback::Intake::new(
-                    concat!(env!("CARGO_MANIFEST_DIR"), "/mappings"),
-                    std::sync::Arc::new(ronghe_adapters::Environment),
-                ),
+                ..common::app_state(store.clone())
             },
             MAX_BODY,
         );

@@ -9,7 +9,7 @@ mod common;
 use base64::Engine as _;
 use chrono::{Duration, Utc};
 use ronghe::bridge::Cipher;
-use ronghe::server::{AppState, Metrics, app};
+use ronghe::server::AppState;
 use ronghe_adapters::sim::data::LegacyAccount;
 use ronghe_adapters::sim::rest::{API_KEY, RestSim};
 use ronghe_adapters::sim::{SimBridge, SimOptions};
@@ -33,18 +33,10 @@ impl Platform {
         let keys = common::bridge_keys("k1", &[("k1", Cipher::Aes256Gcm)]);
         let bridge = common::bridge(&store, &keys);
         let state = AppState {
-            store,
-            metrics: Metrics::new(),
             bridge: Some(bridge.clone()),
-            calendar: std::sync::Arc::new(ronghe::calendar::Calendar::embedded().clone()),
-            writeback: ronghe::writeback::Intake::new(
-                concat!(env!("CARGO_MANIFEST_DIR"), "/mappings"),
-                std::sync::Arc::new(ronghe_adapters::Environment),
-            ),
+            ..common::app_state(store)
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app(state, 1 << 20)).await });
+        let url = common::serve_app(state, 1 << 20).await;
         Platform {
             url,
             bridge,

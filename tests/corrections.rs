@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use http_body_util::BodyExt;
 use ronghe::calendar::Calendar;
 use ronghe::corrections::{self, Action, CorrectionError, Source, Status};
-use ronghe::server::{AppState, Metrics, app};
+use ronghe::server::app;
 use ronghe::store::{CorrectionFilter, Store};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -280,19 +280,9 @@ impl Api {
     async fn new() -> Api {
         let dir = tempfile::tempdir().unwrap();
         let store = common::sqlite_store(&dir).await;
-        let router = app(
-            AppState {
-                store: store.clone(),
-                metrics: Metrics::new(),
-                bridge: None,
-                calendar: std::sync::Arc::new(calendar_through_next_year()),
-                writeback: ronghe::writeback::Intake::new(
-                    concat!(env!("CARGO_MANIFEST_DIR"), "/mappings"),
-                    std::sync::Arc::new(ronghe_adapters::Environment),
-                ),
-            },
-            64 * 1024,
-        );
+        let mut state = common::app_state(store.clone());
+        state.calendar = std::sync::Arc::new(calendar_through_next_year());
+        let router = app(state, 64 * 1024);
         Api {
             router,
             store,

@@ -9,10 +9,8 @@ mod common;
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
-use ronghe::calendar::Calendar;
 use ronghe::case::{Case, Stage};
 use ronghe::handoff::{Enqueued, HandoffState, RoundSummary, Worker};
-use ronghe::server::{AppState, Metrics, app};
 use ronghe::store::{AttemptOutcome, Store};
 use ronghe_adapters::Fixed;
 use ronghe_adapters::sim::SimOptions;
@@ -46,19 +44,7 @@ async fn platform(key: &str) -> Platform {
     store.set_adapter_config(SYSTEM, &config, "test").await.unwrap();
     let secrets = Fixed([("env:SIM_REST_KEY".to_owned(), key.to_owned())].into());
     let worker = Worker::new(store.clone(), Arc::new(secrets));
-    let state = AppState {
-        store: store.clone(),
-        metrics: Metrics::new(),
-        bridge: None,
-        calendar: Arc::new(Calendar::embedded().clone()),
-        writeback: ronghe::writeback::Intake::new(
-            concat!(env!("CARGO_MANIFEST_DIR"), "/mappings"),
-            std::sync::Arc::new(ronghe_adapters::Environment),
-        ),
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app(state, 1 << 20)).await });
+    let url = common::serve_app(common::app_state(store.clone()), 1 << 20).await;
     Platform {
         url,
         store,

@@ -4,84 +4,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
+use common::binary::Server;
 use serde_json::{Value, json};
-
-/// A running `ronghe serve`; killed if the test fails before stopping it.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    /// Starts the binary on an ephemeral port and waits (with a deadline) for its address.
-    fn start(database_url: &str, config: &std::path::Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ronghe"))
-            .args(["--log-format", "json", "--config"])
-            .arg(config)
-            .args(["--database", database_url, "serve", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn ronghe serve");
-        let stderr = child.stderr.take().expect("stderr piped");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let listen = serde_json::from_str::<Value>(&line)
-                    .ok()
-                    .and_then(|v| v["fields"]["listen"].as_str().map(str::to_owned));
-                if let Some(listen) = listen {
-                    let _ = tx.send(listen);
-                }
-            }
-        });
-        let listen = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("server logged its address within 60 s");
-        Server {
-            child,
-            base: format!("http://{listen}"),
-        }
-    }
-
-    /// Sends SIGTERM and waits (with a deadline) for a clean exit.
-    fn stop(mut self) {
-        let pid = self.child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .expect("run kill")
-                .success()
-        );
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                assert!(
-                    status.success(),
-                    "ronghe serve exited with {status} after SIGTERM"
-                );
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "ronghe serve did not stop within 30 s of SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 async fn walk_every_endpoint(database_url: &str, backend: &str) {
     let dir = tempfile::tempdir().unwrap();

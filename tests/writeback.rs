@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::Utc;
-use ronghe::server::{AppState, Metrics, app};
+use ronghe::server::AppState;
 use ronghe::store::{NewQualityItem, QualityReason, Store};
 use ronghe::writeback::Intake;
 use ronghe_adapters::signing::{Algorithm, Signer};
@@ -24,6 +24,8 @@ use serde_json::{Value, json};
 
 const REST: &str = "sim-rest";
 const SOAP: &str = "sim-soap";
+/// A system bound by secrecy rules (涉密): never served through the platform (Art. 13).
+const SECRET: &str = "sim-secret";
 const SHA_SECRET: &str = "writeback-sha-secret";
 const SM3_SECRET: &str = "writeback-sm3-secret";
 const SM4_KEY: &str = "00112233445566778899aabbccddeeff";
@@ -87,10 +89,13 @@ impl Platform {
 
     /// The same on `store` (`dir` lives as long as the platform).
     async fn start_on(store: Store, dir: tempfile::TempDir) -> Platform {
-        for id in [REST, SOAP] {
-            store.insert_system(&common::system(id), "test").await.unwrap();
+        let mut secret = common::new_system(SECRET);
+        secret.secret = true;
+        let secret = secret.validate(Utc::now()).unwrap();
+        for system in [common::system(REST), common::system(SOAP), secret] {
+            store.insert_system(&system, "test").await.unwrap();
             store
-                .set_writeback_config(id, &writeback_config(), "test")
+                .set_writeback_config(&system.id, &writeback_config(), "test")
                 .await
                 .unwrap();
         }
@@ -103,18 +108,13 @@ impl Platform {
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
         let state = AppState {
-            store: store.clone(),
-            metrics: Metrics::new(),
-            bridge: None,
-            calendar: Arc::new(ronghe::calendar::Calendar::embedded().clone()),
             writeback: Intake::new(
                 concat!(env!("CARGO_MANIFEST_DIR"), "/mappings"),
                 Arc::new(ronghe_adapters::Fixed(secrets)),
             ),
+            ..common::app_state(store.clone())
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app(state, MAX_BODY)).await });
+        let url = common::serve_app(state, MAX_BODY).await;
         Platform {
             url,
             store,
@@ -427,6 +427,27 @@ async fn the_soap_simulator_pushes_gbk_envelopes_signed_and_encrypted() {
         wsdl.contains("wsdl:definitions") && wsdl.contains(&format!("location=\"{url}\"")),
         "{wsdl}"
     );
+    let (status, _) = platform.get("/soap/no-such/writeback?wsdl").await;
+    assert_eq!(status, 404);
+
+    // A push signed with a key the system does not have: a fault that names no part.
+    let stranger = Signer::new("k-none", Algorithm::HmacSm3, SM3_SECRET.as_bytes().to_vec());
+    let answer = Push::new(&url, Some(stranger))
+        .send(&completed[..1])
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 401, "{}", answer.body);
+    assert!(
+        answer.body.contains("<faultcode>soapenv:Client</faultcode>"),
+        "{}",
+        answer.body
+    );
+    assert!(
+        answer.body.contains("<wb:code>unauthenticated</wb:code>"),
+        "{}",
+        answer.body
+    );
+    assert!(!answer.body.contains("k-none"), "{}", answer.body);
     sim.running.stop().await;
 }
 
@@ -477,13 +498,14 @@ async fn authentication_failures_look_alike_and_store_nothing() {
         assert_eq!(status, 401, "{name}: {text}");
         answers.push((name, text));
     }
-    // An unknown system, with a request that would be right for a known one.
-    let signed = sha().sign("POST", "/api/v1/writeback/no-such", &body).unwrap();
-    let (status, text) = platform
-        .send("/api/v1/writeback/no-such", json, &signed.headers, signed.body)
-        .await;
-    assert_eq!(status, 401);
-    answers.push(("unknown system", text));
+    // An unknown system, and a secret one, with requests that would be right for a known one.
+    for (name, system) in [("unknown system", "no-such"), ("secret system", SECRET)] {
+        let path = format!("/api/v1/writeback/{system}");
+        let signed = sha().sign("POST", &path, &body).unwrap();
+        let (status, text) = platform.send(&path, json, &signed.headers, signed.body).await;
+        assert_eq!(status, 401, "{name}");
+        answers.push((name, text));
+    }
     for (name, text) in &answers {
         assert_eq!(text, &answers[0].1, "{name} answers like the others");
     }
@@ -679,6 +701,9 @@ async fn malformed_and_hostile_bodies_are_refused_with_the_error_shape_and_nothi
 async fn writeback_and_quality_commands_through_the_binary() {
     let sandbox = common::binary::Sandbox::new();
     sandbox.add_system(REST, "http://127.0.0.1:9/api");
+    let mut secret = common::binary::add_system_args(SECRET, "http://127.0.0.1:9/api");
+    secret.push("--secret");
+    sandbox.run(&secret).check(0, &[]);
     let good = sandbox.write("wb.toml", writeback_config());
     let bad = sandbox.write(
         "bad.toml",

@@ -9,6 +9,7 @@ mod bridge;
 mod calendar;
 mod cases;
 mod corrections;
+mod exchange;
 mod generate;
 mod handoff;
 mod mapping;
@@ -100,6 +101,9 @@ enum Command {
     /// User bridge between platform identities and departmental accounts 用户互认.
     #[command(subcommand, after_help = EXIT_CODES)]
     Bridge(bridge::Command),
+    /// Delivery to the provincial data-sharing exchange (Art. 27): status, dead letters 数据共享交换.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Exchange(exchange::Command),
     /// Run the simulated departmental systems until Ctrl-C 模拟部门系统.
     Sim(sim::SimArgs),
     /// Write-back configs of systems that push cases: check, attach 办件回传.
@@ -295,6 +299,7 @@ async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
         Command::Cases(cmd) => cases::run(ctx, cmd).await,
         Command::Writeback(cmd) => writeback::run(ctx, cmd).await,
         Command::Quality(cmd) => writeback::run_quality(ctx, cmd).await,
+        Command::Exchange(cmd) => exchange::run(ctx, cmd).await,
         Command::Validate { kind, value } => validate::run(ctx, kind, &value),
         Command::Calendar(cmd) => calendar::run(ctx, cmd),
         Command::Assess(cmd) => assess::run(ctx, cmd).await,

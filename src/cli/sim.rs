@@ -1,13 +1,14 @@
 //! `ronghe sim`: runs the simulated departmental systems on loopback until Ctrl-C, prints their
 //! addresses and credentials, and writes a ready adapter config (and secret file) for each. With
 //! `--platform`, the REST system also gets a single sign-on login against that ronghe's user
-//! bridge, and its bridge config, secret and account export are written too.
+//! bridge, and its bridge config, secret and account export are written too. The simulated
+//! data-sharing exchange runs alongside; its URL goes in `[exchange]`.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::Args;
-use ronghe_adapters::sim::{SimBridge, SimOptions, rest, soap, sql};
+use ronghe_adapters::sim::{SimBridge, SimOptions, exchange, rest, soap, sql};
 use serde_json::json;
 
 use super::{Context, Failure};
@@ -26,6 +27,9 @@ pub(super) struct SimArgs {
     /// Port of the SOAP system (0: any free port).
     #[arg(long, default_value_t = 0)]
     soap_port: u16,
+    /// Port of the data-sharing exchange simulator (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    exchange_port: u16,
     /// Where to write the adapter configs and secret files.
     #[arg(long, default_value = "sim-configs")]
     configs: PathBuf,
@@ -103,6 +107,10 @@ pub(super) async fn run(ctx: &Context, args: SimArgs) -> Result<(), Failure> {
     let sql_config = dir.join("sql.toml");
     write(&sql_config, &sql::adapter_config(&database, 500))?;
 
+    let exchange = exchange::ExchangeSim::start(([127, 0, 0, 1], args.exchange_port).into())
+        .await
+        .context("cannot start the exchange simulator")?;
+
     let systems = [
         Announced {
             id: "sim-rest",
@@ -142,17 +150,23 @@ pub(super) async fn run(ctx: &Context, args: SimArgs) -> Result<(), Failure> {
             s.name, s.kind.to_uppercase(), s.url, s.credential, s.config.display(), s.id, s.name, s.department, s.kind, s.url, s.id, s.config.display(), s.id
         ));
     }
+    human.push_str(&format!(
+        "\n数据共享交换平台 exchange simulator: {}\n  in ronghe.toml: [exchange]\n                  url = \"{}\"\n",
+        exchange.endpoint(),
+        exchange.endpoint()
+    ));
     if let Some(platform) = &args.platform {
         human.push_str(&bridge_files(&dir, platform, &rest, &bridge_secret)?);
     }
     let value: Vec<_> = systems.iter().map(|s| json!({ "id": s.id, "name": s.name, "kind": s.kind, "url": s.url, "credentials": s.credential, "config": s.config })).collect();
     ctx.out.show(
         human,
-        &json!({ "seed": args.seed, "cases": args.cases, "systems": value }),
+        &json!({ "seed": args.seed, "cases": args.cases, "systems": value, "exchange": exchange.endpoint() }),
     );
     tokio::signal::ctrl_c().await.context("cannot wait for Ctrl-C")?;
     rest.running.stop().await;
     soap.running.stop().await;
+    exchange.running.stop().await;
     Ok(())
 }
 

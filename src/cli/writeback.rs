@@ -16,6 +16,10 @@ pub(super) enum Command {
     Check { file: PathBuf },
     /// Validate a write-back config and attach it to a registered system 绑定回传配置.
     Attach { system: String, file: PathBuf },
+    /// Pull the system's cases through its adapter now, from the last checkpoint 立即拉取.
+    Pull { system: String },
+    /// Every system's pull: checkpoint, next run, last error 拉取状态.
+    Pulls,
 }
 
 #[derive(Debug, Subcommand)]
@@ -88,6 +92,11 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             let text = read_config(&file)?;
             let config = WritebackConfig::parse(&text).map_err(refused_config("write-back"))?;
             let store = ctx.store().await?;
+            if store.get_system(&system).await?.secret {
+                return Err(Failure::Refused(anyhow::anyhow!(
+                    "system {system} is bound by secrecy rules (涉密); its cases are not written back to the platform"
+                )));
+            }
             store.set_writeback_config(&system, &text, &ctx.actor).await?;
             ctx.out.show(
                 format!(
@@ -95,6 +104,66 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                     summary(&config)
                 ),
                 &json!({ "system": system }),
+            );
+            Ok(())
+        }
+        Command::Pull { system } => {
+            let config = ctx.config()?;
+            let store = ctx.store().await?;
+            let secrets: std::sync::Arc<dyn ronghe_adapters::Secrets> =
+                std::sync::Arc::new(ronghe_adapters::Environment);
+            let intake = crate::writeback::Intake::new(config.mappings_dir.clone(), secrets.clone());
+            let puller = crate::pull::Puller::new(store, intake, secrets)?;
+            match puller.run(&system, true).await {
+                Ok(Some(report)) => {
+                    ctx.out.show(
+                        format!(
+                            "已拉取 pulled {system}: read {}, accepted {}, duplicate {}, rejected {} (checkpoint {})",
+                            report.read,
+                            report.accepted,
+                            report.duplicate,
+                            report.rejected,
+                            report.checkpoint.as_deref().unwrap_or("-")
+                        ),
+                        &report,
+                    );
+                    Ok(())
+                }
+                Ok(None) => Err(Failure::Refused(anyhow::anyhow!(
+                    "another node is pulling {system} right now; try again when it is done"
+                ))),
+                Err(e @ (crate::pull::PullError::NoSchedule(_) | crate::pull::PullError::Intake(_))) => {
+                    Err(Failure::Refused(e.into()))
+                }
+                Err(e) => Err(Failure::Failed(e.into())),
+            }
+        }
+        Command::Pulls => {
+            let states = ctx.store().await?.pull_states().await?;
+            let rows = states
+                .iter()
+                .map(|s| {
+                    vec![
+                        s.system_id.clone(),
+                        s.records_read.to_string(),
+                        s.checkpoint.clone().unwrap_or_default(),
+                        s.next_run_at.to_rfc3339(),
+                        s.running_on.clone().unwrap_or_default(),
+                        s.last_error.clone().unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            ctx.out.table(
+                &[
+                    "系统 system",
+                    "已读 read",
+                    "检查点 checkpoint",
+                    "下次 next run",
+                    "运行中 running on",
+                    "错误 last error",
+                ],
+                rows,
+                &states,
             );
             Ok(())
         }

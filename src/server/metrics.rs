@@ -1,4 +1,7 @@
 //! Counters and histograms of the server, exposed on `/metrics` in the Prometheus text format.
+//! The exchange outbox's gauges (backlog, dead items, oldest pending age) are read from the store
+//! at each scrape, so every node reports the shared outbox; the delivery counters and the lag
+//! histogram count this node's worker.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -10,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -49,6 +53,11 @@ pub struct Metrics {
     http_seconds: Family<HttpLabels, Histogram>,
     bridge_tickets: Family<TicketLabels, Counter>,
     writeback_records: Family<WritebackLabels, Counter>,
+    /// This node's deliveries to the exchange.
+    pub exchange: Arc<crate::exchange::DeliveryMetrics>,
+    exchange_backlog: Gauge,
+    exchange_dead_items: Gauge,
+    exchange_oldest_pending: Gauge<f64, std::sync::atomic::AtomicU64>,
     handoff_applications: Family<HandoffLabels, Counter>,
 }
 
@@ -77,6 +86,26 @@ impl Metrics {
             "Write-back records by system, channel and outcome: received, accepted, duplicate, rejected",
             writeback_records.clone(),
         );
+        let exchange = crate::exchange::DeliveryMetrics::new();
+        exchange.register(&mut registry);
+        let exchange_backlog = Gauge::default();
+        registry.register(
+            "exchange_backlog",
+            "Outbox items not delivered yet (all nodes)",
+            exchange_backlog.clone(),
+        );
+        let exchange_dead_items = Gauge::default();
+        registry.register(
+            "exchange_dead_items",
+            "Outbox items in the dead-letter queue (all nodes)",
+            exchange_dead_items.clone(),
+        );
+        let exchange_oldest_pending = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "exchange_oldest_pending_age_seconds",
+            "Age of the oldest item not delivered yet, 0 when none",
+            exchange_oldest_pending.clone(),
+        );
         let handoff_applications = Family::<HandoffLabels, Counter>::default();
         registry.register(
             "handoff_applications",
@@ -90,6 +119,10 @@ impl Metrics {
             http_seconds,
             bridge_tickets,
             writeback_records,
+            exchange,
+            exchange_backlog,
+            exchange_dead_items,
+            exchange_oldest_pending,
         })
     }
 
@@ -121,6 +154,16 @@ impl Metrics {
                 outcome: outcome.to_owned(),
             })
             .inc();
+    }
+
+    /// Sets the outbox gauges from the store's figures.
+    fn outbox(&self, status: &crate::store::OutboxStatus) {
+        self.exchange_backlog.set(status.backlog);
+        self.exchange_dead_items.set(status.dead);
+        let age = status.oldest_pending_at.map_or(0.0, |at| {
+            (chrono::Utc::now() - at).num_milliseconds().max(0) as f64 / 1000.0
+        });
+        self.exchange_oldest_pending.set(age);
     }
 
     fn render(&self) -> String {
@@ -156,6 +199,11 @@ pub(super) async fn track(State(state): State<AppState>, request: Request, next:
 }
 
 pub(super) async fn render(State(state): State<AppState>) -> impl IntoResponse {
+    match state.store.outbox_status().await {
+        Ok(status) => state.metrics.outbox(&status),
+        // The other metrics are still worth serving; the gauges keep their last values.
+        Err(err) => tracing::warn!(error = %err, "cannot read the exchange outbox for /metrics"),
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -6,6 +6,7 @@ mod bridge;
 mod cases;
 mod corrections;
 mod error;
+mod exchange;
 mod handoff;
 mod health;
 mod metrics;
@@ -60,12 +61,13 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .merge(cases::routes())
         .merge(bridge::routes())
         .merge(rules::routes())
-        .merge(corrections::routes())
-        .merge(handoff::routes())
         .merge(notices::routes())
         .merge(plans::routes())
         .merge(writeback::routes())
         .merge(quality::routes())
+        .merge(exchange::routes())
+        .merge(corrections::routes())
+        .merge(handoff::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
@@ -145,6 +147,28 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     };
     let calendar = crate::calendar::Calendar::load(config.calendar_override.as_deref())
         .context("cannot load the working-day calendar")?;
+    let metrics = Metrics::new();
+    // Background tasks, stopped together at shutdown: each gets a receiver of `stop`.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut background: Vec<(&str, tokio::task::JoinHandle<()>)> = Vec::new();
+    if let Some(exchange) = &config.exchange {
+        let exchange = exchange
+            .build(&ronghe_adapters::Environment)
+            .context("cannot build [exchange]")?;
+        let node = crate::store::random_id("node").context("cannot name this node")?;
+        let worker = crate::exchange::Worker::new(store.clone(), exchange, node, metrics.exchange.clone())?;
+        background.push(("exchange delivery", tokio::spawn(worker.run(stopped.clone()))));
+    }
+    let intake = crate::writeback::Intake::new(
+        config.mappings_dir.clone(),
+        Arc::new(ronghe_adapters::Environment),
+    );
+    let puller = crate::pull::Puller::new(
+        store.clone(),
+        intake.clone(),
+        Arc::new(ronghe_adapters::Environment),
+    )?;
+    background.push(("pull", tokio::spawn(puller.schedule_forever(stopped.clone()))));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -152,23 +176,22 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(listen = %local, backend = store.backend().name(), "ronghe serving");
     let state = AppState {
         store: store.clone(),
-        metrics: Metrics::new(),
+        metrics,
         bridge,
         calendar: Arc::new(calendar),
-        writeback: crate::writeback::Intake::new(
-            config.mappings_dir.clone(),
-            Arc::new(ronghe_adapters::Environment),
-        ),
+        writeback: intake,
     };
-    let (stop_worker, worker_stopped) = tokio::sync::watch::channel(false);
-    let worker = tokio::spawn(
-        crate::handoff::Worker::new(store.clone(), Arc::new(ronghe_adapters::Environment))
-            .with_metrics(state.metrics.clone())
-            .run(HANDOFF_IDLE, async move {
-                let mut stopped = worker_stopped;
-                let _ = stopped.wait_for(|stop| *stop).await;
-            }),
-    );
+    let mut handoff_stopped = stopped.clone();
+    background.push((
+        "hand-off",
+        tokio::spawn(
+            crate::handoff::Worker::new(store.clone(), Arc::new(ronghe_adapters::Environment))
+                .with_metrics(state.metrics.clone())
+                .run(HANDOFF_IDLE, async move {
+                    let _ = handoff_stopped.wait_for(|stop| *stop).await;
+                }),
+        ),
+    ));
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
     let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
     let mut server = tokio::spawn(
@@ -191,9 +214,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         result = &mut server => result.context("server task failed")?.context("server failed")?,
         () = grace_over => tracing::warn!("grace period over; closing remaining connections"),
     }
-    let _ = stop_worker.send(true);
-    if tokio::time::timeout(grace, worker).await.is_err() {
-        tracing::warn!("hand-off worker did not stop in the grace period");
+    // Each task finishes the pass in progress (bounded by its request timeouts); what it leaves
+    // leased goes to another node when the lease runs out.
+    let _ = stop.send(true);
+    for (task, handle) in background {
+        match tokio::time::timeout(grace, handle).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::warn!(task, error = %err, "background task failed"),
+            Err(_) => tracing::warn!(task, "background task did not stop in the grace period"),
+        }
     }
     store.close().await;
     tracing::info!("stopped");

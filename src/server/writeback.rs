@@ -73,6 +73,15 @@ async fn admit(
     body: &[u8],
 ) -> Result<(Arc<Writeback>, Arc<Mapping>, Vec<u8>), ApiError> {
     match state.store.get_system(system).await {
+        // Art. 13: matters bound by secrecy are never served through the platform.
+        Ok(found) if found.secret => {
+            tracing::warn!(
+                system,
+                reason = "system bound by secrecy rules",
+                "write-back refused"
+            );
+            return Err(unauthenticated(false));
+        }
         Ok(_) => {}
         Err(StoreError::NotFound { .. }) => {
             tracing::warn!(system, reason = "unknown system", "write-back refused");

@@ -5,6 +5,11 @@
 //! would move the case backwards through its stages is refused. Batches are written with
 //! multi-row statements inside one transaction; concurrent writers of one case are serialised
 //! (SQLite: the write lock taken at BEGIN; PostgreSQL: an advisory lock per case).
+//!
+//! Every version that becomes current (`Created`, `Updated`) is put in the exchange outbox in the
+//! same transaction, so a case acknowledged to its system is never missing from the exchange's
+//! queue. A stale version is kept in the history and not delivered: the exchange already has a
+//! newer fact of that case.
 
 use std::collections::HashMap;
 
@@ -202,7 +207,7 @@ impl Store {
         let mut keys: Vec<&str> = cases.iter().map(|c| c.case_no.as_str()).collect();
         keys.sort_unstable();
         keys.dedup();
-        let now = Utc::now();
+        let now = crate::systems::stamp(Utc::now());
         let backend = self.backend();
         let list = placeholders(keys.len());
         on_pool!(self, pool => {
@@ -273,7 +278,35 @@ impl Store {
                 );
                 upsert.build().execute(&mut *tx).await?;
             }
+            let mut enqueue = plan
+                .versions
+                .iter()
+                .copied()
+                .filter(|&i| matches!(plan.outcomes[i], UpsertOutcome::Created | UpsertOutcome::Updated))
+                .peekable();
+            let enqueued = enqueue.peek().is_some();
+            if enqueued {
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO exchange_outbox (system_id, case_no, version, content_hash, enqueued_at, state, attempts, next_attempt_at) ",
+                );
+                insert.push_values(enqueue, |mut row, i| {
+                    let c = &cases[i];
+                    row.push_bind(system_id.to_owned())
+                        .push_bind(c.case_no.clone())
+                        .push_bind(c.version)
+                        .push_bind(hashes[i].clone())
+                        .push_bind(now)
+                        .push_bind("pending")
+                        .push_bind(0_i64)
+                        .push_bind(now);
+                });
+                insert.push(" ON CONFLICT (system_id, case_no, version) DO NOTHING");
+                insert.build().execute(&mut *tx).await?;
+            }
             tx.commit().await?;
+            if enqueued {
+                super::outbox::wake_workers();
+            }
             Ok(plan.outcomes)
         })
     }

@@ -11,7 +11,9 @@ mod cases;
 mod corrections;
 mod handoffs;
 mod notices;
+mod outbox;
 mod plans;
+mod pull;
 mod quality;
 mod rules;
 mod systems;
@@ -25,7 +27,9 @@ pub use bridge::{
 pub use cases::{CaseRecord, CaseVersion, RejectReason, UpsertOutcome};
 pub use corrections::CorrectionFilter;
 pub use handoffs::{AttemptOutcome, ClaimedHandoff};
+pub use outbox::{Claimed, OutboxItem, OutboxState, OutboxStatus, Replay, Settlement, enqueued};
 pub use plans::{Baseline, StoredPlan};
+pub use pull::PullState;
 pub use quality::{NewQualityItem, QualityItem, QualityReason, QualityStatus, QualitySummary};
 pub use writeback::NONCE_RETENTION_SECONDS;
 
@@ -88,6 +92,16 @@ impl Backend {
         match self {
             Backend::Sqlite => "",
             Backend::Postgres => " FOR UPDATE",
+        }
+    }
+
+    /// The clause that locks the rows a claim reads and passes over rows another transaction has
+    /// locked, so that several nodes claim disjoint rows without waiting on each other. SQLite
+    /// needs none: `begin_write` already serialises claims.
+    pub(crate) fn skip_locked(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         }
     }
 }

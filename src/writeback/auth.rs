@@ -27,6 +27,8 @@ pub enum Refusal {
     OutsideWindow { skew_seconds: i64, window_seconds: u32 },
     #[error("the signature does not verify")]
     BadSignature,
+    #[error("the nonce is longer than 128 characters")]
+    LongNonce,
     #[error("the nonce was used before")]
     Replayed,
 }
@@ -111,7 +113,7 @@ pub async fn authenticate(
         }));
     }
     if nonce.len() > 128 {
-        return Err(refused(Refusal::MissingHeader(signing::NONCE)));
+        return Err(refused(Refusal::LongNonce));
     }
     let parts = SignedParts {
         method,

@@ -297,3 +297,30 @@ pub fn plain_years_toml() -> String {
         .map(|year| format!("[years.{year}]\nholidays = []\nmakeup_workdays = []\n"))
         .collect()
 }
+
+/// The router's state in tests: no bridge, the embedded calendar, and the write-back intake over
+/// the repository's mappings with secrets from the environment. Override fields as needed.
+#[allow(dead_code)]
+pub fn app_state(store: Store) -> ronghe::server::AppState {
+    ronghe::server::AppState {
+        store,
+        metrics: ronghe::server::Metrics::new(),
+        bridge: None,
+        calendar: std::sync::Arc::new(ronghe::calendar::Calendar::embedded().clone()),
+        writeback: ronghe::writeback::Intake::new(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/mappings"),
+            std::sync::Arc::new(ronghe_adapters::Environment),
+        ),
+    }
+}
+
+/// Serves the router with `state` on an ephemeral loopback port; answers its base URL.
+#[allow(dead_code)]
+pub async fn serve_app(state: ronghe::server::AppState, max_body: usize) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let url = format!("http://{}", listener.local_addr().expect("local address"));
+    tokio::spawn(async move { axum::serve(listener, ronghe::server::app(state, max_body)).await });
+    url
+}

@@ -10,6 +10,9 @@ mod writeback;
 
 pub use bridge::*;
 pub use writeback::*;
+mod outbox;
+
+pub use outbox::*;
 
 use chrono::Duration;
 use ronghe::case::{Case, Stage};
@@ -299,6 +302,7 @@ macro_rules! store_suite {
             bridge_resolution_reports_unknown_accounts, bridge_key_rotation);
         $crate::store_suite!(@tests $open; writeback_nonces_are_taken_once,
             quality_queue_is_idempotent_and_audited);
+        $crate::store_suite!(@tests $open; outbox_enqueues_current_versions_and_claims_heads);
     };
     (@tests $open:expr; $($name:ident),+) => {
         $(

@@ -3,6 +3,7 @@
 //! deterministic data and injectable faults.
 
 pub mod data;
+pub mod exchange;
 pub mod faults;
 pub mod rest;
 pub mod soap;

@@ -1,0 +1,11 @@
+//! Real-time delivery of every case version to the provincial data-sharing exchange (Art. 27):
+//! `config` (`[exchange]`), `payload` (the handlebars-rendered JSON with the Art. 27 fields) and
+//! `worker` (claims from the store's transactional outbox, delivers, retries, dead-letters).
+
+pub mod config;
+pub mod payload;
+pub mod worker;
+
+pub use config::{BuildError, Exchange, ExchangeConfig};
+pub use payload::{PayloadError, Template, idempotency_key};
+pub use worker::{DeliveryMetrics, PassReport, Worker};

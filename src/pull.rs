@@ -1,0 +1,261 @@
+//! Pull mode (拉取): for systems that cannot push, ronghe reads their cases through their adapter
+//! from the last checkpoint, on the cron schedule in their write-back config (`[pull] schedule`),
+//! through the same pipeline as pushes (`writeback::ingest`). The checkpoint is saved only after a
+//! batch is committed, so a crash re-reads at most one batch, which the idempotent upsert answers
+//! as duplicates. `ronghe serve` runs the scheduler; `ronghe writeback pull SYSTEM` runs one now.
+
+use std::str::FromStr as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt as _;
+use ronghe_adapters::{Adapter, AdapterConfig, Checkpoint, Raw, Secrets};
+use serde::Serialize;
+
+use crate::store::{Store, StoreError};
+use crate::writeback::{Channel, Intake, IntakeError, RecordResult, ingest};
+
+/// Records per batch: one store transaction each.
+pub const BATCH: usize = 500;
+/// How long a claimed run stays ours without progress.
+const LEASE: Duration = Duration::from_secs(120);
+/// How often the scheduler looks for due pulls.
+const TICK: Duration = Duration::from_secs(1);
+
+/// Why a pull could not run or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum PullError {
+    #[error(transparent)]
+    Intake(#[from] IntakeError),
+    #[error("system {0:?} has no [pull] schedule in its write-back config")]
+    NoSchedule(String),
+    #[error("the [pull] schedule {schedule:?} of system {system:?} is not a cron expression: {message}")]
+    Schedule {
+        system: String,
+        schedule: String,
+        message: String,
+    },
+    #[error("the adapter of system {system:?} cannot be built: {message}")]
+    Adapter { system: String, message: String },
+    #[error("reading system {system:?} failed")]
+    Read {
+        system: String,
+        #[source]
+        source: ronghe_adapters::AdapterError,
+    },
+    #[error("another node took over the pull of system {0:?}")]
+    LostLease(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What one run did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct PullReport {
+    pub system_id: String,
+    pub read: usize,
+    pub accepted: usize,
+    pub duplicate: usize,
+    pub rejected: usize,
+    /// Where the next run starts.
+    pub checkpoint: Option<String>,
+}
+
+impl PullReport {
+    fn count(&mut self, results: &[RecordResult]) {
+        for r in results {
+            match r {
+                RecordResult::Accepted { .. } => self.accepted += 1,
+                RecordResult::Duplicate { .. } => self.duplicate += 1,
+                RecordResult::Rejected { .. } => self.rejected += 1,
+            }
+        }
+    }
+}
+
+/// Runs pulls for one node.
+#[derive(Clone)]
+pub struct Puller {
+    store: Store,
+    intake: Intake,
+    secrets: Arc<dyn Secrets>,
+    /// This node's name in leases.
+    node: String,
+}
+
+impl Puller {
+    pub fn new(store: Store, intake: Intake, secrets: Arc<dyn Secrets>) -> Result<Puller, StoreError> {
+        let node = crate::store::random_id("pull")?;
+        Ok(Puller {
+            store,
+            intake,
+            secrets,
+            node,
+        })
+    }
+
+    /// The system's cron schedule.
+    async fn schedule(&self, system_id: &str) -> Result<cron::Schedule, PullError> {
+        let config = self.intake.config(&self.store, system_id).await?;
+        let text = config
+            .config
+            .pull
+            .as_ref()
+            .map(|p| p.schedule.as_str())
+            .ok_or_else(|| PullError::NoSchedule(system_id.to_owned()))?;
+        cron::Schedule::from_str(text).map_err(|e| PullError::Schedule {
+            system: system_id.to_owned(),
+            schedule: text.to_owned(),
+            message: e.to_string(),
+        })
+    }
+
+    async fn adapter(&self, system_id: &str) -> Result<Box<dyn Adapter>, PullError> {
+        let failed = |message: String| PullError::Adapter {
+            system: system_id.to_owned(),
+            message,
+        };
+        let text = self.store.adapter_config(system_id).await?;
+        AdapterConfig::from_toml(&text)
+            .map_err(|e| failed(e.to_string()))?
+            .validate()
+            .map_err(|issues| {
+                failed(
+                    issues
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                )
+            })?
+            .build(self.secrets.as_ref())
+            .await
+            .map_err(|e| failed(format!("{e:#}")))
+    }
+
+    /// Runs the system's pull if it is due (or `force`) and no other node runs it: `None` when
+    /// it was not ours to run.
+    pub async fn run(&self, system_id: &str, force: bool) -> Result<Option<PullReport>, PullError> {
+        let schedule = self.schedule(system_id).await?;
+        let now = Utc::now();
+        let Some(checkpoint) = self
+            .store
+            .claim_pull(system_id, &self.node, now, lease_from(now), force)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let result = self.pull(system_id, checkpoint).await;
+        let finished = Utc::now();
+        let next = schedule
+            .after(&finished)
+            .next()
+            .unwrap_or(finished + chrono::Duration::days(1));
+        let error = result.as_ref().err().map(|e| format!("{e}"));
+        self.store
+            .finish_pull(system_id, &self.node, finished, next, error.as_deref())
+            .await?;
+        match &result {
+            Ok(report) => tracing::info!(
+                system = system_id,
+                read = report.read,
+                accepted = report.accepted,
+                duplicate = report.duplicate,
+                rejected = report.rejected,
+                "pull finished"
+            ),
+            Err(e) => tracing::warn!(system = system_id, error = %e, "pull failed"),
+        }
+        result.map(Some)
+    }
+
+    async fn pull(&self, system_id: &str, checkpoint: Option<String>) -> Result<PullReport, PullError> {
+        let adapter = self.adapter(system_id).await?;
+        let mapping = self.intake.mapping(system_id).await?;
+        let mut report = PullReport {
+            system_id: system_id.to_owned(),
+            checkpoint: checkpoint.clone(),
+            ..Default::default()
+        };
+        let mut stream = adapter.read(checkpoint.map(Checkpoint));
+        let mut batch: Vec<Raw> = Vec::with_capacity(BATCH);
+        let mut last: Option<Checkpoint> = None;
+        loop {
+            let next = stream.next().await;
+            let end = next.is_none();
+            if let Some(record) = next {
+                let record = record.map_err(|source| PullError::Read {
+                    system: system_id.to_owned(),
+                    source,
+                })?;
+                last = record.checkpoint.or(last);
+                batch.push(record.raw);
+            }
+            if batch.len() >= BATCH || (end && !batch.is_empty()) {
+                let records = std::mem::take(&mut batch);
+                let n = records.len();
+                let results = ingest(
+                    &self.store,
+                    system_id,
+                    &mapping,
+                    records,
+                    Channel::Pull,
+                    Utc::now().fixed_offset(),
+                )
+                .await?;
+                report.read += n;
+                report.count(&results);
+                let at = last.as_ref().map(|c| c.0.as_str());
+                let n = i64::try_from(n).unwrap_or(i64::MAX);
+                if !self
+                    .store
+                    .advance_pull(system_id, &self.node, at, n, lease_from(Utc::now()))
+                    .await?
+                {
+                    return Err(PullError::LostLease(system_id.to_owned()));
+                }
+                if let Some(at) = at {
+                    report.checkpoint = Some(at.to_owned());
+                }
+            }
+            if end {
+                return Ok(report);
+            }
+        }
+    }
+
+    /// Runs every due pull each tick until `shutdown` resolves; errors are logged and kept in
+    /// the pull state, never fatal to the node.
+    pub async fn schedule_forever(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            let systems = match self.store.writeback_systems().await {
+                Ok(systems) => systems,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot list the systems to pull");
+                    continue;
+                }
+            };
+            for system in systems {
+                if *shutdown.borrow() {
+                    return;
+                }
+                match self.run(&system, false).await {
+                    Ok(_) => {}
+                    Err(PullError::NoSchedule(_)) => tracing::trace!(system = %system, "push only"),
+                    Err(e) => tracing::warn!(system = %system, error = %e, "scheduled pull did not run"),
+                }
+            }
+        }
+    }
+}
+
+fn lease_from(now: DateTime<Utc>) -> DateTime<Utc> {
+    now + chrono::Duration::from_std(LEASE).unwrap_or(chrono::Duration::minutes(2))
+}

@@ -1,0 +1,429 @@
+//! The exchange outbox (Art. 27): case versions waiting for, delivered to, or refused by the
+//! provincial data-sharing exchange. `upsert_cases` enqueues in the case's transaction; workers
+//! claim due items with a lease (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: the write lock of
+//! `BEGIN IMMEDIATE`), and settle each one only while the lease is still theirs.
+//!
+//! Only the head of a case is claimable: an item waits while an earlier version of the same case
+//! is not delivered (pending, leased or dead). Versions therefore reach the exchange in order, two
+//! nodes never deliver two versions of one case at once, and a dead item holds back the later
+//! versions of its case until an operator replays it.
+
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::types::Json;
+use tokio::sync::Notify;
+
+use super::{Store, StoreError, audit, on_pool};
+use crate::case::Case;
+
+/// Woken whenever this process enqueues items, so that its workers deliver at once instead of
+/// at their next poll (polling covers items other nodes enqueue).
+static ENQUEUED: LazyLock<Notify> = LazyLock::new(Notify::new);
+
+/// Wakes every worker of this process that waits for new items.
+pub(crate) fn wake_workers() {
+    ENQUEUED.notify_waiters();
+}
+
+/// What workers wait on for new items; see [`wake_workers`].
+pub fn enqueued() -> &'static Notify {
+    &ENQUEUED
+}
+
+/// Where an outbox item stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxState {
+    /// Waiting to be delivered (possibly leased by a worker right now, or backing off).
+    Pending,
+    /// The exchange acknowledged it.
+    Delivered,
+    /// Refused by the exchange or out of attempts: in the dead-letter queue until replayed.
+    Dead,
+}
+
+impl OutboxState {
+    fn parse(text: &str) -> Result<OutboxState, StoreError> {
+        match text {
+            "pending" => Ok(OutboxState::Pending),
+            "delivered" => Ok(OutboxState::Delivered),
+            "dead" => Ok(OutboxState::Dead),
+            other => Err(StoreError::Corrupt {
+                what: "exchange outbox item",
+                detail: format!("unknown state {other:?}"),
+            }),
+        }
+    }
+}
+
+/// One outbox item as operators see it (no case content).
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct OutboxItem {
+    pub id: i64,
+    pub system_id: String,
+    pub case_no: String,
+    pub version: i64,
+    pub state: OutboxState,
+    pub attempts: i64,
+    pub enqueued_at: DateTime<Utc>,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+impl OutboxItem {
+    /// `system/case_no/version`: the idempotency key the exchange sees, and the audit target.
+    pub fn key(&self) -> String {
+        format!("{}/{}/{}", self.system_id, self.case_no, self.version)
+    }
+}
+
+/// A claimed item with the case version to deliver.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub item: OutboxItem,
+    pub case: Case,
+}
+
+/// The outbox at a glance.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct OutboxStatus {
+    /// Items not delivered yet (pending, leased or backing off).
+    pub backlog: i64,
+    /// Items in the dead-letter queue.
+    pub dead: i64,
+    /// Items delivered so far.
+    pub delivered: i64,
+    /// When the oldest pending item was enqueued.
+    pub oldest_pending_at: Option<DateTime<Utc>>,
+}
+
+/// How a delivery attempt ended, as the worker settles it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Settlement {
+    /// The exchange acknowledged the item.
+    Delivered,
+    /// Try again at `next_attempt_at`.
+    Retry {
+        next_attempt_at: DateTime<Utc>,
+        error: String,
+    },
+    /// Into the dead-letter queue.
+    Dead { error: String },
+}
+
+/// Which dead items a replay puts back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Replay {
+    /// These item ids (each must be dead).
+    Ids(Vec<i64>),
+    /// Every dead item, or every dead item of one system.
+    All { system_id: Option<String> },
+}
+
+type ItemRow = (
+    i64,
+    String,
+    String,
+    i64,
+    String,
+    i64,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    Option<String>,
+    Option<DateTime<Utc>>,
+);
+
+/// An item row and the case version's body.
+type ClaimRow = (
+    i64,
+    String,
+    String,
+    i64,
+    String,
+    i64,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    Option<String>,
+    Option<DateTime<Utc>>,
+    Json<Case>,
+);
+
+const ITEM_COLUMNS: &str = "o.id, o.system_id, o.case_no, o.version, o.state, o.attempts, o.enqueued_at, \
+                            o.next_attempt_at, o.last_error, o.delivered_at";
+
+fn item(row: ItemRow) -> Result<OutboxItem, StoreError> {
+    let (
+        id,
+        system_id,
+        case_no,
+        version,
+        state,
+        attempts,
+        enqueued_at,
+        next_attempt_at,
+        last_error,
+        delivered_at,
+    ) = row;
+    Ok(OutboxItem {
+        id,
+        system_id,
+        case_no,
+        version,
+        state: OutboxState::parse(&state)?,
+        attempts,
+        enqueued_at,
+        next_attempt_at,
+        last_error,
+        delivered_at,
+    })
+}
+
+/// `$first, $first+1, …` for `n` parameters.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Store {
+    /// Claims up to `limit` due items for `owner` until `now + lease`: pending, due, not leased by
+    /// anyone else (or the lease ran out), and the head of their case. Each claim counts as an
+    /// attempt. Returns them in enqueue order with the case versions to deliver.
+    pub async fn claim_outbox(
+        &self,
+        owner: &str,
+        limit: u32,
+        lease: chrono::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Claimed>, StoreError> {
+        let now = crate::systems::stamp(now);
+        let until = now + lease;
+        let backend = self.backend();
+        let select = sqlx::AssertSqlSafe(format!(
+            "SELECT o.id FROM exchange_outbox o
+             WHERE o.state = 'pending' AND o.next_attempt_at <= $1
+               AND (o.lease_until IS NULL OR o.lease_until < $1)
+               AND NOT EXISTS (
+                   SELECT 1 FROM exchange_outbox e
+                   WHERE e.system_id = o.system_id AND e.case_no = o.case_no
+                     AND e.state <> 'delivered' AND e.version < o.version)
+             ORDER BY o.id LIMIT $2{}",
+            backend.skip_locked()
+        ));
+        let rows: Vec<(ItemRow, Json<Case>)> = on_pool!(self, pool => {
+            let mut tx = pool.begin_with(backend.begin_write()).await?;
+            let ids: Vec<(i64,)> = sqlx::query_as(select).bind(now).bind(i64::from(limit)).fetch_all(&mut *tx).await?;
+            if ids.is_empty() {
+                tx.rollback().await?;
+                return Ok(Vec::new());
+            }
+            let list = placeholders(3, ids.len());
+            let sql = sqlx::AssertSqlSafe(format!(
+                "UPDATE exchange_outbox SET lease_owner = $1, lease_until = $2, attempts = attempts + 1
+                 WHERE id IN ({list}) AND state = 'pending'"
+            ));
+            let mut update = sqlx::query(sql).bind(owner).bind(until);
+            for (id,) in &ids {
+                update = update.bind(*id);
+            }
+            update.execute(&mut *tx).await?;
+            let sql = sqlx::AssertSqlSafe(format!(
+                "SELECT {ITEM_COLUMNS}, v.body FROM exchange_outbox o
+                 JOIN case_versions v ON v.system_id = o.system_id AND v.case_no = o.case_no AND v.version = o.version
+                 WHERE o.id IN ({}) ORDER BY o.id",
+                placeholders(1, ids.len())
+            ));
+            let mut query = sqlx::query_as::<_, ClaimRow>(sql);
+            for (id,) in &ids {
+                query = query.bind(*id);
+            }
+            let rows = query.fetch_all(&mut *tx).await?;
+            tx.commit().await?;
+            rows.into_iter().map(|(a, b, c, d, e, f, g, h, i, j, body)| ((a, b, c, d, e, f, g, h, i, j), body)).collect()
+        });
+        rows.into_iter()
+            .map(|(row, Json(case))| {
+                Ok(Claimed {
+                    item: item(row)?,
+                    case,
+                })
+            })
+            .collect()
+    }
+
+    /// Settles a claimed item, only while `owner` still holds its lease. Returns false when the
+    /// lease was lost (another worker took the item over; it will deliver it again, under the
+    /// same idempotency key). A dead item leaves an audit event under `owner`.
+    pub async fn settle_outbox(
+        &self,
+        id: i64,
+        owner: &str,
+        settlement: &Settlement,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let now = crate::systems::stamp(now);
+        let (state, next, error, delivered_at) = match settlement {
+            Settlement::Delivered => ("delivered", now, None, Some(now)),
+            Settlement::Retry {
+                next_attempt_at,
+                error,
+            } => (
+                "pending",
+                crate::systems::stamp(*next_attempt_at),
+                Some(error.as_str()),
+                None,
+            ),
+            Settlement::Dead { error } => ("dead", now, Some(error.as_str()), None),
+        };
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(
+                "UPDATE exchange_outbox SET state = $1, next_attempt_at = $2,
+                     last_error = COALESCE($3, last_error), delivered_at = $4, lease_owner = NULL, lease_until = NULL
+                 WHERE id = $5 AND lease_owner = $6 AND state = 'pending'",
+            )
+            .bind(state)
+            .bind(next)
+            .bind(error)
+            .bind(delivered_at)
+            .bind(id)
+            .bind(owner)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            if done && let Settlement::Dead { error } = settlement {
+                audit!(tx, owner, "exchange.dead", &id.to_string(), serde_json::json!({ "error": error }))?;
+            }
+            tx.commit().await?;
+            Ok(done)
+        })
+    }
+
+    /// The outbox at a glance.
+    pub async fn outbox_status(&self) -> Result<OutboxStatus, StoreError> {
+        let counts: Vec<(String, i64)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT state, COUNT(*) FROM exchange_outbox GROUP BY state")
+                .fetch_all(pool)
+                .await?
+        });
+        let oldest: Option<(DateTime<Utc>,)> = on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT enqueued_at FROM exchange_outbox WHERE state = 'pending' ORDER BY enqueued_at LIMIT 1",
+            )
+            .fetch_optional(pool)
+            .await?
+        });
+        let count = |state: &str| counts.iter().find(|(s, _)| s == state).map_or(0, |(_, n)| *n);
+        Ok(OutboxStatus {
+            backlog: count("pending"),
+            dead: count("dead"),
+            delivered: count("delivered"),
+            oldest_pending_at: oldest.map(|(at,)| at),
+        })
+    }
+
+    /// Items of a case or of the whole outbox in one state, oldest first (at most `limit`).
+    pub async fn outbox_items(
+        &self,
+        state: OutboxState,
+        system_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        let name = match state {
+            OutboxState::Pending => "pending",
+            OutboxState::Delivered => "delivered",
+            OutboxState::Dead => "dead",
+        };
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {ITEM_COLUMNS} FROM exchange_outbox o
+             WHERE o.state = $1 AND (CAST($2 AS TEXT) IS NULL OR o.system_id = $2) ORDER BY o.id LIMIT $3"
+        ));
+        let rows: Vec<ItemRow> = on_pool!(self, pool => {
+            sqlx::query_as(sql).bind(name).bind(system_id).bind(i64::from(limit)).fetch_all(pool).await?
+        });
+        rows.into_iter().map(item).collect()
+    }
+
+    /// Every outbox item of one case, by version.
+    pub async fn outbox_of_case(
+        &self,
+        system_id: &str,
+        case_no: &str,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {ITEM_COLUMNS} FROM exchange_outbox o WHERE o.system_id = $1 AND o.case_no = $2 ORDER BY o.version"
+        ));
+        let rows: Vec<ItemRow> = on_pool!(self, pool => {
+            sqlx::query_as(sql).bind(system_id).bind(case_no).fetch_all(pool).await?
+        });
+        rows.into_iter().map(item).collect()
+    }
+
+    /// Puts dead items back in the queue (attempts reset, due now), each with an audit event under
+    /// `actor`. Naming an id that is not a dead item refuses the whole replay and changes nothing.
+    pub async fn replay_outbox(&self, which: &Replay, actor: &str) -> Result<Vec<OutboxItem>, StoreError> {
+        let now = crate::systems::stamp(Utc::now());
+        let backend = self.backend();
+        let rows: Vec<ItemRow> = on_pool!(self, pool => {
+            let mut tx = pool.begin_with(backend.begin_write()).await?;
+            let rows: Vec<ItemRow> = match which {
+                Replay::Ids(ids) => {
+                    let mut found = Vec::with_capacity(ids.len());
+                    for id in ids {
+                        let sql = sqlx::AssertSqlSafe(format!(
+                            "SELECT {ITEM_COLUMNS} FROM exchange_outbox o WHERE o.id = $1 AND o.state = 'dead'{}",
+                            backend.row_lock()
+                        ));
+                        let row: Option<ItemRow> = sqlx::query_as(sql).bind(*id).fetch_optional(&mut *tx).await?;
+                        match row {
+                            Some(row) => found.push(row),
+                            None => {
+                                return Err(StoreError::NotFound { what: "dead exchange item", id: id.to_string() });
+                            }
+                        }
+                    }
+                    found
+                }
+                Replay::All { system_id } => {
+                    let sql = sqlx::AssertSqlSafe(format!(
+                        "SELECT {ITEM_COLUMNS} FROM exchange_outbox o
+                         WHERE o.state = 'dead' AND (CAST($1 AS TEXT) IS NULL OR o.system_id = $1) ORDER BY o.id{}",
+                        backend.row_lock()
+                    ));
+                    sqlx::query_as(sql).bind(system_id.as_deref()).fetch_all(&mut *tx).await?
+                }
+            };
+            for row in &rows {
+                sqlx::query(
+                    "UPDATE exchange_outbox SET state = 'pending', attempts = 0, next_attempt_at = $1,
+                         lease_owner = NULL, lease_until = NULL WHERE id = $2",
+                )
+                .bind(now)
+                .bind(row.0)
+                .execute(&mut *tx)
+                .await?;
+                let key = format!("{}/{}/{}", row.1, row.2, row.3);
+                audit!(tx, actor, "exchange.replay", &row.0.to_string(), serde_json::json!({ "item": key, "last_error": row.8 }))?;
+            }
+            tx.commit().await?;
+            rows
+        });
+        if !rows.is_empty() {
+            wake_workers();
+        }
+        rows.into_iter()
+            .map(|row| {
+                let mut replayed = item(row)?;
+                replayed.state = OutboxState::Pending;
+                replayed.attempts = 0;
+                replayed.next_attempt_at = now;
+                Ok(replayed)
+            })
+            .collect()
+    }
+}

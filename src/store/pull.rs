@@ -1,0 +1,169 @@
+//! Pull-mode state per system: where the last committed batch ended (the adapter's checkpoint),
+//! when the next run is due, and which node runs it now. A run is claimed with a conditional
+//! update (free or expired lease, due or forced), so on several nodes sharing PostgreSQL each tick
+//! runs once; a crashed node's lease expires and the next claim resumes from the checkpoint.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{Store, StoreError, on_pool};
+
+/// A system's pull state, for status listings.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct PullState {
+    pub system_id: String,
+    pub checkpoint: Option<String>,
+    pub next_run_at: DateTime<Utc>,
+    pub running_on: Option<String>,
+    pub last_run_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub records_read: i64,
+}
+
+type StateRow = (
+    String,
+    Option<String>,
+    DateTime<Utc>,
+    Option<String>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    Option<String>,
+    i64,
+);
+
+impl Store {
+    /// Takes the system's pull for `owner` until `lease_until` if it is due (or `force`) and no
+    /// other node holds it. `Some(checkpoint)` when taken (the checkpoint may be `None`: from the
+    /// start), `None` when not.
+    pub async fn claim_pull(
+        &self,
+        system_id: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        force: bool,
+    ) -> Result<Option<Option<String>>, StoreError> {
+        let row: Option<(Option<String>,)> = on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO pull_state (system_id, next_run_at) VALUES ($1, $2) ON CONFLICT (system_id) DO NOTHING",
+            )
+            .bind(system_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            let row = sqlx::query_as(
+                "UPDATE pull_state SET lease_owner = $2, lease_until = $3
+                 WHERE system_id = $1 AND (lease_until IS NULL OR lease_until < $4) AND (next_run_at <= $4 OR $5)
+                 RETURNING checkpoint",
+            )
+            .bind(system_id)
+            .bind(owner)
+            .bind(lease_until)
+            .bind(now)
+            .bind(force)
+            .fetch_optional(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            row
+        });
+        Ok(row.map(|(checkpoint,)| checkpoint))
+    }
+
+    /// Records a committed batch: the checkpoint after it, how many records it held, and a longer
+    /// lease. `false` when `owner` no longer holds the pull (its lease expired and another node took it).
+    pub async fn advance_pull(
+        &self,
+        system_id: &str,
+        owner: &str,
+        checkpoint: Option<&str>,
+        records: i64,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = on_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE pull_state SET checkpoint = COALESCE($3, checkpoint), records_read = records_read + $4,
+                 lease_until = $5 WHERE system_id = $1 AND lease_owner = $2",
+            )
+            .bind(system_id)
+            .bind(owner)
+            .bind(checkpoint)
+            .bind(records)
+            .bind(lease_until)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(done == 1)
+    }
+
+    /// Ends `owner`'s run: the lease is released, the next run is due at `next_run_at`, and the
+    /// run's error (if any) is kept for the status listing.
+    pub async fn finish_pull(
+        &self,
+        system_id: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        next_run_at: DateTime<Utc>,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE pull_state SET lease_owner = NULL, lease_until = NULL, next_run_at = $3,
+                 last_run_at = $4, last_error = $5 WHERE system_id = $1 AND lease_owner = $2",
+            )
+            .bind(system_id)
+            .bind(owner)
+            .bind(next_run_at)
+            .bind(now)
+            .bind(error)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// The systems with a write-back config (those that may have a pull schedule).
+    pub async fn writeback_systems(&self) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT system_id FROM writeback_configs ORDER BY system_id").fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    /// Every system's pull state, by system.
+    pub async fn pull_states(&self) -> Result<Vec<PullState>, StoreError> {
+        let rows: Vec<StateRow> = on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT system_id, checkpoint, next_run_at, lease_owner, lease_until, last_run_at, last_error, records_read
+                 FROM pull_state ORDER BY system_id",
+            )
+            .fetch_all(pool)
+            .await?
+        });
+        let now = Utc::now();
+        Ok(rows
+            .into_iter()
+            .map(
+                |(
+                    system_id,
+                    checkpoint,
+                    next_run_at,
+                    owner,
+                    until,
+                    last_run_at,
+                    last_error,
+                    records_read,
+                )| PullState {
+                    system_id,
+                    checkpoint,
+                    next_run_at,
+                    running_on: owner.filter(|_| until.is_some_and(|u| u > now)),
+                    last_run_at,
+                    last_error,
+                    records_read,
+                },
+            )
+            .collect())
+    }
+}

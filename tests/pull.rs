@@ -1,0 +1,128 @@
+//! Pull mode (issue 6): a system that cannot push has its cases read through its adapter from
+//! the last checkpoint into the write-back pipeline — by `ronghe writeback pull` and on the cron
+//! schedule inside `ronghe serve` — with the SQL simulator's database as the system.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::binary::Sandbox;
+use ronghe_adapters::sim::sql;
+use serde_json::Value;
+
+const SYSTEM: &str = "sim-sql";
+
+/// A sandbox with the SQL simulator's database (`cases` cases), the system registered with its
+/// adapter and a write-back config with `schedule`; answers the sandbox, its config file and the
+/// simulator's URL.
+async fn setup(cases: usize, schedule: &str) -> (Sandbox, String, String) {
+    let sandbox = Sandbox::new();
+    let url = format!("sqlite://{}", sandbox.path("county.db").display());
+    sql::load(&url, 2025, cases).await.unwrap();
+    let adapter = sandbox.write("adapter.toml", sql::adapter_config(&url, 100));
+    let key = sandbox.write("key.txt", "pull-test-secret");
+    let writeback = sandbox.write(
+        "writeback.toml",
+        format!(
+            "[[keys]]\nid = \"k\"\nalgorithm = \"hmac-sha256\"\nsecret = \"file:{key}\"\n\n[pull]\nschedule = \"{schedule}\"\n"
+        ),
+    );
+    let config = sandbox.write(
+        "ronghe.toml",
+        format!(
+            "database_url = \"sqlite://{}\"\nmappings_dir = \"{}\"\nlisten = \"127.0.0.1:{}\"\n",
+            sandbox.path("ronghe.db").display(),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/mappings"),
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        ),
+    );
+    let mut add = common::binary::add_system_args(SYSTEM, &url);
+    let protocol = add.len() - 3;
+    add[protocol] = "sql";
+    sandbox.run(&add).check(0, &[]);
+    sandbox
+        .run(&["adapters", "attach", SYSTEM, &adapter])
+        .check(0, &[]);
+    sandbox
+        .run(&["writeback", "attach", SYSTEM, &writeback])
+        .check(0, &[]);
+    (sandbox, config, url)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pull_reads_from_the_checkpoint_through_the_pipeline() {
+    let (sandbox, config, url) = setup(250, "0 0 3 * * *").await;
+    let pull = || {
+        sandbox
+            .run(&["--config", &config, "--json", "writeback", "pull", SYSTEM])
+            .check(0, &[])
+            .json()
+    };
+    let first = pull();
+    assert_eq!(
+        (first["read"].as_u64(), first["accepted"].as_u64()),
+        (Some(250), Some(250)),
+        "{first}"
+    );
+    let again = pull();
+    assert_eq!(again["read"], 0, "nothing new since the checkpoint: {again}");
+    // Users change three cases: their next versions are read, and only they.
+    let numbers: Vec<String> = [6, 9, 99]
+        .iter()
+        .map(|&i| ronghe_adapters::sim::data::case(2025, i).no)
+        .collect();
+    let numbers: Vec<&str> = numbers.iter().map(String::as_str).collect();
+    sql::touch(&url, &numbers, "2026-11-30 09:00:00").await.unwrap();
+    let changed = pull();
+    assert_eq!(
+        (changed["read"].as_u64(), changed["accepted"].as_u64()),
+        (Some(3), Some(3)),
+        "{changed}"
+    );
+    let states = sandbox
+        .run(&["--config", &config, "--json", "writeback", "pulls"])
+        .check(0, &[])
+        .json();
+    assert_eq!(states[0]["records_read"], 253, "{states}");
+    assert!(states[0]["last_error"].is_null(), "{states}");
+    // A system without a pull schedule is refused, and says why.
+    sandbox
+        .run(&["--config", &config, "writeback", "pull", "nowhere"])
+        .check(1, &[])
+        .stderr_has(&["nowhere"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_pulls_on_the_schedule() {
+    let (sandbox, config, _url) = setup(40, "* * * * * *").await;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ronghe"))
+        .args(["--config", &config, "serve"])
+        .current_dir(sandbox.path(""))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let read = loop {
+        let states: Value = sandbox
+            .run(&["--config", &config, "--json", "writeback", "pulls"])
+            .check(0, &[])
+            .json();
+        let read = states[0]["records_read"].as_i64().unwrap_or(0);
+        if read >= 40 {
+            break read;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "serve did not pull on its schedule: {states}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(read, 40);
+}

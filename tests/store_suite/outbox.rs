@@ -1,0 +1,177 @@
+//! The exchange outbox (issue 6): enqueued in the case's transaction, claimed head of case first
+//! under a lease, settled only by the lease holder, dead items replayed with an audit event.
+
+use chrono::{Duration, Utc};
+use ronghe::store::{OutboxState, Replay, Settlement, Store, StoreError};
+
+use super::{version, with_system};
+use crate::common;
+
+fn keys(items: &[ronghe::store::Claimed]) -> Vec<String> {
+    items.iter().map(|c| c.item.key()).collect()
+}
+
+pub async fn outbox_enqueues_current_versions_and_claims_heads(store: Store) {
+    with_system(&store, "gy-a").await;
+    let lease = Duration::seconds(30);
+    // v1 and v3 become current (in this order); v2 arrives late: stale, kept but not delivered;
+    // a repeated v3 is a duplicate and enqueues nothing.
+    store
+        .upsert_cases("gy-a", &[version("A", 1), version("B", 1)])
+        .await
+        .unwrap();
+    store
+        .upsert_cases("gy-a", &[version("A", 3), version("A", 2), version("A", 3)])
+        .await
+        .unwrap();
+    let queued: Vec<i64> = store
+        .outbox_of_case("gy-a", "A")
+        .await
+        .unwrap()
+        .iter()
+        .map(|i| i.version)
+        .collect();
+    assert_eq!(queued, [1, 3], "stale and duplicate versions are not enqueued");
+    assert_eq!(
+        store.case_history("gy-a", "A").await.unwrap().len(),
+        3,
+        "the stale version is in the history"
+    );
+    let status = store.outbox_status().await.unwrap();
+    assert_eq!((status.backlog, status.dead, status.delivered), (3, 0, 0));
+    assert!(status.oldest_pending_at.is_some());
+
+    // Only heads: A/1 and B/1, not A/3; the claim counts an attempt and carries the case.
+    let now = Utc::now();
+    let first = store.claim_outbox("node-1", 10, lease, now).await.unwrap();
+    assert_eq!(keys(&first), ["gy-a/A/1", "gy-a/B/1"]);
+    assert_eq!(first[0].case.version, 1);
+    assert_eq!(first[0].item.attempts, 1);
+    // Leased items and the versions behind them are nobody else's.
+    assert!(
+        store
+            .claim_outbox("node-2", 10, lease, now)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Only the lease holder settles.
+    let a1 = first[0].item.id;
+    assert!(
+        !store
+            .settle_outbox(a1, "node-2", &Settlement::Delivered, now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .settle_outbox(a1, "node-1", &Settlement::Delivered, now)
+            .await
+            .unwrap()
+    );
+    let next = store.claim_outbox("node-2", 10, lease, now).await.unwrap();
+    assert_eq!(keys(&next), ["gy-a/A/3"], "A/3 is the head once A/1 is delivered");
+    // Refused by the exchange: dead.
+    let a3 = next[0].item.id;
+    let dead = Settlement::Dead {
+        error: "HTTP 400 Bad Request".into(),
+    };
+    assert!(store.settle_outbox(a3, "node-2", &dead, now).await.unwrap());
+
+    // A crashed node's lease runs out: another node takes the item over; the old owner lost it.
+    let b1 = first[1].item.id;
+    let later = now + Duration::seconds(31);
+    let taken = store.claim_outbox("node-3", 10, lease, later).await.unwrap();
+    assert_eq!(keys(&taken), ["gy-a/B/1"]);
+    assert!(
+        !store
+            .settle_outbox(b1, "node-1", &Settlement::Delivered, later)
+            .await
+            .unwrap()
+    );
+    let retry = Settlement::Retry {
+        next_attempt_at: later + Duration::seconds(60),
+        error: "HTTP 503".into(),
+    };
+    assert!(store.settle_outbox(b1, "node-3", &retry, later).await.unwrap());
+    assert!(
+        !keys(
+            &store
+                .claim_outbox("node-3", 10, lease, later + Duration::seconds(32))
+                .await
+                .unwrap()
+        )
+        .contains(&"gy-a/B/1".to_owned()),
+        "not due before its next attempt"
+    );
+
+    // Dead: listed, blocks later versions of its case, replayed with an audit event.
+    store.upsert_cases("gy-a", &[version("A", 4)]).await.unwrap();
+    let far = later + Duration::hours(1);
+    let claimed = store.claim_outbox("node-1", 10, lease, far).await.unwrap();
+    assert_eq!(keys(&claimed), ["gy-a/B/1"], "A/4 waits behind the dead A/3");
+    assert!(
+        store
+            .settle_outbox(claimed[0].item.id, "node-1", &Settlement::Delivered, far)
+            .await
+            .unwrap()
+    );
+    let listed = store
+        .outbox_items(OutboxState::Dead, Some("gy-a"), 100)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].last_error.as_deref(), Some("HTTP 400 Bad Request"));
+    assert!(
+        store
+            .outbox_items(OutboxState::Dead, Some("gy-b"), 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let err = store
+        .replay_outbox(&Replay::Ids(vec![a3, a1]), "ops")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+    assert_eq!(
+        store.outbox_status().await.unwrap().dead,
+        1,
+        "a refused replay changes nothing"
+    );
+    let replayed = store
+        .replay_outbox(
+            &Replay::All {
+                system_id: Some("gy-a".into()),
+            },
+            "ops",
+        )
+        .await
+        .unwrap();
+    assert_eq!(replayed.len(), 1);
+    assert_eq!(
+        (replayed[0].state, replayed[0].attempts),
+        (OutboxState::Pending, 0)
+    );
+    assert_eq!(
+        common::audit_trail(&store, &a3.to_string()).await,
+        [
+            ("node-2".to_owned(), "exchange.dead".to_owned()),
+            ("ops".to_owned(), "exchange.replay".to_owned())
+        ]
+    );
+    let claimed = store.claim_outbox("node-1", 10, lease, Utc::now()).await.unwrap();
+    assert_eq!(keys(&claimed), ["gy-a/A/3"]);
+    assert!(
+        store
+            .settle_outbox(claimed[0].item.id, "node-1", &Settlement::Delivered, Utc::now())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        keys(&store.claim_outbox("node-1", 10, lease, Utc::now()).await.unwrap()),
+        ["gy-a/A/4"]
+    );
+}
