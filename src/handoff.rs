@@ -130,11 +130,22 @@ type Built = Result<Box<dyn Adapter>, (ErrorClass, String)>;
 pub struct Worker {
     store: Store,
     secrets: Arc<dyn Secrets>,
+    metrics: Option<Arc<crate::server::Metrics>>,
 }
 
 impl Worker {
     pub fn new(store: Store, secrets: Arc<dyn Secrets>) -> Worker {
-        Worker { store, secrets }
+        Worker {
+            store,
+            secrets,
+            metrics: None,
+        }
+    }
+
+    /// Counts each attempt's outcome in `metrics` (`ronghe_handoff_applications`).
+    pub fn with_metrics(mut self, metrics: Arc<crate::server::Metrics>) -> Worker {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// One round: every item due at `now` (up to a batch) gets one attempt.
@@ -188,6 +199,14 @@ impl Worker {
             self.store
                 .finish_handoff_attempt(handoff.id, &outcome, WORKER_ACTOR, Utc::now())
                 .await?;
+            if let Some(metrics) = &self.metrics {
+                let name = match outcome {
+                    AttemptOutcome::Delivered { .. } => "delivered",
+                    AttemptOutcome::RetryLater { .. } => "retry_later",
+                    AttemptOutcome::Failed { .. } => "failed",
+                };
+                metrics.handoff(&handoff.system_id, name);
+            }
         }
         Ok(summary)
     }

@@ -262,6 +262,14 @@ async fn store_behaviour_on_postgres() {
     store_behaviour(common::pg_store().await).await;
 }
 
+/// The embedded calendar with `common::plain_years_toml` added, so that requests raised today
+/// have a due date after the last embedded year too.
+fn calendar_through_next_year() -> Calendar {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), common::plain_years_toml()).unwrap();
+    Calendar::load(Some(file.path())).unwrap()
+}
+
 struct Api {
     router: axum::Router,
     store: Store,
@@ -272,7 +280,9 @@ impl Api {
     async fn new() -> Api {
         let dir = tempfile::tempdir().unwrap();
         let store = common::sqlite_store(&dir).await;
-        let router = app(common::app_state(store.clone()), 64 * 1024);
+        let mut state = common::app_state(store.clone());
+        state.calendar = std::sync::Arc::new(calendar_through_next_year());
+        let router = app(state, 64 * 1024);
         Api {
             router,
             store,
@@ -308,7 +318,7 @@ async fn corrections_through_the_api() {
     let api = Api::new().await;
     let case_no = with_system_and_case(&api.store).await;
     let item = quality_item(&api.store, "SC-BAD-2").await;
-    let expected_due = corrections::due_on(Calendar::embedded(), Utc::now()).unwrap();
+    let expected_due = corrections::due_on(&calendar_through_next_year(), Utc::now()).unwrap();
 
     let (status, raised) = api
         .call(
@@ -488,6 +498,17 @@ async fn corrections_through_the_api() {
 #[test]
 fn corrections_through_the_cli() {
     let sandbox = Sandbox::new();
+    let years = sandbox.write("years.toml", common::plain_years_toml());
+    let config = sandbox.write(
+        "ronghe.toml",
+        format!("calendar_override = {}\n", Value::from(years.as_str())),
+    );
+    let calendar = Calendar::load(Some(std::path::Path::new(&years))).unwrap();
+    let run = |args: &[&str]| {
+        let mut all = vec!["--config", config.as_str()];
+        all.extend_from_slice(args);
+        sandbox.run(&all)
+    };
     sandbox.add_system(SYSTEM, "http://127.0.0.1:9/api");
     let case = common::case("case_application");
     let line = serde_json::to_string(&case).unwrap();
@@ -495,56 +516,48 @@ fn corrections_through_the_cli() {
     sandbox.run(&["cases", "import", SYSTEM, &file]).check(0, &[]);
 
     let target = format!("{SYSTEM}/{}", case.case_no);
-    let raised = sandbox
-        .run_as(
-            "alice",
-            &[
-                "corrections",
-                "raise",
-                "--case",
-                &target,
-                "--reason",
-                "申请人姓名有误",
-            ],
-        )
-        .check(0, &["已提出校核申请", "到期日"]);
-    let due = corrections::due_on(Calendar::embedded(), Utc::now()).unwrap();
+    let raised = run(&[
+        "--actor",
+        "alice",
+        "corrections",
+        "raise",
+        "--case",
+        &target,
+        "--reason",
+        "申请人姓名有误",
+    ])
+    .check(0, &["已提出校核申请", "到期日"]);
+    let due = corrections::due_on(&calendar, Utc::now()).unwrap();
     assert!(raised.stdout.contains(&due.to_string()), "{raised}");
-    let json = sandbox
-        .run(&["--json", "corrections", "show", "1"])
-        .check(0, &[])
-        .json();
+    let json = run(&["--json", "corrections", "show", "1"]).check(0, &[]).json();
     assert_eq!(json["status"], "open");
     assert_eq!(json["raised_by"], "alice");
 
-    sandbox
-        .run(&["corrections", "raise", "--quality", "12", "--reason", "x"])
+    run(&["corrections", "raise", "--quality", "12", "--reason", "x"])
         .check(1, &[])
         .stderr_has(&["data-quality item 12 not found"]);
-    sandbox
-        .run(&["corrections", "raise", "--case", "no-slash", "--reason", "x"])
+    run(&["corrections", "raise", "--case", "no-slash", "--reason", "x"])
         .check(1, &[])
         .stderr_has(&["SYSTEM/CASE_NO"]);
 
     // Three working days after the due date.
-    let calendar = Calendar::embedded();
     let later = calendar.add_working_days(due, 3).unwrap().to_string();
-    sandbox
-        .run(&["corrections", "list", "--overdue", "--as-of", &later])
-        .check(0, &["已逾期 3 个工作日", "待核实"]);
-    sandbox
-        .run(&["corrections", "list", "--overdue"])
-        .check(0, &["(无 none)"]);
+    run(&["corrections", "list", "--overdue", "--as-of", &later]).check(0, &["已逾期 3 个工作日", "待核实"]);
+    run(&["corrections", "list", "--overdue"]).check(0, &["(无 none)"]);
 
-    sandbox
-        .run_as("dept", &["corrections", "answer", "1", "--answer", "已更正"])
-        .check(0, &["已反馈"]);
-    sandbox.run(&["corrections", "close", "1"]).check(0, &["已办结"]);
-    sandbox
-        .run(&["corrections", "answer", "1", "--answer", "again"])
+    run(&[
+        "--actor",
+        "dept",
+        "corrections",
+        "answer",
+        "1",
+        "--answer",
+        "已更正",
+    ])
+    .check(0, &["已反馈"]);
+    run(&["corrections", "close", "1"]).check(0, &["已办结"]);
+    run(&["corrections", "answer", "1", "--answer", "again"])
         .check(1, &[])
         .stderr_has(&["correction request 1 is closed: it cannot be answered"]);
-    sandbox
-        .run(&["corrections", "list", "--status", "closed"])
-        .check(0, &["已办结 closed"]);
+    run(&["corrections", "list", "--status", "closed"]).check(0, &["已办结 closed"]);
 }

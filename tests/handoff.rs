@@ -281,6 +281,18 @@ async fn invalid_or_misaddressed_applications_are_refused_and_nothing_is_stored(
         .unwrap();
     assert_eq!(response.status().as_u16(), 404);
 
+    p.store
+        .modify_system(SYSTEM, "test", ("system.retire", Some("已整合")), |s| {
+            s.retire("已整合", Utc::now())
+        })
+        .await
+        .unwrap();
+    let (status, refused) = p
+        .apply(&serde_json::to_value(application("QZ-2026-0007")).unwrap())
+        .await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["error"]["code"], "system_retired");
+
     assert!(p.store.list_handoffs(None, None).await.unwrap().is_empty());
     assert_eq!(p.show("QZ-2026-0003").await.0, 404);
 }
@@ -431,6 +443,19 @@ async fn serve_runs_the_worker() {
         "one refused attempt while down, then delivered: {shown}"
     );
     assert_eq!(sim.applications().len(), 1);
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for outcome in ["accepted", "retry_later", "delivered"] {
+        let line =
+            format!("ronghe_handoff_applications_total{{system=\"{SYSTEM}\",outcome=\"{outcome}\"}} 1");
+        assert!(metrics.contains(&line), "{line} in\n{metrics}");
+    }
 }
 
 /// The queue in the store, on either backend: one hand-off per case, leases that keep two

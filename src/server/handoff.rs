@@ -13,6 +13,7 @@ use serde::Serialize;
 use super::{Actor, ApiError, ApiJson, AppState};
 use crate::case::Case;
 use crate::handoff::{Enqueued, Handoff};
+use crate::systems::SystemStatus;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -54,7 +55,7 @@ pub(super) struct HandoffView {
     params(("id" = String, Path)), request_body = Object, responses(
     (status = 202, body = Accepted),
     (status = 404, body = super::error::ErrorBody),
-    (status = 409, body = super::error::ErrorBody),
+    (status = 409, description = "handoff_conflict or system_retired", body = super::error::ErrorBody),
     (status = 422, body = super::error::ErrorBody),
 ))]
 pub(super) async fn accept(
@@ -63,6 +64,13 @@ pub(super) async fn accept(
     Path(id): Path<String>,
     ApiJson(case): ApiJson<Case>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    if state.store.get_system(&id).await?.status == SystemStatus::Retired {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "system_retired",
+            format!("system {id:?} is retired; it takes no more applications"),
+        ));
+    }
     let now = Utc::now();
     let findings = case.validate(now.fixed_offset());
     if !findings.is_valid() {
@@ -82,6 +90,8 @@ pub(super) async fn accept(
         .with_field("case_no"));
     }
     let created = enqueued == Enqueued::Created;
+    let outcome = if created { "accepted" } else { "duplicate" };
+    state.metrics.handoff(&id, outcome);
     tracing::info!(handoff = handoff.id, system = %id, case_no = %case.case_no, duplicate = !created, actor, "application accepted for hand-off");
     Ok((
         StatusCode::ACCEPTED,

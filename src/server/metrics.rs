@@ -39,6 +39,13 @@ struct WritebackLabels {
     outcome: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HandoffLabels {
+    system: String,
+    /// `accepted`, `duplicate`, `delivered`, `retry_later` or `failed`.
+    outcome: String,
+}
+
 /// Every metric of a node, with the registry that renders them.
 pub struct Metrics {
     registry: Registry,
@@ -51,6 +58,7 @@ pub struct Metrics {
     exchange_backlog: Gauge,
     exchange_dead_items: Gauge,
     exchange_oldest_pending: Gauge<f64, std::sync::atomic::AtomicU64>,
+    handoff_applications: Family<HandoffLabels, Counter>,
 }
 
 impl Metrics {
@@ -98,8 +106,15 @@ impl Metrics {
             "Age of the oldest item not delivered yet, 0 when none",
             exchange_oldest_pending.clone(),
         );
+        let handoff_applications = Family::<HandoffLabels, Counter>::default();
+        registry.register(
+            "handoff_applications",
+            "Front-end migration hand-offs by system and outcome: accepted, duplicate, delivered, retry_later, failed",
+            handoff_applications.clone(),
+        );
         Arc::new(Metrics {
             registry,
+            handoff_applications,
             http_requests,
             http_seconds,
             bridge_tickets,
@@ -129,6 +144,16 @@ impl Metrics {
                 outcome: outcome.to_owned(),
             })
             .inc_by(n);
+    }
+
+    /// Counts a hand-off of `system` with `outcome`.
+    pub fn handoff(&self, system: &str, outcome: &str) {
+        self.handoff_applications
+            .get_or_create(&HandoffLabels {
+                system: system.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
     }
 
     /// Sets the outbox gauges from the store's figures.

@@ -185,12 +185,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     background.push((
         "hand-off",
         tokio::spawn(
-            crate::handoff::Worker::new(store.clone(), Arc::new(ronghe_adapters::Environment)).run(
-                HANDOFF_IDLE,
-                async move {
+            crate::handoff::Worker::new(store.clone(), Arc::new(ronghe_adapters::Environment))
+                .with_metrics(state.metrics.clone())
+                .run(HANDOFF_IDLE, async move {
                     let _ = handoff_stopped.wait_for(|stop| *stop).await;
-                },
-            ),
+                }),
         ),
     ));
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
