@@ -164,6 +164,7 @@ async fn soap_to_exchange(dir: tempfile::TempDir, database_url: String) {
     let store = Store::open(&database_url, &StoreOptions::default())
         .await
         .unwrap();
+    let mapping = ronghe::mapping::Mapping::compile(include_str!("../mappings/sim-soap.toml")).unwrap();
     let mut keys = BTreeSet::new();
     for xml in sim.completed() {
         let no = xml
