@@ -9,7 +9,6 @@ use ronghe_adapters::sim::{data, rest};
 use super::Figure;
 use crate::mapping::Mapping;
 use crate::store::Store;
-use crate::systems::NewSystem;
 
 /// Upserts `count` mapped simulator cases in batches of `batch` into `store`, and inserts the
 /// same rows plainly under another system id.
@@ -32,18 +31,7 @@ pub async fn run(store: &Store, count: usize, batch: usize) -> anyhow::Result<Ve
     let mut ids = Vec::new();
     for which in ["upsert", "raw"] {
         let id = format!("bench-{which}-{stamp}");
-        let system = NewSystem {
-            id: id.clone(),
-            name: "benchmark".to_owned(),
-            department: "benchmark".to_owned(),
-            region_code: "520100".to_owned(),
-            protocol: "rest".to_owned(),
-            endpoint: "http://127.0.0.1:1/".to_owned(),
-            credentials_ref: None,
-            secret: false,
-        }
-        .validate(chrono::Utc::now())?;
-        store.insert_system(&system, "bench").await?;
+        super::register(store, &id).await?;
         ids.push(id);
     }
     let started = Instant::now();

@@ -21,7 +21,6 @@ use super::Figure;
 use crate::mapping::Mapping;
 use crate::server::{AppState, Metrics, app};
 use crate::store::{Store, StoreOptions};
-use crate::systems::NewSystem;
 
 const SYSTEM: &str = "bench-writeback";
 const SECRET: &str = "bench-writeback-secret";
@@ -155,18 +154,7 @@ async fn platform(dir: &std::path::Path) -> anyhow::Result<(Store, String)> {
     )
     .await?;
     for id in [SYSTEM, "bench-raw"] {
-        let system = NewSystem {
-            id: id.to_owned(),
-            name: "benchmark".to_owned(),
-            department: "benchmark".to_owned(),
-            region_code: "520100".to_owned(),
-            protocol: "rest".to_owned(),
-            endpoint: "http://127.0.0.1:1/".to_owned(),
-            credentials_ref: None,
-            secret: false,
-        }
-        .validate(chrono::Utc::now())?;
-        store.insert_system(&system, "bench").await?;
+        super::register(&store, id).await?;
     }
     store.set_writeback_config(SYSTEM, CONFIG, "bench").await?;
     let secrets = Fixed(HashMap::from([("env:BENCH_WB".to_owned(), SECRET.to_owned())]));

@@ -230,44 +230,12 @@ impl PlanFile {
 mod tests {
     use super::*;
 
-    const PLAN: &str = r#"
-[plan]
-system = "sim-soap"
-mode = "compatible_transition"
-start = "2026-09-28"
-owner = "张经理"
-
-[[milestones]]
-id = "mapping"
-phase = "映射"
-name = "映射配置评审通过"
-owner = "接入工程师"
-duration_working_days = 3
-
-[[milestones]]
-id = "writeback"
-phase = "回传"
-name = "办件回传联调"
-owner = "接入工程师"
-duration_working_days = 2
-depends_on = [{ id = "mapping", lag_working_days = 1 }]
-
-[[milestones]]
-id = "pilot"
-phase = "试点"
-name = "试点运行"
-owner = "业务处室"
-duration_working_days = 0
-depends_on = ["writeback"]
-gate = "回传对账连续 10 个工作日无差异"
-"#;
-
     #[test]
     fn every_problem_is_reported_with_its_path() {
-        let bad = PLAN
+        let bad = super::super::TEST_PLAN
             .replace("mode = \"compatible_transition\"", "mode = \"big_bang\"")
             .replace(
-                "depends_on = [\"writeback\"]",
+                "depends_on = [\"bridge\", \"writeback\"]",
                 "depends_on = [\"pilot\", \"nowhere\"]",
             )
             .replace("id = \"writeback\"", "id = \"Write Back\"");
@@ -277,9 +245,9 @@ gate = "回传对账连续 10 个工作日无差异"
             paths,
             [
                 "plan.mode",
-                "milestones[1].id",
-                "milestones[2].depends_on[0]",
-                "milestones[2].depends_on[1]"
+                "milestones[2].id",
+                "milestones[3].depends_on[0]",
+                "milestones[3].depends_on[1]"
             ],
             "{issues:?}"
         );
@@ -287,17 +255,16 @@ gate = "回传对账连续 10 个工作日无差异"
 
     #[test]
     fn circular_dependencies_are_named() {
-        let circular = PLAN.replace(
+        let circular = super::super::TEST_PLAN.replacen(
             "duration_working_days = 3\n",
             "duration_working_days = 3\ndepends_on = [\"pilot\"]\n",
+            1,
         );
         let issues = PlanFile::parse(&circular).unwrap_err();
         assert_eq!(issues.len(), 1, "{issues:?}");
         assert_eq!(issues[0].path, "milestones");
         assert!(
-            issues[0]
-                .message
-                .contains("mapping → pilot → writeback → mapping"),
+            issues[0].message.contains("mapping → pilot → bridge → mapping"),
             "{issues:?}"
         );
     }

@@ -13,3 +13,7 @@ mod view;
 pub use file::{Dependency, Milestone, PlanFile, PlanHeader};
 pub use schedule::{AMBER_WORKING_DAYS, Forecast, Progress, Rag, Status, forecast, status};
 pub use view::{MilestoneView, PlanView, baseline_dues, check_baseline, check_progress, view};
+
+/// The plan file the unit tests share (`tests/data/plan.toml`).
+#[cfg(test)]
+const TEST_PLAN: &str = include_str!("../../tests/data/plan.toml");

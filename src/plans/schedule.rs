@@ -214,52 +214,12 @@ pub fn status(
 mod tests {
     use super::*;
 
-    /// Two branches after `mapping`: bridge (10 days) and write-back (3 days, lag 1), joining at pilot.
-    const PLAN: &str = r#"
-[plan]
-system = "sim-soap"
-mode = "compatible_transition"
-start = "2026-09-28"
-owner = "张经理"
-
-[[milestones]]
-id = "mapping"
-phase = "映射"
-name = "映射配置评审通过"
-owner = "接入工程师"
-duration_working_days = 3
-
-[[milestones]]
-id = "bridge"
-phase = "互认"
-name = "用户互认对接"
-owner = "接入工程师"
-duration_working_days = 10
-depends_on = ["mapping"]
-
-[[milestones]]
-id = "writeback"
-phase = "回传"
-name = "办件回传联调"
-owner = "接入工程师"
-duration_working_days = 3
-depends_on = [{ id = "mapping", lag_working_days = 1 }]
-
-[[milestones]]
-id = "pilot"
-phase = "试点"
-name = "试点运行"
-owner = "业务处室"
-duration_working_days = 0
-depends_on = ["bridge", "writeback"]
-"#;
-
     fn date(s: &str) -> NaiveDate {
         s.parse().unwrap()
     }
 
     fn plan() -> PlanFile {
-        PlanFile::parse(PLAN).unwrap()
+        PlanFile::parse(super::super::TEST_PLAN).unwrap()
     }
 
     fn by_id(forecasts: &[Forecast], id: &str) -> Forecast {
@@ -360,7 +320,7 @@ depends_on = ["bridge", "writeback"]
 
     #[test]
     fn a_year_without_calendar_data_is_an_error() {
-        let late = PLAN.replace("start = \"2026-09-28\"", "start = \"2026-12-21\"");
+        let late = super::super::TEST_PLAN.replace("start = \"2026-09-28\"", "start = \"2026-12-21\"");
         let plan = PlanFile::parse(&late).unwrap();
         assert!(matches!(
             forecast(&plan, &HashMap::new(), None, Calendar::embedded()),
