@@ -13,6 +13,7 @@ use futures_util::StreamExt as _;
 use ronghe_adapters::{Adapter, AdapterConfig, Checkpoint, Raw, Secrets};
 use serde::Serialize;
 
+use crate::bridge::Bridge;
 use crate::store::{Store, StoreError};
 use crate::writeback::{Channel, Intake, IntakeError, RecordResult, ingest};
 
@@ -80,17 +81,25 @@ pub struct Puller {
     store: Store,
     intake: Intake,
     secrets: Arc<dyn Secrets>,
+    /// The user bridge, to attach pulled cases to their platform users.
+    bridge: Option<Bridge>,
     /// This node's name in leases.
     node: String,
 }
 
 impl Puller {
-    pub fn new(store: Store, intake: Intake, secrets: Arc<dyn Secrets>) -> Result<Puller, StoreError> {
+    pub fn new(
+        store: Store,
+        intake: Intake,
+        secrets: Arc<dyn Secrets>,
+        bridge: Option<Bridge>,
+    ) -> Result<Puller, StoreError> {
         let node = crate::store::random_id("pull")?;
         Ok(Puller {
             store,
             intake,
             secrets,
+            bridge,
             node,
         })
     }
@@ -202,6 +211,7 @@ impl Puller {
                     records,
                     Channel::Pull,
                     Utc::now().fixed_offset(),
+                    self.bridge.as_ref(),
                 )
                 .await?;
                 report.read += n;

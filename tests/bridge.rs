@@ -10,8 +10,10 @@ use base64::Engine as _;
 use chrono::{Duration, Utc};
 use ronghe::bridge::Cipher;
 use ronghe::server::AppState;
+use ronghe_adapters::signing::{Algorithm, Signer};
+use ronghe_adapters::sim::data;
 use ronghe_adapters::sim::data::LegacyAccount;
-use ronghe_adapters::sim::rest::{API_KEY, RestSim};
+use ronghe_adapters::sim::rest::{self, API_KEY, RestSim};
 use ronghe_adapters::sim::{SimBridge, SimOptions};
 use serde_json::{Value, json};
 
@@ -335,26 +337,6 @@ async fn platform_user_reaches_the_legacy_system_as_the_right_account() {
     .await;
     assert_eq!(login["data"]["account"], "u00002b", "{login}");
 
-    // Department → platform: write-backs resolve through the links; unknown accounts are reported.
-    let resolved = platform
-        .bridge
-        .resolve(SYSTEM, "u00001", "SC-1", "writeback")
-        .await
-        .unwrap();
-    assert!(matches!(resolved, ronghe::bridge::Resolution::Linked { ref user_id, .. } if user_id == "pu-1"));
-    let unknown = platform
-        .bridge
-        .resolve(SYSTEM, "u09999", "SC-2", "writeback")
-        .await
-        .unwrap();
-    assert_eq!(unknown, ronghe::bridge::Resolution::Unknown);
-    let (_, problems) = platform
-        .get(&format!("/api/v1/bridge/report?system_id={SYSTEM}"))
-        .await;
-    assert!(problems["conflicts"].as_array().unwrap().is_empty(), "{problems}");
-    assert_eq!(problems["unresolved"][0]["account_id"], "u09999");
-    assert_eq!(problems["unresolved"][0]["last_context"], "SC-2");
-
     let (_, links) = platform.get("/api/v1/bridge/links?user_id=pu-1").await;
     assert_eq!(links.as_array().map(Vec::len), Some(2), "{links}");
     let metrics = platform
@@ -406,4 +388,52 @@ async fn platform_user_reaches_the_legacy_system_as_the_right_account() {
             account.account_id
         );
     }
+    // Department → platform (after the at-rest check: case bodies are not sealed, see the notes):
+    // the system writes its cases back (a signed push); each lands under
+    // the platform user its applicant's account is linked to; an account linked to no one is
+    // recorded and reported, never guessed.
+    let key = platform.dir.path().join("writeback.key");
+    std::fs::write(&key, "bridge-writeback-secret").unwrap();
+    platform
+        .bridge
+        .store()
+        .set_writeback_config(
+            SYSTEM,
+            &format!(
+                "[[keys]]\nid = \"k\"\nalgorithm = \"hmac-sha256\"\nsecret = \"file:{}\"\n",
+                key.display()
+            ),
+            "test",
+        )
+        .await
+        .unwrap();
+    let mine = rest::to_json(&data::case(2025, 0));
+    assert_eq!(mine["applicant"]["accountId"], "u00001");
+    let mut stranger = rest::to_json(&data::case(2025, 40));
+    stranger["applicant"]["accountId"] = json!("u09999");
+    let body = json!([mine, stranger]).to_string();
+    let path = format!("/api/v1/writeback/{SYSTEM}");
+    let signed = Signer::new("k", Algorithm::HmacSha256, b"bridge-writeback-secret".to_vec())
+        .sign("POST", &path, body.as_bytes())
+        .unwrap();
+    let mut push = platform
+        .http
+        .post(format!("{}{path}", platform.url))
+        .header("content-type", "application/json");
+    for (name, value) in &signed.headers {
+        push = push.header(*name, value);
+    }
+    let pushed = fetch(push.body(signed.body)).await;
+    assert_eq!(pushed["accepted"], 2, "{pushed}");
+    let (status, cases) = platform.get("/api/v1/bridge/identities/pu-1/cases").await;
+    assert_eq!(status, 200, "{cases}");
+    assert_eq!(cases.as_array().map(Vec::len), Some(1), "{cases}");
+    assert_eq!(cases[0]["case_no"], mine["caseNo"]);
+    assert_eq!(cases[0]["system_id"], SYSTEM);
+    let (_, problems) = platform
+        .get(&format!("/api/v1/bridge/report?system_id={SYSTEM}"))
+        .await;
+    assert!(problems["conflicts"].as_array().unwrap().is_empty(), "{problems}");
+    assert_eq!(problems["unresolved"][0]["account_id"], "u09999");
+    assert_eq!(problems["unresolved"][0]["last_context"], stranger["caseNo"]);
 }

@@ -82,6 +82,14 @@ fn bridge_commands_from_link_to_rotation() {
         common::identity("pu-zhang", "张三丰", ZHANG, "advanced").to_string(),
     );
     with(&["bridge", "identities", &zhang_only]).check(0, &["已有关联 already linked in sim-rest"]);
+    // No case has been written back for this user yet; an unknown user is refused.
+    let cases = with(&["--json", "bridge", "cases", "pu-zhang"])
+        .check(0, &[])
+        .json();
+    assert_eq!(cases, serde_json::json!([]));
+    with(&["bridge", "cases", "pu-nobody"])
+        .check(1, &[])
+        .stderr_has(&["pu-nobody"]);
 
     with(&["bridge", "report"]).check(
         0,

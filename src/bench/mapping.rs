@@ -54,6 +54,8 @@ struct RestApplicant {
     #[serde(rename = "idNo")]
     id_no: String,
     mobile: Option<String>,
+    #[serde(rename = "accountId")]
+    account_id: Option<String>,
 }
 
 /// Beijing time in `format`, as every simulator writes it.
@@ -80,6 +82,7 @@ struct Flat {
     certificate_type: CertificateType,
     certificate_no: String,
     phone: Option<String>,
+    account: Option<String>,
     applied_at: DateTime<FixedOffset>,
     /// (accepted at, acceptor, department, department USCC)
     accepted: Option<(DateTime<FixedOffset>, String, String, String)>,
@@ -148,6 +151,7 @@ fn build(f: Flat, now: DateTime<FixedOffset>) -> anyhow::Result<Case> {
             phone: f.phone,
             address: None,
             legal_representative: None,
+            account: f.account,
         },
         agent: None,
         applied_at: f.applied_at,
@@ -212,6 +216,7 @@ fn by_hand_rest(raw: &Raw, now: DateTime<FixedOffset>) -> anyhow::Result<Case> {
             certificate_type: certificate_type(&r.applicant.id_type)?,
             certificate_no: r.applicant.id_no,
             phone: r.applicant.mobile,
+            account: r.applicant.account_id,
             applied_at: local(&r.apply_time, DASHED)?,
             accepted,
             time_limit: r.time_limit,
@@ -276,6 +281,7 @@ fn by_hand_soap(raw: &Raw, now: DateTime<FixedOffset>) -> anyhow::Result<Case> {
             certificate_type: certificate_type(&of_applicant("证件类型").context("no 证件类型")?)?,
             certificate_no: of_applicant("证件号码").context("no 证件号码")?,
             phone: of_applicant("联系电话").filter(|p| !p.is_empty()),
+            account: None,
             applied_at: local(&format!("{} 00时00分", applied.format(DATE)), TIME)?,
             accepted,
             time_limit: need("承诺时限")?.parse()?,
@@ -344,6 +350,7 @@ fn by_hand_sql(raw: &Raw, now: DateTime<FixedOffset>) -> anyhow::Result<Case> {
             certificate_type: certificate_type(&need("SQRZJLX")?)?,
             certificate_no: need("SQRZJHM")?,
             phone: text("LXDH"),
+            account: None,
             applied_at: local(&need("SQSJ")?, "%Y%m%d%H%M%S")?,
             accepted,
             time_limit: need("CNBJSX")?.parse()?,

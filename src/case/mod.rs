@@ -84,6 +84,10 @@ pub struct Applicant {
     /// 法定代表人, for legal persons.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub legal_representative: Option<String>,
+    /// The applicant's account in the departmental system (部门系统账号), when the system names
+    /// it: a write-back resolves it to the platform user through the bridge's links.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 /// A natural person acting for the applicant (联系人/代理人).

@@ -29,6 +29,9 @@ pub(super) enum Command {
     /// Record platform identities from the real-name system, one JSON per line ('-' reads
     /// stdin), and auto-link them 记录平台身份.
     Identities { file: PathBuf },
+    /// The cases written back under a platform user (their applicants' accounts resolved through
+    /// the links) 用户的回传办件.
+    Cases { user_id: String },
     /// Import a system's accounts, one JSON per line ({"account_id", "certificate_no"}), and
     /// auto-link them through certificate numbers 导入原系统账号.
     Accounts { system: String, file: PathBuf },
@@ -107,6 +110,44 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             ctx.out.show(
                 format!("已绑定 attached: bridge config to {system}"),
                 &json!({ "system": system }),
+            );
+            Ok(())
+        }
+        Command::Cases { user_id } => {
+            let bridge = ctx.bridge().await?;
+            bridge.identity(&user_id, &ctx.actor).await.map_err(refusal)?;
+            let cases = bridge.store().cases_of_user(&user_id).await?;
+            bridge
+                .store()
+                .record_audit(
+                    &ctx.actor,
+                    "bridge.user_cases",
+                    &user_id,
+                    serde_json::json!({ "cases": cases.len() }),
+                )
+                .await?;
+            let rows = cases
+                .iter()
+                .map(|c| {
+                    vec![
+                        c.system_id.clone(),
+                        c.case_no.clone(),
+                        c.item_name.clone(),
+                        c.stage.clone(),
+                        c.version.to_string(),
+                    ]
+                })
+                .collect();
+            ctx.out.table(
+                &[
+                    "系统 system",
+                    "办件编号 case",
+                    "事项 item",
+                    "环节 stage",
+                    "版本 version",
+                ],
+                rows,
+                &cases,
             );
             Ok(())
         }
@@ -344,7 +385,7 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
 
 impl Context {
     /// The bridge: the store and the `[bridge]` keys of the config.
-    async fn bridge(&self) -> Result<Bridge, Failure> {
+    pub(super) async fn bridge(&self) -> Result<Bridge, Failure> {
         let config = self.config()?;
         let keys = config.bridge.as_ref().ok_or_else(|| {
             Failure::Refused(anyhow::anyhow!(

@@ -113,7 +113,12 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             let secrets: std::sync::Arc<dyn ronghe_adapters::Secrets> =
                 std::sync::Arc::new(ronghe_adapters::Environment);
             let intake = crate::writeback::Intake::new(config.mappings_dir.clone(), secrets.clone());
-            let puller = crate::pull::Puller::new(store, intake, secrets)?;
+            // Pulled cases are attached to their platform users when the node has bridge keys.
+            let bridge = match config.bridge {
+                Some(_) => Some(ctx.bridge().await?),
+                None => None,
+            };
+            let puller = crate::pull::Puller::new(store, intake, secrets, bridge)?;
             match puller.run(&system, true).await {
                 Ok(Some(report)) => {
                     ctx.out.show(

@@ -117,6 +117,7 @@ pub(super) fn assemble(
     let phone = v.text("applicant.phone");
     let address = v.text("applicant.address");
     let legal_representative = v.text("applicant.legal_representative");
+    let account = v.text("applicant.account");
     let applied_at = v.required("applied_at", Values::time);
     let acceptance = if has_acceptance {
         let department = v.required("acceptance.department", Values::text);
@@ -230,6 +231,7 @@ pub(super) fn assemble(
                 phone,
                 address,
                 legal_representative,
+                account,
             },
             agent: None,
             applied_at,

@@ -83,6 +83,7 @@ targets! {
     "applicant.phone" Text, Applicant, false, true, ["联系人手机号码", "手机号码", "联系电话"], ["mobile", "phone", "tel"];
     "applicant.address" Text, Applicant, false, true, ["通讯地址", "联系地址"], ["address"];
     "applicant.legal_representative" Text, Applicant, false, true, ["法定代表人"], ["legalPerson", "legalRepresentative"];
+    "applicant.account" Text, Applicant, false, true, ["申请人账号", "用户账号", "登录账号"], ["accountId", "userId", "loginName"];
     "applied_at" Timestamp, Case, true, false, ["申请时间", "申报时间", "申请日期"], ["applyTime", "appliedAt", "submitTime"];
     "acceptance.department" Text, Acceptance, true, false, ["受理单位名称", "受理部门"], ["deptName", "acceptDept", "department"];
     "acceptance.department_uscc" Text, Acceptance, true, false, ["受理单位统一社会信用代码", "受理部门代码"], ["deptCode", "deptUscc"];

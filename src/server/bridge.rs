@@ -22,6 +22,7 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/bridge/identities", post(put_identity))
         .route("/api/v1/bridge/identities/{user_id}", get(show_identity))
+        .route("/api/v1/bridge/identities/{user_id}/cases", get(user_cases))
         .route("/api/v1/bridge/systems/{id}/accounts", post(import_accounts))
         .route("/api/v1/bridge/links", get(list_links).post(link))
         .route("/api/v1/bridge/links/revoke", post(unlink))
@@ -135,6 +136,32 @@ pub(super) async fn show_identity(
     Path(user_id): Path<String>,
 ) -> Result<Json<IdentityView>, ApiError> {
     Ok(Json(bridge(&state)?.identity(&user_id, &actor).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/bridge/identities/{user_id}/cases", tag = "bridge", params(("user_id" = String, Path)), responses(
+    (status = 200, body = [crate::store::OwnedCase]),
+    (status = 404, body = super::error::ErrorBody),
+))]
+/// The cases written back by compatible-transition systems under this platform user (their
+/// applicants' accounts resolved through the links); audited read.
+pub(super) async fn user_cases(
+    State(state): State<AppState>,
+    Actor(actor): Actor,
+    Path(user_id): Path<String>,
+) -> Result<Json<Vec<crate::store::OwnedCase>>, ApiError> {
+    // The identity must exist (and the read of it is audited).
+    bridge(&state)?.identity(&user_id, &actor).await?;
+    let cases = state.store.cases_of_user(&user_id).await?;
+    state
+        .store
+        .record_audit(
+            &actor,
+            "bridge.user_cases",
+            &user_id,
+            serde_json::json!({ "cases": cases.len() }),
+        )
+        .await?;
+    Ok(Json(cases))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -167,6 +167,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         store.clone(),
         intake.clone(),
         Arc::new(ronghe_adapters::Environment),
+        bridge.clone(),
     )?;
     background.push(("pull", tokio::spawn(puller.schedule_forever(stopped.clone()))));
     let listener = tokio::net::TcpListener::bind(config.listen)

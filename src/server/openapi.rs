@@ -32,6 +32,7 @@ use utoipa::OpenApi;
         super::assessments::rubric,
         super::bridge::put_identity,
         super::bridge::show_identity,
+        super::bridge::user_cases,
         super::bridge::import_accounts,
         super::bridge::list_links,
         super::bridge::link,

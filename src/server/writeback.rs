@@ -166,6 +166,7 @@ async fn run(
         records,
         channel,
         Utc::now().fixed_offset(),
+        state.bridge.as_ref(),
     )
     .await?;
     let count = |kind: &str| results.iter().filter(|r| r.kind() == kind).count();

@@ -10,6 +10,7 @@ use ronghe_adapters::Raw;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::bridge::{Bridge, Resolution};
 use crate::case::Case;
 use crate::mapping::{Mapping, MappingError};
 use crate::store::{NewQualityItem, QualityReason, RejectReason, Store, StoreError, UpsertOutcome};
@@ -120,6 +121,36 @@ fn store_reason(reason: &RejectReason) -> QualityReason {
     }
 }
 
+/// Attaches each newly stored case whose applicant names a departmental account to the platform
+/// user linked to that account (Art. 25(三)); an account linked to no one is recorded by the
+/// bridge and reported, never guessed. The cases are already committed: a failure here is logged,
+/// and the next version of the case tries again.
+async fn attach_owners(bridge: &Bridge, system_id: &str, cases: &[Case], outcomes: &[UpsertOutcome]) {
+    for (case, outcome) in cases.iter().zip(outcomes) {
+        let (UpsertOutcome::Created | UpsertOutcome::Updated) = outcome else {
+            continue;
+        };
+        let Some(account) = case.applicant.account.as_deref() else {
+            continue;
+        };
+        let attached = match bridge
+            .resolve(system_id, account, &case.case_no, "writeback")
+            .await
+        {
+            Ok(Resolution::Linked { user_id, link_id }) => bridge
+                .store()
+                .set_case_owner(system_id, &case.case_no, &user_id, &link_id)
+                .await
+                .map_err(|e| e.to_string()),
+            Ok(Resolution::Unknown) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(error) = attached {
+            tracing::warn!(system = system_id, case_no = %case.case_no, %error, "cannot attach the case to its platform user");
+        }
+    }
+}
+
 /// One record on its way through.
 enum Step {
     Refused(Vec<QualityReason>, Option<String>, Option<i64>),
@@ -138,6 +169,7 @@ pub async fn ingest(
     records: Vec<Raw>,
     channel: Channel,
     now: DateTime<FixedOffset>,
+    bridge: Option<&Bridge>,
 ) -> Result<Vec<RecordResult>, StoreError> {
     let rules = store.list_rules(None).await?;
     let mut cases: Vec<Case> = Vec::new();
@@ -199,6 +231,9 @@ pub async fn ingest(
             .upsert_mapped(system_id, &cases, Some(mapping.version()))
             .await?
     };
+    if let Some(bridge) = bridge {
+        attach_owners(bridge, system_id, &cases, &outcomes).await;
+    }
     // Refusals by the store join the others in the queue.
     let mut refused: Vec<(usize, NewQualityItem)> = Vec::new();
     let received_at = Utc::now();

@@ -21,6 +21,8 @@ pub struct LegacyCase {
     pub applicant_is_company: bool,
     pub applicant_cert_no: String,
     pub phone: String,
+    /// The applicant's account in this system (`u00001`, …, as `accounts` lists them).
+    pub account: String,
     /// Six-digit Guizhou county code.
     pub region: String,
     pub department: String,
@@ -184,6 +186,7 @@ pub fn case(seed: u64, index: usize) -> LegacyCase {
     let dept_body = &dept_body[..17];
     LegacyCase {
         no: format!("{region}{:08}", index + 1),
+        account: account_id(index),
         version: match state {
             State::Submitted => 1,
             State::Accepted | State::NotAccepted => 2,
@@ -227,11 +230,16 @@ pub struct LegacyAccount {
 
 /// The accounts of the applicants of the first `count` cases of `seed` (`u00001`, …), plus
 /// the kind of mess real systems hold: the second applicant registered twice (`u00002b`).
+/// The account of the applicant of case `index`.
+fn account_id(index: usize) -> String {
+    format!("u{:05}", index + 1)
+}
+
 pub fn accounts(seed: u64, count: usize) -> Vec<LegacyAccount> {
     let mut accounts: Vec<LegacyAccount> = (0..count)
         .map(|i| {
             let c = case(seed, i);
-            let account_id = format!("u{:05}", i + 1);
+            let account_id = account_id(i);
             LegacyAccount {
                 password: format!("pw-{account_id}"),
                 account_id,

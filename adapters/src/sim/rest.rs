@@ -90,6 +90,7 @@ pub fn to_json(c: &LegacyCase) -> Value {
             "idType": if c.applicant_is_company { "49" } else { "111" },
             "idNo": c.applicant_cert_no,
             "mobile": c.phone,
+            "accountId": c.account,
         },
         "areaCode": c.region,
         "deptName": c.department,

@@ -1,0 +1,74 @@
+//! Which platform user each written-back case belongs to (the bridge resolved its applicant's
+//! departmental account), and a user's cases across systems.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{Store, StoreError, on_pool};
+
+/// A case as listed under its platform user.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct OwnedCase {
+    pub system_id: String,
+    pub case_no: String,
+    pub item_name: String,
+    pub stage: String,
+    pub version: i64,
+    pub received_at: DateTime<Utc>,
+}
+
+type OwnedRow = (String, String, String, String, i64, DateTime<Utc>);
+
+impl Store {
+    /// Records (or moves) the case's owner: `user_id` through `link_id`.
+    pub async fn set_case_owner(
+        &self,
+        system_id: &str,
+        case_no: &str,
+        user_id: &str,
+        link_id: &str,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO case_owners (system_id, case_no, user_id, link_id, resolved_at) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (system_id, case_no) DO UPDATE SET user_id = excluded.user_id, link_id = excluded.link_id,
+                 resolved_at = excluded.resolved_at",
+            )
+            .bind(system_id)
+            .bind(case_no)
+            .bind(user_id)
+            .bind(link_id)
+            .bind(Utc::now())
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// A platform user's cases in every system, newest first.
+    pub async fn cases_of_user(&self, user_id: &str) -> Result<Vec<OwnedCase>, StoreError> {
+        let rows: Vec<OwnedRow> = on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT c.system_id, c.case_no, c.item_name, c.stage, c.version, c.received_at
+                 FROM case_owners o JOIN cases c ON c.system_id = o.system_id AND c.case_no = o.case_no
+                 WHERE o.user_id = $1 ORDER BY c.received_at DESC, c.case_no",
+            )
+            .bind(user_id)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(
+                |(system_id, case_no, item_name, stage, version, received_at)| OwnedCase {
+                    system_id,
+                    case_no,
+                    item_name,
+                    stage,
+                    version,
+                    received_at,
+                },
+            )
+            .collect())
+    }
+}
