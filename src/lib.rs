@@ -14,6 +14,7 @@ pub mod exchange;
 pub mod handoff;
 pub mod mapping;
 pub mod migration;
+pub mod monitoring;
 pub mod notices;
 pub mod plans;
 pub mod pull;

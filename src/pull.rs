@@ -121,26 +121,7 @@ impl Puller {
     }
 
     async fn adapter(&self, system_id: &str) -> Result<Box<dyn Adapter>, PullError> {
-        let failed = |message: String| PullError::Adapter {
-            system: system_id.to_owned(),
-            message,
-        };
-        let text = self.store.adapter_config(system_id).await?;
-        AdapterConfig::from_toml(&text)
-            .map_err(|e| failed(e.to_string()))?
-            .validate()
-            .map_err(|issues| {
-                failed(
-                    issues
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                )
-            })?
-            .build(self.secrets.as_ref())
-            .await
-            .map_err(|e| failed(format!("{e:#}")))
+        attached_adapter(&self.store, self.secrets.as_ref(), system_id).await
     }
 
     /// Runs the system's pull if it is due (or `force`) and no other node runs it: `None` when
@@ -264,6 +245,34 @@ impl Puller {
             }
         }
     }
+}
+
+/// The system's driver, built from its attached adapter config with `secrets`.
+pub async fn attached_adapter(
+    store: &Store,
+    secrets: &dyn Secrets,
+    system_id: &str,
+) -> Result<Box<dyn Adapter>, PullError> {
+    let failed = |message: String| PullError::Adapter {
+        system: system_id.to_owned(),
+        message,
+    };
+    let text = store.adapter_config(system_id).await?;
+    AdapterConfig::from_toml(&text)
+        .map_err(|e| failed(e.to_string()))?
+        .validate()
+        .map_err(|issues| {
+            failed(
+                issues
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?
+        .build(secrets)
+        .await
+        .map_err(|e| failed(format!("{e:#}")))
 }
 
 fn lease_from(now: DateTime<Utc>) -> DateTime<Utc> {

@@ -1239,3 +1239,25 @@ async fn plans_through_the_api() {
     assert_eq!(portfolio[0]["system_id"], "gy-scjg");
     assert_eq!(portfolio[0]["rag"], "green");
 }
+
+/// Issue 7 (Art. 15): monitoring endpoints answer through the router; a system with no adapter
+/// cannot be reconciled and says so.
+#[tokio::test]
+async fn monitoring_endpoints() {
+    let api = Api::new().await;
+    api.send("POST", "/api/v1/systems", registration("gy-scjg").to_string())
+        .await;
+    let (status, sample) = api
+        .get("/api/v1/monitoring/gy-scjg/spot-check?date=2026-01-05&seed=7")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{sample}");
+    assert_eq!(sample, json!([]));
+    let refused = api
+        .get("/api/v1/monitoring/gy-scjg/reconciliation?date=2026-01-05")
+        .await;
+    check_error(refused, StatusCode::UNPROCESSABLE_ENTITY, "not_configured", None);
+    let (status, _) = api
+        .get("/api/v1/monitoring/gy-scjg/reconciliation?date=someday")
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

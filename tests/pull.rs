@@ -126,3 +126,94 @@ async fn serve_pulls_on_the_schedule() {
     child.wait().unwrap();
     assert_eq!(read, 40);
 }
+
+/// Issue 7 (Art. 15): reconciliation finds an injected missing case and an injected altered case;
+/// spot-check samples are reproducible by seed.
+#[tokio::test(flavor = "multi_thread")]
+async fn reconciliation_finds_missing_and_altered_cases() {
+    let (sandbox, config, url) = setup(120, "0 0 3 * * *").await;
+    let run = |args: &[&str]| {
+        let mut all = vec!["--config", config.as_str()];
+        all.extend_from_slice(args);
+        sandbox.run(&all)
+    };
+    run(&["writeback", "pull", SYSTEM]).check(0, &["accepted 120"]);
+    // A day with several cases, and two of them (updated_at is stored in Beijing time).
+    let platform = sqlx::SqlitePool::connect(&format!("sqlite://{}", sandbox.path("ronghe.db").display()))
+        .await
+        .unwrap();
+    let mut by_day: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT case_no, json_extract(body, '$.updated_at') FROM cases")
+            .fetch_all(&platform)
+            .await
+            .unwrap();
+    for (case_no, updated_at) in rows {
+        assert!(updated_at.ends_with("+08:00"), "{updated_at}");
+        by_day
+            .entry(updated_at[..10].to_owned())
+            .or_default()
+            .push(case_no);
+    }
+    let (day, cases) = by_day.into_iter().max_by_key(|(_, cases)| cases.len()).unwrap();
+    assert!(cases.len() >= 6, "{day}: {cases:?}");
+    let (first, second) = (cases[0].clone(), cases[1].clone());
+    run(&["reconcile", SYSTEM, "--date", &day]).check(0, &["无差异 clean"]);
+
+    // The platform loses one case; the department edits another without a new version.
+    for table in ["exchange_outbox", "cases"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM {table} WHERE case_no = $1"
+        )))
+        .bind(&first)
+        .execute(&platform)
+        .await
+        .unwrap();
+    }
+    let legacy = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query("UPDATE SP_BJXX SET SXMC = '篡改后的事项名称' WHERE SBLSH = $1")
+        .bind(&second)
+        .execute(&legacy)
+        .await
+        .unwrap();
+    let report = run(&["--json", "reconcile", SYSTEM, "--date", &day])
+        .check(1, &[])
+        .json();
+    let kinds: Vec<(String, String)> = report["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["case_no"].as_str().unwrap().to_owned(),
+                d["kind"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(kinds.contains(&(first.clone(), "missing".to_owned())), "{report}");
+    assert!(
+        kinds.contains(&(second.clone(), "altered".to_owned())),
+        "{report}"
+    );
+    assert_eq!(kinds.len(), 2, "{report}");
+
+    let sample = |seed: &str| {
+        run(&[
+            "--json",
+            "spot-check",
+            SYSTEM,
+            "--date",
+            &day,
+            "--size",
+            "5",
+            "--seed",
+            seed,
+        ])
+        .check(0, &[])
+        .json()["sample"]
+            .clone()
+    };
+    assert_eq!(sample("42"), sample("42"), "the same seed draws the same sample");
+    assert_eq!(sample("42").as_array().unwrap().len(), 5);
+    assert_ne!(sample("42"), sample("43"));
+}

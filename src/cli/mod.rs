@@ -13,6 +13,7 @@ mod exchange;
 mod generate;
 mod handoff;
 mod mapping;
+mod monitoring;
 mod notices;
 mod output;
 mod plans;
@@ -92,6 +93,13 @@ enum Command {
     /// Migration plans: status, critical path, baselines, Gantt 迁移计划.
     #[command(subcommand, after_help = EXIT_CODES)]
     Plans(plans::Command),
+    /// Reconcile a system's day: its adapter's cases against the platform's (Art. 15); exit 1
+    /// when they differ 对账.
+    #[command(after_help = EXIT_CODES)]
+    Reconcile(monitoring::ReconcileArgs),
+    /// Draw a reproducible sample of a day's cases for spot checks and return visits 抽查.
+    #[command(after_help = EXIT_CODES)]
+    SpotCheck(monitoring::SpotCheckArgs),
     /// Change notices (Art. 16, 29, 30) 变更公告.
     #[command(subcommand, after_help = EXIT_CODES)]
     Notices(notices::Command),
@@ -295,6 +303,8 @@ async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
         Command::Rules(cmd) => rules::run(ctx, cmd).await,
         Command::Notices(cmd) => notices::run(ctx, cmd).await,
         Command::Plans(cmd) => plans::run(ctx, cmd).await,
+        Command::Reconcile(args) => monitoring::reconcile(ctx, args).await,
+        Command::SpotCheck(args) => monitoring::spot_check(ctx, args).await,
         Command::Bench(cmd) => bench::run(ctx, cmd).await,
         Command::Cases(cmd) => cases::run(ctx, cmd).await,
         Command::Writeback(cmd) => writeback::run(ctx, cmd).await,

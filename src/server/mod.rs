@@ -10,6 +10,7 @@ mod exchange;
 mod handoff;
 mod health;
 mod metrics;
+mod monitoring;
 mod notices;
 mod openapi;
 mod plans;
@@ -63,6 +64,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .merge(rules::routes())
         .merge(notices::routes())
         .merge(plans::routes())
+        .merge(monitoring::routes())
         .merge(writeback::routes())
         .merge(quality::routes())
         .merge(exchange::routes())

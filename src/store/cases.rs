@@ -359,6 +359,26 @@ impl Store {
         })
     }
 
+    /// Every case the platform holds for a system (current versions): case number, version,
+    /// content hash and the case, by case number.
+    pub async fn system_cases(
+        &self,
+        system_id: &str,
+    ) -> Result<Vec<(String, i64, String, Case)>, StoreError> {
+        let rows: Vec<(String, i64, String, Json<Case>)> = on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT case_no, version, content_hash, body FROM cases WHERE system_id = $1 ORDER BY case_no",
+            )
+            .bind(system_id)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(no, version, hash, Json(case))| (no, version, hash, case))
+            .collect())
+    }
+
     /// Every received version of one case, oldest first.
     pub async fn case_history(&self, system_id: &str, case_no: &str) -> Result<Vec<CaseVersion>, StoreError> {
         let rows: Vec<VersionRow> = on_pool!(self, pool => {
