@@ -148,7 +148,7 @@ mod tests {
             let pointer = format!("/{}", t.path.replace('.', "/"));
             let optional_absent = matches!(
                 t.path,
-                "item_type" | "applicant.legal_representative" | "result.description"
+                "item_type" | "applicant.legal_representative" | "applicant.account" | "result.description"
             );
             assert!(
                 case.pointer(&pointer).is_some() || optional_absent,
