@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
-use chrono::{Datelike, NaiveDate, Weekday};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone, Utc, Weekday};
 use serde::Deserialize;
 
 /// The embedded data file, as named in error messages.
@@ -91,6 +91,18 @@ struct FileToml {
 struct YearToml {
     holidays: Vec<NaiveDate>,
     makeup_workdays: Vec<NaiveDate>,
+}
+
+/// The calendar day in Beijing time (the province counts its days there) of an instant.
+pub fn beijing_date<Tz: TimeZone>(at: &DateTime<Tz>) -> NaiveDate {
+    // 8 hours is within the ±24 h a FixedOffset allows.
+    let beijing = FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| unreachable!("+08:00 is a valid offset"));
+    at.with_timezone(&beijing).date_naive()
+}
+
+/// Today in Beijing.
+pub fn today() -> NaiveDate {
+    beijing_date(&Utc::now())
 }
 
 impl Calendar {

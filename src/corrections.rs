@@ -2,10 +2,10 @@
 //! working days after the day it is raised, that day not counted), its state machine
 //! (`open → answered → closed`, or `open → withdrawn`) and how many working days it is overdue.
 
-use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::calendar::{Calendar, CalendarError};
+use crate::calendar::{Calendar, CalendarError, beijing_date};
 use crate::case::FieldIssue;
 
 /// Working days the providing department has to verify, correct and answer (Art. 28).
@@ -164,20 +164,9 @@ impl CorrectionError {
     }
 }
 
-/// Beijing time, in which the province counts its days.
-fn beijing() -> FixedOffset {
-    // 8 hours is within the ±24 h a FixedOffset allows.
-    FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| unreachable!("+08:00 is a valid offset"))
-}
-
-/// The calendar day (Beijing time) of an instant.
-pub fn day_of(at: DateTime<Utc>) -> NaiveDate {
-    at.with_timezone(&beijing()).date_naive()
-}
-
 /// The due date of a request raised at `raised_at`: 10 working days after that day.
 pub fn due_on(calendar: &Calendar, raised_at: DateTime<Utc>) -> Result<NaiveDate, CalendarError> {
-    calendar.add_working_days(day_of(raised_at), ANSWER_WORKING_DAYS)
+    calendar.add_working_days(beijing_date(&raised_at), ANSWER_WORKING_DAYS)
 }
 
 /// Checks a reason or answer: present and not too long.

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ronghe_adapters::{Adapter, AdapterConfig, AdapterError, ErrorClass, Secrets};
+use ronghe_adapters::{Adapter, AdapterError, ErrorClass, Secrets};
 use serde::Serialize;
 
 use crate::store::{AttemptOutcome, Store, StoreError};
@@ -160,7 +160,9 @@ impl Worker {
             };
             let handoff = &item.handoff;
             if !adapters.contains_key(&handoff.system_id) {
-                let built = self.adapter(&handoff.system_id).await?;
+                let built =
+                    crate::attached_adapter::build(&self.store, self.secrets.as_ref(), &handoff.system_id)
+                        .await?;
                 adapters.insert(handoff.system_id.clone(), built.map_err(|e| (e.class, e.message)));
             }
             let result = match adapters.get(&handoff.system_id) {
@@ -209,33 +211,6 @@ impl Worker {
             }
         }
         Ok(summary)
-    }
-
-    /// The system's adapter, or the configuration error that leaves its items failed.
-    async fn adapter(&self, system_id: &str) -> Result<Result<Box<dyn Adapter>, AdapterError>, StoreError> {
-        let text = match self.store.adapter_config(system_id).await {
-            Ok(text) => text,
-            Err(StoreError::NotFound { .. }) => {
-                return Ok(Err(AdapterError::configuration(format!(
-                    "system {system_id} has no adapter config attached (ronghe adapters attach)"
-                ))));
-            }
-            Err(other) => return Err(other),
-        };
-        let validated = AdapterConfig::from_toml(&text)
-            .map_err(|issue| vec![issue])
-            .and_then(|config| config.validate());
-        Ok(match validated {
-            Ok(valid) => valid.build(self.secrets.as_ref()).await,
-            Err(issues) => Err(AdapterError::configuration(format!(
-                "the adapter config of system {system_id} is invalid: {}",
-                issues
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ))),
-        })
     }
 
     /// Runs rounds until `stop` resolves: after a round that attempted something at once,

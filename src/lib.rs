@@ -3,6 +3,7 @@
 
 pub mod artifacts;
 pub mod assessments;
+pub mod attached_adapter;
 pub mod bench;
 pub mod bridge;
 pub mod calendar;

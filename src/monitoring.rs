@@ -5,11 +5,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{FixedOffset, NaiveDate};
+use chrono::NaiveDate;
 use futures_util::StreamExt as _;
 use ronghe_adapters::Secrets;
 use serde::Serialize;
 
+use crate::calendar::beijing_date;
 use crate::case::Case;
 use crate::pull::{PullError, attached_adapter};
 use crate::store::Store;
@@ -24,8 +25,7 @@ struct Seen {
 }
 
 fn beijing_day(case: &Case) -> NaiveDate {
-    let beijing = FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| unreachable!("+08:00 is valid"));
-    case.updated_at.with_timezone(&beijing).date_naive()
+    beijing_date(&case.updated_at)
 }
 
 /// A case the two sides disagree on.
@@ -142,13 +142,15 @@ pub async fn reconcile(
 }
 
 /// `size` case numbers drawn from the platform's cases of `system` that changed on `date`,
-/// reproducibly: the same data and `seed` always give the same sample, in draw order.
+/// reproducibly: the same data and `seed` always give the same sample, in draw order. The draw
+/// is audited under `actor` with its seed and sample.
 pub async fn spot_check(
     store: &Store,
     system: &str,
     date: NaiveDate,
     size: usize,
     seed: u64,
+    actor: &str,
 ) -> Result<Vec<String>, PullError> {
     let mut day: Vec<String> = store
         .system_cases(system)
@@ -161,5 +163,13 @@ pub async fn spot_check(
     let mut rng = fastrand::Rng::with_seed(seed);
     rng.shuffle(&mut day);
     day.truncate(size);
+    store
+        .record_audit(
+            actor,
+            "monitoring.spot_check",
+            system,
+            serde_json::json!({ "date": date, "seed": seed, "sample": day }),
+        )
+        .await?;
     Ok(day)
 }

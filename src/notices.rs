@@ -129,12 +129,6 @@ pub struct Notice {
     pub created_at: DateTime<Utc>,
 }
 
-/// Today in Beijing, the date notices count from.
-pub fn today() -> NaiveDate {
-    let beijing = chrono::FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| unreachable!("+08:00 is valid"));
-    Utc::now().with_timezone(&beijing).date_naive()
-}
-
 /// The shortest emergency reason taken (characters): a reason, not a tick.
 const MIN_REASON_CHARS: usize = 4;
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt as _;
-use ronghe_adapters::{Adapter, AdapterConfig, Checkpoint, Raw, Secrets};
+use ronghe_adapters::{Adapter, Checkpoint, Raw, Secrets};
 use serde::Serialize;
 
 use crate::bridge::Bridge;
@@ -120,10 +120,6 @@ impl Puller {
         })
     }
 
-    async fn adapter(&self, system_id: &str) -> Result<Box<dyn Adapter>, PullError> {
-        attached_adapter(&self.store, self.secrets.as_ref(), system_id).await
-    }
-
     /// Runs the system's pull if it is due (or `force`) and no other node runs it: `None` when
     /// it was not ours to run.
     pub async fn run(&self, system_id: &str, force: bool) -> Result<Option<PullReport>, PullError> {
@@ -161,7 +157,7 @@ impl Puller {
     }
 
     async fn pull(&self, system_id: &str, checkpoint: Option<String>) -> Result<PullReport, PullError> {
-        let adapter = self.adapter(system_id).await?;
+        let adapter = attached_adapter(&self.store, self.secrets.as_ref(), system_id).await?;
         let mapping = self.intake.mapping(system_id).await?;
         let mut report = PullReport {
             system_id: system_id.to_owned(),
@@ -247,32 +243,18 @@ impl Puller {
     }
 }
 
-/// The system's driver, built from its attached adapter config with `secrets`.
+/// The system's driver (see `attached_adapter::build`), its configuration errors as `PullError::Adapter`.
 pub async fn attached_adapter(
     store: &Store,
     secrets: &dyn Secrets,
     system_id: &str,
 ) -> Result<Box<dyn Adapter>, PullError> {
-    let failed = |message: String| PullError::Adapter {
-        system: system_id.to_owned(),
-        message,
-    };
-    let text = store.adapter_config(system_id).await?;
-    AdapterConfig::from_toml(&text)
-        .map_err(|e| failed(e.to_string()))?
-        .validate()
-        .map_err(|issues| {
-            failed(
-                issues
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )
-        })?
-        .build(secrets)
-        .await
-        .map_err(|e| failed(format!("{e:#}")))
+    crate::attached_adapter::build(store, secrets, system_id)
+        .await?
+        .map_err(|e| PullError::Adapter {
+            system: system_id.to_owned(),
+            message: format!("{e:#}"),
+        })
 }
 
 fn lease_from(now: DateTime<Utc>) -> DateTime<Utc> {

@@ -1051,7 +1051,7 @@ async fn notices_keep_their_notice_period() {
     let api = Api::with_calendar(calendar.clone()).await;
     api.send("POST", "/api/v1/systems", registration("gy-scjg").to_string())
         .await;
-    let today = ronghe::notices::today();
+    let today = ronghe::calendar::today();
     let earliest = calendar.add_working_days(today, 5).unwrap();
     let notice = |effective: chrono::NaiveDate, reason: Option<&str>| {
         json!({ "system_id": "gy-scjg", "kind": "interface_change", "title": "办件查询接口升级 <v2>",
@@ -1129,7 +1129,7 @@ async fn plans_through_the_api() {
     let api = Api::with_calendar(calendar_through_next_year()).await;
     api.send("POST", "/api/v1/systems", registration("gy-scjg").to_string())
         .await;
-    let today = ronghe::notices::today();
+    let today = ronghe::calendar::today();
     let toml = format!(
         "[plan]\nsystem = \"gy-scjg\"\nmode = \"front_end_migration\"\nstart = \"{today}\"\nowner = \"张经理\"\n\n\
          [[milestones]]\nid = \"handoff\"\nphase = \"对接\"\nname = \"申请推送联调\"\nowner = \"工程师\"\nduration_working_days = 4\n"

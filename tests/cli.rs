@@ -382,7 +382,7 @@ fn notices_from_the_command_line() {
         format!("calendar_override = {}\n", Value::from(years.as_str())),
     );
     let calendar = ronghe::calendar::Calendar::load(Some(std::path::Path::new(&years))).unwrap();
-    let earliest = calendar.add_working_days(ronghe::notices::today(), 3).unwrap();
+    let earliest = calendar.add_working_days(ronghe::calendar::today(), 3).unwrap();
     sandbox
         .run(&common::binary::add_system_args("gy-scjg", "http://10.0.0.5/api"))
         .check(0, &[]);
@@ -469,7 +469,7 @@ duration_working_days = 0
 depends_on = ["b", "c"]
 gate = "回传对账连续 10 个工作日无差异"
 "#,
-        today = ronghe::notices::today()
+        today = ronghe::calendar::today()
     )
 }
 
@@ -498,7 +498,7 @@ fn plans_from_the_command_line() {
     plans(&["baseline", "gy-scjg", "--approved-by", "李主任"])
         .check(1, &[])
         .stderr_has(&["reason"]);
-    let today = ronghe::notices::today().to_string();
+    let today = ronghe::calendar::today().to_string();
     plans(&["update", "gy-scjg", "a", "--started", &today]).check(0, &["绿 正常"]);
     plans(&["update", "gy-scjg", "a", "--finished", "2020-01-01"])
         .check(1, &[])

@@ -545,6 +545,26 @@ impl Bridge {
         Ok(view)
     }
 
+    /// The cases written back under a platform user (their applicants' accounts resolved
+    /// through the links); an unknown user is `NotFound`. The read is audited.
+    pub async fn user_cases(
+        &self,
+        user_id: &str,
+        actor: &str,
+    ) -> Result<Vec<crate::store::OwnedCase>, BridgeError> {
+        self.store.identity(user_id).await?;
+        let cases = self.store.cases_of_user(user_id).await?;
+        self.store
+            .record_audit(
+                actor,
+                "bridge.user_cases",
+                user_id,
+                serde_json::json!({ "cases": cases.len() }),
+            )
+            .await?;
+        Ok(cases)
+    }
+
     /// Imports a system's accounts (every one validated first; nothing is written when one is
     /// invalid) and links each to the platform identity with its certificate number.
     pub async fn import_accounts(

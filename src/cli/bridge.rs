@@ -114,18 +114,12 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             Ok(())
         }
         Command::Cases { user_id } => {
-            let bridge = ctx.bridge().await?;
-            bridge.identity(&user_id, &ctx.actor).await.map_err(refusal)?;
-            let cases = bridge.store().cases_of_user(&user_id).await?;
-            bridge
-                .store()
-                .record_audit(
-                    &ctx.actor,
-                    "bridge.user_cases",
-                    &user_id,
-                    serde_json::json!({ "cases": cases.len() }),
-                )
-                .await?;
+            let cases = ctx
+                .bridge()
+                .await?
+                .user_cases(&user_id, &ctx.actor)
+                .await
+                .map_err(refusal)?;
             let rows = cases
                 .iter()
                 .map(|c| {

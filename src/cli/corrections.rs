@@ -141,7 +141,7 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
         Calendar::load(config.calendar_override.as_deref()).map_err(|e| Failure::Failed(e.into()))?;
     let store = ctx.store().await?;
     let now = Utc::now();
-    let today = corrections::day_of(now);
+    let today = crate::calendar::beijing_date(&now);
     match command {
         Command::Raise {
             quality,
@@ -267,7 +267,7 @@ async fn act(
         .act_on_correction(id, &action, &ctx.actor, now)
         .await
         .map_err(failure)?;
-    let s = shown(calendar, changed, corrections::day_of(now))?;
+    let s = shown(calendar, changed, crate::calendar::beijing_date(&now))?;
     ctx.out.show(
         format!(
             "校核申请 correction #{id}: {} {}",

@@ -137,7 +137,7 @@ pub(super) async fn run(ctx: &Context, args: GenerateArgs) -> Result<(), Failure
                 assessment,
                 adapter: kind,
                 entity,
-                today: chrono::Local::now().date_naive(),
+                today: crate::calendar::today(),
             };
             for artifact in
                 artifacts::generate(&inputs, &calendar).context("cannot generate the mode's files")?

@@ -85,15 +85,8 @@ pub(super) async fn reconcile(ctx: &Context, args: ReconcileArgs) -> Result<(), 
 
 pub(super) async fn spot_check(ctx: &Context, args: SpotCheckArgs) -> Result<(), Failure> {
     let store = ctx.store().await?;
-    let sample = monitoring::spot_check(&store, &args.system, args.date, args.size, args.seed).await?;
-    store
-        .record_audit(
-            &ctx.actor,
-            "monitoring.spot_check",
-            &args.system,
-            json!({ "date": args.date, "seed": args.seed, "sample": sample }),
-        )
-        .await?;
+    let sample =
+        monitoring::spot_check(&store, &args.system, args.date, args.size, args.seed, &ctx.actor).await?;
     ctx.out.show(
         format!(
             "{} {} 抽查样本 sample (seed {}): {}",

@@ -71,7 +71,7 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                 emergency_reason: emergency,
             };
             let (published_on, earliest) =
-                new.check(&calendar, crate::notices::today())
+                new.check(&calendar, crate::calendar::today())
                     .map_err(|problems| {
                         let lines: Vec<String> = problems
                             .iter()

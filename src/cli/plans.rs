@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use clap::Subcommand;
 
 use super::{Context, Failure};
-use crate::notices::today;
+use crate::calendar::today;
 use crate::plans::ops::{self, Format, PlanError};
 use crate::plans::{Progress, Rag, gantt};
 

@@ -149,19 +149,7 @@ pub(super) async fn user_cases(
     Actor(actor): Actor,
     Path(user_id): Path<String>,
 ) -> Result<Json<Vec<crate::store::OwnedCase>>, ApiError> {
-    // The identity must exist (and the read of it is audited).
-    bridge(&state)?.identity(&user_id, &actor).await?;
-    let cases = state.store.cases_of_user(&user_id).await?;
-    state
-        .store
-        .record_audit(
-            &actor,
-            "bridge.user_cases",
-            &user_id,
-            serde_json::json!({ "cases": cases.len() }),
-        )
-        .await?;
-    Ok(Json(cases))
+    Ok(Json(bridge(&state)?.user_cases(&user_id, &actor).await?))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -90,7 +90,7 @@ impl From<CorrectionError> for ApiError {
 }
 
 fn view(state: &AppState, correction: Correction) -> Result<CorrectionView, ApiError> {
-    view_on(state, correction, corrections::day_of(Utc::now()))
+    view_on(state, correction, crate::calendar::today())
 }
 
 fn view_on(
@@ -178,7 +178,7 @@ pub(super) async fn list(
         })?),
     };
     let overdue = q.overdue.unwrap_or(false);
-    let today = q.as_of.unwrap_or_else(|| corrections::day_of(Utc::now()));
+    let today = q.as_of.unwrap_or_else(crate::calendar::today);
     let filter = CorrectionFilter {
         status,
         system_id: q.system,

@@ -77,15 +77,14 @@ pub(super) async fn spot_check(
     Path(system): Path<String>,
     Query(q): Query<SampleQuery>,
 ) -> Result<Json<Vec<String>>, ApiError> {
-    let sample = monitoring::spot_check(&state.store, &system, q.date, q.size.unwrap_or(10), q.seed).await?;
-    state
-        .store
-        .record_audit(
-            &actor,
-            "monitoring.spot_check",
-            &system,
-            serde_json::json!({ "date": q.date, "seed": q.seed, "sample": sample }),
-        )
-        .await?;
+    let sample = monitoring::spot_check(
+        &state.store,
+        &system,
+        q.date,
+        q.size.unwrap_or(10),
+        q.seed,
+        &actor,
+    )
+    .await?;
     Ok(Json(sample))
 }

@@ -46,7 +46,7 @@ pub(super) async fn announce(
     ApiJson(new): ApiJson<NewNotice>,
 ) -> Result<(StatusCode, Json<Notice>), ApiError> {
     let (published_on, earliest) = new
-        .check(&state.calendar, crate::notices::today())
+        .check(&state.calendar, crate::calendar::today())
         .map_err(ApiError::validation)?;
     let notice = state
         .store

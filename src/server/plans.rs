@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::{Actor, ApiError, ApiJson, AppState};
-use crate::notices::today;
+use crate::calendar::today;
 use crate::plans::ops::{self, Format, PlanError, PlanSummary};
 use crate::plans::{PlanView, gantt};
 use crate::store::StoreError;

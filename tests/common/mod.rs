@@ -289,7 +289,7 @@ async fn build(config: &str, secrets: &Fixed) -> Box<dyn Adapter> {
 #[allow(dead_code)]
 pub fn plain_years_toml() -> String {
     use chrono::Datelike as _;
-    let this_year = ronghe::notices::today().year();
+    let this_year = ronghe::calendar::today().year();
     let embedded: Vec<i32> = ronghe::calendar::Calendar::embedded().years().collect();
     [this_year, this_year + 1]
         .into_iter()

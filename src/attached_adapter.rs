@@ -1,0 +1,39 @@
+//! A system's driver, built from the adapter config attached to it in the store: the one place
+//! the pull job, the hand-off worker and monitoring get a system's adapter.
+
+use ronghe_adapters::{Adapter, AdapterConfig, AdapterError, Secrets};
+
+use crate::store::{Store, StoreError};
+
+/// The system's adapter; a missing or invalid config, or one that does not build, is the inner
+/// `AdapterError` (a configuration error: retrying cannot fix it); the store's own failures are
+/// the outer error.
+pub async fn build(
+    store: &Store,
+    secrets: &dyn Secrets,
+    system_id: &str,
+) -> Result<Result<Box<dyn Adapter>, AdapterError>, StoreError> {
+    let text = match store.adapter_config(system_id).await {
+        Ok(text) => text,
+        Err(StoreError::NotFound { .. }) => {
+            return Ok(Err(AdapterError::configuration(format!(
+                "system {system_id} has no adapter config attached (ronghe adapters attach)"
+            ))));
+        }
+        Err(other) => return Err(other),
+    };
+    let validated = AdapterConfig::from_toml(&text)
+        .map_err(|issue| vec![issue])
+        .and_then(|config| config.validate());
+    Ok(match validated {
+        Ok(valid) => valid.build(secrets).await,
+        Err(issues) => Err(AdapterError::configuration(format!(
+            "the adapter config of system {system_id} is invalid: {}",
+            issues
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        ))),
+    })
+}
