@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::bridge::BridgeKeysConfig;
 use crate::exchange::ExchangeConfig;
+use crate::scheduler::SchedulerConfig;
 
 /// The store the embedded default uses: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://ronghe.db";
@@ -39,6 +40,8 @@ pub struct Config {
     /// `[exchange]`: delivery to the provincial data-sharing exchange (Art. 27). With it,
     /// `ronghe serve` runs the delivery worker; without it cases wait in the outbox.
     pub exchange: Option<ExchangeConfig>,
+    /// `[scheduler]`: job schedules, notification webhooks and escalation (see README).
+    pub scheduler: SchedulerConfig,
 }
 
 impl Default for Config {
@@ -53,6 +56,7 @@ impl Default for Config {
             mappings_dir: PathBuf::from("mappings"),
             bridge: None,
             exchange: None,
+            scheduler: SchedulerConfig::default(),
         }
     }
 }
@@ -117,6 +121,7 @@ impl Config {
         if let Some(exchange) = &self.exchange {
             problems.extend(exchange.problems());
         }
+        problems.extend(self.scheduler.problems());
         anyhow::ensure!(problems.is_empty(), "{}", problems.join("; "));
         Ok(())
     }

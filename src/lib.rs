@@ -20,6 +20,7 @@ pub mod notices;
 pub mod plans;
 pub mod pull;
 pub mod rules;
+pub mod scheduler;
 pub mod server;
 pub mod store;
 pub mod systems;

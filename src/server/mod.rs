@@ -172,6 +172,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         bridge.clone(),
     )?;
     background.push(("pull", tokio::spawn(puller.schedule_forever(stopped.clone()))));
+    let calendar = Arc::new(calendar);
+    let scheduler = crate::scheduler::Scheduler::new(
+        store.clone(),
+        calendar.clone(),
+        intake.clone(),
+        Arc::new(ronghe_adapters::Environment),
+        config.scheduler.clone(),
+    )
+    .context("cannot start the scheduler")?;
+    background.push(("scheduler", tokio::spawn(scheduler.run_forever(stopped.clone()))));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -181,7 +191,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         store: store.clone(),
         metrics,
         bridge,
-        calendar: Arc::new(calendar),
+        calendar,
         writeback: intake,
     };
     let mut handoff_stopped = stopped.clone();

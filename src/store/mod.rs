@@ -17,6 +17,7 @@ mod plans;
 mod pull;
 mod quality;
 mod rules;
+mod scheduler;
 mod systems;
 mod writeback;
 
@@ -33,6 +34,7 @@ pub use owners::OwnedCase;
 pub use plans::{Baseline, StoredPlan};
 pub use pull::PullState;
 pub use quality::{NewQualityItem, QualityItem, QualityReason, QualityStatus, QualitySummary};
+pub use scheduler::{JobRun, Level, NewNotification, Notification, SCHEDULER_ACTOR, StoredReconciliation};
 pub use writeback::NONCE_RETENTION_SECONDS;
 
 use std::str::FromStr;

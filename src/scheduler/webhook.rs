@@ -1,0 +1,109 @@
+//! Delivery of queued notifications to the configured webhook: one JSON POST each (escalations
+//! to `escalation_webhook_url` when set). A 2xx answer delivers it; anything else, a timeout or a
+//! refused connection leaves it queued with a doubled wait, so nothing is lost while the webhook
+//! is down. Delivery is at least once: a receiver deduplicates on `id`.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{Scheduler, SchedulerError};
+use crate::store::Notification;
+
+/// Notifications sent per pass.
+const BATCH: i64 = 200;
+
+/// What a delivery pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct DeliveryReport {
+    pub delivered: usize,
+    /// Attempts that failed (those notifications stay queued).
+    pub failed: usize,
+}
+
+/// The JSON a webhook receives.
+#[derive(Serialize)]
+struct Payload<'a> {
+    id: i64,
+    level: &'a str,
+    subject_kind: &'a str,
+    subject_id: &'a str,
+    topic: &'a str,
+    message: &'a str,
+    reminder_count: i64,
+    day: chrono::NaiveDate,
+    created_at: DateTime<Utc>,
+}
+
+impl Scheduler {
+    /// Sends every queued notification due at `now`. Without a webhook nothing is sent and
+    /// everything stays queued.
+    pub async fn deliver(&self, now: DateTime<Utc>) -> Result<DeliveryReport, SchedulerError> {
+        let mut report = DeliveryReport::default();
+        let Some(url) = self.config.webhook_url.as_deref() else {
+            return Ok(report);
+        };
+        for n in self.store.due_notifications(now, BATCH).await? {
+            let target = match (n.level.as_str(), &self.config.escalation_webhook_url) {
+                ("escalation", Some(escalation)) => escalation.as_str(),
+                _ => url,
+            };
+            match self.post(target, &n).await {
+                Ok(()) => {
+                    self.store
+                        .settle_notification(n.id, Ok(()), Utc::now(), now)
+                        .await?;
+                    tracing::info!(notification = n.id, level = %n.level, "notification delivered");
+                    report.delivered += 1;
+                }
+                Err(error) => {
+                    let retry_at = now + self.backoff(n.attempts);
+                    self.store
+                        .settle_notification(n.id, Err(&error), Utc::now(), retry_at)
+                        .await?;
+                    tracing::warn!(notification = n.id, level = %n.level, attempts = n.attempts + 1,
+                        %retry_at, error = %error, "notification not delivered; stays queued");
+                    report.failed += 1;
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    async fn post(&self, url: &str, n: &Notification) -> Result<(), String> {
+        let payload = Payload {
+            id: n.id,
+            level: &n.level,
+            subject_kind: &n.subject_kind,
+            subject_id: &n.subject_id,
+            topic: &n.topic,
+            message: &n.message,
+            reminder_count: n.reminder_count,
+            day: n.day,
+            created_at: n.created_at,
+        };
+        let answer = self
+            .http
+            .post(url)
+            .header("Idempotency-Key", format!("notification-{}", n.id))
+            .json(&payload)
+            .send()
+            .await
+            .map_err(|e| format!("webhook unreachable: {e}"))?;
+        if answer.status().is_success() {
+            Ok(())
+        } else {
+            Err(format!("webhook answered {}", answer.status()))
+        }
+    }
+
+    /// The wait after `attempts` failed attempts: the base doubled per attempt, capped.
+    fn backoff(&self, attempts: i64) -> chrono::Duration {
+        let exponent = u32::try_from(attempts.clamp(0, 20)).unwrap_or(20);
+        let seconds = self
+            .config
+            .retry_base_seconds
+            .saturating_mul(1u64 << exponent)
+            .min(self.config.retry_max_seconds);
+        chrono::Duration::seconds(i64::try_from(seconds).unwrap_or(i64::MAX / 1000))
+    }
+}

@@ -1,0 +1,502 @@
+//! The scheduler's tables: job runs claimed once per (job, tick) across nodes by an insert that
+//! fails on a repeat, notifications (reminders and escalations) with their webhook delivery
+//! state, and the per-day reconciliations the daily job saves.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use super::{Store, StoreError, audit, on_pool};
+use crate::monitoring::Reconciliation;
+
+/// Who the scheduler's audit events name.
+pub const SCHEDULER_ACTOR: &str = "scheduler";
+
+/// How urgent a notification is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    /// 提醒: an item is late or due soon.
+    Reminder,
+    /// 督办升级 (Art. 33): still late after repeated reminders.
+    Escalation,
+}
+
+impl Level {
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Reminder => "reminder",
+            Level::Escalation => "escalation",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Level> {
+        [Level::Reminder, Level::Escalation]
+            .into_iter()
+            .find(|l| l.name() == name)
+    }
+}
+
+/// A notification a job wants sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewNotification {
+    /// What it is about: `correction`, `milestone`, `plan`, `notice`, `reconciliation`.
+    pub subject_kind: &'static str,
+    pub subject_id: String,
+    /// Why: `overdue`, `due_soon`, `rag_amber`, `rag_red`, `effective_today`, `differs`.
+    pub topic: &'static str,
+    pub level: Level,
+    /// zh-CN, personal values masked.
+    pub message: String,
+    /// Overdue reminders of the subject so far, this one included.
+    pub reminder_count: i64,
+    /// The Beijing day it is for.
+    pub day: NaiveDate,
+    /// Unique: a repeated tick adds nothing.
+    pub dedup_key: String,
+}
+
+/// A stored notification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Notification {
+    pub id: i64,
+    pub subject_kind: String,
+    pub subject_id: String,
+    pub topic: String,
+    pub level: String,
+    pub message: String,
+    pub reminder_count: i64,
+    pub day: NaiveDate,
+    pub created_at: DateTime<Utc>,
+    /// `queued` (not yet accepted by the webhook) or `delivered`.
+    pub delivery_state: String,
+    pub attempts: i64,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+type NotificationRow = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    NaiveDate,
+    DateTime<Utc>,
+    String,
+    i64,
+    DateTime<Utc>,
+    Option<String>,
+    Option<DateTime<Utc>>,
+);
+
+const NOTIFICATION_COLUMNS: &str = "id, subject_kind, subject_id, topic, level, message, reminder_count, day, \
+     created_at, delivery_state, attempts, next_attempt_at, last_error, delivered_at";
+
+fn notification(row: NotificationRow) -> Notification {
+    let (
+        id,
+        subject_kind,
+        subject_id,
+        topic,
+        level,
+        message,
+        reminder_count,
+        day,
+        created_at,
+        delivery_state,
+        attempts,
+        next_attempt_at,
+        last_error,
+        delivered_at,
+    ) = row;
+    Notification {
+        id,
+        subject_kind,
+        subject_id,
+        topic,
+        level,
+        message,
+        reminder_count,
+        day,
+        created_at,
+        delivery_state,
+        attempts,
+        next_attempt_at,
+        last_error,
+        delivered_at,
+    }
+}
+
+/// A job's latest run, for `scheduler jobs`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct JobRun {
+    pub id: i64,
+    pub job: String,
+    pub tick: DateTime<Utc>,
+    pub node: String,
+    pub started_at: DateTime<Utc>,
+    /// `None`: running, or its node died while running it.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// `ok` or `failed`.
+    pub outcome: Option<String>,
+    pub detail: Option<String>,
+}
+
+type RunRow = (
+    i64,
+    String,
+    DateTime<Utc>,
+    String,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Option<String>,
+    Option<String>,
+);
+
+/// A reconciliation as the daily job saved it.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct StoredReconciliation {
+    pub system_id: String,
+    pub date: NaiveDate,
+    pub clean: bool,
+    pub created_at: DateTime<Utc>,
+    pub report: serde_json::Value,
+}
+
+impl Store {
+    /// Claims `job`'s `tick` for `node`: `Some(run id)` when this insert won, `None` when another
+    /// node (or an earlier call) already holds the tick.
+    pub async fn claim_tick(
+        &self,
+        job: &str,
+        tick: DateTime<Utc>,
+        node: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>, StoreError> {
+        let row: Option<(i64,)> = on_pool!(self, pool => {
+            sqlx::query_as(
+                "INSERT INTO job_runs (job, tick, node, started_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (job, tick) DO NOTHING RETURNING id",
+            )
+            .bind(job)
+            .bind(tick)
+            .bind(node)
+            .bind(now)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row.map(|(id,)| id))
+    }
+
+    /// Records how run `id` ended, with its audit event.
+    pub async fn finish_run(
+        &self,
+        id: i64,
+        outcome: &str,
+        detail: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let row: Option<(String,)> = sqlx::query_as(
+                "UPDATE job_runs SET finished_at = $2, outcome = $3, detail = $4 WHERE id = $1 RETURNING job",
+            )
+            .bind(id)
+            .bind(now)
+            .bind(outcome)
+            .bind(detail)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let job = row.map(|(job,)| job).unwrap_or_default();
+            audit!(tx, SCHEDULER_ACTOR, "scheduler.run", &format!("job/{job}"), serde_json::json!({
+                "run": id, "outcome": outcome, "detail": detail,
+            }))?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Each job's latest run.
+    pub async fn latest_runs(&self) -> Result<Vec<JobRun>, StoreError> {
+        self.job_runs(None, true, 1000).await
+    }
+
+    /// Runs, newest first: of one job, or of all.
+    /// With `latest`, only each job's latest run.
+    pub async fn job_runs(
+        &self,
+        job: Option<&str>,
+        latest: bool,
+        limit: i64,
+    ) -> Result<Vec<JobRun>, StoreError> {
+        let rows: Vec<RunRow> = on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT id, job, tick, node, started_at, finished_at, outcome, detail FROM job_runs
+                 WHERE ($1 IS NULL OR job = $1) AND (NOT $2 OR id IN (SELECT MAX(id) FROM job_runs GROUP BY job))
+                 ORDER BY id DESC LIMIT $3",
+            )
+            .bind(job)
+            .bind(latest)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, job, tick, node, started_at, finished_at, outcome, detail)| JobRun {
+                    id,
+                    job,
+                    tick,
+                    node,
+                    started_at,
+                    finished_at,
+                    outcome,
+                    detail,
+                },
+            )
+            .collect())
+    }
+
+    /// How many notifications of `topic` and `level` the subject had for days before `day`.
+    pub async fn notifications_before(
+        &self,
+        subject_kind: &str,
+        subject_id: &str,
+        topic: &str,
+        level: Level,
+        day: NaiveDate,
+    ) -> Result<i64, StoreError> {
+        let (n,): (i64,) = on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT COUNT(*) FROM notifications WHERE subject_kind = $1 AND subject_id = $2 AND topic = $3
+                 AND level = $4 AND day < $5",
+            )
+            .bind(subject_kind)
+            .bind(subject_id)
+            .bind(topic)
+            .bind(level.name())
+            .bind(day)
+            .fetch_one(pool)
+            .await?
+        });
+        Ok(n)
+    }
+
+    /// The topic of the subject's latest notification whose topic starts with `prefix`.
+    pub async fn latest_topic(
+        &self,
+        subject_kind: &str,
+        subject_id: &str,
+        prefix: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row: Option<(String,)> = on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT topic FROM notifications WHERE subject_kind = $1 AND subject_id = $2
+                 AND substr(topic, 1, length($3)) = $3 ORDER BY id DESC LIMIT 1",
+            )
+            .bind(subject_kind)
+            .bind(subject_id)
+            .bind(prefix)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row.map(|(t,)| t))
+    }
+
+    /// Queues a notification for delivery (with its audit event); `None` when its dedup key is
+    /// already there (the same tick or day ran before).
+    pub async fn add_notification(
+        &self,
+        new: &NewNotification,
+        run: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Notification>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "INSERT INTO notifications (dedup_key, subject_kind, subject_id, topic, level, message, reminder_count,
+             day, job_run_id, created_at, delivery_state, attempts, next_attempt_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', 0, $10)
+             ON CONFLICT (dedup_key) DO NOTHING RETURNING {NOTIFICATION_COLUMNS}"
+        ));
+        let row: Option<NotificationRow> = on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let row: Option<NotificationRow> = sqlx::query_as(sql)
+                .bind(&new.dedup_key)
+                .bind(new.subject_kind)
+                .bind(&new.subject_id)
+                .bind(new.topic)
+                .bind(new.level.name())
+                .bind(&new.message)
+                .bind(new.reminder_count)
+                .bind(new.day)
+                .bind(run)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(row) = &row {
+                audit!(tx, SCHEDULER_ACTOR, "notification.create", &format!("notification/{}", row.0),
+                    serde_json::json!({
+                        "subject": format!("{}/{}", new.subject_kind, new.subject_id),
+                        "topic": new.topic, "level": new.level.name(), "reminder_count": new.reminder_count,
+                    }))?;
+            }
+            tx.commit().await?;
+            row
+        });
+        Ok(row.map(notification))
+    }
+
+    /// Notifications, newest first: of one level and/or delivery state.
+    pub async fn list_notifications(
+        &self,
+        level: Option<Level>,
+        delivery_state: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Notification>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE ($1 IS NULL OR level = $1)
+             AND ($2 IS NULL OR delivery_state = $2) ORDER BY id DESC LIMIT $3"
+        ));
+        let rows: Vec<NotificationRow> = on_pool!(self, pool => {
+            sqlx::query_as(sql)
+                .bind(level.map(Level::name))
+                .bind(delivery_state)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(rows.into_iter().map(notification).collect())
+    }
+
+    /// Queued notifications whose next attempt is due at `now`, oldest first.
+    pub async fn due_notifications(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<Notification>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE delivery_state = 'queued'
+             AND next_attempt_at <= $1 ORDER BY id LIMIT $2"
+        ));
+        let rows: Vec<NotificationRow> = on_pool!(self, pool => {
+            sqlx::query_as(sql).bind(now).bind(limit).fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().map(notification).collect())
+    }
+
+    /// Records a delivery attempt: `Ok(())` delivered, `Err(why)` stays queued until `retry_at`.
+    pub async fn settle_notification(
+        &self,
+        id: i64,
+        result: Result<(), &str>,
+        now: DateTime<Utc>,
+        retry_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            match result {
+                Ok(()) => {
+                    sqlx::query(
+                        "UPDATE notifications SET delivery_state = 'delivered', attempts = attempts + 1,
+                         delivered_at = $2, last_error = NULL WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                Err(error) => {
+                    sqlx::query(
+                        "UPDATE notifications SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3
+                         WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(error)
+                    .bind(retry_at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            audit!(tx, SCHEDULER_ACTOR, "notification.deliver", &format!("notification/{id}"),
+                serde_json::json!({ "delivered": result.is_ok(), "error": result.err() }))?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Saves (or replaces) the reconciliation of its system and day, with its audit event.
+    pub async fn save_reconciliation(
+        &self,
+        report: &Reconciliation,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let text = serde_json::to_string(report).map_err(|e| StoreError::Corrupt {
+            what: "reconciliation",
+            detail: e.to_string(),
+        })?;
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO reconciliations (system_id, day, clean, report, created_at) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (system_id, day) DO UPDATE SET clean = excluded.clean, report = excluded.report,
+                 created_at = excluded.created_at",
+            )
+            .bind(&report.system_id)
+            .bind(report.date)
+            .bind(report.clean)
+            .bind(&text)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            audit!(tx, SCHEDULER_ACTOR, "monitoring.reconciliation.save", &report.system_id, serde_json::json!({
+                "date": report.date, "clean": report.clean, "differences": report.differences.len(),
+            }))?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Saved reconciliations, newest day first: of one system and/or day.
+    pub async fn reconciliations(
+        &self,
+        system_id: Option<&str>,
+        day: Option<NaiveDate>,
+    ) -> Result<Vec<StoredReconciliation>, StoreError> {
+        let rows: Vec<(String, NaiveDate, bool, String, DateTime<Utc>)> = on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT system_id, day, clean, report, created_at FROM reconciliations
+                 WHERE ($1 IS NULL OR system_id = $1) AND ($2 IS NULL OR day = $2) ORDER BY day DESC, system_id",
+            )
+            .bind(system_id)
+            .bind(day)
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter()
+            .map(|(system_id, date, clean, report, created_at)| {
+                let report = serde_json::from_str(&report).map_err(|e| StoreError::Corrupt {
+                    what: "reconciliation",
+                    detail: format!("{system_id} {date}: {e}"),
+                })?;
+                Ok(StoredReconciliation {
+                    system_id,
+                    date,
+                    clean,
+                    created_at,
+                    report,
+                })
+            })
+            .collect()
+    }
+
+    /// Systems with an adapter attached (those the daily reconciliation reads).
+    pub async fn adapter_systems(&self) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT system_id FROM adapter_configs ORDER BY system_id").fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+}
