@@ -18,6 +18,7 @@ mod notices;
 mod output;
 mod plans;
 mod rules;
+mod scheduler;
 mod sim;
 mod systems;
 mod validate;
@@ -142,6 +143,12 @@ enum Command {
     /// Front-end migration: applications handed to departmental systems (Art. 22) 前端迁移推送.
     #[command(subcommand, after_help = EXIT_CODES)]
     Handoff(handoff::Command),
+    /// The scheduler's jobs: list, run now, runs 定时任务.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Scheduler(scheduler::Command),
+    /// Reminders and escalations the scheduler queued (Art. 33) 提醒与督办.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Notifications(scheduler::NotificationsCommand),
 }
 
 /// A command's failure, mapped to the documented exit codes.
@@ -315,6 +322,8 @@ async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
         Command::Assess(cmd) => assess::run(ctx, cmd).await,
         Command::Corrections(cmd) => corrections::run(ctx, cmd).await,
         Command::Handoff(cmd) => handoff::run(ctx, cmd).await,
+        Command::Scheduler(cmd) => scheduler::run(ctx, cmd).await,
+        Command::Notifications(cmd) => scheduler::notifications(ctx, cmd).await,
     }
 }
 

@@ -9,15 +9,23 @@ use ronghe_adapters::{Environment, Secrets};
 use serde_json::json;
 
 use super::{Context, Failure};
-use crate::monitoring;
+use crate::monitoring::{self, Reconciliation, ReportFormat};
 use crate::pull::PullError;
 
 #[derive(Debug, Args)]
 pub(super) struct ReconcileArgs {
-    system: String,
-    /// The day (Beijing time), YYYY-MM-DD.
+    /// The system (with `--stored`: optional, all systems when left out).
+    #[arg(required_unless_present = "stored")]
+    system: Option<String>,
+    /// The day (Beijing time), YYYY-MM-DD (with `--stored`: optional).
+    #[arg(long, required_unless_present = "stored")]
+    date: Option<NaiveDate>,
+    /// Report format: text, json, md, html or csv (one row per differing case).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    format: ReportFormat,
+    /// Show the reconciliations the daily job saved instead of reconciling now.
     #[arg(long)]
-    date: NaiveDate,
+    stored: bool,
 }
 
 #[derive(Debug, Args)]
@@ -31,6 +39,16 @@ pub(super) struct SpotCheckArgs {
     /// The seed: the same seed and data give the same sample (record it with the check).
     #[arg(long)]
     seed: u64,
+    /// Output format: text, json or csv (one row per drawn case).
+    #[arg(long, value_enum, default_value_t = SampleFormat::Text)]
+    format: SampleFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(super) enum SampleFormat {
+    Text,
+    Json,
+    Csv,
 }
 
 impl From<PullError> for Failure {
@@ -46,49 +64,86 @@ impl From<PullError> for Failure {
 }
 
 pub(super) async fn reconcile(ctx: &Context, args: ReconcileArgs) -> Result<(), Failure> {
+    if args.stored {
+        return stored(ctx, args).await;
+    }
+    let (Some(system), Some(date)) = (args.system, args.date) else {
+        return Err(Failure::Refused(anyhow::anyhow!(
+            "give SYSTEM and --date, or --stored"
+        )));
+    };
     let config = ctx.config()?;
     let secrets: Arc<dyn Secrets> = Arc::new(Environment);
     let intake = crate::writeback::Intake::new(config.mappings_dir.clone(), secrets.clone());
     let store = ctx.store().await?;
-    let report = monitoring::reconcile(&store, &intake, secrets.as_ref(), &args.system, args.date).await?;
-    let mut human = format!(
-        "{} {} 对账 reconciliation: 原系统 legacy {} · 平台 platform {} · 一致 matched {} · {}",
-        report.system_id,
-        report.date,
-        report.legacy_cases,
-        report.platform_cases,
-        report.matched,
-        if report.clean {
-            "无差异 clean".to_owned()
-        } else {
-            format!("差异 differences {}", report.differences.len())
-        }
-    );
-    for d in &report.differences {
-        human.push_str(&format!(
-            "\n  {} {} (原系统 v{} / 平台 v{})",
-            d.kind,
-            d.case_no,
-            d.legacy_version.map_or("-".to_owned(), |v| v.to_string()),
-            d.platform_version.map_or("-".to_owned(), |v| v.to_string())
-        ));
-    }
-    if !report.unmappable.is_empty() {
-        human.push_str(&format!(
-            "\n  无法映射 unmappable: {}",
-            report.unmappable.join(", ")
-        ));
-    }
-    ctx.out.show(human, &report);
+    let report = monitoring::reconcile(&store, &intake, secrets.as_ref(), &system, date).await?;
+    show_report(ctx, &report, args.format)?;
     if report.clean { Ok(()) } else { Err(Failure::No) }
+}
+
+fn show_report(ctx: &Context, report: &Reconciliation, format: ReportFormat) -> Result<(), Failure> {
+    let text = monitoring::render(report, format).map_err(|e| Failure::Failed(e.into()))?;
+    ctx.out.show(text.trim_end(), report);
+    Ok(())
+}
+
+/// The saved reconciliations: a table, or one report in `--format`.
+async fn stored(ctx: &Context, args: ReconcileArgs) -> Result<(), Failure> {
+    let store = ctx.store().await?;
+    let saved = store.reconciliations(args.system.as_deref(), args.date).await?;
+    if args.format != ReportFormat::Text {
+        let [one] = saved.as_slice() else {
+            return Err(Failure::Refused(anyhow::anyhow!(
+                "{} saved reconciliations match: give SYSTEM and --date for one report in --format",
+                saved.len()
+            )));
+        };
+        return show_report(ctx, &one.report, args.format);
+    }
+    let rows = saved
+        .iter()
+        .map(|s| {
+            vec![
+                s.system_id.clone(),
+                s.date.to_string(),
+                if s.clean {
+                    "无差异 clean".to_owned()
+                } else {
+                    format!("差异 {}", s.report.differences.len())
+                },
+                s.report.legacy_cases.to_string(),
+                s.report.platform_cases.to_string(),
+                s.created_at.to_rfc3339(),
+            ]
+        })
+        .collect();
+    ctx.out.table(
+        &[
+            "系统 system",
+            "日期 date",
+            "结论 result",
+            "原系统 legacy",
+            "平台 platform",
+            "保存 saved at",
+        ],
+        rows,
+        &saved,
+    );
+    Ok(())
 }
 
 pub(super) async fn spot_check(ctx: &Context, args: SpotCheckArgs) -> Result<(), Failure> {
     let store = ctx.store().await?;
     let sample =
         monitoring::spot_check(&store, &args.system, args.date, args.size, args.seed, &ctx.actor).await?;
-    ctx.out.show(
-        format!(
+    let value = json!({ "system": args.system, "date": args.date, "seed": args.seed, "sample": sample });
+    let human = match args.format {
+        SampleFormat::Csv => monitoring::spot_check_csv(&args.system, args.date, args.seed, &sample)
+            .map_err(|e| Failure::Failed(e.into()))?
+            .trim_end()
+            .to_owned(),
+        SampleFormat::Json => value.to_string(),
+        SampleFormat::Text => format!(
             "{} {} 抽查样本 sample (seed {}): {}",
             args.system,
             args.date,
@@ -99,7 +154,7 @@ pub(super) async fn spot_check(ctx: &Context, args: SpotCheckArgs) -> Result<(),
                 sample.join(", ")
             }
         ),
-        &json!({ "system": args.system, "date": args.date, "seed": args.seed, "sample": sample }),
-    );
+    };
+    ctx.out.show(human, &value);
     Ok(())
 }

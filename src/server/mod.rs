@@ -12,6 +12,7 @@ mod health;
 mod metrics;
 mod monitoring;
 mod notices;
+mod notifications;
 mod openapi;
 mod plans;
 mod quality;
@@ -70,6 +71,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .merge(exchange::routes())
         .merge(corrections::routes())
         .merge(handoff::routes())
+        .merge(notifications::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

@@ -1,21 +1,25 @@
-//! `/api/v1/monitoring`: a system's reconciliation for a day and a reproducible spot-check
-//! sample (Art. 15).
+//! `/api/v1/monitoring`: a system's reconciliation for a day (JSON, or a report with
+//! `?format=text|md|html|csv`), the reconciliations the daily job saved, and a reproducible
+//! spot-check sample (JSON or CSV) (Art. 15).
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::{Actor, ApiError, AppState};
-use crate::monitoring::{self, Reconciliation};
+use crate::monitoring::{self, Reconciliation, ReportFormat};
 use crate::pull::PullError;
+use crate::store::StoredReconciliation;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/monitoring/{system}/reconciliation", get(reconcile))
         .route("/api/v1/monitoring/{system}/spot-check", get(spot_check))
+        .route("/api/v1/monitoring/reconciliations", get(saved))
 }
 
 impl From<PullError> for ApiError {
@@ -39,7 +43,43 @@ impl From<PullError> for ApiError {
 pub(super) struct DayQuery {
     /// The day (Beijing time), YYYY-MM-DD.
     date: NaiveDate,
+    /// `json` (default), `text`, `md`, `html` or `csv` (one row per differing case).
+    format: Option<String>,
 }
+
+fn report_format(name: Option<&str>, allowed: &[ReportFormat]) -> Result<ReportFormat, ApiError> {
+    match name.map(ReportFormat::parse) {
+        None => Ok(ReportFormat::Json),
+        Some(Some(format)) if allowed.contains(&format) => Ok(format),
+        Some(_) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_format",
+            format!(
+                "format {:?} is not one of json, text, md, html, csv (the spot check: json, csv)",
+                name.unwrap_or_default()
+            ),
+        )
+        .with_field("format")),
+    }
+}
+
+/// `report` as JSON, or rendered in `format` with its content type.
+fn answer(report: &Reconciliation, format: ReportFormat) -> Result<Response, ApiError> {
+    if format == ReportFormat::Json {
+        return Ok(Json(report).into_response());
+    }
+    let body = monitoring::render(report, format)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    Ok(([(header::CONTENT_TYPE, format.content_type())], body).into_response())
+}
+
+const ALL_FORMATS: [ReportFormat; 5] = [
+    ReportFormat::Json,
+    ReportFormat::Text,
+    ReportFormat::Md,
+    ReportFormat::Html,
+    ReportFormat::Csv,
+];
 
 #[utoipa::path(get, path = "/api/v1/monitoring/{system}/reconciliation", tag = "monitoring",
     params(("system" = String, Path), DayQuery), responses((status = 200, body = Reconciliation)))]
@@ -47,7 +87,8 @@ pub(super) async fn reconcile(
     State(state): State<AppState>,
     Path(system): Path<String>,
     Query(q): Query<DayQuery>,
-) -> Result<Json<Reconciliation>, ApiError> {
+) -> Result<Response, ApiError> {
+    let format = report_format(q.format.as_deref(), &ALL_FORMATS)?;
     let report = monitoring::reconcile(
         &state.store,
         &state.writeback,
@@ -56,7 +97,37 @@ pub(super) async fn reconcile(
         q.date,
     )
     .await?;
-    Ok(Json(report))
+    answer(&report, format)
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SavedQuery {
+    /// Only this system.
+    system: Option<String>,
+    /// Only this day (Beijing time), YYYY-MM-DD.
+    date: Option<NaiveDate>,
+    /// With `system` and `date`: that one report in `json`, `text`, `md`, `html` or `csv`.
+    format: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/monitoring/reconciliations", tag = "monitoring", params(SavedQuery),
+    responses((status = 200, body = [StoredReconciliation])))]
+pub(super) async fn saved(
+    State(state): State<AppState>,
+    Query(q): Query<SavedQuery>,
+) -> Result<Response, ApiError> {
+    let saved = state.store.reconciliations(q.system.as_deref(), q.date).await?;
+    if q.format.is_none() {
+        return Ok(Json(saved).into_response());
+    }
+    let format = report_format(q.format.as_deref(), &ALL_FORMATS)?;
+    let (Some(_), Some(_), [one]) = (&q.system, q.date, saved.as_slice()) else {
+        return Err(ApiError::not_found(
+            "no saved reconciliation of that system and day (format needs system and date)",
+        ));
+    };
+    answer(&one.report, format)
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -67,6 +138,8 @@ pub(super) struct SampleQuery {
     size: Option<usize>,
     /// The same seed and data give the same sample.
     seed: u64,
+    /// `json` (default) or `csv`.
+    format: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/v1/monitoring/{system}/spot-check", tag = "monitoring",
@@ -76,7 +149,8 @@ pub(super) async fn spot_check(
     Actor(actor): Actor,
     Path(system): Path<String>,
     Query(q): Query<SampleQuery>,
-) -> Result<Json<Vec<String>>, ApiError> {
+) -> Result<Response, ApiError> {
+    let format = report_format(q.format.as_deref(), &[ReportFormat::Json, ReportFormat::Csv])?;
     let sample = monitoring::spot_check(
         &state.store,
         &system,
@@ -86,5 +160,10 @@ pub(super) async fn spot_check(
         &actor,
     )
     .await?;
-    Ok(Json(sample))
+    if format == ReportFormat::Csv {
+        let body = monitoring::spot_check_csv(&system, q.date, q.seed, &sample)
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+        return Ok(([(header::CONTENT_TYPE, ReportFormat::Csv.content_type())], body).into_response());
+    }
+    Ok(Json(sample).into_response())
 }

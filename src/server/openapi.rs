@@ -56,6 +56,8 @@ use utoipa::OpenApi;
         super::plans::report,
         super::monitoring::reconcile,
         super::monitoring::spot_check,
+        super::monitoring::saved,
+        super::notifications::list,
         super::writeback::push_json,
         super::writeback::push_soap,
         super::writeback::wsdl,
@@ -87,6 +89,7 @@ use utoipa::OpenApi;
         (name = "writeback", description = "case write-back from legacy systems and the data-quality queue 办件回传与数据质量队列"),
         (name = "corrections", description = "correction requests to providing departments 校核纠错 (Art. 28)"),
         (name = "handoff", description = "front-end migration: applications handed to departmental systems 前端迁移 (Art. 22)"),
+        (name = "notifications", description = "reminders and escalations from the scheduler 提醒与督办 (Art. 33)"),
     )
 )]
 struct ApiDoc;

@@ -163,7 +163,7 @@ pub struct StoredReconciliation {
     pub date: NaiveDate,
     pub clean: bool,
     pub created_at: DateTime<Utc>,
-    pub report: serde_json::Value,
+    pub report: Reconciliation,
 }
 
 impl Store {

@@ -3,12 +3,16 @@
 //! and content hashes), with every differing case number listed — and seeded, reproducible
 //! samples of a day's cases for file spot checks (卷宗抽查) and return visits (办件回访).
 
+mod report;
+
+pub use report::{ReportError, ReportFormat, render, spot_check_csv};
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 use futures_util::StreamExt as _;
 use ronghe_adapters::Secrets;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::calendar::beijing_date;
 use crate::case::Case;
@@ -29,18 +33,22 @@ fn beijing_day(case: &Case) -> NaiveDate {
 }
 
 /// A case the two sides disagree on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Difference {
     pub case_no: String,
     /// `missing` (the platform lacks it), `behind` (the platform holds an older version),
     /// `altered` (same version, other content), `extra` (the legacy system no longer reports it).
-    pub kind: &'static str,
+    pub kind: String,
     pub legacy_version: Option<i64>,
     pub platform_version: Option<i64>,
+    /// SHA-256 of the mapped legacy case's canonical JSON.
+    pub legacy_hash: Option<String>,
+    /// SHA-256 of the platform's current version.
+    pub platform_hash: Option<String>,
 }
 
 /// The reconciliation of one system and day.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Reconciliation {
     pub system_id: String,
     pub date: NaiveDate,
@@ -124,9 +132,11 @@ pub async fn reconcile(
         };
         differences.push(Difference {
             case_no: case_no.clone(),
-            kind,
+            kind: kind.to_owned(),
             legacy_version: l.map(|s| s.version),
             platform_version: p.map(|s| s.version),
+            legacy_hash: l.map(|s| s.hash.clone()),
+            platform_hash: p.map(|s| s.hash.clone()),
         });
     }
     Ok(Reconciliation {
