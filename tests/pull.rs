@@ -197,6 +197,75 @@ async fn reconciliation_finds_missing_and_altered_cases() {
     );
     assert_eq!(kinds.len(), 2, "{report}");
 
+    // The report formats: CSV (one row per differing case), Markdown with its table, HTML.
+    let csv = run(&["reconcile", SYSTEM, "--date", &day, "--format", "csv"]).check(1, &[]);
+    let mut reader = csv::Reader::from_reader(csv.stdout.as_bytes());
+    assert_eq!(&reader.headers().unwrap()[2], "case_no");
+    let rows: Vec<(String, String, bool)> = reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[2].to_owned(), r[3].to_owned(), r[6].len() == 64)
+        })
+        .collect();
+    assert_eq!(rows.len(), 2, "{csv}");
+    assert!(
+        rows.contains(&(first.clone(), "missing".to_owned(), true)),
+        "{csv}"
+    );
+    assert!(
+        rows.contains(&(second.clone(), "altered".to_owned(), true)),
+        "{csv}"
+    );
+    run(&["reconcile", SYSTEM, "--date", &day, "--format", "md"]).check(
+        1,
+        &["| 办件编号 case_no |", &format!("| {first} | 平台缺失 missing |")],
+    );
+    run(&["reconcile", SYSTEM, "--date", &day, "--format", "html"]).check(
+        1,
+        &[
+            "<!DOCTYPE html>",
+            &format!("<tr><td>{second}</td><td>内容不一致 altered</td>"),
+        ],
+    );
+
+    // The daily job reconciles the day before its own and saves it for the report endpoints.
+    let next = (day.parse::<chrono::NaiveDate>().unwrap() + chrono::Days::new(1)).to_string();
+    run(&["scheduler", "run", "reconcile", "--once", "--date", &next]).check(0, &["reconciled 1"]);
+    let saved = run(&["--json", "reconcile", "--stored", SYSTEM])
+        .check(0, &[])
+        .json();
+    assert_eq!(saved[0]["date"], Value::from(day.as_str()), "{saved}");
+    assert_eq!(
+        saved[0]["report"]["differences"], report["differences"],
+        "{saved}"
+    );
+    let stored_csv = run(&["reconcile", "--stored", SYSTEM, "--date", &day, "--format", "csv"]).check(0, &[]);
+    assert_eq!(stored_csv.stdout, csv.stdout);
+    run(&["--json", "notifications", "list"]).check(0, &["对账发现 2 处差异"]);
+    let store = ronghe::store::Store::open(&sandbox.database(), &Default::default())
+        .await
+        .unwrap();
+    let router = ronghe::server::app(common::app_state(store), 1 << 20);
+    use tower::ServiceExt as _;
+    let uri = format!("/api/v1/monitoring/reconciliations?system={SYSTEM}&date={day}&format=csv");
+    let response = router
+        .oneshot(
+            axum::http::Request::get(uri)
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/csv; charset=utf-8");
+    use http_body_util::BodyExt as _;
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(
+        String::from_utf8(body.to_vec()).unwrap().trim_end(),
+        csv.stdout.trim_end()
+    );
+
     let sample = |seed: &str| {
         run(&[
             "--json",
@@ -216,4 +285,22 @@ async fn reconciliation_finds_missing_and_altered_cases() {
     assert_eq!(sample("42"), sample("42"), "the same seed draws the same sample");
     assert_eq!(sample("42").as_array().unwrap().len(), 5);
     assert_ne!(sample("42"), sample("43"));
+    let sample_csv = run(&[
+        "spot-check",
+        SYSTEM,
+        "--date",
+        &day,
+        "--size",
+        "5",
+        "--seed",
+        "42",
+        "--format",
+        "csv",
+    ])
+    .check(0, &["system_id,date,seed,draw,case_no"]);
+    let drawn: Vec<String> = csv::Reader::from_reader(sample_csv.stdout.as_bytes())
+        .records()
+        .map(|r| r.unwrap()[4].to_owned())
+        .collect();
+    assert_eq!(Value::from(drawn), sample("42"));
 }
