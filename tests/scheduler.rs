@@ -245,6 +245,73 @@ async fn overdue_requests_are_reminded_then_escalated_and_delivered_once_the_web
     );
 }
 
+/// `ronghe serve` runs the jobs on their schedules: every second here, yet one reminder a day.
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_runs_the_jobs_on_their_schedules() {
+    let hook = hook().await;
+    hook.up.store(true, Ordering::SeqCst);
+    let sandbox = Sandbox::new();
+    let years = sandbox.write("years.toml", common::plain_years_toml());
+    let config = sandbox.write(
+        "ronghe.toml",
+        format!(
+            "calendar_override = {}\n[scheduler]\nwebhook_url = \"{}/notify\"\ncorrections_schedule = \"* * * * * *\"\n\
+             deliver_schedule = \"* * * * * *\"\ndue_soon_working_days = 10\n",
+            Value::from(years.as_str()),
+            hook.base
+        ),
+    );
+    let run = |args: &[&str]| {
+        let mut all = vec!["--config", config.as_str()];
+        all.extend_from_slice(args);
+        sandbox.run(&all)
+    };
+    sandbox.add_system(SYSTEM, "http://127.0.0.1:9/api");
+    let case = common::case("case_application");
+    let file = sandbox.write(
+        "cases.jsonl",
+        format!("{}\n", serde_json::to_string(&case).unwrap()),
+    );
+    sandbox.run(&["cases", "import", SYSTEM, &file]).check(0, &[]);
+    let target = format!("{SYSTEM}/{}", case.case_no);
+    run(&[
+        "corrections",
+        "raise",
+        "--case",
+        &target,
+        "--reason",
+        "申请人姓名有误",
+    ])
+    .check(0, &[]);
+
+    let server = common::binary::Server::start(&sandbox.database(), std::path::Path::new(&config));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let runs = run(&["--json", "scheduler", "runs", "--job", "corrections"])
+            .check(0, &[])
+            .json();
+        let finished = runs
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["outcome"] == "ok")
+            .count();
+        if finished >= 3 && !hook.received.lock().unwrap().is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "serve did not run the jobs: {runs}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    server.stop();
+    let received = hook.received.lock().unwrap().clone();
+    assert_eq!(received.len(), 1, "one reminder a day: {received:?}");
+    assert_eq!(received[0].1["topic"], "due_soon");
+    let delivered = run(&["--json", "notifications", "list", "--state", "delivered"])
+        .check(0, &[])
+        .json();
+    assert_eq!(delivered.as_array().unwrap().len(), 1, "{delivered}");
+}
+
 #[test]
 fn a_bad_scheduler_table_is_refused_whole() {
     let sandbox = Sandbox::new();

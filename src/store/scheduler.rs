@@ -177,7 +177,8 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Option<i64>, StoreError> {
         let row: Option<(i64,)> = on_pool!(self, pool => {
-            sqlx::query_as(
+            let mut tx = pool.begin().await?;
+            let row: Option<(i64,)> = sqlx::query_as(
                 "INSERT INTO job_runs (job, tick, node, started_at) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (job, tick) DO NOTHING RETURNING id",
             )
@@ -185,8 +186,15 @@ impl Store {
             .bind(tick)
             .bind(node)
             .bind(now)
-            .fetch_optional(pool)
-            .await?
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some((id,)) = row {
+                audit!(tx, SCHEDULER_ACTOR, "scheduler.claim", &format!("job/{job}"), serde_json::json!({
+                    "run": id, "tick": tick, "node": node,
+                }))?;
+            }
+            tx.commit().await?;
+            row
         });
         Ok(row.map(|(id,)| id))
     }
