@@ -312,6 +312,86 @@ async fn serve_runs_the_jobs_on_their_schedules() {
     assert_eq!(delivered.as_array().unwrap().len(), 1, "{delivered}");
 }
 
+/// The daily plan evaluation: milestones past their baseline due date are reminded once a day,
+/// and the plan turning red is said once.
+#[test]
+fn plan_evaluation_reminds_overdue_milestones_and_the_turn_to_red() {
+    let sandbox = Sandbox::new();
+    let years = sandbox.write("years.toml", common::plain_years_toml());
+    let config = sandbox.write(
+        "ronghe.toml",
+        format!("calendar_override = {}\n", Value::from(years.as_str())),
+    );
+    let calendar = Calendar::load(Some(std::path::Path::new(&years))).unwrap();
+    let run = |args: &[&str]| {
+        let mut all = vec!["--config", config.as_str()];
+        all.extend_from_slice(args);
+        sandbox.run(&all)
+    };
+    sandbox.add_system(SYSTEM, "http://127.0.0.1:9/api");
+    let today = ronghe::calendar::today();
+    let plan = sandbox.write(
+        "plan.toml",
+        format!(
+            "[plan]\nsystem = \"{SYSTEM}\"\nmode = \"compatible_transition\"\nstart = \"{today}\"\nowner = \"项目组\"\n\n\
+             [[milestones]]\nid = \"a\"\nphase = \"映射\"\nname = \"映射配置评审通过\"\nowner = \"接入工程师\"\n\
+             duration_working_days = 2\n\n\
+             [[milestones]]\nid = \"b\"\nphase = \"回传\"\nname = \"办件回传联调\"\nowner = \"接入工程师\"\n\
+             duration_working_days = 3\ndepends_on = [\"a\"]\n"
+        ),
+    );
+    run(&["plans", "import", &plan]).check(0, &[]);
+    run(&["plans", "baseline", SYSTEM, "--approved-by", "李主任"]).check(0, &["v1"]);
+    let evaluate = |day: NaiveDate| {
+        run(&[
+            "--json",
+            "scheduler",
+            "run",
+            "plans",
+            "--once",
+            "--date",
+            &day.to_string(),
+        ])
+        .check(0, &[])
+        .json()[0]["notifications"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(evaluate(today), 0, "on track: nothing to say");
+    let late = calendar.add_working_days(today, 10).unwrap();
+    // Both milestones overdue, and the plan turned red: three notifications, once.
+    assert_eq!(evaluate(late), 3);
+    assert_eq!(evaluate(late), 0);
+    // The next day: the milestones again (second reminders); the plan is still red.
+    assert_eq!(evaluate(calendar.add_working_days(late, 1).unwrap()), 2);
+    let listed = run(&["--json", "notifications", "list"]).check(0, &[]).json();
+    let mut seen: Vec<(String, String, i64)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["subject_id"].as_str().unwrap().to_owned(),
+                n["topic"].as_str().unwrap().to_owned(),
+                n["reminder_count"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    seen.sort();
+    let expected: Vec<(String, String, i64)> = [
+        (SYSTEM, "rag_red", 0),
+        ("gy-scjg/a", "overdue", 1),
+        ("gy-scjg/a", "overdue", 2),
+        ("gy-scjg/b", "overdue", 1),
+        ("gy-scjg/b", "overdue", 2),
+    ]
+    .iter()
+    .map(|(s, t, c)| (s.to_string(), t.to_string(), *c))
+    .collect();
+    assert_eq!(seen, expected);
+    run(&["notifications", "list"]).check(0, &["红 滞后", "映射配置评审通过"]);
+}
+
 #[test]
 fn a_bad_scheduler_table_is_refused_whole() {
     let sandbox = Sandbox::new();

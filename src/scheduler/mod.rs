@@ -285,6 +285,10 @@ impl Scheduler {
             Job::Plans => self.evaluate_plans(day, run, done).await,
             Job::Corrections => self.remind_corrections(day, run, done).await,
             Job::Reconcile => self.reconcile_systems(day, run, done).await,
+            Job::Deliver if self.config.webhook_url.is_none() => {
+                done.note("no [scheduler] webhook_url: notifications stay queued".to_owned());
+                Ok(())
+            }
             Job::Deliver => {
                 let report = self.deliver(Utc::now()).await?;
                 done.note(format!(
