@@ -223,7 +223,7 @@ async fn overdue_requests_are_reminded_then_escalated_and_delivered_once_the_web
     let store = ronghe::store::Store::open(&sandbox.database(), &Default::default())
         .await
         .unwrap();
-    let router = ronghe::server::app(common::app_state(store), 1 << 20);
+    let router = ronghe::server::app(common::app_state(store.clone()), 1 << 20);
     let get = |path: &str| {
         let router = router.clone();
         let request = Request::get(path).body(Body::empty()).unwrap();
@@ -234,6 +234,14 @@ async fn overdue_requests_are_reminded_then_escalated_and_delivered_once_the_web
             (status, serde_json::from_slice::<Value>(&bytes).unwrap())
         }
     };
+    // Old runs that queued nothing can be pruned; those behind a notification stay.
+    let pruned = store
+        .prune_runs("corrections", Utc::now() + chrono::Duration::days(1))
+        .await
+        .unwrap();
+    assert_eq!(pruned, 2, "the repeated day and the day after the escalation");
+    let kept = store.job_runs(Some("corrections"), false, 100).await.unwrap();
+    assert_eq!(kept.len(), 5, "{kept:?}");
     let (status, body) = get("/api/v1/notifications?level=escalation").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body.as_array().unwrap().len(), 1, "{body}");
@@ -243,6 +251,18 @@ async fn overdue_requests_are_reminded_then_escalated_and_delivered_once_the_web
         (status, &body["error"]["field"]),
         (StatusCode::BAD_REQUEST, &Value::from("level"))
     );
+    let (status, body) = get(&format!(
+        "/api/v1/monitoring/{SYSTEM}/reconciliation?date=2026-01-05&format=pdf"
+    ))
+    .await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (StatusCode::BAD_REQUEST, &Value::from("invalid_format"))
+    );
+    let (_, openapi) = get("/api/v1/openapi.json").await;
+    for path in ["/api/v1/notifications", "/api/v1/monitoring/reconciliations"] {
+        assert!(openapi["paths"][path].is_object(), "{path} is documented");
+    }
 }
 
 /// `ronghe serve` runs the jobs on their schedules: every second here, yet one reminder a day.

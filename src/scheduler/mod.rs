@@ -37,6 +37,9 @@ pub enum Job {
     Deliver,
 }
 
+/// Days of `deliver` runs kept in `job_runs`.
+const DELIVER_RUNS_KEPT_DAYS: i64 = 7;
+
 /// Every job, in run order.
 pub const JOBS: [Job; 4] = [Job::Plans, Job::Corrections, Job::Reconcile, Job::Deliver];
 
@@ -295,6 +298,12 @@ impl Scheduler {
                     "delivered {}, still queued {}",
                     report.delivered, report.failed
                 ));
+                // A run a minute: keep a week of them (the audit log keeps every one).
+                let before = Utc::now() - chrono::Duration::days(DELIVER_RUNS_KEPT_DAYS);
+                let pruned = self.store.prune_runs(job.name(), before).await?;
+                if pruned > 0 {
+                    done.note(format!("pruned {pruned} old delivery runs"));
+                }
                 Ok(())
             }
         }

@@ -269,6 +269,31 @@ impl Store {
             .collect())
     }
 
+    /// Deletes `job`'s finished runs started before `before` that queued no notification (their
+    /// audit events stay); answers how many.
+    pub async fn prune_runs(&self, job: &str, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let deleted = on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let deleted = sqlx::query(
+                "DELETE FROM job_runs WHERE job = $1 AND finished_at IS NOT NULL AND started_at < $2
+                 AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.job_run_id = job_runs.id)",
+            )
+            .bind(job)
+            .bind(before)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if deleted > 0 {
+                audit!(tx, SCHEDULER_ACTOR, "scheduler.prune", &format!("job/{job}"), serde_json::json!({
+                    "deleted": deleted, "started_before": before,
+                }))?;
+            }
+            tx.commit().await?;
+            deleted
+        });
+        Ok(deleted)
+    }
+
     /// How many notifications of `topic` and `level` the subject had for days before `day`.
     pub async fn notifications_before(
         &self,
