@@ -1,6 +1,6 @@
 //! `ronghe demo`, the README's main command, through the real binary: the whole journey on the
 //! embedded default — simulators, registration, assessment into the three modes, generation,
-//! each mode run, and every case delivered to the simulated exchange — then it stops (`--exit`).
+//! each mode run (pull, an online application handed off, SOAP write-back), and every case delivered to the simulated exchange — then it stops (`--exit`).
 
 mod common;
 
@@ -52,6 +52,8 @@ fn the_demo_runs_the_whole_journey_and_replaces_only_its_own_directory() {
             "$ ronghe generate sim-sql",
             "已导入 imported plan of sim-sql",
             "已拉取 pulled sim-rest: read 60, accepted 60, duplicate 0, rejected 0",
+            "202 Accepted 已受理",
+            "已推送 delivered to sim-rest after 1 attempt(s)",
             "待投递 backlog: 0",
             "死信 dead: 0",
         ],

@@ -12,7 +12,7 @@ use anyhow::{Context as _, anyhow};
 use clap::{Args, Parser};
 use ronghe_adapters::signing::{Algorithm, Signer};
 use ronghe_adapters::sim::soap::Push;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::sim::{SimSetup, Sims};
 use super::{Cli, Context, Failure};
@@ -271,6 +271,7 @@ impl Journey {
         )
         .await?;
         self.step(ctx, None, &["writeback", "pull", "sim-rest"]).await?;
+        self.hand_off(ctx).await?;
 
         section(
             ctx,
@@ -306,6 +307,64 @@ impl Journey {
             sims.exchange.facts().len()
         ));
         Ok(())
+    }
+
+    /// An online application accepted on the platform and handed to sim-rest (Art. 22): the
+    /// platform answers 202 at once; the hand-off worker delivers it.
+    async fn hand_off(&self, ctx: &Context) -> Result<(), Failure> {
+        let now = crate::calendar::beijing_time(&chrono::Utc::now()).to_rfc3339();
+        let case_no = format!("WS-{}-0001", crate::calendar::today().format("%Y%m%d"));
+        let application = json!({
+            "case_no": case_no, "version": 1,
+            "implementation_code": "11520000009390240A4520117005000", "item_name": "食品经营许可",
+            "case_type": "promised", "channel": "online", "region_code": "520102016",
+            "applicant": {
+                "name": "贵州黔味食品有限公司", "kind": "legal_person",
+                "certificate_type": "unified_social_credit_code", "certificate_no": "91520100MA6DK0L1TJ",
+                "legal_representative": "陈七"
+            },
+            "applied_at": now, "stage": "application", "updated_at": now
+        });
+        let url = format!("{}/api/v1/systems/sim-rest/applications", self.base);
+        ctx.out.note(&format!(
+            "\n$ curl -X POST {url} -d '{{\"case_no\": \"{case_no}\", …}}'   # 网上申请 an online application"
+        ));
+        let http = reqwest::Client::new();
+        let accepted = http
+            .post(&url)
+            .header("x-ronghe-actor", "demo-window")
+            .json(&application)
+            .send()
+            .await
+            .context("cannot submit the application")?;
+        ctx.out.note(&format!(
+            "  {} 已受理 accepted; 推送部门系统中 handing off to sim-rest",
+            accepted.status()
+        ));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let shown: Value = http
+                .get(format!("{url}/{case_no}"))
+                .send()
+                .await
+                .context("cannot read the hand-off")?
+                .json()
+                .await
+                .context("cannot read the hand-off")?;
+            if shown["state"] == "delivered" {
+                ctx.out.note(&format!(
+                    "  已推送 delivered to sim-rest after {} attempt(s); receipt {}",
+                    shown["attempts"], shown["receipt"]
+                ));
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(Failure::Failed(anyhow!(
+                    "the application was not handed off within 60 s: {shown}"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     /// A five-expert panel scores `system` as `view` says; the chair gives the verdict.
