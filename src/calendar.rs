@@ -93,11 +93,16 @@ struct YearToml {
     makeup_workdays: Vec<NaiveDate>,
 }
 
-/// The calendar day in Beijing time (the province counts its days there) of an instant.
-pub fn beijing_date<Tz: TimeZone>(at: &DateTime<Tz>) -> NaiveDate {
+/// An instant in Beijing time (+08:00), the province's clock.
+pub fn beijing_time<Tz: TimeZone>(at: &DateTime<Tz>) -> DateTime<FixedOffset> {
     // 8 hours is within the ±24 h a FixedOffset allows.
     let beijing = FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| unreachable!("+08:00 is a valid offset"));
-    at.with_timezone(&beijing).date_naive()
+    at.with_timezone(&beijing)
+}
+
+/// The calendar day in Beijing time (the province counts its days there) of an instant.
+pub fn beijing_date<Tz: TimeZone>(at: &DateTime<Tz>) -> NaiveDate {
+    beijing_time(at).date_naive()
 }
 
 /// Today in Beijing.

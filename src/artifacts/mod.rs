@@ -41,8 +41,9 @@ pub struct Inputs<'a> {
     pub assessment: &'a str,
     /// The system's adapter kind (the attached config's, else the registered protocol).
     pub adapter: AdapterKind,
-    /// The record entity of the system's probe profile (the SOAP record element), when probed.
-    pub entity: Option<&'a str>,
+    /// The element of each record in the SOAP system's listing (the last step of its adapter's
+    /// `records.select`), when a SOAP adapter is attached.
+    pub soap_record: Option<&'a str>,
     pub today: NaiveDate,
 }
 
@@ -388,7 +389,7 @@ fn writeback(
 ) -> Result<Artifact, ArtifactError> {
     let what = "办件回传配置 write-back config";
     let id = &inputs.system.id;
-    let soap_record = (inputs.adapter == AdapterKind::Soap).then(|| inputs.entity.unwrap_or("办件"));
+    let soap_record = (inputs.adapter == AdapterKind::Soap).then(|| inputs.soap_record.unwrap_or("办件"));
     let text = render(
         include_str!("templates/writeback.toml.hbs"),
         what,

@@ -65,9 +65,14 @@ pub(super) async fn run(ctx: &Context, args: GenerateArgs) -> Result<(), Failure
     let config = ctx.config()?;
     let store = ctx.store().await?;
     let system = store.get_system(&args.system).await?;
-    let kind = AdapterConfig::from_toml(&store.adapter_config(&args.system).await.unwrap_or_default())
-        .map(|c| c.kind())
-        .unwrap_or(system.protocol);
+    let adapter =
+        AdapterConfig::from_toml(&store.adapter_config(&args.system).await.unwrap_or_default()).ok();
+    let kind = adapter.as_ref().map_or(system.protocol, AdapterConfig::kind);
+    // A SOAP system pushes the records its listing selects: the last step of that path.
+    let soap_record = match &adapter {
+        Some(AdapterConfig::Soap(soap)) => soap.records.select.rsplit('/').next(),
+        _ => None,
+    };
     let profile = store.profile(&args.system).await.ok();
     let verdict = latest_verdict(&store, &args.system).await?;
     if profile.is_none() && verdict.is_none() {
@@ -128,15 +133,12 @@ pub(super) async fn run(ctx: &Context, args: GenerateArgs) -> Result<(), Failure
         Some((assessment, mode)) => {
             let calendar = crate::calendar::Calendar::load(config.calendar_override.as_deref())
                 .context("cannot load the working-day calendar")?;
-            let entity = profile
-                .as_ref()
-                .and_then(|(p, _)| p.entities.first().map(|e| e.name.as_str()));
             let inputs = artifacts::Inputs {
                 system: &system,
                 mode: *mode,
                 assessment,
                 adapter: kind,
-                entity,
+                soap_record,
                 today: crate::calendar::today(),
             };
             for artifact in

@@ -9,6 +9,7 @@ mod bridge;
 mod calendar;
 mod cases;
 mod corrections;
+mod demo;
 mod exchange;
 mod generate;
 mod handoff;
@@ -115,6 +116,10 @@ enum Command {
     Exchange(exchange::Command),
     /// Run the simulated departmental systems until Ctrl-C 模拟部门系统.
     Sim(sim::SimArgs),
+    /// The whole journey on the embedded default: simulators, registration, assessment,
+    /// generation, each mode run, delivery to the exchange; then serve until Ctrl-C 演示.
+    #[command(after_help = EXIT_CODES)]
+    Demo(demo::DemoArgs),
     /// Write-back configs of systems that push cases: check, attach 办件回传.
     #[command(subcommand, after_help = EXIT_CODES)]
     Writeback(writeback::Command),
@@ -229,6 +234,26 @@ pub(crate) struct Context {
 }
 
 impl Context {
+    /// The context of a command line's global flags; the actor defaults to `cli:$USER`.
+    fn new(
+        json: bool,
+        config_path: Option<PathBuf>,
+        database: Option<String>,
+        actor: Option<String>,
+    ) -> Context {
+        Context {
+            out: Output::new(json),
+            config_path,
+            database,
+            actor: actor.unwrap_or_else(|| {
+                format!(
+                    "cli:{}",
+                    std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+                )
+            }),
+        }
+    }
+
     /// The resolved configuration: file, then environment, then flags.
     fn config(&self) -> anyhow::Result<Config> {
         let mut config = Config::load(self.config_path.as_deref(), |k| std::env::var(k).ok())?;
@@ -257,18 +282,7 @@ impl Context {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.log_format);
-    let out = Output::new(cli.json);
-    let ctx = Context {
-        out,
-        config_path: cli.config,
-        database: cli.database,
-        actor: cli.actor.unwrap_or_else(|| {
-            format!(
-                "cli:{}",
-                std::env::var("USER").unwrap_or_else(|_| "unknown".into())
-            )
-        }),
-    };
+    let ctx = Context::new(cli.json, cli.config, cli.database, cli.actor);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(err) => {
@@ -305,6 +319,7 @@ async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
         Command::Adapters(cmd) => adapters::run(ctx, cmd).await,
         Command::Bridge(cmd) => bridge::run(ctx, cmd).await,
         Command::Sim(args) => sim::run(ctx, args).await,
+        Command::Demo(args) => demo::run(ctx, args).await,
         Command::Mapping(cmd) => mapping::run(ctx, cmd).await,
         Command::Generate(args) => generate::run(ctx, args).await,
         Command::Rules(cmd) => rules::run(ctx, cmd).await,

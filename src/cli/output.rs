@@ -18,6 +18,11 @@ impl Output {
         Output { json }
     }
 
+    /// Whether results are printed as JSON.
+    pub(crate) fn is_json(&self) -> bool {
+        self.json
+    }
+
     /// Prints `human` for people, or `value` as JSON for scripts.
     pub(crate) fn show(&self, human: impl Display, value: &impl Serialize) {
         if self.json {

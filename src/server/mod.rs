@@ -122,9 +122,22 @@ impl<S: Send + Sync> FromRequestParts<S> for Actor {
 /// How long the hand-off worker waits when nothing was due.
 const HANDOFF_IDLE: Duration = Duration::from_secs(2);
 
-/// Opens the store, binds the listener and serves until SIGTERM or SIGINT; in-flight requests
-/// get `shutdown_grace_seconds` to finish.
+/// Binds the listener and serves until SIGTERM or SIGINT; in-flight requests get
+/// `shutdown_grace_seconds` to finish.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    serve_on(config, listener, shutdown_signal()).await
+}
+
+/// Opens the store and serves on `listener`, with the background tasks, until `shutdown`
+/// completes (`serve` passes SIGTERM or SIGINT; `ronghe demo` its own end).
+pub async fn serve_on(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let options = crate::store::StoreOptions {
         max_connections: config.max_connections,
         ..Default::default()
@@ -184,9 +197,6 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     )
     .context("cannot start the scheduler")?;
     background.push(("scheduler", tokio::spawn(scheduler.run_forever(stopped.clone()))));
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
     let local = listener.local_addr().context("listener has no local address")?;
     tracing::info!(listen = %local, backend = store.backend().name(), "ronghe serving");
     let state = AppState {
@@ -212,7 +222,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let mut server = tokio::spawn(
         axum::serve(listener, app(state, config.max_body_bytes))
             .with_graceful_shutdown(async move {
-                shutdown_signal().await;
+                shutdown.await;
                 tracing::info!(grace_seconds = grace.as_secs(), "shutting down");
                 let _ = signalled_tx.send(());
             })
@@ -244,7 +254,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

@@ -1,0 +1,93 @@
+//! `ronghe demo`, the README's main command, through the real binary: the whole journey on the
+//! embedded default — simulators, registration, assessment into the three modes, generation,
+//! each mode run (pull, an online application handed off, SOAP write-back), and every case delivered to the simulated exchange — then it stops (`--exit`).
+
+mod common;
+
+use common::binary::{Run, run_ronghe};
+
+/// The number after `label` on the line that holds it.
+fn figure(run: &Run, label: &str) -> usize {
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.contains(label))
+        .unwrap_or_else(|| panic!("no line with {label:?} in\n{}", run.stdout));
+    let after = &line[line.find(label).map_or(0, |i| i + label.len())..];
+    let digits: String = after
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits
+        .parse()
+        .unwrap_or_else(|_| panic!("no figure after {label:?} in {line:?}"))
+}
+
+#[test]
+fn the_demo_runs_the_whole_journey_and_replaces_only_its_own_directory() {
+    let sandbox = tempfile::tempdir().unwrap();
+    let demo = |dir: &str| {
+        run_ronghe(
+            sandbox.path(),
+            &[
+                "demo",
+                "--exit",
+                "--listen",
+                "127.0.0.1:0",
+                "--cases",
+                "60",
+                "--dir",
+                dir,
+            ],
+            None,
+        )
+    };
+    let run = demo("demo").check(
+        0,
+        &[
+            "结论 verdict: 前端迁移 front_end_migration — sim-rest",
+            "结论 verdict: 兼容过渡 compatible_transition — sim-soap",
+            "结论 verdict: 全流程迁移 full_migration — sim-sql",
+            "$ ronghe generate sim-sql",
+            "已导入 imported plan of sim-sql",
+            "已拉取 pulled sim-rest: read 60, accepted 60, duplicate 0, rejected 0",
+            "202 Accepted 已受理",
+            "已推送 delivered to sim-rest after 1 attempt(s)",
+            "待投递 backlog: 0",
+            "死信 dead: 0",
+        ],
+    );
+    let pushed = figure(&run, "sim-soap 回传 wrote back");
+    assert!(pushed > 0, "{}", run.stdout);
+    let delivered = figure(&run, "已投递 delivered:");
+    assert_eq!(
+        delivered,
+        60 + pushed,
+        "pulled and written-back cases all delivered"
+    );
+    assert_eq!(figure(&run, "the exchange simulator holds"), delivered);
+    for file in [
+        "ronghe.toml",
+        "mappings/sim-sql.toml",
+        "migration-plans/sim-sql.toml",
+        "integration/sim-soap/writeback.toml",
+    ] {
+        assert!(sandbox.path().join("demo").join(file).is_file(), "{file}");
+    }
+
+    // Again: the previous demo's directory is replaced, and the journey runs the same.
+    demo("demo").check(
+        0,
+        &["已拉取 pulled sim-rest: read 60, accepted 60", "死信 dead: 0"],
+    );
+
+    // A directory that is not a demo's is refused and left as it was.
+    let mine = sandbox.path().join("mine");
+    std::fs::create_dir(&mine).unwrap();
+    std::fs::write(mine.join("keep.txt"), "mine").unwrap();
+    demo("mine")
+        .check(1, &[])
+        .stderr_has(&["mine", "is not a ronghe demo directory", "--dir"]);
+    assert_eq!(std::fs::read_to_string(mine.join("keep.txt")).unwrap(), "mine");
+}
