@@ -56,6 +56,11 @@ fn the_demo_runs_the_whole_journey_and_replaces_only_its_own_directory() {
             "已推送 delivered to sim-rest after 1 attempt(s)",
             "待投递 backlog: 0",
             "死信 dead: 0",
+            "对账 reconciliation: 原系统 legacy",
+            "无差异 clean",
+            "抽查样本 sample (seed 2025)",
+            "reconcile 20",
+            "reconciled 3",
         ],
     );
     let pushed = figure(&run, "sim-soap 回传 wrote back");

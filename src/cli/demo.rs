@@ -272,6 +272,24 @@ impl Journey {
         .await?;
         self.step(ctx, None, &["writeback", "pull", "sim-rest"]).await?;
         self.hand_off(ctx).await?;
+        let day = self.last_pulled_day("sim-rest").await?;
+        self.step(ctx, None, &["reconcile", "sim-rest", "--date", &day])
+            .await?;
+        self.step(
+            ctx,
+            None,
+            &[
+                "spot-check",
+                "sim-rest",
+                "--date",
+                &day,
+                "--size",
+                "3",
+                "--seed",
+                "2025",
+            ],
+        )
+        .await?;
 
         section(
             ctx,
@@ -306,7 +324,33 @@ impl Journey {
             "  交换平台已收到 the exchange simulator holds {} case version(s)",
             sims.exchange.facts().len()
         ));
+
+        section(
+            ctx,
+            "8. 调度与提醒 the scheduler: plans, correction deadlines, daily reconciliation (Art. 33)",
+        );
+        self.step(ctx, None, &["scheduler", "run", "all", "--once"])
+            .await?;
+        self.step(ctx, None, &["notifications", "list"]).await?;
         Ok(())
+    }
+
+    /// The Beijing day of the last case a pull of `system` read (its checkpoint's time).
+    async fn last_pulled_day(&self, system: &str) -> Result<String, Failure> {
+        let config = crate::config::Config::load(Some(&self.config), |_| None)?;
+        let store = crate::store::Store::open(&config.database_url, &Default::default()).await?;
+        let states = store.pull_states().await;
+        store.close().await;
+        let checkpoint = states?
+            .into_iter()
+            .find(|s| s.system_id == system)
+            .and_then(|s| s.checkpoint)
+            .ok_or_else(|| Failure::Failed(anyhow!("{system} has no pull checkpoint")))?;
+        let at = serde_json::from_str::<(String, Value)>(&checkpoint)
+            .ok()
+            .and_then(|(at, _)| chrono::DateTime::parse_from_rfc3339(&at).ok())
+            .ok_or_else(|| Failure::Failed(anyhow!("{system}'s checkpoint {checkpoint} holds no time")))?;
+        Ok(crate::calendar::beijing_date(&at).to_string())
     }
 
     /// An online application accepted on the platform and handed to sim-rest (Art. 22): the
