@@ -13,6 +13,7 @@ mod exchange;
 mod generate;
 mod handoff;
 mod mapping;
+mod migrate;
 mod monitoring;
 mod notices;
 mod output;
@@ -36,7 +37,7 @@ const EXIT_CODES: &str = "\
 Exit codes / 退出码:
   0  success 成功
   1  the answer is no: invalid value, refused input, not found 校验未通过、输入被拒绝或未找到
-  2  usage error 用法错误
+  2  usage error: bad arguments, or a job/config to fix first 用法或配置错误
   3  failure: store, file or network unavailable 运行失败(存储、文件或网络不可用)";
 
 #[derive(Debug, Parser)]
@@ -142,6 +143,10 @@ enum Command {
     /// Front-end migration: applications handed to departmental systems (Art. 22) 前端迁移推送.
     #[command(subcommand, after_help = EXIT_CODES)]
     Handoff(handoff::Command),
+    /// Full migration: move a system's history with checkpoints and reconciliation; exit 1 when
+    /// the run is not complete 全量迁移.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Migrate(migrate::Command),
 }
 
 /// A command's failure, mapped to the documented exit codes.
@@ -153,6 +158,8 @@ pub enum Failure {
     Refused(anyhow::Error),
     /// Exit 3: something needed is unavailable.
     Failed(anyhow::Error),
+    /// Exit 2: the command cannot run as configured (a job or config to fix first).
+    Usage(anyhow::Error),
 }
 
 impl From<anyhow::Error> for Failure {
@@ -281,6 +288,10 @@ pub fn main() -> ExitCode {
             ctx.out.error(&err);
             ExitCode::from(3)
         }
+        Err(Failure::Usage(err)) => {
+            ctx.out.error(&err);
+            ExitCode::from(2)
+        }
     }
 }
 
@@ -315,6 +326,7 @@ async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
         Command::Assess(cmd) => assess::run(ctx, cmd).await,
         Command::Corrections(cmd) => corrections::run(ctx, cmd).await,
         Command::Handoff(cmd) => handoff::run(ctx, cmd).await,
+        Command::Migrate(cmd) => migrate::run(ctx, cmd).await,
     }
 }
 
