@@ -78,7 +78,10 @@ pub(super) async fn finish(
     let message = if clean {
         "对账无差异 reconciliation clean".to_owned()
     } else {
-        format!("对账差异 {} 处 reconciliation found differences", differences.len())
+        format!(
+            "对账差异 {} 处 reconciliation found differences",
+            differences.len()
+        )
     };
     let report = MigrationReport::new(&run, state, checks, differences);
     let dir = loaded.path.parent().unwrap_or(std::path::Path::new("."));
@@ -170,7 +173,9 @@ async fn compare(
                     Some(_) => DifferenceKind::ContentDiffers,
                 };
                 let detail = match kind {
-                    DifferenceKind::NewInSource => "源系统在最后一个分块之后的新记录 record after the last committed chunk",
+                    DifferenceKind::NewInSource => {
+                        "源系统在最后一个分块之后的新记录 record after the last committed chunk"
+                    }
                     DifferenceKind::MissingInTarget => "平台缺少该版本 the store lacks this version",
                     _ => "内容不一致 the stored content differs",
                 };

@@ -70,6 +70,7 @@ pub fn markdown(report: &MigrationReport) -> Result<String, MigrationError> {
             RunState::Failed => "失败 failed",
         },
         "chunk_count": report.chunks.len(),
+        "difference_count": report.differences.len(),
         "matched_chunks": report.chunks.len() - mismatched.len(),
         "mismatched": mismatched,
     });

@@ -55,7 +55,11 @@ pub enum MigrationError {
     #[error(
         "the mapping changed since run {run} started (version {started} → {now}): start a new run (ronghe migrate run)"
     )]
-    MappingChanged { run: String, started: String, now: String },
+    MappingChanged {
+        run: String,
+        started: String,
+        now: String,
+    },
     #[error("the adapter of system {system:?} cannot be built: {message}")]
     Adapter { system: String, message: String },
     #[error("reading system {system:?} failed")]
@@ -64,7 +68,9 @@ pub enum MigrationError {
         #[source]
         source: ronghe_adapters::AdapterError,
     },
-    #[error("system {system:?} has an unfinished migration run {run} ({state}): resume it (ronghe migrate resume {system})")]
+    #[error(
+        "system {system:?} has an unfinished migration run {run} ({state}): resume it (ronghe migrate resume {system})"
+    )]
     Unfinished {
         system: String,
         run: String,
@@ -113,7 +119,11 @@ impl MigrationError {
 }
 
 fn join<T: std::fmt::Display>(items: &[T]) -> String {
-    items.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Counts after a committed chunk, for progress bars and log lines.
@@ -506,7 +516,14 @@ impl Migrator {
                                 case_no: Some(cases[i].case_no.clone()),
                                 version: Some(cases[i].version),
                             };
-                            quality_item(system_id, &raws[i], refusal, CHANNEL, mapping_version, received_at)
+                            quality_item(
+                                system_id,
+                                &raws[i],
+                                refusal,
+                                CHANNEL,
+                                mapping_version,
+                                received_at,
+                            )
                         },
                         &self.actor,
                     )

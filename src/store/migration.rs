@@ -386,7 +386,17 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(
-                |(seq, from_watermark, to_watermark, rows_read, rows_written, rows_rejected, source_hash, target_hash, committed_at)| {
+                |(
+                    seq,
+                    from_watermark,
+                    to_watermark,
+                    rows_read,
+                    rows_written,
+                    rows_rejected,
+                    source_hash,
+                    target_hash,
+                    committed_at,
+                )| {
                     ChunkRecord {
                         seq,
                         from_watermark,

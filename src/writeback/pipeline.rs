@@ -288,7 +288,14 @@ pub async fn ingest(
             case_no,
             version,
         };
-        quality_item(system_id, &records[i], refusal, channel.name(), mapping.version(), received_at)
+        quality_item(
+            system_id,
+            &records[i],
+            refusal,
+            channel.name(),
+            mapping.version(),
+            received_at,
+        )
     };
     for (i, step) in steps.iter().enumerate() {
         match step {
