@@ -9,9 +9,13 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
 use common::binary::{Run, run_ronghe};
+use http_body_util::BodyExt as _;
 use serde_json::Value;
 use sqlx::Connection as _;
+use tower::ServiceExt as _;
 
 const SYSTEM: &str = "sim-sql";
 
@@ -120,6 +124,24 @@ async fn counts(database: &str) -> (i64, i64, i64, i64) {
         };
     }
     (out[0], out[1], out[2], out[3])
+}
+
+/// `GET path` through the real router on the setup's store: status and body (JSON or text).
+async fn api_get(database: &str, path: &str) -> (StatusCode, Value) {
+    let store = ronghe::store::Store::open(database, &Default::default())
+        .await
+        .unwrap();
+    let router = ronghe::server::app(common::app_state(store.clone()), 1 << 20);
+    let response = router
+        .oneshot(Request::get(path).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    store.close().await;
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    (status, body)
 }
 
 fn assert_clean(report: &Value, cases: i64) {
@@ -287,6 +309,16 @@ async fn bad_records_are_queued_with_reasons_and_the_error_budget_stops_the_run(
     assert!(status["message"].as_str().unwrap().contains("错误预算"));
     let stopped_at = status["rows_read"].as_i64().unwrap();
     assert!(stopped_at < 1000, "{status}");
+    // The plan dashboard sees the stopped run; there is no report yet.
+    let (code, body) = api_get(&setup.database, "/api/v1/systems/sim-sql/migration").await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    assert_eq!(body["run"]["state"], "stopped");
+    assert_eq!(body["report_url"], Value::Null);
+    let (code, body) = api_get(&setup.database, "/api/v1/systems/sim-sql/migration/report").await;
+    assert_eq!(
+        (code, body["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("no_report"))
+    );
     // The rejects so far are in the quality queue with their reasons.
     let queued = setup
         .run(&["--json", "quality", "list", "--system", SYSTEM])
@@ -309,6 +341,26 @@ async fn bad_records_are_queued_with_reasons_and_the_error_budget_stops_the_run(
     assert_eq!(report["rows_rejected"], 20);
     assert_clean(&report, 980);
     assert_eq!(counts(&setup.database).await, (980, 980, 980, 20));
+    let (code, body) = api_get(&setup.database, "/api/v1/systems/sim-sql/migration").await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(body["run"]["state"], "complete");
+    assert_eq!(body["progress"], 1.0);
+    let url = body["report_url"].as_str().unwrap().to_owned();
+    let (code, json) = api_get(&setup.database, &url).await;
+    assert_eq!((code, &json["rows_rejected"]), (StatusCode::OK, &Value::from(20)));
+    let (code, md) = api_get(&setup.database, &format!("{url}?format=md")).await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(
+        md.as_str()
+            .unwrap()
+            .contains("拒收(数据质量队列) rejected (quality queue) | 20"),
+        "{md}"
+    );
+    let (code, body) = api_get(&setup.database, &format!("{url}?format=pdf")).await;
+    assert_eq!(
+        (code, body["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("format"))
+    );
 }
 
 #[cfg(feature = "postgres-tests")]

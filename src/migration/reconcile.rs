@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use super::report::{self, MigrationReport};
@@ -16,7 +16,7 @@ use crate::store::{ChunkRecord, RunFinish, RunState, Store};
 use ronghe_adapters::Adapter;
 
 /// One chunk compared.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChunkCheck {
     pub seq: i64,
     /// Records the run committed in this chunk, and the source holds there now.
@@ -34,7 +34,7 @@ pub struct ChunkCheck {
 }
 
 /// What differs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DifferenceKind {
     /// The source holds this case version; the store does not.
@@ -48,7 +48,7 @@ pub enum DifferenceKind {
 }
 
 /// One difference, by case number where there is one.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Difference {
     pub kind: DifferenceKind,
     pub chunk: Option<i64>,

@@ -5,14 +5,14 @@
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::reconcile::{ChunkCheck, Difference};
 use super::run::MigrationError;
 use crate::store::{MigrationRun, RunState};
 
 /// A reconciled run.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MigrationReport {
     pub run_id: String,
     pub system_id: String,
