@@ -184,6 +184,45 @@ async fn a_run_on_sqlite_moves_every_case_and_reconciles_clean() {
     setup
         .run(&["migrate", "status", SYSTEM])
         .check(0, &["complete", "migration-report.md"]);
+    // The system's plan references the run and its report.
+    let years = setup.dir.path().join("years.toml");
+    std::fs::write(&years, common::plain_years_toml()).unwrap();
+    let config = setup.dir.path().join("ronghe.toml");
+    std::fs::write(
+        &config,
+        format!("calendar_override = {:?}\n", years.display().to_string()),
+    )
+    .unwrap();
+    let plan = setup.dir.path().join("plan.toml");
+    std::fs::write(
+        &plan,
+        format!(
+            "[plan]\nsystem = \"{SYSTEM}\"\nmode = \"full_migration\"\nstart = \"{}\"\nowner = \"张经理\"\n\n\
+             [[milestones]]\nid = \"m\"\nphase = \"迁移\"\nname = \"历史办件迁移\"\nowner = \"接入工程师\"\n\
+             duration_working_days = 3\ngate = \"迁移对账无差异\"\n",
+            ronghe::calendar::today()
+        ),
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    setup
+        .run(&[
+            "--config",
+            &config,
+            "plans",
+            "import",
+            &plan.display().to_string(),
+        ])
+        .check(0, &[]);
+    setup.run(&["--config", &config, "plans", "show", SYSTEM]).check(
+        0,
+        &["全量迁移 migration", "complete", "migration-report.md (差异 0)"],
+    );
+    setup
+        .run(&[
+            "--config", &config, "plans", "report", SYSTEM, "--format", "markdown",
+        ])
+        .check(0, &["全量迁移 migration: complete", "migration-report.md"]);
     // A finished run is not resumed; a new run finds everything already stored.
     setup
         .run(&["migrate", "resume", SYSTEM])
