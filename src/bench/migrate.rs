@@ -43,8 +43,16 @@ pub fn peak_rss_kib() -> Option<u64> {
 }
 
 /// The child's side: runs the job at `job` for `system` on `store` and measures it.
-pub async fn child(store: Store, system: &str, job: &Path) -> anyhow::Result<ChildFigures> {
-    let migrator = Migrator::new(store.clone(), Arc::new(ronghe_adapters::Environment), "bench");
+pub async fn child(
+    store: Store,
+    system: &str,
+    job: &Path,
+    as_of: Option<chrono::DateTime<chrono::Utc>>,
+) -> anyhow::Result<ChildFigures> {
+    let mut migrator = Migrator::new(store.clone(), Arc::new(ronghe_adapters::Environment), "bench");
+    if let Some(at) = as_of {
+        migrator = migrator.as_of(at);
+    }
     let started = Instant::now();
     let run = migrator.start(system, job, &|_| {}).await?;
     let seconds = started.elapsed().as_secs_f64();
@@ -67,12 +75,20 @@ pub async fn child(store: Store, system: &str, job: &Path) -> anyhow::Result<Chi
     })
 }
 
+/// A time after the last of `rows` simulated cases (10 minutes apart from 2025-01-01, so their
+/// history runs past today), to validate them as a history that has happened.
+pub fn after_simulated(rows: usize) -> chrono::DateTime<chrono::Utc> {
+    let span = i64::try_from(rows).unwrap_or(i64::MAX / 1200).saturating_mul(600);
+    chrono::Utc::now() + chrono::Duration::seconds(span) + chrono::Duration::days(1)
+}
+
 /// The parent's side: loads the simulator, runs the child on `database`, then the raw copy.
 pub async fn run(
     database: &str,
     rows: usize,
     chunk_rows: u32,
     parallelism: u32,
+    as_of: Option<chrono::DateTime<chrono::Utc>>,
 ) -> anyhow::Result<(Vec<Figure>, ChildFigures)> {
     let dir = std::env::temp_dir().join(format!(
         "ronghe-bench-migrate-{}-{}",
@@ -80,7 +96,7 @@ pub async fn run(
         chrono::Utc::now().timestamp_millis()
     ));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let result = measure(&dir, database, rows, chunk_rows, parallelism).await;
+    let result = measure(&dir, database, rows, chunk_rows, parallelism, as_of).await;
     if let Err(e) = std::fs::remove_dir_all(&dir) {
         tracing::warn!(dir = %dir.display(), error = %e, "cannot remove the benchmark directory");
     }
@@ -93,6 +109,7 @@ async fn measure(
     rows: usize,
     chunk_rows: u32,
     parallelism: u32,
+    as_of: Option<chrono::DateTime<chrono::Utc>>,
 ) -> anyhow::Result<(Vec<Figure>, ChildFigures)> {
     let legacy = format!("sqlite://{}", dir.join("legacy.db").display());
     let started = Instant::now();
@@ -128,7 +145,8 @@ async fn measure(
 
     // The migration, in a child process: its peak RSS is its own, not the loader's.
     let exe = std::env::current_exe().context("cannot find the ronghe binary")?;
-    let output = Command::new(exe)
+    let mut command = Command::new(exe);
+    command
         .args([
             "--json",
             "--database",
@@ -139,7 +157,11 @@ async fn measure(
             &id,
         ])
         .arg("--child-job")
-        .arg(&job)
+        .arg(&job);
+    if let Some(at) = as_of {
+        command.args(["--child-as-of", &at.to_rfc3339()]);
+    }
+    let output = command
         .output()
         .context("cannot start the migration child process")?;
     if !output.status.success() {
@@ -158,7 +180,7 @@ async fn measure(
 
     // The baseline: the same rows, mapped, written to a COPY file (not timed), then copied.
     let copy = dir.join("raw.copy");
-    let (count, bytes) = write_copy_file(&legacy, &copy, &raw_id).await?;
+    let (count, bytes) = write_copy_file(&legacy, &copy, &raw_id, as_of).await?;
     let started = Instant::now();
     store.copy_versions_from_file(&copy, chunk_rows as usize).await?;
     let raw = started.elapsed().as_secs_f64();
@@ -191,7 +213,12 @@ async fn measure(
 
 /// Reads the simulator through its adapter, maps every record and writes the valid cases as
 /// `COPY` text lines for system `system_id`; returns (lines, body bytes).
-async fn write_copy_file(legacy: &str, path: &PathBuf, system_id: &str) -> anyhow::Result<(usize, usize)> {
+async fn write_copy_file(
+    legacy: &str,
+    path: &PathBuf,
+    system_id: &str,
+    as_of: Option<chrono::DateTime<chrono::Utc>>,
+) -> anyhow::Result<(usize, usize)> {
     use std::io::Write as _;
     let mapping = Mapping::compile(super::mapping::SQL_MAPPING)
         .map_err(|issues| anyhow::anyhow!("reference mapping: {issues:?}"))?;
@@ -203,8 +230,8 @@ async fn write_copy_file(legacy: &str, path: &PathBuf, system_id: &str) -> anyho
             .build(&ronghe_adapters::Environment)
             .await?;
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let now = chrono::Utc::now();
-    let at = crate::systems::stamp(now).to_rfc3339();
+    let now = as_of.unwrap_or_else(chrono::Utc::now);
+    let at = crate::systems::stamp(chrono::Utc::now()).to_rfc3339();
     let mut records = adapter.read(None);
     let (mut count, mut bytes) = (0, 0);
     while let Some(record) = records.next().await {

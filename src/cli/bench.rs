@@ -47,12 +47,20 @@ pub(super) enum Command {
         chunk_rows: u32,
         #[arg(long, default_value_t = 2)]
         parallelism: u32,
+        /// Validate against the real clock: the simulator's cases are 10 minutes apart from
+        /// 2025-01-01, so beyond today they are refused as in the future (default: validate as
+        /// of a time after the last simulated case).
+        #[arg(long)]
+        real_clock: bool,
         /// Internal: run as the measured child on this system.
         #[arg(long, hide = true, requires = "child_job")]
         child_system: Option<String>,
         /// Internal: the child's job file.
         #[arg(long, hide = true)]
         child_job: Option<std::path::PathBuf>,
+        /// Internal: the time the child validates against.
+        #[arg(long, hide = true)]
+        child_as_of: Option<chrono::DateTime<chrono::Utc>>,
     },
 }
 
@@ -77,11 +85,13 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             backend,
             chunk_rows,
             parallelism,
+            real_clock,
             child_system,
             child_job,
+            child_as_of,
         } => {
             if let (Some(system), Some(job)) = (child_system, child_job) {
-                let figures = bench::migrate::child(ctx.store().await?, &system, &job).await?;
+                let figures = bench::migrate::child(ctx.store().await?, &system, &job, child_as_of).await?;
                 ctx.out.json_line(&figures);
                 return Ok(());
             }
@@ -97,20 +107,23 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                     url
                 }
             };
-            let (figures, child) = bench::migrate::run(&database, rows, chunk_rows, parallelism).await?;
+            let as_of = (!real_clock).then(|| bench::migrate::after_simulated(rows));
+            let (figures, child) =
+                bench::migrate::run(&database, rows, chunk_rows, parallelism, as_of).await?;
             let peak = child
                 .peak_rss_kib
                 .map_or("-".to_owned(), |k| format!("{:.1} MiB", k as f64 / 1024.0));
             let mut human: Vec<String> = figures.iter().map(bench::Figure::line).collect();
             human.push(format!(
-                "migration child ({}): {} · read {} written {} rejected {} · peak RSS {peak}",
+                "migration child ({}, validated as of {}): {} · read {} written {} rejected {} · peak RSS {peak}",
                 backend_name(backend),
+                as_of.map_or("now".to_owned(), |t| t.to_rfc3339()),
                 child.state,
                 child.rows_read,
                 child.rows_written,
                 child.rows_rejected
             ));
-            let value = json!({ "backend": backend_name(backend), "rows": rows, "figures": figures.iter().map(|f| json!({ "name": f.name, "items": f.items, "per_second": f.per_second(), "baseline_per_second": f.baseline_per_second(), "ratio": f.ratio() })).collect::<Vec<_>>(), "child": child });
+            let value = json!({ "backend": backend_name(backend), "rows": rows, "as_of": as_of, "figures": figures.iter().map(|f| json!({ "name": f.name, "items": f.items, "per_second": f.per_second(), "baseline_per_second": f.baseline_per_second(), "ratio": f.ratio() })).collect::<Vec<_>>(), "child": child });
             ctx.out.show(human.join("\n"), &value);
             return Ok(());
         }

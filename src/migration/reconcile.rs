@@ -127,15 +127,7 @@ async fn compare(
     let parallelism = loaded.job.run.parallelism.max(1) as usize;
     let rules = Arc::new(store.list_rules(None).await?);
     let (sender, mut receiver) = mpsc::channel(parallelism);
-    let reader = read_chunks(
-        adapter,
-        system_id,
-        None,
-        &sizes,
-        loaded.mapping.clone(),
-        rules,
-        sender,
-    );
+    let reader = read_chunks(adapter, system_id, None, &sizes, loaded, rules, sender);
     let checker = async move {
         let mut checks = Vec::with_capacity(chunks.len());
         let mut differences = Vec::new();

@@ -152,6 +152,8 @@ pub(super) struct Loaded {
     pub(super) job: MigrationJob,
     pub(super) path: PathBuf,
     pub(super) mapping: Arc<Mapping>,
+    /// The time records are validated against (`None`: now).
+    pub(super) as_of: Option<DateTime<Utc>>,
 }
 
 fn load(path: &Path) -> Result<Loaded, MigrationError> {
@@ -178,6 +180,7 @@ fn load(path: &Path) -> Result<Loaded, MigrationError> {
         job,
         path: path.to_owned(),
         mapping: Arc::new(mapping),
+        as_of: None,
     })
 }
 
@@ -186,6 +189,7 @@ pub struct Migrator {
     store: Store,
     secrets: Arc<dyn Secrets>,
     actor: String,
+    as_of: Option<DateTime<Utc>>,
 }
 
 /// A chunk of source records as read, with where reading started and ended.
@@ -265,11 +269,12 @@ pub(super) async fn read_chunks(
     system_id: &str,
     from: Option<String>,
     sizes: &[usize],
-    mapping: Arc<Mapping>,
+    loaded: &Loaded,
     rules: Arc<Vec<PublishedRule>>,
     out: mpsc::Sender<JoinHandle<Mapped>>,
 ) -> Result<(), MigrationError> {
-    let now = Utc::now().fixed_offset();
+    let now = loaded.as_of.unwrap_or_else(Utc::now).fixed_offset();
+    let mapping = &loaded.mapping;
     let mut stream = adapter.read(from.clone().map(Checkpoint));
     let mut start = from;
     let mut last = start.clone();
@@ -323,7 +328,15 @@ impl Migrator {
             store,
             secrets,
             actor: actor.to_owned(),
+            as_of: None,
         }
+    }
+
+    /// Validates records as of `at` instead of now (the benchmark's simulated history runs
+    /// into the future; a real run always validates against the present).
+    pub fn as_of(mut self, at: DateTime<Utc>) -> Migrator {
+        self.as_of = Some(at);
+        self
     }
 
     pub fn store(&self) -> &Store {
@@ -338,7 +351,8 @@ impl Migrator {
         job_path: &Path,
         progress: &(dyn Fn(&Progress) + Sync),
     ) -> Result<MigrationRun, MigrationError> {
-        let loaded = load(job_path)?;
+        let mut loaded = load(job_path)?;
+        loaded.as_of = self.as_of;
         if loaded.job.job.system != system_id {
             return Err(MigrationError::WrongSystem {
                 path: job_path.display().to_string(),
@@ -390,7 +404,8 @@ impl Migrator {
                 state: run.state.name(),
             });
         }
-        let loaded = load(Path::new(&run.job_path))?;
+        let mut loaded = load(Path::new(&run.job_path))?;
+        loaded.as_of = self.as_of;
         if loaded.mapping.version() != run.mapping_version {
             return Err(MigrationError::MappingChanged {
                 run: run.id,
@@ -471,7 +486,7 @@ impl Migrator {
             system_id,
             run.watermark.clone(),
             &sizes,
-            loaded.mapping.clone(),
+            loaded,
             rules,
             sender,
         );
