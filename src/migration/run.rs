@@ -595,3 +595,41 @@ async fn source_rows(adapter: &dyn Adapter) -> Option<i64> {
         .max()
         .and_then(|n| i64::try_from(n).ok())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::migration::ErrorBudget;
+
+    fn totals(read: i64, rejected: i64) -> Progress {
+        Progress {
+            rows_read: read,
+            rows_written: read - rejected,
+            rows_rejected: rejected,
+            source_rows: None,
+        }
+    }
+
+    #[test]
+    fn the_budget_counts_rejects_and_their_share() {
+        let budget = ErrorBudget {
+            max_rejects: 10,
+            max_reject_ratio: 0.01,
+        };
+        assert_eq!(over_budget(&totals(1000, 10), &budget), None);
+        assert!(over_budget(&totals(5000, 11), &budget).is_some_and(|m| m.contains("max_rejects = 10")));
+        assert!(over_budget(&totals(500, 6), &budget).is_some_and(|m| m.contains("max_reject_ratio")));
+        assert_eq!(over_budget(&totals(0, 0), &budget), None);
+    }
+
+    #[test]
+    fn a_chunk_hash_depends_on_every_case_and_their_order() {
+        let a = [("1", 1, "h1"), ("2", 1, "h2")];
+        let base = chunk_hash(a.iter().copied());
+        assert_eq!(base, chunk_hash(a.iter().copied()));
+        assert_ne!(base, chunk_hash(a.iter().rev().copied()));
+        assert_ne!(base, chunk_hash([("1", 1, "h1"), ("2", 2, "h2")].into_iter()));
+        assert_ne!(base, chunk_hash([("1", 1, "h1"), ("2", 1, "hX")].into_iter()));
+        assert_ne!(base, chunk_hash([("1", 1, "h1")].into_iter()));
+    }
+}
