@@ -1,14 +1,13 @@
 //! Bulk-migration runs and their chunks (全量迁移). A chunk's cases (with their exchange outbox
-//! entries), its rejected records (quality queue) and its checkpoint are committed in one
-//! transaction: a run killed at any moment resumes from the last committed watermark with nothing
-//! lost and nothing written twice.
+//! entries), its rejected records (quality queue, multi-row statements, one audit event per
+//! chunk) and its checkpoint are committed in one transaction: a run killed at any moment
+//! resumes from the last committed watermark with nothing lost and nothing written twice.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 
 use super::cases::{CHUNK_ROWS, Encoded, upsert_in_tx};
-use super::quality::queue_in_tx;
 use super::{NewQualityItem, RejectReason, Store, StoreError, UpsertOutcome, audit, on_pool};
 use crate::case::Case;
 
@@ -330,7 +329,37 @@ impl Store {
                     }
                 }
             }
-            queue_in_tx!(tx, &rejects, actor);
+            // Rejects in multi-row statements (a bad history can reject many): one audit event
+            // for the chunk's queued items instead of one per item.
+            let mut queued = 0;
+            for part in rejects.chunks(CHUNK_ROWS) {
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO quality_items (system_id, case_no, version, channel, record_hash, record, reasons,
+                         mapping_version, received_at, status) ",
+                );
+                insert.push_values(part, |mut row, item| {
+                    row.push_bind(&item.system_id)
+                        .push_bind(&item.case_no)
+                        .push_bind(item.version)
+                        .push_bind(&item.channel)
+                        .push_bind(&item.record_hash)
+                        .push_bind(Json(&item.record))
+                        .push_bind(Json(&item.reasons))
+                        .push_bind(&item.mapping_version)
+                        .push_bind(item.received_at)
+                        .push_bind("open");
+                });
+                insert.push(" ON CONFLICT (system_id, record_hash) DO NOTHING");
+                queued += insert.build().execute(&mut *tx).await?.rows_affected();
+            }
+            if !rejects.is_empty() {
+                let mut codes: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+                for reason in rejects.iter().flat_map(|i| &i.reasons) {
+                    *codes.entry(reason.code.as_str()).or_default() += 1;
+                }
+                audit!(tx, actor, "quality.queue", &format!("migration/{run_id}/{}", chunk.seq),
+                    serde_json::json!({ "system": system_id, "channel": rejects.first().map(|i| i.channel.as_str()), "rejected": rejects.len(), "queued": queued, "reasons": codes }))?;
+            }
             counts.rejected = i64::try_from(rejects.len()).unwrap_or(i64::MAX);
             sqlx::query(
                 "INSERT INTO migration_chunks (run_id, seq, from_watermark, to_watermark, rows_read, rows_written,
