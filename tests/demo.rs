@@ -1,6 +1,6 @@
 //! `ronghe demo`, the README's main command, through the real binary: the whole journey on the
 //! embedded default — simulators, registration, assessment into the three modes, generation,
-//! each mode run (pull, an online application handed off, SOAP write-back), and every case delivered to the simulated exchange — then it stops (`--exit`).
+//! each mode run (pull, an online application handed off, SOAP write-back, bulk migration), and every case delivered to the simulated exchange — then it stops (`--exit`).
 
 mod common;
 
@@ -59,6 +59,8 @@ fn the_demo_runs_the_whole_journey_and_replaces_only_its_own_directory() {
             "对账 reconciliation: 原系统 legacy",
             "无差异 clean",
             "抽查样本 sample (seed 2025)",
+            "complete · 读取 read 60 · 写入 written 60 · 拒收 rejected 0",
+            "对账无差异 reconciliation clean",
             "reconcile 20",
             "reconciled 3",
         ],

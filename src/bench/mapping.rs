@@ -20,7 +20,7 @@ use crate::mapping::Mapping;
 /// The reference mappings of the simulators, as reviewed in `mappings/`.
 pub(super) const REST_MAPPING: &str = include_str!("../../mappings/sim-rest.toml");
 const SOAP_MAPPING: &str = include_str!("../../mappings/sim-soap.toml");
-const SQL_MAPPING: &str = include_str!("../../mappings/sim-sql.toml");
+pub(super) const SQL_MAPPING: &str = include_str!("../../mappings/sim-sql.toml");
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]

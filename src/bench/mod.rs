@@ -3,6 +3,7 @@
 //! timed tests.
 
 pub mod mapping;
+pub mod migrate;
 pub mod store;
 pub mod writeback;
 
@@ -56,13 +57,23 @@ impl Figure {
 
 /// Registers a benchmark system `id` (a REST system nobody calls).
 async fn register(store: &crate::store::Store, id: &str) -> anyhow::Result<()> {
+    register_as(store, id, "rest", "http://127.0.0.1:1/").await
+}
+
+/// Registers a benchmark system `id` speaking `protocol` at `endpoint`.
+async fn register_as(
+    store: &crate::store::Store,
+    id: &str,
+    protocol: &str,
+    endpoint: &str,
+) -> anyhow::Result<()> {
     let system = crate::systems::NewSystem {
         id: id.to_owned(),
         name: "benchmark".to_owned(),
         department: "benchmark".to_owned(),
         region_code: "520100".to_owned(),
-        protocol: "rest".to_owned(),
-        endpoint: "http://127.0.0.1:1/".to_owned(),
+        protocol: protocol.to_owned(),
+        endpoint: endpoint.to_owned(),
         credentials_ref: None,
         secret: false,
     }

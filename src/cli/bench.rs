@@ -36,6 +36,39 @@ pub(super) enum Command {
         #[arg(long, default_value_t = 500)]
         batch: usize,
     },
+    /// Bulk migration rows/s and peak RSS from the SQL simulator into the store (a fresh SQLite
+    /// file, or the PostgreSQL --database) against a raw copy of the same rows 全量迁移吞吐.
+    Migrate {
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: usize,
+        #[arg(long, value_enum, default_value_t = BenchBackend::Sqlite)]
+        backend: BenchBackend,
+        #[arg(long, default_value_t = 1000)]
+        chunk_rows: u32,
+        #[arg(long, default_value_t = 2)]
+        parallelism: u32,
+        /// Validate against the real clock: the simulator's cases are 10 minutes apart from
+        /// 2025-01-01, so beyond today they are refused as in the future (default: validate as
+        /// of a time after the last simulated case).
+        #[arg(long)]
+        real_clock: bool,
+        /// Internal: run as the measured child on this system.
+        #[arg(long, hide = true, requires = "child_job")]
+        child_system: Option<String>,
+        /// Internal: the child's job file.
+        #[arg(long, hide = true)]
+        child_job: Option<std::path::PathBuf>,
+        /// Internal: the time the child validates against.
+        #[arg(long, hide = true)]
+        child_as_of: Option<chrono::DateTime<chrono::Utc>>,
+    },
+}
+
+/// The kind of store `bench migrate` writes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(super) enum BenchBackend {
+    Sqlite,
+    Postgres,
 }
 
 pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
@@ -47,6 +80,53 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             concurrency,
         } => bench::writeback::run(requests, batch, &concurrency).await?,
         Command::Store { cases, batch } => bench::store::run(&ctx.store().await?, cases, batch).await?,
+        Command::Migrate {
+            rows,
+            backend,
+            chunk_rows,
+            parallelism,
+            real_clock,
+            child_system,
+            child_job,
+            child_as_of,
+        } => {
+            if let (Some(system), Some(job)) = (child_system, child_job) {
+                let figures = bench::migrate::child(ctx.store().await?, &system, &job, child_as_of).await?;
+                ctx.out.json_line(&figures);
+                return Ok(());
+            }
+            let database = match backend {
+                BenchBackend::Sqlite => String::new(),
+                BenchBackend::Postgres => {
+                    let url = ctx.config()?.database_url;
+                    if !url.starts_with("postgres") {
+                        return Err(Failure::Usage(anyhow::anyhow!(
+                            "--backend postgres needs --database postgres://… (a database the benchmark may write to)"
+                        )));
+                    }
+                    url
+                }
+            };
+            let as_of = (!real_clock).then(|| bench::migrate::after_simulated(rows));
+            let (figures, child) =
+                bench::migrate::run(&database, rows, chunk_rows, parallelism, as_of).await?;
+            let peak = child
+                .peak_rss_kib
+                .map_or("-".to_owned(), |k| format!("{:.1} MiB", k as f64 / 1024.0));
+            let mut human: Vec<String> = figures.iter().map(bench::Figure::line).collect();
+            human.push(format!(
+                "migration child ({}, validated as of {}): {} · read {} written {} rejected {} · peak RSS {peak}",
+                backend_name(backend),
+                as_of.map_or("now".to_owned(), |t| t.to_rfc3339()),
+                child.state,
+                child.rows_read,
+                child.rows_written,
+                child.rows_rejected
+            ));
+            let value = json!({ "backend": backend_name(backend), "rows": rows, "as_of": as_of, "figures": figures.iter().map(|f| json!({ "name": f.name, "items": f.items, "per_second": f.per_second(), "baseline_per_second": f.baseline_per_second(), "ratio": f.ratio() })).collect::<Vec<_>>(), "child": child });
+            ctx.out.show(human.join("\n"), &value);
+            return Ok(());
+        }
     };
     let human: Vec<String> = figures.iter().map(bench::Figure::line).collect();
     let value: Vec<_> = figures
@@ -55,4 +135,11 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
         .collect();
     ctx.out.show(human.join("\n"), &value);
     Ok(())
+}
+
+fn backend_name(backend: BenchBackend) -> &'static str {
+    match backend {
+        BenchBackend::Sqlite => "sqlite",
+        BenchBackend::Postgres => "postgres",
+    }
 }

@@ -317,7 +317,16 @@ impl Journey {
             "\n  sim-soap 回传 wrote back {pushed} completed case(s) to {intake} (HMAC-SM3 signed)"
         ));
 
-        section(ctx, "7. 数据共享交换 the data-sharing exchange (Art. 27)");
+        section(
+            ctx,
+            "7. 全流程迁移 full migration: sim-sql's history in checkpointed chunks, reconciled",
+        );
+        let job = self.path("integration/sim-sql/migration-job.toml");
+        self.step(ctx, None, &["migrate", "run", "sim-sql", "--job", &job])
+            .await?;
+        self.step(ctx, None, &["plans", "show", "sim-sql"]).await?;
+
+        section(ctx, "8. 数据共享交换 the data-sharing exchange (Art. 27)");
         self.wait_delivered().await?;
         self.step(ctx, None, &["exchange", "status"]).await?;
         ctx.out.note(&format!(
@@ -327,7 +336,7 @@ impl Journey {
 
         section(
             ctx,
-            "8. 调度与提醒 the scheduler: plans, correction deadlines, daily reconciliation (Art. 33)",
+            "9. 调度与提醒 the scheduler: plans, correction deadlines, daily reconciliation (Art. 33)",
         );
         self.step(ctx, None, &["scheduler", "run", "all", "--once"])
             .await?;
@@ -530,7 +539,7 @@ impl Journey {
         match Box::pin(super::run(&step, cli.command)).await {
             Ok(()) => Ok(()),
             Err(Failure::No) => Err(Failure::Failed(anyhow!("demo step `ronghe {shown}` answered no"))),
-            Err(Failure::Refused(e) | Failure::Failed(e)) => Err(Failure::Failed(
+            Err(Failure::Refused(e) | Failure::Failed(e) | Failure::Usage(e)) => Err(Failure::Failed(
                 e.context(format!("demo step `ronghe {shown}` failed")),
             )),
         }

@@ -14,6 +14,7 @@ mod exchange;
 mod generate;
 mod handoff;
 mod mapping;
+mod migrate;
 mod monitoring;
 mod notices;
 mod output;
@@ -38,7 +39,7 @@ const EXIT_CODES: &str = "\
 Exit codes / 退出码:
   0  success 成功
   1  the answer is no: invalid value, refused input, not found 校验未通过、输入被拒绝或未找到
-  2  usage error 用法错误
+  2  usage error: bad arguments, or a job/config to fix first 用法或配置错误
   3  failure: store, file or network unavailable 运行失败(存储、文件或网络不可用)";
 
 #[derive(Debug, Parser)]
@@ -154,6 +155,10 @@ enum Command {
     /// Reminders and escalations the scheduler queued (Art. 33) 提醒与督办.
     #[command(subcommand, after_help = EXIT_CODES)]
     Notifications(scheduler::NotificationsCommand),
+    /// Full migration: move a system's history with checkpoints and reconciliation; exit 1 when
+    /// the run is not complete 全量迁移.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Migrate(migrate::Command),
 }
 
 /// A command's failure, mapped to the documented exit codes.
@@ -165,6 +170,8 @@ pub enum Failure {
     Refused(anyhow::Error),
     /// Exit 3: something needed is unavailable.
     Failed(anyhow::Error),
+    /// Exit 2: the command cannot run as configured (a job or config to fix first).
+    Usage(anyhow::Error),
 }
 
 impl From<anyhow::Error> for Failure {
@@ -302,6 +309,10 @@ pub fn main() -> ExitCode {
             ctx.out.error(&err);
             ExitCode::from(3)
         }
+        Err(Failure::Usage(err)) => {
+            ctx.out.error(&err);
+            ExitCode::from(2)
+        }
     }
 }
 
@@ -339,6 +350,7 @@ async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
         Command::Handoff(cmd) => handoff::run(ctx, cmd).await,
         Command::Scheduler(cmd) => scheduler::run(ctx, cmd).await,
         Command::Notifications(cmd) => scheduler::notifications(ctx, cmd).await,
+        Command::Migrate(cmd) => migrate::run(ctx, cmd).await,
     }
 }
 

@@ -125,6 +125,19 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                     ))
                     .unwrap_or_default()
             );
+            if let Some(m) = &view.migration {
+                human.push_str(&format!(
+                    "  全量迁移 migration {}: {} · 读取 read {} · 拒收 rejected {}{}\n",
+                    m.run_id,
+                    m.state,
+                    m.rows_read,
+                    m.rows_rejected,
+                    m.report_md_path
+                        .as_ref()
+                        .map(|p| format!(" · 对账报告 report {p} (差异 {})", m.differences.unwrap_or(0)))
+                        .unwrap_or_default()
+                ));
+            }
             for m in &view.milestones {
                 human.push_str(&format!(
                     "  {}{} {} [{}] {} – {} 时差 {}{}{}\n",

@@ -78,7 +78,13 @@ pub async fn show(
     today: NaiveDate,
     calendar: &Calendar,
 ) -> Result<PlanView, PlanError> {
-    Ok(view(&store.plan(system).await?, today, calendar)?)
+    let mut view = view(&store.plan(system).await?, today, calendar)?;
+    view.migration = store
+        .latest_migration(system)
+        .await?
+        .as_ref()
+        .map(super::view::MigrationEvidence::of);
+    Ok(view)
 }
 
 /// Records a milestone's start and/or finish (a date not given keeps what was recorded).

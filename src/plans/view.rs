@@ -49,6 +49,40 @@ pub struct PlanView {
     /// Ids on the critical path, in dependency order.
     pub critical_path: Vec<String>,
     pub milestones: Vec<MilestoneView>,
+    /// The system's latest bulk migration and its reconciliation report (full migration), as
+    /// evidence for the migration milestones; `None` when it never ran.
+    pub migration: Option<MigrationEvidence>,
+}
+
+/// A migration run as evidence on the plan.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct MigrationEvidence {
+    pub run_id: String,
+    /// `running`, `stopped`, `failed`, `complete` or `incomplete`.
+    pub state: String,
+    pub rows_read: i64,
+    pub rows_rejected: i64,
+    /// Reconciliation differences, once reconciled.
+    pub differences: Option<i64>,
+    /// The saved Markdown report, and where the API serves it.
+    pub report_md_path: Option<String>,
+    pub report_url: Option<String>,
+}
+
+impl MigrationEvidence {
+    pub fn of(run: &crate::store::MigrationRun) -> MigrationEvidence {
+        MigrationEvidence {
+            run_id: run.id.clone(),
+            state: run.state.name().to_owned(),
+            rows_read: run.rows_read,
+            rows_rejected: run.rows_rejected,
+            differences: run.differences,
+            report_md_path: run.report_md_path.clone(),
+            report_url: run
+                .differences
+                .map(|_| format!("/api/v1/systems/{}/migration/report", run.system_id)),
+        }
+    }
 }
 
 /// The plan laid out for `today`.
@@ -119,6 +153,7 @@ pub fn view(stored: &StoredPlan, today: NaiveDate, calendar: &Calendar) -> Resul
         end_slip_working_days,
         critical_path: critical.iter().map(|m| m.id.clone()).collect(),
         milestones,
+        migration: None,
     })
 }
 

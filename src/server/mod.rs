@@ -10,6 +10,7 @@ mod exchange;
 mod handoff;
 mod health;
 mod metrics;
+mod migration;
 mod monitoring;
 mod notices;
 mod notifications;
@@ -72,6 +73,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .merge(corrections::routes())
         .merge(handoff::routes())
         .merge(notifications::routes())
+        .merge(migration::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

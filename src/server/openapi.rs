@@ -74,6 +74,8 @@ use utoipa::OpenApi;
         super::corrections::withdraw,
         super::handoff::accept,
         super::handoff::show,
+        super::migration::status,
+        super::migration::show_report,
     ),
     tags(
         (name = "health", description = "liveness and readiness"),

@@ -1,7 +1,11 @@
 //! The benchmark baseline of the case store: the same rows written with plain multi-row inserts,
-//! without the reads, checks and upsert the real path does. Only `ronghe bench` calls it.
+//! without the reads, checks and upsert the real path does, or copied from a file (PostgreSQL
+//! `COPY`; SQLite multi-row inserts of the file's lines). Only `ronghe bench` calls it.
 
-use chrono::Utc;
+use std::io::BufRead as _;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
 use super::{Store, StoreError, on_pool};
@@ -39,5 +43,76 @@ impl Store {
             });
         }
         Ok(())
+    }
+
+    /// Copies case versions from a file in PostgreSQL's `COPY` text format (one line per version:
+    /// system id, case number, version, content hash, stage, body, received at; tab-separated,
+    /// backslashes doubled): PostgreSQL streams it through `COPY … FROM STDIN` in one transaction;
+    /// SQLite inserts its lines 500 rows a statement, one transaction per `batch` lines.
+    pub async fn copy_versions_from_file(&self, path: &Path, batch: usize) -> Result<u64, StoreError> {
+        let io = |e: std::io::Error| StoreError::Database(sqlx::Error::Io(e));
+        match self {
+            Store::Postgres(pool) => {
+                use std::io::Read as _;
+                let mut file = std::fs::File::open(path).map_err(io)?;
+                let mut conn = pool.acquire().await?;
+                let mut copy = conn
+                    .copy_in_raw(
+                        "COPY case_versions (system_id, case_no, version, content_hash, stage, body, received_at) FROM STDIN",
+                    )
+                    .await?;
+                let mut buffer = vec![0_u8; 1 << 20];
+                loop {
+                    let n = file.read(&mut buffer).map_err(io)?;
+                    if n == 0 {
+                        break;
+                    }
+                    copy.send(&buffer[..n]).await?;
+                }
+                Ok(copy.finish().await?)
+            }
+            Store::Sqlite(pool) => {
+                let file = std::io::BufReader::new(std::fs::File::open(path).map_err(io)?);
+                let mut lines = file.lines();
+                let mut copied = 0_u64;
+                loop {
+                    let mut rows: Vec<[String; 7]> = Vec::with_capacity(batch.max(1));
+                    for line in lines.by_ref().take(batch.max(1)) {
+                        let line = line.map_err(io)?;
+                        let mut fields = line.split('\t').map(|f| f.replace("\\\\", "\\"));
+                        let mut next = || fields.next().unwrap_or_default();
+                        rows.push([next(), next(), next(), next(), next(), next(), next()]);
+                    }
+                    if rows.is_empty() {
+                        return Ok(copied);
+                    }
+                    let mut tx = pool.begin().await?;
+                    for part in rows.chunks(500) {
+                        let mut insert = sqlx::QueryBuilder::new(
+                            "INSERT INTO case_versions (system_id, case_no, version, content_hash, stage, body, received_at) ",
+                        );
+                        insert.push_values(
+                            part,
+                            |mut row, [system, case_no, version, hash, stage, body, at]| {
+                                row.push_bind(system.clone())
+                                    .push_bind(case_no.clone())
+                                    .push_bind(version.parse::<i64>().unwrap_or_default())
+                                    .push_bind(hash.clone())
+                                    .push_bind(stage.clone())
+                                    .push_bind(body.clone())
+                                    .push_bind(
+                                        DateTime::parse_from_rfc3339(at)
+                                            .map(|t| t.with_timezone(&Utc))
+                                            .ok(),
+                                    );
+                            },
+                        );
+                        insert.build().execute(&mut *tx).await?;
+                    }
+                    tx.commit().await?;
+                    copied += rows.len() as u64;
+                }
+            }
+        }
     }
 }

@@ -23,7 +23,7 @@ use super::{Store, StoreError, on_pool};
 use crate::case::{Case, Stage};
 
 /// Serialises concurrent writers of the same cases within a transaction.
-trait LockKeys {
+pub(super) trait LockKeys {
     async fn lock_keys(&mut self, system_id: &str, keys: &[&str]) -> Result<(), sqlx::Error>;
 }
 
@@ -52,7 +52,7 @@ impl LockKeys for sqlx::Transaction<'_, sqlx::Postgres> {
 }
 
 /// Rows per multi-row statement: well under every backend's bind-parameter limit.
-const CHUNK_ROWS: usize = 500;
+pub(super) const CHUNK_ROWS: usize = 500;
 
 /// What the upsert did with one incoming case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -111,15 +111,15 @@ pub struct CaseVersion {
 }
 
 /// The plan for one batch: what to write, decided under the lock from what is stored.
-struct Plan<'a> {
-    outcomes: Vec<UpsertOutcome>,
+pub(super) struct Plan<'a> {
+    pub(super) outcomes: Vec<UpsertOutcome>,
     /// Indexes of incoming cases to add to the history.
-    versions: Vec<usize>,
+    pub(super) versions: Vec<usize>,
     /// The newest incoming version per case number that becomes current.
-    current: HashMap<&'a str, usize>,
+    pub(super) current: HashMap<&'a str, usize>,
 }
 
-fn plan<'a>(
+pub(super) fn plan<'a>(
     cases: &'a [Case],
     hashes: &[String],
     mut current: HashMap<String, (i64, Stage)>,
@@ -175,9 +175,165 @@ fn plan<'a>(
 }
 
 /// `$2, $3, …` for `n` parameters after the first.
-fn placeholders(n: usize) -> String {
+pub(super) fn placeholders(n: usize) -> String {
     (2..n + 2).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
+
+/// A batch of cases serialised once: the stored bodies and their content hashes come from the
+/// same bytes, with the batch's distinct case numbers (sorted, for locking) and their placeholders.
+pub(super) struct Encoded<'a> {
+    pub(super) bodies: Vec<Box<RawValue>>,
+    pub(super) hashes: Vec<String>,
+    pub(super) keys: Vec<&'a str>,
+    pub(super) list: String,
+}
+
+impl<'a> Encoded<'a> {
+    pub(super) fn of(cases: &'a [Case]) -> Result<Encoded<'a>, StoreError> {
+        let (bodies, hashes): (Vec<Box<RawValue>>, Vec<String>) = cases
+            .iter()
+            .map(Case::encoded)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StoreError::Corrupt {
+                what: "case",
+                detail: e.to_string(),
+            })?
+            .into_iter()
+            .unzip();
+        let mut keys: Vec<&str> = cases.iter().map(|c| c.case_no.as_str()).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let list = placeholders(keys.len());
+        Ok(Encoded {
+            bodies,
+            hashes,
+            keys,
+            list,
+        })
+    }
+}
+
+/// Upserts one batch (at most `CHUNK_ROWS` distinct cases) inside the caller's write transaction
+/// `$tx` (opened with `Backend::begin_write`), so that other writes can share its commit (bulk
+/// migration commits a chunk's cases with its checkpoint). Evaluates to `(outcomes, enqueued)`:
+/// when `enqueued`, call `outbox::wake_workers()` after the commit.
+macro_rules! upsert_in_tx {
+    ($tx:ident, $system_id:expr, $cases:expr, $encoded:expr, $now:expr, $mapping_version:expr) => {{
+        let system_id: &str = $system_id;
+        let cases: &[$crate::case::Case] = $cases;
+        let encoded: &$crate::store::cases::Encoded<'_> = $encoded;
+        let now: chrono::DateTime<chrono::Utc> = $now;
+        let mapping_version: Option<&str> = $mapping_version;
+        let (bodies, hashes, keys, list) = (&encoded.bodies, &encoded.hashes, &encoded.keys, &encoded.list);
+        $crate::store::cases::LockKeys::lock_keys(&mut $tx, system_id, keys).await?;
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT case_no, version, stage FROM cases WHERE system_id = $1 AND case_no IN ({list})"
+        ));
+        let mut query = sqlx::query_as::<_, (String, i64, String)>(sql).bind(system_id);
+        for key in keys {
+            query = query.bind(*key);
+        }
+        let mut current = std::collections::HashMap::new();
+        for (case_no, version, stage) in query.fetch_all(&mut *$tx).await? {
+            let stage = $crate::case::Stage::parse(&stage).ok_or_else(|| $crate::store::StoreError::Corrupt {
+                what: "case",
+                detail: format!("{system_id}/{case_no}: unknown stage {stage:?}"),
+            })?;
+            current.insert(case_no, (version, stage));
+        }
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT case_no, version, content_hash FROM case_versions WHERE system_id = $1 AND case_no IN ({list})"
+        ));
+        let mut query = sqlx::query_as::<_, (String, i64, String)>(sql).bind(system_id);
+        for key in keys {
+            query = query.bind(*key);
+        }
+        let known = query
+            .fetch_all(&mut *$tx)
+            .await?
+            .into_iter()
+            .map(|(no, v, h)| ((no, v), h))
+            .collect();
+
+        let plan = $crate::store::cases::plan(cases, hashes, current, known);
+        if !plan.versions.is_empty() {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO case_versions (system_id, case_no, version, content_hash, stage, body, received_at, mapping_version) ",
+            );
+            insert.push_values(&plan.versions, |mut row, &i| {
+                let c = &cases[i];
+                row.push_bind(system_id.to_owned())
+                    .push_bind(c.case_no.clone())
+                    .push_bind(c.version)
+                    .push_bind(hashes[i].clone())
+                    .push_bind(c.stage.name())
+                    .push_bind(sqlx::types::Json(bodies[i].clone()))
+                    .push_bind(now)
+                    .push_bind(mapping_version);
+            });
+            insert.build().execute(&mut *$tx).await?;
+        }
+        if !plan.current.is_empty() {
+            let mut upsert = sqlx::QueryBuilder::new(
+                "INSERT INTO cases (system_id, case_no, version, content_hash, stage, item_name, region_code, applied_at, body, received_at, mapping_version) ",
+            );
+            upsert.push_values(plan.current.values(), |mut row, &i| {
+                let c = &cases[i];
+                row.push_bind(system_id.to_owned())
+                    .push_bind(c.case_no.clone())
+                    .push_bind(c.version)
+                    .push_bind(hashes[i].clone())
+                    .push_bind(c.stage.name())
+                    .push_bind(c.item_name.clone())
+                    .push_bind(c.region_code.clone())
+                    .push_bind(c.applied_at.with_timezone(&chrono::Utc))
+                    .push_bind(sqlx::types::Json(bodies[i].clone()))
+                    .push_bind(now)
+                    .push_bind(mapping_version);
+            });
+            upsert.push(
+                " ON CONFLICT (system_id, case_no) DO UPDATE SET version = excluded.version,
+                  content_hash = excluded.content_hash, stage = excluded.stage, item_name = excluded.item_name,
+                  region_code = excluded.region_code, applied_at = excluded.applied_at, body = excluded.body,
+                  received_at = excluded.received_at, mapping_version = excluded.mapping_version
+                  WHERE cases.version < excluded.version",
+            );
+            upsert.build().execute(&mut *$tx).await?;
+        }
+        let mut enqueue = plan
+            .versions
+            .iter()
+            .copied()
+            .filter(|&i| {
+                matches!(
+                    plan.outcomes[i],
+                    $crate::store::UpsertOutcome::Created | $crate::store::UpsertOutcome::Updated
+                )
+            })
+            .peekable();
+        let enqueued = enqueue.peek().is_some();
+        if enqueued {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO exchange_outbox (system_id, case_no, version, content_hash, enqueued_at, state, attempts, next_attempt_at) ",
+            );
+            insert.push_values(enqueue, |mut row, i| {
+                let c = &cases[i];
+                row.push_bind(system_id.to_owned())
+                    .push_bind(c.case_no.clone())
+                    .push_bind(c.version)
+                    .push_bind(hashes[i].clone())
+                    .push_bind(now)
+                    .push_bind("pending")
+                    .push_bind(0_i64)
+                    .push_bind(now);
+            });
+            insert.push(" ON CONFLICT (system_id, case_no, version) DO NOTHING");
+            insert.build().execute(&mut *$tx).await?;
+        }
+        (plan.outcomes, enqueued)
+    }};
+}
+pub(crate) use upsert_in_tx;
 
 type CaseRow = (String, i64, String, DateTime<Utc>, Json<Case>, Option<String>);
 type VersionRow = (i64, String, String, DateTime<Utc>, Json<Case>, Option<String>);
@@ -213,123 +369,17 @@ impl Store {
         cases: &[Case],
         mapping_version: Option<&str>,
     ) -> Result<Vec<UpsertOutcome>, StoreError> {
-        // Each case is serialised once: the stored body and its content hash come from the same bytes.
-        let (bodies, hashes): (Vec<Box<RawValue>>, Vec<String>) = cases
-            .iter()
-            .map(Case::encoded)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| StoreError::Corrupt {
-                what: "case",
-                detail: e.to_string(),
-            })?
-            .into_iter()
-            .unzip();
-        let mut keys: Vec<&str> = cases.iter().map(|c| c.case_no.as_str()).collect();
-        keys.sort_unstable();
-        keys.dedup();
+        let encoded = Encoded::of(cases)?;
         let now = crate::systems::stamp(Utc::now());
         let backend = self.backend();
-        let list = placeholders(keys.len());
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(backend.begin_write()).await?;
-            LockKeys::lock_keys(&mut tx, system_id, &keys).await?;
-            let sql = sqlx::AssertSqlSafe(format!(
-                "SELECT case_no, version, stage FROM cases WHERE system_id = $1 AND case_no IN ({list})"
-            ));
-            let mut query = sqlx::query_as::<_, (String, i64, String)>(sql).bind(system_id);
-            for key in &keys {
-                query = query.bind(*key);
-            }
-            let mut current = HashMap::new();
-            for (case_no, version, stage) in query.fetch_all(&mut *tx).await? {
-                let stage = Stage::parse(&stage)
-                    .ok_or_else(|| StoreError::Corrupt { what: "case", detail: format!("{system_id}/{case_no}: unknown stage {stage:?}") })?;
-                current.insert(case_no, (version, stage));
-            }
-            let sql = sqlx::AssertSqlSafe(format!(
-                "SELECT case_no, version, content_hash FROM case_versions WHERE system_id = $1 AND case_no IN ({list})"
-            ));
-            let mut query = sqlx::query_as::<_, (String, i64, String)>(sql).bind(system_id);
-            for key in &keys {
-                query = query.bind(*key);
-            }
-            let known = query.fetch_all(&mut *tx).await?.into_iter().map(|(no, v, h)| ((no, v), h)).collect();
-
-            let plan = plan(cases, &hashes, current, known);
-            if !plan.versions.is_empty() {
-                let mut insert = sqlx::QueryBuilder::new(
-                    "INSERT INTO case_versions (system_id, case_no, version, content_hash, stage, body, received_at, mapping_version) ",
-                );
-                insert.push_values(&plan.versions, |mut row, &i| {
-                    let c = &cases[i];
-                    row.push_bind(system_id.to_owned())
-                        .push_bind(c.case_no.clone())
-                        .push_bind(c.version)
-                        .push_bind(hashes[i].clone())
-                        .push_bind(c.stage.name())
-                        .push_bind(Json(bodies[i].clone()))
-                        .push_bind(now)
-                        .push_bind(mapping_version);
-                });
-                insert.build().execute(&mut *tx).await?;
-            }
-            if !plan.current.is_empty() {
-                let mut upsert = sqlx::QueryBuilder::new(
-                    "INSERT INTO cases (system_id, case_no, version, content_hash, stage, item_name, region_code, applied_at, body, received_at, mapping_version) ",
-                );
-                upsert.push_values(plan.current.values(), |mut row, &i| {
-                    let c = &cases[i];
-                    row.push_bind(system_id.to_owned())
-                        .push_bind(c.case_no.clone())
-                        .push_bind(c.version)
-                        .push_bind(hashes[i].clone())
-                        .push_bind(c.stage.name())
-                        .push_bind(c.item_name.clone())
-                        .push_bind(c.region_code.clone())
-                        .push_bind(c.applied_at.with_timezone(&Utc))
-                        .push_bind(Json(bodies[i].clone()))
-                        .push_bind(now)
-                        .push_bind(mapping_version);
-                });
-                upsert.push(
-                    " ON CONFLICT (system_id, case_no) DO UPDATE SET version = excluded.version,
-                      content_hash = excluded.content_hash, stage = excluded.stage, item_name = excluded.item_name,
-                      region_code = excluded.region_code, applied_at = excluded.applied_at, body = excluded.body,
-                      received_at = excluded.received_at, mapping_version = excluded.mapping_version
-                      WHERE cases.version < excluded.version",
-                );
-                upsert.build().execute(&mut *tx).await?;
-            }
-            let mut enqueue = plan
-                .versions
-                .iter()
-                .copied()
-                .filter(|&i| matches!(plan.outcomes[i], UpsertOutcome::Created | UpsertOutcome::Updated))
-                .peekable();
-            let enqueued = enqueue.peek().is_some();
-            if enqueued {
-                let mut insert = sqlx::QueryBuilder::new(
-                    "INSERT INTO exchange_outbox (system_id, case_no, version, content_hash, enqueued_at, state, attempts, next_attempt_at) ",
-                );
-                insert.push_values(enqueue, |mut row, i| {
-                    let c = &cases[i];
-                    row.push_bind(system_id.to_owned())
-                        .push_bind(c.case_no.clone())
-                        .push_bind(c.version)
-                        .push_bind(hashes[i].clone())
-                        .push_bind(now)
-                        .push_bind("pending")
-                        .push_bind(0_i64)
-                        .push_bind(now);
-                });
-                insert.push(" ON CONFLICT (system_id, case_no, version) DO NOTHING");
-                insert.build().execute(&mut *tx).await?;
-            }
+            let (outcomes, enqueued) = upsert_in_tx!(tx, system_id, cases, &encoded, now, mapping_version);
             tx.commit().await?;
             if enqueued {
                 super::outbox::wake_workers();
             }
-            Ok(plan.outcomes)
+            Ok(outcomes)
         })
     }
 

@@ -10,6 +10,7 @@ mod bridge;
 mod cases;
 mod corrections;
 mod handoffs;
+mod migration;
 mod notices;
 mod outbox;
 mod owners;
@@ -29,6 +30,7 @@ pub use bridge::{
 pub use cases::{CaseRecord, CaseVersion, RejectReason, UpsertOutcome};
 pub use corrections::CorrectionFilter;
 pub use handoffs::{AttemptOutcome, ClaimedHandoff};
+pub use migration::{ChunkCounts, ChunkRecord, MigrationRun, NewChunk, RunFinish, RunState};
 pub use outbox::{Claimed, OutboxItem, OutboxState, OutboxStatus, Replay, Settlement, enqueued};
 pub use owners::OwnedCase;
 pub use plans::{Baseline, StoredPlan};

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::bridge::{Bridge, Resolution};
 use crate::case::Case;
 use crate::mapping::{Mapping, MappingError};
+use crate::rules::PublishedRule;
 use crate::store::{NewQualityItem, QualityReason, RejectReason, Store, StoreError, UpsertOutcome};
 
 /// How records reached the intake.
@@ -106,7 +107,8 @@ fn mapping_reason(e: &MappingError) -> QualityReason {
     }
 }
 
-fn store_reason(reason: &RejectReason) -> QualityReason {
+/// The quality-queue reason of a store refusal.
+pub fn store_reason(reason: &RejectReason) -> QualityReason {
     match reason {
         RejectReason::VersionConflict { version } => QualityReason {
             code: "version_conflict".to_owned(),
@@ -151,6 +153,71 @@ async fn attach_owners(bridge: &Bridge, system_id: &str, cases: &[Case], outcome
     }
 }
 
+/// Why one record was refused before the store, with its case number and version where known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub reasons: Vec<QualityReason>,
+    pub case_no: Option<String>,
+    pub version: Option<i64>,
+}
+
+/// Maps one record (`Mapping::apply`) and checks the case against the published rules (Art. 29):
+/// the case, or every reason it is refused.
+pub fn judge(
+    mapping: &Mapping,
+    rules: &[PublishedRule],
+    raw: &Raw,
+    now: DateTime<FixedOffset>,
+) -> Result<Case, Refusal> {
+    let case = mapping.apply(raw, now).map_err(|errors| Refusal {
+        reasons: errors.iter().map(mapping_reason).collect(),
+        case_no: mapping.key_of(raw),
+        version: None,
+    })?;
+    let broken: Vec<QualityReason> = rules
+        .iter()
+        .filter_map(|rule| rule.check(&case).map(|issue| (rule, issue)))
+        .map(|(rule, issue)| QualityReason {
+            code: "published_rule".to_owned(),
+            field: Some(issue.field.clone()),
+            message: format!("rule {} ({}): {}", rule.id, issue.rule, issue.message),
+        })
+        .collect();
+    if broken.is_empty() {
+        Ok(case)
+    } else {
+        Err(Refusal {
+            reasons: broken,
+            case_no: Some(case.case_no),
+            version: Some(case.version),
+        })
+    }
+}
+
+/// A quality item for a refused record: its JSON view, hashed for the queue's once-per-record key.
+pub fn quality_item(
+    system_id: &str,
+    raw: &Raw,
+    refusal: Refusal,
+    channel: &str,
+    mapping_version: &str,
+    received_at: DateTime<Utc>,
+) -> NewQualityItem {
+    let record = raw.to_json();
+    let record_hash = hex::encode(Sha256::digest(record.to_string().as_bytes()));
+    NewQualityItem {
+        system_id: system_id.to_owned(),
+        case_no: refusal.case_no,
+        version: refusal.version,
+        channel: channel.to_owned(),
+        record_hash,
+        record,
+        reasons: refusal.reasons,
+        mapping_version: Some(mapping_version.to_owned()),
+        received_at,
+    }
+}
+
 /// One record on its way through.
 enum Step {
     Refused(Vec<QualityReason>, Option<String>, Option<i64>),
@@ -177,35 +244,13 @@ pub async fn ingest(
     let mut seen: HashMap<(String, i64), usize> = HashMap::new();
     let mut steps = Vec::with_capacity(records.len());
     for raw in &records {
-        let case = match mapping.apply(raw, now) {
+        let case = match judge(mapping, &rules, raw, now) {
             Ok(case) => case,
-            Err(errors) => {
-                let key = mapping.key_of(raw);
-                steps.push(Step::Refused(
-                    errors.iter().map(mapping_reason).collect(),
-                    key,
-                    None,
-                ));
+            Err(refusal) => {
+                steps.push(Step::Refused(refusal.reasons, refusal.case_no, refusal.version));
                 continue;
             }
         };
-        let broken: Vec<QualityReason> = rules
-            .iter()
-            .filter_map(|rule| rule.check(&case).map(|issue| (rule, issue)))
-            .map(|(rule, issue)| QualityReason {
-                code: "published_rule".to_owned(),
-                field: Some(issue.field.clone()),
-                message: format!("rule {} ({}): {}", rule.id, issue.rule, issue.message),
-            })
-            .collect();
-        if !broken.is_empty() {
-            steps.push(Step::Refused(
-                broken,
-                Some(case.case_no.clone()),
-                Some(case.version),
-            ));
-            continue;
-        }
         let hash = case.content_hash();
         match seen.get(&(case.case_no.clone(), case.version)) {
             Some(&first) if hashes[first] == hash => steps.push(Step::Repeat(first)),
@@ -238,19 +283,19 @@ pub async fn ingest(
     let mut refused: Vec<(usize, NewQualityItem)> = Vec::new();
     let received_at = Utc::now();
     let queue = |i: usize, reasons: Vec<QualityReason>, case_no: Option<String>, version: Option<i64>| {
-        let record = records[i].to_json();
-        let record_hash = hex::encode(Sha256::digest(record.to_string().as_bytes()));
-        NewQualityItem {
-            system_id: system_id.to_owned(),
+        let refusal = Refusal {
+            reasons,
             case_no,
             version,
-            channel: channel.name().to_owned(),
-            record_hash,
-            record,
-            reasons,
-            mapping_version: Some(mapping.version().to_owned()),
+        };
+        quality_item(
+            system_id,
+            &records[i],
+            refusal,
+            channel.name(),
+            mapping.version(),
             received_at,
-        }
+        )
     };
     for (i, step) in steps.iter().enumerate() {
         match step {

@@ -1,0 +1,635 @@
+//! The migration runner: the source is read in chunks by one reader, `parallelism` chunks are
+//! mapped and validated at once on blocking threads, and one writer commits them in order, each
+//! chunk with its rejects and its checkpoint in one store transaction. The queue between reader
+//! and writer holds at most `parallelism` chunks, so a slow store slows the reading (back-pressure)
+//! and memory stays bounded whatever the size of the history. Rejects go to the data-quality
+//! queue; past the error budget the run stops (`stopped`), resumable from its checkpoint.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset, Utc};
+use futures_util::StreamExt as _;
+use ronghe_adapters::{Adapter, Checkpoint, ConfigIssue, Raw, Secrets};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::job::MigrationJob;
+use super::reconcile;
+use crate::case::Case;
+use crate::mapping::{Mapping, MappingIssue};
+use crate::rules::PublishedRule;
+use crate::store::{MigrationRun, NewChunk, NewQualityItem, RunState, Store, StoreError};
+use crate::writeback::pipeline::{Refusal, judge, quality_item, store_reason};
+
+/// The intake channel recorded on quality items of migrated records.
+pub const CHANNEL: &str = "migration";
+
+/// Why a migration could not run or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrationError {
+    #[error("cannot read the migration job {path}: {source}")]
+    JobRead {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the migration job {path} is invalid: {}", join(.issues))]
+    Job { path: String, issues: Vec<ConfigIssue> },
+    #[error("the migration job {path} is for system {found:?}, not {expected:?}")]
+    WrongSystem {
+        path: String,
+        expected: String,
+        found: String,
+    },
+    #[error("cannot read the mapping {path}: {source}")]
+    MappingRead {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the mapping {path} does not compile: {}", join(.issues))]
+    Mapping { path: String, issues: Vec<MappingIssue> },
+    #[error(
+        "the mapping changed since run {run} started (version {started} → {now}): start a new run (ronghe migrate run)"
+    )]
+    MappingChanged {
+        run: String,
+        started: String,
+        now: String,
+    },
+    #[error("the adapter of system {system:?} cannot be built: {message}")]
+    Adapter { system: String, message: String },
+    #[error("reading system {system:?} failed")]
+    Read {
+        system: String,
+        #[source]
+        source: ronghe_adapters::AdapterError,
+    },
+    #[error(
+        "system {system:?} has an unfinished migration run {run} ({state}): resume it (ronghe migrate resume {system})"
+    )]
+    Unfinished {
+        system: String,
+        run: String,
+        state: &'static str,
+    },
+    #[error("system {0:?} has no migration run to resume: start one (ronghe migrate run {0})")]
+    NothingToResume(String),
+    #[error("the migration run {run} of system {system:?} is {state}: there is nothing to resume")]
+    Finished {
+        system: String,
+        run: String,
+        state: &'static str,
+    },
+    #[error("cannot save the migration report {path}: {source}")]
+    Report {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot render the migration report: {0}")]
+    Render(String),
+    #[error("a mapping worker failed: {0}")]
+    Worker(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl MigrationError {
+    /// Whether the error is in the job, its mapping or the state of the runs (a person must fix
+    /// something before running again), as against a failure of the source or the store.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            MigrationError::JobRead { .. }
+                | MigrationError::Job { .. }
+                | MigrationError::WrongSystem { .. }
+                | MigrationError::MappingRead { .. }
+                | MigrationError::Mapping { .. }
+                | MigrationError::MappingChanged { .. }
+                | MigrationError::Adapter { .. }
+                | MigrationError::Unfinished { .. }
+                | MigrationError::NothingToResume(_)
+                | MigrationError::Finished { .. }
+        )
+    }
+}
+
+fn join<T: std::fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Counts after a committed chunk, for progress bars and log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    pub rows_read: i64,
+    pub rows_written: i64,
+    pub rows_rejected: i64,
+    /// Rows the source held at the start, where known.
+    pub source_rows: Option<i64>,
+}
+
+impl Progress {
+    fn of(run: &MigrationRun) -> Progress {
+        Progress {
+            rows_read: run.rows_read,
+            rows_written: run.rows_written,
+            rows_rejected: run.rows_rejected,
+            source_rows: run.source_rows,
+        }
+    }
+}
+
+/// A job file read and its mapping compiled.
+pub(super) struct Loaded {
+    pub(super) job: MigrationJob,
+    pub(super) path: PathBuf,
+    pub(super) mapping: Arc<Mapping>,
+    /// The time records are validated against (`None`: now).
+    pub(super) as_of: Option<DateTime<Utc>>,
+}
+
+fn load(path: &Path) -> Result<Loaded, MigrationError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| MigrationError::JobRead {
+        path: shown.clone(),
+        source,
+    })?;
+    let job = MigrationJob::parse(&text).map_err(|issues| MigrationError::Job {
+        path: shown.clone(),
+        issues,
+    })?;
+    let mapping_path = path.parent().unwrap_or(Path::new(".")).join(&job.job.mapping);
+    let mapping_shown = mapping_path.display().to_string();
+    let text = std::fs::read_to_string(&mapping_path).map_err(|source| MigrationError::MappingRead {
+        path: mapping_shown.clone(),
+        source,
+    })?;
+    let mapping = Mapping::compile(&text).map_err(|issues| MigrationError::Mapping {
+        path: mapping_shown,
+        issues,
+    })?;
+    Ok(Loaded {
+        job,
+        path: path.to_owned(),
+        mapping: Arc::new(mapping),
+        as_of: None,
+    })
+}
+
+/// Runs and resumes migration jobs against one store.
+pub struct Migrator {
+    store: Store,
+    secrets: Arc<dyn Secrets>,
+    actor: String,
+    as_of: Option<DateTime<Utc>>,
+}
+
+/// A chunk of source records as read, with where reading started and ended.
+pub(super) struct ReadChunk {
+    pub(super) from: Option<String>,
+    pub(super) to: Option<String>,
+    pub(super) raws: Vec<Raw>,
+}
+
+/// A chunk mapped and validated.
+pub(super) struct Mapped {
+    pub(super) from: Option<String>,
+    pub(super) to: Option<String>,
+    pub(super) rows: usize,
+    /// The valid cases, in source order, with the record each came from.
+    pub(super) cases: Vec<Case>,
+    pub(super) raws: Vec<Raw>,
+    /// Refused records with their reasons.
+    pub(super) refused: Vec<(Raw, Refusal)>,
+    /// Hash of the valid cases (see `chunk_hash`).
+    pub(super) hash: String,
+}
+
+/// SHA-256 over `case number TAB version TAB content hash` lines, in order: one side of a chunk.
+pub(super) fn chunk_hash<'a>(lines: impl Iterator<Item = (&'a str, i64, &'a str)>) -> String {
+    let mut digest = Sha256::new();
+    for (case_no, version, hash) in lines {
+        digest.update(format!("{case_no}\t{version}\t{hash}\n").as_bytes());
+    }
+    hex::encode(digest.finalize())
+}
+
+/// Maps and validates one chunk (CPU work: run it on a blocking thread).
+pub(super) fn map_chunk(
+    chunk: ReadChunk,
+    mapping: &Mapping,
+    rules: &[PublishedRule],
+    now: DateTime<FixedOffset>,
+) -> Mapped {
+    let rows = chunk.raws.len();
+    let mut cases = Vec::with_capacity(rows);
+    let mut raws = Vec::with_capacity(rows);
+    let mut refused = Vec::new();
+    for raw in chunk.raws {
+        match judge(mapping, rules, &raw, now) {
+            Ok(case) => {
+                cases.push(case);
+                raws.push(raw);
+            }
+            Err(refusal) => refused.push((raw, refusal)),
+        }
+    }
+    let hashes: Vec<String> = cases.iter().map(Case::content_hash).collect();
+    let hash = chunk_hash(
+        cases
+            .iter()
+            .zip(&hashes)
+            .map(|(c, h)| (c.case_no.as_str(), c.version, h.as_str())),
+    );
+    Mapped {
+        from: chunk.from,
+        to: chunk.to,
+        rows,
+        cases,
+        raws,
+        refused,
+        hash,
+    }
+}
+
+/// Reads the source from `from` in chunks of the given sizes (the last size repeats), each
+/// mapped on a blocking thread, and sends the pending mappings in order into `out`, whose
+/// capacity bounds how many chunks are in flight. Ends at the end of the source or when the
+/// receiver is gone.
+pub(super) async fn read_chunks(
+    adapter: &dyn Adapter,
+    system_id: &str,
+    from: Option<String>,
+    sizes: &[usize],
+    loaded: &Loaded,
+    rules: Arc<Vec<PublishedRule>>,
+    out: mpsc::Sender<JoinHandle<Mapped>>,
+) -> Result<(), MigrationError> {
+    let now = loaded.as_of.unwrap_or_else(Utc::now).fixed_offset();
+    let mapping = &loaded.mapping;
+    let mut stream = adapter.read(from.clone().map(Checkpoint));
+    let mut start = from;
+    let mut last = start.clone();
+    let mut index = 0;
+    let size = |i: usize| sizes.get(i).or(sizes.last()).copied().unwrap_or(1).max(1);
+    let mut raws: Vec<Raw> = Vec::with_capacity(size(0));
+    loop {
+        let next = stream.next().await;
+        let end = next.is_none();
+        if let Some(record) = next {
+            let record = record.map_err(|source| MigrationError::Read {
+                system: system_id.to_owned(),
+                source,
+            })?;
+            if let Some(Checkpoint(at)) = record.checkpoint {
+                last = Some(at);
+            }
+            raws.push(record.raw);
+        }
+        if raws.len() >= size(index) || (end && !raws.is_empty()) {
+            index += 1;
+            let chunk = ReadChunk {
+                from: start.clone(),
+                to: last.clone(),
+                raws: std::mem::replace(&mut raws, Vec::with_capacity(size(index))),
+            };
+            start = last.clone();
+            let (mapping, rules) = (mapping.clone(), rules.clone());
+            let handle = tokio::task::spawn_blocking(move || map_chunk(chunk, &mapping, &rules, now));
+            if out.send(handle).await.is_err() {
+                return Ok(());
+            }
+        }
+        if end {
+            return Ok(());
+        }
+    }
+}
+
+/// How the writing ended.
+enum Written {
+    /// The source is read to its end and every chunk committed.
+    Done,
+    /// The error budget is exceeded: why.
+    OverBudget(String),
+}
+
+impl Migrator {
+    pub fn new(store: Store, secrets: Arc<dyn Secrets>, actor: &str) -> Migrator {
+        Migrator {
+            store,
+            secrets,
+            actor: actor.to_owned(),
+            as_of: None,
+        }
+    }
+
+    /// Validates records as of `at` instead of now (the benchmark's simulated history runs
+    /// into the future; a real run always validates against the present).
+    pub fn as_of(mut self, at: DateTime<Utc>) -> Migrator {
+        self.as_of = Some(at);
+        self
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Starts a new run of the job at `job_path` for `system_id` and carries it to its end:
+    /// reconciled (`complete` or `incomplete`) or `stopped` by its error budget.
+    pub async fn start(
+        &self,
+        system_id: &str,
+        job_path: &Path,
+        progress: &(dyn Fn(&Progress) + Sync),
+    ) -> Result<MigrationRun, MigrationError> {
+        let mut loaded = load(job_path)?;
+        loaded.as_of = self.as_of;
+        if loaded.job.job.system != system_id {
+            return Err(MigrationError::WrongSystem {
+                path: job_path.display().to_string(),
+                expected: system_id.to_owned(),
+                found: loaded.job.job.system.clone(),
+            });
+        }
+        if let Some(run) = self.store.latest_migration(system_id).await?
+            && run.state.resumable()
+        {
+            return Err(MigrationError::Unfinished {
+                system: system_id.to_owned(),
+                run: run.id,
+                state: run.state.name(),
+            });
+        }
+        let adapter = self.adapter(system_id).await?;
+        let source_rows = source_rows(adapter.as_ref()).await;
+        let run = self
+            .store
+            .start_migration(
+                system_id,
+                &loaded.path.display().to_string(),
+                loaded.mapping.version(),
+                source_rows,
+                &self.actor,
+            )
+            .await?;
+        tracing::info!(system = system_id, run = %run.id, source_rows, "migration started");
+        self.carry(adapter.as_ref(), &loaded, run, progress).await
+    }
+
+    /// Resumes the system's unfinished run from its last committed chunk, with its job file read
+    /// again (so a raised error budget applies).
+    pub async fn resume(
+        &self,
+        system_id: &str,
+        progress: &(dyn Fn(&Progress) + Sync),
+    ) -> Result<MigrationRun, MigrationError> {
+        let run = self
+            .store
+            .latest_migration(system_id)
+            .await?
+            .ok_or_else(|| MigrationError::NothingToResume(system_id.to_owned()))?;
+        if !run.state.resumable() {
+            return Err(MigrationError::Finished {
+                system: system_id.to_owned(),
+                run: run.id,
+                state: run.state.name(),
+            });
+        }
+        let mut loaded = load(Path::new(&run.job_path))?;
+        loaded.as_of = self.as_of;
+        if loaded.mapping.version() != run.mapping_version {
+            return Err(MigrationError::MappingChanged {
+                run: run.id,
+                started: run.mapping_version,
+                now: loaded.mapping.version().to_owned(),
+            });
+        }
+        let adapter = self.adapter(system_id).await?;
+        if run.state != RunState::Running {
+            self.store
+                .set_migration_state(&run.id, RunState::Running, Some("resumed"), &self.actor)
+                .await?;
+        }
+        let run = self.store.migration_run(&run.id).await?;
+        tracing::info!(system = system_id, run = %run.id, from = ?run.watermark, rows_read = run.rows_read, "migration resumed");
+        self.carry(adapter.as_ref(), &loaded, run, progress).await
+    }
+
+    async fn adapter(&self, system_id: &str) -> Result<Box<dyn Adapter>, MigrationError> {
+        crate::attached_adapter::build(&self.store, self.secrets.as_ref(), system_id)
+            .await?
+            .map_err(|e| MigrationError::Adapter {
+                system: system_id.to_owned(),
+                message: format!("{e:#}"),
+            })
+    }
+
+    /// Transfers from the run's checkpoint, then reconciles; a failure leaves the run `failed`
+    /// (resumable) with the error as its message.
+    async fn carry(
+        &self,
+        adapter: &dyn Adapter,
+        loaded: &Loaded,
+        run: MigrationRun,
+        progress: &(dyn Fn(&Progress) + Sync),
+    ) -> Result<MigrationRun, MigrationError> {
+        let result = self.transfer(adapter, loaded, &run, progress).await;
+        let result = match result {
+            Ok(Written::Done) => reconcile::finish(&self.store, adapter, loaded, &run.id, &self.actor).await,
+            Ok(Written::OverBudget(message)) => {
+                tracing::warn!(system = %run.system_id, run = %run.id, %message, "migration stopped");
+                self.store
+                    .set_migration_state(&run.id, RunState::Stopped, Some(&message), &self.actor)
+                    .await
+                    .map_err(MigrationError::from)
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = &result {
+            let message = format!("{e}");
+            tracing::warn!(system = %run.system_id, run = %run.id, error = %message, "migration failed");
+            if let Err(again) = self
+                .store
+                .set_migration_state(&run.id, RunState::Failed, Some(&message), &self.actor)
+                .await
+            {
+                tracing::warn!(run = %run.id, error = %again, "cannot record the failure of the run");
+            }
+        }
+        result?;
+        Ok(self.store.migration_run(&run.id).await?)
+    }
+
+    async fn transfer(
+        &self,
+        adapter: &dyn Adapter,
+        loaded: &Loaded,
+        run: &MigrationRun,
+        progress: &(dyn Fn(&Progress) + Sync),
+    ) -> Result<Written, MigrationError> {
+        let system_id = run.system_id.as_str();
+        let parallelism = loaded.job.run.parallelism.max(1) as usize;
+        let sizes = [loaded.job.run.chunk_rows as usize];
+        let rules = Arc::new(self.store.list_rules(None).await?);
+        let (sender, mut receiver) = mpsc::channel::<JoinHandle<Mapped>>(parallelism);
+        let reader = read_chunks(
+            adapter,
+            system_id,
+            run.watermark.clone(),
+            &sizes,
+            loaded,
+            rules,
+            sender,
+        );
+        let budget = &loaded.job.error_budget;
+        let mapping_version = loaded.mapping.version();
+        let writer = async move {
+            let mut seq = run.chunks;
+            let mut totals = Progress::of(run);
+            while let Some(handle) = receiver.recv().await {
+                let mapped = handle.await.map_err(|e| MigrationError::Worker(e.to_string()))?;
+                seq += 1;
+                let received_at = Utc::now();
+                let rejects: Vec<NewQualityItem> = mapped
+                    .refused
+                    .into_iter()
+                    .map(|(raw, refusal)| {
+                        quality_item(system_id, &raw, refusal, CHANNEL, mapping_version, received_at)
+                    })
+                    .collect();
+                let rows = i64::try_from(mapped.rows).unwrap_or(i64::MAX);
+                let chunk = NewChunk {
+                    seq,
+                    from_watermark: mapped.from.as_deref(),
+                    to_watermark: mapped.to.as_deref(),
+                    rows_read: rows,
+                    cases: &mapped.cases,
+                    rejects,
+                    source_hash: &mapped.hash,
+                };
+                let cases = &mapped.cases;
+                let raws = &mapped.raws;
+                let counts = self
+                    .store
+                    .commit_migration_chunk(
+                        &run.id,
+                        system_id,
+                        mapping_version,
+                        chunk,
+                        |i, reason| {
+                            let refusal = Refusal {
+                                reasons: vec![store_reason(reason)],
+                                case_no: Some(cases[i].case_no.clone()),
+                                version: Some(cases[i].version),
+                            };
+                            quality_item(
+                                system_id,
+                                &raws[i],
+                                refusal,
+                                CHANNEL,
+                                mapping_version,
+                                received_at,
+                            )
+                        },
+                        &self.actor,
+                    )
+                    .await?;
+                totals.rows_read += rows;
+                totals.rows_written += counts.written;
+                totals.rows_rejected += counts.rejected;
+                progress(&totals);
+                tracing::debug!(system = system_id, run = %run.id, seq, rows, written = counts.written, rejected = counts.rejected, "chunk committed");
+                if let Some(why) = over_budget(&totals, budget) {
+                    return Ok(Written::OverBudget(why));
+                }
+            }
+            Ok::<_, MigrationError>(Written::Done)
+        };
+        let (read, written) = tokio::join!(reader, writer);
+        let written = written?;
+        if matches!(written, Written::Done) {
+            read?;
+        }
+        Ok(written)
+    }
+}
+
+/// Why the totals exceed the budget, if they do.
+fn over_budget(totals: &Progress, budget: &super::ErrorBudget) -> Option<String> {
+    let rejected = u64::try_from(totals.rows_rejected).unwrap_or(0);
+    if rejected > budget.max_rejects {
+        return Some(format!(
+            "拒收 {rejected} 条，超过错误预算 max_rejects = {} (rejected records exceed the error budget); \
+             fix the source or raise [error_budget] in the job, then ronghe migrate resume",
+            budget.max_rejects
+        ));
+    }
+    let ratio = rejected as f64 / totals.rows_read.max(1) as f64;
+    if ratio > budget.max_reject_ratio {
+        return Some(format!(
+            "拒收比例 {ratio:.4} 超过错误预算 max_reject_ratio = {} (share of rejected records exceeds the error budget); \
+             fix the source or raise [error_budget] in the job, then ronghe migrate resume",
+            budget.max_reject_ratio
+        ));
+    }
+    None
+}
+
+/// The number of records in the adapter's largest entity, for progress: an estimate, `None`
+/// when the adapter cannot say.
+async fn source_rows(adapter: &dyn Adapter) -> Option<i64> {
+    let profile = adapter.probe(0).await.ok()?;
+    profile
+        .entities
+        .iter()
+        .filter_map(|e| e.record_count)
+        .max()
+        .and_then(|n| i64::try_from(n).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::migration::ErrorBudget;
+
+    fn totals(read: i64, rejected: i64) -> Progress {
+        Progress {
+            rows_read: read,
+            rows_written: read - rejected,
+            rows_rejected: rejected,
+            source_rows: None,
+        }
+    }
+
+    #[test]
+    fn the_budget_counts_rejects_and_their_share() {
+        let budget = ErrorBudget {
+            max_rejects: 10,
+            max_reject_ratio: 0.01,
+        };
+        assert_eq!(over_budget(&totals(1000, 10), &budget), None);
+        assert!(over_budget(&totals(5000, 11), &budget).is_some_and(|m| m.contains("max_rejects = 10")));
+        assert!(over_budget(&totals(500, 6), &budget).is_some_and(|m| m.contains("max_reject_ratio")));
+        assert_eq!(over_budget(&totals(0, 0), &budget), None);
+    }
+
+    #[test]
+    fn a_chunk_hash_depends_on_every_case_and_their_order() {
+        let a = [("1", 1, "h1"), ("2", 1, "h2")];
+        let base = chunk_hash(a.iter().copied());
+        assert_eq!(base, chunk_hash(a.iter().copied()));
+        assert_ne!(base, chunk_hash(a.iter().rev().copied()));
+        assert_ne!(base, chunk_hash([("1", 1, "h1"), ("2", 2, "h2")].into_iter()));
+        assert_ne!(base, chunk_hash([("1", 1, "h1"), ("2", 1, "hX")].into_iter()));
+        assert_ne!(base, chunk_hash([("1", 1, "h1")].into_iter()));
+    }
+}

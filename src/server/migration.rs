@@ -1,0 +1,122 @@
+//! `/api/v1/systems/{id}/migration`: a system's latest bulk-migration run (state, progress,
+//! counts, report links) for the plan dashboard, and its reconciliation report (JSON, or
+//! Markdown with `?format=md`).
+
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, AppState};
+use crate::migration::{MigrationReport, report};
+use crate::store::MigrationRun;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/systems/{id}/migration", get(status))
+        .route("/api/v1/systems/{id}/migration/report", get(show_report))
+}
+
+/// The latest run and how far it is.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(super) struct MigrationStatus {
+    run: MigrationRun,
+    /// Share of the source read (0–1), where the source's size is known.
+    progress: Option<f64>,
+    /// The reconciliation report, once the run has one.
+    report_url: Option<String>,
+}
+
+async fn latest(state: &AppState, id: &str) -> Result<MigrationRun, ApiError> {
+    state.store.latest_migration(id).await?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_migration",
+            format!("system {id:?} has no migration run (ronghe migrate run {id})"),
+        )
+    })
+}
+
+#[utoipa::path(get, path = "/api/v1/systems/{id}/migration", tag = "systems", params(("id" = String, Path)),
+    responses((status = 200, body = MigrationStatus), (status = 404, description = "no run yet")))]
+pub(super) async fn status(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<MigrationStatus>, ApiError> {
+    let run = latest(&state, &id).await?;
+    let progress = run
+        .source_rows
+        .filter(|&n| n > 0)
+        .map(|n| (run.rows_read as f64 / n as f64).min(1.0));
+    let report_url = run
+        .differences
+        .map(|_| format!("/api/v1/systems/{id}/migration/report"));
+    Ok(Json(MigrationStatus {
+        run,
+        progress,
+        report_url,
+    }))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ReportQuery {
+    /// `json` (default) or `md`.
+    format: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/systems/{id}/migration/report", tag = "systems", params(("id" = String, Path), ReportQuery),
+    responses((status = 200, body = MigrationReport), (status = 404, description = "no reconciled run yet")))]
+pub(super) async fn show_report(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<ReportQuery>,
+) -> Result<Response, ApiError> {
+    let markdown = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("md" | "markdown") => true,
+        Some(other) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_format",
+                format!("format {other:?} is not json or md"),
+            )
+            .with_field("format"));
+        }
+    };
+    let run = latest(&state, &id).await?;
+    let not_yet = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_report",
+            format!(
+                "migration run {} of system {id:?} is {} and has no report yet",
+                run.id,
+                run.state.name()
+            ),
+        )
+    };
+    let value = state.store.migration_report(&run.id).await?.ok_or_else(not_yet)?;
+    if !markdown {
+        return Ok(Json(value).into_response());
+    }
+    let parsed: MigrationReport = serde_json::from_value(value).map_err(|e| {
+        tracing::error!(run = %run.id, error = %e, "stored migration report does not parse");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the stored report cannot be read",
+        )
+    })?;
+    let text = report::markdown(&parsed).map_err(|e| {
+        tracing::error!(run = %run.id, error = %e, "cannot render the migration report");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the report cannot be rendered",
+        )
+    })?;
+    Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], text).into_response())
+}

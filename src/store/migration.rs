@@ -1,0 +1,508 @@
+//! Bulk-migration runs and their chunks (全量迁移). A chunk's cases (with their exchange outbox
+//! entries), its rejected records (quality queue, multi-row statements, one audit event per
+//! chunk) and its checkpoint are committed in one transaction: a run killed at any moment
+//! resumes from the last committed watermark with nothing lost and nothing written twice.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::types::Json;
+
+use super::cases::{CHUNK_ROWS, Encoded, upsert_in_tx};
+use super::{NewQualityItem, RejectReason, Store, StoreError, UpsertOutcome, audit, on_pool};
+use crate::case::Case;
+
+/// Where a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    /// Reading and writing chunks (or killed while doing so: resume it).
+    Running,
+    /// Stopped by its error budget; resumable once the budget or the source is fixed.
+    Stopped,
+    /// Stopped by an error (source, store); resumable.
+    Failed,
+    /// Every chunk written and reconciliation found no difference.
+    Complete,
+    /// Every chunk written but reconciliation found differences.
+    Incomplete,
+}
+
+impl RunState {
+    pub fn name(self) -> &'static str {
+        match self {
+            RunState::Running => "running",
+            RunState::Stopped => "stopped",
+            RunState::Failed => "failed",
+            RunState::Complete => "complete",
+            RunState::Incomplete => "incomplete",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<RunState> {
+        [
+            RunState::Running,
+            RunState::Stopped,
+            RunState::Failed,
+            RunState::Complete,
+            RunState::Incomplete,
+        ]
+        .into_iter()
+        .find(|s| s.name() == text)
+    }
+
+    /// Whether `migrate resume` can continue it.
+    pub fn resumable(self) -> bool {
+        matches!(self, RunState::Running | RunState::Stopped | RunState::Failed)
+    }
+}
+
+/// One run of a system's migration job.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct MigrationRun {
+    pub id: String,
+    pub system_id: String,
+    pub job_path: String,
+    pub mapping_version: String,
+    pub state: RunState,
+    pub message: Option<String>,
+    /// The source checkpoint after the last committed chunk.
+    pub watermark: Option<String>,
+    pub rows_read: i64,
+    pub rows_written: i64,
+    pub rows_rejected: i64,
+    pub chunks: i64,
+    /// Rows the source held when the run started, where the adapter could count them.
+    pub source_rows: Option<i64>,
+    /// Differences found by reconciliation, once it ran.
+    pub differences: Option<i64>,
+    pub report_json_path: Option<String>,
+    pub report_md_path: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// A committed chunk.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ChunkRecord {
+    pub seq: i64,
+    pub from_watermark: Option<String>,
+    pub to_watermark: Option<String>,
+    pub rows_read: i64,
+    pub rows_written: i64,
+    pub rows_rejected: i64,
+    pub source_hash: String,
+    pub target_hash: Option<String>,
+    pub committed_at: DateTime<Utc>,
+}
+
+/// A chunk to commit: its mapped cases, the records refused before the store, and where the
+/// source stands after it.
+#[derive(Debug)]
+pub struct NewChunk<'a> {
+    pub seq: i64,
+    pub from_watermark: Option<&'a str>,
+    pub to_watermark: Option<&'a str>,
+    pub rows_read: i64,
+    pub cases: &'a [Case],
+    pub rejects: Vec<NewQualityItem>,
+    pub source_hash: &'a str,
+}
+
+/// What committing a chunk did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ChunkCounts {
+    pub written: i64,
+    pub rejected: i64,
+}
+
+/// The result of reconciliation, to record on the run.
+#[derive(Debug)]
+pub struct RunFinish<'a> {
+    pub state: RunState,
+    pub message: &'a str,
+    pub differences: i64,
+    pub report: &'a serde_json::Value,
+    pub report_json_path: &'a str,
+    pub report_md_path: &'a str,
+    /// The store-side hash of each chunk, by sequence number.
+    pub target_hashes: &'a [(i64, String)],
+}
+
+const RUN_COLUMNS: &str = "id, system_id, job_path, mapping_version, state, message, watermark, rows_read, \
+     rows_written, rows_rejected, chunks, source_rows, differences, report_json_path, report_md_path, started_at, \
+     updated_at, finished_at";
+
+/// A `migration_runs` row as stored.
+#[derive(sqlx::FromRow)]
+struct RunRow {
+    id: String,
+    system_id: String,
+    job_path: String,
+    mapping_version: String,
+    state: String,
+    message: Option<String>,
+    watermark: Option<String>,
+    rows_read: i64,
+    rows_written: i64,
+    rows_rejected: i64,
+    chunks: i64,
+    source_rows: Option<i64>,
+    differences: Option<i64>,
+    report_json_path: Option<String>,
+    report_md_path: Option<String>,
+    started_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+}
+
+type ChunkRow = (
+    i64,
+    Option<String>,
+    Option<String>,
+    i64,
+    i64,
+    i64,
+    String,
+    Option<String>,
+    DateTime<Utc>,
+);
+
+fn run(row: RunRow) -> Result<MigrationRun, StoreError> {
+    let state = RunState::parse(&row.state).ok_or_else(|| StoreError::Corrupt {
+        what: "migration run",
+        detail: format!("run {} has state {:?}", row.id, row.state),
+    })?;
+    Ok(MigrationRun {
+        id: row.id,
+        system_id: row.system_id,
+        job_path: row.job_path,
+        mapping_version: row.mapping_version,
+        state,
+        message: row.message,
+        watermark: row.watermark,
+        rows_read: row.rows_read,
+        rows_written: row.rows_written,
+        rows_rejected: row.rows_rejected,
+        chunks: row.chunks,
+        source_rows: row.source_rows,
+        differences: row.differences,
+        report_json_path: row.report_json_path,
+        report_md_path: row.report_md_path,
+        started_at: row.started_at,
+        updated_at: row.updated_at,
+        finished_at: row.finished_at,
+    })
+}
+
+impl Store {
+    /// Starts a run of `system_id`'s migration job from the source's first record.
+    pub async fn start_migration(
+        &self,
+        system_id: &str,
+        job_path: &str,
+        mapping_version: &str,
+        source_rows: Option<i64>,
+        actor: &str,
+    ) -> Result<MigrationRun, StoreError> {
+        self.get_system(system_id).await?;
+        let id = super::random_id("mig")?;
+        let now = Utc::now();
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO migration_runs (id, system_id, job_path, mapping_version, state, source_rows, started_at, updated_at)
+                 VALUES ($1, $2, $3, $4, 'running', $5, $6, $6)",
+            )
+            .bind(&id)
+            .bind(system_id)
+            .bind(job_path)
+            .bind(mapping_version)
+            .bind(source_rows)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            audit!(tx, actor, "migration.start", &format!("migration/{id}"),
+                serde_json::json!({ "system": system_id, "job": job_path, "mapping_version": mapping_version }))?;
+            tx.commit().await?;
+        });
+        self.migration_run(&id).await
+    }
+
+    pub async fn migration_run(&self, id: &str) -> Result<MigrationRun, StoreError> {
+        let row: Option<RunRow> = on_pool!(self, pool => {
+            let sql = sqlx::AssertSqlSafe(format!("SELECT {RUN_COLUMNS} FROM migration_runs WHERE id = $1"));
+            sqlx::query_as(sql).bind(id).fetch_optional(pool).await?
+        });
+        row.map(run).transpose()?.ok_or_else(|| StoreError::NotFound {
+            what: "migration run",
+            id: id.to_owned(),
+        })
+    }
+
+    /// The system's latest run, if it ever had one.
+    pub async fn latest_migration(&self, system_id: &str) -> Result<Option<MigrationRun>, StoreError> {
+        let row: Option<RunRow> = on_pool!(self, pool => {
+            let sql = sqlx::AssertSqlSafe(format!(
+                "SELECT {RUN_COLUMNS} FROM migration_runs WHERE system_id = $1 ORDER BY started_at DESC, id DESC LIMIT 1"
+            ));
+            sqlx::query_as(sql).bind(system_id).fetch_optional(pool).await?
+        });
+        row.map(run).transpose()
+    }
+
+    /// The latest run's saved report (JSON), once reconciliation wrote one.
+    pub async fn migration_report(&self, run_id: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        let row: Option<(Option<Json<serde_json::Value>>,)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT report FROM migration_runs WHERE id = $1").bind(run_id).fetch_optional(pool).await?
+        });
+        Ok(row.and_then(|(report,)| report.map(|Json(r)| r)))
+    }
+
+    /// Moves a run to `state` with a message (why it stopped, or that it resumes), audited.
+    pub async fn set_migration_state(
+        &self,
+        run_id: &str,
+        state: RunState,
+        message: Option<&str>,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE migration_runs SET state = $2, message = $3, updated_at = $4 WHERE id = $1")
+                .bind(run_id)
+                .bind(state.name())
+                .bind(message)
+                .bind(Utc::now())
+                .execute(&mut *tx)
+                .await?;
+            audit!(tx, actor, "migration.state", &format!("migration/{run_id}"),
+                serde_json::json!({ "state": state.name(), "message": message }))?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Commits one chunk in one transaction: its cases (upserted as intake does, enqueued for the
+    /// exchange), its rejected records and those the store refuses (`refused` turns a store refusal
+    /// of `chunk.cases[i]` into a quality item), the chunk row and the run's checkpoint and counts.
+    /// Nothing is written unless the run is still `running`.
+    pub async fn commit_migration_chunk(
+        &self,
+        run_id: &str,
+        system_id: &str,
+        mapping_version: &str,
+        chunk: NewChunk<'_>,
+        refused: impl Fn(usize, &RejectReason) -> NewQualityItem,
+        actor: &str,
+    ) -> Result<ChunkCounts, StoreError> {
+        let encoded: Vec<Encoded<'_>> = chunk
+            .cases
+            .chunks(CHUNK_ROWS)
+            .map(Encoded::of)
+            .collect::<Result<_, _>>()?;
+        let now = crate::systems::stamp(Utc::now());
+        let backend = self.backend();
+        let mut counts = ChunkCounts::default();
+        let mut enqueued_any = false;
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_with(backend.begin_write()).await?;
+            let running = sqlx::query(
+                "UPDATE migration_runs SET updated_at = $2 WHERE id = $1 AND state = 'running'",
+            )
+            .bind(run_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if running != 1 {
+                return Err(StoreError::NotFound { what: "running migration run", id: run_id.to_owned() });
+            }
+            let mut rejects = chunk.rejects;
+            for (part, (cases, encoded)) in chunk.cases.chunks(CHUNK_ROWS).zip(&encoded).enumerate() {
+                let (outcomes, enqueued) = upsert_in_tx!(tx, system_id, cases, encoded, now, Some(mapping_version));
+                enqueued_any |= enqueued;
+                for (i, outcome) in outcomes.iter().enumerate() {
+                    match outcome {
+                        UpsertOutcome::Rejected { reason } => rejects.push(refused(part * CHUNK_ROWS + i, reason)),
+                        _ => counts.written += 1,
+                    }
+                }
+            }
+            // Rejects in multi-row statements (a bad history can reject many): one audit event
+            // for the chunk's queued items instead of one per item.
+            let mut queued = 0;
+            for part in rejects.chunks(CHUNK_ROWS) {
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO quality_items (system_id, case_no, version, channel, record_hash, record, reasons,
+                         mapping_version, received_at, status) ",
+                );
+                insert.push_values(part, |mut row, item| {
+                    row.push_bind(&item.system_id)
+                        .push_bind(&item.case_no)
+                        .push_bind(item.version)
+                        .push_bind(&item.channel)
+                        .push_bind(&item.record_hash)
+                        .push_bind(Json(&item.record))
+                        .push_bind(Json(&item.reasons))
+                        .push_bind(&item.mapping_version)
+                        .push_bind(item.received_at)
+                        .push_bind("open");
+                });
+                insert.push(" ON CONFLICT (system_id, record_hash) DO NOTHING");
+                queued += insert.build().execute(&mut *tx).await?.rows_affected();
+            }
+            if !rejects.is_empty() {
+                let mut codes: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+                for reason in rejects.iter().flat_map(|i| &i.reasons) {
+                    *codes.entry(reason.code.as_str()).or_default() += 1;
+                }
+                audit!(tx, actor, "quality.queue", &format!("migration/{run_id}/{}", chunk.seq),
+                    serde_json::json!({ "system": system_id, "channel": rejects.first().map(|i| i.channel.as_str()), "rejected": rejects.len(), "queued": queued, "reasons": codes }))?;
+            }
+            counts.rejected = i64::try_from(rejects.len()).unwrap_or(i64::MAX);
+            sqlx::query(
+                "INSERT INTO migration_chunks (run_id, seq, from_watermark, to_watermark, rows_read, rows_written,
+                     rows_rejected, source_hash, committed_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(run_id)
+            .bind(chunk.seq)
+            .bind(chunk.from_watermark)
+            .bind(chunk.to_watermark)
+            .bind(chunk.rows_read)
+            .bind(counts.written)
+            .bind(counts.rejected)
+            .bind(chunk.source_hash)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE migration_runs SET watermark = COALESCE($2, watermark), rows_read = rows_read + $3,
+                     rows_written = rows_written + $4, rows_rejected = rows_rejected + $5, chunks = $6
+                 WHERE id = $1",
+            )
+            .bind(run_id)
+            .bind(chunk.to_watermark)
+            .bind(chunk.rows_read)
+            .bind(counts.written)
+            .bind(counts.rejected)
+            .bind(chunk.seq)
+            .execute(&mut *tx)
+            .await?;
+            audit!(tx, actor, "migration.chunk", &format!("migration/{run_id}"),
+                serde_json::json!({ "seq": chunk.seq, "rows": chunk.rows_read, "written": counts.written, "rejected": counts.rejected, "watermark": chunk.to_watermark }))?;
+            tx.commit().await?;
+        });
+        if enqueued_any {
+            super::outbox::wake_workers();
+        }
+        Ok(counts)
+    }
+
+    /// A run's committed chunks, in order.
+    pub async fn migration_chunks(&self, run_id: &str) -> Result<Vec<ChunkRecord>, StoreError> {
+        let rows: Vec<ChunkRow> = on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT seq, from_watermark, to_watermark, rows_read, rows_written, rows_rejected, source_hash,
+                     target_hash, committed_at
+                 FROM migration_chunks WHERE run_id = $1 ORDER BY seq",
+            )
+            .bind(run_id)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(
+                |(
+                    seq,
+                    from_watermark,
+                    to_watermark,
+                    rows_read,
+                    rows_written,
+                    rows_rejected,
+                    source_hash,
+                    target_hash,
+                    committed_at,
+                )| {
+                    ChunkRecord {
+                        seq,
+                        from_watermark,
+                        to_watermark,
+                        rows_read,
+                        rows_written,
+                        rows_rejected,
+                        source_hash,
+                        target_hash,
+                        committed_at,
+                    }
+                },
+            )
+            .collect())
+    }
+
+    /// The stored versions of these cases: (case number, version, content hash), for reconciliation.
+    pub async fn stored_versions(
+        &self,
+        system_id: &str,
+        case_nos: &[&str],
+    ) -> Result<Vec<(String, i64, String)>, StoreError> {
+        let mut out = Vec::with_capacity(case_nos.len());
+        for part in case_nos.chunks(CHUNK_ROWS) {
+            let list = super::cases::placeholders(part.len());
+            let rows: Vec<(String, i64, String)> = on_pool!(self, pool => {
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "SELECT case_no, version, content_hash FROM case_versions WHERE system_id = $1 AND case_no IN ({list})"
+                ));
+                let mut query = sqlx::query_as(sql).bind(system_id);
+                for key in part {
+                    query = query.bind(*key);
+                }
+                query.fetch_all(pool).await?
+            });
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    /// Ends a run with its reconciliation: state, message, report and the chunks' target hashes.
+    pub async fn finish_migration(
+        &self,
+        run_id: &str,
+        finish: RunFinish<'_>,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        let now = Utc::now();
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for (seq, hash) in finish.target_hashes {
+                sqlx::query("UPDATE migration_chunks SET target_hash = $3 WHERE run_id = $1 AND seq = $2")
+                    .bind(run_id)
+                    .bind(seq)
+                    .bind(hash)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query(
+                "UPDATE migration_runs SET state = $2, message = $3, differences = $4, report = $5,
+                     report_json_path = $6, report_md_path = $7, updated_at = $8, finished_at = $8
+                 WHERE id = $1",
+            )
+            .bind(run_id)
+            .bind(finish.state.name())
+            .bind(finish.message)
+            .bind(finish.differences)
+            .bind(Json(finish.report))
+            .bind(finish.report_json_path)
+            .bind(finish.report_md_path)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            audit!(tx, actor, "migration.finish", &format!("migration/{run_id}"),
+                serde_json::json!({ "state": finish.state.name(), "differences": finish.differences, "report": finish.report_json_path }))?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+}
