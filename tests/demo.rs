@@ -1,6 +1,7 @@
 //! `ronghe demo`, the README's main command, through the real binary: the whole journey on the
 //! embedded default — simulators, registration, assessment into the three modes, generation,
-//! each mode run (pull, an online application handed off, SOAP write-back, bulk migration), and every case delivered to the simulated exchange — then it stops (`--exit`).
+//! each mode run (pull, an online application handed off, SOAP write-back, bulk migration), and
+//! every case delivered to the simulated exchange — then it stops (`--exit`).
 
 mod common;
 
@@ -70,8 +71,8 @@ fn the_demo_runs_the_whole_journey_and_replaces_only_its_own_directory() {
     let delivered = figure(&run, "已投递 delivered:");
     assert_eq!(
         delivered,
-        60 + pushed,
-        "pulled and written-back cases all delivered"
+        60 + pushed + 60,
+        "pulled, written-back and migrated cases all delivered"
     );
     assert_eq!(figure(&run, "the exchange simulator holds"), delivered);
     for file in [
