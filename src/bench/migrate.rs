@@ -75,11 +75,18 @@ pub async fn child(
     })
 }
 
-/// A time after the last of `rows` simulated cases (10 minutes apart from 2025-01-01, so their
-/// history runs past today), to validate them as a history that has happened.
+/// A time after the last of `rows` simulated cases (`history_spacing` apart from 2025-01-01,
+/// the last finished up to 11 days after it was applied for), to validate them as of the day
+/// their history ended.
 pub fn after_simulated(rows: usize) -> chrono::DateTime<chrono::Utc> {
-    let span = i64::try_from(rows).unwrap_or(i64::MAX / 1200).saturating_mul(600);
-    chrono::Utc::now() + chrono::Duration::seconds(span) + chrono::Duration::days(1)
+    use ronghe_adapters::sim::data::{START, history_spacing};
+    let spacing = history_spacing(rows);
+    let span = i64::try_from(rows)
+        .unwrap_or(i64::MAX / spacing)
+        .saturating_mul(spacing);
+    let end =
+        chrono::DateTime::from_timestamp(START.saturating_add(span), 0).unwrap_or_else(chrono::Utc::now);
+    end + chrono::Duration::days(12)
 }
 
 /// The parent's side: loads the simulator, runs the child on `database`, then the raw copy.
@@ -113,7 +120,8 @@ async fn measure(
 ) -> anyhow::Result<(Vec<Figure>, ChildFigures)> {
     let legacy = format!("sqlite://{}", dir.join("legacy.db").display());
     let started = Instant::now();
-    ronghe_adapters::sim::sql::load(&legacy, 2025, rows).await?;
+    let spacing = ronghe_adapters::sim::data::history_spacing(rows);
+    ronghe_adapters::sim::sql::load_spaced(&legacy, 2025, rows, spacing).await?;
     tracing::info!(
         rows,
         seconds = started.elapsed().as_secs_f64(),

@@ -118,7 +118,13 @@ pub fn uscc_check(body: &str) -> char {
 }
 
 /// 2025-01-01T00:00:00+08:00.
-const START: i64 = 1_735_660_800;
+pub const START: i64 = 1_735_660_800;
+
+/// Seconds between consecutive cases of the series.
+pub const SPACING_SECONDS: i64 = 600;
+/// The last day a history may reach: 2026-10-31T00:00:00+08:00 (every case, finished up to 11
+/// days after it was applied for, lies in the past and inside the embedded calendar's years).
+const HISTORY_END: i64 = 1_761_840_000;
 
 /// `count` cases from `seed`, in `no` order; `updated_at` grows with the index so that a
 /// watermark read sees them in order.
@@ -126,8 +132,20 @@ pub fn cases(seed: u64, count: usize) -> Vec<LegacyCase> {
     (0..count).map(|i| case(seed, i)).collect()
 }
 
+/// The spacing that fits `count` cases between 2025-01-01 and the end of October 2026: the
+/// usual 10 minutes for up to about 96,000 cases, closer for a longer history (a million: 57 s).
+pub fn history_spacing(count: usize) -> i64 {
+    let count = i64::try_from(count.max(1)).unwrap_or(i64::MAX);
+    ((HISTORY_END - START) / count).clamp(1, SPACING_SECONDS)
+}
+
 /// Case number `index` of the series `seed` (independent of the others: cheap to stream).
 pub fn case(seed: u64, index: usize) -> LegacyCase {
+    case_spaced(seed, index, SPACING_SECONDS)
+}
+
+/// Case number `index` of the series `seed`, `spacing` seconds after the one before it.
+pub fn case_spaced(seed: u64, index: usize, spacing: i64) -> LegacyCase {
     let mut rng = fastrand::Rng::with_seed(seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let counties = &*COUNTIES;
     let (region, county) = counties[rng.usize(..counties.len())];
@@ -158,7 +176,7 @@ pub fn case(seed: u64, index: usize) -> LegacyCase {
         let check = resident_id_check(&body);
         (name, format!("{body}{check}"))
     };
-    let applied_at = START + (index as i64) * 600 + rng.i64(0..600);
+    let applied_at = START + (index as i64) * spacing + rng.i64(0..spacing);
     let state = match rng.u8(..20) {
         0..=1 => State::Submitted,
         2..=3 => State::Accepted,
@@ -175,7 +193,7 @@ pub fn case(seed: u64, index: usize) -> LegacyCase {
     let updated_at = finished_at
         .or(accepted_at)
         .unwrap_or(applied_at)
-        .max(START + (index as i64) * 600);
+        .max(START + (index as i64) * spacing);
     let opinion = match state {
         State::Approved => Some("材料齐全,符合法定条件,同意".to_owned()),
         State::Rejected => Some("申请材料不符合法定条件,不予许可".to_owned()),
@@ -261,6 +279,24 @@ pub fn accounts(seed: u64, count: usize) -> Vec<LegacyAccount> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_history_is_spaced_closer_to_stay_in_the_past() {
+        assert_eq!(history_spacing(200), SPACING_SECONDS);
+        assert_eq!(history_spacing(0), SPACING_SECONDS);
+        assert_eq!(history_spacing(1_000_000), 57);
+        for count in [96_000, 1_000_000, 5_000_000] {
+            let spacing = history_spacing(count);
+            let last = case_spaced(2025, count - 1, spacing);
+            // Finished at most 11 days after 2026-10-31: before 2026-11-12, inside 2026.
+            assert!(
+                last.updated_at < HISTORY_END + 12 * 86_400,
+                "{count}: {}",
+                last.updated_at
+            );
+        }
+        assert_eq!(case_spaced(9, 41, SPACING_SECONDS), case(9, 41));
+    }
 
     #[test]
     fn same_seed_same_cases_and_valid_identifiers() {

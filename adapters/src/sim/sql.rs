@@ -320,6 +320,12 @@ fn code_column(name: &str, dialect: Dialect, length: u32) -> Column {
 /// `url` (`sqlite://PATH`, created if missing; `postgres://…`; `mysql://…`; `mssql://…`),
 /// replacing the simulator's tables if they exist.
 pub async fn load(url: &str, seed: u64, count: usize) -> Result<(), AdapterError> {
+    load_spaced(url, seed, count, data::SPACING_SECONDS).await
+}
+
+/// `load` with the cases `spacing` seconds apart (`data::history_spacing` fits a long history
+/// into the past).
+pub async fn load_spaced(url: &str, seed: u64, count: usize, spacing: i64) -> Result<(), AdapterError> {
     let url = match url.starts_with("sqlite:") && !url.contains('?') {
         true => format!("{url}?mode=rwc"),
         false => url.to_owned(),
@@ -365,7 +371,7 @@ pub async fn load(url: &str, seed: u64, count: usize) -> Result<(), AdapterError
         let end = (batch + ROWS_PER_TRANSACTION).min(count);
         for start in (batch..end).step_by(chunk) {
             let rows = (start..(start + chunk).min(end))
-                .map(|i| case_row(&data::case(seed, i)))
+                .map(|i| case_row(&data::case_spaced(seed, i, spacing)))
                 .collect();
             db.execute(&query::insert(dialect, &from, &refs, rows)).await?;
         }
