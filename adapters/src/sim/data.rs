@@ -124,7 +124,7 @@ pub const START: i64 = 1_735_660_800;
 pub const SPACING_SECONDS: i64 = 600;
 /// The last day a history may reach: 2026-10-31T00:00:00+08:00 (every case, finished up to 11
 /// days after it was applied for, lies in the past and inside the embedded calendar's years).
-const HISTORY_END: i64 = 1_761_840_000;
+const HISTORY_END: i64 = 1_793_376_000;
 
 /// `count` cases from `seed`, in `no` order; `updated_at` grows with the index so that a
 /// watermark read sees them in order.
