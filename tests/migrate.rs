@@ -84,6 +84,19 @@ impl Setup {
         run_ronghe(self.dir.path(), &all, None)
     }
 
+    /// Starts `ronghe ARGS` on the setup's store without waiting for it.
+    fn spawn(&self, args: &[&str]) -> std::process::Child {
+        Command::new(env!("CARGO_BIN_EXE_ronghe"))
+            .args(["--database", self.database.as_str()])
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("RONGHE_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
     fn report(&self) -> Value {
         let path = self
             .dir
@@ -264,15 +277,7 @@ async fn a_run_killed_at_random_points_and_resumed_holds_every_case_once() {
     let mut args = vec!["migrate", "run", SYSTEM];
     let mut kills = 0;
     for round in 0..6 {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ronghe"))
-            .args(["--database", setup.database.as_str()])
-            .args(&args)
-            .current_dir(setup.dir.path())
-            .env_remove("RONGHE_LOG")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = setup.spawn(&args);
         // Kill once the run has read past a seeded random number of rows (or the run ends).
         let target = rng.i64(0..CASES - 500);
         let deadline = Instant::now() + Duration::from_secs(120);
@@ -310,12 +315,70 @@ async fn a_run_killed_at_random_points_and_resumed_holds_every_case_once() {
     assert_eq!(status["rows_written"], CASES);
 }
 
-/// The latest run's rows read, 0 before the first run exists.
+/// One process at a time carries a run. While the first lives, a second `migrate resume` is
+/// refused, naming the holder, and the first ends clean. A SIGKILLed holder on this machine is
+/// taken over at once (the test above); one on another machine only once the run has not moved
+/// for five minutes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_is_carried_by_one_process_at_a_time() {
+    const CASES: i64 = 20_000;
+    let setup = Setup::new(CASES as usize, 20, None).await;
+    let mut first = setup.spawn(&["migrate", "run", SYSTEM]);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while rows_read(&setup.database).await == 0 {
+        assert!(first.try_wait().unwrap().is_none(), "the first run ended early");
+        assert!(Instant::now() < deadline, "the first run made no progress");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    setup
+        .run(&["migrate", "resume", SYSTEM])
+        .check(2, &[])
+        .stderr_has(&["is being carried by", &format!(":{}:", first.id())]);
+    assert!(first.wait().unwrap().success());
+    assert_clean(&setup.report(), CASES);
+    assert_eq!(counts(&setup.database).await, (CASES, CASES, CASES, 0));
+
+    // A run left by a process on another machine: refused while it moved lately, taken over
+    // once it has not moved for five minutes.
+    setup.write_job(20, 100, 0.5);
+    let mut killed = setup.spawn(&["migrate", "run", SYSTEM]);
+    while killed.try_wait().unwrap().is_none() && rows_read(&setup.database).await == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    let moved = |ago: i64| chrono::Utc::now() - chrono::Duration::seconds(ago);
+    set_holder(&setup.database, "elsewhere.example:4242:0000abcd", moved(60)).await;
+    setup
+        .run(&["migrate", "resume", SYSTEM])
+        .check(2, &[])
+        .stderr_has(&["elsewhere.example:4242:0000abcd", "5 minutes"]);
+    set_holder(&setup.database, "elsewhere.example:4242:0000abcd", moved(6 * 60)).await;
+    setup.run(&["migrate", "resume", SYSTEM]).check(0, &["complete"]);
+    assert_clean(&setup.report(), CASES);
+}
+
+/// Makes `owner` the holder of the latest run, last moved at `at`.
+async fn set_holder(database: &str, owner: &str, at: chrono::DateTime<chrono::Utc>) {
+    let mut conn = sqlx::SqliteConnection::connect(database).await.unwrap();
+    let done = sqlx::query(
+        "UPDATE migration_runs SET owner = $1, updated_at = $2
+         WHERE id = (SELECT id FROM migration_runs ORDER BY started_at DESC LIMIT 1) AND state = 'running'",
+    )
+    .bind(owner)
+    .bind(at)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(done.rows_affected(), 1, "no running run to hand to {owner}");
+}
+
+/// The running run's rows read, 0 while none runs.
 async fn rows_read(database: &str) -> i64 {
     let Ok(mut conn) = sqlx::SqliteConnection::connect(database).await else {
         return 0;
     };
-    sqlx::query_as::<_, (i64,)>("SELECT rows_read FROM migration_runs ORDER BY started_at DESC LIMIT 1")
+    sqlx::query_as::<_, (i64,)>("SELECT rows_read FROM migration_runs WHERE state = 'running'")
         .fetch_optional(&mut conn)
         .await
         .ok()

@@ -47,19 +47,21 @@ pub(super) enum Command {
         chunk_rows: u32,
         #[arg(long, default_value_t = 2)]
         parallelism: u32,
-        /// Validate against the real clock (default: as of the day after the simulated history
-        /// ends; it is spaced to end by November 2026, so both accept every case until then).
-        #[arg(long)]
-        real_clock: bool,
+        /// SIGKILL the migration this many times at random points, resuming it each time.
+        #[arg(long, default_value_t = 0)]
+        kills: u32,
+        /// Seed of the kill points.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
         /// Internal: run as the measured child on this system.
         #[arg(long, hide = true, requires = "child_job")]
         child_system: Option<String>,
         /// Internal: the child's job file.
         #[arg(long, hide = true)]
         child_job: Option<std::path::PathBuf>,
-        /// Internal: the time the child validates against.
+        /// Internal: the child resumes the system's run instead of starting one.
         #[arg(long, hide = true)]
-        child_as_of: Option<chrono::DateTime<chrono::Utc>>,
+        child_resume: bool,
     },
 }
 
@@ -84,13 +86,14 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             backend,
             chunk_rows,
             parallelism,
-            real_clock,
+            kills,
+            seed,
             child_system,
             child_job,
-            child_as_of,
+            child_resume,
         } => {
             if let (Some(system), Some(job)) = (child_system, child_job) {
-                let figures = bench::migrate::child(ctx.store().await?, &system, &job, child_as_of).await?;
+                let figures = bench::migrate::child(ctx.store().await?, &system, &job, child_resume).await?;
                 ctx.out.json_line(&figures);
                 return Ok(());
             }
@@ -106,23 +109,33 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                     url
                 }
             };
-            let as_of = (!real_clock).then(|| bench::migrate::after_simulated(rows));
-            let (figures, child) =
-                bench::migrate::run(&database, rows, chunk_rows, parallelism, as_of).await?;
+            let plan = bench::migrate::Plan {
+                rows,
+                chunk_rows,
+                parallelism,
+                kills,
+                seed,
+            };
+            let (figures, outcome) = bench::migrate::run(&database, plan).await?;
+            let child = &outcome.child;
             let peak = child
                 .peak_rss_kib
                 .map_or("-".to_owned(), |k| format!("{:.1} MiB", k as f64 / 1024.0));
             let mut human: Vec<String> = figures.iter().map(bench::Figure::line).collect();
             human.push(format!(
-                "migration child ({}, validated as of {}): {} · read {} written {} rejected {} · peak RSS {peak}",
+                "migration ({}): {} · read {} written {} rejected {} · peak RSS {peak} · SIGKILLed {} times (at rows read {:?}) · store holds {} cases, {} versions, {} outbox entries",
                 backend_name(backend),
-                as_of.map_or("now".to_owned(), |t| t.to_rfc3339()),
                 child.state,
                 child.rows_read,
                 child.rows_written,
-                child.rows_rejected
+                child.rows_rejected,
+                outcome.killed_at_rows.len(),
+                outcome.killed_at_rows,
+                outcome.held.cases,
+                outcome.held.versions,
+                outcome.held.outbox,
             ));
-            let value = json!({ "backend": backend_name(backend), "rows": rows, "as_of": as_of, "figures": figures.iter().map(|f| json!({ "name": f.name, "items": f.items, "per_second": f.per_second(), "baseline_per_second": f.baseline_per_second(), "ratio": f.ratio() })).collect::<Vec<_>>(), "child": child });
+            let value = json!({ "backend": backend_name(backend), "rows": rows, "figures": figures.iter().map(|f| json!({ "name": f.name, "items": f.items, "per_second": f.per_second(), "baseline_per_second": f.baseline_per_second(), "ratio": f.ratio() })).collect::<Vec<_>>(), "outcome": outcome });
             ctx.out.show(human.join("\n"), &value);
             return Ok(());
         }

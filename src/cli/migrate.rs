@@ -120,6 +120,12 @@ fn show(ctx: &Context, run: &MigrationRun) {
     if let Some(watermark) = &run.watermark {
         human.push_str(&format!("\n  检查点 checkpoint: {watermark}"));
     }
+    if let Some(owner) = &run.owner {
+        human.push_str(&format!(
+            "\n  执行进程 carried by: {owner} (最近进展 last moved {})",
+            run.updated_at.to_rfc3339()
+        ));
+    }
     if let (Some(json), Some(md)) = (&run.report_json_path, &run.report_md_path) {
         human.push_str(&format!("\n  报告 report: {md} ({json})"));
     }

@@ -4,9 +4,11 @@
 //!
 //! `job` is the config `ronghe generate` writes; `run` streams read → map → write with bounded
 //! memory and resumes from the last committed chunk; `reconcile` re-reads the source and compares
-//! every chunk with the store; `report` renders and saves the result (JSON and Markdown).
+//! every chunk with the store; `report` renders and saves the result (JSON and Markdown);
+//! `lease` keeps a run to one process at a time.
 
 pub mod job;
+pub mod lease;
 pub mod reconcile;
 pub mod report;
 pub mod run;

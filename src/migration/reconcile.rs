@@ -6,13 +6,14 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use super::report::{self, MigrationReport};
 use super::run::{Loaded, Mapped, MigrationError, chunk_hash, read_chunks};
-use crate::store::{ChunkRecord, RunFinish, RunState, Store};
+use crate::store::{ChunkRecord, Holder, RunFinish, RunState, Store};
 use ronghe_adapters::Adapter;
 
 /// One chunk compared.
@@ -62,13 +63,13 @@ pub(super) async fn finish(
     store: &Store,
     adapter: &dyn Adapter,
     loaded: &Loaded,
-    run_id: &str,
-    actor: &str,
+    holder: Holder<'_>,
 ) -> Result<(), MigrationError> {
+    let run_id = holder.run_id;
     let run = store.migration_run(run_id).await?;
     let chunks = store.migration_chunks(run_id).await?;
     tracing::info!(system = %run.system_id, run = run_id, chunks = chunks.len(), "reconciling");
-    let (checks, differences) = compare(store, adapter, loaded, &run.system_id, &chunks).await?;
+    let (checks, differences) = compare(store, holder, adapter, loaded, &run.system_id, &chunks).await?;
     let clean = differences.is_empty();
     let state = if clean {
         RunState::Complete
@@ -92,9 +93,9 @@ pub(super) async fn finish(
         .iter()
         .map(|c| (c.seq, c.target_hash.clone()))
         .collect();
-    store
+    let held = store
         .finish_migration(
-            run_id,
+            holder,
             RunFinish {
                 state,
                 message: &message,
@@ -104,15 +105,18 @@ pub(super) async fn finish(
                 report_md_path: &md_path,
                 target_hashes: &target_hashes,
             },
-            actor,
         )
         .await?;
+    if !held {
+        return Err(super::run::lease_lost(store, run_id).await);
+    }
     tracing::info!(system = %run.system_id, run = run_id, state = state.name(), differences = report.differences.len(), report = %json_path, "migration finished");
     Ok(())
 }
 
 async fn compare(
     store: &Store,
+    holder: Holder<'_>,
     adapter: &dyn Adapter,
     loaded: &Loaded,
     system_id: &str,
@@ -132,8 +136,15 @@ async fn compare(
         let mut checks = Vec::with_capacity(chunks.len());
         let mut differences = Vec::new();
         let mut index = 0;
+        let mut renewed = Instant::now();
         while let Some(handle) = receiver.recv().await {
             let mapped: Mapped = handle.await.map_err(|e| MigrationError::Worker(e.to_string()))?;
+            if renewed.elapsed() >= super::lease::RENEW_EVERY {
+                if !store.renew_migration(holder).await? {
+                    return Err(super::run::lease_lost(store, holder.run_id).await);
+                }
+                renewed = Instant::now();
+            }
             let committed = chunks.get(index);
             index += 1;
             let keys: Vec<&str> = mapped.cases.iter().map(|c| c.case_no.as_str()).collect();

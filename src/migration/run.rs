@@ -17,11 +17,11 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::job::MigrationJob;
-use super::reconcile;
+use super::{lease, reconcile};
 use crate::case::Case;
 use crate::mapping::{Mapping, MappingIssue};
 use crate::rules::PublishedRule;
-use crate::store::{MigrationRun, NewChunk, NewQualityItem, RunState, Store, StoreError};
+use crate::store::{Holder, MigrationRun, NewChunk, NewQualityItem, RunState, Store, StoreError};
 use crate::writeback::pipeline::{Refusal, judge, quality_item, store_reason};
 
 /// The intake channel recorded on quality items of migrated records.
@@ -84,6 +84,23 @@ pub enum MigrationError {
         run: String,
         state: &'static str,
     },
+    #[error(
+        "the migration run {run} of system {system:?} is being carried by {owner} (last moved {updated_at}): \
+         wait for it to end (ronghe migrate status {system}); a holder on another machine that is gone is taken over \
+         once the run has not moved for {stale_minutes} minutes"
+    )]
+    Busy {
+        system: String,
+        run: String,
+        owner: String,
+        updated_at: DateTime<Utc>,
+        stale_minutes: i64,
+    },
+    #[error(
+        "the migration run {run} was taken over by another process ({owner}) while this one carried it; \
+         it stopped without writing further"
+    )]
+    LeaseLost { run: String, owner: String },
     #[error("cannot save the migration report {path}: {source}")]
     Report {
         path: String,
@@ -114,6 +131,7 @@ impl MigrationError {
                 | MigrationError::Unfinished { .. }
                 | MigrationError::NothingToResume(_)
                 | MigrationError::Finished { .. }
+                | MigrationError::Busy { .. }
         )
     }
 }
@@ -152,8 +170,6 @@ pub(super) struct Loaded {
     pub(super) job: MigrationJob,
     pub(super) path: PathBuf,
     pub(super) mapping: Arc<Mapping>,
-    /// The time records are validated against (`None`: now).
-    pub(super) as_of: Option<DateTime<Utc>>,
 }
 
 fn load(path: &Path) -> Result<Loaded, MigrationError> {
@@ -180,7 +196,6 @@ fn load(path: &Path) -> Result<Loaded, MigrationError> {
         job,
         path: path.to_owned(),
         mapping: Arc::new(mapping),
-        as_of: None,
     })
 }
 
@@ -189,7 +204,8 @@ pub struct Migrator {
     store: Store,
     secrets: Arc<dyn Secrets>,
     actor: String,
-    as_of: Option<DateTime<Utc>>,
+    /// This process as a lease holder (see `lease`).
+    owner: String,
 }
 
 /// A chunk of source records as read, with where reading started and ended.
@@ -273,7 +289,7 @@ pub(super) async fn read_chunks(
     rules: Arc<Vec<PublishedRule>>,
     out: mpsc::Sender<JoinHandle<Mapped>>,
 ) -> Result<(), MigrationError> {
-    let now = loaded.as_of.unwrap_or_else(Utc::now).fixed_offset();
+    let now = Utc::now().fixed_offset();
     let mapping = &loaded.mapping;
     let mut stream = adapter.read(from.clone().map(Checkpoint));
     let mut start = from;
@@ -328,15 +344,8 @@ impl Migrator {
             store,
             secrets,
             actor: actor.to_owned(),
-            as_of: None,
+            owner: lease::mine(),
         }
-    }
-
-    /// Validates records as of `at` instead of now (the benchmark's simulated history runs
-    /// into the future; a real run always validates against the present).
-    pub fn as_of(mut self, at: DateTime<Utc>) -> Migrator {
-        self.as_of = Some(at);
-        self
     }
 
     pub fn store(&self) -> &Store {
@@ -351,8 +360,7 @@ impl Migrator {
         job_path: &Path,
         progress: &(dyn Fn(&Progress) + Sync),
     ) -> Result<MigrationRun, MigrationError> {
-        let mut loaded = load(job_path)?;
-        loaded.as_of = self.as_of;
+        let loaded = load(job_path)?;
         if loaded.job.job.system != system_id {
             return Err(MigrationError::WrongSystem {
                 path: job_path.display().to_string(),
@@ -378,10 +386,11 @@ impl Migrator {
                 &loaded.path.display().to_string(),
                 loaded.mapping.version(),
                 source_rows,
+                &self.owner,
                 &self.actor,
             )
             .await?;
-        tracing::info!(system = system_id, run = %run.id, source_rows, "migration started");
+        tracing::info!(system = system_id, run = %run.id, source_rows, owner = %self.owner, "migration started");
         self.carry(adapter.as_ref(), &loaded, run, progress).await
     }
 
@@ -404,8 +413,7 @@ impl Migrator {
                 state: run.state.name(),
             });
         }
-        let mut loaded = load(Path::new(&run.job_path))?;
-        loaded.as_of = self.as_of;
+        let loaded = load(Path::new(&run.job_path))?;
         if loaded.mapping.version() != run.mapping_version {
             return Err(MigrationError::MappingChanged {
                 run: run.id,
@@ -414,12 +422,30 @@ impl Migrator {
             });
         }
         let adapter = self.adapter(system_id).await?;
-        if run.state != RunState::Running {
-            self.store
-                .set_migration_state(&run.id, RunState::Running, Some("resumed"), &self.actor)
-                .await?;
-        }
+        let gone = run.owner.as_deref().filter(|owner| lease::gone(owner));
+        let claimed = self
+            .store
+            .claim_migration(
+                &run.id,
+                &self.owner,
+                gone,
+                lease::stale_before(Utc::now()),
+                &self.actor,
+            )
+            .await?;
         let run = self.store.migration_run(&run.id).await?;
+        if !claimed {
+            return Err(MigrationError::Busy {
+                system: system_id.to_owned(),
+                owner: run.owner.unwrap_or_else(|| "?".to_owned()),
+                run: run.id,
+                updated_at: run.updated_at,
+                stale_minutes: lease::STALE_AFTER.num_minutes(),
+            });
+        }
+        if let Some(gone) = gone {
+            tracing::info!(run = %run.id, from = gone, "took over the run of a process that is gone");
+        }
         tracing::info!(system = system_id, run = %run.id, from = ?run.watermark, rows_read = run.rows_read, "migration resumed");
         self.carry(adapter.as_ref(), &loaded, run, progress).await
     }
@@ -444,29 +470,45 @@ impl Migrator {
     ) -> Result<MigrationRun, MigrationError> {
         let result = self.transfer(adapter, loaded, &run, progress).await;
         let result = match result {
-            Ok(Written::Done) => reconcile::finish(&self.store, adapter, loaded, &run.id, &self.actor).await,
+            Ok(Written::Done) => reconcile::finish(&self.store, adapter, loaded, self.holder(&run.id)).await,
             Ok(Written::OverBudget(message)) => {
                 tracing::warn!(system = %run.system_id, run = %run.id, %message, "migration stopped");
-                self.store
-                    .set_migration_state(&run.id, RunState::Stopped, Some(&message), &self.actor)
-                    .await
-                    .map_err(MigrationError::from)
+                self.release(&run.id, RunState::Stopped, &message).await
             }
             Err(e) => Err(e),
         };
-        if let Err(e) = &result {
+        if let Err(e) = &result
+            && !matches!(e, MigrationError::LeaseLost { .. })
+        {
             let message = format!("{e}");
             tracing::warn!(system = %run.system_id, run = %run.id, error = %message, "migration failed");
-            if let Err(again) = self
-                .store
-                .set_migration_state(&run.id, RunState::Failed, Some(&message), &self.actor)
-                .await
-            {
+            if let Err(again) = self.release(&run.id, RunState::Failed, &message).await {
                 tracing::warn!(run = %run.id, error = %again, "cannot record the failure of the run");
             }
         }
         result?;
         Ok(self.store.migration_run(&run.id).await?)
+    }
+
+    fn holder<'a>(&'a self, run_id: &'a str) -> Holder<'a> {
+        Holder {
+            run_id,
+            owner: &self.owner,
+            actor: &self.actor,
+        }
+    }
+
+    /// Ends this process's hold on the run in `state` with why.
+    async fn release(&self, run_id: &str, state: RunState, message: &str) -> Result<(), MigrationError> {
+        if self
+            .store
+            .release_migration(self.holder(run_id), state, message)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(lease_lost(&self.store, run_id).await)
+        }
     }
 
     async fn transfer(
@@ -521,7 +563,7 @@ impl Migrator {
                 let counts = self
                     .store
                     .commit_migration_chunk(
-                        &run.id,
+                        self.holder(&run.id),
                         system_id,
                         mapping_version,
                         chunk,
@@ -540,9 +582,11 @@ impl Migrator {
                                 received_at,
                             )
                         },
-                        &self.actor,
                     )
                     .await?;
+                let Some(counts) = counts else {
+                    return Err(lease_lost(&self.store, &run.id).await);
+                };
                 totals.rows_read += rows;
                 totals.rows_written += counts.written;
                 totals.rows_rejected += counts.rejected;
@@ -560,6 +604,20 @@ impl Migrator {
             read?;
         }
         Ok(written)
+    }
+}
+
+/// The error for a run whose lease this process lost, naming its holder now.
+pub(super) async fn lease_lost(store: &Store, run_id: &str) -> MigrationError {
+    let owner = match store.migration_run(run_id).await {
+        Ok(run) => run
+            .owner
+            .unwrap_or_else(|| format!("none; the run is {}", run.state.name())),
+        Err(e) => format!("unknown: {e}"),
+    };
+    MigrationError::LeaseLost {
+        run: run_id.to_owned(),
+        owner,
     }
 }
 

@@ -80,6 +80,8 @@ pub struct MigrationRun {
     pub started_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// The process carrying the run (`host:pid:nonce`), if one holds it.
+    pub owner: Option<String>,
 }
 
 /// A committed chunk.
@@ -131,7 +133,7 @@ pub struct RunFinish<'a> {
 
 const RUN_COLUMNS: &str = "id, system_id, job_path, mapping_version, state, message, watermark, rows_read, \
      rows_written, rows_rejected, chunks, source_rows, differences, report_json_path, report_md_path, started_at, \
-     updated_at, finished_at";
+     updated_at, finished_at, owner";
 
 /// A `migration_runs` row as stored.
 #[derive(sqlx::FromRow)]
@@ -154,6 +156,7 @@ struct RunRow {
     started_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     finished_at: Option<DateTime<Utc>>,
+    owner: Option<String>,
 }
 
 type ChunkRow = (
@@ -192,7 +195,25 @@ fn run(row: RunRow) -> Result<MigrationRun, StoreError> {
         started_at: row.started_at,
         updated_at: row.updated_at,
         finished_at: row.finished_at,
+        owner: row.owner,
     })
+}
+
+/// A process carrying a run (see `migration::lease`): the run, the holder's lease name, and who
+/// acts, for the audit log.
+#[derive(Debug, Clone, Copy)]
+pub struct Holder<'a> {
+    pub run_id: &'a str,
+    pub owner: &'a str,
+    pub actor: &'a str,
+}
+
+/// What the store holds for one system (see `Store::held_counts`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldCounts {
+    pub cases: i64,
+    pub versions: i64,
+    pub outbox: i64,
 }
 
 impl Store {
@@ -203,6 +224,7 @@ impl Store {
         job_path: &str,
         mapping_version: &str,
         source_rows: Option<i64>,
+        owner: &str,
         actor: &str,
     ) -> Result<MigrationRun, StoreError> {
         self.get_system(system_id).await?;
@@ -211,8 +233,8 @@ impl Store {
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(
-                "INSERT INTO migration_runs (id, system_id, job_path, mapping_version, state, source_rows, started_at, updated_at)
-                 VALUES ($1, $2, $3, $4, 'running', $5, $6, $6)",
+                "INSERT INTO migration_runs (id, system_id, job_path, mapping_version, state, source_rows, started_at, updated_at, owner)
+                 VALUES ($1, $2, $3, $4, 'running', $5, $6, $6, $7)",
             )
             .bind(&id)
             .bind(system_id)
@@ -220,6 +242,7 @@ impl Store {
             .bind(mapping_version)
             .bind(source_rows)
             .bind(now)
+            .bind(owner)
             .execute(&mut *tx)
             .await?;
             audit!(tx, actor, "migration.start", &format!("migration/{id}"),
@@ -259,43 +282,103 @@ impl Store {
         Ok(row.and_then(|(report,)| report.map(|Json(r)| r)))
     }
 
-    /// Moves a run to `state` with a message (why it stopped, or that it resumes), audited.
-    pub async fn set_migration_state(
+    /// Takes the lease of a resumable run for `owner` and sets it running, audited. It is taken
+    /// when no process holds it, when `owner` already does, when its holder is `gone` (a process
+    /// known to have ended), or when the run has not moved since `stale_before`. `false`: another
+    /// holder keeps it.
+    pub async fn claim_migration(
         &self,
         run_id: &str,
-        state: RunState,
-        message: Option<&str>,
+        owner: &str,
+        gone: Option<&str>,
+        stale_before: DateTime<Utc>,
         actor: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query("UPDATE migration_runs SET state = $2, message = $3, updated_at = $4 WHERE id = $1")
-                .bind(run_id)
-                .bind(state.name())
-                .bind(message)
-                .bind(Utc::now())
-                .execute(&mut *tx)
-                .await?;
-            audit!(tx, actor, "migration.state", &format!("migration/{run_id}"),
-                serde_json::json!({ "state": state.name(), "message": message }))?;
+            let claimed = sqlx::query(
+                "UPDATE migration_runs SET owner = $2, state = 'running', message = 'resumed', updated_at = $3
+                 WHERE id = $1 AND state IN ('running', 'stopped', 'failed')
+                   AND (owner IS NULL OR owner = $2 OR owner = $4 OR updated_at < $5)",
+            )
+            .bind(run_id)
+            .bind(owner)
+            .bind(Utc::now())
+            .bind(gone)
+            .bind(stale_before)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected() == 1;
+            if claimed {
+                audit!(tx, actor, "migration.state", &format!("migration/{run_id}"),
+                    serde_json::json!({ "state": "running", "message": "resumed", "owner": owner, "taken_from": gone }))?;
+            }
             tx.commit().await?;
+            Ok(claimed)
+        })
+    }
+
+    /// Marks the holder's lease as alive (reconciliation commits no chunks). `false`: the
+    /// lease is lost.
+    pub async fn renew_migration(&self, holder: Holder<'_>) -> Result<bool, StoreError> {
+        let Holder { run_id, owner, .. } = holder;
+        let renewed = on_pool!(self, pool => {
+            sqlx::query("UPDATE migration_runs SET updated_at = $3 WHERE id = $1 AND owner = $2 AND state = 'running'")
+                .bind(run_id)
+                .bind(owner)
+                .bind(Utc::now())
+                .execute(pool)
+                .await?
+                .rows_affected()
         });
-        Ok(())
+        Ok(renewed == 1)
+    }
+
+    /// Stops the holder's run in `state` (stopped or failed) with why, and gives up its lease,
+    /// audited. `false`: the holder no longer holds the run, which is left to whoever does.
+    pub async fn release_migration(
+        &self,
+        holder: Holder<'_>,
+        state: RunState,
+        message: &str,
+    ) -> Result<bool, StoreError> {
+        let Holder { run_id, owner, actor } = holder;
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let released = sqlx::query(
+                "UPDATE migration_runs SET state = $2, message = $3, updated_at = $4, owner = NULL
+                 WHERE id = $1 AND owner = $5",
+            )
+            .bind(run_id)
+            .bind(state.name())
+            .bind(message)
+            .bind(Utc::now())
+            .bind(owner)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected() == 1;
+            if released {
+                audit!(tx, actor, "migration.state", &format!("migration/{run_id}"),
+                    serde_json::json!({ "state": state.name(), "message": message }))?;
+            }
+            tx.commit().await?;
+            Ok(released)
+        })
     }
 
     /// Commits one chunk in one transaction: its cases (upserted as intake does, enqueued for the
     /// exchange), its rejected records and those the store refuses (`refused` turns a store refusal
     /// of `chunk.cases[i]` into a quality item), the chunk row and the run's checkpoint and counts.
-    /// Nothing is written unless the run is still `running`.
+    /// Nothing is written unless the run is still `running` and the holder holds it: `None` then.
     pub async fn commit_migration_chunk(
         &self,
-        run_id: &str,
+        holder: Holder<'_>,
         system_id: &str,
         mapping_version: &str,
         chunk: NewChunk<'_>,
         refused: impl Fn(usize, &RejectReason) -> NewQualityItem,
-        actor: &str,
-    ) -> Result<ChunkCounts, StoreError> {
+    ) -> Result<Option<ChunkCounts>, StoreError> {
+        let Holder { run_id, owner, actor } = holder;
         let encoded: Vec<Encoded<'_>> = chunk
             .cases
             .chunks(CHUNK_ROWS)
@@ -308,15 +391,16 @@ impl Store {
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(backend.begin_write()).await?;
             let running = sqlx::query(
-                "UPDATE migration_runs SET updated_at = $2 WHERE id = $1 AND state = 'running'",
+                "UPDATE migration_runs SET updated_at = $2 WHERE id = $1 AND state = 'running' AND owner = $3",
             )
             .bind(run_id)
             .bind(now)
+            .bind(owner)
             .execute(&mut *tx)
             .await?
             .rows_affected();
             if running != 1 {
-                return Err(StoreError::NotFound { what: "running migration run", id: run_id.to_owned() });
+                return Ok(None);
             }
             let mut rejects = chunk.rejects;
             for (part, (cases, encoded)) in chunk.cases.chunks(CHUNK_ROWS).zip(&encoded).enumerate() {
@@ -397,7 +481,7 @@ impl Store {
         if enqueued_any {
             super::outbox::wake_workers();
         }
-        Ok(counts)
+        Ok(Some(counts))
     }
 
     /// A run's committed chunks, in order.
@@ -466,28 +550,44 @@ impl Store {
         Ok(out)
     }
 
-    /// Ends a run with its reconciliation: state, message, report and the chunks' target hashes.
+    /// How many cases, case versions and exchange outbox entries the store holds for a system:
+    /// after a migration, each equals the cases written exactly once.
+    pub async fn held_counts(&self, system_id: &str) -> Result<HeldCounts, StoreError> {
+        let (cases, versions, outbox): (i64, i64, i64) = on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT (SELECT COUNT(*) FROM cases WHERE system_id = $1),
+                        (SELECT COUNT(*) FROM case_versions WHERE system_id = $2),
+                        (SELECT COUNT(*) FROM exchange_outbox WHERE system_id = $3)",
+            )
+            .bind(system_id)
+            .bind(system_id)
+            .bind(system_id)
+            .fetch_one(pool)
+            .await?
+        });
+        Ok(HeldCounts {
+            cases,
+            versions,
+            outbox,
+        })
+    }
+
+    /// Ends the holder's run with its reconciliation: state, message, report and the chunks'
+    /// target hashes; gives up the lease. `false`: the holder no longer holds it; nothing is written.
     pub async fn finish_migration(
         &self,
-        run_id: &str,
+        holder: Holder<'_>,
         finish: RunFinish<'_>,
-        actor: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
+        let Holder { run_id, owner, actor } = holder;
         let now = Utc::now();
+        let backend = self.backend();
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            for (seq, hash) in finish.target_hashes {
-                sqlx::query("UPDATE migration_chunks SET target_hash = $3 WHERE run_id = $1 AND seq = $2")
-                    .bind(run_id)
-                    .bind(seq)
-                    .bind(hash)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            sqlx::query(
+            let mut tx = pool.begin_with(backend.begin_write()).await?;
+            let held = sqlx::query(
                 "UPDATE migration_runs SET state = $2, message = $3, differences = $4, report = $5,
-                     report_json_path = $6, report_md_path = $7, updated_at = $8, finished_at = $8
-                 WHERE id = $1",
+                     report_json_path = $6, report_md_path = $7, updated_at = $8, finished_at = $8, owner = NULL
+                 WHERE id = $1 AND owner = $9 AND state = 'running'",
             )
             .bind(run_id)
             .bind(finish.state.name())
@@ -497,12 +597,25 @@ impl Store {
             .bind(finish.report_json_path)
             .bind(finish.report_md_path)
             .bind(now)
+            .bind(owner)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected() == 1;
+            if !held {
+                return Ok(false);
+            }
+            for (seq, hash) in finish.target_hashes {
+                sqlx::query("UPDATE migration_chunks SET target_hash = $3 WHERE run_id = $1 AND seq = $2")
+                    .bind(run_id)
+                    .bind(seq)
+                    .bind(hash)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             audit!(tx, actor, "migration.finish", &format!("migration/{run_id}"),
                 serde_json::json!({ "state": finish.state.name(), "differences": finish.differences, "report": finish.report_json_path }))?;
             tx.commit().await?;
         });
-        Ok(())
+        Ok(true)
     }
 }

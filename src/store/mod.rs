@@ -30,7 +30,9 @@ pub use bridge::{
 pub use cases::{CaseRecord, CaseVersion, RejectReason, UpsertOutcome};
 pub use corrections::CorrectionFilter;
 pub use handoffs::{AttemptOutcome, ClaimedHandoff};
-pub use migration::{ChunkCounts, ChunkRecord, MigrationRun, NewChunk, RunFinish, RunState};
+pub use migration::{
+    ChunkCounts, ChunkRecord, HeldCounts, Holder, MigrationRun, NewChunk, RunFinish, RunState,
+};
 pub use outbox::{Claimed, OutboxItem, OutboxState, OutboxStatus, Replay, Settlement, enqueued};
 pub use owners::OwnedCase;
 pub use plans::{Baseline, StoredPlan};
