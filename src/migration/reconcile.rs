@@ -69,6 +69,7 @@ pub(super) async fn finish(
     let run = store.migration_run(run_id).await?;
     let chunks = store.migration_chunks(run_id).await?;
     tracing::info!(system = %run.system_id, run = run_id, chunks = chunks.len(), "reconciling");
+    store.analyze_cases().await?;
     let (checks, differences) = compare(store, holder, adapter, loaded, &run.system_id, &chunks).await?;
     let clean = differences.is_empty();
     let state = if clean {

@@ -587,6 +587,10 @@ impl Migrator {
                 let Some(counts) = counts else {
                     return Err(lease_lost(&self.store, &run.id).await);
                 };
+                if seq == run.chunks + 1 {
+                    // The store's statistics now know the tables hold cases (see analyze_cases).
+                    self.store.analyze_cases().await?;
+                }
                 totals.rows_read += rows;
                 totals.rows_written += counts.written;
                 totals.rows_rejected += counts.rejected;

@@ -550,6 +550,19 @@ impl Store {
         Ok(out)
     }
 
+    /// Refreshes the planner's statistics of the case tables (PostgreSQL `ANALYZE`). Until the
+    /// autovacuum first analyzes them (it looks once a minute), a bulk load into fresh tables has
+    /// its key lookups planned as on empty tables: measured 70 ms instead of 2 ms per 500 keys.
+    /// SQLite plans by its indexes without statistics: nothing to do.
+    pub async fn analyze_cases(&self) -> Result<(), StoreError> {
+        if let Store::Postgres(pool) = self {
+            sqlx::query("ANALYZE cases, case_versions, exchange_outbox")
+                .execute(pool)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// How many cases, case versions and exchange outbox entries the store holds for a system:
     /// after a migration, each equals the cases written exactly once.
     pub async fn held_counts(&self, system_id: &str) -> Result<HeldCounts, StoreError> {
