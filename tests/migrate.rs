@@ -1,7 +1,8 @@
 //! `ronghe migrate` end to end through the real binary (issue 9): the SQL simulator's history
 //! moves into a fresh store and reconciles clean (SQLite store; PostgreSQL store behind
 //! `postgres-tests`); a run SIGKILLed at seeded random points and resumed holds every source case
-//! exactly once; bad records go to the quality queue and the error budget stops the run.
+//! exactly once, and one process at a time carries a run; bad records go to the quality queue and
+//! the error budget stops the run; PostgreSQL and MariaDB sources (`postgres-tests`).
 
 mod common;
 
@@ -24,18 +25,33 @@ const SYSTEM: &str = "sim-sql";
 struct Setup {
     dir: tempfile::TempDir,
     database: String,
+    legacy: String,
 }
 
 impl Setup {
     async fn new(cases: usize, chunk_rows: u32, database: Option<String>) -> Setup {
+        Setup::with_source(cases, chunk_rows, database, None).await
+    }
+
+    /// `new` with the simulator in the database at `legacy` (default: `legacy.db` in the directory).
+    async fn with_source(
+        cases: usize,
+        chunk_rows: u32,
+        database: Option<String>,
+        legacy: Option<String>,
+    ) -> Setup {
         let dir = tempfile::tempdir().unwrap();
-        let legacy = format!("sqlite://{}", dir.path().join("legacy.db").display());
+        let legacy = legacy.unwrap_or_else(|| format!("sqlite://{}", dir.path().join("legacy.db").display()));
         ronghe_adapters::sim::sql::load(&legacy, 2025, cases)
             .await
             .unwrap();
         let database =
             database.unwrap_or_else(|| format!("sqlite://{}", dir.path().join("ronghe.db").display()));
-        let setup = Setup { dir, database };
+        let setup = Setup {
+            dir,
+            database,
+            legacy: legacy.clone(),
+        };
         setup
             .run(&[
                 "systems",
@@ -105,10 +121,6 @@ impl Setup {
             .join(SYSTEM)
             .join("migration-report.json");
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-    }
-
-    fn legacy_url(&self) -> String {
-        format!("sqlite://{}", self.dir.path().join("legacy.db").display())
     }
 }
 
@@ -245,9 +257,7 @@ async fn a_run_on_sqlite_moves_every_case_and_reconciles_clean() {
     assert_eq!(counts(&setup.database).await, (1200, 1200, 1200, 0));
 
     // The source changes after the run: a case's content differs, reconciliation says which.
-    let mut legacy = sqlx::SqliteConnection::connect(&setup.legacy_url())
-        .await
-        .unwrap();
+    let mut legacy = sqlx::SqliteConnection::connect(&setup.legacy).await.unwrap();
     let (changed,): (String,) =
         sqlx::query_as("SELECT SBLSH FROM SP_BJXX ORDER BY GXSJ, SBLSH LIMIT 1 OFFSET 7")
             .fetch_one(&mut legacy)
@@ -390,9 +400,7 @@ async fn rows_read(database: &str) -> i64 {
 async fn bad_records_are_queued_with_reasons_and_the_error_budget_stops_the_run() {
     let setup = Setup::new(1000, 100, None).await;
     // Every 50th case gets a region code that is not a division: 20 bad records.
-    let mut legacy = sqlx::SqliteConnection::connect(&setup.legacy_url())
-        .await
-        .unwrap();
+    let mut legacy = sqlx::SqliteConnection::connect(&setup.legacy).await.unwrap();
     let bad = sqlx::query("UPDATE SP_BJXX SET XZQHDM = '999999' WHERE rowid % 50 = 0")
         .execute(&mut legacy)
         .await
@@ -473,4 +481,17 @@ async fn a_run_into_a_postgres_store_reconciles_clean() {
     setup.run(&["migrate", "run", SYSTEM]).check(0, &["complete"]);
     assert_clean(&setup.report(), 1500);
     assert_eq!(counts(&url).await, (1500, 1500, 1500, 0));
+}
+
+/// The source is a PostgreSQL, then a MariaDB database (the SQL adapter reads each in its own
+/// dialect): every case moves and the run reconciles clean.
+#[cfg(feature = "postgres-tests")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_from_postgres_and_mariadb_sources_reconcile_clean() {
+    for legacy in [common::fresh_pg_url().await, common::fresh_mysql_url().await] {
+        let setup = Setup::with_source(1500, 400, None, Some(legacy.clone())).await;
+        setup.run(&["migrate", "run", SYSTEM]).check(0, &["complete"]);
+        assert_clean(&setup.report(), 1500);
+        assert_eq!(counts(&setup.database).await, (1500, 1500, 1500, 0), "{legacy}");
+    }
 }

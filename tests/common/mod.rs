@@ -157,6 +157,29 @@ pub async fn fresh_pg_url() -> String {
     url.to_string()
 }
 
+/// The URL of a new, empty database on the MariaDB test server (RONGHE_TEST_MYSQL_URL).
+pub async fn fresh_mysql_url() -> String {
+    use sqlx::Connection;
+    let admin = std::env::var("RONGHE_TEST_MYSQL_URL").unwrap_or_else(|_| {
+        panic!(
+            "RONGHE_TEST_MYSQL_URL is not set. This test needs a MariaDB server: run `.ci/run` or \
+             `scripts/test` (they start one), or start one yourself and export \
+             RONGHE_TEST_MYSQL_URL=mysql://root@127.0.0.1:PORT/ronghe_test"
+        )
+    });
+    let mut conn = sqlx::MySqlConnection::connect(&admin).await.unwrap_or_else(|e| {
+        panic!("cannot connect to RONGHE_TEST_MYSQL_URL={admin}: {e}; is the server running?")
+    });
+    let name = format!("ronghe_test_{}", uuid_like());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let mut url = url::Url::parse(&admin).expect("RONGHE_TEST_MYSQL_URL is a URL");
+    url.set_path(&name);
+    url.to_string()
+}
+
 /// A store on a new PostgreSQL database.
 pub async fn pg_store() -> Store {
     Store::open(&fresh_pg_url().await, &StoreOptions::default())
