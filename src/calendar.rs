@@ -390,7 +390,7 @@ mod tests {
         let calendar = Calendar::from_toml_str(EMBEDDED_SOURCE_NAME, EMBEDDED_TOML).unwrap_or_else(|err| {
             panic!("{err}");
         });
-        assert_eq!(calendar.years().collect::<Vec<_>>(), [2025, 2026]);
+        assert_eq!(calendar.years().collect::<Vec<_>>(), (2004..=2026).collect::<Vec<_>>());
         assert_eq!(Calendar::embedded(), &calendar);
     }
 
@@ -586,10 +586,10 @@ mod tests {
     #[test]
     fn unknown_years_are_errors() {
         let calendar = Calendar::embedded();
-        // The day before the 2025 New Year block.
-        check_unknown_year(calendar.is_working_day(date("2024-12-31")), 2024);
+        // The day before the first year the notices cover.
+        check_unknown_year(calendar.is_working_day(date("2003-12-31")), 2003);
         check_unknown_year(calendar.is_working_day(date("2027-01-01")), 2027);
-        check_unknown_year(calendar.add_working_days(date("2024-06-03"), 1), 2024);
+        check_unknown_year(calendar.add_working_days(date("2003-06-02"), 1), 2003);
         check_unknown_year(calendar.add_working_days(date("2027-01-04"), 1), 2027);
         // Walking into 2027 from late December 2026.
         check_unknown_year(calendar.add_working_days(date("2026-12-28"), 4), 2027);
@@ -603,8 +603,8 @@ mod tests {
             2027,
         );
         check_unknown_year(
-            calendar.working_days_between(date("2024-12-30"), date("2025-01-02")),
-            2024,
+            calendar.working_days_between(date("2003-12-30"), date("2004-01-02")),
+            2003,
         );
         check_unknown_year(next_day(NaiveDate::MAX), NaiveDate::MAX.year() + 1);
 
@@ -617,10 +617,30 @@ mod tests {
     }
 
     #[test]
+    fn historical_years_follow_their_notices() {
+        let calendar = Calendar::embedded();
+        for (day, working) in [
+            ("2004-01-17", true),  // a make-up Saturday before the 2004 Spring Festival
+            ("2004-01-22", false), // its first day off
+            ("2015-09-03", false), // the 70th anniversary of the victory (a one-off holiday)
+            ("2015-09-06", true),  // and its make-up Sunday
+            ("2020-01-31", false), // the 2020 Spring Festival, extended to 2 February
+            ("2020-02-01", false), // a make-up Saturday cancelled by the extension
+            ("2020-02-03", true),
+            ("2024-02-04", true),  // a make-up Sunday of 2024
+            ("2024-10-07", false),
+        ] {
+            assert_eq!(calendar.is_working_day(date(day)).unwrap(), working, "{day}");
+        }
+        // Across a year end: 2019-12-31 (Tue) + 1 working day skips New Year's Day 2020.
+        check_add(calendar, "2019-12-31", 1, "2020-01-02");
+    }
+
+    #[test]
     fn override_adds_a_year() {
         let file = TempFile::new("adds-2027", FAKE_2027);
         let calendar = Calendar::load(Some(&file.0)).unwrap();
-        assert_eq!(calendar.years().collect::<Vec<_>>(), [2025, 2026, 2027]);
+        assert_eq!(calendar.years().collect::<Vec<_>>(), (2004..=2027).collect::<Vec<_>>());
         assert!(!calendar.is_working_day(date("2027-01-01")).unwrap());
         assert!(calendar.is_working_day(date("2027-01-09")).unwrap());
         check_add(&calendar, "2026-12-28", 4, "2027-01-04");
@@ -643,7 +663,7 @@ mod tests {
             "#,
         );
         let calendar = Calendar::load(Some(&file.0)).unwrap();
-        assert_eq!(calendar.years().collect::<Vec<_>>(), [2025, 2026]);
+        assert_eq!(calendar.years().collect::<Vec<_>>(), (2004..=2026).collect::<Vec<_>>());
         for (day, working) in [
             ("2026-01-01", false),
             ("2026-01-02", true),  // a holiday in the embedded data
