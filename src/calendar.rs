@@ -390,7 +390,10 @@ mod tests {
         let calendar = Calendar::from_toml_str(EMBEDDED_SOURCE_NAME, EMBEDDED_TOML).unwrap_or_else(|err| {
             panic!("{err}");
         });
-        assert_eq!(calendar.years().collect::<Vec<_>>(), (2004..=2026).collect::<Vec<_>>());
+        assert_eq!(
+            calendar.years().collect::<Vec<_>>(),
+            (2004..=2026).collect::<Vec<_>>()
+        );
         assert_eq!(Calendar::embedded(), &calendar);
     }
 
@@ -627,7 +630,7 @@ mod tests {
             ("2020-01-31", false), // the 2020 Spring Festival, extended to 2 February
             ("2020-02-01", false), // a make-up Saturday cancelled by the extension
             ("2020-02-03", true),
-            ("2024-02-04", true),  // a make-up Sunday of 2024
+            ("2024-02-04", true), // a make-up Sunday of 2024
             ("2024-10-07", false),
         ] {
             assert_eq!(calendar.is_working_day(date(day)).unwrap(), working, "{day}");
@@ -640,7 +643,10 @@ mod tests {
     fn override_adds_a_year() {
         let file = TempFile::new("adds-2027", FAKE_2027);
         let calendar = Calendar::load(Some(&file.0)).unwrap();
-        assert_eq!(calendar.years().collect::<Vec<_>>(), (2004..=2027).collect::<Vec<_>>());
+        assert_eq!(
+            calendar.years().collect::<Vec<_>>(),
+            (2004..=2027).collect::<Vec<_>>()
+        );
         assert!(!calendar.is_working_day(date("2027-01-01")).unwrap());
         assert!(calendar.is_working_day(date("2027-01-09")).unwrap());
         check_add(&calendar, "2026-12-28", 4, "2027-01-04");
@@ -663,7 +669,10 @@ mod tests {
             "#,
         );
         let calendar = Calendar::load(Some(&file.0)).unwrap();
-        assert_eq!(calendar.years().collect::<Vec<_>>(), (2004..=2026).collect::<Vec<_>>());
+        assert_eq!(
+            calendar.years().collect::<Vec<_>>(),
+            (2004..=2026).collect::<Vec<_>>()
+        );
         for (day, working) in [
             ("2026-01-01", false),
             ("2026-01-02", true),  // a holiday in the embedded data

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt as _;
-use ronghe_adapters::{Adapter, Checkpoint, Raw, Secrets};
+use ronghe_adapters::{Adapter, Secrets, read_batches};
 use serde::Serialize;
 
 use crate::bridge::Bridge;
@@ -164,52 +164,42 @@ impl Puller {
             checkpoint: checkpoint.clone(),
             ..Default::default()
         };
-        let mut stream = adapter.read(checkpoint.map(Checkpoint));
-        let mut batch: Vec<Raw> = Vec::with_capacity(BATCH);
-        let mut last: Option<Checkpoint> = None;
-        loop {
-            let next = stream.next().await;
-            let end = next.is_none();
-            if let Some(record) = next {
-                let record = record.map_err(|source| PullError::Read {
-                    system: system_id.to_owned(),
-                    source,
-                })?;
-                last = record.checkpoint.or(last);
-                batch.push(record.raw);
-            }
-            if batch.len() >= BATCH || (end && !batch.is_empty()) {
-                let records = std::mem::take(&mut batch);
-                let n = records.len();
-                let results = ingest(
-                    &self.store,
+        let mut batches = read_batches(adapter.as_ref(), checkpoint, &[BATCH]);
+        while let Some(batch) = batches.next().await {
+            let batch = batch.map_err(|source| PullError::Read {
+                system: system_id.to_owned(),
+                source,
+            })?;
+            let n = batch.raws.len();
+            let results = ingest(
+                &self.store,
+                system_id,
+                &mapping,
+                batch.raws,
+                Channel::Pull,
+                Utc::now().fixed_offset(),
+                self.bridge.as_ref(),
+            )
+            .await?;
+            report.read += n;
+            report.count(&results);
+            let n = i64::try_from(n).unwrap_or(i64::MAX);
+            if !self
+                .store
+                .advance_pull(
                     system_id,
-                    &mapping,
-                    records,
-                    Channel::Pull,
-                    Utc::now().fixed_offset(),
-                    self.bridge.as_ref(),
+                    &self.node,
+                    batch.to.as_deref(),
+                    n,
+                    lease_from(Utc::now()),
                 )
-                .await?;
-                report.read += n;
-                report.count(&results);
-                let at = last.as_ref().map(|c| c.0.as_str());
-                let n = i64::try_from(n).unwrap_or(i64::MAX);
-                if !self
-                    .store
-                    .advance_pull(system_id, &self.node, at, n, lease_from(Utc::now()))
-                    .await?
-                {
-                    return Err(PullError::LostLease(system_id.to_owned()));
-                }
-                if let Some(at) = at {
-                    report.checkpoint = Some(at.to_owned());
-                }
+                .await?
+            {
+                return Err(PullError::LostLease(system_id.to_owned()));
             }
-            if end {
-                return Ok(report);
-            }
+            report.checkpoint = batch.to;
         }
+        Ok(report)
     }
 
     /// Runs every due pull each tick until `shutdown` resolves; errors are logged and kept in

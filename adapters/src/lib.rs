@@ -4,6 +4,7 @@
 //! `sim` holds the legacy-system simulators used by the demo and the tests.
 
 mod adapter;
+mod batches;
 pub mod config;
 mod error;
 pub mod mssql;
@@ -20,6 +21,7 @@ pub mod sql;
 mod watermark;
 
 pub use adapter::{Adapter, Capabilities, Checkpoint, Receipt, Record, RecordStream};
+pub use batches::{Batch, read_batches};
 pub use config::{ConfigIssue, ValidatedConfig};
 pub use error::{AdapterError, ErrorClass};
 pub use profile::{Entity, Field, Profile};

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, Utc};
 use futures_util::StreamExt as _;
-use ronghe_adapters::{Adapter, Checkpoint, ConfigIssue, Raw, Secrets};
+use ronghe_adapters::{Adapter, Batch, ConfigIssue, Raw, Secrets, read_batches};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
@@ -208,13 +208,6 @@ pub struct Migrator {
     owner: String,
 }
 
-/// A chunk of source records as read, with where reading started and ended.
-pub(super) struct ReadChunk {
-    pub(super) from: Option<String>,
-    pub(super) to: Option<String>,
-    pub(super) raws: Vec<Raw>,
-}
-
 /// A chunk mapped and validated.
 pub(super) struct Mapped {
     pub(super) from: Option<String>,
@@ -240,7 +233,7 @@ pub(super) fn chunk_hash<'a>(lines: impl Iterator<Item = (&'a str, i64, &'a str)
 
 /// Maps and validates one chunk (CPU work: run it on a blocking thread).
 pub(super) fn map_chunk(
-    chunk: ReadChunk,
+    chunk: Batch,
     mapping: &Mapping,
     rules: &[PublishedRule],
     now: DateTime<FixedOffset>,
@@ -290,44 +283,19 @@ pub(super) async fn read_chunks(
     out: mpsc::Sender<JoinHandle<Mapped>>,
 ) -> Result<(), MigrationError> {
     let now = Utc::now().fixed_offset();
-    let mapping = &loaded.mapping;
-    let mut stream = adapter.read(from.clone().map(Checkpoint));
-    let mut start = from;
-    let mut last = start.clone();
-    let mut index = 0;
-    let size = |i: usize| sizes.get(i).or(sizes.last()).copied().unwrap_or(1).max(1);
-    let mut raws: Vec<Raw> = Vec::with_capacity(size(0));
-    loop {
-        let next = stream.next().await;
-        let end = next.is_none();
-        if let Some(record) = next {
-            let record = record.map_err(|source| MigrationError::Read {
-                system: system_id.to_owned(),
-                source,
-            })?;
-            if let Some(Checkpoint(at)) = record.checkpoint {
-                last = Some(at);
-            }
-            raws.push(record.raw);
-        }
-        if raws.len() >= size(index) || (end && !raws.is_empty()) {
-            index += 1;
-            let chunk = ReadChunk {
-                from: start.clone(),
-                to: last.clone(),
-                raws: std::mem::replace(&mut raws, Vec::with_capacity(size(index))),
-            };
-            start = last.clone();
-            let (mapping, rules) = (mapping.clone(), rules.clone());
-            let handle = tokio::task::spawn_blocking(move || map_chunk(chunk, &mapping, &rules, now));
-            if out.send(handle).await.is_err() {
-                return Ok(());
-            }
-        }
-        if end {
+    let mut batches = read_batches(adapter, from, sizes);
+    while let Some(batch) = batches.next().await {
+        let batch = batch.map_err(|source| MigrationError::Read {
+            system: system_id.to_owned(),
+            source,
+        })?;
+        let (mapping, rules) = (loaded.mapping.clone(), rules.clone());
+        let handle = tokio::task::spawn_blocking(move || map_chunk(batch, &mapping, &rules, now));
+        if out.send(handle).await.is_err() {
             return Ok(());
         }
     }
+    Ok(())
 }
 
 /// How the writing ended.

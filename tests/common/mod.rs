@@ -142,24 +142,11 @@ pub fn pg_admin_url() -> String {
 
 /// The URL of a new, empty PostgreSQL database on the test server.
 pub async fn fresh_pg_url() -> String {
-    use sqlx::Connection;
-    let admin = pg_admin_url();
-    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
-        panic!("cannot connect to RONGHE_TEST_PG_URL={admin}: {e}; is the server running?")
-    });
-    let name = format!("ronghe_test_{}", uuid_like());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .expect("create test database");
-    let mut url = url::Url::parse(&admin).expect("RONGHE_TEST_PG_URL is a URL");
-    url.set_path(&name);
-    url.to_string()
+    fresh_database::<sqlx::PgConnection>(&pg_admin_url()).await
 }
 
 /// The URL of a new, empty database on the MariaDB test server (RONGHE_TEST_MYSQL_URL).
 pub async fn fresh_mysql_url() -> String {
-    use sqlx::Connection;
     let admin = std::env::var("RONGHE_TEST_MYSQL_URL").unwrap_or_else(|_| {
         panic!(
             "RONGHE_TEST_MYSQL_URL is not set. This test needs a MariaDB server: run `.ci/run` or \
@@ -167,15 +154,23 @@ pub async fn fresh_mysql_url() -> String {
              RONGHE_TEST_MYSQL_URL=mysql://root@127.0.0.1:PORT/ronghe_test"
         )
     });
-    let mut conn = sqlx::MySqlConnection::connect(&admin).await.unwrap_or_else(|e| {
-        panic!("cannot connect to RONGHE_TEST_MYSQL_URL={admin}: {e}; is the server running?")
-    });
+    fresh_database::<sqlx::MySqlConnection>(&admin).await
+}
+
+/// Creates a new, empty database on the server at `admin` and returns its URL.
+async fn fresh_database<C: sqlx::Connection>(admin: &str) -> String
+where
+    for<'c> &'c mut C: sqlx::Executor<'c>,
+{
+    use sqlx::Executor as _;
+    let mut conn = C::connect(admin)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to {admin}: {e}; is the server running?"));
     let name = format!("ronghe_test_{}", uuid_like());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
+    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .await
         .expect("create test database");
-    let mut url = url::Url::parse(&admin).expect("RONGHE_TEST_MYSQL_URL is a URL");
+    let mut url = url::Url::parse(admin).expect("the test server's URL is a URL");
     url.set_path(&name);
     url.to_string()
 }
