@@ -376,12 +376,7 @@ fn calendar_refuses_unknown_years_and_bad_dates() {
 #[test]
 fn notices_from_the_command_line() {
     let sandbox = Sandbox::new();
-    let years = sandbox.write("years.toml", common::plain_years_toml());
-    let config = sandbox.write(
-        "ronghe.toml",
-        format!("calendar_override = {}\n", Value::from(years.as_str())),
-    );
-    let calendar = ronghe::calendar::Calendar::load(Some(std::path::Path::new(&years))).unwrap();
+    let (config, calendar) = sandbox.plain_calendar_config("");
     let earliest = calendar.add_working_days(ronghe::calendar::today(), 3).unwrap();
     sandbox
         .run(&common::binary::add_system_args("gy-scjg", "http://10.0.0.5/api"))
@@ -478,16 +473,8 @@ gate = "回传对账连续 10 个工作日无差异"
 #[test]
 fn plans_from_the_command_line() {
     let sandbox = Sandbox::new();
-    let years = sandbox.write("years.toml", common::plain_years_toml());
-    let config = sandbox.write(
-        "ronghe.toml",
-        format!("calendar_override = {}\n", Value::from(years.as_str())),
-    );
-    let plans = |args: &[&str]| {
-        let mut all = vec!["--config", config.as_str(), "plans"];
-        all.extend_from_slice(args);
-        sandbox.run(&all)
-    };
+    let (config, _) = sandbox.plain_calendar_config("");
+    let plans = |args: &[&str]| sandbox.run_configured(&config, &[&["plans"], args].concat());
     sandbox
         .run(&common::binary::add_system_args("gy-scjg", "http://10.0.0.5/api"))
         .check(0, &[]);

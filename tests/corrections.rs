@@ -498,17 +498,8 @@ async fn corrections_through_the_api() {
 #[test]
 fn corrections_through_the_cli() {
     let sandbox = Sandbox::new();
-    let years = sandbox.write("years.toml", common::plain_years_toml());
-    let config = sandbox.write(
-        "ronghe.toml",
-        format!("calendar_override = {}\n", Value::from(years.as_str())),
-    );
-    let calendar = Calendar::load(Some(std::path::Path::new(&years))).unwrap();
-    let run = |args: &[&str]| {
-        let mut all = vec!["--config", config.as_str()];
-        all.extend_from_slice(args);
-        sandbox.run(&all)
-    };
+    let (config, calendar) = sandbox.plain_calendar_config("");
+    let run = |args: &[&str]| sandbox.run_configured(&config, args);
     sandbox.add_system(SYSTEM, "http://127.0.0.1:9/api");
     let case = common::case("case_application");
     let line = serde_json::to_string(&case).unwrap();

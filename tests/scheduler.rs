@@ -59,23 +59,12 @@ async fn hook() -> Hook {
 async fn overdue_requests_are_reminded_then_escalated_and_delivered_once_the_webhook_is_back() {
     let hook = hook().await;
     let sandbox = Sandbox::new();
-    let years = sandbox.write("years.toml", common::plain_years_toml());
-    let config = sandbox.write(
-        "ronghe.toml",
-        format!(
-            "calendar_override = {}\n[scheduler]\nwebhook_url = \"{}/notify\"\nescalation_webhook_url = \"{}/escalate\"\n\
-             escalate_after_reminders = 3\nretry_base_seconds = 1\n",
-            Value::from(years.as_str()),
-            hook.base,
-            hook.base
-        ),
-    );
-    let calendar = Calendar::load(Some(std::path::Path::new(&years))).unwrap();
-    let run = |args: &[&str]| {
-        let mut all = vec!["--config", config.as_str()];
-        all.extend_from_slice(args);
-        sandbox.run(&all)
-    };
+    let (config, calendar) = sandbox.plain_calendar_config(&format!(
+        "[scheduler]\nwebhook_url = \"{}/notify\"\nescalation_webhook_url = \"{}/escalate\"\n\
+         escalate_after_reminders = 3\nretry_base_seconds = 1\n",
+        hook.base, hook.base
+    ));
+    let run = |args: &[&str]| sandbox.run_configured(&config, args);
     sandbox.add_system(SYSTEM, "http://127.0.0.1:9/api");
     let case = common::case("case_application");
     let line = serde_json::to_string(&case).unwrap();
@@ -271,21 +260,12 @@ async fn serve_runs_the_jobs_on_their_schedules() {
     let hook = hook().await;
     hook.up.store(true, Ordering::SeqCst);
     let sandbox = Sandbox::new();
-    let years = sandbox.write("years.toml", common::plain_years_toml());
-    let config = sandbox.write(
-        "ronghe.toml",
-        format!(
-            "calendar_override = {}\n[scheduler]\nwebhook_url = \"{}/notify\"\ncorrections_schedule = \"* * * * * *\"\n\
-             deliver_schedule = \"* * * * * *\"\ndue_soon_working_days = 10\n",
-            Value::from(years.as_str()),
-            hook.base
-        ),
-    );
-    let run = |args: &[&str]| {
-        let mut all = vec!["--config", config.as_str()];
-        all.extend_from_slice(args);
-        sandbox.run(&all)
-    };
+    let (config, _) = sandbox.plain_calendar_config(&format!(
+        "[scheduler]\nwebhook_url = \"{}/notify\"\ncorrections_schedule = \"* * * * * *\"\n\
+         deliver_schedule = \"* * * * * *\"\ndue_soon_working_days = 10\n",
+        hook.base
+    ));
+    let run = |args: &[&str]| sandbox.run_configured(&config, args);
     sandbox.add_system(SYSTEM, "http://127.0.0.1:9/api");
     let case = common::case("case_application");
     let file = sandbox.write(
@@ -337,17 +317,8 @@ async fn serve_runs_the_jobs_on_their_schedules() {
 #[test]
 fn plan_evaluation_reminds_overdue_milestones_and_the_turn_to_red() {
     let sandbox = Sandbox::new();
-    let years = sandbox.write("years.toml", common::plain_years_toml());
-    let config = sandbox.write(
-        "ronghe.toml",
-        format!("calendar_override = {}\n", Value::from(years.as_str())),
-    );
-    let calendar = Calendar::load(Some(std::path::Path::new(&years))).unwrap();
-    let run = |args: &[&str]| {
-        let mut all = vec!["--config", config.as_str()];
-        all.extend_from_slice(args);
-        sandbox.run(&all)
-    };
+    let (config, calendar) = sandbox.plain_calendar_config("");
+    let run = |args: &[&str]| sandbox.run_configured(&config, args);
     sandbox.add_system(SYSTEM, "http://127.0.0.1:9/api");
     let today = ronghe::calendar::today();
     let plan = sandbox.write(

@@ -153,6 +153,26 @@ impl Sandbox {
         self.run(&all)
     }
 
+    /// Writes `ronghe.toml`: the years the embedded calendar lacks around today as plain weekday
+    /// years (`plain_years_toml`), then the `extra` lines. Returns its path and that calendar.
+    pub fn plain_calendar_config(&self, extra: &str) -> (String, ronghe::calendar::Calendar) {
+        let years = self.write("years.toml", super::plain_years_toml());
+        let config = self.write(
+            "ronghe.toml",
+            format!("calendar_override = {}\n{extra}", Value::from(years.as_str())),
+        );
+        let calendar =
+            ronghe::calendar::Calendar::load(Some(Path::new(&years))).expect("the plain years load");
+        (config, calendar)
+    }
+
+    /// Runs `ronghe --config CONFIG --database sqlite://DIR/ronghe.db ARGS`.
+    pub fn run_configured(&self, config: &str, args: &[&str]) -> Run {
+        let mut all = vec!["--config", config];
+        all.extend_from_slice(args);
+        self.run(&all)
+    }
+
     /// Registers a REST system with this id at `endpoint` (exit 0 expected).
     pub fn add_system(&self, id: &str, endpoint: &str) {
         self.run(&add_system_args(id, endpoint)).check(0, &[]);
