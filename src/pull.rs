@@ -123,6 +123,7 @@ impl Puller {
     /// Runs the system's pull if it is due (or `force`) and no other node runs it: `None` when
     /// it was not ours to run.
     pub async fn run(&self, system_id: &str, force: bool) -> Result<Option<PullReport>, PullError> {
+        self.store.system_taking_cases(system_id).await?;
         let schedule = self.schedule(system_id).await?;
         let now = Utc::now();
         let Some(checkpoint) = self

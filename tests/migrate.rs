@@ -277,6 +277,17 @@ async fn a_run_on_sqlite_moves_every_case_and_reconciles_clean() {
     assert_eq!(differences.len(), 1, "{report:#}");
     assert_eq!(differences[0]["case_no"], changed.as_str());
     assert_eq!(differences[0]["kind"], "content_differs");
+
+    // Once retired (where a full migration ends), the system takes no more runs.
+    setup
+        .run(&["systems", "retire", SYSTEM, "--reason", "全流程迁移完成"])
+        .check(0, &[]);
+    for command in ["run", "resume"] {
+        setup
+            .run(&["migrate", command, SYSTEM])
+            .check(1, &[])
+            .stderr_has(&["is retired; it takes no more cases"]);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

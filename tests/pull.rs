@@ -94,6 +94,14 @@ async fn pull_reads_from_the_checkpoint_through_the_pipeline() {
         .run(&["--config", &config, "writeback", "pull", "nowhere"])
         .check(1, &[])
         .stderr_has(&["nowhere"]);
+    // A retired system is pulled no more.
+    sandbox
+        .run(&["systems", "retire", SYSTEM, "--reason", "并入政务服务网"])
+        .check(0, &[]);
+    sandbox
+        .run(&["--config", &config, "writeback", "pull", SYSTEM])
+        .check(1, &[])
+        .stderr_has(&["is retired; it takes no more cases"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -533,6 +533,43 @@ async fn authentication_failures_look_alike_and_store_nothing() {
     assert_eq!(platform.stored().await, (1, 0), "the replay stored nothing");
 }
 
+/// A retired system (Art. 25: its cases moved to the platform) takes no more cases: a signed
+/// push is answered 409 `system_retired` and stores nothing; an unsigned one still gets the
+/// 401 every stranger gets, so retirement is not revealed to it.
+#[tokio::test]
+async fn a_retired_system_takes_no_more_pushes() {
+    let platform = Platform::start().await;
+    let retire = platform
+        .http
+        .post(format!("{}/api/v1/systems/{REST}/retire", platform.url))
+        .json(&json!({ "reason": "全流程迁移完成,原系统下线" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retire.status(), 200);
+    let (status, body) = platform.push(&sha(), REST, &rest_record(30)).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "system_retired");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("retired"),
+        "{body}"
+    );
+    let path = format!("/api/v1/writeback/{REST}");
+    let (status, _) = platform
+        .send(
+            &path,
+            "application/json",
+            &[],
+            rest_record(31).to_string().into_bytes(),
+        )
+        .await;
+    assert_eq!(status, 401);
+    assert_eq!(platform.stored().await, (0, 0), "nothing stored");
+    // The other system still takes its pushes.
+    let (status, body) = platform.push(&sha(), SOAP, &rest_record(32)).await;
+    assert_ne!(status, 409, "{body}");
+}
+
 /// A body the intake must refuse: (what, path, content type, body, status, code).
 type Refusal<'a> = (&'a str, &'a str, &'a str, Vec<u8>, u16, &'a str);
 

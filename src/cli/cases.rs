@@ -13,7 +13,6 @@ use super::{Context, Failure};
 use crate::case::{Case, FieldIssue};
 use crate::rules::PublishedRule;
 use crate::store::UpsertOutcome;
-use crate::systems::SystemStatus;
 use crate::validate::{mask_certificate, mask_name};
 
 #[derive(Debug, Subcommand)]
@@ -56,11 +55,7 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
     let store = ctx.store().await?;
     match command {
         Command::Import { system, file } => {
-            if store.get_system(&system).await?.status == SystemStatus::Retired {
-                return Err(Failure::Refused(anyhow::anyhow!(
-                    "system {system:?} is retired; it takes no more cases"
-                )));
-            }
+            store.system_taking_cases(&system).await?;
             let rules = store.list_rules(None).await?;
             let mut reader: Box<dyn BufRead> = if file.as_os_str() == "-" {
                 Box::new(std::io::stdin().lock())

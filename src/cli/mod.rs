@@ -184,7 +184,7 @@ impl From<crate::store::StoreError> for Failure {
     fn from(err: crate::store::StoreError) -> Failure {
         use crate::store::StoreError::*;
         match err {
-            NotFound { .. } | AlreadyExists { .. } | Rejected(_) | Assessment(_) => {
+            NotFound { .. } | AlreadyExists { .. } | Rejected(_) | Assessment(_) | Retired(_) => {
                 Failure::Refused(err.into())
             }
             other => Failure::Failed(other.into()),

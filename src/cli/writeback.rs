@@ -137,10 +137,7 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                 Ok(None) => Err(Failure::Refused(anyhow::anyhow!(
                     "another node is pulling {system} right now; try again when it is done"
                 ))),
-                Err(e @ (crate::pull::PullError::NoSchedule(_) | crate::pull::PullError::Intake(_))) => {
-                    Err(Failure::Refused(e.into()))
-                }
-                Err(e) => Err(Failure::Failed(e.into())),
+                Err(e) => Err(e.into()),
             }
         }
         Command::Pulls => {

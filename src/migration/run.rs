@@ -336,6 +336,7 @@ impl Migrator {
                 found: loaded.job.job.system.clone(),
             });
         }
+        self.store.system_taking_cases(system_id).await?;
         if let Some(run) = self.store.latest_migration(system_id).await?
             && run.state.resumable()
         {
@@ -369,6 +370,7 @@ impl Migrator {
         system_id: &str,
         progress: &(dyn Fn(&Progress) + Sync),
     ) -> Result<MigrationRun, MigrationError> {
+        self.store.system_taking_cases(system_id).await?;
         let run = self
             .store
             .latest_migration(system_id)

@@ -127,6 +127,7 @@ impl From<StoreError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "already_exists", err.to_string())
             }
             StoreError::Rejected(e) => e.into(),
+            StoreError::Retired(_) => ApiError::new(StatusCode::CONFLICT, "system_retired", err.to_string()),
             other => {
                 tracing::error!(error = %other, source = ?std::error::Error::source(&other), "store failure");
                 ApiError::new(

@@ -23,6 +23,7 @@ use super::error::body_error;
 use super::{ApiError, AppState};
 use crate::mapping::Mapping;
 use crate::store::StoreError;
+use crate::systems::SystemStatus;
 use crate::writeback::auth::{self, AuthError, BodyError};
 use crate::writeback::soap::{self, SoapError};
 use crate::writeback::{Channel, IntakeError, RecordResult, Writeback, ingest};
@@ -72,7 +73,7 @@ async fn admit(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(Arc<Writeback>, Arc<Mapping>, Vec<u8>), ApiError> {
-    match state.store.get_system(system).await {
+    let retired = match state.store.get_system(system).await {
         // Art. 13: matters bound by secrecy are never served through the platform.
         Ok(found) if found.secret => {
             tracing::warn!(
@@ -82,13 +83,13 @@ async fn admit(
             );
             return Err(unauthenticated(false));
         }
-        Ok(_) => {}
+        Ok(found) => found.status == SystemStatus::Retired,
         Err(StoreError::NotFound { .. }) => {
             tracing::warn!(system, reason = "unknown system", "write-back refused");
             return Err(unauthenticated(false));
         }
         Err(e) => return Err(e.into()),
-    }
+    };
     let writeback = match state.writeback.config(&state.store, system).await {
         Ok(w) => w,
         Err(IntakeError::NotConfigured(_)) => {
@@ -113,6 +114,11 @@ async fn admit(
     )
     .await;
     let body = match authenticated {
+        // Only an authenticated caller learns that the system is retired.
+        Ok(_) if retired => {
+            tracing::warn!(system, reason = "system retired", "write-back refused");
+            return Err(StoreError::Retired(system.to_owned()).into());
+        }
         Ok(a) => {
             tracing::debug!(system, key_id = a.key_id, "write-back authenticated");
             a.body

@@ -58,6 +58,8 @@ pub enum StoreError {
     NotFound { what: &'static str, id: String },
     #[error("{what} {id:?} already exists")]
     AlreadyExists { what: &'static str, id: String },
+    #[error("system {0:?} is retired; it takes no more cases")]
+    Retired(String),
     #[error(transparent)]
     Rejected(#[from] crate::systems::SystemError),
     #[error(transparent)]

@@ -123,10 +123,16 @@ impl Store {
         Ok(())
     }
 
-    /// The systems with a write-back config (those that may have a pull schedule).
+    /// The systems with a write-back config (those that may have a pull schedule), retired ones
+    /// left out.
     pub async fn writeback_systems(&self) -> Result<Vec<String>, StoreError> {
         let rows: Vec<(String,)> = on_pool!(self, pool => {
-            sqlx::query_as("SELECT system_id FROM writeback_configs ORDER BY system_id").fetch_all(pool).await?
+            sqlx::query_as(
+                "SELECT w.system_id FROM writeback_configs w JOIN systems s ON s.id = w.system_id
+                 WHERE s.status <> 'retired' ORDER BY w.system_id",
+            )
+            .fetch_all(pool)
+            .await?
         });
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }

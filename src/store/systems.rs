@@ -125,6 +125,16 @@ impl Store {
     }
 
     /// One system by id.
+    /// The system, if it still takes cases: a retired one (its cases all moved to the platform,
+    /// Art. 25) takes none on any channel (push, pull, import, migration): `Retired`.
+    pub async fn system_taking_cases(&self, id: &str) -> Result<System, StoreError> {
+        let system = self.get_system(id).await?;
+        if system.status == crate::systems::SystemStatus::Retired {
+            return Err(StoreError::Retired(id.to_owned()));
+        }
+        Ok(system)
+    }
+
     pub async fn get_system(&self, id: &str) -> Result<System, StoreError> {
         let row: Option<SystemRow> = on_pool!(self, pool => {
             let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM systems WHERE id = $1"));
