@@ -207,6 +207,7 @@ async fn run(
         (status = 400, body = super::error::ErrorBody),
         (status = 401, body = super::error::ErrorBody),
         (status = 403, body = super::error::ErrorBody),
+        (status = 409, description = "system_retired: the system takes no more cases", body = super::error::ErrorBody),
         (status = 413, body = super::error::ErrorBody),
         (status = 415, body = super::error::ErrorBody),
     ))]
@@ -312,6 +313,7 @@ fn soap_error(e: SoapError) -> ApiError {
         (status = 200, description = "a SOAP envelope with one wb:record per case element", content_type = "text/xml"),
         (status = 400, description = "a SOAP fault with the error code in its detail"),
         (status = 401, description = "a SOAP fault: unauthenticated"),
+        (status = 409, description = "a SOAP fault: system_retired"),
         (status = 413, description = "a SOAP fault: body_too_large or batch_too_large"),
     ))]
 pub(super) async fn push_soap(
