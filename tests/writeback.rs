@@ -342,6 +342,18 @@ async fn mixed_batch(platform: Platform) {
     assert_eq!(status, 400);
     let (status, _) = platform.get("/api/v1/quality/999999").await;
     assert_eq!(status, 404);
+
+    // The source corrects the bad record: once stored, it resolves that item, and only that one.
+    let (status, body) = platform.push(&sha(), REST, &json!([rest_record(11)])).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(results(&body)[0]["result"], "accepted", "{body}");
+    let (_, item) = platform.get(&format!("/api/v1/quality/{id}")).await;
+    assert_eq!(item["status"], "resolved", "{item}");
+    assert!(item["note"].as_str().unwrap().contains("superseded"), "{item}");
+    let (_, list) = platform.get("/api/v1/quality?system=sim-rest&status=open").await;
+    let open: Vec<&Value> = list.as_array().unwrap().iter().collect();
+    assert_eq!(open.len(), 1, "{list}");
+    assert_eq!(open[0]["case_no"], batch[3]["caseNo"], "{list}");
 }
 
 #[tokio::test]

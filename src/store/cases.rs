@@ -217,6 +217,36 @@ impl<'a> Encoded<'a> {
 /// `$tx` (opened with `Backend::begin_write`), so that other writes can share its commit (bulk
 /// migration commits a chunk's cases with its checkpoint). Evaluates to `(outcomes, enqueued)`:
 /// when `enqueued`, call `outbox::wake_workers()` after the commit.
+/// Inside `upsert_in_tx!`, after new versions are stored: resolves the system's open quality
+/// items of these cases (`keys`, placeholders `list` from `$2`) that a stored version now
+/// supersedes (a version at least theirs, or theirs unknown): the source corrected them. One
+/// `quality.resolve` audit event names them.
+macro_rules! resolve_superseded {
+    ($tx:ident, $system_id:expr, $keys:expr, $list:expr, $now:expr) => {{
+        let keys: &[&str] = $keys;
+        let sql = sqlx::AssertSqlSafe(format!(
+            "UPDATE quality_items SET status = 'resolved', resolved_at = ${at},
+                 note = '已由入库的新版本更正 superseded by a stored version of the case'
+             WHERE system_id = $1 AND status = 'open' AND case_no IN ({list})
+               AND (version IS NULL OR version <= (SELECT MAX(v.version) FROM case_versions v
+                    WHERE v.system_id = quality_items.system_id AND v.case_no = quality_items.case_no))
+             RETURNING id",
+            at = keys.len() + 2,
+            list = $list,
+        ));
+        let mut query = sqlx::query_as::<_, (i64,)>(sql).bind($system_id);
+        for key in keys {
+            query = query.bind(*key);
+        }
+        let resolved: Vec<i64> = query.bind($now).fetch_all(&mut *$tx).await?.into_iter().map(|(id,)| id).collect();
+        if !resolved.is_empty() {
+            $crate::store::audit!($tx, "ronghe:intake", "quality.resolve", &format!("quality/{}", $system_id),
+                serde_json::json!({ "items": resolved, "why": "superseded by a stored version" }))?;
+        }
+    }};
+}
+pub(crate) use resolve_superseded;
+
 macro_rules! upsert_in_tx {
     ($tx:ident, $system_id:expr, $cases:expr, $encoded:expr, $now:expr, $mapping_version:expr) => {{
         let system_id: &str = $system_id;
@@ -272,6 +302,7 @@ macro_rules! upsert_in_tx {
                     .push_bind(mapping_version);
             });
             insert.build().execute(&mut *$tx).await?;
+            $crate::store::cases::resolve_superseded!($tx, system_id, keys, list, now);
         }
         if !plan.current.is_empty() {
             let mut upsert = sqlx::QueryBuilder::new(
