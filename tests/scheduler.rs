@@ -22,14 +22,16 @@ use tower::ServiceExt as _;
 const SYSTEM: &str = "gy-scjg";
 
 /// A webhook receiver on loopback: `/notify` and `/escalate` record what they get while `up`,
-/// and answer 503 while not.
+/// and answer 503 while not. With a `secret`, a request whose `X-Ronghe-*` signature (HMAC-SHA256,
+/// the write-back scheme) does not verify is answered 401 and not recorded.
 struct Hook {
     base: String,
     up: Arc<AtomicBool>,
     received: Arc<Mutex<Vec<(String, Value)>>>,
 }
 
-async fn hook() -> Hook {
+async fn hook(secret: Option<&'static str>) -> Hook {
+    use ronghe_adapters::signing::{self, Algorithm, SignedParts};
     let up = Arc::new(AtomicBool::new(false));
     let received: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
     let (u, r) = (up.clone(), received.clone());
@@ -37,13 +39,33 @@ async fn hook() -> Hook {
         "/{path}",
         axum::routing::post(
             move |axum::extract::Path(path): axum::extract::Path<String>,
-                  axum::Json(body): axum::Json<Value>| {
+                  headers: axum::http::HeaderMap,
+                  body: axum::body::Bytes| {
                 let (up, received) = (u.clone(), r.clone());
                 async move {
                     if !up.load(Ordering::SeqCst) {
                         return StatusCode::SERVICE_UNAVAILABLE;
                     }
-                    received.lock().unwrap().push((path, body));
+                    if let Some(secret) = secret {
+                        let header =
+                            |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
+                        let parts = SignedParts {
+                            method: "POST",
+                            path: &format!("/{path}"),
+                            timestamp: header(signing::TIMESTAMP),
+                            nonce: header(signing::NONCE),
+                            signature: header(signing::SIGNATURE),
+                        };
+                        if header(signing::KEY_ID) != "ronghe"
+                            || !signing::verify(Algorithm::HmacSha256, secret.as_bytes(), &parts, &body)
+                        {
+                            return StatusCode::UNAUTHORIZED;
+                        }
+                    }
+                    received
+                        .lock()
+                        .unwrap()
+                        .push((path, serde_json::from_slice(&body).unwrap()));
                     StatusCode::OK
                 }
             },
@@ -57,11 +79,14 @@ async fn hook() -> Hook {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn overdue_requests_are_reminded_then_escalated_and_delivered_once_the_webhook_is_back() {
-    let hook = hook().await;
+    // The webhook takes only requests signed with its secret.
+    const SECRET: &str = "webhook-secret-for-tests";
+    let hook = hook(Some(SECRET)).await;
     let sandbox = Sandbox::new();
+    let secret = sandbox.write("webhook.secret", SECRET);
     let (config, calendar) = sandbox.plain_calendar_config(&format!(
         "[scheduler]\nwebhook_url = \"{}/notify\"\nescalation_webhook_url = \"{}/escalate\"\n\
-         escalate_after_reminders = 3\nretry_base_seconds = 1\n",
+         escalate_after_reminders = 3\nretry_base_seconds = 1\nwebhook_secret = \"file:{secret}\"\n",
         hook.base, hook.base
     ));
     let run = |args: &[&str]| sandbox.run_configured(&config, args);
@@ -257,7 +282,7 @@ async fn overdue_requests_are_reminded_then_escalated_and_delivered_once_the_web
 /// `ronghe serve` runs the jobs on their schedules: every second here, yet one reminder a day.
 #[tokio::test(flavor = "multi_thread")]
 async fn serve_runs_the_jobs_on_their_schedules() {
-    let hook = hook().await;
+    let hook = hook(None).await;
     hook.up.store(true, Ordering::SeqCst);
     let sandbox = Sandbox::new();
     let (config, _) = sandbox.plain_calendar_config(&format!(

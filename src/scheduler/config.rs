@@ -4,6 +4,7 @@
 
 use std::str::FromStr as _;
 
+use ronghe_adapters::SecretRef;
 use serde::Deserialize;
 
 /// Settings of the scheduler inside `ronghe serve`.
@@ -25,6 +26,9 @@ pub struct SchedulerConfig {
     pub webhook_url: Option<String>,
     /// Where escalations go; without it, to `webhook_url`.
     pub escalation_webhook_url: Option<String>,
+    /// The HMAC-SHA256 key (`env:NAME` or `file:/path`) that signs every webhook request the way
+    /// write-back pushes are signed (key id `ronghe`), so a receiver can tell them from forgeries.
+    pub webhook_secret: Option<SecretRef>,
     /// Overdue reminders (one per item per day) after which a still-overdue item is escalated.
     pub escalate_after_reminders: u32,
     /// A correction request due within this many working days gets a reminder.
@@ -47,6 +51,7 @@ impl Default for SchedulerConfig {
             deliver_schedule: "0 * * * * *".to_owned(),
             webhook_url: None,
             escalation_webhook_url: None,
+            webhook_secret: None,
             escalate_after_reminders: 3,
             due_soon_working_days: 2,
             webhook_timeout_seconds: 10,
@@ -86,6 +91,9 @@ impl SchedulerConfig {
                 }
             }
         }
+        if let Some(problem) = self.webhook_secret.as_ref().and_then(SecretRef::problem) {
+            problems.push(format!("scheduler.webhook_secret: {problem}"));
+        }
         if self.escalation_webhook_url.is_some() && self.webhook_url.is_none() {
             problems.push("scheduler.escalation_webhook_url: needs scheduler.webhook_url as well".to_owned());
         }
@@ -118,12 +126,14 @@ mod tests {
     fn defaults_are_valid_and_every_problem_is_named() {
         assert_eq!(SchedulerConfig::default().problems(), Vec::<String>::new());
         let config: SchedulerConfig = toml::from_str(
-            "plans_schedule = \"0 8 * * *\"\nescalation_webhook_url = \"ftp://x\"\nescalate_after_reminders = 0\n",
+            "plans_schedule = \"0 8 * * *\"\nescalation_webhook_url = \"ftp://x\"\nescalate_after_reminders = 0\n\
+             webhook_secret = \"the-secret-itself\"\n",
         )
         .unwrap();
         let problems = config.problems().join("\n");
         for needle in [
             "scheduler.plans_schedule",
+            "scheduler.webhook_secret: must be env:VARIABLE_NAME",
             "scheduler.escalation_webhook_url: \"ftp",
             "needs scheduler.webhook_url",
             "scheduler.escalate_after_reminders",

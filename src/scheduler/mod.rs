@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use ronghe_adapters::Secrets;
+use ronghe_adapters::signing::{Algorithm, Signer};
 use serde::Serialize;
 
 use crate::calendar::{Calendar, CalendarError, beijing_date};
@@ -145,6 +146,9 @@ fn beijing() -> FixedOffset {
     FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| unreachable!("+08:00 is a valid offset"))
 }
 
+/// The key id webhook requests are signed under (`X-Ronghe-Key-Id`).
+pub const WEBHOOK_KEY_ID: &str = "ronghe";
+
 /// Runs the jobs of one node.
 #[derive(Clone)]
 pub struct Scheduler {
@@ -155,6 +159,8 @@ pub struct Scheduler {
     config: SchedulerConfig,
     schedules: Vec<(Job, cron::Schedule)>,
     http: reqwest::Client,
+    /// Signs webhook requests, when `webhook_secret` is set.
+    signer: Option<Signer>,
     /// This node's name in `job_runs`.
     node: String,
 }
@@ -184,6 +190,19 @@ impl Scheduler {
             .timeout(std::time::Duration::from_secs(config.webhook_timeout_seconds))
             .build()
             .map_err(|e| SchedulerError::Client(e.to_string()))?;
+        let signer = match &config.webhook_secret {
+            Some(reference) => {
+                let secret = secrets.resolve(reference).map_err(|e| {
+                    SchedulerError::Config(vec![format!("scheduler.webhook_secret: {reference}: {e}")])
+                })?;
+                Some(Signer::new(
+                    WEBHOOK_KEY_ID,
+                    Algorithm::HmacSha256,
+                    secret.into_bytes(),
+                ))
+            }
+            None => None,
+        };
         let node = crate::store::random_id("sched")?;
         Ok(Scheduler {
             store,
@@ -193,6 +212,7 @@ impl Scheduler {
             config,
             schedules,
             http,
+            signer,
             node,
         })
     }

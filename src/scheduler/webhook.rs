@@ -1,7 +1,8 @@
 //! Delivery of queued notifications to the configured webhook: one JSON POST each (escalations
 //! to `escalation_webhook_url` when set). A 2xx answer delivers it; anything else, a timeout or a
 //! refused connection leaves it queued with a doubled wait, so nothing is lost while the webhook
-//! is down. Delivery is at least once: a receiver deduplicates on `id`.
+//! is down. Delivery is at least once: a receiver deduplicates on `id`. With `webhook_secret`
+//! every request is signed as write-back pushes are (`X-Ronghe-*` headers, HMAC-SHA256).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -81,11 +82,24 @@ impl Scheduler {
             day: n.day,
             created_at: n.created_at,
         };
-        let answer = self
+        let body =
+            serde_json::to_vec(&payload).map_err(|e| format!("cannot encode the notification: {e}"))?;
+        let mut request = self
             .http
             .post(url)
             .header("Idempotency-Key", format!("notification-{}", n.id))
-            .json(&payload)
+            .header(reqwest::header::CONTENT_TYPE, "application/json");
+        if let Some(signer) = &self.signer {
+            let path = url::Url::parse(url).map_or_else(|_| "/".to_owned(), |u| u.path().to_owned());
+            let signed = signer
+                .sign("POST", &path, &body)
+                .map_err(|e| format!("cannot sign the request: {e}"))?;
+            for (name, value) in signed.headers {
+                request = request.header(name, value);
+            }
+        }
+        let answer = request
+            .body(body)
             .send()
             .await
             .map_err(|e| format!("webhook unreachable: {e}"))?;
