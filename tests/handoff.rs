@@ -11,6 +11,7 @@ use std::sync::Arc;
 use chrono::{Duration, Utc};
 use ronghe::case::{Case, Stage};
 use ronghe::handoff::{Enqueued, HandoffState, RoundSummary, Worker};
+use ronghe::rules::{Check, NewRule};
 use ronghe::store::{AttemptOutcome, Store};
 use ronghe_adapters::Fixed;
 use ronghe_adapters::sim::SimOptions;
@@ -264,6 +265,31 @@ async fn invalid_or_misaddressed_applications_are_refused_and_nothing_is_stored(
     assert!(
         !refused.to_string().contains("520102199001011234"),
         "certificate masked: {refused}"
+    );
+
+    // A rule published today binds applications made from today on (Art. 29).
+    p.store
+        .insert_rule(
+            &NewRule {
+                item_code: "*".to_owned(),
+                field: "applicant.address".to_owned(),
+                check: Check::Required,
+                description: "新增采集项:通讯地址".to_owned(),
+                published_on: ronghe::calendar::today(),
+            },
+            "test",
+        )
+        .await
+        .unwrap();
+    let mut today = application("QZ-2026-0006");
+    today.applied_at = (Utc::now() - Duration::minutes(1)).fixed_offset();
+    let (status, refused) = p.apply(&serde_json::to_value(&today).unwrap()).await;
+    assert_eq!(status, 422, "{refused}");
+    let issue = &refused["error"]["issues"][0];
+    assert_eq!(issue["field"], "applicant.address", "{refused}");
+    assert!(
+        issue["rule"].as_str().unwrap().starts_with("published."),
+        "{refused}"
     );
 
     let mut unparsable = serde_json::to_value(application("QZ-2026-0004")).unwrap();

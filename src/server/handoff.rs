@@ -72,9 +72,12 @@ pub(super) async fn accept(
         ));
     }
     let now = Utc::now();
-    let findings = case.validate(now.fixed_offset());
-    if !findings.is_valid() {
-        return Err(ApiError::validation(findings.errors));
+    // The case's own rules and the published ones (Art. 29) that bind it, every problem at once.
+    let mut issues = case.validate(now.fixed_offset()).errors;
+    let rules = state.store.list_rules(None).await?;
+    issues.extend(rules.iter().filter_map(|rule| rule.check(&case)));
+    if !issues.is_empty() {
+        return Err(ApiError::validation(issues));
     }
     let (handoff, enqueued) = state.store.enqueue_handoff(&id, &case, &actor, now).await?;
     if enqueued == Enqueued::Conflict {
