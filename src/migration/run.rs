@@ -22,6 +22,7 @@ use crate::case::Case;
 use crate::mapping::{Mapping, MappingIssue};
 use crate::rules::PublishedRule;
 use crate::store::{Holder, MigrationRun, NewChunk, NewQualityItem, RunState, Store, StoreError};
+use crate::writeback::join;
 use crate::writeback::pipeline::{Refusal, judge, quality_item, store_reason};
 
 /// The intake channel recorded on quality items of migrated records.
@@ -134,14 +135,6 @@ impl MigrationError {
                 | MigrationError::Busy { .. }
         )
     }
-}
-
-fn join<T: std::fmt::Display>(items: &[T]) -> String {
-    items
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 /// Counts after a committed chunk, for progress bars and log lines.

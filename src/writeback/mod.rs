@@ -48,7 +48,8 @@ pub enum IntakeError {
     Store(#[from] StoreError),
 }
 
-fn join<T: std::fmt::Display>(items: &[T]) -> String {
+/// Every item on one line, `; ` between them, for error messages.
+pub(crate) fn join<T: std::fmt::Display>(items: &[T]) -> String {
     items
         .iter()
         .map(ToString::to_string)
