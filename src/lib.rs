@@ -1,6 +1,7 @@
 //! ronghe (融合) onboards a province's departmental approval systems onto its unified online
 //! government service platform. See `docs/ARCHITECTURE.md` for the map of this crate.
 
+pub mod access;
 pub mod artifacts;
 pub mod assessments;
 pub mod attached_adapter;
