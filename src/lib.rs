@@ -2,6 +2,7 @@
 //! government service platform. See `docs/ARCHITECTURE.md` for the map of this crate.
 
 pub mod access;
+pub mod accounts;
 pub mod artifacts;
 pub mod assessments;
 pub mod attached_adapter;

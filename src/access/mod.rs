@@ -7,5 +7,5 @@ pub mod model;
 pub mod policy;
 pub mod secret;
 
-pub use model::{Grant, Principal, PrincipalKind, Role, Scope, Via};
+pub use model::{AccountStatus, Grant, Principal, PrincipalKind, Role, Scope, Via, account_id_problem};
 pub use policy::{Access, Entry, POLICY, ScopeRule};

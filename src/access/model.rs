@@ -198,6 +198,65 @@ impl From<Scope> for String {
     }
 }
 
+/// Where an account is in its life (Art. 21: full-lifecycle management).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountStatus {
+    /// Created; waits for its person to enrol from the one-time link.
+    Pending,
+    /// Enrolled: password and second factor set.
+    Active,
+    /// Temporarily barred (e.g. on leave, under investigation); can be reactivated.
+    Suspended,
+    /// Left the post: never signs in again; the account and its history stay.
+    Disabled,
+}
+
+impl AccountStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            AccountStatus::Pending => "pending",
+            AccountStatus::Active => "active",
+            AccountStatus::Suspended => "suspended",
+            AccountStatus::Disabled => "disabled",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<AccountStatus> {
+        [
+            AccountStatus::Pending,
+            AccountStatus::Active,
+            AccountStatus::Suspended,
+            AccountStatus::Disabled,
+        ]
+        .into_iter()
+        .find(|s| s.name() == name)
+    }
+
+    /// The moves an administrator may make: suspend an active account, reactivate a suspended
+    /// one, disable any account that is not already disabled. Enrolment activates a pending one.
+    pub fn can_become(self, next: AccountStatus) -> bool {
+        use AccountStatus::*;
+        matches!(
+            (self, next),
+            (Active, Suspended) | (Suspended, Active) | (Pending | Active | Suspended, Disabled)
+        )
+    }
+}
+
+/// Whether `id` can name an account: 3-32 of `a-z 0-9 . _ -`, starting with a letter (so it can
+/// never look like the host's `host:…` or a system's name).
+pub fn account_id_problem(id: &str) -> Option<String> {
+    let ok = (3..=32).contains(&id.len())
+        && id.starts_with(|c: char| c.is_ascii_lowercase())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
+    (!ok).then(|| {
+        format!("account id {id:?}: use 3-32 of a-z, 0-9, '.', '_', '-', starting with a letter")
+    })
+}
+
 /// A role held in a scope.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Grant {

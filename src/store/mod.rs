@@ -3,6 +3,7 @@
 //! PostgreSQL's `$n` placeholders); the few differences (locking, column types) are confined to
 //! `Backend` and the per-backend migrations.
 
+mod accounts;
 mod adapters;
 mod assessments;
 mod baseline;
@@ -22,6 +23,7 @@ mod scheduler;
 mod systems;
 mod writeback;
 
+pub use accounts::{AccountRow, EnrolmentRow, GrantRecord, GrantRequest, SessionRow, TokenRow};
 pub use assessments::RubricRecord;
 pub use bridge::{
     AccountWrite, AutoLink, ConflictReason, ConflictRow, LinkRow, NewLink, SealedAccount, SealedIdentity,
