@@ -91,7 +91,10 @@ fn text_problem(field: &str, value: &str, max: usize) -> Option<Problem> {
     if value.is_empty() {
         Some(problem(field, "必填 required"))
     } else if value.chars().count() > max {
-        Some(problem(field, format!("最多 {max} 个字符 at most {max} characters")))
+        Some(problem(
+            field,
+            format!("最多 {max} 个字符 at most {max} characters"),
+        ))
     } else if value.chars().any(char::is_control) {
         Some(problem(field, "不得包含控制字符 no control characters"))
     } else {
@@ -112,7 +115,10 @@ impl NewAccount {
         }
         let mobile = self.mobile.trim();
         if !(mobile.len() == 11 && mobile.starts_with('1') && mobile.bytes().all(|b| b.is_ascii_digit())) {
-            problems.push(problem("mobile", "须为 11 位手机号码 must be an 11-digit mobile number"));
+            problems.push(problem(
+                "mobile",
+                "须为 11 位手机号码 must be an 11-digit mobile number",
+            ));
         }
         problems.extend(text_problem("agency", &self.agency, 100));
         if let Err(v) = crate::validate::division(&self.region) {
@@ -219,7 +225,9 @@ pub enum AccountError {
 impl From<StoreError> for AccountError {
     fn from(err: StoreError) -> AccountError {
         match err {
-            StoreError::AlreadyExists { what, id } => AccountError::Conflict(format!("{what} {id:?} already exists")),
+            StoreError::AlreadyExists { what, id } => {
+                AccountError::Conflict(format!("{what} {id:?} already exists"))
+            }
             StoreError::NotFound { what, id } => AccountError::NotFound(format!("{what} {id:?}")),
             other => AccountError::Store(other),
         }
@@ -279,9 +287,10 @@ impl Accounts {
             )));
         }
         let keyring = self.keyring()?;
-        let resident_id = crate::validate::parse_resident_id(&new.resident_id, crate::calendar::beijing_date(&now))
-            .map(|id| id.number)
-            .unwrap_or_default();
+        let resident_id =
+            crate::validate::parse_resident_id(&new.resident_id, crate::calendar::beijing_date(&now))
+                .map(|id| id.number)
+                .unwrap_or_default();
         let (name, mobile) = (new.name.trim(), new.mobile.trim());
         let row = AccountRow {
             id: new.id.clone(),
@@ -333,7 +342,11 @@ impl Accounts {
     }
 
     /// The first platform administrator of a fresh store (the host only; refused once one exists).
-    pub async fn bootstrap(&self, host: &Principal, mut new: NewAccount) -> Result<EnrolmentLink, AccountError> {
+    pub async fn bootstrap(
+        &self,
+        host: &Principal,
+        mut new: NewAccount,
+    ) -> Result<EnrolmentLink, AccountError> {
         if host.kind != PrincipalKind::Host {
             return Err(AccountError::Forbidden("only the host bootstraps".into()));
         }
@@ -432,7 +445,12 @@ impl Accounts {
 
     /// Checks both factors; a failure is counted against an existing account (and locks it after
     /// `lock_threshold`). Gives the account and the TOTP step to take.
-    async fn verify_factors(&self, id: &str, password: &str, code: &str) -> Result<(AccountRow, i64), AccountError> {
+    async fn verify_factors(
+        &self,
+        id: &str,
+        password: &str,
+        code: &str,
+    ) -> Result<(AccountRow, i64), AccountError> {
         let now = Utc::now();
         let Some(account) = self.store.account(id).await? else {
             secret::verify_password(password, secret::decoy_hash());
@@ -494,7 +512,13 @@ impl Accounts {
             // The code's step was used already (a replayed or shoulder-surfed code).
             let s = &self.settings;
             self.store
-                .sign_in_failed(&account.id, "totp_replayed", s.lock_threshold, s.lock_base, s.lock_cap)
+                .sign_in_failed(
+                    &account.id,
+                    "totp_replayed",
+                    s.lock_threshold,
+                    s.lock_base,
+                    s.lock_cap,
+                )
                 .await?;
             return Err(AccountError::SignInFailed);
         }
@@ -513,7 +537,10 @@ impl Accounts {
         let Some(row) = self.store.session(&secret::secret_hash(session)).await? else {
             return Ok(None);
         };
-        if row.revoked_at.is_some() || row.expires_at <= now || now - row.last_seen_at > self.settings.session_idle {
+        if row.revoked_at.is_some()
+            || row.expires_at <= now
+            || now - row.last_seen_at > self.settings.session_idle
+        {
             return Ok(None);
         }
         let Some(grants) = self.active_grants(&row.account_id).await? else {
@@ -541,7 +568,8 @@ impl Accounts {
     pub async fn token_principal(&self, presented: &str) -> Result<Option<Principal>, AccountError> {
         let now = Utc::now();
         let mut parts = presented.trim().splitn(3, '.');
-        let (Some(TOKEN_PREFIX), Some(id), Some(secret_part)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(TOKEN_PREFIX), Some(id), Some(secret_part)) = (parts.next(), parts.next(), parts.next())
+        else {
             return Ok(None);
         };
         let Some(token) = self.store.token(id).await? else {
@@ -621,11 +649,18 @@ impl Accounts {
             ));
         }
         let held = principal.roles();
-        let roles: Vec<Role> = if roles.is_empty() { held.clone() } else { roles.to_vec() };
+        let roles: Vec<Role> = if roles.is_empty() {
+            held.clone()
+        } else {
+            roles.to_vec()
+        };
         if let Some(role) = roles.iter().find(|r| !held.contains(r)) {
             problems.push(problem(
                 "roles",
-                format!("you do not hold {}: a token carries only roles its owner holds", role.name()),
+                format!(
+                    "you do not hold {}: a token carries only roles its owner holds",
+                    role.name()
+                ),
             ));
         }
         if !problems.is_empty() {
@@ -639,7 +674,8 @@ impl Accounts {
             account_id: account.to_owned(),
             secret_hash: secret::secret_hash(&secret_part),
             name: name.trim().to_owned(),
-            roles: serde_json::to_string(&roles.iter().map(|r| r.name()).collect::<Vec<_>>()).unwrap_or_default(),
+            roles: serde_json::to_string(&roles.iter().map(|r| r.name()).collect::<Vec<_>>())
+                .unwrap_or_default(),
             created_at: now,
             expires_at: now + TimeDelta::days(days),
             last_used_at: None,
@@ -786,6 +822,32 @@ impl Accounts {
         Ok(views)
     }
 
+    /// Refuses a panel member or chair who is not an account holding the expert role (they
+    /// could never sign in to score). A pending account is fine: the person enrols first.
+    pub async fn require_expert(&self, id: &str) -> Result<(), AccountError> {
+        let row = self
+            .store
+            .account(id)
+            .await?
+            .ok_or_else(|| AccountError::NotFound(format!("expert account {id:?}")))?;
+        let expert = self
+            .store
+            .account_grants(id, false)
+            .await?
+            .iter()
+            .any(|g| g.role == Role::Expert.name());
+        match row.status()? {
+            AccountStatus::Active | AccountStatus::Pending if expert => Ok(()),
+            AccountStatus::Active | AccountStatus::Pending => Err(AccountError::Conflict(format!(
+                "account {id:?} does not hold the expert role; grant it first"
+            ))),
+            status => Err(AccountError::Conflict(format!(
+                "account {id:?} is {}",
+                status.name()
+            ))),
+        }
+    }
+
     /// Grants a role (recorded with who approved it and why).
     pub async fn grant(
         &self,
@@ -818,7 +880,13 @@ impl Accounts {
     }
 
     /// Revokes a grant in force.
-    pub async fn revoke(&self, by: &Principal, id: &str, grant: i64, reason: &str) -> Result<(), AccountError> {
+    pub async fn revoke(
+        &self,
+        by: &Principal,
+        id: &str,
+        grant: i64,
+        reason: &str,
+    ) -> Result<(), AccountError> {
         self.administered(by, id).await?;
         if let Some(p) = text_problem("reason", reason, 500) {
             return Err(AccountError::Invalid(vec![p]));
@@ -836,7 +904,10 @@ impl Accounts {
                 record.role, record.scope
             )));
         }
-        Ok(self.store.revoke_grant(id, grant, &by.actor, reason.trim()).await?)
+        Ok(self
+            .store
+            .revoke_grant(id, grant, &by.actor, reason.trim())
+            .await?)
     }
 
     /// Suspends, reactivates or disables an account.
@@ -860,9 +931,14 @@ impl Accounts {
             )));
         }
         if by.account() == Some(id) {
-            return Err(AccountError::Forbidden("you cannot change your own account's status".into()));
+            return Err(AccountError::Forbidden(
+                "you cannot change your own account's status".into(),
+            ));
         }
-        Ok(self.store.set_account_status(id, status, &by.actor, reason.trim()).await?)
+        Ok(self
+            .store
+            .set_account_status(id, status, &by.actor, reason.trim())
+            .await?)
     }
 
     /// A new enrolment link (a lost authenticator, an expired link): the account goes back to

@@ -252,9 +252,7 @@ pub fn account_id_problem(id: &str) -> Option<String> {
         && id
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
-    (!ok).then(|| {
-        format!("account id {id:?}: use 3-32 of a-z, 0-9, '.', '_', '-', starting with a letter")
-    })
+    (!ok).then(|| format!("account id {id:?}: use 3-32 of a-z, 0-9, '.', '_', '-', starting with a letter"))
 }
 
 /// A role held in a scope.

@@ -80,6 +80,13 @@ pub fn totp_base32(secret: &[u8]) -> String {
     Secret::new(secret.to_vec().into_boxed_slice()).to_base32()
 }
 
+/// The secret from its base32 form (as an authenticator app holds it).
+pub fn totp_secret_from_base32(text: &str) -> Result<Vec<u8>, SecretError> {
+    Secret::try_from_base32(text)
+        .map(|secret| secret.as_bytes().to_vec())
+        .map_err(|err| SecretError::Totp(format!("{err:?}")))
+}
+
 /// The step a code is valid for at `unix_seconds`, if it is valid; the caller refuses a step
 /// already used (RFC 6238 §5.2: a code is accepted once).
 pub fn check_totp(secret: &[u8], account: &str, code: &str, unix_seconds: u64) -> Option<u64> {

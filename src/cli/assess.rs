@@ -1,7 +1,8 @@
 //! `ronghe assess open|experts|score|close|verdict|report|portfolio|rubric`: expert-panel
 //! assessments (Art. 25) straight on the store, with the same rules and audit log as the API.
-//! The chair acts under `--actor` (who opens chairs); each expert declares and scores under their
-//! own expert id as `--actor`. Nothing here prints an expert's individual scores.
+//! The host opens an assessment and names its chair (an expert's account); the chair and each
+//! expert act with their own personal API token (`--token`), never under a claimed name.
+//! Nothing here prints an expert's individual scores.
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -22,9 +23,12 @@ use crate::store::Store;
 
 #[derive(Debug, Subcommand)]
 pub(super) enum Command {
-    /// Open an assessment of a system; you chair it 开启评估.
+    /// Open an assessment of a system, chaired by an expert's account 开启评估.
     Open {
         system: String,
+        /// The chair: an account holding the expert role.
+        #[arg(long, value_name = "ACCOUNT")]
+        chair: String,
         /// A rubric file (TOML) or a registered ID@VERSION; the built-in ronghe-default@1 when absent.
         #[arg(long, value_name = "FILE|ID@VERSION")]
         rubric: Option<String>,
@@ -32,7 +36,7 @@ pub(super) enum Command {
     /// Add experts, declare conflicts of interest, list the panel 评估专家.
     #[command(subcommand)]
     Experts(ExpertsCommand),
-    /// Submit your scores for the open round, as the expert named by --actor 提交评分.
+    /// Submit your scores for the open round, as the expert whose --token this is 提交评分.
     Score {
         assessment: String,
         /// Scores file, TOML or JSON ('-' reads stdin): [scores] criterion = 1-5 or "abstain",
@@ -74,7 +78,7 @@ pub(super) enum ExpertsCommand {
     /// Add an expert to the panel (chair) 添加专家.
     Add {
         assessment: String,
-        /// The expert's id: the --actor name they will declare and score under.
+        /// The expert's account (holding the expert role); they declare and score with their own token.
         #[arg(long)]
         expert: String,
         #[arg(long)]
@@ -83,7 +87,7 @@ pub(super) enum ExpertsCommand {
         #[arg(long)]
         department: String,
     },
-    /// Declare your conflicts of interest, as the expert named by --actor 申报利益冲突.
+    /// Declare your conflicts of interest, as the expert whose --token this is 申报利益冲突.
     Declare {
         assessment: String,
         /// A tie, as ORGANISATION=REASON (repeatable).
@@ -103,14 +107,22 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
     }
     let store = ctx.store().await?;
     match command {
-        Command::Open { system, rubric } => {
+        Command::Open {
+            system,
+            chair,
+            rubric,
+        } => {
+            ctx.accounts(&store)?
+                .require_expert(&chair)
+                .await
+                .map_err(|e| Failure::Refused(e.into()))?;
             let key = rubric_key(ctx, &store, rubric.as_deref()).await?;
             let view = store
-                .open_assessment(&system, (&key.0, key.1), &ctx.actor)
+                .open_assessment(&system, (&key.0, key.1), &chair, &ctx.actor)
                 .await?;
             ctx.out.show(
                 format!(
-                    "已开启评估 opened: {}\n  系统 system:  {} {}\n  量表 rubric:  {}@{}\n  主持人 chair: {}\n下一步 next:   ronghe --actor {} assess experts add {} --expert ID --name 姓名 --department 单位",
+                    "已开启评估 opened: {}\n  系统 system:  {} {}\n  量表 rubric:  {}@{}\n  主持人 chair: {}\n下一步 next:   ronghe --token <{} 的令牌 token> assess experts add {} --expert ID --name 姓名 --department 单位",
                     view.assessment.id,
                     view.assessment.system_id,
                     view.system_name,
@@ -129,12 +141,19 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             name,
             department,
         }) => {
+            ctx.accounts(&store)?
+                .require_expert(&expert)
+                .await
+                .map_err(|e| Failure::Refused(e.into()))?;
             let new = NewExpert {
                 id: expert,
                 name,
                 department,
             };
-            if let Outcome::Expert(e) = act(ctx, &store, &assessment, PanelCommand::AddExpert(new)).await? {
+            let who = ctx
+                .person(&store, "POST", "/api/v1/assessments/{id}/experts", None)
+                .await?;
+            if let Outcome::Expert(e) = act(&store, &assessment, &who, PanelCommand::AddExpert(new)).await? {
                 let recusal = e
                     .recusal
                     .as_deref()
@@ -168,11 +187,19 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                     })
                 })
                 .collect::<Result<Vec<_>, Failure>>()?;
+            let who = ctx
+                .person(
+                    &store,
+                    "PUT",
+                    "/api/v1/assessments/{id}/experts/{expert}/conflicts",
+                    None,
+                )
+                .await?;
             let command = PanelCommand::Declare {
-                expert: ctx.actor.clone(),
+                expert: who.actor.clone(),
                 conflicts,
             };
-            if let Outcome::Expert(e) = act(ctx, &store, &assessment, command).await? {
+            if let Outcome::Expert(e) = act(&store, &assessment, &who, command).await? {
                 let recusal = e
                     .recusal
                     .as_deref()
@@ -194,11 +221,19 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                 toml::from_str(&text).with_context(|| format!("{} is not a scores file", file.display()))
             }
             .map_err(Failure::Refused)?;
+            let who = ctx
+                .person(
+                    &store,
+                    "PUT",
+                    "/api/v1/assessments/{id}/experts/{expert}/scores",
+                    None,
+                )
+                .await?;
             let command = PanelCommand::Submit {
-                expert: ctx.actor.clone(),
+                expert: who.actor.clone(),
                 sheet: sheet.into_sheet(),
             };
-            if let Outcome::Submitted(receipt) = act(ctx, &store, &assessment, command).await? {
+            if let Outcome::Submitted(receipt) = act(&store, &assessment, &who, command).await? {
                 let mut text = format!(
                     "已提交 submitted: {} 第 {} 轮 {} 项指标(评分已密封,本轮结束前任何人不可见)",
                     receipt.expert, receipt.round, receipt.criteria
@@ -216,7 +251,10 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             }
         }
         Command::Close { assessment } => {
-            if let Outcome::Closed(closed) = act(ctx, &store, &assessment, PanelCommand::Close).await? {
+            let who = ctx
+                .person(&store, "POST", "/api/v1/assessments/{id}/close", None)
+                .await?;
+            if let Outcome::Closed(closed) = act(&store, &assessment, &who, PanelCommand::Close).await? {
                 ctx.out.show(describe_closed(&closed), &closed);
             }
         }
@@ -233,8 +271,11 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                         .map_err(Failure::Refused)
                 })
                 .transpose()?;
+            let who = ctx
+                .person(&store, "POST", "/api/v1/assessments/{id}/verdict", None)
+                .await?;
             let outcome = store
-                .decide_assessment(&assessment, &ctx.actor, secrecy_justification, profile)
+                .decide_assessment(&assessment, &who.actor, secrecy_justification, profile)
                 .await?;
             if let Outcome::Decided(report) = outcome {
                 ctx.out.show(describe_verdict(&report), &report);
@@ -272,13 +313,14 @@ fn refused(err: AssessmentError) -> Failure {
     Failure::Refused(err.into())
 }
 
+/// A panel command by the person `who` (the panel's rules decide whether they may).
 async fn act(
-    ctx: &Context,
     store: &Store,
     assessment: &str,
+    who: &crate::access::Principal,
     command: PanelCommand,
 ) -> Result<Outcome, Failure> {
-    Ok(store.act_on_assessment(assessment, &ctx.actor, command).await?)
+    Ok(store.act_on_assessment(assessment, &who.actor, command).await?)
 }
 
 fn read_text(path: &Path) -> Result<String, Failure> {

@@ -40,6 +40,18 @@ pub(super) struct DemoArgs {
 const MARKER: &str = ".ronghe-demo";
 /// The chair and the five experts of every assessment panel.
 const CHAIR: &str = "demo-chair";
+/// The demo's people besides the panel: (id, name, role@scope). Their password is
+/// `DEMO_PASSWORD`; each gets an authenticator secret printed at the start. Demo only.
+const STAFF: [(&str, &str, &str); 6] = [
+    ("demo-pm", "周项目", "project_manager@region:520100"),
+    ("demo-engineer", "吴工程", "engineer@region:520100"),
+    ("demo-operator", "郑运营", "operator@region:520100"),
+    ("demo-gy-admin", "冯管理", "regional_admin@region:520100"),
+    ("demo-zy-admin", "孙管理", "regional_admin@region:520300"),
+    ("demo-auditor", "钱审计", "auditor@province"),
+];
+/// The password of every demo account: for the demo only, printed with the accounts.
+const DEMO_PASSWORD: &str = "Ronghe-Demo-2026";
 const EXPERTS: [(&str, &str); 5] = [
     ("expert-1", "张工"),
     ("expert-2", "李工"),
@@ -97,6 +109,10 @@ pub(super) async fn run(ctx: &Context, args: DemoArgs) -> Result<(), Failure> {
         listener.local_addr().context("listener has no address")?
     );
     let config_file = dir.join("ronghe.toml");
+    write(
+        &dir.join(KEY_FILE),
+        &hex::encode(crate::access::secret::random_bytes::<32>().map_err(|e| Failure::Failed(e.into()))?),
+    )?;
     let calendar_note = provisional_calendar(&dir)?;
     write(
         &config_file,
@@ -117,6 +133,7 @@ pub(super) async fn run(ctx: &Context, args: DemoArgs) -> Result<(), Failure> {
         config: config_file,
         dir: dir.clone(),
         base,
+        tokens: std::sync::Mutex::new(std::collections::HashMap::new()),
     };
     let outcome = journey.run(ctx, &sims).await;
     if outcome.is_ok() && !exit {
@@ -164,9 +181,15 @@ fn config_toml(dir: &Path, database: Option<&str>, exchange: &str) -> String {
     format!(
         "# ronghe demo: the platform's settings, written by `ronghe demo`\n\
          database_url = \"{database}\"\nmappings_dir = \"mappings\"\ncalendar_override = \"{PROVISIONAL_CALENDAR}\"\n\n\
-         [exchange]\nurl = \"{exchange}\"\n"
+         [exchange]\nurl = \"{exchange}\"\n\n\
+         # the node's keys: seal staff accounts and bridge identities (demo only: a random key in a file)\n\
+         [bridge]\nactive_key = \"demo\"\n[[bridge.keys]]\nid = \"demo\"\nsecret = \"file:{key}\"\n",
+        key = dir.join(KEY_FILE).display()
     )
 }
+
+/// The demo node's key (64 hex characters), written fresh by each run.
+const KEY_FILE: &str = "node.key";
 
 /// The demo's working-day override: the years after the embedded calendar, weekends only.
 const PROVISIONAL_CALENDAR: &str = "calendar-provisional.toml";
@@ -205,11 +228,14 @@ struct Journey {
     config: PathBuf,
     dir: PathBuf,
     base: String,
+    /// Each demo person's personal API token, from their sign-in.
+    tokens: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl Journey {
     async fn run(&self, ctx: &Context, sims: &Sims) -> Result<(), Failure> {
         self.wait_ready().await?;
+        self.people(ctx).await?;
         section(ctx, "2. 登记与接入 register, attach, probe");
         for s in &sims.systems {
             let add = [
@@ -252,8 +278,8 @@ impl Journey {
             self.step(ctx, None, &["plans", "import", &plan]).await?;
             self.step(
                 ctx,
-                Some(CHAIR),
-                &["plans", "baseline", system, "--approved-by", CHAIR],
+                Some("demo-pm"),
+                &["plans", "baseline", system, "--approved-by", "周项目(项目经理)"],
             )
             .await?;
         }
@@ -383,9 +409,10 @@ impl Journey {
             "\n$ curl -X POST {url} -d '{{\"case_no\": \"{case_no}\", …}}'   # 网上申请 an online application"
         ));
         let http = reqwest::Client::new();
+        let operator = self.token("demo-operator")?;
         let accepted = http
             .post(&url)
-            .header("x-ronghe-actor", "demo-window")
+            .bearer_auth(&operator)
             .json(&application)
             .send()
             .await
@@ -398,6 +425,7 @@ impl Journey {
         loop {
             let shown: Value = http
                 .get(format!("{url}/{case_no}"))
+                .bearer_auth(&operator)
                 .send()
                 .await
                 .context("cannot read the hand-off")?
@@ -423,7 +451,8 @@ impl Journey {
     /// A five-expert panel scores `system` as `view` says; the chair gives the verdict.
     async fn assess(&self, ctx: &Context, system: &str, view: &[(&str, u8)]) -> Result<(), Failure> {
         let assessment = format!("{system}.1");
-        self.step(ctx, Some(CHAIR), &["assess", "open", system]).await?;
+        self.step(ctx, None, &["assess", "open", system, "--chair", CHAIR])
+            .await?;
         for (expert, name) in EXPERTS {
             let add = [
                 "assess",
@@ -486,9 +515,11 @@ impl Journey {
     async fn wait_delivered(&self) -> Result<(), Failure> {
         let deadline = Instant::now() + Duration::from_secs(120);
         let http = reqwest::Client::new();
+        let operator = self.token("demo-operator")?;
         loop {
             let status: Value = http
                 .get(format!("{}/api/v1/exchange/status", self.base))
+                .bearer_auth(&operator)
                 .send()
                 .await
                 .context("cannot read the exchange status")?
@@ -512,14 +543,185 @@ impl Journey {
         self.dir.join(relative).display().to_string()
     }
 
-    /// Runs `ronghe ARGS` (as `actor`, when given) and stops the demo if it fails.
+    /// A demo person's token.
+    fn token(&self, person: &str) -> Result<String, Failure> {
+        self.tokens
+            .lock()
+            .map_err(|_| Failure::Failed(anyhow!("the demo's tokens are poisoned")))?
+            .get(person)
+            .cloned()
+            .ok_or_else(|| Failure::Failed(anyhow!("demo person {person} has no token")))
+    }
+
+    /// The demo's people: the host bootstraps a platform administrator and creates the panel,
+    /// a project manager, an engineer, an operator, two regional administrators and an auditor;
+    /// each enrols from their one-time link, confirms an authenticator (the demo plays the app),
+    /// signs in with password and code and creates a personal API token, all through the API.
+    async fn people(&self, ctx: &Context) -> Result<(), Failure> {
+        section(
+            ctx,
+            "1. 账号 staff accounts (Art. 20, 21) — 仅供演示 demo accounts only",
+        );
+        let config = crate::config::Config::load(Some(&self.config), |_| None)?;
+        let store = crate::store::Store::open(&config.database_url, &Default::default()).await?;
+        let keyring = config
+            .bridge
+            .as_ref()
+            .map(|keys| crate::bridge::Keyring::build(keys, &ronghe_adapters::Environment))
+            .transpose()
+            .map_err(|e| Failure::Failed(e.into()))?
+            .map(std::sync::Arc::new);
+        let accounts = crate::accounts::Accounts::new(store.clone(), keyring, Default::default());
+        let host = super::host_principal();
+        let mut people: Vec<(String, String, String)> = vec![(
+            "demo-admin".into(),
+            "林平台".into(),
+            "platform_admin@province".into(),
+        )];
+        people.push((CHAIR.into(), "何主任".into(), "expert@province".into()));
+        people.extend(
+            EXPERTS
+                .iter()
+                .map(|(id, name)| ((*id).into(), (*name).into(), "expert@province".into())),
+        );
+        people.extend(
+            STAFF
+                .iter()
+                .map(|(id, name, role)| ((*id).into(), (*name).into(), (*role).into())),
+        );
+        let http = reqwest::Client::new();
+        let mut rows = Vec::new();
+        for (n, (id, name, role)) in people.iter().enumerate() {
+            let first_17 = format!("52010219850101{:03}", 100 + n);
+            let new = crate::accounts::NewAccount {
+                id: id.clone(),
+                name: name.clone(),
+                resident_id: format!("{first_17}{}", crate::validate::check_character(&first_17)),
+                mobile: format!("138{:08}", n),
+                agency: "贵州省政务服务中心(演示)".into(),
+                region: "520000".into(),
+                grants: vec![super::accounts::parse_grant(role)?],
+                approved_by: None,
+                reason: "演示账号 demo account".into(),
+            };
+            let link = if n == 0 {
+                accounts.bootstrap(&host, new).await
+            } else {
+                accounts.create(&host, new).await
+            }
+            .map_err(|e| Failure::Failed(e.into()))?;
+            let (secret, token) = self.enrol_and_sign_in(&http, &link).await?;
+            rows.push(vec![id.clone(), name.clone(), role.clone(), secret]);
+            self.tokens
+                .lock()
+                .map_err(|_| Failure::Failed(anyhow!("the demo's tokens are poisoned")))?
+                .insert(id.clone(), token);
+        }
+        store.close().await;
+        ctx.out.note(&format!(
+            "$ ronghe accounts bootstrap --id demo-admin …; ronghe accounts create --id … --role ROLE@SCOPE …
+  每人经一次性登记链接设置密码、绑定验证器,再以密码+动态口令登录并创建个人令牌 (POST /api/v1/auth/enrolment, /enrolment/confirm, /auth/sign-in, /me/tokens)
+  演示密码 demo password (all): {DEMO_PASSWORD}"
+        ));
+        ctx.out.table(
+            &[
+                "账号 ACCOUNT",
+                "姓名 NAME",
+                "角色 ROLE@SCOPE",
+                "验证器密钥 TOTP SECRET (base32)",
+            ],
+            rows,
+            &serde_json::json!({}),
+        );
+        Ok(())
+    }
+
+    /// Enrols one person from their link through the API and gives their TOTP secret (base32)
+    /// and a personal API token.
+    async fn enrol_and_sign_in(
+        &self,
+        http: &reqwest::Client,
+        link: &crate::accounts::EnrolmentLink,
+    ) -> Result<(String, String), Failure> {
+        let api = |path: &str| format!("{}/api/v1{path}", self.base);
+        let answer = |response: reqwest::Response| async move {
+            let status = response.status();
+            let body: Value = response.json().await.context("unreadable answer")?;
+            if status.is_success() {
+                Ok(body)
+            } else {
+                Err(Failure::Failed(anyhow!("{status}: {body}")))
+            }
+        };
+        let setup = answer(
+            http.post(api("/auth/enrolment"))
+                .json(&json!({"token": link.token, "password": DEMO_PASSWORD}))
+                .send()
+                .await
+                .context("cannot enrol")?,
+        )
+        .await?;
+        let secret_b32 = setup["secret"].as_str().unwrap_or_default().to_owned();
+        let secret = crate::access::secret::totp_secret_from_base32(&secret_b32)
+            .map_err(|e| Failure::Failed(e.into()))?;
+        let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
+        let code = |at: u64| {
+            crate::access::secret::totp_code(&secret, &link.account, at)
+                .map_err(|e| Failure::Failed(e.into()))
+        };
+        answer(
+            http.post(api("/auth/enrolment/confirm"))
+                .json(&json!({"token": link.token, "code": code(now)?}))
+                .send()
+                .await
+                .context("cannot confirm the authenticator")?,
+        )
+        .await?;
+        // The next step's code: each code works once, and one step of skew is allowed.
+        let signed = http
+            .post(api("/auth/sign-in"))
+            .json(&json!({"account": link.account, "password": DEMO_PASSWORD, "code": code(now + 30)?}))
+            .send()
+            .await
+            .context("cannot sign in")?;
+        let cookie = signed
+            .headers()
+            .get(reqwest::header::SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .unwrap_or_default()
+            .to_owned();
+        let session = answer(signed).await?;
+        let issued = answer(
+            http.post(api("/me/tokens"))
+                .header(reqwest::header::COOKIE, cookie)
+                .header(
+                    crate::server::CSRF_HEADER,
+                    session["csrf_token"].as_str().unwrap_or_default(),
+                )
+                .json(&json!({"name": "demo", "days": 30}))
+                .send()
+                .await
+                .context("cannot create a token")?,
+        )
+        .await?;
+        Ok((
+            secret_b32,
+            issued["secret"].as_str().unwrap_or_default().to_owned(),
+        ))
+    }
+
+    /// Runs `ronghe ARGS` (as the demo person `actor`, with their token, when given) and stops
+    /// the demo if it fails.
     async fn step(&self, ctx: &Context, actor: Option<&str>, args: &[&str]) -> Result<(), Failure> {
         let shown = args
             .iter()
             .map(|a| shell_word(&a.replace(&format!("{}/", self.dir.display()), "")))
             .collect::<Vec<_>>()
             .join(" ");
-        let who = actor.map(|a| format!("--actor {a} ")).unwrap_or_default();
+        let who = actor
+            .map(|a| format!("--token <{a} 的令牌 token> "))
+            .unwrap_or_default();
         ctx.out.note(&format!("\n$ ronghe {who}{shown}"));
         let mut argv: Vec<String> = vec![
             "ronghe".into(),
@@ -530,12 +732,12 @@ impl Journey {
             argv.push("--json".into());
         }
         if let Some(actor) = actor {
-            argv.extend(["--actor".into(), actor.to_owned()]);
+            argv.extend(["--token".into(), self.token(actor)?]);
         }
         argv.extend(args.iter().map(|a| (*a).to_owned()));
         let cli =
             Cli::try_parse_from(&argv).map_err(|e| Failure::Failed(anyhow!("demo step {shown}: {e}")))?;
-        let step = super::Context::new(cli.json, cli.config, cli.database, cli.actor);
+        let step = super::Context::new(cli.json, cli.config, cli.database, cli.token);
         match Box::pin(super::run(&step, cli.command)).await {
             Ok(()) => Ok(()),
             Err(Failure::No) => Err(Failure::Failed(anyhow!("demo step `ronghe {shown}` answered no"))),

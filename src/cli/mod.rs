@@ -2,6 +2,7 @@
 //! command group. Human output by default, `--json` for scripts; all printing goes through
 //! `output`.
 
+mod accounts;
 mod adapters;
 mod assess;
 mod bench;
@@ -54,9 +55,17 @@ pub struct Cli {
     /// Platform store URL; overrides the config file (default sqlite://ronghe.db).
     #[arg(long, global = true, value_name = "URL")]
     database: Option<String>,
-    /// Who is acting, for the audit log (default cli:$USER).
-    #[arg(long, global = true, value_name = "NAME")]
-    actor: Option<String>,
+    /// Your personal API token, for the commands that act as a person (an expert's scores and
+    /// declarations, a chair's close and verdict, a baseline's approval); create one with
+    /// `ronghe accounts token create`. Other commands act as the host administrator.
+    #[arg(
+        long,
+        global = true,
+        env = "RONGHE_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    token: Option<String>,
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -78,6 +87,9 @@ enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: Option<std::net::SocketAddr>,
     },
+    /// Staff accounts, roles by duty, enrolment and personal tokens (Art. 20, 21) 账号与角色.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Accounts(accounts::Command),
     /// Register and manage departmental systems 部门系统登记.
     #[command(subcommand, after_help = EXIT_CODES)]
     Systems(systems::Command),
@@ -237,28 +249,98 @@ pub(crate) struct Context {
     out: Output,
     config_path: Option<PathBuf>,
     database: Option<String>,
+    /// The host administrator's audit name, `host:USER@HOST`: commands act directly on the
+    /// store as the host, recorded as such, never under a claimed name.
     actor: String,
+    /// A person's personal API token, for the commands that act as a person.
+    token: Option<String>,
 }
 
 impl Context {
-    /// The context of a command line's global flags; the actor defaults to `cli:$USER`.
     fn new(
         json: bool,
         config_path: Option<PathBuf>,
         database: Option<String>,
-        actor: Option<String>,
+        token: Option<String>,
     ) -> Context {
         Context {
             out: Output::new(json),
             config_path,
             database,
-            actor: actor.unwrap_or_else(|| {
-                format!(
-                    "cli:{}",
-                    std::env::var("USER").unwrap_or_else(|_| "unknown".into())
-                )
-            }),
+            actor: host_principal().actor,
+            token,
         }
+    }
+
+    /// The staff accounts service over `store`, with the node's keys when configured.
+    fn accounts(&self, store: &Store) -> Result<crate::accounts::Accounts, Failure> {
+        let config = self.config()?;
+        let keyring = match &config.bridge {
+            Some(keys) => Some(std::sync::Arc::new(
+                crate::bridge::Keyring::build(keys, &ronghe_adapters::Environment).map_err(|e| {
+                    Failure::Usage(anyhow::Error::new(e).context("cannot build the node's keys ([bridge])"))
+                })?,
+            )),
+            None => None,
+        };
+        Ok(crate::accounts::Accounts::new(
+            store.clone(),
+            keyring,
+            Default::default(),
+        ))
+    }
+
+    /// The person acting through `--token` on the operation `method path` of the policy
+    /// table: refused without a token (exit 2), with a token that is not in force, or without
+    /// the operation's roles (exit 1); `system`, when given, must lie in their scope.
+    async fn person(
+        &self,
+        store: &Store,
+        method: &str,
+        path: &str,
+        system: Option<&crate::systems::System>,
+    ) -> Result<crate::access::Principal, Failure> {
+        use anyhow::anyhow;
+        let Some(token) = &self.token else {
+            return Err(Failure::Usage(anyhow!(
+                "this command acts as a person: give your personal API token with --token or RONGHE_TOKEN (create one with `ronghe accounts token create --account ID`)"
+            )));
+        };
+        let principal = self
+            .accounts(store)?
+            .token_principal(token)
+            .await
+            .map_err(|e| Failure::Failed(e.into()))?
+            .ok_or_else(|| {
+                Failure::Refused(anyhow!(
+                    "the token is unknown, expired or revoked, or its account cannot act"
+                ))
+            })?;
+        let Some(crate::access::Entry {
+            access: crate::access::Access::Signed { roles, .. },
+            ..
+        }) = crate::access::policy::lookup(method, path)
+        else {
+            return Err(Failure::Failed(anyhow!("{method} {path} has no policy row")));
+        };
+        if !principal.holds_any(roles) {
+            let names: Vec<&str> = roles.iter().map(|r| r.name()).collect();
+            return Err(Failure::Refused(anyhow!(
+                "{} may not do this: it needs one of the roles {}",
+                principal.actor,
+                names.join(", ")
+            )));
+        }
+        if let Some(system) = system
+            && !principal.covers_system(roles, &system.region_code, &system.department)
+        {
+            return Err(Failure::Refused(anyhow!(
+                "system {} lies outside the scope of {}'s roles",
+                system.id,
+                principal.actor
+            )));
+        }
+        Ok(principal)
     }
 
     /// The resolved configuration: file, then environment, then flags.
@@ -289,7 +371,7 @@ impl Context {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.log_format);
-    let ctx = Context::new(cli.json, cli.config, cli.database, cli.actor);
+    let ctx = Context::new(cli.json, cli.config, cli.database, cli.token);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(err) => {
@@ -326,6 +408,7 @@ async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
             crate::server::serve(config).await?;
             Ok(())
         }
+        Command::Accounts(cmd) => accounts::run(ctx, cmd).await,
         Command::Systems(cmd) => systems::run(ctx, cmd).await,
         Command::Adapters(cmd) => adapters::run(ctx, cmd).await,
         Command::Bridge(cmd) => bridge::run(ctx, cmd).await,
@@ -352,6 +435,18 @@ async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
         Command::Notifications(cmd) => scheduler::notifications(ctx, cmd).await,
         Command::Migrate(cmd) => migrate::run(ctx, cmd).await,
     }
+}
+
+/// The host administrator: whoever runs a command on the platform's machine.
+pub(crate) fn host_principal() -> crate::access::Principal {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    crate::access::Principal::host(&user, &host)
 }
 
 fn init_tracing(format: LogFormat) {

@@ -177,6 +177,15 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             approved_by,
             reason,
         } => {
+            let registered = store.get_system(&system).await?;
+            let who = ctx
+                .person(
+                    &store,
+                    "POST",
+                    "/api/v1/plans/{system}/baseline",
+                    Some(&registered),
+                )
+                .await?;
             let version = ops::baseline(
                 &store,
                 &system,
@@ -184,7 +193,7 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                 &reason,
                 today,
                 &calendar,
-                &ctx.actor,
+                &who.actor,
             )
             .await?;
             let view = ops::show(&store, &system, today, &calendar).await?;

@@ -14,7 +14,7 @@ use ronghe_assessment::risk::DataProfile;
 use ronghe_assessment::rubric::{DEFAULT_RUBRIC, Rubric};
 use serde::Deserialize;
 
-use super::{Actor, ApiError, ApiJson, AppState};
+use super::{Actor, ApiError, ApiJson, AppState, Authorized};
 use crate::assessments::{
     Assessment, AssessmentError, AssessmentView, Command, Conflict, Expert, NewExpert, Outcome, Portfolio,
     Receipt, RoundClosed, ScoreSheet,
@@ -59,6 +59,8 @@ pub(super) struct RubricKey {
 #[serde(deny_unknown_fields)]
 pub(super) struct OpenRequest {
     system_id: String,
+    /// The chair: an account holding the expert role.
+    chair: String,
     /// A registered rubric version; the built-in `ronghe-default` when absent.
     rubric: Option<RubricKey>,
 }
@@ -113,9 +115,37 @@ async fn default_rubric(state: &AppState, actor: &str) -> Result<(String, i64), 
 ))]
 pub(super) async fn list(
     State(state): State<AppState>,
+    auth: Authorized,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Vec<Assessment>>, ApiError> {
-    Ok(Json(state.store.list_assessments(query.system.as_deref()).await?))
+    let all = state.store.list_assessments(query.system.as_deref()).await?;
+    // Experts see the assessments they chair or sit on; other roles those of their systems.
+    let me = auth.principal.account().unwrap_or_default().to_owned();
+    let expert = auth.principal.holds_any(&[crate::access::Role::Expert]);
+    let visible = auth.visible_systems(&state).await?;
+    let mut shown = Vec::new();
+    for assessment in all {
+        let by_scope = visible
+            .as_ref()
+            .is_none_or(|ids| ids.contains(&assessment.system_id))
+            && auth
+                .roles
+                .iter()
+                .any(|r| *r != crate::access::Role::Expert && auth.principal.holds_any(&[*r]));
+        let member = expert
+            && (assessment.chair == me
+                || state
+                    .store
+                    .assessment(&assessment.id)
+                    .await?
+                    .experts
+                    .iter()
+                    .any(|e| e.id == me));
+        if by_scope || member {
+            shown.push(assessment);
+        }
+    }
+    Ok(Json(shown))
 }
 
 #[utoipa::path(post, path = "/api/v1/assessments", tag = "assessments", request_body = OpenRequest, responses(
@@ -125,16 +155,19 @@ pub(super) async fn list(
 ))]
 pub(super) async fn open(
     State(state): State<AppState>,
-    Actor(actor): Actor,
+    auth: Authorized,
     ApiJson(request): ApiJson<OpenRequest>,
 ) -> Result<(StatusCode, Json<AssessmentView>), ApiError> {
+    auth.require_system(&state, &request.system_id).await?;
+    state.accounts.require_expert(&request.chair).await?;
+    let actor = auth.principal.actor.clone();
     let key = match request.rubric {
         Some(key) => (key.id, key.version),
         None => default_rubric(&state, &actor).await?,
     };
     let view = state
         .store
-        .open_assessment(&request.system_id, (&key.0, key.1), &actor)
+        .open_assessment(&request.system_id, (&key.0, key.1), &request.chair, &actor)
         .await?;
     tracing::info!(assessment = %view.assessment.id, actor, "assessment opened");
     Ok((StatusCode::CREATED, Json(view)))
@@ -340,8 +373,17 @@ pub(super) async fn report(
 #[utoipa::path(get, path = "/api/v1/assessments/portfolio", tag = "assessments", responses(
     (status = 200, body = Portfolio),
 ))]
-pub(super) async fn portfolio(State(state): State<AppState>) -> Result<Json<Portfolio>, ApiError> {
-    Ok(Json(state.store.portfolio().await?))
+pub(super) async fn portfolio(
+    State(state): State<AppState>,
+    auth: Authorized,
+) -> Result<Json<Portfolio>, ApiError> {
+    let mut portfolio = state.store.portfolio().await?;
+    if let Some(ids) = auth.visible_systems(&state).await? {
+        portfolio.systems.retain(|entry| ids.contains(&entry.system_id));
+        // Agreement across systems mixes systems outside the caller's scope.
+        portfolio.agreement.clear();
+    }
+    Ok(Json(portfolio))
 }
 
 #[utoipa::path(get, path = "/api/v1/assessments/rubrics", tag = "assessments", responses(

@@ -12,7 +12,7 @@ use base64::Engine as _;
 use chrono::Utc;
 use serde::Deserialize;
 
-use super::{Actor, ApiError, ApiJson, AppState};
+use super::{Actor, ApiError, ApiJson, AppState, Authorized};
 use crate::bridge::{
     Bridge, BridgeError, IdentityReport, IdentityView, ImportReport, IssuedProof, IssuedTicket, LinkRequest,
     LinkView, NewAccount, NewIdentity, PublicKey, Redemption, Refusal, Report, SystemCredentials,
@@ -192,9 +192,10 @@ pub(super) struct LinksQuery {
 /// Links of a user, of a system, or all (audited read).
 pub(super) async fn list_links(
     State(state): State<AppState>,
-    Actor(actor): Actor,
+    auth: Authorized,
     Query(q): Query<LinksQuery>,
 ) -> Result<Json<Vec<LinkView>>, ApiError> {
+    let actor = auth.principal.actor.clone();
     let links = bridge(&state)?
         .links(
             q.user_id.as_deref(),
@@ -204,7 +205,7 @@ pub(super) async fn list_links(
             Utc::now(),
         )
         .await?;
-    Ok(Json(links))
+    Ok(Json(auth.filter(&state, links, |l| &l.system_id).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/bridge/links", tag = "bridge", request_body = LinkRequest, responses(
@@ -216,9 +217,11 @@ pub(super) async fn list_links(
 /// Links a user explicitly: with a link proof, or as an administrator with a reason.
 pub(super) async fn link(
     State(state): State<AppState>,
-    Actor(actor): Actor,
+    auth: Authorized,
     ApiJson(request): ApiJson<LinkRequest>,
 ) -> Result<(StatusCode, Json<LinkView>), ApiError> {
+    auth.require_system(&state, &request.system_id).await?;
+    let actor = auth.principal.actor.clone();
     let link = bridge(&state)?.link(request, &actor, Utc::now()).await?;
     Ok((StatusCode::CREATED, Json(link)))
 }
@@ -239,9 +242,11 @@ pub(super) struct UnlinkRequest {
 /// Revokes a user's link to a system (the user or an administrator, named by the actor).
 pub(super) async fn unlink(
     State(state): State<AppState>,
-    Actor(actor): Actor,
+    auth: Authorized,
     ApiJson(r): ApiJson<UnlinkRequest>,
 ) -> Result<Json<LinkView>, ApiError> {
+    auth.require_system(&state, &r.system_id).await?;
+    let actor = auth.principal.actor.clone();
     let link = bridge(&state)?
         .unlink(&r.user_id, &r.system_id, &r.reason, &actor, Utc::now())
         .await?;
@@ -267,9 +272,11 @@ pub(super) struct IssueRequest {
 /// Issues a short-lived, single-use ticket for a linked user and a system.
 pub(super) async fn issue(
     State(state): State<AppState>,
-    Actor(actor): Actor,
+    auth: Authorized,
     ApiJson(r): ApiJson<IssueRequest>,
 ) -> Result<(StatusCode, Json<IssuedTicket>), ApiError> {
+    auth.require_system(&state, &r.system_id).await?;
+    let actor = auth.principal.actor.clone();
     let issued = bridge(&state)?
         .issue(
             &r.user_id,
@@ -350,9 +357,23 @@ pub(super) struct ReportQuery {
 /// Auto-link conflicts and accounts named by write-backs but linked to no one (audited read).
 pub(super) async fn report(
     State(state): State<AppState>,
-    Actor(actor): Actor,
+    auth: Authorized,
     Query(q): Query<ReportQuery>,
 ) -> Result<Json<Report>, ApiError> {
+    match q.system_id.as_deref() {
+        Some(system) => {
+            auth.require_system(&state, system).await?;
+        }
+        None if auth.visible_systems(&state).await?.is_some() => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "out_of_scope",
+                "the report across every system needs a province-wide role; name a system_id in your scope",
+            ));
+        }
+        None => {}
+    }
+    let actor = auth.principal.actor.clone();
     let report = bridge(&state)?
         .report(q.system_id.as_deref(), &actor, Utc::now())
         .await?;

@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
-use super::{Actor, ApiError, ApiJson, AppState};
+use super::{Actor, ApiError, ApiJson, AppState, Authorized};
 use crate::case::FieldIssue;
 use crate::corrections::{self, Action, Correction, CorrectionError, Source, Status};
 use crate::store::CorrectionFilter;
@@ -122,7 +122,7 @@ fn issue(field: &str, rule: &str, message: &str) -> FieldIssue {
 ))]
 pub(super) async fn raise(
     State(state): State<AppState>,
-    Actor(actor): Actor,
+    auth: Authorized,
     ApiJson(request): ApiJson<RaiseRequest>,
 ) -> Result<(StatusCode, Json<CorrectionView>), ApiError> {
     let mut issues = corrections::check_text("reason", &request.reason);
@@ -148,6 +148,12 @@ pub(super) async fn raise(
     let Some(source) = source.filter(|_| issues.is_empty()) else {
         return Err(ApiError::validation(issues));
     };
+    let system_id = match &source {
+        Source::Case { system_id, .. } => system_id.clone(),
+        Source::QualityItem(id) => state.store.quality_item(*id).await?.system_id,
+    };
+    auth.require_system(&state, &system_id).await?;
+    let actor = auth.principal.actor.clone();
     let now = Utc::now();
     let due_on = corrections::due_on(&state.calendar, now).map_err(CorrectionError::from)?;
     let raised = state
@@ -164,6 +170,7 @@ pub(super) async fn raise(
 ))]
 pub(super) async fn list(
     State(state): State<AppState>,
+    auth: Authorized,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Vec<CorrectionView>>, ApiError> {
     let status = match q.status.as_deref() {
@@ -191,7 +198,9 @@ pub(super) async fn list(
             views.push(view);
         }
     }
-    Ok(Json(views))
+    Ok(Json(
+        auth.filter(&state, views, |v| &v.correction.system_id).await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/corrections/{id}", tag = "corrections", params(("id" = i64, Path)),

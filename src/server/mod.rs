@@ -1,7 +1,9 @@
 //! The HTTP server: the router with every endpoint, shared state, and `serve` with graceful
 //! shutdown. Handlers live in modules named for what they serve.
 
+mod accounts;
 mod assessments;
+mod auth;
 mod bridge;
 mod cases;
 mod corrections;
@@ -21,6 +23,7 @@ mod rules;
 mod systems;
 mod writeback;
 
+pub use auth::{Authorized, CSRF_HEADER, SESSION_COOKIE};
 pub use error::{ApiError, ApiJson};
 pub use metrics::Metrics;
 
@@ -50,6 +53,8 @@ pub struct AppState {
     pub calendar: Arc<crate::calendar::Calendar>,
     /// The write-back intake: mappings and configs of the systems that push.
     pub writeback: crate::writeback::Intake,
+    /// Staff accounts: sign-in, sessions, tokens; every caller resolves here.
+    pub accounts: crate::accounts::Accounts,
 }
 
 /// The router with every endpoint, its limits and middleware.
@@ -74,6 +79,12 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .merge(handoff::routes())
         .merge(notifications::routes())
         .merge(migration::routes())
+        .merge(auth::routes())
+        .merge(accounts::routes())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authorize,
+        ))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
@@ -97,27 +108,16 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-/// Who makes a call, from the `X-Ronghe-Actor` header (`anonymous` when absent). Every
-/// mutating call and every read of personal data is audited under this name; accounts with
-/// regional scopes will replace the header.
+/// Who makes a call, for the audit log: the authorized principal's actor name (the account id
+/// of a person). Only routes the policy table signs have one.
 pub struct Actor(pub String);
 
 impl<S: Send + Sync> FromRequestParts<S> for Actor {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let Some(value) = parts.headers.get("x-ronghe-actor") else {
-            return Ok(Actor("anonymous".to_owned()));
-        };
-        match value.to_str() {
-            Ok(name) if !name.trim().is_empty() && name.len() <= 64 => Ok(Actor(name.trim().to_owned())),
-            _ => Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_actor",
-                "X-Ronghe-Actor must be 1-64 visible ASCII characters",
-            )
-            .with_field("X-Ronghe-Actor")),
-        }
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let authorized = Authorized::from_request_parts(parts, state).await?;
+        Ok(Actor(authorized.principal.actor.clone()))
     }
 }
 
@@ -152,18 +152,21 @@ pub async fn serve_on(
                 redact(&config.database_url)
             )
         })?;
-    let bridge = match &config.bridge {
-        Some(keys) => {
-            let keyring = crate::bridge::Keyring::build(keys, &ronghe_adapters::Environment)
-                .context("cannot build the bridge keys")?;
-            Some(crate::bridge::Bridge::new(
-                store.clone(),
-                Arc::new(keyring),
-                Arc::new(ronghe_adapters::Environment),
-            ))
-        }
+    let keyring = match &config.bridge {
+        Some(keys) => Some(Arc::new(
+            crate::bridge::Keyring::build(keys, &ronghe_adapters::Environment)
+                .context("cannot build the node's keys ([bridge])")?,
+        )),
         None => None,
     };
+    let bridge = keyring.as_ref().map(|keyring| {
+        crate::bridge::Bridge::new(
+            store.clone(),
+            keyring.clone(),
+            Arc::new(ronghe_adapters::Environment),
+        )
+    });
+    let accounts = crate::accounts::Accounts::new(store.clone(), keyring, Default::default());
     let calendar = crate::calendar::Calendar::load(config.calendar_override.as_deref())
         .context("cannot load the working-day calendar")?;
     let metrics = Metrics::new();
@@ -207,6 +210,7 @@ pub async fn serve_on(
         bridge,
         calendar,
         writeback: intake,
+        accounts,
     };
     let mut handoff_stopped = stopped.clone();
     background.push((
@@ -222,13 +226,16 @@ pub async fn serve_on(
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
     let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
     let mut server = tokio::spawn(
-        axum::serve(listener, app(state, config.max_body_bytes))
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                tracing::info!(grace_seconds = grace.as_secs(), "shutting down");
-                let _ = signalled_tx.send(());
-            })
-            .into_future(),
+        axum::serve(
+            listener,
+            app(state, config.max_body_bytes).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!(grace_seconds = grace.as_secs(), "shutting down");
+            let _ = signalled_tx.send(());
+        })
+        .into_future(),
     );
     let grace_over = async {
         match signalled_rx.await {

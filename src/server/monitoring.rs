@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use super::{Actor, ApiError, AppState};
+use super::{Actor, ApiError, AppState, Authorized};
 use crate::monitoring::{self, Reconciliation, ReportFormat};
 use crate::pull::PullError;
 use crate::store::StoredReconciliation;
@@ -115,9 +115,11 @@ pub(super) struct SavedQuery {
     responses((status = 200, body = [StoredReconciliation])))]
 pub(super) async fn saved(
     State(state): State<AppState>,
+    auth: Authorized,
     Query(q): Query<SavedQuery>,
 ) -> Result<Response, ApiError> {
     let saved = state.store.reconciliations(q.system.as_deref(), q.date).await?;
+    let saved = auth.filter(&state, saved, |r| &r.system_id).await?;
     if q.format.is_none() {
         return Ok(Json(saved).into_response());
     }

@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use super::{Actor, ApiError, ApiJson, AppState};
+use super::{ApiError, ApiJson, AppState, Authorized};
 use crate::notices::{NewNotice, Notice};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -42,9 +42,11 @@ pub(super) async fn list(
 ))]
 pub(super) async fn announce(
     State(state): State<AppState>,
-    Actor(actor): Actor,
+    auth: Authorized,
     ApiJson(new): ApiJson<NewNotice>,
 ) -> Result<(StatusCode, Json<Notice>), ApiError> {
+    auth.require_system(&state, &new.system_id).await?;
+    let actor = auth.principal.actor.clone();
     let (published_on, earliest) = new
         .check(&state.calendar, crate::calendar::today())
         .map_err(ApiError::validation)?;

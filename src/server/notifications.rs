@@ -7,7 +7,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, Authorized};
 use crate::store::{Level, Notification};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -29,6 +29,7 @@ pub(super) struct ListQuery {
     responses((status = 200, body = [Notification])))]
 pub(super) async fn list(
     State(state): State<AppState>,
+    auth: Authorized,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Vec<Notification>>, ApiError> {
     let level = match q.level.as_deref() {
@@ -53,10 +54,10 @@ pub(super) async fn list(
         .with_field("state"));
     }
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    Ok(Json(
-        state
-            .store
-            .list_notifications(level, q.state.as_deref(), limit)
-            .await?,
-    ))
+    let all = state
+        .store
+        .list_notifications(level, q.state.as_deref(), limit)
+        .await?;
+    // Outside a province-wide role, only notifications about systems in scope (by subject).
+    Ok(Json(auth.filter(&state, all, |n| &n.subject_id).await?))
 }

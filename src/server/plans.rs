@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use super::{Actor, ApiError, ApiJson, AppState};
+use super::{Actor, ApiError, ApiJson, AppState, Authorized};
 use crate::calendar::today;
 use crate::plans::ops::{self, Format, PlanError, PlanSummary};
 use crate::plans::{PlanView, gantt};
@@ -53,10 +53,12 @@ impl From<PlanError> for ApiError {
 }
 
 #[utoipa::path(get, path = "/api/v1/plans", tag = "plans", responses((status = 200, body = [PlanSummary])))]
-pub(super) async fn portfolio(State(state): State<AppState>) -> Result<Json<Vec<PlanSummary>>, ApiError> {
-    Ok(Json(
-        ops::portfolio(&state.store, today(), &state.calendar).await?,
-    ))
+pub(super) async fn portfolio(
+    State(state): State<AppState>,
+    auth: Authorized,
+) -> Result<Json<Vec<PlanSummary>>, ApiError> {
+    let plans = ops::portfolio(&state.store, today(), &state.calendar).await?;
+    Ok(Json(auth.filter(&state, plans, |p| &p.system_id).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/plans/{system}", tag = "plans", params(("system" = String, Path)),

@@ -7,7 +7,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::{Actor, ApiError, AppState};
+use super::{Actor, ApiError, AppState, Authorized};
 use crate::store::{QualityItem, QualityStatus, QualitySummary};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -33,6 +33,7 @@ pub(super) struct ListQuery {
 ))]
 pub(super) async fn list(
     State(state): State<AppState>,
+    auth: Authorized,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Vec<QualitySummary>>, ApiError> {
     let status = match query.status.as_deref() {
@@ -55,12 +56,11 @@ pub(super) async fn list(
         )
         .with_field("limit"));
     }
-    Ok(Json(
-        state
-            .store
-            .list_quality_items(query.system.as_deref(), status, limit)
-            .await?,
-    ))
+    let items = state
+        .store
+        .list_quality_items(query.system.as_deref(), status, limit)
+        .await?;
+    Ok(Json(auth.filter(&state, items, |i| &i.system_id).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/quality/{id}", tag = "writeback", params(("id" = i64, Path)), responses(

@@ -7,7 +7,7 @@ use axum::{Json, Router};
 use chrono::Utc;
 use serde::Deserialize;
 
-use super::{Actor, ApiError, ApiJson, AppState};
+use super::{Actor, ApiError, ApiJson, AppState, Authorized};
 use crate::systems::{NewSystem, System, SystemPatch, SystemStatus};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -37,6 +37,7 @@ pub(super) struct RetireRequest {
 ))]
 pub(super) async fn list(
     State(state): State<AppState>,
+    auth: Authorized,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Vec<System>>, ApiError> {
     let status = match query.status.as_deref() {
@@ -50,7 +51,8 @@ pub(super) async fn list(
             .with_field("status")
         })?),
     };
-    Ok(Json(state.store.list_systems(status).await?))
+    let systems = state.store.list_systems(status).await?;
+    Ok(Json(systems.into_iter().filter(|s| auth.sees(s)).collect()))
 }
 
 #[utoipa::path(post, path = "/api/v1/systems", tag = "systems", request_body = NewSystem, responses(
@@ -61,10 +63,21 @@ pub(super) async fn list(
 ))]
 pub(super) async fn register(
     State(state): State<AppState>,
-    Actor(actor): Actor,
+    auth: Authorized,
     ApiJson(new): ApiJson<NewSystem>,
 ) -> Result<(StatusCode, Json<System>), ApiError> {
     let system = new.validate(Utc::now())?;
+    if !auth.sees(&system) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "out_of_scope",
+            format!(
+                "a system of {} in {} lies outside the scope of your roles",
+                system.department, system.region_code
+            ),
+        ));
+    }
+    let actor = auth.principal.actor.clone();
     state.store.insert_system(&system, &actor).await?;
     tracing::info!(system = %system.id, actor, "system registered");
     Ok((StatusCode::CREATED, Json(system)))

@@ -77,9 +77,13 @@ pub struct GrantRecord {
 impl GrantRecord {
     /// The grant it records; a row this build cannot read is corrupt.
     pub fn grant(&self) -> Result<Grant, StoreError> {
-        let corrupt = |detail: String| StoreError::Corrupt { what: "grant", detail };
+        let corrupt = |detail: String| StoreError::Corrupt {
+            what: "grant",
+            detail,
+        };
         Ok(Grant {
-            role: Role::parse(&self.role).ok_or_else(|| corrupt(format!("{}: role {:?}", self.id, self.role)))?,
+            role: Role::parse(&self.role)
+                .ok_or_else(|| corrupt(format!("{}: role {:?}", self.id, self.role)))?,
             scope: Scope::parse(&self.scope).map_err(corrupt)?,
         })
     }
@@ -249,7 +253,12 @@ impl Store {
     }
 
     /// Records a grant of a role to an account.
-    pub async fn add_grant(&self, account: &str, request: &GrantRequest, actor: &str) -> Result<i64, StoreError> {
+    pub async fn add_grant(
+        &self,
+        account: &str,
+        request: &GrantRequest,
+        actor: &str,
+    ) -> Result<i64, StoreError> {
         let now = Utc::now();
         Ok(on_pool!(self, pool => {
             let mut tx = pool.begin_with(self.backend().begin_write()).await?;
@@ -264,7 +273,13 @@ impl Store {
     }
 
     /// Revokes a grant in force; the record stays.
-    pub async fn revoke_grant(&self, account: &str, grant: i64, actor: &str, reason: &str) -> Result<(), StoreError> {
+    pub async fn revoke_grant(
+        &self,
+        account: &str,
+        grant: i64,
+        actor: &str,
+        reason: &str,
+    ) -> Result<(), StoreError> {
         let now = Utc::now();
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(self.backend().begin_write()).await?;
@@ -392,7 +407,12 @@ impl Store {
 
     /// Uses an enrolment link (once) and activates its account with the confirmed TOTP step.
     /// False when the link was used meanwhile.
-    pub async fn complete_enrolment(&self, token_hash: &str, account: &str, step: i64) -> Result<bool, StoreError> {
+    pub async fn complete_enrolment(
+        &self,
+        token_hash: &str,
+        account: &str,
+        step: i64,
+    ) -> Result<bool, StoreError> {
         let now = Utc::now();
         Ok(on_pool!(self, pool => {
             let mut tx = pool.begin_with(self.backend().begin_write()).await?;
@@ -502,7 +522,11 @@ impl Store {
     }
 
     /// An account's sessions that have not ended, newest first.
-    pub async fn account_sessions(&self, account: &str, now: DateTime<Utc>) -> Result<Vec<SessionRow>, StoreError> {
+    pub async fn account_sessions(
+        &self,
+        account: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<SessionRow>, StoreError> {
         Ok(on_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT * FROM account_sessions WHERE account_id = $1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY created_at DESC",
@@ -527,7 +551,12 @@ impl Store {
     }
 
     /// Ends one session (`Some`) or every session of the account (`None`: sign out everywhere).
-    pub async fn end_sessions(&self, account: &str, only: Option<&str>, actor: &str) -> Result<u64, StoreError> {
+    pub async fn end_sessions(
+        &self,
+        account: &str,
+        only: Option<&str>,
+        actor: &str,
+    ) -> Result<u64, StoreError> {
         let now = Utc::now();
         Ok(on_pool!(self, pool => {
             let mut tx = pool.begin_with(self.backend().begin_write()).await?;
@@ -588,7 +617,9 @@ impl Store {
     /// Records a token's use: `last_used_at` always; an audit event when the previous use was
     /// more than `TOKEN_USE_AUDIT_EVERY` ago, so a busy script leaves a trail, not a flood.
     pub async fn token_used(&self, token: &TokenRow, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let audit_it = token.last_used_at.is_none_or(|last| now - last > TOKEN_USE_AUDIT_EVERY);
+        let audit_it = token
+            .last_used_at
+            .is_none_or(|last| now - last > TOKEN_USE_AUDIT_EVERY);
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query("UPDATE account_tokens SET last_used_at = $2 WHERE id = $1")
@@ -624,4 +655,3 @@ impl Store {
         Ok(())
     }
 }
-

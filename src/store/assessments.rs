@@ -379,12 +379,14 @@ impl Store {
         parse_rubric(&source)
     }
 
-    /// Opens an assessment of a system with a registered rubric version; `actor` chairs it.
+    /// Opens an assessment of a system with a registered rubric version, chaired by `chair`
+    /// (an expert); `actor` is who opens it.
     /// Refused while another assessment of the system is in progress.
     pub async fn open_assessment(
         &self,
         system_id: &str,
         (rubric_id, rubric_version): (&str, i64),
+        chair: &str,
         actor: &str,
     ) -> Result<AssessmentView, StoreError> {
         let rubric = self.rubric(rubric_id, rubric_version).await?;
@@ -409,7 +411,7 @@ impl Store {
                 .bind(system_id)
                 .fetch_one(&mut *tx)
                 .await?;
-            let (assessment, round) = assessments::open(&system, &rubric, seq + 1, actor, Utc::now())?;
+            let (assessment, round) = assessments::open(&system, &rubric, seq + 1, chair, Utc::now())?;
             sqlx::query(
                 "INSERT INTO assessments (id, system_id, seq, rubric_id, rubric_version, chair, state, round, opened_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -428,7 +430,7 @@ impl Store {
             .await?;
             insert_round!(tx, &assessment.id, round)?;
             audit!(tx, actor, "assessment.open", &assessment.id, serde_json::json!({
-                "system": system_id, "rubric": rubric_id, "version": rubric_version, "chair": actor,
+                "system": system_id, "rubric": rubric_id, "version": rubric_version, "chair": chair,
             }))?;
             tx.commit().await?;
             assessment.id

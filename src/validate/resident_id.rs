@@ -171,7 +171,7 @@ fn digits_value(digits: &str) -> u32 {
 }
 
 /// The GB 11643 check character for 17 ASCII digits: (12 − Σ mod 11) mod 11, 10 written as X.
-fn check_character(first_17: &str) -> char {
+pub fn check_character(first_17: &str) -> char {
     let sum: u32 = first_17
         .bytes()
         .zip(WEIGHTS)

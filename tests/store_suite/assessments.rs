@@ -34,7 +34,7 @@ async fn panel_of_five(store: &Store, id: &str) -> String {
         .await
         .expect("register the rubric");
     let view = store
-        .open_assessment(id, ("ronghe-default", 1), CHAIR)
+        .open_assessment(id, ("ronghe-default", 1), CHAIR, CHAIR)
         .await
         .expect("open");
     for expert in EXPERTS {
@@ -119,7 +119,7 @@ pub async fn rubric_versions(store: Store) {
     // Once used, a version never changes: the change needs a new version.
     store.insert_system(&common::system("sys"), "test").await.unwrap();
     store
-        .open_assessment("sys", ("ronghe-default", 1), CHAIR)
+        .open_assessment("sys", ("ronghe-default", 1), CHAIR, CHAIR)
         .await
         .unwrap();
     let err = store
@@ -390,7 +390,7 @@ pub async fn concurrent_submissions(store: Store) {
 pub async fn which_assessments_may_open(store: Store) {
     let id = panel_of_five(&store, "sys").await;
     let err = store
-        .open_assessment("sys", ("ronghe-default", 1), CHAIR)
+        .open_assessment("sys", ("ronghe-default", 1), CHAIR, CHAIR)
         .await
         .unwrap_err();
     assert_eq!(state_code(err), "assessment_in_progress");
@@ -400,7 +400,7 @@ pub async fn which_assessments_may_open(store: Store) {
     decide(&store, &id).await;
     // A reassessment opens once the first has its verdict.
     let second = store
-        .open_assessment("sys", ("ronghe-default", 1), "chair-li")
+        .open_assessment("sys", ("ronghe-default", 1), "chair-li", "chair-li")
         .await
         .unwrap();
     assert_eq!(
@@ -432,13 +432,13 @@ pub async fn which_assessments_may_open(store: Store) {
         .await
         .unwrap();
     let err = store
-        .open_assessment("old", ("ronghe-default", 1), CHAIR)
+        .open_assessment("old", ("ronghe-default", 1), CHAIR, CHAIR)
         .await
         .unwrap_err();
     assert_eq!(state_code(err), "system_retired");
     assert!(matches!(
         store
-            .open_assessment("nope", ("ronghe-default", 1), CHAIR)
+            .open_assessment("nope", ("ronghe-default", 1), CHAIR, CHAIR)
             .await
             .unwrap_err(),
         StoreError::NotFound { .. }
