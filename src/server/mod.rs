@@ -2,6 +2,7 @@
 //! shutdown. Handlers live in modules named for what they serve.
 
 mod assessments;
+mod audit;
 mod bridge;
 mod cases;
 mod corrections;
@@ -74,6 +75,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .merge(handoff::routes())
         .merge(notifications::routes())
         .merge(migration::routes())
+        .merge(audit::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
