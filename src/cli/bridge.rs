@@ -378,16 +378,24 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
 }
 
 impl Context {
+    /// The node's keys from `[bridge]` in the config, or `None` when it has none.
+    pub(super) fn keyring(&self) -> Result<Option<crate::bridge::Keyring>, Failure> {
+        let config = self.config()?;
+        let Some(keys) = config.bridge.as_ref() else {
+            return Ok(None);
+        };
+        crate::bridge::Keyring::build(keys, &Environment)
+            .map(Some)
+            .map_err(|e| Failure::Failed(anyhow::Error::new(e).context("cannot build the bridge keys")))
+    }
+
     /// The bridge: the store and the `[bridge]` keys of the config.
     pub(super) async fn bridge(&self) -> Result<Bridge, Failure> {
-        let config = self.config()?;
-        let keys = config.bridge.as_ref().ok_or_else(|| {
+        let keyring = self.keyring()?.ok_or_else(|| {
             Failure::Refused(anyhow::anyhow!(
                 "no [bridge] keys in the config; add them (see README) and pass --config"
             ))
         })?;
-        let keyring = crate::bridge::Keyring::build(keys, &Environment)
-            .map_err(|e| Failure::Failed(anyhow::Error::new(e).context("cannot build the bridge keys")))?;
         Ok(Bridge::new(
             self.store().await?,
             std::sync::Arc::new(keyring),

@@ -5,6 +5,7 @@
 mod accounts;
 mod adapters;
 mod assess;
+mod audit;
 mod bench;
 mod bridge;
 mod calendar;
@@ -171,6 +172,9 @@ enum Command {
     /// the run is not complete 全量迁移.
     #[command(subcommand, after_help = EXIT_CODES)]
     Migrate(migrate::Command),
+    /// The hash-chained audit log (Art. 21, 32): list, verify, export signed, prune 审计日志.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Audit(audit::Command),
 }
 
 /// A command's failure, mapped to the documented exit codes.
@@ -434,6 +438,7 @@ async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
         Command::Scheduler(cmd) => scheduler::run(ctx, cmd).await,
         Command::Notifications(cmd) => scheduler::notifications(ctx, cmd).await,
         Command::Migrate(cmd) => migrate::run(ctx, cmd).await,
+        Command::Audit(cmd) => audit::run(ctx, cmd).await,
     }
 }
 

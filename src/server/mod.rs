@@ -3,6 +3,7 @@
 
 mod accounts;
 mod assessments;
+mod audit;
 mod auth;
 mod bridge;
 mod cases;
@@ -79,6 +80,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .merge(handoff::routes())
         .merge(notifications::routes())
         .merge(migration::routes())
+        .merge(audit::routes())
         .merge(auth::routes())
         .merge(accounts::routes())
         .route_layer(axum::middleware::from_fn_with_state(

@@ -76,6 +76,8 @@ use utoipa::OpenApi;
         super::handoff::show,
         super::migration::status,
         super::migration::show_report,
+        super::audit::list,
+        super::audit::verify,
     ),
     tags(
         (name = "health", description = "liveness and readiness"),
@@ -92,6 +94,7 @@ use utoipa::OpenApi;
         (name = "corrections", description = "correction requests to providing departments 校核纠错 (Art. 28)"),
         (name = "handoff", description = "front-end migration: applications handed to departmental systems 前端迁移 (Art. 22)"),
         (name = "notifications", description = "reminders and escalations from the scheduler 提醒与督办 (Art. 33)"),
+        (name = "audit", description = "the hash-chained audit log 审计日志 (Art. 21, 32): filtered list, verification"),
     )
 )]
 struct ApiDoc;

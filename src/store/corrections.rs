@@ -151,8 +151,7 @@ impl Store {
             .map_err(super::StoreError::from)?;
             audit!(tx, actor, "correction.raise", &format!("correction/{id}"), serde_json::json!({
                 "system": system_id, "quality_item": quality_item_id, "case_no": case_no, "due_on": due_on,
-            }))
-            .map_err(super::StoreError::from)?;
+            }))?;
             tx.commit().await.map_err(super::StoreError::from)?;
             id
         });
@@ -230,8 +229,7 @@ impl Store {
             let action_name = format!("correction.{}", action.name());
             audit!(tx, actor, action_name.as_str(), &format!("correction/{id}"), serde_json::json!({
                 "from": current.status.name(), "to": next.status.name(),
-            }))
-            .map_err(super::StoreError::from)?;
+            }))?;
             tx.commit().await.map_err(super::StoreError::from)?;
             Ok(next)
         })

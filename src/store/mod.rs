@@ -6,6 +6,7 @@
 mod accounts;
 mod adapters;
 mod assessments;
+pub mod audit_log;
 mod baseline;
 mod bridge;
 mod cases;
@@ -25,6 +26,9 @@ mod writeback;
 
 pub use accounts::{AccountRow, EnrolmentRow, GrantRecord, GrantRequest, SessionRow, TokenRow};
 pub use assessments::RubricRecord;
+pub use audit_log::{
+    AuditContext, AuditError, AuditEvent, AuditFilter, BreakKind, ChainBreak, Pruned, with_audit_context,
+};
 pub use bridge::{
     AccountWrite, AutoLink, ConflictReason, ConflictRow, LinkRow, NewLink, SealedAccount, SealedIdentity,
     TokenUse, UnresolvedRow, random_id,
@@ -157,6 +161,7 @@ impl Store {
     pub async fn open(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
         let store = Store::connect(url, options).await?;
         store.migrate().await?;
+        store.chain_legacy_audit().await?;
         Ok(store)
     }
 
@@ -205,21 +210,6 @@ impl Store {
     /// Answers whether the database takes a query now (for `/readyz`).
     pub async fn ping(&self) -> Result<(), StoreError> {
         on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;
-        Ok(())
-    }
-
-    /// Records an event that is not part of a change, such as a read of applicants' personal data.
-    pub async fn record_audit(
-        &self,
-        actor: &str,
-        action: &str,
-        target: &str,
-        detail: serde_json::Value,
-    ) -> Result<(), StoreError> {
-        on_pool!(self, pool => {
-            let mut conn = pool.acquire().await?;
-            audit!(conn, actor, action, target, detail)?;
-        });
         Ok(())
     }
 
@@ -302,19 +292,11 @@ impl Store {
     }
 }
 
-/// Appends an audit event inside the caller's transaction: who did what to which target.
+/// Appends an audit event inside the caller's transaction: who did what to which target. Forwards
+/// to `audit_log::AuditLog::append_audit`, which holds the chaining.
 macro_rules! audit {
     ($tx:expr, $actor:expr, $action:expr, $target:expr, $detail:expr) => {
-        sqlx::query(
-            "INSERT INTO audit_events (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(chrono::Utc::now())
-        .bind($actor)
-        .bind($action)
-        .bind($target)
-        .bind(sqlx::types::Json($detail))
-        .execute(&mut *$tx)
-        .await
+        $crate::store::audit_log::AuditLog::append_audit(&mut *$tx, $actor, $action, $target, $detail).await
     };
 }
 pub(crate) use audit;

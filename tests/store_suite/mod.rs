@@ -13,6 +13,9 @@ pub use writeback::*;
 mod outbox;
 
 pub use outbox::*;
+mod audit;
+
+pub use audit::*;
 
 use chrono::Duration;
 use ronghe::case::{Case, Stage};
@@ -303,6 +306,8 @@ macro_rules! store_suite {
         $crate::store_suite!(@tests $open; writeback_nonces_are_taken_once,
             quality_queue_is_idempotent_and_audited);
         $crate::store_suite!(@tests $open; outbox_enqueues_current_versions_and_claims_heads);
+        $crate::store_suite!(@tests $open; audit_chain_verifies_and_names_tampering,
+            concurrent_audit_writers_leave_one_chain);
     };
     (@tests $open:expr; $($name:ident),+) => {
         $(
