@@ -137,8 +137,9 @@ pub(super) async fn authorize(State(state): State<AppState>, mut request: Reques
         )
         .into_response();
     };
+    let mut context = request_context(&request);
     let Access::Signed { roles, scope } = entry.access else {
-        return next.run(request).await;
+        return crate::store::with_audit_context(context, next.run(request)).await;
     };
     let principal = match resolve(&state, request.headers()).await {
         Ok(Some(principal)) => principal,
@@ -188,8 +189,53 @@ pub(super) async fn authorize(State(state): State<AppState>, mut request: Reques
         Ok(false) => return ApiError::not_found("not found (or not in your scope)").into_response(),
         Err(err) => return err.into_response(),
     }
+    // The roles and scopes this request may act in, as the route's row allows them.
+    let (mut held, mut scopes): (Vec<&str>, Vec<String>) = (Vec::new(), Vec::new());
+    for grant in authorized
+        .principal
+        .grants
+        .iter()
+        .filter(|g| roles.contains(&g.role))
+    {
+        held.push(grant.role.name());
+        scopes.push(grant.scope.to_string());
+    }
+    held.dedup();
+    scopes.dedup();
+    context.role = Some(held.join(","));
+    context.scope = Some(scopes.join(","));
     request.extensions_mut().insert(authorized);
-    next.run(request).await
+    crate::store::with_audit_context(context, next.run(request)).await
+}
+
+/// The audit context of a request: client address, user agent and a request id (the client's
+/// `X-Request-Id` when it sends a sane one, else a fresh one).
+fn request_context(request: &Request) -> crate::store::AuditContext {
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                v.chars()
+                    .filter(|c| !c.is_control())
+                    .take(200)
+                    .collect::<String>()
+            })
+    };
+    let request_id = header("x-request-id")
+        .filter(|id| !id.is_empty() && id.len() <= 64)
+        .or_else(|| crate::store::random_id("req").ok());
+    crate::store::AuditContext {
+        role: None,
+        scope: None,
+        client_addr: request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string()),
+        user_agent: header("user-agent"),
+        request_id,
+    }
 }
 
 /// Whether the route's target lies in the caller's scope. A target that does not exist is "in

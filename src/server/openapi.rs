@@ -78,7 +78,24 @@ use utoipa::OpenApi;
         super::migration::show_report,
         super::audit::list,
         super::audit::verify,
+        super::auth::sign_in,
+        super::auth::enrol,
+        super::auth::confirm,
+        super::auth::sign_out,
+        super::auth::sign_out_everywhere,
+        super::accounts::me,
+        super::accounts::tokens,
+        super::accounts::create_token,
+        super::accounts::revoke_token,
+        super::accounts::list,
+        super::accounts::create,
+        super::accounts::show,
+        super::accounts::grant,
+        super::accounts::revoke,
+        super::accounts::status,
+        super::accounts::reenrol,
     ),
+    modifiers(&Policy),
     tags(
         (name = "health", description = "liveness and readiness"),
         (name = "systems", description = "departmental systems registry 部门系统登记"),
@@ -94,10 +111,68 @@ use utoipa::OpenApi;
         (name = "corrections", description = "correction requests to providing departments 校核纠错 (Art. 28)"),
         (name = "handoff", description = "front-end migration: applications handed to departmental systems 前端迁移 (Art. 22)"),
         (name = "notifications", description = "reminders and escalations from the scheduler 提醒与督办 (Art. 33)"),
+        (name = "accounts", description = "staff accounts, sign-in, sessions and personal API tokens 账号、登录与令牌 (Art. 20, 21)"),
         (name = "audit", description = "the hash-chained audit log 审计日志 (Art. 21, 32): filtered list, verification"),
     )
 )]
 struct ApiDoc;
+
+/// Publishes the policy table: the two ways to authenticate, and on every operation who may
+/// call it (roles and scope) or why it is public.
+struct Policy;
+
+impl utoipa::Modify for Policy {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+        };
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("a personal API token, rh.ID.SECRET (ronghe accounts token create, POST /api/v1/me/tokens)"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                super::SESSION_COOKIE,
+                "the browser session from POST /api/v1/auth/sign-in; changes also need X-CSRF-Token",
+            ))),
+        );
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                ("GET", &mut item.get),
+                ("PUT", &mut item.put),
+                ("POST", &mut item.post),
+                ("DELETE", &mut item.delete),
+                ("PATCH", &mut item.patch),
+            ];
+            for (method, operation) in operations {
+                let Some(operation) = operation else { continue };
+                let access = crate::access::policy::lookup(method, path).map(|e| e.access);
+                let line = access.map_or_else(
+                    || "无访问策略 no access policy: refused".to_owned(),
+                    |a| a.describe(),
+                );
+                operation.description = Some(match operation.description.take() {
+                    Some(text) => format!("{text}\n\n{line}"),
+                    None => line,
+                });
+                operation.security = Some(match access {
+                    Some(crate::access::Access::Public(_)) => vec![SecurityRequirement::default()],
+                    _ => vec![
+                        SecurityRequirement::new("token", Vec::<String>::new()),
+                        SecurityRequirement::new("session", Vec::<String>::new()),
+                    ],
+                });
+            }
+        }
+    }
+}
 
 /// The document, built once per call (cheap, and never on a hot path).
 pub(super) async fn document() -> Json<utoipa::openapi::OpenApi> {
