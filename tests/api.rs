@@ -15,6 +15,9 @@ const MAX_BODY: usize = 64 * 1024;
 struct Api {
     router: axum::Router,
     store: ronghe::store::Store,
+    /// Each acting account's token, made on first use: `tester` holds every duty but expert
+    /// and auditor province-wide; anyone else is an expert.
+    tokens: tokio::sync::Mutex<std::collections::HashMap<String, String>>,
     _dir: tempfile::TempDir,
 }
 
@@ -36,11 +39,56 @@ impl Api {
         Api {
             router,
             store,
+            tokens: Default::default(),
             _dir: dir,
         }
     }
 
-    async fn call(&self, request: Request<Body>) -> (StatusCode, Value) {
+    async fn token(&self, actor: &str) -> String {
+        let mut tokens = self.tokens.lock().await;
+        if let Some(token) = tokens.get(actor) {
+            return token.clone();
+        }
+        let grants: &[&str] = if actor == "tester" {
+            common::ALL_DUTIES
+        } else {
+            &["expert@province"]
+        };
+        let token = common::staff_token(&self.store, actor, grants).await;
+        tokens.insert(actor.to_owned(), token.clone());
+        token
+    }
+
+    /// The expert account `id` (created on first use), for naming it as chair or member.
+    async fn expert(&self, id: &str) -> String {
+        self.token(id).await;
+        id.to_owned()
+    }
+
+    /// Sends `request` as `tester` unless it already carries credentials.
+    async fn call(&self, mut request: Request<Body>) -> (StatusCode, Value) {
+        if !request.headers().contains_key(header::AUTHORIZATION) {
+            let token = self.token("tester").await;
+            request
+                .headers_mut()
+                .insert(header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+        }
+        self.call_plain(request).await
+    }
+
+    /// Answers `request` (as `tester` unless it carries credentials) as the raw response.
+    async fn raw(&self, mut request: Request<Body>) -> axum::response::Response {
+        if !request.headers().contains_key(header::AUTHORIZATION) {
+            let token = self.token("tester").await;
+            request
+                .headers_mut()
+                .insert(header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+        }
+        self.router.clone().oneshot(request).await.unwrap()
+    }
+
+    /// Sends `request` as it is (no credentials added).
+    async fn call_plain(&self, request: Request<Body>) -> (StatusCode, Value) {
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
@@ -64,11 +112,12 @@ impl Api {
         path: &str,
         body: impl Into<Body>,
     ) -> (StatusCode, Value) {
+        let token = self.token(actor).await;
         let request = Request::builder()
             .method(method)
             .uri(path)
             .header(header::CONTENT_TYPE, "application/json")
-            .header("x-ronghe-actor", actor)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
             .body(body.into())
             .unwrap();
         self.call(request).await
@@ -275,15 +324,26 @@ async fn bad_input_gets_the_error_shape_and_writes_nothing() {
         "method_not_allowed",
         None,
     );
-    let bad_actor = Request::get("/api/v1/systems/gy-a/cases/x")
-        .header("x-ronghe-actor", " ")
+    // Issue 14: a claimed actor is not believed; without credentials nothing is answered.
+    let claimed = Request::get("/api/v1/systems/gy-a/cases/x")
+        .header("x-ronghe-actor", "tester")
         .body(Body::empty())
         .unwrap();
     check_error(
-        api.call(bad_actor).await,
-        StatusCode::BAD_REQUEST,
-        "invalid_actor",
-        Some("X-Ronghe-Actor"),
+        api.call_plain(claimed).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+        None,
+    );
+    let forged = Request::get("/api/v1/systems")
+        .header(header::AUTHORIZATION, "Bearer rh.0000000000000000.forged")
+        .body(Body::empty())
+        .unwrap();
+    check_error(
+        api.call_plain(forged).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+        None,
     );
 }
 
@@ -334,8 +394,8 @@ async fn case_reads_are_audited() {
     assert_eq!(
         reads,
         [
-            ("anonymous".into(), "case.read".into()),
-            ("anonymous".into(), "case.read_history".into())
+            ("tester".into(), "case.read".into()),
+            ("tester".into(), "case.read_history".into())
         ]
     );
 }
@@ -481,10 +541,10 @@ impl Api {
         assert_eq!(status, StatusCode::CREATED, "{body}");
         let (status, opened) = self
             .send_as(
-                CHAIR,
+                "tester",
                 "POST",
                 "/api/v1/assessments",
-                json!({ "system_id": id }).to_string(),
+                json!({ "system_id": id, "chair": self.expert(CHAIR).await }).to_string(),
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{opened}");
@@ -499,7 +559,7 @@ impl Api {
             .map(|e| (*e, "省大数据局"))
             .chain([("own-dept", own_department.as_str())])
         {
-            let new = json!({ "id": expert, "name": format!("专家{expert}"), "department": department });
+            let new = json!({ "id": self.expert(expert).await, "name": format!("专家{expert}"), "department": department });
             let (status, added) = self
                 .send_as(
                     CHAIR,
@@ -613,15 +673,12 @@ async fn five_experts_assess_systems_end_to_end() {
             ("markdown", "text/markdown", "## 结论"),
         ] {
             let response = api
-                .router
-                .clone()
-                .oneshot(
+                .raw(
                     Request::get(format!("/api/v1/assessments/{assessment}/report?format={format}"))
                         .body(Body::empty())
                         .unwrap(),
                 )
-                .await
-                .unwrap();
+                .await;
             assert_eq!(response.status(), StatusCode::OK);
             let content_type = response.headers()[header::CONTENT_TYPE]
                 .to_str()
@@ -908,28 +965,29 @@ async fn assessment_bad_input_gets_the_error_shape() {
             None,
         ),
         (
-            CHAIR,
+            "tester",
             "POST",
             "/api/v1/assessments".to_owned(),
-            r#"{"system_id": "gy-scjg"}"#.to_owned(),
+            r#"{"chair": "chair-zhang", "system_id": "gy-scjg"}"#.to_owned(),
             StatusCode::CONFLICT,
             "assessment_in_progress",
             None,
         ),
         (
-            CHAIR,
+            "tester",
             "POST",
             "/api/v1/assessments".to_owned(),
-            r#"{"system_id": "nope"}"#.to_owned(),
+            r#"{"chair": "chair-zhang", "system_id": "nope"}"#.to_owned(),
             StatusCode::NOT_FOUND,
             "not_found",
             None,
         ),
         (
-            CHAIR,
+            "tester",
             "POST",
             "/api/v1/assessments".to_owned(),
-            r#"{"system_id": "gy-scjg", "rubric": {"id": "mine", "version": 1}}"#.to_owned(),
+            r#"{"chair": "chair-zhang", "system_id": "gy-scjg", "rubric": {"id": "mine", "version": 1}}"#
+                .to_owned(),
             StatusCode::NOT_FOUND,
             "not_found",
             None,
@@ -966,8 +1024,8 @@ async fn assessment_bad_input_gets_the_error_shape() {
             "PUT",
             format!("/api/v1/assessments/{assessment}/experts/ghost/conflicts"),
             r#"{"conflicts": []}"#.to_owned(),
-            StatusCode::NOT_FOUND,
-            "not_found",
+            StatusCode::FORBIDDEN,
+            "out_of_scope",
             None,
         ),
         (
@@ -980,7 +1038,7 @@ async fn assessment_bad_input_gets_the_error_shape() {
             None,
         ),
         (
-            "author",
+            "tester",
             "POST",
             "/api/v1/assessments/rubrics".to_owned(),
             rubric("id = 3"),
@@ -989,7 +1047,7 @@ async fn assessment_bad_input_gets_the_error_shape() {
             None,
         ),
         (
-            "author",
+            "tester",
             "POST",
             "/api/v1/assessments/rubrics".to_owned(),
             rubric(&inconsistent),
@@ -1007,7 +1065,7 @@ async fn assessment_bad_input_gets_the_error_shape() {
     }
     let (_, refused) = api
         .send_as(
-            "author",
+            "tester",
             "POST",
             "/api/v1/assessments/rubrics",
             rubric(&inconsistent),
@@ -1206,15 +1264,12 @@ async fn plans_through_the_api() {
     );
 
     let response = api
-        .router
-        .clone()
-        .oneshot(
+        .raw(
             Request::get("/api/v1/plans/gy-scjg/gantt.svg")
                 .body(Body::empty())
                 .unwrap(),
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(
         response.headers()[header::CONTENT_TYPE],
         "image/svg+xml; charset=utf-8"

@@ -216,6 +216,10 @@ pub(super) async fn add_expert(
     Path(id): Path<String>,
     ApiJson(new): ApiJson<NewExpert>,
 ) -> Result<(StatusCode, Json<Expert>), ApiError> {
+    // A well-formed id must name an expert's account (the panel checks the rest).
+    if crate::access::account_id_problem(&new.id).is_none() {
+        state.accounts.require_expert(&new.id).await?;
+    }
     let expert = act(&state, &id, &actor, Command::AddExpert(new), |o| match o {
         Outcome::Expert(e) => Some(e),
         _ => None,

@@ -321,6 +321,7 @@ pub fn plain_years_toml() -> String {
 #[allow(dead_code)]
 pub fn app_state(store: Store) -> ronghe::server::AppState {
     ronghe::server::AppState {
+        accounts: staff_accounts(&store),
         store,
         metrics: ronghe::server::Metrics::new(),
         bridge: None,
@@ -330,6 +331,95 @@ pub fn app_state(store: Store) -> ronghe::server::AppState {
             std::sync::Arc::new(ronghe_adapters::Environment),
         ),
     }
+}
+
+/// The accounts service over `store` with the tests' keyring (key `staff`, AES-256-GCM).
+pub fn staff_accounts(store: &Store) -> ronghe::accounts::Accounts {
+    let keys = bridge_keys("staff", &[("staff", Cipher::Aes256Gcm)]);
+    let keyring = Keyring::build(&keys, &bridge_secrets(&keys)).expect("test staff keys build");
+    ronghe::accounts::Accounts::new(store.clone(), Some(Arc::new(keyring)), Default::default())
+}
+
+/// A synthetic resident ID number (GB 11643 check character) for test account `n`.
+pub fn synthetic_resident_id(seed: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(seed.as_bytes());
+    let serial = u32::from_be_bytes([0, digest[0], digest[1], digest[2]]) % 1000;
+    let first_17 = format!("52010219800101{serial:03}");
+    format!("{first_17}{}", ronghe::validate::check_character(&first_17))
+}
+
+/// The password of every test account.
+pub const STAFF_PASSWORD: &str = "Test-Password-2026";
+
+/// Creates the active account `id` holding `grants` (`ROLE@SCOPE`), enrolled as its person
+/// would be (password, authenticator confirmed by a code), and gives a personal API token of
+/// it, made by signing in with both factors. The token works with any server on the same store
+/// (authenticating a token needs no keys). Also answers the account's TOTP secret.
+pub async fn enrolled(store: &Store, id: &str, grants: &[&str]) -> (String, Vec<u8>) {
+    let accounts = staff_accounts(store);
+    let host = ronghe::access::Principal::host("test", "localhost");
+    let grants = grants
+        .iter()
+        .map(|g| {
+            let (role, scope) = g.split_once('@').expect("ROLE@SCOPE");
+            ronghe::access::Grant {
+                role: ronghe::access::Role::parse(role).expect("a role"),
+                scope: ronghe::access::Scope::parse(scope).expect("a scope"),
+            }
+        })
+        .collect();
+    let link = accounts
+        .create(
+            &host,
+            ronghe::accounts::NewAccount {
+                id: id.to_owned(),
+                name: "测试人员".to_owned(),
+                resident_id: synthetic_resident_id(id),
+                mobile: "13800000000".to_owned(),
+                agency: "贵州省政务服务中心".to_owned(),
+                region: "520000".to_owned(),
+                grants,
+                approved_by: None,
+                reason: "test".to_owned(),
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("create account {id}: {e}"));
+    let setup = accounts
+        .start_enrolment(&link.token, STAFF_PASSWORD)
+        .await
+        .expect("enrol");
+    let secret = ronghe::access::secret::totp_secret_from_base32(&setup.secret).expect("base32");
+    let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap();
+    let code = |at: u64| ronghe::access::secret::totp_code(&secret, id, at).unwrap();
+    accounts
+        .confirm_enrolment(&link.token, &code(now))
+        .await
+        .expect("confirm");
+    let issued = accounts
+        .sign_in_for_token(id, STAFF_PASSWORD, &code(now + 30), "test", 30)
+        .await
+        .expect("sign in for a token");
+    (issued.secret, secret)
+}
+
+/// A token of a new account `id` holding `grants` (see [`enrolled`]).
+pub async fn staff_token(store: &Store, id: &str, grants: &[&str]) -> String {
+    enrolled(store, id, grants).await.0
+}
+
+/// Every role but expert and auditor, province-wide: what the tests of one feature act as.
+pub const ALL_DUTIES: &[&str] = &[
+    "platform_admin@province",
+    "engineer@province",
+    "project_manager@province",
+    "operator@province",
+];
+
+/// A token of the province-wide administrator `tester` (created on first use) over `store`.
+pub async fn admin_token(store: &Store) -> String {
+    staff_token(store, "tester", ALL_DUTIES).await
 }
 
 /// Serves the router with `state` on an ephemeral loopback port; answers its base URL.
