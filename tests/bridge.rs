@@ -36,13 +36,13 @@ impl Platform {
         let bridge = common::bridge(&store, &keys);
         let state = AppState {
             bridge: Some(bridge.clone()),
-            ..common::app_state(store)
+            ..common::app_state(store.clone())
         };
         let url = common::serve_app(state, 1 << 20).await;
         Platform {
             url,
             bridge,
-            http: reqwest::Client::new(),
+            http: common::authed(&common::admin_token(&store).await),
             dir,
         }
     }
@@ -51,7 +51,6 @@ impl Platform {
         let response = self
             .http
             .post(format!("{}{path}", self.url))
-            .header("x-ronghe-actor", "platform-portal")
             .json(&body)
             .send()
             .await

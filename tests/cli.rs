@@ -481,8 +481,35 @@ fn plans_from_the_command_line() {
     let file = sandbox.write("plan.toml", plan_file("gy-scjg", 5));
     plans(&["import", &file]).check(0, &["已导入 imported plan of gy-scjg: 4 milestones"]);
     plans(&["show", "gy-scjg"]).check(0, &["未基线", "★ a", "★ b", "★ d"]);
-    plans(&["baseline", "gy-scjg", "--approved-by", "李主任"]).check(0, &["v1"]);
+    // Issue 14: a baseline's approval is a person's act: a project manager's token, in scope.
     plans(&["baseline", "gy-scjg", "--approved-by", "李主任"])
+        .check(2, &[])
+        .stderr_has(&["--token"]);
+    let elsewhere = sandbox.token_with("pm-zunyi", &["project_manager@region:520300"]);
+    plans(&[
+        "--token",
+        &elsewhere,
+        "baseline",
+        "gy-scjg",
+        "--approved-by",
+        "李主任",
+    ])
+    .check(1, &[])
+    .stderr_has(&["outside the scope"]);
+    let engineer = sandbox.token_with("eng-gy", &["engineer@region:520100"]);
+    plans(&[
+        "--token",
+        &engineer,
+        "baseline",
+        "gy-scjg",
+        "--approved-by",
+        "李主任",
+    ])
+    .check(1, &[])
+    .stderr_has(&["project_manager"]);
+    let pm = sandbox.token_with("pm-gy", &["project_manager@region:520100"]);
+    plans(&["--token", &pm, "baseline", "gy-scjg", "--approved-by", "李主任"]).check(0, &["v1"]);
+    plans(&["--token", &pm, "baseline", "gy-scjg", "--approved-by", "李主任"])
         .check(1, &[])
         .stderr_has(&["reason"]);
     let today = ronghe::calendar::today().to_string();
@@ -1318,6 +1345,7 @@ fn scores_toml(profile: common::Profile, expert: usize, reason: &str) -> String 
 
 /// `ronghe --actor ACTOR assess experts add ASSESSMENT --expert ID --name NAME --department UNIT`.
 fn add_expert(sandbox: &Sandbox, actor: &str, assessment: &str, (id, name, unit): (&str, &str, &str)) -> Run {
+    sandbox.expert(id);
     sandbox.run_as(
         actor,
         &[
@@ -1394,10 +1422,12 @@ fn five_experts_assess_the_three_simulated_systems() {
             ])
             .check(0, &[id]);
         let assessment = format!("{id}.1");
-        sandbox.run_as(CHAIR, &["assess", "open", id]).check(
-            0,
-            &[&format!("已开启评估 opened: {assessment}"), "ronghe-default@1"],
-        );
+        sandbox
+            .run_as(CHAIR, &["assess", "open", "--chair", CHAIR, id])
+            .check(
+                0,
+                &[&format!("已开启评估 opened: {assessment}"), "ronghe-default@1"],
+            );
         let panel = EXPERTS.iter().zip(NAMES).map(|(e, n)| (*e, n, "省大数据局"));
         for (expert, name, unit) in panel.chain([("own-dept", "本部门专家", department)]) {
             let recused = expert == "own-dept";
@@ -1592,27 +1622,67 @@ fn assess_refuses_what_it_should() {
         .check(1, &[])
         .stderr_has(&["ahp.consistency", "business vs support = 9"]);
     sandbox
-        .run_as(CHAIR, &["assess", "open", SYSTEM_ID, "--rubric", &inconsistent])
+        .run_as(
+            CHAIR,
+            &[
+                "assess",
+                "open",
+                "--chair",
+                CHAIR,
+                SYSTEM_ID,
+                "--rubric",
+                &inconsistent,
+            ],
+        )
         .check(1, &[]);
     sandbox
         .run_as(
             CHAIR,
-            &["assess", "open", SYSTEM_ID, "--rubric", "ronghe-default@9"],
+            &[
+                "assess",
+                "open",
+                "--chair",
+                CHAIR,
+                SYSTEM_ID,
+                "--rubric",
+                "ronghe-default@9",
+            ],
         )
         .check(1, &[])
         .stderr_has(&["not found"]);
     sandbox
-        .run_as(CHAIR, &["assess", "open", SYSTEM_ID])
+        .run_as(CHAIR, &["assess", "open", "--chair", CHAIR, SYSTEM_ID])
         .check(0, &[]);
     let assessment = format!("{SYSTEM_ID}.1");
     sandbox
-        .run_as(CHAIR, &["assess", "open", SYSTEM_ID])
+        .run_as(CHAIR, &["assess", "open", "--chair", CHAIR, SYSTEM_ID])
         .check(1, &[])
         .stderr_has(&["in progress"]);
     let add_wang = |actor: &str| add_expert(&sandbox, actor, &assessment, ("wang-li", "王", "省大数据局"));
     add_wang("intruder").check(1, &[]).stderr_has(&["only the chair"]);
     add_wang(CHAIR).check(0, &[]);
     let file = sandbox.write("wang.toml", scores_toml(common::ORDINARY, 0, "x"));
+    // Issue 14: a person's act needs that person's token; a claimed name is no longer taken.
+    sandbox
+        .run(&["assess", "score", &assessment, &file])
+        .check(2, &[])
+        .stderr_has(&["acts as a person", "--token"]);
+    sandbox
+        .run(&["--actor", "wang-li", "assess", "score", &assessment, &file])
+        .check(2, &[]);
+    let engineer = sandbox.token_with("eng-wu", &["engineer@province"]);
+    sandbox
+        .run_with_token(&engineer, &["assess", "score", &assessment, &file])
+        .check(1, &[])
+        .stderr_has(&["needs one of the roles expert"]);
+    sandbox
+        .run_with_token("rh.0000000000000000.forged", &["assess", "close", &assessment])
+        .check(1, &[])
+        .stderr_has(&["token is unknown"]);
+    sandbox
+        .run(&["assess", "open", "--chair", "eng-wu", "other"])
+        .check(1, &[])
+        .stderr_has(&["does not hold the expert role"]);
     sandbox
         .run_as("wang-li", &["assess", "score", &assessment, &file])
         .check(1, &[])

@@ -34,7 +34,10 @@ async fn quality_item(store: &Store, case_no: &str) -> i64 {
     const SQL: &str = "INSERT INTO quality_items (system_id, case_no, version, channel, record_hash, record, reasons, received_at, status)
          VALUES ($1, $2, 1, 'json', $3, $4, $5, $6, 'open') RETURNING id";
     let record = json!({ "caseNo": case_no });
-    let reasons = json!([{ "field": "applicant.certificate_no", "rule": "resident_id.check_digit" }]);
+    let reasons = json!([{
+        "code": "canonical", "field": "applicant.certificate_no",
+        "message": "resident_id.check_digit: the check digit does not match"
+    }]);
     let hash = format!("hash-{case_no}");
     let (id,): (i64,) = match store {
         Store::Sqlite(pool) => {
@@ -274,6 +277,8 @@ struct Api {
     router: axum::Router,
     store: Store,
     _dir: tempfile::TempDir,
+    /// A province-wide administrator's token (`tester`).
+    token: String,
 }
 
 impl Api {
@@ -284,6 +289,7 @@ impl Api {
         state.calendar = std::sync::Arc::new(calendar_through_next_year());
         let router = app(state, 64 * 1024);
         Api {
+            token: common::admin_token(&store).await,
             router,
             store,
             _dir: dir,
@@ -295,7 +301,7 @@ impl Api {
             .method(method)
             .uri(path)
             .header(header::CONTENT_TYPE, "application/json")
-            .header("x-ronghe-actor", "tester")
+            .header(header::AUTHORIZATION, format!("Bearer {}", self.token))
             .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
             .unwrap();
         let response = self.router.clone().oneshot(request).await.unwrap();
@@ -508,8 +514,6 @@ fn corrections_through_the_cli() {
 
     let target = format!("{SYSTEM}/{}", case.case_no);
     let raised = run(&[
-        "--actor",
-        "alice",
         "corrections",
         "raise",
         "--case",
@@ -522,7 +526,13 @@ fn corrections_through_the_cli() {
     assert!(raised.stdout.contains(&due.to_string()), "{raised}");
     let json = run(&["--json", "corrections", "show", "1"]).check(0, &[]).json();
     assert_eq!(json["status"], "open");
-    assert_eq!(json["raised_by"], "alice");
+    // Issue 14: the command line acts as the host administrator, never a claimed name.
+    assert!(
+        json["raised_by"]
+            .as_str()
+            .is_some_and(|by| by.starts_with("host:")),
+        "{json}"
+    );
 
     run(&["corrections", "raise", "--quality", "12", "--reason", "x"])
         .check(1, &[])
@@ -536,16 +546,7 @@ fn corrections_through_the_cli() {
     run(&["corrections", "list", "--overdue", "--as-of", &later]).check(0, &["已逾期 3 个工作日", "待核实"]);
     run(&["corrections", "list", "--overdue"]).check(0, &["(无 none)"]);
 
-    run(&[
-        "--actor",
-        "dept",
-        "corrections",
-        "answer",
-        "1",
-        "--answer",
-        "已更正",
-    ])
-    .check(0, &["已反馈"]);
+    run(&["corrections", "answer", "1", "--answer", "已更正"]).check(0, &["已反馈"]);
     run(&["corrections", "close", "1"]).check(0, &["已办结"]);
     run(&["corrections", "answer", "1", "--answer", "again"])
         .check(1, &[])

@@ -46,12 +46,13 @@ async fn platform(key: &str) -> Platform {
     let secrets = Fixed([("env:SIM_REST_KEY".to_owned(), key.to_owned())].into());
     let worker = Worker::new(store.clone(), Arc::new(secrets));
     let url = common::serve_app(common::app_state(store.clone()), 1 << 20).await;
+    let http = common::authed(&common::admin_token(&store).await);
     Platform {
         url,
         store,
         worker,
         sim,
-        http: reqwest::Client::new(),
+        http,
         _dir: dir,
     }
 }
@@ -61,7 +62,6 @@ impl Platform {
         let response = self
             .http
             .post(format!("{}/api/v1/systems/{SYSTEM}/applications", self.url))
-            .header("x-ronghe-actor", "window-clerk")
             .json(case)
             .send()
             .await
@@ -195,7 +195,7 @@ async fn queued_while_the_system_is_down_then_delivered_exactly_once() {
             "handoff.read"
         ]
     );
-    assert_eq!(trail[0].0, "window-clerk");
+    assert_eq!(trail[0].0, "tester", "the signed-in operator, not a claimed name");
 }
 
 #[tokio::test]
@@ -419,7 +419,7 @@ async fn serve_runs_the_worker() {
         ..Default::default()
     };
     tokio::spawn(ronghe::server::serve(config));
-    let http = reqwest::Client::new();
+    let http = common::authed(&common::admin_token(&store).await);
     let base = format!("http://{listen}");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let poll = std::time::Duration::from_millis(100);

@@ -157,8 +157,29 @@ async fn api_get(database: &str, path: &str) -> (StatusCode, Value) {
         .await
         .unwrap();
     let router = ronghe::server::app(common::app_state(store.clone()), 1 << 20);
+    // One administrator per store, made on the first call.
+    static TOKENS: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+    let known = TOKENS
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(db, _)| db == database)
+        .map(|(_, token)| token.clone());
+    let token = match known {
+        Some(token) => token,
+        None => {
+            let token = common::admin_token(&store).await;
+            TOKENS.lock().unwrap().push((database.to_owned(), token.clone()));
+            token
+        }
+    };
     let response = router
-        .oneshot(Request::get(path).body(Body::empty()).unwrap())
+        .oneshot(
+            Request::get(path)
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
     let status = response.status();

@@ -254,12 +254,14 @@ async fn reconciliation_finds_missing_and_altered_cases() {
     let store = ronghe::store::Store::open(&sandbox.database(), &Default::default())
         .await
         .unwrap();
+    let token = common::admin_token(&store).await;
     let router = ronghe::server::app(common::app_state(store), 1 << 20);
     use tower::ServiceExt as _;
     let uri = format!("/api/v1/monitoring/reconciliations?system={SYSTEM}&date={day}&format=csv");
     let response = router
         .oneshot(
             axum::http::Request::get(uri)
+                .header("authorization", format!("Bearer {token}"))
                 .body(axum::body::Body::empty())
                 .unwrap(),
         )

@@ -238,9 +238,13 @@ async fn overdue_requests_are_reminded_then_escalated_and_delivered_once_the_web
         .await
         .unwrap();
     let router = ronghe::server::app(common::app_state(store.clone()), 1 << 20);
+    let token = common::admin_token(&store).await;
     let get = |path: &str| {
         let router = router.clone();
-        let request = Request::get(path).body(Body::empty()).unwrap();
+        let request = Request::get(path)
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
         async move {
             let response = router.oneshot(request).await.unwrap();
             let status = response.status();
@@ -357,7 +361,17 @@ fn plan_evaluation_reminds_overdue_milestones_and_the_turn_to_red() {
         ),
     );
     run(&["plans", "import", &plan]).check(0, &[]);
-    run(&["plans", "baseline", SYSTEM, "--approved-by", "李主任"]).check(0, &["v1"]);
+    let pm = sandbox.token_with("pm-li", &["project_manager@province"]);
+    run(&[
+        "--token",
+        &pm,
+        "plans",
+        "baseline",
+        SYSTEM,
+        "--approved-by",
+        "李主任",
+    ])
+    .check(0, &["v1"]);
     let evaluate = |day: NaiveDate| {
         run(&[
             "--json",

@@ -14,7 +14,20 @@ async fn walk_every_endpoint(database_url: &str, backend: &str) {
     let config = dir.path().join("ronghe.toml");
     std::fs::write(&config, "max_body_bytes = 4096\nshutdown_grace_seconds = 5\n").unwrap();
     let server = Server::start(database_url, &config);
-    let http = reqwest::Client::new();
+    // Issue 14: nothing is answered without credentials; the tests act through tokens of
+    // accounts made on the same store (the server needs no keys to check a token).
+    let store = ronghe::store::Store::open(database_url, &Default::default())
+        .await
+        .unwrap();
+    let anonymous = reqwest::Client::new()
+        .get(format!("{}/api/v1/systems", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert!(anonymous.headers().contains_key("www-authenticate"));
+    let http = common::authed(&common::admin_token(&store).await);
+    common::staff_token(&store, "chair-zhang", &["expert@province"]).await;
     let url = |path: &str| format!("{}{path}", server.base);
 
     let get = |path: &str| http.get(url(path)).send();
@@ -79,8 +92,7 @@ async fn walk_every_endpoint(database_url: &str, backend: &str) {
     // An assessment over the wire (issue 4): the caller chairs it; its open round is sealed.
     let opened = http
         .post(url("/api/v1/assessments"))
-        .header("x-ronghe-actor", "chair-zhang")
-        .json(&json!({"system_id": "gy-scjg"}))
+        .json(&json!({"system_id": "gy-scjg", "chair": "chair-zhang"}))
         .send()
         .await
         .unwrap();

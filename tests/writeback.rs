@@ -117,8 +117,8 @@ impl Platform {
         let url = common::serve_app(state, MAX_BODY).await;
         Platform {
             url,
+            http: common::authed(&common::admin_token(&store).await),
             store,
-            http: reqwest::Client::new(),
             _dir: dir,
         }
     }

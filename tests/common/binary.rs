@@ -117,13 +117,51 @@ pub fn add_system_args<'a>(id: &'a str, endpoint: &'a str) -> Vec<&'a str> {
 /// A temporary directory with its own platform store, `DIR/ronghe.db`.
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
+    /// Tokens of the accounts `run_as` acts as, made on first use.
+    tokens: std::cell::RefCell<std::collections::HashMap<String, String>>,
 }
 
 impl Sandbox {
     pub fn new() -> Sandbox {
         Sandbox {
             dir: tempfile::tempdir().expect("create a temporary directory"),
+            tokens: Default::default(),
         }
+    }
+
+    /// A token of the account `id` in this sandbox's store, created on first use holding
+    /// `grants` (ROLE@SCOPE), enrolled and signed in as its person would (see
+    /// `common::enrolled`). Runs on its own thread, so sync and async tests can call it.
+    pub fn token_with(&self, id: &str, grants: &[&str]) -> String {
+        if let Some(token) = self.tokens.borrow().get(id) {
+            return token.clone();
+        }
+        let (url, account) = (self.database(), id.to_owned());
+        let grants: Vec<String> = grants.iter().map(|g| (*g).to_owned()).collect();
+        let token = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime")
+                .block_on(async {
+                    let store = ronghe::store::Store::open(&url, &Default::default())
+                        .await
+                        .expect("open the sandbox store");
+                    let grants: Vec<&str> = grants.iter().map(String::as_str).collect();
+                    let token = super::staff_token(&store, &account, &grants).await;
+                    store.close().await;
+                    token
+                })
+        })
+        .join()
+        .expect("the account was made");
+        self.tokens.borrow_mut().insert(id.to_owned(), token.clone());
+        token
+    }
+
+    /// A token of the expert account `id` (created on first use).
+    pub fn expert(&self, id: &str) -> String {
+        self.token_with(id, &["expert@province"])
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -146,9 +184,18 @@ impl Sandbox {
         self.run_with(args, None)
     }
 
-    /// Runs `ronghe --database sqlite://DIR/ronghe.db --actor ACTOR ARGS`.
+    /// Runs `ronghe --database sqlite://DIR/ronghe.db --token TOKEN ARGS` with the token of the
+    /// expert account `actor` (made on first use; see `token_with` for other roles).
     pub fn run_as(&self, actor: &str, args: &[&str]) -> Run {
-        let mut all = vec!["--actor", actor];
+        let token = self.expert(actor);
+        let mut all = vec!["--token", token.as_str()];
+        all.extend_from_slice(args);
+        self.run(&all)
+    }
+
+    /// Runs `ronghe --token TOKEN ARGS` with a given token.
+    pub fn run_with_token(&self, token: &str, args: &[&str]) -> Run {
+        let mut all = vec!["--token", token];
         all.extend_from_slice(args);
         self.run(&all)
     }

@@ -417,6 +417,19 @@ pub const ALL_DUTIES: &[&str] = &[
     "operator@province",
 ];
 
+/// An HTTP client that sends `token` with every request.
+pub fn authed(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().expect("a header value"),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("an HTTP client")
+}
+
 /// A token of the province-wide administrator `tester` (created on first use) over `store`.
 pub async fn admin_token(store: &Store) -> String {
     staff_token(store, "tester", ALL_DUTIES).await
