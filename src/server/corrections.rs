@@ -148,11 +148,21 @@ pub(super) async fn raise(
     let Some(source) = source.filter(|_| issues.is_empty()) else {
         return Err(ApiError::validation(issues));
     };
-    let system_id = match &source {
-        Source::Case { system_id, .. } => system_id.clone(),
-        Source::QualityItem(id) => state.store.quality_item(*id).await?.system_id,
+    let (system_id, field) = match &source {
+        Source::Case { system_id, .. } => (system_id.clone(), "case"),
+        Source::QualityItem(id) => (
+            state
+                .store
+                .quality_item(*id)
+                .await
+                .map_err(|e| ApiError::from(e).with_field("quality_item"))?
+                .system_id,
+            "quality_item",
+        ),
     };
-    auth.require_system(&state, &system_id).await?;
+    auth.require_system(&state, &system_id)
+        .await
+        .map_err(|e| e.with_field(field))?;
     let actor = auth.principal.actor.clone();
     let now = Utc::now();
     let due_on = corrections::due_on(&state.calendar, now).map_err(CorrectionError::from)?;
