@@ -364,10 +364,28 @@ async fn case_reads_are_audited() {
         .get(&format!("/api/v1/systems/sys/cases/{}", case.case_no))
         .await;
     assert_eq!(status, StatusCode::OK, "{record}");
-    assert_eq!(
-        record["case"]["applicant"]["certificate_no"],
-        case.applicant.certificate_no
+    // Issue 14 (Art. 23): masked by default; full values one item at a time, with a purpose.
+    let full = &case.applicant.certificate_no;
+    let shown = record["case"]["applicant"]["certificate_no"].as_str().unwrap();
+    assert!(
+        shown.contains('*') && shown != full && !record.to_string().contains(full.as_str()),
+        "{record}"
     );
+    check_error(
+        api.get(&format!("/api/v1/systems/sys/cases/{}?unmask=true", case.case_no))
+            .await,
+        StatusCode::BAD_REQUEST,
+        "purpose_required",
+        Some("purpose"),
+    );
+    let (status, unmasked) = api
+        .get(&format!(
+            "/api/v1/systems/sys/cases/{}?unmask=true&purpose=%E6%A0%B8%E5%AE%9E",
+            case.case_no
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(unmasked["case"]["applicant"]["certificate_no"], full.as_str());
     let (status, history) = api
         .get(&format!("/api/v1/systems/sys/cases/{}/history", case.case_no))
         .await;
@@ -395,6 +413,7 @@ async fn case_reads_are_audited() {
         reads,
         [
             ("tester".into(), "case.read".into()),
+            ("tester".into(), "case.unmask".into()),
             ("tester".into(), "case.read_history".into())
         ]
     );

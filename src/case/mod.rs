@@ -183,3 +183,74 @@ impl Case {
         Ok((json, hash))
     }
 }
+
+impl Case {
+    /// The case as people see it by default (Art. 23): the personal fields of the mapping
+    /// schema masked — a natural person's name and certificate number, phones, the address,
+    /// the legal representative, the applicant's account, the agent, and the names of the staff
+    /// who accepted and handled it. An organisation's name and credit code stay.
+    pub fn masked(&self) -> Case {
+        use crate::validate::{mask_certificate, mask_name, mask_phone};
+        let mut case = self.clone();
+        let applicant = &mut case.applicant;
+        if applicant.kind == ApplicantKind::NaturalPerson {
+            applicant.name = mask_name(&applicant.name);
+            applicant.certificate_no = mask_certificate(&applicant.certificate_no);
+        }
+        applicant.phone = applicant.phone.as_deref().map(mask_phone);
+        applicant.address = applicant.address.as_deref().map(mask_address);
+        applicant.legal_representative = applicant.legal_representative.as_deref().map(mask_name);
+        applicant.account = applicant.account.as_deref().map(mask_certificate);
+        if let Some(agent) = &mut case.agent {
+            agent.name = mask_name(&agent.name);
+            agent.certificate_no = mask_certificate(&agent.certificate_no);
+            agent.phone = agent.phone.as_deref().map(mask_phone);
+        }
+        if let Some(acceptance) = &mut case.acceptance {
+            acceptance.acceptor = mask_name(&acceptance.acceptor);
+        }
+        if let Some(result) = &mut case.result {
+            result.handler = result.handler.as_deref().map(mask_name);
+        }
+        case
+    }
+}
+
+/// An address shows its first six characters (province, city), the rest masked.
+fn mask_address(address: &str) -> String {
+    let kept: String = address.chars().take(6).collect();
+    let hidden = address.chars().count().saturating_sub(6);
+    format!("{kept}{}", "*".repeat(hidden.min(12)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture() -> Case {
+        serde_json::from_str(include_str!("../../tests/data/case_finished.json")).expect("the fixture case")
+    }
+
+    #[test]
+    fn masked_hides_a_persons_values_and_keeps_an_organisations() {
+        let case = fixture();
+        let masked = case.masked();
+        let text = serde_json::to_string(&masked).unwrap();
+        if case.applicant.kind == ApplicantKind::NaturalPerson {
+            assert!(!text.contains(&case.applicant.certificate_no), "{text}");
+            assert!(!text.contains(&case.applicant.name), "{text}");
+        }
+        for phone in case.applicant.phone.iter() {
+            assert!(!text.contains(phone.as_str()), "{text}");
+        }
+        if let Some(acceptance) = &case.acceptance {
+            assert_ne!(masked.acceptance.as_ref().unwrap().acceptor, acceptance.acceptor);
+        }
+        let mut organisation = case.clone();
+        organisation.applicant.kind = ApplicantKind::LegalPerson;
+        organisation.applicant.name = "贵州黔味食品有限公司".into();
+        let shown = organisation.masked();
+        assert_eq!(shown.applicant.name, "贵州黔味食品有限公司");
+        assert_eq!(shown.case_no, case.case_no, "nothing else changes");
+    }
+}

@@ -278,15 +278,7 @@ impl Context {
 
     /// The staff accounts service over `store`, with the node's keys when configured.
     fn accounts(&self, store: &Store) -> Result<crate::accounts::Accounts, Failure> {
-        let config = self.config()?;
-        let keyring = match &config.bridge {
-            Some(keys) => Some(std::sync::Arc::new(
-                crate::bridge::Keyring::build(keys, &ronghe_adapters::Environment).map_err(|e| {
-                    Failure::Usage(anyhow::Error::new(e).context("cannot build the node's keys ([bridge])"))
-                })?,
-            )),
-            None => None,
-        };
+        let keyring = self.keyring()?.map(std::sync::Arc::new);
         Ok(crate::accounts::Accounts::new(
             store.clone(),
             keyring,

@@ -258,11 +258,11 @@ async fn in_scope(
     let system_id = match rule {
         ScopeRule::Role | ScopeRule::InHandler | ScopeRule::Own => return Ok(true),
         ScopeRule::Account => {
-            return Ok(state
+            return state
                 .accounts
                 .in_scope(&auth.principal, &param("id"))
                 .await
-                .map_err(ApiError::from)?);
+                .map_err(ApiError::from);
         }
         ScopeRule::System(name) => Some(param(name)),
         ScopeRule::Assessment => match state.store.assessment(&param("id")).await {

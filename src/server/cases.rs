@@ -1,9 +1,13 @@
 //! `/api/v1/systems/{id}/cases`: read a case as the platform holds it, and its history. Cases
-//! carry applicants' personal data, so every read is audited under the caller's actor (Art. 23).
+//! carry applicants' personal data (Art. 23): they are answered masked, every read is audited
+//! under the caller's actor, and full values need `?unmask=true&purpose=…` (audited with the
+//! purpose, one item at a time).
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
+use serde::Deserialize;
 
 use super::{Actor, ApiError, AppState};
 use crate::store::{CaseRecord, CaseVersion};
@@ -14,44 +18,104 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/v1/systems/{id}/cases/{case_no}/history", get(history))
 }
 
+/// Purpose-bound disclosure of one item's personal values (Art. 23).
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Disclosure {
+    /// Show personal values in full (default: masked).
+    #[serde(default)]
+    unmask: bool,
+    /// Why the full values are needed (required with `unmask`; kept in the audit log).
+    purpose: Option<String>,
+}
+
+impl Disclosure {
+    /// The stated purpose when the caller asks to unmask, `None` for a masked answer; 400
+    /// `purpose_required` without a usable purpose.
+    pub(super) fn purpose(&self) -> Result<Option<String>, ApiError> {
+        if !self.unmask {
+            return Ok(None);
+        }
+        let purpose = self.purpose.as_deref().map(str::trim).unwrap_or("");
+        if purpose.is_empty() || purpose.chars().count() > 200 || purpose.chars().any(char::is_control) {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "purpose_required",
+                "unmasking personal values needs a purpose: 1-200 characters, e.g. ?unmask=true&purpose=核实校核申请 12",
+            )
+            .with_field("purpose"));
+        }
+        Ok(Some(purpose.to_owned()))
+    }
+
+    /// Reads are audited as `read_action`, unmaskings as `unmask_action` with their purpose.
+    pub(super) async fn audit(
+        purpose: Option<&str>,
+        state: &AppState,
+        actor: &str,
+        (read_action, unmask_action): (&str, &str),
+        target: &str,
+    ) -> Result<(), ApiError> {
+        let (action, detail) = match purpose {
+            Some(purpose) => (unmask_action, serde_json::json!({ "purpose": purpose })),
+            None => (read_action, serde_json::json!({})),
+        };
+        Ok(state.store.record_audit(actor, action, target, detail).await?)
+    }
+}
+
 #[utoipa::path(get, path = "/api/v1/systems/{id}/cases/{case_no}", tag = "cases",
-    params(("id" = String, Path), ("case_no" = String, Path)),
-    responses((status = 200, body = CaseRecord), (status = 404, body = super::error::ErrorBody)))]
+    params(("id" = String, Path), ("case_no" = String, Path), Disclosure),
+    responses((status = 200, body = CaseRecord), (status = 400, body = super::error::ErrorBody),
+        (status = 404, body = super::error::ErrorBody)))]
 pub(super) async fn show(
     State(state): State<AppState>,
     Actor(actor): Actor,
     Path((id, case_no)): Path<(String, String)>,
+    Query(disclosure): Query<Disclosure>,
 ) -> Result<Json<CaseRecord>, ApiError> {
-    let record = state.store.get_case(&id, &case_no).await?;
-    state
-        .store
-        .record_audit(
-            &actor,
-            "case.read",
-            &format!("{id}/{case_no}"),
-            serde_json::json!({}),
-        )
-        .await?;
+    let purpose = disclosure.purpose()?;
+    let mut record = state.store.get_case(&id, &case_no).await?;
+    let target = format!("{id}/{case_no}");
+    Disclosure::audit(
+        purpose.as_deref(),
+        &state,
+        &actor,
+        ("case.read", "case.unmask"),
+        &target,
+    )
+    .await?;
+    if purpose.is_none() {
+        record.case = record.case.masked();
+    }
     Ok(Json(record))
 }
 
 #[utoipa::path(get, path = "/api/v1/systems/{id}/cases/{case_no}/history", tag = "cases",
-    params(("id" = String, Path), ("case_no" = String, Path)),
-    responses((status = 200, body = [CaseVersion]), (status = 404, body = super::error::ErrorBody)))]
+    params(("id" = String, Path), ("case_no" = String, Path), Disclosure),
+    responses((status = 200, body = [CaseVersion]), (status = 400, body = super::error::ErrorBody),
+        (status = 404, body = super::error::ErrorBody)))]
 pub(super) async fn history(
     State(state): State<AppState>,
     Actor(actor): Actor,
     Path((id, case_no)): Path<(String, String)>,
+    Query(disclosure): Query<Disclosure>,
 ) -> Result<Json<Vec<CaseVersion>>, ApiError> {
-    let versions = state.store.case_history(&id, &case_no).await?;
-    state
-        .store
-        .record_audit(
-            &actor,
-            "case.read_history",
-            &format!("{id}/{case_no}"),
-            serde_json::json!({}),
-        )
-        .await?;
+    let purpose = disclosure.purpose()?;
+    let mut versions = state.store.case_history(&id, &case_no).await?;
+    let target = format!("{id}/{case_no}");
+    Disclosure::audit(
+        purpose.as_deref(),
+        &state,
+        &actor,
+        ("case.read_history", "case.unmask_history"),
+        &target,
+    )
+    .await?;
+    if purpose.is_none() {
+        for version in &mut versions {
+            version.case = version.case.masked();
+        }
+    }
     Ok(Json(versions))
 }

@@ -63,24 +63,30 @@ pub(super) async fn list(
     Ok(Json(auth.filter(&state, items, |i| &i.system_id).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/quality/{id}", tag = "writeback", params(("id" = i64, Path)), responses(
-    (status = 200, body = QualityItem),
+#[utoipa::path(get, path = "/api/v1/quality/{id}", tag = "writeback", params(("id" = i64, Path), super::cases::Disclosure), responses(
+    (status = 200, body = QualityItem, description = "the record's string values masked unless unmasked with a purpose"),
+    (status = 400, body = super::error::ErrorBody),
     (status = 404, body = super::error::ErrorBody),
 ))]
 pub(super) async fn show(
     State(state): State<AppState>,
     Actor(actor): Actor,
     Path(id): Path<i64>,
+    Query(disclosure): Query<super::cases::Disclosure>,
 ) -> Result<Json<QualityItem>, ApiError> {
-    let item = state.store.quality_item(id).await?;
-    state
-        .store
-        .record_audit(
-            &actor,
-            "quality.read",
-            &format!("quality/{id}"),
-            serde_json::json!({}),
-        )
-        .await?;
+    let purpose = disclosure.purpose()?;
+    let mut item = state.store.quality_item(id).await?;
+    let target = format!("quality/{id}");
+    super::cases::Disclosure::audit(
+        purpose.as_deref(),
+        &state,
+        &actor,
+        ("quality.read", "quality.unmask"),
+        &target,
+    )
+    .await?;
+    if purpose.is_none() {
+        item.record = crate::validate::mask_record(&item.record);
+    }
     Ok(Json(item))
 }

@@ -35,6 +35,24 @@ pub fn mask_phone(value: &str) -> String {
     }
 }
 
+/// A raw legacy record as people see it by default: its shape and keys, numbers and booleans
+/// stay; every string value is masked like a certificate number (the record's personal fields
+/// are not known before it maps).
+pub fn mask_record(record: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match record {
+        Value::String(text) => Value::String(mask_certificate(text)),
+        Value::Array(items) => Value::Array(items.iter().map(mask_record).collect()),
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(key, value)| (key.clone(), mask_record(value)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 /// Keeps `head` leading and `tail` trailing characters and replaces the rest with `*`.
 /// One character is always masked: when `head + tail` would cover everything, `*` takes the
 /// leading place (`length` is at least 1).
