@@ -21,6 +21,10 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://ronghe.db";
 pub struct Config {
     /// Address the HTTP server listens on.
     pub listen: SocketAddr,
+    /// The address people open the platform at (scheme, host, port), e.g.
+    /// `https://zwfw.example.gov.cn`. Passkeys are bound to its host; by default
+    /// `http://localhost:PORT` of `listen` (browsers refuse passkeys for IP addresses).
+    pub public_url: Option<url::Url>,
     /// Platform store: `sqlite://PATH` (embedded default) or `postgres://USER@HOST/DB`.
     pub database_url: String,
     /// Connections in the store's pool.
@@ -48,6 +52,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
             database_url: DEFAULT_DATABASE_URL.to_owned(),
             max_connections: 8,
             max_body_bytes: 1024 * 1024,
@@ -62,6 +67,14 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The public URL people open the platform at: `public_url`, else `http://localhost:PORT`.
+    pub fn public_url(&self) -> url::Url {
+        self.public_url.clone().unwrap_or_else(|| {
+            url::Url::parse(&format!("http://localhost:{}", self.listen.port()))
+                .unwrap_or_else(|_| unreachable!("a port always makes a URL"))
+        })
+    }
+
     /// Reads the file (if any), then applies the environment overrides read through `env`.
     pub fn load(path: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Config> {
         let mut config = match path {

@@ -1060,3 +1060,125 @@ fn the_host_bootstraps_a_store_written_by_the_previous_build() {
     run(&["audit", "verify"], None).check(0, &["chain intact"]);
     assert!(policy::POLICY.len() > 80);
 }
+
+#[tokio::test]
+async fn a_passkey_is_registered_and_signs_in_with_the_password() {
+    let p = Platform::new().await;
+    let (token, _) = common::enrolled(&p.store, "he-min", &["operator@province"]).await;
+    let mut authenticator = common::passkey::SoftAuthenticator::new(common::PUBLIC_URL, 3);
+
+    // Registered by the signed-in person.
+    let started = p
+        .send(
+            Some(&token),
+            "POST",
+            "/api/v1/me/passkeys/registration",
+            json!({}),
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
+    assert_eq!(started.body["options"]["publicKey"]["rp"]["id"], "localhost");
+    let ceremony = started.body["ceremony"].as_str().unwrap().to_owned();
+    let credential = authenticator.register(&started.body["options"]);
+    let body = json!({"ceremony": ceremony, "name": "办公电脑指纹", "credential": credential});
+    let registered = p
+        .send(Some(&token), "POST", "/api/v1/me/passkeys", body.clone())
+        .await;
+    assert_eq!(registered.status, StatusCode::CREATED, "{}", registered.body);
+    let again = p.send(Some(&token), "POST", "/api/v1/me/passkeys", body).await;
+    assert_eq!(
+        (again.status, again.code()),
+        (StatusCode::GONE, "ceremony_invalid")
+    );
+    let listed = p
+        .send(Some(&token), "GET", "/api/v1/me/passkeys", Value::Null)
+        .await;
+    assert_eq!(listed.body.as_array().unwrap().len(), 1);
+
+    // Password + passkey: a session.
+    let start = |password: &str| json!({"account": "he-min", "password": password});
+    let wrong = p
+        .send(
+            None,
+            "POST",
+            "/api/v1/auth/passkey/start",
+            start("Wrong-Password-1"),
+        )
+        .await;
+    assert_eq!(
+        (wrong.status, wrong.code()),
+        (StatusCode::UNAUTHORIZED, "sign_in_failed")
+    );
+    let challenge = p
+        .send(
+            None,
+            "POST",
+            "/api/v1/auth/passkey/start",
+            start(common::STAFF_PASSWORD),
+        )
+        .await;
+    assert_eq!(challenge.status, StatusCode::OK, "{}", challenge.body);
+    let forged = authenticator.assert_with(
+        &challenge.body["options"],
+        Some(&common::passkey::SoftAuthenticator::forger()),
+    );
+    let refused = p
+        .send(
+            None,
+            "POST",
+            "/api/v1/auth/passkey/finish",
+            json!({"ceremony": challenge.body["ceremony"], "credential": forged}),
+        )
+        .await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (StatusCode::UNAUTHORIZED, "sign_in_failed")
+    );
+    let challenge = p
+        .send(
+            None,
+            "POST",
+            "/api/v1/auth/passkey/start",
+            start(common::STAFF_PASSWORD),
+        )
+        .await;
+    let assertion = authenticator.assert_with(&challenge.body["options"], None);
+    let finish = json!({"ceremony": challenge.body["ceremony"], "credential": assertion});
+    let signed = p
+        .send(None, "POST", "/api/v1/auth/passkey/finish", finish.clone())
+        .await;
+    assert_eq!(signed.status, StatusCode::OK, "{}", signed.body);
+    let session = cookie(&signed);
+    let me = p
+        .call(
+            Request::get("/api/v1/me")
+                .header(header::COOKIE, session)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(me.body["account"]["id"], "he-min");
+    let replayed = p.send(None, "POST", "/api/v1/auth/passkey/finish", finish).await;
+    assert_eq!(
+        replayed.code(),
+        "ceremony_invalid",
+        "a challenge is answered once"
+    );
+
+    let actions: Vec<String> = common::audit_trail(&p.store, "account:he-min")
+        .await
+        .into_iter()
+        .map(|(_, action)| action)
+        .collect();
+    assert!(actions.contains(&"passkey.register".to_owned()), "{actions:?}");
+    let Store::Sqlite(pool) = &p.store else {
+        unreachable!()
+    };
+    let (detail,): (String,) = sqlx::query_as(
+        "SELECT detail FROM audit_events WHERE action = 'auth.sign_in' AND target = 'account:he-min' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert!(detail.contains("passkey"), "{detail}");
+}

@@ -336,8 +336,15 @@ async fn mixed_batch(platform: Platform) {
     let (status, item) = platform.get(&format!("/api/v1/quality/{id}")).await;
     assert_eq!(status, 200, "{item}");
     assert_eq!(item["channel"], "push-json");
-    assert_eq!(item["record"]["caseNo"], batch[1]["caseNo"]);
+    // Issue 14 (Art. 23): the record's values are masked unless unmasked with a purpose.
+    assert_ne!(item["record"]["caseNo"], batch[1]["caseNo"]);
+    assert!(item["record"]["caseNo"].as_str().unwrap().contains('*'), "{item}");
     assert_eq!(item["mapping_version"], rejected["mapping_version"]);
+    let (status, item) = platform
+        .get(&format!("/api/v1/quality/{id}?unmask=true&purpose=debug-mapping"))
+        .await;
+    assert_eq!(status, 200, "{item}");
+    assert_eq!(item["record"]["caseNo"], batch[1]["caseNo"]);
     let (status, _) = platform.get("/api/v1/quality?status=lost").await;
     assert_eq!(status, 400);
     let (status, _) = platform.get("/api/v1/quality/999999").await;

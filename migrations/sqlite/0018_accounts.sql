@@ -76,3 +76,25 @@ CREATE TABLE account_tokens (
     revoked_at   TEXT
 );
 CREATE INDEX account_tokens_account ON account_tokens (account_id);
+
+-- Passkeys (WebAuthn): the public key and counter as webauthn-rs stores them; nothing secret.
+CREATE TABLE account_passkeys (
+    id           TEXT PRIMARY KEY,
+    account_id   TEXT NOT NULL REFERENCES accounts (id),
+    name         TEXT NOT NULL,
+    passkey      TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    last_used_at TEXT,
+    removed_at   TEXT
+);
+CREATE INDEX account_passkeys_account ON account_passkeys (account_id);
+
+-- WebAuthn ceremonies between start and finish (five minutes), so any node finishes them.
+CREATE TABLE account_challenges (
+    id         TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts (id),
+    kind       TEXT NOT NULL,
+    state      TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+CREATE INDEX account_challenges_expiry ON account_challenges (expires_at);

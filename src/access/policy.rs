@@ -108,6 +108,16 @@ pub const POLICY: &[Entry] = &[
         "/api/v1/auth/enrolment/confirm",
         Public("the one-time enrolment link is the credential"),
     ),
+    row(
+        "POST",
+        "/api/v1/auth/passkey/start",
+        Public("password, then a passkey"),
+    ),
+    row(
+        "POST",
+        "/api/v1/auth/passkey/finish",
+        Public("the passkey's signature over the challenge"),
+    ),
     // the caller's own account
     row("POST", "/api/v1/auth/sign-out", signed(EVERYONE, Own)),
     row("POST", "/api/v1/auth/sign-out-everywhere", signed(EVERYONE, Own)),
@@ -115,6 +125,10 @@ pub const POLICY: &[Entry] = &[
     row("GET", "/api/v1/me/tokens", signed(EVERYONE, Own)),
     row("POST", "/api/v1/me/tokens", signed(EVERYONE, Own)),
     row("DELETE", "/api/v1/me/tokens/{id}", signed(EVERYONE, Own)),
+    row("GET", "/api/v1/me/passkeys", signed(EVERYONE, Own)),
+    row("POST", "/api/v1/me/passkeys/registration", signed(EVERYONE, Own)),
+    row("POST", "/api/v1/me/passkeys", signed(EVERYONE, Own)),
+    row("DELETE", "/api/v1/me/passkeys/{id}", signed(EVERYONE, Own)),
     // accounts (Art. 20, 21)
     row("GET", "/api/v1/accounts", signed(ADMINS, InHandler)),
     row("POST", "/api/v1/accounts", signed(ADMINS, InHandler)),

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::Authorized;
 use super::{ApiError, ApiJson, AppState};
 use crate::access::{AccountStatus, Grant, Role};
-use crate::accounts::{AccountView, EnrolmentLink, IssuedToken, NewAccount};
+use crate::accounts::{AccountView, EnrolmentLink, IssuedToken, NewAccount, PasskeyView};
 use crate::store::{SessionRow, TokenRow};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -18,6 +18,9 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/v1/me", get(me))
         .route("/api/v1/me/tokens", get(tokens).post(create_token))
         .route("/api/v1/me/tokens/{id}", delete(revoke_token))
+        .route("/api/v1/me/passkeys", get(passkeys).post(register_passkey))
+        .route("/api/v1/me/passkeys/registration", post(start_passkey))
+        .route("/api/v1/me/passkeys/{id}", delete(remove_passkey))
         .route("/api/v1/accounts", get(list).post(create))
         .route("/api/v1/accounts/{id}", get(show))
         .route("/api/v1/accounts/{id}/grants", post(grant))
@@ -242,4 +245,69 @@ pub(super) async fn reenrol(
         StatusCode::CREATED,
         Json(state.accounts.reenrol(&auth.principal, &id).await?),
     ))
+}
+
+/// The caller's passkeys.
+#[utoipa::path(get, path = "/api/v1/me/passkeys", tag = "accounts", responses((status = 200, body = [PasskeyView])))]
+pub(super) async fn passkeys(
+    State(state): State<AppState>,
+    auth: Authorized,
+) -> Result<Json<Vec<PasskeyView>>, ApiError> {
+    Ok(Json(state.accounts.passkeys(&auth.principal).await?))
+}
+
+/// Registering a passkey, step one: the options for the browser's `navigator.credentials.create`.
+#[utoipa::path(post, path = "/api/v1/me/passkeys/registration", tag = "accounts", responses(
+    (status = 200, description = "`{\"ceremony\", \"options\"}`: pass `options` to navigator.credentials.create"),
+))]
+pub(super) async fn start_passkey(
+    State(state): State<AppState>,
+    auth: Authorized,
+) -> Result<Json<crate::accounts::Ceremony<webauthn_rs::prelude::CreationChallengeResponse>>, ApiError> {
+    Ok(Json(
+        state.accounts.start_passkey_registration(&auth.principal).await?,
+    ))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PasskeyRegistration {
+    ceremony: String,
+    /// A name to tell it apart, e.g. `办公电脑指纹`.
+    name: String,
+    /// The `PublicKeyCredential` the browser's `navigator.credentials.create` gave, as JSON.
+    #[schema(value_type = Object)]
+    credential: webauthn_rs::prelude::RegisterPublicKeyCredential,
+}
+
+/// Registering a passkey, step two: the authenticator's answer verified and stored.
+#[utoipa::path(post, path = "/api/v1/me/passkeys", tag = "accounts", request_body = PasskeyRegistration, responses(
+    (status = 201, body = PasskeyView),
+    (status = 410, body = super::error::ErrorBody, description = "ceremony_invalid"),
+    (status = 422, body = super::error::ErrorBody, description = "the authenticator's answer does not verify"),
+))]
+pub(super) async fn register_passkey(
+    State(state): State<AppState>,
+    auth: Authorized,
+    ApiJson(body): ApiJson<PasskeyRegistration>,
+) -> Result<(StatusCode, Json<PasskeyView>), ApiError> {
+    let view = state
+        .accounts
+        .finish_passkey_registration(&auth.principal, &body.ceremony, &body.name, &body.credential)
+        .await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Removes one of the caller's passkeys.
+#[utoipa::path(delete, path = "/api/v1/me/passkeys/{id}", tag = "accounts", params(("id" = String, Path)), responses(
+    (status = 204),
+    (status = 404, body = super::error::ErrorBody),
+))]
+pub(super) async fn remove_passkey(
+    State(state): State<AppState>,
+    auth: Authorized,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.accounts.remove_passkey(&auth.principal, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

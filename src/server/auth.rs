@@ -358,6 +358,14 @@ impl From<AccountError> for ApiError {
             AccountError::EnrolmentInvalid => {
                 ApiError::new(StatusCode::GONE, "enrolment_invalid", err.to_string())
             }
+            AccountError::CeremonyInvalid => {
+                ApiError::new(StatusCode::GONE, "ceremony_invalid", err.to_string())
+            }
+            AccountError::Passkey(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "passkeys_not_configured",
+                err.to_string(),
+            ),
             AccountError::NoKeys => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "accounts_not_configured",
@@ -377,6 +385,8 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/v1/auth/sign-in", post(sign_in))
         .route("/api/v1/auth/enrolment", post(enrol))
         .route("/api/v1/auth/enrolment/confirm", post(confirm))
+        .route("/api/v1/auth/passkey/start", post(passkey_start))
+        .route("/api/v1/auth/passkey/finish", post(passkey_finish))
         .route("/api/v1/auth/sign-out", post(sign_out))
         .route("/api/v1/auth/sign-out-everywhere", post(sign_out_everywhere))
 }
@@ -410,16 +420,18 @@ pub(super) async fn sign_in(
     headers: HeaderMap,
     ApiJson(request): ApiJson<SignInRequest>,
 ) -> Result<Response, ApiError> {
-    let client = connect.map(|c| c.0.0.ip().to_string());
-    let agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let signed = match state
+    let (client, agent) = client_of(connect, &headers);
+    let signed = state
         .accounts
         .sign_in(&request.account, &request.password, &request.code, client, agent)
-        .await
-    {
+        .await;
+    session_answer(signed)
+}
+
+/// The answer to a sign-in: the session cookie and the CSRF token, or the refusal (with
+/// `Retry-After` while the account is locked).
+fn session_answer(signed: Result<crate::accounts::SignedIn, AccountError>) -> Result<Response, ApiError> {
+    let signed = match signed {
         Ok(signed) => signed,
         Err(AccountError::Locked(until)) => {
             let wait = (until - chrono::Utc::now()).num_seconds().max(1);
@@ -451,6 +463,77 @@ pub(super) async fn sign_in(
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// The client's address and user agent, for the session's record.
+fn client_of(
+    connect: Option<axum::extract::Extension<ConnectInfo<SocketAddr>>>,
+    headers: &HeaderMap,
+) -> (Option<String>, Option<String>) {
+    let client = connect.map(|c| c.0.0.ip().to_string());
+    let agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    (client, agent)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PasskeyStart {
+    account: String,
+    password: String,
+}
+
+/// Signing in with a passkey, step one: the password, then the challenge for the browser's
+/// `navigator.credentials.get` (the `options`), valid five minutes.
+#[utoipa::path(post, path = "/api/v1/auth/passkey/start", tag = "accounts", request_body = PasskeyStart, responses(
+    (status = 200, description = "`{\"ceremony\", \"options\"}`: pass `options` to navigator.credentials.get"),
+    (status = 401, body = super::error::ErrorBody, description = "sign_in_failed: wrong account or password, or no passkey registered"),
+    (status = 429, body = super::error::ErrorBody, description = "account_locked"),
+))]
+pub(super) async fn passkey_start(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<PasskeyStart>,
+) -> Result<Response, ApiError> {
+    match state
+        .accounts
+        .start_passkey_sign_in(&request.account, &request.password)
+        .await
+    {
+        Ok(ceremony) => Ok(Json(ceremony).into_response()),
+        Err(err @ AccountError::Locked(_)) => session_answer(Err(err)),
+        Err(err) => Err(err.into()),
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PasskeyFinish {
+    ceremony: String,
+    /// The `PublicKeyCredential` the browser's `navigator.credentials.get` gave, as JSON.
+    #[schema(value_type = Object)]
+    credential: webauthn_rs::prelude::PublicKeyCredential,
+}
+
+/// Signing in with a passkey, step two: the authenticator's assertion; sets the session cookie.
+#[utoipa::path(post, path = "/api/v1/auth/passkey/finish", tag = "accounts", request_body = PasskeyFinish, responses(
+    (status = 200, body = SignedInBody),
+    (status = 401, body = super::error::ErrorBody),
+    (status = 410, body = super::error::ErrorBody, description = "ceremony_invalid: unknown, used or expired"),
+))]
+pub(super) async fn passkey_finish(
+    State(state): State<AppState>,
+    connect: Option<axum::extract::Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<PasskeyFinish>,
+) -> Result<Response, ApiError> {
+    let (client, agent) = client_of(connect, &headers);
+    let signed = state
+        .accounts
+        .finish_passkey_sign_in(&request.ceremony, &request.credential, client, agent)
+        .await;
+    session_answer(signed)
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -168,7 +168,9 @@ pub async fn serve_on(
             Arc::new(ronghe_adapters::Environment),
         )
     });
-    let accounts = crate::accounts::Accounts::new(store.clone(), keyring, Default::default());
+    let accounts = crate::accounts::Accounts::new(store.clone(), keyring, Default::default()).with_passkeys(
+        crate::accounts::relying_party(&config.public_url()).context("cannot set up passkeys")?,
+    );
     let calendar = crate::calendar::Calendar::load(config.calendar_override.as_deref())
         .context("cannot load the working-day calendar")?;
     let metrics = Metrics::new();

@@ -94,6 +94,12 @@ use utoipa::OpenApi;
         super::accounts::revoke,
         super::accounts::status,
         super::accounts::reenrol,
+        super::accounts::passkeys,
+        super::accounts::start_passkey,
+        super::accounts::register_passkey,
+        super::accounts::remove_passkey,
+        super::auth::passkey_start,
+        super::auth::passkey_finish,
     ),
     modifiers(&Policy),
     tags(

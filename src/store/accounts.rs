@@ -127,6 +127,27 @@ pub struct TokenRow {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+/// A registered passkey: the webauthn-rs `Passkey` as JSON (public key, counter; nothing secret).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PasskeyRow {
+    pub id: String,
+    pub account_id: String,
+    pub name: String,
+    pub passkey: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// A WebAuthn ceremony between its start and its finish (its id kept as a hash).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ChallengeRow {
+    pub id: String,
+    pub account_id: String,
+    pub kind: String,
+    pub state: String,
+    pub expires_at: DateTime<Utc>,
+}
+
 /// A grant to record: the role and scope, who grants it, who approved it and why.
 #[derive(Debug, Clone)]
 pub struct GrantRequest {
@@ -475,14 +496,21 @@ impl Store {
         }))
     }
 
-    /// A successful sign-in: takes the TOTP step (refused when that step or a later one was
-    /// already used: a code works once), resets the failure count and opens the session.
-    pub async fn sign_in_succeeded(&self, session: &SessionRow, step: i64) -> Result<bool, StoreError> {
+    /// A successful sign-in with `factor` besides the password: takes the TOTP step when there
+    /// is one (refused when that step or a later one was already used: a code works once),
+    /// resets the failure count and opens the session.
+    pub async fn sign_in_succeeded(
+        &self,
+        session: &SessionRow,
+        step: Option<i64>,
+        factor: &str,
+    ) -> Result<bool, StoreError> {
         let account = &session.account_id;
         Ok(on_pool!(self, pool => {
             let mut tx = pool.begin_with(self.backend().begin_write()).await?;
             let taken = sqlx::query(
-                "UPDATE accounts SET totp_last_step = $2, failed_sign_ins = 0, locked_until = NULL WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)",
+                "UPDATE accounts SET totp_last_step = COALESCE($2, totp_last_step), failed_sign_ins = 0, locked_until = NULL
+                 WHERE id = $1 AND ($2 IS NULL OR totp_last_step IS NULL OR totp_last_step < $2)",
             )
             .bind(account)
             .bind(step)
@@ -505,7 +533,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             audit!(tx, account, "auth.sign_in", &format!("account:{account}"), serde_json::json!({
-                "factors": ["password", "totp"], "session": &session.id_hash[..12], "expires_at": session.expires_at,
+                "factors": ["password", factor], "session": &session.id_hash[..12], "expires_at": session.expires_at,
             }))?;
             tx.commit().await?;
             true
@@ -653,5 +681,104 @@ impl Store {
             tx.commit().await?;
         });
         Ok(())
+    }
+
+    /// An account's passkeys in force, oldest first.
+    pub async fn passkeys(&self, account: &str) -> Result<Vec<PasskeyRow>, StoreError> {
+        Ok(on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT id, account_id, name, passkey, created_at, last_used_at FROM account_passkeys WHERE account_id = $1 AND removed_at IS NULL ORDER BY created_at",
+            )
+            .bind(account)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    pub async fn add_passkey(&self, row: &PasskeyRow, actor: &str) -> Result<(), StoreError> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_with(self.backend().begin_write()).await?;
+            sqlx::query(
+                "INSERT INTO account_passkeys (id, account_id, name, passkey, created_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&row.id)
+            .bind(&row.account_id)
+            .bind(&row.name)
+            .bind(&row.passkey)
+            .bind(row.created_at)
+            .execute(&mut *tx)
+            .await?;
+            audit!(tx, actor, "passkey.register", &format!("account:{}", row.account_id), serde_json::json!({
+                "passkey": row.id, "name": row.name,
+            }))?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Records a passkey's use and its updated counter.
+    pub async fn passkey_used(&self, id: &str, passkey: &str) -> Result<(), StoreError> {
+        on_pool!(self, pool => {
+            sqlx::query("UPDATE account_passkeys SET passkey = $2, last_used_at = $3 WHERE id = $1")
+                .bind(id)
+                .bind(passkey)
+                .bind(Utc::now())
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    pub async fn remove_passkey(&self, account: &str, id: &str, actor: &str) -> Result<(), StoreError> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_with(self.backend().begin_write()).await?;
+            let done = sqlx::query(
+                "UPDATE account_passkeys SET removed_at = $3 WHERE id = $1 AND account_id = $2 AND removed_at IS NULL",
+            )
+            .bind(id)
+            .bind(account)
+            .bind(Utc::now())
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound { what: "passkey", id: id.to_owned() });
+            }
+            audit!(tx, actor, "passkey.remove", &format!("account:{account}"), serde_json::json!({"passkey": id}))?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub async fn open_challenge(&self, row: &ChallengeRow) -> Result<(), StoreError> {
+        on_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO account_challenges (id, account_id, kind, state, expires_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&row.id)
+            .bind(&row.account_id)
+            .bind(&row.kind)
+            .bind(&row.state)
+            .bind(row.expires_at)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Uses up a ceremony that has not expired: once, across nodes (a conditional delete).
+    pub async fn take_challenge(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ChallengeRow>, StoreError> {
+        Ok(on_pool!(self, pool => {
+            sqlx::query_as(
+                "DELETE FROM account_challenges WHERE id = $1 AND expires_at > $2 RETURNING id, account_id, kind, state, expires_at",
+            )
+            .bind(id)
+            .bind(now)
+            .fetch_optional(pool)
+            .await?
+        }))
     }
 }

@@ -24,7 +24,9 @@ mod scheduler;
 mod systems;
 mod writeback;
 
-pub use accounts::{AccountRow, EnrolmentRow, GrantRecord, GrantRequest, SessionRow, TokenRow};
+pub use accounts::{
+    AccountRow, ChallengeRow, EnrolmentRow, GrantRecord, GrantRequest, PasskeyRow, SessionRow, TokenRow,
+};
 pub use assessments::RubricRecord;
 pub use audit_log::{
     AuditContext, AuditError, AuditEvent, AuditFilter, BreakKind, ChainBreak, Pruned, with_audit_context,

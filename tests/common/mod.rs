@@ -2,6 +2,7 @@
 #![allow(dead_code, unreachable_pub)] // each test target uses a different part
 
 pub mod binary;
+pub mod passkey;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -337,8 +338,13 @@ pub fn app_state(store: Store) -> ronghe::server::AppState {
 pub fn staff_accounts(store: &Store) -> ronghe::accounts::Accounts {
     let keys = bridge_keys("staff", &[("staff", Cipher::Aes256Gcm)]);
     let keyring = Keyring::build(&keys, &bridge_secrets(&keys)).expect("test staff keys build");
+    let public = url::Url::parse(PUBLIC_URL).expect("a URL");
     ronghe::accounts::Accounts::new(store.clone(), Some(Arc::new(keyring)), Default::default())
+        .with_passkeys(ronghe::accounts::relying_party(&public).expect("a relying party"))
 }
+
+/// Where the tests' platform says people open it (passkeys are bound to its host).
+pub const PUBLIC_URL: &str = "http://localhost:8080";
 
 /// A synthetic resident ID number (GB 11643 check character) for test account `n`.
 pub fn synthetic_resident_id(seed: &str) -> String {

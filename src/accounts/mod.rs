@@ -4,6 +4,8 @@
 //! tokens, grants and the account lifecycle. Personal fields are sealed with the node's keyring;
 //! the server and the CLI resolve every caller to a [`Principal`] here.
 
+mod passkey;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -13,6 +15,7 @@ use crate::access::secret::{self, SecretError};
 use crate::access::{AccountStatus, Grant, Principal, PrincipalKind, Role, Scope, Via, account_id_problem};
 use crate::bridge::{KeyError, Keyring};
 use crate::store::{AccountRow, GrantRecord, GrantRequest, SessionRow, Store, StoreError, TokenRow};
+pub use passkey::{Ceremony, PasskeyView, relying_party};
 
 /// Timeouts and limits of sign-in.
 #[derive(Debug, Clone)]
@@ -210,6 +213,10 @@ pub enum AccountError {
     Locked(DateTime<Utc>),
     #[error("the enrolment link is unknown, used or expired; ask your administrator for a new one")]
     EnrolmentInvalid,
+    #[error("the passkey ceremony is unknown, used, expired or not yours; start again")]
+    CeremonyInvalid,
+    #[error("passkeys: {0}")]
+    Passkey(String),
     #[error(
         "staff accounts need the node's keys to seal names, ID numbers and authenticator secrets: configure [bridge] active_key and [[bridge.keys]] (see README)"
     )]
@@ -246,6 +253,8 @@ pub struct Accounts {
     store: Store,
     keyring: Option<Arc<Keyring>>,
     settings: Arc<AuthSettings>,
+    /// The relying party of passkeys, when the platform's public URL is known.
+    webauthn: Option<Arc<webauthn_rs::Webauthn>>,
 }
 
 impl Accounts {
@@ -254,7 +263,14 @@ impl Accounts {
             store,
             keyring,
             settings: Arc::new(settings),
+            webauthn: None,
         }
+    }
+
+    /// Passkeys for the platform at this relying party (see [`relying_party`]).
+    pub fn with_passkeys(mut self, webauthn: webauthn_rs::Webauthn) -> Accounts {
+        self.webauthn = Some(Arc::new(webauthn));
+        self
     }
 
     pub fn settings(&self) -> &AuthSettings {
@@ -443,44 +459,57 @@ impl Accounts {
         Ok(Some(hex::decode(hex_secret).map_err(|_| KeyError::Corrupt)?))
     }
 
-    /// Checks both factors; a failure is counted against an existing account (and locks it after
-    /// `lock_threshold`). Gives the account and the TOTP step to take.
-    async fn verify_factors(
-        &self,
-        id: &str,
-        password: &str,
-        code: &str,
-    ) -> Result<(AccountRow, i64), AccountError> {
-        let now = Utc::now();
+    /// Checks the password of an active, unlocked account; a failure is counted against an
+    /// existing account (and locks it after `lock_threshold`). An unknown account takes as long.
+    async fn verify_password_factor(&self, id: &str, password: &str) -> Result<AccountRow, AccountError> {
         let Some(account) = self.store.account(id).await? else {
             secret::verify_password(password, secret::decoy_hash());
             return Err(AccountError::SignInFailed);
         };
-        if let Some(until) = account.locked_until.filter(|until| *until > now) {
+        if let Some(until) = account.locked_until.filter(|until| *until > Utc::now()) {
             return Err(AccountError::Locked(until));
         }
         let password_ok = account
             .password_hash
             .as_deref()
             .is_some_and(|hash| secret::verify_password(password, hash));
-        let step = match self.totp_secret(&account)? {
-            Some(totp) if password_ok => secret::check_totp(&totp, &account.id, code, unix(now)),
-            _ => None,
-        };
-        let reason = match (password_ok, step, account.status()?) {
-            (true, Some(step), AccountStatus::Active) => return Ok((account, step_i64(step))),
-            (false, _, _) => "password",
-            (true, None, _) => "totp",
-            (true, Some(_), _) => "status",
-        };
+        match (password_ok, account.status()?) {
+            (true, AccountStatus::Active) => Ok(account),
+            (false, _) => Err(self.count_failure(&account.id, "password").await?),
+            (true, _) => Err(self.count_failure(&account.id, "status").await?),
+        }
+    }
+
+    /// Counts a failed sign-in; answers the error to give (locked, or the one answer for all).
+    async fn count_failure(&self, account: &str, reason: &str) -> Result<AccountError, AccountError> {
         let s = &self.settings;
-        match self
-            .store
-            .sign_in_failed(&account.id, reason, s.lock_threshold, s.lock_base, s.lock_cap)
-            .await?
-        {
-            Some(until) => Err(AccountError::Locked(until)),
-            None => Err(AccountError::SignInFailed),
+        Ok(
+            match self
+                .store
+                .sign_in_failed(account, reason, s.lock_threshold, s.lock_base, s.lock_cap)
+                .await?
+            {
+                Some(until) => AccountError::Locked(until),
+                None => AccountError::SignInFailed,
+            },
+        )
+    }
+
+    /// Checks both factors, password and TOTP code; gives the account and the step to take.
+    async fn verify_factors(
+        &self,
+        id: &str,
+        password: &str,
+        code: &str,
+    ) -> Result<(AccountRow, i64), AccountError> {
+        let account = self.verify_password_factor(id, password).await?;
+        let step = match self.totp_secret(&account)? {
+            Some(totp) => secret::check_totp(&totp, &account.id, code, unix(Utc::now())),
+            None => None,
+        };
+        match step {
+            Some(step) => Ok((account, step_i64(step))),
+            None => Err(self.count_failure(&account.id, "totp").await?),
         }
     }
 
@@ -494,12 +523,26 @@ impl Accounts {
         user_agent: Option<String>,
     ) -> Result<SignedIn, AccountError> {
         let (account, step) = self.verify_factors(id, password, code).await?;
+        self.open_session(&account.id, Some(step), "totp", client_addr, user_agent)
+            .await
+    }
+
+    /// Opens a session after both factors passed; with a TOTP `step`, the step is taken (a
+    /// code works once: a step already used fails the sign-in and counts as a failure).
+    async fn open_session(
+        &self,
+        account: &str,
+        step: Option<i64>,
+        factor: &str,
+        client_addr: Option<String>,
+        user_agent: Option<String>,
+    ) -> Result<SignedIn, AccountError> {
         let now = Utc::now();
         let session = secret::random_secret()?;
         let csrf = secret::random_secret()?;
         let row = SessionRow {
             id_hash: secret::secret_hash(&session),
-            account_id: account.id.clone(),
+            account_id: account.to_owned(),
             csrf_token: csrf.clone(),
             created_at: now,
             last_seen_at: now,
@@ -508,22 +551,12 @@ impl Accounts {
             client_addr,
             user_agent: user_agent.map(|ua| ua.chars().take(200).collect()),
         };
-        if !self.store.sign_in_succeeded(&row, step).await? {
+        if !self.store.sign_in_succeeded(&row, step, factor).await? {
             // The code's step was used already (a replayed or shoulder-surfed code).
-            let s = &self.settings;
-            self.store
-                .sign_in_failed(
-                    &account.id,
-                    "totp_replayed",
-                    s.lock_threshold,
-                    s.lock_base,
-                    s.lock_cap,
-                )
-                .await?;
-            return Err(AccountError::SignInFailed);
+            return Err(self.count_failure(account, "totp_replayed").await?);
         }
         Ok(SignedIn {
-            account: account.id,
+            account: account.to_owned(),
             session,
             csrf,
             expires_at: row.expires_at,
@@ -721,8 +754,8 @@ impl Accounts {
             client_addr: None,
             user_agent: Some("ronghe cli".into()),
         };
-        if !self.store.sign_in_succeeded(&row, step).await? {
-            return Err(AccountError::SignInFailed);
+        if !self.store.sign_in_succeeded(&row, Some(step), "totp").await? {
+            return Err(self.count_failure(&account.id, "totp_replayed").await?);
         }
         self.create_token(&principal, name, &[], days).await
     }
