@@ -836,49 +836,31 @@ async fn the_account_lifecycle_ends_sessions_and_keeps_history() {
             .status,
         StatusCode::OK
     );
-    // Suspended: the token stops working; reactivated, a new sign-in is needed.
-    let suspended = p
-        .send(
+    // Suspended: the token stops working; disabled is final.
+    let set_status = async |status: &str, reason: &str| {
+        p.send(
             Some(&admin),
             "POST",
             "/api/v1/accounts/li-na/status",
-            json!({"status": "suspended", "reason": "休假"}),
+            json!({"status": status, "reason": reason}),
         )
-        .await;
-    assert_eq!(suspended.status, StatusCode::NO_CONTENT, "{}", suspended.body);
+        .await
+        .status
+    };
+    assert_eq!(set_status("suspended", "休假").await, StatusCode::NO_CONTENT);
     assert_eq!(
         p.send(Some(&person), "GET", "/api/v1/me", Value::Null)
             .await
             .status,
         StatusCode::UNAUTHORIZED
     );
-    let bad_move = p
-        .send(
-            Some(&admin),
-            "POST",
-            "/api/v1/accounts/li-na/status",
-            json!({"status": "pending", "reason": "x"}),
-        )
-        .await;
-    assert_eq!(bad_move.status, StatusCode::CONFLICT);
-    let disabled = p
-        .send(
-            Some(&admin),
-            "POST",
-            "/api/v1/accounts/li-na/status",
-            json!({"status": "disabled", "reason": "离职"}),
-        )
-        .await;
-    assert_eq!(disabled.status, StatusCode::NO_CONTENT);
-    let back = p
-        .send(
-            Some(&admin),
-            "POST",
-            "/api/v1/accounts/li-na/status",
-            json!({"status": "active", "reason": "x"}),
-        )
-        .await;
-    assert_eq!(back.status, StatusCode::CONFLICT, "disabled is final");
+    assert_eq!(set_status("pending", "x").await, StatusCode::CONFLICT);
+    assert_eq!(set_status("disabled", "离职").await, StatusCode::NO_CONTENT);
+    assert_eq!(
+        set_status("active", "x").await,
+        StatusCode::CONFLICT,
+        "disabled is final"
+    );
     let shown = p
         .send(Some(&admin), "GET", "/api/v1/accounts/li-na", Value::Null)
         .await;
