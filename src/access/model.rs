@@ -326,6 +326,13 @@ impl Principal {
             .any(|g| roles.contains(&g.role) && g.scope.covers_system(region, department))
     }
 
+    /// Whether a grant of one of `roles` covers the whole province (every system).
+    pub fn province_wide(&self, roles: &[Role]) -> bool {
+        self.grants
+            .iter()
+            .any(|g| roles.contains(&g.role) && g.scope == Scope::Province)
+    }
+
     /// Whether an administrative grant may grant `grant` (the role and the whole scope).
     pub fn may_grant(&self, grant: &Grant) -> bool {
         self.grants

@@ -551,7 +551,11 @@ impl Accounts {
             client_addr,
             user_agent: user_agent.map(|ua| ua.chars().take(200).collect()),
         };
-        if !self.store.sign_in_succeeded(&row, step, factor).await? {
+        if !self
+            .store
+            .sign_in_succeeded(account, step, factor, Some(&row))
+            .await?
+        {
             // The code's step was used already (a replayed or shoulder-surfed code).
             return Err(self.count_failure(account, "totp_replayed").await?);
         }
@@ -742,19 +746,11 @@ impl Accounts {
             grants,
         };
         // The code is used once, as at a browser sign-in.
-        let now = Utc::now();
-        let row = SessionRow {
-            id_hash: secret::secret_hash(&secret::random_secret()?),
-            account_id: account.id.clone(),
-            csrf_token: String::new(),
-            created_at: now,
-            last_seen_at: now,
-            expires_at: now,
-            revoked_at: Some(now),
-            client_addr: None,
-            user_agent: Some("ronghe cli".into()),
-        };
-        if !self.store.sign_in_succeeded(&row, Some(step), "totp").await? {
+        if !self
+            .store
+            .sign_in_succeeded(&account.id, Some(step), "totp", None)
+            .await?
+        {
             return Err(self.count_failure(&account.id, "totp_replayed").await?);
         }
         self.create_token(&principal, name, &[], days).await

@@ -47,7 +47,7 @@ impl Authorized {
 
     /// The ids of the systems the caller sees, or `None` when a province-wide grant sees all.
     pub async fn visible_systems(&self, state: &AppState) -> Result<Option<HashSet<String>>, ApiError> {
-        if self.principal.covers_system(self.roles, "", "") {
+        if self.principal.province_wide(self.roles) {
             return Ok(None);
         }
         Ok(Some(
@@ -254,7 +254,7 @@ async fn in_scope(
             .map(|(_, v)| v.clone())
             .unwrap_or_default()
     };
-    let everywhere = auth.principal.covers_system(auth.roles, "", "");
+    let everywhere = auth.principal.province_wide(auth.roles);
     let system_id = match rule {
         ScopeRule::Role | ScopeRule::InHandler | ScopeRule::Own => return Ok(true),
         ScopeRule::Account => {

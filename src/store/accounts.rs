@@ -498,14 +498,14 @@ impl Store {
 
     /// A successful sign-in with `factor` besides the password: takes the TOTP step when there
     /// is one (refused when that step or a later one was already used: a code works once),
-    /// resets the failure count and opens the session.
+    /// resets the failure count and opens the session, when there is one.
     pub async fn sign_in_succeeded(
         &self,
-        session: &SessionRow,
+        account: &str,
         step: Option<i64>,
         factor: &str,
+        session: Option<&SessionRow>,
     ) -> Result<bool, StoreError> {
-        let account = &session.account_id;
         Ok(on_pool!(self, pool => {
             let mut tx = pool.begin_with(self.backend().begin_write()).await?;
             let taken = sqlx::query(
@@ -519,21 +519,26 @@ impl Store {
             if taken.rows_affected() == 0 {
                 return Ok(false);
             }
-            sqlx::query(
-                "INSERT INTO account_sessions (id_hash, account_id, csrf_token, created_at, last_seen_at, expires_at, client_addr, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(&session.id_hash)
-            .bind(account)
-            .bind(&session.csrf_token)
-            .bind(session.created_at)
-            .bind(session.last_seen_at)
-            .bind(session.expires_at)
-            .bind(&session.client_addr)
-            .bind(&session.user_agent)
-            .execute(&mut *tx)
-            .await?;
+            if let Some(session) = session {
+                sqlx::query(
+                    "INSERT INTO account_sessions (id_hash, account_id, csrf_token, created_at, last_seen_at, expires_at, client_addr, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&session.id_hash)
+                .bind(account)
+                .bind(&session.csrf_token)
+                .bind(session.created_at)
+                .bind(session.last_seen_at)
+                .bind(session.expires_at)
+                .bind(&session.client_addr)
+                .bind(&session.user_agent)
+                .execute(&mut *tx)
+                .await?;
+            }
+            // A sign-in without a session is the command line's, for a personal token.
             audit!(tx, account, "auth.sign_in", &format!("account:{account}"), serde_json::json!({
-                "factors": ["password", factor], "session": &session.id_hash[..12], "expires_at": session.expires_at,
+                "factors": ["password", factor],
+                "session": session.map(|s| &s.id_hash[..12]),
+                "expires_at": session.map(|s| s.expires_at),
             }))?;
             tx.commit().await?;
             true
@@ -642,12 +647,16 @@ impl Store {
         }))
     }
 
-    /// Records a token's use: `last_used_at` always; an audit event when the previous use was
-    /// more than `TOKEN_USE_AUDIT_EVERY` ago, so a busy script leaves a trail, not a flood.
+    /// Records a token's use when the last one recorded is more than `TOKEN_USE_AUDIT_EVERY`
+    /// ago: `last_used_at` and an audit event, so a busy script leaves a trail (its use every
+    /// five minutes), neither a flood nor a write on every request.
     pub async fn token_used(&self, token: &TokenRow, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let audit_it = token
+        if token
             .last_used_at
-            .is_none_or(|last| now - last > TOKEN_USE_AUDIT_EVERY);
+            .is_some_and(|last| now - last <= TOKEN_USE_AUDIT_EVERY)
+        {
+            return Ok(());
+        }
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query("UPDATE account_tokens SET last_used_at = $2 WHERE id = $1")
@@ -655,9 +664,7 @@ impl Store {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-            if audit_it {
-                audit!(tx, &token.account_id, "token.use", &format!("token:{}", token.id), serde_json::json!({}))?;
-            }
+            audit!(tx, &token.account_id, "token.use", &format!("token:{}", token.id), serde_json::json!({}))?;
             tx.commit().await?;
         });
         Ok(())
