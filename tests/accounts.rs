@@ -612,8 +612,8 @@ async fn sign_in_needs_both_factors_locks_out_and_sessions_end() {
     let p = Platform::new().await;
     let (_, totp) = common::enrolled(&p.store, "wang-li", &["operator@province"]).await;
     let code = |at: u64| secret::totp_code(&totp, "wang-li", at).unwrap();
-    // The enrolment used this step and the next one: a code works once.
-    let replayed = sign_in(&p, "wang-li", &code(now() + 30)).await;
+    // The enrolment used the previous step and this one: a code works once.
+    let replayed = sign_in(&p, "wang-li", &code(now())).await;
     assert_eq!(
         (replayed.status, replayed.code()),
         (StatusCode::UNAUTHORIZED, "sign_in_failed")
@@ -1011,6 +1011,10 @@ fn the_host_bootstraps_a_store_written_by_the_previous_build() {
     )
     .check(0, &[])
     .json();
+    // A token may begin with '-' (URL-safe base64): it is read as the token, not as a flag.
+    run(&["accounts", "enrol", "-not-a-token"], Some(b"x"))
+        .check(1, &[])
+        .stderr_has(&["enrolment link"]);
     let secret = secret::totp_secret_from_base32(setup["secret"].as_str().unwrap()).unwrap();
     let code = |at: u64| secret::totp_code(&secret, "lin-ping", at).unwrap();
     run(&["accounts", "confirm", &token, "--code", "000000"], None)

@@ -73,9 +73,14 @@ pub(super) enum Command {
     Enrolment { id: String },
     /// As the person: set your password from the enrolment link (password on stdin); prints
     /// the authenticator secret 设置密码.
-    Enrol { token: String },
+    Enrol {
+        /// The enrolment token (it may begin with '-').
+        #[arg(allow_hyphen_values = true)]
+        token: String,
+    },
     /// As the person: confirm your authenticator with a current code; activates the account 确认验证器.
     Confirm {
+        #[arg(allow_hyphen_values = true)]
         token: String,
         #[arg(long)]
         code: String,

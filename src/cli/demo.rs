@@ -236,7 +236,7 @@ impl Journey {
     async fn run(&self, ctx: &Context, sims: &Sims) -> Result<(), Failure> {
         self.wait_ready().await?;
         self.people(ctx).await?;
-        section(ctx, "2. 登记与接入 register, attach, probe");
+        section(ctx, "3. 登记与接入 register, attach, probe");
         for s in &sims.systems {
             let add = [
                 "systems",
@@ -256,7 +256,7 @@ impl Journey {
             self.step(ctx, None, &["adapters", "probe", s.id]).await?;
         }
 
-        section(ctx, "3. 专家评估 expert-panel assessment (Art. 24, 25)");
+        section(ctx, "4. 专家评估 expert-panel assessment (Art. 24, 25)");
         for (system, view) in PANEL_VIEWS {
             self.assess(ctx, system, view).await?;
         }
@@ -264,7 +264,7 @@ impl Journey {
 
         section(
             ctx,
-            "4. 生成映射、计划与配置 generate mappings, plans and settings",
+            "5. 生成映射、计划与配置 generate mappings, plans and settings",
         );
         for (system, reviewed) in REVIEWED_MAPPINGS {
             self.step(ctx, None, &["generate", system]).await?;
@@ -287,7 +287,7 @@ impl Journey {
 
         section(
             ctx,
-            "5. 前端迁移 front-end migration: sim-rest, status synced by pull",
+            "6. 前端迁移 front-end migration: sim-rest, status synced by pull",
         );
         let rest_settings = self.writeback_settings("sim-rest")?;
         self.step(
@@ -319,7 +319,7 @@ impl Journey {
 
         section(
             ctx,
-            "6. 兼容过渡 compatible transition: sim-soap writes completed cases back (SOAP, GBK)",
+            "7. 兼容过渡 compatible transition: sim-soap writes completed cases back (SOAP, GBK)",
         );
         let soap_settings = self.writeback_settings("sim-soap")?;
         self.step(
@@ -345,14 +345,14 @@ impl Journey {
 
         section(
             ctx,
-            "7. 全流程迁移 full migration: sim-sql's history in checkpointed chunks, reconciled",
+            "8. 全流程迁移 full migration: sim-sql's history in checkpointed chunks, reconciled",
         );
         let job = self.path("integration/sim-sql/migration-job.toml");
         self.step(ctx, None, &["migrate", "run", "sim-sql", "--job", &job])
             .await?;
         self.step(ctx, None, &["plans", "show", "sim-sql"]).await?;
 
-        section(ctx, "8. 数据共享交换 the data-sharing exchange (Art. 27)");
+        section(ctx, "9. 数据共享交换 the data-sharing exchange (Art. 27)");
         self.wait_delivered().await?;
         self.step(ctx, None, &["exchange", "status"]).await?;
         ctx.out.note(&format!(
@@ -362,7 +362,7 @@ impl Journey {
 
         section(
             ctx,
-            "9. 调度与提醒 the scheduler: plans, correction deadlines, daily reconciliation (Art. 33)",
+            "10. 调度与提醒 the scheduler: plans, correction deadlines, daily reconciliation (Art. 33)",
         );
         self.step(ctx, None, &["scheduler", "run", "all", "--once"])
             .await?;
@@ -560,7 +560,7 @@ impl Journey {
     async fn people(&self, ctx: &Context) -> Result<(), Failure> {
         section(
             ctx,
-            "1. 账号 staff accounts (Art. 20, 21) — 仅供演示 demo accounts only",
+            "2. 账号 staff accounts (Art. 20, 21) — 仅供演示 demo accounts only",
         );
         let config = crate::config::Config::load(Some(&self.config), |_| None)?;
         let store = crate::store::Store::open(&config.database_url, &Default::default()).await?;
@@ -671,16 +671,17 @@ impl Journey {
         };
         answer(
             http.post(api("/auth/enrolment/confirm"))
-                .json(&json!({"token": link.token, "code": code(now)?}))
+                .json(&json!({"token": link.token, "code": code(now - 30)?}))
                 .send()
                 .await
                 .context("cannot confirm the authenticator")?,
         )
         .await?;
-        // The next step's code: each code works once, and one step of skew is allowed.
+        // Each code works once: the authenticator's previous code confirmed it (one step of skew
+        // is allowed), the current one signs in, so the person's next code works for them.
         let signed = http
             .post(api("/auth/sign-in"))
-            .json(&json!({"account": link.account, "password": DEMO_PASSWORD, "code": code(now + 30)?}))
+            .json(&json!({"account": link.account, "password": DEMO_PASSWORD, "code": code(now)?}))
             .send()
             .await
             .context("cannot sign in")?;
@@ -769,10 +770,14 @@ impl Journey {
     /// Where to look next, while the platform keeps serving.
     fn closing(&self) -> String {
         let base = &self.base;
+        let token = self.token("demo-admin").unwrap_or_default();
         format!(
-            "\n== 完成 done ==\n平台运行中 the platform is serving at {base} (Ctrl-C 停止 to stop); try:\n  \
-             {base}/api/v1/assessments/portfolio\n  {base}/api/v1/plans\n  \
-             {base}/api/v1/plans/sim-sql/gantt.svg\n  {base}/api/v1/exchange/status\n  {base}/metrics\n\
+            "\n== 完成 done ==\n平台运行中 the platform is serving at {base} (Ctrl-C 停止 to stop).\n\
+             每个请求都须登录 every call needs a signed-in person; demo-admin's token (仅供演示 demo only):\n  \
+             export RONGHE_TOKEN={token}\n  \
+             curl -H \"Authorization: Bearer $RONGHE_TOKEN\" {base}/api/v1/assessments/portfolio\n  \
+             (also /api/v1/plans, /api/v1/plans/sim-sql/gantt.svg, /api/v1/exchange/status, /metrics, /api/v1/audit as demo-auditor)\n  \
+             sign in as a person: POST {base}/api/v1/auth/sign-in {{\"account\", \"password\", \"code\"}} (password {DEMO_PASSWORD}, code from the TOTP secret above)\n\
              命令行 the CLI on this demo: ronghe --config {} plans show sim-rest\n",
             self.config.display()
         )

@@ -359,8 +359,8 @@ pub fn synthetic_resident_id(seed: &str) -> String {
 pub const STAFF_PASSWORD: &str = "Test-Password-2026";
 
 /// Creates the active account `id` holding `grants` (`ROLE@SCOPE`), enrolled as its person
-/// would be (password, authenticator confirmed by a code), and gives a personal API token of
-/// it, made by signing in with both factors. The token works with any server on the same store
+/// would be (password, authenticator confirmed by the previous step's code), and gives a
+/// personal API token of it, made by signing in with both factors (the current step's code). The token works with any server on the same store
 /// (authenticating a token needs no keys). Also answers the account's TOTP secret.
 pub async fn enrolled(store: &Store, id: &str, grants: &[&str]) -> (String, Vec<u8>) {
     let accounts = staff_accounts(store);
@@ -400,11 +400,11 @@ pub async fn enrolled(store: &Store, id: &str, grants: &[&str]) -> (String, Vec<
     let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap();
     let code = |at: u64| ronghe::access::secret::totp_code(&secret, id, at).unwrap();
     accounts
-        .confirm_enrolment(&link.token, &code(now))
+        .confirm_enrolment(&link.token, &code(now - 30))
         .await
         .expect("confirm");
     let issued = accounts
-        .sign_in_for_token(id, STAFF_PASSWORD, &code(now + 30), "test", 30)
+        .sign_in_for_token(id, STAFF_PASSWORD, &code(now), "test", 30)
         .await
         .expect("sign in for a token");
     (issued.secret, secret)
