@@ -346,12 +346,17 @@ pub fn staff_accounts(store: &Store) -> ronghe::accounts::Accounts {
 /// Where the tests' platform says people open it (passkeys are bound to its host).
 pub const PUBLIC_URL: &str = "http://localhost:8080";
 
-/// A synthetic resident ID number (GB 11643 check character) for test account `n`.
+/// A synthetic resident ID number (GB 11643 check character) derived from `seed`: a birth date
+/// in 1970-1999 and a serial from the seed's hash, so that the accounts of one test do not
+/// collide (one person, one account).
 pub fn synthetic_resident_id(seed: &str) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(seed.as_bytes());
-    let serial = u32::from_be_bytes([0, digest[0], digest[1], digest[2]]) % 1000;
-    let first_17 = format!("52010219800101{serial:03}");
+    let number = u64::from_be_bytes(digest[..8].try_into().unwrap());
+    let born = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()
+        + chrono::Days::new(number % 10_950);
+    let serial = (number / 10_950) % 1000;
+    let first_17 = format!("520102{}{serial:03}", born.format("%Y%m%d"));
     format!("{first_17}{}", ronghe::validate::check_character(&first_17))
 }
 
