@@ -612,8 +612,8 @@ async fn sign_in_needs_both_factors_locks_out_and_sessions_end() {
     let p = Platform::new().await;
     let (_, totp) = common::enrolled(&p.store, "wang-li", &["operator@province"]).await;
     let code = |at: u64| secret::totp_code(&totp, "wang-li", at).unwrap();
-    // The enrolment used the previous step and this one: a code works once.
-    let replayed = sign_in(&p, "wang-li", &code(now())).await;
+    // The enrolment used this step and the next one: a code works once.
+    let replayed = sign_in(&p, "wang-li", &code(now() + 30)).await;
     assert_eq!(
         (replayed.status, replayed.code()),
         (StatusCode::UNAUTHORIZED, "sign_in_failed")

@@ -353,8 +353,7 @@ pub fn synthetic_resident_id(seed: &str) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(seed.as_bytes());
     let number = u64::from_be_bytes(digest[..8].try_into().unwrap());
-    let born = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()
-        + chrono::Days::new(number % 10_950);
+    let born = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Days::new(number % 10_950);
     let serial = (number / 10_950) % 1000;
     let first_17 = format!("520102{}{serial:03}", born.format("%Y%m%d"));
     format!("{first_17}{}", ronghe::validate::check_character(&first_17))
@@ -364,8 +363,9 @@ pub fn synthetic_resident_id(seed: &str) -> String {
 pub const STAFF_PASSWORD: &str = "Test-Password-2026";
 
 /// Creates the active account `id` holding `grants` (`ROLE@SCOPE`), enrolled as its person
-/// would be (password, authenticator confirmed by the previous step's code), and gives a
-/// personal API token of it, made by signing in with both factors (the current step's code). The token works with any server on the same store
+/// would be (password, authenticator confirmed by the current step's code), and gives a
+/// personal API token of it, made by signing in with both factors (the next step's code, which
+/// one step of skew accepts even when the clock turns a step meanwhile). The token works with any server on the same store
 /// (authenticating a token needs no keys). Also answers the account's TOTP secret.
 pub async fn enrolled(store: &Store, id: &str, grants: &[&str]) -> (String, Vec<u8>) {
     let accounts = staff_accounts(store);
@@ -405,11 +405,11 @@ pub async fn enrolled(store: &Store, id: &str, grants: &[&str]) -> (String, Vec<
     let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap();
     let code = |at: u64| ronghe::access::secret::totp_code(&secret, id, at).unwrap();
     accounts
-        .confirm_enrolment(&link.token, &code(now - 30))
+        .confirm_enrolment(&link.token, &code(now))
         .await
         .expect("confirm");
     let issued = accounts
-        .sign_in_for_token(id, STAFF_PASSWORD, &code(now), "test", 30)
+        .sign_in_for_token(id, STAFF_PASSWORD, &code(now + 30), "test", 30)
         .await
         .expect("sign in for a token");
     (issued.secret, secret)
