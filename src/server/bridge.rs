@@ -1,5 +1,6 @@
 //! `/api/v1/bridge`: the user bridge (用户互认). The platform side (identities, accounts,
-//! links, tickets, the report) names its actor in `X-Ronghe-Actor`; a departmental system
+//! links, tickets, the report) is called by signed-in staff, its systems checked against their
+//! scope; a departmental system
 //! (redeeming a ticket, asking for a link proof) authenticates with its bridge credentials
 //! (HTTP Basic: system id and secret). Refused tickets answer with a distinct code each.
 
