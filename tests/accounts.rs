@@ -1041,6 +1041,23 @@ fn the_host_bootstraps_a_store_written_by_the_previous_build() {
     .json();
     let token = issued["secret"].as_str().unwrap();
     run(&["--token", token, "accounts", "token", "list"], None).check(0, &["cli"]);
+    // A token carries only roles its owner holds (checked before the code is taken).
+    run(
+        &[
+            "accounts",
+            "token",
+            "create",
+            "--account",
+            "lin-ping",
+            "--code",
+            "000000",
+            "--role",
+            "nobody",
+        ],
+        Some(common::STAFF_PASSWORD.as_bytes()),
+    )
+    .check(2, &[])
+    .stderr_has(&["unknown role"]);
     run(&["accounts", "show", "lin-ping"], None).check(0, &["platform_admin@province", "1101**********002X"]);
     // The old audit events and the new ones form one chain.
     run(&["audit", "verify"], None).check(0, &["chain intact"]);

@@ -725,14 +725,15 @@ impl Accounts {
         })
     }
 
-    /// Signs in with both factors to issue a token (for the command line, which keeps no
-    /// session).
+    /// Signs in with both factors to issue a token carrying `roles` (all the account's when
+    /// empty), for the command line, which keeps no session.
     pub async fn sign_in_for_token(
         &self,
         id: &str,
         password: &str,
         code: &str,
         name: &str,
+        roles: &[Role],
         days: i64,
     ) -> Result<IssuedToken, AccountError> {
         let (account, step) = self.verify_factors(id, password, code).await?;
@@ -753,7 +754,7 @@ impl Accounts {
         {
             return Err(self.count_failure(&account.id, "totp_replayed").await?);
         }
-        self.create_token(&principal, name, &[], days).await
+        self.create_token(&principal, name, roles, days).await
     }
 
     pub async fn tokens(&self, principal: &Principal) -> Result<Vec<TokenRow>, AccountError> {

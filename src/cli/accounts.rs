@@ -93,12 +93,15 @@ pub(super) enum Command {
 #[derive(Debug, Subcommand)]
 pub(super) enum TokenCommand {
     /// Sign in (password on stdin, --code from your authenticator) and create a token carrying
-    /// all your roles; prints it once 创建令牌.
+    /// your roles (or only those named with --role); prints it once 创建令牌.
     Create {
         #[arg(long)]
         account: String,
         #[arg(long)]
         code: String,
+        /// A role the token carries (repeatable); all the account's roles when absent.
+        #[arg(long = "role", value_name = "ROLE")]
+        roles: Vec<String>,
         /// What the token is for.
         #[arg(long, default_value = "cli")]
         name: String,
@@ -153,6 +156,17 @@ impl PersonArgs {
     }
 }
 
+/// A role's name, e.g. `engineer`.
+fn parse_role(name: &str) -> Result<Role, Failure> {
+    Role::parse(name).ok_or_else(|| {
+        let names: Vec<&str> = Role::ALL.iter().map(|r| r.name()).collect();
+        Failure::Usage(anyhow!(
+            "--role {name:?}: unknown role; one of {}",
+            names.join(", ")
+        ))
+    })
+}
+
 /// `ROLE@SCOPE`, e.g. `engineer@region:520100`.
 pub(super) fn parse_grant(text: &str) -> Result<Grant, Failure> {
     let (role, scope) = text.split_once('@').ok_or_else(|| {
@@ -160,13 +174,7 @@ pub(super) fn parse_grant(text: &str) -> Result<Grant, Failure> {
             "--role {text:?}: write ROLE@SCOPE, e.g. engineer@region:520100"
         ))
     })?;
-    let role = Role::parse(role).ok_or_else(|| {
-        let names: Vec<&str> = Role::ALL.iter().map(|r| r.name()).collect();
-        Failure::Usage(anyhow!(
-            "--role {text:?}: unknown role {role:?}; one of {}",
-            names.join(", ")
-        ))
-    })?;
+    let role = parse_role(role)?;
     let scope = Scope::parse(scope).map_err(|e| Failure::Usage(anyhow!("--role {text:?}: {e}")))?;
     Ok(Grant { role, scope })
 }
@@ -357,12 +365,17 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
         Command::Token(TokenCommand::Create {
             account,
             code,
+            roles,
             name,
             days,
         }) => {
+            let roles = roles
+                .iter()
+                .map(|name| parse_role(name))
+                .collect::<Result<Vec<_>, _>>()?;
             let password = read_password()?;
             let issued = accounts
-                .sign_in_for_token(&account, &password, &code, &name, days)
+                .sign_in_for_token(&account, &password, &code, &name, &roles, days)
                 .await
                 .map_err(refused)?;
             ctx.out.show(

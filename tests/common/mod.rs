@@ -409,7 +409,7 @@ pub async fn enrolled(store: &Store, id: &str, grants: &[&str]) -> (String, Vec<
         .await
         .expect("confirm");
     let issued = accounts
-        .sign_in_for_token(id, STAFF_PASSWORD, &code(now + 30), "test", 30)
+        .sign_in_for_token(id, STAFF_PASSWORD, &code(now + 30), "test", &[], 30)
         .await
         .expect("sign in for a token");
     (issued.secret, secret)
