@@ -16,6 +16,9 @@ pub use outbox::*;
 mod audit;
 
 pub use audit::*;
+mod housekeeping;
+
+pub use housekeeping::*;
 
 use chrono::Duration;
 use ronghe::case::{Case, Stage};
@@ -308,6 +311,8 @@ macro_rules! store_suite {
         $crate::store_suite!(@tests $open; outbox_enqueues_current_versions_and_claims_heads);
         $crate::store_suite!(@tests $open; audit_chain_verifies_and_names_tampering,
             concurrent_audit_writers_leave_one_chain);
+        $crate::store_suite!(@tests $open; housekeeping_plans_use_indexes,
+            housekeeping_purges_only_expired_nonces);
     };
     (@tests $open:expr; $($name:ident),+) => {
         $(
