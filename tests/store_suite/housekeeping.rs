@@ -1,10 +1,13 @@
 //! Housekeeping on every backend (issue 23): the nonce insert and every purge are planned
 //! through indexes against a table of realistic size, and a pass purges only what expired, so
-//! the replay check stays exact for the whole window.
+//! the replay check stays exact for the whole window; sessions and enrolment links go a week
+//! after they ended.
 
 use chrono::{DateTime, Duration, Utc};
-use ronghe::housekeeping::{Housekeeper, horizon};
-use ronghe::store::{Backend, NONCE_RETENTION_SECONDS, PlanArg, Purge, Store, purge_sql, take_nonce_sql};
+use ronghe::housekeeping::{ENDED_RETENTION_DAYS, Housekeeper, horizon};
+use ronghe::store::{
+    Backend, NONCE_RETENTION_SECONDS, PlanArg, Purge, SessionRow, Store, purge_sql, take_nonce_sql,
+};
 
 use crate::common;
 
@@ -192,4 +195,73 @@ pub async fn housekeeping_purges_only_expired_nonces(store: Store) {
         .await
         .expect("pass");
     assert!(!again.any(), "{again:?}");
+}
+
+/// A session of `account` opened at `now` that expires `expires_in` later.
+fn session(account: &str, id_hash: &str, now: DateTime<Utc>, expires_in: Duration) -> SessionRow {
+    SessionRow {
+        id_hash: id_hash.to_owned(),
+        account_id: account.to_owned(),
+        csrf_token: format!("csrf-{id_hash}"),
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now + expires_in,
+        revoked_at: None,
+        client_addr: None,
+        user_agent: None,
+    }
+}
+
+pub async fn housekeeping_purges_sessions_and_links_a_week_after_they_ended(store: Store) {
+    let account = "hk-staff";
+    common::enrolled(&store, account, &["operator@province"]).await;
+    let now = Utc::now();
+    // A new link: the one the account enrolled with is marked used now.
+    store
+        .new_enrolment(account, "link-open", now + Duration::hours(72), "test")
+        .await
+        .unwrap();
+    for (step, (id, expires_in)) in [
+        ("ended-session-hash", Duration::hours(12)),
+        ("revoked-session-hash", Duration::days(30)),
+        ("open-session-hash", Duration::days(30)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let opened = store
+            .sign_in_succeeded(
+                &session(account, id, now, expires_in),
+                i64::MAX - 10 + i64::try_from(step).unwrap(),
+            )
+            .await
+            .unwrap();
+        assert!(opened, "{id}");
+    }
+    store
+        .end_sessions(account, Some("revoked-session-hash"), "test")
+        .await
+        .unwrap();
+
+    // A week and a day on: the session that expired, the one revoked (and the one `enrolled`
+    // signed in with, ended by the new link) and the used link are gone; the open session and
+    // the link that has not expired yet stay.
+    let later = now + Duration::days(ENDED_RETENTION_DAYS + 1);
+    let purged = Housekeeper::new(store.clone())
+        .pass(later, &|| false)
+        .await
+        .expect("pass");
+    assert_eq!((purged.sessions, purged.enrolments), (3, 1), "{purged:?}");
+    assert!(store.session("ended-session-hash").await.unwrap().is_none());
+    assert!(store.session("revoked-session-hash").await.unwrap().is_none());
+    assert!(store.session("open-session-hash").await.unwrap().is_some());
+    assert!(store.enrolment("link-open").await.unwrap().is_some());
+    // A week after that link expired, it goes too.
+    let much_later = now + Duration::hours(72) + Duration::days(ENDED_RETENTION_DAYS) + Duration::seconds(1);
+    let purged = Housekeeper::new(store.clone())
+        .pass(much_later, &|| false)
+        .await
+        .expect("pass");
+    assert_eq!(purged.enrolments, 1, "{purged:?}");
+    assert!(store.enrolment("link-open").await.unwrap().is_none());
 }

@@ -312,7 +312,8 @@ macro_rules! store_suite {
         $crate::store_suite!(@tests $open; audit_chain_verifies_and_names_tampering,
             concurrent_audit_writers_leave_one_chain);
         $crate::store_suite!(@tests $open; housekeeping_plans_use_indexes,
-            housekeeping_purges_only_expired_nonces);
+            housekeeping_purges_only_expired_nonces,
+            housekeeping_purges_sessions_and_links_a_week_after_they_ended);
     };
     (@tests $open:expr; $($name:ident),+) => {
         $(
