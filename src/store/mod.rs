@@ -41,7 +41,9 @@ pub use housekeeping::{PlanArg, Purge, purge_sql};
 pub use migration::{
     ChunkCounts, ChunkRecord, HeldCounts, Holder, MigrationRun, NewChunk, RunFinish, RunState,
 };
-pub use outbox::{Claimed, OutboxItem, OutboxState, OutboxStatus, Replay, Settlement, enqueued};
+pub use outbox::{
+    Claimed, OutboxItem, OutboxState, OutboxStatus, Replay, Settlement, enqueued, outbox_status_sql,
+};
 pub use owners::OwnedCase;
 pub use plans::{Baseline, StoredPlan};
 pub use pull::PullState;

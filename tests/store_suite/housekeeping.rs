@@ -73,7 +73,7 @@ fn full_scans(backend: Backend, plan: &str, table: &str) -> Vec<String> {
 }
 
 /// Fails when the plan of `sql` scans the whole of `table`; returns the plan.
-async fn check_plan(store: &Store, what: &str, sql: &str, args: &[PlanArg], table: &str) -> String {
+pub async fn check_plan(store: &Store, what: &str, sql: &str, args: &[PlanArg], table: &str) -> String {
     let plan = store.explain(sql, args).await.expect("explain");
     let scans = full_scans(store.backend(), &plan, table);
     assert!(
