@@ -1,7 +1,7 @@
 //! Housekeeping's statements: each purge deletes at most a batch of expired rows, oldest or any
 //! first, through an index on the expiry column, in its own short transaction, so that no purge
 //! holds the write lock for long and none runs on a request's path. The loop that calls them
-//! every few seconds is `crate::housekeeping`. Audit rows are never purged here (audit pruning
+//! every minute is `src/housekeeping.rs`. Audit rows are never purged here (audit pruning
 //! has its own rules, `store/audit_log.rs`).
 
 use chrono::{DateTime, Utc};
