@@ -15,6 +15,7 @@ pub mod config;
 pub mod corrections;
 pub mod exchange;
 pub mod handoff;
+pub mod housekeeping;
 pub mod mapping;
 pub mod migration;
 pub mod monitoring;

@@ -381,8 +381,11 @@ macro_rules! backfill_enqueues_stored_cases {
     let dir = format!("{}/migrations/{dialect}", env!("CARGO_MANIFEST_DIR"));
     let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();
-    let (before, exchange): (Vec<_>, Vec<_>) =
-        files.into_iter().partition(|p| !p.file_name().unwrap().to_string_lossy().starts_with("0007"));
+    // The migrations before the exchange's (0007), then 0007 itself: later ones may touch the
+    // outbox (0021 does).
+    let name = |p: &std::path::PathBuf| p.file_name().unwrap().to_string_lossy().into_owned();
+    let before: Vec<_> = files.iter().filter(|p| name(p).as_str() < "0007").cloned().collect();
+    let exchange: Vec<_> = files.iter().filter(|p| name(p).starts_with("0007")).cloned().collect();
     for file in &before {
         sqlx::raw_sql(sqlx::AssertSqlSafe(std::fs::read_to_string(file).unwrap()))
             .execute(&mut conn)

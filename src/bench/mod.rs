@@ -4,6 +4,7 @@
 
 pub mod mapping;
 pub mod migrate;
+pub mod soak;
 pub mod store;
 pub mod writeback;
 

@@ -22,9 +22,23 @@ use crate::mapping::Mapping;
 use crate::server::{AppState, Metrics, app};
 use crate::store::{Store, StoreOptions};
 
-const SYSTEM: &str = "bench-writeback";
-const SECRET: &str = "bench-writeback-secret";
-const CONFIG: &str = "[[keys]]\nid = \"bench\"\nalgorithm = \"hmac-sha256\"\nsecret = \"env:BENCH_WB\"\n\n[intake]\nmax_batch = 500\n";
+pub(super) const SYSTEM: &str = "bench-writeback";
+pub(super) const SECRET: &str = "bench-writeback-secret";
+
+/// The benchmark system's write-back config, its key's secret at `secret` (a reference).
+fn config(secret: &str) -> String {
+    format!(
+        "[[keys]]\nid = \"bench\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{secret}\"\n\n[intake]\nmax_batch = 500\n"
+    )
+}
+
+/// The signer of the benchmark's pushes, and the path they go to.
+pub(super) fn signer() -> (Signer, String) {
+    (
+        Signer::new("bench", Algorithm::HmacSha256, SECRET.as_bytes().to_vec()),
+        format!("/api/v1/writeback/{SYSTEM}"),
+    )
+}
 
 /// Latencies of the requests of one run, and how long it took.
 struct Run {
@@ -34,7 +48,7 @@ struct Run {
     acked: Vec<(String, SystemTime)>,
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
+pub(super) fn percentile(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
@@ -66,28 +80,10 @@ async fn load(
                     let Some(body) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop() else {
                         return Ok::<_, anyhow::Error>((latencies, acked));
                     };
-                    let signed = signer.sign("POST", &path, body.as_bytes())?;
-                    let mut request = http
-                        .post(format!("{url}{path}"))
-                        .header("content-type", "application/json");
-                    for (name, value) in &signed.headers {
-                        request = request.header(*name, value);
-                    }
-                    let sent = Instant::now();
-                    let response = request.body(signed.body).send().await?;
-                    anyhow::ensure!(
-                        response.status().is_success(),
-                        "push answered {}",
-                        response.status()
-                    );
-                    let answer: Value = response.json().await?;
-                    latencies.push(sent.elapsed());
+                    let (latency, keys) = push(&http, &url, &path, &signer, body).await?;
+                    latencies.push(latency);
                     let now = SystemTime::now();
-                    for r in answer["results"].as_array().into_iter().flatten() {
-                        if let (Some(no), Some(v)) = (r["case_no"].as_str(), r["version"].as_i64()) {
-                            acked.push((format!("{SYSTEM}/{no}/{v}"), now));
-                        }
-                    }
+                    acked.extend(keys.into_iter().map(|key| (key, now)));
                 }
             })
         })
@@ -107,14 +103,54 @@ async fn load(
     Ok(run)
 }
 
+/// Signs `body` and pushes it to `url` + `path`: how long the answer took, and the idempotency
+/// keys (`system/case_no/version`) of the records it acknowledged.
+pub(super) async fn push(
+    http: &reqwest::Client,
+    url: &str,
+    path: &str,
+    signer: &Signer,
+    body: String,
+) -> anyhow::Result<(Duration, Vec<String>)> {
+    let signed = signer.sign("POST", path, body.as_bytes())?;
+    let mut request = http
+        .post(format!("{url}{path}"))
+        .header("content-type", "application/json");
+    for (name, value) in &signed.headers {
+        request = request.header(*name, value);
+    }
+    let sent = Instant::now();
+    let response = request.body(signed.body).send().await?;
+    anyhow::ensure!(
+        response.status().is_success(),
+        "push answered {}",
+        response.status()
+    );
+    let answer: Value = response.json().await?;
+    let latency = sent.elapsed();
+    let keys = answer["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| {
+            Some(format!(
+                "{SYSTEM}/{}/{}",
+                r["case_no"].as_str()?,
+                r["version"].as_i64()?
+            ))
+        })
+        .collect();
+    Ok((latency, keys))
+}
+
 /// The REST simulator's records `from..from + count`, as JSON texts.
-fn records(from: usize, count: usize) -> Vec<Value> {
+pub(super) fn records(from: usize, count: usize) -> Vec<Value> {
     (from..from + count)
         .map(|i| rest::to_json(&data::case(4242, i)))
         .collect()
 }
 
-async fn serve(router: Router) -> anyhow::Result<String> {
+pub(super) async fn serve(router: Router) -> anyhow::Result<String> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, router).await });
@@ -147,16 +183,12 @@ pub async fn run(requests: usize, batch: usize, concurrency: &[usize]) -> anyhow
 /// config, served on loopback: its store and URL.
 async fn platform(dir: &std::path::Path) -> anyhow::Result<(Store, String)> {
     std::fs::create_dir_all(dir)?;
-    std::fs::write(dir.join(format!("{SYSTEM}.toml")), super::mapping::REST_MAPPING)?;
     let store = Store::open(
         &format!("sqlite://{}/ronghe.db", dir.display()),
         &StoreOptions::default(),
     )
     .await?;
-    for id in [SYSTEM, "bench-raw"] {
-        super::register(&store, id).await?;
-    }
-    store.set_writeback_config(SYSTEM, CONFIG, "bench").await?;
+    prepare(&store, dir, "env:BENCH_WB").await?;
     let secrets = Fixed(HashMap::from([("env:BENCH_WB".to_owned(), SECRET.to_owned())]));
     let state = AppState {
         store: store.clone(),
@@ -168,6 +200,24 @@ async fn platform(dir: &std::path::Path) -> anyhow::Result<(Store, String)> {
     };
     let url = serve(app(state, 8 * 1024 * 1024)).await?;
     Ok((store, url))
+}
+
+/// Makes `store` ready for the benchmark's pushes: the benchmark systems registered, the
+/// mapping written into `mappings` (created), the write-back config attached with its key's
+/// secret at `secret` (an `env:`/`file:` reference).
+pub(super) async fn prepare(store: &Store, mappings: &std::path::Path, secret: &str) -> anyhow::Result<()> {
+    std::fs::create_dir_all(mappings)?;
+    std::fs::write(
+        mappings.join(format!("{SYSTEM}.toml")),
+        super::mapping::REST_MAPPING,
+    )?;
+    for id in [SYSTEM, "bench-raw"] {
+        super::register(store, id).await?;
+    }
+    store
+        .set_writeback_config(SYSTEM, &config(secret), "bench")
+        .await?;
+    Ok(())
 }
 
 async fn measure(
@@ -184,8 +234,7 @@ async fn measure(
         }),
     ))
     .await?;
-    let signer = Signer::new("bench", Algorithm::HmacSha256, SECRET.as_bytes().to_vec());
-    let path = format!("/api/v1/writeback/{SYSTEM}");
+    let (signer, path) = signer();
     let mut figures = Vec::new();
     let mut next = 0;
     for &c in concurrency {

@@ -1,4 +1,5 @@
-//! `ronghe bench mapping|store`: throughput figures with a baseline measured in the same run.
+//! `ronghe bench mapping|writeback|store|migrate|soak`: throughput figures with a baseline measured
+//! in the same run; `soak` reports each minute of a fixed load.
 
 use clap::Subcommand;
 use serde_json::json;
@@ -28,6 +29,27 @@ pub(super) enum Command {
         /// Concurrent clients of the single-record runs.
         #[arg(long, value_delimiter = ',', default_values_t = [1, 8, 32])]
         concurrency: Vec<usize>,
+    },
+    /// A fixed offered load against a real server for minutes: per minute the achieved rate,
+    /// p50/p99, RSS, WAL size and exchange backlog; the figure is the last minute's rate over the
+    /// first's 稳态压测.
+    Soak {
+        #[arg(long, default_value_t = 10)]
+        minutes: u32,
+        /// Single-record pushes per second, over all clients.
+        #[arg(long, default_value_t = 150.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 4)]
+        clients: usize,
+        /// Records per batch push (0: none).
+        #[arg(long, default_value_t = 100)]
+        batch: usize,
+        /// Seconds between batch pushes.
+        #[arg(long, default_value_t = 5)]
+        batch_every_seconds: u64,
+        /// sqlite: a new file; postgres: the --database URL (an empty database).
+        #[arg(long, value_enum, default_value_t = BenchBackend::Sqlite)]
+        backend: BenchBackend,
     },
     /// Case upserts/s into the store (--database) against plain multi-row inserts 存储吞吐.
     Store {
@@ -80,6 +102,26 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             batch,
             concurrency,
         } => bench::writeback::run(requests, batch, &concurrency).await?,
+        Command::Soak {
+            minutes,
+            rate,
+            clients,
+            batch,
+            batch_every_seconds,
+            backend,
+        } => {
+            let load = bench::soak::Load {
+                minutes,
+                rate,
+                clients,
+                batch,
+                batch_every_seconds,
+                database: bench_database(ctx, backend)?,
+            };
+            let soak = bench::soak::run(load).await?;
+            ctx.out.show(soak.lines(), &soak);
+            return Ok(());
+        }
         Command::Store { cases, batch } => bench::store::run(&ctx.store().await?, cases, batch).await?,
         Command::Migrate {
             rows,
@@ -97,18 +139,7 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                 ctx.out.json_line(&figures);
                 return Ok(());
             }
-            let database = match backend {
-                BenchBackend::Sqlite => String::new(),
-                BenchBackend::Postgres => {
-                    let url = ctx.config()?.database_url;
-                    if !url.starts_with("postgres") {
-                        return Err(Failure::Usage(anyhow::anyhow!(
-                            "--backend postgres needs --database postgres://… (a database the benchmark may write to)"
-                        )));
-                    }
-                    url
-                }
-            };
+            let database = bench_database(ctx, backend)?;
             let plan = bench::migrate::Plan {
                 rows,
                 chunk_rows,
@@ -147,6 +178,23 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
         .collect();
     ctx.out.show(human.join("\n"), &value);
     Ok(())
+}
+
+/// The store a benchmark writes to: empty for a new SQLite file, else the PostgreSQL
+/// `--database`.
+fn bench_database(ctx: &Context, backend: BenchBackend) -> Result<String, Failure> {
+    match backend {
+        BenchBackend::Sqlite => Ok(String::new()),
+        BenchBackend::Postgres => {
+            let url = ctx.config()?.database_url;
+            if !url.starts_with("postgres") {
+                return Err(Failure::Usage(anyhow::anyhow!(
+                    "--backend postgres needs --database postgres://… (a database the benchmark may write to)"
+                )));
+            }
+            Ok(url)
+        }
+    }
 }
 
 fn backend_name(backend: BenchBackend) -> &'static str {

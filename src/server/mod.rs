@@ -206,6 +206,10 @@ pub async fn serve_on(
     )
     .context("cannot start the scheduler")?;
     background.push(("scheduler", tokio::spawn(scheduler.run_forever(stopped.clone()))));
+    background.push((
+        "housekeeping",
+        tokio::spawn(crate::housekeeping::Housekeeper::new(store.clone()).run(stopped.clone())),
+    ));
     let local = listener.local_addr().context("listener has no local address")?;
     tracing::info!(listen = %local, backend = store.backend().name(), "ronghe serving");
     let state = AppState {

@@ -12,6 +12,7 @@ mod bridge;
 mod cases;
 mod corrections;
 mod handoffs;
+mod housekeeping;
 mod migration;
 mod notices;
 mod outbox;
@@ -38,16 +39,19 @@ pub use bridge::{
 pub use cases::{CaseRecord, CaseVersion, RejectReason, UpsertOutcome};
 pub use corrections::CorrectionFilter;
 pub use handoffs::{AttemptOutcome, ClaimedHandoff};
+pub use housekeeping::{PlanArg, Purge, purge_sql};
 pub use migration::{
     ChunkCounts, ChunkRecord, HeldCounts, Holder, MigrationRun, NewChunk, RunFinish, RunState,
 };
-pub use outbox::{Claimed, OutboxItem, OutboxState, OutboxStatus, Replay, Settlement, enqueued};
+pub use outbox::{
+    Claimed, OutboxItem, OutboxState, OutboxStatus, Replay, Settlement, enqueued, outbox_status_sql,
+};
 pub use owners::OwnedCase;
 pub use plans::{Baseline, StoredPlan};
 pub use pull::PullState;
 pub use quality::{NewQualityItem, QualityItem, QualityReason, QualityStatus, QualitySummary};
 pub use scheduler::{JobRun, Level, NewNotification, Notification, SCHEDULER_ACTOR, StoredReconciliation};
-pub use writeback::NONCE_RETENTION_SECONDS;
+pub use writeback::{NONCE_RETENTION_SECONDS, take_nonce_sql};
 
 use std::str::FromStr;
 use std::time::Duration;

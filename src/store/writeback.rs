@@ -1,6 +1,7 @@
 //! Write-back intake state in the store: each system's write-back config (TOML kept verbatim)
 //! and the nonces of signed requests, taken with an insert that fails on a repeat, so that a
-//! replay is refused on every node.
+//! replay is refused on every node. Expired nonces are purged by housekeeping
+//! (`store/housekeeping.rs`), never on the request's path.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -9,6 +10,21 @@ use super::{Store, StoreError, SystemDocument, on_pool};
 /// How long nonces are kept: longer than any timestamp window a config may set, so a nonce is
 /// never forgotten while a request carrying it could still be on time.
 pub const NONCE_RETENTION_SECONDS: i64 = 2 * 3600;
+
+/// The statement that takes a nonce (`$1` system, `$2` nonce, `$3` now, `$4` the retention
+/// horizon): it inserts, or takes over a row older than the horizon that housekeeping has not
+/// purged yet, and changes nothing on a repeat inside the window. Served by the primary key
+/// alone; it reads no other nonce.
+pub(crate) const TAKE_NONCE: &str =
+    "INSERT INTO writeback_nonces (system_id, nonce, seen_at) VALUES ($1, $2, $3)
+     ON CONFLICT (system_id, nonce) DO UPDATE SET seen_at = excluded.seen_at
+     WHERE writeback_nonces.seen_at < $4";
+
+/// [`TAKE_NONCE`], for the tests that check its plan.
+#[doc(hidden)]
+pub fn take_nonce_sql() -> &'static str {
+    TAKE_NONCE
+}
 
 impl Store {
     /// Attaches (or replaces) a system's write-back config; the caller has validated it.
@@ -27,8 +43,9 @@ impl Store {
         self.document(SystemDocument::WritebackConfig, system_id).await
     }
 
-    /// Takes a nonce for a system: `true` the first time, `false` on any repeat. Nonces older
-    /// than `NONCE_RETENTION_SECONDS` are purged in the same transaction.
+    /// Takes a nonce for a system: `true` the first time, `false` on any repeat while the nonce
+    /// is younger than `NONCE_RETENTION_SECONDS`. One statement, served by the primary key:
+    /// purging expired nonces is housekeeping's, never this call's.
     pub async fn take_nonce(
         &self,
         system_id: &str,
@@ -37,25 +54,15 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let horizon = now - Duration::seconds(NONCE_RETENTION_SECONDS);
         let taken = on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            sqlx::query("DELETE FROM writeback_nonces WHERE system_id = $1 AND seen_at < $2")
+            sqlx::query(TAKE_NONCE)
                 .bind(system_id)
+                .bind(nonce)
+                .bind(now)
                 .bind(horizon)
-                .execute(&mut *tx)
-                .await?;
-            let inserted = sqlx::query(
-                "INSERT INTO writeback_nonces (system_id, nonce, seen_at) VALUES ($1, $2, $3)
-                 ON CONFLICT (system_id, nonce) DO NOTHING",
-            )
-            .bind(system_id)
-            .bind(nonce)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            tx.commit().await?;
-            inserted == 1
+                .execute(pool)
+                .await?
+                .rows_affected()
         });
-        Ok(taken)
+        Ok(taken == 1)
     }
 }

@@ -16,6 +16,9 @@ pub use outbox::*;
 mod audit;
 
 pub use audit::*;
+mod housekeeping;
+
+pub use housekeeping::*;
 
 use chrono::Duration;
 use ronghe::case::{Case, Stage};
@@ -305,9 +308,13 @@ macro_rules! store_suite {
             bridge_resolution_reports_unknown_accounts, bridge_key_rotation);
         $crate::store_suite!(@tests $open; writeback_nonces_are_taken_once,
             quality_queue_is_idempotent_and_audited);
-        $crate::store_suite!(@tests $open; outbox_enqueues_current_versions_and_claims_heads);
+        $crate::store_suite!(@tests $open; outbox_enqueues_current_versions_and_claims_heads,
+            outbox_status_reads_no_delivered_item);
         $crate::store_suite!(@tests $open; audit_chain_verifies_and_names_tampering,
             concurrent_audit_writers_leave_one_chain);
+        $crate::store_suite!(@tests $open; housekeeping_plans_use_indexes,
+            housekeeping_purges_only_expired_nonces,
+            housekeeping_purges_sessions_and_links_a_week_after_they_ended);
     };
     (@tests $open:expr; $($name:ident),+) => {
         $(

@@ -1,0 +1,279 @@
+//! `ronghe bench soak` (issue 23): a fixed offered load against a real `ronghe serve` (every
+//! background task running: exchange delivery, housekeeping, scheduler) and a receiver that
+//! answers at once, for minutes; each minute's achieved rate, p50/p99, RSS, WAL size and the
+//! exchange backlog. Its figure is the last minute's rate over the first's (≥ 0.9 to pass), with
+//! the last minute's p99 over the first's (≤ 2). The pushes are the write-back bench's
+//! (`bench::writeback`: same signer, records and push).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::routing::post;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::writeback::{percentile, prepare, push, records, serve, signer};
+use crate::store::{Store, StoreOptions};
+
+/// The offered load and how long it runs.
+#[derive(Debug, Clone)]
+pub struct Load {
+    pub minutes: u32,
+    /// Single-record pushes per second, over all clients.
+    pub rate: f64,
+    pub clients: usize,
+    /// Records per batch push; 0 sends none.
+    pub batch: usize,
+    pub batch_every_seconds: u64,
+    /// The store: empty for a new SQLite file, else a PostgreSQL URL the bench may write to
+    /// (an empty database).
+    pub database: String,
+}
+
+/// One minute of the soak.
+#[derive(Debug, Clone, Serialize)]
+pub struct Minute {
+    pub minute: u32,
+    /// Single-record pushes answered per second.
+    pub pushes_per_second: f64,
+    /// Records acknowledged per second (single and batch pushes).
+    pub records_per_second: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub errors: usize,
+    pub rss_mib: Option<f64>,
+    pub wal_mib: Option<f64>,
+    pub backlog: i64,
+}
+
+/// The soak's rows and its figure.
+#[derive(Debug, Clone, Serialize)]
+pub struct Soak {
+    pub backend: &'static str,
+    pub minutes: Vec<Minute>,
+    /// The last minute's achieved push rate over the first's.
+    pub rate_ratio: f64,
+    /// The last minute's p99 over the first's.
+    pub p99_ratio: f64,
+    /// `rate_ratio ≥ 0.9` and `p99_ratio ≤ 2`.
+    pub steady: bool,
+}
+
+impl Soak {
+    /// The rows as a table, then the figure.
+    pub fn lines(&self) -> String {
+        let mut out = vec![format!(
+            "{:>6} {:>9} {:>9} {:>9} {:>9} {:>6} {:>8} {:>8} {:>8}",
+            "minute", "pushes/s", "records/s", "p50 ms", "p99 ms", "errors", "RSS MiB", "WAL MiB", "backlog"
+        )];
+        let mib = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1}"));
+        for m in &self.minutes {
+            out.push(format!(
+                "{:>6} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>6} {:>8} {:>8} {:>8}",
+                m.minute,
+                m.pushes_per_second,
+                m.records_per_second,
+                m.p50_ms,
+                m.p99_ms,
+                m.errors,
+                mib(m.rss_mib),
+                mib(m.wal_mib),
+                m.backlog
+            ));
+        }
+        out.push(format!(
+            "soak ({}): last/first minute rate {:.2} (≥ 0.90), p99 {:.2} (≤ 2.00): {}",
+            self.backend,
+            self.rate_ratio,
+            self.p99_ratio,
+            if self.steady { "steady" } else { "NOT steady" }
+        ));
+        out.join("\n")
+    }
+}
+
+/// One answered (or failed) push.
+struct Sample {
+    latency: Duration,
+    records: usize,
+    single: bool,
+    ok: bool,
+}
+
+/// Runs the soak.
+pub async fn run(load: Load) -> anyhow::Result<Soak> {
+    let dir = std::env::temp_dir().join(format!("ronghe-bench-soak-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let result = soak(&dir, &load).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+async fn soak(dir: &std::path::Path, load: &Load) -> anyhow::Result<Soak> {
+    let sqlite = load.database.is_empty();
+    let database_url = if sqlite {
+        format!("sqlite://{}/ronghe.db", dir.display())
+    } else {
+        load.database.clone()
+    };
+    let store = Store::open(&database_url, &StoreOptions::default())
+        .await
+        .context("cannot open the soak's store")?;
+    let secret = dir.join("writeback-secret");
+    std::fs::write(&secret, super::writeback::SECRET)?;
+    let mappings = dir.join("mappings");
+    prepare(&store, &mappings, &format!("file:{}", secret.display())).await?;
+
+    // The exchange: answers 200 at once.
+    let receiver = serve(Router::new().route("/", post(|| async { "{}" }))).await?;
+    let mut exchange = crate::exchange::ExchangeConfig::new(format!("{receiver}/"));
+    exchange.poll_interval_ms = 200;
+    let config = crate::config::Config {
+        database_url,
+        mappings_dir: mappings,
+        exchange: Some(exchange),
+        scheduler: crate::scheduler::SchedulerConfig {
+            enabled: false,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(crate::server::serve_on(config, listener, async move {
+        let _ = server_stopped.await;
+    }));
+
+    let (samples, mut received) = tokio::sync::mpsc::unbounded_channel::<Sample>();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let next_record = Arc::new(AtomicUsize::new(0));
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(load.clients + 1)
+        .build()?;
+    let every = Duration::from_secs_f64(load.clients.max(1) as f64 / load.rate.max(0.01));
+    let mut senders: Vec<(Duration, usize, bool)> = vec![(every, 1, true); load.clients.max(1)];
+    if load.batch > 0 {
+        senders.push((
+            Duration::from_secs(load.batch_every_seconds.max(1)),
+            load.batch,
+            false,
+        ));
+    }
+    let tasks: Vec<_> = senders
+        .into_iter()
+        .map(|(every, count, single)| {
+            let (http, url, samples, next_record) =
+                (http.clone(), url.clone(), samples.clone(), next_record.clone());
+            let mut stopped = stopped.clone();
+            tokio::spawn(async move {
+                let (signer, path) = signer();
+                let mut ticks = tokio::time::interval(every);
+                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+                loop {
+                    tokio::select! {
+                        _ = ticks.tick() => {}
+                        _ = stopped.wait_for(|stop| *stop) => return,
+                    }
+                    let from = next_record.fetch_add(count, Ordering::Relaxed);
+                    let mut body = records(from, count);
+                    let body = if single {
+                        body.remove(0)
+                    } else {
+                        Value::Array(body)
+                    };
+                    let started = Instant::now();
+                    let sample = match push(&http, &url, &path, &signer, body.to_string()).await {
+                        Ok((latency, keys)) => Sample {
+                            latency,
+                            records: keys.len(),
+                            single,
+                            ok: true,
+                        },
+                        Err(_) => Sample {
+                            latency: started.elapsed(),
+                            records: 0,
+                            single,
+                            ok: false,
+                        },
+                    };
+                    if samples.send(sample).is_err() {
+                        return;
+                    }
+                }
+            })
+        })
+        .collect();
+
+    let started = tokio::time::Instant::now();
+    let mut minutes = Vec::new();
+    for minute in 1..=load.minutes.max(1) {
+        tokio::time::sleep_until(started + Duration::from_secs(60 * u64::from(minute))).await;
+        let mut taken = Vec::new();
+        while let Ok(sample) = received.try_recv() {
+            taken.push(sample);
+        }
+        minutes.push(row(minute, &taken, &store, dir, sqlite).await?);
+    }
+    let _ = stop.send(true);
+    for task in tasks {
+        let _ = task.await;
+    }
+    let _ = stop_server.send(());
+    server.await.context("the server task failed")??;
+    store.close().await;
+
+    let (first, last) = (&minutes[0], &minutes[minutes.len() - 1]);
+    let rate_ratio = last.pushes_per_second / first.pushes_per_second.max(1e-9);
+    let p99_ratio = last.p99_ms / first.p99_ms.max(1e-9);
+    Ok(Soak {
+        backend: store.backend().name(),
+        steady: rate_ratio >= 0.9 && p99_ratio <= 2.0,
+        minutes,
+        rate_ratio,
+        p99_ratio,
+    })
+}
+
+/// A minute's row from its samples and the store and process as they are now.
+async fn row(
+    minute: u32,
+    samples: &[Sample],
+    store: &Store,
+    dir: &std::path::Path,
+    sqlite: bool,
+) -> anyhow::Result<Minute> {
+    let mut latencies: Vec<Duration> = samples
+        .iter()
+        .filter(|s| s.single && s.ok)
+        .map(|s| s.latency)
+        .collect();
+    latencies.sort();
+    let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+    Ok(Minute {
+        minute,
+        pushes_per_second: latencies.len() as f64 / 60.0,
+        records_per_second: samples.iter().map(|s| s.records).sum::<usize>() as f64 / 60.0,
+        p50_ms: percentile(&latencies, 0.5),
+        p99_ms: percentile(&latencies, 0.99),
+        errors: samples.iter().filter(|s| !s.ok).count(),
+        rss_mib: rss_kib().map(|kib| kib as f64 / 1024.0),
+        wal_mib: sqlite
+            .then(|| std::fs::metadata(dir.join("ronghe.db-wal")).ok())
+            .flatten()
+            .map(|m| mib(m.len())),
+        backlog: store.outbox_status().await?.backlog,
+    })
+}
+
+/// This process's resident set (server and clients together), from `/proc/self/status`.
+fn rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+}
