@@ -36,6 +36,7 @@ pub struct Purged {
     pub nonces: u64,
     pub sessions: u64,
     pub enrolments: u64,
+    pub challenges: u64,
 }
 
 impl Purged {
@@ -44,12 +45,13 @@ impl Purged {
             Purge::Nonces => self.nonces += rows,
             Purge::Sessions => self.sessions += rows,
             Purge::Enrolments => self.enrolments += rows,
+            Purge::Challenges => self.challenges += rows,
         }
     }
 
     /// Whether the pass purged anything.
     pub fn any(&self) -> bool {
-        self.nonces + self.sessions + self.enrolments > 0
+        self.nonces + self.sessions + self.enrolments + self.challenges > 0
     }
 }
 
@@ -58,6 +60,8 @@ pub fn horizon(purge: Purge, now: DateTime<Utc>) -> DateTime<Utc> {
     match purge {
         Purge::Nonces => now - chrono::Duration::seconds(NONCE_RETENTION_SECONDS),
         Purge::Sessions | Purge::Enrolments => now - chrono::Duration::days(ENDED_RETENTION_DAYS),
+        // A ceremony is only ever used before it expires; an hour's slack for clock skew.
+        Purge::Challenges => now - chrono::Duration::hours(1),
     }
 }
 
@@ -129,6 +133,7 @@ impl Housekeeper {
                     nonces = purged.nonces,
                     sessions = purged.sessions,
                     enrolments = purged.enrolments,
+                    challenges = purged.challenges,
                     "housekeeping purged expired rows"
                 ),
                 Ok(_) => tracing::debug!("housekeeping: nothing expired"),

@@ -17,11 +17,18 @@ pub enum Purge {
     Sessions,
     /// Enrolment links used or expired before the horizon.
     Enrolments,
+    /// Passkey ceremonies started and never finished, expired before the horizon.
+    Challenges,
 }
 
 impl Purge {
     /// Every purge, in the order a pass runs them.
-    pub const ALL: [Purge; 3] = [Purge::Nonces, Purge::Sessions, Purge::Enrolments];
+    pub const ALL: [Purge; 4] = [
+        Purge::Nonces,
+        Purge::Sessions,
+        Purge::Enrolments,
+        Purge::Challenges,
+    ];
 
     /// The name log lines and metrics use.
     pub fn name(self) -> &'static str {
@@ -29,6 +36,7 @@ impl Purge {
             Purge::Nonces => "nonces",
             Purge::Sessions => "sessions",
             Purge::Enrolments => "enrolments",
+            Purge::Challenges => "challenges",
         }
     }
 
@@ -40,6 +48,7 @@ impl Purge {
             // neither side needs a sort.
             Purge::Sessions => ("account_sessions", "expires_at < $1 OR revoked_at < $1", None),
             Purge::Enrolments => ("account_enrolments", "expires_at < $1 OR used_at < $1", None),
+            Purge::Challenges => ("account_challenges", "expires_at < $1", Some("expires_at")),
         }
     }
 

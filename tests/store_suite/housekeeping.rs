@@ -133,7 +133,7 @@ pub async fn housekeeping_plans_use_indexes(store: Store) {
     // production store gets; PostgreSQL rightly scans a table this small, so only its nonce plans
     // are checked.
     if backend == Backend::Sqlite {
-        for purge in [Purge::Sessions, Purge::Enrolments] {
+        for purge in [Purge::Sessions, Purge::Enrolments, Purge::Challenges] {
             let args = [PlanArg::Time(horizon(purge, now)), PlanArg::Int(1000)];
             check_plan(
                 &store,
@@ -231,8 +231,10 @@ pub async fn housekeeping_purges_sessions_and_links_a_week_after_they_ended(stor
     {
         let opened = store
             .sign_in_succeeded(
-                &session(account, id, now, expires_in),
-                i64::MAX - 10 + i64::try_from(step).unwrap(),
+                account,
+                Some(i64::MAX - 10 + i64::try_from(step).unwrap()),
+                "totp",
+                Some(&session(account, id, now, expires_in)),
             )
             .await
             .unwrap();
@@ -243,15 +245,15 @@ pub async fn housekeeping_purges_sessions_and_links_a_week_after_they_ended(stor
         .await
         .unwrap();
 
-    // A week and a day on: the session that expired, the one revoked (and the one `enrolled`
-    // signed in with, ended by the new link) and the used link are gone; the open session and
-    // the link that has not expired yet stay.
+    // A week and a day on: the session that expired, the one revoked and the used link are gone
+    // (`enrolled` signed in for a token, which opens no session); the open session and the link
+    // that has not expired yet stay.
     let later = now + Duration::days(ENDED_RETENTION_DAYS + 1);
     let purged = Housekeeper::new(store.clone())
         .pass(later, &|| false)
         .await
         .expect("pass");
-    assert_eq!((purged.sessions, purged.enrolments), (3, 1), "{purged:?}");
+    assert_eq!((purged.sessions, purged.enrolments), (2, 1), "{purged:?}");
     assert!(store.session("ended-session-hash").await.unwrap().is_none());
     assert!(store.session("revoked-session-hash").await.unwrap().is_none());
     assert!(store.session("open-session-hash").await.unwrap().is_some());
