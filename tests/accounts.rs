@@ -1099,57 +1099,38 @@ async fn a_passkey_is_registered_and_signs_in_with_the_password() {
     assert_eq!(listed.body.as_array().unwrap().len(), 1);
 
     // Password + passkey: a session.
-    let start = |password: &str| json!({"account": "he-min", "password": password});
-    let wrong = p
-        .send(
-            None,
-            "POST",
+    let post = async |path: &str, body: Value| p.send(None, "POST", path, body).await;
+    let start = async |password: &str| {
+        post(
             "/api/v1/auth/passkey/start",
-            start("Wrong-Password-1"),
+            json!({"account": "he-min", "password": password}),
         )
-        .await;
+        .await
+    };
+    let wrong = start("Wrong-Password-1").await;
     assert_eq!(
         (wrong.status, wrong.code()),
         (StatusCode::UNAUTHORIZED, "sign_in_failed")
     );
-    let challenge = p
-        .send(
-            None,
-            "POST",
-            "/api/v1/auth/passkey/start",
-            start(common::STAFF_PASSWORD),
-        )
-        .await;
+    let challenge = start(common::STAFF_PASSWORD).await;
     assert_eq!(challenge.status, StatusCode::OK, "{}", challenge.body);
     let forged = authenticator.assert_with(
         &challenge.body["options"],
         Some(&common::passkey::SoftAuthenticator::forger()),
     );
-    let refused = p
-        .send(
-            None,
-            "POST",
-            "/api/v1/auth/passkey/finish",
-            json!({"ceremony": challenge.body["ceremony"], "credential": forged}),
-        )
-        .await;
+    let refused = post(
+        "/api/v1/auth/passkey/finish",
+        json!({"ceremony": challenge.body["ceremony"], "credential": forged}),
+    )
+    .await;
     assert_eq!(
         (refused.status, refused.code()),
         (StatusCode::UNAUTHORIZED, "sign_in_failed")
     );
-    let challenge = p
-        .send(
-            None,
-            "POST",
-            "/api/v1/auth/passkey/start",
-            start(common::STAFF_PASSWORD),
-        )
-        .await;
+    let challenge = start(common::STAFF_PASSWORD).await;
     let assertion = authenticator.assert_with(&challenge.body["options"], None);
     let finish = json!({"ceremony": challenge.body["ceremony"], "credential": assertion});
-    let signed = p
-        .send(None, "POST", "/api/v1/auth/passkey/finish", finish.clone())
-        .await;
+    let signed = post("/api/v1/auth/passkey/finish", finish.clone()).await;
     assert_eq!(signed.status, StatusCode::OK, "{}", signed.body);
     let session = cookie(&signed);
     let me = p
@@ -1161,7 +1142,7 @@ async fn a_passkey_is_registered_and_signs_in_with_the_password() {
         )
         .await;
     assert_eq!(me.body["account"]["id"], "he-min");
-    let replayed = p.send(None, "POST", "/api/v1/auth/passkey/finish", finish).await;
+    let replayed = post("/api/v1/auth/passkey/finish", finish).await;
     assert_eq!(
         replayed.code(),
         "ceremony_invalid",
