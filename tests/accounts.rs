@@ -894,32 +894,25 @@ async fn the_account_lifecycle_ends_sessions_and_keeps_history() {
     );
     assert_eq!(p.store.list_accounts().await.unwrap().len(), before);
     // The same person twice is refused.
-    let twice = p
-        .send(
+    let same_person = async |id: &str| {
+        p.send(
             Some(&admin),
             "POST",
             "/api/v1/accounts",
-            json!({"id": "li-na-2", "name": "李娜", "resident_id": common::synthetic_resident_id("li-na"),
+            json!({"id": id, "name": "李娜", "resident_id": common::synthetic_resident_id("li-na"),
                    "mobile": "13800000001", "agency": "a", "region": "520100",
                    "grants": [{"role": "operator", "scope": "region:520100"}], "reason": "x"}),
         )
-        .await;
+        .await
+    };
+    let twice = same_person("li-na-2").await;
     assert_eq!(
         twice.status,
         StatusCode::CREATED,
         "a disabled account's person may come back: {}",
         twice.body
     );
-    let thrice = p
-        .send(
-            Some(&admin),
-            "POST",
-            "/api/v1/accounts",
-            json!({"id": "li-na-3", "name": "李娜", "resident_id": common::synthetic_resident_id("li-na"),
-                   "mobile": "13800000001", "agency": "a", "region": "520100",
-                   "grants": [{"role": "operator", "scope": "region:520100"}], "reason": "x"}),
-        )
-        .await;
+    let thrice = same_person("li-na-3").await;
     assert_eq!(thrice.status, StatusCode::CONFLICT, "{}", thrice.body);
     // Nothing personal in the store in clear.
     let Store::Sqlite(pool) = &p.store else {

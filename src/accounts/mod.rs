@@ -273,10 +273,6 @@ impl Accounts {
         self
     }
 
-    pub fn settings(&self) -> &AuthSettings {
-        &self.settings
-    }
-
     fn keyring(&self) -> Result<&Keyring, AccountError> {
         self.keyring.as_deref().ok_or(AccountError::NoKeys)
     }
