@@ -14,8 +14,8 @@ use ronghe_adapters::{Adapter, Secrets, read_batches};
 use serde::Serialize;
 
 use crate::bridge::Bridge;
+use crate::intake::{Channel, Intake, IntakeError, RecordResult, ingest};
 use crate::store::{Store, StoreError};
-use crate::writeback::{Channel, Intake, IntakeError, RecordResult, ingest};
 
 /// Records per batch: one store transaction each.
 pub const BATCH: usize = 500;

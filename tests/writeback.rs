@@ -11,9 +11,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::Utc;
+use ronghe::intake::Intake;
 use ronghe::server::AppState;
 use ronghe::store::{NewQualityItem, QualityReason, Store};
-use ronghe::writeback::Intake;
 use ronghe_adapters::signing::{Algorithm, Signer};
 use ronghe_adapters::sim::SimOptions;
 use ronghe_adapters::sim::data;

@@ -74,7 +74,7 @@ pub(super) async fn reconcile(ctx: &Context, args: ReconcileArgs) -> Result<(), 
     };
     let config = ctx.config()?;
     let secrets: Arc<dyn Secrets> = Arc::new(Environment);
-    let intake = crate::writeback::Intake::new(config.mappings_dir.clone(), secrets.clone());
+    let intake = crate::intake::Intake::new(config.mappings_dir.clone(), secrets.clone());
     let store = ctx.store().await?;
     let report = monitoring::reconcile(&store, &intake, secrets.as_ref(), &system, date).await?;
     show_report(ctx, &report, args.format)?;

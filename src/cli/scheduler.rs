@@ -76,7 +76,7 @@ async fn scheduler(ctx: &Context) -> Result<Scheduler, Failure> {
     let calendar =
         Calendar::load(config.calendar_override.as_deref()).map_err(|e| Failure::Failed(e.into()))?;
     let secrets: Arc<dyn Secrets> = Arc::new(Environment);
-    let intake = crate::writeback::Intake::new(config.mappings_dir.clone(), secrets.clone());
+    let intake = crate::intake::Intake::new(config.mappings_dir.clone(), secrets.clone());
     let store = ctx.store().await?;
     Ok(Scheduler::new(
         store,

@@ -7,8 +7,8 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::{Context, Failure, checked, read_config, refused_config};
+use crate::intake::WritebackConfig;
 use crate::store::QualityStatus;
-use crate::writeback::WritebackConfig;
 
 #[derive(Debug, Subcommand)]
 pub(super) enum Command {
@@ -112,7 +112,7 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             let store = ctx.store().await?;
             let secrets: std::sync::Arc<dyn ronghe_adapters::Secrets> =
                 std::sync::Arc::new(ronghe_adapters::Environment);
-            let intake = crate::writeback::Intake::new(config.mappings_dir.clone(), secrets.clone());
+            let intake = crate::intake::Intake::new(config.mappings_dir.clone(), secrets.clone());
             // Pulled cases are attached to their platform users when the node has bridge keys.
             let bridge = match config.bridge {
                 Some(_) => Some(ctx.bridge().await?),

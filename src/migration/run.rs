@@ -19,11 +19,11 @@ use tokio::task::JoinHandle;
 use super::job::MigrationJob;
 use super::{lease, reconcile};
 use crate::case::Case;
+use crate::intake::join;
+use crate::intake::pipeline::{Refusal, judge, quality_item, store_reason};
 use crate::mapping::{Mapping, MappingIssue};
 use crate::rules::PublishedRule;
 use crate::store::{Holder, MigrationRun, NewChunk, NewQualityItem, RunState, Store, StoreError};
-use crate::writeback::join;
-use crate::writeback::pipeline::{Refusal, judge, quality_item, store_reason};
 
 /// The intake channel recorded on quality items of migrated records.
 pub const CHANNEL: &str = "migration";

@@ -16,9 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::calendar::beijing_date;
 use crate::case::Case;
+use crate::intake::Intake;
 use crate::pull::{PullError, attached_adapter};
 use crate::store::Store;
-use crate::writeback::Intake;
 
 /// One side's view of a case: its version, content hash and the Beijing date it last changed.
 #[derive(Debug, Clone, PartialEq, Eq)]

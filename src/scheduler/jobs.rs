@@ -7,10 +7,10 @@ use chrono::{NaiveDate, Utc};
 
 use super::{Done, Scheduler, SchedulerError};
 use crate::corrections::Status;
+use crate::intake::IntakeError;
 use crate::plans::Rag;
 use crate::pull::PullError;
 use crate::store::{CorrectionFilter, Level, NewNotification};
-use crate::writeback::IntakeError;
 
 /// An item overdue on a day.
 struct Overdue {

@@ -21,8 +21,8 @@ use ronghe_adapters::signing::{Algorithm, Signer};
 use serde::Serialize;
 
 use crate::calendar::{Calendar, CalendarError, beijing_date};
+use crate::intake::Intake;
 use crate::store::{Store, StoreError};
-use crate::writeback::Intake;
 
 /// The jobs, in the order `all` runs them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]

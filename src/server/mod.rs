@@ -53,7 +53,7 @@ pub struct AppState {
     /// Working days (the embedded calendar plus `calendar_override`), for due dates.
     pub calendar: Arc<crate::calendar::Calendar>,
     /// The write-back intake: mappings and configs of the systems that push.
-    pub writeback: crate::writeback::Intake,
+    pub writeback: crate::intake::Intake,
     /// Staff accounts: sign-in, sessions, tokens; every caller resolves here.
     pub accounts: crate::accounts::Accounts,
 }
@@ -185,7 +185,7 @@ pub async fn serve_on(
         let worker = crate::exchange::Worker::new(store.clone(), exchange, node, metrics.exchange.clone())?;
         background.push(("exchange delivery", tokio::spawn(worker.run(stopped.clone()))));
     }
-    let intake = crate::writeback::Intake::new(
+    let intake = crate::intake::Intake::new(
         config.mappings_dir.clone(),
         Arc::new(ronghe_adapters::Environment),
     );

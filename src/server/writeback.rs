@@ -1,8 +1,8 @@
 //! The write-back intake (办件回传): `POST /api/v1/writeback/{system}` (JSON, one record or a
 //! batch) and `POST /soap/{system}/writeback` (SOAP 1.1/1.2, UTF-8, GBK or GB18030), with the
-//! WSDL at `GET /soap/{system}/writeback?wsdl`. Every push is signed (see `writeback::auth`);
+//! WSDL at `GET /soap/{system}/writeback?wsdl`. Every push is signed (see `intake::auth`);
 //! every authentication failure is answered alike, its reason logged. Records go through
-//! `writeback::ingest`; the answer lists a result per record once everything is committed.
+//! `intake::ingest`; the answer lists a result per record once everything is committed.
 
 use std::sync::Arc;
 
@@ -21,12 +21,12 @@ use serde_json::Value;
 
 use super::error::body_error;
 use super::{ApiError, AppState};
+use crate::intake::auth::{self, AuthError, BodyError};
+use crate::intake::soap::{self, SoapError};
+use crate::intake::{Channel, IntakeError, RecordResult, Writeback, ingest};
 use crate::mapping::Mapping;
 use crate::store::StoreError;
 use crate::systems::SystemStatus;
-use crate::writeback::auth::{self, AuthError, BodyError};
-use crate::writeback::soap::{self, SoapError};
-use crate::writeback::{Channel, IntakeError, RecordResult, Writeback, ingest};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()

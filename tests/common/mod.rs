@@ -327,7 +327,7 @@ pub fn app_state(store: Store) -> ronghe::server::AppState {
         metrics: ronghe::server::Metrics::new(),
         bridge: None,
         calendar: std::sync::Arc::new(ronghe::calendar::Calendar::embedded().clone()),
-        writeback: ronghe::writeback::Intake::new(
+        writeback: ronghe::intake::Intake::new(
             concat!(env!("CARGO_MANIFEST_DIR"), "/mappings"),
             std::sync::Arc::new(ronghe_adapters::Environment),
         ),

@@ -1,5 +1,7 @@
-//! Case write-back (办件回传): legacy systems in compatible transition push completed cases to
-//! ronghe. `config` is a system's write-back config; `auth` checks signed requests (key id,
+//! The intake every case enters through: signed write-back pushes (办件回传) from legacy systems
+//! in compatible transition, scheduled pulls (`crate::pull`) and bulk migration
+//! (`crate::migration`) all map, judge and store records here. `config` is a system's write-back
+//! config; `auth` checks signed requests (key id,
 //! timestamp window, nonce once, HMAC-SHA256/SM3, optional SM4-GCM); `pipeline::ingest` maps,
 //! validates and stores records for every channel; `soap` reads and answers SOAP pushes.
 //! `Intake` holds what the endpoints share: the mappings directory and caches of compiled
