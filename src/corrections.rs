@@ -131,8 +131,6 @@ pub enum CorrectionError {
     },
     #[error(transparent)]
     Calendar(#[from] CalendarError),
-    #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
 }
 
 fn describe(issues: &[FieldIssue]) -> String {
@@ -159,7 +157,6 @@ impl CorrectionError {
             CorrectionError::UnknownSource { .. } | CorrectionError::NotFound(_) => "not_found",
             CorrectionError::State { .. } => "correction_state_conflict",
             CorrectionError::Calendar(_) => "calendar_unknown_year",
-            CorrectionError::Store(_) => "store_unavailable",
         }
     }
 }

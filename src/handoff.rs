@@ -16,78 +16,10 @@ use serde::Serialize;
 
 use crate::store::{AttemptOutcome, Store, StoreError};
 
-/// Where a hand-off is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum HandoffState {
-    /// Waiting for (another) attempt.
-    Queued,
-    /// The system took it; `receipt` holds its answer.
-    Delivered,
-    /// The system refused it with a data or configuration error that retrying cannot fix;
-    /// visible to operators, who retry after fixing the cause.
-    Failed,
-}
-
-impl HandoffState {
-    pub fn name(self) -> &'static str {
-        match self {
-            HandoffState::Queued => "queued",
-            HandoffState::Delivered => "delivered",
-            HandoffState::Failed => "failed",
-        }
-    }
-
-    /// zh-CN label for people.
-    pub fn label(self) -> &'static str {
-        match self {
-            HandoffState::Queued => "排队中",
-            HandoffState::Delivered => "已推送",
-            HandoffState::Failed => "推送失败",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<HandoffState> {
-        [
-            HandoffState::Queued,
-            HandoffState::Delivered,
-            HandoffState::Failed,
-        ]
-        .into_iter()
-        .find(|s| s.name() == name)
-    }
-}
-
-/// One application handed (or to be handed) to a department's system.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct Handoff {
-    pub id: i64,
-    pub system_id: String,
-    pub case_no: String,
-    pub state: HandoffState,
-    /// Attempts made so far.
-    pub attempts: i64,
-    /// When the next attempt is due (for a queued item).
-    pub next_attempt_at: DateTime<Utc>,
-    /// The last refusal or failure, masked as the adapter reports it.
-    pub last_error: Option<String>,
-    /// The system's id for the application and its answer: `{"id", "response"}`.
-    #[schema(value_type = Option<Object>)]
-    pub receipt: Option<serde_json::Value>,
-    pub created_at: DateTime<Utc>,
-    pub delivered_at: Option<DateTime<Utc>>,
-}
-
-/// What accepting an application did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Enqueued {
-    /// Queued now.
-    Created,
-    /// This very case was accepted before: nothing new was queued.
-    Duplicate,
-    /// The case number was accepted before with other content: nothing was queued.
-    Conflict,
+/// Where the worker counts each attempt's outcome (`delivered`, `retry_later`, `failed`); the
+/// server's metrics registry implements it.
+pub trait HandoffMetrics: Send + Sync {
+    fn attempt(&self, system: &str, outcome: &str);
 }
 
 /// Delay before attempt `attempts + 1` after `attempts` failed ones: 10 s doubling, at most 10
@@ -130,7 +62,7 @@ type Built = Result<Box<dyn Adapter>, (ErrorClass, String)>;
 pub struct Worker {
     store: Store,
     secrets: Arc<dyn Secrets>,
-    metrics: Option<Arc<crate::server::Metrics>>,
+    metrics: Option<Arc<dyn HandoffMetrics>>,
 }
 
 impl Worker {
@@ -142,8 +74,8 @@ impl Worker {
         }
     }
 
-    /// Counts each attempt's outcome in `metrics` (`ronghe_handoff_applications`).
-    pub fn with_metrics(mut self, metrics: Arc<crate::server::Metrics>) -> Worker {
+    /// Counts each attempt's outcome in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<dyn HandoffMetrics>) -> Worker {
         self.metrics = Some(metrics);
         self
     }
@@ -207,7 +139,7 @@ impl Worker {
                     AttemptOutcome::RetryLater { .. } => "retry_later",
                     AttemptOutcome::Failed { .. } => "failed",
                 };
-                metrics.handoff(&handoff.system_id, name);
+                metrics.attempt(&handoff.system_id, name);
             }
         }
         Ok(summary)

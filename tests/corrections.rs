@@ -12,7 +12,7 @@ use http_body_util::BodyExt;
 use ronghe::calendar::Calendar;
 use ronghe::corrections::{self, Action, CorrectionError, Source, Status};
 use ronghe::server::app;
-use ronghe::store::{CorrectionFilter, Store};
+use ronghe::store::{CorrectionFilter, Guarded, Store};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -146,7 +146,7 @@ async fn store_behaviour(store: Store) {
             .await
             .unwrap_err();
         assert!(
-            matches!(err, CorrectionError::UnknownSource { field: f, .. } if f == field),
+            matches!(err, Guarded::Refused(CorrectionError::UnknownSource { field: f, .. }) if f == field),
             "{err:?}"
         );
     }
@@ -211,6 +211,9 @@ async fn store_behaviour(store: Store) {
         )
         .await
         .unwrap_err();
+    let Guarded::Refused(err) = err else {
+        panic!("a refusal, not a store failure: {err:?}")
+    };
     assert_eq!(err.code(), "correction_state_conflict", "{err}");
     assert_eq!(
         store.correction(from_case.id).await.unwrap(),
@@ -227,7 +230,7 @@ async fn store_behaviour(store: Store) {
             .act_on_correction(4242, &Action::Close, "x", now)
             .await
             .unwrap_err(),
-        CorrectionError::NotFound(4242)
+        Guarded::Refused(CorrectionError::NotFound(4242))
     ));
 
     let by_status = CorrectionFilter {

@@ -10,9 +10,10 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use ronghe::case::{Case, Stage};
-use ronghe::handoff::{Enqueued, HandoffState, RoundSummary, Worker};
+use ronghe::handoff::{RoundSummary, Worker};
 use ronghe::rules::{Check, NewRule};
 use ronghe::store::{AttemptOutcome, Store};
+use ronghe::store::{Enqueued, HandoffState};
 use ronghe_adapters::Fixed;
 use ronghe_adapters::sim::SimOptions;
 use ronghe_adapters::sim::faults::FaultPlan;

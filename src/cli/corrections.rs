@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::{Context, Failure};
 use crate::calendar::Calendar;
 use crate::corrections::{self, Action, Correction, CorrectionError, Source, Status};
-use crate::store::CorrectionFilter;
+use crate::store::{CorrectionFilter, Guarded};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum Command {
@@ -67,10 +67,10 @@ struct Shown {
     working_days_overdue: i64,
 }
 
-fn failure(err: CorrectionError) -> Failure {
+fn failure(err: Guarded<CorrectionError>) -> Failure {
     match err {
-        CorrectionError::Store(e) => e.into(),
-        other => Failure::Refused(other.into()),
+        Guarded::Store(e) => e.into(),
+        Guarded::Refused(refusal) => Failure::Refused(refusal.into()),
     }
 }
 
@@ -170,7 +170,7 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             };
             let issues = corrections::check_text("reason", &reason);
             if !issues.is_empty() {
-                return Err(failure(CorrectionError::Invalid(issues)));
+                return Err(failure(Guarded::Refused(CorrectionError::Invalid(issues))));
             }
             let due_on = corrections::due_on(&calendar, now).map_err(|e| Failure::Refused(e.into()))?;
             let raised = store

@@ -9,7 +9,8 @@ use chrono::Utc;
 use clap::Subcommand;
 
 use super::{Context, Failure};
-use crate::handoff::{HandoffState, Worker};
+use crate::handoff::Worker;
+use crate::store::HandoffState;
 
 #[derive(Debug, Subcommand)]
 pub(super) enum Command {

@@ -9,8 +9,9 @@ use ronghe_adapters::{Environment, Secrets};
 use serde_json::json;
 
 use super::{Context, Failure};
-use crate::monitoring::{self, Reconciliation, ReportFormat};
+use crate::monitoring::{self, ReportFormat};
 use crate::pull::PullError;
+use crate::reconciliation::Reconciliation;
 
 #[derive(Debug, Args)]
 pub(super) struct ReconcileArgs {

@@ -9,7 +9,7 @@ use clap::Subcommand;
 
 use super::{Context, Failure};
 use crate::calendar::today;
-use crate::plans::ops::{self, Format, PlanError};
+use crate::planning::{self, Format, PlanError};
 use crate::plans::{Progress, Rag, gantt};
 
 #[derive(Debug, Subcommand)]
@@ -79,7 +79,7 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
     let today = today();
     match command {
         Command::List => {
-            let plans = ops::portfolio(&store, today, &calendar).await?;
+            let plans = planning::portfolio(&store, today, &calendar).await?;
             let rows = plans
                 .iter()
                 .map(|p| {
@@ -111,7 +111,7 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             );
         }
         Command::Show { system } => {
-            let view = ops::show(&store, &system, today, &calendar).await?;
+            let view = planning::show(&store, &system, today, &calendar).await?;
             let mut human = format!(
                 "{} 迁移计划 ({}) 状态 {} · 预计完成 {}{}\n",
                 view.system_id,
@@ -160,8 +160,8 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
         Command::Import { file } => {
             let text =
                 std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let plan = ops::import(&store, &text, None, &ctx.actor).await?;
-            let view = ops::show(&store, &plan.plan.system, today, &calendar).await?;
+            let plan = planning::import(&store, &text, None, &ctx.actor).await?;
+            let view = planning::show(&store, &plan.plan.system, today, &calendar).await?;
             ctx.out.show(
                 format!(
                     "已导入 imported plan of {}: {} milestones, forecast end {}",
@@ -186,7 +186,7 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                     Some(&registered),
                 )
                 .await?;
-            let version = ops::baseline(
+            let version = planning::baseline(
                 &store,
                 &system,
                 &approved_by,
@@ -196,7 +196,7 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                 &who.actor,
             )
             .await?;
-            let view = ops::show(&store, &system, today, &calendar).await?;
+            let view = planning::show(&store, &system, today, &calendar).await?;
             ctx.out.show(
                 format!(
                     "已设定基线 baselined {system} v{version} (批准人 {approved_by}), 基线完成 {}",
@@ -216,8 +216,8 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                 started_on: started,
                 finished_on: finished,
             };
-            ops::record(&store, &system, &milestone, &given, &note, today, &ctx.actor).await?;
-            let view = ops::show(&store, &system, today, &calendar).await?;
+            planning::record(&store, &system, &milestone, &given, &note, today, &ctx.actor).await?;
+            let view = planning::show(&store, &system, today, &calendar).await?;
             ctx.out.show(
                 format!(
                     "已更新 updated {system}/{milestone}; 状态 {} · 预计完成 {}",
@@ -228,7 +228,7 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             );
         }
         Command::CriticalPath { system } => {
-            let view = ops::show(&store, &system, today, &calendar).await?;
+            let view = planning::show(&store, &system, today, &calendar).await?;
             let critical: Vec<_> = view.milestones.iter().filter(|m| m.forecast.critical).collect();
             let rows = critical
                 .iter()
@@ -248,7 +248,7 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             );
         }
         Command::Gantt { system, out } => {
-            let view = ops::show(&store, &system, today, &calendar).await?;
+            let view = planning::show(&store, &system, today, &calendar).await?;
             std::fs::write(&out, gantt::render(&view, today, &calendar))
                 .with_context(|| format!("cannot write {}", out.display()))?;
             ctx.out.show(
@@ -257,13 +257,13 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             );
         }
         Command::Report { system, format } => {
-            let view = ops::show(&store, &system, today, &calendar).await?;
+            let view = planning::show(&store, &system, today, &calendar).await?;
             let format = if format == "html" {
                 Format::Html
             } else {
                 Format::Markdown
             };
-            let text = ops::report(&view, today, &calendar, format)?;
+            let text = planning::report(&view, today, &calendar, format)?;
             ctx.out.show(text, &view);
         }
     }

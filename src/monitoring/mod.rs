@@ -7,62 +7,16 @@ mod report;
 
 pub use report::{ReportError, ReportFormat, render, spot_check_csv};
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use futures_util::StreamExt as _;
 use ronghe_adapters::Secrets;
-use serde::{Deserialize, Serialize};
 
-use crate::calendar::beijing_date;
-use crate::case::Case;
 use crate::intake::Intake;
 use crate::pull::{PullError, attached_adapter};
+use crate::reconciliation::{Reconciliation, Seen, beijing_day, compare};
 use crate::store::Store;
-
-/// One side's view of a case: its version, content hash and the Beijing date it last changed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Seen {
-    version: i64,
-    hash: String,
-    day: NaiveDate,
-}
-
-fn beijing_day(case: &Case) -> NaiveDate {
-    beijing_date(&case.updated_at)
-}
-
-/// A case the two sides disagree on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Difference {
-    pub case_no: String,
-    /// `missing` (the platform lacks it), `behind` (the platform holds an older version),
-    /// `altered` (same version, other content), `extra` (the legacy system no longer reports it).
-    pub kind: String,
-    pub legacy_version: Option<i64>,
-    pub platform_version: Option<i64>,
-    /// SHA-256 of the mapped legacy case's canonical JSON.
-    pub legacy_hash: Option<String>,
-    /// SHA-256 of the platform's current version.
-    pub platform_hash: Option<String>,
-}
-
-/// The reconciliation of one system and day.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Reconciliation {
-    pub system_id: String,
-    pub date: NaiveDate,
-    /// Cases the legacy system reports as changed that day.
-    pub legacy_cases: usize,
-    /// Cases the platform holds as changed that day.
-    pub platform_cases: usize,
-    pub matched: usize,
-    pub differences: Vec<Difference>,
-    /// Legacy records that do not map (their keys): they are in the data-quality queue when
-    /// they were written back, and cannot be dated.
-    pub unmappable: Vec<String>,
-    pub clean: bool,
-}
 
 /// Reconciles `system` for `date` (Beijing time).
 pub async fn reconcile(
@@ -109,46 +63,7 @@ pub async fn reconcile(
             (case_no, Seen { version, hash, day })
         })
         .collect();
-    let of_day = |side: &BTreeMap<String, Seen>| -> BTreeSet<String> {
-        side.iter()
-            .filter(|(_, s)| s.day == date)
-            .map(|(no, _)| no.clone())
-            .collect()
-    };
-    let (legacy_day, platform_day) = (of_day(&legacy), of_day(&platform));
-    let mut differences = Vec::new();
-    let mut matched = 0;
-    for case_no in legacy_day.union(&platform_day) {
-        let (l, p) = (legacy.get(case_no), platform.get(case_no));
-        let kind = match (l, p) {
-            (Some(l), Some(p)) if l.version == p.version && l.hash == p.hash => {
-                matched += 1;
-                continue;
-            }
-            (Some(l), Some(p)) if l.version > p.version => "behind",
-            (Some(_), Some(_)) => "altered",
-            (Some(_), None) => "missing",
-            (None, _) => "extra",
-        };
-        differences.push(Difference {
-            case_no: case_no.clone(),
-            kind: kind.to_owned(),
-            legacy_version: l.map(|s| s.version),
-            platform_version: p.map(|s| s.version),
-            legacy_hash: l.map(|s| s.hash.clone()),
-            platform_hash: p.map(|s| s.hash.clone()),
-        });
-    }
-    Ok(Reconciliation {
-        system_id: system.to_owned(),
-        date,
-        legacy_cases: legacy_day.len(),
-        platform_cases: platform_day.len(),
-        matched,
-        clean: differences.is_empty(),
-        differences,
-        unmappable,
-    })
+    Ok(compare(system, date, &legacy, &platform, unmappable))
 }
 
 /// `size` case numbers drawn from the platform's cases of `system` that changed on `date`,

@@ -4,7 +4,7 @@
 
 use chrono::NaiveDate;
 
-use super::Reconciliation;
+use crate::reconciliation::Reconciliation;
 
 /// A report format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -187,7 +187,7 @@ fn csv_of(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> Result<St
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::monitoring::Difference;
+    use crate::reconciliation::Difference;
 
     fn report() -> Reconciliation {
         let diff = |case_no: &str, kind: &str, l: Option<i64>, p: Option<i64>| Difference {

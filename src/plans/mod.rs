@@ -6,13 +6,16 @@
 
 mod file;
 pub mod gantt;
-pub mod ops;
 mod schedule;
+mod stored;
 mod view;
 
 pub use file::{Dependency, Milestone, PlanFile, PlanHeader};
 pub use schedule::{AMBER_WORKING_DAYS, Forecast, Progress, Rag, Status, forecast, status};
-pub use view::{MilestoneView, PlanView, baseline_dues, check_baseline, check_progress, view};
+pub use stored::{Baseline, StoredPlan};
+pub use view::{
+    MigrationEvidence, MilestoneView, PlanView, baseline_dues, check_baseline, check_progress, view,
+};
 
 /// The plan file the unit tests share (`tests/data/plan.toml`).
 #[cfg(test)]

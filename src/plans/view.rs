@@ -7,10 +7,9 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use super::{Forecast, PlanFile, Progress, Rag, Status, forecast, status};
+use super::{Baseline, Forecast, PlanFile, Progress, Rag, Status, StoredPlan, forecast, status};
 use crate::calendar::{Calendar, CalendarError};
 use crate::case::FieldIssue;
-use crate::store::{Baseline, StoredPlan};
 
 /// One milestone as shown.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -67,22 +66,6 @@ pub struct MigrationEvidence {
     /// The saved Markdown report, and where the API serves it.
     pub report_md_path: Option<String>,
     pub report_url: Option<String>,
-}
-
-impl MigrationEvidence {
-    pub fn of(run: &crate::store::MigrationRun) -> MigrationEvidence {
-        MigrationEvidence {
-            run_id: run.id.clone(),
-            state: run.state.name().to_owned(),
-            rows_read: run.rows_read,
-            rows_rejected: run.rows_rejected,
-            differences: run.differences,
-            report_md_path: run.report_md_path.clone(),
-            report_url: run
-                .differences
-                .map(|_| format!("/api/v1/systems/{}/migration/report", run.system_id)),
-        }
-    }
 }
 
 /// The plan laid out for `today`.

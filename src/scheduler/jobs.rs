@@ -100,7 +100,7 @@ impl Scheduler {
         let systems = self.store.planned_systems().await?;
         done.note(format!("plans {}", systems.len()));
         for system in systems {
-            let view = match crate::plans::ops::show(&self.store, &system, day, &self.calendar).await {
+            let view = match crate::planning::show(&self.store, &system, day, &self.calendar).await {
                 Ok(view) => view,
                 Err(e) => {
                     done.failures.push(format!("plan of {system}: {e}"));

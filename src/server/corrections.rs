@@ -84,7 +84,6 @@ impl From<CorrectionError> for ApiError {
             CorrectionError::Calendar(_) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, err.code(), err.to_string())
             }
-            CorrectionError::Store(e) => e.into(),
         }
     }
 }

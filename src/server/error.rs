@@ -118,6 +118,19 @@ impl From<AssessmentError> for ApiError {
     }
 }
 
+/// A domain rule's refusal as its own answer; the store's failure as a store error.
+impl<E: std::error::Error + 'static> From<crate::store::Guarded<E>> for ApiError
+where
+    ApiError: From<E>,
+{
+    fn from(err: crate::store::Guarded<E>) -> ApiError {
+        match err {
+            crate::store::Guarded::Refused(e) => e.into(),
+            crate::store::Guarded::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> ApiError {
         match err {

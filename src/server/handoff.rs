@@ -12,7 +12,8 @@ use serde::Serialize;
 
 use super::{Actor, ApiError, ApiJson, AppState};
 use crate::case::Case;
-use crate::handoff::{Enqueued, Handoff};
+use crate::handoff::HandoffMetrics as _;
+use crate::store::{Enqueued, Handoff};
 use crate::systems::SystemStatus;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -94,7 +95,7 @@ pub(super) async fn accept(
     }
     let created = enqueued == Enqueued::Created;
     let outcome = if created { "accepted" } else { "duplicate" };
-    state.metrics.handoff(&id, outcome);
+    state.metrics.attempt(&id, outcome);
     tracing::info!(handoff = handoff.id, system = %id, case_no = %case.case_no, duplicate = !created, actor, "application accepted for hand-off");
     Ok((
         StatusCode::ACCEPTED,

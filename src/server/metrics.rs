@@ -146,16 +146,6 @@ impl Metrics {
             .inc_by(n);
     }
 
-    /// Counts a hand-off of `system` with `outcome`.
-    pub fn handoff(&self, system: &str, outcome: &str) {
-        self.handoff_applications
-            .get_or_create(&HandoffLabels {
-                system: system.to_owned(),
-                outcome: outcome.to_owned(),
-            })
-            .inc();
-    }
-
     /// Sets the outbox gauges from the store's figures.
     fn outbox(&self, status: &crate::store::OutboxStatus) {
         self.exchange_backlog.set(status.backlog);
@@ -171,6 +161,18 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
         text
+    }
+}
+
+/// `ronghe_handoff_applications`: each hand-off attempt of a system with its outcome.
+impl crate::handoff::HandoffMetrics for Metrics {
+    fn attempt(&self, system: &str, outcome: &str) {
+        self.handoff_applications
+            .get_or_create(&HandoffLabels {
+                system: system.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
     }
 }
 

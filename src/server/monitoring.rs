@@ -11,8 +11,9 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::{Actor, ApiError, AppState, Authorized};
-use crate::monitoring::{self, Reconciliation, ReportFormat};
+use crate::monitoring::{self, ReportFormat};
 use crate::pull::PullError;
+use crate::reconciliation::Reconciliation;
 use crate::store::StoredReconciliation;
 
 pub(super) fn routes() -> Router<AppState> {

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::{Actor, ApiError, ApiJson, AppState, Authorized};
 use crate::calendar::today;
-use crate::plans::ops::{self, Format, PlanError, PlanSummary};
+use crate::planning::{self, Format, PlanError, PlanSummary};
 use crate::plans::{PlanView, gantt};
 use crate::store::StoreError;
 
@@ -57,7 +57,7 @@ pub(super) async fn portfolio(
     State(state): State<AppState>,
     auth: Authorized,
 ) -> Result<Json<Vec<PlanSummary>>, ApiError> {
-    let plans = ops::portfolio(&state.store, today(), &state.calendar).await?;
+    let plans = planning::portfolio(&state.store, today(), &state.calendar).await?;
     Ok(Json(auth.filter(&state, plans, |p| &p.system_id).await?))
 }
 
@@ -68,7 +68,7 @@ pub(super) async fn show(
     Path(system): Path<String>,
 ) -> Result<Json<PlanView>, ApiError> {
     Ok(Json(
-        ops::show(&state.store, &system, today(), &state.calendar).await?,
+        planning::show(&state.store, &system, today(), &state.calendar).await?,
     ))
 }
 
@@ -88,9 +88,9 @@ pub(super) async fn import(
     Path(system): Path<String>,
     ApiJson(body): ApiJson<PlanText>,
 ) -> Result<Json<PlanView>, ApiError> {
-    ops::import(&state.store, &body.toml, Some(&system), &actor).await?;
+    planning::import(&state.store, &body.toml, Some(&system), &actor).await?;
     Ok(Json(
-        ops::show(&state.store, &system, today(), &state.calendar).await?,
+        planning::show(&state.store, &system, today(), &state.calendar).await?,
     ))
 }
 
@@ -117,7 +117,7 @@ pub(super) async fn progress(
         started_on: body.started_on,
         finished_on: body.finished_on,
     };
-    ops::record(
+    planning::record(
         &state.store,
         &system,
         &milestone,
@@ -128,7 +128,7 @@ pub(super) async fn progress(
     )
     .await?;
     Ok(Json(
-        ops::show(&state.store, &system, today(), &state.calendar).await?,
+        planning::show(&state.store, &system, today(), &state.calendar).await?,
     ))
 }
 
@@ -149,7 +149,7 @@ pub(super) async fn baseline(
     Path(system): Path<String>,
     ApiJson(body): ApiJson<BaselineBody>,
 ) -> Result<(StatusCode, Json<PlanView>), ApiError> {
-    let version = ops::baseline(
+    let version = planning::baseline(
         &state.store,
         &system,
         &body.approved_by,
@@ -162,7 +162,7 @@ pub(super) async fn baseline(
     tracing::info!(system, version, actor, "plan baselined");
     Ok((
         StatusCode::CREATED,
-        Json(ops::show(&state.store, &system, today(), &state.calendar).await?),
+        Json(planning::show(&state.store, &system, today(), &state.calendar).await?),
     ))
 }
 
@@ -172,7 +172,7 @@ pub(super) async fn chart(
     State(state): State<AppState>,
     Path(system): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let view = ops::show(&state.store, &system, today(), &state.calendar).await?;
+    let view = planning::show(&state.store, &system, today(), &state.calendar).await?;
     Ok((
         [(header::CONTENT_TYPE, "image/svg+xml; charset=utf-8")],
         gantt::render(&view, today(), &state.calendar),
@@ -205,9 +205,9 @@ pub(super) async fn report(
             .with_field("format"));
         }
     };
-    let view = ops::show(&state.store, &system, today(), &state.calendar).await?;
+    let view = planning::show(&state.store, &system, today(), &state.calendar).await?;
     Ok((
         [(header::CONTENT_TYPE, content_type)],
-        ops::report(&view, today(), &state.calendar, format)?,
+        planning::report(&view, today(), &state.calendar, format)?,
     ))
 }

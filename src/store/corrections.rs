@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+use super::Guarded;
 use super::{Store, on_pool};
 use crate::corrections::{Action, Correction, CorrectionError, Source, Status};
 use crate::store::audit;
@@ -28,7 +29,7 @@ type CorrectionRow = (
 const COLUMNS: &str = "id, system_id, quality_item_id, case_no, department, reason, raised_by, raised_at, \
                        due_on, status, answer, answered_at, answered_by, closed_at, closed_by";
 
-fn from_row(row: CorrectionRow) -> Result<Correction, CorrectionError> {
+fn from_row(row: CorrectionRow) -> Result<Correction, Guarded<CorrectionError>> {
     let (
         id,
         system_id,
@@ -47,7 +48,7 @@ fn from_row(row: CorrectionRow) -> Result<Correction, CorrectionError> {
         closed_by,
     ) = row;
     let status = Status::parse(&status).ok_or_else(|| {
-        CorrectionError::Store(super::StoreError::Corrupt {
+        Guarded::Store(super::StoreError::Corrupt {
             what: "correction request",
             detail: format!("request {id} has unknown status {status:?}"),
         })
@@ -91,21 +92,20 @@ impl Store {
         due_on: NaiveDate,
         actor: &str,
         now: DateTime<Utc>,
-    ) -> Result<Correction, CorrectionError> {
+    ) -> Result<Correction, Guarded<CorrectionError>> {
         let id: i64 = on_pool!(self, pool => {
-            let mut tx = pool.begin().await.map_err(super::StoreError::from)?;
+            let mut tx = pool.begin().await?;
             let (system_id, quality_item_id, case_no) = match source {
                 Source::QualityItem(item) => {
                     let row: Option<(String, Option<String>)> =
                         sqlx::query_as("SELECT system_id, case_no FROM quality_items WHERE id = $1")
                             .bind(item)
                             .fetch_optional(&mut *tx)
-                            .await
-                            .map_err(super::StoreError::from)?;
-                    let (system_id, case_no) = row.ok_or_else(|| CorrectionError::UnknownSource {
+                            .await?;
+                    let (system_id, case_no) = row.ok_or_else(|| Guarded::Refused(CorrectionError::UnknownSource {
                         field: "quality_item",
                         message: format!("data-quality item {item} not found; see the data-quality queue for its id"),
-                    })?;
+                    }))?;
                     (system_id, Some(*item), case_no)
                 }
                 Source::Case { system_id, case_no } => {
@@ -114,13 +114,12 @@ impl Store {
                             .bind(system_id)
                             .bind(case_no)
                             .fetch_optional(&mut *tx)
-                            .await
-                            .map_err(super::StoreError::from)?;
+                            .await?;
                     if row.is_none() {
-                        return Err(CorrectionError::UnknownSource {
+                        return Err(Guarded::Refused(CorrectionError::UnknownSource {
                             field: "case",
                             message: format!("case {system_id}/{case_no} is not held by the platform"),
-                        });
+                        }));
                     }
                     (system_id.clone(), None, Some(case_no.clone()))
                 }
@@ -128,12 +127,11 @@ impl Store {
             let department: Option<(String,)> = sqlx::query_as("SELECT department FROM systems WHERE id = $1")
                 .bind(&system_id)
                 .fetch_optional(&mut *tx)
-                .await
-                .map_err(super::StoreError::from)?;
-            let (department,) = department.ok_or_else(|| CorrectionError::UnknownSource {
+                .await?;
+            let (department,) = department.ok_or_else(|| Guarded::Refused(CorrectionError::UnknownSource {
                 field: "case.system",
                 message: format!("system {system_id} is not registered"),
-            })?;
+            }))?;
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO corrections (system_id, quality_item_id, case_no, department, reason, raised_by, raised_at, due_on, status)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open') RETURNING id",
@@ -147,31 +145,30 @@ impl Store {
             .bind(now)
             .bind(due_on)
             .fetch_one(&mut *tx)
-            .await
-            .map_err(super::StoreError::from)?;
+            .await?;
             audit!(tx, actor, "correction.raise", &format!("correction/{id}"), serde_json::json!({
                 "system": system_id, "quality_item": quality_item_id, "case_no": case_no, "due_on": due_on,
             }))?;
-            tx.commit().await.map_err(super::StoreError::from)?;
+            tx.commit().await?;
             id
         });
         self.correction(id).await
     }
 
     /// One request.
-    pub async fn correction(&self, id: i64) -> Result<Correction, CorrectionError> {
+    pub async fn correction(&self, id: i64) -> Result<Correction, Guarded<CorrectionError>> {
         let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM corrections WHERE id = $1"));
         let row: Option<CorrectionRow> = on_pool!(self, pool => {
-            sqlx::query_as(sql).bind(id).fetch_optional(pool).await.map_err(super::StoreError::from)?
+            sqlx::query_as(sql).bind(id).fetch_optional(pool).await?
         });
-        from_row(row.ok_or(CorrectionError::NotFound(id))?)
+        from_row(row.ok_or(Guarded::Refused(CorrectionError::NotFound(id)))?)
     }
 
     /// Requests matching `filter`, oldest first.
     pub async fn list_corrections(
         &self,
         filter: &CorrectionFilter,
-    ) -> Result<Vec<Correction>, CorrectionError> {
+    ) -> Result<Vec<Correction>, Guarded<CorrectionError>> {
         let sql = sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM corrections
              WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR system_id = $2)
@@ -184,8 +181,7 @@ impl Store {
                 .bind(filter.system_id.as_deref())
                 .bind(filter.open_due_before)
                 .fetch_all(pool)
-                .await
-                .map_err(super::StoreError::from)?
+                .await?
         });
         rows.into_iter().map(from_row).collect()
     }
@@ -197,21 +193,20 @@ impl Store {
         action: &Action,
         actor: &str,
         now: DateTime<Utc>,
-    ) -> Result<Correction, CorrectionError> {
+    ) -> Result<Correction, Guarded<CorrectionError>> {
         let backend = self.backend();
         let select = sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM corrections WHERE id = $1{}",
             backend.row_lock()
         ));
         on_pool!(self, pool => {
-            let mut tx = pool.begin_with(backend.begin_write()).await.map_err(super::StoreError::from)?;
+            let mut tx = pool.begin_with(backend.begin_write()).await?;
             let row: Option<CorrectionRow> = sqlx::query_as(select)
                 .bind(id)
                 .fetch_optional(&mut *tx)
-                .await
-                .map_err(super::StoreError::from)?;
-            let current = from_row(row.ok_or(CorrectionError::NotFound(id))?)?;
-            let next = current.apply(action, actor, now)?;
+                .await?;
+            let current = from_row(row.ok_or(Guarded::Refused(CorrectionError::NotFound(id)))?)?;
+            let next = current.apply(action, actor, now).map_err(Guarded::Refused)?;
             sqlx::query(
                 "UPDATE corrections SET status = $2, answer = $3, answered_at = $4, answered_by = $5,
                  closed_at = $6, closed_by = $7 WHERE id = $1",
@@ -224,13 +219,12 @@ impl Store {
             .bind(next.closed_at)
             .bind(&next.closed_by)
             .execute(&mut *tx)
-            .await
-            .map_err(super::StoreError::from)?;
+            .await?;
             let action_name = format!("correction.{}", action.name());
             audit!(tx, actor, action_name.as_str(), &format!("correction/{id}"), serde_json::json!({
                 "from": current.status.name(), "to": next.status.name(),
             }))?;
-            tx.commit().await.map_err(super::StoreError::from)?;
+            tx.commit().await?;
             Ok(next)
         })
     }

@@ -38,7 +38,7 @@ pub use bridge::{
 };
 pub use cases::{CaseRecord, CaseVersion, RejectReason, UpsertOutcome};
 pub use corrections::CorrectionFilter;
-pub use handoffs::{AttemptOutcome, ClaimedHandoff};
+pub use handoffs::{AttemptOutcome, ClaimedHandoff, Enqueued, Handoff, HandoffState};
 pub use housekeeping::{PlanArg, Purge, purge_sql};
 pub use migration::{
     ChunkCounts, ChunkRecord, HeldCounts, Holder, MigrationRun, NewChunk, RunFinish, RunState,
@@ -47,7 +47,6 @@ pub use outbox::{
     Claimed, OutboxItem, OutboxState, OutboxStatus, Replay, Settlement, enqueued, outbox_status_sql,
 };
 pub use owners::OwnedCase;
-pub use plans::{Baseline, StoredPlan};
 pub use pull::PullState;
 pub use quality::{NewQualityItem, QualityItem, QualityReason, QualityStatus, QualitySummary};
 pub use scheduler::{JobRun, Level, NewNotification, Notification, SCHEDULER_ACTOR, StoredReconciliation};
@@ -82,6 +81,23 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error")]
     Database(#[from] sqlx::Error),
+}
+
+/// What a store call that applies a domain rule inside its transaction ends in when it does
+/// not succeed: the rule's refusal (`E`, the domain's own error) or the store's failure. The
+/// domain's errors know nothing of the store, and the store's error carries no domain error.
+#[derive(Debug, thiserror::Error)]
+pub enum Guarded<E: std::error::Error + 'static> {
+    #[error(transparent)]
+    Refused(E),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl<E: std::error::Error + 'static> From<sqlx::Error> for Guarded<E> {
+    fn from(err: sqlx::Error) -> Guarded<E> {
+        Guarded::Store(err.into())
+    }
 }
 
 /// Which database a store runs on.

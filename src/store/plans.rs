@@ -2,36 +2,13 @@
 //! per milestone (kept across re-imports), and the baselines with their approvals. Every change
 //! is audited in its own transaction.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::Serialize;
 use sqlx::types::Json;
 
 use super::{Store, StoreError, audit, on_pool};
-use crate::plans::{PlanFile, Progress};
-
-/// A plan as stored, ready to forecast.
-#[derive(Debug, Clone)]
-pub struct StoredPlan {
-    pub file: PlanFile,
-    pub source: String,
-    pub imported_at: DateTime<Utc>,
-    pub imported_by: String,
-    pub progress: HashMap<String, Progress>,
-    pub baselines: Vec<Baseline>,
-}
-
-/// One baseline: the due dates forecast when it was approved.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct Baseline {
-    pub version: i64,
-    #[schema(value_type = Object)]
-    pub dues: BTreeMap<String, NaiveDate>,
-    pub approved_by: String,
-    pub reason: String,
-    pub created_at: DateTime<Utc>,
-}
+use crate::plans::{Baseline, PlanFile, Progress, StoredPlan};
 
 type ProgressRow = (String, Option<NaiveDate>, Option<NaiveDate>);
 type PlanRow = (String, DateTime<Utc>, String);

@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::{Store, StoreError, audit, on_pool};
-use crate::monitoring::Reconciliation;
+use crate::reconciliation::Reconciliation;
 
 /// Who the scheduler's audit events name.
 pub const SCHEDULER_ACTOR: &str = "scheduler";

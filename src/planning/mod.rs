@@ -1,13 +1,17 @@
-//! The plan operations the API and the CLI share: import a plan file, show a plan, record
+//! Plans on the store (a service over the pure `plans` module): the operations the API, the CLI
+//! and the scheduler share: import a plan file, show a plan, record
 //! progress, baseline, the portfolio roll-up, and the reports (HTML and Markdown through
 //! handlebars, with the Gantt chart).
 
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use super::{PlanFile, PlanView, Progress, Rag, baseline_dues, check_baseline, check_progress, gantt, view};
 use crate::calendar::{Calendar, CalendarError};
 use crate::case::FieldIssue;
+use crate::plans::{
+    MigrationEvidence, PlanFile, PlanView, Progress, Rag, baseline_dues, check_baseline, check_progress,
+    gantt, view,
+};
 use crate::store::{Store, StoreError};
 
 /// Why a plan operation was refused or failed.
@@ -79,12 +83,23 @@ pub async fn show(
     calendar: &Calendar,
 ) -> Result<PlanView, PlanError> {
     let mut view = view(&store.plan(system).await?, today, calendar)?;
-    view.migration = store
-        .latest_migration(system)
-        .await?
-        .as_ref()
-        .map(super::view::MigrationEvidence::of);
+    view.migration = store.latest_migration(system).await?.as_ref().map(evidence);
     Ok(view)
+}
+
+/// A migration run as evidence on the plan.
+fn evidence(run: &crate::store::MigrationRun) -> MigrationEvidence {
+    MigrationEvidence {
+        run_id: run.id.clone(),
+        state: run.state.name().to_owned(),
+        rows_read: run.rows_read,
+        rows_rejected: run.rows_rejected,
+        differences: run.differences,
+        report_md_path: run.report_md_path.clone(),
+        report_url: run
+            .differences
+            .map(|_| format!("/api/v1/systems/{}/migration/report", run.system_id)),
+    }
 }
 
 /// Records a milestone's start and/or finish (a date not given keeps what was recorded).
