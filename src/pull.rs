@@ -1,6 +1,6 @@
 //! Pull mode (拉取): for systems that cannot push, ronghe reads their cases through their adapter
 //! from the last checkpoint, on the cron schedule in their write-back config (`[pull] schedule`),
-//! through the same pipeline as pushes (`writeback::ingest`). The checkpoint is saved only after a
+//! through the same intake as pushes (`intake::ingest`). The checkpoint is saved only after a
 //! batch is committed, so a crash re-reads at most one batch, which the idempotent upsert answers
 //! as duplicates. `ronghe serve` runs the scheduler; `ronghe writeback pull SYSTEM` runs one now.
 
