@@ -229,7 +229,7 @@ fn no_module_imports_itself_round_about() {
     let graph = graph();
     for (from, targets) in &graph.edges {
         let names: Vec<&str> = targets.keys().map(String::as_str).collect();
-        println!("{from} -> {}", names.join(" "));
+        eprintln!("{from} -> {}", names.join(" "));
     }
     let cycles: Vec<String> = graph
         .modules
