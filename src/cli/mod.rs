@@ -200,10 +200,18 @@ impl From<crate::store::StoreError> for Failure {
     fn from(err: crate::store::StoreError) -> Failure {
         use crate::store::StoreError::*;
         match err {
-            NotFound { .. } | AlreadyExists { .. } | Rejected(_) | Assessment(_) | Retired(_) => {
-                Failure::Refused(err.into())
-            }
+            NotFound { .. } | AlreadyExists { .. } | Retired(_) => Failure::Refused(err.into()),
             other => Failure::Failed(other.into()),
+        }
+    }
+}
+
+/// A domain rule's refusal is a refusal; the store's failure is what it is.
+impl<E: std::error::Error + Send + Sync + 'static> From<crate::store::Guarded<E>> for Failure {
+    fn from(err: crate::store::Guarded<E>) -> Failure {
+        match err {
+            crate::store::Guarded::Refused(e) => Failure::Refused(e.into()),
+            crate::store::Guarded::Store(e) => e.into(),
         }
     }
 }

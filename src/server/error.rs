@@ -134,12 +134,10 @@ where
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> ApiError {
         match err {
-            StoreError::Assessment(e) => e.into(),
             StoreError::NotFound { .. } => ApiError::not_found(err.to_string()),
             StoreError::AlreadyExists { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "already_exists", err.to_string())
             }
-            StoreError::Rejected(e) => e.into(),
             StoreError::Retired(_) => ApiError::new(StatusCode::CONFLICT, "system_retired", err.to_string()),
             other => {
                 tracing::error!(error = %other, source = ?std::error::Error::source(&other), "store failure");

@@ -14,7 +14,7 @@ use sqlx::AssertSqlSafe;
 use sqlx::types::Json;
 
 use super::systems::{COLUMNS as SYSTEM_COLUMNS, SystemRow, from_row as system_from_row, update_system};
-use super::{Store, StoreError, audit, on_pool};
+use super::{Guarded, Store, StoreError, audit, on_pool};
 use crate::assessments::{
     self, Assessment, AssessmentError, AssessmentState, AssessmentView, Change, Command, Conflict, Expert,
     Outcome, Panel, Portfolio, Round, ScoreRow,
@@ -265,7 +265,7 @@ impl Store {
         rubric: &Rubric,
         source: &str,
         actor: &str,
-    ) -> Result<RubricRecord, StoreError> {
+    ) -> Result<RubricRecord, Guarded<AssessmentError>> {
         let spec = &rubric.spec;
         let version = i64::from(spec.version);
         let now = crate::systems::stamp(Utc::now());
@@ -282,14 +282,13 @@ impl Store {
             let action = match stored {
                 Some((hash, _)) if hash == rubric.content_hash => None,
                 Some((_, used)) if used > 0 => {
-                    return Err(AssessmentError::State {
+                    return Err(Guarded::Refused(AssessmentError::State {
                         code: "rubric_version_used",
                         message: format!(
                             "rubric {}@{version} has been used by {used} assessment(s) and never changes; raise `version` for the changed rubric",
                             spec.id
                         ),
-                    }
-                    .into());
+                    }));
                 }
                 Some(_) => Some("rubric.replace"),
                 None => Some("rubric.register"),
@@ -314,7 +313,7 @@ impl Store {
             }
             tx.commit().await?;
         });
-        self.rubric_record(&spec.id, version).await
+        Ok(self.rubric_record(&spec.id, version).await?)
     }
 
     async fn rubric_record(&self, id: &str, version: i64) -> Result<RubricRecord, StoreError> {
@@ -388,7 +387,7 @@ impl Store {
         (rubric_id, rubric_version): (&str, i64),
         chair: &str,
         actor: &str,
-    ) -> Result<AssessmentView, StoreError> {
+    ) -> Result<AssessmentView, Guarded<AssessmentError>> {
         let rubric = self.rubric(rubric_id, rubric_version).await?;
         let lock = self.backend().row_lock();
         let id = on_pool!(self, pool => {
@@ -401,17 +400,17 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?;
             if let Some((running,)) = running {
-                return Err(AssessmentError::State {
+                return Err(Guarded::Refused(AssessmentError::State {
                     code: "assessment_in_progress",
                     message: format!("assessment {running} of {system_id} is in progress; finish it first"),
-                }
-                .into());
+                }));
             }
             let (seq,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(seq), 0) FROM assessments WHERE system_id = $1")
                 .bind(system_id)
                 .fetch_one(&mut *tx)
                 .await?;
-            let (assessment, round) = assessments::open(&system, &rubric, seq + 1, chair, Utc::now())?;
+            let (assessment, round) =
+                assessments::open(&system, &rubric, seq + 1, chair, Utc::now()).map_err(Guarded::Refused)?;
             sqlx::query(
                 "INSERT INTO assessments (id, system_id, seq, rubric_id, rubric_version, chair, state, round, opened_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -435,7 +434,7 @@ impl Store {
             tx.commit().await?;
             assessment.id
         });
-        self.assessment(&id).await
+        Ok(self.assessment(&id).await?)
     }
 
     /// Runs a panel action by `actor`: loads the panel under a lock, applies the action, and
@@ -445,12 +444,12 @@ impl Store {
         id: &str,
         actor: &str,
         command: Command,
-    ) -> Result<Outcome, StoreError> {
+    ) -> Result<Outcome, Guarded<AssessmentError>> {
         let lock = self.backend().row_lock();
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(self.backend().begin_write()).await?;
             let panel = panel_from_rows(load_panel!(tx, id, lock)?)?;
-            let effect = panel.apply(actor, command, Utc::now())?;
+            let effect = panel.apply(actor, command, Utc::now()).map_err(Guarded::Refused)?;
             for change in &effect.changes {
                 match change {
                     Change::InsertExpert(e) => {
@@ -561,7 +560,7 @@ impl Store {
         actor: &str,
         secrecy_justification: Option<String>,
         profile: Option<DataProfile>,
-    ) -> Result<Outcome, StoreError> {
+    ) -> Result<Outcome, Guarded<AssessmentError>> {
         let profile = match profile {
             Some(profile) => Some(profile),
             None => {
@@ -572,7 +571,7 @@ impl Store {
                     Some((system,)) => match self.profile(&system).await {
                         Ok((probed, at)) => Some(assessments::data_profile(&probed, at)),
                         Err(StoreError::NotFound { .. }) => None,
-                        Err(e) => return Err(e),
+                        Err(e) => return Err(e.into()),
                     },
                     None => None,
                 }
@@ -610,32 +609,35 @@ impl Store {
     }
 
     /// A closed round's Delphi summary; refused while the round is open (sealed).
-    pub async fn round_summary(&self, id: &str, round: i64) -> Result<RoundSummary, StoreError> {
-        Ok(self.panel(id).await?.round_summary(round)?)
+    pub async fn round_summary(&self, id: &str, round: i64) -> Result<RoundSummary, Guarded<AssessmentError>> {
+        self.panel(id).await?.round_summary(round).map_err(Guarded::Refused)
     }
 
     /// The report recorded with an assessment's verdict.
-    pub async fn verdict_report(&self, id: &str) -> Result<Report, StoreError> {
+    pub async fn verdict_report(&self, id: &str) -> Result<Report, Guarded<AssessmentError>> {
+        match self.stored_report(id).await? {
+            Some(report) => Ok(report),
+            None => {
+                let view = self.assessment(id).await?;
+                Err(Guarded::Refused(AssessmentError::State {
+                    code: "no_verdict",
+                    message: format!(
+                        "assessment {id} has no verdict yet ({}); the report follows the verdict",
+                        view.assessment.state.name()
+                    ),
+                }))
+            }
+        }
+    }
+
+    async fn stored_report(&self, id: &str) -> Result<Option<Report>, StoreError> {
         let row: Option<(Json<Report>,)> = on_pool!(self, pool => {
             sqlx::query_as("SELECT report FROM assessment_verdicts WHERE assessment_id = $1")
                 .bind(id)
                 .fetch_optional(pool)
                 .await?
         });
-        match row {
-            Some((Json(report),)) => Ok(report),
-            None => {
-                let view = self.assessment(id).await?;
-                Err(AssessmentError::State {
-                    code: "no_verdict",
-                    message: format!(
-                        "assessment {id} has no verdict yet ({}); the report follows the verdict",
-                        view.assessment.state.name()
-                    ),
-                }
-                .into())
-            }
-        }
+        Ok(row.map(|(Json(report),)| report))
     }
 
     /// Every system with its latest assessment and latest verdict, and Kendall's W across the
@@ -655,7 +657,11 @@ impl Store {
         let mut seen = std::collections::BTreeSet::new();
         for a in all.iter().filter(|a| a.state == AssessmentState::Decided) {
             if seen.insert(a.system_id.clone()) {
-                verdicts.push((a.id.clone(), self.verdict_report(&a.id).await?));
+                let report = self.stored_report(&a.id).await?.ok_or_else(|| StoreError::Corrupt {
+                    what: "assessment",
+                    detail: format!("assessment {} is decided but has no verdict report", a.id),
+                })?;
+                verdicts.push((a.id.clone(), report));
                 panels.push(self.panel(&a.id).await?);
             }
         }

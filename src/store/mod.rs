@@ -71,10 +71,6 @@ pub enum StoreError {
     AlreadyExists { what: &'static str, id: String },
     #[error("system {0:?} is retired; it takes no more cases")]
     Retired(String),
-    #[error(transparent)]
-    Rejected(#[from] crate::systems::SystemError),
-    #[error(transparent)]
-    Assessment(#[from] crate::assessments::AssessmentError),
     #[error("stored {what} is corrupt: {detail}")]
     Corrupt { what: &'static str, detail: String },
     #[error("database migration failed")]

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use ronghe_adapters::AdapterKind;
 
-use super::{Store, StoreError, audit, on_pool};
+use super::{Guarded, Store, StoreError, audit, on_pool};
 use crate::systems::{System, SystemError, SystemStatus};
 
 pub(super) const COLUMNS: &str = "id, name, department, region_code, protocol, endpoint, credentials_ref, secret, status, created_at, updated_at";
@@ -154,14 +154,14 @@ impl Store {
         actor: &str,
         (action, reason): (&str, Option<&str>),
         change: impl FnOnce(&System) -> Result<System, SystemError>,
-    ) -> Result<System, StoreError> {
+    ) -> Result<System, Guarded<SystemError>> {
         let lock = self.backend().row_lock();
         let next = on_pool!(self, pool => {
             let mut tx = pool.begin_with(self.backend().begin_write()).await?;
             let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM systems WHERE id = $1{lock}"));
             let row: Option<SystemRow> = sqlx::query_as(sql).bind(id).fetch_optional(&mut *tx).await?;
             let current = from_row(row.ok_or_else(|| StoreError::NotFound { what: "system", id: id.to_owned() })?)?;
-            let next = change(&current)?;
+            let next = change(&current).map_err(Guarded::Refused)?;
             update_system!(tx, next)?;
             audit!(tx, actor, action, id, serde_json::json!({ "before": current, "after": next, "reason": reason }))?;
             tx.commit().await?;

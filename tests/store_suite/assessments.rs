@@ -3,8 +3,8 @@
 //! rules about which assessments may open.
 #![allow(dead_code, unreachable_pub)]
 
-use ronghe::assessments::{AssessmentState, Command, Conflict, NewExpert, Outcome};
-use ronghe::store::{Store, StoreError};
+use ronghe::assessments::{AssessmentError, AssessmentState, Command, Conflict, NewExpert, Outcome};
+use ronghe::store::{Guarded, Store, StoreError};
 use ronghe::systems::SystemStatus;
 use ronghe_assessment::IntegrationMode;
 use ronghe_assessment::panel::Sheet;
@@ -15,9 +15,9 @@ use crate::common::{self, COMPLEX_AND_HARD, Profile, WEAK_AND_SINGLE, expert_she
 const CHAIR: &str = "chair-zhang";
 const EXPERTS: [&str; 5] = ["wang-li", "li-na", "zhao-qiang", "qian-hui", "sun-yu"];
 
-fn state_code(err: StoreError) -> &'static str {
+fn state_code(err: Guarded<AssessmentError>) -> &'static str {
     match err {
-        StoreError::Assessment(e) => e.code(),
+        Guarded::Refused(e) => e.code(),
         other => panic!("not a panel refusal: {other:?}"),
     }
 }
@@ -441,13 +441,13 @@ pub async fn which_assessments_may_open(store: Store) {
             .open_assessment("nope", ("ronghe-default", 1), CHAIR, CHAIR)
             .await
             .unwrap_err(),
-        StoreError::NotFound { .. }
+        Guarded::Store(StoreError::NotFound { .. })
     ));
     assert!(matches!(
         store
             .act_on_assessment("nope.1", CHAIR, Command::Close)
             .await
             .unwrap_err(),
-        StoreError::NotFound { .. }
+        Guarded::Store(StoreError::NotFound { .. })
     ));
 }

@@ -22,7 +22,7 @@ pub use housekeeping::*;
 
 use chrono::Duration;
 use ronghe::case::{Case, Stage};
-use ronghe::store::{RejectReason, Store, StoreError, UpsertOutcome};
+use ronghe::store::{Guarded, RejectReason, Store, StoreError, UpsertOutcome};
 use ronghe::systems::{SystemPatch, SystemStatus};
 
 use crate::common;
@@ -77,7 +77,7 @@ pub async fn systems_registry(store: Store) {
         })
         .await
         .unwrap_err();
-    assert!(matches!(refused, StoreError::Rejected(_)), "{refused:?}");
+    assert!(matches!(refused, Guarded::Refused(_)), "{refused:?}");
     assert_eq!(
         store.get_system("gy-a").await.unwrap().status,
         SystemStatus::Registered,
