@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod artifacts;
 pub mod assessments;
 pub mod attached_adapter;
+#[cfg(feature = "devtools")]
 pub mod bench;
 pub mod bridge;
 pub mod calendar;

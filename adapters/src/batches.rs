@@ -53,7 +53,8 @@ pub fn read_batches<'a>(
     .boxed()
 }
 
-#[cfg(test)]
+// Reads the SQL simulator's database, so runs with the `sim` feature (as the workspace's tests do).
+#[cfg(all(test, feature = "sim"))]
 mod tests {
     use super::*;
 

@@ -1,7 +1,8 @@
 //! Adapters speak to departmental approval systems in their own shapes (raw JSON values, XML
 //! element trees, SQL rows); they know nothing of the canonical case. `registry` lists every
 //! kind; each driver is a module with its config and client; `resilience` wraps every call;
-//! `sim` holds the legacy-system simulators used by the demo and the tests.
+//! `sim` (feature `sim`) holds the legacy-system simulators used by the demo, the benchmarks and
+//! the tests.
 
 mod adapter;
 mod batches;
@@ -15,6 +16,7 @@ pub mod resilience;
 pub mod rest;
 mod secrets;
 pub mod signing;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod soap;
 pub mod sql;

@@ -6,11 +6,13 @@ mod accounts;
 mod adapters;
 mod assess;
 mod audit;
+#[cfg(feature = "devtools")]
 mod bench;
 mod bridge;
 mod calendar;
 mod cases;
 mod corrections;
+#[cfg(feature = "devtools")]
 mod demo;
 mod exchange;
 mod generate;
@@ -23,6 +25,7 @@ mod output;
 mod plans;
 mod rules;
 mod scheduler;
+#[cfg(feature = "devtools")]
 mod sim;
 mod systems;
 mod validate;
@@ -120,6 +123,7 @@ enum Command {
     #[command(subcommand, after_help = EXIT_CODES)]
     Notices(notices::Command),
     /// Throughput of the hot paths against same-run baselines 性能测试.
+    #[cfg(feature = "devtools")]
     #[command(subcommand)]
     Bench(bench::Command),
     /// User bridge between platform identities and departmental accounts 用户互认.
@@ -129,9 +133,11 @@ enum Command {
     #[command(subcommand, after_help = EXIT_CODES)]
     Exchange(exchange::Command),
     /// Run the simulated departmental systems until Ctrl-C 模拟部门系统.
+    #[cfg(feature = "devtools")]
     Sim(sim::SimArgs),
     /// The whole journey on the embedded default: simulators, registration, assessment,
     /// generation, each mode run, delivery to the exchange; then serve until Ctrl-C 演示.
+    #[cfg(feature = "devtools")]
     #[command(after_help = EXIT_CODES)]
     Demo(demo::DemoArgs),
     /// Write-back configs of systems that push cases: check, attach 办件回传.
@@ -416,7 +422,9 @@ async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
         Command::Systems(cmd) => systems::run(ctx, cmd).await,
         Command::Adapters(cmd) => adapters::run(ctx, cmd).await,
         Command::Bridge(cmd) => bridge::run(ctx, cmd).await,
+        #[cfg(feature = "devtools")]
         Command::Sim(args) => sim::run(ctx, args).await,
+        #[cfg(feature = "devtools")]
         Command::Demo(args) => demo::run(ctx, args).await,
         Command::Mapping(cmd) => mapping::run(ctx, cmd).await,
         Command::Generate(args) => generate::run(ctx, args).await,
@@ -425,6 +433,7 @@ async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
         Command::Plans(cmd) => plans::run(ctx, cmd).await,
         Command::Reconcile(args) => monitoring::reconcile(ctx, args).await,
         Command::SpotCheck(args) => monitoring::spot_check(ctx, args).await,
+        #[cfg(feature = "devtools")]
         Command::Bench(cmd) => bench::run(ctx, cmd).await,
         Command::Cases(cmd) => cases::run(ctx, cmd).await,
         Command::Writeback(cmd) => writeback::run(ctx, cmd).await,

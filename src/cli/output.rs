@@ -18,7 +18,8 @@ impl Output {
         Output { json }
     }
 
-    /// Whether results are printed as JSON.
+    /// Whether results are printed as JSON (the demo passes it on to its child commands).
+    #[cfg(feature = "devtools")]
     pub(crate) fn is_json(&self) -> bool {
         self.json
     }

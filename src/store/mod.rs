@@ -7,6 +7,7 @@ mod accounts;
 mod adapters;
 mod assessments;
 pub mod audit_log;
+#[cfg(feature = "devtools")]
 mod baseline;
 mod bridge;
 mod cases;

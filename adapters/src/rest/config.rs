@@ -182,7 +182,7 @@ impl RestConfig {
                 issues.secret("auth.password", password);
             }
             Auth::ApiKey { header, key } => {
-                if axum::http::HeaderName::from_bytes(header.as_bytes()).is_err() {
+                if reqwest::header::HeaderName::from_bytes(header.as_bytes()).is_err() {
                     issues.add("auth.header", format!("{header:?} is not a valid header name"));
                 }
                 issues.secret("auth.key", key);
