@@ -614,6 +614,61 @@ impl Api {
     }
 }
 
+/// A verdict given through the API without a data profile reads the system's latest probe
+/// profile, as the CLI's does.
+#[tokio::test]
+async fn a_verdict_without_a_data_profile_reads_the_probe_profile() {
+    let api = Api::new().await;
+    let system = "gz-shbz";
+    let assessment = api
+        .panel(department_system(
+            system,
+            "社会保障待遇系统",
+            "贵州省人力资源和社会保障厅",
+            false,
+        ))
+        .await;
+    for expert in 0..5 {
+        let (status, receipt) = api
+            .score(
+                &assessment,
+                expert,
+                score_body(common::COMPLEX_AND_HARD, expert, "源代码缺失"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{receipt}");
+    }
+    let probed = ronghe_adapters::Profile {
+        entities: vec![ronghe_adapters::Entity {
+            name: "getCases".into(),
+            kind: "operation".into(),
+            fields: vec![ronghe_adapters::Field {
+                name: "/applicant/idNo".into(),
+                data_type: "string".into(),
+                nullable: false,
+            }],
+            record_count: Some(1),
+            samples: vec![json!({"applicant": {"idNo": "52010219900101123X"}})],
+        }],
+    };
+    api.store.save_profile(system, &probed).await.unwrap();
+    let (status, report) = api
+        .send_as(
+            CHAIR,
+            "POST",
+            &format!("/api/v1/assessments/{assessment}/verdict"),
+            "{}".to_owned(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{report}");
+    let source = report["risk"]["profile"]["source"].as_str().unwrap_or_default();
+    assert!(source.contains("adapters probe"), "{report}");
+    assert!(
+        !report.to_string().contains("52010219900101123X"),
+        "no sample in the report"
+    );
+}
+
 /// A panel of five experts assesses four systems through the API — one per integration mode and
 /// a secret one — and gets a verdict and a report for each; the portfolio shows them all.
 #[tokio::test]

@@ -193,6 +193,11 @@ async fn act<T>(
     expected: impl FnOnce(Outcome) -> Option<T>,
 ) -> Result<T, ApiError> {
     let outcome = state.store.act_on_assessment(id, actor, command).await?;
+    expect(id, outcome, expected)
+}
+
+/// The outcome a panel action was expected to have; another one is a bug (500).
+fn expect<T>(id: &str, outcome: Outcome, expected: impl FnOnce(Outcome) -> Option<T>) -> Result<T, ApiError> {
     expected(outcome).ok_or_else(|| {
         tracing::error!(assessment = id, "a panel action answered with another outcome");
         ApiError::new(
@@ -326,15 +331,15 @@ pub(super) async fn verdict(
     Path(id): Path<String>,
     ApiJson(request): ApiJson<VerdictRequest>,
 ) -> Result<(StatusCode, Json<ronghe_assessment::report::Report>), ApiError> {
-    let command = Command::Decide {
-        secrecy_justification: request.secrecy_justification,
-        profile: request.profile,
-    };
-    let report = act(&state, &id, &actor, command, |o| match o {
+    // Without a data profile, the system's latest probe profile stands in, as on the CLI.
+    let outcome = state
+        .store
+        .decide_assessment(&id, &actor, request.secrecy_justification, request.profile)
+        .await?;
+    let report = expect(&id, outcome, |o| match o {
         Outcome::Decided(r) => Some(r),
         _ => None,
-    })
-    .await?;
+    })?;
     tracing::info!(assessment = %id, mode = report.verdict.mode.name(), actor, "verdict recorded");
     Ok((StatusCode::CREATED, Json(*report)))
 }

@@ -609,8 +609,15 @@ impl Store {
     }
 
     /// A closed round's Delphi summary; refused while the round is open (sealed).
-    pub async fn round_summary(&self, id: &str, round: i64) -> Result<RoundSummary, Guarded<AssessmentError>> {
-        self.panel(id).await?.round_summary(round).map_err(Guarded::Refused)
+    pub async fn round_summary(
+        &self,
+        id: &str,
+        round: i64,
+    ) -> Result<RoundSummary, Guarded<AssessmentError>> {
+        self.panel(id)
+            .await?
+            .round_summary(round)
+            .map_err(Guarded::Refused)
     }
 
     /// The report recorded with an assessment's verdict.
@@ -657,10 +664,13 @@ impl Store {
         let mut seen = std::collections::BTreeSet::new();
         for a in all.iter().filter(|a| a.state == AssessmentState::Decided) {
             if seen.insert(a.system_id.clone()) {
-                let report = self.stored_report(&a.id).await?.ok_or_else(|| StoreError::Corrupt {
-                    what: "assessment",
-                    detail: format!("assessment {} is decided but has no verdict report", a.id),
-                })?;
+                let report = self
+                    .stored_report(&a.id)
+                    .await?
+                    .ok_or_else(|| StoreError::Corrupt {
+                        what: "assessment",
+                        detail: format!("assessment {} is decided but has no verdict report", a.id),
+                    })?;
                 verdicts.push((a.id.clone(), report));
                 panels.push(self.panel(&a.id).await?);
             }
