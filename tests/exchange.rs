@@ -459,3 +459,90 @@ async fn new_items_wake_the_worker_before_its_poll() {
         .unwrap()
         .unwrap();
 }
+
+/// Issue 22: a store an older build wrote (the v17 fixture) with an open outbox (two open
+/// versions per case of one system, a dead version with a later one behind it in another) is
+/// carried forward: after the upgrade only the lowest open version of each case is claimable, the
+/// next one heads its case once that is delivered, and a dead version still holds its case back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_store_keeps_its_open_outbox_in_order() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("v17.sqlite");
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/stores/v17.sqlite"),
+        &copy,
+    )
+    .expect("copy the v17 store");
+    let url = format!("sqlite://{}", copy.display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql(
+        "INSERT INTO case_versions (system_id, case_no, version, content_hash, stage, body, received_at, mapping_version)
+         SELECT system_id, case_no, version + 1, content_hash || '+1', stage, body, received_at, mapping_version
+         FROM case_versions WHERE system_id IN ('sim-rest', 'sim-soap');
+         UPDATE exchange_outbox SET state = 'pending', delivered_at = NULL WHERE system_id = 'sim-rest';
+         UPDATE exchange_outbox SET state = 'dead', last_error = 'HTTP 400' WHERE system_id = 'sim-soap';
+         INSERT INTO exchange_outbox (system_id, case_no, version, content_hash, enqueued_at, state, attempts, next_attempt_at)
+         SELECT system_id, case_no, version + 1, content_hash || '+1', enqueued_at, 'pending', 0, next_attempt_at
+         FROM exchange_outbox WHERE system_id IN ('sim-rest', 'sim-soap');",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let versions: HashMap<(String, String), i64> =
+        sqlx::query_as::<_, (String, String, i64)>("SELECT system_id, case_no, version FROM cases")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(s, c, v)| ((s, c), v))
+            .collect();
+    conn.close().await.unwrap();
+
+    let store = Store::open(&url, &ronghe::store::StoreOptions::default())
+        .await
+        .expect("the v17 store upgrades");
+    let lease = chrono::Duration::seconds(30);
+    // Claims everything claimable, delivers it, and names what was claimed: system, case and
+    // how far past the case's version before the upgrade.
+    let round = || async {
+        let claimed = store
+            .claim_outbox("node-1", 1000, lease, chrono::Utc::now())
+            .await
+            .unwrap();
+        let settlements: Vec<_> = claimed
+            .iter()
+            .map(|c| (c.item.id, ronghe::store::Settlement::Delivered))
+            .collect();
+        store
+            .settle_outbox_many("node-1", &settlements, chrono::Utc::now())
+            .await
+            .unwrap();
+        let mut seen: Vec<(String, i64)> = claimed
+            .iter()
+            .map(|c| {
+                let old = versions[&(c.item.system_id.clone(), c.item.case_no.clone())];
+                (c.item.system_id.clone(), c.item.version - old)
+            })
+            .collect();
+        seen.sort();
+        seen.dedup();
+        (claimed.len(), seen)
+    };
+    assert_eq!(round().await, (40, vec![("sim-rest".to_owned(), 0)]));
+    assert_eq!(round().await, (40, vec![("sim-rest".to_owned(), 1)]));
+    assert_eq!(
+        round().await,
+        (0, vec![]),
+        "the dead versions hold their cases back"
+    );
+    let replayed = store
+        .replay_outbox(&Replay::All { system_id: None }, "ops")
+        .await
+        .unwrap();
+    assert_eq!(replayed.len(), 26);
+    assert_eq!(round().await, (26, vec![("sim-soap".to_owned(), 0)]));
+    assert_eq!(round().await, (26, vec![("sim-soap".to_owned(), 1)]));
+    let status = store.outbox_status().await.unwrap();
+    assert_eq!((status.backlog, status.dead), (0, 0), "{status:?}");
+}

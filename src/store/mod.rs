@@ -44,7 +44,8 @@ pub use migration::{
     ChunkCounts, ChunkRecord, HeldCounts, Holder, MigrationRun, NewChunk, RunFinish, RunState,
 };
 pub use outbox::{
-    Claimed, OutboxItem, OutboxState, OutboxStatus, Replay, Settlement, enqueued, outbox_status_sql,
+    Claimed, OutboxItem, OutboxState, OutboxStatus, Replay, Settlement, claim_setup, claim_sql, enqueued,
+    outbox_status_sql,
 };
 pub use owners::OwnedCase;
 pub use plans::{Baseline, StoredPlan};

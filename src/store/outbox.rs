@@ -6,7 +6,9 @@
 //! Only the head of a case is claimable: an item waits while an earlier version of the same case
 //! is not delivered (pending, leased or dead). Versions therefore reach the exchange in order, two
 //! nodes never deliver two versions of one case at once, and a dead item holds back the later
-//! versions of its case until an operator replays it.
+//! versions of its case until an operator replays it. The head is a marked row (`head`, issue
+//! 22), set at enqueue and moved on delivery under the case's lock, so a claim reads due heads
+//! through one partial index and its cost follows the batch, not the backlog.
 
 use std::sync::LazyLock;
 
@@ -15,7 +17,8 @@ use serde::Serialize;
 use sqlx::types::Json;
 use tokio::sync::Notify;
 
-use super::{Store, StoreError, audit, on_pool};
+use super::cases::LockKeys;
+use super::{Backend, Store, StoreError, audit, on_pool};
 use crate::case::Case;
 
 /// Woken whenever this process enqueues items, so that its workers deliver at once instead of
@@ -212,9 +215,32 @@ fn placeholders(first: usize, n: usize) -> String {
         .join(", ")
 }
 
+/// The claim's selection: due pending heads through `exchange_outbox_heads`, whose order is the
+/// statement's, so the scan stops after `$2` rows (`$1`: now). Run after [`claim_setup`].
+/// The planner settings the claim runs with. PostgreSQL without sorting: with statistics taken
+/// before a backlog formed it would otherwise fetch every due head through a bitmap and sort
+/// them, a cost that grows with the backlog; the index scan in the statement's order stops after
+/// the batch whatever the statistics say. SQLite keeps no statistics and needs none.
+pub fn claim_setup(backend: Backend) -> &'static [&'static str] {
+    match backend {
+        Backend::Sqlite => &[],
+        Backend::Postgres => &["SET LOCAL enable_sort = off"],
+    }
+}
+
+pub fn claim_sql(backend: Backend) -> String {
+    format!(
+        "SELECT o.id FROM exchange_outbox o
+         WHERE o.state = 'pending' AND o.head AND o.next_attempt_at <= $1
+         ORDER BY o.next_attempt_at, o.id LIMIT $2{}",
+        backend.skip_locked()
+    )
+}
+
 impl Store {
-    /// Claims up to `limit` due items for `owner` until `now + lease`: pending, due, not leased by
-    /// anyone else (or the lease ran out), and the head of their case. Each claim counts as an
+    /// Claims up to `limit` due items for `owner` until `now + lease`: pending heads of their case
+    /// whose next attempt is due, soonest due first (a claim moves `next_attempt_at` to the end of
+    /// its lease, so a leased item is not due until the lease runs out). Each claim counts as an
     /// attempt. Returns them in enqueue order with the case versions to deliver.
     pub async fn claim_outbox(
         &self,
@@ -226,19 +252,12 @@ impl Store {
         let now = crate::systems::stamp(now);
         let until = now + lease;
         let backend = self.backend();
-        let select = sqlx::AssertSqlSafe(format!(
-            "SELECT o.id FROM exchange_outbox o
-             WHERE o.state = 'pending' AND o.next_attempt_at <= $1
-               AND (o.lease_until IS NULL OR o.lease_until < $1)
-               AND NOT EXISTS (
-                   SELECT 1 FROM exchange_outbox e
-                   WHERE e.system_id = o.system_id AND e.case_no = o.case_no
-                     AND e.state <> 'delivered' AND e.version < o.version)
-             ORDER BY o.id LIMIT $2{}",
-            backend.skip_locked()
-        ));
+        let select = sqlx::AssertSqlSafe(claim_sql(backend));
         let rows: Vec<(ItemRow, Json<Case>)> = on_pool!(self, pool => {
             let mut tx = pool.begin_with(backend.begin_write()).await?;
+            for statement in claim_setup(backend) {
+                sqlx::query(sqlx::AssertSqlSafe(*statement)).execute(&mut *tx).await?;
+            }
             let ids: Vec<(i64,)> = sqlx::query_as(select).bind(now).bind(i64::from(limit)).fetch_all(&mut *tx).await?;
             if ids.is_empty() {
                 tx.rollback().await?;
@@ -246,7 +265,8 @@ impl Store {
             }
             let list = placeholders(3, ids.len());
             let sql = sqlx::AssertSqlSafe(format!(
-                "UPDATE exchange_outbox SET lease_owner = $1, lease_until = $2, attempts = attempts + 1
+                "UPDATE exchange_outbox SET lease_owner = $1, lease_until = $2, next_attempt_at = $2,
+                     attempts = attempts + 1
                  WHERE id IN ({list}) AND state = 'pending'"
             ));
             let mut update = sqlx::query(sql).bind(owner).bind(until);
@@ -306,9 +326,11 @@ impl Store {
         if settlements.is_empty() {
             return Ok(Vec::new());
         }
+        let backend = self.backend();
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(backend.begin_write()).await?;
             let mut settled = Vec::with_capacity(settlements.len());
+            let mut moved_on = std::collections::BTreeMap::<String, Vec<String>>::new();
             for (id, settlement) in settlements {
                 let (state, next, error, delivered_at) = match settlement {
                     Settlement::Delivered => ("delivered", now, None, Some(now)),
@@ -317,10 +339,12 @@ impl Store {
                     }
                     Settlement::Dead { error } => ("dead", now, Some(error.as_str()), None),
                 };
-                let done = sqlx::query(
+                let case: Option<(String, String)> = sqlx::query_as(
                     "UPDATE exchange_outbox SET state = $1, next_attempt_at = $2,
-                         last_error = COALESCE($3, last_error), delivered_at = $4, lease_owner = NULL, lease_until = NULL
-                     WHERE id = $5 AND lease_owner = $6 AND state = 'pending'",
+                         last_error = COALESCE($3, last_error), delivered_at = $4, lease_owner = NULL, lease_until = NULL,
+                         head = (head AND $1 <> 'delivered')
+                     WHERE id = $5 AND lease_owner = $6 AND state = 'pending'
+                     RETURNING system_id, case_no",
                 )
                 .bind(state)
                 .bind(next)
@@ -328,14 +352,34 @@ impl Store {
                 .bind(delivered_at)
                 .bind(*id)
                 .bind(owner)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                    == 1;
+                .fetch_optional(&mut *tx)
+                .await?;
+                let done = case.is_some();
+                if let Some((system_id, case_no)) = case && *settlement == Settlement::Delivered {
+                    moved_on.entry(system_id).or_default().push(case_no);
+                }
                 if done && let Settlement::Dead { error } = settlement {
                     audit!(tx, owner, "exchange.dead", &id.to_string(), serde_json::json!({ "error": error }))?;
                 }
                 settled.push(done);
+            }
+            // The next open version of each delivered case becomes its head, under the case's
+            // lock (the one enqueueing takes), so a version enqueued meanwhile is not passed over.
+            for (system_id, cases) in &moved_on {
+                let keys: Vec<&str> = cases.iter().map(String::as_str).collect();
+                LockKeys::lock_keys(&mut tx, system_id, &keys).await?;
+                for case_no in cases {
+                    sqlx::query(
+                        "UPDATE exchange_outbox SET head = TRUE WHERE id = (
+                             SELECT e.id FROM exchange_outbox e
+                             WHERE e.system_id = $1 AND e.case_no = $2 AND e.state <> 'delivered'
+                             ORDER BY e.version LIMIT 1)",
+                    )
+                    .bind(system_id)
+                    .bind(case_no)
+                    .execute(&mut *tx)
+                    .await?;
+                }
             }
             let delivered = settlements
                 .iter()

@@ -238,3 +238,78 @@ pub async fn outbox_status_reads_no_delivered_item(store: Store) {
     )
     .await;
 }
+
+/// Issue 22: the claim's cost follows the batch, not the backlog, with the statistics PostgreSQL
+/// took of an empty outbox. The old claim (`NOT EXISTS` an earlier open version, per candidate)
+/// was planned as a nested-loop anti-join over the open rows: 6 s per claim at a 6,000 backlog.
+/// Now it reads due heads through one partial index in the statement's order.
+pub async fn outbox_claim_reads_only_due_heads(store: Store) {
+    with_system(&store, "gy-a").await;
+    store.analyze().await.expect("analyze the empty outbox");
+    // 20,000 versions over 5,000 cases, enqueued version by version as an outage builds them up.
+    for v in 1..=4 {
+        let cases: Vec<_> = (0..5_000).map(|i| version(&format!("H{i:05}"), v)).collect();
+        for chunk in cases.chunks(1000) {
+            store.upsert_cases("gy-a", chunk).await.unwrap();
+        }
+    }
+    assert_eq!(store.outbox_status().await.unwrap().backlog, 20_000);
+
+    let now = Utc::now();
+    let args = [ronghe::store::PlanArg::Time(now), ronghe::store::PlanArg::Int(32)];
+    let sql = ronghe::store::claim_sql(store.backend());
+    let setup = ronghe::store::claim_setup(store.backend());
+    let plan =
+        super::check_plan_with(&store, "the outbox claim", setup, &sql, &args, "exchange_outbox").await;
+    assert!(
+        plan.contains("exchange_outbox_heads"),
+        "the claim does not read the heads index on {}:\n{plan}",
+        store.backend().name()
+    );
+    // One access to the outbox: no join, no subquery per candidate, no sort of the backlog.
+    let forbidden: &[&str] = match store.backend() {
+        ronghe::store::Backend::Sqlite => &["CORRELATED", "TEMP B-TREE", "SUBQUERY"],
+        ronghe::store::Backend::Postgres => &["Nested Loop", "Anti", "SubPlan", "\"Sort\""],
+    };
+    for word in forbidden {
+        assert!(!plan.contains(word), "the claim plan has {word}:\n{plan}");
+    }
+    eprintln!("claim plan on {}:\n{plan}", store.backend().name());
+
+    // And it claims heads only: the first version of 32 cases; their second versions follow
+    // once they are delivered, not before.
+    let lease = Duration::seconds(30);
+    let first = store.claim_outbox("node-1", 32, lease, now).await.unwrap();
+    assert_eq!(first.len(), 32);
+    assert!(first.iter().all(|c| c.item.version == 1), "{:?}", keys(&first));
+    let settlements: Vec<_> = first.iter().map(|c| (c.item.id, Settlement::Delivered)).collect();
+    store
+        .settle_outbox_many("node-1", &settlements, now)
+        .await
+        .unwrap();
+    let mut all = Vec::new();
+    loop {
+        let claimed = store.claim_outbox("node-2", 1000, lease, now).await.unwrap();
+        if claimed.is_empty() {
+            break;
+        }
+        all.extend(claimed);
+    }
+    assert_eq!(all.len(), 5_000, "one head per case");
+    let second: Vec<_> = all
+        .iter()
+        .filter(|c| c.item.version == 2)
+        .map(|c| c.item.key())
+        .collect();
+    let mut expected: Vec<_> = first
+        .iter()
+        .map(|c| format!("gy-a/{}/2", c.item.case_no))
+        .collect();
+    expected.sort();
+    let mut second = second;
+    second.sort();
+    assert_eq!(
+        second, expected,
+        "the delivered heads' next versions head their cases"
+    );
+}
