@@ -23,6 +23,7 @@ pub mod monitoring;
 pub mod notices;
 pub mod plans;
 pub mod pull;
+pub mod retry;
 pub mod rules;
 pub mod scheduler;
 pub mod server;

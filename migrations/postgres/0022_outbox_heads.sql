@@ -1,4 +1,4 @@
--- Claims whose cost follows the batch, not the backlog (issue 22). Keep in step with
+-- Claims whose cost follows the batch, not the backlog, and retries until a horizon (issue 22). Keep in step with
 -- migrations/sqlite/0022_outbox_heads.sql.
 --
 -- `head` marks the lowest undelivered version of each case: set when a version is enqueued for a
@@ -23,3 +23,10 @@ WHERE state = 'pending' AND lease_until IS NOT NULL AND lease_until > next_attem
 
 DROP INDEX exchange_outbox_due;
 CREATE INDEX exchange_outbox_heads ON exchange_outbox (next_attempt_at, id) WHERE state = 'pending' AND head;
+
+-- Since when an item has been failing (set at its first retriable failure, cleared when it is
+-- delivered or replayed): retries end at the retry horizon counted from it, and the oldest one
+-- says how long the exchange has been unreachable. Items already retrying start counting at their
+-- next failure, so an upgrade never gives one up early.
+ALTER TABLE exchange_outbox ADD COLUMN failing_since TIMESTAMPTZ;
+CREATE INDEX exchange_outbox_failing ON exchange_outbox (failing_since) WHERE state = 'pending' AND failing_since IS NOT NULL;

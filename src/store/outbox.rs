@@ -74,6 +74,10 @@ pub struct OutboxItem {
     pub next_attempt_at: DateTime<Utc>,
     pub last_error: Option<String>,
     pub delivered_at: Option<DateTime<Utc>>,
+    /// Since when delivery has been failing with retriable answers (issue 22): retries end at
+    /// the retry horizon counted from here. None before the first failure, once delivered, and
+    /// after a replay.
+    pub failing_since: Option<DateTime<Utc>>,
 }
 
 impl OutboxItem {
@@ -112,11 +116,8 @@ pub struct OutboxStatus {
 pub enum Settlement {
     /// The exchange acknowledged the item.
     Delivered,
-    /// Try again at `next_attempt_at`.
-    Retry {
-        next_attempt_at: DateTime<Utc>,
-        error: String,
-    },
+    /// Try again after `delay`; the item is failing from now on if it was not already.
+    Retry { delay: chrono::Duration, error: String },
     /// Into the dead-letter queue.
     Dead { error: String },
 }
@@ -141,6 +142,7 @@ type ItemRow = (
     DateTime<Utc>,
     Option<String>,
     Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
 );
 
 /// An item row and the case version's body.
@@ -155,11 +157,12 @@ type ClaimRow = (
     DateTime<Utc>,
     Option<String>,
     Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
     Json<Case>,
 );
 
 const ITEM_COLUMNS: &str = "o.id, o.system_id, o.case_no, o.version, o.state, o.attempts, o.enqueued_at, \
-                            o.next_attempt_at, o.last_error, o.delivered_at";
+                            o.next_attempt_at, o.last_error, o.delivered_at, o.failing_since";
 
 fn item(row: ItemRow) -> Result<OutboxItem, StoreError> {
     let (
@@ -173,6 +176,7 @@ fn item(row: ItemRow) -> Result<OutboxItem, StoreError> {
         next_attempt_at,
         last_error,
         delivered_at,
+        failing_since,
     ) = row;
     Ok(OutboxItem {
         id,
@@ -185,6 +189,7 @@ fn item(row: ItemRow) -> Result<OutboxItem, StoreError> {
         next_attempt_at,
         last_error,
         delivered_at,
+        failing_since,
     })
 }
 
@@ -286,7 +291,7 @@ impl Store {
             }
             let rows = query.fetch_all(&mut *tx).await?;
             tx.commit().await?;
-            rows.into_iter().map(|(a, b, c, d, e, f, g, h, i, j, body)| ((a, b, c, d, e, f, g, h, i, j), body)).collect()
+            rows.into_iter().map(|(a, b, c, d, e, f, g, h, i, j, k, body)| ((a, b, c, d, e, f, g, h, i, j, k), body)).collect()
         });
         rows.into_iter()
             .map(|(row, Json(case))| {
@@ -334,15 +339,15 @@ impl Store {
             for (id, settlement) in settlements {
                 let (state, next, error, delivered_at) = match settlement {
                     Settlement::Delivered => ("delivered", now, None, Some(now)),
-                    Settlement::Retry { next_attempt_at, error } => {
-                        ("pending", crate::systems::stamp(*next_attempt_at), Some(error.as_str()), None)
-                    }
+                    Settlement::Retry { delay, error } => ("pending", now + *delay, Some(error.as_str()), None),
                     Settlement::Dead { error } => ("dead", now, Some(error.as_str()), None),
                 };
                 let case: Option<(String, String)> = sqlx::query_as(
                     "UPDATE exchange_outbox SET state = $1, next_attempt_at = $2,
                          last_error = COALESCE($3, last_error), delivered_at = $4, lease_owner = NULL, lease_until = NULL,
-                         head = (head AND $1 <> 'delivered')
+                         head = (head AND $1 <> 'delivered'),
+                         failing_since = CASE WHEN $1 = 'pending' THEN COALESCE(failing_since, $7)
+                                              WHEN $1 = 'delivered' THEN NULL ELSE failing_since END
                      WHERE id = $5 AND lease_owner = $6 AND state = 'pending'
                      RETURNING system_id, case_no",
                 )
@@ -352,6 +357,7 @@ impl Store {
                 .bind(delivered_at)
                 .bind(*id)
                 .bind(owner)
+                .bind(now)
                 .fetch_optional(&mut *tx)
                 .await?;
                 let done = case.is_some();
@@ -413,6 +419,19 @@ impl Store {
             delivered,
             oldest_pending_at,
         })
+    }
+
+    /// Since when the longest-failing pending item has been failing (through the partial index
+    /// `exchange_outbox_failing`): how long the exchange has been unreachable, or None.
+    pub async fn outbox_failing_since(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let (since,): (Option<DateTime<Utc>>,) = on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT MIN(failing_since) FROM exchange_outbox WHERE state = 'pending' AND failing_since IS NOT NULL",
+            )
+            .fetch_one(pool)
+            .await?
+        });
+        Ok(since)
     }
 
     /// Items of a case or of the whole outbox in one state, oldest first (at most `limit`).
@@ -492,7 +511,7 @@ impl Store {
             for row in &rows {
                 sqlx::query(
                     "UPDATE exchange_outbox SET state = 'pending', attempts = 0, next_attempt_at = $1,
-                         lease_owner = NULL, lease_until = NULL WHERE id = $2",
+                         lease_owner = NULL, lease_until = NULL, failing_since = NULL WHERE id = $2",
                 )
                 .bind(now)
                 .bind(row.0)
@@ -513,6 +532,7 @@ impl Store {
                 replayed.state = OutboxState::Pending;
                 replayed.attempts = 0;
                 replayed.next_attempt_at = now;
+                replayed.failing_since = None;
                 Ok(replayed)
             })
             .collect()

@@ -91,7 +91,7 @@ pub async fn outbox_enqueues_current_versions_and_claims_heads(store: Store) {
             .unwrap()
     );
     let retry = Settlement::Retry {
-        next_attempt_at: later + Duration::seconds(60),
+        delay: Duration::seconds(60),
         error: "HTTP 503".into(),
     };
     assert!(store.settle_outbox(b1, "node-3", &retry, later).await.unwrap());
