@@ -515,18 +515,12 @@ async fn an_older_store_keeps_its_open_outbox_in_order() {
     // Claims everything claimable, delivers it, and names what was claimed: system, case and
     // how far past the case's version before the upgrade.
     let round = || async {
-        let claimed = store
-            .claim_outbox("node-1", 1000, lease, chrono::Utc::now())
-            .await
-            .unwrap();
+        let claimed = store.claim_outbox("node-1", 1000, lease).await.unwrap();
         let settlements: Vec<_> = claimed
             .iter()
             .map(|c| (c.item.id, ronghe::store::Settlement::Delivered))
             .collect();
-        store
-            .settle_outbox_many("node-1", &settlements, chrono::Utc::now())
-            .await
-            .unwrap();
+        store.settle_outbox_many("node-1", &settlements).await.unwrap();
         let mut seen: Vec<(String, i64)> = claimed
             .iter()
             .map(|c| {

@@ -133,7 +133,7 @@ impl Worker {
         let lease = chrono::Duration::from_std(self.exchange.lease).unwrap_or(chrono::Duration::MAX);
         let claimed = self
             .store
-            .claim_outbox(&self.node, self.exchange.batch_size, lease, Utc::now())
+            .claim_outbox(&self.node, self.exchange.batch_size, lease)
             .await?;
         let mut report = PassReport {
             claimed: claimed.len(),
@@ -149,10 +149,7 @@ impl Worker {
             .zip(attempts)
             .map(|(c, attempt)| (c.item.id, self.settlement(c, attempt, now)))
             .collect();
-        let settled = self
-            .store
-            .settle_outbox_many(&self.node, &settlements, now)
-            .await?;
+        let settled = self.store.settle_outbox_many(&self.node, &settlements).await?;
         for ((claimed, (_, settlement)), settled) in claimed.iter().zip(&settlements).zip(settled) {
             self.record(&mut report, claimed, settlement, settled, now);
         }

@@ -118,6 +118,24 @@ impl Backend {
         }
     }
 
+    /// The database's clock, as the backend stores timestamps (SQLite: RFC 3339 text with
+    /// `+00:00`, which sorts as the instants do). Leases and due times compare against it, never
+    /// against a node's clock, so skew between nodes cannot hand one item to two (issue 22).
+    pub(crate) fn now(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')",
+            Backend::Postgres => "now()",
+        }
+    }
+
+    /// [`Backend::now`] plus `seconds` (a placeholder bound to an `f64`).
+    pub(crate) fn now_plus(self, seconds: &str) -> String {
+        match self {
+            Backend::Sqlite => format!("strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now', {seconds} || ' seconds')"),
+            Backend::Postgres => format!("(now() + make_interval(secs => {seconds}))"),
+        }
+    }
+
     /// The clause that locks the rows a claim reads and passes over rows another transaction has
     /// locked, so that several nodes claim disjoint rows without waiting on each other. SQLite
     /// needs none: `begin_write` already serialises claims.

@@ -220,8 +220,9 @@ fn placeholders(first: usize, n: usize) -> String {
         .join(", ")
 }
 
-/// The claim's selection: due pending heads through `exchange_outbox_heads`, whose order is the
-/// statement's, so the scan stops after `$2` rows (`$1`: now). Run after [`claim_setup`].
+/// The claim's selection: pending heads due by the database's clock through
+/// `exchange_outbox_heads`, whose order is the statement's, so the scan stops after `$1` rows.
+/// Run after [`claim_setup`].
 /// The planner settings the claim runs with. PostgreSQL without sorting: with statistics taken
 /// before a backlog formed it would otherwise fetch every due head through a bitmap and sort
 /// them, a cost that grows with the backlog; the index scan in the statement's order stops after
@@ -236,45 +237,45 @@ pub fn claim_setup(backend: Backend) -> &'static [&'static str] {
 pub fn claim_sql(backend: Backend) -> String {
     format!(
         "SELECT o.id FROM exchange_outbox o
-         WHERE o.state = 'pending' AND o.head AND o.next_attempt_at <= $1
-         ORDER BY o.next_attempt_at, o.id LIMIT $2{}",
+         WHERE o.state = 'pending' AND o.head AND o.next_attempt_at <= {}
+         ORDER BY o.next_attempt_at, o.id LIMIT $1{}",
+        backend.now(),
         backend.skip_locked()
     )
 }
 
 impl Store {
-    /// Claims up to `limit` due items for `owner` until `now + lease`: pending heads of their case
-    /// whose next attempt is due, soonest due first (a claim moves `next_attempt_at` to the end of
-    /// its lease, so a leased item is not due until the lease runs out). Each claim counts as an
-    /// attempt. Returns them in enqueue order with the case versions to deliver.
+    /// Claims up to `limit` due items for `owner` for `lease` (by the database's clock): pending
+    /// heads of their case whose next attempt is due, soonest due first (a claim moves
+    /// `next_attempt_at` to the end of its lease, so a leased item is not due until the lease
+    /// runs out). Each claim counts as an attempt. Returns them in enqueue order with the case
+    /// versions to deliver.
     pub async fn claim_outbox(
         &self,
         owner: &str,
         limit: u32,
         lease: chrono::Duration,
-        now: DateTime<Utc>,
     ) -> Result<Vec<Claimed>, StoreError> {
-        let now = crate::systems::stamp(now);
-        let until = now + lease;
         let backend = self.backend();
+        let until = backend.now_plus("$2");
         let select = sqlx::AssertSqlSafe(claim_sql(backend));
         let rows: Vec<(ItemRow, Json<Case>)> = on_pool!(self, pool => {
             let mut tx = pool.begin_with(backend.begin_write()).await?;
             for statement in claim_setup(backend) {
                 sqlx::query(sqlx::AssertSqlSafe(*statement)).execute(&mut *tx).await?;
             }
-            let ids: Vec<(i64,)> = sqlx::query_as(select).bind(now).bind(i64::from(limit)).fetch_all(&mut *tx).await?;
+            let ids: Vec<(i64,)> = sqlx::query_as(select).bind(i64::from(limit)).fetch_all(&mut *tx).await?;
             if ids.is_empty() {
                 tx.rollback().await?;
                 return Ok(Vec::new());
             }
             let list = placeholders(3, ids.len());
             let sql = sqlx::AssertSqlSafe(format!(
-                "UPDATE exchange_outbox SET lease_owner = $1, lease_until = $2, next_attempt_at = $2,
+                "UPDATE exchange_outbox SET lease_owner = $1, lease_until = {until}, next_attempt_at = {until},
                      attempts = attempts + 1
                  WHERE id IN ({list}) AND state = 'pending'"
             ));
-            let mut update = sqlx::query(sql).bind(owner).bind(until);
+            let mut update = sqlx::query(sql).bind(owner).bind(lease.as_seconds_f64());
             for (id,) in &ids {
                 update = update.bind(*id);
             }
@@ -311,53 +312,51 @@ impl Store {
         id: i64,
         owner: &str,
         settlement: &Settlement,
-        now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let settled = self
-            .settle_outbox_many(owner, &[(id, settlement.clone())], now)
+            .settle_outbox_many(owner, &[(id, settlement.clone())])
             .await?;
         Ok(settled.first().copied().unwrap_or(false))
     }
 
     /// Settles a worker's batch in one transaction (one commit, not one per item); one answer
-    /// per item, as `settle_outbox`.
+    /// per item, as `settle_outbox`. Times are the database's.
     pub async fn settle_outbox_many(
         &self,
         owner: &str,
         settlements: &[(i64, Settlement)],
-        now: DateTime<Utc>,
     ) -> Result<Vec<bool>, StoreError> {
-        let now = crate::systems::stamp(now);
         if settlements.is_empty() {
             return Ok(Vec::new());
         }
         let backend = self.backend();
+        let settle = format!(
+            "UPDATE exchange_outbox SET state = $1, next_attempt_at = {next},
+                 last_error = COALESCE($3, last_error), delivered_at = CASE WHEN $1 = 'delivered' THEN {now} END,
+                 lease_owner = NULL, lease_until = NULL, head = (head AND $1 <> 'delivered'),
+                 failing_since = CASE WHEN $1 = 'pending' THEN COALESCE(failing_since, {now})
+                                      WHEN $1 = 'delivered' THEN NULL ELSE failing_since END
+             WHERE id = $4 AND lease_owner = $5 AND state = 'pending'
+             RETURNING system_id, case_no",
+            next = backend.now_plus("$2"),
+            now = backend.now(),
+        );
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(backend.begin_write()).await?;
             let mut settled = Vec::with_capacity(settlements.len());
             let mut moved_on = std::collections::BTreeMap::<String, Vec<String>>::new();
             for (id, settlement) in settlements {
-                let (state, next, error, delivered_at) = match settlement {
-                    Settlement::Delivered => ("delivered", now, None, Some(now)),
-                    Settlement::Retry { delay, error } => ("pending", now + *delay, Some(error.as_str()), None),
-                    Settlement::Dead { error } => ("dead", now, Some(error.as_str()), None),
+                let (state, delay, error) = match settlement {
+                    Settlement::Delivered => ("delivered", 0.0, None),
+                    Settlement::Retry { delay, error } => ("pending", delay.as_seconds_f64(), Some(error.as_str())),
+                    Settlement::Dead { error } => ("dead", 0.0, Some(error.as_str())),
                 };
-                let case: Option<(String, String)> = sqlx::query_as(
-                    "UPDATE exchange_outbox SET state = $1, next_attempt_at = $2,
-                         last_error = COALESCE($3, last_error), delivered_at = $4, lease_owner = NULL, lease_until = NULL,
-                         head = (head AND $1 <> 'delivered'),
-                         failing_since = CASE WHEN $1 = 'pending' THEN COALESCE(failing_since, $7)
-                                              WHEN $1 = 'delivered' THEN NULL ELSE failing_since END
-                     WHERE id = $5 AND lease_owner = $6 AND state = 'pending'
-                     RETURNING system_id, case_no",
-                )
+                let case: Option<(String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(settle.clone()))
                 .bind(state)
-                .bind(next)
+                .bind(delay)
                 .bind(error)
-                .bind(delivered_at)
                 .bind(*id)
                 .bind(owner)
-                .bind(now)
                 .fetch_optional(&mut *tx)
                 .await?;
                 let done = case.is_some();
@@ -474,9 +473,14 @@ impl Store {
     /// Puts dead items back in the queue (attempts reset, due now), each with an audit event under
     /// `actor`. Naming an id that is not a dead item refuses the whole replay and changes nothing.
     pub async fn replay_outbox(&self, which: &Replay, actor: &str) -> Result<Vec<OutboxItem>, StoreError> {
-        let now = crate::systems::stamp(Utc::now());
         let backend = self.backend();
-        let rows: Vec<ItemRow> = on_pool!(self, pool => {
+        let replay = format!(
+            "UPDATE exchange_outbox SET state = 'pending', attempts = 0, next_attempt_at = {},
+                 lease_owner = NULL, lease_until = NULL, failing_since = NULL WHERE id = $1
+             RETURNING next_attempt_at",
+            backend.now()
+        );
+        let rows: Vec<(ItemRow, DateTime<Utc>)> = on_pool!(self, pool => {
             let mut tx = pool.begin_with(backend.begin_write()).await?;
             let rows: Vec<ItemRow> = match which {
                 Replay::Ids(ids) => {
@@ -508,30 +512,25 @@ impl Store {
                     sqlx::query_as(sql).bind(system_id.as_deref()).fetch_all(&mut *tx).await?
                 }
             };
+            let mut due = Vec::with_capacity(rows.len());
             for row in &rows {
-                sqlx::query(
-                    "UPDATE exchange_outbox SET state = 'pending', attempts = 0, next_attempt_at = $1,
-                         lease_owner = NULL, lease_until = NULL, failing_since = NULL WHERE id = $2",
-                )
-                .bind(now)
-                .bind(row.0)
-                .execute(&mut *tx)
-                .await?;
+                let (at,): (DateTime<Utc>,) = sqlx::query_as(sqlx::AssertSqlSafe(replay.clone())).bind(row.0).fetch_one(&mut *tx).await?;
+                due.push(at);
                 let key = format!("{}/{}/{}", row.1, row.2, row.3);
                 audit!(tx, actor, "exchange.replay", &row.0.to_string(), serde_json::json!({ "item": key, "last_error": row.8 }))?;
             }
             tx.commit().await?;
-            rows
+            rows.into_iter().zip(due).collect::<Vec<_>>()
         });
         if !rows.is_empty() {
             wake_workers();
         }
         rows.into_iter()
-            .map(|row| {
+            .map(|(row, due)| {
                 let mut replayed = item(row)?;
                 replayed.state = OutboxState::Pending;
                 replayed.attempts = 0;
-                replayed.next_attempt_at = now;
+                replayed.next_attempt_at = due;
                 replayed.failing_since = None;
                 Ok(replayed)
             })
