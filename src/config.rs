@@ -202,7 +202,7 @@ mod tests {
         let config = Config::load(Some(&path), |_| None).unwrap();
         let exchange = config.exchange.unwrap();
         assert_eq!(exchange.template, Some(dir.path().join("payload.hbs")));
-        assert_eq!(exchange.max_attempts, 12);
+        assert_eq!(exchange.retry_horizon_seconds, 72 * 3600);
         std::fs::write(
             &path,
             "max_connections = 0\n[exchange]\nurl = \"nowhere\"\ntoken = \"plain\"\n",

@@ -1,6 +1,7 @@
 //! Front-end migration hand-off (前端迁移, Art. 22): applications accepted on the platform are
 //! queued in the store and handed to the department's system through its adapter by a worker.
-//! When the system is down they wait and are retried with backoff: never lost, never refused.
+//! When the system is down they wait and are retried by the shared rule (`RETRY`): never lost;
+//! past its horizon (72 hours) a hand-off waits as `failed` for an operator.
 //!
 //! The payload submitted is the canonical case as accepted, with its `case_no`: the department's
 //! system must treat the case number as the idempotency key (a re-submitted case after a crash
@@ -14,6 +15,7 @@ use chrono::{DateTime, Utc};
 use ronghe_adapters::{Adapter, AdapterError, ErrorClass, Secrets};
 use serde::Serialize;
 
+use crate::retry::{Failure, Next, RetryPolicy};
 use crate::store::{AttemptOutcome, Store, StoreError};
 
 /// Where the worker counts each attempt's outcome (`delivered`, `retry_later`, `failed`); the
@@ -22,12 +24,14 @@ pub trait HandoffMetrics: Send + Sync {
     fn attempt(&self, system: &str, outcome: &str);
 }
 
-/// Delay before attempt `attempts + 1` after `attempts` failed ones: 10 s doubling, at most 10
-/// minutes.
-pub fn backoff(attempts: i64) -> Duration {
-    let exponent = u32::try_from(attempts.clamp(0, 6)).unwrap_or(6);
-    Duration::from_secs(10 * 2u64.pow(exponent)).min(Duration::from_secs(600))
-}
+/// The shared retry rule (`crate::retry`) for hand-offs: 10 s doubling with jitter, at most 10
+/// minutes, for 72 hours counted from acceptance (a hand-off is tried as soon as it is accepted);
+/// then it is `failed` until an operator retries it.
+pub const RETRY: RetryPolicy = RetryPolicy {
+    base: Duration::from_secs(10),
+    cap: Duration::from_secs(600),
+    horizon: Duration::from_secs(72 * 3600),
+};
 
 /// How long a claimed item is leased to one worker before another may take it: well over one
 /// submission with its retries and timeouts. Items are claimed one at a time, so a slow system
@@ -111,24 +115,32 @@ impl Worker {
                         receipt: serde_json::json!({ "id": receipt.id, "response": receipt.response }),
                     }
                 }
-                Err(err) => match err.class {
-                    ErrorClass::Retryable | ErrorClass::Unavailable => {
-                        summary.retry_later += 1;
-                        let next_attempt_at = now + backoff(handoff.attempts);
-                        tracing::warn!(handoff = handoff.id, system = %handoff.system_id, case_no = %handoff.case_no, error = %err, %next_attempt_at, "system unavailable; application stays queued");
-                        AttemptOutcome::RetryLater {
+                Err(err) => {
+                    let failure = match err.class {
+                        ErrorClass::Retryable | ErrorClass::Unavailable => Failure::Retriable {
                             error: err.to_string(),
-                            next_attempt_at,
+                            retry_after: None,
+                        },
+                        ErrorClass::Configuration | ErrorClass::Data => Failure::Permanent(err.to_string()),
+                    };
+                    match RETRY.next(failure, handoff.attempts + 1, Some(handoff.created_at), now) {
+                        Next::RetryAfter(delay, error) => {
+                            summary.retry_later += 1;
+                            let next_attempt_at =
+                                now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+                            tracing::warn!(handoff = handoff.id, system = %handoff.system_id, case_no = %handoff.case_no, error, %next_attempt_at, "system unavailable; application stays queued");
+                            AttemptOutcome::RetryLater {
+                                error,
+                                next_attempt_at,
+                            }
+                        }
+                        Next::GiveUp(error) => {
+                            summary.failed += 1;
+                            tracing::warn!(handoff = handoff.id, system = %handoff.system_id, case_no = %handoff.case_no, error, class = err.class.name(), "application not handed over; an operator must retry it");
+                            AttemptOutcome::Failed { error }
                         }
                     }
-                    ErrorClass::Configuration | ErrorClass::Data => {
-                        summary.failed += 1;
-                        tracing::warn!(handoff = handoff.id, system = %handoff.system_id, case_no = %handoff.case_no, error = %err, class = err.class.name(), "system refused the application");
-                        AttemptOutcome::Failed {
-                            error: err.to_string(),
-                        }
-                    }
-                },
+                }
             };
             self.store
                 .finish_handoff_attempt(handoff.id, &outcome, WORKER_ACTOR, Utc::now())
@@ -163,19 +175,5 @@ impl Worker {
                 () = tokio::time::sleep(pause) => {}
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_ten_minutes() {
-        assert_eq!(backoff(0), Duration::from_secs(10));
-        assert_eq!(backoff(1), Duration::from_secs(20));
-        assert_eq!(backoff(5), Duration::from_secs(320));
-        assert_eq!(backoff(6), Duration::from_secs(600));
-        assert_eq!(backoff(60), Duration::from_secs(600));
     }
 }

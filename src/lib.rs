@@ -26,6 +26,7 @@ pub mod planning;
 pub mod plans;
 pub mod pull;
 pub mod reconciliation;
+pub mod retry;
 pub mod rules;
 pub mod scheduler;
 pub mod server;

@@ -247,7 +247,9 @@ async fn refused_and_exhausted_items_go_to_the_dead_letter_queue_and_replay() {
     with_system(&store).await;
     let sim = exchange_sim().await;
     let mut config = config(&sim);
-    config.max_attempts = 3;
+    config.notify_after_seconds = 1;
+    config.escalate_after_seconds = 2;
+    config.retry_horizon_seconds = 3;
     let worker = worker(&store, &config, "node-a");
 
     // A non-retryable answer: A/2 is dead at once, A/3 waits behind it; B goes through.
@@ -265,7 +267,7 @@ async fn refused_and_exhausted_items_go_to_the_dead_letter_queue_and_replay() {
     assert_eq!(dead[0].last_error.as_deref(), Some("HTTP 400 Bad Request"));
     assert_eq!(dead[0].attempts, 1);
 
-    // Retries exhausted: C/1 is dead after max_attempts tries while the exchange is down.
+    // Past the retry horizon: C/1 is dead once it has been failing for 3 s.
     sim.set_down(true);
     store.upsert_cases(SYSTEM, &[version("C", 1)]).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -285,14 +287,21 @@ async fn refused_and_exhausted_items_go_to_the_dead_letter_queue_and_replay() {
         dead.iter().map(|i| i.key()).collect::<Vec<_>>(),
         ["gy-scjg/A/2", "gy-scjg/C/1"]
     );
-    assert_eq!(dead[1].attempts, 3);
     assert!(
-        dead[1].last_error.as_deref().unwrap().contains("attempt 3 of 3"),
+        dead[1]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("past the retry horizon of 3s"),
         "{:?}",
         dead[1]
     );
     let c_tries = sim.received().iter().filter(|r| r.key == "gy-scjg/C/1").count();
-    assert_eq!(c_tries, 3);
+    assert_eq!(i64::try_from(c_tries).unwrap(), dead[1].attempts);
+    assert!(
+        c_tries > 2,
+        "retried until the horizon, not given up at once: {c_tries}"
+    );
 
     // While dead, A/3 is never tried.
     assert!(!sim.received().iter().any(|r| r.key == "gy-scjg/A/3"));
@@ -457,5 +466,152 @@ async fn new_items_wake_the_worker_before_its_poll() {
     tokio::time::timeout(Duration::from_secs(10), running)
         .await
         .unwrap()
+        .unwrap();
+}
+
+/// Issue 22: a store an older build wrote (the v17 fixture) with an open outbox (two open
+/// versions per case of one system, a dead version with a later one behind it in another) is
+/// carried forward: after the upgrade only the lowest open version of each case is claimable, the
+/// next one heads its case once that is delivered, and a dead version still holds its case back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_store_keeps_its_open_outbox_in_order() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("v17.sqlite");
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/stores/v17.sqlite"),
+        &copy,
+    )
+    .expect("copy the v17 store");
+    let url = format!("sqlite://{}", copy.display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql(
+        "INSERT INTO case_versions (system_id, case_no, version, content_hash, stage, body, received_at, mapping_version)
+         SELECT system_id, case_no, version + 1, content_hash || '+1', stage, body, received_at, mapping_version
+         FROM case_versions WHERE system_id IN ('sim-rest', 'sim-soap');
+         UPDATE exchange_outbox SET state = 'pending', delivered_at = NULL WHERE system_id = 'sim-rest';
+         UPDATE exchange_outbox SET state = 'dead', last_error = 'HTTP 400' WHERE system_id = 'sim-soap';
+         INSERT INTO exchange_outbox (system_id, case_no, version, content_hash, enqueued_at, state, attempts, next_attempt_at)
+         SELECT system_id, case_no, version + 1, content_hash || '+1', enqueued_at, 'pending', 0, next_attempt_at
+         FROM exchange_outbox WHERE system_id IN ('sim-rest', 'sim-soap');",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let versions: HashMap<(String, String), i64> =
+        sqlx::query_as::<_, (String, String, i64)>("SELECT system_id, case_no, version FROM cases")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(s, c, v)| ((s, c), v))
+            .collect();
+    conn.close().await.unwrap();
+
+    let store = Store::open(&url, &ronghe::store::StoreOptions::default())
+        .await
+        .expect("the v17 store upgrades");
+    let lease = chrono::Duration::seconds(30);
+    // Claims everything claimable, delivers it, and names what was claimed: system, case and
+    // how far past the case's version before the upgrade.
+    let round = || async {
+        let claimed = store.claim_outbox("node-1", 1000, lease).await.unwrap();
+        let settlements: Vec<_> = claimed
+            .iter()
+            .map(|c| (c.item.id, ronghe::store::Settlement::Delivered))
+            .collect();
+        store.settle_outbox_many("node-1", &settlements).await.unwrap();
+        let mut seen: Vec<(String, i64)> = claimed
+            .iter()
+            .map(|c| {
+                let old = versions[&(c.item.system_id.clone(), c.item.case_no.clone())];
+                (c.item.system_id.clone(), c.item.version - old)
+            })
+            .collect();
+        seen.sort();
+        seen.dedup();
+        (claimed.len(), seen)
+    };
+    assert_eq!(round().await, (40, vec![("sim-rest".to_owned(), 0)]));
+    assert_eq!(round().await, (40, vec![("sim-rest".to_owned(), 1)]));
+    assert_eq!(
+        round().await,
+        (0, vec![]),
+        "the dead versions hold their cases back"
+    );
+    let replayed = store
+        .replay_outbox(&Replay::All { system_id: None }, "ops")
+        .await
+        .unwrap();
+    assert_eq!(replayed.len(), 26);
+    assert_eq!(round().await, (26, vec![("sim-soap".to_owned(), 0)]));
+    assert_eq!(round().await, (26, vec![("sim-soap".to_owned(), 1)]));
+    let status = store.outbox_status().await.unwrap();
+    assert_eq!((status.backlog, status.dead), (0, 0), "{status:?}");
+}
+
+/// Issue 22: an exchange down for longer than the old give-up time (12 attempts) receives every
+/// version, in order, once it is back, without an operator: no dead letter, one notification and
+/// one escalation (Art. 33) for the whole outage. Horizon and backoff cap are shortened so that
+/// the outage takes seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_outage_ends_with_everything_delivered_and_one_escalation() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::sqlite_store(&dir).await;
+    with_system(&store).await;
+    let sim = exchange_sim().await;
+    sim.set_down(true);
+    let mut config = config(&sim);
+    config.notify_after_seconds = 1;
+    config.escalate_after_seconds = 2;
+    config.retry_horizon_seconds = 120;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(worker(&store, &config, "node-a").run(stopped));
+    for v in 1..=3 {
+        let batch: Vec<Case> = (1..=5).map(|n| version(&format!("OUT-{n}"), v)).collect();
+        store.upsert_cases(SYSTEM, &batch).await.unwrap();
+    }
+    // Down until every head has been tried more often than the old limit of 12 attempts.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let tries = |n: usize| {
+            sim.received()
+                .iter()
+                .filter(|r| r.key == format!("{SYSTEM}/OUT-{n}/1"))
+                .count()
+        };
+        if (1..=5).all(|n| tries(n) > 12) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the worker stopped trying");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = store.outbox_status().await.unwrap();
+    assert_eq!((status.backlog, status.dead), (15, 0), "{status:?}");
+    assert!(sim.facts().is_empty());
+    let raised = store.list_notifications(None, None, 100).await.unwrap();
+    let levels: Vec<&str> = raised.iter().rev().map(|n| n.level.as_str()).collect();
+    assert_eq!(levels, ["reminder", "escalation"], "{raised:?}");
+    assert!(
+        raised
+            .iter()
+            .all(|n| n.subject_kind == "exchange" && n.topic == "unreachable")
+    );
+    assert!(
+        raised[0].message.contains("15 个办件版本待送达"),
+        "{}",
+        raised[0].message
+    );
+
+    sim.set_down(false);
+    until_delivered(&store, Duration::from_secs(30)).await;
+    assert_once_in_order(&sim, 15);
+    let status = store.outbox_status().await.unwrap();
+    assert_eq!((status.backlog, status.dead, status.delivered), (0, 0, 15));
+    assert_eq!(store.list_notifications(None, None, 100).await.unwrap().len(), 2);
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), running)
+        .await
+        .expect("the worker stops when told")
         .unwrap();
 }

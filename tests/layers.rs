@@ -44,6 +44,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "monitoring",
             "planning",
             "pull",
+            "retry",
             "scheduler",
         ],
     ),

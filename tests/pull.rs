@@ -314,3 +314,47 @@ async fn reconciliation_finds_missing_and_altered_cases() {
         .collect();
     assert_eq!(Value::from(drawn), sample("42"));
 }
+
+/// Issue 22: `scheduler jobs` follows the attached settings: once a system's `[pull]` is
+/// removed, its pull job is gone from the list, though its pull state is kept.
+#[tokio::test(flavor = "multi_thread")]
+async fn removing_pull_from_the_settings_removes_its_job() {
+    let (sandbox, config, _) = setup(5, "0 0 3 * * *").await;
+    sandbox
+        .run(&["--config", &config, "writeback", "pull", SYSTEM])
+        .check(0, &[]);
+    let pull_jobs = || {
+        let jobs = sandbox
+            .run(&["--config", &config, "--json", "scheduler", "jobs"])
+            .check(0, &[])
+            .json();
+        jobs["pulls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["system_id"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(pull_jobs(), [SYSTEM]);
+    let key = sandbox.path("key.txt");
+    let push_only = sandbox.write(
+        "push-only.toml",
+        format!(
+            "[[keys]]\nid = \"k\"\nalgorithm = \"hmac-sha256\"\nsecret = \"file:{}\"\n",
+            key.display()
+        ),
+    );
+    sandbox
+        .run(&["writeback", "attach", SYSTEM, &push_only])
+        .check(0, &[]);
+    assert!(pull_jobs().is_empty(), "{:?}", pull_jobs());
+    let table = sandbox
+        .run(&["--config", &config, "scheduler", "jobs"])
+        .check(0, &["plans"]);
+    assert!(!table.stdout.contains("pull:"), "{}", table.stdout);
+    let states = sandbox
+        .run(&["--config", &config, "--json", "writeback", "pulls"])
+        .check(0, &[])
+        .json();
+    assert_eq!(states[0]["system_id"], SYSTEM, "the pull state is kept: {states}");
+}

@@ -11,8 +11,9 @@ use serde_json::json;
 
 use super::{Context, Failure};
 use crate::calendar::Calendar;
+use crate::intake::WritebackConfig;
 use crate::scheduler::{JOBS, Job, Scheduler, SchedulerError};
-use crate::store::Level;
+use crate::store::{Level, StoreError};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum Command {
@@ -100,7 +101,19 @@ async fn jobs(ctx: &Context) -> Result<(), Failure> {
     let store = ctx.store().await?;
     let jobs = scheduler.jobs(Utc::now());
     let latest = store.latest_runs().await?;
-    let pulls = store.pull_states().await?;
+    // The job list follows the attached settings (issue 22): a system whose `[pull]` was
+    // removed keeps its saved pull state, but has no job.
+    let mut pulls = Vec::new();
+    for state in store.pull_states().await? {
+        let scheduled = match store.writeback_config(&state.system_id).await {
+            Ok(text) => WritebackConfig::parse(&text).is_ok_and(|c| c.pull.is_some()),
+            Err(StoreError::NotFound { .. }) => false,
+            Err(e) => return Err(e.into()),
+        };
+        if scheduled {
+            pulls.push(state);
+        }
+    }
     let mut rows: Vec<Vec<String>> = jobs
         .iter()
         .map(|j| {

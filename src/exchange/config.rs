@@ -9,6 +9,7 @@ use ronghe_adapters::{SecretRef, Secrets};
 use serde::Deserialize;
 
 use super::payload::{PayloadError, Template};
+use crate::retry::RetryPolicy;
 
 /// The `[exchange]` table of the node's config.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -23,9 +24,10 @@ pub struct ExchangeConfig {
     /// template with the Art. 27 fields when absent.
     #[serde(default)]
     pub template: Option<PathBuf>,
-    /// Attempts before an item goes to the dead-letter queue.
-    #[serde(default = "defaults::max_attempts")]
-    pub max_attempts: u32,
+    /// No longer read (issue 22): retries stop at `retry_horizon_seconds`, not after a count.
+    /// Kept only to tell an operator who still sets it what to do instead.
+    #[serde(default)]
+    pub max_attempts: Option<u32>,
     /// Items claimed (and delivered concurrently) per pass.
     #[serde(default = "defaults::batch_size")]
     pub batch_size: u32,
@@ -45,12 +47,19 @@ pub struct ExchangeConfig {
     /// Longest retry delay, in seconds.
     #[serde(default = "defaults::backoff_max_seconds")]
     pub backoff_max_seconds: u64,
+    /// How long an item keeps being retried after its first retriable failure (5xx, 408, 429,
+    /// timeouts, connection errors) before it goes to the dead-letter queue, in seconds (72 h).
+    #[serde(default = "defaults::retry_horizon_seconds")]
+    pub retry_horizon_seconds: u64,
+    /// After how long unreachable a notification (提醒) is raised, in seconds.
+    #[serde(default = "defaults::notify_after_seconds")]
+    pub notify_after_seconds: u64,
+    /// After how long unreachable an escalation (督办升级, Art. 33) is raised, in seconds.
+    #[serde(default = "defaults::escalate_after_seconds")]
+    pub escalate_after_seconds: u64,
 }
 
 mod defaults {
-    pub(super) fn max_attempts() -> u32 {
-        12
-    }
     pub(super) fn batch_size() -> u32 {
         32
     }
@@ -69,6 +78,15 @@ mod defaults {
     pub(super) fn backoff_max_seconds() -> u64 {
         300
     }
+    pub(super) fn retry_horizon_seconds() -> u64 {
+        72 * 3600
+    }
+    pub(super) fn notify_after_seconds() -> u64 {
+        300
+    }
+    pub(super) fn escalate_after_seconds() -> u64 {
+        1800
+    }
 }
 
 impl ExchangeConfig {
@@ -78,13 +96,16 @@ impl ExchangeConfig {
             url: url.into(),
             token: None,
             template: None,
-            max_attempts: defaults::max_attempts(),
+            max_attempts: None,
             batch_size: defaults::batch_size(),
             lease_seconds: defaults::lease_seconds(),
             poll_interval_ms: defaults::poll_interval_ms(),
             timeout_seconds: defaults::timeout_seconds(),
             backoff_base_ms: defaults::backoff_base_ms(),
             backoff_max_seconds: defaults::backoff_max_seconds(),
+            retry_horizon_seconds: defaults::retry_horizon_seconds(),
+            notify_after_seconds: defaults::notify_after_seconds(),
+            escalate_after_seconds: defaults::escalate_after_seconds(),
         }
     }
 
@@ -107,17 +128,43 @@ impl ExchangeConfig {
         if let Some(problem) = self.token.as_ref().and_then(SecretRef::problem) {
             problems.push(format!("exchange.token: {problem}"));
         }
+        if self.max_attempts.is_some() {
+            problems.push(
+                "exchange.max_attempts: retries no longer stop after a count; remove it and set \
+                 exchange.retry_horizon_seconds (default 259200, 72 hours) if the default does not fit"
+                    .to_owned(),
+            );
+        }
         let mut at_least = |name: &str, value: u64, min: u64| {
             if value < min {
                 problems.push(format!("exchange.{name}: must be at least {min}"));
             }
         };
-        at_least("max_attempts", self.max_attempts.into(), 1);
         at_least("batch_size", self.batch_size.into(), 1);
         at_least("timeout_seconds", self.timeout_seconds, 1);
         at_least("poll_interval_ms", self.poll_interval_ms, 10);
         at_least("backoff_base_ms", self.backoff_base_ms, 1);
         at_least("backoff_max_seconds", self.backoff_max_seconds, 1);
+        // The horizon must allow a retry at the longest delay, and people hear of an outage
+        // (a notification, then an escalation) before anything is given up.
+        if self.retry_horizon_seconds < self.backoff_max_seconds {
+            problems.push(format!(
+                "exchange.retry_horizon_seconds: must be at least exchange.backoff_max_seconds ({})",
+                self.backoff_max_seconds
+            ));
+        }
+        if self.notify_after_seconds >= self.escalate_after_seconds {
+            problems.push(format!(
+                "exchange.notify_after_seconds: must be shorter than exchange.escalate_after_seconds ({})",
+                self.escalate_after_seconds
+            ));
+        }
+        if self.escalate_after_seconds >= self.retry_horizon_seconds {
+            problems.push(format!(
+                "exchange.escalate_after_seconds: must be shorter than exchange.retry_horizon_seconds ({})",
+                self.retry_horizon_seconds
+            ));
+        }
         if self.batch_size > 1000 {
             problems.push("exchange.batch_size: must be at most 1000".to_owned());
         }
@@ -167,13 +214,17 @@ impl ExchangeConfig {
             url: self.url.clone(),
             token,
             template,
-            max_attempts: self.max_attempts,
             batch_size: self.batch_size,
             lease: Duration::from_secs(self.lease_seconds),
             poll_interval: Duration::from_millis(self.poll_interval_ms),
             timeout: Duration::from_secs(self.timeout_seconds),
-            backoff_base: Duration::from_millis(self.backoff_base_ms),
-            backoff_max: Duration::from_secs(self.backoff_max_seconds),
+            retry: RetryPolicy {
+                base: Duration::from_millis(self.backoff_base_ms),
+                cap: Duration::from_secs(self.backoff_max_seconds),
+                horizon: Duration::from_secs(self.retry_horizon_seconds),
+            },
+            notify_after: Duration::from_secs(self.notify_after_seconds),
+            escalate_after: Duration::from_secs(self.escalate_after_seconds),
         })
     }
 }
@@ -184,13 +235,13 @@ pub struct Exchange {
     pub url: String,
     pub(crate) token: Option<String>,
     pub template: Template,
-    pub max_attempts: u32,
     pub batch_size: u32,
     pub lease: Duration,
     pub poll_interval: Duration,
     pub timeout: Duration,
-    pub backoff_base: Duration,
-    pub backoff_max: Duration,
+    pub retry: RetryPolicy,
+    pub notify_after: Duration,
+    pub escalate_after: Duration,
 }
 
 /// Why `[exchange]` cannot be built.
@@ -216,8 +267,8 @@ mod tests {
 
     #[test]
     fn every_problem_at_once() {
-        let text =
-            "url = \"ftp://x\"\ntoken = \"abc\"\nbatch_size = 0\nlease_seconds = 5\ntimeout_seconds = 10\n";
+        let text = "url = \"ftp://x\"\ntoken = \"abc\"\nbatch_size = 0\nlease_seconds = 5\ntimeout_seconds = 10\n\
+                    max_attempts = 12\nretry_horizon_seconds = 60\nescalate_after_seconds = 120\n";
         let config: ExchangeConfig = toml::from_str(text).unwrap();
         let problems = config.problems().join("\n");
         for path in [
@@ -225,6 +276,9 @@ mod tests {
             "exchange.token",
             "exchange.batch_size",
             "exchange.lease_seconds",
+            "exchange.max_attempts: retries no longer stop after a count",
+            "exchange.retry_horizon_seconds: must be at least exchange.backoff_max_seconds (300)",
+            "exchange.escalate_after_seconds: must be shorter than exchange.retry_horizon_seconds (60)",
         ] {
             assert!(problems.contains(path), "{path} missing in {problems}");
         }

@@ -1,24 +1,24 @@
 //! The delivery worker: claims due outbox items under this node's lease, POSTs each payload to
-//! the exchange with its `Idempotency-Key`, and settles it: delivered on 2xx; retried with
-//! exponential backoff and jitter on 5xx, 408, 429, timeouts and connection errors; dead (the
-//! dead-letter queue) on any other answer or when attempts run out. At least once per version,
-//! never two versions of a case at once (the store's head-of-case claim), never one item on two
-//! nodes at once while leases outlast requests (`lease_seconds > timeout_seconds`).
-
-use std::sync::Arc;
-use std::time::Duration;
+//! the exchange with its `Idempotency-Key`, and settles it: delivered on 2xx; retried on 5xx,
+//! 408, 429, timeouts and connection errors by the shared rule (`crate::retry`: capped backoff
+//! with jitter, `Retry-After`, until the retry horizon); dead (the dead-letter queue) on any other
+//! answer or at the horizon. While the exchange stays unreachable it raises one notification and
+//! one escalation (Art. 33) per outage. At least once per version, never two versions of a case
+//! at once (the store's head-of-case claim), never one item on two nodes at once while leases
+//! outlast requests (`lease_seconds > timeout_seconds`).
 
 use chrono::Utc;
 use futures_util::future::join_all;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use reqwest::StatusCode;
+use std::sync::Arc;
 use tokio::sync::watch;
 
 use super::config::Exchange;
 use super::payload::idempotency_key;
-use crate::store::{Claimed, Settlement, Store, StoreError};
+use crate::retry::{Failure, Next, http_failure, transport_failure};
+use crate::store::{Claimed, Level, NewNotification, Settlement, Store, StoreError};
 
 /// Delivery counters and the lag histogram, shared by the worker and `/metrics`.
 #[derive(Debug)]
@@ -133,7 +133,7 @@ impl Worker {
         let lease = chrono::Duration::from_std(self.exchange.lease).unwrap_or(chrono::Duration::MAX);
         let claimed = self
             .store
-            .claim_outbox(&self.node, self.exchange.batch_size, lease, Utc::now())
+            .claim_outbox(&self.node, self.exchange.batch_size, lease)
             .await?;
         let mut report = PassReport {
             claimed: claimed.len(),
@@ -149,12 +149,12 @@ impl Worker {
             .zip(attempts)
             .map(|(c, attempt)| (c.item.id, self.settlement(c, attempt, now)))
             .collect();
-        let settled = self
-            .store
-            .settle_outbox_many(&self.node, &settlements, now)
-            .await?;
+        let settled = self.store.settle_outbox_many(&self.node, &settlements).await?;
         for ((claimed, (_, settlement)), settled) in claimed.iter().zip(&settlements).zip(settled) {
             self.record(&mut report, claimed, settlement, settled, now);
+        }
+        if report.retried > 0 {
+            self.raise_outage(now).await?;
         }
         Ok(report)
     }
@@ -202,30 +202,80 @@ impl Worker {
         tracing::info!(node = %self.node, "exchange worker stopped");
     }
 
-    /// Renders and sends one item.
-    async fn attempt(&self, claimed: &Claimed) -> Attempt {
+    /// Renders and sends one item: `Ok` when the exchange acknowledged it.
+    async fn attempt(&self, claimed: &Claimed) -> Result<(), Failure> {
         let item = &claimed.item;
         let key = idempotency_key(&item.system_id, &item.case_no, item.version);
         match self.exchange.template.render(&item.system_id, &claimed.case) {
             Ok(payload) => self.post(&key, &payload).await,
-            Err(err) => Attempt::Refused(format!("payload: {err}")),
+            Err(err) => Err(Failure::Permanent(format!("payload: {err}"))),
         }
     }
 
     /// What an attempt means for the item: delivered, retried later, or dead.
-    fn settlement(&self, claimed: &Claimed, attempt: Attempt, now: chrono::DateTime<Utc>) -> Settlement {
-        let attempts = claimed.item.attempts;
-        match attempt {
-            Attempt::Acknowledged => Settlement::Delivered,
-            Attempt::Failed(error) if attempts < i64::from(self.exchange.max_attempts) => Settlement::Retry {
-                next_attempt_at: now + self.backoff(attempts),
+    fn settlement(
+        &self,
+        claimed: &Claimed,
+        attempt: Result<(), Failure>,
+        now: chrono::DateTime<Utc>,
+    ) -> Settlement {
+        let Err(failure) = attempt else {
+            return Settlement::Delivered;
+        };
+        let item = &claimed.item;
+        match self
+            .exchange
+            .retry
+            .next(failure, item.attempts, item.failing_since, now)
+        {
+            Next::RetryAfter(delay, error) => Settlement::Retry {
+                delay: chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX),
                 error,
             },
-            Attempt::Failed(error) => Settlement::Dead {
-                error: format!("{error} (attempt {attempts} of {})", self.exchange.max_attempts),
-            },
-            Attempt::Refused(error) => Settlement::Dead { error },
+            Next::GiveUp(error) => Settlement::Dead { error },
         }
+    }
+
+    /// Raises a notification, then an escalation (Art. 33), once the longest-failing item has
+    /// been failing for `notify_after`, then `escalate_after`: one of each per outage (their
+    /// dedup key is the outage's start), however many nodes see it.
+    async fn raise_outage(&self, now: chrono::DateTime<Utc>) -> Result<(), StoreError> {
+        let Some(since) = self.store.outbox_failing_since().await? else {
+            return Ok(());
+        };
+        let down = (now - since).to_std().unwrap_or_default();
+        let levels = [
+            (Level::Reminder, self.exchange.notify_after, 1),
+            (Level::Escalation, self.exchange.escalate_after, 2),
+        ];
+        for (level, after, count) in levels {
+            if down < after {
+                continue;
+            }
+            let backlog = self.store.outbox_status().await?.backlog;
+            let started = crate::calendar::beijing_time(&since).format("%Y-%m-%d %H:%M");
+            let new = NewNotification {
+                subject_kind: "exchange",
+                subject_id: self.exchange.url.clone(),
+                topic: "unreachable",
+                level,
+                message: format!(
+                    "省数据共享交换平台自 {started}（北京时间）起无法送达，{backlog} 个办件版本待送达；                     恢复后将按序自动补送，无需人工操作。"
+                ),
+                reminder_count: count,
+                day: crate::calendar::beijing_date(&now),
+                dedup_key: format!(
+                    "exchange:unreachable:{}:{}",
+                    since.timestamp_micros(),
+                    level.name()
+                ),
+            };
+            if self.store.add_notification(&new, None, now).await?.is_some() {
+                tracing::warn!(node = %self.node, level = level.name(), since = %since, backlog,
+                    "the exchange is unreachable; notification raised");
+            }
+        }
+        Ok(())
     }
 
     /// Counts, measures and logs a settled item.
@@ -252,13 +302,10 @@ impl Worker {
                 self.metrics.lag_seconds.observe(lag.as_secs_f64());
                 tracing::debug!(node = %self.node, key, "delivered to the exchange");
             }
-            Settlement::Retry {
-                next_attempt_at,
-                error,
-            } => {
+            Settlement::Retry { delay, error } => {
                 report.retried += 1;
                 self.metrics.retried.inc();
-                tracing::info!(node = %self.node, key, attempts = item.attempts, error, next = %next_attempt_at, "exchange delivery will be retried");
+                tracing::info!(node = %self.node, key, attempts = item.attempts, error, delay_ms = delay.num_milliseconds(), "exchange delivery will be retried");
             }
             Settlement::Dead { error } => {
                 report.dead += 1;
@@ -268,7 +315,7 @@ impl Worker {
         }
     }
 
-    async fn post(&self, key: &str, payload: &serde_json::Value) -> Attempt {
+    async fn post(&self, key: &str, payload: &serde_json::Value) -> Result<(), Failure> {
         let mut request = self
             .http
             .post(&self.exchange.url)
@@ -278,52 +325,11 @@ impl Worker {
             request = request.bearer_auth(token);
         }
         match request.send().await {
-            Ok(response) => classify(response.status()),
-            Err(err) if err.is_timeout() => Attempt::Failed("timeout".to_owned()),
-            Err(err) if err.is_connect() => Attempt::Failed("cannot connect".to_owned()),
-            Err(err) => Attempt::Failed(format!("request failed: {err}")),
+            Ok(response) => match http_failure(response.status(), response.headers()) {
+                None => Ok(()),
+                Some(failure) => Err(failure),
+            },
+            Err(err) => Err(transport_failure(&err)),
         }
-    }
-
-    /// Exponential from `backoff_base` (attempt 1), capped at `backoff_max`, then "equal
-    /// jitter": half the delay fixed, half random, so retrying nodes spread out.
-    fn backoff(&self, attempts: i64) -> chrono::Duration {
-        let exponent = u32::try_from(attempts.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
-        let delay = self
-            .exchange
-            .backoff_base
-            .saturating_mul(2_u32.saturating_pow(exponent))
-            .min(self.exchange.backoff_max);
-        let half = delay / 2;
-        let jitter =
-            Duration::from_millis(fastrand::u64(0..=half.as_millis().try_into().unwrap_or(u64::MAX)));
-        chrono::Duration::from_std(half + jitter).unwrap_or(chrono::Duration::MAX)
-    }
-}
-
-/// How one request ended.
-enum Attempt {
-    Acknowledged,
-    /// Worth trying again.
-    Failed(String),
-    /// The exchange will not take it as it is.
-    Refused(String),
-}
-
-fn classify(status: StatusCode) -> Attempt {
-    let what = format!(
-        "HTTP {} {}",
-        status.as_u16(),
-        status.canonical_reason().unwrap_or("")
-    );
-    if status.is_success() {
-        Attempt::Acknowledged
-    } else if status.is_server_error()
-        || status == StatusCode::REQUEST_TIMEOUT
-        || status == StatusCode::TOO_MANY_REQUESTS
-    {
-        Attempt::Failed(what)
-    } else {
-        Attempt::Refused(what)
     }
 }

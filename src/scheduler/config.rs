@@ -3,9 +3,12 @@
 //! without I/O, every problem at once.
 
 use std::str::FromStr as _;
+use std::time::Duration;
 
 use ronghe_adapters::SecretRef;
 use serde::Deserialize;
+
+use crate::retry::RetryPolicy;
 
 /// Settings of the scheduler inside `ronghe serve`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -39,6 +42,9 @@ pub struct SchedulerConfig {
     pub retry_base_seconds: u64,
     /// Longest wait between retries, in seconds.
     pub retry_max_seconds: u64,
+    /// How long after it was raised a notification is still retried on retriable failures
+    /// (5xx, 408, 429, timeouts, connection errors), in seconds (72 h); then it is `failed`.
+    pub retry_horizon_seconds: u64,
 }
 
 impl Default for SchedulerConfig {
@@ -57,11 +63,21 @@ impl Default for SchedulerConfig {
             webhook_timeout_seconds: 10,
             retry_base_seconds: 60,
             retry_max_seconds: 3600,
+            retry_horizon_seconds: 72 * 3600,
         }
     }
 }
 
 impl SchedulerConfig {
+    /// The webhook's retry rule (`crate::retry`).
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            base: Duration::from_secs(self.retry_base_seconds),
+            cap: Duration::from_secs(self.retry_max_seconds),
+            horizon: Duration::from_secs(self.retry_horizon_seconds),
+        }
+    }
+
     /// Every problem of the table, each with its path; no I/O.
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
@@ -113,6 +129,11 @@ impl SchedulerConfig {
             "retry_max_seconds",
             self.retry_max_seconds,
             self.retry_base_seconds.max(1),
+        );
+        at_least(
+            "retry_horizon_seconds",
+            self.retry_horizon_seconds,
+            self.retry_max_seconds.max(1),
         );
         problems
     }

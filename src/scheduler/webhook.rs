@@ -1,13 +1,16 @@
 //! Delivery of queued notifications to the configured webhook: one JSON POST each (escalations
-//! to `escalation_webhook_url` when set). A 2xx answer delivers it; anything else, a timeout or a
-//! refused connection leaves it queued with a doubled wait, so nothing is lost while the webhook
-//! is down. Delivery is at least once: a receiver deduplicates on `id`. With `webhook_secret`
+//! to `escalation_webhook_url` when set). A 2xx answer delivers it; a retriable failure (5xx,
+//! 408, 429, a timeout, a refused connection) leaves it queued by the shared retry rule
+//! (`crate::retry`: doubled, capped wait, `Retry-After`) until `retry_horizon_seconds` after it
+//! was raised, so nothing is lost while the webhook is down; a permanent answer (other 4xx) or
+//! the horizon marks it `failed`, listed for operators. Delivery is at least once: a receiver deduplicates on `id`. With `webhook_secret`
 //! every request is signed as write-back pushes are (`X-Ronghe-*` headers, HMAC-SHA256).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{Scheduler, SchedulerError};
+use crate::retry::{Failure, Next, http_failure, transport_failure};
 use crate::store::Notification;
 
 /// Notifications sent per pass.
@@ -51,18 +54,26 @@ impl Scheduler {
             match self.post(target, &n).await {
                 Ok(()) => {
                     self.store
-                        .settle_notification(n.id, Ok(()), Utc::now(), now)
+                        .settle_notification(n.id, Ok(()), Utc::now(), None)
                         .await?;
                     tracing::info!(notification = n.id, level = %n.level, "notification delivered");
                     report.delivered += 1;
                 }
-                Err(error) => {
-                    let retry_at = now + self.backoff(n.attempts);
+                Err(failure) => {
+                    let retry = self.config.retry_policy();
+                    let (error, retry_at) = match retry.next(failure, n.attempts + 1, Some(n.created_at), now)
+                    {
+                        Next::RetryAfter(delay, error) => (
+                            error,
+                            Some(now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX)),
+                        ),
+                        Next::GiveUp(error) => (error, None),
+                    };
                     self.store
                         .settle_notification(n.id, Err(&error), Utc::now(), retry_at)
                         .await?;
                     tracing::warn!(notification = n.id, level = %n.level, attempts = n.attempts + 1,
-                        %retry_at, error = %error, "notification not delivered; stays queued");
+                        retry_at = ?retry_at, error = %error, "notification not delivered");
                     report.failed += 1;
                 }
             }
@@ -70,7 +81,9 @@ impl Scheduler {
         Ok(report)
     }
 
-    async fn post(&self, url: &str, n: &Notification) -> Result<(), String> {
+    /// Sends one notification. Errors before the request is sent are permanent (a `String`
+    /// converts into `Failure::Permanent`).
+    async fn post(&self, url: &str, n: &Notification) -> Result<(), Failure> {
         let payload = Payload {
             id: n.id,
             level: &n.level,
@@ -102,22 +115,10 @@ impl Scheduler {
             .body(body)
             .send()
             .await
-            .map_err(|e| format!("webhook unreachable: {e}"))?;
-        if answer.status().is_success() {
-            Ok(())
-        } else {
-            Err(format!("webhook answered {}", answer.status()))
+            .map_err(|e| transport_failure(&e))?;
+        match http_failure(answer.status(), answer.headers()) {
+            None => Ok(()),
+            Some(failure) => Err(failure),
         }
-    }
-
-    /// The wait after `attempts` failed attempts: the base doubled per attempt, capped.
-    fn backoff(&self, attempts: i64) -> chrono::Duration {
-        let exponent = u32::try_from(attempts.clamp(0, 20)).unwrap_or(20);
-        let seconds = self
-            .config
-            .retry_base_seconds
-            .saturating_mul(1u64 << exponent)
-            .min(self.config.retry_max_seconds);
-        chrono::Duration::seconds(i64::try_from(seconds).unwrap_or(i64::MAX / 1000))
     }
 }

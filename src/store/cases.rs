@@ -360,6 +360,21 @@ macro_rules! upsert_in_tx {
             });
             insert.push(" ON CONFLICT (system_id, case_no, version) DO NOTHING");
             insert.build().execute(&mut *$tx).await?;
+            // A new version heads its case when nothing earlier of it is open (issue 22); the
+            // case locks taken above keep a delivery from moving the head meanwhile.
+            let sql = sqlx::AssertSqlSafe(format!(
+                "UPDATE exchange_outbox SET head = TRUE
+                 WHERE system_id = $1 AND case_no IN ({list}) AND state <> 'delivered' AND NOT head
+                   AND NOT EXISTS (
+                       SELECT 1 FROM exchange_outbox e
+                       WHERE e.system_id = exchange_outbox.system_id AND e.case_no = exchange_outbox.case_no
+                         AND e.state <> 'delivered' AND e.version < exchange_outbox.version)"
+            ));
+            let mut heads = sqlx::query(sql).bind(system_id);
+            for key in keys {
+                heads = heads.bind(*key);
+            }
+            heads.execute(&mut *$tx).await?;
         }
         (plan.outcomes, enqueued)
     }};

@@ -160,6 +160,18 @@ impl Store {
     /// fail a full scan.
     #[doc(hidden)]
     pub async fn explain(&self, sql: &str, args: &[PlanArg]) -> Result<String, StoreError> {
+        self.explain_with(&[], sql, args).await
+    }
+
+    /// [`Store::explain`] after `setup` (planner settings a statement runs with, such as
+    /// [`super::claim_setup`]), in a transaction that is rolled back.
+    #[doc(hidden)]
+    pub async fn explain_with(
+        &self,
+        setup: &[&str],
+        sql: &str,
+        args: &[PlanArg],
+    ) -> Result<String, StoreError> {
         macro_rules! bound {
             ($query:expr) => {{
                 let mut query = $query;
@@ -173,21 +185,36 @@ impl Store {
                 query
             }};
         }
-        match self {
+        let plan = match self {
             Store::Sqlite(pool) => {
+                let mut tx = pool.begin().await?;
+                for statement in setup {
+                    sqlx::query(sqlx::AssertSqlSafe(*statement))
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 let sql = sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}"));
-                let rows: Vec<(i64, i64, i64, String)> = bound!(sqlx::query_as(sql)).fetch_all(pool).await?;
-                Ok(rows
-                    .into_iter()
+                let rows: Vec<(i64, i64, i64, String)> =
+                    bound!(sqlx::query_as(sql)).fetch_all(&mut *tx).await?;
+                tx.rollback().await?;
+                rows.into_iter()
                     .map(|(_, _, _, detail)| detail)
                     .collect::<Vec<_>>()
-                    .join("\n"))
+                    .join("\n")
             }
             Store::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                for statement in setup {
+                    sqlx::query(sqlx::AssertSqlSafe(*statement))
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 let sql = sqlx::AssertSqlSafe(format!("EXPLAIN (FORMAT JSON) {sql}"));
-                let (plan,): (serde_json::Value,) = bound!(sqlx::query_as(sql)).fetch_one(pool).await?;
-                Ok(plan.to_string())
+                let (plan,): (serde_json::Value,) = bound!(sqlx::query_as(sql)).fetch_one(&mut *tx).await?;
+                tx.rollback().await?;
+                plan.to_string()
             }
-        }
+        };
+        Ok(plan)
     }
 }

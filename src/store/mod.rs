@@ -45,7 +45,8 @@ pub use migration::{
     ChunkCounts, ChunkRecord, HeldCounts, Holder, MigrationRun, NewChunk, RunFinish, RunState,
 };
 pub use outbox::{
-    Claimed, OutboxItem, OutboxState, OutboxStatus, Replay, Settlement, enqueued, outbox_status_sql,
+    Claimed, OutboxItem, OutboxState, OutboxStatus, Replay, Settlement, claim_setup, claim_sql, enqueued,
+    outbox_status_sql,
 };
 pub use owners::OwnedCase;
 pub use pull::PullState;
@@ -127,6 +128,24 @@ impl Backend {
         match self {
             Backend::Sqlite => "",
             Backend::Postgres => " FOR UPDATE",
+        }
+    }
+
+    /// The database's clock, as the backend stores timestamps (SQLite: RFC 3339 text with
+    /// `+00:00`, which sorts as the instants do). Leases and due times compare against it, never
+    /// against a node's clock, so skew between nodes cannot hand one item to two (issue 22).
+    pub(crate) fn now(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')",
+            Backend::Postgres => "now()",
+        }
+    }
+
+    /// [`Backend::now`] plus `seconds` (a placeholder bound to an `f64`).
+    pub(crate) fn now_plus(self, seconds: &str) -> String {
+        match self {
+            Backend::Sqlite => format!("strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now', {seconds} || ' seconds')"),
+            Backend::Postgres => format!("(now() + make_interval(secs => {seconds}))"),
         }
     }
 

@@ -6,7 +6,9 @@
 //! Only the head of a case is claimable: an item waits while an earlier version of the same case
 //! is not delivered (pending, leased or dead). Versions therefore reach the exchange in order, two
 //! nodes never deliver two versions of one case at once, and a dead item holds back the later
-//! versions of its case until an operator replays it.
+//! versions of its case until an operator replays it. The head is a marked row (`head`, issue
+//! 22), set at enqueue and moved on delivery under the case's lock, so a claim reads due heads
+//! through one partial index and its cost follows the batch, not the backlog.
 
 use std::sync::LazyLock;
 
@@ -15,7 +17,8 @@ use serde::Serialize;
 use sqlx::types::Json;
 use tokio::sync::Notify;
 
-use super::{Store, StoreError, audit, on_pool};
+use super::cases::LockKeys;
+use super::{Backend, Store, StoreError, audit, on_pool};
 use crate::case::Case;
 
 /// Woken whenever this process enqueues items, so that its workers deliver at once instead of
@@ -71,6 +74,10 @@ pub struct OutboxItem {
     pub next_attempt_at: DateTime<Utc>,
     pub last_error: Option<String>,
     pub delivered_at: Option<DateTime<Utc>>,
+    /// Since when delivery has been failing with retriable answers (issue 22): retries end at
+    /// the retry horizon counted from here. None before the first failure, once delivered, and
+    /// after a replay.
+    pub failing_since: Option<DateTime<Utc>>,
 }
 
 impl OutboxItem {
@@ -109,11 +116,8 @@ pub struct OutboxStatus {
 pub enum Settlement {
     /// The exchange acknowledged the item.
     Delivered,
-    /// Try again at `next_attempt_at`.
-    Retry {
-        next_attempt_at: DateTime<Utc>,
-        error: String,
-    },
+    /// Try again after `delay`; the item is failing from now on if it was not already.
+    Retry { delay: chrono::Duration, error: String },
     /// Into the dead-letter queue.
     Dead { error: String },
 }
@@ -138,6 +142,7 @@ type ItemRow = (
     DateTime<Utc>,
     Option<String>,
     Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
 );
 
 /// An item row and the case version's body.
@@ -152,11 +157,12 @@ type ClaimRow = (
     DateTime<Utc>,
     Option<String>,
     Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
     Json<Case>,
 );
 
 const ITEM_COLUMNS: &str = "o.id, o.system_id, o.case_no, o.version, o.state, o.attempts, o.enqueued_at, \
-                            o.next_attempt_at, o.last_error, o.delivered_at";
+                            o.next_attempt_at, o.last_error, o.delivered_at, o.failing_since";
 
 fn item(row: ItemRow) -> Result<OutboxItem, StoreError> {
     let (
@@ -170,6 +176,7 @@ fn item(row: ItemRow) -> Result<OutboxItem, StoreError> {
         next_attempt_at,
         last_error,
         delivered_at,
+        failing_since,
     ) = row;
     Ok(OutboxItem {
         id,
@@ -182,6 +189,7 @@ fn item(row: ItemRow) -> Result<OutboxItem, StoreError> {
         next_attempt_at,
         last_error,
         delivered_at,
+        failing_since,
     })
 }
 
@@ -212,44 +220,62 @@ fn placeholders(first: usize, n: usize) -> String {
         .join(", ")
 }
 
+/// The claim's selection: pending heads due by the database's clock through
+/// `exchange_outbox_heads`, whose order is the statement's, so the scan stops after `$1` rows.
+/// Run after [`claim_setup`].
+/// The planner settings the claim runs with. PostgreSQL without sorting: with statistics taken
+/// before a backlog formed it would otherwise fetch every due head through a bitmap and sort
+/// them, a cost that grows with the backlog; the index scan in the statement's order stops after
+/// the batch whatever the statistics say. SQLite keeps no statistics and needs none.
+pub fn claim_setup(backend: Backend) -> &'static [&'static str] {
+    match backend {
+        Backend::Sqlite => &[],
+        Backend::Postgres => &["SET LOCAL enable_sort = off"],
+    }
+}
+
+pub fn claim_sql(backend: Backend) -> String {
+    format!(
+        "SELECT o.id FROM exchange_outbox o
+         WHERE o.state = 'pending' AND o.head AND o.next_attempt_at <= {}
+         ORDER BY o.next_attempt_at, o.id LIMIT $1{}",
+        backend.now(),
+        backend.skip_locked()
+    )
+}
+
 impl Store {
-    /// Claims up to `limit` due items for `owner` until `now + lease`: pending, due, not leased by
-    /// anyone else (or the lease ran out), and the head of their case. Each claim counts as an
-    /// attempt. Returns them in enqueue order with the case versions to deliver.
+    /// Claims up to `limit` due items for `owner` for `lease` (by the database's clock): pending
+    /// heads of their case whose next attempt is due, soonest due first (a claim moves
+    /// `next_attempt_at` to the end of its lease, so a leased item is not due until the lease
+    /// runs out). Each claim counts as an attempt. Returns them in enqueue order with the case
+    /// versions to deliver.
     pub async fn claim_outbox(
         &self,
         owner: &str,
         limit: u32,
         lease: chrono::Duration,
-        now: DateTime<Utc>,
     ) -> Result<Vec<Claimed>, StoreError> {
-        let now = crate::systems::stamp(now);
-        let until = now + lease;
         let backend = self.backend();
-        let select = sqlx::AssertSqlSafe(format!(
-            "SELECT o.id FROM exchange_outbox o
-             WHERE o.state = 'pending' AND o.next_attempt_at <= $1
-               AND (o.lease_until IS NULL OR o.lease_until < $1)
-               AND NOT EXISTS (
-                   SELECT 1 FROM exchange_outbox e
-                   WHERE e.system_id = o.system_id AND e.case_no = o.case_no
-                     AND e.state <> 'delivered' AND e.version < o.version)
-             ORDER BY o.id LIMIT $2{}",
-            backend.skip_locked()
-        ));
+        let until = backend.now_plus("$2");
+        let select = sqlx::AssertSqlSafe(claim_sql(backend));
         let rows: Vec<(ItemRow, Json<Case>)> = on_pool!(self, pool => {
             let mut tx = pool.begin_with(backend.begin_write()).await?;
-            let ids: Vec<(i64,)> = sqlx::query_as(select).bind(now).bind(i64::from(limit)).fetch_all(&mut *tx).await?;
+            for statement in claim_setup(backend) {
+                sqlx::query(sqlx::AssertSqlSafe(*statement)).execute(&mut *tx).await?;
+            }
+            let ids: Vec<(i64,)> = sqlx::query_as(select).bind(i64::from(limit)).fetch_all(&mut *tx).await?;
             if ids.is_empty() {
                 tx.rollback().await?;
                 return Ok(Vec::new());
             }
             let list = placeholders(3, ids.len());
             let sql = sqlx::AssertSqlSafe(format!(
-                "UPDATE exchange_outbox SET lease_owner = $1, lease_until = $2, attempts = attempts + 1
+                "UPDATE exchange_outbox SET lease_owner = $1, lease_until = {until}, next_attempt_at = {until},
+                     attempts = attempts + 1
                  WHERE id IN ({list}) AND state = 'pending'"
             ));
-            let mut update = sqlx::query(sql).bind(owner).bind(until);
+            let mut update = sqlx::query(sql).bind(owner).bind(lease.as_seconds_f64());
             for (id,) in &ids {
                 update = update.bind(*id);
             }
@@ -266,7 +292,7 @@ impl Store {
             }
             let rows = query.fetch_all(&mut *tx).await?;
             tx.commit().await?;
-            rows.into_iter().map(|(a, b, c, d, e, f, g, h, i, j, body)| ((a, b, c, d, e, f, g, h, i, j), body)).collect()
+            rows.into_iter().map(|(a, b, c, d, e, f, g, h, i, j, k, body)| ((a, b, c, d, e, f, g, h, i, j, k), body)).collect()
         });
         rows.into_iter()
             .map(|(row, Json(case))| {
@@ -286,56 +312,79 @@ impl Store {
         id: i64,
         owner: &str,
         settlement: &Settlement,
-        now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let settled = self
-            .settle_outbox_many(owner, &[(id, settlement.clone())], now)
+            .settle_outbox_many(owner, &[(id, settlement.clone())])
             .await?;
         Ok(settled.first().copied().unwrap_or(false))
     }
 
     /// Settles a worker's batch in one transaction (one commit, not one per item); one answer
-    /// per item, as `settle_outbox`.
+    /// per item, as `settle_outbox`. Times are the database's.
     pub async fn settle_outbox_many(
         &self,
         owner: &str,
         settlements: &[(i64, Settlement)],
-        now: DateTime<Utc>,
     ) -> Result<Vec<bool>, StoreError> {
-        let now = crate::systems::stamp(now);
         if settlements.is_empty() {
             return Ok(Vec::new());
         }
+        let backend = self.backend();
+        let settle = format!(
+            "UPDATE exchange_outbox SET state = $1, next_attempt_at = {next},
+                 last_error = COALESCE($3, last_error), delivered_at = CASE WHEN $1 = 'delivered' THEN {now} END,
+                 lease_owner = NULL, lease_until = NULL, head = (head AND $1 <> 'delivered'),
+                 failing_since = CASE WHEN $1 = 'pending' THEN COALESCE(failing_since, {now})
+                                      WHEN $1 = 'delivered' THEN NULL ELSE failing_since END
+             WHERE id = $4 AND lease_owner = $5 AND state = 'pending'
+             RETURNING system_id, case_no",
+            next = backend.now_plus("$2"),
+            now = backend.now(),
+        );
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(backend.begin_write()).await?;
             let mut settled = Vec::with_capacity(settlements.len());
+            let mut moved_on = std::collections::BTreeMap::<String, Vec<String>>::new();
             for (id, settlement) in settlements {
-                let (state, next, error, delivered_at) = match settlement {
-                    Settlement::Delivered => ("delivered", now, None, Some(now)),
-                    Settlement::Retry { next_attempt_at, error } => {
-                        ("pending", crate::systems::stamp(*next_attempt_at), Some(error.as_str()), None)
-                    }
-                    Settlement::Dead { error } => ("dead", now, Some(error.as_str()), None),
+                let (state, delay, error) = match settlement {
+                    Settlement::Delivered => ("delivered", 0.0, None),
+                    Settlement::Retry { delay, error } => ("pending", delay.as_seconds_f64(), Some(error.as_str())),
+                    Settlement::Dead { error } => ("dead", 0.0, Some(error.as_str())),
                 };
-                let done = sqlx::query(
-                    "UPDATE exchange_outbox SET state = $1, next_attempt_at = $2,
-                         last_error = COALESCE($3, last_error), delivered_at = $4, lease_owner = NULL, lease_until = NULL
-                     WHERE id = $5 AND lease_owner = $6 AND state = 'pending'",
-                )
+                let case: Option<(String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(settle.clone()))
                 .bind(state)
-                .bind(next)
+                .bind(delay)
                 .bind(error)
-                .bind(delivered_at)
                 .bind(*id)
                 .bind(owner)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                    == 1;
+                .fetch_optional(&mut *tx)
+                .await?;
+                let done = case.is_some();
+                if let Some((system_id, case_no)) = case && *settlement == Settlement::Delivered {
+                    moved_on.entry(system_id).or_default().push(case_no);
+                }
                 if done && let Settlement::Dead { error } = settlement {
                     audit!(tx, owner, "exchange.dead", &id.to_string(), serde_json::json!({ "error": error }))?;
                 }
                 settled.push(done);
+            }
+            // The next open version of each delivered case becomes its head, under the case's
+            // lock (the one enqueueing takes), so a version enqueued meanwhile is not passed over.
+            for (system_id, cases) in &moved_on {
+                let keys: Vec<&str> = cases.iter().map(String::as_str).collect();
+                LockKeys::lock_keys(&mut tx, system_id, &keys).await?;
+                for case_no in cases {
+                    sqlx::query(
+                        "UPDATE exchange_outbox SET head = TRUE WHERE id = (
+                             SELECT e.id FROM exchange_outbox e
+                             WHERE e.system_id = $1 AND e.case_no = $2 AND e.state <> 'delivered'
+                             ORDER BY e.version LIMIT 1)",
+                    )
+                    .bind(system_id)
+                    .bind(case_no)
+                    .execute(&mut *tx)
+                    .await?;
+                }
             }
             let delivered = settlements
                 .iter()
@@ -369,6 +418,19 @@ impl Store {
             delivered,
             oldest_pending_at,
         })
+    }
+
+    /// Since when the longest-failing pending item has been failing (through the partial index
+    /// `exchange_outbox_failing`): how long the exchange has been unreachable, or None.
+    pub async fn outbox_failing_since(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let (since,): (Option<DateTime<Utc>>,) = on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT MIN(failing_since) FROM exchange_outbox WHERE state = 'pending' AND failing_since IS NOT NULL",
+            )
+            .fetch_one(pool)
+            .await?
+        });
+        Ok(since)
     }
 
     /// Items of a case or of the whole outbox in one state, oldest first (at most `limit`).
@@ -411,9 +473,14 @@ impl Store {
     /// Puts dead items back in the queue (attempts reset, due now), each with an audit event under
     /// `actor`. Naming an id that is not a dead item refuses the whole replay and changes nothing.
     pub async fn replay_outbox(&self, which: &Replay, actor: &str) -> Result<Vec<OutboxItem>, StoreError> {
-        let now = crate::systems::stamp(Utc::now());
         let backend = self.backend();
-        let rows: Vec<ItemRow> = on_pool!(self, pool => {
+        let replay = format!(
+            "UPDATE exchange_outbox SET state = 'pending', attempts = 0, next_attempt_at = {},
+                 lease_owner = NULL, lease_until = NULL, failing_since = NULL WHERE id = $1
+             RETURNING next_attempt_at",
+            backend.now()
+        );
+        let rows: Vec<(ItemRow, DateTime<Utc>)> = on_pool!(self, pool => {
             let mut tx = pool.begin_with(backend.begin_write()).await?;
             let rows: Vec<ItemRow> = match which {
                 Replay::Ids(ids) => {
@@ -445,30 +512,26 @@ impl Store {
                     sqlx::query_as(sql).bind(system_id.as_deref()).fetch_all(&mut *tx).await?
                 }
             };
+            let mut due = Vec::with_capacity(rows.len());
             for row in &rows {
-                sqlx::query(
-                    "UPDATE exchange_outbox SET state = 'pending', attempts = 0, next_attempt_at = $1,
-                         lease_owner = NULL, lease_until = NULL WHERE id = $2",
-                )
-                .bind(now)
-                .bind(row.0)
-                .execute(&mut *tx)
-                .await?;
+                let (at,): (DateTime<Utc>,) = sqlx::query_as(sqlx::AssertSqlSafe(replay.clone())).bind(row.0).fetch_one(&mut *tx).await?;
+                due.push(at);
                 let key = format!("{}/{}/{}", row.1, row.2, row.3);
                 audit!(tx, actor, "exchange.replay", &row.0.to_string(), serde_json::json!({ "item": key, "last_error": row.8 }))?;
             }
             tx.commit().await?;
-            rows
+            rows.into_iter().zip(due).collect::<Vec<_>>()
         });
         if !rows.is_empty() {
             wake_workers();
         }
         rows.into_iter()
-            .map(|row| {
+            .map(|(row, due)| {
                 let mut replayed = item(row)?;
                 replayed.state = OutboxState::Pending;
                 replayed.attempts = 0;
-                replayed.next_attempt_at = now;
+                replayed.next_attempt_at = due;
+                replayed.failing_since = None;
                 Ok(replayed)
             })
             .collect()

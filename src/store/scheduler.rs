@@ -67,7 +67,8 @@ pub struct Notification {
     pub reminder_count: i64,
     pub day: NaiveDate,
     pub created_at: DateTime<Utc>,
-    /// `queued` (not yet accepted by the webhook) or `delivered`.
+    /// `queued` (not yet accepted by the webhook), `delivered`, or `failed` (refused, or still
+    /// not accepted at the retry horizon).
     pub delivery_state: String,
     pub attempts: i64,
     pub next_attempt_at: DateTime<Utc>,
@@ -420,13 +421,14 @@ impl Store {
         Ok(rows.into_iter().map(notification).collect())
     }
 
-    /// Records a delivery attempt: `Ok(())` delivered, `Err(why)` stays queued until `retry_at`.
+    /// Records a delivery attempt: `Ok(())` delivered, `Err(why)` stays queued until `retry_at`,
+    /// or without one is `failed` (a permanent answer, or past the retry horizon).
     pub async fn settle_notification(
         &self,
         id: i64,
         result: Result<(), &str>,
         now: DateTime<Utc>,
-        retry_at: DateTime<Utc>,
+        retry_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -443,7 +445,9 @@ impl Store {
                 }
                 Err(error) => {
                     sqlx::query(
-                        "UPDATE notifications SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3
+                        "UPDATE notifications SET attempts = attempts + 1, last_error = $2,
+                         next_attempt_at = COALESCE($3, next_attempt_at),
+                         delivery_state = CASE WHEN $3 IS NULL THEN 'failed' ELSE delivery_state END
                          WHERE id = $1",
                     )
                     .bind(id)

@@ -74,7 +74,19 @@ fn full_scans(backend: Backend, plan: &str, table: &str) -> Vec<String> {
 
 /// Fails when the plan of `sql` scans the whole of `table`; returns the plan.
 pub async fn check_plan(store: &Store, what: &str, sql: &str, args: &[PlanArg], table: &str) -> String {
-    let plan = store.explain(sql, args).await.expect("explain");
+    check_plan_with(store, what, &[], sql, args, table).await
+}
+
+/// [`check_plan`] after `setup` (the planner settings the statement runs with).
+pub async fn check_plan_with(
+    store: &Store,
+    what: &str,
+    setup: &[&str],
+    sql: &str,
+    args: &[PlanArg],
+    table: &str,
+) -> String {
+    let plan = store.explain_with(setup, sql, args).await.expect("explain");
     let scans = full_scans(store.backend(), &plan, table);
     assert!(
         scans.is_empty(),
