@@ -229,7 +229,7 @@ mod tests {
         let config = Config::parse(good).unwrap();
         assert_eq!(
             config.bridge.unwrap().keys[0].cipher,
-            crate::bridge::Cipher::Sm4Gcm
+            ronghe_crypto::Cipher::Sm4Gcm
         );
     }
 }

@@ -313,7 +313,7 @@ fn export_writes_the_range_and_signs_it_with_the_node_key() {
     assert_eq!(signed["key_id"], "k1");
 
     // The node's public key, as `Keyring::public_keys` gives it, verifies the documented statement.
-    let keys = common::bridge_keys("k1", &[("k1", ronghe::bridge::Cipher::Aes256Gcm)]);
+    let keys = common::bridge_keys("k1", &[("k1", ronghe_crypto::Cipher::Aes256Gcm)]);
     let keyring = ronghe::bridge::Keyring::build(&keys, &common::bridge_secrets(&keys)).expect("keys");
     let (_, public) = keyring
         .public_keys()

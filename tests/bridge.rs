@@ -8,13 +8,14 @@ mod common;
 
 use base64::Engine as _;
 use chrono::{Duration, Utc};
-use ronghe::bridge::Cipher;
 use ronghe::server::AppState;
-use ronghe_adapters::signing::{Algorithm, Signer};
+use ronghe_adapters::signing::Signer;
 use ronghe_adapters::sim::data;
 use ronghe_adapters::sim::data::LegacyAccount;
 use ronghe_adapters::sim::rest::{self, API_KEY, RestSim};
 use ronghe_adapters::sim::{SimBridge, SimOptions};
+use ronghe_crypto::Cipher;
+use ronghe_crypto::MacAlgorithm;
 use serde_json::{Value, json};
 
 const SYSTEM: &str = "sim-rest";
@@ -245,6 +246,18 @@ async fn platform_user_reaches_the_legacy_system_as_the_right_account() {
     assert_eq!((status, error_code(&body)), (403, "ticket_tampered"));
     let (status, body) = platform.redeem(SYSTEM, secret, "garbage").await;
     assert_eq!((status, error_code(&body)), (400, "ticket_malformed"));
+    // A header naming another algorithm than the system's is refused whatever it signs (issue 18).
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut header: Value =
+        serde_json::from_slice(&b64.decode(ticket.split('.').next().unwrap()).unwrap()).unwrap();
+    header["alg"] = "none".into();
+    let unsigned = format!(
+        "{}.{}.",
+        b64.encode(header.to_string()),
+        ticket.split('.').nth(1).unwrap()
+    );
+    let (status, body) = platform.redeem(SYSTEM, secret, &unsigned).await;
+    assert_eq!((status, error_code(&body)), (403, "ticket_wrong_algorithm"));
     let stale = platform
         .bridge
         .issue(
@@ -412,7 +425,7 @@ async fn platform_user_reaches_the_legacy_system_as_the_right_account() {
     stranger["applicant"]["accountId"] = json!("u09999");
     let body = json!([mine, stranger]).to_string();
     let path = format!("/api/v1/writeback/{SYSTEM}");
-    let signed = Signer::new("k", Algorithm::HmacSha256, b"bridge-writeback-secret".to_vec())
+    let signed = Signer::new("k", MacAlgorithm::HmacSha256, b"bridge-writeback-secret".to_vec())
         .sign("POST", &path, body.as_bytes())
         .unwrap();
     let mut push = platform

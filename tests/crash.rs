@@ -13,10 +13,11 @@ use std::time::{Duration, Instant};
 
 use common::binary::Server;
 use ronghe::store::{Store, StoreOptions};
-use ronghe_adapters::signing::{Algorithm, Signer};
+use ronghe_adapters::signing::Signer;
 use ronghe_adapters::sim::exchange::ExchangeSim;
 use ronghe_adapters::sim::soap::{Push, SoapSim};
 use ronghe_adapters::sim::{SimOptions, data, rest};
+use ronghe_crypto::MacAlgorithm;
 use serde_json::Value;
 
 const SYSTEM: &str = "sim-rest";
@@ -156,7 +157,7 @@ async fn soap_to_exchange(dir: tempfile::TempDir, database_url: String) {
     })
     .await
     .unwrap();
-    let signer = Signer::new("k", Algorithm::HmacSm3, SECRET.as_bytes().to_vec());
+    let signer = Signer::new("k", MacAlgorithm::HmacSm3, SECRET.as_bytes().to_vec());
     let push = Push::new(format!("{}/soap/sim-soap/writeback", node.base), Some(signer));
     let pushed = sim.push_completed(&push).await.unwrap();
     assert_eq!(pushed, sim.completed().len());
@@ -208,7 +209,7 @@ async fn the_soap_simulator_reaches_the_exchange_through_ronghe_on_postgres() {
 async fn kill_and_restart(dir: tempfile::TempDir, database_url: String) {
     let exchange = ExchangeSim::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let config_path = platform(dir.path(), &database_url, &exchange.endpoint(), SYSTEM);
-    let signer = Signer::new("k", Algorithm::HmacSm3, SECRET.as_bytes().to_vec());
+    let signer = Signer::new("k", MacAlgorithm::HmacSm3, SECRET.as_bytes().to_vec());
     let acked = Arc::new(Mutex::new(Vec::new()));
     let node = Server::start(&database_url, std::path::Path::new(&config_path));
     let clients: Vec<_> = (0..CLIENTS)

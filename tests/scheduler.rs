@@ -31,7 +31,8 @@ struct Hook {
 }
 
 async fn hook(secret: Option<&'static str>) -> Hook {
-    use ronghe_adapters::signing::{self, Algorithm, SignedParts};
+    use ronghe_adapters::signing::{self, SignedParts};
+    use ronghe_crypto::MacAlgorithm;
     let up = Arc::new(AtomicBool::new(false));
     let received: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
     let (u, r) = (up.clone(), received.clone());
@@ -57,7 +58,7 @@ async fn hook(secret: Option<&'static str>) -> Hook {
                             signature: header(signing::SIGNATURE),
                         };
                         if header(signing::KEY_ID) != "ronghe"
-                            || !signing::verify(Algorithm::HmacSha256, secret.as_bytes(), &parts, &body)
+                            || !signing::verify(MacAlgorithm::HmacSha256, secret.as_bytes(), &parts, &body)
                         {
                             return StatusCode::UNAUTHORIZED;
                         }

@@ -14,12 +14,13 @@ use chrono::Utc;
 use ronghe::intake::Intake;
 use ronghe::server::AppState;
 use ronghe::store::{NewQualityItem, QualityReason, Store};
-use ronghe_adapters::signing::{Algorithm, Signer};
+use ronghe_adapters::signing::Signer;
 use ronghe_adapters::sim::SimOptions;
 use ronghe_adapters::sim::data;
 use ronghe_adapters::sim::rest;
 use ronghe_adapters::sim::soap::{Push, SoapSim};
 use ronghe_adapters::soap::SoapVersion;
+use ronghe_crypto::{Cipher, MacAlgorithm};
 use serde_json::{Value, json};
 
 const REST: &str = "sim-rest";
@@ -64,11 +65,11 @@ soap_record = "办件"
 }
 
 fn sha() -> Signer {
-    Signer::new("k-sha", Algorithm::HmacSha256, SHA_SECRET.as_bytes().to_vec())
+    Signer::new("k-sha", MacAlgorithm::HmacSha256, SHA_SECRET.as_bytes().to_vec())
 }
 
 fn sm3() -> Signer {
-    Signer::new("k-sm3", Algorithm::HmacSm3, SM3_SECRET.as_bytes().to_vec())
+    Signer::new("k-sm3", MacAlgorithm::HmacSm3, SM3_SECRET.as_bytes().to_vec())
 }
 
 struct Platform {
@@ -233,8 +234,10 @@ async fn json_pushes(platform: Platform) {
     let (status, body) = platform.push(&sm3(), REST, &batch).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["accepted"], 3, "{body}");
-    let key = ronghe_adapters::signing::sm4_key(SM4_KEY).unwrap();
-    let (status, body) = platform.push(&sm3().with_sm4(key), REST, &rest_record(4)).await;
+    let key = Cipher::Sm4Gcm.key_from_hex(SM4_KEY).unwrap();
+    let (status, body) = platform
+        .push(&sm3().with_encryption(key), REST, &rest_record(4))
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(results(&body)[0]["result"], "accepted", "{body}");
     assert_eq!(platform.stored().await, (5, 0));
@@ -382,8 +385,8 @@ async fn the_soap_simulator_pushes_gbk_envelopes_signed_and_encrypted() {
     assert_eq!(platform.stored().await, (completed.len() as i64, 0));
 
     // A subset again, in one SOAP 1.1 envelope, SM4-encrypted: duplicates with their receipts.
-    let key = ronghe_adapters::signing::sm4_key(SM4_KEY).unwrap();
-    let push = Push::new(&url, Some(sha().with_sm4(key)));
+    let key = Cipher::Sm4Gcm.key_from_hex(SM4_KEY).unwrap();
+    let push = Push::new(&url, Some(sha().with_encryption(key)));
     let answer = push.send(&completed[..2]).await.unwrap();
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert!(
@@ -450,7 +453,7 @@ async fn the_soap_simulator_pushes_gbk_envelopes_signed_and_encrypted() {
     assert_eq!(status, 404);
 
     // A push signed with a key the system does not have: a fault that names no part.
-    let stranger = Signer::new("k-none", Algorithm::HmacSm3, SM3_SECRET.as_bytes().to_vec());
+    let stranger = Signer::new("k-none", MacAlgorithm::HmacSm3, SM3_SECRET.as_bytes().to_vec());
     let answer = Push::new(&url, Some(stranger))
         .send(&completed[..1])
         .await
@@ -489,13 +492,13 @@ async fn authentication_failures_look_alike_and_store_nothing() {
     let future = sha()
         .sign_at("POST", &path, &body, now + 3600, "n-future")
         .unwrap();
-    let unknown_key = Signer::new("k-none", Algorithm::HmacSha256, SHA_SECRET.as_bytes().to_vec())
+    let unknown_key = Signer::new("k-none", MacAlgorithm::HmacSha256, SHA_SECRET.as_bytes().to_vec())
         .sign("POST", &path, &body)
         .unwrap();
-    let wrong_secret = Signer::new("k-sha", Algorithm::HmacSha256, b"guess".to_vec())
+    let wrong_secret = Signer::new("k-sha", MacAlgorithm::HmacSha256, b"guess".to_vec())
         .sign("POST", &path, &body)
         .unwrap();
-    let wrong_algorithm = Signer::new("k-sha", Algorithm::HmacSm3, SHA_SECRET.as_bytes().to_vec())
+    let wrong_algorithm = Signer::new("k-sha", MacAlgorithm::HmacSm3, SHA_SECRET.as_bytes().to_vec())
         .sign("POST", &path, &body)
         .unwrap();
     let other_path = sha().sign("POST", "/api/v1/writeback/sim-soap", &body).unwrap();
@@ -533,7 +536,7 @@ async fn authentication_failures_look_alike_and_store_nothing() {
     assert!(error["error"].get("field").is_none());
 
     // A retired key: forbidden, in the same shape.
-    let retired = Signer::new("k-old", Algorithm::HmacSha256, SHA_SECRET.as_bytes().to_vec());
+    let retired = Signer::new("k-old", MacAlgorithm::HmacSha256, SHA_SECRET.as_bytes().to_vec());
     let (status, text) = platform.signed(&retired, &path, json, &body).await;
     assert_eq!(status, 403, "{text}");
     let error: Value = serde_json::from_str(&text).unwrap();

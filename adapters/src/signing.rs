@@ -1,17 +1,15 @@
-//! Signed requests between legacy systems and ronghe's write-back intake, shared by the
-//! platform's verifier and by the clients (simulators, tests): the four `X-Ronghe-*` headers,
-//! the string to sign (`METHOD\nPATH\nTIMESTAMP\nNONCE\nhex(SHA-256(body as sent))`), HMAC-SHA256
-//! or HMAC-SM3 in hex compared in constant time, and optional SM4-GCM payload encryption
-//! (`X-Ronghe-Encryption: sm4-gcm`, body = 12-byte nonce || ciphertext and tag). A signature
-//! covers the bytes as sent, so an encrypted body is signed encrypted.
+//! Signed HTTP requests, one scheme for every direction: pushes from legacy systems to ronghe's
+//! write-back intake (verified there), ronghe's webhook notifications, and the REST driver's
+//! `hmac` auth towards legacy systems. The string to sign is
+//! `METHOD\nTARGET\nTIMESTAMP\nNONCE\nhex(SHA-256(body as sent))` (TARGET is the path, with the
+//! query when there is one), MACed with a `ronghe_crypto::MacAlgorithm` and sent in lowercase
+//! hex; the headers that carry key id, timestamp, nonce and signature are the write-back's
+//! `X-Ronghe-*` unless a `HeaderNames` says otherwise. Write-back bodies may be sealed with
+//! SM4-GCM (`X-Ronghe-Encryption: sm4-gcm`, body = 12-byte nonce || ciphertext and tag); a
+//! signature covers the bytes as sent, so an encrypted body is signed encrypted.
 
-use aes_gcm::AesGcm;
-use aes_gcm::aead::generic_array::typenum::U12;
-use aes_gcm::aead::{Aead, KeyInit};
-use hmac::{Hmac, Mac};
-use serde::Deserialize;
+use ronghe_crypto::{CryptoError, MacAlgorithm, Named as _, SealingKey};
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq as _;
 
 /// The key id the request is signed with.
 pub const KEY_ID: &str = "x-ronghe-key-id";
@@ -19,57 +17,32 @@ pub const KEY_ID: &str = "x-ronghe-key-id";
 pub const TIMESTAMP: &str = "x-ronghe-timestamp";
 /// A value used once per key and system inside the timestamp window.
 pub const NONCE: &str = "x-ronghe-nonce";
-/// The HMAC of the string to sign, in lowercase hex.
+/// The MAC of the string to sign, in lowercase hex.
 pub const SIGNATURE: &str = "x-ronghe-signature";
-/// `sm4-gcm` when the body is encrypted.
+/// The cipher's name (`sm4-gcm`) when the body is encrypted.
 pub const ENCRYPTION: &str = "x-ronghe-encryption";
-/// The only payload encryption there is.
-pub const SM4_GCM: &str = "sm4-gcm";
 
-type Sm4Gcm = AesGcm<sm4::Sm4, U12>;
-
-/// The MAC of a signature.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Algorithm {
-    HmacSha256,
-    /// HMAC with SM3 (GB/T 32905), for systems bound to the national commercial algorithms.
-    HmacSm3,
+/// The headers a signed request carries its key id, timestamp, nonce and signature in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeaderNames {
+    pub key_id: &'static str,
+    pub timestamp: &'static str,
+    pub nonce: &'static str,
+    pub signature: &'static str,
 }
 
-impl Algorithm {
-    pub fn name(self) -> &'static str {
-        match self {
-            Algorithm::HmacSha256 => "hmac-sha256",
-            Algorithm::HmacSm3 => "hmac-sm3",
-        }
-    }
-
-    fn mac(self, secret: &[u8], message: &[u8]) -> Vec<u8> {
-        match self {
-            Algorithm::HmacSha256 => {
-                // HMAC takes keys of any length; `new_from_slice` cannot fail for it.
-                let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(secret) else {
-                    unreachable!("HMAC accepts keys of any length")
-                };
-                mac.update(message);
-                mac.finalize().into_bytes().to_vec()
-            }
-            Algorithm::HmacSm3 => {
-                let Ok(mut mac) = <Hmac<sm3::Sm3> as Mac>::new_from_slice(secret) else {
-                    unreachable!("HMAC accepts keys of any length")
-                };
-                mac.update(message);
-                mac.finalize().into_bytes().to_vec()
-            }
-        }
-    }
-}
+/// The write-back's (and the webhook's) headers.
+pub const RONGHE_HEADERS: HeaderNames = HeaderNames {
+    key_id: KEY_ID,
+    timestamp: TIMESTAMP,
+    nonce: NONCE,
+    signature: SIGNATURE,
+};
 
 /// The string a signature covers.
-pub fn string_to_sign(method: &str, path: &str, timestamp: &str, nonce: &str, body: &[u8]) -> String {
+pub fn string_to_sign(method: &str, target: &str, timestamp: &str, nonce: &str, body: &[u8]) -> String {
     format!(
-        "{}\n{path}\n{timestamp}\n{nonce}\n{}",
+        "{}\n{target}\n{timestamp}\n{nonce}\n{}",
         method.to_ascii_uppercase(),
         hex::encode(Sha256::digest(body))
     )
@@ -77,37 +50,33 @@ pub fn string_to_sign(method: &str, path: &str, timestamp: &str, nonce: &str, bo
 
 /// The hex signature of a request.
 pub fn sign(
-    algorithm: Algorithm,
+    algorithm: MacAlgorithm,
     secret: &[u8],
     method: &str,
-    path: &str,
+    target: &str,
     timestamp: &str,
     nonce: &str,
     body: &[u8],
 ) -> String {
     hex::encode(algorithm.mac(
         secret,
-        string_to_sign(method, path, timestamp, nonce, body).as_bytes(),
+        string_to_sign(method, target, timestamp, nonce, body).as_bytes(),
     ))
 }
 
 /// Whether `signature` (hex, as received) is right for the request; constant time in the MAC.
-pub fn verify(algorithm: Algorithm, secret: &[u8], request: &SignedParts<'_>, body: &[u8]) -> bool {
+pub fn verify(algorithm: MacAlgorithm, secret: &[u8], request: &SignedParts<'_>, body: &[u8]) -> bool {
     let Ok(given) = hex::decode(request.signature) else {
         return false;
     };
-    let expected = algorithm.mac(
-        secret,
-        string_to_sign(
-            request.method,
-            request.path,
-            request.timestamp,
-            request.nonce,
-            body,
-        )
-        .as_bytes(),
+    let message = string_to_sign(
+        request.method,
+        request.path,
+        request.timestamp,
+        request.nonce,
+        body,
     );
-    given.len() == expected.len() && bool::from(expected.ct_eq(&given))
+    algorithm.verify(secret, message.as_bytes(), &given)
 }
 
 /// The signed parts of a received request.
@@ -120,54 +89,14 @@ pub struct SignedParts<'a> {
     pub signature: &'a str,
 }
 
-/// Why an encrypted payload could not be opened or sealed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CryptoError {
-    #[error("the SM4 key must be 32 hex characters (16 bytes)")]
-    Key,
-    #[error("no random bytes available")]
-    Random,
-    #[error("the encrypted body does not open with this key")]
-    Open,
-}
-
-/// An SM4 key from its hex form.
-pub fn sm4_key(hex_key: &str) -> Result<[u8; 16], CryptoError> {
-    let bytes = hex::decode(hex_key.trim()).map_err(|_| CryptoError::Key)?;
-    bytes.try_into().map_err(|_| CryptoError::Key)
-}
-
-/// Encrypts a body: a fresh 12-byte nonce, then the ciphertext with its tag.
-pub fn encrypt(key: &[u8; 16], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    let mut nonce = [0u8; 12];
-    getrandom::fill(&mut nonce).map_err(|_| CryptoError::Random)?;
-    let sealed = Sm4Gcm::new(key.into())
-        .encrypt((&nonce).into(), plaintext)
-        .map_err(|_| CryptoError::Open)?;
-    let mut out = Vec::with_capacity(12 + sealed.len());
-    out.extend_from_slice(&nonce);
-    out.extend_from_slice(&sealed);
-    Ok(out)
-}
-
-/// Opens a body sealed by `encrypt`.
-pub fn decrypt(key: &[u8; 16], body: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    if body.len() < 12 + 16 {
-        return Err(CryptoError::Open);
-    }
-    let (nonce, sealed) = body.split_at(12);
-    Sm4Gcm::new(key.into())
-        .decrypt(nonce.into(), sealed)
-        .map_err(|_| CryptoError::Open)
-}
-
 /// A client's credentials: builds the headers (and the body as sent) for a request.
 #[derive(Clone)]
 pub struct Signer {
     pub key_id: String,
-    pub algorithm: Algorithm,
+    pub algorithm: MacAlgorithm,
     secret: Vec<u8>,
-    encryption: Option<[u8; 16]>,
+    headers: HeaderNames,
+    encryption: Option<SealingKey>,
 }
 
 impl std::fmt::Debug for Signer {
@@ -175,7 +104,7 @@ impl std::fmt::Debug for Signer {
         f.debug_struct("Signer")
             .field("key_id", &self.key_id)
             .field("algorithm", &self.algorithm)
-            .field("encrypted", &self.encryption.is_some())
+            .field("encryption", &self.encryption.as_ref().map(SealingKey::cipher))
             .finish_non_exhaustive()
     }
 }
@@ -188,17 +117,24 @@ pub struct Signed {
 }
 
 impl Signer {
-    pub fn new(key_id: impl Into<String>, algorithm: Algorithm, secret: impl Into<Vec<u8>>) -> Signer {
+    pub fn new(key_id: impl Into<String>, algorithm: MacAlgorithm, secret: impl Into<Vec<u8>>) -> Signer {
         Signer {
             key_id: key_id.into(),
             algorithm,
             secret: secret.into(),
+            headers: RONGHE_HEADERS,
             encryption: None,
         }
     }
 
-    /// Encrypts every body with this SM4 key before signing it.
-    pub fn with_sm4(mut self, key: [u8; 16]) -> Signer {
+    /// Sends key id, timestamp, nonce and signature in these headers instead.
+    pub fn with_header_names(mut self, headers: HeaderNames) -> Signer {
+        self.headers = headers;
+        self
+    }
+
+    /// Seals every body with this key (the write-back takes `sm4-gcm`) before signing it.
+    pub fn with_encryption(mut self, key: SealingKey) -> Signer {
         self.encryption = Some(key);
         self
     }
@@ -221,9 +157,25 @@ impl Signer {
         nonce: &str,
     ) -> Result<Signed, CryptoError> {
         let body = match &self.encryption {
-            Some(key) => encrypt(key, body)?,
+            Some(key) => key.seal(&[], body)?,
             None => body.to_vec(),
         };
+        let mut headers = self.headers_at(method, path, &body, timestamp, nonce);
+        if let Some(key) = &self.encryption {
+            headers.push((ENCRYPTION, key.cipher().name().to_owned()));
+        }
+        Ok(Signed { headers, body })
+    }
+
+    /// The key id, timestamp, nonce and signature headers for `body` exactly as it is sent.
+    pub fn headers_at(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        timestamp: i64,
+        nonce: &str,
+    ) -> Vec<(&'static str, String)> {
         let timestamp = timestamp.to_string();
         let signature = sign(
             self.algorithm,
@@ -232,28 +184,26 @@ impl Signer {
             path,
             &timestamp,
             nonce,
-            &body,
+            body,
         );
-        let mut headers = vec![
-            (KEY_ID, self.key_id.clone()),
-            (TIMESTAMP, timestamp),
-            (NONCE, nonce.to_owned()),
-            (SIGNATURE, signature),
-        ];
-        if self.encryption.is_some() {
-            headers.push((ENCRYPTION, SM4_GCM.to_owned()));
-        }
-        Ok(Signed { headers, body })
+        vec![
+            (self.headers.key_id, self.key_id.clone()),
+            (self.headers.timestamp, timestamp),
+            (self.headers.nonce, nonce.to_owned()),
+            (self.headers.signature, signature),
+        ]
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use ronghe_crypto::Cipher;
+
     use super::*;
 
     #[test]
     fn signatures_verify_and_tampering_does_not() {
-        for algorithm in [Algorithm::HmacSha256, Algorithm::HmacSm3] {
+        for algorithm in [MacAlgorithm::HmacSha256, MacAlgorithm::HmacSm3] {
             let signer = Signer::new("k1", algorithm, b"secret".to_vec());
             let signed = signer
                 .sign_at("post", "/api/v1/writeback/x", b"{}", 1_700_000_000, "n1")
@@ -288,18 +238,47 @@ mod tests {
         }
         // The two MACs differ.
         assert_ne!(
-            sign(Algorithm::HmacSha256, b"s", "POST", "/", "1", "n", b""),
-            sign(Algorithm::HmacSm3, b"s", "POST", "/", "1", "n", b"")
+            sign(MacAlgorithm::HmacSha256, b"s", "POST", "/", "1", "n", b""),
+            sign(MacAlgorithm::HmacSm3, b"s", "POST", "/", "1", "n", b"")
         );
     }
 
     #[test]
-    fn sm4_bodies_round_trip_and_refuse_other_keys() {
-        let key = sm4_key("00112233445566778899aabbccddeeff").unwrap();
-        let sealed = encrypt(&key, "办件".as_bytes()).unwrap();
-        assert_eq!(decrypt(&key, &sealed).unwrap(), "办件".as_bytes());
-        let other = sm4_key("ffeeddccbbaa99887766554433221100").unwrap();
-        assert_eq!(decrypt(&other, &sealed), Err(CryptoError::Open));
-        assert_eq!(sm4_key("abc"), Err(CryptoError::Key));
+    fn the_signature_matches_an_independent_computation() {
+        // Computed with Python: hmac.new(b"k", b"GET\n/api/cases?page=1\n1700000000\nabc\n" +
+        // hashlib.sha256(b"").hexdigest().encode(), hashlib.sha256).hexdigest()
+        assert_eq!(
+            sign(
+                MacAlgorithm::HmacSha256,
+                b"k",
+                "GET",
+                "/api/cases?page=1",
+                "1700000000",
+                "abc",
+                b""
+            ),
+            "50992288a8daca779a0a1dc5c3db30d679c65c968761cb5b1b1be01300ffd043"
+        );
+    }
+
+    #[test]
+    fn encrypted_bodies_are_signed_as_sent_and_open_with_the_key() {
+        let key = Cipher::Sm4Gcm
+            .key_from_hex("00112233445566778899aabbccddeeff")
+            .unwrap();
+        let signer =
+            Signer::new("k1", MacAlgorithm::HmacSm3, b"secret".to_vec()).with_encryption(key.clone());
+        let signed = signer.sign_at("POST", "/w", "办件".as_bytes(), 1, "n").unwrap();
+        assert!(signed.headers.contains(&(ENCRYPTION, "sm4-gcm".to_owned())));
+        assert_eq!(key.open(&[], &signed.body).unwrap(), "办件".as_bytes());
+        let signature = &signed.headers[3].1;
+        let parts = SignedParts {
+            method: "POST",
+            path: "/w",
+            timestamp: "1",
+            nonce: "n",
+            signature,
+        };
+        assert!(verify(MacAlgorithm::HmacSm3, b"secret", &parts, &signed.body));
     }
 }

@@ -5,8 +5,10 @@
 use std::collections::HashMap;
 
 use futures_util::TryStreamExt;
+use ronghe_adapters::signing;
 use ronghe_adapters::sim::{FaultPlan, SimOptions, rest::RestSim};
 use ronghe_adapters::{Adapter, AdapterConfig, Checkpoint, ErrorClass, Fixed, Record};
+use ronghe_crypto::MacAlgorithm;
 use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -257,15 +259,17 @@ async fn auth_variants_send_their_credentials() {
                 Some(q) => format!("{}?{q}", req.url.path()),
                 None => req.url.path().to_owned(),
             };
-            let expected = ronghe_adapters::rest::hmac_signature(
-                "s3cret",
-                "GET",
-                &path_and_query,
-                &h("x-timestamp"),
-                &h("x-nonce"),
-                &req.body,
-            );
-            h("x-key-id") == "kid" && h("x-signature") == expected
+            let (timestamp, nonce, signature) = (h("x-timestamp"), h("x-nonce"), h("x-signature"));
+            let parts = signing::SignedParts {
+                method: "GET",
+                path: &path_and_query,
+                timestamp: &timestamp,
+                nonce: &nonce,
+                signature: &signature,
+            };
+            h("x-key-id") == "kid"
+                && nonce.len() == 16
+                && signing::verify(MacAlgorithm::HmacSha256, b"s3cret", &parts, &req.body)
         })
         .respond_with(ResponseTemplate::new(200).set_body_json(items(0..1)))
         .mount(&server)

@@ -122,8 +122,7 @@ pub fn secret_hash(secret: &str) -> String {
 
 /// Constant-time comparison of two hashes in hex.
 pub fn same_hash(a: &str, b: &str) -> bool {
-    use subtle::ConstantTimeEq;
-    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+    ronghe_crypto::constant_time_eq(a.as_bytes(), b.as_bytes())
 }
 
 #[derive(Debug, thiserror::Error)]

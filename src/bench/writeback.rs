@@ -11,10 +11,11 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::Context as _;
 use axum::Router;
 use axum::routing::post;
-use ronghe_adapters::signing::{Algorithm, Signer};
+use ronghe_adapters::signing::Signer;
 use ronghe_adapters::sim::exchange::ExchangeSim;
 use ronghe_adapters::sim::{data, rest};
 use ronghe_adapters::{Fixed, Raw};
+use ronghe_crypto::MacAlgorithm;
 use serde_json::Value;
 
 use super::Figure;
@@ -35,7 +36,7 @@ fn config(secret: &str) -> String {
 /// The signer of the benchmark's pushes, and the path they go to.
 pub(super) fn signer() -> (Signer, String) {
     (
-        Signer::new("bench", Algorithm::HmacSha256, SECRET.as_bytes().to_vec()),
+        Signer::new("bench", MacAlgorithm::HmacSha256, SECRET.as_bytes().to_vec()),
         format!("/api/v1/writeback/{SYSTEM}"),
     )
 }

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use ronghe_adapters::config::{Issues, parse_toml};
 use ronghe_adapters::{ConfigIssue, SecretRef};
+use ronghe_crypto::Signature;
 use serde::Deserialize;
 
 use super::identity::Level;
@@ -28,9 +29,11 @@ pub struct BridgeConfig {
     pub ticket_lifetime_seconds: u32,
     /// How tickets for this system are signed: `hmac-sha256` (default), `hmac-sm3`, or
     /// `ed25519` for a system that verifies tickets offline with the keys at
-    /// `GET /api/v1/bridge/keys`.
+    /// `GET /api/v1/bridge/keys`. Tokens are verified with this algorithm only: one whose header
+    /// names another is refused (`ticket_wrong_algorithm`), so changing it refuses the tickets
+    /// and proofs still outstanding.
     #[serde(default)]
-    pub signature: TicketSignature,
+    pub signature: Signature,
     /// Where the platform may send a user with a ticket (allow-list). A requested callback must
     /// have the same scheme, host and port as one of these, and a path at or below its path.
     #[serde(default)]
@@ -45,18 +48,6 @@ pub struct BridgeConfig {
 
 fn default_lifetime() -> u32 {
     60
-}
-
-/// The signature on tickets for a system.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum TicketSignature {
-    #[default]
-    HmacSha256,
-    /// HMAC with SM3 (GB/T 32905), for systems bound to the national commercial algorithms.
-    HmacSm3,
-    /// Ed25519: anyone holding the public key can verify.
-    Ed25519,
 }
 
 /// How a system authenticates to the bridge (one `type` per scheme; the write-back issue adds
@@ -224,7 +215,10 @@ field = "userName"
     fn a_complete_config_parses() {
         let config = BridgeConfig::parse(EXAMPLE).unwrap();
         assert_eq!(config.minimum_level, Level::Basic);
-        assert_eq!(config.signature, TicketSignature::HmacSm3);
+        assert_eq!(
+            config.signature,
+            Signature::Mac(ronghe_crypto::MacAlgorithm::HmacSm3)
+        );
         assert_eq!(config.attributes[0].codes["natural_person"], "1");
         let allowed = |u: &str| config.allows_callback(&url::Url::parse(u).unwrap());
         assert!(allowed("https://scjg.example.gov.cn/sso/login?x=1"));

@@ -1,26 +1,18 @@
 //! The bridge's keys: the `[bridge]` table of the node config (key ids and secret references,
 //! never key material), and the `Keyring` built from it. Each key id names one 32-byte master
 //! secret from which HKDF-SHA256 derives separate subkeys: one that seals personal values at rest
-//! (AES-256-GCM or SM4-GCM), one for the keyed blind indexes (HMAC-SHA256) that lookups use, one
-//! that MACs tickets (HMAC-SHA256 or HMAC-SM3) and an Ed25519 signing key for systems that verify
-//! tickets offline. Rotation: one key is active and protects everything new; the others still
-//! open, match and verify what they protected.
+//! (a `Cipher`: AES-256-GCM or SM4-GCM), one for the keyed blind indexes (HMAC-SHA256) that
+//! lookups use, one that MACs tickets (HMAC-SHA256 or HMAC-SM3) and an Ed25519 signing key for
+//! systems that verify tickets offline. The algorithms are `ronghe_crypto`'s. Rotation: one key
+//! is active and protects everything new; the others still open, match and verify what they
+//! protected.
 
-use aes_gcm::aead::generic_array::typenum::U12;
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, AesGcm};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use ed25519_dalek::{Signer as _, SigningKey, Verifier as _};
-use hmac::{Hmac, Mac};
 use ronghe_adapters::{SecretRef, Secrets};
-use serde::{Deserialize, Serialize};
+use ronghe_crypto::{Cipher, CryptoError, Ed25519Key, MacAlgorithm, SealingKey, Signature, verify_ed25519};
+use serde::Deserialize;
 use sha2::Sha256;
-
-/// SM4 (GB/T 32907) in Galois/counter mode with a 96-bit nonce.
-type Sm4Gcm = AesGcm<sm4::Sm4, U12>;
-
-const NONCE_BYTES: usize = 12;
 
 /// `[bridge]` in the node config.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -46,17 +38,6 @@ pub struct KeyConfig {
     /// How personal values are sealed at rest: `aes-256-gcm` (default) or `sm4-gcm`.
     #[serde(default)]
     pub cipher: Cipher,
-}
-
-/// Authenticated encryption of personal values at rest.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Cipher {
-    #[default]
-    #[serde(rename = "aes-256-gcm")]
-    Aes256Gcm,
-    /// SM4 (GB/T 32907), for systems bound to the national commercial algorithms.
-    Sm4Gcm,
 }
 
 impl BridgeKeysConfig {
@@ -114,11 +95,10 @@ pub enum KeyError {
 /// The subkeys of one key id. Never printed.
 struct Key {
     id: String,
-    cipher: Cipher,
-    seal: [u8; 32],
+    sealing: SealingKey,
     index: [u8; 32],
     mac: [u8; 32],
-    signing: SigningKey,
+    signing: Ed25519Key,
 }
 
 /// The keys of a node, resolved; the active one first.
@@ -133,13 +113,6 @@ impl std::fmt::Debug for Keyring {
             .field("key_ids", &ids)
             .finish_non_exhaustive()
     }
-}
-
-/// A MAC algorithm over tickets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MacAlgorithm {
-    Sha256,
-    Sm3,
 }
 
 impl Keyring {
@@ -196,20 +169,14 @@ impl Keyring {
     /// `KEYID:base64(nonce || ciphertext || tag)`.
     pub fn seal(&self, purpose: &str, plain: &str) -> Result<String, KeyError> {
         let key = self.active();
-        let mut nonce = [0_u8; NONCE_BYTES];
-        getrandom::fill(&mut nonce).map_err(|_| KeyError::Random)?;
-        let payload = Payload {
-            msg: plain.as_bytes(),
-            aad: purpose.as_bytes(),
-        };
-        let sealed = match key.cipher {
-            Cipher::Aes256Gcm => Aes256Gcm::new((&key.seal).into()).encrypt((&nonce).into(), payload),
-            Cipher::Sm4Gcm => Sm4Gcm::new(key.seal[..16].into()).encrypt((&nonce).into(), payload),
-        }
-        .map_err(|_| KeyError::Corrupt)?;
-        let mut bytes = nonce.to_vec();
-        bytes.extend_from_slice(&sealed);
-        Ok(format!("{}:{}", key.id, STANDARD.encode(bytes)))
+        let sealed = key
+            .sealing
+            .seal(purpose.as_bytes(), plain.as_bytes())
+            .map_err(|err| match err {
+                CryptoError::Random => KeyError::Random,
+                _ => KeyError::Corrupt,
+            })?;
+        Ok(format!("{}:{}", key.id, STANDARD.encode(sealed)))
     }
 
     /// Opens a value `seal` produced for the same `purpose`, under whichever key sealed it.
@@ -217,19 +184,10 @@ impl Keyring {
         let (id, body) = sealed.split_once(':').ok_or(KeyError::Corrupt)?;
         let key = self.key(id)?;
         let bytes = STANDARD.decode(body).map_err(|_| KeyError::Corrupt)?;
-        if bytes.len() < NONCE_BYTES {
-            return Err(KeyError::Corrupt);
-        }
-        let (nonce, ciphertext) = bytes.split_at(NONCE_BYTES);
-        let payload = Payload {
-            msg: ciphertext,
-            aad: purpose.as_bytes(),
-        };
-        let plain = match key.cipher {
-            Cipher::Aes256Gcm => Aes256Gcm::new((&key.seal).into()).decrypt(nonce.into(), payload),
-            Cipher::Sm4Gcm => Sm4Gcm::new(key.seal[..16].into()).decrypt(nonce.into(), payload),
-        }
-        .map_err(|_| KeyError::Corrupt)?;
+        let plain = key
+            .sealing
+            .open(purpose.as_bytes(), &bytes)
+            .map_err(|_| KeyError::Corrupt)?;
         String::from_utf8(plain).map_err(|_| KeyError::Corrupt)
     }
 
@@ -245,41 +203,33 @@ impl Keyring {
         self.keys.iter().map(|k| k.blind_index(domain, value)).collect()
     }
 
-    /// MACs `message` with the active key; returns the key id and the tag.
-    pub fn mac(&self, algorithm: MacAlgorithm, message: &[u8]) -> (&str, Vec<u8>) {
+    /// Signs `message` with the active key (its MAC subkey, or its Ed25519 key); returns the key
+    /// id and the signature.
+    pub fn sign(&self, signature: Signature, message: &[u8]) -> (&str, Vec<u8>) {
         let key = self.active();
-        (&key.id, key.tag(algorithm, message))
+        let tag = match signature {
+            Signature::Mac(algorithm) => algorithm.mac(&key.mac, message),
+            Signature::Ed25519 => key.signing.sign(message).to_vec(),
+        };
+        (&key.id, tag)
     }
 
-    /// Checks a MAC in constant time.
-    pub fn verify_mac(&self, algorithm: MacAlgorithm, key_id: &str, message: &[u8], tag: &[u8]) -> bool {
-        use subtle::ConstantTimeEq as _;
-        self.key(key_id)
-            .is_ok_and(|key| bool::from(key.tag(algorithm, message).ct_eq(tag)))
-    }
-
-    /// Signs `message` with the active key's Ed25519 key; returns the key id and the signature.
-    pub fn sign(&self, message: &[u8]) -> (&str, Vec<u8>) {
-        let key = self.active();
-        (&key.id, key.signing.sign(message).to_bytes().to_vec())
-    }
-
-    /// Checks an Ed25519 signature.
-    pub fn verify_signature(&self, key_id: &str, message: &[u8], signature: &[u8]) -> bool {
+    /// Whether `tag` is `signature` over `message` by key `key_id` (MACs in constant time).
+    pub fn verify(&self, signature: Signature, key_id: &str, message: &[u8], tag: &[u8]) -> bool {
         let Ok(key) = self.key(key_id) else {
             return false;
         };
-        let Ok(signature) = ed25519_dalek::Signature::from_slice(signature) else {
-            return false;
-        };
-        key.signing.verifying_key().verify(message, &signature).is_ok()
+        match signature {
+            Signature::Mac(algorithm) => algorithm.verify(&key.mac, message, tag),
+            Signature::Ed25519 => verify_ed25519(&key.signing.public(), message, tag),
+        }
     }
 
     /// Every key's Ed25519 public key (id, 32 bytes), for systems that verify tickets offline.
     pub fn public_keys(&self) -> Vec<(String, [u8; 32])> {
         self.keys
             .iter()
-            .map(|k| (k.id.clone(), k.signing.verifying_key().to_bytes()))
+            .map(|k| (k.id.clone(), k.signing.public()))
             .collect()
     }
 }
@@ -294,40 +244,22 @@ impl Key {
                 .unwrap_or_else(|_| unreachable!("32 bytes is a valid HKDF length"));
             out
         };
+        let sealing = cipher
+            .key(&subkey("seal")[..cipher.key_bytes()])
+            .unwrap_or_else(|_| unreachable!("a cipher's key is at most the 32 bytes derived"));
         Key {
             id: id.to_owned(),
-            cipher,
-            seal: subkey("seal"),
+            sealing,
             index: subkey("blind-index"),
             mac: subkey("ticket-mac"),
-            signing: SigningKey::from_bytes(&subkey("ed25519")),
+            signing: Ed25519Key::from_seed(&subkey("ed25519")),
         }
     }
 
     fn blind_index(&self, domain: &str, value: &str) -> String {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.index)
-            .unwrap_or_else(|_| unreachable!("hmac takes any key length"));
-        mac.update(domain.as_bytes());
-        mac.update(&[0]);
-        mac.update(value.as_bytes());
-        format!("{}:{}", self.id, hex::encode(mac.finalize().into_bytes()))
-    }
-
-    fn tag(&self, algorithm: MacAlgorithm, message: &[u8]) -> Vec<u8> {
-        match algorithm {
-            MacAlgorithm::Sha256 => {
-                let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.mac)
-                    .unwrap_or_else(|_| unreachable!("hmac takes any key length"));
-                mac.update(message);
-                mac.finalize().into_bytes().to_vec()
-            }
-            MacAlgorithm::Sm3 => {
-                let mut mac = <Hmac<sm3::Sm3> as Mac>::new_from_slice(&self.mac)
-                    .unwrap_or_else(|_| unreachable!("hmac takes any key length"));
-                mac.update(message);
-                mac.finalize().into_bytes().to_vec()
-            }
-        }
+        let message = [domain.as_bytes(), &[0], value.as_bytes()].concat();
+        let tag = MacAlgorithm::HmacSha256.mac(&self.index, &message);
+        format!("{}:{}", self.id, hex::encode(tag))
     }
 }
 
@@ -416,19 +348,55 @@ pub(crate) mod tests {
     #[test]
     fn macs_and_signatures_verify_only_unchanged() {
         let keys = keyring("a", &[("a", Cipher::Aes256Gcm)]);
-        for algorithm in [MacAlgorithm::Sha256, MacAlgorithm::Sm3] {
-            let (id, tag) = keys.mac(algorithm, b"message");
-            assert!(keys.verify_mac(algorithm, id, b"message", &tag));
-            assert!(!keys.verify_mac(algorithm, id, b"messagf", &tag));
-            assert!(!keys.verify_mac(algorithm, "zz", b"message", &tag));
+        for signature in <Signature as ronghe_crypto::Named>::ALL.iter().copied() {
+            let (id, tag) = keys.sign(signature, b"message");
+            assert!(keys.verify(signature, id, b"message", &tag), "{signature}");
+            assert!(!keys.verify(signature, id, b"messagf", &tag), "{signature}");
+            assert!(!keys.verify(signature, "zz", b"message", &tag), "{signature}");
         }
-        let (id, signature) = keys.sign(b"message");
-        assert!(keys.verify_signature(id, b"message", &signature));
-        assert!(!keys.verify_signature(id, b"other", &signature));
+        let (_, mac) = keys.sign(Signature::Mac(MacAlgorithm::HmacSha256), b"message");
+        let sm3 = Signature::Mac(MacAlgorithm::HmacSm3);
+        assert!(!keys.verify(sm3, "a", b"message", &mac));
+        let (_, signature) = keys.sign(Signature::Ed25519, b"message");
         let (public_id, public) = &keys.public_keys()[0];
-        let verifying = ed25519_dalek::VerifyingKey::from_bytes(public).unwrap();
-        let signature = ed25519_dalek::Signature::from_slice(&signature).unwrap();
-        assert!(public_id == "a" && verifying.verify(b"message", &signature).is_ok());
+        assert!(public_id == "a" && verify_ed25519(public, b"message", &signature));
+    }
+
+    /// Values written before the algorithms moved to `ronghe_crypto` (and by any correct
+    /// implementation of this key schedule) keep opening, matching and verifying. Computed
+    /// independently with Python's `cryptography` 48 and `hmac`: HKDF-SHA256 (salt
+    /// `ronghe-bridge-v1`, info = the subkey's label) of the master `{1:064x}`; AES-256-GCM and
+    /// SM4-GCM (the seal subkey's first 16 bytes) under nonce 000102…0b with the purpose as
+    /// associated data; HMAC-SHA256 of `certificate\0VALUE` and of `header.claims`; the Ed25519
+    /// public key of the `ed25519` subkey.
+    #[test]
+    fn values_stored_before_keep_working() {
+        let purpose = "identity/u1/certificate_no";
+        for (cipher, sealed) in [
+            (
+                Cipher::Aes256Gcm,
+                "a:AAECAwQFBgcICQoL2P7vQq2rSE8bi+yNq4yY94XDoiVMd3mXRauTrHYo3TY+Iw==",
+            ),
+            (
+                Cipher::Sm4Gcm,
+                "a:AAECAwQFBgcICQoLoNQWIMXwZSB6YZ24zXksziXbMmZWCg2ZKLRy/AbydgWmNg==",
+            ),
+        ] {
+            let keys = keyring("a", &[("a", cipher)]);
+            assert_eq!(keys.open(purpose, sealed).unwrap(), "52010219900101123X");
+        }
+        let keys = keyring("a", &[("a", Cipher::Aes256Gcm)]);
+        assert_eq!(
+            keys.index("certificate", "52010219900101123X"),
+            "a:54052618d88e278dbccc5826a223abe4c0bf04e30df96b90a015ae4718ec81ad"
+        );
+        let hs256 = Signature::Mac(MacAlgorithm::HmacSha256);
+        let tag = hex::decode("7fed29f1d9c12c7ec31364fe99acc6db2590fe06d3e13a63235a2f36d9572a79").unwrap();
+        assert!(keys.verify(hs256, "a", b"header.claims", &tag));
+        assert_eq!(
+            hex::encode(keys.public_keys()[0].1),
+            "7f5471b7ba9a56825465c269262cfaf902dff8ba8a7fc114d4da698397c68993"
+        );
     }
 
     #[test]

@@ -13,9 +13,9 @@ mod identity;
 mod keys;
 mod ticket;
 
-pub use config::{Attribute, AttributeMapping, BridgeConfig, Credentials, TicketSignature};
+pub use config::{Attribute, AttributeMapping, BridgeConfig, Credentials};
 pub use identity::{Account, Identity, IdentityView, Level, NewAccount, NewIdentity, shown_account};
-pub use keys::{BridgeKeysConfig, Cipher, KeyConfig, KeyError, Keyring};
+pub use keys::{BridgeKeysConfig, KeyConfig, KeyError, Keyring};
 pub use ticket::{Claims, Refusal, TokenKind};
 
 use std::collections::BTreeMap;
@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use ronghe_adapters::{ConfigIssue, Secrets};
+use ronghe_crypto::Signature;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -394,11 +395,11 @@ impl Bridge {
             BridgeError::Unauthorized
         })?;
         // Digests first, so that the comparison takes the same time whatever the lengths.
-        let same = subtle::ConstantTimeEq::ct_eq(
-            &Sha256::digest(expected.as_bytes())[..],
-            &Sha256::digest(presented.secret.as_bytes())[..],
+        let same = ronghe_crypto::constant_time_eq(
+            &Sha256::digest(expected.as_bytes()),
+            &Sha256::digest(presented.secret.as_bytes()),
         );
-        if bool::from(same) {
+        if same {
             Ok(config)
         } else {
             tracing::warn!(system = %presented.system_id, "bridge credentials refused");
@@ -632,7 +633,7 @@ impl Bridge {
     ) -> Result<LinkView, BridgeError> {
         let via = request.via().map_err(BridgeError::Invalid)?;
         self.store.identity(&request.user_id).await?;
-        self.system_config(&request.system_id).await?;
+        let config = self.system_config(&request.system_id).await?;
         let (account_ref, method, reason) = match via {
             Via::Administrator { account_id, reason } => {
                 let account_ref = self.record_account(&request.system_id, account_id, actor).await?;
@@ -640,7 +641,14 @@ impl Bridge {
             }
             Via::Proof(proof) => {
                 let account_ref = self
-                    .use_token(TokenKind::LinkProof, proof, &request.system_id, actor, now)
+                    .use_token(
+                        TokenKind::LinkProof,
+                        config.signature,
+                        proof,
+                        &request.system_id,
+                        actor,
+                        now,
+                    )
                     .await
                     .map_err(|err| match err {
                         BridgeError::Ticket(refusal) => BridgeError::Proof(refusal),
@@ -781,16 +789,27 @@ impl Bridge {
         })
     }
 
-    /// Verifies a token of `kind` for `system_id` at `now` and uses it up; returns its subject.
+    /// Verifies a token of `kind` presented by `system_id` (whose config signs with `signature`)
+    /// at `now` and uses it up; returns its subject. The token is verified with the algorithm of
+    /// the system it is bound to: the presenter's, or (for a token of another system, refused
+    /// after verifying as `WrongSystem`) that system's when its config can be read.
     async fn use_token(
         &self,
         kind: TokenKind,
+        signature: Signature,
         token: &str,
         system_id: &str,
         actor: &str,
         now: DateTime<Utc>,
     ) -> Result<String, BridgeError> {
-        let claims = ticket::decode(&self.keys, kind, token).map_err(BridgeError::Ticket)?;
+        let signature = match ticket::audience(token) {
+            Some(audience) if audience != system_id => self
+                .system_config(&audience)
+                .await
+                .map_or(signature, |config| config.signature),
+            _ => signature,
+        };
+        let claims = ticket::decode(&self.keys, signature, kind, token).map_err(BridgeError::Ticket)?;
         if claims.aud != system_id {
             return Err(BridgeError::Ticket(Refusal::WrongSystem));
         }
@@ -851,7 +870,7 @@ impl Bridge {
         now: DateTime<Utc>,
     ) -> Result<Redemption, BridgeError> {
         let link_id = self
-            .use_token(TokenKind::Ticket, ticket, system_id, actor, now)
+            .use_token(TokenKind::Ticket, config.signature, ticket, system_id, actor, now)
             .await?;
         let link = self.store.link(&link_id).await?;
         if link.revoked_at.is_some() {

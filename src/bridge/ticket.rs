@@ -1,16 +1,18 @@
 //! Tickets (platform → department) and link proofs (department → platform): compact signed
 //! tokens `HEADER.CLAIMS.SIGNATURE`, each part base64url, laid out as a JWS compact
 //! serialisation so that a system verifying offline can use a JWT library (`HS256`, `EdDSA`;
-//! `HSM3` is HMAC-SM3). Claims hold random ids, the system id, times and the real-name level:
-//! never a name, a certificate number or an account id. Single use, binding to the system and
-//! expiry are checked by the bridge; this module only signs, verifies and says why it refused.
+//! `HSM3` is HMAC-SM3). The algorithm is the configured `Signature` of the system the token is
+//! bound to (its `aud`), never the token's say: a header naming another `alg` is refused
+//! (`ticket_wrong_algorithm`) before any key is used. Claims hold random ids, the system id, times and the real-name level: never a name, a
+//! certificate number or an account id. Single use, binding to the system and expiry are checked
+//! by the bridge; this module only signs, verifies and says why it refused.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ronghe_crypto::Signature;
 use serde::{Deserialize, Serialize};
 
-use super::config::TicketSignature;
-use super::keys::{Keyring, MacAlgorithm};
+use super::keys::Keyring;
 
 /// What a token is for; written in its header's `typ`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +73,8 @@ pub enum Refusal {
     Malformed(&'static str),
     #[error("the signature does not verify: the token was altered or not issued by this platform")]
     Tampered,
+    #[error("the token names another signature algorithm than the one configured for this system")]
+    WrongAlgorithm,
     #[error("the token has expired; send the user back to the platform for a new one")]
     Expired,
     #[error("the token was already used; each token is single-use")]
@@ -89,6 +93,7 @@ impl Refusal {
         match self {
             Refusal::Malformed(_) => "ticket_malformed",
             Refusal::Tampered => "ticket_tampered",
+            Refusal::WrongAlgorithm => "ticket_wrong_algorithm",
             Refusal::Expired => "ticket_expired",
             Refusal::Replayed => "ticket_replayed",
             Refusal::WrongSystem => "ticket_wrong_system",
@@ -98,49 +103,31 @@ impl Refusal {
     }
 }
 
-impl TicketSignature {
-    fn alg(self) -> &'static str {
-        match self {
-            TicketSignature::HmacSha256 => "HS256",
-            TicketSignature::HmacSm3 => "HSM3",
-            TicketSignature::Ed25519 => "EdDSA",
-        }
-    }
-
-    fn from_alg(alg: &str) -> Option<TicketSignature> {
-        [
-            TicketSignature::HmacSha256,
-            TicketSignature::HmacSm3,
-            TicketSignature::Ed25519,
-        ]
-        .into_iter()
-        .find(|s| s.alg() == alg)
-    }
-}
-
 fn json_part(value: &impl Serialize) -> String {
     // Serialising these plain structs cannot fail.
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap_or_default())
 }
 
 /// Signs `claims` with the active key.
-pub(super) fn encode(keys: &Keyring, signature: TicketSignature, kind: TokenKind, claims: &Claims) -> String {
+pub(super) fn encode(keys: &Keyring, signature: Signature, kind: TokenKind, claims: &Claims) -> String {
     let header = Header {
-        alg: signature.alg().to_owned(),
+        alg: signature.jws_alg().to_owned(),
         kid: keys.active_id().to_owned(),
         typ: kind.typ().to_owned(),
     };
     let signed = format!("{}.{}", json_part(&header), json_part(claims));
-    let (_, tag) = match signature {
-        TicketSignature::HmacSha256 => keys.mac(MacAlgorithm::Sha256, signed.as_bytes()),
-        TicketSignature::HmacSm3 => keys.mac(MacAlgorithm::Sm3, signed.as_bytes()),
-        TicketSignature::Ed25519 => keys.sign(signed.as_bytes()),
-    };
+    let (_, tag) = keys.sign(signature, signed.as_bytes());
     format!("{signed}.{}", URL_SAFE_NO_PAD.encode(tag))
 }
 
-/// Verifies a token of `kind` and returns its claims; says nothing yet of expiry or use.
-pub(super) fn decode(keys: &Keyring, kind: TokenKind, token: &str) -> Result<Claims, Refusal> {
+/// Verifies a token of `kind` signed with `signature` (the system's, whatever the header says)
+/// and returns its claims; says nothing yet of expiry or use.
+pub(super) fn decode(
+    keys: &Keyring,
+    signature: Signature,
+    kind: TokenKind,
+    token: &str,
+) -> Result<Claims, Refusal> {
     let malformed = Refusal::Malformed(kind.name());
     let token = token.trim();
     let mut parts = token.splitn(3, '.');
@@ -149,23 +136,30 @@ pub(super) fn decode(keys: &Keyring, kind: TokenKind, token: &str) -> Result<Cla
     };
     let part = |text: &str| URL_SAFE_NO_PAD.decode(text).map_err(|_| malformed);
     let header: Header = serde_json::from_slice(&part(header)?).map_err(|_| malformed)?;
-    let signature = TicketSignature::from_alg(&header.alg).ok_or(malformed)?;
     if header.typ != kind.typ() {
         return Err(malformed);
     }
+    if header.alg != signature.jws_alg() {
+        return Err(Refusal::WrongAlgorithm);
+    }
     let tag = part(tag)?;
     let signed = &token[..token.len() - tag_len(token)];
-    let verified = match signature {
-        TicketSignature::HmacSha256 => {
-            keys.verify_mac(MacAlgorithm::Sha256, &header.kid, signed.as_bytes(), &tag)
-        }
-        TicketSignature::HmacSm3 => keys.verify_mac(MacAlgorithm::Sm3, &header.kid, signed.as_bytes(), &tag),
-        TicketSignature::Ed25519 => keys.verify_signature(&header.kid, signed.as_bytes(), &tag),
-    };
-    if !verified {
+    if !keys.verify(signature, &header.kid, signed.as_bytes(), &tag) {
         return Err(Refusal::Tampered);
     }
     serde_json::from_slice(&part(claims)?).map_err(|_| malformed)
+}
+
+/// The system a token says it is bound to, not verified: the one whose configured algorithm
+/// `decode` must be given.
+pub(super) fn audience(token: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Audience {
+        aud: String,
+    }
+    let claims = token.trim().split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(claims).ok()?;
+    serde_json::from_slice::<Audience>(&bytes).ok().map(|a| a.aud)
 }
 
 /// Length of `.SIGNATURE` at the end of a token.
@@ -175,9 +169,12 @@ fn tag_len(token: &str) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use ronghe_crypto::{Cipher, MacAlgorithm, Named as _};
+
     use super::*;
-    use crate::bridge::keys::Cipher;
     use crate::bridge::keys::tests::keyring;
+
+    const HS256: Signature = Signature::Mac(MacAlgorithm::HmacSha256);
 
     fn claims() -> Claims {
         Claims {
@@ -190,18 +187,25 @@ mod tests {
         }
     }
 
+    /// The token with its header's `alg` replaced, signature part kept.
+    fn with_alg(token: &str, alg: &str) -> String {
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        let mut header: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[0]).unwrap()).unwrap();
+        header["alg"] = alg.into();
+        parts[0] = json_part(&header);
+        parts.join(".")
+    }
+
     #[test]
     fn every_signature_round_trips_and_refuses_changes() {
         let keys = keyring("a", &[("a", Cipher::Aes256Gcm)]);
-        for signature in [
-            TicketSignature::HmacSha256,
-            TicketSignature::HmacSm3,
-            TicketSignature::Ed25519,
-        ] {
+        for signature in Signature::ALL.iter().copied() {
             let token = encode(&keys, signature, TokenKind::Ticket, &claims());
-            assert_eq!(decode(&keys, TokenKind::Ticket, &token), Ok(claims()));
+            assert_eq!(decode(&keys, signature, TokenKind::Ticket, &token), Ok(claims()));
+            assert_eq!(audience(&token).as_deref(), Some("gy-scjg"));
             assert_eq!(
-                decode(&keys, TokenKind::LinkProof, &token),
+                decode(&keys, signature, TokenKind::LinkProof, &token),
                 Err(Refusal::Malformed("link_proof"))
             );
             // Another audience in the claims, signature kept.
@@ -211,23 +215,62 @@ mod tests {
                 ..claims()
             });
             assert_eq!(
-                decode(&keys, TokenKind::Ticket, &parts.join(".")),
+                decode(&keys, signature, TokenKind::Ticket, &parts.join(".")),
                 Err(Refusal::Tampered)
             );
             assert_eq!(
-                decode(&keys, TokenKind::Ticket, "a.b"),
+                decode(&keys, signature, TokenKind::Ticket, "a.b"),
                 Err(Refusal::Malformed("ticket"))
             );
+            assert_eq!(audience("a.b"), None);
         }
+    }
+
+    #[test]
+    fn the_algorithm_is_the_systems_not_the_tokens() {
+        let keys = keyring("a", &[("a", Cipher::Aes256Gcm)]);
+        for signature in Signature::ALL.iter().copied() {
+            let token = encode(&keys, signature, TokenKind::Ticket, &claims());
+            for expected in Signature::ALL.iter().copied().filter(|s| *s != signature) {
+                // A genuine token of another algorithm than the system's.
+                assert_eq!(
+                    decode(&keys, expected, TokenKind::Ticket, &token),
+                    Err(Refusal::WrongAlgorithm),
+                    "{signature} token, {expected} system"
+                );
+                // A token whose header claims the system's algorithm but was signed otherwise.
+                assert_eq!(
+                    decode(
+                        &keys,
+                        expected,
+                        TokenKind::Ticket,
+                        &with_alg(&token, expected.jws_alg())
+                    ),
+                    Err(Refusal::Tampered),
+                    "{signature} token relabelled {expected}"
+                );
+            }
+            for alg in ["none", "RS256", "hs256", ""] {
+                assert_eq!(
+                    decode(&keys, signature, TokenKind::Ticket, &with_alg(&token, alg)),
+                    Err(Refusal::WrongAlgorithm),
+                    "{alg}"
+                );
+            }
+        }
+        assert_eq!(Refusal::WrongAlgorithm.code(), "ticket_wrong_algorithm");
     }
 
     #[test]
     fn tokens_signed_before_a_rotation_still_verify() {
         let old = keyring("a", &[("a", Cipher::Aes256Gcm)]);
-        let token = encode(&old, TicketSignature::HmacSha256, TokenKind::Ticket, &claims());
+        let token = encode(&old, HS256, TokenKind::Ticket, &claims());
         let rotated = keyring("b", &[("a", Cipher::Aes256Gcm), ("b", Cipher::Aes256Gcm)]);
-        assert_eq!(decode(&rotated, TokenKind::Ticket, &token), Ok(claims()));
+        assert_eq!(decode(&rotated, HS256, TokenKind::Ticket, &token), Ok(claims()));
         let other = keyring("c", &[("c", Cipher::Aes256Gcm)]);
-        assert_eq!(decode(&other, TokenKind::Ticket, &token), Err(Refusal::Tampered));
+        assert_eq!(
+            decode(&other, HS256, TokenKind::Ticket, &token),
+            Err(Refusal::Tampered)
+        );
     }
 }

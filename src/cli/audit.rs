@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
+use ronghe_crypto::Signature;
 use serde_json::json;
 
 use super::{Context, Failure};
@@ -140,7 +141,7 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             let until = required(&until, "--until", Edge::End)?;
             let store = ctx.store().await?;
             let (events, last) = export(&store, since, until, &out, |statement| {
-                let (key_id, signature) = keyring.sign(statement.as_bytes());
+                let (key_id, signature) = keyring.sign(Signature::Ed25519, statement.as_bytes());
                 (key_id.to_owned(), hex::encode(signature))
             })
             .await?;

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow};
 use clap::{Args, Parser};
-use ronghe_adapters::signing::{Algorithm, Signer};
+use ronghe_adapters::signing::Signer;
 use ronghe_adapters::sim::soap::Push;
+use ronghe_crypto::MacAlgorithm;
 use serde_json::{Value, json};
 
 use super::sim::{SimSetup, Sims};
@@ -331,7 +332,7 @@ impl Journey {
         let intake = format!("{}/soap/sim-soap/writeback", self.base);
         let signer = Signer::new(
             soap_settings.key_id,
-            Algorithm::HmacSm3,
+            MacAlgorithm::HmacSm3,
             soap_settings.secret.into_bytes(),
         );
         let pushed = sims

@@ -54,7 +54,7 @@ fn summary(config: &WritebackConfig) -> String {
             format!(
                 "{} ({}{})",
                 k.id,
-                k.algorithm.name(),
+                k.algorithm,
                 if k.retired { ", retired" } else { "" }
             )
         })

@@ -8,6 +8,7 @@
 use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
 use ronghe_adapters::signing::{self, SignedParts};
+use ronghe_crypto::{Cipher, Named as _};
 
 use super::Writeback;
 use crate::store::{Store, StoreError};
@@ -135,9 +136,10 @@ pub async fn authenticate(
             }
             body.to_vec()
         }
-        Some(Ok(scheme)) if scheme.eq_ignore_ascii_case(signing::SM4_GCM) => {
+        Some(Ok(scheme)) if scheme.eq_ignore_ascii_case(Cipher::Sm4Gcm.name()) => {
             let key = writeback.sm4.as_ref().ok_or(AuthError::Body(BodyError::NoKey))?;
-            signing::decrypt(key, body).map_err(|_| AuthError::Body(BodyError::Undecryptable))?
+            key.open(&[], body)
+                .map_err(|_| AuthError::Body(BodyError::Undecryptable))?
         }
         Some(_) => return Err(AuthError::Body(BodyError::UnknownScheme)),
     };

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::str::FromStr as _;
 
 use ronghe_adapters::config::{Issues, parse_toml};
-use ronghe_adapters::signing::{Algorithm, sm4_key};
 use ronghe_adapters::{ConfigIssue, SecretRef, Secrets};
+use ronghe_crypto::{Cipher, MacAlgorithm, SealingKey};
 use serde::Deserialize;
 
 /// The largest batch a config may allow: one store transaction per batch.
@@ -48,7 +48,7 @@ pub struct KeyConfig {
     /// The key id requests name: 1–64 letters, digits, `-`, `_` or `.`.
     pub id: String,
     /// `hmac-sha256` or `hmac-sm3`.
-    pub algorithm: Algorithm,
+    pub algorithm: MacAlgorithm,
     /// Where the shared secret lives: `env:NAME` or `file:PATH`; never the secret itself.
     pub secret: SecretRef,
     /// This key's own timestamp window, in seconds (1–3600).
@@ -112,7 +112,7 @@ pub struct PullConfig {
 /// A key ready to verify with.
 #[derive(Clone)]
 pub struct Key {
-    pub algorithm: Algorithm,
+    pub algorithm: MacAlgorithm,
     pub secret: Vec<u8>,
     pub window_seconds: u32,
     pub retired: bool,
@@ -133,7 +133,8 @@ impl std::fmt::Debug for Key {
 pub struct Writeback {
     pub config: WritebackConfig,
     pub keys: HashMap<String, Key>,
-    pub sm4: Option<[u8; 16]>,
+    /// The SM4-GCM key of `[encryption]`.
+    pub sm4: Option<SealingKey>,
 }
 
 impl WritebackConfig {
@@ -234,7 +235,7 @@ impl WritebackConfig {
         }
         let sm4 = match &self.encryption {
             Some(encryption) => match secrets.resolve(&encryption.key) {
-                Ok(text) => match sm4_key(&text) {
+                Ok(text) => match Cipher::Sm4Gcm.key_from_hex(&text) {
                     Ok(key) => Some(key),
                     Err(e) => {
                         issues.add("encryption.key", e.to_string());

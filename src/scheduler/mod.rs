@@ -17,7 +17,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use ronghe_adapters::Secrets;
-use ronghe_adapters::signing::{Algorithm, Signer};
+use ronghe_adapters::signing::Signer;
+use ronghe_crypto::MacAlgorithm;
 use serde::Serialize;
 
 use crate::calendar::{Calendar, CalendarError, beijing_date};
@@ -197,7 +198,7 @@ impl Scheduler {
                 })?;
                 Some(Signer::new(
                     WEBHOOK_KEY_ID,
-                    Algorithm::HmacSha256,
+                    MacAlgorithm::HmacSha256,
                     secret.into_bytes(),
                 ))
             }

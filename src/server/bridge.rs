@@ -303,7 +303,7 @@ pub(super) struct RedeemRequest {
     (status = 200, body = Redemption),
     (status = 400, description = "ticket_malformed", body = super::error::ErrorBody),
     (status = 401, description = "bridge_unauthorized", body = super::error::ErrorBody),
-    (status = 403, description = "ticket_tampered, ticket_wrong_system, ticket_level_too_low, ticket_link_revoked", body = super::error::ErrorBody),
+    (status = 403, description = "ticket_tampered, ticket_wrong_algorithm, ticket_wrong_system, ticket_level_too_low, ticket_link_revoked", body = super::error::ErrorBody),
     (status = 410, description = "ticket_expired, ticket_replayed", body = super::error::ErrorBody),
 ))]
 /// Redeems a ticket (server-to-server, with the system's credentials) for the system's own

@@ -7,7 +7,7 @@ pub mod passkey;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use ronghe::bridge::{Bridge, BridgeKeysConfig, Cipher, KeyConfig, Keyring};
+use ronghe::bridge::{Bridge, BridgeKeysConfig, KeyConfig, Keyring};
 use ronghe::case::Case;
 use ronghe::store::{Store, StoreOptions};
 use ronghe::systems::{NewSystem, System};
@@ -15,6 +15,7 @@ use ronghe_adapters::sim::SimOptions;
 use ronghe_adapters::sim::rest::{self, RestSim};
 use ronghe_adapters::sim::soap::{self, SoapSim};
 use ronghe_adapters::{Adapter, AdapterConfig, Fixed};
+use ronghe_crypto::Cipher;
 
 /// A canonical case from `tests/data/`.
 pub fn case(name: &str) -> Case {

@@ -7,10 +7,11 @@ use std::collections::BTreeSet;
 use base64::Engine as _;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use ronghe::bridge::{
-    Bridge, BridgeError, Cipher, LinkMethod, LinkRequest, NewAccount, NewIdentity, Refusal, Resolution,
+    Bridge, BridgeError, LinkMethod, LinkRequest, NewAccount, NewIdentity, Refusal, Resolution,
     SystemCredentials,
 };
 use ronghe::store::{AutoLink, ConflictReason, Store};
+use ronghe_crypto::Cipher;
 
 use crate::common;
 
@@ -341,6 +342,26 @@ pub async fn bridge_tickets_single_use_bound_and_short_lived(store: Store) {
         refusal(bridge.redeem(&credentials("sys-a"), "not-a-ticket", t0).await),
         Refusal::Malformed("ticket"),
     );
+    // Another algorithm than the system's (`hmac-sha256`, HS256): a genuine ticket whose header
+    // is relabelled is refused before any key is tried, and not used up (issue 18).
+    let relabelled = issue(t0).await.unwrap();
+    for alg in ["EdDSA", "HSM3", "none"] {
+        let mut parts: Vec<String> = relabelled.ticket.split('.').map(str::to_owned).collect();
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let mut header: serde_json::Value = serde_json::from_slice(&b64.decode(&parts[0]).unwrap()).unwrap();
+        header["alg"] = alg.into();
+        parts[0] = b64.encode(header.to_string());
+        check(
+            refusal(bridge.redeem(&credentials("sys-a"), &parts.join("."), t0).await),
+            Refusal::WrongAlgorithm,
+        );
+    }
+    assert!(
+        bridge
+            .redeem(&credentials("sys-a"), &relabelled.ticket, t0)
+            .await
+            .is_ok()
+    );
     // Below level: the system's minimum is basic; the user is downgraded after the ticket.
     let ticket = issue(t0).await.unwrap();
     bridge
@@ -370,7 +391,7 @@ pub async fn bridge_tickets_single_use_bound_and_short_lived(store: Store) {
         refusal(bridge.redeem(&credentials("sys-a"), &ticket.ticket, t0).await),
         Refusal::LinkRevoked,
     );
-    assert_eq!(codes.len(), 7, "every refusal has its own code: {codes:?}");
+    assert_eq!(codes.len(), 8, "every refusal has its own code: {codes:?}");
 
     // The system's credentials: a wrong secret or an unknown system look the same.
     let wrong = SystemCredentials {

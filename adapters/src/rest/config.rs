@@ -43,8 +43,9 @@ pub enum Auth {
     Basic { username: String, password: SecretRef },
     /// A key in a header, e.g. `X-Api-Key`.
     ApiKey { header: String, key: SecretRef },
-    /// HMAC-SHA256 over method, path and query, timestamp, nonce and body digest, sent in
-    /// `X-Key-Id`, `X-Timestamp`, `X-Nonce` and `X-Signature` (hex).
+    /// HMAC-SHA256 over method, path and query, timestamp, nonce and body digest (the
+    /// write-back's string to sign, `signing::string_to_sign`), sent in `X-Key-Id`,
+    /// `X-Timestamp`, `X-Nonce` and `X-Signature` (hex).
     Hmac { key_id: String, secret: SecretRef },
 }
 

@@ -5,7 +5,6 @@
 mod auth;
 mod config;
 
-pub use auth::hmac_signature;
 pub use config::{Auth, Endpoint, Method, Paging, Records, RestConfig, Submit};
 
 use async_trait::async_trait;
