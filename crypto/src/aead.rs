@@ -141,7 +141,7 @@ impl SealingKey {
             Engine::Sm4Gcm(cipher) => cipher.encrypt(nonce.into(), payload),
         }
         // GCM refuses only messages longer than 64 GiB.
-        .map_err(|_| CryptoError::Open)
+        .map_err(|_| CryptoError::TooLong)
     }
 }
 

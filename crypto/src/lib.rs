@@ -25,6 +25,8 @@ pub enum CryptoError {
     KeyLength { cipher: Cipher, bytes: usize },
     #[error("no random bytes available")]
     Random,
+    #[error("the message is too long for the cipher (GCM takes at most 64 GiB)")]
+    TooLong,
     #[error("the sealed bytes do not open with this key (altered, or sealed under another key or purpose)")]
     Open,
 }
