@@ -7,22 +7,28 @@ use ronghe_adapters::Raw;
 use ronghe_adapters::sim::{data, rest};
 
 use super::Figure;
+use crate::case::Case;
 use crate::mapping::Mapping;
 use crate::store::Store;
 
-/// Upserts `count` mapped simulator cases in batches of `batch` into `store`, and inserts the
-/// same rows plainly under another system id.
-pub async fn run(store: &Store, count: usize, batch: usize) -> anyhow::Result<Vec<Figure>> {
+/// `count` simulator cases mapped by the reference REST mapping.
+pub(super) fn mapped_cases(count: usize) -> anyhow::Result<Vec<Case>> {
     let mapping = Mapping::compile(super::mapping::REST_MAPPING)
         .map_err(|issues| anyhow::anyhow!("reference mapping: {issues:?}"))?;
     let now = chrono::Utc::now().fixed_offset();
-    let cases = (0..count)
+    (0..count)
         .map(|i| {
             mapping
                 .apply(&Raw::Json(rest::to_json(&data::case(2025, i))), now)
                 .map_err(|e| anyhow::anyhow!("{e:?}"))
         })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .collect()
+}
+
+/// Upserts `count` mapped simulator cases in batches of `batch` into `store`, and inserts the
+/// same rows plainly under another system id.
+pub async fn run(store: &Store, count: usize, batch: usize) -> anyhow::Result<Vec<Figure>> {
+    let cases = mapped_cases(count)?;
     let bytes: usize = cases
         .iter()
         .map(|c| serde_json::to_vec(c).map(|v| v.len()).unwrap_or(0))

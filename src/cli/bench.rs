@@ -1,4 +1,4 @@
-//! `ronghe bench mapping|writeback|store|migrate|soak`: throughput figures with a baseline measured
+//! `ronghe bench mapping|writeback|store|exchange|migrate|soak`: throughput figures with a baseline measured
 //! in the same run; `soak` reports each minute of a fixed load.
 
 use clap::Subcommand;
@@ -57,6 +57,15 @@ pub(super) enum Command {
         cases: usize,
         #[arg(long, default_value_t = 500)]
         batch: usize,
+    },
+    /// Exchange drain rate of a backlog in the store (--database) by 1 and more workers, with
+    /// stale planner statistics against fresh ones 交换积压补送速率.
+    Exchange {
+        #[arg(long, default_value_t = 100_000)]
+        versions: usize,
+        /// Worker counts (nodes) to drain with.
+        #[arg(long, value_delimiter = ',', default_values_t = [1, 3])]
+        workers: Vec<usize>,
     },
     /// Bulk migration rows/s and peak RSS from the SQL simulator into the store (a fresh SQLite
     /// file, or the PostgreSQL --database) against a raw copy of the same rows 全量迁移吞吐.
@@ -123,6 +132,9 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             return Ok(());
         }
         Command::Store { cases, batch } => bench::store::run(&ctx.store().await?, cases, batch).await?,
+        Command::Exchange { versions, workers } => {
+            bench::exchange::run(&ctx.store().await?, versions, &workers).await?
+        }
         Command::Migrate {
             rows,
             backend,

@@ -344,11 +344,32 @@ macro_rules! upsert_in_tx {
             .peekable();
         let enqueued = enqueue.peek().is_some();
         if enqueued {
-            let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO exchange_outbox (system_id, case_no, version, content_hash, enqueued_at, state, attempts, next_attempt_at) ",
-            );
-            insert.push_values(enqueue, |mut row, i| {
+            // A new version heads its case when nothing of the case is open yet and it is the
+            // lowest version enqueued now (issue 22); the case locks taken above keep a delivery
+            // from moving the head meanwhile. One lookup by key, whatever the statistics say.
+            let sql = sqlx::AssertSqlSafe(format!(
+                "SELECT DISTINCT case_no FROM exchange_outbox
+                 WHERE system_id = $1 AND case_no IN ({list}) AND state <> 'delivered'"
+            ));
+            let mut query = sqlx::query_as::<_, (String,)>(sql).bind(system_id);
+            for key in keys {
+                query = query.bind(*key);
+            }
+            let open: std::collections::HashSet<String> =
+                query.fetch_all(&mut *$tx).await?.into_iter().map(|(case_no,)| case_no).collect();
+            let enqueue: Vec<usize> = enqueue.collect();
+            let mut lowest: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
+            for &i in &enqueue {
                 let c = &cases[i];
+                let v = lowest.entry(c.case_no.as_str()).or_insert(c.version);
+                *v = (*v).min(c.version);
+            }
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO exchange_outbox (system_id, case_no, version, content_hash, enqueued_at, state, attempts, next_attempt_at, head) ",
+            );
+            insert.push_values(enqueue.iter().copied(), |mut row, i| {
+                let c = &cases[i];
+                let head = !open.contains(&c.case_no) && lowest.get(c.case_no.as_str()) == Some(&c.version);
                 row.push_bind(system_id.to_owned())
                     .push_bind(c.case_no.clone())
                     .push_bind(c.version)
@@ -356,25 +377,11 @@ macro_rules! upsert_in_tx {
                     .push_bind(now)
                     .push_bind("pending")
                     .push_bind(0_i64)
-                    .push_bind(now);
+                    .push_bind(now)
+                    .push_bind(head);
             });
             insert.push(" ON CONFLICT (system_id, case_no, version) DO NOTHING");
             insert.build().execute(&mut *$tx).await?;
-            // A new version heads its case when nothing earlier of it is open (issue 22); the
-            // case locks taken above keep a delivery from moving the head meanwhile.
-            let sql = sqlx::AssertSqlSafe(format!(
-                "UPDATE exchange_outbox SET head = TRUE
-                 WHERE system_id = $1 AND case_no IN ({list}) AND state <> 'delivered' AND NOT head
-                   AND NOT EXISTS (
-                       SELECT 1 FROM exchange_outbox e
-                       WHERE e.system_id = exchange_outbox.system_id AND e.case_no = exchange_outbox.case_no
-                         AND e.state <> 'delivered' AND e.version < exchange_outbox.version)"
-            ));
-            let mut heads = sqlx::query(sql).bind(system_id);
-            for key in keys {
-                heads = heads.bind(*key);
-            }
-            heads.execute(&mut *$tx).await?;
         }
         (plan.outcomes, enqueued)
     }};
