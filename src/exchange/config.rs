@@ -25,7 +25,8 @@ pub struct ExchangeConfig {
     #[serde(default)]
     pub template: Option<PathBuf>,
     /// No longer read (issue 22): retries stop at `retry_horizon_seconds`, not after a count.
-    /// Kept only to tell an operator who still sets it what to do instead.
+    /// Accepted so a node whose settings still have it starts after an upgrade; `build` logs a
+    /// warning saying what to do instead.
     #[serde(default)]
     pub max_attempts: Option<u32>,
     /// Items claimed (and delivered concurrently) per pass.
@@ -128,13 +129,6 @@ impl ExchangeConfig {
         if let Some(problem) = self.token.as_ref().and_then(SecretRef::problem) {
             problems.push(format!("exchange.token: {problem}"));
         }
-        if self.max_attempts.is_some() {
-            problems.push(
-                "exchange.max_attempts: retries no longer stop after a count; remove it and set \
-                 exchange.retry_horizon_seconds (default 259200, 72 hours) if the default does not fit"
-                    .to_owned(),
-            );
-        }
         let mut at_least = |name: &str, value: u64, min: u64| {
             if value < min {
                 problems.push(format!("exchange.{name}: must be at least {min}"));
@@ -191,6 +185,13 @@ impl ExchangeConfig {
         let problems = self.problems();
         if !problems.is_empty() {
             return Err(BuildError::Invalid(problems.join("; ")));
+        }
+        if let Some(attempts) = self.max_attempts {
+            tracing::warn!(
+                max_attempts = attempts,
+                "exchange.max_attempts is no longer read: retries stop at exchange.retry_horizon_seconds \
+                 (default 259200, 72 hours) after an item's first failure; remove the line"
+            );
         }
         let token = match &self.token {
             Some(reference) => Some(
@@ -276,7 +277,6 @@ mod tests {
             "exchange.token",
             "exchange.batch_size",
             "exchange.lease_seconds",
-            "exchange.max_attempts: retries no longer stop after a count",
             "exchange.retry_horizon_seconds: must be at least exchange.backoff_max_seconds (300)",
             "exchange.escalate_after_seconds: must be shorter than exchange.retry_horizon_seconds (60)",
         ] {
@@ -289,5 +289,10 @@ mod tests {
                 .problems()
                 .is_empty()
         );
+        // Settings written before issue 22 still start: max_attempts is read and ignored.
+        let old: ExchangeConfig =
+            toml::from_str("url = \"http://127.0.0.1:1/cases\"\nmax_attempts = 12\n").unwrap();
+        assert_eq!(old.problems(), Vec::<String>::new());
+        assert!(old.build(&ronghe_adapters::Fixed(Default::default())).is_ok());
     }
 }
