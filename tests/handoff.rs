@@ -199,6 +199,43 @@ async fn queued_while_the_system_is_down_then_delivered_exactly_once() {
     assert_eq!(trail[0].0, "tester", "the signed-in operator, not a claimed name");
 }
 
+/// A system down for longer than the retry horizon (72 hours from acceptance): the application
+/// stays queued through the outage, then fails visibly for an operator; nothing was handed over.
+#[tokio::test]
+async fn an_application_failing_past_the_horizon_waits_for_an_operator() {
+    let p = platform(rest::API_KEY).await;
+    p.sim.running.faults.set(FaultPlan {
+        server_errors: 1000,
+        ..Default::default()
+    });
+    let case = application("QZ-2026-0072");
+    let (status, accepted) = p.apply(&serde_json::to_value(&case).unwrap()).await;
+    assert_eq!(status, 202, "{accepted}");
+    let now = Utc::now();
+    assert_eq!(p.worker.run_once(now).await.unwrap(), summary(0, 1, 0));
+    // A day later the system is still down: still queued, not given up.
+    assert_eq!(
+        p.worker.run_once(now + Duration::hours(24)).await.unwrap(),
+        summary(0, 1, 0)
+    );
+    let (_, shown) = p.show(&case.case_no).await;
+    assert_eq!(shown["state"], "queued", "{shown}");
+    // Past 72 hours since it was accepted: failed, saying why.
+    assert_eq!(
+        p.worker.run_once(now + Duration::hours(73)).await.unwrap(),
+        summary(0, 0, 1)
+    );
+    let (_, shown) = p.show(&case.case_no).await;
+    assert_eq!(shown["state"], "failed", "{shown}");
+    assert!(
+        shown["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("retry horizon of 72h")),
+        "{shown}"
+    );
+    assert_eq!(p.received(&case.case_no), 0);
+}
+
 #[tokio::test]
 async fn configuration_error_fails_visibly_and_an_operator_retries() {
     let p = platform("not-the-key").await;

@@ -284,6 +284,77 @@ async fn overdue_requests_are_reminded_then_escalated_and_delivered_once_the_web
     }
 }
 
+/// A webhook down for longer than `retry_horizon_seconds` (shortened here to 2 s): the
+/// notification is retried until then, then listed as failed with the reason; nothing was sent.
+#[tokio::test]
+async fn a_notification_failing_past_the_horizon_is_listed_as_failed() {
+    let hook = hook(None).await;
+    let sandbox = Sandbox::new();
+    let (config, calendar) = sandbox.plain_calendar_config(&format!(
+        "[scheduler]\nwebhook_url = \"{}/notify\"\nretry_base_seconds = 1\nretry_max_seconds = 1\n\
+         retry_horizon_seconds = 2\n",
+        hook.base
+    ));
+    let run = |args: &[&str]| sandbox.run_configured(&config, args);
+    sandbox.add_system(SYSTEM, "http://127.0.0.1:9/api");
+    let case = common::case("case_application");
+    let file = sandbox.write(
+        "cases.jsonl",
+        format!("{}\n", serde_json::to_string(&case).unwrap()),
+    );
+    sandbox.run(&["cases", "import", SYSTEM, &file]).check(0, &[]);
+    let target = format!("{SYSTEM}/{}", case.case_no);
+    run(&[
+        "corrections",
+        "raise",
+        "--case",
+        &target,
+        "--reason",
+        "申请人姓名有误",
+    ])
+    .check(0, &[]);
+    let due = ronghe::corrections::due_on(&calendar, Utc::now()).unwrap();
+    run(&[
+        "scheduler",
+        "run",
+        "corrections",
+        "--once",
+        "--date",
+        &due.to_string(),
+    ])
+    .check(0, &[]);
+    let deliver = || run(&["--json", "scheduler", "run", "deliver", "--once"]).check(0, &[]);
+    let listed = |state: &str| {
+        run(&["--json", "notifications", "list", "--state", state])
+            .check(0, &[])
+            .json()
+    };
+    deliver();
+    assert_eq!(
+        listed("queued").as_array().unwrap().len(),
+        1,
+        "retried within the horizon"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let failed = loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        deliver();
+        let failed = listed("failed");
+        if !failed.as_array().unwrap().is_empty() {
+            break failed;
+        }
+        assert!(Instant::now() < deadline, "never failed: {}", listed("queued"));
+    };
+    assert!(
+        failed[0]["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("past the retry horizon")),
+        "{failed}"
+    );
+    assert!(listed("queued").as_array().unwrap().is_empty());
+    assert!(hook.received.lock().unwrap().is_empty(), "nothing was sent");
+}
+
 /// `ronghe serve` runs the jobs on their schedules: every second here, yet one reminder a day.
 #[tokio::test(flavor = "multi_thread")]
 async fn serve_runs_the_jobs_on_their_schedules() {
