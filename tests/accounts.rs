@@ -469,19 +469,22 @@ async fn the_rigged_verdict_and_the_anonymous_ticket_of_the_issue_are_refused() 
     assert_eq!(answer.status, StatusCode::NOT_FOUND, "{}", answer.body);
 }
 
+/// `field` of each element of a listed array.
+fn field_of_each<'a>(list: &'a Value, field: &str) -> Vec<&'a str> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item[field].as_str().unwrap())
+        .collect()
+}
+
 #[tokio::test]
 async fn a_regional_administrator_sees_and_changes_only_their_region() {
     let p = Platform::new().await;
     world(&p).await;
     let gy = common::staff_token(&p.store, "admin-gy", &["regional_admin@region:520100"]).await;
     let listed = p.send(Some(&gy), "GET", "/api/v1/systems", Value::Null).await;
-    let ids: Vec<&str> = listed
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["id"].as_str().unwrap())
-        .collect();
+    let ids = field_of_each(&listed.body, "id");
     assert_eq!(ids, ["gy-a"]);
     let shown = p
         .send(Some(&gy), "GET", "/api/v1/systems/zy-a", Value::Null)
@@ -518,13 +521,7 @@ async fn a_regional_administrator_sees_and_changes_only_their_region() {
     );
     // Accounts: only those whose home lies in 520100.
     let accounts = p.send(Some(&gy), "GET", "/api/v1/accounts", Value::Null).await;
-    let ids: Vec<&str> = accounts
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["id"].as_str().unwrap())
-        .collect();
+    let ids = field_of_each(&accounts.body, "id");
     assert!(ids.contains(&"staff-gy") && !ids.contains(&"staff-zy"), "{ids:?}");
     assert!(
         accounts.body.to_string().contains("**"),
@@ -572,13 +569,7 @@ async fn a_regional_administrator_sees_and_changes_only_their_region() {
     let op = common::staff_token(&p.store, "op-gy", &["operator@region:520100"]).await;
     for path in ["/api/v1/quality", "/api/v1/corrections"] {
         let answer = p.send(Some(&op), "GET", path, Value::Null).await;
-        let systems: Vec<&str> = answer
-            .body
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["system_id"].as_str().unwrap())
-            .collect();
+        let systems = field_of_each(&answer.body, "system_id");
         assert_eq!(systems, ["gy-a"], "{path}");
     }
 }

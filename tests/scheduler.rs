@@ -21,6 +21,29 @@ use tower::ServiceExt as _;
 
 const SYSTEM: &str = "gy-scjg";
 
+/// Registers the system, imports one case and raises a correction request on it, with `config`.
+fn one_open_correction(sandbox: &Sandbox, config: &str) {
+    sandbox.add_system(SYSTEM, "http://127.0.0.1:9/api");
+    let case = common::case("case_application");
+    let line = serde_json::to_string(&case).unwrap();
+    let file = sandbox.write("cases.jsonl", format!("{line}\n"));
+    sandbox.run(&["cases", "import", SYSTEM, &file]).check(0, &[]);
+    let target = format!("{SYSTEM}/{}", case.case_no);
+    sandbox
+        .run_configured(
+            config,
+            &[
+                "corrections",
+                "raise",
+                "--case",
+                &target,
+                "--reason",
+                "申请人姓名有误",
+            ],
+        )
+        .check(0, &[]);
+}
+
 /// A webhook receiver on loopback: `/notify` and `/escalate` record what they get while `up`,
 /// and answer 503 while not. With a `secret`, a request whose `X-Ronghe-*` signature (HMAC-SHA256,
 /// the write-back scheme) does not verify is answered 401 and not recorded.
@@ -91,21 +114,7 @@ async fn overdue_requests_are_reminded_then_escalated_and_delivered_once_the_web
         hook.base, hook.base
     ));
     let run = |args: &[&str]| sandbox.run_configured(&config, args);
-    sandbox.add_system(SYSTEM, "http://127.0.0.1:9/api");
-    let case = common::case("case_application");
-    let line = serde_json::to_string(&case).unwrap();
-    let file = sandbox.write("cases.jsonl", format!("{line}\n"));
-    sandbox.run(&["cases", "import", SYSTEM, &file]).check(0, &[]);
-    let target = format!("{SYSTEM}/{}", case.case_no);
-    run(&[
-        "corrections",
-        "raise",
-        "--case",
-        &target,
-        "--reason",
-        "申请人姓名有误",
-    ])
-    .check(0, &[]);
+    one_open_correction(&sandbox, &config);
     let due = ronghe::corrections::due_on(&calendar, Utc::now()).unwrap();
 
     let jobs = run(&["--json", "scheduler", "jobs"]).check(0, &[]).json();
@@ -296,23 +305,7 @@ async fn a_notification_failing_past_the_horizon_is_listed_as_failed() {
         hook.base
     ));
     let run = |args: &[&str]| sandbox.run_configured(&config, args);
-    sandbox.add_system(SYSTEM, "http://127.0.0.1:9/api");
-    let case = common::case("case_application");
-    let file = sandbox.write(
-        "cases.jsonl",
-        format!("{}\n", serde_json::to_string(&case).unwrap()),
-    );
-    sandbox.run(&["cases", "import", SYSTEM, &file]).check(0, &[]);
-    let target = format!("{SYSTEM}/{}", case.case_no);
-    run(&[
-        "corrections",
-        "raise",
-        "--case",
-        &target,
-        "--reason",
-        "申请人姓名有误",
-    ])
-    .check(0, &[]);
+    one_open_correction(&sandbox, &config);
     let due = ronghe::corrections::due_on(&calendar, Utc::now()).unwrap();
     run(&[
         "scheduler",
@@ -367,23 +360,7 @@ async fn serve_runs_the_jobs_on_their_schedules() {
         hook.base
     ));
     let run = |args: &[&str]| sandbox.run_configured(&config, args);
-    sandbox.add_system(SYSTEM, "http://127.0.0.1:9/api");
-    let case = common::case("case_application");
-    let file = sandbox.write(
-        "cases.jsonl",
-        format!("{}\n", serde_json::to_string(&case).unwrap()),
-    );
-    sandbox.run(&["cases", "import", SYSTEM, &file]).check(0, &[]);
-    let target = format!("{SYSTEM}/{}", case.case_no);
-    run(&[
-        "corrections",
-        "raise",
-        "--case",
-        &target,
-        "--reason",
-        "申请人姓名有误",
-    ])
-    .check(0, &[]);
+    one_open_correction(&sandbox, &config);
 
     let server = common::binary::Server::start(&sandbox.database(), std::path::Path::new(&config));
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -13,7 +13,7 @@ mod identity;
 mod keys;
 mod ticket;
 
-pub use config::{Attribute, AttributeMapping, BridgeConfig, Credentials};
+pub use self::config::{Attribute, AttributeMapping, BridgeConfig, Credentials};
 pub use identity::{Account, Identity, IdentityView, Level, NewAccount, NewIdentity, shown_account};
 pub use keys::{BridgeKeysConfig, KeyConfig, KeyError, Keyring};
 pub use ticket::{Claims, Refusal, TokenKind};

@@ -6,6 +6,6 @@ pub mod config;
 pub mod payload;
 pub mod worker;
 
-pub use config::{BuildError, Exchange, ExchangeConfig};
+pub use self::config::{BuildError, Exchange, ExchangeConfig};
 pub use payload::{PayloadError, Template, idempotency_key};
 pub use worker::{DeliveryMetrics, PassReport, Worker};

@@ -12,7 +12,7 @@ pub mod config;
 pub mod pipeline;
 pub mod soap;
 
-pub use config::{Writeback, WritebackConfig};
+pub use self::config::{Writeback, WritebackConfig};
 pub use pipeline::{Accepted, Channel, RecordResult, ingest, receipt};
 
 use std::collections::HashMap;

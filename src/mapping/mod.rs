@@ -9,6 +9,6 @@ mod generate;
 mod path;
 pub mod schema;
 
-pub use config::{MappingConfig, Rule, Shape};
+pub use self::config::{MappingConfig, Rule, Shape};
 pub use engine::{Mapping, MappingError, MappingIssue};
 pub use generate::{DraftTable, Proposal, Proposed, initials, propose, render};

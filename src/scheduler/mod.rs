@@ -9,7 +9,7 @@ mod config;
 mod jobs;
 mod webhook;
 
-pub use config::SchedulerConfig;
+pub use self::config::SchedulerConfig;
 pub use webhook::DeliveryReport;
 
 use std::str::FromStr as _;

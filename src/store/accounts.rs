@@ -1,6 +1,6 @@
 //! Staff accounts in the store: the accounts with their sealed personal fields, grants of roles,
 //! one-time enrolment links, browser sessions and personal API tokens. Every change is audited in
-//! its own transaction; secrets arrive sealed or hashed from `crate::accounts`.
+//! its own transaction; secrets arrive sealed or hashed from the accounts service.
 
 use chrono::{DateTime, Utc};
 

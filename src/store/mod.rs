@@ -26,32 +26,34 @@ mod scheduler;
 mod systems;
 mod writeback;
 
-pub use accounts::{
+pub use self::accounts::{
     AccountRow, ChallengeRow, EnrolmentRow, GrantRecord, GrantRequest, PasskeyRow, SessionRow, TokenRow,
 };
-pub use assessments::RubricRecord;
-pub use audit_log::{
-    AuditContext, AuditError, AuditEvent, AuditFilter, BreakKind, ChainBreak, Pruned, with_audit_context,
-};
-pub use bridge::{
+pub use self::assessments::RubricRecord;
+pub use self::bridge::{
     AccountWrite, AutoLink, ConflictReason, ConflictRow, LinkRow, NewLink, SealedAccount, SealedIdentity,
     TokenUse, UnresolvedRow, random_id,
 };
-pub use cases::{CaseRecord, CaseVersion, RejectReason, UpsertOutcome};
-pub use corrections::CorrectionFilter;
-pub use handoffs::{AttemptOutcome, ClaimedHandoff, Enqueued, Handoff, HandoffState};
-pub use housekeeping::{PlanArg, Purge, purge_sql};
-pub use migration::{
+pub use self::corrections::CorrectionFilter;
+pub use self::housekeeping::{PlanArg, Purge, purge_sql};
+pub use self::migration::{
     ChunkCounts, ChunkRecord, HeldCounts, Holder, MigrationRun, NewChunk, RunFinish, RunState,
 };
+pub use self::pull::PullState;
+pub use self::scheduler::{
+    JobRun, Level, NewNotification, Notification, SCHEDULER_ACTOR, StoredReconciliation,
+};
+pub use audit_log::{
+    AuditContext, AuditError, AuditEvent, AuditFilter, BreakKind, ChainBreak, Pruned, with_audit_context,
+};
+pub use cases::{CaseRecord, CaseVersion, RejectReason, UpsertOutcome};
+pub use handoffs::{AttemptOutcome, ClaimedHandoff, Enqueued, Handoff, HandoffState};
 pub use outbox::{
     Claimed, OutboxItem, OutboxState, OutboxStatus, Replay, Settlement, claim_setup, claim_sql, enqueued,
     outbox_status_sql,
 };
 pub use owners::OwnedCase;
-pub use pull::PullState;
 pub use quality::{NewQualityItem, QualityItem, QualityReason, QualityStatus, QualitySummary};
-pub use scheduler::{JobRun, Level, NewNotification, Notification, SCHEDULER_ACTOR, StoredReconciliation};
 pub use writeback::{NONCE_RETENTION_SECONDS, take_nonce_sql};
 
 use std::str::FromStr;
