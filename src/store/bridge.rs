@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 
-use super::{Store, StoreError, SystemDocument, audit, on_pool};
+use super::{Store, StoreError, SystemDocument, audit, on_pool, placeholders};
 
 /// A platform identity as stored: name and number sealed.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -140,14 +140,6 @@ pub struct NewLink<'a> {
     /// `certificate`, `legacy_login` or `administrator`.
     pub method: &'a str,
     pub reason: Option<&'a str>,
-}
-
-/// `$first, $first+1, …` for `count` values.
-fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count)
-        .map(|n| format!("${n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// A random opaque id with a prefix, e.g. `lk_3f…`.

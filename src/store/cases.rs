@@ -174,11 +174,6 @@ pub(super) fn plan<'a>(
     plan
 }
 
-/// `$2, $3, …` for `n` parameters after the first.
-pub(super) fn placeholders(n: usize) -> String {
-    (2..n + 2).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
-}
-
 /// A batch of cases serialised once: the stored bodies and their content hashes come from the
 /// same bytes, with the batch's distinct case numbers (sorted, for locking) and their placeholders.
 pub(super) struct Encoded<'a> {
@@ -203,7 +198,7 @@ impl<'a> Encoded<'a> {
         let mut keys: Vec<&str> = cases.iter().map(|c| c.case_no.as_str()).collect();
         keys.sort_unstable();
         keys.dedup();
-        let list = placeholders(keys.len());
+        let list = super::placeholders(2, keys.len());
         Ok(Encoded {
             bodies,
             hashes,
@@ -346,11 +341,9 @@ macro_rules! upsert_in_tx {
         if enqueued {
             // A new version heads its case when nothing of the case is open yet and it is the
             // lowest version enqueued now (issue 22); the case locks taken above keep a delivery
-            // from moving the head meanwhile. One lookup by key, whatever the statistics say.
-            let sql = sqlx::AssertSqlSafe(format!(
-                "SELECT DISTINCT case_no FROM exchange_outbox
-                 WHERE system_id = $1 AND case_no IN ({list}) AND state <> 'delivered'"
-            ));
+            // from moving the head meanwhile. One lookup by key, whatever the statistics say
+            // (see `open_cases_sql`).
+            let sql = sqlx::AssertSqlSafe($crate::store::open_cases_sql(keys.len()));
             let mut query = sqlx::query_as::<_, (String,)>(sql).bind(system_id);
             for key in keys {
                 query = query.bind(*key);

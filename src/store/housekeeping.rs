@@ -85,6 +85,7 @@ pub enum PlanArg {
     Text(String),
     Time(DateTime<Utc>),
     Int(i64),
+    Float(f64),
 }
 
 impl Store {
@@ -180,6 +181,7 @@ impl Store {
                         PlanArg::Text(text) => query.bind(text.clone()),
                         PlanArg::Time(at) => query.bind(crate::systems::stamp(*at)),
                         PlanArg::Int(n) => query.bind(*n),
+                        PlanArg::Float(x) => query.bind(*x),
                     };
                 }
                 query

@@ -534,7 +534,7 @@ impl Store {
     ) -> Result<Vec<(String, i64, String)>, StoreError> {
         let mut out = Vec::with_capacity(case_nos.len());
         for part in case_nos.chunks(CHUNK_ROWS) {
-            let list = super::cases::placeholders(part.len());
+            let list = super::placeholders(2, part.len());
             let rows: Vec<(String, i64, String)> = on_pool!(self, pool => {
                 let sql = sqlx::AssertSqlSafe(format!(
                     "SELECT case_no, version, content_hash FROM case_versions WHERE system_id = $1 AND case_no IN ({list})"

@@ -49,8 +49,8 @@ pub use audit_log::{
 pub use cases::{CaseRecord, CaseVersion, RejectReason, UpsertOutcome};
 pub use handoffs::{AttemptOutcome, ClaimedHandoff, Enqueued, Handoff, HandoffState};
 pub use outbox::{
-    Claimed, OutboxItem, OutboxState, OutboxStatus, Replay, Settlement, claim_setup, claim_sql, enqueued,
-    outbox_status_sql,
+    Claimed, MOVE_HEAD, OutboxItem, OutboxState, OutboxStatus, Replay, Settlement, claim_lease_sql,
+    claim_setup, claim_sql, enqueued, open_cases_sql, outbox_status_sql, settle_sql,
 };
 pub use owners::OwnedCase;
 pub use quality::{NewQualityItem, QualityItem, QualityReason, QualityStatus, QualitySummary};
@@ -105,6 +105,23 @@ impl<E: std::error::Error + 'static> From<sqlx::Error> for Guarded<E> {
 pub enum Backend {
     Sqlite,
     Postgres,
+}
+
+/// The one `IN`-list builder: `$first, $first+1, …` for `count` bound values.
+pub(crate) fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The same values as rows of a `VALUES` list, `($first), ($first+1), …`: a key list to join or
+/// probe one key at a time (its single column is `column1` on both backends).
+pub(crate) fn value_rows(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("(${n})"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Backend {

@@ -49,26 +49,71 @@ fn full_scans(backend: Backend, plan: &str, table: &str) -> Vec<String> {
             })
             .map(str::to_owned)
             .collect(),
-        Backend::Postgres => {
-            fn walk(node: &serde_json::Value, table: &str, found: &mut Vec<String>) {
-                match node {
-                    serde_json::Value::Object(fields) => {
-                        if fields.get("Node Type").and_then(|v| v.as_str()) == Some("Seq Scan")
-                            && fields.get("Relation Name").and_then(|v| v.as_str()) == Some(table)
-                        {
-                            found.push(format!("Seq Scan on {table}"));
-                        }
-                        fields.values().for_each(|v| walk(v, table, found));
-                    }
-                    serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, table, found)),
-                    _ => {}
+        Backend::Postgres => pg_nodes(plan, table)
+            .into_iter()
+            .filter(|node| node.get("Node Type").and_then(|v| v.as_str()) == Some("Seq Scan"))
+            .map(|_| format!("Seq Scan on {table}"))
+            .collect(),
+    }
+}
+
+/// Every node of a PostgreSQL JSON plan that reads `table`.
+fn pg_nodes(plan: &str, table: &str) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    fn walk(
+        node: &serde_json::Value,
+        table: &str,
+        found: &mut Vec<serde_json::Map<String, serde_json::Value>>,
+    ) {
+        match node {
+            serde_json::Value::Object(fields) => {
+                if fields.get("Relation Name").and_then(|v| v.as_str()) == Some(table) {
+                    found.push(fields.clone());
                 }
+                fields.values().for_each(|v| walk(v, table, found));
             }
-            let plan: serde_json::Value = serde_json::from_str(plan).expect("plan is JSON");
-            let mut found = Vec::new();
-            walk(&plan, table, &mut found);
-            found
+            serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, table, found)),
+            _ => {}
         }
+    }
+    let plan: serde_json::Value = serde_json::from_str(plan).expect("plan is JSON");
+    let mut found = Vec::new();
+    walk(&plan, table, &mut found);
+    found
+}
+
+/// How a plan reads `table`, one line per access: PostgreSQL's `index: condition` (or the node
+/// type when no index is used), SQLite's `SEARCH`/`SCAN` detail lines of the table or `alias`.
+pub fn table_reads(backend: Backend, plan: &str, table: &str, alias: &str) -> Vec<String> {
+    match backend {
+        Backend::Sqlite => plan
+            .lines()
+            .filter(|line| {
+                let words: Vec<_> = line.split_whitespace().take(2).collect();
+                matches!(words.first(), Some(&("SEARCH" | "SCAN")))
+                    && words.get(1).is_some_and(|name| *name == table || *name == alias)
+            })
+            .map(str::to_owned)
+            .collect(),
+        Backend::Postgres => pg_nodes(plan, table)
+            .into_iter()
+            .filter(|node| {
+                node.get("Node Type")
+                    .and_then(|v| v.as_str())
+                    .is_some_and(|t| t.ends_with("Scan"))
+            })
+            .map(|node| {
+                let field = |name: &str| {
+                    node.get(name)
+                        .and_then(|v| v.as_str())
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                match node.get("Index Name") {
+                    Some(_) => format!("{}: {}", field("Index Name"), field("Index Cond")),
+                    None => field("Node Type"),
+                }
+            })
+            .collect(),
     }
 }
 
