@@ -84,13 +84,15 @@ impl Worker {
         self
     }
 
-    /// One round: every item due at `now` (up to a batch) gets one attempt.
+    /// One round: every item due at `now` (up to a batch) gets one attempt. `run` passes the
+    /// database's clock ([`Store::clock`]); tests pass a later time to let time pass.
     pub async fn run_once(&self, now: DateTime<Utc>) -> Result<RoundSummary, StoreError> {
         let mut adapters: HashMap<String, Built> = HashMap::new();
         let mut summary = RoundSummary::default();
         while summary.attempted() < BATCH {
-            // The lease runs from the claim (or from `now`, when a round is run for a later time).
-            let lease_until = now.max(Utc::now()) + LEASE;
+            // The lease runs from the claim by the database's clock (or from `now`, when a round
+            // is run for a later time).
+            let lease_until = now.max(self.store.clock().await?) + LEASE;
             let Some(item) = self.store.claim_handoffs(now, lease_until, 1).await?.pop() else {
                 break;
             };
@@ -143,7 +145,7 @@ impl Worker {
                 }
             };
             self.store
-                .finish_handoff_attempt(handoff.id, &outcome, WORKER_ACTOR, Utc::now())
+                .finish_handoff_attempt(handoff.id, &outcome, WORKER_ACTOR, self.store.clock().await?)
                 .await?;
             if let Some(metrics) = &self.metrics {
                 let name = match outcome {
@@ -162,7 +164,11 @@ impl Worker {
     pub async fn run(self, idle: Duration, stop: impl std::future::Future<Output = ()>) {
         tokio::pin!(stop);
         loop {
-            let pause = match self.run_once(Utc::now()).await {
+            let round = match self.store.clock().await {
+                Ok(now) => self.run_once(now).await,
+                Err(err) => Err(err),
+            };
+            let pause = match round {
                 Ok(summary) if summary.attempted() > 0 => Duration::ZERO,
                 Ok(_) => idle,
                 Err(err) => {

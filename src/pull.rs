@@ -125,7 +125,8 @@ impl Puller {
     pub async fn run(&self, system_id: &str, force: bool) -> Result<Option<PullReport>, PullError> {
         self.store.system_taking_cases(system_id).await?;
         let schedule = self.schedule(system_id).await?;
-        let now = Utc::now();
+        // Leases and due times by the database's clock, never this node's (issue 22).
+        let now = self.store.clock().await?;
         let Some(checkpoint) = self
             .store
             .claim_pull(system_id, &self.node, now, lease_from(now), force)
@@ -134,7 +135,7 @@ impl Puller {
             return Ok(None);
         };
         let result = self.pull(system_id, checkpoint).await;
-        let finished = Utc::now();
+        let finished = self.store.clock().await?;
         let next = schedule
             .after(&finished)
             .next()
@@ -178,7 +179,7 @@ impl Puller {
                 &mapping,
                 batch.raws,
                 Channel::Pull,
-                Utc::now().fixed_offset(),
+                self.store.clock().await?.fixed_offset(),
                 self.bridge.as_ref(),
             )
             .await?;
@@ -192,7 +193,7 @@ impl Puller {
                     &self.node,
                     batch.to.as_deref(),
                     n,
-                    lease_from(Utc::now()),
+                    lease_from(self.store.clock().await?),
                 )
                 .await?
             {

@@ -598,7 +598,9 @@ async fn a_long_outage_ends_with_everything_delivered_and_one_escalation() {
             .all(|n| n.subject_kind == "exchange" && n.topic == "unreachable")
     );
     assert!(
-        raised[0].message.contains("15 个办件版本待送达"),
+        raised[0]
+            .message
+            .contains("15 个办件版本待送达；恢复后将按序自动补送"),
         "{}",
         raised[0].message
     );

@@ -245,6 +245,44 @@ fn no_module_imports_itself_round_about() {
     );
 }
 
+/// The files whose times are leases, due times and claims (issue 22): they read the database's
+/// clock (`Store::clock`, or `Backend::now` inside a statement), never a node's, so that skew
+/// between nodes cannot hand one item to two of them.
+const ON_THE_DATABASE_CLOCK: &[&str] = &[
+    "exchange/worker.rs",
+    "handoff.rs",
+    "pull.rs",
+    "scheduler/mod.rs",
+    "scheduler/webhook.rs",
+    "scheduler/jobs.rs",
+    "store/outbox.rs",
+    "store/handoffs.rs",
+    "store/pull.rs",
+    "store/scheduler.rs",
+    "store/migration.rs",
+];
+
+#[test]
+fn leases_and_due_times_use_the_database_clock() {
+    let mut found = Vec::new();
+    for name in ON_THE_DATABASE_CLOCK {
+        let text = code(&std::fs::read_to_string(src().join(name)).unwrap());
+        for line in text.lines() {
+            if ["Utc::now()", "SystemTime::now()", "Local::now()"]
+                .iter()
+                .any(|clock| line.contains(clock))
+            {
+                found.push(format!("src/{name}: {}", line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "a node's clock where the database's is the rule (use Store::clock):\n{}",
+        found.join("\n")
+    );
+}
+
 #[test]
 fn the_domain_does_no_io() {
     let (_, domain) = LAYERS[0];

@@ -4,18 +4,23 @@
 //! exchange backlog. Its figure is the last minute's rate over the first's (≥ 0.9 to pass), with
 //! the last minute's p99 over the first's (≤ 2). The pushes are the write-back bench's
 //! (`bench::writeback`: same signer, records and push).
+//!
+//! With `--nodes N` the load is spread over N servers on one store (each its own pool, node id
+//! and delivery worker, in this process), and with `--outage FROM+MINUTES` the exchange answers
+//! 503 for that window (issue 22): at the end the soak waits for the backlog to drain and checks
+//! that the exchange holds every version, each case's versions in order, none dead, none
+//! delivered twice at once, and which notifications the outage raised.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use axum::Router;
-use axum::routing::post;
+use ronghe_adapters::sim::exchange::ExchangeSim;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::writeback::{percentile, prepare, push, records, serve, signer};
+use super::writeback::{percentile, prepare, push, records, signer};
 use crate::store::{Store, StoreOptions};
 
 /// The offered load and how long it runs.
@@ -31,6 +36,71 @@ pub struct Load {
     /// The store: empty for a new SQLite file, else a PostgreSQL URL the bench may write to
     /// (an empty database).
     pub database: String,
+    /// Servers on the one store; clients take turns among them.
+    pub nodes: usize,
+    /// A window in which the exchange answers 503 to everything.
+    pub outage: Option<Outage>,
+}
+
+/// An exchange outage: down after `from_minute` whole minutes, for `minutes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outage {
+    pub from_minute: u32,
+    pub minutes: u32,
+}
+
+impl Outage {
+    /// Whether the exchange is down during minute `minute` (counted from 1).
+    fn covers(self, minute: u32) -> bool {
+        minute > self.from_minute && minute <= self.from_minute + self.minutes
+    }
+}
+
+impl std::str::FromStr for Outage {
+    type Err = String;
+
+    /// `FROM+MINUTES`, e.g. `5+60`: down from the end of minute 5 for 60 minutes.
+    fn from_str(text: &str) -> Result<Outage, String> {
+        let parse = |part: &str| part.trim().parse::<u32>().ok();
+        match text.split_once('+').map(|(a, b)| (parse(a), parse(b))) {
+            Some((Some(from_minute), Some(minutes))) if minutes > 0 => Ok(Outage { from_minute, minutes }),
+            _ => Err(format!(
+                "--outage {text:?}: expected FROM+MINUTES with whole minutes, e.g. 5+60 (down after minute 5 for 60 minutes)"
+            )),
+        }
+    }
+}
+
+/// What the exchange holds after an outage, checked once the backlog drained.
+#[derive(Debug, Clone, Serialize)]
+pub struct Delivery {
+    /// Seconds from the end of the load until the backlog was empty (None: it did not drain
+    /// within the wait).
+    pub drained_after_seconds: Option<f64>,
+    /// Distinct versions the exchange accepted, and the store's delivered counter.
+    pub accepted: usize,
+    pub delivered: i64,
+    /// Items in the dead-letter queue.
+    pub dead: i64,
+    /// Cases whose versions the exchange accepted out of order.
+    pub out_of_order: Vec<String>,
+    /// Versions delivered while another delivery of the same version was in flight.
+    pub concurrent: usize,
+    /// Requests the exchange answered 503 during the outage.
+    pub refused: usize,
+    /// The notifications raised about the exchange (level: message).
+    pub notifications: Vec<String>,
+}
+
+impl Delivery {
+    /// Everything delivered, in order, nothing dead, one reminder and one escalation.
+    pub fn complete(&self) -> bool {
+        self.drained_after_seconds.is_some()
+            && i64::try_from(self.accepted).is_ok_and(|n| n == self.delivered)
+            && self.dead == 0
+            && self.out_of_order.is_empty()
+            && self.concurrent == 0
+    }
 }
 
 /// One minute of the soak.
@@ -47,6 +117,8 @@ pub struct Minute {
     pub rss_mib: Option<f64>,
     pub wal_mib: Option<f64>,
     pub backlog: i64,
+    /// The exchange answered 503 during this minute.
+    pub exchange_down: bool,
 }
 
 /// The soak's rows and its figure.
@@ -60,19 +132,30 @@ pub struct Soak {
     pub p99_ratio: f64,
     /// `rate_ratio ≥ 0.9` and `p99_ratio ≤ 2`.
     pub steady: bool,
+    /// With an outage: what the exchange holds afterwards.
+    pub delivery: Option<Delivery>,
 }
 
 impl Soak {
     /// The rows as a table, then the figure.
     pub fn lines(&self) -> String {
         let mut out = vec![format!(
-            "{:>6} {:>9} {:>9} {:>9} {:>9} {:>6} {:>8} {:>8} {:>8}",
-            "minute", "pushes/s", "records/s", "p50 ms", "p99 ms", "errors", "RSS MiB", "WAL MiB", "backlog"
+            "{:>6} {:>9} {:>9} {:>9} {:>9} {:>6} {:>8} {:>8} {:>8} {:>8}",
+            "minute",
+            "pushes/s",
+            "records/s",
+            "p50 ms",
+            "p99 ms",
+            "errors",
+            "RSS MiB",
+            "WAL MiB",
+            "backlog",
+            "exchange"
         )];
         let mib = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1}"));
         for m in &self.minutes {
             out.push(format!(
-                "{:>6} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>6} {:>8} {:>8} {:>8}",
+                "{:>6} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>6} {:>8} {:>8} {:>8} {:>8}",
                 m.minute,
                 m.pushes_per_second,
                 m.records_per_second,
@@ -81,7 +164,8 @@ impl Soak {
                 m.errors,
                 mib(m.rss_mib),
                 mib(m.wal_mib),
-                m.backlog
+                m.backlog,
+                if m.exchange_down { "down" } else { "up" }
             ));
         }
         out.push(format!(
@@ -91,6 +175,22 @@ impl Soak {
             self.p99_ratio,
             if self.steady { "steady" } else { "NOT steady" }
         ));
+        if let Some(d) = &self.delivery {
+            out.push(format!(
+                "after the outage: drained in {}; exchange holds {} versions, store delivered {}; dead {}; \
+                 out of order {:?}; concurrent {}; 503 answers {}: {}",
+                d.drained_after_seconds
+                    .map_or("(not within the wait)".to_owned(), |s| format!("{s:.0} s")),
+                d.accepted,
+                d.delivered,
+                d.dead,
+                d.out_of_order,
+                d.concurrent,
+                d.refused,
+                if d.complete() { "complete" } else { "NOT complete" }
+            ));
+            out.extend(d.notifications.iter().map(|n| format!("  notification {n}")));
+        }
         out.join("\n")
     }
 }
@@ -127,9 +227,9 @@ async fn soak(dir: &std::path::Path, load: &Load) -> anyhow::Result<Soak> {
     let mappings = dir.join("mappings");
     prepare(&store, &mappings, &format!("file:{}", secret.display())).await?;
 
-    // The exchange: answers 200 at once.
-    let receiver = serve(Router::new().route("/", post(|| async { "{}" }))).await?;
-    let mut exchange = crate::exchange::ExchangeConfig::new(format!("{receiver}/"));
+    // The exchange: answers 200 at once (503 during an outage).
+    let sim = ExchangeSim::start("127.0.0.1:0".parse()?).await?;
+    let mut exchange = crate::exchange::ExchangeConfig::new(sim.endpoint());
     exchange.poll_interval_ms = 200;
     let config = crate::config::Config {
         database_url,
@@ -141,18 +241,27 @@ async fn soak(dir: &std::path::Path, load: &Load) -> anyhow::Result<Soak> {
         },
         ..Default::default()
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}", listener.local_addr()?);
-    let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(crate::server::serve_on(config, listener, async move {
-        let _ = server_stopped.await;
-    }));
+    let mut urls = Vec::new();
+    let mut servers = Vec::new();
+    let (stop_servers, servers_stopped) = tokio::sync::watch::channel(false);
+    for _ in 0..load.nodes.max(1) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        urls.push(format!("http://{}", listener.local_addr()?));
+        let mut stopped = servers_stopped.clone();
+        servers.push(tokio::spawn(crate::server::serve_on(
+            config.clone(),
+            listener,
+            async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            },
+        )));
+    }
 
     let (samples, mut received) = tokio::sync::mpsc::unbounded_channel::<Sample>();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let next_record = Arc::new(AtomicUsize::new(0));
     let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(load.clients + 1)
+        .pool_max_idle_per_host(load.clients.div_ceil(urls.len()) + 1)
         .build()?;
     let every = Duration::from_secs_f64(load.clients.max(1) as f64 / load.rate.max(0.01));
     let mut senders: Vec<(Duration, usize, bool)> = vec![(every, 1, true); load.clients.max(1)];
@@ -165,9 +274,14 @@ async fn soak(dir: &std::path::Path, load: &Load) -> anyhow::Result<Soak> {
     }
     let tasks: Vec<_> = senders
         .into_iter()
-        .map(|(every, count, single)| {
-            let (http, url, samples, next_record) =
-                (http.clone(), url.clone(), samples.clone(), next_record.clone());
+        .enumerate()
+        .map(|(i, (every, count, single))| {
+            let (http, url, samples, next_record) = (
+                http.clone(),
+                urls[i % urls.len()].clone(),
+                samples.clone(),
+                next_record.clone(),
+            );
             let mut stopped = stopped.clone();
             tokio::spawn(async move {
                 let (signer, path) = signer();
@@ -211,19 +325,28 @@ async fn soak(dir: &std::path::Path, load: &Load) -> anyhow::Result<Soak> {
     let started = tokio::time::Instant::now();
     let mut minutes = Vec::new();
     for minute in 1..=load.minutes.max(1) {
+        let down = load.outage.is_some_and(|o| o.covers(minute));
+        sim.set_down(down);
         tokio::time::sleep_until(started + Duration::from_secs(60 * u64::from(minute))).await;
         let mut taken = Vec::new();
         while let Ok(sample) = received.try_recv() {
             taken.push(sample);
         }
-        minutes.push(row(minute, &taken, &store, dir, sqlite).await?);
+        minutes.push(row(minute, &taken, &store, dir, sqlite, down).await?);
     }
     let _ = stop.send(true);
     for task in tasks {
         let _ = task.await;
     }
-    let _ = stop_server.send(());
-    server.await.context("the server task failed")??;
+    sim.set_down(false);
+    let delivery = match load.outage {
+        Some(_) => Some(delivery(&store, &sim).await?),
+        None => None,
+    };
+    let _ = stop_servers.send(true);
+    for server in servers {
+        server.await.context("a server task failed")??;
+    }
     store.close().await;
 
     let (first, last) = (&minutes[0], &minutes[minutes.len() - 1]);
@@ -235,6 +358,57 @@ async fn soak(dir: &std::path::Path, load: &Load) -> anyhow::Result<Soak> {
         minutes,
         rate_ratio,
         p99_ratio,
+        delivery,
+    })
+}
+
+/// How long the drain after an outage may take before the soak reports it did not drain.
+const DRAIN_WAIT: Duration = Duration::from_secs(20 * 60);
+
+/// Waits for the backlog to drain, then checks what the exchange holds (see [`Delivery`]).
+async fn delivery(store: &Store, sim: &ExchangeSim) -> anyhow::Result<Delivery> {
+    let started = Instant::now();
+    let drained_after_seconds = loop {
+        if store.outbox_status().await?.backlog == 0 {
+            break Some(started.elapsed().as_secs_f64());
+        }
+        if started.elapsed() > DRAIN_WAIT {
+            break None;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    let facts = sim.facts();
+    // Keys are `system/case/version`: each case's versions must arrive in ascending order.
+    let mut last: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+    let mut out_of_order = std::collections::BTreeSet::new();
+    for fact in &facts {
+        let Some((case, version)) = fact.key.rsplit_once('/') else {
+            out_of_order.insert(fact.key.clone());
+            continue;
+        };
+        let version: i64 = version.parse().unwrap_or(i64::MIN);
+        let previous = last.insert(case.to_owned(), version);
+        if previous.is_some_and(|p| p >= version) {
+            out_of_order.insert(case.to_owned());
+        }
+    }
+    let status = store.outbox_status().await?;
+    let notifications = store
+        .list_notifications(None, None, 100)
+        .await?
+        .into_iter()
+        .filter(|n| n.subject_kind == "exchange")
+        .map(|n| format!("{}: {}", n.level, n.message))
+        .collect();
+    Ok(Delivery {
+        drained_after_seconds,
+        accepted: facts.len(),
+        delivered: status.delivered,
+        dead: status.dead,
+        out_of_order: out_of_order.into_iter().collect(),
+        concurrent: sim.concurrent().len(),
+        refused: sim.received().iter().filter(|r| r.status == 503).count(),
+        notifications,
     })
 }
 
@@ -245,6 +419,7 @@ async fn row(
     store: &Store,
     dir: &std::path::Path,
     sqlite: bool,
+    exchange_down: bool,
 ) -> anyhow::Result<Minute> {
     let mut latencies: Vec<Duration> = samples
         .iter()
@@ -266,6 +441,7 @@ async fn row(
             .flatten()
             .map(|m| mib(m.len())),
         backlog: store.outbox_status().await?.backlog,
+        exchange_down,
     })
 }
 

@@ -50,6 +50,13 @@ pub(super) enum Command {
         /// sqlite: a new file; postgres: the --database URL (an empty database).
         #[arg(long, value_enum, default_value_t = BenchBackend::Sqlite)]
         backend: BenchBackend,
+        /// Servers on the one store (each its own node, pool and delivery worker) 节点数.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
+        nodes: u16,
+        /// The exchange is down for a window, FROM+MINUTES (e.g. 5+60); the soak then waits for
+        /// the backlog to drain and checks every version arrived in order 交换平台中断演练.
+        #[arg(long)]
+        outage: Option<bench::soak::Outage>,
     },
     /// Case upserts/s into the store (--database) against plain multi-row inserts 存储吞吐.
     Store {
@@ -118,6 +125,8 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             batch,
             batch_every_seconds,
             backend,
+            nodes,
+            outage,
         } => {
             let load = bench::soak::Load {
                 minutes,
@@ -126,6 +135,8 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                 batch,
                 batch_every_seconds,
                 database: bench_database(ctx, backend)?,
+                nodes: usize::from(nodes),
+                outage,
             };
             let soak = bench::soak::run(load).await?;
             ctx.out.show(soak.lines(), &soak);

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use clap::Subcommand;
 
 use super::{Context, Failure};
@@ -90,7 +89,7 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             );
         }
         Command::Retry { id } => {
-            let (handoff, retried) = store.retry_handoff(id, &ctx.actor, Utc::now()).await?;
+            let (handoff, retried) = store.retry_handoff(id, &ctx.actor, store.clock().await?).await?;
             if !retried {
                 return Err(Failure::Refused(anyhow::anyhow!(
                     "hand-off {id} is {} ({}): only a failed hand-off is put back in the queue; \
@@ -108,9 +107,9 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             );
         }
         Command::Run { once, idle_seconds } => {
-            let worker = Worker::new(store, Arc::new(ronghe_adapters::Environment));
+            let worker = Worker::new(store.clone(), Arc::new(ronghe_adapters::Environment));
             if once {
-                let summary = worker.run_once(Utc::now()).await?;
+                let summary = worker.run_once(store.clock().await?).await?;
                 ctx.out.show(
                     format!(
                         "推送 handed over: {} delivered 已推送, {} queued for retry 待重试, {} failed 失败",

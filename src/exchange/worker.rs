@@ -143,7 +143,8 @@ impl Worker {
             return Ok(report);
         }
         let attempts = join_all(claimed.iter().map(|c| self.attempt(c))).await;
-        let now = Utc::now();
+        // The retry horizon and the outage's length by the database's clock, as `failing_since`.
+        let now = self.store.clock().await?;
         let settlements: Vec<(i64, Settlement)> = claimed
             .iter()
             .zip(attempts)
@@ -260,7 +261,7 @@ impl Worker {
                 topic: "unreachable",
                 level,
                 message: format!(
-                    "省数据共享交换平台自 {started}（北京时间）起无法送达，{backlog} 个办件版本待送达；                     恢复后将按序自动补送，无需人工操作。"
+                    "省数据共享交换平台自 {started}（北京时间）起无法送达，{backlog} 个办件版本待送达；恢复后将按序自动补送，无需人工操作。"
                 ),
                 reminder_count: count,
                 day: crate::calendar::beijing_date(&now),

@@ -392,7 +392,7 @@ impl Migrator {
                 &run.id,
                 &self.owner,
                 gone,
-                lease::stale_before(Utc::now()),
+                lease::stale_before(self.store.clock().await?),
                 &self.actor,
             )
             .await?;

@@ -3,7 +3,7 @@
 //! and is still overdue, it is escalated once instead (Art. 33: 经多次督促仍整改不力的，通报批评
 //! 或者约谈). Every notification is idempotent per tick through its dedup key.
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 
 use super::{Done, Scheduler, SchedulerError};
 use crate::corrections::Status;
@@ -24,7 +24,9 @@ struct Overdue {
 impl Scheduler {
     /// Queues `new`; logs it when it is new (a repeated tick adds nothing).
     async fn queue(&self, new: NewNotification, run: i64, done: &mut Done) -> Result<(), SchedulerError> {
-        if let Some(n) = self.store.add_notification(&new, Some(run), Utc::now()).await? {
+        // Created and due by the database's clock: the webhook's retry horizon runs from it.
+        let now = self.store.clock().await?;
+        if let Some(n) = self.store.add_notification(&new, Some(run), now).await? {
             tracing::info!(
                 notification = n.id,
                 level = %n.level,
@@ -264,7 +266,9 @@ impl Scheduler {
                     continue;
                 }
             };
-            self.store.save_reconciliation(&report, Utc::now()).await?;
+            self.store
+                .save_reconciliation(&report, self.store.clock().await?)
+                .await?;
             reconciled += 1;
             if !report.clean {
                 let count = |kind: &str| report.differences.iter().filter(|d| d.kind == kind).count();

@@ -252,7 +252,7 @@ impl Scheduler {
     ) -> Result<Option<RunReport>, SchedulerError> {
         let Some(run_id) = self
             .store
-            .claim_tick(job.name(), tick, &self.node, Utc::now())
+            .claim_tick(job.name(), tick, &self.node, self.store.clock().await?)
             .await?
         else {
             tracing::debug!(job = job.name(), %tick, "tick already claimed by another node");
@@ -270,7 +270,7 @@ impl Scheduler {
         };
         let notifications = done.notifications;
         self.store
-            .finish_run(run_id, outcome, &detail, Utc::now())
+            .finish_run(run_id, outcome, &detail, self.store.clock().await?)
             .await?;
         if outcome == "ok" {
             tracing::info!(job = job.name(), run = run_id, notifications, detail = %detail, "job finished");
@@ -290,8 +290,8 @@ impl Scheduler {
 
     /// Runs `job` now for `day` (an operator's `ronghe scheduler run --once`): its own tick.
     pub async fn run_now(&self, job: Job, day: NaiveDate) -> Result<RunReport, SchedulerError> {
-        // A tick of its own: now, to the microsecond the store keeps.
-        let now = Utc::now();
+        // A tick of its own: now by the database's clock, to the microsecond the store keeps.
+        let now = self.store.clock().await?;
         let tick = DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
         self.run_tick(job, tick, day)
             .await?
@@ -314,13 +314,14 @@ impl Scheduler {
                 Ok(())
             }
             Job::Deliver => {
-                let report = self.deliver(Utc::now()).await?;
+                let now = self.store.clock().await?;
+                let report = self.deliver(now).await?;
                 done.note(format!(
                     "delivered {}, still queued {}",
                     report.delivered, report.failed
                 ));
                 // A run a minute: keep a week of them (the audit log keeps every one).
-                let before = Utc::now() - chrono::Duration::days(DELIVER_RUNS_KEPT_DAYS);
+                let before = now - chrono::Duration::days(DELIVER_RUNS_KEPT_DAYS);
                 let pruned = self.store.prune_runs(job.name(), before).await?;
                 if pruned > 0 {
                     done.note(format!("pruned {pruned} old delivery runs"));
@@ -331,7 +332,8 @@ impl Scheduler {
     }
 
     /// Runs every active job on its schedule until `shutdown` changes. A missed tick (the node
-    /// was down or busy) is not made up: the next one is.
+    /// was down or busy) is not made up: the next one is. Ticks come due by the database's
+    /// clock, so nodes with skewed clocks agree on them (the claim makes each run once).
     pub async fn run_forever(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
         if !self.config.enabled {
             tracing::info!("scheduler disabled ([scheduler] enabled = false)");
@@ -343,7 +345,8 @@ impl Scheduler {
                 .next()
                 .map(|t| t.with_timezone(&Utc))
         };
-        let now = Utc::now();
+        let now = self.clock_or_wait(&mut shutdown).await;
+        let Some(now) = now else { return };
         let mut next: Vec<(Job, &cron::Schedule, Option<DateTime<Utc>>)> = self
             .schedules
             .iter()
@@ -354,12 +357,17 @@ impl Scheduler {
             let Some(earliest) = next.iter().filter_map(|(_, _, at)| *at).min() else {
                 return;
             };
-            let wait = (earliest - Utc::now()).to_std().unwrap_or_default();
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = shutdown.changed() => return,
+            let Some(now) = self.clock_or_wait(&mut shutdown).await else {
+                return;
+            };
+            if earliest > now {
+                let wait = (earliest - now).to_std().unwrap_or_default();
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = shutdown.changed() => return,
+                }
+                continue;
             }
-            let now = Utc::now();
             for (job, schedule, at) in &mut next {
                 let Some(tick) = *at else { continue };
                 if tick > now {
@@ -368,7 +376,26 @@ impl Scheduler {
                 if let Err(e) = self.run_tick(*job, tick, beijing_date(&tick)).await {
                     tracing::warn!(job = job.name(), %tick, error = %e, "scheduled job did not run");
                 }
-                *at = next_after(schedule, Utc::now().max(tick));
+                let after = self.store.clock().await.unwrap_or(now).max(tick);
+                *at = next_after(schedule, after);
+            }
+        }
+    }
+
+    /// The database's clock; while the store does not answer, retried every few seconds until
+    /// `shutdown` changes (then None).
+    async fn clock_or_wait(
+        &self,
+        shutdown: &mut tokio::sync::watch::Receiver<bool>,
+    ) -> Option<DateTime<Utc>> {
+        loop {
+            match self.store.clock().await {
+                Ok(now) => return Some(now),
+                Err(e) => tracing::warn!(error = %e, "the store does not answer; scheduler waits"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+                _ = shutdown.changed() => return None,
             }
         }
     }

@@ -54,7 +54,7 @@ impl Scheduler {
             match self.post(target, &n).await {
                 Ok(()) => {
                     self.store
-                        .settle_notification(n.id, Ok(()), Utc::now(), None)
+                        .settle_notification(n.id, Ok(()), self.store.clock().await?, None)
                         .await?;
                     tracing::info!(notification = n.id, level = %n.level, "notification delivered");
                     report.delivered += 1;
@@ -70,7 +70,7 @@ impl Scheduler {
                         Next::GiveUp(error) => (error, None),
                     };
                     self.store
-                        .settle_notification(n.id, Err(&error), Utc::now(), retry_at)
+                        .settle_notification(n.id, Err(&error), self.store.clock().await?, retry_at)
                         .await?;
                     tracing::warn!(notification = n.id, level = %n.level, attempts = n.attempts + 1,
                         retry_at = ?retry_at, error = %error, "notification not delivered");

@@ -72,7 +72,8 @@ pub(super) async fn accept(
             format!("system {id:?} is retired; it takes no more applications"),
         ));
     }
-    let now = Utc::now();
+    // The database's clock: the hand-off's retry horizon runs from this acceptance (issue 22).
+    let now = state.store.clock().await?;
     // The case's own rules and the published ones (Art. 29) that bind it, every problem at once.
     let mut issues = case.validate(now.fixed_offset()).errors;
     let rules = state.store.list_rules(None).await?;

@@ -243,7 +243,8 @@ macro_rules! resolve_superseded {
 pub(crate) use resolve_superseded;
 
 macro_rules! upsert_in_tx {
-    ($tx:ident, $system_id:expr, $cases:expr, $encoded:expr, $now:expr, $mapping_version:expr) => {{
+    ($tx:ident, $backend:expr, $system_id:expr, $cases:expr, $encoded:expr, $now:expr, $mapping_version:expr) => {{
+        let backend: $crate::store::Backend = $backend;
         let system_id: &str = $system_id;
         let cases: &[$crate::case::Case] = $cases;
         let encoded: &$crate::store::cases::Encoded<'_> = $encoded;
@@ -367,10 +368,11 @@ macro_rules! upsert_in_tx {
                     .push_bind(c.case_no.clone())
                     .push_bind(c.version)
                     .push_bind(hashes[i].clone())
-                    .push_bind(now)
+                    // Enqueued and due by the database's clock, as every claim compares (issue 22).
+                    .push(backend.now())
                     .push_bind("pending")
                     .push_bind(0_i64)
-                    .push_bind(now)
+                    .push(backend.now())
                     .push_bind(head);
             });
             insert.push(" ON CONFLICT (system_id, case_no, version) DO NOTHING");
@@ -420,7 +422,7 @@ impl Store {
         let backend = self.backend();
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(backend.begin_write()).await?;
-            let (outcomes, enqueued) = upsert_in_tx!(tx, system_id, cases, &encoded, now, mapping_version);
+            let (outcomes, enqueued) = upsert_in_tx!(tx, backend, system_id, cases, &encoded, now, mapping_version);
             tx.commit().await?;
             if enqueued {
                 super::outbox::wake_workers();

@@ -229,7 +229,7 @@ impl Store {
     ) -> Result<MigrationRun, StoreError> {
         self.get_system(system_id).await?;
         let id = super::random_id("mig")?;
-        let now = Utc::now();
+        let now = self.clock().await?;
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(
@@ -294,6 +294,7 @@ impl Store {
         stale_before: DateTime<Utc>,
         actor: &str,
     ) -> Result<bool, StoreError> {
+        let now = self.clock().await?;
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let claimed = sqlx::query(
@@ -303,7 +304,7 @@ impl Store {
             )
             .bind(run_id)
             .bind(owner)
-            .bind(Utc::now())
+            .bind(now)
             .bind(gone)
             .bind(stale_before)
             .execute(&mut *tx)
@@ -322,11 +323,12 @@ impl Store {
     /// lease is lost.
     pub async fn renew_migration(&self, holder: Holder<'_>) -> Result<bool, StoreError> {
         let Holder { run_id, owner, .. } = holder;
+        let now = self.clock().await?;
         let renewed = on_pool!(self, pool => {
             sqlx::query("UPDATE migration_runs SET updated_at = $3 WHERE id = $1 AND owner = $2 AND state = 'running'")
                 .bind(run_id)
                 .bind(owner)
-                .bind(Utc::now())
+                .bind(now)
                 .execute(pool)
                 .await?
                 .rows_affected()
@@ -343,6 +345,7 @@ impl Store {
         message: &str,
     ) -> Result<bool, StoreError> {
         let Holder { run_id, owner, actor } = holder;
+        let now = self.clock().await?;
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let released = sqlx::query(
@@ -352,7 +355,7 @@ impl Store {
             .bind(run_id)
             .bind(state.name())
             .bind(message)
-            .bind(Utc::now())
+            .bind(now)
             .bind(owner)
             .execute(&mut *tx)
             .await?
@@ -384,7 +387,7 @@ impl Store {
             .chunks(CHUNK_ROWS)
             .map(Encoded::of)
             .collect::<Result<_, _>>()?;
-        let now = crate::systems::stamp(Utc::now());
+        let now = crate::systems::stamp(self.clock().await?);
         let backend = self.backend();
         let mut counts = ChunkCounts::default();
         let mut enqueued_any = false;
@@ -404,7 +407,7 @@ impl Store {
             }
             let mut rejects = chunk.rejects;
             for (part, (cases, encoded)) in chunk.cases.chunks(CHUNK_ROWS).zip(&encoded).enumerate() {
-                let (outcomes, enqueued) = upsert_in_tx!(tx, system_id, cases, encoded, now, Some(mapping_version));
+                let (outcomes, enqueued) = upsert_in_tx!(tx, backend, system_id, cases, encoded, now, Some(mapping_version));
                 enqueued_any |= enqueued;
                 for (i, outcome) in outcomes.iter().enumerate() {
                     match outcome {
@@ -593,7 +596,7 @@ impl Store {
         finish: RunFinish<'_>,
     ) -> Result<bool, StoreError> {
         let Holder { run_id, owner, actor } = holder;
-        let now = Utc::now();
+        let now = self.clock().await?;
         let backend = self.backend();
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(backend.begin_write()).await?;

@@ -59,6 +59,7 @@ pub use writeback::{NONCE_RETENTION_SECONDS, take_nonce_sql};
 use std::str::FromStr;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -262,6 +263,15 @@ impl Store {
             Store::Sqlite(_) => Backend::Sqlite,
             Store::Postgres(_) => Backend::Postgres,
         }
+    }
+
+    /// The database's clock. Every lease, due time and claim compares against it (issue 22):
+    /// in SQL through [`Backend::now`] where a statement can say it, else through this reading,
+    /// so that skew between nodes' clocks never hands one item to two nodes.
+    pub async fn clock(&self) -> Result<DateTime<Utc>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {}", self.backend().now()));
+        let (now,): (DateTime<Utc>,) = on_pool!(self, pool => sqlx::query_as(sql).fetch_one(pool).await?);
+        Ok(now)
     }
 
     /// Answers whether the database takes a query now (for `/readyz`).

@@ -147,7 +147,7 @@ impl Store {
             .fetch_all(pool)
             .await?
         });
-        let now = Utc::now();
+        let now = self.clock().await?;
         Ok(rows
             .into_iter()
             .map(
