@@ -20,7 +20,10 @@ use ronghe_adapters::sim::exchange::ExchangeSim;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::writeback::{percentile, prepare, push, records, signer};
+use ronghe_adapters::sim::data::{self, State};
+use ronghe_adapters::sim::rest;
+
+use super::writeback::{SERIES, percentile, prepare, push, records, signer};
 use crate::store::{Store, StoreOptions};
 
 /// The offered load and how long it runs.
@@ -203,6 +206,21 @@ struct Sample {
     ok: bool,
 }
 
+/// Case `index` as first submitted: version 1, nothing decided yet. Single pushes submit new
+/// cases so; batch pushes carry the final versions of the cases submitted before them, so most
+/// cases reach the exchange in two versions that must arrive in order.
+fn submitted(index: usize) -> Value {
+    let mut case = data::case(SERIES, index);
+    case.version = 1;
+    case.state = State::Submitted;
+    case.accepted_at = None;
+    case.finished_at = None;
+    case.updated_at = case.applied_at;
+    case.opinion = None;
+    case.certificate_no = None;
+    rest::to_json(&case)
+}
+
 /// Runs the soak.
 pub async fn run(load: Load) -> anyhow::Result<Soak> {
     let dir = std::env::temp_dir().join(format!("ronghe-bench-soak-{}", std::process::id()));
@@ -285,6 +303,8 @@ async fn soak(dir: &std::path::Path, load: &Load) -> anyhow::Result<Soak> {
             let mut stopped = stopped.clone();
             tokio::spawn(async move {
                 let (signer, path) = signer();
+                // The batch sender's cursor: cases below it have had their final version pushed.
+                let mut updated = 0;
                 let mut ticks = tokio::time::interval(every);
                 ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
                 loop {
@@ -292,12 +312,16 @@ async fn soak(dir: &std::path::Path, load: &Load) -> anyhow::Result<Soak> {
                         _ = ticks.tick() => {}
                         _ = stopped.wait_for(|stop| *stop) => return,
                     }
-                    let from = next_record.fetch_add(count, Ordering::Relaxed);
-                    let mut body = records(from, count);
                     let body = if single {
-                        body.remove(0)
+                        submitted(next_record.fetch_add(1, Ordering::Relaxed))
                     } else {
-                        Value::Array(body)
+                        let upto = next_record.load(Ordering::Relaxed);
+                        let count = count.min(upto.saturating_sub(updated));
+                        if count == 0 {
+                            continue;
+                        }
+                        updated += count;
+                        Value::Array(records(updated - count, count))
                     };
                     let started = Instant::now();
                     let sample = match push(&http, &url, &path, &signer, body.to_string()).await {

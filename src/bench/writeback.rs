@@ -145,9 +145,12 @@ pub(super) async fn push(
 }
 
 /// The REST simulator's records `from..from + count`, as JSON texts.
+/// The simulator's case series the write-back benches push.
+pub(super) const SERIES: u64 = 4242;
+
 pub(super) fn records(from: usize, count: usize) -> Vec<Value> {
     (from..from + count)
-        .map(|i| rest::to_json(&data::case(4242, i)))
+        .map(|i| rest::to_json(&data::case(SERIES, i)))
         .collect()
 }
 
