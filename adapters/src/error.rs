@@ -3,9 +3,11 @@
 
 use std::fmt;
 
-/// What kind of failure, and so what the caller should do about it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+/// What kind of failure, and so what the caller should do about it; its name (serde,
+/// `Display`) is the snake_case variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, strum::Display, strum::IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum ErrorClass {
     /// A passing fault (timeout, reset, 5xx, 429): trying again may work.
     Retryable,
@@ -19,12 +21,7 @@ pub enum ErrorClass {
 
 impl ErrorClass {
     pub fn name(self) -> &'static str {
-        match self {
-            ErrorClass::Retryable => "retryable",
-            ErrorClass::Configuration => "configuration",
-            ErrorClass::Data => "data",
-            ErrorClass::Unavailable => "unavailable",
-        }
+        self.into()
     }
 }
 
@@ -41,7 +38,7 @@ pub struct AdapterError {
 
 impl fmt::Display for AdapterError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.message, self.class.name())
+        write!(f, "{} ({})", self.message, self.class)
     }
 }
 
@@ -125,5 +122,21 @@ mod tests {
                 "{status}"
             );
         }
+    }
+
+    #[test]
+    fn class_names_match_serde_and_the_message() {
+        for class in [
+            ErrorClass::Retryable,
+            ErrorClass::Configuration,
+            ErrorClass::Data,
+            ErrorClass::Unavailable,
+        ] {
+            assert_eq!(
+                serde_json::to_value(class).unwrap(),
+                serde_json::json!(class.name())
+            );
+        }
+        assert_eq!(AdapterError::data("bad body").to_string(), "bad body (data)");
     }
 }

@@ -6,9 +6,23 @@ use serde::{Deserialize, Serialize};
 use crate::config::Issues;
 use crate::{Adapter, AdapterError, Secrets, mssql, rest, soap, sql};
 
-/// How ronghe talks to a departmental system.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// How ronghe talks to a departmental system; its name (serde, `Display`, `FromStr`) is the
+/// lowercase variant.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum AdapterKind {
     /// REST/JSON over HTTP.
     Rest,
@@ -34,28 +48,17 @@ pub const KINDS: &[(AdapterKind, &str)] = &[
 impl AdapterKind {
     /// The name used in config files and the store.
     pub fn name(self) -> &'static str {
-        match self {
-            AdapterKind::Rest => "rest",
-            AdapterKind::Soap => "soap",
-            AdapterKind::Sql => "sql",
-            AdapterKind::Mssql => "mssql",
-        }
+        self.into()
     }
 
     /// Looks a kind up by name.
     pub fn parse(name: &str) -> Option<AdapterKind> {
-        KINDS.iter().map(|(k, _)| *k).find(|k| k.name() == name)
+        name.parse().ok()
     }
 
     /// Whether an endpoint is an HTTP URL (REST, SOAP) rather than a database address.
     pub fn speaks_http(self) -> bool {
         matches!(self, AdapterKind::Rest | AdapterKind::Soap)
-    }
-}
-
-impl std::fmt::Display for AdapterKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
     }
 }
 

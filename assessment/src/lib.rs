@@ -20,8 +20,11 @@ pub mod verdict;
 use serde::{Deserialize, Serialize};
 
 /// The way a departmental system joins the platform (Art. 25), or the secrecy exception.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, strum::EnumString, strum::IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum IntegrationMode {
     /// 全流程迁移: weak support, single business line; the legacy system is retired.
     FullMigration,
@@ -44,12 +47,7 @@ impl IntegrationMode {
 
     /// The stable English name.
     pub fn name(self) -> &'static str {
-        match self {
-            IntegrationMode::FullMigration => "full_migration",
-            IntegrationMode::FrontEndMigration => "front_end_migration",
-            IntegrationMode::CompatibleTransition => "compatible_transition",
-            IntegrationMode::SecrecyException => "secrecy_exception",
-        }
+        self.into()
     }
 
     /// The zh-CN name.
@@ -64,7 +62,7 @@ impl IntegrationMode {
 
     /// Looks a mode up by its English name.
     pub fn parse(name: &str) -> Option<IntegrationMode> {
-        IntegrationMode::ALL.iter().copied().find(|m| m.name() == name)
+        name.parse().ok()
     }
 }
 

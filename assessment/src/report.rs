@@ -244,22 +244,19 @@ pub fn assess(rubric: &Rubric, input: AssessmentInput) -> Result<Report, Verdict
 }
 
 /// Output formats of a report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::EnumString)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Format {
     Json,
     Html,
+    #[strum(serialize = "markdown", serialize = "md")]
     Markdown,
 }
 
 impl Format {
     pub fn parse(name: &str) -> Option<Format> {
-        match name {
-            "json" => Some(Format::Json),
-            "html" => Some(Format::Html),
-            "markdown" | "md" => Some(Format::Markdown),
-            _ => None,
-        }
+        name.parse().ok()
     }
 
     /// The media type of the rendered document.
@@ -410,6 +407,20 @@ mod tests {
             ("integration", [4, 4, 5, 4, 3]),
             ("security", [4, 4, 4, 5, 4]),
         ]
+    }
+
+    #[test]
+    fn format_names_parse_with_the_md_alias() {
+        for (name, format) in [
+            ("json", Some(Format::Json)),
+            ("html", Some(Format::Html)),
+            ("markdown", Some(Format::Markdown)),
+            ("md", Some(Format::Markdown)),
+            ("Markdown", None),
+            ("pdf", None),
+        ] {
+            assert_eq!(Format::parse(name), format, "{name}");
+        }
     }
 
     #[test]

@@ -1,12 +1,12 @@
-//! SQL Server connections (tiberius over tokio TCP): settings from a `mssql://` URL, a small
-//! pool of idle clients, parameters as TDS values, rows decoded from TDS values, and failures
-//! classified by SQL Server's error numbers.
+//! SQL Server connections (tiberius over tokio TCP): settings from a `mssql://` URL, a deadpool
+//! of clients (no tiberius pool crate follows tiberius 0.13), parameters as TDS values, rows
+//! decoded from TDS values, and failures classified by SQL Server's error numbers.
 
 use std::borrow::Cow;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use deadpool::managed::{Manager, Metrics, Object, Pool, PoolError, RecycleError, RecycleResult};
 use tiberius::error::Error as TdsError;
 use tiberius::{AuthMethod, Client, ColumnData, Config, EncryptionLevel, Query};
 use tokio::net::TcpStream;
@@ -20,22 +20,32 @@ use crate::{AdapterError, AdapterKind, ErrorClass, Row, SqlValue};
 
 type TdsClient = Client<Compat<TcpStream>>;
 
-/// Connections to one SQL Server database.
+/// Connections to one SQL Server database, at most `max_concurrency` of them.
 pub(crate) struct Tds {
-    config: Config,
-    /// `host:port/database`, for messages (no credentials).
-    target: String,
-    idle: Mutex<Vec<TdsClient>>,
-    max_idle: usize,
-    connect_timeout: Duration,
+    pool: Pool<Connector>,
 }
 
 impl std::fmt::Debug for Tds {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Tds")
-            .field("target", &self.target)
+            .field("target", &self.pool.manager().target)
             .finish_non_exhaustive()
     }
+}
+
+/// Opens the pool's clients.
+struct Connector {
+    config: Config,
+    /// `host:port/database`, for messages (no credentials).
+    target: String,
+    connect_timeout: Duration,
+}
+
+/// A pooled client. It is `idle` only between calls: one whose call failed or was abandoned
+/// (a timeout drops the call) may be mid-answer, so the pool drops it instead of reusing it.
+struct Session {
+    client: TdsClient,
+    idle: bool,
 }
 
 fn decode(text: &str) -> String {
@@ -104,32 +114,56 @@ impl Tds {
     ) -> Result<Tds, AdapterError> {
         let (config, target) = parse_url(url, read_only)
             .map_err(|problem| AdapterError::configuration(format!("database URL {problem}")))?;
-        Ok(Tds {
+        let connector = Connector {
             config,
             target,
-            idle: Mutex::new(Vec::new()),
-            max_idle: usize::try_from(resilience.max_concurrency.max(1)).unwrap_or(1),
             connect_timeout: resilience.connect_timeout(),
-        })
+        };
+        // The policy's limiter keeps calls within `max_concurrency`, so a call never waits here.
+        let pool = Pool::builder(connector)
+            .max_size(usize::try_from(resilience.max_concurrency.max(1)).unwrap_or(1))
+            .build()
+            .map_err(|e| AdapterError::configuration(format!("SQL Server pool: {e}")))?;
+        Ok(Tds { pool })
     }
 
-    /// An idle client, or a new one.
-    async fn client(&self) -> Result<TdsClient, AdapterError> {
-        // A poisoned lock only means a task panicked while holding it; the list is still usable.
-        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        match idle {
-            Some(client) => Ok(client),
-            None => tokio::time::timeout(self.connect_timeout, self.connect())
-                .await
-                .unwrap_or_else(|_| {
-                    Err(AdapterError::retryable(format!(
-                        "SQL Server {}: no connection within {:?}",
-                        self.target, self.connect_timeout
-                    )))
-                }),
+    /// An idle client, or a new one, marked busy until its call succeeds.
+    async fn session(&self) -> Result<Object<Connector>, AdapterError> {
+        let mut session = self.pool.get().await.map_err(|e| match e {
+            PoolError::Backend(e) => e,
+            // No timeout, hook or close is configured: only connecting fails.
+            other => AdapterError::retryable(format!("SQL Server {}: {other}", self.pool.manager().target)),
+        })?;
+        session.idle = false;
+        Ok(session)
+    }
+}
+
+impl Manager for Connector {
+    type Type = Session;
+    type Error = AdapterError;
+
+    async fn create(&self) -> Result<Session, AdapterError> {
+        let client = tokio::time::timeout(self.connect_timeout, self.connect())
+            .await
+            .unwrap_or_else(|_| {
+                Err(AdapterError::retryable(format!(
+                    "SQL Server {}: no connection within {:?}",
+                    self.target, self.connect_timeout
+                )))
+            })?;
+        Ok(Session { client, idle: true })
+    }
+
+    async fn recycle(&self, session: &mut Session, _: &Metrics) -> RecycleResult<AdapterError> {
+        match session.idle {
+            true => Ok(()),
+            false => Err(RecycleError::message("its last call did not finish")),
         }
     }
+}
 
+impl Connector {
     /// Connects, following one redirection (Azure SQL gateways redirect to the node).
     async fn connect(&self) -> Result<TdsClient, AdapterError> {
         let mut config = self.config.clone();
@@ -152,14 +186,6 @@ impl Tds {
             "SQL Server {}: redirected more than once",
             self.target
         )))
-    }
-
-    /// Keeps a client that worked for the next call.
-    fn give_back(&self, client: TdsClient) {
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() < self.max_idle {
-            idle.push(client);
-        }
     }
 }
 
@@ -234,23 +260,23 @@ impl Connection for Tds {
     }
 
     async fn query(&self, statement: &Statement) -> Result<Vec<Row>, AdapterError> {
-        let mut client = self.client().await?;
-        let rows = match query(statement).query(&mut client).await {
+        let mut session = self.session().await?;
+        let rows = match query(statement).query(&mut session.client).await {
             Ok(stream) => stream.into_first_result().await,
             Err(e) => Err(e),
         }
         .map_err(|e| classify(e, false))?;
-        self.give_back(client);
+        session.idle = true;
         rows.into_iter().map(row).collect()
     }
 
     async fn execute(&self, statement: &Statement) -> Result<u64, AdapterError> {
-        let mut client = self.client().await?;
+        let mut session = self.session().await?;
         let done = query(statement)
-            .execute(&mut client)
+            .execute(&mut session.client)
             .await
             .map_err(|e| classify(e, true))?;
-        self.give_back(client);
+        session.idle = true;
         Ok(done.total())
     }
 }

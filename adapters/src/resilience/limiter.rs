@@ -1,39 +1,53 @@
-//! Per-system limits: at most `max_concurrency` requests in flight, and at most
-//! `max_requests_per_second` started per second (a token bucket holding one second's worth).
+//! Per-system limits: at most `max_concurrency` requests in flight (a tokio semaphore), and at
+//! most `max_requests_per_second` started per second (governor's GCRA, which bursts up to one
+//! second's worth, at least one request). Both wait on tokio's clock, so tests run it paused.
 
-use std::sync::Mutex;
+use std::num::NonZeroU32;
 use std::time::Duration;
 
+use governor::clock::Clock;
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::time::Instant;
+
+type Rate = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
 
 #[derive(Debug)]
 pub struct Limiter {
     in_flight: Semaphore,
-    rate: f64,
-    bucket: Mutex<Bucket>,
+    /// `None`: no rate limit.
+    rate: Option<Rate>,
 }
 
-#[derive(Debug)]
-struct Bucket {
-    tokens: f64,
-    refilled: Instant,
+/// Tokio's clock for governor: the time since the limiter was made.
+#[derive(Debug, Clone)]
+struct TokioClock(Instant);
+
+impl Clock for TokioClock {
+    type Instant = Duration;
+
+    fn now(&self) -> Duration {
+        self.0.elapsed()
+    }
 }
 
 impl Limiter {
     /// `rate` of 0 means no rate limit.
     pub fn new(max_concurrency: u32, rate: f64) -> Limiter {
+        let quota = (rate > 0.0)
+            .then(|| Quota::with_period(Duration::from_secs_f64(1.0 / rate)))
+            .flatten()
+            // A rate too high for a nanosecond period is no limit at all.
+            .map(|quota| quota.allow_burst(NonZeroU32::new(rate as u32).unwrap_or(NonZeroU32::MIN)));
         Limiter {
             in_flight: Semaphore::new(max_concurrency.max(1) as usize),
-            rate,
-            bucket: Mutex::new(Bucket {
-                tokens: rate.max(1.0),
-                refilled: Instant::now(),
-            }),
+            rate: quota.map(|quota| RateLimiter::direct_with_clock(quota, TokioClock(Instant::now()))),
         }
     }
 
-    /// Waits for a slot and a token; the slot is held until the permit drops.
+    /// Waits for a slot and then for the rate; the slot is held until the permit drops.
     pub async fn acquire(&self) -> SemaphorePermit<'_> {
         // The semaphore is never closed, so acquire cannot fail.
         let permit = self
@@ -41,28 +55,12 @@ impl Limiter {
             .acquire()
             .await
             .unwrap_or_else(|_| unreachable!("limiter semaphore is never closed"));
-        if self.rate > 0.0 {
-            while let Some(wait) = self.take_token() {
-                tokio::time::sleep(wait).await;
+        if let Some(rate) = &self.rate {
+            while let Err(not_until) = rate.check() {
+                tokio::time::sleep(not_until.wait_time_from(rate.clock().now())).await;
             }
         }
         permit
-    }
-
-    /// Takes a token, or says how long until one is there.
-    fn take_token(&self) -> Option<Duration> {
-        let mut bucket = self.bucket.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        let capacity = self.rate.max(1.0);
-        bucket.tokens =
-            (bucket.tokens + now.duration_since(bucket.refilled).as_secs_f64() * self.rate).min(capacity);
-        bucket.refilled = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            None
-        } else {
-            Some(Duration::from_secs_f64((1.0 - bucket.tokens) / self.rate))
-        }
     }
 }
 

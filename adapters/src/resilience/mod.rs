@@ -9,6 +9,7 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use backon::Retryable;
 use serde::Deserialize;
 
 use crate::{AdapterError, ErrorClass};
@@ -138,7 +139,8 @@ impl Policy {
     }
 
     /// The delay before retry number `retry` (0 for the first retry): full jitter, uniform in
-    /// [0, min(max, base · 2^retry)].
+    /// [0, min(max, base · 2^retry)]. (backon's own jitter only adds to the delay, so the retry
+    /// loop is backon's and the delays are these.)
     pub fn backoff(&self, retry: u32) -> Duration {
         let ceiling = self
             .config
@@ -158,41 +160,44 @@ impl Policy {
         Fut: Future<Output = Result<T, AdapterError>>,
     {
         let attempts = self.config.max_attempts.max(1);
-        for attempt in 0..attempts {
-            self.breaker.allow(what)?;
-            let outcome = {
+        let attempt = || {
+            let call = self.breaker.allow(what).map(|()| op());
+            async move {
+                let call = call?;
                 let _permit = self.limiter.acquire().await;
-                match tokio::time::timeout(self.config.request_timeout(), op()).await {
-                    Ok(result) => result,
-                    Err(_) => Err(AdapterError::retryable(format!(
-                        "{what}: no answer within {}s",
-                        self.config.request_timeout_seconds
-                    ))),
-                }
-            };
-            match outcome {
-                Ok(value) => {
-                    self.breaker.succeeded();
-                    return Ok(value);
-                }
-                Err(err) if err.class == ErrorClass::Retryable => {
-                    self.breaker.failed();
-                    if attempt + 1 == attempts {
-                        let message =
-                            format!("{what}: unavailable after {attempts} attempt(s): {}", err.message);
-                        return Err(AdapterError::unavailable(message).with_source(err));
-                    }
-                    tracing::warn!(operation = what, attempt = attempt + 1, error = %err, "retrying");
-                    tokio::time::sleep(self.backoff(attempt)).await;
-                }
-                Err(err) => {
+                let outcome = tokio::time::timeout(self.config.request_timeout(), call)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(AdapterError::retryable(format!(
+                            "{what}: no answer within {}s",
+                            self.config.request_timeout_seconds
+                        )))
+                    });
+                match &outcome {
+                    Err(err) if err.class == ErrorClass::Retryable => self.breaker.failed(),
                     // The system answered: it is up, whatever it said.
-                    self.breaker.succeeded();
-                    return Err(err);
+                    _ => self.breaker.succeeded(),
                 }
+                outcome
             }
-        }
-        unreachable!("the loop returns on its last attempt")
+        };
+        let mut failed = 0;
+        attempt
+            .retry((0..attempts - 1).map(|retry| self.backoff(retry)))
+            .sleep(tokio::time::sleep)
+            .when(|err| err.class == ErrorClass::Retryable)
+            .notify(|err, _| {
+                failed += 1;
+                tracing::warn!(operation = what, attempt = failed, error = %err, "retrying");
+            })
+            .await
+            .map_err(|err| match err.class {
+                ErrorClass::Retryable => {
+                    let message = format!("{what}: unavailable after {attempts} attempt(s): {}", err.message);
+                    AdapterError::unavailable(message).with_source(err)
+                }
+                _ => err,
+            })
     }
 }
 

@@ -1,4 +1,4 @@
-//! The SOAP/XML driver (reqwest + quick-xml): SOAP 1.1 and 1.2, request envelopes from
+//! The SOAP/XML driver (reqwest + roxmltree): SOAP 1.1 and 1.2, request envelopes from
 //! handlebars templates, answers in UTF-8, GBK or GB18030 (whatever they declare), inner XML
 //! documents unwrapped, faults as typed errors, the WSDL read for `probe`, and a paged listing
 //! with a watermark to resume from. Every request goes through the system's resilience policy.

@@ -1,13 +1,10 @@
-//! XML as the legacy systems send it, read safely: `parse` builds an `XmlElement` tree with
-//! namespaces resolved (elements are matched by namespace URI and local name, never by
-//! prefix) and refuses any DTD or entity declaration, so nothing is ever expanded or fetched
-//! (billion laughs, XXE). `ElementPath` selects elements and values; `escape` writes text.
+//! XML as the legacy systems send it, read safely: `parse` builds an `XmlElement` tree from
+//! roxmltree's document with namespaces resolved (elements are matched by namespace URI and
+//! local name, never by prefix) and refuses any DTD or entity declaration, so nothing is ever
+//! expanded or fetched (billion laughs, XXE). `ElementPath` selects elements and values;
+//! `escape` writes text.
 
-use quick_xml::XmlVersion;
-use quick_xml::escape::resolve_xml_entity;
-use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::ResolveResult;
-use quick_xml::reader::NsReader;
+use roxmltree::{Document, Node, NodeType, ParsingOptions};
 
 use crate::XmlElement;
 
@@ -31,125 +28,60 @@ fn malformed(e: impl std::fmt::Display) -> XmlError {
     XmlError::Malformed(e.to_string())
 }
 
-/// How deep elements may nest: legacy documents are shallow, and a tree is dropped
+/// How deep elements may nest: legacy documents are shallow, and the tree is built and dropped
 /// recursively, so a hostile depth must not reach the stack.
 const MAX_DEPTH: usize = 256;
 
 /// Parses a document into its root element. Text is concatenated (CDATA as it stands,
 /// references resolved) and trimmed; comments and processing instructions are dropped.
 pub fn parse(text: &str) -> Result<XmlElement, XmlError> {
-    let mut reader = NsReader::from_str(text);
-    let mut stack: Vec<XmlElement> = Vec::new();
-    let mut root = None;
-    loop {
-        let (namespace, event) = reader.read_resolved_event().map_err(malformed)?;
-        let namespace = match namespace {
-            ResolveResult::Bound(ns) => Some(ns.into_inner().to_owned()),
-            ResolveResult::Unbound => None,
-            ResolveResult::Unknown(prefix) => {
-                return Err(XmlError::Malformed(format!(
-                    "namespace prefix {prefix:?} is not declared"
-                )));
-            }
-        };
-        match event {
-            Event::DocType(_) => {
-                return Err(XmlError::Refused(
-                    "the document has a DTD (<!DOCTYPE …>); DTDs and entities are never processed".to_owned(),
-                ));
-            }
-            Event::Start(start) => {
-                if stack.len() == MAX_DEPTH {
-                    return Err(XmlError::Refused(format!(
-                        "elements nest deeper than {MAX_DEPTH}"
-                    )));
-                }
-                stack.push(element(&reader, &start, namespace)?);
-            }
-            Event::Empty(start) => {
-                let e = element(&reader, &start, namespace)?;
-                close(e, &mut stack, &mut root)?;
-            }
-            Event::End(_) => {
-                let mut e = stack
-                    .pop()
-                    .ok_or_else(|| XmlError::Malformed("an end tag without its start".to_owned()))?;
-                let trimmed = e.text.trim();
-                if trimmed.len() != e.text.len() {
-                    e.text = trimmed.to_owned();
-                }
-                close(e, &mut stack, &mut root)?;
-            }
-            Event::Text(t) => append(&mut stack, &t.xml10_content())?,
-            Event::CData(t) => append(&mut stack, &t.xml10_content())?,
-            Event::GeneralRef(r) => {
-                let resolved = match r.resolve_char_ref().map_err(malformed)? {
-                    Some(c) => c.to_string(),
-                    None => resolve_xml_entity(&r)
-                        .ok_or_else(|| {
-                            XmlError::Refused(format!(
-                                "entity &{}; is not predefined; entities are never expanded",
-                                &*r
-                            ))
-                        })?
-                        .to_owned(),
-                };
-                append(&mut stack, &resolved)?;
-            }
-            Event::Eof => break,
-            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
-        }
-    }
-    if let Some(open) = stack.last() {
-        return Err(XmlError::Malformed(format!(
-            "the document ends inside <{}>",
-            open.name
+    let options = ParsingOptions {
+        allow_dtd: false,
+        ..ParsingOptions::default()
+    };
+    let document = Document::parse_with_options(text, options).map_err(|e| match e {
+        roxmltree::Error::DtdDetected => XmlError::Refused(
+            "the document has a DTD (<!DOCTYPE …>); DTDs and entities are never processed".to_owned(),
+        ),
+        roxmltree::Error::UnknownEntityReference(name, at) => XmlError::Refused(format!(
+            "entity &{name}; at {at} is not predefined; entities are never expanded"
+        )),
+        e => malformed(e),
+    })?;
+    element(document.root_element(), 1)
+}
+
+/// The owned tree of `node`, which lies `depth` elements deep (the root is 1).
+fn element(node: Node<'_, '_>, depth: usize) -> Result<XmlElement, XmlError> {
+    if depth > MAX_DEPTH {
+        return Err(XmlError::Refused(format!(
+            "elements nest deeper than {MAX_DEPTH}"
         )));
     }
-    root.ok_or_else(|| XmlError::Malformed("no root element".to_owned()))
-}
-
-fn element(
-    reader: &NsReader<&[u8]>,
-    start: &BytesStart<'_>,
-    namespace: Option<String>,
-) -> Result<XmlElement, XmlError> {
-    let mut attributes = Vec::new();
-    for attribute in start.attributes() {
-        let attribute = attribute.map_err(malformed)?;
-        if attribute.key.as_namespace_binding().is_some() {
-            continue;
+    let mut text = String::new();
+    let mut children = Vec::new();
+    for child in node.children() {
+        match child.node_type() {
+            NodeType::Element => children.push(element(child, depth + 1)?),
+            NodeType::Text => text.push_str(child.text().unwrap_or_default()),
+            _ => {}
         }
-        let (_, local) = reader.resolver().resolve_attribute(attribute.key);
-        let value = attribute
-            .normalized_value(XmlVersion::Implicit1_0)
-            .map_err(|e| XmlError::Refused(format!("attribute {}: {e}", local.as_ref())))?;
-        attributes.push((local.as_ref().to_owned(), value.into_owned()));
+    }
+    let trimmed = text.trim();
+    if trimmed.len() != text.len() {
+        text = trimmed.to_owned();
     }
     Ok(XmlElement {
-        name: start.local_name().as_ref().to_owned(),
-        namespace,
-        attributes,
-        ..Default::default()
+        name: node.tag_name().name().to_owned(),
+        namespace: node.tag_name().namespace().map(str::to_owned),
+        // Namespace declarations are not among roxmltree's attributes.
+        attributes: node
+            .attributes()
+            .map(|a| (a.name().to_owned(), a.value().to_owned()))
+            .collect(),
+        text,
+        children,
     })
-}
-
-fn close(e: XmlElement, stack: &mut [XmlElement], root: &mut Option<XmlElement>) -> Result<(), XmlError> {
-    match stack.last_mut() {
-        Some(parent) => parent.children.push(e),
-        None if root.is_none() => *root = Some(e),
-        None => return Err(XmlError::Malformed("more than one root element".to_owned())),
-    }
-    Ok(())
-}
-
-fn append(stack: &mut [XmlElement], text: &str) -> Result<(), XmlError> {
-    match stack.last_mut() {
-        Some(e) => e.text.push_str(text),
-        None if text.trim().is_empty() => {}
-        None => return Err(XmlError::Malformed("text outside the root element".to_owned())),
-    }
-    Ok(())
 }
 
 /// Escapes text for XML content and attribute values. Characters XML 1.0 cannot carry at all
@@ -324,11 +256,24 @@ mod tests {
     fn dtds_and_entities_are_refused_never_expanded() {
         let laughs = r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]><lolz>&lol2;</lolz>"#;
         let xxe = r#"<!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><r>&xxe;</r>"#;
+        // Neither declares anything, and still: no DTD at all (issue 18, roxmltree's allow_dtd).
+        let external = r#"<!-- x --><!DOCTYPE r SYSTEM "http://127.0.0.1:1/evil.dtd"><r/>"#;
+        let empty = "<!DOCTYPE r []><r/>";
         let undeclared = "<r>&xxe;</r>";
         let in_attribute = r#"<r a="&xxe;"/>"#;
-        for doc in [laughs, xxe, undeclared, in_attribute] {
+        for (doc, says) in [
+            (laughs, "has a DTD"),
+            (xxe, "has a DTD"),
+            (external, "has a DTD"),
+            (empty, "has a DTD"),
+            (undeclared, "entity &xxe; at 1:4 is not predefined"),
+            (in_attribute, "entity &xxe;"),
+        ] {
             match parse(doc) {
-                Err(XmlError::Refused(message)) => assert!(!message.contains("lollol"), "{message}"),
+                Err(XmlError::Refused(message)) => assert!(
+                    message.contains(says) && message.contains("never") && !message.contains("lollol"),
+                    "{doc}: {message}"
+                ),
                 other => panic!("{doc}: {other:?}"),
             }
         }
