@@ -252,8 +252,8 @@ macro_rules! upsert_in_tx {
         let mapping_version: Option<&str> = $mapping_version;
         let (bodies, hashes, keys, list) = (&encoded.bodies, &encoded.hashes, &encoded.keys, &encoded.list);
         $crate::store::cases::LockKeys::lock_keys(&mut $tx, system_id, keys).await?;
-        let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT case_no, version, stage FROM cases WHERE system_id = $1 AND case_no IN ({list})"
+        let sql = sqlx::AssertSqlSafe($crate::store::rows_of_cases_sql(
+            backend, "cases", "t.case_no, t.version, t.stage", keys.len(),
         ));
         let mut query = sqlx::query_as::<_, (String, i64, String)>(sql).bind(system_id);
         for key in keys {
@@ -267,8 +267,8 @@ macro_rules! upsert_in_tx {
             })?;
             current.insert(case_no, (version, stage));
         }
-        let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT case_no, version, content_hash FROM case_versions WHERE system_id = $1 AND case_no IN ({list})"
+        let sql = sqlx::AssertSqlSafe($crate::store::rows_of_cases_sql(
+            backend, "case_versions", "t.case_no, t.version, t.content_hash", keys.len(),
         ));
         let mut query = sqlx::query_as::<_, (String, i64, String)>(sql).bind(system_id);
         for key in keys {

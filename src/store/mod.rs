@@ -125,6 +125,27 @@ pub(crate) fn value_rows(first: usize, count: usize) -> String {
         .join(", ")
 }
 
+/// The rows of `table` (alias `t`; `columns` qualified by it) for system `$1` and each of
+/// `count` case numbers (`$2`, …): one index probe per case on both backends, whatever the
+/// planner's statistics say. As a plain `case_no IN (…)`, PostgreSQL with statistics taken before
+/// the system had rows reads every row of the system and filters it (1.04 s per batch of 500 at
+/// 100,000 versions, against 12 ms); SQLite keeps no statistics and probes the key for `IN`.
+pub(crate) fn rows_of_cases_sql(backend: Backend, table: &str, columns: &str, count: usize) -> String {
+    match backend {
+        Backend::Sqlite => format!(
+            "SELECT {columns} FROM {table} t WHERE t.system_id = $1 AND t.case_no IN ({})",
+            placeholders(2, count)
+        ),
+        // `OFFSET 0` keeps the lateral subquery from being flattened into a join the planner
+        // may then hash over the whole system.
+        Backend::Postgres => format!(
+            "SELECT {columns} FROM (VALUES {}) AS k
+             CROSS JOIN LATERAL (SELECT * FROM {table} t WHERE t.system_id = $1 AND t.case_no = k.column1 OFFSET 0) t",
+            value_rows(2, count)
+        ),
+    }
+}
+
 impl Backend {
     pub fn name(self) -> &'static str {
         match self {
