@@ -12,6 +12,7 @@ mod baseline;
 mod bridge;
 mod cases;
 mod corrections;
+mod explain;
 mod handoffs;
 mod housekeeping;
 mod migration;
@@ -35,7 +36,8 @@ pub use self::bridge::{
     TokenUse, UnresolvedRow, random_id,
 };
 pub use self::corrections::CorrectionFilter;
-pub use self::housekeeping::{PlanArg, Purge, purge_sql};
+pub use self::explain::{Fill, PlanArg};
+pub use self::housekeeping::{Purge, purge_sql};
 pub use self::migration::{
     ChunkCounts, ChunkRecord, HeldCounts, Holder, MigrationRun, NewChunk, RunFinish, RunState,
 };
@@ -46,14 +48,16 @@ pub use self::scheduler::{
 pub use audit_log::{
     AuditContext, AuditError, AuditEvent, AuditFilter, BreakKind, ChainBreak, Pruned, with_audit_context,
 };
-pub use cases::{CaseRecord, CaseVersion, RejectReason, UpsertOutcome};
+pub use cases::{CASE_HISTORY, CaseRecord, CaseVersion, GET_CASE, RejectReason, UpsertOutcome};
 pub use handoffs::{AttemptOutcome, ClaimedHandoff, Enqueued, Handoff, HandoffState};
 pub use outbox::{
     Claimed, OutboxItem, OutboxState, OutboxStatus, Replay, Settlement, claim_setup, claim_sql, enqueued,
     outbox_status_sql,
 };
 pub use owners::OwnedCase;
-pub use quality::{NewQualityItem, QualityItem, QualityReason, QualityStatus, QualitySummary};
+pub use quality::{
+    NewQualityItem, QualityItem, QualityReason, QualityStatus, QualitySummary, list_quality_sql,
+};
 pub use writeback::{NONCE_RETENTION_SECONDS, take_nonce_sql};
 
 use std::str::FromStr;
@@ -146,8 +150,18 @@ impl Backend {
     /// [`Backend::now`] plus `seconds` (a placeholder bound to an `f64`).
     pub(crate) fn now_plus(self, seconds: &str) -> String {
         match self {
-            Backend::Sqlite => format!("strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now', {seconds} || ' seconds')"),
-            Backend::Postgres => format!("(now() + make_interval(secs => {seconds}))"),
+            Backend::Sqlite => self.plus_seconds("'now'", seconds),
+            Backend::Postgres => self.plus_seconds("now()", seconds),
+        }
+    }
+
+    /// The instant `instant` plus `seconds` (SQL expressions), as the backend stores timestamps.
+    pub(crate) fn plus_seconds(self, instant: &str, seconds: &str) -> String {
+        match self {
+            Backend::Sqlite => {
+                format!("strftime('%Y-%m-%dT%H:%M:%f+00:00', {instant}, {seconds} || ' seconds')")
+            }
+            Backend::Postgres => format!("({instant} + make_interval(secs => {seconds}))"),
         }
     }
 

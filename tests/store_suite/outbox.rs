@@ -240,7 +240,7 @@ pub async fn outbox_status_reads_no_delivered_item(store: Store) {
         "the exchange status",
         ronghe::store::outbox_status_sql(),
         &[],
-        "exchange_outbox",
+        &["exchange_outbox"],
     )
     .await;
 }
@@ -264,8 +264,15 @@ pub async fn outbox_claim_reads_only_due_heads(store: Store) {
     let args = [ronghe::store::PlanArg::Int(32)];
     let sql = ronghe::store::claim_sql(store.backend());
     let setup = ronghe::store::claim_setup(store.backend());
-    let plan =
-        super::check_plan_with(&store, "the outbox claim", setup, &sql, &args, "exchange_outbox").await;
+    let plan = super::check_plan_with(
+        &store,
+        "the outbox claim",
+        setup,
+        &sql,
+        &args,
+        &["exchange_outbox"],
+    )
+    .await;
     assert!(
         plan.contains("exchange_outbox_heads"),
         "the claim does not read the heads index on {}:\n{plan}",
