@@ -321,7 +321,7 @@ macro_rules! store_suite {
             housekeeping_purges_delivered_outbox_items_only,
             housekeeping_purges_finished_job_runs_but_keeps_what_is_named);
         $crate::store_suite!(@tests $open; plans_of_cases_and_versions, plans_of_the_quality_queue,
-            plans_of_the_audit_log, plans_of_the_purges);
+            plans_of_the_audit_log, plans_of_the_purges, plans_of_the_session_purge);
     };
     (@tests $open:expr; $($name:ident),+) => {
         $(

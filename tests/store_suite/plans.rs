@@ -340,3 +340,42 @@ pub async fn plans_of_the_purges(store: Store) {
     uses(&plan, &["job_runs_finished"], "the job runs purge");
     uses(&plan, &["notifications_job_run"], "the job runs purge");
 }
+
+/// 20,000 staff sessions, of which the last minute's worth ended a week ago (what a pass finds in
+/// steady state): the session purge finds them through the indexes on both ends of a session,
+/// on PostgreSQL too (the nonce test checks it on SQLite only, where the table is empty).
+pub async fn plans_of_the_session_purge(store: Store) {
+    let account = "plan-staff";
+    crate::common::enrolled(&store, account, &["operator@province"]).await;
+    let now = Utc::now();
+    let sessions = |opened: DateTime<Utc>, expires: DateTime<Utc>| {
+        vec![
+            ("id_hash", Fill::Numbered("session-".to_owned())),
+            ("account_id", text(account)),
+            ("csrf_token", Fill::Numbered("csrf-".to_owned())),
+            ("created_at", Fill::SecondsAfter(opened)),
+            ("last_seen_at", Fill::SecondsAfter(opened)),
+            ("expires_at", Fill::SecondsAfter(expires)),
+        ]
+    };
+    let week_ago = now - Duration::days(8);
+    fill(&store, "account_sessions", &sessions(week_ago, week_ago), 1..=20).await;
+    let mut revoked = sessions(week_ago, now + Duration::days(1));
+    revoked.push(("revoked_at", at(week_ago)));
+    fill(&store, "account_sessions", &revoked, 21..=40).await;
+    let open = sessions(now - Duration::hours(8), now + Duration::hours(4));
+    fill(&store, "account_sessions", &open, 41..=20_000).await;
+    store.analyze().await.expect("analyze");
+
+    let horizon = HousekeepingConfig::default().horizon(Purge::Sessions, now);
+    let plan = check_plan(
+        &store,
+        "the session purge",
+        &purge_sql(store.backend(), Purge::Sessions),
+        &[PlanArg::Time(horizon), PlanArg::Int(1000)],
+        &["account_sessions"],
+    )
+    .await;
+    uses(&plan, &["account_sessions_expiry"], "the session purge");
+    uses(&plan, &["account_sessions_revoked"], "the session purge");
+}
