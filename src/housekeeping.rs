@@ -1,7 +1,8 @@
 //! Housekeeping inside `ronghe serve` (issue 23): a background task that purges what has expired
 //! — write-back nonces past `NONCE_RETENTION_SECONDS`, staff sessions and enrolment links that
-//! ended more than `ENDED_RETENTION_DAYS` ago, unfinished passkey ceremonies, and after the
-//! retentions of `[housekeeping]` delivered exchange outbox items and finished scheduler runs —
+//! ended more than `ENDED_RETENTION_DAYS` ago, unfinished passkey ceremonies, bridge tickets a
+//! day after they expired, and after the retentions of `[housekeeping]` delivered exchange outbox
+//! items and finished scheduler runs —
 //! every `PASS_EVERY_SECONDS`, in batches of `BATCH_ROWS`, each batch its own short transaction.
 //! Nothing is purged on a request's path. The statements are the store's (`store::Purge`); audit
 //! rows are never purged here (Art. 23 keeps them at least a year; `ronghe audit prune`).
@@ -28,6 +29,10 @@ pub const BATCH_ROWS: u32 = 1000;
 
 /// How long sessions and enrolment links are kept after they ended (revoked, expired or used).
 pub const ENDED_RETENTION_DAYS: i64 = 7;
+
+/// How long bridge tickets and link proofs are kept after they expired: a token past its expiry
+/// is refused before the store is asked, so the row only has to outlive clock skew.
+pub const TOKEN_RETENTION_DAYS: i64 = 1;
 
 /// `[housekeeping]`: how long what is done stays in the store before a pass purges it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -78,6 +83,7 @@ impl HousekeepingConfig {
             Purge::Challenges => now - chrono::Duration::hours(1),
             Purge::DeliveredOutbox => days(self.delivered_outbox_retention_days),
             Purge::JobRuns => days(self.job_runs_retention_days),
+            Purge::BridgeTokens => now - chrono::Duration::days(TOKEN_RETENTION_DAYS),
         }
     }
 }
@@ -100,6 +106,7 @@ pub struct Purged {
     pub challenges: u64,
     pub delivered_outbox: u64,
     pub job_runs: u64,
+    pub bridge_tokens: u64,
 }
 
 impl Purged {
@@ -111,6 +118,7 @@ impl Purged {
             Purge::Challenges => self.challenges += rows,
             Purge::DeliveredOutbox => self.delivered_outbox += rows,
             Purge::JobRuns => self.job_runs += rows,
+            Purge::BridgeTokens => self.bridge_tokens += rows,
         }
     }
 
@@ -122,6 +130,7 @@ impl Purged {
             + self.challenges
             + self.delivered_outbox
             + self.job_runs
+            + self.bridge_tokens
             > 0
     }
 }
@@ -265,6 +274,7 @@ impl Housekeeper {
                     challenges = purged.challenges,
                     delivered_outbox = purged.delivered_outbox,
                     job_runs = purged.job_runs,
+                    bridge_tokens = purged.bridge_tokens,
                     "housekeeping purged expired rows"
                 ),
                 Ok(_) => tracing::debug!("housekeeping: nothing expired"),

@@ -33,17 +33,20 @@ pub enum Purge {
     /// Scheduler job runs finished before the horizon, except each job's latest run and runs a
     /// notification names.
     JobRuns,
+    /// Bridge tickets and link proofs (used or not) expired before the horizon.
+    BridgeTokens,
 }
 
 impl Purge {
     /// Every purge, in the order a pass runs them.
-    pub const ALL: [Purge; 6] = [
+    pub const ALL: [Purge; 7] = [
         Purge::Nonces,
         Purge::Sessions,
         Purge::Enrolments,
         Purge::Challenges,
         Purge::DeliveredOutbox,
         Purge::JobRuns,
+        Purge::BridgeTokens,
     ];
 
     /// The name log lines and metrics use.
@@ -55,6 +58,7 @@ impl Purge {
             Purge::Challenges => "challenges",
             Purge::DeliveredOutbox => "delivered_outbox",
             Purge::JobRuns => "job_runs",
+            Purge::BridgeTokens => "bridge_tokens",
         }
     }
 
@@ -84,6 +88,7 @@ impl Purge {
                  AND (SELECT COUNT(*) FROM notifications WHERE notifications.job_run_id = job_runs.id) = 0",
                 Some("finished_at"),
             ),
+            Purge::BridgeTokens => ("bridge_tokens", "expires_at < $1", Some("expires_at")),
         }
     }
 

@@ -96,7 +96,12 @@ pub async fn housekeeping_plans_use_indexes(store: Store) {
     // production store gets; PostgreSQL rightly scans a table this small, so only its nonce plans
     // are checked.
     if backend == Backend::Sqlite {
-        for purge in [Purge::Sessions, Purge::Enrolments, Purge::Challenges] {
+        for purge in [
+            Purge::Sessions,
+            Purge::Enrolments,
+            Purge::Challenges,
+            Purge::BridgeTokens,
+        ] {
             let args = [PlanArg::Time(horizon(purge, now)), PlanArg::Int(1000)];
             check_plan(
                 &store,
@@ -432,4 +437,37 @@ pub async fn housekeeping_purges_finished_job_runs_but_keeps_what_is_named(store
         .await
         .unwrap();
     assert_eq!(finished.len(), 7, "every run's outcome stays in the audit log");
+}
+
+/// Issue 23: bridge tickets go a day after they expired, by housekeeping rather than on the path
+/// of the next ticket issued; a ticket not expired yet stays usable once.
+pub async fn housekeeping_purges_bridge_tokens_a_day_after_they_expired(store: Store) {
+    use ronghe::store::TokenUse;
+
+    with_systems(&store).await;
+    let system = SYSTEMS[0];
+    let now = Utc::now();
+    for (jti, expires_at) in [
+        ("expired", now - Duration::days(2)),
+        ("live", now + Duration::minutes(5)),
+    ] {
+        store
+            .insert_token((jti, "ticket"), system, "user-1", expires_at, "test")
+            .await
+            .unwrap();
+    }
+    let purged = housekeeper(&store).pass(now, &|| false).await.expect("pass");
+    assert_eq!(purged.bridge_tokens, 1, "{purged:?}");
+    let used = |jti: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .use_token((jti, "ticket"), system, now, "test")
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(used("expired").await, TokenUse::Unknown);
+    assert_eq!(used("live").await, TokenUse::Fresh("user-1".to_owned()));
+    assert_eq!(used("live").await, TokenUse::Used);
 }
