@@ -265,24 +265,14 @@ pub async fn plans_of_the_purges(store: Store) {
         columns.push(("delivered_at", Fill::SecondsAfter(at)));
         columns
     };
-    fill(
-        &store,
-        "exchange_outbox",
-        &delivered(now - Duration::days(30)),
-        1..=5_000,
-    )
-    .await;
-    fill(
-        &store,
-        "exchange_outbox",
-        &delivered(now - Duration::days(2)),
-        5_001..=45_000,
-    )
-    .await;
-    let pending = outbox("pending", now - Duration::hours(1), true);
-    fill(&store, "exchange_outbox", &pending, 45_001..=49_000).await;
-    let dead = outbox("dead", now - Duration::days(3), true);
-    fill(&store, "exchange_outbox", &dead, 49_001..=50_000).await;
+    for (columns, numbers) in [
+        (delivered(now - Duration::days(30)), 1..=5_000),
+        (delivered(now - Duration::days(2)), 5_001..=45_000),
+        (outbox("pending", now - Duration::hours(1), true), 45_001..=49_000),
+        (outbox("dead", now - Duration::days(3), true), 49_001..=50_000),
+    ] {
+        fill(&store, "exchange_outbox", &columns, numbers).await;
+    }
 
     let runs = |at: DateTime<Utc>| {
         vec![
