@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::bridge::BridgeKeysConfig;
 use crate::exchange::ExchangeConfig;
+use crate::housekeeping::HousekeepingConfig;
 use crate::scheduler::SchedulerConfig;
 
 /// The store the embedded default uses: a SQLite file in the working directory.
@@ -46,6 +47,9 @@ pub struct Config {
     pub exchange: Option<ExchangeConfig>,
     /// `[scheduler]`: job schedules, notification webhooks and escalation (see README).
     pub scheduler: SchedulerConfig,
+    /// `[housekeeping]`: how long delivered outbox items and finished job runs are kept (see
+    /// README, operations).
+    pub housekeeping: HousekeepingConfig,
 }
 
 impl Default for Config {
@@ -62,6 +66,7 @@ impl Default for Config {
             bridge: None,
             exchange: None,
             scheduler: SchedulerConfig::default(),
+            housekeeping: HousekeepingConfig::default(),
         }
     }
 }
@@ -135,6 +140,7 @@ impl Config {
             problems.extend(exchange.problems());
         }
         problems.extend(self.scheduler.problems());
+        problems.extend(self.housekeeping.problems());
         anyhow::ensure!(problems.is_empty(), "{}", problems.join("; "));
         Ok(())
     }
@@ -156,6 +162,26 @@ mod tests {
         assert_eq!(
             Config::load(Some(&path), env).unwrap().database_url,
             "postgres://x@localhost/db"
+        );
+    }
+
+    #[test]
+    fn housekeeping_retentions_are_read_and_checked() {
+        let config = Config::parse("[housekeeping]\ndelivered_outbox_retention_days = 30\n").unwrap();
+        assert_eq!(config.housekeeping.delivered_outbox_retention_days, 30);
+        assert_eq!(config.housekeeping.job_runs_retention_days, 30, "the default");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "[housekeeping]\ndelivered_outbox_retention_days = 0\njob_runs_retention_days = 0\n",
+        )
+        .unwrap();
+        let err = format!("{:#}", Config::load(Some(&path), |_| None).unwrap_err());
+        assert!(
+            err.contains("delivered_outbox_retention_days must be at least 1")
+                && err.contains("job_runs_retention_days must be at least 1"),
+            "{err}"
         );
     }
 

@@ -123,6 +123,13 @@ async fn walk_every_endpoint(database_url: &str, backend: &str) {
     assert!(doc["paths"]["/api/v1/systems"].is_object());
     let metrics = get("/metrics").await.unwrap().text().await.unwrap();
     assert!(metrics.contains("ronghe_http_requests_total"), "{metrics}");
+    // The housekeeping task of `serve` counts into the same registry (issue 23).
+    for name in [
+        "ronghe_housekeeping_passes_total",
+        "ronghe_housekeeping_failed_passes_total",
+    ] {
+        assert!(metrics.contains(name), "{name} missing:\n{metrics}");
+    }
 
     server.stop();
 }

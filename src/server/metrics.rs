@@ -59,6 +59,8 @@ pub struct Metrics {
     exchange_dead_items: Gauge,
     exchange_oldest_pending: Gauge<f64, std::sync::atomic::AtomicU64>,
     handoff_applications: Family<HandoffLabels, Counter>,
+    /// This node's housekeeping.
+    pub housekeeping: Arc<crate::housekeeping::HousekeepingMetrics>,
 }
 
 impl Metrics {
@@ -112,8 +114,11 @@ impl Metrics {
             "Front-end migration hand-offs by system and outcome: accepted, duplicate, delivered, retry_later, failed",
             handoff_applications.clone(),
         );
+        let housekeeping = crate::housekeeping::HousekeepingMetrics::new();
+        housekeeping.register(&mut registry);
         Arc::new(Metrics {
             registry,
+            housekeeping,
             handoff_applications,
             http_requests,
             http_seconds,

@@ -208,7 +208,11 @@ pub async fn serve_on(
     background.push(("scheduler", tokio::spawn(scheduler.run_forever(stopped.clone()))));
     background.push((
         "housekeeping",
-        tokio::spawn(crate::housekeeping::Housekeeper::new(store.clone()).run(stopped.clone())),
+        tokio::spawn(
+            crate::housekeeping::Housekeeper::new(store.clone(), config.housekeeping.clone())
+                .with_metrics(metrics.housekeeping.clone())
+                .run(stopped.clone()),
+        ),
     ));
     let local = listener.local_addr().context("listener has no local address")?;
     tracing::info!(listen = %local, backend = store.backend().name(), "ronghe serving");

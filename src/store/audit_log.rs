@@ -328,6 +328,29 @@ struct Row {
 
 const COLUMNS: &str = "id, seq, at, actor, action, target, detail, prev_hash, hash, role, scope, client_addr, user_agent, request_id";
 
+/// The hash an append chains to: the latest sealed event before `$1`, by the seq index (public
+/// for the plan tests).
+#[doc(hidden)]
+pub const HASH_BEFORE: &str =
+    "SELECT hash FROM audit_events WHERE seq < $1 AND hash IS NOT NULL ORDER BY seq DESC LIMIT 1";
+
+/// The listing of `audit_events(filter)`: `$1` actor, `$2` action, `$3` target prefix, `$4`
+/// since, `$5` until, `$6` after seq, `$7` the limit; in seq order (public for the plan tests).
+#[doc(hidden)]
+pub fn audit_events_sql() -> String {
+    format!(
+        "SELECT {COLUMNS} FROM audit_events
+         WHERE seq IS NOT NULL
+           AND ($1 IS NULL OR actor = $1)
+           AND ($2 IS NULL OR action = $2)
+           AND ($3 IS NULL OR substr(target, 1, length($3)) = $3)
+           AND ($4 IS NULL OR at >= $4)
+           AND ($5 IS NULL OR at < $5)
+           AND ($6 IS NULL OR seq > $6)
+         ORDER BY seq LIMIT $7"
+    )
+}
+
 impl Row {
     fn context(&self) -> AuditContext {
         AuditContext {
@@ -512,9 +535,7 @@ macro_rules! audit_statements {
             }
 
             async fn hash_before(&mut self, seq: i64) -> Result<String, sqlx::Error> {
-                let chained: Option<(String,)> = sqlx::query_as(
-                    "SELECT hash FROM audit_events WHERE seq < $1 AND hash IS NOT NULL ORDER BY seq DESC LIMIT 1",
-                )
+                let chained: Option<(String,)> = sqlx::query_as(HASH_BEFORE)
                 .bind(seq)
                 .fetch_optional(&mut *self)
                 .await?;
@@ -607,17 +628,7 @@ impl Store {
     /// The chained events `filter` selects, oldest first by seq.
     pub async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError> {
         let limit = filter.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
-        let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM audit_events
-             WHERE seq IS NOT NULL
-               AND ($1 IS NULL OR actor = $1)
-               AND ($2 IS NULL OR action = $2)
-               AND ($3 IS NULL OR substr(target, 1, length($3)) = $3)
-               AND ($4 IS NULL OR at >= $4)
-               AND ($5 IS NULL OR at < $5)
-               AND ($6 IS NULL OR seq > $6)
-             ORDER BY seq LIMIT $7"
-        ));
+        let sql = sqlx::AssertSqlSafe(audit_events_sql());
         let rows: Vec<Row> = on_pool!(self, pool => {
             sqlx::query_as(sql)
                 .bind(&filter.actor)

@@ -636,7 +636,8 @@ impl Store {
         Ok((conflicts, unresolved))
     }
 
-    /// Records an issued token for single use, and forgets tokens that expired a day ago.
+    /// Records an issued token for single use. Expired tokens are purged by housekeeping
+    /// (`Purge::BridgeTokens`), not on this request's path.
     pub async fn insert_token(
         &self,
         (jti, kind): (&str, &str),
@@ -645,12 +646,7 @@ impl Store {
         expires_at: DateTime<Utc>,
         actor: &str,
     ) -> Result<(), StoreError> {
-        let now = Utc::now();
         in_write_tx!(self, tx => {
-            sqlx::query("DELETE FROM bridge_tokens WHERE expires_at < $1")
-                .bind(now - chrono::Duration::days(1))
-                .execute(&mut *tx)
-                .await?;
             sqlx::query("INSERT INTO bridge_tokens (jti, kind, system_id, subject, expires_at) VALUES ($1, $2, $3, $4, $5)")
                 .bind(jti)
                 .bind(kind)

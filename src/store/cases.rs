@@ -383,6 +383,18 @@ macro_rules! upsert_in_tx {
 }
 pub(crate) use upsert_in_tx;
 
+/// One case's current version, by the primary key (public for the plan tests).
+#[doc(hidden)]
+pub const GET_CASE: &str =
+    "SELECT system_id, version, content_hash, received_at, body, mapping_version FROM cases
+                            WHERE system_id = $1 AND case_no = $2";
+
+/// Every stored version of one case, by the primary key's prefix (public for the plan tests).
+#[doc(hidden)]
+pub const CASE_HISTORY: &str =
+    "SELECT version, content_hash, stage, received_at, body, mapping_version FROM case_versions
+                                WHERE system_id = $1 AND case_no = $2 ORDER BY version";
+
 type CaseRow = (String, i64, String, DateTime<Utc>, Json<Case>, Option<String>);
 type VersionRow = (i64, String, String, DateTime<Utc>, Json<Case>, Option<String>);
 
@@ -434,9 +446,7 @@ impl Store {
     /// The current version of one case.
     pub async fn get_case(&self, system_id: &str, case_no: &str) -> Result<CaseRecord, StoreError> {
         let row: Option<CaseRow> = on_pool!(self, pool => {
-            sqlx::query_as(
-                "SELECT system_id, version, content_hash, received_at, body, mapping_version FROM cases WHERE system_id = $1 AND case_no = $2",
-            )
+            sqlx::query_as(GET_CASE)
             .bind(system_id)
             .bind(case_no)
             .fetch_optional(pool)
@@ -480,10 +490,7 @@ impl Store {
     /// Every received version of one case, oldest first.
     pub async fn case_history(&self, system_id: &str, case_no: &str) -> Result<Vec<CaseVersion>, StoreError> {
         let rows: Vec<VersionRow> = on_pool!(self, pool => {
-            sqlx::query_as(
-                "SELECT version, content_hash, stage, received_at, body, mapping_version FROM case_versions
-                 WHERE system_id = $1 AND case_no = $2 ORDER BY version",
-            )
+            sqlx::query_as(CASE_HISTORY)
             .bind(system_id)
             .bind(case_no)
             .fetch_all(pool)

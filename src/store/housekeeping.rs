@@ -3,6 +3,14 @@
 //! holds the write lock for long and none runs on a request's path. The loop that calls them
 //! every minute is `src/housekeeping.rs`. Audit rows are never purged here (audit pruning
 //! has its own rules, `store/audit_log.rs`).
+//!
+//! A purge changes no answer that anything still needs: delivered outbox items are read by
+//! nothing but `outbox_of_case` (a case's items as kept); the exchange status counts the
+//! open and dead items and reads the delivered counter (`exchange_outbox_counts`, kept apart from
+//! the rows), the head of a case and the enqueue's check are among the open items only, and a
+//! delivered version is never enqueued again (its case already holds it or a newer one). A job
+//! run is kept while a notification names it, and each job's latest run is kept whatever its age
+//! (`scheduler jobs` shows it).
 
 use chrono::{DateTime, Utc};
 
@@ -19,15 +27,26 @@ pub enum Purge {
     Enrolments,
     /// Passkey ceremonies started and never finished, expired before the horizon.
     Challenges,
+    /// Exchange outbox items delivered before the horizon (`delivered_at`); never a pending or
+    /// dead one.
+    DeliveredOutbox,
+    /// Scheduler job runs finished before the horizon, except each job's latest run and runs a
+    /// notification names.
+    JobRuns,
+    /// Bridge tickets and link proofs (used or not) expired before the horizon.
+    BridgeTokens,
 }
 
 impl Purge {
     /// Every purge, in the order a pass runs them.
-    pub const ALL: [Purge; 4] = [
+    pub const ALL: [Purge; 7] = [
         Purge::Nonces,
         Purge::Sessions,
         Purge::Enrolments,
         Purge::Challenges,
+        Purge::DeliveredOutbox,
+        Purge::JobRuns,
+        Purge::BridgeTokens,
     ];
 
     /// The name log lines and metrics use.
@@ -37,6 +56,9 @@ impl Purge {
             Purge::Sessions => "sessions",
             Purge::Enrolments => "enrolments",
             Purge::Challenges => "challenges",
+            Purge::DeliveredOutbox => "delivered_outbox",
+            Purge::JobRuns => "job_runs",
+            Purge::BridgeTokens => "bridge_tokens",
         }
     }
 
@@ -49,6 +71,24 @@ impl Purge {
             Purge::Sessions => ("account_sessions", "expires_at < $1 OR revoked_at < $1", None),
             Purge::Enrolments => ("account_enrolments", "expires_at < $1 OR used_at < $1", None),
             Purge::Challenges => ("account_challenges", "expires_at < $1", Some("expires_at")),
+            // The partial index `exchange_outbox_delivered` holds delivered rows only.
+            Purge::DeliveredOutbox => (
+                "exchange_outbox",
+                "state = 'delivered' AND delivered_at < $1",
+                Some("delivered_at"),
+            ),
+            // `job_runs_finished` finds the candidates in order; each is asked by key whether its
+            // job ran later (`job_runs_job`) and whether a notification names it
+            // (`notifications_job_run`). Scalar subqueries, not [NOT] EXISTS: PostgreSQL turns
+            // those into hash joins that read both tables whole when many runs are due at once.
+            Purge::JobRuns => (
+                "job_runs",
+                "finished_at < $1
+                 AND id < (SELECT MAX(later.id) FROM job_runs later WHERE later.job = job_runs.job)
+                 AND (SELECT COUNT(*) FROM notifications WHERE notifications.job_run_id = job_runs.id) = 0",
+                Some("finished_at"),
+            ),
+            Purge::BridgeTokens => ("bridge_tokens", "expires_at < $1", Some("expires_at")),
         }
     }
 
@@ -76,16 +116,6 @@ pub fn purge_sql(backend: Backend, purge: Purge) -> String {
             "DELETE FROM {table} WHERE ctid = ANY (ARRAY (SELECT ctid FROM {table} WHERE {expired}{order} LIMIT $2))"
         ),
     }
-}
-
-/// A value bound to a statement whose plan a test asks for.
-#[doc(hidden)]
-#[derive(Debug, Clone)]
-pub enum PlanArg {
-    Text(String),
-    Time(DateTime<Utc>),
-    Int(i64),
-    Float(f64),
 }
 
 impl Store {
@@ -144,79 +174,5 @@ impl Store {
                 .await?
         });
         Ok(count)
-    }
-
-    /// Refreshes the planner's statistics (PostgreSQL `ANALYZE`; SQLite keeps none unless asked,
-    /// and the store never asks, so its plans are checked without).
-    #[doc(hidden)]
-    pub async fn analyze(&self) -> Result<(), StoreError> {
-        if let Store::Postgres(pool) = self {
-            sqlx::query("ANALYZE").execute(pool).await?;
-        }
-        Ok(())
-    }
-
-    /// The plan of `sql` with `args` bound, without running it: SQLite's `EXPLAIN QUERY PLAN`
-    /// details, one per line; PostgreSQL's `EXPLAIN (FORMAT JSON)` document. For the tests that
-    /// fail a full scan.
-    #[doc(hidden)]
-    pub async fn explain(&self, sql: &str, args: &[PlanArg]) -> Result<String, StoreError> {
-        self.explain_with(&[], sql, args).await
-    }
-
-    /// [`Store::explain`] after `setup` (planner settings a statement runs with, such as
-    /// [`super::claim_setup`]), in a transaction that is rolled back.
-    #[doc(hidden)]
-    pub async fn explain_with(
-        &self,
-        setup: &[&str],
-        sql: &str,
-        args: &[PlanArg],
-    ) -> Result<String, StoreError> {
-        macro_rules! bound {
-            ($query:expr) => {{
-                let mut query = $query;
-                for arg in args {
-                    query = match arg {
-                        PlanArg::Text(text) => query.bind(text.clone()),
-                        PlanArg::Time(at) => query.bind(crate::systems::stamp(*at)),
-                        PlanArg::Int(n) => query.bind(*n),
-                        PlanArg::Float(x) => query.bind(*x),
-                    };
-                }
-                query
-            }};
-        }
-        let plan = match self {
-            Store::Sqlite(pool) => {
-                let mut tx = pool.begin().await?;
-                for statement in setup {
-                    sqlx::query(sqlx::AssertSqlSafe(*statement))
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                let sql = sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}"));
-                let rows: Vec<(i64, i64, i64, String)> =
-                    bound!(sqlx::query_as(sql)).fetch_all(&mut *tx).await?;
-                tx.rollback().await?;
-                rows.into_iter()
-                    .map(|(_, _, _, detail)| detail)
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            }
-            Store::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                for statement in setup {
-                    sqlx::query(sqlx::AssertSqlSafe(*statement))
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                let sql = sqlx::AssertSqlSafe(format!("EXPLAIN (FORMAT JSON) {sql}"));
-                let (plan,): (serde_json::Value,) = bound!(sqlx::query_as(sql)).fetch_one(&mut *tx).await?;
-                tx.rollback().await?;
-                plan.to_string()
-            }
-        };
-        Ok(plan)
     }
 }

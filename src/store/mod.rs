@@ -12,6 +12,7 @@ mod baseline;
 mod bridge;
 mod cases;
 mod corrections;
+mod explain;
 mod handoffs;
 mod housekeeping;
 mod migration;
@@ -35,7 +36,8 @@ pub use self::bridge::{
     TokenUse, UnresolvedRow, random_id,
 };
 pub use self::corrections::CorrectionFilter;
-pub use self::housekeeping::{PlanArg, Purge, purge_sql};
+pub use self::explain::{Fill, PlanArg};
+pub use self::housekeeping::{Purge, purge_sql};
 pub use self::migration::{
     ChunkCounts, ChunkRecord, HeldCounts, Holder, MigrationRun, NewChunk, RunFinish, RunState,
 };
@@ -46,14 +48,16 @@ pub use self::scheduler::{
 pub use audit_log::{
     AuditContext, AuditError, AuditEvent, AuditFilter, BreakKind, ChainBreak, Pruned, with_audit_context,
 };
-pub use cases::{CaseRecord, CaseVersion, RejectReason, UpsertOutcome};
+pub use cases::{CASE_HISTORY, CaseRecord, CaseVersion, GET_CASE, RejectReason, UpsertOutcome};
 pub use handoffs::{AttemptOutcome, ClaimedHandoff, Enqueued, Handoff, HandoffState};
 pub use outbox::{
     Claimed, MOVE_HEAD, OutboxItem, OutboxState, OutboxStatus, Replay, Settlement, claim_lease_sql,
     claim_setup, claim_sql, enqueued, open_cases_sql, outbox_status_sql, settle_sql,
 };
 pub use owners::OwnedCase;
-pub use quality::{NewQualityItem, QualityItem, QualityReason, QualityStatus, QualitySummary};
+pub use quality::{
+    NewQualityItem, QualityItem, QualityReason, QualityStatus, QualitySummary, list_quality_sql,
+};
 pub use writeback::{NONCE_RETENTION_SECONDS, take_nonce_sql};
 
 use std::str::FromStr;
@@ -130,7 +134,8 @@ pub(crate) fn value_rows(first: usize, count: usize) -> String {
 /// planner's statistics say. As a plain `case_no IN (…)`, PostgreSQL with statistics taken before
 /// the system had rows reads every row of the system and filters it (1.04 s per batch of 500 at
 /// 100,000 versions, against 12 ms); SQLite keeps no statistics and probes the key for `IN`.
-pub(crate) fn rows_of_cases_sql(backend: Backend, table: &str, columns: &str, count: usize) -> String {
+#[doc(hidden)]
+pub fn rows_of_cases_sql(backend: Backend, table: &str, columns: &str, count: usize) -> String {
     match backend {
         Backend::Sqlite => format!(
             "SELECT {columns} FROM {table} t WHERE t.system_id = $1 AND t.case_no IN ({})",
@@ -185,8 +190,18 @@ impl Backend {
     /// [`Backend::now`] plus `seconds` (a placeholder bound to an `f64`).
     pub(crate) fn now_plus(self, seconds: &str) -> String {
         match self {
-            Backend::Sqlite => format!("strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now', {seconds} || ' seconds')"),
-            Backend::Postgres => format!("(now() + make_interval(secs => {seconds}))"),
+            Backend::Sqlite => self.plus_seconds("'now'", seconds),
+            Backend::Postgres => self.plus_seconds("now()", seconds),
+        }
+    }
+
+    /// The instant `instant` plus `seconds` (SQL expressions), as the backend stores timestamps.
+    pub(crate) fn plus_seconds(self, instant: &str, seconds: &str) -> String {
+        match self {
+            Backend::Sqlite => {
+                format!("strftime('%Y-%m-%dT%H:%M:%f+00:00', {instant}, {seconds} || ' seconds')")
+            }
+            Backend::Postgres => format!("({instant} + make_interval(secs => {seconds}))"),
         }
     }
 

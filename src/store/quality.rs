@@ -159,6 +159,30 @@ fn item(row: ItemRow) -> Result<QualityItem, StoreError> {
     })
 }
 
+/// The queue's listing, newest first, with only the filters given (system, then status, then the
+/// limit as parameters): the index `quality_items_status (status, system_id, id)` serves it. A
+/// filter written `$1 IS NULL OR system_id = $1` hides the index from both planners, and the
+/// open items of one system were found by reading the whole queue (issue 23).
+#[doc(hidden)]
+pub fn list_quality_sql(by_system: bool, by_status: bool) -> String {
+    let mut filters = Vec::new();
+    if by_system {
+        filters.push("system_id = $1");
+    }
+    if by_status {
+        filters.push(if by_system { "status = $2" } else { "status = $1" });
+    }
+    let filters = if filters.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", filters.join(" AND "))
+    };
+    format!(
+        "SELECT {COLUMNS} FROM quality_items{filters} ORDER BY id DESC LIMIT ${}",
+        1 + usize::from(by_system) + usize::from(by_status)
+    )
+}
+
 impl Store {
     /// Queues refused records in one transaction; a record already queued for its system (same
     /// hash) is left as it is. Returns each item's id, in order.
@@ -224,18 +248,16 @@ impl Store {
         status: Option<QualityStatus>,
         limit: i64,
     ) -> Result<Vec<QualitySummary>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(list_quality_sql(system_id.is_some(), status.is_some()));
         let rows: Vec<ItemRow> = on_pool!(self, pool => {
-            let sql = sqlx::AssertSqlSafe(format!(
-                "SELECT {COLUMNS} FROM quality_items
-                 WHERE ($1 IS NULL OR system_id = $1) AND ($2 IS NULL OR status = $2)
-                 ORDER BY id DESC LIMIT $3"
-            ));
-            sqlx::query_as(sql)
-                .bind(system_id)
-                .bind(status.map(QualityStatus::name))
-                .bind(limit)
-                .fetch_all(pool)
-                .await?
+            let mut query = sqlx::query_as(sql);
+            if let Some(system_id) = system_id {
+                query = query.bind(system_id);
+            }
+            if let Some(status) = status {
+                query = query.bind(status.name());
+            }
+            query.bind(limit).fetch_all(pool).await?
         });
         rows.into_iter()
             .map(|row| {

@@ -4,12 +4,23 @@
 //! after they ended.
 
 use chrono::{DateTime, Duration, Utc};
-use ronghe::housekeeping::{ENDED_RETENTION_DAYS, Housekeeper, horizon};
+use ronghe::housekeeping::{ENDED_RETENTION_DAYS, Housekeeper, HousekeepingConfig};
 use ronghe::store::{
     Backend, NONCE_RETENTION_SECONDS, PlanArg, Purge, SessionRow, Store, purge_sql, take_nonce_sql,
 };
 
+use super::check_plan;
 use crate::common;
+
+/// A housekeeper with the default settings.
+fn housekeeper(store: &Store) -> Housekeeper {
+    Housekeeper::new(store.clone(), HousekeepingConfig::default())
+}
+
+/// The default horizon of `purge` at `now`.
+fn horizon(purge: Purge, now: DateTime<Utc>) -> DateTime<Utc> {
+    HousekeepingConfig::default().horizon(purge, now)
+}
 
 const SYSTEMS: [&str; 3] = ["hk-a", "hk-b", "hk-c"];
 
@@ -36,111 +47,6 @@ fn nonces(count: usize, span_seconds: i64, now: DateTime<Utc>) -> Vec<(String, S
         .collect()
 }
 
-/// The full scans of `table` in a plan, described; empty when every access uses an index.
-fn full_scans(backend: Backend, plan: &str, table: &str) -> Vec<String> {
-    match backend {
-        Backend::Sqlite => plan
-            .lines()
-            .filter(|line| {
-                line.split_whitespace().collect::<Vec<_>>().get(..2) == Some(&["SCAN", table][..])
-                    && !["USING INDEX", "USING COVERING INDEX", "USING PRIMARY KEY"]
-                        .iter()
-                        .any(|using| line.contains(using))
-            })
-            .map(str::to_owned)
-            .collect(),
-        Backend::Postgres => pg_nodes(plan, table)
-            .into_iter()
-            .filter(|node| node.get("Node Type").and_then(|v| v.as_str()) == Some("Seq Scan"))
-            .map(|_| format!("Seq Scan on {table}"))
-            .collect(),
-    }
-}
-
-/// Every node of a PostgreSQL JSON plan that reads `table`.
-fn pg_nodes(plan: &str, table: &str) -> Vec<serde_json::Map<String, serde_json::Value>> {
-    fn walk(
-        node: &serde_json::Value,
-        table: &str,
-        found: &mut Vec<serde_json::Map<String, serde_json::Value>>,
-    ) {
-        match node {
-            serde_json::Value::Object(fields) => {
-                if fields.get("Relation Name").and_then(|v| v.as_str()) == Some(table) {
-                    found.push(fields.clone());
-                }
-                fields.values().for_each(|v| walk(v, table, found));
-            }
-            serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, table, found)),
-            _ => {}
-        }
-    }
-    let plan: serde_json::Value = serde_json::from_str(plan).expect("plan is JSON");
-    let mut found = Vec::new();
-    walk(&plan, table, &mut found);
-    found
-}
-
-/// How a plan reads `table`, one line per access: PostgreSQL's `index: condition` (or the node
-/// type when no index is used), SQLite's `SEARCH`/`SCAN` detail lines of the table or `alias`.
-pub fn table_reads(backend: Backend, plan: &str, table: &str, alias: &str) -> Vec<String> {
-    match backend {
-        Backend::Sqlite => plan
-            .lines()
-            .filter(|line| {
-                let words: Vec<_> = line.split_whitespace().take(2).collect();
-                matches!(words.first(), Some(&("SEARCH" | "SCAN")))
-                    && words.get(1).is_some_and(|name| *name == table || *name == alias)
-            })
-            .map(str::to_owned)
-            .collect(),
-        Backend::Postgres => pg_nodes(plan, table)
-            .into_iter()
-            .filter(|node| {
-                node.get("Node Type")
-                    .and_then(|v| v.as_str())
-                    .is_some_and(|t| t.ends_with("Scan"))
-            })
-            .map(|node| {
-                let field = |name: &str| {
-                    node.get(name)
-                        .and_then(|v| v.as_str())
-                        .unwrap_or_default()
-                        .to_owned()
-                };
-                match node.get("Index Name") {
-                    Some(_) => format!("{}: {}", field("Index Name"), field("Index Cond")),
-                    None => field("Node Type"),
-                }
-            })
-            .collect(),
-    }
-}
-
-/// Fails when the plan of `sql` scans the whole of `table`; returns the plan.
-pub async fn check_plan(store: &Store, what: &str, sql: &str, args: &[PlanArg], table: &str) -> String {
-    check_plan_with(store, what, &[], sql, args, table).await
-}
-
-/// [`check_plan`] after `setup` (the planner settings the statement runs with).
-pub async fn check_plan_with(
-    store: &Store,
-    what: &str,
-    setup: &[&str],
-    sql: &str,
-    args: &[PlanArg],
-    table: &str,
-) -> String {
-    let plan = store.explain_with(setup, sql, args).await.expect("explain");
-    let scans = full_scans(store.backend(), &plan, table);
-    assert!(
-        scans.is_empty(),
-        "{what} scans the whole of {table} on {}: {scans:?}\nstatement: {sql}\nplan:\n{plan}",
-        store.backend().name()
-    );
-    plan
-}
-
 pub async fn housekeeping_plans_use_indexes(store: Store) {
     with_systems(&store).await;
     let now = Utc::now();
@@ -163,7 +69,7 @@ pub async fn housekeeping_plans_use_indexes(store: Store) {
         "taking a nonce",
         take_nonce_sql(),
         &take,
-        "writeback_nonces",
+        &["writeback_nonces"],
     )
     .await;
     // SQLite shows no plan for an insert (its conflict check is by the key by construction);
@@ -177,7 +83,7 @@ pub async fn housekeeping_plans_use_indexes(store: Store) {
         "the nonce purge",
         &purge_sql(backend, Purge::Nonces),
         &purge_nonces,
-        "writeback_nonces",
+        &["writeback_nonces"],
     )
     .await;
     // Not a scan, and not a walk of one system's nonces through the primary key either (issue
@@ -190,14 +96,19 @@ pub async fn housekeeping_plans_use_indexes(store: Store) {
     // production store gets; PostgreSQL rightly scans a table this small, so only its nonce plans
     // are checked.
     if backend == Backend::Sqlite {
-        for purge in [Purge::Sessions, Purge::Enrolments, Purge::Challenges] {
+        for purge in [
+            Purge::Sessions,
+            Purge::Enrolments,
+            Purge::Challenges,
+            Purge::BridgeTokens,
+        ] {
             let args = [PlanArg::Time(horizon(purge, now)), PlanArg::Int(1000)];
             check_plan(
                 &store,
                 purge.name(),
                 &purge_sql(backend, purge),
                 &args,
-                purge.table(),
+                &[purge.table()],
             )
             .await;
         }
@@ -232,7 +143,7 @@ pub async fn housekeeping_purges_only_expired_nonces(store: Store) {
     store.insert_nonces(&rows).await.expect("load nonces");
 
     // Batches of two: the pass keeps going until a batch comes back short.
-    let purged = Housekeeper::new(store.clone())
+    let purged = housekeeper(&store)
         .with_batch_rows(2)
         .pass(now, &|| false)
         .await
@@ -247,10 +158,7 @@ pub async fn housekeeping_purges_only_expired_nonces(store: Store) {
     assert!(!store.take_nonce(system, "recent", now).await.unwrap());
     assert!(!store.take_nonce(system, "edge", now).await.unwrap());
     // A second pass finds nothing.
-    let again = Housekeeper::new(store.clone())
-        .pass(now, &|| false)
-        .await
-        .expect("pass");
+    let again = housekeeper(&store).pass(now, &|| false).await.expect("pass");
     assert!(!again.any(), "{again:?}");
 }
 
@@ -306,10 +214,7 @@ pub async fn housekeeping_purges_sessions_and_links_a_week_after_they_ended(stor
     // (`enrolled` signed in for a token, which opens no session); the open session and the link
     // that has not expired yet stay.
     let later = now + Duration::days(ENDED_RETENTION_DAYS + 1);
-    let purged = Housekeeper::new(store.clone())
-        .pass(later, &|| false)
-        .await
-        .expect("pass");
+    let purged = housekeeper(&store).pass(later, &|| false).await.expect("pass");
     assert_eq!((purged.sessions, purged.enrolments), (2, 1), "{purged:?}");
     assert!(store.session("ended-session-hash").await.unwrap().is_none());
     assert!(store.session("revoked-session-hash").await.unwrap().is_none());
@@ -317,10 +222,252 @@ pub async fn housekeeping_purges_sessions_and_links_a_week_after_they_ended(stor
     assert!(store.enrolment("link-open").await.unwrap().is_some());
     // A week after that link expired, it goes too.
     let much_later = now + Duration::hours(72) + Duration::days(ENDED_RETENTION_DAYS) + Duration::seconds(1);
-    let purged = Housekeeper::new(store.clone())
+    let purged = housekeeper(&store)
         .pass(much_later, &|| false)
         .await
         .expect("pass");
     assert_eq!(purged.enrolments, 1, "{purged:?}");
     assert!(store.enrolment("link-open").await.unwrap().is_none());
+}
+
+/// Issue 23: delivered outbox items go a retention after their delivery, in batches; pending and
+/// dead items stay, and nothing that reads the outbox answers differently: the status (the
+/// delivered counter included), the case's history, the head of a case, the enqueue.
+pub async fn housekeeping_purges_delivered_outbox_items_only(store: Store) {
+    use super::version;
+    use ronghe::store::{OutboxState, Settlement};
+
+    let system = SYSTEMS[0];
+    with_systems(&store).await;
+    let cases = [version("A", 1), version("B", 1), version("C", 1), version("A", 2)];
+    store.upsert_cases(system, &cases).await.unwrap();
+    // The heads A1, B1, C1: two delivered, one dead; A2 waits behind A1, A3 comes later.
+    let claimed = store
+        .claim_outbox("node-1", 10, Duration::seconds(30))
+        .await
+        .unwrap();
+    let settlements: Vec<_> = claimed
+        .iter()
+        .map(|c| {
+            let settlement = if c.item.case_no == "C" {
+                Settlement::Dead {
+                    error: "refused".to_owned(),
+                }
+            } else {
+                Settlement::Delivered
+            };
+            (c.item.id, settlement)
+        })
+        .collect();
+    assert_eq!(settlements.len(), 3, "{claimed:?}");
+    store.settle_outbox_many("node-1", &settlements).await.unwrap();
+    store.upsert_cases(system, &[version("A", 3)]).await.unwrap();
+    let status = store.outbox_status().await.unwrap();
+    assert_eq!(
+        (status.backlog, status.dead, status.delivered),
+        (2, 1, 2),
+        "{status:?}"
+    );
+    let states = |items: Vec<ronghe::store::OutboxItem>| -> Vec<(i64, OutboxState)> {
+        items.into_iter().map(|i| (i.version, i.state)).collect()
+    };
+
+    // Within the retention nothing goes.
+    let purged = housekeeper(&store)
+        .pass(Utc::now(), &|| false)
+        .await
+        .expect("pass");
+    assert_eq!(purged.delivered_outbox, 0, "{purged:?}");
+    // A week and a day on, in batches of one: the two delivered items, nothing else.
+    let later = Utc::now() + Duration::days(8);
+    let metrics = ronghe::housekeeping::HousekeepingMetrics::new();
+    let purged = housekeeper(&store)
+        .with_metrics(metrics.clone())
+        .with_batch_rows(1)
+        .pass(later, &|| false)
+        .await
+        .expect("pass");
+    assert_eq!(purged.delivered_outbox, 2, "{purged:?}");
+    assert_eq!(metrics.purged(Purge::DeliveredOutbox), 2, "counted for /metrics");
+    assert_eq!(
+        states(store.outbox_of_case(system, "A").await.unwrap()),
+        [(2, OutboxState::Pending), (3, OutboxState::Pending)]
+    );
+    assert_eq!(states(store.outbox_of_case(system, "B").await.unwrap()), []);
+    assert_eq!(
+        states(store.outbox_of_case(system, "C").await.unwrap()),
+        [(1, OutboxState::Dead)],
+        "a dead item is never purged"
+    );
+    assert_eq!(
+        store.outbox_status().await.unwrap(),
+        status,
+        "the status answers the same"
+    );
+    assert_eq!(store.case_history(system, "A").await.unwrap().len(), 3);
+
+    // A purged version pushed again is not enqueued again: its case holds it already.
+    let again = store
+        .upsert_cases(system, &[version("A", 1), version("B", 1)])
+        .await
+        .unwrap();
+    assert!(
+        again.iter().all(|outcome| matches!(
+            outcome,
+            ronghe::store::UpsertOutcome::Stale | ronghe::store::UpsertOutcome::Duplicate
+        )),
+        "{again:?}"
+    );
+    assert_eq!(states(store.outbox_of_case(system, "B").await.unwrap()), []);
+    // A2 still heads its case, and A3 follows it once it is delivered.
+    for expected in [2, 3] {
+        let claimed = store
+            .claim_outbox("node-1", 10, Duration::seconds(30))
+            .await
+            .unwrap();
+        let versions: Vec<_> = claimed.iter().map(|c| c.item.key()).collect();
+        assert_eq!(versions, [format!("{system}/A/{expected}")]);
+        store
+            .settle_outbox(claimed[0].item.id, "node-1", &Settlement::Delivered)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store.outbox_status().await.unwrap().delivered,
+        4,
+        "the counter keeps counting"
+    );
+}
+
+/// Issue 23: finished job runs go a retention after they finished, except each job's latest run
+/// and the runs a notification names; a run still going stays. Their audit events stay.
+pub async fn housekeeping_purges_finished_job_runs_but_keeps_what_is_named(store: Store) {
+    use ronghe::store::{AuditFilter, Level, NewNotification};
+
+    let now = Utc::now();
+    let retention = Duration::days(HousekeepingConfig::default().job_runs_retention_days.into());
+    let old = now - retention - Duration::days(1);
+    // (job, started, finished): plans ran three times long ago; deliver twice long ago (the
+    // first queued a notification) and once lately; corrections once unfinished, then once more.
+    let runs = [
+        ("plans", old, Some(old)),
+        ("plans", old + Duration::hours(1), Some(old + Duration::hours(1))),
+        ("plans", old + Duration::hours(2), Some(old + Duration::hours(2))),
+        ("deliver", old, Some(old)),
+        (
+            "deliver",
+            old + Duration::minutes(1),
+            Some(old + Duration::minutes(1)),
+        ),
+        (
+            "deliver",
+            now - Duration::hours(1),
+            Some(now - Duration::hours(1)),
+        ),
+        ("corrections", old, None),
+        (
+            "corrections",
+            old + Duration::days(1),
+            Some(old + Duration::days(1)),
+        ),
+    ];
+    let mut ids = Vec::new();
+    for (job, started, finished) in runs {
+        let id = store
+            .claim_tick(job, started, "node-1", started)
+            .await
+            .unwrap()
+            .expect("a new tick");
+        if let Some(finished) = finished {
+            store.finish_run(id, "ok", "", finished).await.unwrap();
+        }
+        ids.push(id);
+    }
+    let reminder = NewNotification {
+        subject_kind: "correction",
+        subject_id: "RC-1".to_owned(),
+        topic: "overdue",
+        level: Level::Reminder,
+        message: "提醒".to_owned(),
+        reminder_count: 1,
+        day: old.date_naive(),
+        dedup_key: "hk-reminder".to_owned(),
+    };
+    store
+        .add_notification(&reminder, Some(ids[3]), old)
+        .await
+        .unwrap();
+
+    let purged = housekeeper(&store)
+        .with_batch_rows(1)
+        .pass(now, &|| false)
+        .await
+        .expect("pass");
+    assert_eq!(purged.job_runs, 3, "{purged:?}");
+    let kept = |job: &'static str| {
+        let store = store.clone();
+        async move {
+            let mut ids: Vec<i64> = store
+                .job_runs(Some(job), false, 100)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|run| run.id)
+                .collect();
+            ids.sort_unstable();
+            ids
+        }
+    };
+    assert_eq!(kept("plans").await, [ids[2]], "the latest run stays");
+    assert_eq!(
+        kept("deliver").await,
+        [ids[3], ids[5]],
+        "the run a notification names stays"
+    );
+    assert_eq!(
+        kept("corrections").await,
+        [ids[6], ids[7]],
+        "an unfinished run stays"
+    );
+    let finished = store
+        .audit_events(&AuditFilter {
+            action: Some("scheduler.run".to_owned()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(finished.len(), 7, "every run's outcome stays in the audit log");
+}
+
+/// Issue 23: bridge tickets go a day after they expired, by housekeeping rather than on the path
+/// of the next ticket issued; a ticket not expired yet stays usable once.
+pub async fn housekeeping_purges_bridge_tokens_a_day_after_they_expired(store: Store) {
+    use ronghe::store::TokenUse;
+
+    with_systems(&store).await;
+    let system = SYSTEMS[0];
+    let now = Utc::now();
+    for (jti, expires_at) in [
+        ("expired", now - Duration::days(2)),
+        ("live", now + Duration::minutes(5)),
+    ] {
+        store
+            .insert_token((jti, "ticket"), system, "user-1", expires_at, "test")
+            .await
+            .unwrap();
+    }
+    let purged = housekeeper(&store).pass(now, &|| false).await.expect("pass");
+    assert_eq!(purged.bridge_tokens, 1, "{purged:?}");
+    let used = |jti: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .use_token((jti, "ticket"), system, now, "test")
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(used("expired").await, TokenUse::Unknown);
+    assert_eq!(used("live").await, TokenUse::Fresh("user-1".to_owned()));
+    assert_eq!(used("live").await, TokenUse::Used);
 }

@@ -19,6 +19,9 @@ pub use audit::*;
 mod housekeeping;
 
 pub use housekeeping::*;
+mod plans;
+
+pub use plans::*;
 
 use chrono::Duration;
 use ronghe::case::{Case, Stage};
@@ -315,7 +318,12 @@ macro_rules! store_suite {
             concurrent_audit_writers_leave_one_chain);
         $crate::store_suite!(@tests $open; housekeeping_plans_use_indexes,
             housekeeping_purges_only_expired_nonces,
-            housekeeping_purges_sessions_and_links_a_week_after_they_ended);
+            housekeeping_purges_sessions_and_links_a_week_after_they_ended,
+            housekeeping_purges_delivered_outbox_items_only,
+            housekeeping_purges_finished_job_runs_but_keeps_what_is_named,
+            housekeeping_purges_bridge_tokens_a_day_after_they_expired);
+        $crate::store_suite!(@tests $open; plans_of_cases_and_versions, plans_of_the_quality_queue,
+            plans_of_the_audit_log, plans_of_the_purges, plans_of_the_session_purge);
     };
     (@tests $open:expr; $($name:ident),+) => {
         $(

@@ -240,7 +240,7 @@ pub async fn outbox_status_reads_no_delivered_item(store: Store) {
         "the exchange status",
         ronghe::store::outbox_status_sql(),
         &[],
-        "exchange_outbox",
+        &["exchange_outbox"],
     )
     .await;
 }
@@ -264,8 +264,15 @@ pub async fn outbox_claim_reads_only_due_heads(store: Store) {
     let args = [ronghe::store::PlanArg::Int(32)];
     let sql = ronghe::store::claim_sql(store.backend());
     let setup = ronghe::store::claim_setup(store.backend());
-    let plan =
-        super::check_plan_with(&store, "the outbox claim", setup, &sql, &args, "exchange_outbox").await;
+    let plan = super::check_plan_with(
+        &store,
+        "the outbox claim",
+        setup,
+        &sql,
+        &args,
+        &["exchange_outbox"],
+    )
+    .await;
     assert!(
         plan.contains("exchange_outbox_heads"),
         "the claim does not read the heads index on {}:\n{plan}",
@@ -316,7 +323,8 @@ pub async fn outbox_claim_reads_only_due_heads(store: Store) {
     );
 }
 
-/// Issue 22: every statement that claims, leases, settles and enqueues finds its rows by key,
+/// Issue 22: every statement that claims, leases, settles and enqueues (with the intake's
+/// lookups of the batch's cases and versions) finds its rows by key,
 /// with statistics PostgreSQL took when the outbox held only delivered history (as after a
 /// quiet spell before an outage). Each used to say `state = 'pending'` or `case_no IN (…)`, and
 /// PostgreSQL then read the whole backlog through a partial index and filtered it: 24 ms per
@@ -352,7 +360,6 @@ pub async fn outbox_writes_find_rows_by_key_with_stale_statistics(store: Store) 
     }
     assert_eq!(store.outbox_status().await.unwrap().backlog, 20_000);
     let backend = store.backend();
-    let reads = |plan: &str, alias: &str| super::table_reads(backend, plan, "exchange_outbox", alias);
 
     // Leasing and settling: by the primary key and nothing else.
     let ids = [
@@ -375,7 +382,7 @@ pub async fn outbox_writes_find_rows_by_key_with_stale_statistics(store: Store) 
         ("the settle", &settle_sql, &settle[..]),
     ] {
         let plan = store.explain(sql, args).await.expect("explain");
-        let by_key = reads(&plan, "exchange_outbox");
+        let by_key = super::table_reads(backend, &plan, "exchange_outbox", "exchange_outbox");
         let expected = match backend {
             Backend::Sqlite => "USING INTEGER PRIMARY KEY",
             Backend::Postgres => "exchange_outbox_pkey: ",
@@ -400,12 +407,39 @@ pub async fn outbox_writes_find_rows_by_key_with_stale_statistics(store: Store) 
         .chain((0..500).map(|i| PlanArg::Text(format!("H{i:05}"))))
         .collect();
     let open_sql = ronghe::store::open_cases_sql(500);
-    for (what, sql, args, alias) in [
-        ("moving the head", ronghe::store::MOVE_HEAD, &case_args[..], "e"),
-        ("the open-case lookup", open_sql.as_str(), &keys[..], "o"),
+    let versions_sql = ronghe::store::rows_of_cases_sql(
+        backend,
+        "case_versions",
+        "t.case_no, t.version, t.content_hash",
+        500,
+    );
+    let cases_sql = ronghe::store::rows_of_cases_sql(backend, "cases", "t.case_no, t.version, t.stage", 500);
+    for (what, sql, args, table, alias) in [
+        (
+            "moving the head",
+            ronghe::store::MOVE_HEAD,
+            &case_args[..],
+            "exchange_outbox",
+            "e",
+        ),
+        (
+            "the open-case lookup",
+            open_sql.as_str(),
+            &keys[..],
+            "exchange_outbox",
+            "o",
+        ),
+        (
+            "the versions lookup",
+            versions_sql.as_str(),
+            &keys[..],
+            "case_versions",
+            "t",
+        ),
+        ("the cases lookup", cases_sql.as_str(), &keys[..], "cases", "t"),
     ] {
         let plan = store.explain(sql, args).await.expect("explain");
-        let probes: Vec<_> = reads(&plan, alias)
+        let probes: Vec<_> = super::table_reads(backend, &plan, table, alias)
             .into_iter()
             .filter(|read| !read.contains("PRIMARY KEY") && !read.starts_with("exchange_outbox_pkey"))
             .collect();
