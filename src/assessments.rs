@@ -25,6 +25,8 @@ use crate::systems::{System, SystemError, SystemPatch, SystemStatus, is_slug, st
 /// Where an assessment stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum AssessmentState {
     /// A round is open: experts score, sealed.
     Scoring,
@@ -42,11 +44,7 @@ impl AssessmentState {
     ];
 
     pub fn name(self) -> &'static str {
-        match self {
-            AssessmentState::Scoring => "scoring",
-            AssessmentState::Closed => "closed",
-            AssessmentState::Decided => "decided",
-        }
+        self.into()
     }
 
     pub fn label(self) -> &'static str {
@@ -58,7 +56,7 @@ impl AssessmentState {
     }
 
     pub fn parse(name: &str) -> Option<AssessmentState> {
-        AssessmentState::ALL.iter().copied().find(|s| s.name() == name)
+        name.parse().ok()
     }
 }
 

@@ -27,6 +27,8 @@ pub enum Source {
 /// The life of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum Status {
     /// Raised; the department has not answered yet.
     Open,
@@ -40,12 +42,7 @@ pub enum Status {
 
 impl Status {
     pub fn name(self) -> &'static str {
-        match self {
-            Status::Open => "open",
-            Status::Answered => "answered",
-            Status::Closed => "closed",
-            Status::Withdrawn => "withdrawn",
-        }
+        self.into()
     }
 
     /// zh-CN label for people.
@@ -59,9 +56,7 @@ impl Status {
     }
 
     pub fn parse(name: &str) -> Option<Status> {
-        [Status::Open, Status::Answered, Status::Closed, Status::Withdrawn]
-            .into_iter()
-            .find(|s| s.name() == name)
+        name.parse().ok()
     }
 }
 

@@ -14,6 +14,8 @@ use crate::case::FieldIssue;
 /// What a notice announces, and so which rule governs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum NoticeKind {
     /// 系统功能变更.
     FunctionChange,
@@ -40,18 +42,11 @@ impl NoticeKind {
     ];
 
     pub fn name(self) -> &'static str {
-        match self {
-            NoticeKind::FunctionChange => "function_change",
-            NoticeKind::InterfaceChange => "interface_change",
-            NoticeKind::ValidationRuleChange => "validation_rule_change",
-            NoticeKind::EnvironmentChange => "environment_change",
-            NoticeKind::CollectionItem => "collection_item",
-            NoticeKind::ChannelChange => "channel_change",
-        }
+        self.into()
     }
 
     pub fn parse(name: &str) -> Option<NoticeKind> {
-        NoticeKind::ALL.iter().copied().find(|k| k.name() == name)
+        name.parse().ok()
     }
 
     pub fn label(self) -> &'static str {

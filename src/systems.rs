@@ -36,6 +36,8 @@ pub struct System {
 /// Where a system stands on its way onto the platform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum SystemStatus {
     Registered,
     Assessed,
@@ -56,14 +58,7 @@ impl SystemStatus {
     ];
 
     pub fn name(self) -> &'static str {
-        match self {
-            SystemStatus::Registered => "registered",
-            SystemStatus::Assessed => "assessed",
-            SystemStatus::Planned => "planned",
-            SystemStatus::Integrating => "integrating",
-            SystemStatus::Live => "live",
-            SystemStatus::Retired => "retired",
-        }
+        self.into()
     }
 
     pub fn label(self) -> &'static str {
@@ -78,7 +73,7 @@ impl SystemStatus {
     }
 
     pub fn parse(name: &str) -> Option<SystemStatus> {
-        SystemStatus::ALL.iter().copied().find(|s| s.name() == name)
+        name.parse().ok()
     }
 
     /// Legal moves: one step forward, back to `assessed` for a re-assessment, or retirement from

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum Role {
     /// 平台管理员: the whole province; grants any role.
     PlatformAdmin,
@@ -40,16 +42,7 @@ impl Role {
     ];
 
     pub fn name(self) -> &'static str {
-        match self {
-            Role::PlatformAdmin => "platform_admin",
-            Role::RegionalAdmin => "regional_admin",
-            Role::AgencyAdmin => "agency_admin",
-            Role::Engineer => "engineer",
-            Role::ProjectManager => "project_manager",
-            Role::Operator => "operator",
-            Role::Expert => "expert",
-            Role::Auditor => "auditor",
-        }
+        self.into()
     }
 
     pub fn label(self) -> &'static str {
@@ -66,7 +59,7 @@ impl Role {
     }
 
     pub fn parse(name: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|role| role.name() == name)
+        name.parse().ok()
     }
 
     /// The roles an administrator of this role may grant (within their own scope). Nobody
@@ -201,6 +194,8 @@ impl From<Scope> for String {
 /// Where an account is in its life (Art. 21: full-lifecycle management).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum AccountStatus {
     /// Created; waits for its person to enrol from the one-time link.
     Pending,
@@ -214,23 +209,11 @@ pub enum AccountStatus {
 
 impl AccountStatus {
     pub fn name(self) -> &'static str {
-        match self {
-            AccountStatus::Pending => "pending",
-            AccountStatus::Active => "active",
-            AccountStatus::Suspended => "suspended",
-            AccountStatus::Disabled => "disabled",
-        }
+        self.into()
     }
 
     pub fn parse(name: &str) -> Option<AccountStatus> {
-        [
-            AccountStatus::Pending,
-            AccountStatus::Active,
-            AccountStatus::Suspended,
-            AccountStatus::Disabled,
-        ]
-        .into_iter()
-        .find(|s| s.name() == name)
+        name.parse().ok()
     }
 
     /// The moves an administrator may make: suspend an active account, reactivate a suspended

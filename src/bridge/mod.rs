@@ -166,6 +166,8 @@ impl LinkRequest {
 /// How a link came about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum LinkMethod {
     /// The account carries the user's certificate number.
     Certificate,
@@ -177,11 +179,7 @@ pub enum LinkMethod {
 
 impl LinkMethod {
     pub fn name(self) -> &'static str {
-        match self {
-            LinkMethod::Certificate => "certificate",
-            LinkMethod::LegacyLogin => "legacy_login",
-            LinkMethod::Administrator => "administrator",
-        }
+        self.into()
     }
 
     pub fn label(self) -> &'static str {
@@ -193,13 +191,7 @@ impl LinkMethod {
     }
 
     fn parse(name: &str) -> Option<LinkMethod> {
-        [
-            LinkMethod::Certificate,
-            LinkMethod::LegacyLogin,
-            LinkMethod::Administrator,
-        ]
-        .into_iter()
-        .find(|m| m.name() == name)
+        name.parse().ok()
     }
 }
 

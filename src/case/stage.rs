@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum Stage {
     /// 预约
     Appointment,
@@ -72,24 +74,12 @@ impl Stage {
 
     /// The stable English name used in JSON and in the store.
     pub fn name(self) -> &'static str {
-        match self {
-            Stage::Appointment => "appointment",
-            Stage::Application => "application",
-            Stage::Acceptance => "acceptance",
-            Stage::Review => "review",
-            Stage::Decision => "decision",
-            Stage::Certificate => "certificate",
-            Stage::Finished => "finished",
-            Stage::NotAccepted => "not_accepted",
-            Stage::ReturnedForCorrection => "returned_for_correction",
-            Stage::Voided => "voided",
-            Stage::Transferred => "transferred",
-        }
+        self.into()
     }
 
     /// Parses the English name.
     pub fn parse(value: &str) -> Option<Stage> {
-        Stage::ALL.iter().copied().find(|s| s.name() == value)
+        value.parse().ok()
     }
 
     /// Position on the main line, or `None` for a side stage.

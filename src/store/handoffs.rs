@@ -12,6 +12,8 @@ use crate::case::Case;
 /// Where a hand-off is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum HandoffState {
     /// Waiting for (another) attempt.
     Queued,
@@ -24,11 +26,7 @@ pub enum HandoffState {
 
 impl HandoffState {
     pub fn name(self) -> &'static str {
-        match self {
-            HandoffState::Queued => "queued",
-            HandoffState::Delivered => "delivered",
-            HandoffState::Failed => "failed",
-        }
+        self.into()
     }
 
     /// zh-CN label for people.
@@ -41,13 +39,7 @@ impl HandoffState {
     }
 
     pub fn parse(name: &str) -> Option<HandoffState> {
-        [
-            HandoffState::Queued,
-            HandoffState::Delivered,
-            HandoffState::Failed,
-        ]
-        .into_iter()
-        .find(|s| s.name() == name)
+        name.parse().ok()
     }
 }
 

@@ -14,6 +14,8 @@ use crate::case::Case;
 /// Where a run stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum RunState {
     /// Reading and writing chunks (or killed while doing so: resume it).
     Running,
@@ -29,25 +31,11 @@ pub enum RunState {
 
 impl RunState {
     pub fn name(self) -> &'static str {
-        match self {
-            RunState::Running => "running",
-            RunState::Stopped => "stopped",
-            RunState::Failed => "failed",
-            RunState::Complete => "complete",
-            RunState::Incomplete => "incomplete",
-        }
+        self.into()
     }
 
     pub fn parse(text: &str) -> Option<RunState> {
-        [
-            RunState::Running,
-            RunState::Stopped,
-            RunState::Failed,
-            RunState::Complete,
-            RunState::Incomplete,
-        ]
-        .into_iter()
-        .find(|s| s.name() == text)
+        text.parse().ok()
     }
 
     /// Whether `migrate resume` can continue it.

@@ -38,6 +38,8 @@ pub fn enqueued() -> &'static Notify {
 /// Where an outbox item stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum OutboxState {
     /// Waiting to be delivered (possibly leased by a worker right now, or backing off).
     Pending,
@@ -48,16 +50,16 @@ pub enum OutboxState {
 }
 
 impl OutboxState {
+    /// The name stored and shown (`pending`, `delivered`, `dead`).
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+
     fn parse(text: &str) -> Result<OutboxState, StoreError> {
-        match text {
-            "pending" => Ok(OutboxState::Pending),
-            "delivered" => Ok(OutboxState::Delivered),
-            "dead" => Ok(OutboxState::Dead),
-            other => Err(StoreError::Corrupt {
-                what: "exchange outbox item",
-                detail: format!("unknown state {other:?}"),
-            }),
-        }
+        text.parse().map_err(|_| StoreError::Corrupt {
+            what: "exchange outbox item",
+            detail: format!("unknown state {text:?}"),
+        })
     }
 }
 
@@ -466,11 +468,7 @@ impl Store {
         system_id: Option<&str>,
         limit: u32,
     ) -> Result<Vec<OutboxItem>, StoreError> {
-        let name = match state {
-            OutboxState::Pending => "pending",
-            OutboxState::Delivered => "delivered",
-            OutboxState::Dead => "dead",
-        };
+        let name = state.name();
         let sql = sqlx::AssertSqlSafe(format!(
             "SELECT {ITEM_COLUMNS} FROM exchange_outbox o
              WHERE o.state = $1 AND (CAST($2 AS TEXT) IS NULL OR o.system_id = $2) ORDER BY o.id LIMIT $3"

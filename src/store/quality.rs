@@ -12,6 +12,8 @@ use super::{Store, StoreError, audit, on_pool};
 /// Where an item stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum QualityStatus {
     /// Waiting for someone to look at it.
     Open,
@@ -23,21 +25,11 @@ pub enum QualityStatus {
 
 impl QualityStatus {
     pub fn name(self) -> &'static str {
-        match self {
-            QualityStatus::Open => "open",
-            QualityStatus::Dismissed => "dismissed",
-            QualityStatus::Resolved => "resolved",
-        }
+        self.into()
     }
 
     pub fn parse(text: &str) -> Option<QualityStatus> {
-        [
-            QualityStatus::Open,
-            QualityStatus::Dismissed,
-            QualityStatus::Resolved,
-        ]
-        .into_iter()
-        .find(|s| s.name() == text)
+        text.parse().ok()
     }
 }
 

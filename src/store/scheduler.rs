@@ -14,6 +14,8 @@ pub const SCHEDULER_ACTOR: &str = "scheduler";
 /// How urgent a notification is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum Level {
     /// 提醒: an item is late or due soon.
     Reminder,
@@ -23,16 +25,11 @@ pub enum Level {
 
 impl Level {
     pub fn name(self) -> &'static str {
-        match self {
-            Level::Reminder => "reminder",
-            Level::Escalation => "escalation",
-        }
+        self.into()
     }
 
     pub fn parse(name: &str) -> Option<Level> {
-        [Level::Reminder, Level::Escalation]
-            .into_iter()
-            .find(|l| l.name() == name)
+        name.parse().ok()
     }
 }
 
