@@ -39,15 +39,15 @@ fn check<T: Serialize + Copy + PartialEq + std::fmt::Debug>(
 
 #[test]
 fn stored_names_are_the_json_names_and_parse_back() {
-    check(&Stage::ALL, Stage::name, Stage::parse);
+    check(Stage::ALL, Stage::name, Stage::parse);
     check(&Role::ALL, Role::name, Role::parse);
-    check(&NoticeKind::ALL, NoticeKind::name, NoticeKind::parse);
+    check(NoticeKind::ALL, NoticeKind::name, NoticeKind::parse);
     check(
-        &AssessmentState::ALL,
+        AssessmentState::ALL,
         AssessmentState::name,
         AssessmentState::parse,
     );
-    check(&SystemStatus::ALL, SystemStatus::name, SystemStatus::parse);
+    check(SystemStatus::ALL, SystemStatus::name, SystemStatus::parse);
     check(
         &[
             AccountStatus::Pending,

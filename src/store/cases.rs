@@ -19,37 +19,9 @@ use sqlx::types::Json;
 
 use serde_json::value::RawValue;
 
+use super::case_writes::{Batch, CaseWrites};
 use super::{Store, StoreError, on_pool};
 use crate::case::{Case, Stage};
-
-/// Serialises concurrent writers of the same cases within a transaction.
-pub(super) trait LockKeys {
-    async fn lock_keys(&mut self, system_id: &str, keys: &[&str]) -> Result<(), sqlx::Error>;
-}
-
-impl LockKeys for sqlx::Transaction<'_, sqlx::Sqlite> {
-    /// Nothing to do: `BEGIN IMMEDIATE` already holds the database's one write lock.
-    async fn lock_keys(&mut self, _: &str, _: &[&str]) -> Result<(), sqlx::Error> {
-        Ok(())
-    }
-}
-
-impl LockKeys for sqlx::Transaction<'_, sqlx::Postgres> {
-    /// One advisory lock per case, taken in hash order in one statement: every writer locks in
-    /// the same order, so none deadlock.
-    async fn lock_keys(&mut self, system_id: &str, keys: &[&str]) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "SELECT pg_advisory_xact_lock(h) FROM (
-                 SELECT DISTINCT hashtextextended($1 || '/' || k, 0) AS h FROM unnest($2::text[]) AS k ORDER BY h
-             ) AS sorted",
-        )
-        .bind(system_id)
-        .bind(keys)
-        .execute(&mut **self)
-        .await
-        .map(|_| ())
-    }
-}
 
 /// Rows per multi-row statement: well under every backend's bind-parameter limit.
 pub(super) const CHUNK_ROWS: usize = 500;
@@ -175,12 +147,11 @@ pub(super) fn plan<'a>(
 }
 
 /// A batch of cases serialised once: the stored bodies and their content hashes come from the
-/// same bytes, with the batch's distinct case numbers (sorted, for locking) and their placeholders.
+/// same bytes, with the batch's distinct case numbers (sorted, for locking).
 pub(super) struct Encoded<'a> {
     pub(super) bodies: Vec<Box<RawValue>>,
     pub(super) hashes: Vec<String>,
     pub(super) keys: Vec<&'a str>,
-    pub(super) list: String,
 }
 
 impl<'a> Encoded<'a> {
@@ -198,190 +169,9 @@ impl<'a> Encoded<'a> {
         let mut keys: Vec<&str> = cases.iter().map(|c| c.case_no.as_str()).collect();
         keys.sort_unstable();
         keys.dedup();
-        let list = super::placeholders(2, keys.len());
-        Ok(Encoded {
-            bodies,
-            hashes,
-            keys,
-            list,
-        })
+        Ok(Encoded { bodies, hashes, keys })
     }
 }
-
-/// Upserts one batch (at most `CHUNK_ROWS` distinct cases) inside the caller's write transaction
-/// `$tx` (opened with `Backend::begin_write`), so that other writes can share its commit (bulk
-/// migration commits a chunk's cases with its checkpoint). Evaluates to `(outcomes, enqueued)`:
-/// when `enqueued`, call `outbox::wake_workers()` after the commit.
-/// Inside `upsert_in_tx!`, after new versions are stored: resolves the system's open quality
-/// items of these cases (`keys`, placeholders `list` from `$2`) that a stored version now
-/// supersedes (a version at least theirs, or theirs unknown): the source corrected them. One
-/// `quality.resolve` audit event names them.
-macro_rules! resolve_superseded {
-    ($tx:ident, $system_id:expr, $keys:expr, $list:expr, $now:expr) => {{
-        let keys: &[&str] = $keys;
-        let sql = sqlx::AssertSqlSafe(format!(
-            "UPDATE quality_items SET status = 'resolved', resolved_at = ${at},
-                 note = '已由入库的新版本更正 superseded by a stored version of the case'
-             WHERE system_id = $1 AND status = 'open' AND case_no IN ({list})
-               AND (version IS NULL OR version <= (SELECT MAX(v.version) FROM case_versions v
-                    WHERE v.system_id = quality_items.system_id AND v.case_no = quality_items.case_no))
-             RETURNING id",
-            at = keys.len() + 2,
-            list = $list,
-        ));
-        let mut query = sqlx::query_as::<_, (i64,)>(sql).bind($system_id);
-        for key in keys {
-            query = query.bind(*key);
-        }
-        let resolved: Vec<i64> = query.bind($now).fetch_all(&mut *$tx).await?.into_iter().map(|(id,)| id).collect();
-        if !resolved.is_empty() {
-            $crate::store::audit!($tx, "ronghe:intake", "quality.resolve", &format!("quality/{}", $system_id),
-                serde_json::json!({ "items": resolved, "why": "superseded by a stored version" }))?;
-        }
-    }};
-}
-pub(crate) use resolve_superseded;
-
-macro_rules! upsert_in_tx {
-    ($tx:ident, $backend:expr, $system_id:expr, $cases:expr, $encoded:expr, $now:expr, $mapping_version:expr) => {{
-        let backend: $crate::store::Backend = $backend;
-        let system_id: &str = $system_id;
-        let cases: &[$crate::case::Case] = $cases;
-        let encoded: &$crate::store::cases::Encoded<'_> = $encoded;
-        let now: chrono::DateTime<chrono::Utc> = $now;
-        let mapping_version: Option<&str> = $mapping_version;
-        let (bodies, hashes, keys, list) = (&encoded.bodies, &encoded.hashes, &encoded.keys, &encoded.list);
-        $crate::store::cases::LockKeys::lock_keys(&mut $tx, system_id, keys).await?;
-        let sql = sqlx::AssertSqlSafe($crate::store::rows_of_cases_sql(
-            backend, "cases", "t.case_no, t.version, t.stage", keys.len(),
-        ));
-        let mut query = sqlx::query_as::<_, (String, i64, String)>(sql).bind(system_id);
-        for key in keys {
-            query = query.bind(*key);
-        }
-        let mut current = std::collections::HashMap::new();
-        for (case_no, version, stage) in query.fetch_all(&mut *$tx).await? {
-            let stage = $crate::case::Stage::parse(&stage).ok_or_else(|| $crate::store::StoreError::Corrupt {
-                what: "case",
-                detail: format!("{system_id}/{case_no}: unknown stage {stage:?}"),
-            })?;
-            current.insert(case_no, (version, stage));
-        }
-        let sql = sqlx::AssertSqlSafe($crate::store::rows_of_cases_sql(
-            backend, "case_versions", "t.case_no, t.version, t.content_hash", keys.len(),
-        ));
-        let mut query = sqlx::query_as::<_, (String, i64, String)>(sql).bind(system_id);
-        for key in keys {
-            query = query.bind(*key);
-        }
-        let known = query
-            .fetch_all(&mut *$tx)
-            .await?
-            .into_iter()
-            .map(|(no, v, h)| ((no, v), h))
-            .collect();
-
-        let plan = $crate::store::cases::plan(cases, hashes, current, known);
-        if !plan.versions.is_empty() {
-            let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO case_versions (system_id, case_no, version, content_hash, stage, body, received_at, mapping_version) ",
-            );
-            insert.push_values(&plan.versions, |mut row, &i| {
-                let c = &cases[i];
-                row.push_bind(system_id.to_owned())
-                    .push_bind(c.case_no.clone())
-                    .push_bind(c.version)
-                    .push_bind(hashes[i].clone())
-                    .push_bind(c.stage.name())
-                    .push_bind(sqlx::types::Json(bodies[i].clone()))
-                    .push_bind(now)
-                    .push_bind(mapping_version);
-            });
-            insert.build().execute(&mut *$tx).await?;
-            $crate::store::cases::resolve_superseded!($tx, system_id, keys, list, now);
-        }
-        if !plan.current.is_empty() {
-            let mut upsert = sqlx::QueryBuilder::new(
-                "INSERT INTO cases (system_id, case_no, version, content_hash, stage, item_name, region_code, applied_at, body, received_at, mapping_version) ",
-            );
-            upsert.push_values(plan.current.values(), |mut row, &i| {
-                let c = &cases[i];
-                row.push_bind(system_id.to_owned())
-                    .push_bind(c.case_no.clone())
-                    .push_bind(c.version)
-                    .push_bind(hashes[i].clone())
-                    .push_bind(c.stage.name())
-                    .push_bind(c.item_name.clone())
-                    .push_bind(c.region_code.clone())
-                    .push_bind(c.applied_at.with_timezone(&chrono::Utc))
-                    .push_bind(sqlx::types::Json(bodies[i].clone()))
-                    .push_bind(now)
-                    .push_bind(mapping_version);
-            });
-            upsert.push(
-                " ON CONFLICT (system_id, case_no) DO UPDATE SET version = excluded.version,
-                  content_hash = excluded.content_hash, stage = excluded.stage, item_name = excluded.item_name,
-                  region_code = excluded.region_code, applied_at = excluded.applied_at, body = excluded.body,
-                  received_at = excluded.received_at, mapping_version = excluded.mapping_version
-                  WHERE cases.version < excluded.version",
-            );
-            upsert.build().execute(&mut *$tx).await?;
-        }
-        let mut enqueue = plan
-            .versions
-            .iter()
-            .copied()
-            .filter(|&i| {
-                matches!(
-                    plan.outcomes[i],
-                    $crate::store::UpsertOutcome::Created | $crate::store::UpsertOutcome::Updated
-                )
-            })
-            .peekable();
-        let enqueued = enqueue.peek().is_some();
-        if enqueued {
-            // A new version heads its case when nothing of the case is open yet and it is the
-            // lowest version enqueued now (issue 22); the case locks taken above keep a delivery
-            // from moving the head meanwhile. One lookup by key, whatever the statistics say
-            // (see `open_cases_sql`).
-            let sql = sqlx::AssertSqlSafe($crate::store::open_cases_sql(keys.len()));
-            let mut query = sqlx::query_as::<_, (String,)>(sql).bind(system_id);
-            for key in keys {
-                query = query.bind(*key);
-            }
-            let open: std::collections::HashSet<String> =
-                query.fetch_all(&mut *$tx).await?.into_iter().map(|(case_no,)| case_no).collect();
-            let enqueue: Vec<usize> = enqueue.collect();
-            let mut lowest: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
-            for &i in &enqueue {
-                let c = &cases[i];
-                let v = lowest.entry(c.case_no.as_str()).or_insert(c.version);
-                *v = (*v).min(c.version);
-            }
-            let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO exchange_outbox (system_id, case_no, version, content_hash, enqueued_at, state, attempts, next_attempt_at, head) ",
-            );
-            insert.push_values(enqueue.iter().copied(), |mut row, i| {
-                let c = &cases[i];
-                let head = !open.contains(&c.case_no) && lowest.get(c.case_no.as_str()) == Some(&c.version);
-                row.push_bind(system_id.to_owned())
-                    .push_bind(c.case_no.clone())
-                    .push_bind(c.version)
-                    .push_bind(hashes[i].clone())
-                    // Enqueued and due by the database's clock, as every claim compares (issue 22).
-                    .push(backend.now())
-                    .push_bind("pending")
-                    .push_bind(0_i64)
-                    .push(backend.now())
-                    .push_bind(head);
-            });
-            insert.push(" ON CONFLICT (system_id, case_no, version) DO NOTHING");
-            insert.build().execute(&mut *$tx).await?;
-        }
-        (plan.outcomes, enqueued)
-    }};
-}
-pub(crate) use upsert_in_tx;
 
 /// One case's current version, by the primary key (public for the plan tests).
 #[doc(hidden)]
@@ -434,7 +224,8 @@ impl Store {
         let backend = self.backend();
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(backend.begin_write()).await?;
-            let (outcomes, enqueued) = upsert_in_tx!(tx, backend, system_id, cases, &encoded, now, mapping_version);
+            let batch = Batch { system_id, cases, encoded: &encoded, now, mapping_version };
+            let (outcomes, enqueued) = CaseWrites::upsert_batch(&mut *tx, &batch).await?;
             tx.commit().await?;
             if enqueued {
                 super::outbox::wake_workers();

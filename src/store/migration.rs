@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 
-use super::cases::{CHUNK_ROWS, Encoded, upsert_in_tx};
+use super::case_writes::{Batch, CaseWrites};
+use super::cases::{CHUNK_ROWS, Encoded};
 use super::{NewQualityItem, RejectReason, Store, StoreError, UpsertOutcome, audit, on_pool};
 use crate::case::Case;
 
@@ -395,7 +396,8 @@ impl Store {
             }
             let mut rejects = chunk.rejects;
             for (part, (cases, encoded)) in chunk.cases.chunks(CHUNK_ROWS).zip(&encoded).enumerate() {
-                let (outcomes, enqueued) = upsert_in_tx!(tx, backend, system_id, cases, encoded, now, Some(mapping_version));
+                let batch = Batch { system_id, cases, encoded, now, mapping_version: Some(mapping_version) };
+                let (outcomes, enqueued) = CaseWrites::upsert_batch(&mut *tx, &batch).await?;
                 enqueued_any |= enqueued;
                 for (i, outcome) in outcomes.iter().enumerate() {
                     match outcome {
@@ -525,11 +527,14 @@ impl Store {
     ) -> Result<Vec<(String, i64, String)>, StoreError> {
         let mut out = Vec::with_capacity(case_nos.len());
         for part in case_nos.chunks(CHUNK_ROWS) {
-            let list = super::placeholders(2, part.len());
+            let sql = super::rows_of_cases_sql(
+                self.backend(),
+                "case_versions",
+                "t.case_no, t.version, t.content_hash",
+                part.len(),
+            );
             let rows: Vec<(String, i64, String)> = on_pool!(self, pool => {
-                let sql = sqlx::AssertSqlSafe(format!(
-                    "SELECT case_no, version, content_hash FROM case_versions WHERE system_id = $1 AND case_no IN ({list})"
-                ));
+                let sql = sqlx::AssertSqlSafe(sql.clone());
                 let mut query = sqlx::query_as(sql).bind(system_id);
                 for key in part {
                     query = query.bind(*key);

@@ -10,6 +10,7 @@ pub mod audit_log;
 #[cfg(feature = "devtools")]
 mod baseline;
 mod bridge;
+mod case_writes;
 mod cases;
 mod corrections;
 mod explain;

@@ -17,7 +17,7 @@ use serde::Serialize;
 use sqlx::types::Json;
 use tokio::sync::Notify;
 
-use super::cases::LockKeys;
+use super::case_writes::CaseLocks;
 use super::{Backend, Store, StoreError, audit, on_pool, placeholders};
 use crate::case::Case;
 
@@ -405,7 +405,7 @@ impl Store {
             // lock (the one enqueueing takes), so a version enqueued meanwhile is not passed over.
             for (system_id, cases) in &moved_on {
                 let keys: Vec<&str> = cases.iter().map(String::as_str).collect();
-                LockKeys::lock_keys(&mut tx, system_id, &keys).await?;
+                CaseLocks::lock_cases(&mut *tx, system_id, &keys).await?;
                 for case_no in cases {
                     sqlx::query(MOVE_HEAD)
                     .bind(system_id)
