@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 
+use super::audit_log::AuditLog;
 use super::{Store, StoreError, SystemDocument, audit, on_pool, placeholders};
 
 /// A platform identity as stored: name and number sealed.
@@ -164,91 +165,188 @@ macro_rules! in_write_tx {
     };
 }
 
-/// Inserts or refreshes one account inside a transaction; evaluates to `(ref, created)`. With
-/// `$refresh`, a certificate given replaces the stored one.
-macro_rules! upsert_account {
-    ($tx:ident, $system_id:expr, $account:expr, $now:expr, $refresh:expr) => {{
-        let account: &AccountWrite = $account;
-        let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT id FROM bridge_accounts WHERE system_id = $1 AND account_index IN ({})",
-            placeholders(2, account.account_indexes.len())
-        ));
-        let mut query = sqlx::query_as::<_, (String,)>(sql).bind($system_id);
-        for index in &account.account_indexes {
-            query = query.bind(index);
-        }
+/// The bridge's writes shared by several calls, inside the caller's transaction: statements one
+/// per method, stamped for SQLite's and PostgreSQL's connections by `bridge_statements!` (no
+/// logic), and the logic in the provided methods.
+pub(crate) trait BridgeWrites: AuditLog + Send {
+    /// The account of a system whose id has one of these blind indexes.
+    async fn find_account(
+        &mut self,
+        system_id: &str,
+        indexes: &[String],
+    ) -> Result<Option<String>, sqlx::Error>;
+
+    /// Replaces an account's certificate (index and sealed number).
+    async fn set_account_certificate(
+        &mut self,
+        id: &str,
+        certificate: (&Option<String>, &Option<String>),
+        now: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error>;
+
+    async fn insert_account(
+        &mut self,
+        id: &str,
+        system_id: &str,
+        account: &AccountWrite,
+        now: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error>;
+
+    async fn insert_link_row(
+        &mut self,
+        id: &str,
+        link: &NewLink<'_>,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error>;
+
+    /// Settles the user's auto-link conflict in the system and the account's unresolved count.
+    async fn settle_conflicts(&mut self, link: &NewLink<'_>) -> Result<(), sqlx::Error>;
+
+    /// Inserts or refreshes one account; answers its ref and whether it is new. With `refresh`,
+    /// a certificate given replaces the stored one.
+    async fn upsert_account(
+        &mut self,
+        system_id: &str,
+        account: &AccountWrite,
+        now: DateTime<Utc>,
+        refresh: bool,
+    ) -> Result<(String, bool), StoreError> {
         let (certificate_index, certificate_no) = account.certificate.clone().unzip();
-        match query.fetch_optional(&mut *$tx).await? {
-            Some((id,)) => {
-                if $refresh && certificate_index.is_some() {
-                    sqlx::query(
-                        "UPDATE bridge_accounts SET certificate_index = $2, certificate_no = $3, updated_at = $4 WHERE id = $1",
-                    )
-                    .bind(&id)
-                    .bind(&certificate_index)
-                    .bind(&certificate_no)
-                    .bind($now)
-                    .execute(&mut *$tx)
-                    .await?;
+        match self.find_account(system_id, &account.account_indexes).await? {
+            Some(id) => {
+                if refresh && certificate_index.is_some() {
+                    self.set_account_certificate(&id, (&certificate_index, &certificate_no), now)
+                        .await?;
                 }
-                (id, false)
+                Ok((id, false))
             }
             None => {
                 let id = random_id("ac")?;
+                self.insert_account(&id, system_id, account, now).await?;
+                Ok((id, true))
+            }
+        }
+    }
+
+    /// Inserts a link, settles the user's conflict in the system and the account's unresolved
+    /// count, and audits; answers the new link id.
+    async fn insert_link(
+        &mut self,
+        link: &NewLink<'_>,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, StoreError> {
+        let id = random_id("lk")?;
+        self.insert_link_row(&id, link, actor, now).await?;
+        self.settle_conflicts(link).await?;
+        self.append_audit(
+            actor,
+            "bridge.link",
+            &id,
+            json!({
+                "user_id": link.user_id, "system_id": link.system_id, "account_ref": link.account_ref,
+                "method": link.method, "reason": link.reason,
+            }),
+        )
+        .await?;
+        Ok(id)
+    }
+}
+
+/// Stamps out `BridgeWrites`'s statements for a backend's connection (no logic: one statement
+/// each, its binds).
+macro_rules! bridge_statements {
+    ($conn:ty) => {
+        impl BridgeWrites for $conn {
+            async fn find_account(&mut self, system_id: &str, indexes: &[String]) -> Result<Option<String>, sqlx::Error> {
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "SELECT id FROM bridge_accounts WHERE system_id = $1 AND account_index IN ({})",
+                    placeholders(2, indexes.len())
+                ));
+                let mut query = sqlx::query_as::<_, (String,)>(sql).bind(system_id);
+                for index in indexes {
+                    query = query.bind(index);
+                }
+                Ok(query.fetch_optional(&mut *self).await?.map(|(id,)| id))
+            }
+
+            async fn set_account_certificate(
+                &mut self,
+                id: &str,
+                (index, number): (&Option<String>, &Option<String>),
+                now: DateTime<Utc>,
+            ) -> Result<(), sqlx::Error> {
+                sqlx::query(
+                    "UPDATE bridge_accounts SET certificate_index = $2, certificate_no = $3, updated_at = $4 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(index)
+                .bind(number)
+                .bind(now)
+                .execute(&mut *self)
+                .await
+                .map(|_| ())
+            }
+
+            async fn insert_account(
+                &mut self,
+                id: &str,
+                system_id: &str,
+                account: &AccountWrite,
+                now: DateTime<Utc>,
+            ) -> Result<(), sqlx::Error> {
+                let (certificate_index, certificate_no) = account.certificate.clone().unzip();
                 sqlx::query(
                     "INSERT INTO bridge_accounts (id, system_id, account_index, account_id, certificate_index, certificate_no, updated_at)
                      VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 )
-                .bind(&id)
-                .bind($system_id)
+                .bind(id)
+                .bind(system_id)
                 .bind(&account.account_indexes[0])
                 .bind(&account.account_id)
-                .bind(&certificate_index)
-                .bind(&certificate_no)
-                .bind($now)
-                .execute(&mut *$tx)
-                .await?;
-                (id, true)
+                .bind(certificate_index)
+                .bind(certificate_no)
+                .bind(now)
+                .execute(&mut *self)
+                .await
+                .map(|_| ())
+            }
+
+            async fn insert_link_row(&mut self, id: &str, link: &NewLink<'_>, actor: &str, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+                sqlx::query(
+                    "INSERT INTO bridge_links (id, user_id, system_id, account_ref, method, created_at, created_by)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(id)
+                .bind(link.user_id)
+                .bind(link.system_id)
+                .bind(link.account_ref)
+                .bind(link.method)
+                .bind(now)
+                .bind(actor)
+                .execute(&mut *self)
+                .await
+                .map(|_| ())
+            }
+
+            async fn settle_conflicts(&mut self, link: &NewLink<'_>) -> Result<(), sqlx::Error> {
+                sqlx::query("DELETE FROM bridge_conflicts WHERE system_id = $1 AND user_id = $2")
+                    .bind(link.system_id)
+                    .bind(link.user_id)
+                    .execute(&mut *self)
+                    .await?;
+                sqlx::query("UPDATE bridge_accounts SET unresolved_count = 0 WHERE id = $1")
+                    .bind(link.account_ref)
+                    .execute(&mut *self)
+                    .await
+                    .map(|_| ())
             }
         }
-    }};
+    };
 }
-
-/// Inserts a link inside a transaction, settles the user's conflict in the system and the
-/// account's unresolved count, and audits; evaluates to the new link id.
-macro_rules! insert_link {
-    ($tx:ident, $link:expr, $actor:expr, $now:expr) => {{
-        let link: NewLink<'_> = $link;
-        let id = random_id("lk")?;
-        sqlx::query(
-            "INSERT INTO bridge_links (id, user_id, system_id, account_ref, method, created_at, created_by)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&id)
-        .bind(link.user_id)
-        .bind(link.system_id)
-        .bind(link.account_ref)
-        .bind(link.method)
-        .bind($now)
-        .bind($actor)
-        .execute(&mut *$tx)
-        .await?;
-        sqlx::query("DELETE FROM bridge_conflicts WHERE system_id = $1 AND user_id = $2")
-            .bind(link.system_id)
-            .bind(link.user_id)
-            .execute(&mut *$tx)
-            .await?;
-        sqlx::query("UPDATE bridge_accounts SET unresolved_count = 0 WHERE id = $1")
-            .bind(link.account_ref)
-            .execute(&mut *$tx)
-            .await?;
-        audit!($tx, $actor, "bridge.link", &id, json!({
-            "user_id": link.user_id, "system_id": link.system_id, "account_ref": link.account_ref,
-            "method": link.method, "reason": link.reason,
-        }))?;
-        id
-    }};
-}
+bridge_statements!(sqlx::SqliteConnection);
+bridge_statements!(sqlx::PgConnection);
 
 impl Store {
     /// Attaches (or replaces) a system's bridge config; the caller has validated it.
@@ -356,7 +454,7 @@ impl Store {
         let refs = in_write_tx!(self, tx => {
             let mut refs = Vec::with_capacity(accounts.len());
             for account in accounts {
-                let (id, _) = upsert_account!(tx, system_id, account, now, true);
+                let (id, _) = BridgeWrites::upsert_account(&mut *tx, system_id, account, now, true).await?;
                 refs.push(id);
             }
             audit!(tx, actor, "bridge.accounts.import", system_id, json!({ "accounts": accounts.len() }))?;
@@ -428,7 +526,7 @@ impl Store {
                     }
                     (None, [(_, account, None)]) => {
                         let link = NewLink { user_id, system_id: &system_id, account_ref: account, method: "certificate", reason: None };
-                        let link_id = insert_link!(tx, link, actor, now);
+                        let link_id = BridgeWrites::insert_link(&mut *tx, &link, actor, now).await?;
                         outcomes.push(AutoLink::Linked { system_id, link_id });
                         continue;
                     }
@@ -473,7 +571,7 @@ impl Store {
             if let Some((existing,)) = taken {
                 return Err(StoreError::AlreadyExists { what: "link of this user or account in the system (unlink it first)", id: existing });
             }
-            insert_link!(tx, link.clone(), actor, now)
+            BridgeWrites::insert_link(&mut *tx, link, actor, now).await?
         });
         Ok(id)
     }
@@ -563,7 +661,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let now = Utc::now();
         in_write_tx!(self, tx => {
-            let (id, _) = upsert_account!(tx, system_id, account, now, false);
+            let (id, _) = BridgeWrites::upsert_account(&mut *tx, system_id, account, now, false).await?;
             sqlx::query(
                 "UPDATE bridge_accounts SET unresolved_count = unresolved_count + 1,
                  unresolved_first = COALESCE(unresolved_first, $2), unresolved_last = $2, unresolved_context = $3 WHERE id = $1",
