@@ -7,24 +7,49 @@ use chrono::{DateTime, Utc};
 use super::{Store, StoreError, audit, on_pool};
 use crate::access::{AccountStatus, Grant, Role, Scope};
 
-/// Inserts one grant inside the caller's transaction and gives its id.
-macro_rules! insert_grant {
-    ($tx:expr, $account:expr, $request:expr, $actor:expr, $now:expr) => {
-        sqlx::query_as::<_, (i64,)>(
-            "INSERT INTO account_grants (account_id, role, scope, granted_by, approved_by, reason, granted_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-        )
-        .bind($account)
-        .bind($request.grant.role.name())
-        .bind($request.grant.scope.to_string())
-        .bind($actor)
-        .bind(&$request.approved_by)
-        .bind(&$request.reason)
-        .bind($now)
-        .fetch_one(&mut *$tx)
-        .await
-        .map(|(id,)| id)
+/// The grant insert, shared by account creation and a later grant, inside the caller's
+/// transaction; stamped for SQLite's and PostgreSQL's connections by `grant_statements!`.
+pub(crate) trait GrantWrites: Send {
+    /// Inserts one grant and gives its id.
+    async fn insert_grant(
+        &mut self,
+        account: &str,
+        request: &GrantRequest,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<i64, sqlx::Error>;
+}
+
+/// Stamps out `GrantWrites` for a backend's connection (one statement, its binds).
+macro_rules! grant_statements {
+    ($conn:ty) => {
+        impl GrantWrites for $conn {
+            async fn insert_grant(
+                &mut self,
+                account: &str,
+                request: &GrantRequest,
+                actor: &str,
+                now: DateTime<Utc>,
+            ) -> Result<i64, sqlx::Error> {
+                sqlx::query_as::<_, (i64,)>(
+                    "INSERT INTO account_grants (account_id, role, scope, granted_by, approved_by, reason, granted_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                )
+                .bind(account)
+                .bind(request.grant.role.name())
+                .bind(request.grant.scope.to_string())
+                .bind(actor)
+                .bind(&request.approved_by)
+                .bind(&request.reason)
+                .bind(now)
+                .fetch_one(&mut *self)
+                .await
+                .map(|(id,)| id)
+            }
+        }
     };
 }
+grant_statements!(sqlx::SqliteConnection);
+grant_statements!(sqlx::PgConnection);
 
 /// An account as stored (personal fields sealed; their masked forms for display).
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -225,7 +250,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             for request in grants {
-                insert_grant!(tx, &account.id, request, actor, account.created_at)?;
+                GrantWrites::insert_grant(&mut *tx, &account.id, request, actor, account.created_at).await?;
             }
             sqlx::query(
                 "INSERT INTO account_enrolments (token_hash, account_id, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
@@ -283,7 +308,7 @@ impl Store {
         let now = Utc::now();
         Ok(on_pool!(self, pool => {
             let mut tx = pool.begin_with(self.backend().begin_write()).await?;
-            let id = insert_grant!(tx, account, request, actor, now)?;
+            let id = GrantWrites::insert_grant(&mut *tx, account, request, actor, now).await?;
             audit!(tx, actor, "account.grant", &format!("account:{account}"), serde_json::json!({
                 "grant": id, "role": request.grant.role.name(), "scope": request.grant.scope.to_string(),
                 "approved_by": request.approved_by, "reason": request.reason,

@@ -13,7 +13,7 @@ use serde::Serialize;
 use sqlx::AssertSqlSafe;
 use sqlx::types::Json;
 
-use super::systems::{COLUMNS as SYSTEM_COLUMNS, SystemRow, from_row as system_from_row, update_system};
+use super::systems::{COLUMNS as SYSTEM_COLUMNS, SystemRow, SystemWrites, from_row as system_from_row};
 use super::{Guarded, Store, StoreError, audit, on_pool};
 use crate::assessments::{
     self, Assessment, AssessmentError, AssessmentState, AssessmentView, Change, Command, Conflict, Expert,
@@ -162,100 +162,128 @@ fn panel_from_rows(rows: PanelRows) -> Result<Panel, StoreError> {
     ))
 }
 
-/// Reads a whole panel through `$conn` (a connection or a transaction); `$lock` is appended to
-/// the reads of the assessment and system rows.
-macro_rules! load_panel {
-    ($conn:ident, $id:expr, $lock:expr) => {
-        async {
-            let sql = AssertSqlSafe(format!(
-                "SELECT {ASSESSMENT_COLUMNS} FROM assessments WHERE id = $1{}",
-                $lock
-            ));
-            let assessment: AssessmentRow = sqlx::query_as(sql)
-                .bind($id)
-                .fetch_optional(&mut *$conn)
-                .await?
-                .ok_or_else(|| StoreError::NotFound {
-                    what: "assessment",
-                    id: $id.to_owned(),
-                })?;
-            let sql = AssertSqlSafe(format!(
-                "SELECT {SYSTEM_COLUMNS} FROM systems WHERE id = $1{}",
-                $lock
-            ));
-            let system: SystemRow = sqlx::query_as(sql)
-                .bind(&assessment.1)
-                .fetch_optional(&mut *$conn)
-                .await?
-                .ok_or_else(|| {
-                    corrupt(
-                        "assessment",
-                        format!("{}: no system {}", assessment.0, assessment.1),
-                    )
-                })?;
-            let (rubric_source,): (String,) =
-                sqlx::query_as("SELECT source FROM rubrics WHERE id = $1 AND version = $2")
-                    .bind(&assessment.3)
-                    .bind(assessment.4)
-                    .fetch_optional(&mut *$conn)
-                    .await?
-                    .ok_or_else(|| {
-                        corrupt(
-                            "assessment",
-                            format!("{}: no rubric {}@{}", assessment.0, assessment.3, assessment.4),
-                        )
-                    })?;
-            let experts: Vec<ExpertRow> = sqlx::query_as(
-                "SELECT expert_id, name, department, conflicts, declared_at, recusal, added_at
-                 FROM assessment_experts WHERE assessment_id = $1 ORDER BY added_at, expert_id",
+/// A panel's reads and its round insert, inside the caller's connection or transaction: one
+/// statement per method, stamped for SQLite's and PostgreSQL's connections by
+/// `panel_statements!` (no logic), and `load_panel`, the provided method that reads a whole panel.
+trait PanelRecords: Send {
+    /// The assessment row, with `lock` appended (a row lock inside a write transaction).
+    async fn assessment_row(&mut self, id: &str, lock: &str) -> Result<Option<AssessmentRow>, sqlx::Error>;
+    /// The system row, with `lock` appended.
+    async fn system_row(&mut self, id: &str, lock: &str) -> Result<Option<SystemRow>, sqlx::Error>;
+    async fn rubric_source(&mut self, id: &str, version: i64) -> Result<Option<(String,)>, sqlx::Error>;
+    async fn expert_rows(&mut self, id: &str) -> Result<Vec<ExpertRow>, sqlx::Error>;
+    async fn round_rows(&mut self, id: &str) -> Result<Vec<RoundRow>, sqlx::Error>;
+    async fn score_rows(&mut self, id: &str) -> Result<Vec<ScoreDbRow>, sqlx::Error>;
+    async fn insert_round(&mut self, assessment: &str, round: &Round) -> Result<(), sqlx::Error>;
+
+    /// Reads a whole panel; `lock` is appended to the reads of the assessment and system rows.
+    async fn load_panel(&mut self, id: &str, lock: &str) -> Result<PanelRows, StoreError> {
+        let assessment = self
+            .assessment_row(id, lock)
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                what: "assessment",
+                id: id.to_owned(),
+            })?;
+        let system = self.system_row(&assessment.1, lock).await?.ok_or_else(|| {
+            corrupt(
+                "assessment",
+                format!("{}: no system {}", assessment.0, assessment.1),
             )
-            .bind($id)
-            .fetch_all(&mut *$conn)
-            .await?;
-            let rounds: Vec<RoundRow> = sqlx::query_as(
-                "SELECT round, criteria, opened_at, closed_at, closed_by FROM assessment_rounds
-                 WHERE assessment_id = $1 ORDER BY round",
-            )
-            .bind($id)
-            .fetch_all(&mut *$conn)
-            .await?;
-            let scores: Vec<ScoreDbRow> = sqlx::query_as(
-                "SELECT round, expert_id, criterion, score, reason, submitted_at FROM assessment_scores
-                 WHERE assessment_id = $1 ORDER BY round, expert_id, criterion",
-            )
-            .bind($id)
-            .fetch_all(&mut *$conn)
-            .await?;
-            Ok::<PanelRows, StoreError>(PanelRows {
-                assessment,
-                system,
-                rubric_source,
-                experts,
-                rounds,
-                scores,
-            })
-        }
-        .await
-    };
+        })?;
+        let (rubric_source,) = self
+            .rubric_source(&assessment.3, assessment.4)
+            .await?
+            .ok_or_else(|| {
+                corrupt(
+                    "assessment",
+                    format!("{}: no rubric {}@{}", assessment.0, assessment.3, assessment.4),
+                )
+            })?;
+        Ok(PanelRows {
+            experts: self.expert_rows(id).await?,
+            rounds: self.round_rows(id).await?,
+            scores: self.score_rows(id).await?,
+            assessment,
+            system,
+            rubric_source,
+        })
+    }
 }
 
-/// Inserts a round inside the caller's transaction.
-macro_rules! insert_round {
-    ($tx:ident, $assessment:expr, $round:expr) => {
-        sqlx::query(
-            "INSERT INTO assessment_rounds (assessment_id, round, criteria, opened_at, closed_at, closed_by)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind($assessment)
-        .bind($round.number)
-        .bind(Json(&$round.criteria))
-        .bind($round.opened_at)
-        .bind($round.closed_at)
-        .bind(&$round.closed_by)
-        .execute(&mut *$tx)
-        .await
+/// Stamps out `PanelRecords`' statements for a backend's connection (no logic: one statement
+/// each, its binds).
+macro_rules! panel_statements {
+    ($conn:ty) => {
+        impl PanelRecords for $conn {
+            async fn assessment_row(&mut self, id: &str, lock: &str) -> Result<Option<AssessmentRow>, sqlx::Error> {
+                let sql = AssertSqlSafe(format!("SELECT {ASSESSMENT_COLUMNS} FROM assessments WHERE id = $1{lock}"));
+                sqlx::query_as(sql).bind(id).fetch_optional(&mut *self).await
+            }
+
+            async fn system_row(&mut self, id: &str, lock: &str) -> Result<Option<SystemRow>, sqlx::Error> {
+                let sql = AssertSqlSafe(format!("SELECT {SYSTEM_COLUMNS} FROM systems WHERE id = $1{lock}"));
+                sqlx::query_as(sql).bind(id).fetch_optional(&mut *self).await
+            }
+
+            async fn rubric_source(&mut self, id: &str, version: i64) -> Result<Option<(String,)>, sqlx::Error> {
+                sqlx::query_as("SELECT source FROM rubrics WHERE id = $1 AND version = $2")
+                    .bind(id)
+                    .bind(version)
+                    .fetch_optional(&mut *self)
+                    .await
+            }
+
+            async fn expert_rows(&mut self, id: &str) -> Result<Vec<ExpertRow>, sqlx::Error> {
+                sqlx::query_as(
+                    "SELECT expert_id, name, department, conflicts, declared_at, recusal, added_at
+                     FROM assessment_experts WHERE assessment_id = $1 ORDER BY added_at, expert_id",
+                )
+                .bind(id)
+                .fetch_all(&mut *self)
+                .await
+            }
+
+            async fn round_rows(&mut self, id: &str) -> Result<Vec<RoundRow>, sqlx::Error> {
+                sqlx::query_as(
+                    "SELECT round, criteria, opened_at, closed_at, closed_by FROM assessment_rounds
+                     WHERE assessment_id = $1 ORDER BY round",
+                )
+                .bind(id)
+                .fetch_all(&mut *self)
+                .await
+            }
+
+            async fn score_rows(&mut self, id: &str) -> Result<Vec<ScoreDbRow>, sqlx::Error> {
+                sqlx::query_as(
+                    "SELECT round, expert_id, criterion, score, reason, submitted_at FROM assessment_scores
+                     WHERE assessment_id = $1 ORDER BY round, expert_id, criterion",
+                )
+                .bind(id)
+                .fetch_all(&mut *self)
+                .await
+            }
+
+            async fn insert_round(&mut self, assessment: &str, round: &Round) -> Result<(), sqlx::Error> {
+                sqlx::query(
+                    "INSERT INTO assessment_rounds (assessment_id, round, criteria, opened_at, closed_at, closed_by)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(assessment)
+                .bind(round.number)
+                .bind(Json(&round.criteria))
+                .bind(round.opened_at)
+                .bind(round.closed_at)
+                .bind(&round.closed_by)
+                .execute(&mut *self)
+                .await
+                .map(|_| ())
+            }
+        }
     };
 }
+panel_statements!(sqlx::SqliteConnection);
+panel_statements!(sqlx::PgConnection);
 
 impl Store {
     /// Registers a rubric version. The same content again is a no-op; other content under a
@@ -427,7 +455,7 @@ impl Store {
             .bind(assessment.updated_at)
             .execute(&mut *tx)
             .await?;
-            insert_round!(tx, &assessment.id, round)?;
+            PanelRecords::insert_round(&mut *tx, &assessment.id, &round).await?;
             audit!(tx, actor, "assessment.open", &assessment.id, serde_json::json!({
                 "system": system_id, "rubric": rubric_id, "version": rubric_version, "chair": chair,
             }))?;
@@ -448,7 +476,7 @@ impl Store {
         let lock = self.backend().row_lock();
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(self.backend().begin_write()).await?;
-            let panel = panel_from_rows(load_panel!(tx, id, lock)?)?;
+            let panel = panel_from_rows(PanelRecords::load_panel(&mut *tx, id, lock).await?)?;
             let effect = panel.apply(actor, command, Utc::now()).map_err(Guarded::Refused)?;
             for change in &effect.changes {
                 match change {
@@ -514,7 +542,7 @@ impl Store {
                             .await?;
                     }
                     Change::OpenRound(round) => {
-                        insert_round!(tx, id, round)?;
+                        PanelRecords::insert_round(&mut *tx, id, round).await?;
                     }
                     Change::UpdateAssessment(a) => {
                         sqlx::query("UPDATE assessments SET state = $2, round = $3, updated_at = $4 WHERE id = $1")
@@ -540,7 +568,7 @@ impl Store {
                         .await?;
                     }
                     Change::UpdateSystem(system) => {
-                        update_system!(tx, system)?;
+                        SystemWrites::update_system(&mut *tx, &system).await?;
                     }
                 }
             }
@@ -587,7 +615,7 @@ impl Store {
     async fn panel(&self, id: &str) -> Result<Panel, StoreError> {
         let rows = on_pool!(self, pool => {
             let mut conn = pool.acquire().await?;
-            load_panel!(conn, id, "")?
+            PanelRecords::load_panel(&mut *conn, id, "").await?
         });
         panel_from_rows(rows)
     }

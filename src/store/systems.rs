@@ -58,28 +58,41 @@ pub(super) fn from_row(row: SystemRow) -> Result<System, StoreError> {
     })
 }
 
-/// Writes a system's changeable fields inside the caller's transaction.
-macro_rules! update_system {
-    ($tx:expr, $next:expr) => {
-        sqlx::query(
-            "UPDATE systems SET name = $2, department = $3, region_code = $4, protocol = $5, endpoint = $6,
-             credentials_ref = $7, secret = $8, status = $9, updated_at = $10 WHERE id = $1",
-        )
-        .bind(&$next.id)
-        .bind(&$next.name)
-        .bind(&$next.department)
-        .bind(&$next.region_code)
-        .bind($next.protocol.name())
-        .bind(&$next.endpoint)
-        .bind(&$next.credentials_ref)
-        .bind($next.secret)
-        .bind($next.status.name())
-        .bind($next.updated_at)
-        .execute(&mut *$tx)
-        .await
+/// A system's changeable fields written inside the caller's transaction (by `modify_system` and
+/// an assessment's verdict); stamped for SQLite's and PostgreSQL's connections by
+/// `system_statements!`.
+pub(super) trait SystemWrites: Send {
+    async fn update_system(&mut self, next: &System) -> Result<(), sqlx::Error>;
+}
+
+/// Stamps out `SystemWrites` for a backend's connection (one statement, its binds).
+macro_rules! system_statements {
+    ($conn:ty) => {
+        impl SystemWrites for $conn {
+            async fn update_system(&mut self, next: &System) -> Result<(), sqlx::Error> {
+                sqlx::query(
+                    "UPDATE systems SET name = $2, department = $3, region_code = $4, protocol = $5, endpoint = $6,
+                     credentials_ref = $7, secret = $8, status = $9, updated_at = $10 WHERE id = $1",
+                )
+                .bind(&next.id)
+                .bind(&next.name)
+                .bind(&next.department)
+                .bind(&next.region_code)
+                .bind(next.protocol.name())
+                .bind(&next.endpoint)
+                .bind(&next.credentials_ref)
+                .bind(next.secret)
+                .bind(next.status.name())
+                .bind(next.updated_at)
+                .execute(&mut *self)
+                .await
+                .map(|_| ())
+            }
+        }
     };
 }
-pub(super) use update_system;
+system_statements!(sqlx::SqliteConnection);
+system_statements!(sqlx::PgConnection);
 
 impl Store {
     /// Registers a validated system; refuses an id that exists.
@@ -162,7 +175,7 @@ impl Store {
             let row: Option<SystemRow> = sqlx::query_as(sql).bind(id).fetch_optional(&mut *tx).await?;
             let current = from_row(row.ok_or_else(|| StoreError::NotFound { what: "system", id: id.to_owned() })?)?;
             let next = change(&current).map_err(Guarded::Refused)?;
-            update_system!(tx, next)?;
+            SystemWrites::update_system(&mut *tx, &next).await?;
             audit!(tx, actor, action, id, serde_json::json!({ "before": current, "after": next, "reason": reason }))?;
             tx.commit().await?;
             next
