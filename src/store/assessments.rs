@@ -568,7 +568,7 @@ impl Store {
                         .await?;
                     }
                     Change::UpdateSystem(system) => {
-                        SystemWrites::update_system(&mut *tx, &system).await?;
+                        SystemWrites::update_system(&mut *tx, system).await?;
                     }
                 }
             }
