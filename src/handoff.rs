@@ -14,6 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use ronghe_adapters::{Adapter, AdapterError, ErrorClass, Secrets};
 use serde::Serialize;
+use tokio_util::sync::CancellationToken;
 
 use crate::retry::{Failure, Next, RetryPolicy};
 use crate::store::{AttemptOutcome, Store, StoreError};
@@ -159,10 +160,9 @@ impl Worker {
         Ok(summary)
     }
 
-    /// Runs rounds until `stop` resolves: after a round that attempted something at once,
-    /// otherwise after `idle`.
-    pub async fn run(self, idle: Duration, stop: impl std::future::Future<Output = ()>) {
-        tokio::pin!(stop);
+    /// Runs rounds until `stop` is cancelled: after a round that attempted something at once,
+    /// otherwise after `idle`. A round in progress finishes first.
+    pub async fn run(self, idle: Duration, stop: CancellationToken) {
         loop {
             let round = match self.store.clock().await {
                 Ok(now) => self.run_once(now).await,
@@ -177,7 +177,7 @@ impl Worker {
                 }
             };
             tokio::select! {
-                () = &mut stop => return,
+                () = stop.cancelled() => return,
                 () = tokio::time::sleep(pause) => {}
             }
         }

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
 
 use crate::store::{NONCE_RETENTION_SECONDS, Purge, Store, StoreError};
 
@@ -117,17 +118,17 @@ impl Housekeeper {
         Ok(purged)
     }
 
-    /// Runs a pass at once and then every `PASS_EVERY_SECONDS` until `stop` turns true. Logs one
-    /// line per pass that purged something, with the counts.
-    pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
+    /// Runs a pass at once and then every `PASS_EVERY_SECONDS` until `stop` is cancelled. Logs
+    /// one line per pass that purged something, with the counts.
+    pub async fn run(self, stop: CancellationToken) {
         let mut every = tokio::time::interval(Duration::from_secs(PASS_EVERY_SECONDS));
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = every.tick() => {}
-                _ = stop.wait_for(|stop| *stop) => return,
+                () = stop.cancelled() => return,
             }
-            let stopping = || *stop.borrow();
+            let stopping = || stop.is_cancelled();
             match self.pass(Utc::now(), &stopping).await {
                 Ok(purged) if purged.any() => tracing::info!(
                     nonces = purged.nonces,

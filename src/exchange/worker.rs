@@ -13,7 +13,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::sync::Arc;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use super::config::Exchange;
 use super::payload::idempotency_key;
@@ -172,12 +172,12 @@ impl Worker {
         }
     }
 
-    /// Runs until `stop` turns true: a pass, then waits for new items on this node, the poll
-    /// interval, or the stop signal. A pass in progress finishes first.
-    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+    /// Runs until `stop` is cancelled: a pass, then waits for new items on this node, the poll
+    /// interval, or the cancellation. A pass in progress finishes first.
+    pub async fn run(self, stop: CancellationToken) {
         tracing::info!(node = %self.node, url = %self.exchange.url, "exchange worker started");
         loop {
-            if *stop.borrow() {
+            if stop.is_cancelled() {
                 break;
             }
             let notified = crate::store::enqueued().notified();
@@ -197,7 +197,7 @@ impl Worker {
             tokio::select! {
                 () = &mut notified => {}
                 () = tokio::time::sleep(self.exchange.poll_interval) => {}
-                _ = stop.changed() => {}
+                () = stop.cancelled() => {}
             }
         }
         tracing::info!(node = %self.node, "exchange worker stopped");
