@@ -36,6 +36,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "artifacts",
             "attached_adapter",
             "bridge",
+            "delivery",
             "exchange",
             "handoff",
             "housekeeping",

@@ -10,15 +10,13 @@ mod jobs;
 mod webhook;
 
 pub use self::config::SchedulerConfig;
-pub use webhook::DeliveryReport;
+pub use webhook::{DeliveryReport, WebhookSink};
 
 use std::str::FromStr as _;
 use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use ronghe_adapters::Secrets;
-use ronghe_adapters::signing::Signer;
-use ronghe_crypto::MacAlgorithm;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
@@ -160,9 +158,8 @@ pub struct Scheduler {
     secrets: Arc<dyn Secrets>,
     config: SchedulerConfig,
     schedules: Vec<(Job, cron::Schedule)>,
-    http: reqwest::Client,
-    /// Signs webhook requests, when `webhook_secret` is set.
-    signer: Option<Signer>,
+    /// Where notifications go, when `webhook_url` is set.
+    webhook: Option<WebhookSink>,
     /// This node's name in `job_runs`.
     node: String,
 }
@@ -188,23 +185,7 @@ impl Scheduler {
                     .map_err(|e| SchedulerError::Config(vec![e.to_string()]))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(config.webhook_timeout_seconds))
-            .build()
-            .map_err(|e| SchedulerError::Client(e.to_string()))?;
-        let signer = match &config.webhook_secret {
-            Some(reference) => {
-                let secret = secrets.resolve(reference).map_err(|e| {
-                    SchedulerError::Config(vec![format!("scheduler.webhook_secret: {reference}: {e}")])
-                })?;
-                Some(Signer::new(
-                    WEBHOOK_KEY_ID,
-                    MacAlgorithm::HmacSha256,
-                    secret.into_bytes(),
-                ))
-            }
-            None => None,
-        };
+        let webhook = WebhookSink::from_config(&config, secrets.as_ref())?;
         let node = crate::store::random_id("sched")?;
         Ok(Scheduler {
             store,
@@ -213,8 +194,7 @@ impl Scheduler {
             secrets,
             config,
             schedules,
-            http,
-            signer,
+            webhook,
             node,
         })
     }
