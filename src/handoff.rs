@@ -8,14 +8,17 @@
 //! between its answer and our record of it must not become a second application).
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ronghe_adapters::{Adapter, AdapterError, ErrorClass, Secrets};
+use ronghe_adapters::{Adapter, AdapterError, ErrorClass, Receipt, Secrets};
 use serde::Serialize;
+use tokio_util::sync::CancellationToken;
 
-use crate::retry::{Failure, Next, RetryPolicy};
+use crate::delivery::{Outcome, Sink};
+use crate::retry::{Failure, RetryPolicy};
 use crate::store::{AttemptOutcome, Store, StoreError};
 
 /// Where the worker counts each attempt's outcome (`delivered`, `retry_later`, `failed`); the
@@ -58,8 +61,29 @@ impl RoundSummary {
     }
 }
 
-/// A system's adapter, or the class and message of why it cannot be built.
-type Built = Result<Box<dyn Adapter>, (ErrorClass, String)>;
+/// Submission through a system's adapter as a delivery sink: the canonical case in, the
+/// system's receipt out. An adapter that could not be built fails every submission the same way.
+struct Submission(Result<Box<dyn Adapter>, (ErrorClass, String)>);
+
+impl Sink for Submission {
+    type Item = serde_json::Value;
+    type Receipt = Receipt;
+
+    /// Retryable and unavailable answers are retriable; configuration and data errors permanent.
+    async fn deliver(&self, payload: &serde_json::Value) -> Result<Receipt, Failure> {
+        let result = match &self.0 {
+            Ok(adapter) => adapter.submit(payload).await,
+            Err((class, message)) => Err(AdapterError::new(*class, message.clone())),
+        };
+        result.map_err(|err| match err.class {
+            ErrorClass::Retryable | ErrorClass::Unavailable => Failure::Retriable {
+                error: err.to_string(),
+                retry_after: None,
+            },
+            ErrorClass::Configuration | ErrorClass::Data => Failure::Permanent(err.to_string()),
+        })
+    }
+}
 
 /// Submits queued applications through each system's adapter.
 #[derive(Clone)]
@@ -87,7 +111,7 @@ impl Worker {
     /// One round: every item due at `now` (up to a batch) gets one attempt. `run` passes the
     /// database's clock ([`Store::clock`]); tests pass a later time to let time pass.
     pub async fn run_once(&self, now: DateTime<Utc>) -> Result<RoundSummary, StoreError> {
-        let mut adapters: HashMap<String, Built> = HashMap::new();
+        let mut sinks: HashMap<String, Submission> = HashMap::new();
         let mut summary = RoundSummary::default();
         while summary.attempted() < BATCH {
             // The lease runs from the claim by the database's clock (or from `now`, when a round
@@ -97,51 +121,47 @@ impl Worker {
                 break;
             };
             let handoff = &item.handoff;
-            if !adapters.contains_key(&handoff.system_id) {
-                let built =
-                    crate::attached_adapter::build(&self.store, self.secrets.as_ref(), &handoff.system_id)
-                        .await?;
-                adapters.insert(handoff.system_id.clone(), built.map_err(|e| (e.class, e.message)));
-            }
-            let result = match adapters.get(&handoff.system_id) {
-                Some(Ok(adapter)) => adapter.submit(&item.payload).await,
-                Some(Err((class, message))) => Err(AdapterError::new(*class, message.clone())),
-                // Inserted just above.
-                None => Err(AdapterError::configuration("no adapter")),
+            let sink = match sinks.entry(handoff.system_id.clone()) {
+                Entry::Occupied(built) => built.into_mut(),
+                Entry::Vacant(slot) => {
+                    let built = crate::attached_adapter::build(
+                        &self.store,
+                        self.secrets.as_ref(),
+                        &handoff.system_id,
+                    )
+                    .await?;
+                    slot.insert(Submission(built.map_err(|e| (e.class, e.message))))
+                }
             };
-            let outcome = match result {
-                Ok(receipt) => {
+            let attempt = sink.deliver(&item.payload).await;
+            let outcome = match Outcome::of(
+                attempt,
+                &RETRY,
+                handoff.attempts + 1,
+                Some(handoff.created_at),
+                now,
+            ) {
+                Outcome::Delivered(receipt) => {
                     summary.delivered += 1;
                     tracing::info!(handoff = handoff.id, system = %handoff.system_id, case_no = %handoff.case_no, receipt = ?receipt.id, "application handed over");
                     AttemptOutcome::Delivered {
                         receipt: serde_json::json!({ "id": receipt.id, "response": receipt.response }),
                     }
                 }
-                Err(err) => {
-                    let failure = match err.class {
-                        ErrorClass::Retryable | ErrorClass::Unavailable => Failure::Retriable {
-                            error: err.to_string(),
-                            retry_after: None,
-                        },
-                        ErrorClass::Configuration | ErrorClass::Data => Failure::Permanent(err.to_string()),
-                    };
-                    match RETRY.next(failure, handoff.attempts + 1, Some(handoff.created_at), now) {
-                        Next::RetryAfter(delay, error) => {
-                            summary.retry_later += 1;
-                            let next_attempt_at =
-                                now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
-                            tracing::warn!(handoff = handoff.id, system = %handoff.system_id, case_no = %handoff.case_no, error, %next_attempt_at, "system unavailable; application stays queued");
-                            AttemptOutcome::RetryLater {
-                                error,
-                                next_attempt_at,
-                            }
-                        }
-                        Next::GiveUp(error) => {
-                            summary.failed += 1;
-                            tracing::warn!(handoff = handoff.id, system = %handoff.system_id, case_no = %handoff.case_no, error, class = err.class.name(), "application not handed over; an operator must retry it");
-                            AttemptOutcome::Failed { error }
-                        }
+                Outcome::Retry { delay, error } => {
+                    summary.retry_later += 1;
+                    let next_attempt_at = now + delay;
+                    tracing::warn!(handoff = handoff.id, system = %handoff.system_id, case_no = %handoff.case_no, error, %next_attempt_at, "system unavailable; application stays queued");
+                    AttemptOutcome::RetryLater {
+                        error,
+                        next_attempt_at,
                     }
+                }
+                // The error ends with the adapter's error class, e.g. `(data)`.
+                Outcome::GiveUp { error } => {
+                    summary.failed += 1;
+                    tracing::warn!(handoff = handoff.id, system = %handoff.system_id, case_no = %handoff.case_no, error, "application not handed over; an operator must retry it");
+                    AttemptOutcome::Failed { error }
                 }
             };
             self.store
@@ -159,10 +179,9 @@ impl Worker {
         Ok(summary)
     }
 
-    /// Runs rounds until `stop` resolves: after a round that attempted something at once,
-    /// otherwise after `idle`.
-    pub async fn run(self, idle: Duration, stop: impl std::future::Future<Output = ()>) {
-        tokio::pin!(stop);
+    /// Runs rounds until `stop` is cancelled: after a round that attempted something at once,
+    /// otherwise after `idle`. A round in progress finishes first.
+    pub async fn run(self, idle: Duration, stop: CancellationToken) {
         loop {
             let round = match self.store.clock().await {
                 Ok(now) => self.run_once(now).await,
@@ -177,7 +196,7 @@ impl Worker {
                 }
             };
             tokio::select! {
-                () = &mut stop => return,
+                () = stop.cancelled() => return,
                 () = tokio::time::sleep(pause) => {}
             }
         }

@@ -16,6 +16,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 use serde::Deserialize;
+use tokio_util::sync::CancellationToken;
 
 use crate::store::{NONCE_RETENTION_SECONDS, Purge, Store, StoreError};
 
@@ -248,17 +249,17 @@ impl Housekeeper {
         Ok(purged)
     }
 
-    /// Runs a pass at once and then every `PASS_EVERY_SECONDS` until `stop` turns true. Logs one
-    /// line per pass that purged something, with the counts, and counts the pass.
-    pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
+    /// Runs a pass at once and then every `PASS_EVERY_SECONDS` until `stop` is cancelled. Logs
+    /// one line per pass that purged something, with the counts, and counts the pass.
+    pub async fn run(self, stop: CancellationToken) {
         let mut every = tokio::time::interval(Duration::from_secs(PASS_EVERY_SECONDS));
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = every.tick() => {}
-                _ = stop.wait_for(|stop| *stop) => return,
+                () = stop.cancelled() => return,
             }
-            let stopping = || *stop.borrow();
+            let stopping = || stop.is_cancelled();
             let pass = self.pass(Utc::now(), &stopping).await;
             let outcome = if pass.is_ok() {
                 &self.metrics.passes

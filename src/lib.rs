@@ -14,6 +14,7 @@ pub mod case;
 pub mod cli;
 pub mod config;
 pub mod corrections;
+pub mod delivery;
 pub mod exchange;
 pub mod handoff;
 pub mod housekeeping;

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use futures_util::StreamExt as _;
 use ronghe_adapters::{Adapter, Secrets, read_batches};
 use serde::Serialize;
+use tokio_util::sync::CancellationToken;
 
 use crate::bridge::Bridge;
 use crate::intake::{Channel, Intake, IntakeError, RecordResult, ingest};
@@ -204,15 +205,15 @@ impl Puller {
         Ok(report)
     }
 
-    /// Runs every due pull each tick until `shutdown` resolves; errors are logged and kept in
-    /// the pull state, never fatal to the node.
-    pub async fn schedule_forever(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    /// Runs every due pull each tick until `shutdown` is cancelled; errors are logged and kept
+    /// in the pull state, never fatal to the node.
+    pub async fn schedule_forever(self, shutdown: CancellationToken) {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
-                _ = shutdown.changed() => return,
+                () = shutdown.cancelled() => return,
             }
             let systems = match self.store.writeback_systems().await {
                 Ok(systems) => systems,
@@ -222,7 +223,7 @@ impl Puller {
                 }
             };
             for system in systems {
-                if *shutdown.borrow() {
+                if shutdown.is_cancelled() {
                     return;
                 }
                 match self.run(&system, false).await {

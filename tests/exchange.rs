@@ -12,6 +12,7 @@ use ronghe::exchange::{DeliveryMetrics, ExchangeConfig, Worker};
 use ronghe::store::{OutboxState, Replay, Store};
 use ronghe_adapters::sim::exchange::ExchangeSim;
 use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 
 const SYSTEM: &str = "gy-scjg";
 
@@ -197,8 +198,8 @@ async fn exchange_down_then_back_delivers_everything_in_order_once() {
     let sim = exchange_sim().await;
     sim.set_down(true);
     let worker = worker(&store, &config(&sim), "node-a");
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let running = tokio::spawn(worker.run(stopped));
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(worker.run(stop.clone()));
 
     // Four versions of five cases, arriving in interleaved batches while the exchange is down.
     for v in 1..=4 {
@@ -233,7 +234,7 @@ async fn exchange_down_then_back_delivers_everything_in_order_once() {
     store.upsert_cases(SYSTEM, &[version("SC-9", 1)]).await.unwrap();
     until_delivered(&store, Duration::from_secs(10)).await;
     assert_once_in_order(&sim, 21);
-    stop.send(true).unwrap();
+    stop.cancel();
     tokio::time::timeout(Duration::from_secs(10), running)
         .await
         .expect("the worker stops when told")
@@ -341,11 +342,11 @@ async fn two_nodes_on_postgres_never_deliver_one_item_twice() {
     let sim = exchange_sim().await;
     sim.set_delay(Duration::from_millis(15));
     let config = config(&sim);
-    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let stop = CancellationToken::new();
     let counts = [DeliveryMetrics::new(), DeliveryMetrics::new()];
     let nodes = [
-        tokio::spawn(worker_counting(&first, &config, "node-1", counts[0].clone()).run(stopped.clone())),
-        tokio::spawn(worker_counting(&second, &config, "node-2", counts[1].clone()).run(stopped)),
+        tokio::spawn(worker_counting(&first, &config, "node-1", counts[0].clone()).run(stop.clone())),
+        tokio::spawn(worker_counting(&second, &config, "node-2", counts[1].clone()).run(stop.clone())),
     ];
     const CASES: usize = 30;
     const VERSIONS: i64 = 3;
@@ -364,7 +365,7 @@ async fn two_nodes_on_postgres_never_deliver_one_item_twice() {
         sim.repeated()
     );
     assert_eq!(sim.received().len(), CASES * VERSIONS as usize);
-    stop.send(true).unwrap();
+    stop.cancel();
     for node in nodes {
         tokio::time::timeout(Duration::from_secs(10), node)
             .await
@@ -452,8 +453,8 @@ async fn new_items_wake_the_worker_before_its_poll() {
     let sim = exchange_sim().await;
     let mut config = config(&sim);
     config.poll_interval_ms = 600_000;
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let running = tokio::spawn(worker(&store, &config, "node-a").run(stopped));
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(worker(&store, &config, "node-a").run(stop.clone()));
     for n in 1..=3 {
         store
             .upsert_cases(SYSTEM, &[version(&format!("W-{n}"), 1)])
@@ -462,7 +463,7 @@ async fn new_items_wake_the_worker_before_its_poll() {
         until_delivered(&store, Duration::from_secs(30)).await;
     }
     assert_once_in_order(&sim, 3);
-    stop.send(true).unwrap();
+    stop.cancel();
     tokio::time::timeout(Duration::from_secs(10), running)
         .await
         .unwrap()
@@ -565,8 +566,8 @@ async fn a_long_outage_ends_with_everything_delivered_and_one_escalation() {
     config.notify_after_seconds = 1;
     config.escalate_after_seconds = 2;
     config.retry_horizon_seconds = 120;
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let running = tokio::spawn(worker(&store, &config, "node-a").run(stopped));
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(worker(&store, &config, "node-a").run(stop.clone()));
     for v in 1..=3 {
         let batch: Vec<Case> = (1..=5).map(|n| version(&format!("OUT-{n}"), v)).collect();
         store.upsert_cases(SYSTEM, &batch).await.unwrap();
@@ -611,7 +612,7 @@ async fn a_long_outage_ends_with_everything_delivered_and_one_escalation() {
     let status = store.outbox_status().await.unwrap();
     assert_eq!((status.backlog, status.dead, status.delivered), (0, 0, 15));
     assert_eq!(store.list_notifications(None, None, 100).await.unwrap().len(), 2);
-    stop.send(true).unwrap();
+    stop.cancel();
     tokio::time::timeout(Duration::from_secs(10), running)
         .await
         .expect("the worker stops when told")

@@ -162,3 +162,44 @@ async fn bad_config_is_refused_before_serving() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("unknown field `listen_port`"), "{stderr}");
 }
+
+/// Issue 18: one cancellation token stops the HTTP server and every background task `serve_on`
+/// spawned (exchange delivery, pull, scheduler, housekeeping, hand-off). The grace period is far
+/// longer than the hang guard, so a task that ignored the token would make `serve_on` overrun it.
+#[tokio::test]
+async fn cancelling_the_token_stops_the_server_and_every_background_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = ronghe::config::Config {
+        database_url: format!("sqlite://{}", dir.path().join("ronghe.db").display()),
+        mappings_dir: dir.path().join("mappings"),
+        // Never called: nothing is queued for it.
+        exchange: Some(ronghe::exchange::ExchangeConfig::new(
+            "http://127.0.0.1:9/exchange",
+        )),
+        shutdown_grace_seconds: 600,
+        ..Default::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let health = format!("http://{}/healthz", listener.local_addr().unwrap());
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let served = tokio::spawn(ronghe::server::serve_on(config, listener, shutdown.clone()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !reqwest::get(&health)
+        .await
+        .is_ok_and(|answer| answer.status().is_success())
+    {
+        assert!(std::time::Instant::now() < deadline, "the server never answered");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    shutdown.cancel();
+    tokio::time::timeout(std::time::Duration::from_secs(120), served)
+        .await
+        .expect("serve_on still running after its token was cancelled")
+        .expect("the server task panicked")
+        .expect("serve_on failed");
+    assert!(
+        reqwest::get(&health).await.is_err(),
+        "still answering after the stop"
+    );
+}

@@ -19,6 +19,7 @@ use anyhow::Context as _;
 use ronghe_adapters::sim::exchange::ExchangeSim;
 use serde::Serialize;
 use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 
 use ronghe_adapters::sim::data::{self, State};
 use ronghe_adapters::sim::rest;
@@ -261,22 +262,19 @@ async fn soak(dir: &std::path::Path, load: &Load) -> anyhow::Result<Soak> {
     };
     let mut urls = Vec::new();
     let mut servers = Vec::new();
-    let (stop_servers, servers_stopped) = tokio::sync::watch::channel(false);
+    let stop_servers = CancellationToken::new();
     for _ in 0..load.nodes.max(1) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         urls.push(format!("http://{}", listener.local_addr()?));
-        let mut stopped = servers_stopped.clone();
         servers.push(tokio::spawn(crate::server::serve_on(
             config.clone(),
             listener,
-            async move {
-                let _ = stopped.wait_for(|stop| *stop).await;
-            },
+            stop_servers.clone(),
         )));
     }
 
     let (samples, mut received) = tokio::sync::mpsc::unbounded_channel::<Sample>();
-    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let stop = CancellationToken::new();
     let next_record = Arc::new(AtomicUsize::new(0));
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(load.clients.div_ceil(urls.len()) + 1)
@@ -300,7 +298,7 @@ async fn soak(dir: &std::path::Path, load: &Load) -> anyhow::Result<Soak> {
                 samples.clone(),
                 next_record.clone(),
             );
-            let mut stopped = stopped.clone();
+            let stopped = stop.clone();
             tokio::spawn(async move {
                 let (signer, path) = signer();
                 // The batch sender's cursor: cases below it have had their final version pushed.
@@ -310,7 +308,7 @@ async fn soak(dir: &std::path::Path, load: &Load) -> anyhow::Result<Soak> {
                 loop {
                     tokio::select! {
                         _ = ticks.tick() => {}
-                        _ = stopped.wait_for(|stop| *stop) => return,
+                        () = stopped.cancelled() => return,
                     }
                     let body = if single {
                         submitted(next_record.fetch_add(1, Ordering::Relaxed))
@@ -358,7 +356,7 @@ async fn soak(dir: &std::path::Path, load: &Load) -> anyhow::Result<Soak> {
         }
         minutes.push(row(minute, &taken, &store, dir, sqlite, down).await?);
     }
-    let _ = stop.send(true);
+    stop.cancel();
     for task in tasks {
         let _ = task.await;
     }
@@ -367,7 +365,7 @@ async fn soak(dir: &std::path::Path, load: &Load) -> anyhow::Result<Soak> {
         Some(_) => Some(delivery(&store, &sim).await?),
         None => None,
     };
-    let _ = stop_servers.send(true);
+    stop_servers.cancel();
     for server in servers {
         server.await.context("a server task failed")??;
     }

@@ -327,8 +327,8 @@ async fn measure(
         crate::exchange::DeliveryMetrics::new(),
     )
     .context("exchange worker")?;
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let delivering = tokio::spawn(worker.run(stopped));
+    let stop = tokio_util::sync::CancellationToken::new();
+    let delivering = tokio::spawn(worker.run(stop.clone()));
     let lag_records = requests.min(2000);
     let bodies: Vec<String> = records(next, lag_records).iter().map(Value::to_string).collect();
     let run = load(&url, &path, &signer, bodies, 8).await?;
@@ -345,7 +345,7 @@ async fn measure(
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    let _ = stop.send(true);
+    stop.cancel();
     let _ = delivering.await;
     let mut lags: Vec<Duration> = run
         .acked

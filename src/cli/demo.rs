@@ -120,14 +120,9 @@ pub(super) async fn run(ctx: &Context, args: DemoArgs) -> Result<(), Failure> {
         &config_toml(&dir, ctx.database.as_deref(), &sims.exchange.endpoint()),
     )?;
     let config = crate::config::Config::load(Some(&config_file), |_| None)?;
-    let (done, finished) = tokio::sync::oneshot::channel::<()>();
     let exit = args.exit;
-    let server = tokio::spawn(crate::server::serve_on(config, listener, async move {
-        let _ = finished.await;
-        if !exit {
-            crate::server::shutdown_signal().await;
-        }
-    }));
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let server = tokio::spawn(crate::server::serve_on(config, listener, shutdown.clone()));
     ctx.out.note(&calendar_note);
     let journey = Journey {
         json: ctx.out.is_json(),
@@ -140,7 +135,12 @@ pub(super) async fn run(ctx: &Context, args: DemoArgs) -> Result<(), Failure> {
     if outcome.is_ok() && !exit {
         ctx.out.note(&journey.closing());
     }
-    let _ = done.send(());
+    if exit {
+        shutdown.cancel();
+    } else {
+        // Serves on until SIGINT or SIGTERM.
+        crate::server::cancel_on_signal(shutdown);
+    }
     let served = server.await.context("the server task failed")?;
     sims.stop().await;
     outcome?;

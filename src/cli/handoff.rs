@@ -118,11 +118,9 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                     &summary,
                 );
             } else {
-                worker
-                    .run(Duration::from_secs(idle_seconds), async {
-                        let _ = tokio::signal::ctrl_c().await;
-                    })
-                    .await;
+                let stop = tokio_util::sync::CancellationToken::new();
+                crate::server::cancel_on_signal(stop.clone());
+                worker.run(Duration::from_secs(idle_seconds), stop).await;
             }
         }
     }

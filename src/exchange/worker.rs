@@ -1,5 +1,5 @@
-//! The delivery worker: claims due outbox items under this node's lease, POSTs each payload to
-//! the exchange with its `Idempotency-Key`, and settles it: delivered on 2xx; retried on 5xx,
+//! The delivery worker: claims due outbox items under this node's lease, delivers each through
+//! the `ExchangeSink` (a POST with its `Idempotency-Key`), and settles it: delivered on 2xx; retried on 5xx,
 //! 408, 429, timeouts and connection errors by the shared rule (`crate::retry`: capped backoff
 //! with jitter, `Retry-After`, until the retry horizon); dead (the dead-letter queue) on any other
 //! answer or at the horizon. While the exchange stays unreachable it raises one notification and
@@ -13,11 +13,12 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::sync::Arc;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use super::config::Exchange;
-use super::payload::idempotency_key;
-use crate::retry::{Failure, Next, http_failure, transport_failure};
+use super::sink::{ClientError, ExchangeSink};
+use crate::delivery::{Outcome, Sink};
+use crate::retry::Failure;
 use crate::store::{Claimed, Level, NewNotification, Settlement, Store, StoreError};
 
 /// Delivery counters and the lag histogram, shared by the worker and `/metrics`.
@@ -86,17 +87,12 @@ impl PassReport {
     }
 }
 
-/// Why a worker cannot start.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot build the exchange HTTP client")]
-pub struct ClientError(#[source] reqwest::Error);
-
 /// One node's delivery worker.
 pub struct Worker {
     store: Store,
     exchange: Arc<Exchange>,
     node: String,
-    http: reqwest::Client,
+    sink: ExchangeSink,
     metrics: Arc<DeliveryMetrics>,
 }
 
@@ -108,17 +104,12 @@ impl Worker {
         node: String,
         metrics: Arc<DeliveryMetrics>,
     ) -> Result<Worker, ClientError> {
-        let http = reqwest::Client::builder()
-            .timeout(exchange.timeout)
-            .connect_timeout(exchange.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(ClientError)?;
+        let exchange = Arc::new(exchange);
         Ok(Worker {
             store,
-            exchange: Arc::new(exchange),
+            sink: ExchangeSink::new(exchange.clone())?,
+            exchange,
             node,
-            http,
             metrics,
         })
     }
@@ -142,7 +133,7 @@ impl Worker {
         if claimed.is_empty() {
             return Ok(report);
         }
-        let attempts = join_all(claimed.iter().map(|c| self.attempt(c))).await;
+        let attempts = join_all(claimed.iter().map(|c| self.sink.deliver(c))).await;
         // The retry horizon and the outage's length by the database's clock, as `failing_since`.
         let now = self.store.clock().await?;
         let settlements: Vec<(i64, Settlement)> = claimed
@@ -172,12 +163,12 @@ impl Worker {
         }
     }
 
-    /// Runs until `stop` turns true: a pass, then waits for new items on this node, the poll
-    /// interval, or the stop signal. A pass in progress finishes first.
-    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+    /// Runs until `stop` is cancelled: a pass, then waits for new items on this node, the poll
+    /// interval, or the cancellation. A pass in progress finishes first.
+    pub async fn run(self, stop: CancellationToken) {
         tracing::info!(node = %self.node, url = %self.exchange.url, "exchange worker started");
         loop {
-            if *stop.borrow() {
+            if stop.is_cancelled() {
                 break;
             }
             let notified = crate::store::enqueued().notified();
@@ -197,20 +188,10 @@ impl Worker {
             tokio::select! {
                 () = &mut notified => {}
                 () = tokio::time::sleep(self.exchange.poll_interval) => {}
-                _ = stop.changed() => {}
+                () = stop.cancelled() => {}
             }
         }
         tracing::info!(node = %self.node, "exchange worker stopped");
-    }
-
-    /// Renders and sends one item: `Ok` when the exchange acknowledged it.
-    async fn attempt(&self, claimed: &Claimed) -> Result<(), Failure> {
-        let item = &claimed.item;
-        let key = idempotency_key(&item.system_id, &item.case_no, item.version);
-        match self.exchange.template.render(&item.system_id, &claimed.case) {
-            Ok(payload) => self.post(&key, &payload).await,
-            Err(err) => Err(Failure::Permanent(format!("payload: {err}"))),
-        }
     }
 
     /// What an attempt means for the item: delivered, retried later, or dead.
@@ -220,20 +201,17 @@ impl Worker {
         attempt: Result<(), Failure>,
         now: chrono::DateTime<Utc>,
     ) -> Settlement {
-        let Err(failure) = attempt else {
-            return Settlement::Delivered;
-        };
         let item = &claimed.item;
-        match self
-            .exchange
-            .retry
-            .next(failure, item.attempts, item.failing_since, now)
-        {
-            Next::RetryAfter(delay, error) => Settlement::Retry {
-                delay: chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX),
-                error,
-            },
-            Next::GiveUp(error) => Settlement::Dead { error },
+        match Outcome::of(
+            attempt,
+            &self.exchange.retry,
+            item.attempts,
+            item.failing_since,
+            now,
+        ) {
+            Outcome::Delivered(()) => Settlement::Delivered,
+            Outcome::Retry { delay, error } => Settlement::Retry { delay, error },
+            Outcome::GiveUp { error } => Settlement::Dead { error },
         }
     }
 
@@ -313,24 +291,6 @@ impl Worker {
                 self.metrics.dead.inc();
                 tracing::warn!(node = %self.node, key, attempts = item.attempts, error, "exchange item moved to the dead-letter queue");
             }
-        }
-    }
-
-    async fn post(&self, key: &str, payload: &serde_json::Value) -> Result<(), Failure> {
-        let mut request = self
-            .http
-            .post(&self.exchange.url)
-            .header("Idempotency-Key", key)
-            .json(payload);
-        if let Some(token) = &self.exchange.token {
-            request = request.bearer_auth(token);
-        }
-        match request.send().await {
-            Ok(response) => match http_failure(response.status(), response.headers()) {
-                None => Ok(()),
-                Some(failure) => Err(failure),
-            },
-            Err(err) => Err(transport_failure(&err)),
         }
     }
 }

@@ -10,16 +10,15 @@ mod jobs;
 mod webhook;
 
 pub use self::config::SchedulerConfig;
-pub use webhook::DeliveryReport;
+pub use webhook::{DeliveryReport, WebhookSink};
 
 use std::str::FromStr as _;
 use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use ronghe_adapters::Secrets;
-use ronghe_adapters::signing::Signer;
-use ronghe_crypto::MacAlgorithm;
 use serde::Serialize;
+use tokio_util::sync::CancellationToken;
 
 use crate::calendar::{Calendar, CalendarError, beijing_date};
 use crate::intake::Intake;
@@ -159,9 +158,8 @@ pub struct Scheduler {
     secrets: Arc<dyn Secrets>,
     config: SchedulerConfig,
     schedules: Vec<(Job, cron::Schedule)>,
-    http: reqwest::Client,
-    /// Signs webhook requests, when `webhook_secret` is set.
-    signer: Option<Signer>,
+    /// Where notifications go, when `webhook_url` is set.
+    webhook: Option<WebhookSink>,
     /// This node's name in `job_runs`.
     node: String,
 }
@@ -187,23 +185,7 @@ impl Scheduler {
                     .map_err(|e| SchedulerError::Config(vec![e.to_string()]))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(config.webhook_timeout_seconds))
-            .build()
-            .map_err(|e| SchedulerError::Client(e.to_string()))?;
-        let signer = match &config.webhook_secret {
-            Some(reference) => {
-                let secret = secrets.resolve(reference).map_err(|e| {
-                    SchedulerError::Config(vec![format!("scheduler.webhook_secret: {reference}: {e}")])
-                })?;
-                Some(Signer::new(
-                    WEBHOOK_KEY_ID,
-                    MacAlgorithm::HmacSha256,
-                    secret.into_bytes(),
-                ))
-            }
-            None => None,
-        };
+        let webhook = WebhookSink::from_config(&config, secrets.as_ref())?;
         let node = crate::store::random_id("sched")?;
         Ok(Scheduler {
             store,
@@ -212,8 +194,7 @@ impl Scheduler {
             secrets,
             config,
             schedules,
-            http,
-            signer,
+            webhook,
             node,
         })
     }
@@ -331,10 +312,10 @@ impl Scheduler {
         }
     }
 
-    /// Runs every active job on its schedule until `shutdown` changes. A missed tick (the node
+    /// Runs every active job on its schedule until `shutdown` is cancelled. A missed tick (the node
     /// was down or busy) is not made up: the next one is. Ticks come due by the database's
     /// clock, so nodes with skewed clocks agree on them (the claim makes each run once).
-    pub async fn run_forever(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    pub async fn run_forever(self, shutdown: CancellationToken) {
         if !self.config.enabled {
             tracing::info!("scheduler disabled ([scheduler] enabled = false)");
             return;
@@ -345,7 +326,7 @@ impl Scheduler {
                 .next()
                 .map(|t| t.with_timezone(&Utc))
         };
-        let now = self.clock_or_wait(&mut shutdown).await;
+        let now = self.clock_or_wait(&shutdown).await;
         let Some(now) = now else { return };
         let mut next: Vec<(Job, &cron::Schedule, Option<DateTime<Utc>>)> = self
             .schedules
@@ -357,14 +338,14 @@ impl Scheduler {
             let Some(earliest) = next.iter().filter_map(|(_, _, at)| *at).min() else {
                 return;
             };
-            let Some(now) = self.clock_or_wait(&mut shutdown).await else {
+            let Some(now) = self.clock_or_wait(&shutdown).await else {
                 return;
             };
             if earliest > now {
                 let wait = (earliest - now).to_std().unwrap_or_default();
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
-                    _ = shutdown.changed() => return,
+                    () = shutdown.cancelled() => return,
                 }
                 continue;
             }
@@ -383,11 +364,8 @@ impl Scheduler {
     }
 
     /// The database's clock; while the store does not answer, retried every few seconds until
-    /// `shutdown` changes (then None).
-    async fn clock_or_wait(
-        &self,
-        shutdown: &mut tokio::sync::watch::Receiver<bool>,
-    ) -> Option<DateTime<Utc>> {
+    /// `shutdown` is cancelled (then None).
+    async fn clock_or_wait(&self, shutdown: &CancellationToken) -> Option<DateTime<Utc>> {
         loop {
             match self.store.clock().await {
                 Ok(now) => return Some(now),
@@ -395,7 +373,7 @@ impl Scheduler {
             }
             tokio::select! {
                 _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
-                _ = shutdown.changed() => return None,
+                () = shutdown.cancelled() => return None,
             }
         }
     }

@@ -38,6 +38,7 @@ use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::routing::get;
+use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
@@ -132,15 +133,20 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
-    serve_on(config, listener, shutdown_signal()).await
+    let shutdown = CancellationToken::new();
+    let signals = cancel_on_signal(shutdown.clone());
+    let served = serve_on(config, listener, shutdown).await;
+    signals.abort();
+    served
 }
 
-/// Opens the store and serves on `listener`, with the background tasks, until `shutdown`
-/// completes (`serve` passes SIGTERM or SIGINT; `ronghe demo` its own end).
+/// Opens the store and serves on `listener`, with the background tasks, until `shutdown` is
+/// cancelled (`serve` cancels it on SIGTERM or SIGINT; `ronghe demo` and `bench soak` at their
+/// own end).
 pub async fn serve_on(
     config: Config,
     listener: tokio::net::TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let options = crate::store::StoreOptions {
         max_connections: config.max_connections,
@@ -174,8 +180,11 @@ pub async fn serve_on(
     let calendar = crate::calendar::Calendar::load(config.calendar_override.as_deref())
         .context("cannot load the working-day calendar")?;
     let metrics = Metrics::new();
-    // Background tasks, stopped together at shutdown: each gets a receiver of `stop`.
-    let (stop, stopped) = tokio::sync::watch::channel(false);
+    // Background tasks, stopped together once the server is done: each gets a clone of `stop`.
+    // It is not a child of `shutdown`: they keep working through the grace period. Returning
+    // early (an error) drops the guard, which stops them too.
+    let stop = CancellationToken::new();
+    let _stop_on_return = stop.clone().drop_guard();
     let mut background: Vec<(&str, tokio::task::JoinHandle<()>)> = Vec::new();
     if let Some(exchange) = &config.exchange {
         let exchange = exchange
@@ -183,7 +192,7 @@ pub async fn serve_on(
             .context("cannot build [exchange]")?;
         let node = crate::store::random_id("node").context("cannot name this node")?;
         let worker = crate::exchange::Worker::new(store.clone(), exchange, node, metrics.exchange.clone())?;
-        background.push(("exchange delivery", tokio::spawn(worker.run(stopped.clone()))));
+        background.push(("exchange delivery", tokio::spawn(worker.run(stop.clone()))));
     }
     let intake = crate::intake::Intake::new(
         config.mappings_dir.clone(),
@@ -195,7 +204,7 @@ pub async fn serve_on(
         Arc::new(ronghe_adapters::Environment),
         bridge.clone(),
     )?;
-    background.push(("pull", tokio::spawn(puller.schedule_forever(stopped.clone()))));
+    background.push(("pull", tokio::spawn(puller.schedule_forever(stop.clone()))));
     let calendar = Arc::new(calendar);
     let scheduler = crate::scheduler::Scheduler::new(
         store.clone(),
@@ -205,13 +214,13 @@ pub async fn serve_on(
         config.scheduler.clone(),
     )
     .context("cannot start the scheduler")?;
-    background.push(("scheduler", tokio::spawn(scheduler.run_forever(stopped.clone()))));
+    background.push(("scheduler", tokio::spawn(scheduler.run_forever(stop.clone()))));
     background.push((
         "housekeeping",
         tokio::spawn(
             crate::housekeeping::Housekeeper::new(store.clone(), config.housekeeping.clone())
                 .with_metrics(metrics.housekeeping.clone())
-                .run(stopped.clone()),
+                .run(stop.clone()),
         ),
     ));
     let local = listener.local_addr().context("listener has no local address")?;
@@ -224,37 +233,31 @@ pub async fn serve_on(
         writeback: intake,
         accounts,
     };
-    let mut handoff_stopped = stopped.clone();
     background.push((
         "hand-off",
         tokio::spawn(
             crate::handoff::Worker::new(store.clone(), Arc::new(ronghe_adapters::Environment))
                 .with_metrics(state.metrics.clone())
-                .run(HANDOFF_IDLE, async move {
-                    let _ = handoff_stopped.wait_for(|stop| *stop).await;
-                }),
+                .run(HANDOFF_IDLE, stop.clone()),
         ),
     ));
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
-    let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
+    let signalled = shutdown.clone();
     let mut server = tokio::spawn(
         axum::serve(
             listener,
             app(state, config.max_body_bytes).into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )
         .with_graceful_shutdown(async move {
-            shutdown.await;
+            signalled.cancelled().await;
             tracing::info!(grace_seconds = grace.as_secs(), "shutting down");
-            let _ = signalled_tx.send(());
         })
         .into_future(),
     );
+    // Only after a shutdown; a server that ends before is reported by the other branch.
     let grace_over = async {
-        match signalled_rx.await {
-            Ok(()) => tokio::time::sleep(grace).await,
-            // The server ended without a signal; the other branch reports how.
-            Err(_) => std::future::pending().await,
-        }
+        shutdown.cancelled().await;
+        tokio::time::sleep(grace).await;
     };
     tokio::select! {
         result = &mut server => result.context("server task failed")?.context("server failed")?,
@@ -262,7 +265,7 @@ pub async fn serve_on(
     }
     // Each task finishes the pass in progress (bounded by its request timeouts); what it leaves
     // leased goes to another node when the lease runs out.
-    let _ = stop.send(true);
+    stop.cancel();
     for (task, handle) in background {
         match tokio::time::timeout(grace, handle).await {
             Ok(Ok(())) => {}
@@ -275,8 +278,16 @@ pub async fn serve_on(
     Ok(())
 }
 
+/// Cancels `token` on SIGINT or SIGTERM, from a task of its own (abort it to stop watching).
+pub fn cancel_on_signal(token: CancellationToken) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        token.cancel();
+    })
+}
+
 /// SIGINT (Ctrl-C) or SIGTERM.
-pub async fn shutdown_signal() {
+async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
