@@ -1,6 +1,6 @@
 //! The intake every case enters through: signed write-back pushes (办件回传) from legacy systems
-//! in compatible transition, scheduled pulls (`crate::pull`) and bulk migration
-//! (`crate::migration`) all map, judge and store records here. `config` is a system's write-back
+//! in compatible transition, scheduled pulls (the `pull` module) and bulk migration
+//! (the `migration` module) all map, judge and store records here. `config` is a system's write-back
 //! config; `auth` checks signed requests (key id,
 //! timestamp window, nonce once, HMAC-SHA256/SM3, optional SM4-GCM); `pipeline::ingest` maps,
 //! validates and stores records for every channel; `soap` reads and answers SOAP pushes.
