@@ -27,6 +27,12 @@ pub(crate) struct Batch<'a> {
 /// A case's row as read back: number, version, and its stage or content hash.
 type KeyedRow = (String, i64, String);
 
+/// The current rows of a batch's cases: number, version, stage.
+const CURRENT: (&str, &str) = ("cases", "t.case_no, t.version, t.stage");
+
+/// Every stored version of a batch's cases: number, version, content hash.
+const KNOWN: (&str, &str) = ("case_versions", "t.case_no, t.version, t.content_hash");
+
 /// Serialises concurrent writers of the same cases within a transaction.
 pub(crate) trait CaseLocks {
     async fn lock_cases(&mut self, system_id: &str, keys: &[&str]) -> Result<(), sqlx::Error>;
@@ -58,11 +64,14 @@ impl CaseLocks for PgConnection {
 
 /// The statements of a batch upsert, and the logic over them.
 pub(crate) trait CaseWrites: AuditLog + CaseLocks + Send {
-    /// The current rows of these cases: number, version, stage.
-    async fn current_cases(&mut self, system_id: &str, keys: &[&str]) -> Result<Vec<KeyedRow>, sqlx::Error>;
-
-    /// Every stored version of these cases: number, version, content hash.
-    async fn known_versions(&mut self, system_id: &str, keys: &[&str]) -> Result<Vec<KeyedRow>, sqlx::Error>;
+    /// Rows of `table` for these cases, `columns` being number, version and one text column
+    /// (see `rows_of_cases_sql`).
+    async fn keyed_rows(
+        &mut self,
+        table_and_columns: (&str, &str),
+        system_id: &str,
+        keys: &[&str],
+    ) -> Result<Vec<KeyedRow>, sqlx::Error>;
 
     /// Adds the batch's cases at `rows` to the history.
     async fn insert_versions(&mut self, batch: &Batch<'_>, rows: &[usize]) -> Result<(), sqlx::Error>;
@@ -92,7 +101,7 @@ pub(crate) trait CaseWrites: AuditLog + CaseLocks + Send {
         let (system_id, cases, keys) = (batch.system_id, batch.cases, &batch.encoded.keys);
         self.lock_cases(system_id, keys).await?;
         let mut current = HashMap::new();
-        for (case_no, version, stage) in self.current_cases(system_id, keys).await? {
+        for (case_no, version, stage) in self.keyed_rows(CURRENT, system_id, keys).await? {
             let stage = Stage::parse(&stage).ok_or_else(|| StoreError::Corrupt {
                 what: "case",
                 detail: format!("{system_id}/{case_no}: unknown stage {stage:?}"),
@@ -100,7 +109,7 @@ pub(crate) trait CaseWrites: AuditLog + CaseLocks + Send {
             current.insert(case_no, (version, stage));
         }
         let known = self
-            .known_versions(system_id, keys)
+            .keyed_rows(KNOWN, system_id, keys)
             .await?
             .into_iter()
             .map(|(no, v, h)| ((no, v), h))
@@ -190,35 +199,13 @@ const INSERT_OUTBOX: &str = "INSERT INTO exchange_outbox (system_id, case_no, ve
 macro_rules! case_statements {
     ($conn:ty, $backend:expr) => {
         impl CaseWrites for $conn {
-            async fn current_cases(
+            async fn keyed_rows(
                 &mut self,
+                (table, columns): (&str, &str),
                 system_id: &str,
                 keys: &[&str],
             ) -> Result<Vec<KeyedRow>, sqlx::Error> {
-                let sql = rows_of_cases_sql(
-                    $backend,
-                    "cases",
-                    "t.case_no, t.version, t.stage",
-                    keys.len(),
-                );
-                let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(system_id);
-                for key in keys {
-                    query = query.bind(*key);
-                }
-                query.fetch_all(&mut *self).await
-            }
-
-            async fn known_versions(
-                &mut self,
-                system_id: &str,
-                keys: &[&str],
-            ) -> Result<Vec<KeyedRow>, sqlx::Error> {
-                let sql = rows_of_cases_sql(
-                    $backend,
-                    "case_versions",
-                    "t.case_no, t.version, t.content_hash",
-                    keys.len(),
-                );
+                let sql = rows_of_cases_sql($backend, table, columns, keys.len());
                 let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(system_id);
                 for key in keys {
                     query = query.bind(*key);

@@ -133,65 +133,46 @@ pub enum Replay {
     All { system_id: Option<String> },
 }
 
-type ItemRow = (
-    i64,
-    String,
-    String,
-    i64,
-    String,
-    i64,
-    DateTime<Utc>,
-    DateTime<Utc>,
-    Option<String>,
-    Option<DateTime<Utc>>,
-    Option<DateTime<Utc>>,
-);
+/// An outbox row as read through `ITEM_COLUMNS`.
+#[derive(sqlx::FromRow)]
+struct ItemRow {
+    id: i64,
+    system_id: String,
+    case_no: String,
+    version: i64,
+    state: String,
+    attempts: i64,
+    enqueued_at: DateTime<Utc>,
+    next_attempt_at: DateTime<Utc>,
+    last_error: Option<String>,
+    delivered_at: Option<DateTime<Utc>>,
+    failing_since: Option<DateTime<Utc>>,
+}
 
-/// An item row and the case version's body.
-type ClaimRow = (
-    i64,
-    String,
-    String,
-    i64,
-    String,
-    i64,
-    DateTime<Utc>,
-    DateTime<Utc>,
-    Option<String>,
-    Option<DateTime<Utc>>,
-    Option<DateTime<Utc>>,
-    Json<Case>,
-);
+/// A claimed row with the case version's body.
+#[derive(sqlx::FromRow)]
+struct ClaimRow {
+    #[sqlx(flatten)]
+    item: ItemRow,
+    body: Json<Case>,
+}
 
 const ITEM_COLUMNS: &str = "o.id, o.system_id, o.case_no, o.version, o.state, o.attempts, o.enqueued_at, \
                             o.next_attempt_at, o.last_error, o.delivered_at, o.failing_since";
 
 fn item(row: ItemRow) -> Result<OutboxItem, StoreError> {
-    let (
-        id,
-        system_id,
-        case_no,
-        version,
-        state,
-        attempts,
-        enqueued_at,
-        next_attempt_at,
-        last_error,
-        delivered_at,
-        failing_since,
-    ) = row;
     Ok(OutboxItem {
-        id,
-        system_id,
-        case_no,
-        version,
-        state: OutboxState::parse(&state)?,
-        attempts,
-        enqueued_at,
-        next_attempt_at,
-        last_error,
-        delivered_at,
-        failing_since,
+        state: OutboxState::parse(&row.state)?,
+        id: row.id,
+        system_id: row.system_id,
+        case_no: row.case_no,
+        version: row.version,
+        attempts: row.attempts,
+        enqueued_at: row.enqueued_at,
+        next_attempt_at: row.next_attempt_at,
+        last_error: row.last_error,
+        delivered_at: row.delivered_at,
+        failing_since: row.failing_since,
     })
 }
 
@@ -307,7 +288,7 @@ impl Store {
     ) -> Result<Vec<Claimed>, StoreError> {
         let backend = self.backend();
         let select = sqlx::AssertSqlSafe(claim_sql(backend));
-        let rows: Vec<(ItemRow, Json<Case>)> = on_pool!(self, pool => {
+        let rows: Vec<ClaimRow> = on_pool!(self, pool => {
             let mut tx = pool.begin_with(backend.begin_write()).await?;
             for statement in claim_setup(backend) {
                 sqlx::query(sqlx::AssertSqlSafe(*statement)).execute(&mut *tx).await?;
@@ -335,13 +316,13 @@ impl Store {
             }
             let rows = query.fetch_all(&mut *tx).await?;
             tx.commit().await?;
-            rows.into_iter().map(|(a, b, c, d, e, f, g, h, i, j, k, body)| ((a, b, c, d, e, f, g, h, i, j, k), body)).collect()
+            rows
         });
         rows.into_iter()
-            .map(|(row, Json(case))| {
+            .map(|row| {
                 Ok(Claimed {
-                    item: item(row)?,
-                    case,
+                    item: item(row.item)?,
+                    case: row.body.0,
                 })
             })
             .collect()
@@ -538,10 +519,10 @@ impl Store {
             };
             let mut due = Vec::with_capacity(rows.len());
             for row in &rows {
-                let (at,): (DateTime<Utc>,) = sqlx::query_as(sqlx::AssertSqlSafe(replay.clone())).bind(row.0).fetch_one(&mut *tx).await?;
+                let (at,): (DateTime<Utc>,) = sqlx::query_as(sqlx::AssertSqlSafe(replay.clone())).bind(row.id).fetch_one(&mut *tx).await?;
                 due.push(at);
-                let key = format!("{}/{}/{}", row.1, row.2, row.3);
-                audit!(tx, actor, "exchange.replay", &row.0.to_string(), serde_json::json!({ "item": key, "last_error": row.8 }))?;
+                let key = format!("{}/{}/{}", row.system_id, row.case_no, row.version);
+                audit!(tx, actor, "exchange.replay", &row.id.to_string(), serde_json::json!({ "item": key, "last_error": row.last_error }))?;
             }
             tx.commit().await?;
             rows.into_iter().zip(due).collect::<Vec<_>>()
