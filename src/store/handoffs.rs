@@ -75,65 +75,48 @@ pub enum Enqueued {
     Conflict,
 }
 
-type HandoffRow = (
-    i64,
-    String,
-    String,
-    String,
-    i64,
-    DateTime<Utc>,
-    Option<String>,
-    Option<Json<serde_json::Value>>,
-    DateTime<Utc>,
-    Option<DateTime<Utc>>,
-);
+/// A hand-off row as read through `COLUMNS`.
+#[derive(sqlx::FromRow)]
+struct HandoffRow {
+    id: i64,
+    system_id: String,
+    case_no: String,
+    state: String,
+    attempts: i64,
+    next_attempt_at: DateTime<Utc>,
+    last_error: Option<String>,
+    receipt: Option<Json<serde_json::Value>>,
+    created_at: DateTime<Utc>,
+    delivered_at: Option<DateTime<Utc>>,
+}
 
-/// A row and its payload.
-type ClaimRow = (
-    i64,
-    String,
-    String,
-    String,
-    i64,
-    DateTime<Utc>,
-    Option<String>,
-    Option<Json<serde_json::Value>>,
-    DateTime<Utc>,
-    Option<DateTime<Utc>>,
-    Json<serde_json::Value>,
-);
+/// A claimed row and its payload.
+#[derive(sqlx::FromRow)]
+struct ClaimRow {
+    #[sqlx(flatten)]
+    handoff: HandoffRow,
+    payload: Json<serde_json::Value>,
+}
 
 const COLUMNS: &str =
     "id, system_id, case_no, state, attempts, next_attempt_at, last_error, receipt, created_at, delivered_at";
 
 fn from_row(row: HandoffRow) -> Result<Handoff, StoreError> {
-    let (
-        id,
-        system_id,
-        case_no,
-        state,
-        attempts,
-        next_attempt_at,
-        last_error,
-        receipt,
-        created_at,
-        delivered_at,
-    ) = row;
-    let state = HandoffState::parse(&state).ok_or_else(|| StoreError::Corrupt {
+    let state = HandoffState::parse(&row.state).ok_or_else(|| StoreError::Corrupt {
         what: "hand-off",
-        detail: format!("hand-off {id} has unknown state {state:?}"),
+        detail: format!("hand-off {} has unknown state {:?}", row.id, row.state),
     })?;
     Ok(Handoff {
-        id,
-        system_id,
-        case_no,
+        id: row.id,
+        system_id: row.system_id,
+        case_no: row.case_no,
         state,
-        attempts,
-        next_attempt_at,
-        last_error,
-        receipt: receipt.map(|Json(r)| r),
-        created_at,
-        delivered_at,
+        attempts: row.attempts,
+        next_attempt_at: row.next_attempt_at,
+        last_error: row.last_error,
+        receipt: row.receipt.map(|Json(r)| r),
+        created_at: row.created_at,
+        delivered_at: row.delivered_at,
     })
 }
 
@@ -268,14 +251,13 @@ impl Store {
             let rows: Vec<ClaimRow> =
                 sqlx::query_as(select).bind(now).bind(limit).fetch_all(&mut *tx).await?;
             let mut claimed = Vec::with_capacity(rows.len());
-            for (id, system_id, case_no, state, attempts, next, error, receipt, created, delivered, Json(payload)) in rows {
+            for ClaimRow { handoff, payload: Json(payload) } in rows {
                 sqlx::query("UPDATE handoffs SET next_attempt_at = $2 WHERE id = $1")
-                    .bind(id)
+                    .bind(handoff.id)
                     .bind(lease_until)
                     .execute(&mut *tx)
                     .await?;
-                let handoff = from_row((id, system_id, case_no, state, attempts, next, error, receipt, created, delivered))?;
-                claimed.push(ClaimedHandoff { handoff, payload });
+                claimed.push(ClaimedHandoff { handoff: from_row(handoff)?, payload });
             }
             tx.commit().await?;
             Ok(claimed)
