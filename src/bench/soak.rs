@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use ronghe_adapters::sim::exchange::ExchangeSim;
+use ronghe_adapters::sim::exchange::{ExchangeSim, Recording};
 use serde::Serialize;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use ronghe_adapters::sim::data::{self, State};
 use ronghe_adapters::sim::rest;
 
-use super::writeback::{SERIES, percentile, prepare, push, records, signer};
+use super::writeback::{SERIES, percentile, prepare, push, signer};
 use crate::store::{Store, StoreOptions};
 
 /// The offered load and how long it runs.
@@ -51,6 +51,15 @@ pub struct Load {
 pub struct Outage {
     pub from_minute: u32,
     pub minutes: u32,
+}
+
+impl Load {
+    /// The most cases the single pushes can submit (the offered rate for every minute, with a
+    /// margin): the series' spacing is chosen so that all of them applied in the past.
+    fn most_cases(&self) -> usize {
+        let seconds = f64::from(self.minutes.max(1)) * 60.0;
+        (self.rate.max(0.0) * seconds * 1.1).ceil() as usize + 1
+    }
 }
 
 impl Outage {
@@ -210,8 +219,8 @@ struct Sample {
 /// Case `index` as first submitted: version 1, nothing decided yet. Single pushes submit new
 /// cases so; batch pushes carry the final versions of the cases submitted before them, so most
 /// cases reach the exchange in two versions that must arrive in order.
-fn submitted(index: usize) -> Value {
-    let mut case = data::case(SERIES, index);
+fn submitted(index: usize, spacing: i64) -> Value {
+    let mut case = data::case_spaced(SERIES, index, spacing);
     case.version = 1;
     case.state = State::Submitted;
     case.accepted_at = None;
@@ -248,6 +257,15 @@ async fn soak(dir: &std::path::Path, load: &Load) -> anyhow::Result<Soak> {
 
     // The exchange: answers 200 at once (503 during an outage).
     let sim = ExchangeSim::start("127.0.0.1:0".parse()?).await?;
+    // The drill checks the order of what arrived (keys only); a plain soak keeps nothing, so
+    // RSS is the server's and the clients'.
+    sim.set_recording(match load.outage {
+        Some(_) => Recording::KeysOnly,
+        None => Recording::Nothing,
+    });
+    // Applications spaced so that the last one the load can submit is still in the past
+    // (the simulator's history ends in October 2026); a future application is refused.
+    let spacing = data::history_spacing(load.most_cases());
     let mut exchange = crate::exchange::ExchangeConfig::new(sim.endpoint());
     exchange.poll_interval_ms = 200;
     let config = crate::config::Config {
@@ -311,7 +329,7 @@ async fn soak(dir: &std::path::Path, load: &Load) -> anyhow::Result<Soak> {
                         () = stopped.cancelled() => return,
                     }
                     let body = if single {
-                        submitted(next_record.fetch_add(1, Ordering::Relaxed))
+                        submitted(next_record.fetch_add(1, Ordering::Relaxed), spacing)
                     } else {
                         let upto = next_record.load(Ordering::Relaxed);
                         let count = count.min(upto.saturating_sub(updated));
@@ -319,7 +337,11 @@ async fn soak(dir: &std::path::Path, load: &Load) -> anyhow::Result<Soak> {
                             continue;
                         }
                         updated += count;
-                        Value::Array(records(updated - count, count))
+                        Value::Array(
+                            (updated - count..updated)
+                                .map(|i| rest::to_json(&data::case_spaced(SERIES, i, spacing)))
+                                .collect(),
+                        )
                     };
                     let started = Instant::now();
                     let sample = match push(&http, &url, &path, &signer, body.to_string()).await {
@@ -474,4 +496,57 @@ fn rss_kib() -> Option<u64> {
         .lines()
         .find_map(|line| line.strip_prefix("VmRSS:"))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An hour at 150 pushes/s submits about 540,000 cases; with the spacing the soak picks, the
+    /// last of them (and its final version) still lies before today, so none is refused as
+    /// applied in the future. (The soaks of 2026-12-06 ran past index 100,000 at the default
+    /// spacing and were refused from minute 17 on.)
+    #[test]
+    fn every_case_an_hour_can_submit_applied_in_the_past() {
+        let load = Load {
+            minutes: 60,
+            rate: 150.0,
+            clients: 4,
+            batch: 100,
+            batch_every_seconds: 5,
+            database: String::new(),
+            nodes: 1,
+            outage: None,
+        };
+        let spacing = data::history_spacing(load.most_cases());
+        let last = data::case_spaced(SERIES, load.most_cases() - 1, spacing);
+        let now = chrono::Utc::now().timestamp();
+        assert!(last.applied_at < now, "{} is not before {now}", last.applied_at);
+        assert!(last.updated_at < now, "{} is not before {now}", last.updated_at);
+        let unspaced = data::case(SERIES, load.most_cases() - 1);
+        assert!(
+            unspaced.applied_at > now,
+            "the default spacing would have been fine"
+        );
+    }
+
+    #[test]
+    fn an_outage_reads_from_and_minutes() {
+        assert_eq!(
+            "5+60".parse(),
+            Ok(Outage {
+                from_minute: 5,
+                minutes: 60
+            })
+        );
+        let outage = Outage {
+            from_minute: 5,
+            minutes: 60,
+        };
+        assert!(!outage.covers(5) && outage.covers(6) && outage.covers(65) && !outage.covers(66));
+        for bad in ["5", "5+0", "x+3", "+3", "5+-1"] {
+            let refused = bad.parse::<Outage>().unwrap_err();
+            assert!(refused.contains("FROM+MINUTES"), "{bad}: {refused}");
+        }
+    }
 }

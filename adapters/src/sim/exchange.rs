@@ -35,8 +35,21 @@ pub struct Received {
     pub status: u16,
 }
 
+/// What the simulator keeps of each request it answers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Recording {
+    /// Everything (`Received` with its payload and headers).
+    #[default]
+    Everything,
+    /// Key, time and status only: an hour-long load keeps a few bytes per request.
+    KeysOnly,
+    /// Nothing: the simulator only answers (a soak measuring the server's memory).
+    Nothing,
+}
+
 #[derive(Debug, Default)]
 struct Log {
+    recording: Recording,
     received: Vec<Received>,
     in_flight: HashSet<String>,
     concurrent: Vec<String>,
@@ -129,6 +142,11 @@ impl ExchangeSim {
         }
     }
 
+    /// What is kept of each request from now on (see [`Recording`]).
+    pub fn set_recording(&self, recording: Recording) {
+        self.sim.lock().recording = recording;
+    }
+
     /// Every answer waits this long first.
     pub fn set_delay(&self, delay: Duration) {
         self.sim.lock().delay = delay;
@@ -175,10 +193,14 @@ async fn receive(
     } else {
         (StatusCode::OK, json!({ "code": "0000", "key": key }))
     };
+    let everything = log.recording == Recording::Everything;
+    if log.recording == Recording::Nothing {
+        return (status, Json(answer));
+    }
     log.received.push(Received {
         key,
-        payload: payload.unwrap_or(Value::Null),
-        authorization: header("authorization"),
+        payload: payload.filter(|_| everything).unwrap_or(Value::Null),
+        authorization: header("authorization").filter(|_| everything),
         at,
         status: status.as_u16(),
     });
