@@ -60,3 +60,16 @@ start_mariadb() {
   mariadb --no-defaults --socket="$dir/sock" -uroot -e 'CREATE DATABASE ronghe_test'
   export RONGHE_TEST_MYSQL_URL="mysql://root@127.0.0.1:$port/ronghe_test"
 }
+
+# Headless Chromium and its WebDriver for the console's browser tests (tests/console.rs), with
+# CJK fonts so that the screenshots they keep show the Chinese text: exports RONGHE_CHROMEDRIVER.
+ensure_chromium() {
+  if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null \
+    || ! fc-list 2>/dev/null | grep -qi 'Noto Sans CJK'; then
+    echo "==> installing Chromium, chromedriver and CJK fonts" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      chromium chromium-driver fonts-noto-cjk >/dev/null
+  fi
+  RONGHE_CHROMEDRIVER=$(command -v chromedriver)
+  export RONGHE_CHROMEDRIVER
+}

@@ -64,6 +64,7 @@ fn the_demo_runs_the_whole_journey_and_replaces_only_its_own_directory() {
             "对账无差异 reconciliation clean",
             "reconcile 20",
             "reconciled 3",
+            "网页控制台 the web console: http://localhost:",
         ],
     );
     let pushed = figure(&run, "sim-soap 回传 wrote back");

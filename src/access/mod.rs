@@ -8,4 +8,4 @@ pub mod policy;
 pub mod secret;
 
 pub use model::{AccountStatus, Grant, Principal, PrincipalKind, Role, Scope, Via, account_id_problem};
-pub use policy::{Access, Entry, POLICY, ScopeRule};
+pub use policy::{Access, Entry, POLICY, ScopeRule, Surface};

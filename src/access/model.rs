@@ -212,6 +212,16 @@ impl AccountStatus {
         self.into()
     }
 
+    /// The zh-CN name, for the console.
+    pub fn label(self) -> &'static str {
+        match self {
+            AccountStatus::Pending => "待启用",
+            AccountStatus::Active => "正常",
+            AccountStatus::Suspended => "已暂停",
+            AccountStatus::Disabled => "已停用",
+        }
+    }
+
     pub fn parse(name: &str) -> Option<AccountStatus> {
         name.parse().ok()
     }

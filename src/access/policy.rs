@@ -41,12 +41,23 @@ pub enum Access {
     },
 }
 
-/// One row of the table: an HTTP method and a route path as in the OpenAPI document.
+/// Whom a route answers: programs (JSON, published in the OpenAPI document) or people in a
+/// browser (the web console's zh-CN pages: a refusal is a page, a missing sign-in a redirect to
+/// the sign-in form, and a form sends its CSRF token as a field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    Api,
+    Console,
+}
+
+/// One row of the table: an HTTP method and a route path as in the OpenAPI document (or, for
+/// the console, as the router declares it).
 #[derive(Debug, Clone, Copy)]
 pub struct Entry {
     pub method: &'static str,
     pub path: &'static str,
     pub access: Access,
+    pub surface: Surface,
 }
 
 const ADMINS: &[Role] = &[PlatformAdmin, RegionalAdmin, AgencyAdmin];
@@ -76,7 +87,21 @@ const fn signed(roles: &'static [Role], scope: ScopeRule) -> Access {
 }
 
 const fn row(method: &'static str, path: &'static str, access: Access) -> Entry {
-    Entry { method, path, access }
+    Entry {
+        method,
+        path,
+        access,
+        surface: Surface::Api,
+    }
+}
+
+const fn page(method: &'static str, path: &'static str, access: Access) -> Entry {
+    Entry {
+        method,
+        path,
+        access,
+        surface: Surface::Console,
+    }
 }
 
 use Access::Public;
@@ -464,6 +489,20 @@ pub const POLICY: &[Entry] = &[
         "/api/v1/corrections/{id}/withdraw",
         signed(&[Operator], Correction),
     ),
+    // the web console (issue 15): zh-CN pages for people; each section of a page shows only
+    // what the caller's roles and scope may read
+    page("GET", "/sign-in", Public("the sign-in form")),
+    page("POST", "/sign-in", Public("password and second factor")),
+    page(
+        "GET",
+        "/assets/{file}",
+        Public("the console's style sheet and script"),
+    ),
+    page("POST", "/sign-out", signed(EVERYONE, Own)),
+    page("GET", "/", signed(EVERYONE, InHandler)),
+    page("GET", "/me", signed(EVERYONE, Own)),
+    page("GET", "/systems", signed(SYSTEM_READERS, InHandler)),
+    page("GET", "/systems/{id}", signed(SYSTEM_READERS, System("id"))),
 ];
 
 /// The row of an operation, by method and route path (`/api/v1/systems/{id}`).

@@ -622,7 +622,9 @@ impl Journey {
         ctx.out.note(&format!(
             "$ ronghe accounts bootstrap --id demo-admin …; ronghe accounts create --id … --role ROLE@SCOPE …
   每人经一次性登记链接设置密码、绑定验证器,再以密码+动态口令登录并创建个人令牌 (POST /api/v1/auth/enrolment, /enrolment/confirm, /auth/sign-in, /me/tokens)
-  演示密码 demo password (all): {DEMO_PASSWORD}"
+  演示密码 demo password (all): {DEMO_PASSWORD}
+  网页控制台 the web console: {}/ — 用下表任一账号登录 sign in as any account below (code: the TOTP secret in an authenticator app, or `oathtool --totp -b SECRET`)",
+            self.console()
         ));
         ctx.out.table(
             &[
@@ -777,12 +779,20 @@ impl Journey {
         }
     }
 
+    /// The web console's address: browsers keep its secure cookies for `localhost` over plain
+    /// HTTP, and passkeys are bound to that host.
+    fn console(&self) -> String {
+        self.base.replace("://127.0.0.1:", "://localhost:")
+    }
+
     /// Where to look next, while the platform keeps serving.
     fn closing(&self) -> String {
         let base = &self.base;
         let token = self.token("demo-admin").unwrap_or_default();
+        let console = self.console();
         format!(
             "\n== 完成 done ==\n平台运行中 the platform is serving at {base} (Ctrl-C 停止 to stop).\n\
+             网页控制台 the web console: {console}/ — 用上表任一演示账号登录 sign in as any demo account above (password {DEMO_PASSWORD})\n\
              每个请求都须登录 every call needs a signed-in person; demo-admin's token (仅供演示 demo only):\n  \
              export RONGHE_TOKEN={token}\n  \
              curl -H \"Authorization: Bearer $RONGHE_TOKEN\" {base}/api/v1/assessments/portfolio\n  \

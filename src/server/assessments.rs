@@ -118,11 +118,20 @@ pub(super) async fn list(
     auth: Authorized,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Vec<Assessment>>, ApiError> {
-    let all = state.store.list_assessments(query.system.as_deref()).await?;
-    // Experts see the assessments they chair or sit on; other roles those of their systems.
+    Ok(Json(visible(&state, &auth, query.system.as_deref()).await?))
+}
+
+/// The assessments the caller sees (of one system, or all): experts those they chair or sit
+/// on; other roles those of their systems. The API's list and the console's overview.
+pub(super) async fn visible(
+    state: &AppState,
+    auth: &Authorized,
+    system: Option<&str>,
+) -> Result<Vec<Assessment>, ApiError> {
+    let all = state.store.list_assessments(system).await?;
     let me = auth.principal.account().unwrap_or_default().to_owned();
     let expert = auth.principal.holds_any(&[crate::access::Role::Expert]);
-    let visible = auth.visible_systems(&state).await?;
+    let visible = auth.visible_systems(state).await?;
     let mut shown = Vec::new();
     for assessment in all {
         let by_scope = visible
@@ -145,7 +154,7 @@ pub(super) async fn list(
             shown.push(assessment);
         }
     }
-    Ok(Json(shown))
+    Ok(shown)
 }
 
 #[utoipa::path(post, path = "/api/v1/assessments", tag = "assessments", request_body = OpenRequest, responses(

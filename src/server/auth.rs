@@ -20,7 +20,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiJson, AppState};
-use crate::access::policy::{self, Access, ScopeRule};
+use crate::access::policy::{self, Access, ScopeRule, Surface};
 use crate::access::{Principal, PrincipalKind, Role, Via};
 use crate::accounts::{AccountError, TotpSetup};
 use crate::systems::System;
@@ -141,39 +141,66 @@ pub(super) async fn authorize(State(state): State<AppState>, mut request: Reques
     let Access::Signed { roles, scope } = entry.access else {
         return crate::store::with_audit_context(context, next.run(request)).await;
     };
+    // The console answers people: a page for a refusal, the sign-in form for a stranger.
+    let console = entry.surface == Surface::Console;
+    let refuse = |err: ApiError| {
+        if console {
+            super::console::refusal(err)
+        } else {
+            err.into_response()
+        }
+    };
     let principal = match resolve(&state, request.headers()).await {
         Ok(Some(principal)) => principal,
+        Ok(None) if console => {
+            let target = request
+                .uri()
+                .path_and_query()
+                .map_or("/", |p| p.as_str())
+                .to_owned();
+            return super::console::to_sign_in(&target);
+        }
         Ok(None) => return unauthenticated(),
-        Err(err) => return err.into_response(),
+        Err(err) => return refuse(err),
     };
     let changes = !matches!(*request.method(), Method::GET | Method::HEAD);
     if let PrincipalKind::Person {
         via: Via::Session { csrf, .. },
         ..
     } = &principal.kind
+        && changes
     {
-        let sent = request
+        let header = request
             .headers()
             .get(CSRF_HEADER)
             .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if changes && !crate::access::secret::same_hash(sent, csrf) {
-            return ApiError::new(
+            .map(str::to_owned);
+        // A console form carries the token as its `csrf_token` field.
+        let (field, rebuilt) = match header {
+            Some(_) => (None, request),
+            None if console => match super::console::csrf_field(request).await {
+                Ok(found) => found,
+                Err(answer) => return answer,
+            },
+            None => (None, request),
+        };
+        request = rebuilt;
+        let sent = header.or(field).unwrap_or_default();
+        if !crate::access::secret::same_hash(&sent, csrf) {
+            return refuse(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "csrf_failed",
-                "a signed-in browser must send its CSRF token (from sign-in) in X-CSRF-Token with every change",
-            )
-            .into_response();
+                "a signed-in browser must send its CSRF token (from sign-in) in X-CSRF-Token, or a console form in its csrf_token field, with every change",
+            ));
         }
     }
     if !principal.holds_any(roles) {
         let names: Vec<&str> = roles.iter().map(|r| r.name()).collect();
-        return ApiError::new(
+        return refuse(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
             format!("this operation needs one of the roles {}", names.join(", ")),
-        )
-        .into_response();
+        ));
     }
     let authorized = Authorized {
         principal: Arc::new(principal),
@@ -185,9 +212,9 @@ pub(super) async fn authorize(State(state): State<AppState>, mut request: Reques
     };
     match in_scope(&state, &authorized, scope, &params).await {
         Ok(true) => {}
-        Ok(false) if changes => return out_of_scope("the target").into_response(),
-        Ok(false) => return ApiError::not_found("not found (or not in your scope)").into_response(),
-        Err(err) => return err.into_response(),
+        Ok(false) if changes => return refuse(out_of_scope("the target")),
+        Ok(false) => return refuse(ApiError::not_found("not found (or not in your scope)")),
+        Err(err) => return refuse(err),
     }
     // The roles and scopes this request may act in, as the route's row allows them.
     let (mut held, mut scopes): (Vec<&str>, Vec<String>) = (Vec::new(), Vec::new());
@@ -323,14 +350,46 @@ async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Option<Princip
 }
 
 fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    cookie_value(headers, SESSION_COOKIE)
+}
+
+/// The value of the cookie `name` the browser sent.
+pub(super) fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| value.to_owned())
+}
+
+/// A `Set-Cookie` value: HTTP only, secure, same site only; `max_age` 0 clears it. The values
+/// are URL-safe base64 secrets, so they need no quoting.
+pub(super) fn cookie(name: &str, value: &str, path: &str, max_age: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path={path}; HttpOnly; Secure; SameSite=Strict; Max-Age={max_age}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("ronghe_invalid=; Max-Age=0"))
+}
+
+/// The cookies of a new session: the session itself, and its CSRF token for the console's
+/// forms (an API client reads the token from the answer's body instead).
+pub(super) fn session_cookies(signed: &crate::accounts::SignedIn) -> Result<[HeaderValue; 2], ApiError> {
+    let max_age = (signed.expires_at - chrono::Utc::now()).num_seconds().max(0);
+    Ok([
+        cookie(SESSION_COOKIE, &signed.session, "/", max_age),
+        cookie(super::console::CSRF_COOKIE, &signed.csrf, "/", max_age),
+    ])
+}
+
+/// The cookies that end a browser's session.
+pub(super) fn signed_out_cookies() -> [HeaderValue; 2] {
+    [
+        cookie(SESSION_COOKIE, "", "/", 0),
+        cookie(super::console::CSRF_COOKIE, "", "/", 0),
+    ]
 }
 
 impl From<AccountError> for ApiError {
@@ -443,22 +502,16 @@ fn session_answer(signed: Result<crate::accounts::SignedIn, AccountError>) -> Re
         }
         Err(err) => return Err(err.into()),
     };
-    let max_age = (signed.expires_at - chrono::Utc::now()).num_seconds().max(0);
-    let cookie = format!(
-        "{SESSION_COOKIE}={}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={max_age}",
-        signed.session
-    );
+    let cookies = session_cookies(&signed)?;
     let body = SignedInBody {
         account: signed.account,
         csrf_token: signed.csrf,
         expires_at: signed.expires_at,
     };
     let mut response = Json(body).into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_str(&cookie)
-            .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error"))?,
-    );
+    for value in cookies {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -600,10 +653,9 @@ pub(super) async fn confirm(
 
 fn signed_out(ended: u64) -> Response {
     let mut response = Json(serde_json::json!({ "sessions_ended": ended })).into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static("ronghe_session=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0"),
-    );
+    for value in signed_out_cookies() {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
     response
 }
 

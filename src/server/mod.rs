@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod bridge;
 mod cases;
+mod console;
 mod corrections;
 mod error;
 mod exchange;
@@ -84,6 +85,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .merge(audit::routes())
         .merge(auth::routes())
         .merge(accounts::routes())
+        .merge(console::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::authorize,

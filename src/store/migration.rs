@@ -35,6 +35,17 @@ impl RunState {
         self.into()
     }
 
+    /// The zh-CN name, for the console.
+    pub fn label(self) -> &'static str {
+        match self {
+            RunState::Running => "进行中",
+            RunState::Stopped => "已停止（超出差错预算）",
+            RunState::Failed => "失败（可续跑）",
+            RunState::Complete => "已完成",
+            RunState::Incomplete => "已完成，对账有差异",
+        }
+    }
+
     pub fn parse(text: &str) -> Option<RunState> {
         text.parse().ok()
     }

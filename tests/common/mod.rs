@@ -2,6 +2,7 @@
 #![allow(dead_code, unreachable_pub)] // each test target uses a different part
 
 pub mod binary;
+pub mod browser;
 pub mod passkey;
 
 use std::collections::HashMap;
@@ -369,6 +370,20 @@ pub const STAFF_PASSWORD: &str = "Test-Password-2026";
 /// one step of skew accepts even when the clock turns a step meanwhile). The token works with any server on the same store
 /// (authenticating a token needs no keys). Also answers the account's TOTP secret.
 pub async fn enrolled(store: &Store, id: &str, grants: &[&str]) -> (String, Vec<u8>) {
+    let secret = enrol(store, id, grants).await;
+    let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap();
+    let code = ronghe::access::secret::totp_code(&secret, id, now + 30).unwrap();
+    let issued = staff_accounts(store)
+        .sign_in_for_token(id, STAFF_PASSWORD, &code, "test", &[], 30)
+        .await
+        .expect("sign in for a token");
+    (issued.secret, secret)
+}
+
+/// A new account `id` holding `grants` (ROLE@SCOPE), enrolled as its person would: password
+/// [`STAFF_PASSWORD`], its authenticator's secret returned, the current TOTP step used up by
+/// the confirmation (so the next sign-in takes the code of 30 seconds later).
+pub async fn enrol(store: &Store, id: &str, grants: &[&str]) -> Vec<u8> {
     let accounts = staff_accounts(store);
     let host = ronghe::access::Principal::host("test", "localhost");
     let grants = grants
@@ -404,16 +419,12 @@ pub async fn enrolled(store: &Store, id: &str, grants: &[&str]) -> (String, Vec<
         .expect("enrol");
     let secret = ronghe::access::secret::totp_secret_from_base32(&setup.secret).expect("base32");
     let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap();
-    let code = |at: u64| ronghe::access::secret::totp_code(&secret, id, at).unwrap();
+    let code = ronghe::access::secret::totp_code(&secret, id, now).unwrap();
     accounts
-        .confirm_enrolment(&link.token, &code(now))
+        .confirm_enrolment(&link.token, &code)
         .await
         .expect("confirm");
-    let issued = accounts
-        .sign_in_for_token(id, STAFF_PASSWORD, &code(now + 30), "test", &[], 30)
-        .await
-        .expect("sign in for a token");
-    (issued.secret, secret)
+    secret
 }
 
 /// A token of a new account `id` holding `grants` (see [`enrolled`]).

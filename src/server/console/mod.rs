@@ -1,0 +1,137 @@
+//! The web console (issue 15): zh-CN pages for the platform's people, rendered on the server
+//! from the handlebars templates in `templates/`, with one style sheet and one small script in
+//! `assets/` (no inline script; the pages work without the script).
+//!
+//! Every page is a row of the one policy table (`Surface::Console`): the authorization layer
+//! (`server/auth.rs`) resolves the caller from the session cookie as for the API, sends a
+//! browser without a session to the sign-in form, answers refusals with a page
+//! ([`refusal`]), and takes a form's CSRF token from its `csrf_token` field. Handlers build a
+//! view (`view.rs`) of plain strings and render it with [`render`]; what a section shows is
+//! filtered to the caller's roles and scope the same way the API filters it.
+
+mod assets;
+mod me;
+mod overview;
+mod session;
+mod systems;
+mod view;
+
+use std::sync::LazyLock;
+
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use handlebars::Handlebars;
+use serde::Serialize;
+
+use super::{ApiError, AppState};
+
+pub(super) use session::{CSRF_COOKIE, csrf_field};
+
+/// The console's routes; each has its row in the policy table.
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(overview::page))
+        .route("/sign-in", get(session::form).post(session::sign_in))
+        .route("/sign-out", axum::routing::post(session::sign_out))
+        .route("/me", get(me::page))
+        .route("/systems", get(systems::list))
+        .route("/systems/{id}", get(systems::show))
+        .route("/assets/{file}", get(assets::serve))
+}
+
+/// The templates, compiled once. Strict mode: a template naming a value the view lacks fails
+/// to render (tested for every page) instead of printing nothing.
+static TEMPLATES: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
+    let mut engine = Handlebars::new();
+    engine.set_strict_mode(true);
+    for (name, text) in [
+        ("layout", include_str!("templates/layout.hbs")),
+        ("sign_in", include_str!("templates/sign_in.hbs")),
+        ("overview", include_str!("templates/overview.hbs")),
+        ("systems", include_str!("templates/systems.hbs")),
+        ("system", include_str!("templates/system.hbs")),
+        ("me", include_str!("templates/me.hbs")),
+        ("error", include_str!("templates/error.hbs")),
+    ] {
+        if let Err(err) = engine.register_template_string(name, text) {
+            panic!("console template {name} does not compile: {err}");
+        }
+    }
+    engine
+});
+
+/// The Content-Security-Policy of every console answer: nothing inline, nothing from elsewhere.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The headers every console answer carries.
+fn protect(headers: &mut HeaderMap) {
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+}
+
+/// A page: `template` rendered with `view`, with the console's headers; never cached, since
+/// every page shows what one person may see.
+pub(super) fn render(status: StatusCode, template: &str, view: &impl Serialize) -> Response {
+    match TEMPLATES.render(template, view) {
+        Ok(html) => {
+            let mut response = (status, html).into_response();
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            protect(headers);
+            response
+        }
+        Err(err) => {
+            tracing::error!(template, error = %err, "console page does not render");
+            let mut response = (StatusCode::INTERNAL_SERVER_ERROR, "内部错误 internal error").into_response();
+            protect(response.headers_mut());
+            response
+        }
+    }
+}
+
+/// A refusal or failure as a page: what happened and what to do next, in Chinese, with the
+/// stable code for support. The authorization layer and every console handler answer this way.
+pub(super) fn refusal(err: ApiError) -> Response {
+    render(err.status, "error", &view::Failure::of(&err))
+}
+
+/// What a console handler returns on failure: any error the API would answer, shown as a page.
+pub(super) struct PageError(ApiError);
+
+impl<E: Into<ApiError>> From<E> for PageError {
+    fn from(err: E) -> PageError {
+        PageError(err.into())
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        refusal(self.0)
+    }
+}
+
+/// Where a browser without a session goes: the sign-in form, then back to `path`.
+pub(super) fn to_sign_in(path_and_query: &str) -> Response {
+    let target = format!(
+        "/sign-in?next={}",
+        url::form_urlencoded::byte_serialize(path_and_query.as_bytes()).collect::<String>()
+    );
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(location) = HeaderValue::from_str(&target) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    protect(response.headers_mut());
+    response
+}

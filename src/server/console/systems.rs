@@ -1,0 +1,324 @@
+//! 系统: the systems the caller's grants cover, with filters, search and pages; and one
+//! system's page (registration, integration mode, assessments, open quality items with their
+//! reasons, the latest migration run).
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use ronghe_assessment::IntegrationMode;
+use serde::{Deserialize, Serialize};
+
+use super::super::{ApiError, AppState, Authorized};
+use super::view::{self, Chrome};
+use super::{PageError, render};
+use crate::store::QualityStatus;
+use crate::systems::SystemStatus;
+
+/// Rows per page of the list.
+const PAGE_ROWS: usize = 50;
+/// Open quality items shown on a system's page (the queue has them all).
+const QUALITY_SHOWN: i64 = 20;
+
+#[derive(Deserialize)]
+pub(super) struct ListQuery {
+    status: Option<String>,
+    /// An integration mode's name, or `none` for systems without a verdict.
+    mode: Option<String>,
+    /// Words to find in the id, name or department.
+    q: Option<String>,
+    page: Option<usize>,
+}
+
+#[derive(Serialize)]
+struct ListView {
+    chrome: Chrome,
+    q: String,
+    statuses: Vec<Choice>,
+    modes: Vec<Choice>,
+    rows: Vec<Row>,
+    total: usize,
+    page: usize,
+    pages: usize,
+    previous: Option<String>,
+    next: Option<String>,
+}
+
+/// An option of a filter's select.
+#[derive(Serialize)]
+struct Choice {
+    value: String,
+    label: String,
+    selected: bool,
+}
+
+#[derive(Serialize)]
+struct Row {
+    id: String,
+    name: String,
+    department: String,
+    region_code: String,
+    protocol: String,
+    status: String,
+    mode: String,
+}
+
+/// A filter's value: empty means "any".
+fn chosen(value: Option<&str>) -> &str {
+    value.map_or("", str::trim)
+}
+
+fn bad_filter(field: &str, value: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_query",
+        format!("筛选条件 {field} 的取值 {value:?} 无效，请从下拉列表中选择。unknown {field} {value:?}"),
+    )
+    .with_field(field)
+}
+
+pub(super) async fn list(
+    State(state): State<AppState>,
+    auth: Authorized,
+    headers: HeaderMap,
+    Query(query): Query<ListQuery>,
+) -> Result<Response, PageError> {
+    let status = match chosen(query.status.as_deref()) {
+        "" => None,
+        name => Some(SystemStatus::parse(name).ok_or_else(|| bad_filter("status", name))?),
+    };
+    let mode = match chosen(query.mode.as_deref()) {
+        "" => None,
+        "none" => Some(None),
+        name => Some(Some(
+            IntegrationMode::parse(name).ok_or_else(|| bad_filter("mode", name))?,
+        )),
+    };
+    let words = chosen(query.q.as_deref()).to_owned();
+    let visible = auth.visible_systems(&state).await?;
+    let rows: Vec<Row> = state
+        .store
+        .portfolio()
+        .await?
+        .systems
+        .into_iter()
+        .filter(|e| visible.as_ref().is_none_or(|ids| ids.contains(&e.system_id)))
+        .filter(|e| status.is_none_or(|s| e.status == s))
+        .filter(|e| mode.is_none_or(|m| e.mode == m))
+        .filter(|e| {
+            words.is_empty()
+                || [&e.system_id, &e.name, &e.department]
+                    .iter()
+                    .any(|field| field.contains(words.as_str()))
+        })
+        .map(|e| Row {
+            mode: e.mode_label.unwrap_or_else(|| "未评估".to_owned()),
+            status: e.status.label().to_owned(),
+            id: e.system_id,
+            name: e.name,
+            department: e.department,
+            region_code: String::new(),
+            protocol: String::new(),
+        })
+        .collect();
+    let rows = with_registration(&state, rows).await?;
+    let total = rows.len();
+    let pages = total.div_ceil(PAGE_ROWS).max(1);
+    let page = query.page.unwrap_or(1).clamp(1, pages);
+    let link = |page: usize| {
+        let mut url = url::form_urlencoded::Serializer::new(String::new());
+        for (name, value) in [
+            ("status", chosen(query.status.as_deref())),
+            ("mode", chosen(query.mode.as_deref())),
+            ("q", words.as_str()),
+        ] {
+            if !value.is_empty() {
+                url.append_pair(name, value);
+            }
+        }
+        url.append_pair("page", &page.to_string());
+        format!("/systems?{}", url.finish())
+    };
+    let view = ListView {
+        chrome: Chrome::new(&auth, &headers, "/systems", "系统"),
+        statuses: SystemStatus::ALL
+            .iter()
+            .map(|s| Choice {
+                value: s.name().to_owned(),
+                label: s.label().to_owned(),
+                selected: status == Some(*s),
+            })
+            .collect(),
+        modes: IntegrationMode::ALL
+            .iter()
+            .map(|m| Choice {
+                value: m.name().to_owned(),
+                label: m.label().to_owned(),
+                selected: mode == Some(Some(*m)),
+            })
+            .chain(std::iter::once(Choice {
+                value: "none".to_owned(),
+                label: "未评估".to_owned(),
+                selected: mode == Some(None),
+            }))
+            .collect(),
+        previous: (page > 1).then(|| link(page - 1)),
+        next: (page < pages).then(|| link(page + 1)),
+        rows: rows
+            .into_iter()
+            .skip((page - 1) * PAGE_ROWS)
+            .take(PAGE_ROWS)
+            .collect(),
+        q: words,
+        total,
+        page,
+        pages,
+    };
+    Ok(render(StatusCode::OK, "systems", &view))
+}
+
+/// Fills each row's region and protocol from the registrations.
+async fn with_registration(state: &AppState, mut rows: Vec<Row>) -> Result<Vec<Row>, PageError> {
+    let systems = state.store.list_systems(None).await?;
+    for row in &mut rows {
+        if let Some(system) = systems.iter().find(|s| s.id == row.id) {
+            row.region_code = system.region_code.clone();
+            row.protocol = system.protocol.to_string();
+        }
+    }
+    Ok(rows)
+}
+
+#[derive(Serialize)]
+struct SystemView {
+    chrome: Chrome,
+    id: String,
+    name: String,
+    department: String,
+    region_code: String,
+    protocol: String,
+    endpoint: String,
+    credentials_ref: String,
+    secret: bool,
+    status: String,
+    registered_at: String,
+    updated_at: String,
+    mode: String,
+    confidence: String,
+    assessments: Vec<AssessmentLine>,
+    quality: Option<Vec<QualityLine>>,
+    migration: Option<MigrationLine>,
+}
+
+#[derive(Serialize)]
+struct AssessmentLine {
+    id: String,
+    state: String,
+    round: i64,
+    opened_at: String,
+}
+
+#[derive(Serialize)]
+struct QualityLine {
+    id: i64,
+    case_no: String,
+    received_at: String,
+    reasons: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct MigrationLine {
+    id: String,
+    state: String,
+    rows_read: i64,
+    rows_written: i64,
+    rows_rejected: i64,
+    source_rows: String,
+    started_at: String,
+    finished_at: String,
+}
+
+pub(super) async fn show(
+    State(state): State<AppState>,
+    auth: Authorized,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let system = state.store.get_system(&id).await?;
+    let entry = state
+        .store
+        .portfolio()
+        .await?
+        .systems
+        .into_iter()
+        .find(|e| e.system_id == id);
+    let assessments = match view::as_route(&auth, "GET", "/api/v1/assessments") {
+        Some(panel) => super::super::assessments::visible(&state, &panel, Some(&id))
+            .await?
+            .into_iter()
+            .map(|a| AssessmentLine {
+                state: a.state.label().to_owned(),
+                round: a.round,
+                opened_at: view::beijing(&a.opened_at),
+                id: a.id,
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let quality = match view::as_route(&auth, "GET", "/api/v1/quality") {
+        Some(_) => Some(
+            state
+                .store
+                .list_quality_items(Some(&id), Some(QualityStatus::Open), QUALITY_SHOWN)
+                .await?
+                .into_iter()
+                .map(|q| QualityLine {
+                    id: q.id,
+                    case_no: q.case_no.unwrap_or_else(|| "—".to_owned()),
+                    received_at: view::beijing(&q.received_at),
+                    reasons: q
+                        .reasons
+                        .into_iter()
+                        .map(|r| match r.field {
+                            Some(field) => format!("{}：{}", field, r.message),
+                            None => r.message,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        ),
+        None => None,
+    };
+    let migration = state.store.latest_migration(&id).await?.map(|run| MigrationLine {
+        state: run.state.label().to_owned(),
+        rows_read: run.rows_read,
+        rows_written: run.rows_written,
+        rows_rejected: run.rows_rejected,
+        source_rows: run.source_rows.map_or_else(|| "—".to_owned(), |n| n.to_string()),
+        started_at: view::beijing(&run.started_at),
+        finished_at: view::beijing_or_dash(run.finished_at.as_ref()),
+        id: run.id,
+    });
+    let view = SystemView {
+        chrome: Chrome::new(&auth, &headers, "/systems", &system.name),
+        mode: entry
+            .as_ref()
+            .and_then(|e| e.mode_label.clone())
+            .unwrap_or_else(|| "未评估".to_owned()),
+        confidence: entry.and_then(|e| e.confidence).unwrap_or_else(|| "—".to_owned()),
+        status: system.status.label().to_owned(),
+        registered_at: view::beijing(&system.created_at),
+        updated_at: view::beijing(&system.updated_at),
+        protocol: system.protocol.to_string(),
+        credentials_ref: system.credentials_ref.unwrap_or_else(|| "—".to_owned()),
+        secret: system.secret,
+        id: system.id,
+        name: system.name,
+        department: system.department,
+        region_code: system.region_code,
+        endpoint: system.endpoint,
+        assessments,
+        quality,
+        migration,
+    };
+    Ok(render(StatusCode::OK, "system", &view))
+}

@@ -1,0 +1,136 @@
+//! What the templates see: plain strings and numbers, formatted here (Beijing time, zh-CN
+//! labels), so the templates hold no logic beyond `if` and `each`.
+
+use axum::http::{HeaderMap, StatusCode};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::super::{ApiError, Authorized};
+use crate::access::{Access, Principal, policy};
+
+/// A time as people here read it: Beijing time, `2026-12-06 17:03`.
+pub(super) fn beijing(at: &DateTime<Utc>) -> String {
+    crate::calendar::beijing_time(at)
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+/// An optional time, or a dash.
+pub(super) fn beijing_or_dash(at: Option<&DateTime<Utc>>) -> String {
+    at.map_or_else(|| "—".to_owned(), beijing)
+}
+
+/// The frame of every signed-in page: who is signed in, the navigation their roles open, and
+/// the CSRF token for the forms on the page (sign-out included).
+#[derive(Serialize)]
+pub(super) struct Chrome {
+    pub title: String,
+    pub account: String,
+    pub roles: String,
+    pub csrf_token: String,
+    pub nav: Vec<NavItem>,
+}
+
+#[derive(Serialize)]
+pub(super) struct NavItem {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub current: bool,
+}
+
+/// The console's sections, each shown to whoever may open its page (by the policy table).
+const SECTIONS: &[(&str, &str)] = &[("/", "总览"), ("/systems", "系统"), ("/me", "我的账号")];
+
+/// Whether `principal` may open the page `path` (its policy row's roles).
+pub(super) fn may_open(principal: &Principal, method: &str, path: &str) -> bool {
+    match policy::lookup(method, path).map(|e| e.access) {
+        Some(Access::Public(_)) => true,
+        Some(Access::Signed { roles, .. }) => principal.holds_any(roles),
+        None => false,
+    }
+}
+
+impl Chrome {
+    pub(super) fn new(auth: &Authorized, headers: &HeaderMap, current: &str, title: &str) -> Chrome {
+        let principal = &auth.principal;
+        let mut roles: Vec<String> = principal
+            .grants
+            .iter()
+            .map(|g| format!("{}（{}）", g.role.label(), g.scope))
+            .collect();
+        roles.dedup();
+        Chrome {
+            title: title.to_owned(),
+            account: principal.account().unwrap_or(&principal.actor).to_owned(),
+            roles: roles.join("、"),
+            csrf_token: super::session::csrf_of(headers),
+            nav: SECTIONS
+                .iter()
+                .filter(|(href, _)| may_open(principal, "GET", href))
+                .map(|(href, label)| NavItem {
+                    href,
+                    label,
+                    current: *href == current,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The caller as seen by another route's row: the same principal with that row's roles, so
+/// that a section of a page is filtered exactly as the API route showing the same data is.
+/// `None` when the caller holds none of them (the section is not shown).
+pub(super) fn as_route(auth: &Authorized, method: &str, path: &str) -> Option<Authorized> {
+    match policy::lookup(method, path)?.access {
+        Access::Signed { roles, .. } if auth.principal.holds_any(roles) => Some(Authorized {
+            principal: auth.principal.clone(),
+            roles,
+        }),
+        _ => None,
+    }
+}
+
+/// The sign-in form.
+#[derive(Serialize)]
+pub(super) struct SignInView {
+    pub account: String,
+    pub next: String,
+    pub csrf_token: String,
+    pub problem: Option<String>,
+}
+
+/// An error page: what happened, in Chinese and English, and what to do next.
+#[derive(Serialize)]
+pub(super) struct Failure {
+    pub status: u16,
+    pub title: &'static str,
+    pub code: &'static str,
+    pub message: String,
+    pub hint: &'static str,
+}
+
+impl Failure {
+    pub(super) fn of(err: &ApiError) -> Failure {
+        let (title, hint) = match err.status {
+            StatusCode::NOT_FOUND => ("未找到", "它不存在，或不在您的权限范围内。请从导航重新进入。"),
+            StatusCode::FORBIDDEN => (
+                "无权访问",
+                "您的岗位角色或管辖范围不含此项。如需办理，请联系本级管理员授权。",
+            ),
+            StatusCode::UNAUTHORIZED => ("请先登录", "请登录后再试。"),
+            StatusCode::TOO_MANY_REQUESTS => ("请求过于频繁", "请稍后再试。"),
+            status if status.is_client_error() => ("请求有误", "请返回上一页，修改后再提交。"),
+            _ => (
+                "服务暂时不可用",
+                "请稍后重试；如仍失败，请把错误代码告诉运维人员。",
+            ),
+        };
+        Failure {
+            status: err.status.as_u16(),
+            title,
+            code: err.code,
+            message: err.message.clone(),
+            hint,
+        }
+    }
+}

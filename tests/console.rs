@@ -1,0 +1,309 @@
+//! The web console (issue 15) in a real headless Chromium against a real `ronghe serve`:
+//! signing in with password and TOTP, what each person sees by role and scope, and the
+//! refusals (no session, no CSRF token, another city's system). Every page visited passes
+//! `Browser::check` (no console errors, no failed requests, labels and contrast) and leaves a
+//! screenshot in `target/tmp/console-screenshots/`. Also, without a browser, the HTTP edges of
+//! the console: the form tokens and the security headers.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::binary::{Sandbox, Server};
+use common::browser::Browser;
+use ronghe::store::Store;
+
+/// A platform with two cities' systems and the accounts of the tests, served by the binary.
+struct Platform {
+    _sandbox: Sandbox,
+    server: Server,
+    /// The console's address as people open it (`localhost`, a secure context).
+    base: String,
+    secrets: std::collections::HashMap<String, Vec<u8>>,
+}
+
+const GY_SYSTEM: &str = "gy-scjg";
+const ZY_SYSTEM: &str = "zy-gtzy";
+
+impl Platform {
+    async fn new(accounts: &[(&str, &[&str])]) -> Platform {
+        let sandbox = Sandbox::new();
+        let store = Store::open(&sandbox.database(), &Default::default())
+            .await
+            .expect("open the store");
+        let guiyang = common::system(GY_SYSTEM);
+        let mut zunyi = common::new_system(ZY_SYSTEM);
+        zunyi.name = "自然资源审批系统".to_owned();
+        zunyi.department = "遵义市自然资源局".to_owned();
+        zunyi.region_code = "520300".to_owned();
+        let zunyi = zunyi.validate(chrono::Utc::now()).expect("a valid system");
+        for system in [&guiyang, &zunyi] {
+            store.insert_system(system, "test").await.expect("register");
+        }
+        let mut secrets = std::collections::HashMap::new();
+        for (id, grants) in accounts {
+            secrets.insert((*id).to_owned(), common::enrol(&store, id, grants).await);
+        }
+        store.close().await;
+        let key = sandbox.write("staff.key", common::key_secret("staff"));
+        let config = sandbox.write(
+            "ronghe.toml",
+            format!(
+                "[bridge]\nactive_key = \"staff\"\n[[bridge.keys]]\nid = \"staff\"\nsecret = \"file:{key}\"\n"
+            ),
+        );
+        let server = Server::start(&sandbox.database(), &PathBuf::from(config));
+        let base = server.base.replace("127.0.0.1", "localhost");
+        Platform {
+            _sandbox: sandbox,
+            server,
+            base,
+            secrets,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The code the account's authenticator shows 30 seconds from now (the current step was
+    /// used up by the enrolment; one step of skew accepts the next).
+    fn code(&self, account: &str) -> String {
+        let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap();
+        ronghe::access::secret::totp_code(&self.secrets[account], account, now + 30).unwrap()
+    }
+
+    /// Signs `account` in through the form the browser is on.
+    async fn sign_in(&self, browser: &Browser, account: &str) {
+        browser.fill("account", account).await;
+        browser.fill("password", common::STAFF_PASSWORD).await;
+        browser.fill("code", &self.code(account)).await;
+        browser.click("#sign-in button[type=submit]").await;
+    }
+}
+
+#[tokio::test]
+async fn a_regional_administrator_signs_in_and_sees_only_their_city() {
+    let p = Platform::new(&[("gy-admin", &["regional_admin@region:520100"])]).await;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    // No session: the page sends the browser to the sign-in form, and back afterwards.
+    browser.goto(&p.url("/systems")).await;
+    assert_eq!(browser.path().await, "/sign-in?next=%2Fsystems");
+    browser.check("sign-in").await;
+    // A wrong code: the form again, with the reason, and no session.
+    browser.fill("account", "gy-admin").await;
+    browser.fill("password", common::STAFF_PASSWORD).await;
+    browser.fill("code", "000000").await;
+    browser.click("#sign-in button[type=submit]").await;
+    let text = browser.text().await;
+    assert!(text.contains("账号、密码或动态口令不正确"), "{text}");
+    browser.check_answered("sign-in-refused", 401).await;
+    // Both factors: signed in, on the page asked for.
+    p.sign_in(&browser, "gy-admin").await;
+    assert_eq!(browser.path().await, "/systems", "{}", browser.text().await);
+    let text = browser.text().await;
+    assert!(
+        text.contains(GY_SYSTEM) && text.contains("市场监管许可系统"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(ZY_SYSTEM),
+        "another city's system is listed: {text}"
+    );
+    assert!(text.contains("共 1 个系统"), "{text}");
+    browser.check("systems").await;
+    // Filters and search narrow the list; an empty result says what to do next.
+    browser.goto(&p.url("/systems?status=live")).await;
+    let text = browser.text().await;
+    assert!(text.contains("没有符合条件的系统"), "{text}");
+    browser.check("systems-empty").await;
+    browser.goto(&p.url("/systems?q=%E5%B8%82%E5%9C%BA")).await;
+    assert!(browser.text().await.contains(GY_SYSTEM));
+    // A system's page; another city's is "not found" (its existence is not told).
+    browser.goto(&p.url(&format!("/systems/{GY_SYSTEM}"))).await;
+    let text = browser.text().await;
+    assert!(
+        text.contains("贵阳市市场监督管理局") && text.contains("未评估"),
+        "{text}"
+    );
+    browser.check("system").await;
+    browser.goto(&p.url(&format!("/systems/{ZY_SYSTEM}"))).await;
+    let text = browser.text().await;
+    assert!(
+        text.contains("未找到") && !text.contains("遵义市自然资源局"),
+        "{text}"
+    );
+    browser.check_answered("system-out-of-scope", 404).await;
+    // The overview counts this city's systems only.
+    browser.goto(&p.url("/")).await;
+    let text = browser.text().await;
+    assert!(text.contains("系统（共 1 个）"), "{text}");
+    browser.check("overview").await;
+    browser.goto(&p.url("/me")).await;
+    let text = browser.text().await;
+    assert!(text.contains("gy-admin") && text.contains("区域管理员"), "{text}");
+    assert!(
+        !text.contains("13800000000"),
+        "the mobile number is shown unmasked: {text}"
+    );
+    browser.check("me").await;
+    // Signing out ends the session: the pages ask for a sign-in again.
+    browser.click("header form button").await;
+    assert!(browser.path().await.starts_with("/sign-in"));
+    browser.goto(&p.url("/")).await;
+    assert!(browser.path().await.starts_with("/sign-in"), "still signed in");
+    browser.close().await;
+    p.server.stop();
+}
+
+#[tokio::test]
+async fn an_expert_sees_no_systems_section_and_is_refused_the_systems_page() {
+    let p = Platform::new(&[("expert-a", &["expert@province"])]).await;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    browser.goto(&p.url("/sign-in")).await;
+    p.sign_in(&browser, "expert-a").await;
+    assert_eq!(browser.path().await, "/");
+    let text = browser.text().await;
+    assert!(
+        !text.contains("系统（共"),
+        "an expert sees the systems section: {text}"
+    );
+    assert!(!text.contains("数据共享交换"), "{text}");
+    let nav = browser
+        .run("return [...document.querySelectorAll('header nav a')].map(a => a.textContent);")
+        .await;
+    assert_eq!(nav, serde_json::json!(["总览", "我的账号"]));
+    browser.check("overview-expert").await;
+    browser.goto(&p.url("/systems")).await;
+    let text = browser.text().await;
+    assert!(text.contains("无权访问"), "{text}");
+    browser.check_answered("systems-refused", 403).await;
+    browser.close().await;
+    p.server.stop();
+}
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// A form body, as a browser encodes it.
+fn form(pairs: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+/// The HTTP edges a browser does not show: a form without its token is refused and changes
+/// nothing, and every console answer carries the security headers.
+#[tokio::test]
+async fn console_forms_need_their_tokens_and_pages_carry_a_strict_csp() {
+    let p = Platform::new(&[("operator-1", &["operator@province"])]).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = client.get(p.url("/sign-in")).send().await.unwrap();
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
+    let cookie = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .find(|c| c.starts_with("ronghe_sign_in="))
+        .expect("the form's cookie");
+    let token = cookie.trim_start_matches("ronghe_sign_in=").to_owned();
+    let sign_in = |token: &str, cookie: Option<&str>| {
+        let mut request = client
+            .post(p.url("/sign-in"))
+            .header("content-type", FORM)
+            .body(form(&[
+                ("account", "operator-1"),
+                ("password", common::STAFF_PASSWORD),
+                ("code", &p.code("operator-1")),
+                ("csrf_token", token),
+            ]));
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        request.send()
+    };
+    // Another site's form (no cookie, or a token that does not match it): refused, no session.
+    let forged = sign_in("forged", Some(&cookie)).await.unwrap();
+    assert_eq!(forged.status(), 403);
+    assert!(
+        forged
+            .headers()
+            .get("set-cookie")
+            .is_none_or(|c| !c.to_str().unwrap().starts_with("ronghe_session="))
+    );
+    assert_eq!(sign_in(&token, None).await.unwrap().status(), 403);
+    // The real form signs in.
+    let signed = sign_in(&token, Some(&cookie)).await.unwrap();
+    assert_eq!(signed.status(), 303);
+    let cookies: Vec<String> = signed
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .filter(|c| c.starts_with("ronghe_session=") || c.starts_with("ronghe_csrf="))
+        .collect();
+    assert_eq!(cookies.len(), 2, "{cookies:?}");
+    let jar = cookies.join("; ");
+    // Sign-out without the session's CSRF token: refused with a page, the session lives on.
+    let refused = client
+        .post(p.url("/sign-out"))
+        .header("cookie", &jar)
+        .header("content-type", FORM)
+        .body(form(&[("csrf_token", "wrong")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    assert!(
+        refused.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let me = client
+        .get(p.url("/me"))
+        .header("cookie", &jar)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200, "the session ended without its token");
+    assert_eq!(me.headers()["cache-control"], "no-store");
+    // With it: signed out.
+    let csrf = jar
+        .split("; ")
+        .find_map(|c| c.strip_prefix("ronghe_csrf="))
+        .unwrap()
+        .to_owned();
+    let out = client
+        .post(p.url("/sign-out"))
+        .header("cookie", &jar)
+        .header("content-type", FORM)
+        .body(form(&[("csrf_token", csrf.as_str())]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 303);
+    let after = client
+        .get(p.url("/me"))
+        .header("cookie", &jar)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 303, "the session outlived sign-out");
+    p.server.stop();
+}
