@@ -7,80 +7,8 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-use common::binary::{Sandbox, Server};
 use common::browser::Browser;
-use ronghe::store::Store;
-
-/// A platform with two cities' systems and the accounts of the tests, served by the binary.
-struct Platform {
-    _sandbox: Sandbox,
-    server: Server,
-    /// The console's address as people open it (`localhost`, a secure context).
-    base: String,
-    secrets: std::collections::HashMap<String, Vec<u8>>,
-}
-
-const GY_SYSTEM: &str = "gy-scjg";
-const ZY_SYSTEM: &str = "zy-gtzy";
-
-impl Platform {
-    async fn new(accounts: &[(&str, &[&str])]) -> Platform {
-        let sandbox = Sandbox::new();
-        let store = Store::open(&sandbox.database(), &Default::default())
-            .await
-            .expect("open the store");
-        let guiyang = common::system(GY_SYSTEM);
-        let mut zunyi = common::new_system(ZY_SYSTEM);
-        zunyi.name = "自然资源审批系统".to_owned();
-        zunyi.department = "遵义市自然资源局".to_owned();
-        zunyi.region_code = "520300".to_owned();
-        let zunyi = zunyi.validate(chrono::Utc::now()).expect("a valid system");
-        for system in [&guiyang, &zunyi] {
-            store.insert_system(system, "test").await.expect("register");
-        }
-        let mut secrets = std::collections::HashMap::new();
-        for (id, grants) in accounts {
-            secrets.insert((*id).to_owned(), common::enrol(&store, id, grants).await);
-        }
-        store.close().await;
-        let key = sandbox.write("staff.key", common::key_secret("staff"));
-        let config = sandbox.write(
-            "ronghe.toml",
-            format!(
-                "[bridge]\nactive_key = \"staff\"\n[[bridge.keys]]\nid = \"staff\"\nsecret = \"file:{key}\"\n"
-            ),
-        );
-        let server = Server::start(&sandbox.database(), &PathBuf::from(config));
-        let base = server.base.replace("127.0.0.1", "localhost");
-        Platform {
-            _sandbox: sandbox,
-            server,
-            base,
-            secrets,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    /// The code the account's authenticator shows 30 seconds from now (the current step was
-    /// used up by the enrolment; one step of skew accepts the next).
-    fn code(&self, account: &str) -> String {
-        let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap();
-        ronghe::access::secret::totp_code(&self.secrets[account], account, now + 30).unwrap()
-    }
-
-    /// Signs `account` in through the form the browser is on.
-    async fn sign_in(&self, browser: &Browser, account: &str) {
-        browser.fill("account", account).await;
-        browser.fill("password", common::STAFF_PASSWORD).await;
-        browser.fill("code", &self.code(account)).await;
-        browser.click("#sign-in button[type=submit]").await;
-    }
-}
+use common::console::{GY_SYSTEM, Platform, ZY_SYSTEM};
 
 #[tokio::test]
 async fn a_regional_administrator_signs_in_and_sees_only_their_city() {

@@ -3,6 +3,7 @@
 
 pub mod binary;
 pub mod browser;
+pub mod console;
 pub mod passkey;
 
 use std::collections::HashMap;

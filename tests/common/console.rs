@@ -1,0 +1,86 @@
+//! A platform for the console's browser tests: two cities' systems, the tests' accounts
+//! enrolled, served by the `ronghe serve` binary and opened at `localhost`.
+
+use std::path::PathBuf;
+
+use ronghe::store::Store;
+
+use super::binary::{Sandbox, Server};
+use super::browser::Browser;
+
+/// A platform with two cities' systems and the accounts of the tests, served by the binary.
+pub struct Platform {
+    pub sandbox: Sandbox,
+    pub server: Server,
+    /// The console's address as people open it (`localhost`, a secure context).
+    pub base: String,
+    secrets: std::collections::HashMap<String, Vec<u8>>,
+}
+
+pub const GY_SYSTEM: &str = "gy-scjg";
+pub const ZY_SYSTEM: &str = "zy-gtzy";
+
+impl Platform {
+    pub async fn new(accounts: &[(&str, &[&str])]) -> Platform {
+        let sandbox = Sandbox::new();
+        let store = Store::open(&sandbox.database(), &Default::default())
+            .await
+            .expect("open the store");
+        let guiyang = super::system(GY_SYSTEM);
+        let mut zunyi = super::new_system(ZY_SYSTEM);
+        zunyi.name = "自然资源审批系统".to_owned();
+        zunyi.department = "遵义市自然资源局".to_owned();
+        zunyi.region_code = "520300".to_owned();
+        let zunyi = zunyi.validate(chrono::Utc::now()).expect("a valid system");
+        for system in [&guiyang, &zunyi] {
+            store.insert_system(system, "test").await.expect("register");
+        }
+        let mut secrets = std::collections::HashMap::new();
+        for (id, grants) in accounts {
+            secrets.insert((*id).to_owned(), super::enrol(&store, id, grants).await);
+        }
+        store.close().await;
+        let key = sandbox.write("staff.key", super::key_secret("staff"));
+        let config = sandbox.write(
+            "ronghe.toml",
+            format!(
+                "[bridge]\nactive_key = \"staff\"\n[[bridge.keys]]\nid = \"staff\"\nsecret = \"file:{key}\"\n"
+            ),
+        );
+        let server = Server::start(&sandbox.database(), &PathBuf::from(config));
+        let base = server.base.replace("127.0.0.1", "localhost");
+        Platform {
+            sandbox,
+            server,
+            base,
+            secrets,
+        }
+    }
+
+    /// The platform's store, for a test to set up or inspect what the pages show (SQLite in
+    /// WAL mode: the server keeps serving meanwhile).
+    pub async fn store(&self) -> Store {
+        Store::open(&self.sandbox.database(), &Default::default())
+            .await
+            .expect("open the store")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The code the account's authenticator shows 30 seconds from now (the current step was
+    /// used up by the enrolment; one step of skew accepts the next).
+    pub fn code(&self, account: &str) -> String {
+        let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap();
+        ronghe::access::secret::totp_code(&self.secrets[account], account, now + 30).unwrap()
+    }
+
+    /// Signs `account` in through the form the browser is on.
+    pub async fn sign_in(&self, browser: &Browser, account: &str) {
+        browser.fill("account", account).await;
+        browser.fill("password", super::STAFF_PASSWORD).await;
+        browser.fill("code", &self.code(account)).await;
+        browser.click("#sign-in button[type=submit]").await;
+    }
+}
