@@ -104,7 +104,7 @@ async fn an_expert_sees_no_systems_section_and_is_refused_the_systems_page() {
     let nav = browser
         .run("return [...document.querySelectorAll('header nav a')].map(a => a.textContent);")
         .await;
-    assert_eq!(nav, serde_json::json!(["总览", "我的账号"]));
+    assert_eq!(nav, serde_json::json!(["总览", "评估", "我的账号"]));
     browser.check("overview-expert").await;
     browser.goto(&p.url("/systems")).await;
     let text = browser.text().await;
@@ -233,5 +233,202 @@ async fn console_forms_need_their_tokens_and_pages_carry_a_strict_csp() {
         .await
         .unwrap();
     assert_eq!(after.status(), 303, "the session outlived sign-out");
+    p.server.stop();
+}
+
+/// The expert's workspace (Art. 25) in the browser: an expert declares, scores (sealed: no
+/// other expert's scores or reasons on the page), the chair closes the round and gives the
+/// verdict, and the report page shows the mode the store recorded.
+#[tokio::test]
+async fn experts_declare_and_score_sealed_and_the_chair_gives_the_verdict() {
+    use ronghe::assessments::{Command, NewExpert};
+    use ronghe_assessment::rubric::{DEFAULT_RUBRIC, Rubric};
+    let p = Platform::new(&[
+        ("chair-a", &["expert@province"]),
+        ("expert-a", &["expert@province"]),
+        ("expert-b", &["expert@province"]),
+        ("expert-c", &["expert@province"]),
+        ("expert-d", &["expert@province"]),
+    ])
+    .await;
+    let store = p.store().await;
+    let rubric = Rubric::builtin();
+    store
+        .register_rubric(&rubric, DEFAULT_RUBRIC, "test")
+        .await
+        .unwrap();
+    let id = store
+        .open_assessment(GY_SYSTEM, ("ronghe-default", 1), "chair-a", "test")
+        .await
+        .unwrap()
+        .assessment
+        .id;
+    // Four members; expert d never submits, so the chair closes the round once three have.
+    for expert in ["expert-a", "expert-b", "expert-c", "expert-d"] {
+        let new = NewExpert {
+            id: expert.to_owned(),
+            name: format!("{expert} 专家"),
+            department: "省大数据局".to_owned(),
+        };
+        store
+            .act_on_assessment(&id, "chair-a", Command::AddExpert(new))
+            .await
+            .unwrap();
+    }
+    // Expert b declares and scores through the store (as the API would), with a reason no
+    // other expert may read before the round closes.
+    let criteria: Vec<String> = rubric.spec.criteria.iter().map(|c| c.id.clone()).collect();
+    let submit = |expert: &'static str, reason: &'static str| {
+        let store = store.clone();
+        let id = id.clone();
+        let criteria = criteria.clone();
+        async move {
+            store
+                .act_on_assessment(
+                    &id,
+                    expert,
+                    Command::Declare {
+                        expert: expert.to_owned(),
+                        conflicts: Vec::new(),
+                    },
+                )
+                .await
+                .unwrap();
+            let mut sheet = ronghe_assessment::panel::Sheet::default();
+            for c in &criteria {
+                sheet.scores.insert(c.clone(), Some(2));
+                sheet.reasons.insert(c.clone(), reason.to_owned());
+            }
+            store
+                .act_on_assessment(
+                    &id,
+                    expert,
+                    Command::Submit {
+                        expert: expert.to_owned(),
+                        sheet,
+                    },
+                )
+                .await
+                .unwrap();
+        }
+    };
+    submit("expert-b", "乙专家的密封理由").await;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    browser.goto(&p.url("/sign-in")).await;
+    p.sign_in(&browser, "expert-a").await;
+    // The overview says what waits for this expert.
+    let text = browser.text().await;
+    assert!(
+        text.contains("待我办理") && text.contains("第 1 轮评分"),
+        "{text}"
+    );
+    browser.click(&format!("a[href='/assessments/{id}']")).await;
+    let text = browser.text().await;
+    assert!(
+        text.contains("声明利益冲突") && !text.contains("第 1 轮评分表"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("乙专家的密封理由"),
+        "another expert's reason is shown: {text}"
+    );
+    browser.check("assessment-declare").await;
+    // Neither a tie nor "none": refused, the field named, nothing recorded.
+    browser.click("form[action$='/conflicts'] button").await;
+    let text = browser.text().await;
+    assert!(text.contains("ties：请逐行填写"), "{text}");
+    browser.check_answered("assessment-declare-refused", 422).await;
+    let view = store.assessment(&id).await.unwrap();
+    let me = view.experts.iter().find(|e| e.id == "expert-a").unwrap();
+    assert!(me.conflicts.is_none(), "a refused declaration was recorded");
+    browser
+        .client
+        .find(fantoccini::Locator::Id("none"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser.click("form[action$='/conflicts'] button").await;
+    let text = browser.text().await;
+    assert!(text.contains("第 1 轮评分表"), "{text}");
+    browser.check("assessment-sheet").await;
+    // A sheet with one criterion left out: refused with that criterion named, the other
+    // answers kept; then the whole sheet.
+    for c in &criteria[1..] {
+        browser
+            .client
+            .find(fantoccini::Locator::Id(&format!("score-{c}-3")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+    browser
+        .fill(&format!("reason-{}", criteria[1]), "甲专家的理由")
+        .await;
+    browser.click("#sheet button[type=submit]").await;
+    let text = browser.text().await;
+    assert!(
+        text.contains(&criteria[0]),
+        "the missing criterion is not named: {text}"
+    );
+    browser.check_answered("assessment-sheet-refused", 422).await;
+    let kept = browser
+        .run(&format!(
+            "return document.getElementById('score-{}-3').checked;",
+            criteria[1]
+        ))
+        .await;
+    assert_eq!(kept, serde_json::json!(true), "the answers given were lost");
+    browser
+        .client
+        .find(fantoccini::Locator::Id(&format!("score-{}-4", criteria[0])))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser.click("#sheet button[type=submit]").await;
+    let text = browser.text().await;
+    assert!(text.contains("您已提交本轮评分"), "{text}");
+    assert!(!text.contains("乙专家的密封理由"), "{text}");
+    browser.check("assessment-submitted").await;
+    // The chair sees who has submitted, never what, and closes once three have.
+    browser.click("header form button").await;
+    p.sign_in(&browser, "chair-a").await;
+    browser.goto(&p.url(&format!("/assessments/{id}"))).await;
+    let text = browser.text().await;
+    assert!(text.contains("已提交") && text.contains("未提交"), "{text}");
+    assert!(
+        !text.contains("乙专家的密封理由") && !text.contains("甲专家的理由"),
+        "the chair reads sealed reasons: {text}"
+    );
+    browser.check("assessment-chair").await;
+    submit("expert-c", "丙专家的理由").await;
+    browser.goto(&p.url(&format!("/assessments/{id}"))).await;
+    browser.click("form[action$='/close'] button").await;
+    let text = browser.text().await;
+    assert!(
+        text.contains("第 1 轮结果（匿名）") && text.contains("乙专家的密封理由"),
+        "{text}"
+    );
+    assert!(text.contains("主持人：给出结论"), "{text}");
+    browser.check("assessment-closed").await;
+    browser.click("form[action$='/verdict'] button").await;
+    browser
+        .click(&format!("a[href='/assessments/{id}/report']"))
+        .await;
+    let report = store.verdict_report(&id).await.unwrap();
+    let text = browser.text().await;
+    assert!(
+        text.contains(report.verdict.mode.label()),
+        "the report lacks the mode: {text}"
+    );
+    browser.check("assessment-report").await;
+    browser.close().await;
     p.server.stop();
 }

@@ -498,11 +498,35 @@ pub const POLICY: &[Entry] = &[
         "/assets/{file}",
         Public("the console's style sheet and script"),
     ),
+    page("GET", "/favicon.ico", Public("the console's icon")),
     page("POST", "/sign-out", signed(EVERYONE, Own)),
     page("GET", "/", signed(EVERYONE, InHandler)),
     page("GET", "/me", signed(EVERYONE, Own)),
     page("GET", "/systems", signed(SYSTEM_READERS, InHandler)),
     page("GET", "/systems/{id}", signed(SYSTEM_READERS, System("id"))),
+    page("GET", "/assessments", signed(PANEL, InHandler)),
+    page("GET", "/assessments/{id}", signed(PANEL, AssessmentRule)),
+    page(
+        "POST",
+        "/assessments/{id}/conflicts",
+        signed(&[Expert], AssessmentRule),
+    ),
+    page(
+        "POST",
+        "/assessments/{id}/scores",
+        signed(&[Expert], AssessmentRule),
+    ),
+    page(
+        "POST",
+        "/assessments/{id}/close",
+        signed(&[Expert], AssessmentRule),
+    ),
+    page(
+        "POST",
+        "/assessments/{id}/verdict",
+        signed(&[Expert], AssessmentRule),
+    ),
+    page("GET", "/assessments/{id}/report", signed(PANEL, AssessmentRule)),
 ];
 
 /// The row of an operation, by method and route path (`/api/v1/systems/{id}`).

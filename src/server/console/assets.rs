@@ -22,6 +22,12 @@ const FILES: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// `/favicon.ico`, which browsers ask for on pages that name no icon (the assessment report):
+/// the console's icon.
+pub(super) async fn favicon() -> Result<Response, PageError> {
+    serve(Path("favicon.svg".to_owned())).await
+}
+
 pub(super) async fn serve(Path(file): Path<String>) -> Result<Response, PageError> {
     let Some((_, kind, text)) = FILES.iter().find(|(name, _, _)| *name == file) else {
         return Err(ApiError::not_found(format!("no console asset {file:?}")).into());

@@ -9,6 +9,7 @@
 //! view (`view.rs`) of plain strings and render it with [`render`]; what a section shows is
 //! filtered to the caller's roles and scope the same way the API filters it.
 
+mod assessments;
 mod assets;
 mod me;
 mod overview;
@@ -21,7 +22,7 @@ use std::sync::LazyLock;
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use handlebars::Handlebars;
 use serde::Serialize;
 
@@ -34,11 +35,19 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(overview::page))
         .route("/sign-in", get(session::form).post(session::sign_in))
-        .route("/sign-out", axum::routing::post(session::sign_out))
+        .route("/sign-out", post(session::sign_out))
         .route("/me", get(me::page))
         .route("/systems", get(systems::list))
         .route("/systems/{id}", get(systems::show))
+        .route("/assessments", get(assessments::list))
+        .route("/assessments/{id}", get(assessments::show))
+        .route("/assessments/{id}/conflicts", post(assessments::declare))
+        .route("/assessments/{id}/scores", post(assessments::score))
+        .route("/assessments/{id}/close", post(assessments::close))
+        .route("/assessments/{id}/verdict", post(assessments::verdict))
+        .route("/assessments/{id}/report", get(assessments::report))
         .route("/assets/{file}", get(assets::serve))
+        .route("/favicon.ico", get(assets::favicon))
 }
 
 /// The templates, compiled once. Strict mode: a template naming a value the view lacks fails
@@ -53,6 +62,8 @@ static TEMPLATES: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
         ("systems", include_str!("templates/systems.hbs")),
         ("system", include_str!("templates/system.hbs")),
         ("me", include_str!("templates/me.hbs")),
+        ("assessments", include_str!("templates/assessments.hbs")),
+        ("assessment", include_str!("templates/assessment.hbs")),
         ("error", include_str!("templates/error.hbs")),
     ] {
         if let Err(err) = engine.register_template_string(name, text) {
@@ -99,6 +110,48 @@ pub(super) fn render(status: StatusCode, template: &str, view: &impl Serialize) 
             response
         }
     }
+}
+
+/// A whole document made elsewhere (the assessment report): its own `<style>` blocks are
+/// allowed by their SHA-256 in the Content-Security-Policy, nothing else inline.
+pub(super) fn document(html: String) -> Response {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let mut hashes = Vec::new();
+    let mut rest = html.as_str();
+    while let Some(start) = rest.find("<style>") {
+        let body = &rest[start + "<style>".len()..];
+        let Some(end) = body.find("</style>") else {
+            break;
+        };
+        let digest = sha2::Sha256::digest(&body.as_bytes()[..end]);
+        hashes.push(format!(
+            "'sha256-{}'",
+            base64::engine::general_purpose::STANDARD.encode(digest)
+        ));
+        rest = &body[end..];
+    }
+    let csp = format!(
+        "default-src 'none'; style-src {}; img-src 'self' data:; form-action 'self'; \
+         frame-ancestors 'none'; base-uri 'none'",
+        if hashes.is_empty() {
+            "'none'".to_owned()
+        } else {
+            hashes.join(" ")
+        }
+    );
+    let mut response = (StatusCode::OK, html).into_response();
+    let headers = response.headers_mut();
+    protect(headers);
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(value) = HeaderValue::from_str(&csp) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    response
 }
 
 /// A refusal or failure as a page: what happened and what to do next, in Chinese, with the

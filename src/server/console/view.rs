@@ -39,7 +39,12 @@ pub(super) struct NavItem {
 }
 
 /// The console's sections, each shown to whoever may open its page (by the policy table).
-const SECTIONS: &[(&str, &str)] = &[("/", "总览"), ("/systems", "系统"), ("/me", "我的账号")];
+const SECTIONS: &[(&str, &str)] = &[
+    ("/", "总览"),
+    ("/systems", "系统"),
+    ("/assessments", "评估"),
+    ("/me", "我的账号"),
+];
 
 /// Whether `principal` may open the page `path` (its policy row's roles).
 pub(super) fn may_open(principal: &Principal, method: &str, path: &str) -> bool {
