@@ -72,10 +72,11 @@ impl Default for Config {
 }
 
 impl Config {
-    /// The public URL people open the platform at: `public_url`, else `http://localhost:PORT`.
-    pub fn public_url(&self) -> url::Url {
+    /// The public URL people open the platform at: `public_url`, else `http://localhost:PORT`
+    /// with the port the server is bound to (known only once bound for `--listen …:0`).
+    pub fn public_url(&self, bound_port: u16) -> url::Url {
         self.public_url.clone().unwrap_or_else(|| {
-            url::Url::parse(&format!("http://localhost:{}", self.listen.port()))
+            url::Url::parse(&format!("http://localhost:{bound_port}"))
                 .unwrap_or_else(|_| unreachable!("a port always makes a URL"))
         })
     }

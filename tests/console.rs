@@ -432,3 +432,81 @@ async fn experts_declare_and_score_sealed_and_the_chair_gives_the_verdict() {
     browser.close().await;
     p.server.stop();
 }
+
+/// Waits (30 s at most) until `script` returns something other than null in the page, and
+/// returns it.
+async fn wait_for(browser: &Browser, script: &str) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Ok(value) = browser.client.execute(script, Vec::new()).await
+            && !value.is_null()
+        {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing after 30 s: {script}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// A passkey registered on "my account" with Chromium's virtual authenticator, then used with
+/// the password to sign in instead of the TOTP code.
+#[tokio::test]
+async fn a_passkey_is_registered_and_signs_in() {
+    let p = Platform::new(&[("pk-user", &["engineer@province"])]).await;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    browser.virtual_authenticator().await;
+    browser.goto(&p.url("/sign-in?next=/me")).await;
+    p.sign_in(&browser, "pk-user").await;
+    assert_eq!(browser.path().await, "/me");
+    assert!(browser.text().await.contains("尚未注册通行密钥"));
+    browser.fill("passkey-name", "测试电脑").await;
+    browser
+        .client
+        .find(fantoccini::Locator::Css("#passkey-register button"))
+        .await
+        .expect("the registration form is shown (the script runs)")
+        .click()
+        .await
+        .unwrap();
+    let outcome = wait_for(
+        &browser,
+        "const s = document.getElementById('passkey-register-status');
+         if (s && s.textContent) return 'failed: ' + s.textContent;
+         return document.body.innerText.includes('测试电脑') && !document.getElementById('passkey-name').value.includes('测试')
+           ? 'registered' : null;",
+    )
+    .await;
+    assert_eq!(outcome, serde_json::json!("registered"));
+    browser.check("me-passkey").await;
+    let store = p.store().await;
+    assert_eq!(store.passkeys("pk-user").await.unwrap().len(), 1);
+    // Signed out, then in again with the password and the passkey (no code).
+    browser.click("header form button").await;
+    browser.fill("account", "pk-user").await;
+    browser.fill("password", common::STAFF_PASSWORD).await;
+    browser
+        .client
+        .find(fantoccini::Locator::Id("passkey-sign-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let outcome = wait_for(
+        &browser,
+        "const s = document.getElementById('passkey-status');
+         if (s && s.textContent) return 'failed: ' + s.textContent;
+         return location.pathname === '/' && document.readyState === 'complete' ? 'signed in' : null;",
+    )
+    .await;
+    assert_eq!(outcome, serde_json::json!("signed in"));
+    assert!(browser.text().await.contains("pk-user"));
+    browser.check("overview-after-passkey").await;
+    browser.close().await;
+    p.server.stop();
+}

@@ -177,7 +177,8 @@ pub async fn serve_on(
         )
     });
     let accounts = crate::accounts::Accounts::new(store.clone(), keyring, Default::default()).with_passkeys(
-        crate::accounts::relying_party(&config.public_url()).context("cannot set up passkeys")?,
+        crate::accounts::relying_party(&config.public_url(listener.local_addr()?.port()))
+            .context("cannot set up passkeys")?,
     );
     let calendar = crate::calendar::Calendar::load(config.calendar_override.as_deref())
         .context("cannot load the working-day calendar")?;
