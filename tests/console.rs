@@ -510,3 +510,97 @@ async fn a_passkey_is_registered_and_signs_in() {
     browser.close().await;
     p.server.stop();
 }
+
+/// A project manager records a milestone's finish: the plan's status and its Gantt chart turn
+/// from red to green. Another city's plan is not found; an expert has no plan pages.
+#[tokio::test]
+async fn a_project_manager_records_progress_and_the_plan_turns_green() {
+    use ronghe::calendar::Calendar;
+    let p = Platform::new(&[("pm-gy", &["project_manager@region:520100"])]).await;
+    let store = p.store().await;
+    let calendar = Calendar::embedded();
+    // A one-milestone plan that started about six weeks ago (its first working day on or after
+    // that), baselined as it stood on its first day: the mapping is long overdue.
+    let mut start = ronghe::calendar::today() - chrono::Days::new(42);
+    while !calendar.is_working_day(start).unwrap() {
+        start = start.succ_opt().unwrap();
+    }
+    let plan = format!(
+        "[plan]\nsystem = \"{GY_SYSTEM}\"\nmode = \"compatible_transition\"\nstart = \"{start}\"\nowner = \"张经理\"\n\n\
+         [[milestones]]\nid = \"mapping\"\nphase = \"映射\"\nname = \"映射配置评审通过\"\nowner = \"接入工程师\"\nduration_working_days = 3\n"
+    );
+    ronghe::planning::import(&store, &plan, Some(GY_SYSTEM), "test")
+        .await
+        .unwrap();
+    let progress = ronghe::plans::Progress {
+        started_on: Some(start),
+        finished_on: None,
+    };
+    ronghe::planning::record(&store, GY_SYSTEM, "mapping", &progress, "", start, "test")
+        .await
+        .unwrap();
+    let dues = ronghe::plans::baseline_dues(&store.plan(GY_SYSTEM).await.unwrap(), start, calendar).unwrap();
+    let due = dues["mapping"];
+    store
+        .add_baseline(GY_SYSTEM, &dues, "王处长", "初始基线", "test")
+        .await
+        .unwrap();
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    browser.goto(&p.url("/sign-in?next=/plans")).await;
+    p.sign_in(&browser, "pm-gy").await;
+    let text = browser.text().await;
+    assert!(text.contains(GY_SYSTEM) && text.contains("红 滞后"), "{text}");
+    browser.check("plans").await;
+    browser.click(&format!("a[href='/plans/{GY_SYSTEM}']")).await;
+    let red = "#c62828";
+    let gantt = browser
+        .run("return document.querySelector('.gantt svg').outerHTML;")
+        .await;
+    assert!(gantt.as_str().unwrap().contains(red), "no red bar: {gantt}");
+    browser.check("plan-red").await;
+    // A finish in the future is refused with the field named, and nothing is recorded.
+    let tomorrow = ronghe::calendar::today() + chrono::Days::new(1);
+    // The date picker is set as its value (typing into it depends on the browser's locale).
+    browser
+        .run(&format!(
+            "document.getElementById('finished-mapping').value = '{tomorrow}'; return null;"
+        ))
+        .await;
+    browser.click("#milestone-mapping form button").await;
+    let text = browser.text().await;
+    assert!(text.contains("finished_on：只能记录已发生的进度"), "{text}");
+    browser.check_answered("plan-refused", 422).await;
+    assert_eq!(
+        store.plan(GY_SYSTEM).await.unwrap().progress["mapping"].finished_on,
+        None
+    );
+    browser
+        .run(&format!(
+            "document.getElementById('finished-mapping').value = '{due}'; return null;"
+        ))
+        .await;
+    browser.fill("note-mapping", "评审会如期通过").await;
+    browser.click("#milestone-mapping form button").await;
+    assert_eq!(browser.path().await, format!("/plans/{GY_SYSTEM}"));
+    let rag = browser
+        .run("return document.getElementById('plan-rag').textContent;")
+        .await;
+    assert_eq!(rag, serde_json::json!("绿 正常"));
+    let gantt = browser
+        .run("return document.querySelector('.gantt svg').outerHTML;")
+        .await;
+    assert!(!gantt.as_str().unwrap().contains(red), "still a red bar: {gantt}");
+    browser.check("plan-green").await;
+    browser
+        .click(&format!("a[href='/plans/{GY_SYSTEM}/report']"))
+        .await;
+    assert!(browser.text().await.contains("映射配置评审通过"));
+    browser.check("plan-report").await;
+    // Another city's plan: not found.
+    browser.goto(&p.url(&format!("/plans/{ZY_SYSTEM}"))).await;
+    assert!(browser.text().await.contains("未找到"));
+    browser.close().await;
+    p.server.stop();
+}

@@ -527,6 +527,23 @@ pub const POLICY: &[Entry] = &[
         signed(&[Expert], AssessmentRule),
     ),
     page("GET", "/assessments/{id}/report", signed(PANEL, AssessmentRule)),
+    page("GET", "/plans", signed(PLAN_READERS, InHandler)),
+    page("GET", "/plans/{system}", signed(PLAN_READERS, System("system"))),
+    page(
+        "POST",
+        "/plans/{system}/milestones/{milestone}",
+        signed(&[ProjectManager], System("system")),
+    ),
+    page(
+        "POST",
+        "/plans/{system}/baseline",
+        signed(&[ProjectManager], System("system")),
+    ),
+    page(
+        "GET",
+        "/plans/{system}/report",
+        signed(PLAN_READERS, System("system")),
+    ),
 ];
 
 /// The row of an operation, by method and route path (`/api/v1/systems/{id}`).

@@ -13,6 +13,7 @@ mod assessments;
 mod assets;
 mod me;
 mod overview;
+mod plans;
 mod session;
 mod systems;
 mod view;
@@ -46,6 +47,11 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/assessments/{id}/close", post(assessments::close))
         .route("/assessments/{id}/verdict", post(assessments::verdict))
         .route("/assessments/{id}/report", get(assessments::report))
+        .route("/plans", get(plans::portfolio))
+        .route("/plans/{system}", get(plans::show))
+        .route("/plans/{system}/milestones/{milestone}", post(plans::progress))
+        .route("/plans/{system}/baseline", post(plans::baseline))
+        .route("/plans/{system}/report", get(plans::report))
         .route("/assets/{file}", get(assets::serve))
         .route("/favicon.ico", get(assets::favicon))
 }
@@ -64,6 +70,8 @@ static TEMPLATES: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
         ("me", include_str!("templates/me.hbs")),
         ("assessments", include_str!("templates/assessments.hbs")),
         ("assessment", include_str!("templates/assessment.hbs")),
+        ("plans", include_str!("templates/plans.hbs")),
+        ("plan", include_str!("templates/plan.hbs")),
         ("error", include_str!("templates/error.hbs")),
     ] {
         if let Err(err) = engine.register_template_string(name, text) {

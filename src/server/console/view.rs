@@ -43,6 +43,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("/", "总览"),
     ("/systems", "系统"),
     ("/assessments", "评估"),
+    ("/plans", "计划"),
     ("/me", "我的账号"),
 ];
 
