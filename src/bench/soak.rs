@@ -134,6 +134,26 @@ pub struct Minute {
     pub exchange_down: bool,
 }
 
+impl Minute {
+    /// The minute as one row of the soak's table.
+    pub fn line(&self) -> String {
+        let mib = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1}"));
+        format!(
+            "{:>6} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>6} {:>8} {:>8} {:>8} {:>8}",
+            self.minute,
+            self.pushes_per_second,
+            self.records_per_second,
+            self.p50_ms,
+            self.p99_ms,
+            self.errors,
+            mib(self.rss_mib),
+            mib(self.wal_mib),
+            self.backlog,
+            if self.exchange_down { "down" } else { "up" }
+        )
+    }
+}
+
 /// The soak's rows and its figure.
 #[derive(Debug, Clone, Serialize)]
 pub struct Soak {
@@ -167,19 +187,7 @@ impl Soak {
         )];
         let mib = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1}"));
         for m in &self.minutes {
-            out.push(format!(
-                "{:>6} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>6} {:>8} {:>8} {:>8} {:>8}",
-                m.minute,
-                m.pushes_per_second,
-                m.records_per_second,
-                m.p50_ms,
-                m.p99_ms,
-                m.errors,
-                mib(m.rss_mib),
-                mib(m.wal_mib),
-                m.backlog,
-                if m.exchange_down { "down" } else { "up" }
-            ));
+            out.push(m.line());
         }
         out.push(format!(
             "soak ({}): last/first minute rate {:.2} (≥ 0.90), p99 {:.2} (≤ 2.00): {}",
@@ -376,7 +384,11 @@ async fn soak(dir: &std::path::Path, load: &Load) -> anyhow::Result<Soak> {
         while let Ok(sample) = received.try_recv() {
             taken.push(sample);
         }
-        minutes.push(row(minute, &taken, &store, dir, sqlite, down).await?);
+        let row = row(minute, &taken, &store, dir, sqlite, down).await?;
+        // Each minute on stderr as it ends, so that an hour's run shows its progress and a run
+        // cut short still leaves its figures.
+        eprintln!("{}", row.line());
+        minutes.push(row);
     }
     stop.cancel();
     for task in tasks {
