@@ -111,20 +111,14 @@ const COLUMNS: &str =
 
 /// The hand-off queue: due oldest first, `failed` its dead letters, the system's answer kept.
 const HANDOFFS: QueueTable = QueueTable {
-    table: "handoffs",
-    key: "id",
-    claimed: "id, system_id, case_no, state, attempts, next_attempt_at, last_error, receipt, created_at, \
-              delivered_at, payload",
-    order: "next_attempt_at, id",
-    due: "next_attempt_at",
-    state: "state",
-    queued: "queued",
-    delivered: "delivered",
-    dead: "failed",
-    attempts: "attempts",
-    last_error: "last_error",
-    delivered_at: "delivered_at",
     receipt: Some("receipt"),
+    ..QueueTable::usual(
+        "handoffs",
+        "id, system_id, case_no, state, attempts, next_attempt_at, last_error, receipt, created_at, \
+         delivered_at, payload",
+        "next_attempt_at, id",
+        "state",
+    )
 };
 
 fn from_row(row: HandoffRow) -> Result<Handoff, StoreError> {

@@ -64,6 +64,32 @@ pub(crate) trait Keyed {
 }
 
 impl QueueTable {
+    /// The queue in `table` with the usual names: key `id`, due at `next_attempt_at`, states
+    /// `queued`, `delivered` and `failed` (dead) in `state`, `attempts`, `last_error` and
+    /// `delivered_at`, no receipt; a claim reads `claimed` in `order`.
+    pub(crate) const fn usual(
+        table: &'static str,
+        claimed: &'static str,
+        order: &'static str,
+        state: &'static str,
+    ) -> QueueTable {
+        QueueTable {
+            table,
+            key: "id",
+            claimed,
+            order,
+            due: "next_attempt_at",
+            state,
+            queued: "queued",
+            delivered: "delivered",
+            dead: "failed",
+            attempts: "attempts",
+            last_error: "last_error",
+            delivered_at: "delivered_at",
+            receipt: None,
+        }
+    }
+
     /// Items due at `$1`, at most `$2`, in claim order; with `lock`, locked for a lease (see
     /// [`Backend::skip_locked`]).
     fn due_sql(&self, backend: Backend, lock: bool) -> String {

@@ -87,21 +87,8 @@ const NOTIFICATION_COLUMNS: &str = "id, subject_kind, subject_id, topic, level, 
 /// The notifications' delivery queue: due in the order they were raised, `failed` its dead
 /// letters. The webhook's pass runs in the `deliver` job's tick, claimed once across nodes, so it
 /// claims without a lease.
-const NOTIFICATIONS: QueueTable = QueueTable {
-    table: "notifications",
-    key: "id",
-    claimed: NOTIFICATION_COLUMNS,
-    order: "id",
-    due: "next_attempt_at",
-    state: "delivery_state",
-    queued: "queued",
-    delivered: "delivered",
-    dead: "failed",
-    attempts: "attempts",
-    last_error: "last_error",
-    delivered_at: "delivered_at",
-    receipt: None,
-};
+const NOTIFICATIONS: QueueTable =
+    QueueTable::usual("notifications", NOTIFICATION_COLUMNS, "id", "delivery_state");
 
 /// A job's latest run, for `scheduler jobs`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
