@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::Calendar;
-use crate::case::FieldIssue;
+use crate::case::{FieldIssue, Problems};
 
 /// What a notice announces, and so which rule governs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -135,14 +135,8 @@ impl NewNotice {
         calendar: &Calendar,
         today: NaiveDate,
     ) -> Result<(NaiveDate, NaiveDate), Vec<FieldIssue>> {
-        let mut problems = Vec::new();
-        let mut add = |field: &str, rule: &str, message: String| {
-            problems.push(FieldIssue {
-                field: field.to_owned(),
-                rule: rule.to_owned(),
-                message,
-            })
-        };
+        let mut problems = Problems::default();
+        let mut add = |field: &str, rule: &str, message: String| problems.add(field, rule, message);
         let title = self.title.trim();
         if title.is_empty() || title.chars().count() > 200 {
             add(
@@ -228,6 +222,7 @@ impl NewNotice {
                 ),
             );
         }
+        let problems = problems.into_issues();
         match (problems.is_empty(), earliest) {
             (true, Some(earliest)) => Ok((published_on, earliest)),
             _ => Err(problems),

@@ -5,7 +5,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::case::{Case, FieldIssue};
+use crate::case::{Case, FieldIssue, Problems};
 use crate::mapping::schema;
 
 /// A published rule.
@@ -52,14 +52,8 @@ impl NewRule {
     /// Every problem at once. A rule cannot be published in the past: it would bind
     /// applications that were made before anyone could know it.
     pub fn problems(&self, today: NaiveDate) -> Vec<FieldIssue> {
-        let mut problems = Vec::new();
-        let mut add = |field: &str, rule: &str, message: String| {
-            problems.push(FieldIssue {
-                field: field.to_owned(),
-                rule: rule.to_owned(),
-                message,
-            });
-        };
+        let mut problems = Problems::default();
+        let mut add = |field: &str, rule: &str, message: String| problems.add(field, rule, message);
         if self.item_code.trim().is_empty() || self.item_code.chars().count() > 50 {
             add(
                 "item_code",
@@ -107,7 +101,7 @@ impl NewRule {
             }
             _ => {}
         }
-        problems
+        problems.into_issues()
     }
 }
 

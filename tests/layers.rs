@@ -263,6 +263,7 @@ const ON_THE_DATABASE_CLOCK: &[&str] = &[
     "store/pull.rs",
     "store/scheduler.rs",
     "store/migration.rs",
+    "store/queue.rs",
 ];
 
 #[test]

@@ -6,7 +6,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::case::{ApplicantKind, CertificateType, FieldIssue};
+use crate::case::{ApplicantKind, CertificateType, FieldIssue, Problems};
 use crate::validate::{self, mask_certificate, mask_name};
 
 /// Real-name level (实名等级) of a platform identity, as the real-name system rates it.
@@ -130,35 +130,6 @@ impl Identity {
     }
 }
 
-/// Collects field problems so that all are reported at once.
-#[derive(Default)]
-pub(crate) struct Issues(pub(crate) Vec<FieldIssue>);
-
-impl Issues {
-    pub(crate) fn add(&mut self, field: &str, rule: &str, message: impl Into<String>) {
-        self.0.push(FieldIssue {
-            field: field.to_owned(),
-            rule: rule.to_owned(),
-            message: message.into(),
-        });
-    }
-
-    /// Required text of at most `max` characters without control characters.
-    pub(crate) fn text(&mut self, field: &str, value: &str, max: usize) {
-        if value.trim().is_empty() {
-            self.add(field, "required", "must not be empty");
-        } else if value.chars().count() > max {
-            self.add(field, "max_length", format!("at most {max} characters"));
-        } else if value.chars().any(char::is_control) {
-            self.add(field, "control_character", "must not contain control characters");
-        }
-    }
-
-    pub(crate) fn finish<T>(self, value: T) -> Result<T, Vec<FieldIssue>> {
-        if self.0.is_empty() { Ok(value) } else { Err(self.0) }
-    }
-}
-
 /// Whether `value` is a valid resident ID number or unified social credit code.
 fn is_certificate_number(value: &str, today: NaiveDate) -> bool {
     validate::parse_resident_id(value, today).is_ok() || validate::parse_uscc(value).is_ok()
@@ -177,7 +148,7 @@ pub fn shown_account(account_id: &str, today: NaiveDate) -> String {
 impl NewIdentity {
     /// Checks every field on `today` (resident IDs cannot be born in the future).
     pub fn validate(self, today: NaiveDate) -> Result<Identity, Vec<FieldIssue>> {
-        let mut issues = Issues::default();
+        let mut issues = Problems::default();
         let id_ok = (1..=64).contains(&self.user_id.len())
             && self
                 .user_id
@@ -196,7 +167,7 @@ impl NewIdentity {
                 "looks like a certificate number; use the real-name system's opaque user id",
             );
         }
-        issues.text("name", &self.name, 100);
+        issues.plain_text("name", &self.name, 100);
         let number = match self.certificate_type {
             CertificateType::ResidentId => validate::parse_resident_id(&self.certificate_no, today)
                 .map(|id| id.number)
@@ -231,7 +202,7 @@ impl NewIdentity {
             certificate_no: number.unwrap_or_default(),
             level: self.level,
         };
-        issues.finish(identity)
+        issues.result(identity)
     }
 }
 
@@ -267,13 +238,13 @@ impl std::fmt::Debug for Account {
 }
 
 /// Checks an account id: 1-128 characters, no control characters.
-pub(crate) fn check_account_id(issues: &mut Issues, field: &str, account_id: &str) {
-    issues.text(field, account_id, 128);
+pub(crate) fn check_account_id(issues: &mut Problems, field: &str, account_id: &str) {
+    issues.plain_text(field, account_id, 128);
 }
 
 impl NewAccount {
     pub fn validate(self, today: NaiveDate) -> Result<Account, Vec<FieldIssue>> {
-        let mut issues = Issues::default();
+        let mut issues = Problems::default();
         check_account_id(&mut issues, "account_id", &self.account_id);
         let certificate_no = match self.certificate_no.as_deref().map(str::trim) {
             None | Some("") => None,
@@ -295,7 +266,7 @@ impl NewAccount {
                 },
             },
         };
-        issues.finish(Account {
+        issues.result(Account {
             account_id: self.account_id.trim().to_owned(),
             certificate_no,
         })

@@ -27,7 +27,7 @@ use ronghe_crypto::Signature;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::case::{ApplicantKind, CertificateType, FieldIssue};
+use crate::case::{ApplicantKind, CertificateType, FieldIssue, Problems};
 use crate::store::{
     AccountWrite, AutoLink, LinkRow, NewLink, SealedAccount, SealedIdentity, Store, StoreError, TokenUse,
 };
@@ -140,13 +140,13 @@ enum Via<'a> {
 impl LinkRequest {
     /// Either a proof, or an account id and a reason; every problem at once.
     fn via(&self) -> Result<Via<'_>, Vec<FieldIssue>> {
-        let mut issues = identity::Issues::default();
+        let mut issues = Problems::default();
         match (&self.proof, &self.account_id, &self.reason) {
             (Some(proof), None, _) => Ok(Via::Proof(proof)),
             (None, Some(account_id), Some(reason)) => {
                 identity::check_account_id(&mut issues, "account_id", account_id);
-                issues.text("reason", reason, 500);
-                issues.finish(Via::Administrator {
+                issues.plain_text("reason", reason, 500);
+                issues.result(Via::Administrator {
                     account_id: account_id.trim(),
                     reason: reason.trim(),
                 })
@@ -157,7 +157,7 @@ impl LinkRequest {
                     "link.proof_or_reason",
                     "give either a proof from the system, or account_id and reason as an administrator",
                 );
-                Err(issues.0)
+                Err(issues.into_issues())
             }
         }
     }
@@ -675,9 +675,9 @@ impl Bridge {
         actor: &str,
         now: DateTime<Utc>,
     ) -> Result<LinkView, BridgeError> {
-        let mut issues = identity::Issues::default();
-        issues.text("reason", reason, 500);
-        issues.finish(()).map_err(BridgeError::Invalid)?;
+        let mut issues = Problems::default();
+        issues.plain_text("reason", reason, 500);
+        issues.result(()).map_err(BridgeError::Invalid)?;
         let link_id = self
             .store
             .revoke_link(user_id, system_id, reason.trim(), actor)

@@ -41,8 +41,22 @@ impl Problems {
         }
     }
 
+    /// A required text of at most `max` characters without control characters.
+    pub(crate) fn plain_text(&mut self, field: &str, value: &str, max: usize) {
+        let found = self.0.len();
+        self.text(field, value, max);
+        if self.0.len() == found && value.chars().any(char::is_control) {
+            self.add(field, "control_character", "must not contain control characters");
+        }
+    }
+
     pub(crate) fn into_issues(self) -> Vec<FieldIssue> {
         self.0
+    }
+
+    /// `value` when nothing was found, else the problems.
+    pub(crate) fn result<T>(self, value: T) -> Result<T, Vec<FieldIssue>> {
+        self.finish(value, |issues| issues)
     }
 
     /// `value` when nothing was found, else the problems wrapped by `invalid`.

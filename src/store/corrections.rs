@@ -8,67 +8,52 @@ use super::{Store, on_pool};
 use crate::corrections::{Action, Correction, CorrectionError, Source, Status};
 use crate::store::audit;
 
-type CorrectionRow = (
-    i64,
-    String,
-    Option<i64>,
-    Option<String>,
-    String,
-    String,
-    String,
-    DateTime<Utc>,
-    NaiveDate,
-    String,
-    Option<String>,
-    Option<DateTime<Utc>>,
-    Option<String>,
-    Option<DateTime<Utc>>,
-    Option<String>,
-);
+/// A correction request's row as read through `COLUMNS`.
+#[derive(sqlx::FromRow)]
+struct CorrectionRow {
+    id: i64,
+    system_id: String,
+    quality_item_id: Option<i64>,
+    case_no: Option<String>,
+    department: String,
+    reason: String,
+    raised_by: String,
+    raised_at: DateTime<Utc>,
+    due_on: NaiveDate,
+    status: String,
+    answer: Option<String>,
+    answered_at: Option<DateTime<Utc>>,
+    answered_by: Option<String>,
+    closed_at: Option<DateTime<Utc>>,
+    closed_by: Option<String>,
+}
 
 const COLUMNS: &str = "id, system_id, quality_item_id, case_no, department, reason, raised_by, raised_at, \
                        due_on, status, answer, answered_at, answered_by, closed_at, closed_by";
 
 fn from_row(row: CorrectionRow) -> Result<Correction, Guarded<CorrectionError>> {
-    let (
-        id,
-        system_id,
-        quality_item_id,
-        case_no,
-        department,
-        reason,
-        raised_by,
-        raised_at,
-        due_on,
-        status,
-        answer,
-        answered_at,
-        answered_by,
-        closed_at,
-        closed_by,
-    ) = row;
-    let status = Status::parse(&status).ok_or_else(|| {
+    let status = Status::parse(&row.status).ok_or_else(|| {
         Guarded::Store(super::StoreError::Corrupt {
             what: "correction request",
-            detail: format!("request {id} has unknown status {status:?}"),
+            detail: format!("request {} has unknown status {:?}", row.id, row.status),
         })
     })?;
     Ok(Correction {
-        id,
-        system_id,
-        quality_item_id,
-        case_no,
-        department,
-        reason,
-        raised_by,
-        raised_at,
-        due_on,
+        id: row.id,
+        system_id: row.system_id,
+        quality_item_id: row.quality_item_id,
+        case_no: row.case_no,
+        department: row.department,
+        reason: row.reason,
+        raised_by: row.raised_by,
+        raised_at: row.raised_at,
+        due_on: row.due_on,
         status,
-        answer,
-        answered_at,
-        answered_by,
-        closed_at,
-        closed_by,
+        answer: row.answer,
+        answered_at: row.answered_at,
+        answered_by: row.answered_by,
+        closed_at: row.closed_at,
+        closed_by: row.closed_by,
     })
 }
 

@@ -1,12 +1,14 @@
 //! The front-end migration hand-off queue (Art. 22) in the store: applications accepted on the
 //! platform wait here until the department's system takes them. Items are claimed with a lease
-//! (PostgreSQL: `FOR UPDATE SKIP LOCKED`), so two workers never submit the same item at once.
+//! (PostgreSQL: `FOR UPDATE SKIP LOCKED`), so two workers never submit the same item at once:
+//! the store's one job queue (`queue.rs`, [`HANDOFFS`]) claims, settles and replays them.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::types::Json;
 
-use super::{Backend, Store, StoreError, audit, on_pool};
+use super::queue::{JobQueue, Keyed, QueueTable, Settle};
+use super::{Store, StoreError, audit, on_pool};
 use crate::case::Case;
 
 /// Where a hand-off is.
@@ -98,8 +100,26 @@ struct ClaimRow {
     payload: Json<serde_json::Value>,
 }
 
+impl Keyed for ClaimRow {
+    fn key(&self) -> i64 {
+        self.handoff.id
+    }
+}
+
 const COLUMNS: &str =
     "id, system_id, case_no, state, attempts, next_attempt_at, last_error, receipt, created_at, delivered_at";
+
+/// The hand-off queue: due oldest first, `failed` its dead letters, the system's answer kept.
+const HANDOFFS: QueueTable = QueueTable {
+    receipt: Some("receipt"),
+    ..QueueTable::usual(
+        "handoffs",
+        "id, system_id, case_no, state, attempts, next_attempt_at, last_error, receipt, created_at, \
+         delivered_at, payload",
+        "next_attempt_at, id",
+        "state",
+    )
+};
 
 fn from_row(row: HandoffRow) -> Result<Handoff, StoreError> {
     let state = HandoffState::parse(&row.state).ok_or_else(|| StoreError::Corrupt {
@@ -141,10 +161,41 @@ pub enum AttemptOutcome {
     Failed { error: String },
 }
 
-fn lease_lock(backend: Backend) -> &'static str {
-    match backend {
-        Backend::Sqlite => "",
-        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+impl AttemptOutcome {
+    /// The queue's settlement of this outcome, delivered at `now`.
+    fn settle(&self, now: DateTime<Utc>) -> Settle<'_> {
+        match self {
+            AttemptOutcome::Delivered { receipt } => Settle::Delivered {
+                at: now,
+                receipt: Some(receipt),
+            },
+            AttemptOutcome::RetryLater {
+                error,
+                next_attempt_at,
+            } => Settle::RetryAt {
+                error,
+                at: *next_attempt_at,
+            },
+            AttemptOutcome::Failed { error } => Settle::Dead { error },
+        }
+    }
+
+    /// Its audit event: action and detail.
+    fn audit(&self) -> (&'static str, serde_json::Value) {
+        match self {
+            AttemptOutcome::Delivered { receipt } => (
+                "handoff.deliver",
+                serde_json::json!({ "receipt": receipt.get("id") }),
+            ),
+            AttemptOutcome::RetryLater {
+                error,
+                next_attempt_at,
+            } => (
+                "handoff.retry_later",
+                serde_json::json!({ "error": error, "next_attempt_at": next_attempt_at }),
+            ),
+            AttemptOutcome::Failed { error } => ("handoff.fail", serde_json::json!({ "error": error })),
+        }
     }
 }
 
@@ -241,24 +292,15 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<ClaimedHandoff>, StoreError> {
         let backend = self.backend();
-        let select = sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS}, payload FROM handoffs WHERE state = 'queued' AND next_attempt_at <= $1
-             ORDER BY next_attempt_at, id LIMIT $2{}",
-            lease_lock(backend)
-        ));
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(backend.begin_write()).await?;
-            let rows: Vec<ClaimRow> =
-                sqlx::query_as(select).bind(now).bind(limit).fetch_all(&mut *tx).await?;
-            let mut claimed = Vec::with_capacity(rows.len());
-            for ClaimRow { handoff, payload: Json(payload) } in rows {
-                sqlx::query("UPDATE handoffs SET next_attempt_at = $2 WHERE id = $1")
-                    .bind(handoff.id)
-                    .bind(lease_until)
-                    .execute(&mut *tx)
-                    .await?;
-                claimed.push(ClaimedHandoff { handoff: from_row(handoff)?, payload });
-            }
+            let rows: Vec<ClaimRow> = tx.claim(&HANDOFFS, now, limit, Some(lease_until)).await?;
+            let claimed = rows
+                .into_iter()
+                .map(|ClaimRow { handoff, payload: Json(payload) }| {
+                    Ok(ClaimedHandoff { handoff: from_row(handoff)?, payload })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
             tx.commit().await?;
             Ok(claimed)
         })
@@ -274,42 +316,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let (action, detail) = match outcome {
-                AttemptOutcome::Delivered { receipt } => {
-                    sqlx::query(
-                        "UPDATE handoffs SET state = 'delivered', attempts = attempts + 1, receipt = $2,
-                         last_error = NULL, delivered_at = $3 WHERE id = $1",
-                    )
-                    .bind(id)
-                    .bind(Json(receipt))
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                    ("handoff.deliver", serde_json::json!({ "receipt": receipt.get("id") }))
-                }
-                AttemptOutcome::RetryLater { error, next_attempt_at } => {
-                    sqlx::query(
-                        "UPDATE handoffs SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3
-                         WHERE id = $1 AND state = 'queued'",
-                    )
-                    .bind(id)
-                    .bind(error)
-                    .bind(next_attempt_at)
-                    .execute(&mut *tx)
-                    .await?;
-                    ("handoff.retry_later", serde_json::json!({ "error": error, "next_attempt_at": next_attempt_at }))
-                }
-                AttemptOutcome::Failed { error } => {
-                    sqlx::query(
-                        "UPDATE handoffs SET state = 'failed', attempts = attempts + 1, last_error = $2 WHERE id = $1",
-                    )
-                    .bind(id)
-                    .bind(error)
-                    .execute(&mut *tx)
-                    .await?;
-                    ("handoff.fail", serde_json::json!({ "error": error }))
-                }
-            };
+            tx.settle(&HANDOFFS, id, &outcome.settle(now)).await?;
+            let (action, detail) = outcome.audit();
             audit!(tx, actor, action, &format!("handoff/{id}"), detail)?;
             tx.commit().await?;
         });
@@ -328,16 +336,9 @@ impl Store {
         let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM handoffs WHERE id = $1"));
         let (row, retried): (HandoffRow, bool) = on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let updated = sqlx::query(
-                "UPDATE handoffs SET state = 'queued', next_attempt_at = $2 WHERE id = $1 AND state = 'failed'",
-            )
-            .bind(id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            let retried = tx.replay(&HANDOFFS, id, now).await?;
             let row: Option<HandoffRow> = sqlx::query_as(sql).bind(id).fetch_optional(&mut *tx).await?;
             let row = row.ok_or_else(|| StoreError::NotFound { what: "hand-off", id: id.to_string() })?;
-            let retried = updated.rows_affected() == 1;
             if retried {
                 audit!(tx, actor, "handoff.retry", &format!("handoff/{id}"), serde_json::json!({}))?;
             }

@@ -84,8 +84,8 @@ pub struct MigrationRun {
     pub owner: Option<String>,
 }
 
-/// A committed chunk.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+/// A committed chunk (its `migration_chunks` row).
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct ChunkRecord {
     pub seq: i64,
     pub from_watermark: Option<String>,
@@ -158,18 +158,6 @@ struct RunRow {
     finished_at: Option<DateTime<Utc>>,
     owner: Option<String>,
 }
-
-type ChunkRow = (
-    i64,
-    Option<String>,
-    Option<String>,
-    i64,
-    i64,
-    i64,
-    String,
-    Option<String>,
-    DateTime<Utc>,
-);
 
 fn run(row: RunRow) -> Result<MigrationRun, StoreError> {
     let state = RunState::parse(&row.state).ok_or_else(|| StoreError::Corrupt {
@@ -490,7 +478,7 @@ impl Store {
 
     /// A run's committed chunks, in order.
     pub async fn migration_chunks(&self, run_id: &str) -> Result<Vec<ChunkRecord>, StoreError> {
-        let rows: Vec<ChunkRow> = on_pool!(self, pool => {
+        Ok(on_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT seq, from_watermark, to_watermark, rows_read, rows_written, rows_rejected, source_hash,
                      target_hash, committed_at
@@ -499,35 +487,7 @@ impl Store {
             .bind(run_id)
             .fetch_all(pool)
             .await?
-        });
-        Ok(rows
-            .into_iter()
-            .map(
-                |(
-                    seq,
-                    from_watermark,
-                    to_watermark,
-                    rows_read,
-                    rows_written,
-                    rows_rejected,
-                    source_hash,
-                    target_hash,
-                    committed_at,
-                )| {
-                    ChunkRecord {
-                        seq,
-                        from_watermark,
-                        to_watermark,
-                        rows_read,
-                        rows_written,
-                        rows_rejected,
-                        source_hash,
-                        target_hash,
-                        committed_at,
-                    }
-                },
-            )
-            .collect())
+        }))
     }
 
     /// The stored versions of these cases: (case number, version, content hash), for reconciliation.

@@ -23,6 +23,7 @@ mod owners;
 mod plans;
 mod pull;
 mod quality;
+mod queue;
 mod rules;
 mod scheduler;
 mod systems;

@@ -5,54 +5,43 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::{Store, StoreError, audit, on_pool};
 use crate::notices::{NewNotice, Notice, NoticeKind};
 
-type NoticeRow = (
-    i64,
-    String,
-    String,
-    String,
-    String,
-    NaiveDate,
-    NaiveDate,
-    NaiveDate,
-    Option<String>,
-    String,
-    DateTime<Utc>,
-);
+/// A notice's row as read through `COLUMNS`.
+#[derive(sqlx::FromRow)]
+struct NoticeRow {
+    id: i64,
+    system_id: String,
+    kind: String,
+    title: String,
+    body: String,
+    published_on: NaiveDate,
+    effective_on: NaiveDate,
+    earliest_allowed_on: NaiveDate,
+    emergency_reason: Option<String>,
+    announced_by: String,
+    created_at: DateTime<Utc>,
+}
 
 const COLUMNS: &str = "id, system_id, kind, title, body, published_on, effective_on, earliest_allowed_on, emergency_reason, announced_by, created_at";
 
 fn notice(row: NoticeRow) -> Result<Notice, StoreError> {
-    let (
-        id,
-        system_id,
-        kind,
-        title,
-        body,
-        published_on,
-        effective_on,
-        earliest_allowed_on,
-        emergency_reason,
-        announced_by,
-        created_at,
-    ) = row;
-    let kind = NoticeKind::parse(&kind).ok_or_else(|| StoreError::Corrupt {
+    let kind = NoticeKind::parse(&row.kind).ok_or_else(|| StoreError::Corrupt {
         what: "notice",
-        detail: format!("notice {id}: unknown kind {kind:?}"),
+        detail: format!("notice {}: unknown kind {:?}", row.id, row.kind),
     })?;
     Ok(Notice {
-        id,
-        system_id,
+        id: row.id,
+        system_id: row.system_id,
         kind,
         kind_label: kind.label().to_owned(),
         basis: kind.basis().to_owned(),
-        title,
-        body,
-        published_on,
-        effective_on,
-        earliest_allowed_on,
-        emergency_reason,
-        announced_by,
-        created_at,
+        title: row.title,
+        body: row.body,
+        published_on: row.published_on,
+        effective_on: row.effective_on,
+        earliest_allowed_on: row.earliest_allowed_on,
+        emergency_reason: row.emergency_reason,
+        announced_by: row.announced_by,
+        created_at: row.created_at,
     })
 }
 
@@ -91,7 +80,7 @@ impl Store {
                 .bind(Utc::now())
                 .fetch_one(&mut *tx)
                 .await?;
-            audit!(tx, actor, "notice.publish", &format!("notice/{}", row.0), serde_json::json!({
+            audit!(tx, actor, "notice.publish", &format!("notice/{}", row.id), serde_json::json!({
                 "system": new.system_id, "kind": new.kind.name(), "effective_on": new.effective_on,
                 "earliest_allowed_on": earliest, "emergency_reason": reason,
             }))?;

@@ -95,41 +95,43 @@ pub struct QualitySummary {
     pub status: QualityStatus,
 }
 
-type ItemRow = (
-    i64,
-    String,
-    Option<String>,
-    Option<i64>,
-    String,
-    String,
-    Json<serde_json::Value>,
-    Json<Vec<QualityReason>>,
-    Option<String>,
-    DateTime<Utc>,
-    String,
-    Option<DateTime<Utc>>,
-    Option<String>,
-);
+/// A quality item's row as read through `COLUMNS`.
+#[derive(sqlx::FromRow)]
+struct ItemRow {
+    id: i64,
+    system_id: String,
+    case_no: Option<String>,
+    version: Option<i64>,
+    channel: String,
+    record_hash: String,
+    record: Json<serde_json::Value>,
+    reasons: Json<Vec<QualityReason>>,
+    mapping_version: Option<String>,
+    received_at: DateTime<Utc>,
+    status: String,
+    resolved_at: Option<DateTime<Utc>>,
+    note: Option<String>,
+}
 
 const COLUMNS: &str = "id, system_id, case_no, version, channel, record_hash, record, reasons, mapping_version, \
                        received_at, status, resolved_at, note";
 
 fn item(row: ItemRow) -> Result<QualityItem, StoreError> {
-    let (
+    let ItemRow {
         id,
         system_id,
         case_no,
         version,
         channel,
         record_hash,
-        Json(record),
-        Json(reasons),
+        record: Json(record),
+        reasons: Json(reasons),
         mapping_version,
         received_at,
         status,
         resolved_at,
         note,
-    ) = row;
+    } = row;
     let status = QualityStatus::parse(&status).ok_or_else(|| StoreError::Corrupt {
         what: "quality item",
         detail: format!("item {id} has status {status:?}"),

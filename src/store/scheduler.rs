@@ -1,10 +1,12 @@
 //! The scheduler's tables: job runs claimed once per (job, tick) across nodes by an insert that
 //! fails on a repeat, notifications (reminders and escalations) with their webhook delivery
-//! state, and the per-day reconciliations the daily job saves.
+//! state (a queue of the store's one job queue, `queue.rs`), and the per-day reconciliations the
+//! daily job saves.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
+use super::queue::{JobQueue, Keyed, QueueTable, Settle};
 use super::{Store, StoreError, audit, on_pool};
 use crate::reconciliation::Reconciliation;
 
@@ -52,8 +54,8 @@ pub struct NewNotification {
     pub dedup_key: String,
 }
 
-/// A stored notification.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+/// A stored notification (its row, as read through `NOTIFICATION_COLUMNS`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct Notification {
     pub id: i64,
     pub subject_kind: String,
@@ -73,60 +75,20 @@ pub struct Notification {
     pub delivered_at: Option<DateTime<Utc>>,
 }
 
-type NotificationRow = (
-    i64,
-    String,
-    String,
-    String,
-    String,
-    String,
-    i64,
-    NaiveDate,
-    DateTime<Utc>,
-    String,
-    i64,
-    DateTime<Utc>,
-    Option<String>,
-    Option<DateTime<Utc>>,
-);
+impl Keyed for Notification {
+    fn key(&self) -> i64 {
+        self.id
+    }
+}
 
 const NOTIFICATION_COLUMNS: &str = "id, subject_kind, subject_id, topic, level, message, reminder_count, day, \
      created_at, delivery_state, attempts, next_attempt_at, last_error, delivered_at";
 
-fn notification(row: NotificationRow) -> Notification {
-    let (
-        id,
-        subject_kind,
-        subject_id,
-        topic,
-        level,
-        message,
-        reminder_count,
-        day,
-        created_at,
-        delivery_state,
-        attempts,
-        next_attempt_at,
-        last_error,
-        delivered_at,
-    ) = row;
-    Notification {
-        id,
-        subject_kind,
-        subject_id,
-        topic,
-        level,
-        message,
-        reminder_count,
-        day,
-        created_at,
-        delivery_state,
-        attempts,
-        next_attempt_at,
-        last_error,
-        delivered_at,
-    }
-}
+/// The notifications' delivery queue: due in the order they were raised, `failed` its dead
+/// letters. The webhook's pass runs in the `deliver` job's tick, claimed once across nodes, so it
+/// claims without a lease.
+const NOTIFICATIONS: QueueTable =
+    QueueTable::usual("notifications", NOTIFICATION_COLUMNS, "id", "delivery_state");
 
 /// A job's latest run, for `scheduler jobs`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -143,16 +105,28 @@ pub struct JobRun {
     pub detail: Option<String>,
 }
 
-type RunRow = (
-    i64,
-    String,
-    DateTime<Utc>,
-    String,
-    DateTime<Utc>,
-    Option<DateTime<Utc>>,
-    Option<String>,
-    Option<String>,
-);
+/// A job run row, as `job_runs` reads it.
+#[derive(sqlx::FromRow)]
+struct RunRow {
+    id: i64,
+    job: String,
+    tick: DateTime<Utc>,
+    node: String,
+    started_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+    outcome: Option<String>,
+    detail: Option<String>,
+}
+
+/// A saved reconciliation row; `report` is its JSON text.
+#[derive(sqlx::FromRow)]
+struct ReconciliationRow {
+    system_id: String,
+    day: NaiveDate,
+    clean: bool,
+    report: String,
+    created_at: DateTime<Utc>,
+}
 
 /// A reconciliation as the daily job saved it.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -252,18 +226,16 @@ impl Store {
         });
         Ok(rows
             .into_iter()
-            .map(
-                |(id, job, tick, node, started_at, finished_at, outcome, detail)| JobRun {
-                    id,
-                    job,
-                    tick,
-                    node,
-                    started_at,
-                    finished_at,
-                    outcome,
-                    detail,
-                },
-            )
+            .map(|row| JobRun {
+                id: row.id,
+                job: row.job,
+                tick: row.tick,
+                node: row.node,
+                started_at: row.started_at,
+                finished_at: row.finished_at,
+                outcome: row.outcome,
+                detail: row.detail,
+            })
             .collect())
     }
 
@@ -352,9 +324,9 @@ impl Store {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', 0, $10)
              ON CONFLICT (dedup_key) DO NOTHING RETURNING {NOTIFICATION_COLUMNS}"
         ));
-        let row: Option<NotificationRow> = on_pool!(self, pool => {
+        let row: Option<Notification> = on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let row: Option<NotificationRow> = sqlx::query_as(sql)
+            let row: Option<Notification> = sqlx::query_as(sql)
                 .bind(&new.dedup_key)
                 .bind(new.subject_kind)
                 .bind(&new.subject_id)
@@ -368,7 +340,7 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?;
             if let Some(row) = &row {
-                audit!(tx, SCHEDULER_ACTOR, "notification.create", &format!("notification/{}", row.0),
+                audit!(tx, SCHEDULER_ACTOR, "notification.create", &format!("notification/{}", row.id),
                     serde_json::json!({
                         "subject": format!("{}/{}", new.subject_kind, new.subject_id),
                         "topic": new.topic, "level": new.level.name(), "reminder_count": new.reminder_count,
@@ -377,7 +349,7 @@ impl Store {
             tx.commit().await?;
             row
         });
-        Ok(row.map(notification))
+        Ok(row)
     }
 
     /// Notifications, newest first: of one level and/or delivery state.
@@ -391,15 +363,14 @@ impl Store {
             "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE ($1 IS NULL OR level = $1)
              AND ($2 IS NULL OR delivery_state = $2) ORDER BY id DESC LIMIT $3"
         ));
-        let rows: Vec<NotificationRow> = on_pool!(self, pool => {
+        Ok(on_pool!(self, pool => {
             sqlx::query_as(sql)
                 .bind(level.map(Level::name))
                 .bind(delivery_state)
                 .bind(limit)
                 .fetch_all(pool)
                 .await?
-        });
-        Ok(rows.into_iter().map(notification).collect())
+        }))
     }
 
     /// Queued notifications whose next attempt is due at `now`, oldest first.
@@ -408,14 +379,10 @@ impl Store {
         now: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<Notification>, StoreError> {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE delivery_state = 'queued'
-             AND next_attempt_at <= $1 ORDER BY id LIMIT $2"
-        ));
-        let rows: Vec<NotificationRow> = on_pool!(self, pool => {
-            sqlx::query_as(sql).bind(now).bind(limit).fetch_all(pool).await?
-        });
-        Ok(rows.into_iter().map(notification).collect())
+        Ok(on_pool!(self, pool => {
+            let mut conn = pool.acquire().await?;
+            conn.claim(&NOTIFICATIONS, now, limit, None).await?
+        }))
     }
 
     /// Records a delivery attempt: `Ok(())` delivered, `Err(why)` stays queued until `retry_at`,
@@ -429,31 +396,12 @@ impl Store {
     ) -> Result<(), StoreError> {
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            match result {
-                Ok(()) => {
-                    sqlx::query(
-                        "UPDATE notifications SET delivery_state = 'delivered', attempts = attempts + 1,
-                         delivered_at = $2, last_error = NULL WHERE id = $1",
-                    )
-                    .bind(id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                Err(error) => {
-                    sqlx::query(
-                        "UPDATE notifications SET attempts = attempts + 1, last_error = $2,
-                         next_attempt_at = COALESCE($3, next_attempt_at),
-                         delivery_state = CASE WHEN $3 IS NULL THEN 'failed' ELSE delivery_state END
-                         WHERE id = $1",
-                    )
-                    .bind(id)
-                    .bind(error)
-                    .bind(retry_at)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-            }
+            let settle = match (result, retry_at) {
+                (Ok(()), _) => Settle::Delivered { at: now, receipt: None },
+                (Err(error), Some(at)) => Settle::RetryAt { error, at },
+                (Err(error), None) => Settle::Dead { error },
+            };
+            tx.settle(&NOTIFICATIONS, id, &settle).await?;
             audit!(tx, SCHEDULER_ACTOR, "notification.deliver", &format!("notification/{id}"),
                 serde_json::json!({ "delivered": result.is_ok(), "error": result.err() }))?;
             tx.commit().await?;
@@ -499,7 +447,7 @@ impl Store {
         system_id: Option<&str>,
         day: Option<NaiveDate>,
     ) -> Result<Vec<StoredReconciliation>, StoreError> {
-        let rows: Vec<(String, NaiveDate, bool, String, DateTime<Utc>)> = on_pool!(self, pool => {
+        let rows: Vec<ReconciliationRow> = on_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT system_id, day, clean, report, created_at FROM reconciliations
                  WHERE ($1 IS NULL OR system_id = $1) AND ($2 IS NULL OR day = $2) ORDER BY day DESC, system_id",
@@ -510,16 +458,16 @@ impl Store {
             .await?
         });
         rows.into_iter()
-            .map(|(system_id, date, clean, report, created_at)| {
-                let report = serde_json::from_str(&report).map_err(|e| StoreError::Corrupt {
+            .map(|row| {
+                let report = serde_json::from_str(&row.report).map_err(|e| StoreError::Corrupt {
                     what: "reconciliation",
-                    detail: format!("{system_id} {date}: {e}"),
+                    detail: format!("{} {}: {e}", row.system_id, row.day),
                 })?;
                 Ok(StoredReconciliation {
-                    system_id,
-                    date,
-                    clean,
-                    created_at,
+                    system_id: row.system_id,
+                    date: row.day,
+                    clean: row.clean,
+                    created_at: row.created_at,
                     report,
                 })
             })
