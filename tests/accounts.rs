@@ -1045,6 +1045,8 @@ fn the_host_bootstraps_a_store_written_by_the_previous_build() {
     .check(2, &[])
     .stderr_has(&["unknown role"]);
     run(&["accounts", "show", "lin-ping"], None).check(0, &["platform_admin@province", "1101**********002X"]);
+    // A new enrolment link, as the console's page to open (the default public URL).
+    run(&["accounts", "enrolment", "lin-ping"], None).check(0, &["http://localhost:8080/enrol?token="]);
     // The old audit events and the new ones form one chain.
     run(&["audit", "verify"], None).check(0, &["chain intact"]);
     assert!(policy::POLICY.len() > 80);

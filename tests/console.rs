@@ -147,9 +147,9 @@ async fn console_forms_need_their_tokens_and_pages_carry_a_strict_csp() {
         .get_all("set-cookie")
         .iter()
         .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
-        .find(|c| c.starts_with("ronghe_sign_in="))
+        .find(|c| c.starts_with("ronghe_form="))
         .expect("the form's cookie");
-    let token = cookie.trim_start_matches("ronghe_sign_in=").to_owned();
+    let token = cookie.trim_start_matches("ronghe_form=").to_owned();
     let sign_in = |token: &str, cookie: Option<&str>| {
         let mut request = client
             .post(p.url("/sign-in"))
@@ -601,6 +601,89 @@ async fn a_project_manager_records_progress_and_the_plan_turns_green() {
     // Another city's plan: not found.
     browser.goto(&p.url(&format!("/plans/{ZY_SYSTEM}"))).await;
     assert!(browser.text().await.contains("未找到"));
+    browser.close().await;
+    p.server.stop();
+}
+
+/// A new person's first visit from the enrolment link: a mismatched and a weak password are
+/// refused on the form, then the password is set, the authenticator added from the page's
+/// secret, the account activated by a code; the person then signs in. A used link is a dead end.
+#[tokio::test]
+async fn a_new_person_enrols_from_the_link_and_signs_in() {
+    let p = Platform::new(&[]).await;
+    let store = p.store().await;
+    let link = common::create_account(&store, "newcomer", &["operator@region:520100"]).await;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let page = p.url(&format!("/enrol?token={}", link.token));
+    browser.goto(&page).await;
+    browser.check("enrol").await;
+    let strong = "Neues-Passwort-2026";
+    browser.fill("password", strong).await;
+    browser.fill("password_again", "something-else").await;
+    browser.click("#enrol-password button").await;
+    assert!(browser.text().await.contains("两次输入的密码不一致"));
+    browser.check_answered("enrol-mismatch", 422).await;
+    browser.fill("password", "short").await;
+    browser.fill("password_again", "short").await;
+    browser.click("#enrol-password button").await;
+    let text = browser.text().await;
+    assert!(
+        text.contains("password："),
+        "the policy's refusal names no field: {text}"
+    );
+    browser.check_answered("enrol-weak", 422).await;
+    browser.fill("password", strong).await;
+    browser.fill("password_again", strong).await;
+    browser.click("#enrol-password button").await;
+    let secret = browser
+        .client
+        .find(fantoccini::Locator::Id("totp-secret"))
+        .await
+        .expect("the authenticator's secret is shown")
+        .text()
+        .await
+        .unwrap();
+    let qr = browser
+        .run("return document.querySelector('.qr svg') !== null;")
+        .await;
+    assert_eq!(qr, serde_json::json!(true), "no QR code");
+    browser.check("enrol-authenticator").await;
+    // Playing the authenticator app with the secret the page shows.
+    let key = ronghe::access::secret::totp_secret_from_base32(&secret).unwrap();
+    let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap();
+    browser.fill("code", "000000").await;
+    browser.click("#enrol-confirm button").await;
+    assert!(
+        browser.text().await.contains("code"),
+        "a wrong code is not refused on the form"
+    );
+    browser.check_answered("enrol-wrong-code", 422).await;
+    browser
+        .fill(
+            "code",
+            &ronghe::access::secret::totp_code(&key, "newcomer", now).unwrap(),
+        )
+        .await;
+    browser.click("#enrol-confirm button").await;
+    assert!(browser.text().await.contains("已启用"));
+    browser.check("enrol-done").await;
+    // The link is used up.
+    browser.goto(&page).await;
+    browser.fill("password", strong).await;
+    browser.fill("password_again", strong).await;
+    browser.click("#enrol-password button").await;
+    assert!(browser.text().await.contains("启用链接无效"));
+    browser.check_answered("enrol-used", 410).await;
+    // And the person signs in with the password and the next code.
+    browser.goto(&p.url("/sign-in")).await;
+    browser.fill("account", "newcomer").await;
+    browser.fill("password", strong).await;
+    let code = ronghe::access::secret::totp_code(&key, "newcomer", now + 30).unwrap();
+    browser.fill("code", &code).await;
+    browser.click("#sign-in button[type=submit]").await;
+    assert_eq!(browser.path().await, "/");
     browser.close().await;
     p.server.stop();
 }

@@ -499,6 +499,21 @@ pub const POLICY: &[Entry] = &[
         Public("the console's style sheet and script"),
     ),
     page("GET", "/favicon.ico", Public("the console's icon")),
+    page(
+        "GET",
+        "/enrol",
+        Public("the one-time enrolment link is the credential"),
+    ),
+    page(
+        "POST",
+        "/enrol",
+        Public("the one-time enrolment link is the credential"),
+    ),
+    page(
+        "POST",
+        "/enrol/confirm",
+        Public("the one-time enrolment link is the credential"),
+    ),
     page("POST", "/sign-out", signed(EVERYONE, Own)),
     page("GET", "/", signed(EVERYONE, InHandler)),
     page("GET", "/me", signed(EVERYONE, Own)),

@@ -185,7 +185,6 @@ impl Soak {
             "backlog",
             "exchange"
         )];
-        let mib = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1}"));
         for m in &self.minutes {
             out.push(m.line());
         }

@@ -386,6 +386,24 @@ pub async fn enrolled(store: &Store, id: &str, grants: &[&str]) -> (String, Vec<
 /// the confirmation (so the next sign-in takes the code of 30 seconds later).
 pub async fn enrol(store: &Store, id: &str, grants: &[&str]) -> Vec<u8> {
     let accounts = staff_accounts(store);
+    let link = create_account(store, id, grants).await;
+    let setup = accounts
+        .start_enrolment(&link.token, STAFF_PASSWORD)
+        .await
+        .expect("enrol");
+    let secret = ronghe::access::secret::totp_secret_from_base32(&setup.secret).expect("base32");
+    let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap();
+    let code = ronghe::access::secret::totp_code(&secret, id, now).unwrap();
+    accounts
+        .confirm_enrolment(&link.token, &code)
+        .await
+        .expect("confirm");
+    secret
+}
+
+/// A new pending account `id` holding `grants` (ROLE@SCOPE), created by the host; its
+/// one-time enrolment link.
+pub async fn create_account(store: &Store, id: &str, grants: &[&str]) -> ronghe::accounts::EnrolmentLink {
     let host = ronghe::access::Principal::host("test", "localhost");
     let grants = grants
         .iter()
@@ -397,7 +415,7 @@ pub async fn enrol(store: &Store, id: &str, grants: &[&str]) -> Vec<u8> {
             }
         })
         .collect();
-    let link = accounts
+    staff_accounts(store)
         .create(
             &host,
             ronghe::accounts::NewAccount {
@@ -413,19 +431,7 @@ pub async fn enrol(store: &Store, id: &str, grants: &[&str]) -> Vec<u8> {
             },
         )
         .await
-        .unwrap_or_else(|e| panic!("create account {id}: {e}"));
-    let setup = accounts
-        .start_enrolment(&link.token, STAFF_PASSWORD)
-        .await
-        .expect("enrol");
-    let secret = ronghe::access::secret::totp_secret_from_base32(&setup.secret).expect("base32");
-    let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap();
-    let code = ronghe::access::secret::totp_code(&secret, id, now).unwrap();
-    accounts
-        .confirm_enrolment(&link.token, &code)
-        .await
-        .expect("confirm");
-    secret
+        .unwrap_or_else(|e| panic!("create account {id}: {e}"))
 }
 
 /// A token of a new account `id` holding `grants` (see [`enrolled`]).

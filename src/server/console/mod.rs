@@ -11,6 +11,7 @@
 
 mod assessments;
 mod assets;
+mod enrol;
 mod me;
 mod overview;
 mod plans;
@@ -37,6 +38,8 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/", get(overview::page))
         .route("/sign-in", get(session::form).post(session::sign_in))
         .route("/sign-out", post(session::sign_out))
+        .route("/enrol", get(enrol::form).post(enrol::password))
+        .route("/enrol/confirm", post(enrol::confirm))
         .route("/me", get(me::page))
         .route("/systems", get(systems::list))
         .route("/systems/{id}", get(systems::show))
@@ -73,6 +76,7 @@ static TEMPLATES: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
         ("plans", include_str!("templates/plans.hbs")),
         ("plan", include_str!("templates/plan.hbs")),
         ("error", include_str!("templates/error.hbs")),
+        ("enrol", include_str!("templates/enrol.hbs")),
     ] {
         if let Err(err) = engine.register_template_string(name, text) {
             panic!("console template {name} does not compile: {err}");

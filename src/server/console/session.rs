@@ -19,9 +19,10 @@ use crate::accounts::AccountError;
 /// The cookie that carries a signed-in browser's CSRF token to the pages, which put it in
 /// every form; the authorization layer checks the form's copy against the session.
 pub(in crate::server) const CSRF_COOKIE: &str = "ronghe_csrf";
-/// The sign-in form's own CSRF token (double submit: cookie and field must agree), so that no
-/// other site can sign a browser in to an account of its choosing.
-const SIGN_IN_COOKIE: &str = "ronghe_sign_in";
+/// The CSRF token of the forms a browser fills before it has a session — sign-in and
+/// enrolment — (double submit: the cookie, scoped to the form's path, and the field must
+/// agree), so that no other site can sign a browser in to an account of its choosing.
+const FORM_COOKIE: &str = "ronghe_form";
 /// The largest form the console takes: its forms are a few fields.
 const MAX_FORM_BYTES: usize = 64 * 1024;
 
@@ -82,10 +83,7 @@ fn sign_in_page(
     next: &str,
     problem: Option<String>,
 ) -> Result<Response, PageError> {
-    let token = crate::access::secret::random_secret().map_err(|err| {
-        tracing::error!(error = %err, "no randomness for the sign-in form");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
-    })?;
+    let (token, form_cookie) = form_token("/sign-in")?;
     let mut response = render(
         status,
         "sign_in",
@@ -96,9 +94,30 @@ fn sign_in_page(
             problem,
         },
     );
-    let value = cookie(SIGN_IN_COOKIE, &token, "/sign-in", 600);
-    response.headers_mut().append(header::SET_COOKIE, value);
+    response.headers_mut().append(header::SET_COOKIE, form_cookie);
     Ok(response)
+}
+
+/// A fresh token for a form without a session at `path`: the value for its field, and the
+/// cookie that carries its twin.
+pub(super) fn form_token(path: &str) -> Result<(String, HeaderValue), PageError> {
+    let token = crate::access::secret::random_secret().map_err(|err| {
+        tracing::error!(error = %err, "no randomness for a form token");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+    })?;
+    let cookie = cookie(FORM_COOKIE, &token, path, 600);
+    Ok((token, cookie))
+}
+
+/// Whether a form without a session sent the token its cookie holds.
+pub(super) fn form_token_ok(headers: &HeaderMap, sent: &str) -> bool {
+    let expected = super::super::auth::cookie_value(headers, FORM_COOKIE).unwrap_or_default();
+    !expected.is_empty() && crate::access::secret::same_hash(&expected, sent)
+}
+
+/// The cookie that drops a used form token.
+pub(super) fn form_token_used(path: &str) -> HeaderValue {
+    cookie(FORM_COOKIE, "", path, 0)
 }
 
 #[derive(Deserialize)]
@@ -124,8 +143,7 @@ pub(super) async fn sign_in(
     Form(form): Form<SignInForm>,
 ) -> Result<Response, PageError> {
     let next = local_target(form.next.as_deref());
-    let expected = super::super::auth::cookie_value(&headers, SIGN_IN_COOKIE).unwrap_or_default();
-    if expected.is_empty() || !crate::access::secret::same_hash(&expected, &form.csrf_token) {
+    if !form_token_ok(&headers, &form.csrf_token) {
         return sign_in_page(
             StatusCode::FORBIDDEN,
             &form.account,
@@ -176,7 +194,7 @@ pub(super) async fn sign_in(
             for value in session_cookies(&signed)? {
                 headers.append(header::SET_COOKIE, value);
             }
-            headers.append(header::SET_COOKIE, cookie(SIGN_IN_COOKIE, "", "/sign-in", 0));
+            headers.append(header::SET_COOKIE, form_token_used("/sign-in"));
             protect(headers);
             Ok(response)
         }
