@@ -52,7 +52,7 @@ pub(super) async fn list(
 }
 
 /// A status filter's value: `open`, `dismissed` or `resolved` (400 naming `status` otherwise).
-pub(super) fn parse_status(name: &str) -> Result<QualityStatus, ApiError> {
+fn parse_status(name: &str) -> Result<QualityStatus, ApiError> {
     QualityStatus::parse(name).ok_or_else(|| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
