@@ -8,7 +8,7 @@
 mod common;
 
 use common::browser::Browser;
-use common::console::{GY_SYSTEM, Platform, ZY_SYSTEM};
+use common::console::{FORM, GY_SYSTEM, Platform, ZY_SYSTEM, form};
 
 #[tokio::test]
 async fn a_regional_administrator_signs_in_and_sees_only_their_city() {
@@ -112,15 +112,6 @@ async fn an_expert_sees_no_systems_section_and_is_refused_the_systems_page() {
     browser.check_answered("systems-refused", 403).await;
     browser.close().await;
     p.server.stop();
-}
-
-const FORM: &str = "application/x-www-form-urlencoded";
-
-/// A form body, as a browser encodes it.
-fn form(pairs: &[(&str, &str)]) -> String {
-    url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish()
 }
 
 /// The HTTP edges a browser does not show: a form without its token is refused and changes

@@ -80,6 +80,8 @@ const PLAN_READERS: &[Role] = &[
     Engineer,
 ];
 const MONITORS: &[Role] = &[PlatformAdmin, RegionalAdmin, AgencyAdmin, Operator];
+/// Whoever may open one of the monitoring pages (the overview links those they may open).
+const MONITORING_PAGES: &[Role] = &[PlatformAdmin, RegionalAdmin, AgencyAdmin, Operator, Engineer];
 const EVERYONE: &[Role] = &Role::ALL;
 
 const fn signed(roles: &'static [Role], scope: ScopeRule) -> Access {
@@ -559,6 +561,37 @@ pub const POLICY: &[Entry] = &[
         "/plans/{system}/report",
         signed(PLAN_READERS, System("system")),
     ),
+    // 监测: each page and form with the roles of the API route that does the same thing
+    page("GET", "/monitoring", signed(MONITORING_PAGES, InHandler)),
+    page(
+        "GET",
+        "/monitoring/quality",
+        signed(&[PlatformAdmin, Operator, Engineer], InHandler),
+    ),
+    page(
+        "GET",
+        "/monitoring/quality/{id}",
+        signed(&[Operator, Engineer], QualityItem),
+    ),
+    // The API has no dismissal; `ronghe quality dismiss` is the host's. Dismissing is the
+    // service centre's (operators'), as closing a correction is.
+    page(
+        "POST",
+        "/monitoring/quality/{id}/dismiss",
+        signed(&[Operator], QualityItem),
+    ),
+    page(
+        "GET",
+        "/monitoring/exchange",
+        signed(&[PlatformAdmin, Operator], InHandler),
+    ),
+    page(
+        "POST",
+        "/monitoring/exchange/replay",
+        signed(&[PlatformAdmin, Operator], InHandler),
+    ),
+    page("GET", "/monitoring/corrections", signed(MONITORS, InHandler)),
+    page("GET", "/monitoring/reconciliations", signed(MONITORS, InHandler)),
 ];
 
 /// The row of an operation, by method and route path (`/api/v1/systems/{id}`).

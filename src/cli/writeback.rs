@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::{Context, Failure, checked, read_config, refused_config};
 use crate::intake::WritebackConfig;
-use crate::store::QualityStatus;
+use crate::store::{DismissError, Guarded, QualityStatus};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum Command {
@@ -250,19 +250,15 @@ pub(super) async fn run_quality(ctx: &Context, command: QualityCommand) -> Resul
             Ok(())
         }
         QualityCommand::Dismiss { id, reason } => {
-            if reason.trim().is_empty() {
-                return Err(Failure::Refused(anyhow::anyhow!("give a reason with --reason")));
-            }
-            let before = store.quality_item(id).await?;
-            if before.status != QualityStatus::Open {
-                return Err(Failure::Refused(anyhow::anyhow!(
-                    "quality item {id} is {} already; only open items are dismissed",
-                    before.status.name()
-                )));
-            }
             let item = store
-                .set_quality_status(id, QualityStatus::Dismissed, reason.trim(), &ctx.actor)
-                .await?;
+                .dismiss_quality_item(id, &reason, &ctx.actor)
+                .await
+                .map_err(|err| match err {
+                    Guarded::Refused(DismissError::NoReason) => {
+                        Failure::Refused(anyhow::anyhow!("give a reason with --reason"))
+                    }
+                    other => other.into(),
+                })?;
             ctx.out.show(
                 format!("已忽略 dismissed: quality item {id}"),
                 &json!({ "id": id, "status": item.status }),

@@ -54,9 +54,9 @@ pub(super) struct AnswerRequest {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct CorrectionView {
     #[serde(flatten)]
-    correction: Correction,
+    pub(super) correction: Correction,
     /// Working days past the due date (0 unless open and late).
-    working_days_overdue: i64,
+    pub(super) working_days_overdue: i64,
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -195,21 +195,35 @@ pub(super) async fn list(
     };
     let overdue = q.overdue.unwrap_or(false);
     let today = q.as_of.unwrap_or_else(crate::calendar::today);
+    Ok(Json(
+        visible(&state, &auth, status, q.system, overdue, today).await?,
+    ))
+}
+
+/// The requests (with one status, of one system; only the overdue ones) whose system lies in
+/// the caller's scope, oldest first, with their overdue counts as of `today`: the API's listing
+/// and the console's page.
+pub(super) async fn visible(
+    state: &AppState,
+    auth: &Authorized,
+    status: Option<Status>,
+    system: Option<String>,
+    overdue: bool,
+    today: chrono::NaiveDate,
+) -> Result<Vec<CorrectionView>, ApiError> {
     let filter = CorrectionFilter {
         status,
-        system_id: q.system,
+        system_id: system,
         open_due_before: overdue.then_some(today),
     };
     let mut views = Vec::new();
     for correction in state.store.list_corrections(&filter).await? {
-        let view = view_on(&state, correction, today)?;
+        let view = view_on(state, correction, today)?;
         if !overdue || view.working_days_overdue > 0 {
             views.push(view);
         }
     }
-    Ok(Json(
-        auth.filter(&state, views, |v| &v.correction.system_id).await?,
-    ))
+    auth.filter(state, views, |v| &v.correction.system_id).await
 }
 
 #[utoipa::path(get, path = "/api/v1/corrections/{id}", tag = "corrections", params(("id" = i64, Path)),

@@ -37,12 +37,16 @@ pub(super) async fn dlq(
     State(state): State<AppState>,
     Query(q): Query<DlqQuery>,
 ) -> Result<Json<Vec<OutboxItem>>, ApiError> {
-    Ok(Json(
-        state
-            .store
-            .outbox_items(OutboxState::Dead, q.system.as_deref(), DLQ_LIMIT)
-            .await?,
-    ))
+    Ok(Json(dead(&state, q.system.as_deref()).await?))
+}
+
+/// The dead-letter queue (of one system), oldest first, at most [`DLQ_LIMIT`] items: the API's
+/// listing and the console's page.
+pub(super) async fn dead(state: &AppState, system: Option<&str>) -> Result<Vec<OutboxItem>, ApiError> {
+    Ok(state
+        .store
+        .outbox_items(OutboxState::Dead, system, DLQ_LIMIT)
+        .await?)
 }
 
 /// Which dead items to put back in the queue: `ids`, or `all` (optionally of one `system`).
@@ -93,7 +97,18 @@ pub(super) async fn replay(
             ));
         }
     };
-    let replayed = state.store.replay_outbox(&which, &actor).await?;
-    tracing::info!(count = replayed.len(), actor, "exchange dead items replayed");
+    let replayed = replay_dead(&state, &which, &actor).await?;
     Ok(Json(ReplayAnswer { replayed }))
+}
+
+/// Puts dead items back in the queue under `actor` (each audited; an id that is not a dead
+/// item refuses the whole replay): the API's replay and the console's form.
+pub(super) async fn replay_dead(
+    state: &AppState,
+    which: &Replay,
+    actor: &str,
+) -> Result<Vec<OutboxItem>, ApiError> {
+    let replayed = state.store.replay_outbox(which, actor).await?;
+    tracing::info!(count = replayed.len(), actor, "exchange dead items replayed");
+    Ok(replayed)
 }

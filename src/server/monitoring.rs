@@ -119,8 +119,7 @@ pub(super) async fn saved(
     auth: Authorized,
     Query(q): Query<SavedQuery>,
 ) -> Result<Response, ApiError> {
-    let saved = state.store.reconciliations(q.system.as_deref(), q.date).await?;
-    let saved = auth.filter(&state, saved, |r| &r.system_id).await?;
+    let saved = visible(&state, &auth, q.system.as_deref(), q.date).await?;
     if q.format.is_none() {
         return Ok(Json(saved).into_response());
     }
@@ -131,6 +130,18 @@ pub(super) async fn saved(
         ));
     };
     answer(&one.report, format)
+}
+
+/// The saved reconciliations (of one system, of one day) whose system lies in the caller's
+/// scope: the API's listing and the console's page.
+pub(super) async fn visible(
+    state: &AppState,
+    auth: &Authorized,
+    system: Option<&str>,
+    date: Option<NaiveDate>,
+) -> Result<Vec<StoredReconciliation>, ApiError> {
+    let saved = state.store.reconciliations(system, date).await?;
+    auth.filter(state, saved, |r| &r.system_id).await
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::{Actor, ApiError, AppState, Authorized};
-use crate::store::{QualityItem, QualityStatus, QualitySummary};
+use crate::store::{DismissError, QualityItem, QualityStatus, QualitySummary};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -36,17 +36,7 @@ pub(super) async fn list(
     auth: Authorized,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Vec<QualitySummary>>, ApiError> {
-    let status = match query.status.as_deref() {
-        None => None,
-        Some(name) => Some(QualityStatus::parse(name).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_query",
-                format!("unknown status {name:?}; use open, dismissed or resolved"),
-            )
-            .with_field("status")
-        })?),
-    };
+    let status = query.status.as_deref().map(parse_status).transpose()?;
     let limit = query.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::new(
@@ -56,11 +46,34 @@ pub(super) async fn list(
         )
         .with_field("limit"));
     }
-    let items = state
-        .store
-        .list_quality_items(query.system.as_deref(), status, limit)
-        .await?;
-    Ok(Json(auth.filter(&state, items, |i| &i.system_id).await?))
+    Ok(Json(
+        visible(&state, &auth, query.system.as_deref(), status, limit).await?,
+    ))
+}
+
+/// A status filter's value: `open`, `dismissed` or `resolved` (400 naming `status` otherwise).
+fn parse_status(name: &str) -> Result<QualityStatus, ApiError> {
+    QualityStatus::parse(name).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            format!("unknown status {name:?}; use open, dismissed or resolved"),
+        )
+        .with_field("status")
+    })
+}
+
+/// The newest `limit` items (of one system, with one status) that lie in the caller's scope:
+/// the API's listing and the console's queue.
+pub(super) async fn visible(
+    state: &AppState,
+    auth: &Authorized,
+    system: Option<&str>,
+    status: Option<QualityStatus>,
+    limit: i64,
+) -> Result<Vec<QualitySummary>, ApiError> {
+    let items = state.store.list_quality_items(system, status, limit).await?;
+    auth.filter(state, items, |i| &i.system_id).await
 }
 
 #[utoipa::path(get, path = "/api/v1/quality/{id}", tag = "writeback", params(("id" = i64, Path), super::cases::Disclosure), responses(
@@ -75,18 +88,37 @@ pub(super) async fn show(
     Query(disclosure): Query<super::cases::Disclosure>,
 ) -> Result<Json<QualityItem>, ApiError> {
     let purpose = disclosure.purpose()?;
+    Ok(Json(read(&state, &actor, id, purpose.as_deref()).await?))
+}
+
+/// One item, audited as read (`quality.read`), its record's string values masked unless
+/// `purpose` unmasks them (`quality.unmask`): the API's item and the console's item page.
+pub(super) async fn read(
+    state: &AppState,
+    actor: &str,
+    id: i64,
+    purpose: Option<&str>,
+) -> Result<QualityItem, ApiError> {
     let mut item = state.store.quality_item(id).await?;
     let target = format!("quality/{id}");
-    super::cases::Disclosure::audit(
-        purpose.as_deref(),
-        &state,
-        &actor,
-        ("quality.read", "quality.unmask"),
-        &target,
-    )
-    .await?;
+    super::cases::Disclosure::audit(purpose, state, actor, ("quality.read", "quality.unmask"), &target)
+        .await?;
     if purpose.is_none() {
         item.record = crate::validate::mask_record(&item.record);
     }
-    Ok(Json(item))
+    Ok(item)
+}
+
+impl From<DismissError> for ApiError {
+    fn from(err: DismissError) -> ApiError {
+        match err {
+            DismissError::NoReason => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_dismissal",
+                err.to_string(),
+            )
+            .with_field("reason"),
+            DismissError::NotOpen { .. } => ApiError::new(StatusCode::CONFLICT, "not_open", err.to_string()),
+        }
+    }
 }

@@ -58,7 +58,7 @@ pub use outbox::{
 };
 pub use owners::OwnedCase;
 pub use quality::{
-    NewQualityItem, QualityItem, QualityReason, QualityStatus, QualitySummary, list_quality_sql,
+    DismissError, NewQualityItem, QualityItem, QualityReason, QualityStatus, QualitySummary, list_quality_sql,
 };
 pub use writeback::{NONCE_RETENTION_SECONDS, take_nonce_sql};
 

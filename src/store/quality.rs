@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 
-use super::{Store, StoreError, audit, on_pool};
+use super::{Guarded, Store, StoreError, audit, on_pool};
 
 /// Where an item stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -31,6 +31,17 @@ impl QualityStatus {
     pub fn parse(text: &str) -> Option<QualityStatus> {
         text.parse().ok()
     }
+}
+
+/// Why a dismissal is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DismissError {
+    /// A dismissal needs a reason (the `reason` field).
+    #[error("give a reason for dismissing the item")]
+    NoReason,
+    /// Only open items are dismissed.
+    #[error("quality item {id} is {} already; only open items are dismissed", status.name())]
+    NotOpen { id: i64, status: QualityStatus },
 }
 
 /// One reason a record was refused.
@@ -309,5 +320,37 @@ impl Store {
             tx.commit().await?;
         });
         self.quality_item(id).await
+    }
+
+    /// Dismisses an open item with a reason (trimmed; an empty one is refused), audited. The
+    /// console's form and `ronghe quality dismiss` both come here.
+    pub async fn dismiss_quality_item(
+        &self,
+        id: i64,
+        reason: &str,
+        actor: &str,
+    ) -> Result<QualityItem, Guarded<DismissError>> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(Guarded::Refused(DismissError::NoReason));
+        }
+        let before = self.quality_item(id).await?;
+        if before.status != QualityStatus::Open {
+            return Err(Guarded::Refused(DismissError::NotOpen {
+                id,
+                status: before.status,
+            }));
+        }
+        let item = self
+            .set_quality_status(id, QualityStatus::Dismissed, reason, actor)
+            .await?;
+        if item.status != QualityStatus::Dismissed {
+            // Another hand closed it between the read and the update.
+            return Err(Guarded::Refused(DismissError::NotOpen {
+                id,
+                status: item.status,
+            }));
+        }
+        Ok(item)
     }
 }

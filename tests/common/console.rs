@@ -84,3 +84,57 @@ impl Platform {
         browser.click("#sign-in button[type=submit]").await;
     }
 }
+
+/// The content type of a browser's form.
+pub const FORM: &str = "application/x-www-form-urlencoded";
+
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+/// Signs `account` in through the console's form, as a browser would: the cookies to send and
+/// the session's CSRF token.
+impl Platform {
+    pub async fn signed_in(&self, client: &reqwest::Client, account: &str) -> (String, String) {
+        let p = self;
+        let page = client.get(p.url("/sign-in")).send().await.unwrap();
+        let cookie = page
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+            .find(|c| c.starts_with("ronghe_form="))
+            .expect("the form's cookie");
+        let token = cookie.trim_start_matches("ronghe_form=").to_owned();
+        let signed = client
+            .post(p.url("/sign-in"))
+            .header("content-type", FORM)
+            .header("cookie", &cookie)
+            .body(form(&[
+                ("account", account),
+                ("password", super::STAFF_PASSWORD),
+                ("code", &p.code(account)),
+                ("csrf_token", &token),
+            ]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(signed.status(), 303);
+        let cookies: Vec<String> = signed
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+            .filter(|c| c.starts_with("ronghe_session=") || c.starts_with("ronghe_csrf="))
+            .collect();
+        let jar = cookies.join("; ");
+        let csrf = cookies
+            .iter()
+            .find_map(|c| c.strip_prefix("ronghe_csrf="))
+            .expect("the CSRF cookie")
+            .to_owned();
+        (jar, csrf)
+    }
+}

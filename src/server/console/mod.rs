@@ -12,9 +12,12 @@
 mod assessments;
 mod assets;
 mod enrol;
+mod exchange;
 mod me;
+mod monitoring;
 mod overview;
 mod plans;
+mod quality;
 mod session;
 mod systems;
 mod view;
@@ -55,6 +58,14 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/plans/{system}/milestones/{milestone}", post(plans::progress))
         .route("/plans/{system}/baseline", post(plans::baseline))
         .route("/plans/{system}/report", get(plans::report))
+        .route("/monitoring", get(monitoring::overview))
+        .route("/monitoring/quality", get(quality::list))
+        .route("/monitoring/quality/{id}", get(quality::show))
+        .route("/monitoring/quality/{id}/dismiss", post(quality::dismiss))
+        .route("/monitoring/exchange", get(exchange::page))
+        .route("/monitoring/exchange/replay", post(exchange::replay))
+        .route("/monitoring/corrections", get(monitoring::corrections))
+        .route("/monitoring/reconciliations", get(monitoring::reconciliations))
         .route("/assets/{file}", get(assets::serve))
         .route("/favicon.ico", get(assets::favicon))
 }
@@ -75,6 +86,12 @@ static TEMPLATES: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
         ("assessment", include_str!("templates/assessment.hbs")),
         ("plans", include_str!("templates/plans.hbs")),
         ("plan", include_str!("templates/plan.hbs")),
+        ("monitoring", include_str!("templates/monitoring.hbs")),
+        ("quality", include_str!("templates/quality.hbs")),
+        ("quality_item", include_str!("templates/quality_item.hbs")),
+        ("exchange", include_str!("templates/exchange.hbs")),
+        ("corrections", include_str!("templates/corrections.hbs")),
+        ("reconciliations", include_str!("templates/reconciliations.hbs")),
         ("error", include_str!("templates/error.hbs")),
         ("enrol", include_str!("templates/enrol.hbs")),
     ] {
@@ -185,6 +202,17 @@ impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         refusal(self.0)
     }
+}
+
+/// The answer to a form that changed something: 303 to the page that shows the result
+/// (post-redirect-get), so that reloading does not submit the form again.
+pub(super) fn see_other(target: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(location) = HeaderValue::from_str(target) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    protect(response.headers_mut());
+    response
 }
 
 /// Where a browser without a session goes: the sign-in form, then back to `path`.

@@ -8,8 +8,8 @@ use axum::response::Response;
 use ronghe_assessment::IntegrationMode;
 use serde::{Deserialize, Serialize};
 
-use super::super::{ApiError, AppState, Authorized};
-use super::view::{self, Chrome};
+use super::super::{AppState, Authorized};
+use super::view::{self, Choice, Chrome, bad_filter, chosen};
 use super::{PageError, render};
 use crate::store::QualityStatus;
 use crate::systems::SystemStatus;
@@ -43,14 +43,6 @@ struct ListView {
     next: Option<String>,
 }
 
-/// An option of a filter's select.
-#[derive(Serialize)]
-struct Choice {
-    value: String,
-    label: String,
-    selected: bool,
-}
-
 #[derive(Serialize)]
 struct Row {
     id: String,
@@ -60,20 +52,6 @@ struct Row {
     protocol: String,
     status: String,
     mode: String,
-}
-
-/// A filter's value: empty means "any".
-fn chosen(value: Option<&str>) -> &str {
-    value.map_or("", str::trim)
-}
-
-fn bad_filter(field: &str, value: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "invalid_query",
-        format!("筛选条件 {field} 的取值 {value:?} 无效，请从下拉列表中选择。unknown {field} {value:?}"),
-    )
-    .with_field(field)
 }
 
 pub(super) async fn list(

@@ -15,6 +15,11 @@ pub(super) fn beijing(at: &DateTime<Utc>) -> String {
         .to_string()
 }
 
+/// A day as people here read it: Beijing time, `2026-12-06`.
+pub(super) fn beijing_date(at: &DateTime<Utc>) -> String {
+    crate::calendar::beijing_time(at).format("%Y-%m-%d").to_string()
+}
+
 /// An optional time, or a dash.
 pub(super) fn beijing_or_dash(at: Option<&DateTime<Utc>>) -> String {
     at.map_or_else(|| "—".to_owned(), beijing)
@@ -44,6 +49,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("/systems", "系统"),
     ("/assessments", "评估"),
     ("/plans", "计划"),
+    ("/monitoring", "监测"),
     ("/me", "我的账号"),
 ];
 
@@ -94,6 +100,75 @@ pub(super) fn as_route(auth: &Authorized, method: &str, path: &str) -> Option<Au
         }),
         _ => None,
     }
+}
+
+/// An option of a filter's select.
+#[derive(Serialize)]
+pub(super) struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+/// The ids of the systems the caller's row sees, as a filter's options (sorted, `chosen`
+/// selected).
+pub(super) async fn system_choices(
+    state: &super::super::AppState,
+    auth: &Authorized,
+    chosen: &str,
+) -> Result<Vec<Choice>, ApiError> {
+    let mut systems: Vec<_> = state
+        .store
+        .list_systems(None)
+        .await?
+        .into_iter()
+        .filter(|s| auth.sees(s))
+        .collect();
+    systems.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(systems
+        .into_iter()
+        .map(|s| Choice {
+            selected: s.id == chosen,
+            label: format!("{}（{}）", s.name, s.id),
+            value: s.id,
+        })
+        .collect())
+}
+
+/// A filter's value: empty means "any".
+pub(super) fn chosen(value: Option<&str>) -> &str {
+    value.map_or("", str::trim)
+}
+
+/// A filter's value that is not one of its options: 400, naming the field.
+pub(super) fn bad_filter(field: &str, value: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_query",
+        format!("筛选条件 {field} 的取值 {value:?} 无效，请从下拉列表中选择。unknown {field} {value:?}"),
+    )
+    .with_field(field)
+}
+
+/// One page of `rows` (`per` a page, the page clamped to those there are): the rows, the page
+/// number and the number of pages.
+pub(super) fn paginate<T>(rows: Vec<T>, page: Option<usize>, per: usize) -> (Vec<T>, usize, usize) {
+    let pages = rows.len().div_ceil(per).max(1);
+    let page = page.unwrap_or(1).clamp(1, pages);
+    let rows = rows.into_iter().skip((page - 1) * per).take(per).collect();
+    (rows, page, pages)
+}
+
+/// A list's address with its filters (the empty ones left out) and `page`.
+pub(super) fn page_link(path: &str, filters: &[(&str, &str)], page: usize) -> String {
+    let mut url = url::form_urlencoded::Serializer::new(String::new());
+    for (name, value) in filters {
+        if !value.is_empty() {
+            url.append_pair(name, value);
+        }
+    }
+    url.append_pair("page", &page.to_string());
+    format!("{path}?{}", url.finish())
 }
 
 /// The sign-in form.
