@@ -340,6 +340,17 @@ async fn sheet_form(
     })
 }
 
+/// The page again with what a form sent and why it was refused.
+async fn again(
+    state: &AppState,
+    auth: &Authorized,
+    headers: &HeaderMap,
+    id: &str,
+    sent: Sent,
+) -> Result<Response, PageError> {
+    page(state, auth, headers, id, StatusCode::UNPROCESSABLE_ENTITY, sent).await
+}
+
 /// The page again after a form: 303 to it when the act succeeded.
 fn back_to(id: &str) -> Response {
     let mut response = StatusCode::SEE_OTHER.into_response();
@@ -441,15 +452,7 @@ pub(super) async fn declare(
         declare: Some(DeclareForm { ties, problems }),
         ..Sent::default()
     };
-    page(
-        &state,
-        &auth,
-        &headers,
-        &id,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        sent,
-    )
-    .await
+    again(&state, &auth, &headers, &id, sent).await
 }
 
 /// 评分: a level (1-5) or an abstention for every criterion of the round, a reason each.
@@ -490,15 +493,7 @@ pub(super) async fn score(
         sheet: Some((sent, problems)),
         ..Sent::default()
     };
-    page(
-        &state,
-        &auth,
-        &headers,
-        &id,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        sent,
-    )
-    .await
+    again(&state, &auth, &headers, &id, sent).await
 }
 
 /// The chair closes the open round.
@@ -546,15 +541,7 @@ pub(super) async fn verdict(
                 }),
                 ..Sent::default()
             };
-            page(
-                &state,
-                &auth,
-                &headers,
-                &id,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                sent,
-            )
-            .await
+            again(&state, &auth, &headers, &id, sent).await
         }
     }
 }
