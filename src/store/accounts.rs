@@ -683,7 +683,7 @@ impl Store {
             return Ok(());
         }
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(self.backend().begin_write()).await?;
             sqlx::query("UPDATE account_tokens SET last_used_at = $2 WHERE id = $1")
                 .bind(&token.id)
                 .bind(now)

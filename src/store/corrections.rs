@@ -79,7 +79,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Correction, Guarded<CorrectionError>> {
         let id: i64 = on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(self.backend().begin_write()).await?;
             let (system_id, quality_item_id, case_no) = match source {
                 Source::QualityItem(item) => {
                     let row: Option<(String, Option<String>)> =

@@ -216,7 +216,7 @@ impl Store {
             detail: e.to_string(),
         })?;
         let enqueued = on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(self.backend().begin_write()).await?;
             let row: Option<(i64,)> = sqlx::query_as(
                 "INSERT INTO handoffs (system_id, case_no, payload, state, attempts, next_attempt_at, created_at)
                  VALUES ($1, $2, $3, 'queued', 0, $4, $4)
@@ -315,7 +315,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(self.backend().begin_write()).await?;
             tx.settle(&HANDOFFS, id, &outcome.settle(now)).await?;
             let (action, detail) = outcome.audit();
             audit!(tx, actor, action, &format!("handoff/{id}"), detail)?;
@@ -335,7 +335,7 @@ impl Store {
     ) -> Result<(Handoff, bool), StoreError> {
         let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM handoffs WHERE id = $1"));
         let (row, retried): (HandoffRow, bool) = on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(self.backend().begin_write()).await?;
             let retried = tx.replay(&HANDOFFS, id, now).await?;
             let row: Option<HandoffRow> = sqlx::query_as(sql).bind(id).fetch_optional(&mut *tx).await?;
             let row = row.ok_or_else(|| StoreError::NotFound { what: "hand-off", id: id.to_string() })?;

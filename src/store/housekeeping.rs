@@ -148,7 +148,7 @@ impl Store {
     #[doc(hidden)]
     pub async fn insert_nonces(&self, nonces: &[(String, String, DateTime<Utc>)]) -> Result<(), StoreError> {
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(self.backend().begin_write()).await?;
             for rows in nonces.chunks(1000) {
                 let mut insert =
                     sqlx::QueryBuilder::new("INSERT INTO writeback_nonces (system_id, nonce, seen_at) ");

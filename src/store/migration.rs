@@ -219,7 +219,7 @@ impl Store {
         let id = super::random_id("mig")?;
         let now = self.clock().await?;
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(self.backend().begin_write()).await?;
             sqlx::query(
                 "INSERT INTO migration_runs (id, system_id, job_path, mapping_version, state, source_rows, started_at, updated_at, owner)
                  VALUES ($1, $2, $3, $4, 'running', $5, $6, $6, $7)",
@@ -284,7 +284,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let now = self.clock().await?;
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(self.backend().begin_write()).await?;
             let claimed = sqlx::query(
                 "UPDATE migration_runs SET owner = $2, state = 'running', message = 'resumed', updated_at = $3
                  WHERE id = $1 AND state IN ('running', 'stopped', 'failed')
@@ -335,7 +335,7 @@ impl Store {
         let Holder { run_id, owner, actor } = holder;
         let now = self.clock().await?;
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(self.backend().begin_write()).await?;
             let released = sqlx::query(
                 "UPDATE migration_runs SET state = $2, message = $3, updated_at = $4, owner = NULL
                  WHERE id = $1 AND owner = $5",

@@ -367,7 +367,7 @@ impl Store {
         self.get_system(system_id).await?;
         let (table, action, _) = document.names();
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(self.backend().begin_write()).await?;
             let sql = sqlx::AssertSqlSafe(format!(
                 "INSERT INTO {table} (system_id, config, updated_at) VALUES ($1, $2, $3)
                  ON CONFLICT (system_id) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at"

@@ -61,7 +61,7 @@ impl Store {
             .map(str::trim)
             .filter(|r| !r.is_empty());
         let row: NoticeRow = on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(self.backend().begin_write()).await?;
             let sql = sqlx::AssertSqlSafe(format!(
                 "INSERT INTO notices (system_id, kind, title, body, published_on, effective_on, earliest_allowed_on,
                  emergency_reason, announced_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)

@@ -26,7 +26,7 @@ impl Store {
         let system_id = plan.plan.system.as_str();
         self.get_system(system_id).await?;
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(self.backend().begin_write()).await?;
             sqlx::query(
                 "INSERT INTO plans (system_id, source, imported_at, imported_by) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (system_id) DO UPDATE SET source = excluded.source, imported_at = excluded.imported_at,
@@ -133,7 +133,7 @@ impl Store {
         actor: &str,
     ) -> Result<(), StoreError> {
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(self.backend().begin_write()).await?;
             sqlx::query(
                 "INSERT INTO plan_progress (system_id, milestone_id, started_on, finished_on, note, updated_at, updated_by)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)

@@ -44,7 +44,7 @@ impl Store {
         force: bool,
     ) -> Result<Option<Option<String>>, StoreError> {
         let row: Option<(Option<String>,)> = on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(self.backend().begin_write()).await?;
             sqlx::query(
                 "INSERT INTO pull_state (system_id, next_run_at) VALUES ($1, $2) ON CONFLICT (system_id) DO NOTHING",
             )

@@ -200,7 +200,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let ids = on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(self.backend().begin_write()).await?;
             let mut ids = Vec::with_capacity(items.len());
             for item in items {
                 let inserted: Option<(i64,)> = sqlx::query_as(
@@ -303,7 +303,7 @@ impl Store {
         actor: &str,
     ) -> Result<QualityItem, StoreError> {
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(self.backend().begin_write()).await?;
             let changed = sqlx::query(
                 "UPDATE quality_items SET status = $1, note = $2, resolved_at = $3 WHERE id = $4 AND status = 'open'",
             )

@@ -12,7 +12,7 @@ impl Store {
     /// Adds a validated rule and returns it with its id.
     pub async fn insert_rule(&self, rule: &NewRule, actor: &str) -> Result<PublishedRule, StoreError> {
         let id: i64 = on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(self.backend().begin_write()).await?;
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO published_rules (item_code, field, check_spec, description, published_on, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",

@@ -149,7 +149,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Option<i64>, StoreError> {
         let row: Option<(i64,)> = on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(self.backend().begin_write()).await?;
             let row: Option<(i64,)> = sqlx::query_as(
                 "INSERT INTO job_runs (job, tick, node, started_at) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (job, tick) DO NOTHING RETURNING id",
@@ -180,7 +180,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(self.backend().begin_write()).await?;
             let row: Option<(String,)> = sqlx::query_as(
                 "UPDATE job_runs SET finished_at = $2, outcome = $3, detail = $4 WHERE id = $1 RETURNING job",
             )
@@ -243,7 +243,7 @@ impl Store {
     /// audit events stay); answers how many.
     pub async fn prune_runs(&self, job: &str, before: DateTime<Utc>) -> Result<u64, StoreError> {
         let deleted = on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(self.backend().begin_write()).await?;
             let deleted = sqlx::query(
                 "DELETE FROM job_runs WHERE job = $1 AND finished_at IS NOT NULL AND started_at < $2
                  AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.job_run_id = job_runs.id)",
@@ -325,7 +325,7 @@ impl Store {
              ON CONFLICT (dedup_key) DO NOTHING RETURNING {NOTIFICATION_COLUMNS}"
         ));
         let row: Option<Notification> = on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(self.backend().begin_write()).await?;
             let row: Option<Notification> = sqlx::query_as(sql)
                 .bind(&new.dedup_key)
                 .bind(new.subject_kind)
@@ -395,7 +395,7 @@ impl Store {
         retry_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(self.backend().begin_write()).await?;
             let settle = match (result, retry_at) {
                 (Ok(()), _) => Settle::Delivered { at: now, receipt: None },
                 (Err(error), Some(at)) => Settle::RetryAt { error, at },
@@ -420,7 +420,7 @@ impl Store {
             detail: e.to_string(),
         })?;
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(self.backend().begin_write()).await?;
             sqlx::query(
                 "INSERT INTO reconciliations (system_id, day, clean, report, created_at) VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (system_id, day) DO UPDATE SET clean = excluded.clean, report = excluded.report,

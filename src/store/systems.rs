@@ -98,7 +98,7 @@ impl Store {
     /// Registers a validated system; refuses an id that exists.
     pub async fn insert_system(&self, system: &System, actor: &str) -> Result<(), StoreError> {
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(self.backend().begin_write()).await?;
             let inserted = sqlx::query(
                 "INSERT INTO systems (id, name, department, region_code, protocol, endpoint, credentials_ref, secret, status, created_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING",
