@@ -287,6 +287,36 @@ fn leases_and_due_times_use_the_database_clock() {
     );
 }
 
+/// Store files that may open a transaction without the write lock: they only read (EXPLAIN)
+/// or are the bench's baseline.
+const READ_ONLY_TRANSACTIONS: &[&str] = &["store/explain.rs", "store/baseline.rs"];
+
+/// Every write transaction of the store begins with the backend's write lock
+/// (`begin_with(backend.begin_write())`: `BEGIN IMMEDIATE` on SQLite). A deferred transaction
+/// that reads and then writes fails at once with "database is locked" when another connection
+/// writes, whatever the busy timeout.
+#[test]
+fn store_transactions_take_the_write_lock() {
+    let mut files = Vec::new();
+    rust_files(&src().join("store"), &mut files);
+    let mut found = Vec::new();
+    for file in files {
+        let name = file.strip_prefix(src()).unwrap().display().to_string();
+        if READ_ONLY_TRANSACTIONS.contains(&name.as_str()) {
+            continue;
+        }
+        let text = code(&std::fs::read_to_string(&file).unwrap());
+        for line in text.lines().filter(|l| l.contains(".begin().await")) {
+            found.push(format!("src/{name}: {}", line.trim()));
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "a transaction without the write lock (use pool.begin_with(self.backend().begin_write())):\n{}",
+        found.join("\n")
+    );
+}
+
 #[test]
 fn the_domain_does_no_io() {
     let (_, domain) = LAYERS[0];
