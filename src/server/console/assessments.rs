@@ -403,12 +403,7 @@ pub(super) async fn declare(
     Path(id): Path<String>,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
-    let field = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim().to_owned())
-            .unwrap_or_default()
-    };
+    let field = |name: &str| view::form_field(&form, name).trim().to_owned();
     let ties = field("ties");
     let none = field("none") == "on";
     let mut problems = Vec::new();
@@ -517,11 +512,8 @@ pub(super) async fn verdict(
     Path(id): Path<String>,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
-    let justification = form
-        .iter()
-        .find(|(k, _)| k == "secrecy_justification")
-        .map(|(_, v)| v.trim().to_owned())
-        .filter(|v| !v.is_empty());
+    let justification =
+        Some(view::form_field(&form, "secrecy_justification").trim().to_owned()).filter(|v| !v.is_empty());
     match state
         .store
         .decide_assessment(&id, &actor, justification.clone(), None)

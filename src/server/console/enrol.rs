@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::super::{ApiError, AppState};
 use super::session::{form_token, form_token_ok, form_token_used};
+use super::view::form_field as field;
 use super::{PageError, render};
 use crate::accounts::AccountError;
 
@@ -56,12 +57,6 @@ pub(super) async fn form(Query(query): Query<LinkQuery>) -> Result<Response, Pag
             ..EnrolView::default()
         },
     )
-}
-
-fn field<'a>(form: &'a [(String, String)], name: &str) -> &'a str {
-    form.iter()
-        .find(|(k, _)| k == name)
-        .map_or("", |(_, v)| v.as_str())
 }
 
 /// What the link's refusal says to the person: an unusable link is a dead end they can only

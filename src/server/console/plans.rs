@@ -210,11 +210,7 @@ async fn plan_page(
 
 /// A form's date field: empty is none; otherwise `YYYY-MM-DD` (what `<input type=date>` sends).
 fn date_field(form: &[(String, String)], name: &str, problems: &mut Vec<String>) -> Option<NaiveDate> {
-    let value = form
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.trim())
-        .unwrap_or("");
+    let value = view::form_field(form, name).trim();
     if value.is_empty() {
         return None;
     }
@@ -228,10 +224,7 @@ fn date_field(form: &[(String, String)], name: &str, problems: &mut Vec<String>)
 }
 
 fn text_field(form: &[(String, String)], name: &str) -> String {
-    form.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.trim().to_owned())
-        .unwrap_or_default()
+    view::form_field(form, name).trim().to_owned()
 }
 
 /// The page again after an act, or with the act's problems.

@@ -215,3 +215,11 @@ impl Failure {
         }
     }
 }
+
+/// The value of a form's field `name` as sent (empty when absent); callers trim what is not a
+/// password.
+pub(super) fn form_field<'a>(form: &'a [(String, String)], name: &str) -> &'a str {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.as_str())
+}
