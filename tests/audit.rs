@@ -339,11 +339,8 @@ fn export_writes_the_range_and_signs_it_with_the_node_key() {
 
 #[test]
 fn a_store_written_before_the_chain_is_carried_forward() {
-    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/stores/v17.sqlite");
     let dir = tempfile::tempdir().expect("temp dir");
-    let copy = dir.path().join("v17.sqlite");
-    std::fs::copy(fixture, &copy).expect("copy the v17 store");
-    let database = format!("sqlite://{}", copy.display());
+    let database = common::older_store(&dir);
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let count = |sql: &'static str| {
         runtime.block_on(async {

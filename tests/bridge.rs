@@ -209,7 +209,10 @@ async fn platform_user_reaches_the_legacy_system_as_the_right_account() {
     let login: Value = fetch(platform.http.get(redirect)).await;
     assert_eq!(login["code"], "0000", "{login}");
     assert_eq!(login["data"]["account"], "u00001");
-    assert_eq!(login["data"]["attributes"]["userName"], first.name.as_str());
+    // No legal basis in the config: the name is released masked (issue 24).
+    let masked_name = ronghe::validate::mask_name(&first.name);
+    assert_eq!(login["data"]["attributes"]["userName"], masked_name.as_str());
+    assert_ne!(masked_name, first.name);
     let session = login["data"]["session"].as_str().unwrap();
     let me: Value = fetch(
         platform
@@ -263,7 +266,7 @@ async fn platform_user_reaches_the_legacy_system_as_the_right_account() {
         .issue(
             "pu-1",
             SYSTEM,
-            None,
+            &ronghe::bridge::Redirect::default(),
             "platform",
             Utc::now() - Duration::seconds(61),
         )
@@ -324,7 +327,7 @@ async fn platform_user_reaches_the_legacy_system_as_the_right_account() {
         platform
             .http
             .post(format!("{sim_url}/sso/link"))
-            .json(&json!({ "username": "u00002b", "password": "pw-u00002b" })),
+            .json(&json!({ "username": "u00002b", "password": "pw-u00002b", "user_id": "pu-2" })),
     )
     .await;
     let proof = link["data"]["proof"].as_str().unwrap();
@@ -448,4 +451,257 @@ async fn platform_user_reaches_the_legacy_system_as_the_right_account() {
     assert!(problems["conflicts"].as_array().unwrap().is_empty(), "{problems}");
     assert_eq!(problems["unresolved"][0]["account_id"], "u09999");
     assert_eq!(problems["unresolved"][0]["last_context"], stranger["caseNo"]);
+}
+
+const ZHANG: &str = "11010519491231002X";
+
+impl Platform {
+    /// A system with the given signature whose account `a-zhang` is linked to platform user
+    /// `pu-zhang` through the certificate number.
+    async fn with_linked_user(system: &str, signature: &str) -> Platform {
+        let platform = Platform::start().await;
+        platform
+            .register(system, "https://scjg.example.gov.cn/sso/login", signature)
+            .await;
+        let accounts = json!({ "accounts": [{ "account_id": "a-zhang", "certificate_no": ZHANG }] });
+        let path = format!("/api/v1/bridge/systems/{system}/accounts");
+        assert_eq!(platform.post(&path, accounts).await.0, 200);
+        let (status, report) = platform
+            .post(
+                "/api/v1/bridge/identities",
+                common::identity("pu-zhang", "张三", ZHANG, "advanced"),
+            )
+            .await;
+        assert_eq!(
+            (status, report["links"][0]["outcome"].as_str()),
+            (200, Some("linked")),
+            "{report}"
+        );
+        platform
+    }
+
+    /// The audit events of one action.
+    async fn audited(&self, action: &str) -> Vec<ronghe::store::AuditEvent> {
+        self.bridge
+            .store()
+            .audit_events(&ronghe::store::AuditFilter {
+                action: Some(action.into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+    }
+
+    async fn issue_to(&self, system: &str, callback: &str, state: Option<&str>) -> (u16, Value) {
+        let mut body = json!({ "user_id": "pu-zhang", "system_id": system, "callback_url": callback });
+        if let Some(state) = state {
+            body["state"] = json!(state);
+        }
+        self.post("/api/v1/bridge/tickets", body).await
+    }
+}
+
+/// Issue 24: a callback is a registered redirect URI exactly; the path and query tricks that
+/// passed the old prefix match are refused, and the department's `state` comes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callbacks_are_registered_redirect_uris_exactly() {
+    let platform = Platform::with_linked_user(SYSTEM, "hmac-sha256").await;
+    let registered = "https://scjg.example.gov.cn/sso/login";
+    for trick in [
+        "https://scjg.example.gov.cn/sso/login/..;/..;/admin",
+        "https://scjg.example.gov.cn/sso/login/..%2f..%2fadmin",
+        "https://scjg.example.gov.cn/sso/login/../../admin",
+        "https://scjg.example.gov.cn/sso/login?next=http://evil.example/",
+        "https://scjg.example.gov.cn/sso/login?ticket=attacker-ticket",
+        "https://scjg.example.gov.cn/sso/login/deeper",
+        "https://scjg.example.gov.cn.evil.example/sso/login",
+    ] {
+        let (status, body) = platform.issue_to(SYSTEM, trick, None).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (422, "callback_not_allowed"),
+            "{trick}: {body}"
+        );
+        assert_eq!(body["error"]["field"], "callback_url");
+    }
+    let (status, issued) = platform.issue_to(SYSTEM, registered, Some("csrf-7Hq")).await;
+    assert_eq!(status, 201, "{issued}");
+    let redirect = url::Url::parse(issued["redirect_url"].as_str().unwrap()).unwrap();
+    let pairs: Vec<(String, String)> = redirect.query_pairs().into_owned().collect();
+    assert_eq!(redirect.path(), "/sso/login");
+    assert_eq!(pairs[0], ("state".to_owned(), "csrf-7Hq".to_owned()));
+    assert_eq!(pairs[1].0, "ticket");
+    assert_eq!(pairs.len(), 2);
+    let (status, body) = platform.issue_to(SYSTEM, registered, Some("")).await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (422, Some("state")),
+        "{body}"
+    );
+    // Every refused issue is audited.
+    let events = platform.audited("bridge.ticket.refused_issue").await;
+    assert_eq!(events.len(), 8, "{events:?}");
+}
+
+/// Issue 24: failed credentials are throttled per system and address with Retry-After; the
+/// right secret is refused too while throttled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_credentials_are_throttled_with_retry_after() {
+    let platform = Platform::with_linked_user(SYSTEM, "hmac-sha256").await;
+    let ticket = platform.issue("pu-zhang", SYSTEM).await["ticket"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for _ in 0..ronghe::bridge::CREDENTIAL_FAILURE_LIMIT {
+        let (status, body) = platform.redeem(SYSTEM, "guess", &ticket).await;
+        assert_eq!((status, error_code(&body)), (401, "bridge_unauthorized"));
+    }
+    let response = platform
+        .http
+        .post(format!("{}/api/v1/bridge/tickets/redeem", platform.url))
+        .basic_auth(SYSTEM, Some(common::SYSTEM_SECRET))
+        .json(&json!({ "ticket": ticket }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 429);
+    let wait: i64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=300).contains(&wait), "{wait}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(error_code(&body), "bridge_throttled");
+    let refused = platform.audited("bridge.credentials.refused").await;
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].detail["source"], "127.0.0.1");
+}
+
+/// Issue 24: a ticket is verified with the algorithm the system is configured with now: an
+/// HS256 ticket issued before the system moved to Ed25519 is refused, whatever it verifies as.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ticket_of_another_algorithm_than_the_systems_is_refused() {
+    let platform = Platform::with_linked_user(SYSTEM, "hmac-sha256").await;
+    let ticket = platform.issue("pu-zhang", SYSTEM).await["ticket"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let config = common::bridge_config("basic", "ed25519", "https://scjg.example.gov.cn/sso/login");
+    platform
+        .bridge
+        .store()
+        .set_bridge_config(SYSTEM, &config, "engineer")
+        .await
+        .unwrap();
+    let (status, body) = platform.redeem(SYSTEM, common::SYSTEM_SECRET, &ticket).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (403, "ticket_wrong_algorithm"),
+        "{body}"
+    );
+    let fresh = platform.issue("pu-zhang", SYSTEM).await["ticket"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, body) = platform.redeem(SYSTEM, common::SYSTEM_SECRET, &fresh).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// Issue 24 over HTTP: after an unlink, a refreshed identity is not linked again, and a proof
+/// made for one user does not link another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unlinks_stick_and_proofs_are_bound_to_their_user() {
+    let platform = Platform::with_linked_user(SYSTEM, "hmac-sha256").await;
+    let unlink = json!({ "user_id": "pu-zhang", "system_id": SYSTEM, "reason": "用户申请解除" });
+    assert_eq!(platform.post("/api/v1/bridge/links/revoke", unlink).await.0, 200);
+    let (status, report) = platform
+        .post(
+            "/api/v1/bridge/identities",
+            common::identity("pu-zhang", "张三", ZHANG, "advanced"),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        report["links"],
+        json!([{ "outcome": "unlinked", "system_id": SYSTEM }])
+    );
+    let (status, body) = platform
+        .post(
+            "/api/v1/bridge/tickets",
+            json!({ "user_id": "pu-zhang", "system_id": SYSTEM }),
+        )
+        .await;
+    assert_eq!((status, error_code(&body)), (409, "not_linked"), "{body}");
+
+    // A proof the system made for pu-zhang, presented for pu-li: refused, and still good.
+    platform
+        .post(
+            "/api/v1/bridge/identities",
+            common::identity("pu-li", "李四", "360426199101010071", "advanced"),
+        )
+        .await;
+    let response = platform
+        .http
+        .post(format!("{}/api/v1/bridge/proofs", platform.url))
+        .basic_auth(SYSTEM, Some(common::SYSTEM_SECRET))
+        .json(&json!({ "user_id": "pu-zhang", "account_id": "a-zhang" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    let proof: Value = response.json().await.unwrap();
+    let link = |user: &str| json!({ "user_id": user, "system_id": SYSTEM, "proof": proof["proof"] });
+    let (status, body) = platform.post("/api/v1/bridge/links", link("pu-li")).await;
+    assert_eq!((status, error_code(&body)), (403, "proof_wrong_user"), "{body}");
+    let (status, body) = platform.post("/api/v1/bridge/links", link("pu-zhang")).await;
+    assert_eq!(
+        (status, body["method"].as_str()),
+        (201, Some("legacy_login")),
+        "{body}"
+    );
+}
+
+/// Issue 24's migration on a store an older build wrote (the v17 fixture, with a link proof
+/// recorded before proofs named their user): the store upgrades, the token is kept, and such a
+/// proof links no one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_stores_tokens_are_carried_forward() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::older_store(&dir);
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let system: (String,) = sqlx::query_as("SELECT id FROM systems ORDER BY id LIMIT 1")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let system = system.0;
+    sqlx::query(
+        "INSERT INTO bridge_tokens (jti, kind, system_id, subject, expires_at) VALUES ('pf_old', 'link_proof', $1, 'ac_old', '2099-01-01T00:00:00Z')",
+    )
+    .bind(&system)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+
+    let store = ronghe::store::Store::open(&url, &ronghe::store::StoreOptions::default())
+        .await
+        .expect("the v17 store upgrades");
+    let linked = store
+        .link_by_proof("pf_old", ("pu-1", &system), Utc::now(), "pu-1")
+        .await
+        .unwrap();
+    assert_eq!(
+        linked,
+        ronghe::store::ProofLink::Refused(ronghe::store::TokenUse::OtherUser)
+    );
+    // Refused, so not used up: the row is as it was.
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let row: (Option<String>, Option<String>) =
+        sqlx::query_as("SELECT user_id, used_at FROM bridge_tokens WHERE jti = 'pf_old'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(row, (None, None));
 }

@@ -43,7 +43,14 @@ fn bridge_commands_from_link_to_rotation() {
     sandbox
         .run(&["bridge", "check", &bad])
         .check(1, &["无效 invalid", "line 1"]);
-    sandbox.run(&["bridge", "check", &good]).check(0, &["有效 valid"]);
+    sandbox.run(&["bridge", "check", &good]).check(
+        0,
+        &[
+            "有效 valid",
+            "注意 warning",
+            "name (userName), certificate_no (idNo) masked",
+        ],
+    );
     sandbox
         .run(&["bridge", "attach", "sim-rest", &good])
         .check(0, &["已绑定 attached"]);
@@ -136,7 +143,27 @@ fn bridge_commands_from_link_to_rotation() {
         "https://evil.example.com/",
     ])
     .check(1, &[])
-    .stderr_has(&["allow-list"]);
+    .stderr_has(&["registered callback_urls exactly"]);
+    let with_state = with(&[
+        "--json",
+        "bridge",
+        "issue",
+        "pu-zhang",
+        "sim-rest",
+        "--callback",
+        "https://scjg.example.gov.cn/sso/",
+        "--state",
+        "st-1",
+    ])
+    .check(0, &[])
+    .json();
+    assert!(
+        with_state["redirect_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://scjg.example.gov.cn/sso/?state=st-1&ticket="),
+        "{with_state}"
+    );
 
     with(&[
         "bridge",
@@ -147,6 +174,12 @@ fn bridge_commands_from_link_to_rotation() {
         "用户申请解除",
     ])
     .check(0, &["已解除 unlinked"]);
+    with(&["bridge", "issue", "pu-zhang", "sim-rest"])
+        .check(1, &[])
+        .stderr_has(&["not linked"]);
+    // The unlink sticks: the identity refreshed does not link the pair again (issue 24).
+    with(&["bridge", "identities", &zhang_only])
+        .check(0, &["曾解除关联,不再自动关联 unlinked before in sim-rest"]);
     with(&["bridge", "issue", "pu-zhang", "sim-rest"])
         .check(1, &[])
         .stderr_has(&["not linked"]);

@@ -478,13 +478,7 @@ async fn new_items_wake_the_worker_before_its_poll() {
 async fn an_older_store_keeps_its_open_outbox_in_order() {
     use sqlx::Connection;
     let dir = tempfile::tempdir().unwrap();
-    let copy = dir.path().join("v17.sqlite");
-    std::fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/stores/v17.sqlite"),
-        &copy,
-    )
-    .expect("copy the v17 store");
-    let url = format!("sqlite://{}", copy.display());
+    let url = common::older_store(&dir);
     let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
     sqlx::raw_sql(
         "INSERT INTO case_versions (system_id, case_no, version, content_hash, stage, body, received_at, mapping_version)

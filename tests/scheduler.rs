@@ -15,7 +15,6 @@ use axum::http::{Request, StatusCode};
 use chrono::{NaiveDate, Utc};
 use common::binary::Sandbox;
 use http_body_util::BodyExt as _;
-use ronghe::calendar::Calendar;
 use serde_json::Value;
 use tower::ServiceExt as _;
 
@@ -487,6 +486,7 @@ fn a_bad_scheduler_table_is_refused_whole() {
 #[cfg(feature = "postgres-tests")]
 mod postgres {
     use super::*;
+    use ronghe::calendar::Calendar;
     use ronghe::scheduler::{Job, Scheduler, SchedulerConfig};
     use ronghe::store::{Store, StoreOptions};
 

@@ -34,16 +34,25 @@ pub struct BridgeConfig {
     /// and proofs still outstanding.
     #[serde(default)]
     pub signature: Signature,
-    /// Where the platform may send a user with a ticket (allow-list). A requested callback must
-    /// have the same scheme, host and port as one of these, and a path at or below its path.
+    /// The registered redirect URIs: where the platform may send a user with a ticket. A
+    /// requested callback must be one of these exactly (scheme, host, port, path and query;
+    /// RFC 9700 §4.1.3): no prefix match, no dot segments, no encoded separators, no `;`
+    /// parameters. The platform adds `state` and `ticket`, so neither may be in one already.
     #[serde(default)]
     pub callback_urls: Vec<String>,
     /// How the system proves who it is when it redeems a ticket or asks for a link proof.
     pub credentials: Credentials,
     /// The platform attributes the system receives on redemption and their names there; nothing
-    /// else is released (its own account id always is).
+    /// else is released (its own account id always is). `name` and `certificate_no` are
+    /// released masked unless `legal_basis` is given.
     #[serde(default)]
     pub attributes: Vec<AttributeMapping>,
+    /// The law or rule under which the system may receive the applicant's full name and
+    /// certificate number (e.g. "《贵州省市场主体登记管理条例》第十二条"). Without it both are released
+    /// masked (minimal disclosure); with it they are released in full, every release is
+    /// audited, and `ronghe bridge check` says so.
+    #[serde(default)]
+    pub legal_basis: Option<String>,
 }
 
 fn default_lifetime() -> u32 {
@@ -78,8 +87,9 @@ pub struct AttributeMapping {
 }
 
 /// A platform attribute a system may receive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, strum::IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Attribute {
     UserId,
     Kind,
@@ -101,6 +111,15 @@ impl Attribute {
             Attribute::Level => Some(Level::ALL.iter().map(|l| l.name()).collect()),
             Attribute::UserId | Attribute::Name | Attribute::CertificateNo => None,
         }
+    }
+
+    /// The attributes released masked unless the config states a legal basis.
+    pub fn is_personal(self) -> bool {
+        matches!(self, Attribute::Name | Attribute::CertificateNo)
+    }
+
+    pub fn name(self) -> &'static str {
+        self.into()
     }
 }
 
@@ -129,7 +148,23 @@ impl BridgeConfig {
             );
         }
         for (i, url) in self.callback_urls.iter().enumerate() {
-            issues.http_url(&format!("callback_urls[{i}]"), url);
+            let path = format!("callback_urls[{i}]");
+            let before = issues.0.len();
+            issues.http_url(&path, url);
+            if issues.0.len() == before
+                && let Some(problem) = callback_problem(url)
+            {
+                issues.add(path, problem);
+            }
+        }
+        if let Some(basis) = &self.legal_basis {
+            let basis = basis.trim();
+            if basis.is_empty() || basis.chars().count() > 200 || basis.chars().any(char::is_control) {
+                issues.add(
+                    "legal_basis",
+                    "must name the law or rule in 1-200 characters, or be left out",
+                );
+            }
         }
         match &self.credentials {
             Credentials::Basic { secret } => issues.secret("credentials.secret", secret),
@@ -165,26 +200,91 @@ impl BridgeConfig {
         }
     }
 
-    /// Whether the platform may send a user to `requested` (see `callback_urls`).
-    pub fn allows_callback(&self, requested: &url::Url) -> bool {
-        if !requested.username().is_empty() || requested.password().is_some() {
-            return false;
+    /// The registered callback that `requested` is exactly, if any (see `callback_urls`).
+    pub fn registered_callback(&self, requested: &str) -> Option<url::Url> {
+        if callback_problem(requested).is_some() {
+            return None;
         }
-        self.callback_urls.iter().any(|allowed| {
-            let Ok(allowed) = url::Url::parse(allowed) else {
-                return false;
-            };
-            let base = allowed.path().trim_end_matches('/');
-            let path = requested.path();
-            allowed.scheme() == requested.scheme()
-                && allowed.host() == requested.host()
-                && allowed.port_or_known_default() == requested.port_or_known_default()
-                && (path == allowed.path()
-                    || path
-                        .strip_prefix(base)
-                        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/')))
-        })
+        let requested = url::Url::parse(requested).ok()?;
+        let key = |u: &url::Url| {
+            (
+                u.scheme().to_owned(),
+                u.host_str().map(str::to_owned),
+                u.port_or_known_default(),
+                u.path().to_owned(),
+                u.query().map(str::to_owned),
+            )
+        };
+        self.callback_urls
+            .iter()
+            .filter_map(|allowed| url::Url::parse(allowed).ok())
+            .find(|allowed| key(allowed) == key(&requested))
     }
+
+    /// What a reviewer should know before attaching: personal attributes released in full (and
+    /// under what basis) or masked, and a config that cannot redirect.
+    pub fn warnings(&self) -> Vec<String> {
+        let personal: Vec<String> = self
+            .attributes
+            .iter()
+            .filter(|m| m.source.is_personal())
+            .map(|m| format!("{} ({})", m.source.name(), m.field))
+            .collect();
+        let mut warnings = Vec::new();
+        match (&self.legal_basis, personal.is_empty()) {
+            (Some(basis), false) => warnings.push(format!(
+                "releases {} IN FULL to the system under legal basis {basis:?}; every release is audited — check that the basis covers each",
+                personal.join(", ")
+            )),
+            (None, false) => warnings.push(format!(
+                "releases {} masked (张*, 5201**********1234): without legal_basis the system never receives them in full",
+                personal.join(", ")
+            )),
+            (Some(basis), true) => warnings.push(format!(
+                "legal_basis {basis:?} is given but no name or certificate_no is released; leave it out"
+            )),
+            (None, true) => {}
+        }
+        if self.callback_urls.is_empty() {
+            warnings.push("no callback_urls: tickets come without a redirect URL".to_owned());
+        }
+        warnings
+    }
+}
+
+/// Why a callback URL cannot be a registered redirect URI (or a requested one), judged on its
+/// text before any parser normalises it away: user info, a fragment, dot segments, encoded
+/// separators or dots, backslashes, `;` path parameters, or a `ticket` or `state` parameter.
+fn callback_problem(raw: &str) -> Option<&'static str> {
+    let lower = raw.to_ascii_lowercase();
+    let Some((_, rest)) = lower.split_once("://") else {
+        return Some("must be an absolute http:// or https:// URL");
+    };
+    let (authority, path_and_query) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
+    let path = path_and_query.split(['?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return Some("must not carry user information (user@host)");
+    }
+    if lower.contains('#') {
+        return Some("must not have a fragment (#…)");
+    }
+    if ["%2f", "%5c", "%2e", "%00", "\\"]
+        .iter()
+        .any(|p| lower.contains(p))
+    {
+        return Some("must not contain encoded separators or dots (%2F, %5C, %2E) or backslashes");
+    }
+    if path.contains(';') {
+        return Some("must not have ';' parameters in its path");
+    }
+    if path.split('/').any(|segment| segment == "." || segment == "..") {
+        return Some("must not have dot segments (/./ or /../)");
+    }
+    let query = raw.split_once('?').map(|(_, q)| q).unwrap_or_default();
+    if url::form_urlencoded::parse(query.as_bytes()).any(|(name, _)| name == "ticket" || name == "state") {
+        return Some("must not carry a ticket or state parameter: the platform adds them");
+    }
+    None
 }
 
 #[cfg(test)]
@@ -220,14 +320,105 @@ field = "userName"
             Signature::Mac(ronghe_crypto::MacAlgorithm::HmacSm3)
         );
         assert_eq!(config.attributes[0].codes["natural_person"], "1");
-        let allowed = |u: &str| config.allows_callback(&url::Url::parse(u).unwrap());
-        assert!(allowed("https://scjg.example.gov.cn/sso/login?x=1"));
-        assert!(allowed("https://scjg.example.gov.cn/sso"));
-        assert!(!allowed("https://scjg.example.gov.cn/ssox"));
-        assert!(!allowed("http://scjg.example.gov.cn/sso/login"));
-        assert!(!allowed("https://scjg.example.gov.cn:8443/sso/login"));
-        assert!(!allowed("https://evil.example.com/sso/login"));
-        assert!(!allowed("https://u:p@scjg.example.gov.cn/sso/login"));
+        let allowed = |u: &str| config.registered_callback(u).is_some();
+        assert!(allowed("https://scjg.example.gov.cn/sso/"));
+        assert!(
+            allowed("https://SCJG.example.gov.cn:443/sso/"),
+            "host case, default port"
+        );
+        assert!(
+            !allowed("https://scjg.example.gov.cn/sso/login"),
+            "exact, not below"
+        );
+        assert!(!allowed("https://scjg.example.gov.cn/sso"));
+        assert!(!allowed("http://scjg.example.gov.cn/sso/"));
+        assert!(!allowed("https://scjg.example.gov.cn:8443/sso/"));
+        assert!(!allowed("https://evil.example.com/sso/"));
+        assert!(!allowed("https://u:p@scjg.example.gov.cn/sso/"));
+    }
+
+    /// Path and query tricks on the registered host (issue 24), each refused whatever its
+    /// parser makes of it.
+    #[test]
+    fn a_callback_is_a_registered_redirect_uri_exactly() {
+        let registered = "https://scjg.example.gov.cn/sso/login";
+        let config = BridgeConfig {
+            callback_urls: vec![
+                registered.to_owned(),
+                "https://scjg.example.gov.cn/cb?from=platform".to_owned(),
+            ],
+            ..BridgeConfig::parse(EXAMPLE).unwrap()
+        };
+        assert_eq!(
+            config
+                .registered_callback(registered)
+                .map(String::from)
+                .as_deref(),
+            Some(registered)
+        );
+        assert!(
+            config
+                .registered_callback("https://scjg.example.gov.cn/cb?from=platform")
+                .is_some()
+        );
+        for trick in [
+            "https://scjg.example.gov.cn/sso/login/..;/..;/admin",
+            "https://scjg.example.gov.cn/sso/login/../login",
+            "https://scjg.example.gov.cn/sso/./login",
+            "https://scjg.example.gov.cn/sso/login/..%2f..%2fadmin",
+            "https://scjg.example.gov.cn/sso/login%2F..%2Fadmin",
+            "https://scjg.example.gov.cn/sso/%2e%2e/sso/login",
+            "https://scjg.example.gov.cn/sso\\login",
+            "https://scjg.example.gov.cn/sso/login;jsessionid=1",
+            "https://scjg.example.gov.cn/sso/login?next=http://evil.example/",
+            "https://scjg.example.gov.cn/sso/login?ticket=stolen",
+            "https://scjg.example.gov.cn/sso/login?state=forged",
+            "https://scjg.example.gov.cn/sso/login#frag",
+            "https://scjg.example.gov.cn/sso/login/",
+            "https://scjg.example.gov.cn/sso/login/extra",
+            "https://scjg.example.gov.cn@evil.example/sso/login",
+            "https://evil.example/sso/login?x=https://scjg.example.gov.cn/sso/login",
+            "https://scjg.example.gov.cn/cb?from=platform&next=/admin",
+            "https://scjg.example.gov.cn/cb",
+            "//scjg.example.gov.cn/sso/login",
+            "scjg.example.gov.cn/sso/login",
+        ] {
+            assert!(config.registered_callback(trick).is_none(), "{trick}");
+        }
+        // The same rules when a URI is registered.
+        for (bad, why) in [
+            ("https://x.cn/sso/../admin", "dot segments"),
+            ("https://x.cn/sso;a=b", "';' parameters"),
+            ("https://x.cn/sso?ticket=1", "ticket or state"),
+            ("https://x.cn/sso#top", "fragment"),
+            ("https://x.cn/a%2Fb", "encoded separators"),
+        ] {
+            let text = format!(
+                "legal_basis = \"\"\n{}",
+                EXAMPLE.replace("https://scjg.example.gov.cn/sso/", bad)
+            );
+            let issues = BridgeConfig::parse(&text).unwrap_err();
+            assert!(
+                issues
+                    .iter()
+                    .any(|i| i.path == "callback_urls[0]" && i.message.contains(why)),
+                "{bad}: {issues:?}"
+            );
+            assert!(issues.iter().any(|i| i.path == "legal_basis"), "{issues:?}");
+        }
+    }
+
+    #[test]
+    fn names_and_numbers_are_released_in_full_only_under_a_legal_basis() {
+        let text = format!("legal_basis = \"《条例》第十二条\"\n{EXAMPLE}");
+        let config = BridgeConfig::parse(&text).unwrap();
+        assert!(
+            config.warnings()[0].contains("name (userName) IN FULL"),
+            "{:?}",
+            config.warnings()
+        );
+        let masked = BridgeConfig::parse(EXAMPLE).unwrap().warnings();
+        assert!(masked[0].contains("name (userName) masked"), "{masked:?}");
     }
 
     #[test]

@@ -11,14 +11,17 @@
 mod config;
 mod identity;
 mod keys;
+mod throttle;
 mod ticket;
 
 pub use self::config::{Attribute, AttributeMapping, BridgeConfig, Credentials};
 pub use identity::{Account, Identity, IdentityView, Level, NewAccount, NewIdentity, shown_account};
 pub use keys::{BridgeKeysConfig, KeyConfig, KeyError, Keyring};
+pub use throttle::{LIMIT as CREDENTIAL_FAILURE_LIMIT, WINDOW_SECONDS as CREDENTIAL_WINDOW_SECONDS};
 pub use ticket::{Claims, Refusal, TokenKind};
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -29,15 +32,24 @@ use sha2::{Digest, Sha256};
 
 use crate::case::{ApplicantKind, CertificateType, FieldIssue, Problems};
 use crate::store::{
-    AccountWrite, AutoLink, LinkRow, NewLink, SealedAccount, SealedIdentity, Store, StoreError, TokenUse,
+    AccountWrite, AutoLink, LinkRow, NewLink, NewToken, ProofLink, SealedAccount, SealedIdentity, Store,
+    StoreError, TokenUse,
 };
 use crate::systems::{SystemStatus, summary};
-use crate::validate::mask_certificate;
+use crate::validate::{mask_certificate, mask_name};
+use throttle::{Failure, Gate, Throttle};
 
 /// How long a link proof stays usable: the user goes back to the platform and confirms.
 const PROOF_LIFETIME_SECONDS: i64 = 300;
 /// Rows re-sealed per transaction by `rekey`.
 const REKEY_BATCH: i64 = 500;
+/// Longest `state` a department may have echoed back (RFC 6749 leaves it opaque).
+const STATE_MAX_CHARS: usize = 512;
+/// Who the audit names for credentials that were not accepted.
+const UNAUTHENTICATED: &str = "unauthenticated";
+/// The throttle key of every system id that is not registered, per address: a flood of
+/// made-up ids is one pair, not a million.
+const UNKNOWN_SYSTEM: &str = "?";
 
 /// Why the bridge refused or failed.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +59,9 @@ pub enum BridgeError {
     /// The presenting system is unknown or its credentials are wrong (deliberately vague).
     #[error("the system's credentials were not accepted")]
     Unauthorized,
+    /// Too many failed credentials from this address for this system; refused unchecked.
+    #[error("too many failed credentials from this address; try again after {until}")]
+    Throttled { until: DateTime<Utc> },
     /// A ticket was refused; the code tells the redeeming system why.
     #[error("ticket refused: {0}")]
     Ticket(Refusal),
@@ -69,7 +84,9 @@ pub enum BridgeError {
         have: Level,
         need: Level,
     },
-    #[error("callback URL {0:?} is not in the system's allow-list (callback_urls)")]
+    #[error(
+        "callback URL {0:?} is not one of the system's registered callback_urls exactly (same scheme, host, port, path and query; no dot segments, encoded separators, ';' parameters, ticket or state)"
+    )]
     CallbackNotAllowed(String),
     #[error(transparent)]
     Keys(#[from] KeyError),
@@ -77,16 +94,40 @@ pub enum BridgeError {
     Store(#[from] StoreError),
 }
 
-/// Credentials a system presents (HTTP Basic: its id and secret). `Debug` hides the secret.
+impl BridgeError {
+    /// The stable code callers act on (the API's `error.code`, the audit's refusals).
+    pub fn code(&self) -> &'static str {
+        match self {
+            BridgeError::Invalid(_) => "validation_failed",
+            BridgeError::Unauthorized => "bridge_unauthorized",
+            BridgeError::Throttled { .. } => "bridge_throttled",
+            BridgeError::Ticket(refusal) => refusal.code(),
+            BridgeError::Proof(Refusal::WrongUser) => "proof_wrong_user",
+            BridgeError::Proof(_) => "invalid_proof",
+            BridgeError::Config { .. } => "bridge_config_invalid",
+            BridgeError::Closed { .. } => "system_closed",
+            BridgeError::NotLinked { .. } => "not_linked",
+            BridgeError::LevelTooLow { .. } => "level_too_low",
+            BridgeError::CallbackNotAllowed(_) => "callback_not_allowed",
+            BridgeError::Keys(_) => "internal_error",
+            BridgeError::Store(StoreError::NotFound { .. }) => "not_found",
+            BridgeError::Store(_) => "store_error",
+        }
+    }
+}
+
+/// Credentials a system presents (HTTP Basic: its id and secret), and the address they came
+/// from (`None` when unknown, e.g. from the command line). `Debug` hides the secret.
 #[derive(Clone)]
 pub struct SystemCredentials {
     pub system_id: String,
     pub secret: String,
+    pub source: Option<IpAddr>,
 }
 
 impl std::fmt::Debug for SystemCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SystemCredentials({}, ***)", self.system_id)
+        write!(f, "SystemCredentials({}, ***, {:?})", self.system_id, self.source)
     }
 }
 
@@ -219,9 +260,19 @@ pub struct IssuedTicket {
     /// Hand it to the system (the redirect does); single use.
     pub ticket: String,
     pub expires_at: DateTime<Utc>,
-    /// The allowed callback with the ticket added as `ticket=…`, when the system has one.
+    /// The registered callback with `state=…` (when the department sent one) and `ticket=…`
+    /// added, when the system has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redirect_url: Option<String>,
+}
+
+/// Where a ticket goes: the callback the department asked for (one of its registered ones,
+/// exactly; default its first) and the `state` its request carried, echoed back so that it can
+/// tell its own login from a forged one (RFC 9700 §2.1, login CSRF).
+#[derive(Debug, Clone, Default)]
+pub struct Redirect<'a> {
+    pub callback: Option<&'a str>,
+    pub state: Option<&'a str>,
 }
 
 /// A link proof for an account the user just logged in to.
@@ -320,12 +371,31 @@ fn identity_owner(user_id: &str) -> String {
     format!("identity/{user_id}")
 }
 
+/// Why a token the store would not hand out was refused.
+fn token_refused(used: &TokenUse) -> Refusal {
+    match used {
+        TokenUse::Used | TokenUse::Fresh(_) => Refusal::Replayed,
+        // Signed by our key but never recorded: not issued by this platform's store.
+        TokenUse::Unknown => Refusal::Tampered,
+        TokenUse::OtherUser => Refusal::WrongUser,
+    }
+}
+
+/// A refused token, when it was offered as a link proof.
+fn proof_refused(err: BridgeError) -> BridgeError {
+    match err {
+        BridgeError::Ticket(refusal) => BridgeError::Proof(refusal),
+        other => other,
+    }
+}
+
 /// The user bridge.
 #[derive(Clone)]
 pub struct Bridge {
     store: Store,
     keys: Arc<Keyring>,
     secrets: Arc<dyn Secrets>,
+    throttle: Arc<Throttle>,
 }
 
 impl std::fmt::Debug for Bridge {
@@ -339,7 +409,12 @@ impl std::fmt::Debug for Bridge {
 impl Bridge {
     /// `secrets` resolves the systems' credential references.
     pub fn new(store: Store, keys: Arc<Keyring>, secrets: Arc<dyn Secrets>) -> Bridge {
-        Bridge { store, keys, secrets }
+        Bridge {
+            store,
+            keys,
+            secrets,
+            throttle: Arc::default(),
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -368,10 +443,65 @@ impl Bridge {
         })
     }
 
-    /// Checks a system's credentials: the one place where that happens. Every failure looks the
-    /// same to the caller; the operator's log says why.
-    async fn authenticate(&self, presented: &SystemCredentials) -> Result<BridgeConfig, BridgeError> {
-        let config = match self.system_config(&presented.system_id).await {
+    /// Checks a system's credentials at `now`: the one place where that happens. Every failure
+    /// looks the same to the caller; the operator's log says why. Failures are throttled per
+    /// system and address (`throttle`) and audited in aggregate.
+    async fn authenticate(
+        &self,
+        presented: &SystemCredentials,
+        now: DateTime<Utc>,
+    ) -> Result<BridgeConfig, BridgeError> {
+        let config = self.system_config(&presented.system_id).await;
+        let registered = !matches!(config, Err(BridgeError::Store(StoreError::NotFound { .. })));
+        let key = if registered {
+            presented.system_id.as_str()
+        } else {
+            UNKNOWN_SYSTEM
+        };
+        match self.throttle.gate(key, presented.source, now) {
+            Gate::Throttled { until } => return Err(BridgeError::Throttled { until }),
+            Gate::Open { ended: Some(ended) } => {
+                let detail = serde_json::json!({
+                    "source": presented.source, "window_start": ended.started, "window_seconds": throttle::WINDOW_SECONDS,
+                    "failures": ended.failures, "refused_unchecked": ended.throttled,
+                });
+                self.store
+                    .record_audit(UNAUTHENTICATED, "bridge.credentials.window", key, detail)
+                    .await?;
+            }
+            Gate::Open { ended: None } => {}
+        }
+        match self.check_credentials(presented, config) {
+            Ok(config) => Ok(config),
+            Err(err) => {
+                let detail = |failures: u32, started: DateTime<Utc>| serde_json::json!({ "source": presented.source, "window_start": started, "failures": failures });
+                let event = match self.throttle.failed(key, presented.source, now) {
+                    Failure::First { started } => Some(("bridge.credentials.refused", detail(1, started))),
+                    Failure::Limit { started, until } => {
+                        tracing::warn!(system = %presented.system_id, source = ?presented.source, %until, "bridge credentials throttled");
+                        let mut detail = detail(throttle::LIMIT, started);
+                        detail["throttled_until"] = serde_json::json!(until);
+                        Some(("bridge.credentials.throttled", detail))
+                    }
+                    Failure::Counted => None,
+                };
+                if let Some((action, detail)) = event {
+                    self.store
+                        .record_audit(UNAUTHENTICATED, action, key, detail)
+                        .await?;
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Compares the presented secret with the system's configured one.
+    fn check_credentials(
+        &self,
+        presented: &SystemCredentials,
+        config: Result<BridgeConfig, BridgeError>,
+    ) -> Result<BridgeConfig, BridgeError> {
+        let config = match config {
             Ok(config) => config,
             Err(BridgeError::Store(StoreError::NotFound { .. })) => return Err(BridgeError::Unauthorized),
             Err(err) => {
@@ -626,43 +756,44 @@ impl Bridge {
         let via = request.via().map_err(BridgeError::Invalid)?;
         self.store.identity(&request.user_id).await?;
         let config = self.system_config(&request.system_id).await?;
-        let (account_ref, method, reason) = match via {
-            Via::Administrator { account_id, reason } => {
-                let account_ref = self.record_account(&request.system_id, account_id, actor).await?;
-                (account_ref, LinkMethod::Administrator, Some(reason))
-            }
+        let link_id = match via {
             Via::Proof(proof) => {
-                let account_ref = self
-                    .use_token(
+                let claims = self
+                    .verify_token(
                         TokenKind::LinkProof,
                         config.signature,
                         proof,
                         &request.system_id,
-                        actor,
                         now,
                     )
                     .await
-                    .map_err(|err| match err {
-                        BridgeError::Ticket(refusal) => BridgeError::Proof(refusal),
-                        other => other,
-                    })?;
-                (account_ref, LinkMethod::LegacyLogin, None)
+                    .map_err(proof_refused)?;
+                let linked = self
+                    .store
+                    .link_by_proof(&claims.jti, (&request.user_id, &request.system_id), now, actor)
+                    .await?;
+                match linked {
+                    ProofLink::Linked(link_id) => link_id,
+                    ProofLink::Refused(used) => return Err(BridgeError::Proof(token_refused(&used))),
+                }
+            }
+            Via::Administrator { account_id, reason } => {
+                let account_ref = self.record_account(&request.system_id, account_id, actor).await?;
+                self.store
+                    .insert_link(
+                        &NewLink {
+                            user_id: &request.user_id,
+                            system_id: &request.system_id,
+                            account_ref: &account_ref,
+                            method: LinkMethod::Administrator.name(),
+                            reason: Some(reason),
+                        },
+                        actor,
+                    )
+                    .await?
             }
         };
-        let link_id = self
-            .store
-            .insert_link(
-                &NewLink {
-                    user_id: &request.user_id,
-                    system_id: &request.system_id,
-                    account_ref: &account_ref,
-                    method: method.name(),
-                    reason,
-                },
-                actor,
-            )
-            .await?;
-        tracing::info!(user = %request.user_id, system = %request.system_id, method = method.name(), "linked");
+        tracing::info!(user = %request.user_id, system = %request.system_id, "linked");
         self.view_link(self.store.link(&link_id).await?, now.date_naive())
     }
 
@@ -711,15 +842,56 @@ impl Bridge {
     }
 
     /// Issues a ticket that lets a linked user in to a system, valid for the system's ticket
-    /// lifetime from `now`; `callback` (or the system's first allowed one) gets it appended.
+    /// lifetime from `now`; the registered callback asked for (or the system's first) gets the
+    /// department's `state` and the ticket appended. A refusal is audited with its code.
     pub async fn issue(
         &self,
         user_id: &str,
         system_id: &str,
-        callback: Option<&str>,
+        redirect: &Redirect<'_>,
         actor: &str,
         now: DateTime<Utc>,
     ) -> Result<IssuedTicket, BridgeError> {
+        let issued = self.issue_checked(user_id, system_id, redirect, actor, now).await;
+        // A refusal, not a failure of the keys or the database.
+        if let Err(err) = &issued
+            && (!matches!(err, BridgeError::Keys(_) | BridgeError::Store(_))
+                || matches!(err, BridgeError::Store(StoreError::NotFound { .. })))
+        {
+            tracing::warn!(user = %user_id, system = %system_id, code = err.code(), "ticket not issued");
+            self.store
+                .record_audit(
+                    actor,
+                    "bridge.ticket.refused_issue",
+                    system_id,
+                    serde_json::json!({ "user_id": user_id, "code": err.code() }),
+                )
+                .await?;
+        }
+        issued
+    }
+
+    async fn issue_checked(
+        &self,
+        user_id: &str,
+        system_id: &str,
+        redirect: &Redirect<'_>,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<IssuedTicket, BridgeError> {
+        let mut issues = Problems::default();
+        if let Some(state) = redirect.state
+            && (state.is_empty()
+                || state.chars().count() > STATE_MAX_CHARS
+                || state.chars().any(char::is_control))
+        {
+            issues.add(
+                "state",
+                "bridge.state",
+                format!("state must be 1-{STATE_MAX_CHARS} characters without control characters, as the department sent it"),
+            );
+        }
+        issues.result(()).map_err(BridgeError::Invalid)?;
         let config = self.system_config(system_id).await?;
         let identity = self.open_identity(&self.store.identity(user_id).await?)?;
         if identity.level < config.minimum_level {
@@ -740,14 +912,12 @@ impl Bridge {
                 user: user_id.to_owned(),
                 system: system_id.to_owned(),
             })?;
-        let callback = match callback {
-            Some(requested) => {
-                let parsed = url::Url::parse(requested)
-                    .ok()
-                    .filter(|u| config.allows_callback(u))
-                    .ok_or_else(|| BridgeError::CallbackNotAllowed(requested.to_owned()))?;
-                Some(parsed)
-            }
+        let callback = match redirect.callback {
+            Some(requested) => Some(
+                config
+                    .registered_callback(requested)
+                    .ok_or_else(|| BridgeError::CallbackNotAllowed(requested.to_owned()))?,
+            ),
             None => config.callback_urls.first().and_then(|u| url::Url::parse(u).ok()),
         };
         let expires_at = now + chrono::Duration::seconds(i64::from(config.ticket_lifetime_seconds));
@@ -762,15 +932,24 @@ impl Bridge {
         let ticket = ticket::encode(&self.keys, config.signature, TokenKind::Ticket, &claims);
         self.store
             .insert_token(
-                (&claims.jti, TokenKind::Ticket.name()),
-                system_id,
-                &link.id,
-                expires_at,
+                &NewToken {
+                    jti: &claims.jti,
+                    kind: TokenKind::Ticket.name(),
+                    system_id,
+                    subject: &link.id,
+                    user_id,
+                    expires_at,
+                },
                 actor,
             )
             .await?;
         let redirect_url = callback.map(|mut url| {
-            url.query_pairs_mut().append_pair("ticket", &ticket);
+            let mut query = url.query_pairs_mut();
+            if let Some(state) = redirect.state {
+                query.append_pair("state", state);
+            }
+            query.append_pair("ticket", &ticket);
+            drop(query);
             url.to_string()
         });
         tracing::info!(user = %user_id, system = %system_id, jti = %claims.jti, "ticket issued");
@@ -782,18 +961,17 @@ impl Bridge {
     }
 
     /// Verifies a token of `kind` presented by `system_id` (whose config signs with `signature`)
-    /// at `now` and uses it up; returns its subject. The token is verified with the algorithm of
-    /// the system it is bound to: the presenter's, or (for a token of another system, refused
-    /// after verifying as `WrongSystem`) that system's when its config can be read.
-    async fn use_token(
+    /// at `now`, without using it: its claims. The token is verified with the algorithm of the
+    /// system it is bound to: the presenter's, or (for a token of another system, refused after
+    /// verifying as `WrongSystem`) that system's when its config can be read.
+    async fn verify_token(
         &self,
         kind: TokenKind,
         signature: Signature,
         token: &str,
         system_id: &str,
-        actor: &str,
         now: DateTime<Utc>,
-    ) -> Result<String, BridgeError> {
+    ) -> Result<Claims, BridgeError> {
         let signature = match ticket::audience(token) {
             Some(audience) if audience != system_id => self
                 .system_config(&audience)
@@ -808,28 +986,20 @@ impl Bridge {
         if now.timestamp() >= claims.exp {
             return Err(BridgeError::Ticket(Refusal::Expired));
         }
-        match self
-            .store
-            .use_token((&claims.jti, kind.name()), system_id, now, actor)
-            .await?
-        {
-            TokenUse::Fresh(subject) => Ok(subject),
-            TokenUse::Used => Err(BridgeError::Ticket(Refusal::Replayed)),
-            // Signed by our key but never recorded: not issued by this platform's store.
-            TokenUse::Unknown => Err(BridgeError::Ticket(Refusal::Tampered)),
-        }
+        Ok(claims)
     }
 
     /// Redeems a ticket for the system that presents `credentials`, at `now`: the system's own
-    /// account id and the attributes its config releases. Every refusal has its own code and is
-    /// audited.
+    /// account id and the attributes its config releases (`name` and `certificate_no` masked
+    /// unless the config states a legal basis). Every refusal has its own code and is audited;
+    /// every release is audited with what was released.
     pub async fn redeem(
         &self,
         credentials: &SystemCredentials,
         ticket: &str,
         now: DateTime<Utc>,
     ) -> Result<Redemption, BridgeError> {
-        let config = self.authenticate(credentials).await?;
+        let config = self.authenticate(credentials, now).await?;
         let system_id = &credentials.system_id;
         let actor = format!("system:{system_id}");
         let result = self.redeem_for(&config, system_id, ticket, &actor, now).await;
@@ -861,9 +1031,17 @@ impl Bridge {
         actor: &str,
         now: DateTime<Utc>,
     ) -> Result<Redemption, BridgeError> {
-        let link_id = self
-            .use_token(TokenKind::Ticket, config.signature, ticket, system_id, actor, now)
+        let claims = self
+            .verify_token(TokenKind::Ticket, config.signature, ticket, system_id, now)
             .await?;
+        let link_id = match self
+            .store
+            .use_token((&claims.jti, TokenKind::Ticket.name()), system_id, now, actor)
+            .await?
+        {
+            TokenUse::Fresh(subject) => subject,
+            refused => return Err(BridgeError::Ticket(token_refused(&refused))),
+        };
         let link = self.store.link(&link_id).await?;
         if link.revoked_at.is_some() {
             return Err(BridgeError::Ticket(Refusal::LinkRevoked));
@@ -873,22 +1051,44 @@ impl Bridge {
             return Err(BridgeError::Ticket(Refusal::LevelTooLow));
         }
         let account_id = self.open_account_id(system_id, &link.account_id)?;
+        let in_full = config.legal_basis.is_some();
+        let mut released =
+            vec![serde_json::json!({ "field": "account_id", "source": "account_id", "form": "full" })];
         let attributes = config
             .attributes
             .iter()
             .map(|mapping| {
+                let masked = mapping.source.is_personal() && !in_full;
                 let value = match mapping.source {
                     Attribute::UserId => identity.user_id.clone(),
                     Attribute::Kind => identity.kind.name().to_owned(),
+                    Attribute::Name if masked => mask_name(&identity.name),
                     Attribute::Name => identity.name.clone(),
                     Attribute::CertificateType => identity.certificate_type.name().to_owned(),
+                    Attribute::CertificateNo if masked => mask_certificate(&identity.certificate_no),
                     Attribute::CertificateNo => identity.certificate_no.clone(),
                     Attribute::Level => identity.level.name().to_owned(),
                 };
+                released.push(serde_json::json!({
+                    "field": mapping.field, "source": mapping.source.name(),
+                    "form": if masked { "masked" } else { "full" },
+                }));
                 let value = mapping.codes.get(&value).cloned().unwrap_or(value);
                 (mapping.field.clone(), value)
             })
             .collect();
+        // Audited before anything is released: no audit row, no release.
+        self.store
+            .record_audit(
+                actor,
+                "bridge.ticket.released",
+                system_id,
+                serde_json::json!({
+                    "jti": claims.jti, "link_id": link.id, "user_id": link.user_id,
+                    "released": released, "legal_basis": config.legal_basis,
+                }),
+            )
+            .await?;
         Ok(Redemption {
             account_id,
             link_id: link.id,
@@ -897,15 +1097,17 @@ impl Bridge {
         })
     }
 
-    /// Hands a system a link proof for one of its accounts, after the user logged in there:
-    /// the platform exchanges it for a link (`link` with `proof`).
+    /// Hands a system a link proof for one of its accounts, after the user logged in there on
+    /// behalf of platform user `user_id` (who asked the platform to link that system): only a
+    /// link of that user redeems it (`link` with `proof`).
     pub async fn prove(
         &self,
         credentials: &SystemCredentials,
+        user_id: &str,
         account_id: &str,
         now: DateTime<Utc>,
     ) -> Result<IssuedProof, BridgeError> {
-        let config = self.authenticate(credentials).await?;
+        let config = self.authenticate(credentials, now).await?;
         let system_id = &credentials.system_id;
         let account = NewAccount {
             account_id: account_id.to_owned(),
@@ -913,6 +1115,7 @@ impl Bridge {
         }
         .validate(now.date_naive())
         .map_err(BridgeError::Invalid)?;
+        self.store.identity(user_id).await?;
         let actor = format!("system:{system_id}");
         let account_ref = self
             .record_account(system_id, &account.account_id, &actor)
@@ -929,10 +1132,14 @@ impl Bridge {
         let proof = ticket::encode(&self.keys, config.signature, TokenKind::LinkProof, &claims);
         self.store
             .insert_token(
-                (&claims.jti, TokenKind::LinkProof.name()),
-                system_id,
-                &account_ref,
-                expires_at,
+                &NewToken {
+                    jti: &claims.jti,
+                    kind: TokenKind::LinkProof.name(),
+                    system_id,
+                    subject: &account_ref,
+                    user_id,
+                    expires_at,
+                },
                 &actor,
             )
             .await?;

@@ -85,6 +85,8 @@ pub enum Refusal {
     LevelTooLow,
     #[error("the link between the platform user and the account has been revoked")]
     LinkRevoked,
+    #[error("the link proof was issued for another platform user; the user must log in to the system again")]
+    WrongUser,
 }
 
 impl Refusal {
@@ -99,6 +101,7 @@ impl Refusal {
             Refusal::WrongSystem => "ticket_wrong_system",
             Refusal::LevelTooLow => "ticket_level_too_low",
             Refusal::LinkRevoked => "ticket_link_revoked",
+            Refusal::WrongUser => "proof_wrong_user",
         }
     }
 }

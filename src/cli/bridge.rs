@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::{Context, Failure, checked, read_config, refused_config};
 use crate::bridge::{
-    Bridge, BridgeConfig, BridgeError, Credentials, LinkRequest, LinkView, NewAccount, NewIdentity,
+    Bridge, BridgeConfig, BridgeError, Credentials, LinkRequest, LinkView, NewAccount, NewIdentity, Redirect,
     SystemCredentials,
 };
 use crate::store::AutoLink;
@@ -70,9 +70,12 @@ pub(super) enum Command {
     Issue {
         user: String,
         system: String,
-        /// Where to send the user (must be in the system's callback_urls).
+        /// Where to send the user (one of the system's callback_urls, exactly).
         #[arg(long)]
         callback: Option<String>,
+        /// The department's `state`, echoed back in the redirect.
+        #[arg(long)]
+        state: Option<String>,
     },
     /// Redeem a ticket as the system would, with its configured credentials 兑换票据.
     Redeem { system: String, ticket: String },
@@ -89,13 +92,15 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
     let now = Utc::now();
     match command {
         Command::Check { file } => checked(&ctx.out, BridgeConfig::parse(&read_config(&file)?), |config| {
-            (
-                format!(
-                    "有效 valid: bridge config (minimum level {}, tickets live {} s)",
-                    config.minimum_level, config.ticket_lifetime_seconds
-                ),
-                json!({ "valid": true }),
-            )
+            let warnings = config.warnings();
+            let mut human = format!(
+                "有效 valid: bridge config (minimum level {}, tickets live {} s)",
+                config.minimum_level, config.ticket_lifetime_seconds
+            );
+            for warning in &warnings {
+                human.push_str(&format!("\n  注意 warning: {warning}"));
+            }
+            (human, json!({ "valid": true, "warnings": warnings }))
         }),
         Command::Attach { system, file } => {
             let text = read_config(&file)?;
@@ -275,10 +280,15 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             user,
             system,
             callback,
+            state,
         } => {
             let bridge = ctx.bridge().await?;
+            let redirect = Redirect {
+                callback: callback.as_deref(),
+                state: state.as_deref(),
+            };
             let issued = bridge
-                .issue(&user, &system, callback.as_deref(), &ctx.actor, now)
+                .issue(&user, &system, &redirect, &ctx.actor, now)
                 .await
                 .map_err(refusal)?;
             let mut human = format!(
@@ -302,6 +312,7 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             let credentials = SystemCredentials {
                 system_id: system,
                 secret,
+                source: None,
             };
             let redemption = bridge
                 .redeem(&credentials, &ticket, now)
@@ -452,6 +463,11 @@ fn describe_auto(outcomes: &[AutoLink]) -> String {
         .map(|o| match o {
             AutoLink::Linked { system_id, .. } => format!("; 已关联 linked to {system_id}"),
             AutoLink::AlreadyLinked { system_id } => format!("; 已有关联 already linked in {system_id}"),
+            AutoLink::Unlinked { system_id } => {
+                format!(
+                    "; 曾解除关联,不再自动关联 unlinked before in {system_id}: not linked again automatically"
+                )
+            }
             AutoLink::Conflict { system_id, reason } => {
                 format!(
                     "; 冲突 conflict in {system_id}: {}",

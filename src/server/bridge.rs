@@ -4,9 +4,12 @@
 //! (redeeming a ticket, asking for a link proof) authenticates with its bridge credentials
 //! (HTTP Basic: system id and secret). Refused tickets answer with a distinct code each.
 
-use axum::extract::{FromRequestParts, Path, Query, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
@@ -16,7 +19,7 @@ use serde::Deserialize;
 use super::{Actor, ApiError, ApiJson, AppState, Authorized};
 use crate::bridge::{
     Bridge, BridgeError, IdentityReport, IdentityView, ImportReport, IssuedProof, IssuedTicket, LinkRequest,
-    LinkView, NewAccount, NewIdentity, PublicKey, Redemption, Refusal, Report, SystemCredentials,
+    LinkView, NewAccount, NewIdentity, PublicKey, Redemption, Redirect, Refusal, Report, SystemCredentials,
 };
 
 pub(super) fn routes() -> Router<AppState> {
@@ -36,42 +39,55 @@ pub(super) fn routes() -> Router<AppState> {
 
 impl From<BridgeError> for ApiError {
     fn from(err: BridgeError) -> ApiError {
-        let message = err.to_string();
-        match err {
-            BridgeError::Invalid(issues) => ApiError::validation(issues),
-            BridgeError::Unauthorized => {
-                ApiError::new(StatusCode::UNAUTHORIZED, "bridge_unauthorized", message)
-            }
-            BridgeError::Ticket(refusal) => {
-                let status = match refusal {
-                    Refusal::Malformed(_) => StatusCode::BAD_REQUEST,
-                    Refusal::Expired | Refusal::Replayed => StatusCode::GONE,
-                    _ => StatusCode::FORBIDDEN,
-                };
-                ApiError::new(status, refusal.code(), refusal.to_string())
-            }
-            BridgeError::Proof(_) => {
-                ApiError::new(StatusCode::FORBIDDEN, "invalid_proof", message).with_field("proof")
-            }
-            BridgeError::Config { .. } => {
-                ApiError::new(StatusCode::CONFLICT, "bridge_config_invalid", message)
-            }
-            BridgeError::Closed { .. } => ApiError::new(StatusCode::CONFLICT, "system_closed", message),
-            BridgeError::NotLinked { .. } => ApiError::new(StatusCode::CONFLICT, "not_linked", message),
-            BridgeError::LevelTooLow { .. } => ApiError::new(StatusCode::FORBIDDEN, "level_too_low", message),
-            BridgeError::CallbackNotAllowed(_) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "callback_not_allowed", message)
-                    .with_field("callback_url")
-            }
+        let (code, message) = (err.code(), err.to_string());
+        let status = match err {
+            BridgeError::Invalid(issues) => return ApiError::validation(issues),
+            BridgeError::Store(err) => return err.into(),
             BridgeError::Keys(err) => {
                 tracing::error!(error = %err, "bridge keys failed");
-                ApiError::new(
+                return ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal_error",
                     "the bridge failed; see the server log",
-                )
+                );
             }
-            BridgeError::Store(err) => err.into(),
+            BridgeError::Proof(_) => {
+                return ApiError::new(StatusCode::FORBIDDEN, code, message).with_field("proof");
+            }
+            BridgeError::CallbackNotAllowed(_) => {
+                return ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+                    .with_field("callback_url");
+            }
+            BridgeError::Unauthorized => StatusCode::UNAUTHORIZED,
+            BridgeError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            BridgeError::Ticket(Refusal::Malformed(_)) => StatusCode::BAD_REQUEST,
+            BridgeError::Ticket(Refusal::Expired | Refusal::Replayed) => StatusCode::GONE,
+            BridgeError::Ticket(_) | BridgeError::LevelTooLow { .. } => StatusCode::FORBIDDEN,
+            BridgeError::Config { .. } | BridgeError::Closed { .. } | BridgeError::NotLinked { .. } => {
+                StatusCode::CONFLICT
+            }
+        };
+        ApiError::new(status, code, message)
+    }
+}
+
+/// The answer to a departmental system's call: its body, or the refusal (with `Retry-After`
+/// while its credentials are throttled).
+fn system_answer<T: serde::Serialize>(status: StatusCode, answer: Result<T, BridgeError>) -> Response {
+    match answer {
+        Ok(body) => (status, Json(body)).into_response(),
+        Err(err) => {
+            let retry_after = match &err {
+                BridgeError::Throttled { until } => Some((*until - Utc::now()).num_seconds().max(1)),
+                _ => None,
+            };
+            let mut response = ApiError::from(err).into_response();
+            if let Some(seconds) = retry_after
+                && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+            {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            response
         }
     }
 }
@@ -86,13 +102,19 @@ fn bridge(state: &AppState) -> Result<&Bridge, ApiError> {
     })
 }
 
-/// A departmental system's credentials, from `Authorization: Basic base64(SYSTEM_ID:SECRET)`.
+/// A departmental system's credentials, from `Authorization: Basic base64(SYSTEM_ID:SECRET)`,
+/// and the address of the connection (the peer: a proxy in front must keep the departments'
+/// addresses apart, or they share one throttle).
 pub(super) struct SystemAuth(SystemCredentials);
 
 impl<S: Send + Sync> FromRequestParts<S> for SystemAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let source = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|connect| connect.0.ip());
         let credentials = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -104,6 +126,7 @@ impl<S: Send + Sync> FromRequestParts<S> for SystemAuth {
                 pair.split_once(':').map(|(system, secret)| SystemCredentials {
                     system_id: system.to_owned(),
                     secret: secret.to_owned(),
+                    source,
                 })
             });
         credentials
@@ -259,9 +282,14 @@ pub(super) async fn unlink(
 pub(super) struct IssueRequest {
     user_id: String,
     system_id: String,
-    /// Where to send the user; must be in the system's allow-list (default: its first).
+    /// Where to send the user: one of the system's registered `callback_urls`, exactly
+    /// (default: its first).
     #[serde(default)]
     callback_url: Option<String>,
+    /// The `state` of the department's login request, echoed back in the redirect so that the
+    /// department can refuse a login it did not start.
+    #[serde(default)]
+    state: Option<String>,
 }
 
 #[utoipa::path(post, path = "/api/v1/bridge/tickets", tag = "bridge", request_body = IssueRequest, responses(
@@ -282,7 +310,10 @@ pub(super) async fn issue(
         .issue(
             &r.user_id,
             &r.system_id,
-            r.callback_url.as_deref(),
+            &Redirect {
+                callback: r.callback_url.as_deref(),
+                state: r.state.as_deref(),
+            },
             &actor,
             Utc::now(),
         )
@@ -305,26 +336,31 @@ pub(super) struct RedeemRequest {
     (status = 401, description = "bridge_unauthorized", body = super::error::ErrorBody),
     (status = 403, description = "ticket_tampered, ticket_wrong_algorithm, ticket_wrong_system, ticket_level_too_low, ticket_link_revoked", body = super::error::ErrorBody),
     (status = 410, description = "ticket_expired, ticket_replayed", body = super::error::ErrorBody),
+    (status = 429, description = "bridge_throttled: too many failed credentials from this address (Retry-After)", body = super::error::ErrorBody),
 ))]
 /// Redeems a ticket (server-to-server, with the system's credentials) for the system's own
-/// account id and the attributes its config releases.
+/// account id and the attributes its config releases (audited with what was released).
 pub(super) async fn redeem(
     State(state): State<AppState>,
     SystemAuth(credentials): SystemAuth,
     ApiJson(r): ApiJson<RedeemRequest>,
-) -> Result<Json<Redemption>, ApiError> {
+) -> Result<Response, ApiError> {
     let redeemed = bridge(&state)?.redeem(&credentials, &r.ticket, Utc::now()).await;
     state.metrics.ticket(match &redeemed {
         Ok(_) => "redeemed",
         Err(BridgeError::Ticket(refusal)) => refusal.code(),
+        Err(BridgeError::Throttled { .. }) => "throttled",
         Err(_) => "failed",
     });
-    Ok(Json(redeemed?))
+    Ok(system_answer(StatusCode::OK, redeemed))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ProofRequest {
+    /// The platform user on whose behalf the user logged in (the platform sent them to link
+    /// this system); only a link of this user redeems the proof.
+    user_id: String,
     /// The account the user just logged in to.
     account_id: String,
 }
@@ -332,18 +368,20 @@ pub(super) struct ProofRequest {
 #[utoipa::path(post, path = "/api/v1/bridge/proofs", tag = "bridge", request_body = ProofRequest, responses(
     (status = 201, body = IssuedProof),
     (status = 401, body = super::error::ErrorBody),
+    (status = 404, description = "not_found: no such platform user", body = super::error::ErrorBody),
+    (status = 429, description = "bridge_throttled (Retry-After)", body = super::error::ErrorBody),
 ))]
-/// A system vouches that a user just logged in as one of its accounts; the proof lets the
-/// platform link that account to the user once.
+/// A system vouches that a user just logged in as one of its accounts on behalf of a platform
+/// user; the proof lets the platform link that account to that user, once.
 pub(super) async fn prove(
     State(state): State<AppState>,
     SystemAuth(credentials): SystemAuth,
     ApiJson(r): ApiJson<ProofRequest>,
-) -> Result<(StatusCode, Json<IssuedProof>), ApiError> {
+) -> Result<Response, ApiError> {
     let proof = bridge(&state)?
-        .prove(&credentials, &r.account_id, Utc::now())
-        .await?;
-    Ok((StatusCode::CREATED, Json(proof)))
+        .prove(&credentials, &r.user_id, &r.account_id, Utc::now())
+        .await;
+    Ok(system_answer(StatusCode::CREATED, proof))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -74,6 +74,9 @@ pub enum AutoLink {
     Linked { system_id: String, link_id: String },
     /// The user already has a link in this system.
     AlreadyLinked { system_id: String },
+    /// The user's link in this system was revoked: an unlink is a decision the auto-linker
+    /// respects. Only the user's new link proof or an administrator links them again.
+    Unlinked { system_id: String },
     /// No single answer; recorded for people to settle, nothing linked.
     Conflict {
         system_id: String,
@@ -130,6 +133,41 @@ pub enum TokenUse {
     Used,
     /// Never issued here (or issued for another system or purpose).
     Unknown,
+    /// A link proof issued for another platform user (or before proofs named their user).
+    OtherUser,
+}
+
+impl TokenUse {
+    fn result(&self) -> &'static str {
+        match self {
+            TokenUse::Fresh(_) => "used",
+            TokenUse::Used => "replayed",
+            TokenUse::Unknown => "unknown",
+            TokenUse::OtherUser => "other_user",
+        }
+    }
+}
+
+/// A token to record for single use.
+#[derive(Debug, Clone)]
+pub struct NewToken<'a> {
+    pub jti: &'a str,
+    /// `ticket` or `link_proof`.
+    pub kind: &'a str,
+    pub system_id: &'a str,
+    /// The link id (tickets) or the account ref (link proofs).
+    pub subject: &'a str,
+    /// The platform user it was issued for.
+    pub user_id: &'a str,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What a link made with a proof came to; a link refused because either side is linked already
+/// is `StoreError::AlreadyExists`, and leaves the proof unused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProofLink {
+    Linked(String),
+    Refused(TokenUse),
 }
 
 /// A new explicit or automatic link.
@@ -141,6 +179,31 @@ pub struct NewLink<'a> {
     /// `certificate`, `legacy_login` or `administrator`.
     pub method: &'a str,
     pub reason: Option<&'a str>,
+}
+
+/// Marks a token used if it is fresh (and, with `user_id`, issued for that user); says what it
+/// found. Inside the caller's write transaction.
+async fn take_token<C: BridgeWrites>(
+    conn: &mut C,
+    (jti, kind): (&str, &str),
+    system_id: &str,
+    user_id: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<TokenUse, sqlx::Error> {
+    let Some((subject, owner, used_at)) = conn.token(jti, kind, system_id).await? else {
+        return Ok(TokenUse::Unknown);
+    };
+    if used_at.is_some() {
+        return Ok(TokenUse::Used);
+    }
+    if user_id.is_some_and(|user| owner.as_deref() != Some(user)) {
+        return Ok(TokenUse::OtherUser);
+    }
+    Ok(if conn.mark_token_used(jti, now).await? {
+        TokenUse::Fresh(subject)
+    } else {
+        TokenUse::Used
+    })
 }
 
 /// A random opaque id with a prefix, e.g. `lk_3f…`.
@@ -203,6 +266,20 @@ pub(crate) trait BridgeWrites: AuditLog + Send {
     /// Settles the user's auto-link conflict in the system and the account's unresolved count.
     async fn settle_conflicts(&mut self, link: &NewLink<'_>) -> Result<(), sqlx::Error>;
 
+    /// An active link of the user in the system, or of the account.
+    async fn active_link_of(&mut self, link: &NewLink<'_>) -> Result<Option<String>, sqlx::Error>;
+
+    /// A token's subject, user and when it was used.
+    async fn token(
+        &mut self,
+        jti: &str,
+        kind: &str,
+        system_id: &str,
+    ) -> Result<Option<(String, Option<String>, Option<DateTime<Utc>>)>, sqlx::Error>;
+
+    /// Marks a token used; false when another transaction did first.
+    async fn mark_token_used(&mut self, jti: &str, now: DateTime<Utc>) -> Result<bool, sqlx::Error>;
+
     /// Inserts or refreshes one account; answers its ref and whether it is new. With `refresh`,
     /// a certificate given replaces the stored one.
     async fn upsert_account(
@@ -251,6 +328,23 @@ pub(crate) trait BridgeWrites: AuditLog + Send {
         )
         .await?;
         Ok(id)
+    }
+
+    /// `insert_link`, refused when the user has an active link in the system or the account
+    /// has one.
+    async fn link_if_free(
+        &mut self,
+        link: &NewLink<'_>,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, StoreError> {
+        if let Some(existing) = self.active_link_of(link).await? {
+            return Err(StoreError::AlreadyExists {
+                what: "link of this user or account in the system (unlink it first)",
+                id: existing,
+            });
+        }
+        self.insert_link(link, actor, now).await
     }
 }
 
@@ -341,6 +435,41 @@ macro_rules! bridge_statements {
                     .execute(&mut *self)
                     .await
                     .map(|_| ())
+            }
+
+            async fn active_link_of(&mut self, link: &NewLink<'_>) -> Result<Option<String>, sqlx::Error> {
+                let row: Option<(String,)> = sqlx::query_as(
+                    "SELECT id FROM bridge_links WHERE revoked_at IS NULL AND ((user_id = $1 AND system_id = $2) OR account_ref = $3)",
+                )
+                .bind(link.user_id)
+                .bind(link.system_id)
+                .bind(link.account_ref)
+                .fetch_optional(&mut *self)
+                .await?;
+                Ok(row.map(|(id,)| id))
+            }
+
+            async fn token(
+                &mut self,
+                jti: &str,
+                kind: &str,
+                system_id: &str,
+            ) -> Result<Option<(String, Option<String>, Option<DateTime<Utc>>)>, sqlx::Error> {
+                sqlx::query_as("SELECT subject, user_id, used_at FROM bridge_tokens WHERE jti = $1 AND kind = $2 AND system_id = $3")
+                    .bind(jti)
+                    .bind(kind)
+                    .bind(system_id)
+                    .fetch_optional(&mut *self)
+                    .await
+            }
+
+            async fn mark_token_used(&mut self, jti: &str, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
+                let done = sqlx::query("UPDATE bridge_tokens SET used_at = $2 WHERE jti = $1 AND used_at IS NULL")
+                    .bind(jti)
+                    .bind(now)
+                    .execute(&mut *self)
+                    .await?;
+                Ok(done.rows_affected() == 1)
             }
         }
     };
@@ -512,16 +641,22 @@ impl Store {
             let mut outcomes = Vec::new();
             for group in candidates.chunk_by(|a, b| a.0 == b.0) {
                 let system_id = group[0].0.clone();
-                let linked: Option<(String,)> = sqlx::query_as(
-                    "SELECT id FROM bridge_links WHERE user_id = $1 AND system_id = $2 AND revoked_at IS NULL",
+                // The user's latest link in the system, an active one first.
+                let linked: Option<(Option<DateTime<Utc>>,)> = sqlx::query_as(
+                    "SELECT revoked_at FROM bridge_links WHERE user_id = $1 AND system_id = $2
+                     ORDER BY CASE WHEN revoked_at IS NULL THEN 0 ELSE 1 END LIMIT 1",
                 )
                 .bind(user_id)
                 .bind(&system_id)
                 .fetch_optional(&mut *tx)
                 .await?;
                 let conflict = match (linked, group) {
-                    (Some(_), _) => {
+                    (Some((None,)), _) => {
                         outcomes.push(AutoLink::AlreadyLinked { system_id });
+                        continue;
+                    }
+                    (Some((Some(_),)), _) => {
+                        outcomes.push(AutoLink::Unlinked { system_id });
                         continue;
                     }
                     (None, [(_, account, None)]) => {
@@ -560,18 +695,7 @@ impl Store {
     pub async fn insert_link(&self, link: &NewLink<'_>, actor: &str) -> Result<String, StoreError> {
         let now = Utc::now();
         let id = in_write_tx!(self, tx => {
-            let taken: Option<(String,)> = sqlx::query_as(
-                "SELECT id FROM bridge_links WHERE revoked_at IS NULL AND ((user_id = $1 AND system_id = $2) OR account_ref = $3)",
-            )
-            .bind(link.user_id)
-            .bind(link.system_id)
-            .bind(link.account_ref)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some((existing,)) = taken {
-                return Err(StoreError::AlreadyExists { what: "link of this user or account in the system (unlink it first)", id: existing });
-            }
-            BridgeWrites::insert_link(&mut *tx, link, actor, now).await?
+            BridgeWrites::link_if_free(&mut *tx, link, actor, now).await?
         });
         Ok(id)
     }
@@ -736,24 +860,22 @@ impl Store {
 
     /// Records an issued token for single use. Expired tokens are purged by housekeeping
     /// (`Purge::BridgeTokens`), not on this request's path.
-    pub async fn insert_token(
-        &self,
-        (jti, kind): (&str, &str),
-        system_id: &str,
-        subject: &str,
-        expires_at: DateTime<Utc>,
-        actor: &str,
-    ) -> Result<(), StoreError> {
+    pub async fn insert_token(&self, token: &NewToken<'_>, actor: &str) -> Result<(), StoreError> {
         in_write_tx!(self, tx => {
-            sqlx::query("INSERT INTO bridge_tokens (jti, kind, system_id, subject, expires_at) VALUES ($1, $2, $3, $4, $5)")
-                .bind(jti)
-                .bind(kind)
-                .bind(system_id)
-                .bind(subject)
-                .bind(expires_at)
-                .execute(&mut *tx)
-                .await?;
-            audit!(tx, actor, &format!("bridge.{kind}.issue"), system_id, json!({ "jti": jti, "subject": subject, "expires_at": expires_at }))?;
+            sqlx::query(
+                "INSERT INTO bridge_tokens (jti, kind, system_id, subject, user_id, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(token.jti)
+            .bind(token.kind)
+            .bind(token.system_id)
+            .bind(token.subject)
+            .bind(token.user_id)
+            .bind(token.expires_at)
+            .execute(&mut *tx)
+            .await?;
+            audit!(tx, actor, &format!("bridge.{}.issue", token.kind), token.system_id, json!({
+                "jti": token.jti, "subject": token.subject, "user_id": token.user_id, "expires_at": token.expires_at,
+            }))?;
         });
         Ok(())
     }
@@ -767,31 +889,37 @@ impl Store {
         actor: &str,
     ) -> Result<TokenUse, StoreError> {
         let outcome = in_write_tx!(self, tx => {
-            let used: Option<(String,)> = sqlx::query_as(
-                "UPDATE bridge_tokens SET used_at = $4 WHERE jti = $1 AND kind = $2 AND system_id = $3 AND used_at IS NULL RETURNING subject",
-            )
-            .bind(jti)
-            .bind(kind)
-            .bind(system_id)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let outcome = match used {
-                Some((subject,)) => TokenUse::Fresh(subject),
-                None => {
-                    let known: Option<(String,)> = sqlx::query_as(
-                        "SELECT jti FROM bridge_tokens WHERE jti = $1 AND kind = $2 AND system_id = $3",
-                    )
-                    .bind(jti)
-                    .bind(kind)
-                    .bind(system_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    if known.is_some() { TokenUse::Used } else { TokenUse::Unknown }
+            let outcome = take_token(&mut *tx, (jti, kind), system_id, None, now).await?;
+            audit!(tx, actor, &format!("bridge.{kind}.use"), system_id, json!({ "jti": jti, "result": outcome.result() }))?;
+            outcome
+        });
+        Ok(outcome)
+    }
+
+    /// Links `link.user_id` to the account a link proof (`jti`) was issued for, in one
+    /// transaction: the proof is used up only when the link is made. A proof issued for another
+    /// user, used before or unknown is refused (and audited); either side already linked is
+    /// `AlreadyExists`, with the proof left unused.
+    pub async fn link_by_proof(
+        &self,
+        jti: &str,
+        (user_id, system_id): (&str, &str),
+        now: DateTime<Utc>,
+        actor: &str,
+    ) -> Result<ProofLink, StoreError> {
+        let kind = "link_proof";
+        let outcome = in_write_tx!(self, tx => {
+            let used = take_token(&mut *tx, (jti, kind), system_id, Some(user_id), now).await?;
+            let outcome = match &used {
+                TokenUse::Fresh(account_ref) => {
+                    let link = NewLink { user_id, system_id, account_ref, method: "legacy_login", reason: None };
+                    ProofLink::Linked(BridgeWrites::link_if_free(&mut *tx, &link, actor, now).await?)
                 }
+                refused => ProofLink::Refused(refused.clone()),
             };
-            let result = match &outcome { TokenUse::Fresh(_) => "used", TokenUse::Used => "replayed", TokenUse::Unknown => "unknown" };
-            audit!(tx, actor, &format!("bridge.{kind}.use"), system_id, json!({ "jti": jti, "result": result }))?;
+            audit!(tx, actor, &format!("bridge.{kind}.use"), system_id, json!({
+                "jti": jti, "user_id": user_id, "result": used.result(),
+            }))?;
             outcome
         });
         Ok(outcome)

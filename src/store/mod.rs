@@ -34,8 +34,8 @@ pub use self::accounts::{
 };
 pub use self::assessments::RubricRecord;
 pub use self::bridge::{
-    AccountWrite, AutoLink, ConflictReason, ConflictRow, LinkRow, NewLink, SealedAccount, SealedIdentity,
-    TokenUse, UnresolvedRow, random_id,
+    AccountWrite, AutoLink, ConflictReason, ConflictRow, LinkRow, NewLink, NewToken, ProofLink,
+    SealedAccount, SealedIdentity, TokenUse, UnresolvedRow, random_id,
 };
 pub use self::corrections::CorrectionFilter;
 pub use self::explain::{Fill, PlanArg};

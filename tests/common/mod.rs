@@ -467,11 +467,25 @@ pub async fn admin_token(store: &Store) -> String {
 
 /// Serves the router with `state` on an ephemeral loopback port; answers its base URL.
 #[allow(dead_code)]
+/// A copy of the store an older build wrote (`tests/data/stores/v17.sqlite`, see its README) in
+/// `dir`, for upgrade tests: its `sqlite://` URL.
+pub fn older_store(dir: &tempfile::TempDir) -> String {
+    let copy = dir.path().join("v17.sqlite");
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/stores/v17.sqlite"),
+        &copy,
+    )
+    .expect("copy the v17 store");
+    format!("sqlite://{}", copy.display())
+}
+
 pub async fn serve_app(state: ronghe::server::AppState, max_body: usize) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind loopback");
     let url = format!("http://{}", listener.local_addr().expect("local address"));
-    tokio::spawn(async move { axum::serve(listener, ronghe::server::app(state, max_body)).await });
+    let app =
+        ronghe::server::app(state, max_body).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, app).await });
     url
 }

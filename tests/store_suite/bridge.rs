@@ -1,16 +1,17 @@
 //! The user bridge's behaviour on every backend: auto-linking by certificate number only and
 //! its conflicts, tickets and their refusals (with an injected clock), link proofs, resolution
-//! of departmental accounts, and key rotation with re-keying.
+//! of departmental accounts, key rotation with re-keying, and the hardening of issue 24 (unlinks
+//! that stick, proofs bound to their user, minimal and audited release, throttled credentials).
 
 use std::collections::BTreeSet;
 
 use base64::Engine as _;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use ronghe::bridge::{
-    Bridge, BridgeError, LinkMethod, LinkRequest, NewAccount, NewIdentity, Refusal, Resolution,
+    Bridge, BridgeError, LinkMethod, LinkRequest, NewAccount, NewIdentity, Redirect, Refusal, Resolution,
     SystemCredentials,
 };
-use ronghe::store::{AutoLink, ConflictReason, Store};
+use ronghe::store::{AuditEvent, AuditFilter, AutoLink, ConflictReason, Store};
 use ronghe_crypto::Cipher;
 
 use crate::common;
@@ -33,7 +34,19 @@ fn credentials(system: &str) -> SystemCredentials {
     SystemCredentials {
         system_id: system.to_owned(),
         secret: common::SYSTEM_SECRET.to_owned(),
+        source: Some(std::net::Ipv4Addr::new(10, 1, 2, 3).into()),
     }
+}
+
+/// The audit events of one action, oldest first.
+async fn audited(store: &Store, action: &str) -> Vec<AuditEvent> {
+    store
+        .audit_events(&AuditFilter {
+            action: Some(action.to_owned()),
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("audit events")
 }
 
 fn now() -> DateTime<Utc> {
@@ -259,7 +272,8 @@ pub async fn bridge_tickets_single_use_bound_and_short_lived(store: Store) {
     let bridge = common::bridge(&store, &keys_a());
     linked(&bridge, "u-zhang", "sys-a", "a-zhang", ZHANG).await;
     let t0 = now();
-    let issue = |at: DateTime<Utc>| bridge.issue("u-zhang", "sys-a", None, "platform", at);
+    let default = Redirect::default();
+    let issue = |at: DateTime<Utc>| bridge.issue("u-zhang", "sys-a", &default, "platform", at);
 
     let ticket = issue(t0).await.unwrap();
     assert_eq!(ticket.expires_at, t0 + Duration::seconds(60));
@@ -284,8 +298,9 @@ pub async fn bridge_tickets_single_use_bound_and_short_lived(store: Store) {
         .await
         .unwrap();
     assert_eq!(redeemed.account_id, "a-zhang");
-    assert_eq!(redeemed.attributes["userName"], "张三");
-    assert_eq!(redeemed.attributes["idNo"], ZHANG);
+    // No legal basis in the config: name and number released masked (issue 24).
+    assert_eq!(redeemed.attributes["userName"], "张*");
+    assert_eq!(redeemed.attributes["idNo"], "1101**********002X");
     assert_eq!(redeemed.attributes["userType"], "1");
 
     let mut codes = BTreeSet::new();
@@ -406,20 +421,273 @@ pub async fn bridge_tickets_single_use_bound_and_short_lived(store: Store) {
         bridge.redeem(&credentials("nope"), &ticket.ticket, t0).await,
         Err(BridgeError::Unauthorized)
     ));
-    // Callbacks outside the allow-list are refused.
-    let refused = bridge
-        .issue(
-            "u-zhang",
-            "sys-b",
-            Some("https://evil.example.com/sso/"),
-            "platform",
-            t0,
-        )
-        .await;
+    // Callbacks that are not a registered one exactly are refused, and the refusal audited.
+    let redirect = Redirect {
+        callback: Some("https://evil.example.com/sso/"),
+        state: None,
+    };
+    let refused = bridge.issue("u-zhang", "sys-b", &redirect, "platform", t0).await;
     assert!(
         matches!(refused, Err(BridgeError::CallbackNotAllowed(_))),
         "{refused:?}"
     );
+    // A registered callback with the department's state: echoed before the ticket.
+    let redirect = Redirect {
+        callback: Some("https://sys-b.example.gov.cn/sso/"),
+        state: Some("s-9f2&x=1"),
+    };
+    let issued = bridge
+        .issue("u-zhang", "sys-b", &redirect, "platform", t0)
+        .await
+        .unwrap();
+    let url = issued.redirect_url.unwrap();
+    assert!(
+        url.starts_with("https://sys-b.example.gov.cn/sso/?state=s-9f2%26x%3D1&ticket="),
+        "{url}"
+    );
+    let refusals = audited(&store, "bridge.ticket.refused_issue").await;
+    let codes: Vec<&str> = refusals
+        .iter()
+        .map(|e| e.detail["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["level_too_low", "callback_not_allowed"], "{refusals:?}");
+    assert_eq!(refusals[1].detail["user_id"], "u-zhang");
+}
+
+/// Issue 24: an unlink is a decision the auto-linker respects. Refreshing the identity or
+/// importing the accounts again does not link the pair; a proof or an administrator does.
+pub async fn bridge_unlink_sticks(store: Store) {
+    with_systems(&store, &["sys-a"]).await;
+    let bridge = common::bridge(&store, &keys_a());
+    linked(&bridge, "u-zhang", "sys-a", "a-zhang", ZHANG).await;
+    let t = now();
+    bridge
+        .unlink("u-zhang", "sys-a", "用户申请解除", "u-zhang", t)
+        .await
+        .unwrap();
+    let unlinked = AutoLink::Unlinked {
+        system_id: "sys-a".into(),
+    };
+    let refreshed = bridge
+        .put_identity(identity("u-zhang", "张三", ZHANG, "advanced"), "real-name", t)
+        .await
+        .unwrap();
+    assert_eq!(refreshed.links, std::slice::from_ref(&unlinked));
+    let imported = bridge
+        .import_accounts("sys-a", vec![account("a-zhang", Some(ZHANG))], "test", t)
+        .await
+        .unwrap();
+    assert_eq!(
+        imported.links.iter().map(|l| &l.outcome).collect::<Vec<_>>(),
+        [&unlinked]
+    );
+    assert!(
+        bridge
+            .links(Some("u-zhang"), Some("sys-a"), false, "auditor", t)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let refused = bridge
+        .issue("u-zhang", "sys-a", &Redirect::default(), "platform", t)
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, BridgeError::NotLinked { .. }), "{refused:?}");
+    // The user's new proof links again.
+    let proof = bridge
+        .prove(&credentials("sys-a"), "u-zhang", "a-zhang", t)
+        .await
+        .unwrap();
+    let request = LinkRequest {
+        user_id: "u-zhang".into(),
+        system_id: "sys-a".into(),
+        proof: Some(proof.proof),
+        account_id: None,
+        reason: None,
+    };
+    let link = bridge.link(request, "u-zhang", t).await.unwrap();
+    assert_eq!(link.method, LinkMethod::LegacyLogin);
+    assert!(
+        bridge
+            .issue("u-zhang", "sys-a", &Redirect::default(), "platform", t)
+            .await
+            .is_ok()
+    );
+}
+
+/// Issue 24: what a redemption releases is minimal unless the config states a legal basis, and
+/// every release is audited with the attributes released.
+pub async fn bridge_release_is_minimal_and_audited(store: Store) {
+    with_systems(&store, &["sys-a", "sys-b"]).await;
+    let config = format!(
+        "legal_basis = \"《政务服务条例》第二十五条\"\n{}",
+        common::bridge_config("basic", "hmac-sha256", "https://sys-b.example.gov.cn/sso/")
+    );
+    store.set_bridge_config("sys-b", &config, "test").await.unwrap();
+    let bridge = common::bridge(&store, &keys_a());
+    linked(&bridge, "u-zhang", "sys-a", "a-zhang", ZHANG).await;
+    let t = now();
+    bridge
+        .import_accounts("sys-b", vec![account("b-zhang", Some(ZHANG))], "test", t)
+        .await
+        .unwrap();
+    let mut released = Vec::new();
+    for system in ["sys-a", "sys-b"] {
+        let ticket = bridge
+            .issue("u-zhang", system, &Redirect::default(), "platform", t)
+            .await
+            .unwrap();
+        released.push(
+            bridge
+                .redeem(&credentials(system), &ticket.ticket, t)
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(
+        (
+            released[0].attributes["userName"].as_str(),
+            released[0].attributes["idNo"].as_str()
+        ),
+        ("张*", "1101**********002X")
+    );
+    assert_eq!(
+        (
+            released[1].attributes["userName"].as_str(),
+            released[1].attributes["idNo"].as_str()
+        ),
+        ("张三", ZHANG)
+    );
+    let events = audited(&store, "bridge.ticket.released").await;
+    assert_eq!(events.len(), 2, "{events:?}");
+    let forms = |event: &AuditEvent| -> Vec<String> {
+        event.detail["released"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}={}:{}",
+                    r["field"].as_str().unwrap(),
+                    r["source"].as_str().unwrap(),
+                    r["form"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        forms(&events[0]),
+        [
+            "account_id=account_id:full",
+            "userName=name:masked",
+            "idNo=certificate_no:masked",
+            "userType=kind:full"
+        ]
+    );
+    assert_eq!(
+        forms(&events[1])[1..3],
+        ["userName=name:full", "idNo=certificate_no:full"]
+    );
+    assert_eq!(events[1].target, "sys-b");
+    assert_eq!(events[1].detail["user_id"], "u-zhang");
+    assert_eq!(events[1].detail["legal_basis"], "《政务服务条例》第二十五条");
+    assert_eq!(events[0].detail["legal_basis"], serde_json::Value::Null);
+    // The audit holds what was released, never the values.
+    for event in &events {
+        let text = event.detail.to_string();
+        assert!(!text.contains(ZHANG) && !text.contains("张三"), "{text}");
+    }
+}
+
+/// Issue 24: failed system credentials are throttled per system and address, before the
+/// credentials are checked, and audited in aggregate.
+pub async fn bridge_failed_credentials_are_throttled(store: Store) {
+    with_systems(&store, &["sys-a"]).await;
+    let bridge = common::bridge(&store, &keys_a());
+    let t = now();
+    let wrong = SystemCredentials {
+        secret: "guess".into(),
+        ..credentials("sys-a")
+    };
+    let limit = ronghe::bridge::CREDENTIAL_FAILURE_LIMIT;
+    for i in 0..limit {
+        let refused = bridge.redeem(&wrong, "x", t + Duration::seconds(i.into())).await;
+        assert!(
+            matches!(refused, Err(BridgeError::Unauthorized)),
+            "{i}: {refused:?}"
+        );
+    }
+    // Throttled now, even with the right secret: a correct guess looks the same.
+    for secret in ["guess", common::SYSTEM_SECRET] {
+        let attempt = SystemCredentials {
+            secret: secret.into(),
+            ..credentials("sys-a")
+        };
+        let throttled = bridge.redeem(&attempt, "x", t + Duration::seconds(20)).await;
+        assert!(
+            matches!(throttled, Err(BridgeError::Throttled { until }) if until == t + Duration::seconds(300)),
+            "{throttled:?}"
+        );
+        assert!(matches!(
+            bridge
+                .prove(&attempt, "u-zhang", "a", t + Duration::seconds(20))
+                .await,
+            Err(BridgeError::Throttled { .. })
+        ));
+    }
+    // Another address is not throttled.
+    let elsewhere = SystemCredentials {
+        source: Some(std::net::Ipv4Addr::new(10, 9, 9, 9).into()),
+        ..credentials("sys-a")
+    };
+    assert!(matches!(
+        bridge.redeem(&elsewhere, "x", t + Duration::seconds(20)).await,
+        Err(BridgeError::Ticket(Refusal::Malformed(_)))
+    ));
+    // In aggregate: the first failure and the start of throttling, not one row per attempt.
+    let refused = audited(&store, "bridge.credentials.refused").await;
+    let throttled = audited(&store, "bridge.credentials.throttled").await;
+    assert_eq!(
+        (refused.len(), throttled.len()),
+        (1, 1),
+        "{refused:?} {throttled:?}"
+    );
+    assert_eq!(refused[0].detail["source"], "10.1.2.3");
+    assert_eq!(refused[0].target, "sys-a");
+    assert_eq!(throttled[0].detail["failures"], limit);
+    // After the window: open again, and the window's totals audited once.
+    let later = t + Duration::seconds(300);
+    let ticket = bridge
+        .redeem(&credentials("sys-a"), "x", later)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(ticket, BridgeError::Ticket(Refusal::Malformed(_))),
+        "{ticket:?}"
+    );
+    let window = audited(&store, "bridge.credentials.window").await;
+    assert_eq!(window.len(), 1, "{window:?}");
+    assert_eq!(window[0].detail["failures"], limit);
+    assert_eq!(window[0].detail["refused_unchecked"], 4);
+    // Unknown system ids from one address share one counter.
+    for i in 0..limit {
+        let made_up = SystemCredentials {
+            system_id: format!("nope-{i}"),
+            ..credentials("sys-a")
+        };
+        assert!(matches!(
+            bridge.redeem(&made_up, "x", later).await,
+            Err(BridgeError::Unauthorized)
+        ));
+    }
+    let made_up = SystemCredentials {
+        system_id: "nope-x".into(),
+        ..credentials("sys-a")
+    };
+    assert!(matches!(
+        bridge.redeem(&made_up, "x", later).await,
+        Err(BridgeError::Throttled { .. })
+    ));
 }
 
 pub async fn bridge_link_proofs(store: Store) {
@@ -430,18 +698,53 @@ pub async fn bridge_link_proofs(store: Store) {
         .put_identity(identity("u-li", "李四", LI, "basic"), "test", t0)
         .await
         .unwrap();
-    // The user logged in to sys-a as "li-legacy" (no certificate on that account).
-    let proof = bridge
-        .prove(&credentials("sys-a"), "li-legacy", t0)
+    bridge
+        .put_identity(identity("u-wang", "王五", WANG, "basic"), "test", t0)
         .await
         .unwrap();
-    let request = |proof: &str| LinkRequest {
-        user_id: "u-li".into(),
+    // The user logged in to sys-a as "li-legacy" (no certificate on that account), on behalf of
+    // platform user u-li.
+    let proof = bridge
+        .prove(&credentials("sys-a"), "u-li", "li-legacy", t0)
+        .await
+        .unwrap();
+    let request_for = |user: &str, proof: &str| LinkRequest {
+        user_id: user.into(),
         system_id: "sys-a".into(),
         proof: Some(proof.to_owned()),
         account_id: None,
         reason: None,
     };
+    let request = |proof: &str| request_for("u-li", proof);
+    // Issue 24: whoever holds the proof cannot link another platform user with it.
+    let stolen = bridge
+        .link(request_for("u-wang", &proof.proof), "u-wang", t0)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(stolen, BridgeError::Proof(Refusal::WrongUser)),
+        "{stolen:?}"
+    );
+    // A link refused because the user is linked in the system already leaves the proof unused.
+    let admin = LinkRequest {
+        proof: None,
+        account_id: Some("li-other".into()),
+        reason: Some("窗口核验原件".into()),
+        ..request("")
+    };
+    bridge.link(admin, "admin", t0).await.unwrap();
+    let taken = bridge.link(request(&proof.proof), "u-li", t0).await.unwrap_err();
+    assert!(
+        matches!(
+            taken,
+            BridgeError::Store(ronghe::store::StoreError::AlreadyExists { .. })
+        ),
+        "{taken:?}"
+    );
+    bridge
+        .unlink("u-li", "sys-a", "关联错误", "admin", t0)
+        .await
+        .unwrap();
     let link = bridge.link(request(&proof.proof), "u-li", t0).await.unwrap();
     assert_eq!(
         (link.method, link.account_id.as_str()),
@@ -452,7 +755,10 @@ pub async fn bridge_link_proofs(store: Store) {
         matches!(replay, BridgeError::Proof(Refusal::Replayed)),
         "{replay:?}"
     );
-    let late = bridge.prove(&credentials("sys-a"), "other", t0).await.unwrap();
+    let late = bridge
+        .prove(&credentials("sys-a"), "u-li", "other", t0)
+        .await
+        .unwrap();
     let expired = bridge
         .link(request(&late.proof), "u-li", t0 + Duration::seconds(301))
         .await
@@ -550,8 +856,14 @@ pub async fn bridge_key_rotation(store: Store) {
         matches!(resolved, Resolution::Linked { ref user_id, .. } if user_id == "u-zhang"),
         "{resolved:?}"
     );
+    // Released in full (a legal basis), so the number shows it opened under the old key.
+    let config = format!(
+        "legal_basis = \"《政务服务条例》第二十五条\"\n{}",
+        common::bridge_config("basic", "hmac-sha256", "https://sys-a.example.gov.cn/sso/")
+    );
+    store.set_bridge_config("sys-a", &config, "test").await.unwrap();
     let ticket = rotated
-        .issue("u-zhang", "sys-a", None, "platform", t)
+        .issue("u-zhang", "sys-a", &Redirect::default(), "platform", t)
         .await
         .unwrap();
     assert_eq!(
@@ -590,7 +902,7 @@ pub async fn bridge_key_rotation(store: Store) {
         "3604**********0071"
     );
     let ticket = new_only
-        .issue("u-zhang", "sys-a", None, "platform", t)
+        .issue("u-zhang", "sys-a", &Redirect::default(), "platform", t)
         .await
         .unwrap();
     assert_eq!(

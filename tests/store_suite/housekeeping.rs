@@ -452,7 +452,17 @@ pub async fn housekeeping_purges_bridge_tokens_a_day_after_they_expired(store: S
         ("live", now + Duration::minutes(5)),
     ] {
         store
-            .insert_token((jti, "ticket"), system, "user-1", expires_at, "test")
+            .insert_token(
+                &ronghe::store::NewToken {
+                    jti,
+                    kind: "ticket",
+                    system_id: system,
+                    subject: "link-1",
+                    user_id: "user-1",
+                    expires_at,
+                },
+                "test",
+            )
             .await
             .unwrap();
     }
@@ -468,6 +478,6 @@ pub async fn housekeeping_purges_bridge_tokens_a_day_after_they_expired(store: S
         }
     };
     assert_eq!(used("expired").await, TokenUse::Unknown);
-    assert_eq!(used("live").await, TokenUse::Fresh("user-1".to_owned()));
+    assert_eq!(used("live").await, TokenUse::Fresh("link-1".to_owned()));
     assert_eq!(used("live").await, TokenUse::Used);
 }

@@ -308,7 +308,8 @@ macro_rules! store_suite {
             rubric_versions, panel_lifecycle, delphi_round, concurrent_submissions, which_assessments_may_open);
         $crate::store_suite!(@tests $open; bridge_auto_links_by_certificate_only,
             bridge_tickets_single_use_bound_and_short_lived, bridge_link_proofs,
-            bridge_resolution_reports_unknown_accounts, bridge_key_rotation);
+            bridge_resolution_reports_unknown_accounts, bridge_key_rotation, bridge_unlink_sticks,
+            bridge_release_is_minimal_and_audited, bridge_failed_credentials_are_throttled);
         $crate::store_suite!(@tests $open; writeback_nonces_are_taken_once,
             quality_queue_is_idempotent_and_audited);
         $crate::store_suite!(@tests $open; outbox_enqueues_current_versions_and_claims_heads,

@@ -295,6 +295,10 @@ async fn me(State(sim): State<Arc<Sim>>, headers: HeaderMap) -> Response {
 #[derive(Deserialize)]
 struct TicketQuery {
     ticket: String,
+    /// The `state` the platform echoed back: a real system compares it with the one it bound to
+    /// the browser's session before it redirected there; the simulator shows it.
+    #[serde(default)]
+    state: Option<String>,
 }
 
 /// Calls the platform's bridge as this system; the platform's answer, or the envelope to give.
@@ -365,7 +369,7 @@ async fn sso_login(State(sim): State<Arc<Sim>>, Query(q): Query<TicketQuery>) ->
         StatusCode::OK,
         "0000",
         "登录成功",
-        json!({ "account": account_id, "session": session, "attributes": body["attributes"] }),
+        json!({ "account": account_id, "session": session, "attributes": body["attributes"], "state": q.state }),
     )
 }
 
@@ -373,10 +377,13 @@ async fn sso_login(State(sim): State<Arc<Sim>>, Query(q): Query<TicketQuery>) ->
 struct PasswordLogin {
     username: String,
     password: String,
+    /// The platform user who came here to link this system (the platform's link request names
+    /// them); the proof is good for that user only.
+    user_id: String,
 }
 
-/// A password login that the user makes once to link the account: the system vouches for it
-/// with a link proof from the platform.
+/// A password login that the user makes once to link the account, on behalf of a platform user:
+/// the system vouches for it with a link proof from the platform.
 async fn sso_link(State(sim): State<Arc<Sim>>, Json(login): Json<PasswordLogin>) -> Response {
     let known = sim
         .accounts
@@ -388,7 +395,7 @@ async fn sso_link(State(sim): State<Arc<Sim>>, Json(login): Json<PasswordLogin>)
     match call_platform(
         &sim,
         "/api/v1/bridge/proofs",
-        json!({ "account_id": login.username }),
+        json!({ "user_id": login.user_id, "account_id": login.username }),
     )
     .await
     {
