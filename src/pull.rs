@@ -15,7 +15,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::bridge::Bridge;
-use crate::intake::{Channel, Intake, IntakeError, RecordResult, ingest};
+use crate::intake::{Channel, Delivery, Intake, IntakeError, Ingested, RecordResult, ingest};
 use crate::store::{Store, StoreError};
 
 /// Records per batch: one store transaction each.
@@ -174,16 +174,25 @@ impl Puller {
                 source,
             })?;
             let n = batch.raws.len();
-            let results = ingest(
-                &self.store,
+            let delivery = Delivery {
+                channel: Channel::Pull,
+                nonce: None,
+                at: self.store.clock().await?.fixed_offset(),
+            };
+            let ingested = ingest(
+                self.intake.commits(),
                 system_id,
                 &mapping,
                 batch.raws,
-                Channel::Pull,
-                self.store.clock().await?.fixed_offset(),
+                delivery,
                 self.bridge.as_ref(),
             )
             .await?;
+            // A pull takes no nonce, so it is never `Replayed`.
+            let results = match ingested {
+                Ingested::Results(results) => results,
+                Ingested::Replayed => Vec::new(),
+            };
             report.read += n;
             report.count(&results);
             let n = i64::try_from(n).unwrap_or(i64::MAX);

@@ -110,6 +110,7 @@ impl Platform {
         .collect();
         let state = AppState {
             writeback: Intake::new(
+                &store,
                 concat!(env!("CARGO_MANIFEST_DIR"), "/mappings"),
                 Arc::new(ronghe_adapters::Fixed(secrets)),
             ),
@@ -553,6 +554,45 @@ async fn authentication_failures_look_alike_and_store_nothing() {
     assert_eq!(status, 401);
     assert_eq!(text, answers[0].1);
     assert_eq!(platform.stored().await, (1, 0), "the replay stored nothing");
+}
+
+/// Issue 17: concurrent pushes commit in groups, each request on its own: 24 pushes at once, two
+/// of them the same signed request (one nonce). Every distinct push is answered after its cases
+/// are stored; of the two copies exactly one is stored and the other refused like any replay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_pushes_commit_together_and_a_shared_nonce_is_taken_once() {
+    let platform = std::sync::Arc::new(Platform::start().await);
+    let path = format!("/api/v1/writeback/{REST}");
+    let copied = sha()
+        .sign("POST", &path, rest_record(0).to_string().as_bytes())
+        .unwrap();
+    let mut pushes = Vec::new();
+    for i in 0..24 {
+        let (platform, path) = (platform.clone(), path.clone());
+        let signed = if i < 2 {
+            copied.clone()
+        } else {
+            sha().sign("POST", &path, rest_record(i).to_string().as_bytes()).unwrap()
+        };
+        pushes.push(tokio::spawn(async move {
+            platform
+                .send(&path, "application/json", &signed.headers, signed.body)
+                .await
+        }));
+    }
+    let mut statuses = Vec::new();
+    for push in pushes {
+        let (status, text) = push.await.unwrap();
+        if status == 200 {
+            let body: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(body["accepted"], 1, "{body}");
+        }
+        statuses.push(status);
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses.iter().filter(|&&s| s == 200).count(), 23, "{statuses:?}");
+    assert_eq!(statuses.last(), Some(&401), "{statuses:?}");
+    assert_eq!(platform.stored().await, (23, 0));
 }
 
 /// A retired system (Art. 25: its cases moved to the platform) takes no more cases: a signed

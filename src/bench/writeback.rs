@@ -199,7 +199,7 @@ async fn platform(dir: &std::path::Path) -> anyhow::Result<(Store, String)> {
         metrics: Metrics::new(),
         bridge: None,
         calendar: Arc::new(crate::calendar::Calendar::embedded().clone()),
-        writeback: crate::intake::Intake::new(dir, Arc::new(secrets)),
+        writeback: crate::intake::Intake::new(&store, dir, Arc::new(secrets)),
         accounts: crate::accounts::Accounts::new(store.clone(), None, Default::default()),
     };
     let url = serve(app(state, 8 * 1024 * 1024)).await?;

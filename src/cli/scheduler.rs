@@ -77,8 +77,8 @@ async fn scheduler(ctx: &Context) -> Result<Scheduler, Failure> {
     let calendar =
         Calendar::load(config.calendar_override.as_deref()).map_err(|e| Failure::Failed(e.into()))?;
     let secrets: Arc<dyn Secrets> = Arc::new(Environment);
-    let intake = crate::intake::Intake::new(config.mappings_dir.clone(), secrets.clone());
     let store = ctx.store().await?;
+    let intake = crate::intake::Intake::new(&store, config.mappings_dir.clone(), secrets.clone());
     Ok(Scheduler::new(
         store,
         Arc::new(calendar),

@@ -112,7 +112,7 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             let store = ctx.store().await?;
             let secrets: std::sync::Arc<dyn ronghe_adapters::Secrets> =
                 std::sync::Arc::new(ronghe_adapters::Environment);
-            let intake = crate::intake::Intake::new(config.mappings_dir.clone(), secrets.clone());
+            let intake = crate::intake::Intake::new(&store, config.mappings_dir.clone(), secrets.clone());
             // Pulled cases are attached to their platform users when the node has bridge keys.
             let bridge = match config.bridge {
                 Some(_) => Some(ctx.bridge().await?),

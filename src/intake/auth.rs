@@ -1,8 +1,9 @@
 //! Authentication of pushed requests: the key id names one of the system's keys, the timestamp
 //! is inside that key's window, the signature (over method, path, timestamp, nonce and the body
-//! as sent) verifies in constant time, and only then is the nonce taken, once, in the store (so
-//! a forged request cannot burn nonces and a replay is refused on every node). An encrypted body
-//! is opened after that. Every refusal keeps its real reason for the log; callers answer them all
+//! as sent) verifies in constant time; the nonce is then taken, once, in the same transaction
+//! that stores the request's records (`pipeline::ingest`, `Ingested::Replayed`), so a forged
+//! request cannot burn nonces, a replay is refused on every node, and a request that stored
+//! nothing did not use its nonce. An encrypted body is opened after the signature. Every refusal keeps its real reason for the log; callers answer them all
 //! alike.
 
 use axum::http::HeaderMap;
@@ -11,7 +12,6 @@ use ronghe_adapters::signing::{self, SignedParts};
 use ronghe_crypto::{Cipher, Named as _};
 
 use super::Writeback;
-use crate::store::{Store, StoreError};
 
 /// Why a request was not authenticated (logged, never answered).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,8 +30,6 @@ pub enum Refusal {
     BadSignature,
     #[error("the nonce is longer than 128 characters")]
     LongNonce,
-    #[error("the nonce was used before")]
-    Replayed,
 }
 
 impl Refusal {
@@ -61,14 +59,14 @@ pub enum AuthError {
     Refused(Refusal),
     #[error(transparent)]
     Body(BodyError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
 
 /// An authenticated request.
 #[derive(Debug)]
 pub struct Authenticated {
     pub key_id: String,
+    /// To be taken with the request's writes.
+    pub nonce: String,
     /// The body, decrypted when it came encrypted.
     pub body: Vec<u8>,
 }
@@ -81,11 +79,8 @@ fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, Ref
         .ok_or(Refusal::MissingHeader(name))
 }
 
-/// Checks a signed request to `system_id`; see the module doc for the order of checks.
-#[allow(clippy::too_many_arguments)]
-pub async fn authenticate(
-    store: &Store,
-    system_id: &str,
+/// Checks a signed request; see the module doc for the order of checks.
+pub fn authenticate(
     writeback: &Writeback,
     method: &str,
     path: &str,
@@ -126,9 +121,6 @@ pub async fn authenticate(
     if !signing::verify(key.algorithm, &key.secret, &parts, body) {
         return Err(refused(Refusal::BadSignature));
     }
-    if !store.take_nonce(system_id, nonce, now).await? {
-        return Err(refused(Refusal::Replayed));
-    }
     let body = match headers.get(signing::ENCRYPTION).map(|v| v.to_str()) {
         None => {
             if writeback.config.encryption.as_ref().is_some_and(|e| e.required) {
@@ -145,6 +137,7 @@ pub async fn authenticate(
     };
     Ok(Authenticated {
         key_id: key_id.to_owned(),
+        nonce: nonce.to_owned(),
         body,
     })
 }

@@ -8,12 +8,14 @@
 //! mappings and built configs, keyed by their text so an edit is picked up without a restart.
 
 pub mod auth;
+pub mod commit;
 pub mod config;
 pub mod pipeline;
 pub mod soap;
 
 pub use self::config::{Writeback, WritebackConfig};
-pub use pipeline::{Accepted, Channel, RecordResult, ingest, receipt};
+pub use commit::GroupCommit;
+pub use pipeline::{Accepted, Channel, Delivery, Ingested, RecordResult, ingest, receipt};
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -83,24 +85,32 @@ fn cached<T, E>(
     Ok(value)
 }
 
-/// What the write-back endpoints share.
+/// What the write-back endpoints and the pull share: one per store and process.
 #[derive(Clone)]
 pub struct Intake {
     mappings_dir: PathBuf,
     secrets: Arc<dyn Secrets>,
     mappings: Arc<Cache<Mapping>>,
     configs: Arc<Cache<Writeback>>,
+    commits: GroupCommit,
 }
 
 impl Intake {
-    /// Reads mappings from `mappings_dir/SYSTEM.toml` and resolves config secrets with `secrets`.
-    pub fn new(mappings_dir: impl Into<PathBuf>, secrets: Arc<dyn Secrets>) -> Intake {
+    /// Writes to `store`, reads mappings from `mappings_dir/SYSTEM.toml` and resolves config
+    /// secrets with `secrets`.
+    pub fn new(store: &Store, mappings_dir: impl Into<PathBuf>, secrets: Arc<dyn Secrets>) -> Intake {
         Intake {
             mappings_dir: mappings_dir.into(),
             secrets,
             mappings: Arc::default(),
             configs: Arc::default(),
+            commits: GroupCommit::new(store.clone()),
         }
+    }
+
+    /// Where the intake's writes are committed, in groups.
+    pub fn commits(&self) -> &GroupCommit {
+        &self.commits
     }
 
     /// The system's compiled mapping, recompiled when its file changed.

@@ -4,6 +4,7 @@
 //! come back per record once everything is committed, with deterministic receipt ids.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, Utc};
 use ronghe_adapters::Raw;
@@ -14,7 +15,8 @@ use crate::bridge::{Bridge, Resolution};
 use crate::case::Case;
 use crate::mapping::{Mapping, MappingError};
 use crate::rules::PublishedRule;
-use crate::store::{NewQualityItem, QualityReason, RejectReason, Store, StoreError, UpsertOutcome};
+use super::commit::GroupCommit;
+use crate::store::{IntakeCommit, IntakeWrite, NewQualityItem, QualityReason, RejectReason, StoreError, UpsertOutcome};
 
 /// How records reached the intake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -227,24 +229,43 @@ enum Step {
     Repeat(usize),
 }
 
-/// Runs `records` of `system_id` through `mapping`, the published rules and the store. Returns
-/// one result per record, in order, after every write has been committed.
+/// How records reached the intake.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub channel: Channel,
+    /// A signed push's nonce, taken in the commit that stores its records (`None` for pulls).
+    pub nonce: Option<String>,
+    /// When the records arrived, for the mapping's clock.
+    pub at: DateTime<FixedOffset>,
+}
+
+/// What the intake made of a delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ingested {
+    /// One result per record, in order, all committed.
+    Results(Vec<RecordResult>),
+    /// The push's nonce was used before: nothing was stored.
+    Replayed,
+}
+
+/// Runs `records` of `system_id` through `mapping`, the published rules and the store (one
+/// commit with other requests' writes, `GroupCommit`). Returns one result per record, in order,
+/// after every write has been committed.
 pub async fn ingest(
-    store: &Store,
+    commits: &GroupCommit,
     system_id: &str,
     mapping: &Mapping,
     records: Vec<Raw>,
-    channel: Channel,
-    now: DateTime<FixedOffset>,
+    delivery: Delivery,
     bridge: Option<&Bridge>,
-) -> Result<Vec<RecordResult>, StoreError> {
-    let rules = store.list_rules(None).await?;
+) -> Result<Ingested, StoreError> {
+    let rules = commits.store().list_rules(None).await?;
     let mut cases: Vec<Case> = Vec::new();
     let mut hashes: Vec<String> = Vec::new();
     let mut seen: HashMap<(String, i64), usize> = HashMap::new();
     let mut steps = Vec::with_capacity(records.len());
     for raw in &records {
-        let case = match judge(mapping, &rules, raw, now) {
+        let case = match judge(mapping, &rules, raw, delivery.at) {
             Ok(case) => case,
             Err(refusal) => {
                 steps.push(Step::Refused(refusal.reasons, refusal.case_no, refusal.version));
@@ -269,64 +290,77 @@ pub async fn ingest(
             }
         }
     }
-    let outcomes = if cases.is_empty() {
-        Vec::new()
-    } else {
-        store
-            .upsert_mapped(system_id, &cases, Some(mapping.version()))
-            .await?
-    };
-    if let Some(bridge) = bridge {
-        attach_owners(bridge, system_id, &cases, &outcomes).await;
-    }
-    // Refusals by the store join the others in the queue.
-    let mut refused: Vec<(usize, NewQualityItem)> = Vec::new();
     let received_at = Utc::now();
-    let queue = |i: usize, reasons: Vec<QualityReason>, case_no: Option<String>, version: Option<i64>| {
-        let refusal = Refusal {
-            reasons,
-            case_no,
-            version,
-        };
-        quality_item(
-            system_id,
-            &records[i],
-            refusal,
-            channel.name(),
-            mapping.version(),
-            received_at,
-        )
+    let records = Arc::new(records);
+    let (channel, mapping_version) = (delivery.channel, mapping.version().to_owned());
+    let item_of = {
+        let (records, system_id, mapping_version) = (records.clone(), system_id.to_owned(), mapping_version.clone());
+        move |i: usize, refusal: Refusal| {
+            quality_item(&system_id, &records[i], refusal, channel.name(), &mapping_version, received_at)
+        }
     };
+    // Records refused before the store, in order; and for each stored case, its first record.
+    let mut refused: Vec<(usize, NewQualityItem)> = Vec::new();
+    let mut record_of_case = vec![0; cases.len()];
     for (i, step) in steps.iter().enumerate() {
         match step {
             Step::Refused(reasons, case_no, version) => {
-                refused.push((i, queue(i, reasons.clone(), case_no.clone(), *version)));
+                let refusal = Refusal {
+                    reasons: reasons.clone(),
+                    case_no: case_no.clone(),
+                    version: *version,
+                };
+                refused.push((i, item_of(i, refusal)));
             }
-            Step::Stored(c) | Step::Repeat(c) => {
-                if let Some(UpsertOutcome::Rejected { reason }) = outcomes.get(*c) {
-                    let case = &cases[*c];
-                    refused.push((
-                        i,
-                        queue(
-                            i,
-                            vec![store_reason(reason)],
-                            Some(case.case_no.clone()),
-                            Some(case.version),
-                        ),
-                    ));
-                }
-            }
+            Step::Stored(c) => record_of_case[*c] = i,
+            Step::Repeat(_) => {}
         }
     }
-    let items: Vec<NewQualityItem> = refused.iter().map(|(_, item)| item.clone()).collect();
-    let ids = store
-        .queue_quality_items(&items, &format!("system:{system_id}"))
-        .await?;
+    let write = IntakeWrite {
+        system_id: system_id.to_owned(),
+        nonce: delivery.nonce,
+        mapping_version: Some(mapping_version.clone()),
+        refused: refused.iter().map(|(_, item)| item.clone()).collect(),
+        on_reject: Box::new(move |c, case, reason| {
+            let refusal = Refusal {
+                reasons: vec![store_reason(reason)],
+                case_no: Some(case.case_no.clone()),
+                version: Some(case.version),
+            };
+            item_of(record_of_case[c], refusal)
+        }),
+        actor: format!("system:{system_id}"),
+        cases,
+    };
+    let (committed, write) = commits.commit(write).await?;
+    let (outcomes, refused_ids, rejected) = match committed {
+        IntakeCommit::Replayed => return Ok(Ingested::Replayed),
+        IntakeCommit::Committed {
+            outcomes,
+            refused,
+            rejected,
+        } => (outcomes, refused, rejected),
+    };
+    let cases = write.cases;
+    if let Some(bridge) = bridge {
+        attach_owners(bridge, system_id, &cases, &outcomes).await;
+    }
+    // Every queued record: refused before the store, or a case the store refused (and any repeat
+    // of it in the same push).
+    let by_case: HashMap<usize, (i64, NewQualityItem)> =
+        rejected.into_iter().map(|(c, id, item)| (c, (id, item))).collect();
     let mut queued: HashMap<usize, (i64, NewQualityItem)> = refused
         .into_iter()
-        .zip(ids)
+        .zip(refused_ids)
         .map(|((i, item), id)| (i, (id, item)))
         .collect();
+    for (i, step) in steps.iter().enumerate() {
+        if let Step::Stored(c) | Step::Repeat(c) = step
+            && let Some(entry) = by_case.get(c)
+        {
+            queued.insert(i, entry.clone());
+        }
+    }
     let mut results = Vec::with_capacity(steps.len());
     for (i, step) in steps.into_iter().enumerate() {
         if let Some((id, item)) = queued.remove(&i) {
@@ -335,7 +369,7 @@ pub async fn ingest(
                 version: item.version,
                 reasons: item.reasons,
                 quality_item: id,
-                mapping_version: mapping.version().to_owned(),
+                mapping_version: mapping_version.clone(),
             });
             continue;
         }
@@ -369,5 +403,5 @@ pub async fn ingest(
             },
         });
     }
-    Ok(results)
+    Ok(Ingested::Results(results))
 }

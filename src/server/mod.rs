@@ -198,6 +198,7 @@ pub async fn serve_on(
         background.push(("exchange delivery", tokio::spawn(worker.run(stop.clone()))));
     }
     let intake = crate::intake::Intake::new(
+        &store,
         config.mappings_dir.clone(),
         Arc::new(ronghe_adapters::Environment),
     );

@@ -23,7 +23,7 @@ use super::error::body_error;
 use super::{ApiError, AppState};
 use crate::intake::auth::{self, AuthError, BodyError};
 use crate::intake::soap::{self, SoapError};
-use crate::intake::{Channel, IntakeError, RecordResult, Writeback, ingest};
+use crate::intake::{Channel, Delivery, IntakeError, Ingested, RecordResult, Writeback, ingest};
 use crate::mapping::Mapping;
 use crate::store::StoreError;
 use crate::systems::SystemStatus;
@@ -64,7 +64,15 @@ fn unavailable() -> ApiError {
     )
 }
 
-/// The system's config and mapping and the authenticated body, or the error to answer.
+/// An authenticated push: the system's config and mapping, the body and the nonce to take.
+struct Admitted {
+    writeback: Arc<Writeback>,
+    mapping: Arc<Mapping>,
+    body: Vec<u8>,
+    nonce: String,
+}
+
+/// The authenticated push, or the error to answer.
 async fn admit(
     state: &AppState,
     system: &str,
@@ -72,7 +80,7 @@ async fn admit(
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<(Arc<Writeback>, Arc<Mapping>, Vec<u8>), ApiError> {
+) -> Result<Admitted, ApiError> {
     let retired = match state.store.get_system(system).await {
         // Art. 13: matters bound by secrecy are never served through the platform.
         Ok(found) if found.secret => {
@@ -103,17 +111,14 @@ async fn admit(
         }
     };
     let authenticated = auth::authenticate(
-        &state.store,
-        system,
         &writeback,
         method.as_str(),
         uri.path(),
         headers,
         body,
         Utc::now(),
-    )
-    .await;
-    let body = match authenticated {
+    );
+    let authenticated = match authenticated {
         // Only an authenticated caller learns that the system is retired.
         Ok(_) if retired => {
             tracing::warn!(system, reason = "system retired", "write-back refused");
@@ -121,7 +126,7 @@ async fn admit(
         }
         Ok(a) => {
             tracing::debug!(system, key_id = a.key_id, "write-back authenticated");
-            a.body
+            a
         }
         Err(AuthError::Refused(refusal)) => {
             tracing::warn!(system, reason = %refusal, "write-back refused");
@@ -137,13 +142,17 @@ async fn admit(
                 ApiError::new(StatusCode::BAD_REQUEST, code, e.to_string()).with_field("X-Ronghe-Encryption")
             );
         }
-        Err(AuthError::Store(e)) => return Err(e.into()),
     };
     let mapping = state.writeback.mapping(system).await.map_err(|e| {
         tracing::error!(system, error = %e, "write-back mapping unusable");
         unavailable()
     })?;
-    Ok((writeback, mapping, body))
+    Ok(Admitted {
+        writeback,
+        mapping,
+        body: authenticated.body,
+        nonce: authenticated.nonce,
+    })
 }
 
 fn too_many(count: usize, max: usize) -> ApiError {
@@ -163,18 +172,27 @@ async fn run(
     mapping: &Mapping,
     records: Vec<Raw>,
     channel: Channel,
+    nonce: String,
 ) -> Result<PushResponse, ApiError> {
     let received = records.len();
-    let results = ingest(
-        &state.store,
+    let delivery = Delivery {
+        channel,
+        nonce: Some(nonce),
+        at: Utc::now().fixed_offset(),
+    };
+    let ingested = ingest(
+        state.writeback.commits(),
         system,
         mapping,
         records,
-        channel,
-        Utc::now().fixed_offset(),
+        delivery,
         state.bridge.as_ref(),
     )
     .await?;
+    let Ingested::Results(results) = ingested else {
+        tracing::warn!(system, reason = "the nonce was used before", "write-back refused");
+        return Err(unauthenticated(false));
+    };
     let count = |kind: &str| results.iter().filter(|r| r.kind() == kind).count();
     let response = PushResponse {
         accepted: count("accepted"),
@@ -220,7 +238,12 @@ pub(super) async fn push_json(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<PushResponse>, ApiError> {
     let body = body.map_err(body_error)?;
-    let (writeback, mapping, body) = admit(&state, &system, &method, &uri, &headers, &body).await?;
+    let Admitted {
+        writeback,
+        mapping,
+        body,
+        nonce,
+    } = admit(&state, &system, &method, &uri, &headers, &body).await?;
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -272,7 +295,7 @@ pub(super) async fn push_json(
     }
     let records = records.into_iter().map(Raw::Json).collect();
     Ok(Json(
-        run(&state, &system, &mapping, records, Channel::PushJson).await?,
+        run(&state, &system, &mapping, records, Channel::PushJson, nonce).await?,
     ))
 }
 
@@ -373,7 +396,12 @@ async fn push_soap_records(
     content_type: &str,
 ) -> Result<Vec<RecordResult>, ApiError> {
     let body = body.map_err(body_error)?;
-    let (writeback, mapping, body) = admit(state, system, method, uri, headers, &body).await?;
+    let Admitted {
+        writeback,
+        mapping,
+        body,
+        nonce,
+    } = admit(state, system, method, uri, headers, &body).await?;
     let intake = &writeback.config.intake;
     let elements: Vec<XmlElement> =
         soap::records(&body, charset_of(content_type), version, &intake.soap_record).map_err(soap_error)?;
@@ -391,7 +419,7 @@ async fn push_soap_records(
         ));
     }
     let records = elements.into_iter().map(Raw::Xml).collect();
-    Ok(run(state, system, &mapping, records, Channel::PushSoap)
+    Ok(run(state, system, &mapping, records, Channel::PushSoap, nonce)
         .await?
         .results)
 }

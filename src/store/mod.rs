@@ -16,6 +16,7 @@ mod corrections;
 mod explain;
 mod handoffs;
 mod housekeeping;
+mod intake;
 mod migration;
 mod notices;
 mod outbox;
@@ -60,6 +61,7 @@ pub use owners::OwnedCase;
 pub use quality::{
     DismissError, NewQualityItem, QualityItem, QualityReason, QualityStatus, QualitySummary, list_quality_sql,
 };
+pub use intake::{IntakeCommit, IntakeWrite, OnReject};
 pub use writeback::{NONCE_RETENTION_SECONDS, take_nonce_sql};
 
 use std::str::FromStr;

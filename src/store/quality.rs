@@ -189,63 +189,6 @@ pub fn list_quality_sql(by_system: bool, by_status: bool) -> String {
 }
 
 impl Store {
-    /// Queues refused records in one transaction; a record already queued for its system (same
-    /// hash) is left as it is. Returns each item's id, in order.
-    pub async fn queue_quality_items(
-        &self,
-        items: &[NewQualityItem],
-        actor: &str,
-    ) -> Result<Vec<i64>, StoreError> {
-        if items.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ids = on_pool!(self, pool => {
-            let mut tx = pool.begin_with(self.backend().begin_write()).await?;
-            let mut ids = Vec::with_capacity(items.len());
-            for item in items {
-                let inserted: Option<(i64,)> = sqlx::query_as(
-                    "INSERT INTO quality_items (system_id, case_no, version, channel, record_hash, record, reasons,
-                         mapping_version, received_at, status)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'open')
-                     ON CONFLICT (system_id, record_hash) DO NOTHING RETURNING id",
-                )
-                .bind(&item.system_id)
-                .bind(&item.case_no)
-                .bind(item.version)
-                .bind(&item.channel)
-                .bind(&item.record_hash)
-                .bind(Json(&item.record))
-                .bind(Json(&item.reasons))
-                .bind(&item.mapping_version)
-                .bind(item.received_at)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let id = match inserted {
-                    Some((id,)) => {
-                        let codes: Vec<&str> = item.reasons.iter().map(|r| r.code.as_str()).collect();
-                        audit!(tx, actor, "quality.queue", &format!("quality/{id}"),
-                            serde_json::json!({ "system": item.system_id, "case_no": item.case_no, "version": item.version, "channel": item.channel, "reasons": codes }))?;
-                        id
-                    }
-                    None => {
-                        let (id,): (i64,) = sqlx::query_as(
-                            "SELECT id FROM quality_items WHERE system_id = $1 AND record_hash = $2",
-                        )
-                        .bind(&item.system_id)
-                        .bind(&item.record_hash)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                        id
-                    }
-                };
-                ids.push(id);
-            }
-            tx.commit().await?;
-            ids
-        });
-        Ok(ids)
-    }
-
     /// Queued items, newest first, optionally of one system and one status.
     pub async fn list_quality_items(
         &self,

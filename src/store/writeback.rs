@@ -3,9 +3,7 @@
 //! replay is refused on every node. Expired nonces are purged by housekeeping
 //! (`store/housekeeping.rs`), never on the request's path.
 
-use chrono::{DateTime, Duration, Utc};
-
-use super::{Store, StoreError, SystemDocument, on_pool};
+use super::{Store, StoreError, SystemDocument};
 
 /// How long nonces are kept: longer than any timestamp window a config may set, so a nonce is
 /// never forgotten while a request carrying it could still be on time.
@@ -41,28 +39,5 @@ impl Store {
     /// A system's write-back config, as attached.
     pub async fn writeback_config(&self, system_id: &str) -> Result<String, StoreError> {
         self.document(SystemDocument::WritebackConfig, system_id).await
-    }
-
-    /// Takes a nonce for a system: `true` the first time, `false` on any repeat while the nonce
-    /// is younger than `NONCE_RETENTION_SECONDS`. One statement, served by the primary key:
-    /// purging expired nonces is housekeeping's, never this call's.
-    pub async fn take_nonce(
-        &self,
-        system_id: &str,
-        nonce: &str,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let horizon = now - Duration::seconds(NONCE_RETENTION_SECONDS);
-        let taken = on_pool!(self, pool => {
-            sqlx::query(TAKE_NONCE)
-                .bind(system_id)
-                .bind(nonce)
-                .bind(now)
-                .bind(horizon)
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
-        Ok(taken == 1)
     }
 }

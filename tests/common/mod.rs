@@ -326,14 +326,15 @@ pub fn plain_years_toml() -> String {
 pub fn app_state(store: Store) -> ronghe::server::AppState {
     ronghe::server::AppState {
         accounts: staff_accounts(&store),
+        writeback: ronghe::intake::Intake::new(
+            &store,
+            concat!(env!("CARGO_MANIFEST_DIR"), "/mappings"),
+            std::sync::Arc::new(ronghe_adapters::Environment),
+        ),
         store,
         metrics: ronghe::server::Metrics::new(),
         bridge: None,
         calendar: std::sync::Arc::new(ronghe::calendar::Calendar::embedded().clone()),
-        writeback: ronghe::intake::Intake::new(
-            concat!(env!("CARGO_MANIFEST_DIR"), "/mappings"),
-            std::sync::Arc::new(ronghe_adapters::Environment),
-        ),
     }
 }
 

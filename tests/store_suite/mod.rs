@@ -311,7 +311,7 @@ macro_rules! store_suite {
             bridge_resolution_reports_unknown_accounts, bridge_key_rotation, bridge_unlink_sticks,
             bridge_release_is_minimal_and_audited, bridge_failed_credentials_are_throttled);
         $crate::store_suite!(@tests $open; writeback_nonces_are_taken_once,
-            quality_queue_is_idempotent_and_audited);
+            quality_queue_is_idempotent_and_audited, intake_group_commits_each_request_alone);
         $crate::store_suite!(@tests $open; outbox_enqueues_current_versions_and_claims_heads,
             outbox_status_reads_no_delivered_item, outbox_claim_reads_only_due_heads,
             outbox_writes_find_rows_by_key_with_stale_statistics);

@@ -3,7 +3,10 @@
 //! filtered listings, and status changes that leave an audit trail.
 
 use chrono::{Duration, Utc};
-use ronghe::store::{NONCE_RETENTION_SECONDS, NewQualityItem, QualityReason, QualityStatus, Store};
+use ronghe::store::{
+    IntakeCommit, IntakeWrite, NONCE_RETENTION_SECONDS, NewQualityItem, QualityReason, QualityStatus, Store,
+    UpsertOutcome,
+};
 use serde_json::json;
 
 use crate::common;
@@ -123,4 +126,98 @@ pub async fn quality_queue_is_idempotent_and_audited(store: Store) {
             ("reviewer".to_owned(), "quality.status".to_owned()),
         ]
     );
+}
+
+/// A case of `system` with this number and version (the finished fixture).
+fn case_of(number: &str, version: i64) -> ronghe::case::Case {
+    let mut case = common::case("case_finished");
+    case.case_no = number.to_owned();
+    case.version = version;
+    case
+}
+
+/// One request's writes: its nonce, its cases, a refused record; the store's refusals queued
+/// under `case_no@version`.
+fn write(system: &str, nonce: Option<&str>, cases: Vec<ronghe::case::Case>, refused: &[&str]) -> IntakeWrite {
+    let system_id = system.to_owned();
+    IntakeWrite {
+        system_id: system.to_owned(),
+        nonce: nonce.map(str::to_owned),
+        cases,
+        mapping_version: Some("m1".to_owned()),
+        refused: refused.iter().map(|hash| item(system, hash, hash)).collect(),
+        on_reject: Box::new(move |_, case, _| item(&system_id, &format!("{}@{}", case.case_no, case.version), &case.case_no)),
+        actor: format!("system:{system}"),
+    }
+}
+
+/// Issue 17: several requests commit in one transaction, each in its own savepoint. A replayed
+/// nonce (even one taken earlier in the same group) writes nothing of its request, a request
+/// whose statements fail is rolled back alone, and the others' cases, nonces and quality items
+/// are all stored.
+pub async fn intake_group_commits_each_request_alone(store: Store) {
+    with_system(&store, "wb-a").await;
+    let writes = vec![
+        write("wb-a", Some("n-1"), vec![case_of("A-1", 1), case_of("A-2", 1)], &["bad-1"]),
+        // The same nonce again in the same group: replayed, its case not stored.
+        write("wb-a", Some("n-1"), vec![case_of("A-3", 1)], &["bad-2"]),
+        // An unregistered system: its insert fails (foreign key); rolled back alone.
+        write("wb-x", Some("n-2"), vec![case_of("X-1", 1)], &[]),
+        // A pull: no nonce; version 1 of A-1 again with other content is the store's refusal.
+        write(
+            "wb-a",
+            None,
+            vec![
+                {
+                    let mut changed = case_of("A-1", 1);
+                    changed.item_name = "另一个事项".to_owned();
+                    changed
+                },
+                case_of("A-4", 1),
+            ],
+            &[],
+        ),
+    ];
+    let answers = store.commit_group(&writes).await.expect("the group commits");
+    assert_eq!(answers.len(), 4);
+    let IntakeCommit::Committed { outcomes, refused, rejected } = answers[0].as_ref().unwrap() else {
+        panic!("{:?}", answers[0]);
+    };
+    assert_eq!(outcomes, &[UpsertOutcome::Created, UpsertOutcome::Created]);
+    assert_eq!(refused.len(), 1);
+    assert!(rejected.is_empty());
+    assert!(matches!(answers[1], Ok(IntakeCommit::Replayed)), "{:?}", answers[1]);
+    assert!(matches!(answers[2], Err(_)), "{:?}", answers[2]);
+    let IntakeCommit::Committed { outcomes, rejected, .. } = answers[3].as_ref().unwrap() else {
+        panic!("{:?}", answers[3]);
+    };
+    assert!(matches!(outcomes[0], UpsertOutcome::Rejected { .. }), "{outcomes:?}");
+    assert_eq!(outcomes[1], UpsertOutcome::Created);
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0].0, 0);
+    assert_eq!(rejected[0].2.record_hash, "A-1@1");
+
+    let mut stored: Vec<String> = store
+        .system_cases("wb-a")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.0)
+        .collect();
+    stored.sort();
+    assert_eq!(stored, ["A-1", "A-2", "A-4"]);
+    assert!(store.system_cases("wb-x").await.unwrap().is_empty());
+    // Queued: the first request's refused record and the pull's refused case, not the replayed
+    // request's record.
+    let mut queued: Vec<String> = store
+        .list_quality_items(Some("wb-a"), None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|i| i.case_no)
+        .collect();
+    queued.sort();
+    assert_eq!(queued, ["A-1", "bad-1"]);
+    // The nonce of the stored request is taken.
+    assert!(!store.take_nonce("wb-a", "n-1", Utc::now()).await.unwrap());
 }
