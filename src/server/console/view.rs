@@ -50,6 +50,9 @@ const SECTIONS: &[(&str, &str)] = &[
     ("/assessments", "评估"),
     ("/plans", "计划"),
     ("/monitoring", "监测"),
+    ("/notices", "公告与规则"),
+    ("/accounts", "账号"),
+    ("/audit", "审计"),
     ("/me", "我的账号"),
 ];
 
