@@ -13,7 +13,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 use super::super::{ApiError, AppState, Authorized};
-use super::view::{self, Choice, Chrome};
+use super::view::{self, Choice, Chrome, Pager};
 use super::{PageError, render, see_other};
 use crate::access::{AccountStatus, Grant, Role, Scope};
 use crate::accounts::{AccountView, EnrolmentLink};
@@ -58,10 +58,7 @@ struct ListView {
     statuses: Vec<Choice>,
     rows: Vec<Row>,
     total: usize,
-    page: usize,
-    pages: usize,
-    previous: Option<String>,
-    next: Option<String>,
+    pager: Pager,
 }
 
 #[derive(Serialize)]
@@ -99,11 +96,11 @@ pub(super) async fn list(
         })
         .collect();
     let total = accounts.len();
-    let (accounts, page, pages) = view::paginate(accounts, query.page, PAGE_ROWS);
     let filters = [
         ("q", words.as_str()),
         ("status", status.map_or("", AccountStatus::name)),
     ];
+    let (accounts, pager) = view::paginate(accounts, query.page, PAGE_ROWS, "/accounts", &filters);
     let view = ListView {
         chrome: Chrome::new(&auth, &headers, "/accounts", "账号"),
         statuses: STATUSES
@@ -125,12 +122,9 @@ pub(super) async fn list(
                 region: a.region,
             })
             .collect(),
-        previous: (page > 1).then(|| view::page_link("/accounts", &filters, page - 1)),
-        next: (page < pages).then(|| view::page_link("/accounts", &filters, page + 1)),
         q: words,
         total,
-        page,
-        pages,
+        pager,
     };
     Ok(render(StatusCode::OK, "accounts", &view))
 }

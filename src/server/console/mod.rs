@@ -90,6 +90,7 @@ static TEMPLATES: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
     engine.set_strict_mode(true);
     for (name, text) in [
         ("layout", include_str!("templates/layout.hbs")),
+        ("pager", include_str!("templates/pager.hbs")),
         ("sign_in", include_str!("templates/sign_in.hbs")),
         ("overview", include_str!("templates/overview.hbs")),
         ("systems", include_str!("templates/systems.hbs")),

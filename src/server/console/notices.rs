@@ -11,7 +11,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 use super::super::{ApiError, AppState, Authorized};
-use super::view::{self, Choice, Chrome};
+use super::view::{self, Choice, Chrome, Pager};
 use super::{PageError, render, see_other};
 use crate::notices::{NewNotice, NoticeKind};
 use crate::rules::Check;
@@ -34,10 +34,7 @@ struct ListView {
     published: Option<i64>,
     rows: Vec<Row>,
     total: usize,
-    page: usize,
-    pages: usize,
-    previous: Option<String>,
-    next: Option<String>,
+    pager: Pager,
     today: String,
     periods: Vec<Period>,
     /// The publishing form, for those who may publish.
@@ -135,8 +132,8 @@ async fn notices_page(
         .filter(|n| system.is_empty() || n.system_id == system)
         .collect();
     let total = notices.len();
-    let (notices, page, pages) = view::paginate(notices, query.page, PAGE_ROWS);
     let filters = [("system", system.as_str())];
+    let (notices, pager) = view::paginate(notices, query.page, PAGE_ROWS, "/notices", &filters);
     let today = crate::calendar::today();
     let publish = match view::as_route(auth, "POST", "/notices") {
         Some(publisher) => Some(publish_form(state, &publisher, sent).await?),
@@ -163,10 +160,7 @@ async fn notices_page(
             })
             .collect(),
         total,
-        previous: (page > 1).then(|| view::page_link("/notices", &filters, page - 1)),
-        next: (page < pages).then(|| view::page_link("/notices", &filters, page + 1)),
-        page,
-        pages,
+        pager,
         today: today.to_string(),
         periods: NoticeKind::ALL
             .iter()
@@ -306,10 +300,7 @@ struct RulesView {
     item_code: String,
     rows: Vec<RuleRow>,
     total: usize,
-    page: usize,
-    pages: usize,
-    previous: Option<String>,
-    next: Option<String>,
+    pager: Pager,
 }
 
 #[derive(Serialize)]
@@ -344,8 +335,8 @@ pub(super) async fn rules(
         .list_rules((!item_code.is_empty()).then_some(item_code.as_str()))
         .await?;
     let total = rules.len();
-    let (rules, page, pages) = view::paginate(rules, query.page, PAGE_ROWS);
     let filters = [("item_code", item_code.as_str())];
+    let (rules, pager) = view::paginate(rules, query.page, PAGE_ROWS, "/rules", &filters);
     let view = RulesView {
         chrome: Chrome::new(&auth, &headers, "/notices", "采集规则"),
         rows: rules
@@ -363,12 +354,9 @@ pub(super) async fn rules(
                 published_on: r.published_on.to_string(),
             })
             .collect(),
-        previous: (page > 1).then(|| view::page_link("/rules", &filters, page - 1)),
-        next: (page < pages).then(|| view::page_link("/rules", &filters, page + 1)),
         item_code,
         total,
-        page,
-        pages,
+        pager,
     };
     Ok(render(StatusCode::OK, "rules", &view))
 }

@@ -153,21 +153,42 @@ pub(super) fn bad_filter(field: &str, value: &str) -> ApiError {
     .with_field(field)
 }
 
-/// One page of `rows` (`per` a page, the page clamped to those there are): the rows, the page
-/// number and the number of pages.
-pub(super) fn paginate<T>(rows: Vec<T>, page: Option<usize>, per: usize) -> (Vec<T>, usize, usize) {
+/// Where a list is among its pages: the page shown, how many there are, and the addresses of
+/// the pages before and after it (with the list's filters). Templates show it with the `pager`
+/// partial.
+#[derive(Serialize)]
+pub(super) struct Pager {
+    pub page: usize,
+    pub pages: usize,
+    pub previous: Option<String>,
+    pub next: Option<String>,
+}
+
+/// One page of `rows` (`per` a page, the page clamped to those there are) of the list at
+/// `path` filtered by `filters`: the rows and the pager.
+pub(super) fn paginate<T>(
+    rows: Vec<T>,
+    page: Option<usize>,
+    per: usize,
+    path: &str,
+    filters: &[(&str, &str)],
+) -> (Vec<T>, Pager) {
     let pages = rows.len().div_ceil(per).max(1);
     let page = page.unwrap_or(1).clamp(1, pages);
     let rows = rows.into_iter().skip((page - 1) * per).take(per).collect();
-    (rows, page, pages)
-}
-
-/// A list's address with its filters (the empty ones left out) and `page`.
-pub(super) fn page_link(path: &str, filters: &[(&str, &str)], page: usize) -> String {
-    let page = page.to_string();
-    let mut pairs = filters.to_vec();
-    pairs.push(("page", &page));
-    filtered_link(path, &pairs)
+    let link = |page: usize| {
+        let page = page.to_string();
+        let mut pairs = filters.to_vec();
+        pairs.push(("page", &page));
+        filtered_link(path, &pairs)
+    };
+    let pager = Pager {
+        page,
+        pages,
+        previous: (page > 1).then(|| link(page - 1)),
+        next: (page < pages).then(|| link(page + 1)),
+    };
+    (rows, pager)
 }
 
 /// A page's address with these query parameters (the empty ones left out).
