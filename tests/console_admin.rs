@@ -454,3 +454,77 @@ async fn admin_forms_need_the_csrf_token() {
     assert_eq!(store.list_notices(None, None).await.unwrap().len(), 1);
     p.server.stop();
 }
+
+/// The lists that grow come 50 a page: 55 notices are two pages, and the audit log (which
+/// each of them wrote to) pages on by seq.
+#[tokio::test]
+async fn notices_and_the_audit_log_come_fifty_a_page() {
+    let p = Platform::new(&[
+        ("admin-1", &["platform_admin@province"]),
+        ("auditor-1", &["auditor@province"]),
+    ])
+    .await;
+    let store = p.store().await;
+    let today = ronghe::calendar::today();
+    for n in 1..=55 {
+        let notice = ronghe::notices::NewNotice {
+            system_id: GY_SYSTEM.to_owned(),
+            kind: NoticeKind::FunctionChange,
+            title: format!("第{n:02}号公告"),
+            body: String::new(),
+            published_on: None,
+            effective_on: today + chrono::Days::new(30),
+            emergency_reason: None,
+        };
+        store
+            .insert_notice(&notice, today, today + chrono::Days::new(7), "test")
+            .await
+            .unwrap();
+    }
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let get = |jar: String, path: String| {
+        let request = client.get(p.url(&path)).header("cookie", jar).send();
+        async move {
+            let answer = request.await.unwrap();
+            assert_eq!(answer.status(), 200, "{path}");
+            // As the browser reads the addresses (handlebars escapes `=` and `&`).
+            answer
+                .text()
+                .await
+                .unwrap()
+                .replace("&#x3D;", "=")
+                .replace("&amp;", "&")
+        }
+    };
+    let (admin, _) = p.signed_in(&client, "admin-1").await;
+    let first = get(admin.clone(), "/notices".to_owned()).await;
+    assert!(
+        first.contains("共 55 条公告，第 1 / 2 页")
+            && first.contains("第55号公告")
+            && !first.contains("第05号公告"),
+        "{first}"
+    );
+    assert!(first.contains("href=\"/notices?page=2\""), "{first}");
+    let second = get(admin, "/notices?page=2".to_owned()).await;
+    assert!(
+        second.contains("第 2 / 2 页") && second.contains("第05号公告") && !second.contains("第55号公告"),
+        "{second}"
+    );
+    // The audit log: 50 events, then the next page after the last one's seq.
+    let (auditor, _) = p.signed_in(&client, "auditor-1").await;
+    let first = get(auditor.clone(), "/audit?action=notice.publish".to_owned()).await;
+    assert_eq!(first.matches("<tr><td class=\"num\">").count(), 50, "{first}");
+    let next = first
+        .split("href=\"")
+        .find(|s| s.starts_with("/audit?") && s.contains("after_seq"))
+        .and_then(|s| s.split('"').next())
+        .expect("a link to the next page")
+        .to_owned();
+    let second = get(auditor, next).await;
+    assert_eq!(second.matches("<tr><td class=\"num\">").count(), 5, "{second}");
+    assert!(second.contains("第一页") && !second.contains("rel=\"next\""));
+    p.server.stop();
+}
