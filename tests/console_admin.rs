@@ -124,7 +124,7 @@ async fn a_regional_administrator_manages_only_their_citys_accounts() {
     browser.fill("grant-reason", "支援遵义").await;
     browser.click("#grant button[type=submit]").await;
     let text = browser.text().await;
-    assert!(text.contains("you may not grant engineer"), "{text}");
+    assert!(text.contains("无权访问：you may not grant engineer"), "{text}");
     browser.check_answered("account-grant-refused", 403).await;
     let grants = store.account_grants("gy-clerk", false).await.unwrap();
     assert_eq!(grants.len(), 1, "{grants:?}");
@@ -187,6 +187,7 @@ async fn an_administrator_suspends_an_account_and_the_api_shows_it() {
     assert_eq!(browser.path().await, "/accounts/clerk-1");
     assert!(browser.text().await.contains("正常"));
     // No reason: the form again, the field named, the account unchanged.
+    set_value(&browser, "new-status", "suspended").await;
     browser.click("#status-change button[type=submit]").await;
     let text = browser.text().await;
     assert!(text.contains("reason：必填"), "{text}");

@@ -371,8 +371,14 @@ async fn after(
             url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
         ))),
         Err(err) if err.status.is_client_error() && err.status != StatusCode::NOT_FOUND => {
+            // A field problem names its field; any other refusal says what kind it is.
+            let problems = if err.status == StatusCode::UNPROCESSABLE_ENTITY {
+                view::problems_of(&err)
+            } else {
+                vec![format!("{}：{}", view::Failure::of(&err).title, err.message)]
+            };
             let outcome = Outcome {
-                refused: Some((refused, view::problems_of(&err))),
+                refused: Some((refused, problems)),
                 ..Outcome::default()
             };
             account_page(state, auth, headers, id, outcome, err.status).await
