@@ -382,6 +382,23 @@ async fn admin_forms_need_the_csrf_token() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
+    // Without a session, each new page sends the browser to sign in first.
+    for page in [
+        "/notices",
+        "/rules",
+        "/accounts",
+        "/accounts/clerk-1",
+        "/audit",
+        "/audit/verify",
+    ] {
+        let answer = client.get(p.url(page)).send().await.unwrap();
+        assert_eq!(answer.status(), 303, "{page}");
+        let next: String = url::form_urlencoded::byte_serialize(page.as_bytes()).collect();
+        assert_eq!(
+            answer.headers()["location"],
+            format!("/sign-in?next={next}").as_str()
+        );
+    }
     let (jar, csrf) = p.signed_in(&client, "admin-1").await;
     let post = |path: &str, pairs: &[(&str, &str)]| {
         client
