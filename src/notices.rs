@@ -82,6 +82,17 @@ impl NoticeKind {
     pub fn allows_emergency(self) -> bool {
         self != NoticeKind::ChannelChange
     }
+
+    /// The earliest allowed effective date of a notice of this kind published on
+    /// `published_on`: that day plus its notice period in working days. The check of every
+    /// notice uses it, and the console shows it before a notice is submitted.
+    pub fn earliest_effective(
+        self,
+        calendar: &Calendar,
+        published_on: NaiveDate,
+    ) -> Result<NaiveDate, crate::calendar::CalendarError> {
+        calendar.add_working_days(published_on, self.notice_working_days())
+    }
 }
 
 /// A notice as submitted.
@@ -186,7 +197,7 @@ impl NewNotice {
             }
         }
         let days = self.kind.notice_working_days();
-        let earliest = match calendar.add_working_days(published_on, days) {
+        let earliest = match self.kind.earliest_effective(calendar, published_on) {
             Ok(date) => Some(date),
             Err(e) => {
                 add(

@@ -83,6 +83,16 @@ const MONITORS: &[Role] = &[PlatformAdmin, RegionalAdmin, AgencyAdmin, Operator]
 /// Whoever may open one of the monitoring pages (the overview links those they may open).
 const MONITORING_PAGES: &[Role] = &[PlatformAdmin, RegionalAdmin, AgencyAdmin, Operator, Engineer];
 const EVERYONE: &[Role] = &Role::ALL;
+/// Who announces a change to a system in their scope (Art. 16, 29, 30).
+const NOTICE_PUBLISHERS: &[Role] = &[
+    PlatformAdmin,
+    RegionalAdmin,
+    AgencyAdmin,
+    Engineer,
+    ProjectManager,
+];
+/// Who reads the audit log and checks its chain (Art. 21, 32).
+const AUDITORS: &[Role] = &[Auditor];
 
 const fn signed(roles: &'static [Role], scope: ScopeRule) -> Access {
     Access::Signed { roles, scope }
@@ -181,8 +191,8 @@ pub const POLICY: &[Entry] = &[
         signed(ADMINS, AccountRule),
     ),
     // audit (Art. 21, 32)
-    row("GET", "/api/v1/audit", signed(&[Auditor], Role)),
-    row("GET", "/api/v1/audit/verify", signed(&[Auditor], Role)),
+    row("GET", "/api/v1/audit", signed(AUDITORS, Role)),
+    row("GET", "/api/v1/audit/verify", signed(AUDITORS, Role)),
     // systems
     row("GET", "/api/v1/systems", signed(SYSTEM_READERS, InHandler)),
     row("POST", "/api/v1/systems", signed(SYSTEM_WRITERS, InHandler)),
@@ -358,20 +368,7 @@ pub const POLICY: &[Entry] = &[
         signed(&[PlatformAdmin, RegionalAdmin], Role),
     ),
     row("GET", "/api/v1/notices", signed(EVERYONE, Role)),
-    row(
-        "POST",
-        "/api/v1/notices",
-        signed(
-            &[
-                PlatformAdmin,
-                RegionalAdmin,
-                AgencyAdmin,
-                Engineer,
-                ProjectManager,
-            ],
-            InHandler,
-        ),
-    ),
+    row("POST", "/api/v1/notices", signed(NOTICE_PUBLISHERS, InHandler)),
     row("GET", "/api/v1/notices.atom", Public("the public notices feed")),
     // plans
     row("GET", "/api/v1/plans", signed(PLAN_READERS, InHandler)),
@@ -592,6 +589,24 @@ pub const POLICY: &[Entry] = &[
     ),
     page("GET", "/monitoring/corrections", signed(MONITORS, InHandler)),
     page("GET", "/monitoring/reconciliations", signed(MONITORS, InHandler)),
+    // 公告与规则: as the API's notices and rules routes
+    page("GET", "/notices", signed(EVERYONE, Role)),
+    page("POST", "/notices", signed(NOTICE_PUBLISHERS, InHandler)),
+    page("GET", "/rules", signed(EVERYONE, Role)),
+    // 账号: as the API's account routes (the list filtered by the accounts service)
+    page("GET", "/accounts", signed(ADMINS, InHandler)),
+    page("GET", "/accounts/{id}", signed(ADMINS, AccountRule)),
+    page("POST", "/accounts/{id}/status", signed(ADMINS, AccountRule)),
+    page("POST", "/accounts/{id}/grants", signed(ADMINS, AccountRule)),
+    page(
+        "POST",
+        "/accounts/{id}/grants/revoke",
+        signed(ADMINS, AccountRule),
+    ),
+    page("POST", "/accounts/{id}/enrolment", signed(ADMINS, AccountRule)),
+    // 审计: as the API's audit routes
+    page("GET", "/audit", signed(AUDITORS, Role)),
+    page("GET", "/audit/verify", signed(AUDITORS, Role)),
 ];
 
 /// The row of an operation, by method and route path (`/api/v1/systems/{id}`).

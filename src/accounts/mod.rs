@@ -168,6 +168,20 @@ pub struct EnrolmentLink {
     pub expires_at: DateTime<Utc>,
 }
 
+impl EnrolmentLink {
+    /// The console's enrolment page for it: `{base}/enrol?token=…` at the platform's public URL
+    /// `base`, or the path alone when it is not known. The command line prints it, the console
+    /// shows it.
+    pub fn page(&self, base: Option<&url::Url>) -> String {
+        base.and_then(|base| base.join("enrol").ok())
+            .map(|mut url| {
+                url.query_pairs_mut().append_pair("token", &self.token);
+                url.to_string()
+            })
+            .unwrap_or_else(|| format!("/enrol?token={}", self.token))
+    }
+}
+
 /// What the person needs to set up their authenticator app.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TotpSetup {
@@ -255,6 +269,8 @@ pub struct Accounts {
     settings: Arc<AuthSettings>,
     /// The relying party of passkeys, when the platform's public URL is known.
     webauthn: Option<Arc<webauthn_rs::Webauthn>>,
+    /// The platform's public URL, where enrolment links lead, when known.
+    public_url: Option<Arc<url::Url>>,
 }
 
 impl Accounts {
@@ -264,7 +280,19 @@ impl Accounts {
             keyring,
             settings: Arc::new(settings),
             webauthn: None,
+            public_url: None,
         }
+    }
+
+    /// The platform's public URL people open its pages at (enrolment links lead there).
+    pub fn with_public_url(mut self, public_url: url::Url) -> Accounts {
+        self.public_url = Some(Arc::new(public_url));
+        self
+    }
+
+    /// The platform's public URL, when known.
+    pub fn public_url(&self) -> Option<&url::Url> {
+        self.public_url.as_deref()
     }
 
     /// Passkeys for the platform at this relying party (see [`relying_party`]).

@@ -205,16 +205,8 @@ fn read_password() -> Result<String, Failure> {
 fn show_link(ctx: &Context, link: &EnrolmentLink) {
     // The console's page for it, at the platform's public URL (the configured listen port when
     // `public_url` is unset).
-    let page = ctx
-        .config()
-        .map(|c| c.public_url(c.listen.port()))
-        .ok()
-        .and_then(|base| base.join("enrol").ok())
-        .map(|mut url| {
-            url.query_pairs_mut().append_pair("token", &link.token);
-            url.to_string()
-        })
-        .unwrap_or_else(|| format!("/enrol?token={}", link.token));
+    let base = ctx.config().map(|c| c.public_url(c.listen.port())).ok();
+    let page = link.page(base.as_ref());
     ctx.out.show(
         format!(
             "已创建 created: {}\n一次性登记链接 one-time enrolment link (只显示一次 shown once; 有效期至 valid until {}):\n  {page}\n本人在浏览器打开它设置密码与验证器 the person opens it to enrol; or on the command line:\n  ronghe accounts enrol {} < password.txt\n  (或 or POST /api/v1/auth/enrolment {{\"token\", \"password\"}})",

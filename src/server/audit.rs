@@ -17,40 +17,40 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/v1/audit/verify", get(verify))
 }
 
-#[derive(Deserialize, utoipa::IntoParams)]
+#[derive(Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(super) struct AuditQuery {
     /// Only events of this actor.
-    actor: Option<String>,
+    pub(super) actor: Option<String>,
     /// Only events of this action, e.g. `system.register`.
-    action: Option<String>,
+    pub(super) action: Option<String>,
     /// Only events whose target starts with this.
-    target: Option<String>,
+    pub(super) target: Option<String>,
     /// From this instant (RFC 3339) or the start of this day (YYYY-MM-DD, Beijing time).
-    since: Option<String>,
+    pub(super) since: Option<String>,
     /// Before this instant (RFC 3339), or up to the end of this day (YYYY-MM-DD).
-    until: Option<String>,
+    pub(super) until: Option<String>,
     /// Only events after this seq: the last seq of the previous page.
-    after_seq: Option<i64>,
+    pub(super) after_seq: Option<i64>,
     /// At most this many events, 1-1000 (default 100).
-    limit: Option<u32>,
+    pub(super) limit: Option<u32>,
 }
 
 /// The chain's state: intact with its event count, or the first break.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct Verification {
-    intact: bool,
+    pub(super) intact: bool,
     /// Events checked, when intact.
     #[serde(skip_serializing_if = "Option::is_none")]
-    events: Option<u64>,
+    pub(super) events: Option<u64>,
     /// The first break, when not intact.
     #[serde(rename = "break", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
-    broken: Option<ChainBreak>,
+    pub(super) broken: Option<ChainBreak>,
     /// The break for a person (zh-CN, then English).
     #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<String>,
+    pub(super) message: Option<String>,
 }
 
 fn bad_query(field: &'static str, message: impl Into<String>) -> ApiError {
@@ -72,13 +72,19 @@ pub(super) async fn list(
     State(state): State<AppState>,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<Vec<AuditEvent>>, ApiError> {
+    Ok(Json(state.store.audit_events(&filter_of(q)?).await?))
+}
+
+/// The store's filter of a query (400 `invalid_query` naming the parameter). The API's list
+/// and the console's audit page read the log through it.
+pub(super) fn filter_of(q: AuditQuery) -> Result<AuditFilter, ApiError> {
     if q.limit.is_some_and(|l| l == 0 || l > audit::MAX_LIMIT) {
         return Err(bad_query(
             "limit",
             format!("limit must be 1 to {}", audit::MAX_LIMIT),
         ));
     }
-    let filter = AuditFilter {
+    Ok(AuditFilter {
         since: instant(q.since.as_deref(), "since", Edge::Start)?,
         until: instant(q.until.as_deref(), "until", Edge::End)?,
         actor: q.actor,
@@ -86,8 +92,7 @@ pub(super) async fn list(
         target_prefix: q.target,
         after_seq: q.after_seq,
         limit: q.limit,
-    };
-    Ok(Json(state.store.audit_events(&filter).await?))
+    })
 }
 
 /// Walks the whole chain: 200 with `intact` true and the count, or false and the first break.
@@ -96,21 +101,26 @@ pub(super) async fn list(
     (status = 503, body = super::error::ErrorBody),
 ))]
 pub(super) async fn verify(State(state): State<AppState>) -> Result<Json<Verification>, ApiError> {
+    Ok(Json(verification(&state).await?))
+}
+
+/// Walks the whole chain (the API's verify and the console's check).
+pub(super) async fn verification(state: &AppState) -> Result<Verification, ApiError> {
     match state.store.verify_audit_chain().await {
-        Ok(events) => Ok(Json(Verification {
+        Ok(events) => Ok(Verification {
             intact: true,
             events: Some(events),
             broken: None,
             message: None,
-        })),
+        }),
         Err(AuditError::Broken(broken)) => {
             tracing::warn!(kind = ?broken.kind, seq = broken.seq, id = broken.id, "audit chain broken");
-            Ok(Json(Verification {
+            Ok(Verification {
                 intact: false,
                 events: None,
                 message: Some(broken.to_string()),
                 broken: Some(broken),
-            }))
+            })
         }
         Err(other) => Err(other.into()),
     }

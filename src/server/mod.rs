@@ -176,10 +176,10 @@ pub async fn serve_on(
             Arc::new(ronghe_adapters::Environment),
         )
     });
-    let accounts = crate::accounts::Accounts::new(store.clone(), keyring, Default::default()).with_passkeys(
-        crate::accounts::relying_party(&config.public_url(listener.local_addr()?.port()))
-            .context("cannot set up passkeys")?,
-    );
+    let public_url = config.public_url(listener.local_addr()?.port());
+    let accounts = crate::accounts::Accounts::new(store.clone(), keyring, Default::default())
+        .with_passkeys(crate::accounts::relying_party(&public_url).context("cannot set up passkeys")?)
+        .with_public_url(public_url);
     let calendar = crate::calendar::Calendar::load(config.calendar_override.as_deref())
         .context("cannot load the working-day calendar")?;
     let metrics = Metrics::new();

@@ -45,17 +45,28 @@ pub(super) async fn announce(
     auth: Authorized,
     ApiJson(new): ApiJson<NewNotice>,
 ) -> Result<(StatusCode, Json<Notice>), ApiError> {
-    auth.require_system(&state, &new.system_id).await?;
+    Ok((StatusCode::CREATED, Json(publish(&state, &auth, &new).await?)))
+}
+
+/// Publishes `new` as the caller: its system in the caller's scope (403, 404), the notice
+/// period and the other rules of `NewNotice::check` (422 naming every field), then stored. The
+/// API's `POST /api/v1/notices` and the console's form both publish here.
+pub(super) async fn publish(
+    state: &AppState,
+    auth: &Authorized,
+    new: &NewNotice,
+) -> Result<Notice, ApiError> {
+    auth.require_system(state, &new.system_id).await?;
     let actor = auth.principal.actor.clone();
     let (published_on, earliest) = new
         .check(&state.calendar, crate::calendar::today())
         .map_err(ApiError::validation)?;
     let notice = state
         .store
-        .insert_notice(&new, published_on, earliest, &actor)
+        .insert_notice(new, published_on, earliest, &actor)
         .await?;
     tracing::info!(notice = notice.id, system = %notice.system_id, kind = notice.kind.name(), effective_on = %notice.effective_on, actor, "notice published");
-    Ok((StatusCode::CREATED, Json(notice)))
+    Ok(notice)
 }
 
 #[utoipa::path(get, path = "/api/v1/notices.atom", tag = "notices", responses((status = 200, content_type = "application/atom+xml", body = String)))]

@@ -374,23 +374,11 @@ async fn act(
         Err(err) => {
             let err = ApiError::from(err);
             if err.status == StatusCode::UNPROCESSABLE_ENTITY {
-                Ok(Err(problems_of(&err)))
+                Ok(Err(view::problems_of(&err)))
             } else {
                 Err(PageError::from(err))
             }
         }
-    }
-}
-
-/// A refusal's problems, one line each, for a form.
-fn problems_of(err: &ApiError) -> Vec<String> {
-    if err.issues.is_empty() {
-        vec![err.message.clone()]
-    } else {
-        err.issues
-            .iter()
-            .map(|i| format!("{}：{}", i.field, i.message))
-            .collect()
     }
 }
 
@@ -529,7 +517,7 @@ pub(super) async fn verdict(
                 verdict: Some(VerdictForm {
                     secret: false,
                     justification: justification.unwrap_or_default(),
-                    problems: problems_of(&err),
+                    problems: view::problems_of(&err),
                 }),
                 ..Sent::default()
             };

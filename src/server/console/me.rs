@@ -10,7 +10,6 @@ use serde::Serialize;
 use super::super::{AppState, Authorized};
 use super::view::{self, Chrome};
 use super::{PageError, render};
-use crate::access::Role;
 
 #[derive(Serialize)]
 struct MeView {
@@ -69,7 +68,7 @@ pub(super) async fn page(
             .iter()
             .filter(|g| g.revoked_at.is_none())
             .map(|g| GrantLine {
-                role: Role::parse(&g.role).map_or_else(|| g.role.clone(), |r| r.label().to_owned()),
+                role: view::role_label(&g.role),
                 scope: g.scope.clone(),
                 granted_at: view::beijing(&g.granted_at),
             })

@@ -9,12 +9,15 @@
 //! view (`view.rs`) of plain strings and render it with [`render`]; what a section shows is
 //! filtered to the caller's roles and scope the same way the API filters it.
 
+mod accounts;
 mod assessments;
 mod assets;
+mod audit;
 mod enrol;
 mod exchange;
 mod me;
 mod monitoring;
+mod notices;
 mod overview;
 mod plans;
 mod quality;
@@ -66,6 +69,16 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/monitoring/exchange/replay", post(exchange::replay))
         .route("/monitoring/corrections", get(monitoring::corrections))
         .route("/monitoring/reconciliations", get(monitoring::reconciliations))
+        .route("/notices", get(notices::list).post(notices::publish))
+        .route("/rules", get(notices::rules))
+        .route("/accounts", get(accounts::list))
+        .route("/accounts/{id}", get(accounts::show))
+        .route("/accounts/{id}/status", post(accounts::set_status))
+        .route("/accounts/{id}/grants", post(accounts::grant))
+        .route("/accounts/{id}/grants/revoke", post(accounts::revoke))
+        .route("/accounts/{id}/enrolment", post(accounts::reenrol))
+        .route("/audit", get(audit::page))
+        .route("/audit/verify", get(audit::verify))
         .route("/assets/{file}", get(assets::serve))
         .route("/favicon.ico", get(assets::favicon))
 }
@@ -77,6 +90,7 @@ static TEMPLATES: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
     engine.set_strict_mode(true);
     for (name, text) in [
         ("layout", include_str!("templates/layout.hbs")),
+        ("pager", include_str!("templates/pager.hbs")),
         ("sign_in", include_str!("templates/sign_in.hbs")),
         ("overview", include_str!("templates/overview.hbs")),
         ("systems", include_str!("templates/systems.hbs")),
@@ -92,6 +106,11 @@ static TEMPLATES: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
         ("exchange", include_str!("templates/exchange.hbs")),
         ("corrections", include_str!("templates/corrections.hbs")),
         ("reconciliations", include_str!("templates/reconciliations.hbs")),
+        ("notices", include_str!("templates/notices.hbs")),
+        ("rules", include_str!("templates/rules.hbs")),
+        ("accounts", include_str!("templates/accounts.hbs")),
+        ("account", include_str!("templates/account.hbs")),
+        ("audit", include_str!("templates/audit.hbs")),
         ("error", include_str!("templates/error.hbs")),
         ("enrol", include_str!("templates/enrol.hbs")),
     ] {

@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::super::{AppState, Authorized};
-use super::view::{self, Choice, Chrome};
+use super::view::{self, Choice, Chrome, Pager};
 use super::{PageError, render};
 use crate::corrections::Status;
 use crate::store::QualityStatus;
@@ -122,10 +122,7 @@ struct CorrectionsView {
     rows: Vec<CorrectionRow>,
     total: usize,
     overdue: usize,
-    page: usize,
-    pages: usize,
-    previous: Option<String>,
-    next: Option<String>,
+    pager: Pager,
 }
 
 #[derive(Serialize)]
@@ -165,9 +162,9 @@ pub(super) async fn corrections(
     .await?;
     let total = views.len();
     let overdue = views.iter().filter(|v| v.working_days_overdue > 0).count();
-    let (views, page, pages) = view::paginate(views, query.page, PAGE_ROWS);
     let status_name = status.map_or("", Status::name);
     let filters = [("status", status_name), ("system", system.as_str())];
+    let (views, pager) = view::paginate(views, query.page, PAGE_ROWS, "/monitoring/corrections", &filters);
     let view = CorrectionsView {
         chrome: Chrome::new(&auth, &headers, "/monitoring", "校核纠错"),
         systems: view::system_choices(&state, &auth, &system).await?,
@@ -201,12 +198,9 @@ pub(super) async fn corrections(
                 }
             })
             .collect(),
-        previous: (page > 1).then(|| view::page_link("/monitoring/corrections", &filters, page - 1)),
-        next: (page < pages).then(|| view::page_link("/monitoring/corrections", &filters, page + 1)),
         total,
         overdue,
-        page,
-        pages,
+        pager,
     };
     Ok(render(StatusCode::OK, "corrections", &view))
 }
@@ -226,10 +220,7 @@ struct ReconciliationsView {
     date: String,
     rows: Vec<ReconciliationRow>,
     total: usize,
-    page: usize,
-    pages: usize,
-    previous: Option<String>,
-    next: Option<String>,
+    pager: Pager,
 }
 
 #[derive(Serialize)]
@@ -268,8 +259,14 @@ pub(super) async fn reconciliations(
     )
     .await?;
     let total = saved.len();
-    let (saved, page, pages) = view::paginate(saved, query.page, PAGE_ROWS);
     let filters = [("system", system.as_str()), ("date", date_text.as_str())];
+    let (saved, pager) = view::paginate(
+        saved,
+        query.page,
+        PAGE_ROWS,
+        "/monitoring/reconciliations",
+        &filters,
+    );
     let view = ReconciliationsView {
         chrome: Chrome::new(&auth, &headers, "/monitoring", "每日对账"),
         systems: view::system_choices(&state, &auth, &system).await?,
@@ -294,12 +291,9 @@ pub(super) async fn reconciliations(
                 }
             })
             .collect(),
-        previous: (page > 1).then(|| view::page_link("/monitoring/reconciliations", &filters, page - 1)),
-        next: (page < pages).then(|| view::page_link("/monitoring/reconciliations", &filters, page + 1)),
         date: date_text,
         total,
-        page,
-        pages,
+        pager,
     };
     Ok(render(StatusCode::OK, "reconciliations", &view))
 }

@@ -208,21 +208,6 @@ async fn plan_page(
     Ok(render(status, "plan", &page))
 }
 
-/// A form's date field: empty is none; otherwise `YYYY-MM-DD` (what `<input type=date>` sends).
-fn date_field(form: &[(String, String)], name: &str, problems: &mut Vec<String>) -> Option<NaiveDate> {
-    let value = view::form_field(form, name).trim();
-    if value.is_empty() {
-        return None;
-    }
-    match NaiveDate::parse_from_str(value, "%Y-%m-%d") {
-        Ok(day) => Some(day),
-        Err(_) => {
-            problems.push(format!("{name}：{value:?} 不是日期，请写成 2026-12-06 的形式"));
-            None
-        }
-    }
-}
-
 fn text_field(form: &[(String, String)], name: &str) -> String {
     view::form_field(form, name).trim().to_owned()
 }
@@ -274,8 +259,8 @@ pub(super) async fn progress(
 ) -> Result<Response, PageError> {
     let mut problems = Vec::new();
     let progress = Progress {
-        started_on: date_field(&form, "started_on", &mut problems),
-        finished_on: date_field(&form, "finished_on", &mut problems),
+        started_on: view::date_field(&form, "started_on", &mut problems),
+        finished_on: view::date_field(&form, "finished_on", &mut problems),
     };
     if progress.started_on.is_none() && progress.finished_on.is_none() && problems.is_empty() {
         problems.push("started_on：请填写开始日期或完成日期".to_owned());

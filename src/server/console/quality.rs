@@ -11,7 +11,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 use super::super::{ApiError, AppState, Authorized};
-use super::view::{self, Choice, Chrome};
+use super::view::{self, Choice, Chrome, Pager};
 use super::{PageError, render, see_other};
 use crate::store::{DismissError, Guarded, QualityReason, QualityStatus};
 
@@ -56,10 +56,7 @@ struct ListView {
     dismissed: Option<i64>,
     rows: Vec<Row>,
     total: String,
-    page: usize,
-    pages: usize,
-    previous: Option<String>,
-    next: Option<String>,
+    pager: Pager,
 }
 
 #[derive(Serialize)]
@@ -98,8 +95,8 @@ pub(super) async fn list(
     } else {
         items.len().to_string()
     };
-    let (items, page, pages) = view::paginate(items, query.page, PAGE_ROWS);
     let filters = [("system", system.as_str()), ("status", status.name())];
+    let (items, pager) = view::paginate(items, query.page, PAGE_ROWS, "/monitoring/quality", &filters);
     let view = ListView {
         chrome: Chrome::new(&auth, &headers, "/monitoring", "数据质量队列"),
         systems: view::system_choices(&state, &auth, &system).await?,
@@ -129,11 +126,8 @@ pub(super) async fn list(
                 reasons: i.reasons.into_iter().map(reason_line).collect(),
             })
             .collect(),
-        previous: (page > 1).then(|| view::page_link("/monitoring/quality", &filters, page - 1)),
-        next: (page < pages).then(|| view::page_link("/monitoring/quality", &filters, page + 1)),
         total,
-        page,
-        pages,
+        pager,
     };
     Ok(render(StatusCode::OK, "quality", &view))
 }

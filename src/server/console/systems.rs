@@ -9,7 +9,7 @@ use ronghe_assessment::IntegrationMode;
 use serde::{Deserialize, Serialize};
 
 use super::super::{AppState, Authorized};
-use super::view::{self, Choice, Chrome, bad_filter, chosen};
+use super::view::{self, Choice, Chrome, Pager, bad_filter, chosen};
 use super::{PageError, render};
 use crate::store::QualityStatus;
 use crate::systems::SystemStatus;
@@ -37,10 +37,7 @@ struct ListView {
     modes: Vec<Choice>,
     rows: Vec<Row>,
     total: usize,
-    page: usize,
-    pages: usize,
-    previous: Option<String>,
-    next: Option<String>,
+    pager: Pager,
 }
 
 #[derive(Serialize)]
@@ -100,22 +97,12 @@ pub(super) async fn list(
         .collect();
     let rows = with_registration(&state, rows).await?;
     let total = rows.len();
-    let pages = total.div_ceil(PAGE_ROWS).max(1);
-    let page = query.page.unwrap_or(1).clamp(1, pages);
-    let link = |page: usize| {
-        let mut url = url::form_urlencoded::Serializer::new(String::new());
-        for (name, value) in [
-            ("status", chosen(query.status.as_deref())),
-            ("mode", chosen(query.mode.as_deref())),
-            ("q", words.as_str()),
-        ] {
-            if !value.is_empty() {
-                url.append_pair(name, value);
-            }
-        }
-        url.append_pair("page", &page.to_string());
-        format!("/systems?{}", url.finish())
-    };
+    let filters = [
+        ("status", chosen(query.status.as_deref())),
+        ("mode", chosen(query.mode.as_deref())),
+        ("q", words.as_str()),
+    ];
+    let (rows, pager) = view::paginate(rows, query.page, PAGE_ROWS, "/systems", &filters);
     let view = ListView {
         chrome: Chrome::new(&auth, &headers, "/systems", "系统"),
         statuses: SystemStatus::ALL
@@ -139,17 +126,10 @@ pub(super) async fn list(
                 selected: mode == Some(None),
             }))
             .collect(),
-        previous: (page > 1).then(|| link(page - 1)),
-        next: (page < pages).then(|| link(page + 1)),
-        rows: rows
-            .into_iter()
-            .skip((page - 1) * PAGE_ROWS)
-            .take(PAGE_ROWS)
-            .collect(),
+        rows,
         q: words,
         total,
-        page,
-        pages,
+        pager,
     };
     Ok(render(StatusCode::OK, "systems", &view))
 }

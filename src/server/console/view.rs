@@ -50,6 +50,9 @@ const SECTIONS: &[(&str, &str)] = &[
     ("/assessments", "评估"),
     ("/plans", "计划"),
     ("/monitoring", "监测"),
+    ("/notices", "公告与规则"),
+    ("/accounts", "账号"),
+    ("/audit", "审计"),
     ("/me", "我的账号"),
 ];
 
@@ -150,24 +153,52 @@ pub(super) fn bad_filter(field: &str, value: &str) -> ApiError {
     .with_field(field)
 }
 
-/// One page of `rows` (`per` a page, the page clamped to those there are): the rows, the page
-/// number and the number of pages.
-pub(super) fn paginate<T>(rows: Vec<T>, page: Option<usize>, per: usize) -> (Vec<T>, usize, usize) {
+/// Where a list is among its pages: the page shown, how many there are, and the addresses of
+/// the pages before and after it (with the list's filters). Templates show it with the `pager`
+/// partial.
+#[derive(Serialize)]
+pub(super) struct Pager {
+    pub page: usize,
+    pub pages: usize,
+    pub previous: Option<String>,
+    pub next: Option<String>,
+}
+
+/// One page of `rows` (`per` a page, the page clamped to those there are) of the list at
+/// `path` filtered by `filters`: the rows and the pager.
+pub(super) fn paginate<T>(
+    rows: Vec<T>,
+    page: Option<usize>,
+    per: usize,
+    path: &str,
+    filters: &[(&str, &str)],
+) -> (Vec<T>, Pager) {
     let pages = rows.len().div_ceil(per).max(1);
     let page = page.unwrap_or(1).clamp(1, pages);
     let rows = rows.into_iter().skip((page - 1) * per).take(per).collect();
-    (rows, page, pages)
+    let link = |page: usize| {
+        let page = page.to_string();
+        let mut pairs = filters.to_vec();
+        pairs.push(("page", &page));
+        filtered_link(path, &pairs)
+    };
+    let pager = Pager {
+        page,
+        pages,
+        previous: (page > 1).then(|| link(page - 1)),
+        next: (page < pages).then(|| link(page + 1)),
+    };
+    (rows, pager)
 }
 
-/// A list's address with its filters (the empty ones left out) and `page`.
-pub(super) fn page_link(path: &str, filters: &[(&str, &str)], page: usize) -> String {
+/// A page's address with these query parameters (the empty ones left out).
+pub(super) fn filtered_link(path: &str, pairs: &[(&str, &str)]) -> String {
     let mut url = url::form_urlencoded::Serializer::new(String::new());
-    for (name, value) in filters {
+    for (name, value) in pairs {
         if !value.is_empty() {
             url.append_pair(name, value);
         }
     }
-    url.append_pair("page", &page.to_string());
     format!("{path}?{}", url.finish())
 }
 
@@ -222,4 +253,42 @@ pub(super) fn form_field<'a>(form: &'a [(String, String)], name: &str) -> &'a st
     form.iter()
         .find(|(k, _)| k == name)
         .map_or("", |(_, v)| v.as_str())
+}
+
+/// A form's date field: empty is none; otherwise `YYYY-MM-DD` (what `<input type=date>` sends),
+/// else a problem naming the field.
+pub(super) fn date_field(
+    form: &[(String, String)],
+    name: &str,
+    problems: &mut Vec<String>,
+) -> Option<chrono::NaiveDate> {
+    let value = form_field(form, name).trim();
+    if value.is_empty() {
+        return None;
+    }
+    match chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+        Ok(day) => Some(day),
+        Err(_) => {
+            problems.push(format!("{name}：{value:?} 不是日期，请写成 2026-12-06 的形式"));
+            None
+        }
+    }
+}
+
+/// A refusal's problems, one line each (`field：message`), to show on the form that was sent.
+pub(super) fn problems_of(err: &ApiError) -> Vec<String> {
+    if err.issues.is_empty() {
+        vec![err.message.clone()]
+    } else {
+        err.issues
+            .iter()
+            .map(|i| format!("{}：{}", i.field, i.message))
+            .collect()
+    }
+}
+
+/// A role's stored name as people here read it (the name itself when this build has no such
+/// role).
+pub(super) fn role_label(name: &str) -> String {
+    crate::access::Role::parse(name).map_or_else(|| name.to_owned(), |r| r.label().to_owned())
 }
