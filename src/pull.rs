@@ -15,7 +15,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::bridge::Bridge;
-use crate::intake::{Channel, Delivery, Intake, IntakeError, Ingested, RecordResult, ingest};
+use crate::intake::{Channel, Delivery, Ingested, Intake, IntakeError, RecordResult, ingest};
 use crate::store::{Store, StoreError};
 
 /// Records per batch: one store transaction each.

@@ -572,7 +572,9 @@ async fn concurrent_pushes_commit_together_and_a_shared_nonce_is_taken_once() {
         let signed = if i < 2 {
             copied.clone()
         } else {
-            sha().sign("POST", &path, rest_record(i).to_string().as_bytes()).unwrap()
+            sha()
+                .sign("POST", &path, rest_record(i).to_string().as_bytes())
+                .unwrap()
         };
         pushes.push(tokio::spawn(async move {
             platform

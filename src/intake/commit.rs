@@ -27,14 +27,16 @@ const POSTGRES_COMMITTERS: usize = 4;
 
 /// A write's answer: the write back (its cases, for the caller's results) and what it came to.
 type Answer = oneshot::Sender<(IntakeWrite, Result<IntakeCommit, StoreError>)>;
-type Queue = Arc<tokio::sync::Mutex<mpsc::Receiver<(IntakeWrite, Answer)>>>;
+/// A write waiting for its commit, and where its answer goes.
+type Pending = (IntakeWrite, Answer);
+type Queue = Arc<tokio::sync::Mutex<mpsc::Receiver<Pending>>>;
 
 /// The intake's writes of one store, committed in groups.
 #[derive(Clone)]
 pub struct GroupCommit {
     store: Store,
     /// Started on first use, in the runtime that uses it; restarted when that runtime is gone.
-    sender: Arc<Mutex<Option<mpsc::Sender<(IntakeWrite, Answer)>>>>,
+    sender: Arc<Mutex<Option<mpsc::Sender<Pending>>>>,
 }
 
 impl std::fmt::Debug for GroupCommit {
@@ -56,8 +58,11 @@ impl GroupCommit {
     }
 
     /// The queue's sender, starting the committers when there are none.
-    fn sender(&self, restart: bool) -> mpsc::Sender<(IntakeWrite, Answer)> {
-        let mut sender = self.sender.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    fn sender(&self, restart: bool) -> mpsc::Sender<Pending> {
+        let mut sender = self
+            .sender
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         match sender.as_ref() {
             Some(existing) if !restart && !existing.is_closed() => existing.clone(),
             _ => {
@@ -107,7 +112,7 @@ async fn settled(
 }
 
 /// Takes the writes waiting now, up to the bounds, after the first one.
-async fn next_group(queue: &Queue) -> Option<Vec<(IntakeWrite, Answer)>> {
+async fn next_group(queue: &Queue) -> Option<Vec<Pending>> {
     let mut receiver = queue.lock().await;
     let first = receiver.recv().await?;
     let mut cases = first.0.cases.len();

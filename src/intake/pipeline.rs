@@ -11,12 +11,14 @@ use ronghe_adapters::Raw;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::commit::GroupCommit;
 use crate::bridge::{Bridge, Resolution};
 use crate::case::Case;
 use crate::mapping::{Mapping, MappingError};
 use crate::rules::PublishedRule;
-use super::commit::GroupCommit;
-use crate::store::{IntakeCommit, IntakeWrite, NewQualityItem, QualityReason, RejectReason, StoreError, UpsertOutcome};
+use crate::store::{
+    IntakeCommit, IntakeWrite, NewQualityItem, QualityReason, RejectReason, StoreError, UpsertOutcome,
+};
 
 /// How records reached the intake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -294,9 +296,17 @@ pub async fn ingest(
     let records = Arc::new(records);
     let (channel, mapping_version) = (delivery.channel, mapping.version().to_owned());
     let item_of = {
-        let (records, system_id, mapping_version) = (records.clone(), system_id.to_owned(), mapping_version.clone());
+        let (records, system_id, mapping_version) =
+            (records.clone(), system_id.to_owned(), mapping_version.clone());
         move |i: usize, refusal: Refusal| {
-            quality_item(&system_id, &records[i], refusal, channel.name(), &mapping_version, received_at)
+            quality_item(
+                &system_id,
+                &records[i],
+                refusal,
+                channel.name(),
+                &mapping_version,
+                received_at,
+            )
         }
     };
     // Records refused before the store, in order; and for each stored case, its first record.
@@ -347,8 +357,10 @@ pub async fn ingest(
     }
     // Every queued record: refused before the store, or a case the store refused (and any repeat
     // of it in the same push).
-    let by_case: HashMap<usize, (i64, NewQualityItem)> =
-        rejected.into_iter().map(|(c, id, item)| (c, (id, item))).collect();
+    let by_case: HashMap<usize, (i64, NewQualityItem)> = rejected
+        .into_iter()
+        .map(|(c, id, item)| (c, (id, item)))
+        .collect();
     let mut queued: HashMap<usize, (i64, NewQualityItem)> = refused
         .into_iter()
         .zip(refused_ids)

@@ -23,7 +23,7 @@ use super::error::body_error;
 use super::{ApiError, AppState};
 use crate::intake::auth::{self, AuthError, BodyError};
 use crate::intake::soap::{self, SoapError};
-use crate::intake::{Channel, Delivery, IntakeError, Ingested, RecordResult, Writeback, ingest};
+use crate::intake::{Channel, Delivery, Ingested, IntakeError, RecordResult, Writeback, ingest};
 use crate::mapping::Mapping;
 use crate::store::StoreError;
 use crate::systems::SystemStatus;
@@ -110,14 +110,8 @@ async fn admit(
             return Err(unavailable());
         }
     };
-    let authenticated = auth::authenticate(
-        &writeback,
-        method.as_str(),
-        uri.path(),
-        headers,
-        body,
-        Utc::now(),
-    );
+    let authenticated =
+        auth::authenticate(&writeback, method.as_str(), uri.path(), headers, body, Utc::now());
     let authenticated = match authenticated {
         // Only an authenticated caller learns that the system is retired.
         Ok(_) if retired => {

@@ -189,42 +189,27 @@ type CaseRow = (String, i64, String, DateTime<Utc>, Json<Case>, Option<String>);
 type VersionRow = (i64, String, String, DateTime<Utc>, Json<Case>, Option<String>);
 
 impl Store {
-    /// Stores a batch of cases from one system, returning one outcome per case in input order.
+    /// Stores a batch of cases from one system, returning one outcome per case in input order
+    /// (a transaction per `CHUNK_ROWS`; the intake commits through `commit_group` instead).
     pub async fn upsert_cases(
         &self,
         system_id: &str,
         cases: &[Case],
     ) -> Result<Vec<UpsertOutcome>, StoreError> {
-        self.upsert_mapped(system_id, cases, None).await
-    }
-
-    /// `upsert_cases` for cases a mapping produced: each stored version records the mapping's
-    /// version, so it is clear which mapping made it.
-    pub async fn upsert_mapped(
-        &self,
-        system_id: &str,
-        cases: &[Case],
-        mapping_version: Option<&str>,
-    ) -> Result<Vec<UpsertOutcome>, StoreError> {
         let mut outcomes = Vec::with_capacity(cases.len());
         for chunk in cases.chunks(CHUNK_ROWS) {
-            outcomes.extend(self.upsert_chunk(system_id, chunk, mapping_version).await?);
+            outcomes.extend(self.upsert_chunk(system_id, chunk).await?);
         }
         Ok(outcomes)
     }
 
-    async fn upsert_chunk(
-        &self,
-        system_id: &str,
-        cases: &[Case],
-        mapping_version: Option<&str>,
-    ) -> Result<Vec<UpsertOutcome>, StoreError> {
+    async fn upsert_chunk(&self, system_id: &str, cases: &[Case]) -> Result<Vec<UpsertOutcome>, StoreError> {
         let encoded = Encoded::of(cases)?;
         let now = crate::systems::stamp(Utc::now());
         let backend = self.backend();
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(backend.begin_write()).await?;
-            let batch = Batch { system_id, cases, encoded: &encoded, now, mapping_version };
+            let batch = Batch { system_id, cases, encoded: &encoded, now, mapping_version: None };
             let (outcomes, enqueued) = CaseWrites::upsert_batch(&mut *tx, &batch).await?;
             tx.commit().await?;
             if enqueued {

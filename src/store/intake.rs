@@ -63,7 +63,12 @@ pub enum IntakeCommit {
 /// The intake's statements, and the logic over them.
 pub(crate) trait IntakeWrites: CaseWrites {
     /// Takes a nonce (see `TAKE_NONCE`): whether it was fresh.
-    async fn take_nonce(&mut self, system_id: &str, nonce: &str, now: DateTime<Utc>) -> Result<bool, sqlx::Error>;
+    async fn take_nonce(
+        &mut self,
+        system_id: &str,
+        nonce: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, sqlx::Error>;
 
     /// Inserts a quality item once per (system, record hash): its id, or `None` when it was queued
     /// before.
@@ -79,8 +84,13 @@ pub(crate) trait IntakeWrites: CaseWrites {
             let id = match self.insert_quality_item(item).await? {
                 Some(id) => {
                     let codes: Vec<&str> = item.reasons.iter().map(|r| r.code.as_str()).collect();
-                    audit!(self, actor, "quality.queue", &format!("quality/{id}"),
-                        serde_json::json!({ "system": item.system_id, "case_no": item.case_no, "version": item.version, "channel": item.channel, "reasons": codes }))?;
+                    audit!(
+                        self,
+                        actor,
+                        "quality.queue",
+                        &format!("quality/{id}"),
+                        serde_json::json!({ "system": item.system_id, "case_no": item.case_no, "version": item.version, "channel": item.channel, "reasons": codes })
+                    )?;
                     id
                 }
                 None => self.quality_item_id(&item.system_id, &item.record_hash).await?,
@@ -117,7 +127,9 @@ pub(crate) trait IntakeWrites: CaseWrites {
             .iter()
             .enumerate()
             .filter_map(|(i, outcome)| match outcome {
-                UpsertOutcome::Rejected { reason } => Some((i, (write.on_reject)(i, &write.cases[i], reason))),
+                UpsertOutcome::Rejected { reason } => {
+                    Some((i, (write.on_reject)(i, &write.cases[i], reason)))
+                }
                 _ => None,
             })
             .collect();
@@ -227,7 +239,11 @@ impl Store {
     }
 
     /// Queues refused records, each once per (system, record hash); answers their ids in order.
-    pub async fn queue_quality_items(&self, items: &[NewQualityItem], actor: &str) -> Result<Vec<i64>, StoreError> {
+    pub async fn queue_quality_items(
+        &self,
+        items: &[NewQualityItem],
+        actor: &str,
+    ) -> Result<Vec<i64>, StoreError> {
         if items.is_empty() {
             return Ok(Vec::new());
         }
@@ -243,7 +259,12 @@ impl Store {
     /// is younger than `NONCE_RETENTION_SECONDS`. One statement, served by the primary key:
     /// purging expired nonces is housekeeping's, never this call's. (A push takes its nonce in
     /// its commit, `commit_group`.)
-    pub async fn take_nonce(&self, system_id: &str, nonce: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    pub async fn take_nonce(
+        &self,
+        system_id: &str,
+        nonce: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         on_pool!(self, pool => {
             let mut conn = pool.acquire().await?;
             Ok(IntakeWrites::take_nonce(&mut *conn, system_id, nonce, now).await?)

@@ -53,6 +53,7 @@ pub use audit_log::{
 };
 pub use cases::{CASE_HISTORY, CaseRecord, CaseVersion, GET_CASE, RejectReason, UpsertOutcome};
 pub use handoffs::{AttemptOutcome, ClaimedHandoff, Enqueued, Handoff, HandoffState};
+pub use intake::{IntakeCommit, IntakeWrite, OnReject};
 pub use outbox::{
     Claimed, MOVE_HEAD, OutboxItem, OutboxState, OutboxStatus, Replay, Settlement, claim_lease_sql,
     claim_setup, claim_sql, enqueued, open_cases_sql, outbox_status_sql, settle_sql,
@@ -61,7 +62,6 @@ pub use owners::OwnedCase;
 pub use quality::{
     DismissError, NewQualityItem, QualityItem, QualityReason, QualityStatus, QualitySummary, list_quality_sql,
 };
-pub use intake::{IntakeCommit, IntakeWrite, OnReject};
 pub use writeback::{NONCE_RETENTION_SECONDS, take_nonce_sql};
 
 use std::str::FromStr;

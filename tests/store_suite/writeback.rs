@@ -146,7 +146,13 @@ fn write(system: &str, nonce: Option<&str>, cases: Vec<ronghe::case::Case>, refu
         cases,
         mapping_version: Some("m1".to_owned()),
         refused: refused.iter().map(|hash| item(system, hash, hash)).collect(),
-        on_reject: Box::new(move |_, case, _| item(&system_id, &format!("{}@{}", case.case_no, case.version), &case.case_no)),
+        on_reject: Box::new(move |_, case, _| {
+            item(
+                &system_id,
+                &format!("{}@{}", case.case_no, case.version),
+                &case.case_no,
+            )
+        }),
         actor: format!("system:{system}"),
     }
 }
@@ -158,7 +164,12 @@ fn write(system: &str, nonce: Option<&str>, cases: Vec<ronghe::case::Case>, refu
 pub async fn intake_group_commits_each_request_alone(store: Store) {
     with_system(&store, "wb-a").await;
     let writes = vec![
-        write("wb-a", Some("n-1"), vec![case_of("A-1", 1), case_of("A-2", 1)], &["bad-1"]),
+        write(
+            "wb-a",
+            Some("n-1"),
+            vec![case_of("A-1", 1), case_of("A-2", 1)],
+            &["bad-1"],
+        ),
         // The same nonce again in the same group: replayed, its case not stored.
         write("wb-a", Some("n-1"), vec![case_of("A-3", 1)], &["bad-2"]),
         // An unregistered system: its insert fails (foreign key); rolled back alone.
@@ -180,18 +191,33 @@ pub async fn intake_group_commits_each_request_alone(store: Store) {
     ];
     let answers = store.commit_group(&writes).await.expect("the group commits");
     assert_eq!(answers.len(), 4);
-    let IntakeCommit::Committed { outcomes, refused, rejected } = answers[0].as_ref().unwrap() else {
+    let IntakeCommit::Committed {
+        outcomes,
+        refused,
+        rejected,
+    } = answers[0].as_ref().unwrap()
+    else {
         panic!("{:?}", answers[0]);
     };
     assert_eq!(outcomes, &[UpsertOutcome::Created, UpsertOutcome::Created]);
     assert_eq!(refused.len(), 1);
     assert!(rejected.is_empty());
-    assert!(matches!(answers[1], Ok(IntakeCommit::Replayed)), "{:?}", answers[1]);
-    assert!(matches!(answers[2], Err(_)), "{:?}", answers[2]);
-    let IntakeCommit::Committed { outcomes, rejected, .. } = answers[3].as_ref().unwrap() else {
+    assert!(
+        matches!(answers[1], Ok(IntakeCommit::Replayed)),
+        "{:?}",
+        answers[1]
+    );
+    assert!(answers[2].is_err(), "{:?}", answers[2]);
+    let IntakeCommit::Committed {
+        outcomes, rejected, ..
+    } = answers[3].as_ref().unwrap()
+    else {
         panic!("{:?}", answers[3]);
     };
-    assert!(matches!(outcomes[0], UpsertOutcome::Rejected { .. }), "{outcomes:?}");
+    assert!(
+        matches!(outcomes[0], UpsertOutcome::Rejected { .. }),
+        "{outcomes:?}"
+    );
     assert_eq!(outcomes[1], UpsertOutcome::Created);
     assert_eq!(rejected.len(), 1);
     assert_eq!(rejected[0].0, 0);
