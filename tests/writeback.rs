@@ -365,6 +365,31 @@ async fn mixed_batch(platform: Platform) {
     let open: Vec<&Value> = list.as_array().unwrap().iter().collect();
     assert_eq!(open.len(), 1, "{list}");
     assert_eq!(open[0]["case_no"], batch[3]["caseNo"], "{list}");
+
+    // An operator dismisses the last one with a reason (the console's form has the same call);
+    // without a reason, by an engineer, or twice, it is refused.
+    let path = format!("/api/v1/quality/{}/dismiss", open[0]["id"]);
+    let dismiss =
+        |http: &reqwest::Client, body: Value| http.post(format!("{}{path}", platform.url)).json(&body).send();
+    let engineer = common::authed(&common::staff_token(&platform.store, "eng", &["engineer@province"]).await);
+    let refused = dismiss(&engineer, json!({ "reason": "源系统已更正" }))
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 403);
+    let blank = dismiss(&platform.http, json!({ "reason": "  " })).await.unwrap();
+    assert_eq!(blank.status().as_u16(), 422);
+    let answered = dismiss(&platform.http, json!({ "reason": "源系统已更正" }))
+        .await
+        .unwrap();
+    assert_eq!(answered.status().as_u16(), 200);
+    let item: Value = answered.json().await.unwrap();
+    assert_eq!(item["status"], "dismissed", "{item}");
+    let again = dismiss(&platform.http, json!({ "reason": "再次" }))
+        .await
+        .unwrap();
+    assert_eq!(again.status().as_u16(), 409);
+    let (_, list) = platform.get("/api/v1/quality?system=sim-rest&status=open").await;
+    assert_eq!(list.as_array().map(Vec::len), Some(0), "{list}");
 }
 
 #[tokio::test]

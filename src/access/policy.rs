@@ -449,6 +449,12 @@ pub const POLICY: &[Entry] = &[
         "/api/v1/quality/{id}",
         signed(&[Operator, Engineer], QualityItem),
     ),
+    // Dismissing is the service centre's (operators'), as closing a correction is.
+    row(
+        "POST",
+        "/api/v1/quality/{id}/dismiss",
+        signed(&[Operator], QualityItem),
+    ),
     // exchange (Art. 27)
     row(
         "GET",
@@ -570,8 +576,7 @@ pub const POLICY: &[Entry] = &[
         "/monitoring/quality/{id}",
         signed(&[Operator, Engineer], QualityItem),
     ),
-    // The API has no dismissal; `ronghe quality dismiss` is the host's. Dismissing is the
-    // service centre's (operators'), as closing a correction is.
+    // The form of `POST /api/v1/quality/{id}/dismiss`, with its roles.
     page(
         "POST",
         "/monitoring/quality/{id}/dismiss",

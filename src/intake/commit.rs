@@ -1,7 +1,7 @@
 //! Group commit for the intake (issue 17). Requests are authenticated, parsed, mapped and judged
 //! in parallel on their own tasks; their writes then queue here, and a committer takes every
 //! write waiting at that moment (at most `MAX_GROUP` writes, `MAX_GROUP_CASES` cases) into one
-//! transaction — one fsync — with a savepoint each (`Store::commit_group`). Each request is
+//! transaction — one fsync, and one batch of multi-row statements per system (`Store::commit_group`). Each request is
 //! answered only after the commit that holds its writes, so nothing acknowledged can be lost;
 //! under load, the requests that arrive while one group commits form the next group, and at no
 //! load a lone request commits at once (no added wait).
@@ -133,14 +133,14 @@ async fn commit_forever(store: Store, queue: Queue) {
     while let Some(group) = next_group(&queue).await {
         let (writes, answers): (Vec<IntakeWrite>, Vec<Answer>) = group.into_iter().unzip();
         let results = match store.commit_group(&writes).await {
-            Ok(results) => results,
+            Ok(commits) => commits.into_iter().map(Ok).collect(),
             Err(err) if writes.len() == 1 => vec![Err(err)],
             Err(err) => {
                 tracing::warn!(writes = writes.len(), error = %err, "intake group did not commit; committing each alone");
                 let mut results = Vec::with_capacity(writes.len());
                 for write in &writes {
                     results.push(match store.commit_group(std::slice::from_ref(write)).await {
-                        Ok(mut alone) => alone.pop().unwrap_or_else(|| Err(gone())),
+                        Ok(mut alone) => alone.pop().ok_or_else(gone),
                         Err(err) => Err(err),
                     });
                 }

@@ -63,6 +63,7 @@ use utoipa::OpenApi;
         super::writeback::wsdl,
         super::quality::list,
         super::quality::show,
+        super::quality::dismiss,
         super::exchange::status,
         super::exchange::dlq,
         super::exchange::replay,

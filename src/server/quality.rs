@@ -1,19 +1,22 @@
 //! `/api/v1/quality`: the data-quality queue of records refused at intake. Listings carry no
-//! record; reading one item (the record as received, with personal data) is audited.
+//! record; reading one item (the record as received, with personal data) is audited; an
+//! operator dismisses an open item with a reason (`Store::dismiss_quality_item`, as the console's
+//! form and `ronghe quality dismiss` do).
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::{Actor, ApiError, AppState, Authorized};
+use super::{Actor, ApiError, ApiJson, AppState, Authorized};
 use crate::store::{DismissError, QualityItem, QualityStatus, QualitySummary};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/quality", get(list))
         .route("/api/v1/quality/{id}", get(show))
+        .route("/api/v1/quality/{id}/dismiss", post(dismiss))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -107,6 +110,34 @@ pub(super) async fn read(
         item.record = crate::validate::mask_record(&item.record);
     }
     Ok(item)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DismissRequest {
+    /// Why the item needs no correction (kept in the audit log).
+    reason: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/quality/{id}/dismiss", tag = "writeback", params(("id" = i64, Path)), request_body = DismissRequest, responses(
+    (status = 200, body = QualityItem, description = "dismissed; the record's string values masked"),
+    (status = 404, body = super::error::ErrorBody),
+    (status = 409, description = "not_open: the item was dismissed or resolved before", body = super::error::ErrorBody),
+    (status = 422, description = "invalid_dismissal: no reason", body = super::error::ErrorBody),
+))]
+/// Dismisses an open item with a reason (audited).
+pub(super) async fn dismiss(
+    State(state): State<AppState>,
+    Actor(actor): Actor,
+    Path(id): Path<i64>,
+    ApiJson(request): ApiJson<DismissRequest>,
+) -> Result<Json<QualityItem>, ApiError> {
+    let mut item = state
+        .store
+        .dismiss_quality_item(id, &request.reason, &actor)
+        .await?;
+    item.record = crate::validate::mask_record(&item.record);
+    Ok(Json(item))
 }
 
 impl From<DismissError> for ApiError {

@@ -1,9 +1,13 @@
-//! What one intake request writes, in one transaction (issue 17): the signed request's nonce,
-//! its cases (versions, current rows, outbox items, through `CaseWrites::upsert_batch`) and the
+//! What intake requests write, in one transaction (issue 17): each signed request's nonce, its
+//! cases (versions, current rows, outbox items, through `CaseWrites::upsert_batch`) and the
 //! quality items of its refused records — those refused before the store and those the store
-//! refuses. Several requests commit together (`commit_group`): each in its own savepoint, so one
-//! request's replayed nonce or failed statement rolls back that request alone, and one commit
-//! (one fsync) acknowledges them all. The grouping itself is the intake's (`intake::commit`).
+//! refuses. Several requests commit together (`commit_group`): their nonces are taken one by
+//! one (a replayed request writes nothing), then their cases go in as one batch per system and
+//! mapping version — multi-row statements over the whole group, in the requests' order, which
+//! `cases::plan` classifies exactly as if each request had come alone —, then their quality
+//! items; one commit (one fsync) acknowledges them all. The grouping itself is the intake's
+//! (`intake::commit`); when a group fails, it commits each request alone, so one request's
+//! failure is its own.
 //!
 //! `IntakeWrites` has one method per statement, stamped for SQLite's and PostgreSQL's
 //! connections by `intake_statements!` (no logic), and the logic in its provided methods.
@@ -100,54 +104,90 @@ pub(crate) trait IntakeWrites: CaseWrites {
         Ok(ids)
     }
 
-    /// One request's writes; answers whether anything was enqueued for the exchange too.
-    async fn write_intake(&mut self, write: &IntakeWrite) -> Result<(IntakeCommit, bool), StoreError> {
-        if let Some(nonce) = &write.nonce
-            && !self.take_nonce(&write.system_id, nonce, Utc::now()).await?
-        {
-            return Ok((IntakeCommit::Replayed, false));
-        }
-        let mut outcomes = Vec::with_capacity(write.cases.len());
-        let mut enqueued = false;
-        for chunk in write.cases.chunks(CHUNK_ROWS) {
-            let encoded = Encoded::of(chunk)?;
-            let batch = Batch {
-                system_id: &write.system_id,
-                cases: chunk,
-                encoded: &encoded,
-                now: crate::systems::stamp(Utc::now()),
-                mapping_version: write.mapping_version.as_deref(),
+    /// Several requests' writes; answers one `IntakeCommit` per write, in order, and whether
+    /// anything was enqueued for the exchange.
+    async fn write_group(&mut self, writes: &[IntakeWrite]) -> Result<(Vec<IntakeCommit>, bool), StoreError> {
+        let mut live = Vec::with_capacity(writes.len());
+        for (w, write) in writes.iter().enumerate() {
+            let replayed = match &write.nonce {
+                Some(nonce) => !self.take_nonce(&write.system_id, nonce, Utc::now()).await?,
+                None => false,
             };
-            let (chunk_outcomes, chunk_enqueued) = self.upsert_batch(&batch).await?;
-            outcomes.extend(chunk_outcomes);
-            enqueued |= chunk_enqueued;
+            if !replayed {
+                live.push(w);
+            }
         }
-        let refused = self.queue_items(&write.refused, &write.actor).await?;
-        let rejected_items: Vec<(usize, NewQualityItem)> = outcomes
-            .iter()
-            .enumerate()
-            .filter_map(|(i, outcome)| match outcome {
-                UpsertOutcome::Rejected { reason } => {
-                    Some((i, (write.on_reject)(i, &write.cases[i], reason)))
+        // The live writes' cases, one batch per (system, mapping version), in the writes' order.
+        let mut outcomes: Vec<Vec<UpsertOutcome>> =
+            writes.iter().map(|w| Vec::with_capacity(w.cases.len())).collect();
+        let mut enqueued = false;
+        let mut batches: Vec<((&str, Option<&str>), Vec<usize>)> = Vec::new();
+        for &w in &live {
+            let key = (writes[w].system_id.as_str(), writes[w].mapping_version.as_deref());
+            match batches.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, members)) => members.push(w),
+                None => batches.push((key, vec![w])),
+            }
+        }
+        for ((system_id, mapping_version), members) in batches {
+            let (merged, owners): (Vec<Case>, Vec<usize>) = if let [only] = members[..] {
+                (Vec::new(), vec![only; writes[only].cases.len()])
+            } else {
+                members
+                    .iter()
+                    .flat_map(|&w| writes[w].cases.iter().map(move |case| (case.clone(), w)))
+                    .unzip()
+            };
+            let cases = if let [only] = members[..] {
+                &writes[only].cases[..]
+            } else {
+                &merged[..]
+            };
+            for (chunk, chunk_owners) in cases.chunks(CHUNK_ROWS).zip(owners.chunks(CHUNK_ROWS)) {
+                let encoded = Encoded::of(chunk)?;
+                let batch = Batch {
+                    system_id,
+                    cases: chunk,
+                    encoded: &encoded,
+                    now: crate::systems::stamp(Utc::now()),
+                    mapping_version,
+                };
+                let (chunk_outcomes, chunk_enqueued) = self.upsert_batch(&batch).await?;
+                enqueued |= chunk_enqueued;
+                for (outcome, &w) in chunk_outcomes.into_iter().zip(chunk_owners) {
+                    outcomes[w].push(outcome);
                 }
-                _ => None,
-            })
-            .collect();
-        let items: Vec<NewQualityItem> = rejected_items.iter().map(|(_, item)| item.clone()).collect();
-        let ids = self.queue_items(&items, &write.actor).await?;
-        let rejected = rejected_items
-            .into_iter()
-            .zip(ids)
-            .map(|((i, item), id)| (i, id, item))
-            .collect();
-        Ok((
-            IntakeCommit::Committed {
+            }
+        }
+        let mut commits: Vec<IntakeCommit> = vec![IntakeCommit::Replayed; writes.len()];
+        for &w in &live {
+            let write = &writes[w];
+            let outcomes = std::mem::take(&mut outcomes[w]);
+            let refused = self.queue_items(&write.refused, &write.actor).await?;
+            let rejected_items: Vec<(usize, NewQualityItem)> = outcomes
+                .iter()
+                .enumerate()
+                .filter_map(|(i, outcome)| match outcome {
+                    UpsertOutcome::Rejected { reason } => {
+                        Some((i, (write.on_reject)(i, &write.cases[i], reason)))
+                    }
+                    _ => None,
+                })
+                .collect();
+            let items: Vec<NewQualityItem> = rejected_items.iter().map(|(_, item)| item.clone()).collect();
+            let ids = self.queue_items(&items, &write.actor).await?;
+            let rejected = rejected_items
+                .into_iter()
+                .zip(ids)
+                .map(|((i, item), id)| (i, id, item))
+                .collect();
+            commits[w] = IntakeCommit::Committed {
                 outcomes,
                 refused,
                 rejected,
-            },
-            enqueued,
-        ))
+            };
+        }
+        Ok((commits, enqueued))
     }
 }
 
@@ -203,39 +243,19 @@ intake_statements!(sqlx::SqliteConnection);
 intake_statements!(sqlx::PgConnection);
 
 impl Store {
-    /// Commits several requests' writes in one transaction, each in its own savepoint: one answer
-    /// per write, in order. A write whose statements fail is rolled back alone and answered with
-    /// its error; the outer error means the transaction itself did not commit (nothing of any
-    /// write is stored: retry each alone).
-    pub async fn commit_group(
-        &self,
-        writes: &[IntakeWrite],
-    ) -> Result<Vec<Result<IntakeCommit, StoreError>>, StoreError> {
-        let (answers, enqueued) = on_pool!(self, pool => {
+    /// Commits several requests' writes in one transaction: one answer per write, in order. An
+    /// error means nothing of any write is stored; commit each alone to learn whose it is.
+    pub async fn commit_group(&self, writes: &[IntakeWrite]) -> Result<Vec<IntakeCommit>, StoreError> {
+        let (commits, enqueued) = on_pool!(self, pool => {
             let mut tx = pool.begin_with(self.backend().begin_write()).await?;
-            let mut answers = Vec::with_capacity(writes.len());
-            let mut enqueued = false;
-            for write in writes {
-                let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
-                match IntakeWrites::write_intake(&mut *savepoint, write).await {
-                    Ok((commit, queued)) => {
-                        savepoint.commit().await?;
-                        enqueued |= queued;
-                        answers.push(Ok(commit));
-                    }
-                    Err(err) => {
-                        savepoint.rollback().await?;
-                        answers.push(Err(err));
-                    }
-                }
-            }
+            let written = IntakeWrites::write_group(&mut *tx, writes).await?;
             tx.commit().await?;
-            (answers, enqueued)
+            written
         });
         if enqueued {
             super::outbox::wake_workers();
         }
-        Ok(answers)
+        Ok(commits)
     }
 
     /// Queues refused records, each once per (system, record hash); answers their ids in order.

@@ -466,8 +466,6 @@ pub async fn admin_token(store: &Store) -> String {
     staff_token(store, "tester", ALL_DUTIES).await
 }
 
-/// Serves the router with `state` on an ephemeral loopback port; answers its base URL.
-#[allow(dead_code)]
 /// A copy of the store an older build wrote (`tests/data/stores/v17.sqlite`, see its README) in
 /// `dir`, for upgrade tests: its `sqlite://` URL.
 pub fn older_store(dir: &tempfile::TempDir) -> String {
@@ -480,6 +478,8 @@ pub fn older_store(dir: &tempfile::TempDir) -> String {
     format!("sqlite://{}", copy.display())
 }
 
+/// Serves the router with `state` on an ephemeral loopback port; answers its base URL.
+#[allow(dead_code)]
 pub async fn serve_app(state: ronghe::server::AppState, max_body: usize) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -157,12 +157,18 @@ fn write(system: &str, nonce: Option<&str>, cases: Vec<ronghe::case::Case>, refu
     }
 }
 
-/// Issue 17: several requests commit in one transaction, each in its own savepoint. A replayed
-/// nonce (even one taken earlier in the same group) writes nothing of its request, a request
-/// whose statements fail is rolled back alone, and the others' cases, nonces and quality items
-/// are all stored.
+/// Issue 17: several requests commit in one transaction, their cases merged into one batch
+/// per system. A replayed nonce (even one taken earlier in the same group) writes nothing of its
+/// request; a case two requests carry is classified as if they came one after the other; the
+/// others' cases, nonces and quality items are all stored. A group with a request whose writes
+/// fail stores nothing, and committed through `GroupCommit`, the failure is that request's alone.
 pub async fn intake_group_commits_each_request_alone(store: Store) {
     with_system(&store, "wb-a").await;
+    let changed = {
+        let mut changed = case_of("A-1", 1);
+        changed.item_name = "另一个事项".to_owned();
+        changed
+    };
     let writes = vec![
         write(
             "wb-a",
@@ -172,47 +178,28 @@ pub async fn intake_group_commits_each_request_alone(store: Store) {
         ),
         // The same nonce again in the same group: replayed, its case not stored.
         write("wb-a", Some("n-1"), vec![case_of("A-3", 1)], &["bad-2"]),
-        // An unregistered system: its insert fails (foreign key); rolled back alone.
-        write("wb-x", Some("n-2"), vec![case_of("X-1", 1)], &[]),
         // A pull: no nonce; version 1 of A-1 again with other content is the store's refusal.
-        write(
-            "wb-a",
-            None,
-            vec![
-                {
-                    let mut changed = case_of("A-1", 1);
-                    changed.item_name = "另一个事项".to_owned();
-                    changed
-                },
-                case_of("A-4", 1),
-            ],
-            &[],
-        ),
+        write("wb-a", None, vec![changed, case_of("A-4", 1)], &[]),
     ];
     let answers = store.commit_group(&writes).await.expect("the group commits");
-    assert_eq!(answers.len(), 4);
+    assert_eq!(answers.len(), 3);
     let IntakeCommit::Committed {
         outcomes,
         refused,
         rejected,
-    } = answers[0].as_ref().unwrap()
+    } = &answers[0]
     else {
         panic!("{:?}", answers[0]);
     };
     assert_eq!(outcomes, &[UpsertOutcome::Created, UpsertOutcome::Created]);
     assert_eq!(refused.len(), 1);
     assert!(rejected.is_empty());
-    assert!(
-        matches!(answers[1], Ok(IntakeCommit::Replayed)),
-        "{:?}",
-        answers[1]
-    );
-    assert!(answers[2].is_err(), "{:?}", answers[2]);
+    assert!(matches!(answers[1], IntakeCommit::Replayed), "{:?}", answers[1]);
     let IntakeCommit::Committed {
         outcomes, rejected, ..
-    } = answers[3].as_ref().unwrap()
+    } = &answers[2]
     else {
-        panic!("{:?}", answers[3]);
+        panic!("{:?}", answers[2]);
     };
     assert!(
         matches!(outcomes[0], UpsertOutcome::Rejected { .. }),
@@ -222,17 +209,18 @@ pub async fn intake_group_commits_each_request_alone(store: Store) {
     assert_eq!(rejected.len(), 1);
     assert_eq!(rejected[0].0, 0);
     assert_eq!(rejected[0].2.record_hash, "A-1@1");
-
-    let mut stored: Vec<String> = store
-        .system_cases("wb-a")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| c.0)
-        .collect();
-    stored.sort();
-    assert_eq!(stored, ["A-1", "A-2", "A-4"]);
-    assert!(store.system_cases("wb-x").await.unwrap().is_empty());
+    let stored = |store: Store, system: &'static str| async move {
+        let mut stored: Vec<String> = store
+            .system_cases(system)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.0)
+            .collect();
+        stored.sort();
+        stored
+    };
+    assert_eq!(stored(store.clone(), "wb-a").await, ["A-1", "A-2", "A-4"]);
     // Queued: the first request's refused record and the pull's refused case, not the replayed
     // request's record.
     let mut queued: Vec<String> = store
@@ -244,6 +232,45 @@ pub async fn intake_group_commits_each_request_alone(store: Store) {
         .collect();
     queued.sort();
     assert_eq!(queued, ["A-1", "bad-1"]);
-    // The nonce of the stored request is taken.
     assert!(!store.take_nonce("wb-a", "n-1", Utc::now()).await.unwrap());
+
+    // A request for an unregistered system fails its insert (foreign key): the group stores
+    // nothing; through `GroupCommit`, only that request fails.
+    let failing = || {
+        vec![
+            write("wb-a", Some("n-5"), vec![case_of("A-5", 1)], &[]),
+            write("wb-x", Some("n-6"), vec![case_of("X-1", 1)], &[]),
+            write("wb-a", Some("n-7"), vec![case_of("A-6", 1)], &[]),
+        ]
+    };
+    assert!(store.commit_group(&failing()).await.is_err());
+    assert_eq!(stored(store.clone(), "wb-a").await, ["A-1", "A-2", "A-4"]);
+    let commits = ronghe::intake::GroupCommit::new(store.clone());
+    let mut answers = Vec::new();
+    for write in failing() {
+        let commits = commits.clone();
+        answers.push(tokio::spawn(async move {
+            commits.commit(write).await.map(|(commit, _)| commit)
+        }));
+    }
+    let mut results = Vec::new();
+    for answer in answers {
+        results.push(answer.await.unwrap());
+    }
+    assert!(
+        matches!(results[0], Ok(IntakeCommit::Committed { .. })),
+        "{:?}",
+        results[0]
+    );
+    assert!(results[1].is_err(), "{:?}", results[1]);
+    assert!(
+        matches!(results[2], Ok(IntakeCommit::Committed { .. })),
+        "{:?}",
+        results[2]
+    );
+    assert_eq!(
+        stored(store.clone(), "wb-a").await,
+        ["A-1", "A-2", "A-4", "A-5", "A-6"]
+    );
+    assert!(stored(store.clone(), "wb-x").await.is_empty());
 }
