@@ -14,7 +14,7 @@ use super::super::{AppState, Authorized};
 use super::view::{self, Choice, Chrome, Pager};
 use super::{PageError, render};
 use crate::corrections::Status;
-use crate::store::QualityStatus;
+use crate::store::{QualityStatus, StoredReconciliation};
 
 /// Rows per page of the corrections and reconciliations.
 const PAGE_ROWS: usize = 50;
@@ -223,8 +223,9 @@ struct ReconciliationsView {
     pager: Pager,
 }
 
+/// A saved reconciliation as a row: this page's, and a system's page's history.
 #[derive(Serialize)]
-struct ReconciliationRow {
+pub(super) struct ReconciliationRow {
     date: String,
     system_id: String,
     clean: bool,
@@ -234,7 +235,29 @@ struct ReconciliationRow {
     differences: usize,
     unmappable: usize,
     saved_at: String,
+    /// The report as the API renders it (HTML).
     report: String,
+}
+
+impl ReconciliationRow {
+    pub(super) fn of(r: StoredReconciliation) -> ReconciliationRow {
+        let day = r.date.format("%Y-%m-%d").to_string();
+        ReconciliationRow {
+            report: format!(
+                "/api/v1/monitoring/reconciliations?system={}&date={day}&format=html",
+                url::form_urlencoded::byte_serialize(r.system_id.as_bytes()).collect::<String>()
+            ),
+            date: day,
+            clean: r.clean,
+            legacy_cases: r.report.legacy_cases,
+            platform_cases: r.report.platform_cases,
+            matched: r.report.matched,
+            differences: r.report.differences.len(),
+            unmappable: r.report.unmappable.len(),
+            saved_at: view::beijing(&r.created_at),
+            system_id: r.system_id,
+        }
+    }
 }
 
 pub(super) async fn reconciliations(
@@ -270,27 +293,7 @@ pub(super) async fn reconciliations(
     let view = ReconciliationsView {
         chrome: Chrome::new(&auth, &headers, "/monitoring", "每日对账"),
         systems: view::system_choices(&state, &auth, &system).await?,
-        rows: saved
-            .into_iter()
-            .map(|r| {
-                let day = r.date.format("%Y-%m-%d").to_string();
-                ReconciliationRow {
-                    report: format!(
-                        "/api/v1/monitoring/reconciliations?system={}&date={day}&format=html",
-                        url::form_urlencoded::byte_serialize(r.system_id.as_bytes()).collect::<String>()
-                    ),
-                    date: day,
-                    clean: r.clean,
-                    legacy_cases: r.report.legacy_cases,
-                    platform_cases: r.report.platform_cases,
-                    matched: r.report.matched,
-                    differences: r.report.differences.len(),
-                    unmappable: r.report.unmappable.len(),
-                    saved_at: view::beijing(&r.created_at),
-                    system_id: r.system_id,
-                }
-            })
-            .collect(),
+        rows: saved.into_iter().map(ReconciliationRow::of).collect(),
         date: date_text,
         total,
         pager,
