@@ -1,7 +1,8 @@
 //! The console's remaining pages (issue 15) in a real headless Chromium against a real
 //! `ronghe serve`: a system's page with its newest cases masked, its daily reconciliations and
-//! its migration, each section shown only to the roles of the API route with the same data.
-//! Every page visited passes `Browser::check`.
+//! its migration, each section shown only to the roles of the API route with the same data;
+//! and the overview's running migrations and the change notices taking effect soon. Every page
+//! visited passes `Browser::check`.
 
 mod common;
 
@@ -11,6 +12,7 @@ use chrono::{Duration, Utc};
 use common::browser::Browser;
 use common::console::{GY_SYSTEM, Platform, ZY_SYSTEM};
 use ronghe::case::{ApplicantKind, Case, CertificateType};
+use ronghe::notices::{NewNotice, NoticeKind};
 use ronghe::reconciliation::{Seen, compare};
 use ronghe::store::{Holder, NewChunk, Store};
 
@@ -203,6 +205,65 @@ async fn a_systems_page_shows_each_section_to_the_roles_of_its_api_route() {
     );
     scroll_to(&browser, "cas").await;
     browser.check("system-empty").await;
+    browser.close().await;
+    p.server.stop();
+}
+
+#[tokio::test]
+async fn the_overview_shows_running_migrations_and_notices_taking_effect_soon() {
+    let p = Platform::new(&[
+        ("pm-1", &["project_manager@province"]),
+        ("auditor-1", &["auditor@province"]),
+    ])
+    .await;
+    let store = p.store().await;
+    running_migration(&store, GY_SYSTEM).await;
+    let today = ronghe::calendar::today();
+    for (title, days) in [("接口地址变更", 3), ("明年的变更", 30)] {
+        let notice = NewNotice {
+            system_id: ZY_SYSTEM.to_owned(),
+            kind: NoticeKind::InterfaceChange,
+            title: title.to_owned(),
+            body: "部门系统的接口地址改为新地址。".to_owned(),
+            published_on: None,
+            effective_on: today + Duration::days(days),
+            emergency_reason: None,
+        };
+        store
+            .insert_notice(&notice, today, notice.effective_on, "test")
+            .await
+            .unwrap();
+    }
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let soon = (today + Duration::days(3)).format("%Y-%m-%d").to_string();
+
+    open_as(&p, &browser, "pm-1", "/").await;
+    let text = browser.text().await;
+    for shown in [
+        "迁移进度",
+        GY_SYSTEM,
+        "37%",
+        "370 / 1000",
+        "即将生效的公告",
+        "接口地址变更",
+        &soon,
+        "3 天后生效",
+    ] {
+        assert!(text.contains(shown), "{shown:?} missing: {text}");
+    }
+    assert!(!text.contains("明年的变更"), "a notice a month away: {text}");
+    browser.check("overview-migrations-notices").await;
+    browser.click(&format!("a[href='/systems/{GY_SYSTEM}']")).await;
+    assert!(browser.text().await.contains("最近一次迁移"));
+
+    // An auditor has no migration route: the notices only.
+    open_as(&p, &browser, "auditor-1", "/").await;
+    let text = browser.text().await;
+    assert!(text.contains("接口地址变更"), "{text}");
+    assert!(!text.contains("迁移进度") && !text.contains("37%"), "{text}");
+    browser.check("overview-auditor").await;
     browser.close().await;
     p.server.stop();
 }
