@@ -1,8 +1,9 @@
 //! The console's remaining pages (issue 15) in a real headless Chromium against a real
 //! `ronghe serve`: a system's page with its newest cases masked, its daily reconciliations and
 //! its migration, each section shown only to the roles of the API route with the same data;
-//! and the overview's running migrations and the change notices taking effect soon. Every page
-//! visited passes `Browser::check`.
+//! the overview's running migrations and the change notices taking effect soon; and the
+//! spot-check page (卷宗抽查), which draws a sample of a system in scope and refuses one out of
+//! a regional operator's scope. Every page visited passes `Browser::check`.
 
 mod common;
 
@@ -13,7 +14,7 @@ use common::browser::Browser;
 use common::console::{GY_SYSTEM, Platform, ZY_SYSTEM};
 use ronghe::case::{ApplicantKind, Case, CertificateType};
 use ronghe::notices::{NewNotice, NoticeKind};
-use ronghe::reconciliation::{Seen, compare};
+use ronghe::reconciliation::{Seen, beijing_day, compare};
 use ronghe::store::{Holder, NewChunk, Store};
 
 /// The applicant of the tests' case: a person, whose name and number the pages mask.
@@ -264,6 +265,72 @@ async fn the_overview_shows_running_migrations_and_notices_taking_effect_soon() 
     assert!(text.contains("接口地址变更"), "{text}");
     assert!(!text.contains("迁移进度") && !text.contains("37%"), "{text}");
     browser.check("overview-auditor").await;
+    browser.close().await;
+    p.server.stop();
+}
+
+#[tokio::test]
+async fn a_regional_operator_draws_a_spot_check_sample_in_their_scope_only() {
+    let p = Platform::new(&[
+        ("gy-operator", &["operator@region:520100"]),
+        ("engineer-1", &["engineer@province"]),
+    ])
+    .await;
+    let store = p.store().await;
+    let case = personal_case(&store, GY_SYSTEM, "SC-SAMPLE-1").await;
+    let day = beijing_day(&case).format("%Y-%m-%d").to_string();
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    // Reachable from 监测's cards.
+    open_as(&p, &browser, "gy-operator", "/monitoring").await;
+    browser.click("a[href='/monitoring/spot-check']").await;
+    let text = browser.text().await;
+    assert!(text.contains("请选择系统和日期"), "{text}");
+    browser.check("spot-check-form").await;
+    // Their city's system: the day's sample, and the draw audited under the operator.
+    browser
+        .goto(&p.url(&format!(
+            "/monitoring/spot-check?system={GY_SYSTEM}&date={day}&size=5&seed=7"
+        )))
+        .await;
+    let text = browser.text().await;
+    assert!(
+        text.contains("SC-SAMPLE-1") && text.contains("种子 7") && text.contains("下载 CSV"),
+        "{text}"
+    );
+    browser.check("spot-check-sample").await;
+    let trail = common::audit_trail(&store, GY_SYSTEM).await;
+    assert!(
+        trail
+            .iter()
+            .any(|(actor, action)| action == "monitoring.spot_check" && actor.contains("gy-operator")),
+        "{trail:?}"
+    );
+    // A day without changes: the empty state.
+    browser
+        .goto(&p.url(&format!(
+            "/monitoring/spot-check?system={GY_SYSTEM}&date=2020-01-01&seed=7"
+        )))
+        .await;
+    assert!(browser.text().await.contains("没有变更过的办件"));
+    browser.check("spot-check-empty").await;
+    // Another city's system: refused, as the API's row refuses it.
+    browser
+        .goto(&p.url(&format!(
+            "/monitoring/spot-check?system={ZY_SYSTEM}&date={day}&seed=7"
+        )))
+        .await;
+    let text = browser.text().await;
+    assert!(text.contains("无权访问") && !text.contains("抽查样本"), "{text}");
+    browser.check_answered("spot-check-out-of-scope", 403).await;
+
+    // An engineer holds no role of the API's spot-check row: no card, and a refusal.
+    open_as(&p, &browser, "engineer-1", "/monitoring").await;
+    assert!(!browser.text().await.contains("卷宗抽查"));
+    browser.goto(&p.url("/monitoring/spot-check")).await;
+    assert!(browser.text().await.contains("无权访问"));
+    browser.check_answered("spot-check-engineer", 403).await;
     browser.close().await;
     p.server.stop();
 }
