@@ -91,6 +91,8 @@ const NOTICE_PUBLISHERS: &[Role] = &[
     Engineer,
     ProjectManager,
 ];
+/// Who draws spot-check samples (卷宗抽查, Art. 15): the API's route and the console's page.
+const SPOT_CHECKERS: &[Role] = &[PlatformAdmin, Operator];
 /// Who reads the audit log and checks its chain (Art. 21, 32).
 const AUDITORS: &[Role] = &[Auditor];
 
@@ -411,7 +413,7 @@ pub const POLICY: &[Entry] = &[
     row(
         "GET",
         "/api/v1/monitoring/{system}/spot-check",
-        signed(&[PlatformAdmin, Operator], System("system")),
+        signed(SPOT_CHECKERS, System("system")),
     ),
     row(
         "GET",
@@ -594,6 +596,8 @@ pub const POLICY: &[Entry] = &[
     ),
     page("GET", "/monitoring/corrections", signed(MONITORS, InHandler)),
     page("GET", "/monitoring/reconciliations", signed(MONITORS, InHandler)),
+    // the API's spot-check row's roles; its system checked in the handler (`require_system`)
+    page("GET", "/monitoring/spot-check", signed(SPOT_CHECKERS, InHandler)),
     // 公告与规则: as the API's notices and rules routes
     page("GET", "/notices", signed(EVERYONE, Role)),
     page("POST", "/notices", signed(NOTICE_PUBLISHERS, InHandler)),

@@ -22,21 +22,43 @@ pub(super) fn routes() -> Router<AppState> {
 /// The latest run and how far it is.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct MigrationStatus {
-    run: MigrationRun,
+    pub(super) run: MigrationRun,
     /// Share of the source read (0–1), where the source's size is known.
-    progress: Option<f64>,
+    pub(super) progress: Option<f64>,
     /// The reconciliation report, once the run has one.
-    report_url: Option<String>,
+    pub(super) report_url: Option<String>,
+}
+
+fn no_run(id: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "no_migration",
+        format!("system {id:?} has no migration run (ronghe migrate run {id})"),
+    )
 }
 
 async fn latest(state: &AppState, id: &str) -> Result<MigrationRun, ApiError> {
-    state.store.latest_migration(id).await?.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "no_migration",
-            format!("system {id:?} has no migration run (ronghe migrate run {id})"),
-        )
-    })
+    state.store.latest_migration(id).await?.ok_or_else(|| no_run(id))
+}
+
+/// The latest run of system `id` and how far it is, `None` before its first run: the API's
+/// answer, and what the console's system page and overview show.
+pub(super) async fn current(state: &AppState, id: &str) -> Result<Option<MigrationStatus>, ApiError> {
+    let Some(run) = state.store.latest_migration(id).await? else {
+        return Ok(None);
+    };
+    let progress = run
+        .source_rows
+        .filter(|&n| n > 0)
+        .map(|n| (run.rows_read as f64 / n as f64).min(1.0));
+    let report_url = run
+        .differences
+        .map(|_| format!("/api/v1/systems/{id}/migration/report"));
+    Ok(Some(MigrationStatus {
+        run,
+        progress,
+        report_url,
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/systems/{id}/migration", tag = "systems", params(("id" = String, Path)),
@@ -45,19 +67,7 @@ pub(super) async fn status(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<MigrationStatus>, ApiError> {
-    let run = latest(&state, &id).await?;
-    let progress = run
-        .source_rows
-        .filter(|&n| n > 0)
-        .map(|n| (run.rows_read as f64 / n as f64).min(1.0));
-    let report_url = run
-        .differences
-        .map(|_| format!("/api/v1/systems/{id}/migration/report"));
-    Ok(Json(MigrationStatus {
-        run,
-        progress,
-        report_url,
-    }))
+    current(&state, &id).await?.map(Json).ok_or_else(|| no_run(&id))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -186,6 +186,21 @@ pub const CASE_HISTORY: &str =
                                 WHERE system_id = $1 AND case_no = $2 ORDER BY version";
 
 type CaseRow = (String, i64, String, DateTime<Utc>, Json<Case>, Option<String>);
+
+/// A `cases` row as its record.
+fn record_of(
+    (system_id, version, content_hash, received_at, Json(case), mapping_version): CaseRow,
+) -> CaseRecord {
+    CaseRecord {
+        system_id,
+        version,
+        content_hash,
+        received_at,
+        case,
+        mapping_version,
+    }
+}
+
 type VersionRow = (i64, String, String, DateTime<Utc>, Json<Case>, Option<String>);
 
 impl Store {
@@ -228,19 +243,26 @@ impl Store {
             .fetch_optional(pool)
             .await?
         });
-        let (system_id, version, content_hash, received_at, Json(case), mapping_version) =
-            row.ok_or_else(|| StoreError::NotFound {
-                what: "case",
-                id: format!("{system_id}/{case_no}"),
-            })?;
-        Ok(CaseRecord {
-            system_id,
-            version,
-            content_hash,
-            received_at,
-            case,
-            mapping_version,
+        row.map(record_of).ok_or_else(|| StoreError::NotFound {
+            what: "case",
+            id: format!("{system_id}/{case_no}"),
         })
+    }
+
+    /// The `limit` cases of a system received last (current versions), newest first: what a
+    /// system's console page lists.
+    pub async fn recent_cases(&self, system_id: &str, limit: i64) -> Result<Vec<CaseRecord>, StoreError> {
+        let rows: Vec<CaseRow> = on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT system_id, version, content_hash, received_at, body, mapping_version FROM cases
+                 WHERE system_id = $1 ORDER BY received_at DESC, case_no LIMIT $2",
+            )
+            .bind(system_id)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows.into_iter().map(record_of).collect())
     }
 
     /// Every case the platform holds for a system (current versions): case number, version,

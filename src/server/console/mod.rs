@@ -69,6 +69,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/monitoring/exchange/replay", post(exchange::replay))
         .route("/monitoring/corrections", get(monitoring::corrections))
         .route("/monitoring/reconciliations", get(monitoring::reconciliations))
+        .route("/monitoring/spot-check", get(monitoring::spot_check))
         .route("/notices", get(notices::list).post(notices::publish))
         .route("/rules", get(notices::rules))
         .route("/accounts", get(accounts::list))
@@ -106,6 +107,7 @@ static TEMPLATES: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
         ("exchange", include_str!("templates/exchange.hbs")),
         ("corrections", include_str!("templates/corrections.hbs")),
         ("reconciliations", include_str!("templates/reconciliations.hbs")),
+        ("spot_check", include_str!("templates/spot_check.hbs")),
         ("notices", include_str!("templates/notices.hbs")),
         ("rules", include_str!("templates/rules.hbs")),
         ("accounts", include_str!("templates/accounts.hbs")),

@@ -1,20 +1,21 @@
 //! 监测 (Art. 15, 27, 28): the monitoring overview with a card for each page the caller may
-//! open, the correction requests with their due dates (overdue ones marked), and the daily
-//! reconciliations per day and system. The queues with forms live in `quality.rs` and
-//! `exchange.rs`. Each list is the API's own (`server/corrections.rs::visible`,
-//! `server/monitoring.rs::visible`), filtered to the caller's scope.
+//! open, the correction requests with their due dates (overdue ones marked), the daily
+//! reconciliations per day and system, and the spot-check samples (卷宗抽查). The queues with
+//! forms live in `quality.rs` and `exchange.rs`. Each list is the API's own
+//! (`server/corrections.rs::visible`, `server/monitoring.rs::visible`, `monitoring::spot_check`),
+//! filtered to the caller's scope.
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use chrono::NaiveDate;
+use chrono::{Datelike as _, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use super::super::{AppState, Authorized};
 use super::view::{self, Choice, Chrome, Pager};
 use super::{PageError, render};
 use crate::corrections::Status;
-use crate::store::QualityStatus;
+use crate::store::{QualityStatus, StoredReconciliation};
 
 /// Rows per page of the corrections and reconciliations.
 const PAGE_ROWS: usize = 50;
@@ -98,6 +99,15 @@ pub(super) async fn overview(
             },
             about: "平台与各部门系统每日办件数的核对结果。",
             alert: differing > 0,
+        });
+    }
+    if view::as_route(&auth, "GET", "/monitoring/spot-check").is_some() {
+        cards.push(Card {
+            href: "/monitoring/spot-check",
+            title: "卷宗抽查",
+            figure: "按系统和日期抽样".to_owned(),
+            about: "从某日变更过的办件中抽取可重现的样本，用于卷宗抽查和办件回访。",
+            alert: false,
         });
     }
     let view = OverviewView {
@@ -223,8 +233,9 @@ struct ReconciliationsView {
     pager: Pager,
 }
 
+/// A saved reconciliation as a row: this page's, and a system's page's history.
 #[derive(Serialize)]
-struct ReconciliationRow {
+pub(super) struct ReconciliationRow {
     date: String,
     system_id: String,
     clean: bool,
@@ -234,7 +245,29 @@ struct ReconciliationRow {
     differences: usize,
     unmappable: usize,
     saved_at: String,
+    /// The report as the API renders it (HTML).
     report: String,
+}
+
+impl ReconciliationRow {
+    pub(super) fn of(r: StoredReconciliation) -> ReconciliationRow {
+        let day = r.date.format("%Y-%m-%d").to_string();
+        ReconciliationRow {
+            report: format!(
+                "/api/v1/monitoring/reconciliations?system={}&date={day}&format=html",
+                url::form_urlencoded::byte_serialize(r.system_id.as_bytes()).collect::<String>()
+            ),
+            date: day,
+            clean: r.clean,
+            legacy_cases: r.report.legacy_cases,
+            platform_cases: r.report.platform_cases,
+            matched: r.report.matched,
+            differences: r.report.differences.len(),
+            unmappable: r.report.unmappable.len(),
+            saved_at: view::beijing(&r.created_at),
+            system_id: r.system_id,
+        }
+    }
 }
 
 pub(super) async fn reconciliations(
@@ -270,30 +303,100 @@ pub(super) async fn reconciliations(
     let view = ReconciliationsView {
         chrome: Chrome::new(&auth, &headers, "/monitoring", "每日对账"),
         systems: view::system_choices(&state, &auth, &system).await?,
-        rows: saved
-            .into_iter()
-            .map(|r| {
-                let day = r.date.format("%Y-%m-%d").to_string();
-                ReconciliationRow {
-                    report: format!(
-                        "/api/v1/monitoring/reconciliations?system={}&date={day}&format=html",
-                        url::form_urlencoded::byte_serialize(r.system_id.as_bytes()).collect::<String>()
-                    ),
-                    date: day,
-                    clean: r.clean,
-                    legacy_cases: r.report.legacy_cases,
-                    platform_cases: r.report.platform_cases,
-                    matched: r.report.matched,
-                    differences: r.report.differences.len(),
-                    unmappable: r.report.unmappable.len(),
-                    saved_at: view::beijing(&r.created_at),
-                    system_id: r.system_id,
-                }
-            })
-            .collect(),
+        rows: saved.into_iter().map(ReconciliationRow::of).collect(),
         date: date_text,
         total,
         pager,
     };
     Ok(render(StatusCode::OK, "reconciliations", &view))
+}
+
+#[derive(Deserialize)]
+pub(super) struct SpotCheckQuery {
+    system: Option<String>,
+    /// A day, YYYY-MM-DD (Beijing time); yesterday when absent.
+    date: Option<String>,
+    /// How many cases (the API's default when absent).
+    size: Option<String>,
+    /// The seed; the day's digits (`20261205`) when absent, so the same day gives the same
+    /// sample.
+    seed: Option<String>,
+}
+
+#[derive(Serialize)]
+struct SpotCheckView {
+    chrome: Chrome,
+    systems: Vec<Choice>,
+    system: String,
+    date: String,
+    size: String,
+    seed: String,
+    /// The drawn sample, once a system is chosen.
+    sample: Option<Sample>,
+}
+
+#[derive(Serialize)]
+struct Sample {
+    cases: Vec<String>,
+    /// The same sample as CSV, from the API.
+    csv: String,
+}
+
+/// The most cases one sample may hold here.
+const SAMPLE_MOST: usize = 200;
+/// The size of a sample when none is asked for (the API's default).
+const SAMPLE_SIZE: usize = 10;
+
+/// 卷宗抽查 (Art. 15): a reproducible sample of a system's cases of one day, drawn by
+/// `monitoring::spot_check` as `GET /api/v1/monitoring/{system}/spot-check` draws it (and
+/// audited there); the system must lie in the caller's scope, as that route's row requires.
+pub(super) async fn spot_check(
+    State(state): State<AppState>,
+    auth: Authorized,
+    headers: HeaderMap,
+    Query(query): Query<SpotCheckQuery>,
+) -> Result<Response, PageError> {
+    let system = view::chosen(query.system.as_deref()).to_owned();
+    let date = match view::chosen(query.date.as_deref()) {
+        "" => crate::calendar::today() - chrono::Duration::days(1),
+        text => NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| view::bad_filter("date", text))?,
+    };
+    let size = match view::chosen(query.size.as_deref()) {
+        "" => SAMPLE_SIZE,
+        text => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=SAMPLE_MOST).contains(n))
+            .ok_or_else(|| view::bad_filter("size", text))?,
+    };
+    let seed = match view::chosen(query.seed.as_deref()) {
+        "" => u64::from(date.year().unsigned_abs()) * 10_000 + u64::from(date.month() * 100 + date.day()),
+        text => text.parse::<u64>().map_err(|_| view::bad_filter("seed", text))?,
+    };
+    let day = date.format("%Y-%m-%d").to_string();
+    let sample = if system.is_empty() {
+        None
+    } else {
+        auth.require_system(&state, &system).await?;
+        let cases =
+            crate::monitoring::spot_check(&state.store, &system, date, size, seed, &auth.principal.actor)
+                .await?;
+        Some(Sample {
+            cases,
+            csv: format!(
+                "/api/v1/monitoring/{}/spot-check?date={day}&size={size}&seed={seed}&format=csv",
+                url::form_urlencoded::byte_serialize(system.as_bytes()).collect::<String>()
+            ),
+        })
+    };
+    let view = SpotCheckView {
+        chrome: Chrome::new(&auth, &headers, "/monitoring", "卷宗抽查"),
+        systems: view::system_choices(&state, &auth, &system).await?,
+        system,
+        date: day,
+        size: size.to_string(),
+        seed: seed.to_string(),
+        sample,
+    };
+    Ok(render(StatusCode::OK, "spot_check", &view))
 }

@@ -1,6 +1,7 @@
 //! 总览: what the caller's roles may see of the platform at a glance — systems by status and
 //! integration mode, the exchange's backlog, open quality items, corrections due soon or
-//! overdue — and what waits for the caller's own action. Each section is filtered as the API
+//! overdue, migrations running and how far they are, change notices taking effect within a
+//! week — and what waits for the caller's own action. Each section is filtered as the API
 //! route that shows the same data (`view::as_route`), and left out for roles that route refuses.
 
 use axum::extract::State;
@@ -10,12 +11,13 @@ use chrono::Utc;
 use serde::Serialize;
 
 use super::super::{AppState, Authorized};
-use super::view::{self, Chrome};
+use super::systems::MigrationLine;
+use super::view::{self, Chrome, Section};
 use super::{PageError, render};
 use crate::assessments::AssessmentState;
 use crate::corrections::Status;
 use crate::store::CorrectionFilter;
-use crate::store::QualityStatus;
+use crate::store::{QualityStatus, RunState};
 use crate::systems::SystemStatus;
 use ronghe_assessment::IntegrationMode;
 
@@ -23,6 +25,8 @@ use ronghe_assessment::IntegrationMode;
 const DUE_SOON_DAYS: i64 = 3;
 /// The most open quality items counted (the queue page has them all).
 const QUALITY_COUNTED: i64 = 1000;
+/// How far ahead a change notice counts as "taking effect soon", in calendar days.
+const NOTICES_AHEAD_DAYS: i64 = 7;
 
 #[derive(Serialize)]
 struct Overview {
@@ -31,7 +35,20 @@ struct Overview {
     exchange: Option<Exchange>,
     quality: Option<Quality>,
     corrections: Option<Corrections>,
+    migrations: Option<Section<Vec<MigrationLine>>>,
+    notices: Option<Section<Vec<NoticeLine>>>,
     actions: Vec<Action>,
+}
+
+/// A change notice taking effect soon.
+#[derive(Serialize)]
+struct NoticeLine {
+    system_id: String,
+    kind: String,
+    title: String,
+    effective_on: String,
+    /// `今天生效`, `3 天后生效`.
+    when: String,
 }
 
 #[derive(Serialize)]
@@ -96,6 +113,8 @@ pub(super) async fn page(
         exchange: exchange(&state, &auth).await?,
         quality: quality(&state, &auth).await?,
         corrections: corrections(&state, &auth).await?,
+        migrations: migrations(&state, &auth).await?,
+        notices: notices(&state, &auth).await?,
         actions: actions(&state, &auth).await?,
     };
     Ok(render(StatusCode::OK, "overview", &view))
@@ -203,6 +222,62 @@ async fn corrections(state: &AppState, auth: &Authorized) -> Result<Option<Corre
         overdue: items.iter().filter(|c| c.overdue).count(),
         due_soon: items.iter().filter(|c| !c.overdue).count(),
         items,
+    }))
+}
+
+/// The running migrations of the systems the caller's migration route sees, as that route
+/// answers each (`server/migration.rs::current`).
+async fn migrations(
+    state: &AppState,
+    auth: &Authorized,
+) -> Result<Option<Section<Vec<MigrationLine>>>, PageError> {
+    let Some(reader) = view::as_route(auth, "GET", "/api/v1/systems/{id}/migration") else {
+        return Ok(None);
+    };
+    let mut running = Vec::new();
+    for system in state.store.list_systems(None).await? {
+        if !reader.sees(&system) {
+            continue;
+        }
+        if let Some(status) = super::super::migration::current(state, &system.id).await?
+            && status.run.state == RunState::Running
+        {
+            running.push(MigrationLine::of(status));
+        }
+    }
+    Ok(Some(Section { items: running }))
+}
+
+/// The change notices taking effect from today to a week ahead, as `GET /api/v1/notices` lists
+/// them (`from` today), soonest first.
+async fn notices(state: &AppState, auth: &Authorized) -> Result<Option<Section<Vec<NoticeLine>>>, PageError> {
+    if view::as_route(auth, "GET", "/api/v1/notices").is_none() {
+        return Ok(None);
+    }
+    let today = crate::calendar::today();
+    let horizon = today + chrono::Duration::days(NOTICES_AHEAD_DAYS);
+    let mut soon: Vec<_> = state
+        .store
+        .list_notices(None, Some(today))
+        .await?
+        .into_iter()
+        .filter(|n| n.effective_on <= horizon)
+        .collect();
+    soon.sort_by_key(|n| (n.effective_on, n.id));
+    Ok(Some(Section {
+        items: soon
+            .into_iter()
+            .map(|n| NoticeLine {
+                when: match (n.effective_on - today).num_days() {
+                    0 => "今天生效".to_owned(),
+                    days => format!("{days} 天后生效"),
+                },
+                effective_on: n.effective_on.format("%Y-%m-%d").to_string(),
+                system_id: n.system_id,
+                kind: n.kind_label,
+                title: n.title,
+            })
+            .collect(),
     }))
 }
 

@@ -1,6 +1,7 @@
 //! 系统: the systems the caller's grants cover, with filters, search and pages; and one
 //! system's page (registration, integration mode, assessments, open quality items with their
-//! reasons, the latest migration run).
+//! reasons, the newest cases masked, the daily reconciliations, the latest migration run with
+//! its progress and report), each section only for the roles of the API route with its data.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -9,7 +10,8 @@ use ronghe_assessment::IntegrationMode;
 use serde::{Deserialize, Serialize};
 
 use super::super::{AppState, Authorized};
-use super::view::{self, Choice, Chrome, Pager, bad_filter, chosen};
+use super::monitoring::ReconciliationRow;
+use super::view::{self, Choice, Chrome, Pager, Section, bad_filter, chosen};
 use super::{PageError, render};
 use crate::store::QualityStatus;
 use crate::systems::SystemStatus;
@@ -18,6 +20,10 @@ use crate::systems::SystemStatus;
 const PAGE_ROWS: usize = 50;
 /// Open quality items shown on a system's page (the queue has them all).
 const QUALITY_SHOWN: i64 = 20;
+/// The newest cases shown on a system's page.
+const CASES_SHOWN: i64 = 20;
+/// The latest daily reconciliations shown on a system's page (监测 has them all).
+const RECONCILIATIONS_SHOWN: usize = 14;
 
 #[derive(Deserialize)]
 pub(super) struct ListQuery {
@@ -164,7 +170,21 @@ struct SystemView {
     confidence: String,
     assessments: Vec<AssessmentLine>,
     quality: Option<Vec<QualityLine>>,
-    migration: Option<MigrationLine>,
+    cases: Option<Section<Vec<CaseLine>>>,
+    reconciliations: Option<Section<Vec<ReconciliationRow>>>,
+    migration: Option<Section<Option<MigrationLine>>>,
+}
+
+/// A case as a system's page lists it: personal values masked as the API answers them.
+#[derive(Serialize)]
+struct CaseLine {
+    case_no: String,
+    item: String,
+    stage: String,
+    version: i64,
+    received_at: String,
+    applicant: String,
+    certificate_no: String,
 }
 
 #[derive(Serialize)]
@@ -184,15 +204,46 @@ struct QualityLine {
 }
 
 #[derive(Serialize)]
-struct MigrationLine {
+pub(super) struct MigrationLine {
     id: String,
+    system_id: String,
     state: String,
     rows_read: i64,
     rows_written: i64,
     rows_rejected: i64,
+    chunks: i64,
     source_rows: String,
+    /// `37%`, where the source's size is known.
+    progress: String,
     started_at: String,
     finished_at: String,
+    /// The reconciliation report (JSON, Markdown), once the run has one.
+    report: Option<String>,
+    report_md: Option<String>,
+}
+
+impl MigrationLine {
+    /// The migration API's answer as a line of a page.
+    pub(super) fn of(status: super::super::migration::MigrationStatus) -> MigrationLine {
+        let run = status.run;
+        MigrationLine {
+            state: run.state.label().to_owned(),
+            rows_read: run.rows_read,
+            rows_written: run.rows_written,
+            rows_rejected: run.rows_rejected,
+            chunks: run.chunks,
+            source_rows: run.source_rows.map_or_else(|| "—".to_owned(), |n| n.to_string()),
+            progress: status
+                .progress
+                .map_or_else(|| "—".to_owned(), |p| format!("{:.0}%", p * 100.0)),
+            started_at: view::beijing(&run.started_at),
+            finished_at: view::beijing_or_dash(run.finished_at.as_ref()),
+            report_md: status.report_url.as_ref().map(|url| format!("{url}?format=md")),
+            report: status.report_url,
+            system_id: run.system_id,
+            id: run.id,
+        }
+    }
 }
 
 pub(super) async fn show(
@@ -222,7 +273,7 @@ pub(super) async fn show(
             .collect(),
         None => Vec::new(),
     };
-    let quality = match view::as_route(&auth, "GET", "/api/v1/quality") {
+    let quality = match view::as_route_for(&auth, "GET", "/api/v1/quality", &system) {
         Some(_) => Some(
             state
                 .store
@@ -246,16 +297,31 @@ pub(super) async fn show(
         ),
         None => None,
     };
-    let migration = state.store.latest_migration(&id).await?.map(|run| MigrationLine {
-        state: run.state.label().to_owned(),
-        rows_read: run.rows_read,
-        rows_written: run.rows_written,
-        rows_rejected: run.rows_rejected,
-        source_rows: run.source_rows.map_or_else(|| "—".to_owned(), |n| n.to_string()),
-        started_at: view::beijing(&run.started_at),
-        finished_at: view::beijing_or_dash(run.finished_at.as_ref()),
-        id: run.id,
-    });
+    let cases = match view::as_route_for(&auth, "GET", "/api/v1/systems/{id}/cases/{case_no}", &system) {
+        Some(_) => Some(Section {
+            items: recent_cases(&state, &auth, &id).await?,
+        }),
+        None => None,
+    };
+    let reconciliations =
+        match view::as_route_for(&auth, "GET", "/api/v1/monitoring/reconciliations", &system) {
+            Some(reader) => {
+                let mut saved = super::super::monitoring::visible(&state, &reader, Some(&id), None).await?;
+                saved.truncate(RECONCILIATIONS_SHOWN);
+                Some(Section {
+                    items: saved.into_iter().map(ReconciliationRow::of).collect(),
+                })
+            }
+            None => None,
+        };
+    let migration = match view::as_route_for(&auth, "GET", "/api/v1/systems/{id}/migration", &system) {
+        Some(_) => Some(Section {
+            items: super::super::migration::current(&state, &id)
+                .await?
+                .map(MigrationLine::of),
+        }),
+        None => None,
+    };
     let view = SystemView {
         chrome: Chrome::new(&auth, &headers, "/systems", &system.name),
         mode: entry
@@ -276,7 +342,38 @@ pub(super) async fn show(
         endpoint: system.endpoint,
         assessments,
         quality,
+        cases,
+        reconciliations,
         migration,
     };
     Ok(render(StatusCode::OK, "system", &view))
+}
+
+/// The system's newest cases, masked as the API answers a case; the listing is audited under
+/// the caller as the API audits a case read (`case.list`).
+async fn recent_cases(state: &AppState, auth: &Authorized, id: &str) -> Result<Vec<CaseLine>, PageError> {
+    let records = state.store.recent_cases(id, CASES_SHOWN).await?;
+    super::super::cases::Disclosure::audit(
+        None,
+        state,
+        &auth.principal.actor,
+        ("case.list", "case.unmask"),
+        id,
+    )
+    .await?;
+    Ok(records
+        .into_iter()
+        .map(|record| {
+            let case = record.case.masked();
+            CaseLine {
+                item: case.item_name,
+                stage: case.stage.label().to_owned(),
+                version: record.version,
+                received_at: view::beijing(&record.received_at),
+                applicant: case.applicant.name,
+                certificate_no: case.applicant.certificate_no,
+                case_no: case.case_no,
+            }
+        })
+        .collect())
 }

@@ -105,6 +105,24 @@ pub(super) fn as_route(auth: &Authorized, method: &str, path: &str) -> Option<Au
     }
 }
 
+/// As [`as_route`], for a route whose row scopes it to one system: `None` also when the grants
+/// of that row's roles do not cover `system` (a grant of another role may have opened the page).
+pub(super) fn as_route_for(
+    auth: &Authorized,
+    method: &str,
+    path: &str,
+    system: &crate::systems::System,
+) -> Option<Authorized> {
+    as_route(auth, method, path).filter(|reader| reader.sees(system))
+}
+
+/// A section of a page shown to the roles of its API route (`None` for the others), with what
+/// it holds — perhaps nothing yet, and then its template says what to do next.
+#[derive(Serialize)]
+pub(super) struct Section<T> {
+    pub items: T,
+}
+
 /// An option of a filter's select.
 #[derive(Serialize)]
 pub(super) struct Choice {
