@@ -25,6 +25,9 @@ use crate::case::Case;
 /// and why. Only called for refused cases, so the record's JSON view is made only for them.
 pub type OnReject = Box<dyn Fn(usize, &Case, &RejectReason) -> NewQualityItem + Send + Sync>;
 
+/// A group commit's batch: the live writes of one system and mapping version.
+type BatchKey<'a> = (&'a str, Option<&'a str>);
+
 /// One request's writes.
 pub struct IntakeWrite {
     pub system_id: String,
@@ -121,7 +124,7 @@ pub(crate) trait IntakeWrites: CaseWrites {
         let mut outcomes: Vec<Vec<UpsertOutcome>> =
             writes.iter().map(|w| Vec::with_capacity(w.cases.len())).collect();
         let mut enqueued = false;
-        let mut batches: Vec<((&str, Option<&str>), Vec<usize>)> = Vec::new();
+        let mut batches: Vec<(BatchKey<'_>, Vec<usize>)> = Vec::new();
         for &w in &live {
             let key = (writes[w].system_id.as_str(), writes[w].mapping_version.as_deref());
             match batches.iter_mut().find(|(k, _)| *k == key) {
