@@ -334,3 +334,81 @@ async fn a_regional_operator_draws_a_spot_check_sample_in_their_scope_only() {
     browser.close().await;
     p.server.stop();
 }
+
+#[tokio::test]
+async fn integration_sections_show_engineers_the_structure_never_a_secret_or_sample() {
+    let p = Platform::new(&[
+        ("engineer-1", &["engineer@province"]),
+        ("operator-1", &["operator@province"]),
+        ("engineer-2", &["engineer@province"]),
+    ])
+    .await;
+    let store = p.store().await;
+    common::integrated(&store, GY_SYSTEM).await;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let page = format!("/systems/{GY_SYSTEM}");
+
+    // An engineer: the adapter with its probe's fields, the mapping, the write-back settings.
+    open_as(&p, &browser, "engineer-1", &page).await;
+    let text = browser.text().await;
+    for shown in [
+        "适配器",
+        "http://127.0.0.1:9001/api",
+        "bearer",
+        "最多 7 次",
+        "最近一次探查",
+        "/applicant/name",
+        "记录数 4321",
+        "抽样 1 条",
+        "字段映射",
+        "尚无映射配置",
+        "回写设置",
+        "k-2026",
+        "hmac-sm3",
+        "已停用",
+        "必须加密",
+        "77 条",
+        "0 */5 * * * *",
+    ] {
+        assert!(text.contains(shown), "{shown:?} missing: {text}");
+    }
+    let html = source(&browser).await;
+    for hidden in [
+        common::PROBE_SAMPLE_NAME,
+        common::PROBE_SAMPLE_CERTIFICATE,
+        "GY-PROBE-1",
+        common::ADAPTER_TOKEN_REF,
+        common::WRITEBACK_KEY_REF,
+    ] {
+        assert!(!html.contains(hidden), "{hidden:?} in the page: {html}");
+    }
+    scroll_to(&browser, "ada").await;
+    browser.check("system-integration-engineer").await;
+
+    // An operator holds no role of the three routes: no section.
+    open_as(&p, &browser, "operator-1", &page).await;
+    let text = browser.text().await;
+    for hidden in ["适配器", "最近一次探查", "字段映射", "回写设置", "k-2026"] {
+        assert!(!text.contains(hidden), "{hidden:?} shown: {text}");
+    }
+    assert!(!source(&browser).await.contains(common::PROBE_SAMPLE_NAME));
+
+    // A system not yet integrated: each section says what to do next.
+    open_as(&p, &browser, "engineer-2", &format!("/systems/{ZY_SYSTEM}")).await;
+    let text = browser.text().await;
+    for shown in [
+        "尚未绑定适配器配置",
+        "ronghe adapters attach",
+        "尚未探查",
+        "尚无映射配置",
+        "尚未设置回写",
+    ] {
+        assert!(text.contains(shown), "{shown:?} missing: {text}");
+    }
+    scroll_to(&browser, "ada").await;
+    browser.check("system-integration-empty").await;
+    browser.close().await;
+    p.server.stop();
+}

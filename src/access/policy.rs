@@ -243,6 +243,23 @@ pub const POLICY: &[Entry] = &[
         "/api/v1/systems/{id}/migration/report",
         signed(SYSTEM_READERS, System("id")),
     ),
+    // how a system is integrated (adapter, mapping, write-back settings): integration
+    // engineers own these, administrators oversee them; read-only, never secrets
+    row(
+        "GET",
+        "/api/v1/systems/{id}/adapter",
+        signed(&[PlatformAdmin, Engineer], System("id")),
+    ),
+    row(
+        "GET",
+        "/api/v1/systems/{id}/mapping",
+        signed(&[PlatformAdmin, Engineer], System("id")),
+    ),
+    row(
+        "GET",
+        "/api/v1/systems/{id}/writeback",
+        signed(&[PlatformAdmin, Engineer], System("id")),
+    ),
     // assessments (Art. 25)
     row("GET", "/api/v1/assessments", signed(PANEL, InHandler)),
     row("POST", "/api/v1/assessments", signed(ADMINS, InHandler)),

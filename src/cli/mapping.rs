@@ -149,15 +149,7 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                     json!({ "field": target.path, "names": target.names, "rule": null })
                 }
                 Some(rule) => {
-                    let origin = match (&rule.from, &rule.concat, &rule.constant) {
-                        (Some(from), _, _) => format!("from {from}"),
-                        (_, Some(parts), _) => {
-                            format!("concat {} with {:?}", parts.join(" + "), rule.separator)
-                        }
-                        (_, _, Some(c)) => format!("constant {c:?}"),
-                        _ => String::new(),
-                    };
-                    human.push_str(&format!("\n  {origin}"));
+                    human.push_str(&format!("\n  {}", rule.origin()));
                     if let Some(table) = &rule.table {
                         let entries = mapping
                             .config()

@@ -39,6 +39,19 @@ pub enum Shape {
     Row,
 }
 
+impl Rule {
+    /// Where the rule takes its value, in words (`from X`, `concat a + b with "-"`,
+    /// `constant "…"`): what `mapping explain` and the API's mapping route show.
+    pub fn origin(&self) -> String {
+        match (&self.from, &self.concat, &self.constant) {
+            (Some(from), _, _) => format!("from {from}"),
+            (_, Some(parts), _) => format!("concat {} with {:?}", parts.join(" + "), self.separator),
+            (_, _, Some(c)) => format!("constant {c:?}"),
+            _ => String::new(),
+        }
+    }
+}
+
 impl Shape {
     pub fn name(self) -> &'static str {
         match self {

@@ -13,6 +13,7 @@ mod error;
 mod exchange;
 mod handoff;
 mod health;
+mod integration;
 mod metrics;
 mod migration;
 mod monitoring;
@@ -68,6 +69,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .route("/metrics", get(metrics::render))
         .route("/api/v1/openapi.json", get(openapi::document))
         .merge(systems::routes())
+        .merge(integration::routes())
         .merge(assessments::routes())
         .merge(cases::routes())
         .merge(bridge::routes())

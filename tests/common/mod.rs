@@ -490,3 +490,57 @@ pub async fn serve_app(state: ronghe::server::AppState, max_body: usize) -> Stri
     tokio::spawn(async move { axum::serve(listener, app).await });
     url
 }
+
+/// A personal value in the sample records of [`integrated`]'s probe profile: no page nor API
+/// answer may show it.
+pub const PROBE_SAMPLE_NAME: &str = "欧阳探查";
+/// A certificate number in those samples.
+pub const PROBE_SAMPLE_CERTIFICATE: &str = "520102198807071234";
+/// Where [`integrated`]'s adapter and write-back secrets live: references no answer shows.
+pub const ADAPTER_TOKEN_REF: &str = "env:GY_PROBE_TOKEN_SECRET";
+pub const WRITEBACK_KEY_REF: &str = "env:GY_WRITEBACK_KEY_SECRET";
+
+/// Integrates `system` in `store`: a REST adapter config (bearer token), a probe profile whose
+/// samples hold a person's name and certificate number, and a write-back config with an active
+/// and a retired key, encryption required and a pull schedule.
+pub async fn integrated(store: &Store, system: &str) {
+    let adapter = format!(
+        "type = \"rest\"\nbase_url = \"http://127.0.0.1:9001/api\"\n\
+         [auth]\ntype = \"bearer\"\ntoken = \"{ADAPTER_TOKEN_REF}\"\n\
+         [records]\npath = \"cases\"\nkey = \"/caseNo\"\n\
+         [resilience]\nmax_attempts = 7\n"
+    );
+    store
+        .set_adapter_config(system, &adapter, "test")
+        .await
+        .expect("attach the adapter config");
+    let sample = serde_json::json!({
+        "caseNo": "GY-PROBE-1",
+        "applicant": { "name": PROBE_SAMPLE_NAME, "idNo": PROBE_SAMPLE_CERTIFICATE },
+    });
+    let profile = ronghe_adapters::Profile {
+        entities: vec![ronghe_adapters::Entity {
+            name: "cases".to_owned(),
+            kind: "resource".to_owned(),
+            fields: ronghe_adapters::Profile::fields_from_samples(std::slice::from_ref(&sample)),
+            record_count: Some(4321),
+            samples: vec![sample],
+        }],
+    };
+    store
+        .save_profile(system, &profile)
+        .await
+        .expect("save the probe profile");
+    let writeback = format!(
+        "timestamp_window_seconds = 120\n\
+         [[keys]]\nid = \"k-2026\"\nalgorithm = \"hmac-sm3\"\nsecret = \"{WRITEBACK_KEY_REF}\"\n\
+         [[keys]]\nid = \"k-2025\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{WRITEBACK_KEY_REF}\"\nretired = true\n\
+         [encryption]\nkey = \"env:GY_WRITEBACK_SM4_SECRET\"\nrequired = true\n\
+         [intake]\nmax_batch = 77\n\
+         [pull]\nschedule = \"0 */5 * * * *\"\n"
+    );
+    store
+        .set_writeback_config(system, &writeback, "test")
+        .await
+        .expect("attach the write-back config");
+}

@@ -10,14 +10,14 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use backon::Retryable;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{AdapterError, ErrorClass};
 pub use breaker::Breaker;
 pub use limiter::Limiter;
 
 /// Resilience settings of one system's adapter (the `[resilience]` table).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ResilienceConfig {
     /// Time allowed to open a connection.

@@ -1,7 +1,9 @@
 //! 系统: the systems the caller's grants cover, with filters, search and pages; and one
 //! system's page (registration, integration mode, assessments, open quality items with their
 //! reasons, the newest cases masked, the daily reconciliations, the latest migration run with
-//! its progress and report), each section only for the roles of the API route with its data.
+//! its progress and report, the adapter with its latest probe's structure, the mapping field by
+//! field, the write-back settings), each section only for the roles of the API route with its
+//! data.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -9,6 +11,7 @@ use axum::response::Response;
 use ronghe_assessment::IntegrationMode;
 use serde::{Deserialize, Serialize};
 
+use super::super::integration::{self, AdapterView, MappingView, WritebackView};
 use super::super::{AppState, Authorized};
 use super::monitoring::ReconciliationRow;
 use super::view::{self, Choice, Chrome, Pager, Section, bad_filter, chosen};
@@ -173,6 +176,17 @@ struct SystemView {
     cases: Option<Section<Vec<CaseLine>>>,
     reconciliations: Option<Section<Vec<ReconciliationRow>>>,
     migration: Option<Section<Option<MigrationLine>>>,
+    adapter: Option<Section<AdapterLine>>,
+    mapping: Option<Section<MappingView>>,
+    writeback: Option<Section<WritebackView>>,
+}
+
+/// The adapter API's answer with its probe's time as the pages show times.
+#[derive(Serialize)]
+struct AdapterLine {
+    #[serde(flatten)]
+    view: AdapterView,
+    probed_at: String,
 }
 
 /// A case as a system's page lists it: personal values masked as the API answers them.
@@ -322,6 +336,31 @@ pub(super) async fn show(
         }),
         None => None,
     };
+    let adapter = match view::as_route_for(&auth, "GET", "/api/v1/systems/{id}/adapter", &system) {
+        Some(_) => {
+            let answer = integration::adapter_of(&state, &id).await?;
+            let probed_at = view::beijing_or_dash(answer.probe.as_ref().map(|p| &p.probed_at));
+            Some(Section {
+                items: AdapterLine {
+                    view: answer,
+                    probed_at,
+                },
+            })
+        }
+        None => None,
+    };
+    let mapping = match view::as_route_for(&auth, "GET", "/api/v1/systems/{id}/mapping", &system) {
+        Some(_) => Some(Section {
+            items: integration::mapping_of(&state, &id).await?,
+        }),
+        None => None,
+    };
+    let writeback = match view::as_route_for(&auth, "GET", "/api/v1/systems/{id}/writeback", &system) {
+        Some(_) => Some(Section {
+            items: integration::writeback_of(&state, &id).await?,
+        }),
+        None => None,
+    };
     let view = SystemView {
         chrome: Chrome::new(&auth, &headers, "/systems", &system.name),
         mode: entry
@@ -345,6 +384,9 @@ pub(super) async fn show(
         cases,
         reconciliations,
         migration,
+        adapter,
+        mapping,
+        writeback,
     };
     Ok(render(StatusCode::OK, "system", &view))
 }
