@@ -310,7 +310,7 @@ pub async fn ingest(
         }
     };
     // Records refused before the store, in order; and for each stored case, its first record.
-    let mut refused: Vec<(usize, NewQualityItem)> = Vec::new();
+    let (mut refused_at, mut refused) = (Vec::new(), Vec::new());
     let mut record_of_case = vec![0; cases.len()];
     for (i, step) in steps.iter().enumerate() {
         match step {
@@ -320,7 +320,8 @@ pub async fn ingest(
                     case_no: case_no.clone(),
                     version: *version,
                 };
-                refused.push((i, item_of(i, refusal)));
+                refused_at.push(i);
+                refused.push(item_of(i, refusal));
             }
             Step::Stored(c) => record_of_case[*c] = i,
             Step::Repeat(_) => {}
@@ -330,7 +331,7 @@ pub async fn ingest(
         system_id: system_id.to_owned(),
         nonce: delivery.nonce,
         mapping_version: Some(mapping_version.clone()),
-        refused: refused.iter().map(|(_, item)| item.clone()).collect(),
+        refused,
         on_reject: Box::new(move |c, case, reason| {
             let refusal = Refusal {
                 reasons: vec![store_reason(reason)],
@@ -351,9 +352,8 @@ pub async fn ingest(
             rejected,
         } => (outcomes, refused, rejected),
     };
-    let cases = write.cases;
     if let Some(bridge) = bridge {
-        attach_owners(bridge, system_id, &cases, &outcomes).await;
+        attach_owners(bridge, system_id, &write.cases, &outcomes).await;
     }
     // Every queued record: refused before the store, or a case the store refused (and any repeat
     // of it in the same push).
@@ -361,10 +361,9 @@ pub async fn ingest(
         .into_iter()
         .map(|(c, id, item)| (c, (id, item)))
         .collect();
-    let mut queued: HashMap<usize, (i64, NewQualityItem)> = refused
+    let mut queued: HashMap<usize, (i64, NewQualityItem)> = refused_at
         .into_iter()
-        .zip(refused_ids)
-        .map(|((i, item), id)| (i, (id, item)))
+        .zip(refused_ids.into_iter().zip(write.refused))
         .collect();
     for (i, step) in steps.iter().enumerate() {
         if let Step::Stored(c) | Step::Repeat(c) = step
@@ -391,7 +390,7 @@ pub async fn ingest(
             // Every refusal was queued above.
             Step::Refused(..) => unreachable!("refused records are all queued"),
         };
-        let case = &cases[c];
+        let case = &write.cases[c];
         let receipt = receipt(system_id, case, &hashes[c]);
         let (case_no, version) = (case.case_no.clone(), case.version);
         let accepted = match (&outcomes[c], repeat) {

@@ -181,8 +181,9 @@ pub struct NewLink<'a> {
     pub reason: Option<&'a str>,
 }
 
-/// Marks a token used if it is fresh (and, with `user_id`, issued for that user); says what it
-/// found. Inside the caller's write transaction.
+/// Marks a token used if it is fresh (and, with `user_id`, issued for that user): one statement
+/// that only one transaction wins; only a token it did not take is read to say why. Inside the
+/// caller's write transaction.
 async fn take_token<C: BridgeWrites>(
     conn: &mut C,
     (jti, kind): (&str, &str),
@@ -190,19 +191,13 @@ async fn take_token<C: BridgeWrites>(
     user_id: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<TokenUse, sqlx::Error> {
-    let Some((subject, owner, used_at)) = conn.token(jti, kind, system_id).await? else {
-        return Ok(TokenUse::Unknown);
-    };
-    if used_at.is_some() {
-        return Ok(TokenUse::Used);
+    if let Some(subject) = conn.mark_token_used((jti, kind), system_id, user_id, now).await? {
+        return Ok(TokenUse::Fresh(subject));
     }
-    if user_id.is_some_and(|user| owner.as_deref() != Some(user)) {
-        return Ok(TokenUse::OtherUser);
-    }
-    Ok(if conn.mark_token_used(jti, now).await? {
-        TokenUse::Fresh(subject)
-    } else {
-        TokenUse::Used
+    Ok(match conn.token(jti, kind, system_id).await? {
+        None => TokenUse::Unknown,
+        Some((_, Some(_))) => TokenUse::Used,
+        Some((_, None)) => TokenUse::OtherUser,
     })
 }
 
@@ -269,16 +264,23 @@ pub(crate) trait BridgeWrites: AuditLog + Send {
     /// An active link of the user in the system, or of the account.
     async fn active_link_of(&mut self, link: &NewLink<'_>) -> Result<Option<String>, sqlx::Error>;
 
-    /// A token's subject, user and when it was used.
+    /// A token's user and when it was used.
     async fn token(
         &mut self,
         jti: &str,
         kind: &str,
         system_id: &str,
-    ) -> Result<Option<(String, Option<String>, Option<DateTime<Utc>>)>, sqlx::Error>;
+    ) -> Result<Option<(Option<String>, Option<DateTime<Utc>>)>, sqlx::Error>;
 
-    /// Marks a token used; false when another transaction did first.
-    async fn mark_token_used(&mut self, jti: &str, now: DateTime<Utc>) -> Result<bool, sqlx::Error>;
+    /// Marks a fresh token of the system used (with `user_id`: only one issued for that user);
+    /// its subject, or `None` when it is not such a token or another transaction took it first.
+    async fn mark_token_used(
+        &mut self,
+        token: (&str, &str),
+        system_id: &str,
+        user_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, sqlx::Error>;
 
     /// Inserts or refreshes one account; answers its ref and whether it is new. With `refresh`,
     /// a certificate given replaces the stored one.
@@ -454,8 +456,8 @@ macro_rules! bridge_statements {
                 jti: &str,
                 kind: &str,
                 system_id: &str,
-            ) -> Result<Option<(String, Option<String>, Option<DateTime<Utc>>)>, sqlx::Error> {
-                sqlx::query_as("SELECT subject, user_id, used_at FROM bridge_tokens WHERE jti = $1 AND kind = $2 AND system_id = $3")
+            ) -> Result<Option<(Option<String>, Option<DateTime<Utc>>)>, sqlx::Error> {
+                sqlx::query_as("SELECT user_id, used_at FROM bridge_tokens WHERE jti = $1 AND kind = $2 AND system_id = $3")
                     .bind(jti)
                     .bind(kind)
                     .bind(system_id)
@@ -463,13 +465,25 @@ macro_rules! bridge_statements {
                     .await
             }
 
-            async fn mark_token_used(&mut self, jti: &str, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
-                let done = sqlx::query("UPDATE bridge_tokens SET used_at = $2 WHERE jti = $1 AND used_at IS NULL")
-                    .bind(jti)
-                    .bind(now)
-                    .execute(&mut *self)
-                    .await?;
-                Ok(done.rows_affected() == 1)
+            async fn mark_token_used(
+                &mut self,
+                (jti, kind): (&str, &str),
+                system_id: &str,
+                user_id: Option<&str>,
+                now: DateTime<Utc>,
+            ) -> Result<Option<String>, sqlx::Error> {
+                let used: Option<(String,)> = sqlx::query_as(
+                    "UPDATE bridge_tokens SET used_at = $5 WHERE jti = $1 AND kind = $2 AND system_id = $3
+                     AND used_at IS NULL AND ($4 IS NULL OR user_id = $4) RETURNING subject",
+                )
+                .bind(jti)
+                .bind(kind)
+                .bind(system_id)
+                .bind(user_id)
+                .bind(now)
+                .fetch_optional(&mut *self)
+                .await?;
+                Ok(used.map(|(subject,)| subject))
             }
         }
     };

@@ -167,7 +167,7 @@ pub(crate) trait IntakeWrites: CaseWrites {
             let write = &writes[w];
             let outcomes = std::mem::take(&mut outcomes[w]);
             let refused = self.queue_items(&write.refused, &write.actor).await?;
-            let rejected_items: Vec<(usize, NewQualityItem)> = outcomes
+            let (rejected_at, items): (Vec<usize>, Vec<NewQualityItem>) = outcomes
                 .iter()
                 .enumerate()
                 .filter_map(|(i, outcome)| match outcome {
@@ -176,13 +176,13 @@ pub(crate) trait IntakeWrites: CaseWrites {
                     }
                     _ => None,
                 })
-                .collect();
-            let items: Vec<NewQualityItem> = rejected_items.iter().map(|(_, item)| item.clone()).collect();
+                .unzip();
             let ids = self.queue_items(&items, &write.actor).await?;
-            let rejected = rejected_items
+            let rejected = rejected_at
                 .into_iter()
                 .zip(ids)
-                .map(|((i, item), id)| (i, id, item))
+                .zip(items)
+                .map(|((i, id), item)| (i, id, item))
                 .collect();
             commits[w] = IntakeCommit::Committed {
                 outcomes,
