@@ -936,7 +936,7 @@ async fn the_account_lifecycle_ends_sessions_and_keeps_history() {
 #[test]
 fn the_host_bootstraps_a_store_written_by_the_previous_build() {
     let dir = tempfile::tempdir().unwrap();
-    let database = common::older_store(&dir);
+    let database = common::store_written_by("v17", &dir);
     let key = dir.path().join("node.key");
     std::fs::write(&key, common::key_secret("node")).unwrap();
     let config = dir.path().join("ronghe.toml");

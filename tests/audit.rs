@@ -340,7 +340,7 @@ fn export_writes_the_range_and_signs_it_with_the_node_key() {
 #[test]
 fn a_store_written_before_the_chain_is_carried_forward() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let database = common::older_store(&dir);
+    let database = common::store_written_by("v17", &dir);
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let count = |sql: &'static str| {
         runtime.block_on(async {

@@ -669,7 +669,7 @@ async fn unlinks_stick_and_proofs_are_bound_to_their_user() {
 async fn an_older_stores_tokens_are_carried_forward() {
     use sqlx::Connection;
     let dir = tempfile::tempdir().unwrap();
-    let url = common::older_store(&dir);
+    let url = common::store_written_by("v17", &dir);
     let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
     let system: (String,) = sqlx::query_as("SELECT id FROM systems ORDER BY id LIMIT 1")
         .fetch_one(&mut conn)

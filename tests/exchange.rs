@@ -478,7 +478,7 @@ async fn new_items_wake_the_worker_before_its_poll() {
 async fn an_older_store_keeps_its_open_outbox_in_order() {
     use sqlx::Connection;
     let dir = tempfile::tempdir().unwrap();
-    let url = common::older_store(&dir);
+    let url = common::store_written_by("v17", &dir);
     let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
     sqlx::raw_sql(
         "INSERT INTO case_versions (system_id, case_no, version, content_hash, stage, body, received_at, mapping_version)

@@ -152,7 +152,7 @@ async fn reconciliation_finds_missing_and_altered_cases() {
         .unwrap();
     let mut by_day: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     let rows: Vec<(String, String)> =
-        sqlx::query_as("SELECT case_no, json_extract(body, '$.updated_at') FROM cases")
+        sqlx::query_as("SELECT c.case_no, json_extract(v.body, '$.updated_at') FROM cases c JOIN case_versions v ON v.system_id = c.system_id AND v.case_no = c.case_no AND v.version = c.version")
             .fetch_all(&platform)
             .await
             .unwrap();

@@ -9,3 +9,36 @@ async fn open() -> (ronghe::store::Store, tempfile::TempDir) {
 }
 
 store_suite!(open());
+
+/// Issue 17: a store the previous build wrote (`tests/data/stores/v24.sqlite`, `ronghe demo`)
+/// keeps every case's body when the current build stores it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_stores_case_bodies_are_carried_forward() {
+    use sqlx::Connection as _;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = common::store_written_by("v24", &dir);
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query(store_suite::ORPHAN_SQL)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let before: store_suite::CurrentBodies = sqlx::query_as::<
+        _,
+        (String, String, i64, sqlx::types::Json<serde_json::Value>),
+    >(store_suite::CURRENT_BODIES_SQL)
+    .fetch_all(&mut conn)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|(s, c, v, b)| ((s, c), (v, b.0)))
+    .collect();
+    let (versions,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM case_versions")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let store = ronghe::store::Store::open(&url, &ronghe::store::StoreOptions::default())
+        .await
+        .expect("the v24 store upgrades");
+    store_suite::case_bodies_are_carried_forward(&store, &before, usize::try_from(versions).unwrap()).await;
+}

@@ -183,13 +183,13 @@ fn resolve_superseded_sql(count: usize) -> String {
 
 const INSERT_VERSIONS: &str = "INSERT INTO case_versions (system_id, case_no, version, content_hash, stage, body, received_at, mapping_version) ";
 
-const UPSERT_CURRENT: &str = "INSERT INTO cases (system_id, case_no, version, content_hash, stage, item_name, region_code, applied_at, body, received_at, mapping_version) ";
+/// The current row names its version; the body is that version's row (stored once, issue 17).
+const UPSERT_CURRENT: &str = "INSERT INTO cases (system_id, case_no, version, content_hash, stage, item_name, region_code, applied_at, received_at, mapping_version) ";
 
 const UPSERT_CURRENT_CONFLICT: &str =
     " ON CONFLICT (system_id, case_no) DO UPDATE SET version = excluded.version,
       content_hash = excluded.content_hash, stage = excluded.stage, item_name = excluded.item_name,
-      region_code = excluded.region_code, applied_at = excluded.applied_at, body = excluded.body,
-      received_at = excluded.received_at, mapping_version = excluded.mapping_version
+      region_code = excluded.region_code, applied_at = excluded.applied_at, received_at = excluded.received_at, mapping_version = excluded.mapping_version
       WHERE cases.version < excluded.version";
 
 const INSERT_OUTBOX: &str = "INSERT INTO exchange_outbox (system_id, case_no, version, content_hash, enqueued_at, state, attempts, next_attempt_at, head) ";
@@ -221,12 +221,12 @@ macro_rules! case_statements {
                 let mut insert = sqlx::QueryBuilder::new(INSERT_VERSIONS);
                 insert.push_values(rows, |mut row, &i| {
                     let c = &batch.cases[i];
-                    row.push_bind(batch.system_id.to_owned())
-                        .push_bind(c.case_no.clone())
+                    row.push_bind(batch.system_id)
+                        .push_bind(c.case_no.as_str())
                         .push_bind(c.version)
-                        .push_bind(batch.encoded.hashes[i].clone())
+                        .push_bind(batch.encoded.hashes[i].as_str())
                         .push_bind(c.stage.name())
-                        .push_bind(sqlx::types::Json(batch.encoded.bodies[i].clone()))
+                        .push_bind(sqlx::types::Json(&*batch.encoded.bodies[i]))
                         .push_bind(batch.now)
                         .push_bind(batch.mapping_version);
                 });
@@ -237,15 +237,14 @@ macro_rules! case_statements {
                 let mut upsert = sqlx::QueryBuilder::new(UPSERT_CURRENT);
                 upsert.push_values(rows, |mut row, &i| {
                     let c = &batch.cases[i];
-                    row.push_bind(batch.system_id.to_owned())
-                        .push_bind(c.case_no.clone())
+                    row.push_bind(batch.system_id)
+                        .push_bind(c.case_no.as_str())
                         .push_bind(c.version)
-                        .push_bind(batch.encoded.hashes[i].clone())
+                        .push_bind(batch.encoded.hashes[i].as_str())
                         .push_bind(c.stage.name())
-                        .push_bind(c.item_name.clone())
-                        .push_bind(c.region_code.clone())
+                        .push_bind(c.item_name.as_str())
+                        .push_bind(c.region_code.as_str())
                         .push_bind(c.applied_at.with_timezone(&Utc))
-                        .push_bind(sqlx::types::Json(batch.encoded.bodies[i].clone()))
                         .push_bind(batch.now)
                         .push_bind(batch.mapping_version);
                 });
@@ -291,10 +290,10 @@ macro_rules! case_statements {
                 let mut insert = sqlx::QueryBuilder::new(INSERT_OUTBOX);
                 insert.push_values(rows, |mut row, &(i, head)| {
                     let c = &batch.cases[i];
-                    row.push_bind(batch.system_id.to_owned())
-                        .push_bind(c.case_no.clone())
+                    row.push_bind(batch.system_id)
+                        .push_bind(c.case_no.as_str())
                         .push_bind(c.version)
-                        .push_bind(batch.encoded.hashes[i].clone())
+                        .push_bind(batch.encoded.hashes[i].as_str())
                         .push($backend.now())
                         .push_bind("pending")
                         .push_bind(0_i64)

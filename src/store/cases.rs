@@ -175,9 +175,12 @@ impl<'a> Encoded<'a> {
 
 /// One case's current version, by the primary key (public for the plan tests).
 #[doc(hidden)]
-pub const GET_CASE: &str =
-    "SELECT system_id, version, content_hash, received_at, body, mapping_version FROM cases
-                            WHERE system_id = $1 AND case_no = $2";
+pub const GET_CASE: &str = concat!(
+    "SELECT c.system_id, c.version, c.content_hash, c.received_at, v.body, c.mapping_version ",
+    "FROM cases c JOIN case_versions v ",
+    "ON v.system_id = c.system_id AND v.case_no = c.case_no AND v.version = c.version ",
+    "WHERE c.system_id = $1 AND c.case_no = $2"
+);
 
 /// Every stored version of one case, by the primary key's prefix (public for the plan tests).
 #[doc(hidden)]
@@ -254,8 +257,10 @@ impl Store {
     pub async fn recent_cases(&self, system_id: &str, limit: i64) -> Result<Vec<CaseRecord>, StoreError> {
         let rows: Vec<CaseRow> = on_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT system_id, version, content_hash, received_at, body, mapping_version FROM cases
-                 WHERE system_id = $1 ORDER BY received_at DESC, case_no LIMIT $2",
+                "SELECT c.system_id, c.version, c.content_hash, c.received_at, v.body, c.mapping_version
+                 FROM cases c JOIN case_versions v
+                   ON v.system_id = c.system_id AND v.case_no = c.case_no AND v.version = c.version
+                 WHERE c.system_id = $1 ORDER BY c.received_at DESC, c.case_no LIMIT $2",
             )
             .bind(system_id)
             .bind(limit)
@@ -273,7 +278,9 @@ impl Store {
     ) -> Result<Vec<(String, i64, String, Case)>, StoreError> {
         let rows: Vec<(String, i64, String, Json<Case>)> = on_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT case_no, version, content_hash, body FROM cases WHERE system_id = $1 ORDER BY case_no",
+                "SELECT c.case_no, c.version, c.content_hash, v.body FROM cases c JOIN case_versions v
+                   ON v.system_id = c.system_id AND v.case_no = c.case_no AND v.version = c.version
+                 WHERE c.system_id = $1 ORDER BY c.case_no",
             )
             .bind(system_id)
             .fetch_all(pool)

@@ -466,15 +466,12 @@ pub async fn admin_token(store: &Store) -> String {
     staff_token(store, "tester", ALL_DUTIES).await
 }
 
-/// A copy of the store an older build wrote (`tests/data/stores/v17.sqlite`, see its README) in
-/// `dir`, for upgrade tests: its `sqlite://` URL.
-pub fn older_store(dir: &tempfile::TempDir) -> String {
-    let copy = dir.path().join("v17.sqlite");
-    std::fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/stores/v17.sqlite"),
-        &copy,
-    )
-    .expect("copy the v17 store");
+/// A copy of a store an older build wrote (`tests/data/stores/{schema}.sqlite`, see their
+/// README: `v17`, `v24`) in `dir`, for upgrade tests: its `sqlite://` URL.
+pub fn store_written_by(schema: &str, dir: &tempfile::TempDir) -> String {
+    let copy = dir.path().join(format!("{schema}.sqlite"));
+    let fixture = format!("{}/tests/data/stores/{schema}.sqlite", env!("CARGO_MANIFEST_DIR"));
+    std::fs::copy(&fixture, &copy).unwrap_or_else(|e| panic!("copy {fixture}: {e}"));
     format!("sqlite://{}", copy.display())
 }
 

@@ -22,6 +22,9 @@ pub use housekeeping::*;
 mod plans;
 
 pub use plans::*;
+mod upgrade;
+
+pub use upgrade::*;
 
 use chrono::Duration;
 use ronghe::case::{Case, Stage};

@@ -174,7 +174,11 @@ pub async fn plans_of_cases_and_versions(store: Store) {
             ("received_at", Fill::SecondsAfter(now - Duration::days(30))),
         ]
     };
-    let mut current = cases(3);
+    // The current row holds no body since issue 17: reading a case joins its version's.
+    let mut current: Vec<_> = cases(3)
+        .into_iter()
+        .filter(|(column, _)| *column != "body")
+        .collect();
     current.extend([
         ("item_name", text("事项")),
         ("region_code", text("520102")),
@@ -192,10 +196,18 @@ pub async fn plans_of_cases_and_versions(store: Store) {
         PlanArg::Text("C12345".to_owned()),
     ];
     for (what, sql, table) in [
-        ("reading a case", ronghe::store::GET_CASE, "cases"),
-        ("a case's history", ronghe::store::CASE_HISTORY, "case_versions"),
+        (
+            "reading a case",
+            ronghe::store::GET_CASE,
+            &["cases", "case_versions"][..],
+        ),
+        (
+            "a case's history",
+            ronghe::store::CASE_HISTORY,
+            &["case_versions"][..],
+        ),
     ] {
-        check_plan(&store, what, sql, &key, &[table]).await;
+        check_plan(&store, what, sql, &key, table).await;
     }
 }
 

@@ -1,0 +1,68 @@
+//! Stores written before a schema change, carried forward by the current build's migrations.
+
+use std::collections::BTreeMap;
+
+use ronghe::store::Store;
+use serde_json::Value;
+
+/// A case's current row as a store at schema 24 held it: (system, case) → (version, body).
+pub type CurrentBodies = BTreeMap<(String, String), (i64, Value)>;
+
+/// Reads every current row's body from a store at schema 24 (`cases.body` exists there).
+pub const CURRENT_BODIES_SQL: &str = "SELECT system_id, case_no, version, body FROM cases";
+
+/// Adds, to a store at schema 24, a current row whose version has no history row (none is
+/// known to exist; the upgrade must still keep its body): a copy of the first case under the
+/// number `ORPHAN`.
+pub const ORPHAN_SQL: &str =
+    "INSERT INTO cases (system_id, case_no, version, content_hash, stage, item_name, region_code, applied_at, body, received_at, mapping_version)
+     SELECT system_id, 'ORPHAN', version, content_hash, stage, item_name, region_code, applied_at, body, received_at, mapping_version
+     FROM cases WHERE case_no = (SELECT MIN(case_no) FROM cases)";
+
+/// Issue 17, each case body stored once: after the upgrade (migration 0025) every case reads
+/// back the body and version its current row held before, by one case and by the system's
+/// list; the row without history gained one version; no other version was added.
+pub async fn case_bodies_are_carried_forward(store: &Store, before: &CurrentBodies, versions_before: usize) {
+    assert!(before.len() > 2, "the old store holds cases: {}", before.len());
+    let orphans = before.keys().filter(|(_, case_no)| case_no == "ORPHAN").count();
+    assert!(orphans > 0, "the old store holds a current row without history");
+    for ((system_id, case_no), (version, body)) in before {
+        let record = store
+            .get_case(system_id, case_no)
+            .await
+            .expect("a case of the old store");
+        assert_eq!(record.version, *version, "{system_id}/{case_no}");
+        assert_eq!(
+            &serde_json::to_value(&record.case).unwrap(),
+            body,
+            "{system_id}/{case_no}: the body the old current row held"
+        );
+    }
+    let systems: std::collections::BTreeSet<&String> = before.keys().map(|(s, _)| s).collect();
+    let mut versions = 0;
+    for system_id in systems {
+        let listed = store.system_cases(system_id).await.unwrap();
+        let expected: Vec<(&String, &i64, &Value)> = before
+            .iter()
+            .filter(|((s, _), _)| s == system_id)
+            .map(|((_, c), (v, b))| (c, v, b))
+            .collect();
+        let got: Vec<(String, i64, Value)> = listed
+            .into_iter()
+            .map(|(c, v, _, case)| (c, v, serde_json::to_value(&case).unwrap()))
+            .collect();
+        assert_eq!(
+            got.iter().map(|(c, v, b)| (c, v, b)).collect::<Vec<_>>(),
+            expected,
+            "{system_id}: the system's cases"
+        );
+        for (case_no, _, _) in &got {
+            versions += store.case_history(system_id, case_no).await.unwrap().len();
+        }
+    }
+    assert_eq!(
+        versions,
+        versions_before + orphans,
+        "only the rows without history gained a version"
+    );
+}
