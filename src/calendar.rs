@@ -100,6 +100,12 @@ pub fn beijing_time<Tz: TimeZone>(at: &DateTime<Tz>) -> DateTime<FixedOffset> {
     at.with_timezone(&beijing)
 }
 
+/// 00:00 of `date` in Beijing time: where the province's day starts.
+pub fn beijing_day_start(date: NaiveDate) -> DateTime<FixedOffset> {
+    // Midnight UTC is 08:00 in Beijing; eight hours earlier is the day's start there.
+    beijing_time(&date.and_time(chrono::NaiveTime::MIN).and_utc()) - chrono::Duration::hours(8)
+}
+
 /// The calendar day in Beijing time (the province counts its days there) of an instant.
 pub fn beijing_date<Tz: TimeZone>(at: &DateTime<Tz>) -> NaiveDate {
     beijing_time(at).date_naive()

@@ -128,9 +128,12 @@ impl Puller {
         let schedule = self.schedule(system_id).await?;
         // Leases and due times by the database's clock, never this node's (issue 22).
         let now = self.store.clock().await?;
+        // A system newly attached is first pulled at its schedule's next time, or when forced:
+        // a scheduled tick right after `writeback attach` does not race the engineer's pull.
+        let first_due = schedule.after(&now).next().unwrap_or(now);
         let Some(checkpoint) = self
             .store
-            .claim_pull(system_id, &self.node, now, lease_from(now), force)
+            .claim_pull(system_id, &self.node, (now, first_due), lease_from(now), force)
             .await?
         else {
             return Ok(None);

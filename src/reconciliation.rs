@@ -53,6 +53,13 @@ pub struct Reconciliation {
     /// they were written back, and cannot be dated.
     pub unmappable: Vec<String>,
     pub clean: bool,
+    /// The watermark the legacy system was read from (its records changed at or after the
+    /// day's start); absent when the whole source was read (no `window_format` configured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_window: Option<String>,
+    /// Records read from the legacy system (by the window or whole, and fetched by key).
+    #[serde(default)]
+    pub source_records: usize,
 }
 
 /// Compares both sides' cases of `system` that changed on `date`; `unmappable` are the legacy
@@ -103,5 +110,7 @@ pub fn compare(
         clean: differences.is_empty(),
         differences,
         unmappable,
+        source_window: None,
+        source_records: 0,
     }
 }

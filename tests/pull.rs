@@ -107,13 +107,7 @@ async fn pull_reads_from_the_checkpoint_through_the_pipeline() {
 #[tokio::test(flavor = "multi_thread")]
 async fn serve_pulls_on_the_schedule() {
     let (sandbox, config, _url) = setup(40, "* * * * * *").await;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ronghe"))
-        .args(["--config", &config, "serve"])
-        .current_dir(sandbox.path(""))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = serve(&sandbox, &config);
     let deadline = Instant::now() + Duration::from_secs(30);
     let read = loop {
         let states: Value = sandbox
@@ -135,8 +129,82 @@ async fn serve_pulls_on_the_schedule() {
     assert_eq!(read, 40);
 }
 
+/// `ronghe serve` with `config` in `sandbox`, its output dropped.
+fn serve(sandbox: &Sandbox, config: &str) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_ronghe"))
+        .args(["--config", config, "serve"])
+        .current_dir(sandbox.path(""))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// A system just attached is first pulled at its schedule's next time (here 03:00), not on the
+/// scheduler's next tick: the engineer's own `writeback pull` right after attaching reads every
+/// record instead of finding another node pulling (seen in the demo).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_newly_attached_system_waits_for_its_schedule() {
+    let (sandbox, config, _url) = setup(10, "0 0 3 * * *").await;
+    let mut child = serve(&sandbox, &config);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let state = loop {
+        let states: Value = sandbox
+            .run(&["--config", &config, "--json", "writeback", "pulls"])
+            .check(0, &[])
+            .json();
+        if let Some(state) = states.as_array().and_then(|s| s.first()) {
+            break state.clone();
+        }
+        assert!(Instant::now() < deadline, "the scheduler did not see the system");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(state["records_read"], Value::from(0), "{state}");
+    assert_eq!(state["last_run_at"], Value::Null, "{state}");
+    sandbox
+        .run(&["--config", &config, "writeback", "pull", SYSTEM])
+        .check(0, &["accepted 10"]);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 /// Issue 7 (Art. 15): reconciliation finds an injected missing case and an injected altered case;
 /// spot-check samples are reproducible by seed.
+/// The platform's store in `sandbox` and its cases by the Beijing day they last changed.
+async fn cases_by_day(
+    sandbox: &Sandbox,
+) -> (sqlx::SqlitePool, std::collections::BTreeMap<String, Vec<String>>) {
+    let platform = sqlx::SqlitePool::connect(&format!("sqlite://{}", sandbox.path("ronghe.db").display()))
+        .await
+        .unwrap();
+    let mut by_day: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT c.case_no, json_extract(v.body, '$.updated_at') FROM cases c JOIN case_versions v
+         ON v.system_id = c.system_id AND v.case_no = c.case_no AND v.version = c.version",
+    )
+    .fetch_all(&platform)
+    .await
+    .unwrap();
+    // updated_at is stored in Beijing time.
+    for (case_no, updated_at) in rows {
+        assert!(updated_at.ends_with("+08:00"), "{updated_at}");
+        by_day
+            .entry(updated_at[..10].to_owned())
+            .or_default()
+            .push(case_no);
+    }
+    (platform, by_day)
+}
+
+/// The platform's store in `sandbox`, the Beijing day on which most of its cases last changed
+/// (at least six), and those cases.
+async fn busiest_day(sandbox: &Sandbox) -> (sqlx::SqlitePool, String, Vec<String>) {
+    let (platform, by_day) = cases_by_day(sandbox).await;
+    let (day, cases) = by_day.into_iter().max_by_key(|(_, cases)| cases.len()).unwrap();
+    assert!(cases.len() >= 6, "{day}: {cases:?}");
+    (platform, day, cases)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn reconciliation_finds_missing_and_altered_cases() {
     let (sandbox, config, url) = setup(120, "0 0 3 * * *").await;
@@ -146,25 +214,8 @@ async fn reconciliation_finds_missing_and_altered_cases() {
         sandbox.run(&all)
     };
     run(&["writeback", "pull", SYSTEM]).check(0, &["accepted 120"]);
-    // A day with several cases, and two of them (updated_at is stored in Beijing time).
-    let platform = sqlx::SqlitePool::connect(&format!("sqlite://{}", sandbox.path("ronghe.db").display()))
-        .await
-        .unwrap();
-    let mut by_day: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-    let rows: Vec<(String, String)> =
-        sqlx::query_as("SELECT c.case_no, json_extract(v.body, '$.updated_at') FROM cases c JOIN case_versions v ON v.system_id = c.system_id AND v.case_no = c.case_no AND v.version = c.version")
-            .fetch_all(&platform)
-            .await
-            .unwrap();
-    for (case_no, updated_at) in rows {
-        assert!(updated_at.ends_with("+08:00"), "{updated_at}");
-        by_day
-            .entry(updated_at[..10].to_owned())
-            .or_default()
-            .push(case_no);
-    }
-    let (day, cases) = by_day.into_iter().max_by_key(|(_, cases)| cases.len()).unwrap();
-    assert!(cases.len() >= 6, "{day}: {cases:?}");
+    // A day with several cases, and two of them.
+    let (platform, day, cases) = busiest_day(&sandbox).await;
     let (first, second) = (cases[0].clone(), cases[1].clone());
     run(&["reconcile", SYSTEM, "--date", &day]).check(0, &["无差异 clean"]);
 
@@ -313,6 +364,81 @@ async fn reconciliation_finds_missing_and_altered_cases() {
         .map(|r| r.unwrap()[4].to_owned())
         .collect();
     assert_eq!(Value::from(drawn), sample("42"));
+}
+
+/// Issue 17: a day's reconciliation reads the legacy system from the day's start on (the SQL
+/// adapter's `window_format` writes it as a `GXSJ` watermark), not its whole history, and
+/// answers as a whole read does: a case the department moved back to the day before is fetched
+/// by key and reported altered, not extra.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_days_reconciliation_reads_the_day_and_answers_as_a_whole_read() {
+    let (sandbox, config, url) = setup(120, "0 0 3 * * *").await;
+    let run = |args: &[&str]| {
+        let mut all = vec!["--config", config.as_str()];
+        all.extend_from_slice(args);
+        sandbox.run(&all)
+    };
+    run(&["writeback", "pull", SYSTEM]).check(0, &["accepted 120"]);
+    // The last day with a few cases: earlier days hold cases the window leaves out.
+    let (_, by_day) = cases_by_day(&sandbox).await;
+    let (day, cases) = by_day
+        .into_iter()
+        .rev()
+        .find(|(_, cases)| cases.len() >= 3)
+        .unwrap();
+    let windowed = run(&["--json", "reconcile", SYSTEM, "--date", &day])
+        .check(0, &[])
+        .json();
+    assert_eq!(
+        windowed["source_window"],
+        Value::from(format!("{day} 00:00:00")),
+        "{windowed}"
+    );
+    let read = windowed["source_records"].as_u64().unwrap();
+    assert!(
+        (cases.len() as u64..120).contains(&read),
+        "the window reads the day's cases and later ones, not all 120: {windowed}"
+    );
+
+    let legacy = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let day_before = (day.parse::<chrono::NaiveDate>().unwrap() - chrono::Days::new(1)).to_string();
+    sqlx::query("UPDATE SP_BJXX SET GXSJ = $1 WHERE SBLSH = $2")
+        .bind(format!("{day_before} 23:00:00"))
+        .bind(&cases[0])
+        .execute(&legacy)
+        .await
+        .unwrap();
+    let differences = |report: &Value| report["differences"].clone();
+    let windowed = run(&["--json", "reconcile", SYSTEM, "--date", &day])
+        .check(1, &[])
+        .json();
+    assert_eq!(
+        differences(&windowed)
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| (d["case_no"].as_str().unwrap(), d["kind"].as_str().unwrap()))
+            .collect::<Vec<_>>(),
+        [(cases[0].as_str(), "altered")],
+        "{windowed}"
+    );
+
+    // The same day read whole (no window_format): the same answer, from every record.
+    let whole_config = sql::adapter_config(&url, 100).replace("window_format = \"%Y-%m-%d %H:%M:%S\"\n", "");
+    assert!(!whole_config.contains("window_format"));
+    let adapter = sandbox.write("adapter-whole.toml", whole_config);
+    sandbox
+        .run(&["adapters", "attach", SYSTEM, &adapter])
+        .check(0, &[]);
+    let whole = run(&["--json", "reconcile", SYSTEM, "--date", &day])
+        .check(1, &[])
+        .json();
+    assert_eq!(whole["source_window"], Value::Null, "{whole}");
+    assert_eq!(whole["source_records"], Value::from(120), "{whole}");
+    assert_eq!(differences(&whole), differences(&windowed));
+    for field in ["legacy_cases", "platform_cases", "matched"] {
+        assert_eq!(whole[field], windowed[field], "{field}: {whole} {windowed}");
+    }
 }
 
 /// Issue 22: `scheduler jobs` follows the attached settings: once a system's `[pull]` is

@@ -3,6 +3,7 @@
 use std::pin::Pin;
 
 use async_trait::async_trait;
+use chrono::{DateTime, FixedOffset};
 use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 
@@ -58,6 +59,11 @@ pub trait Adapter: Send + Sync {
 
     /// Reads the configured case records from `from` (the start when `None`), oldest first.
     fn read(&self, from: Option<Checkpoint>) -> RecordStream<'_>;
+
+    /// Where `read` starts to read every record changed at or after `at` (a window: a day's
+    /// reconciliation reads that day, not the history), when the config says how the system's
+    /// watermark writes a time (`window_format`); `None` otherwise: read from the start.
+    fn since(&self, at: DateTime<FixedOffset>) -> Option<Checkpoint>;
 
     /// One record by key, or `None` when the system has none.
     async fn fetch(&self, key: &str) -> Result<Option<Record>, AdapterError>;

@@ -37,6 +37,36 @@ impl Issues {
         });
     }
 
+    /// Checks a `window_format`: a chrono `strftime` pattern (e.g. `%Y-%m-%d %H:%M:%S`) for a
+    /// watermark that is a time, so it needs the watermark it writes.
+    pub fn window_format(&mut self, path: &str, format: Option<&str>, has_watermark: bool) {
+        let Some(format) = format else { return };
+        let items = chrono::format::StrftimeItems::new(format);
+        if format.trim().is_empty()
+            || items
+                .clone()
+                .any(|item| matches!(item, chrono::format::Item::Error))
+        {
+            self.add(
+                path,
+                format!("{format:?} is not a strftime pattern; write the watermark's form, e.g. \"%Y-%m-%d %H:%M:%S\""),
+            );
+        } else if !items.clone().any(|item| {
+            matches!(
+                item,
+                chrono::format::Item::Numeric(..) | chrono::format::Item::Fixed(..)
+            )
+        }) {
+            self.add(path, format!("{format:?} writes no part of a time; write the watermark's form, e.g. \"%Y-%m-%d %H:%M:%S\""));
+        }
+        if !has_watermark {
+            self.add(
+                path,
+                "needs the watermark it writes: set the records' watermark too",
+            );
+        }
+    }
+
     /// Adds the problems of a `[resilience]` table.
     pub fn resilience(&mut self, config: &ResilienceConfig) {
         for (field, message) in config.problems() {

@@ -4,6 +4,8 @@
 use std::collections::VecDeque;
 use std::future::Future;
 
+use chrono::{DateTime, FixedOffset};
+
 use crate::{AdapterError, Checkpoint, Raw, Record, RecordStream};
 
 /// Position within a listing: the watermark and key of the last record read.
@@ -60,6 +62,13 @@ impl Position {
         };
         order.then_with(|| self.key.as_str().cmp(key)).is_lt()
     }
+}
+
+/// The bare watermark (everything at or after it) that a system whose watermark writes a time
+/// with `window_format` (a chrono `strftime` pattern in the system's local time, such as
+/// `%Y-%m-%d %H:%M:%S` or `%Y年%m月%d日 %H:%M`) gives to `at`, in `at`'s offset.
+pub(crate) fn since(window_format: Option<&str>, at: DateTime<FixedOffset>) -> Option<Checkpoint> {
+    window_format.map(|format| Checkpoint(at.format(format).to_string()))
 }
 
 /// A listed record with its checkpoint (when it has both a key and a watermark), or `None`
@@ -137,6 +146,26 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_time_is_written_as_the_systems_watermark() {
+        let at = DateTime::parse_from_rfc3339("2025-05-11T00:00:00+08:00").unwrap();
+        let since = |format| since(format, at).map(|c| c.0);
+        assert_eq!(
+            since(Some("%Y年%m月%d日 %H:%M")).as_deref(),
+            Some("2025年05月11日 00:00")
+        );
+        assert_eq!(
+            since(Some("%Y-%m-%d %H:%M:%S")).as_deref(),
+            Some("2025-05-11 00:00:00")
+        );
+        assert_eq!(since(Some("%+")).as_deref(), Some("2025-05-11T00:00:00+08:00"));
+        assert_eq!(since(None), None);
+        // A bare watermark: everything at or after it, whatever its key.
+        let from = Position::parse(&Checkpoint("2025-05-11 00:00:00".to_owned())).unwrap();
+        assert!(from.before("2025-05-11 00:00:00", "A1"));
+        assert!(!from.before("2025-05-10 23:59:59", "Z9"));
+    }
 
     #[test]
     fn positions_round_trip_and_order() {

@@ -426,6 +426,40 @@ max_attempts = 0
     )
     .unwrap_err();
     assert!(unknown.message.contains("colour"), "{unknown:?}");
+    // A window format must be a strftime pattern that writes a time, and needs its watermark.
+    let window = |records: &str| {
+        let toml = format!(
+            "type = \"rest\"\nbase_url = \"http://x\"\n[records]\npath = \"a\"\nkey = \"/id\"\n{records}"
+        );
+        let issues = AdapterConfig::from_toml(&toml)
+            .unwrap()
+            .validate()
+            .err()
+            .unwrap_or_default();
+        issues
+            .into_iter()
+            .map(|i| format!("{}: {}", i.path, i.message))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        window("watermark = \"/updated\"\nwindow_format = \"%Y年%m月%d日 %H:%M\"\n"),
+        Vec::<String>::new()
+    );
+    let bad = window("watermark = \"/updated\"\nwindow_format = \"%Y-%Q\"\n");
+    assert!(
+        bad.len() == 1 && bad[0].starts_with("records.window_format: \"%Y-%Q\" is not a strftime pattern"),
+        "{bad:?}"
+    );
+    let constant = window("watermark = \"/updated\"\nwindow_format = \"today\"\n");
+    assert!(
+        constant.len() == 1 && constant[0].contains("writes no part of a time"),
+        "{constant:?}"
+    );
+    let alone = window("window_format = \"%Y-%m-%d\"\n");
+    assert!(
+        alone.len() == 1 && alone[0].contains("needs the watermark"),
+        "{alone:?}"
+    );
     let kind = AdapterConfig::from_toml("type = \"ftp\"\n").unwrap_err();
     assert!(kind.message.contains("ftp"), "{kind:?}");
 }

@@ -283,19 +283,30 @@ impl Children<'_> {
     }
 }
 
-/// Reads the simulator through its adapter, maps every record and writes the valid cases as
-/// `COPY` text lines for system `system_id`; returns (lines, body bytes).
-async fn write_copy_file(legacy: &str, path: &Path, system_id: &str) -> anyhow::Result<(usize, usize)> {
-    use std::io::Write as _;
-    let mapping = Mapping::compile(super::mapping::SQL_MAPPING)
-        .map_err(|issues| anyhow::anyhow!("reference mapping: {issues:?}"))?;
-    let adapter =
+/// The reference mapping of the SQL simulator.
+pub(super) fn sql_mapping() -> anyhow::Result<Mapping> {
+    Mapping::compile(super::mapping::SQL_MAPPING)
+        .map_err(|issues| anyhow::anyhow!("reference mapping: {issues:?}"))
+}
+
+/// The SQL simulator's adapter on the database at `legacy`, as its engineer configures it.
+pub(super) async fn sql_adapter(legacy: &str) -> anyhow::Result<Box<dyn ronghe_adapters::Adapter>> {
+    Ok(
         ronghe_adapters::AdapterConfig::from_toml(&ronghe_adapters::sim::sql::adapter_config(legacy, 1000))
             .map_err(|issue| anyhow::anyhow!("{issue}"))?
             .validate()
             .map_err(|issues| anyhow::anyhow!("{issues:?}"))?
             .build(&ronghe_adapters::Environment)
-            .await?;
+            .await?,
+    )
+}
+
+/// Reads the simulator through its adapter, maps every record and writes the valid cases as
+/// `COPY` text lines for system `system_id`; returns (lines, body bytes).
+async fn write_copy_file(legacy: &str, path: &Path, system_id: &str) -> anyhow::Result<(usize, usize)> {
+    use std::io::Write as _;
+    let mapping = sql_mapping()?;
+    let adapter = sql_adapter(legacy).await?;
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
     let now = chrono::Utc::now();
     let at = crate::systems::stamp(chrono::Utc::now()).to_rfc3339();

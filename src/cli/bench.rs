@@ -1,4 +1,4 @@
-//! `ronghe bench mapping|writeback|store|exchange|migrate|soak`: throughput figures with a baseline measured
+//! `ronghe bench mapping|writeback|store|exchange|migrate|reconcile|soak`: throughput figures with a baseline measured
 //! in the same run; `soak` reports each minute of a fixed load.
 
 use clap::Subcommand;
@@ -74,6 +74,15 @@ pub(super) enum Command {
         #[arg(long, value_delimiter = ',', default_values_t = [1, 3])]
         workers: Vec<usize>,
     },
+    /// A day's reconciliation of a long history (the last full day of ROWS simulator cases, all
+    /// in the store: a fresh SQLite file or the PostgreSQL --database), read by window and read
+    /// whole, against reading that day's rows directly 按日对账.
+    Reconcile {
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: usize,
+        #[arg(long, value_enum, default_value_t = BenchBackend::Sqlite)]
+        backend: BenchBackend,
+    },
     /// Bulk migration rows/s and peak RSS from the SQL simulator into the store (a fresh SQLite
     /// file, or the PostgreSQL --database) against a raw copy of the same rows 全量迁移吞吐.
     Migrate {
@@ -143,6 +152,9 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             return Ok(());
         }
         Command::Store { cases, batch } => bench::store::run(&ctx.store().await?, cases, batch).await?,
+        Command::Reconcile { rows, backend } => {
+            bench::reconcile::run(&bench_database(ctx, backend)?, rows).await?
+        }
         Command::Exchange { versions, workers } => {
             bench::exchange::run(&ctx.store().await?, versions, &workers).await?
         }

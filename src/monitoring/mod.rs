@@ -9,16 +9,27 @@ pub use report::{ReportError, ReportFormat, render, spot_check_csv};
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, FixedOffset, NaiveDate};
 use futures_util::StreamExt as _;
-use ronghe_adapters::Secrets;
+use ronghe_adapters::{Raw, Secrets};
 
+use crate::calendar::beijing_day_start;
 use crate::intake::Intake;
+use crate::mapping::Mapping;
 use crate::pull::{PullError, attached_adapter};
 use crate::reconciliation::{Reconciliation, Seen, beijing_day, compare};
-use crate::store::Store;
+use crate::store::{CurrentCase, Store};
 
-/// Reconciles `system` for `date` (Beijing time).
+/// Reconciles `system` for `date` (Beijing time). Both sides are read by window where they
+/// can be, so the cost follows the day and not the history:
+/// - the legacy system from the start of the day on, when its adapter config says how its
+///   watermark writes a time (`Adapter::since`, `window_format`); otherwise the whole source;
+/// - the platform's cases of that day by `changed_on`, and the current version of each case
+///   the legacy system reports for the day, by key.
+///
+/// A case the platform holds for the day that the windowed read did not return (the legacy
+/// system last changed it before the day) is fetched by key, so that it is compared, not
+/// reported extra; an adapter that cannot fetch is read whole.
 pub async fn reconcile(
     store: &Store,
     intake: &Intake,
@@ -29,41 +40,91 @@ pub async fn reconcile(
     let mapping = intake.mapping(system).await?;
     let adapter = attached_adapter(store, secrets, system).await?;
     let now = chrono::Utc::now().fixed_offset();
-    let mut legacy: BTreeMap<String, Seen> = BTreeMap::new();
-    let mut unmappable = Vec::new();
-    let mut records = adapter.read(None);
+    let read_error = |source| PullError::Read {
+        system: system.to_owned(),
+        source,
+    };
+    // A window needs fetch by key for the day's cases the window leaves out.
+    let window = adapter
+        .capabilities()
+        .fetch
+        .then(|| adapter.since(beijing_day_start(date)))
+        .flatten();
+    let mut legacy = Legacy::default();
+    let mut records = adapter.read(window.clone());
     while let Some(record) = records.next().await {
-        let record = record.map_err(|source| PullError::Read {
-            system: system.to_owned(),
-            source,
-        })?;
-        match mapping.apply(&record.raw, now) {
+        let record = record.map_err(read_error)?;
+        legacy.see(&mapping, &record.raw, record.key, now);
+    }
+    drop(records);
+
+    let mut platform: BTreeMap<String, Seen> = BTreeMap::new();
+    hold(&mut platform, store.cases_changed_on(system, date).await?);
+    let reported: Vec<&str> = legacy
+        .seen
+        .iter()
+        .filter(|(case_no, seen)| seen.day == date && !platform.contains_key(*case_no))
+        .map(|(case_no, _)| case_no.as_str())
+        .collect();
+    let reported = store.current_cases(system, &reported).await?;
+    hold(&mut platform, reported);
+
+    if window.is_some() {
+        let unseen: Vec<&String> = platform
+            .keys()
+            .filter(|case_no| !legacy.seen.contains_key(*case_no))
+            .collect();
+        for case_no in unseen {
+            if let Some(record) = adapter.fetch(case_no).await.map_err(read_error)? {
+                legacy.see(&mapping, &record.raw, record.key, now);
+            }
+        }
+    }
+    let read = legacy.read;
+    let mut report = compare(system, date, &legacy.seen, &platform, legacy.unmappable);
+    report.source_window = window.map(|checkpoint| checkpoint.0);
+    report.source_records = read;
+    Ok(report)
+}
+
+/// What the legacy system reports: each mapped case as seen, and the keys of records that do
+/// not map.
+#[derive(Default)]
+struct Legacy {
+    seen: BTreeMap<String, Seen>,
+    unmappable: Vec<String>,
+    read: usize,
+}
+
+impl Legacy {
+    fn see(&mut self, mapping: &Mapping, raw: &Raw, key: Option<String>, now: DateTime<FixedOffset>) {
+        self.read += 1;
+        match mapping.apply(raw, now) {
             Ok(case) => {
                 let seen = Seen {
                     version: case.version,
                     hash: case.content_hash(),
                     day: beijing_day(&case),
                 };
-                legacy.insert(case.case_no, seen);
+                self.seen.insert(case.case_no, seen);
             }
-            Err(_) => unmappable.push(
-                record
-                    .key
-                    .or_else(|| mapping.key_of(&record.raw))
-                    .unwrap_or_default(),
-            ),
+            Err(_) => self
+                .unmappable
+                .push(key.or_else(|| mapping.key_of(raw)).unwrap_or_default()),
         }
     }
-    let platform: BTreeMap<String, Seen> = store
-        .system_cases(system)
-        .await?
-        .into_iter()
-        .map(|(case_no, version, hash, case)| {
-            let day = beijing_day(&case);
-            (case_no, Seen { version, hash, day })
-        })
-        .collect();
-    Ok(compare(system, date, &legacy, &platform, unmappable))
+}
+
+/// Adds the platform's current cases to its side of the comparison.
+fn hold(platform: &mut BTreeMap<String, Seen>, held: Vec<CurrentCase>) {
+    for c in held {
+        let seen = Seen {
+            version: c.version,
+            hash: c.content_hash,
+            day: c.changed_on.unwrap_or(NaiveDate::MIN),
+        };
+        platform.insert(c.case_no, seen);
+    }
 }
 
 /// `size` case numbers drawn from the platform's cases of `system` that changed on `date`,
@@ -78,11 +139,10 @@ pub async fn spot_check(
     actor: &str,
 ) -> Result<Vec<String>, PullError> {
     let mut day: Vec<String> = store
-        .system_cases(system)
+        .cases_changed_on(system, date)
         .await?
         .into_iter()
-        .filter(|(_, _, _, case)| beijing_day(case) == date)
-        .map(|(case_no, ..)| case_no)
+        .map(|case| case.case_no)
         .collect();
     day.sort();
     let mut rng = fastrand::Rng::with_seed(seed);

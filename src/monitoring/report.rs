@@ -210,6 +210,8 @@ mod tests {
             ],
             unmappable: vec![],
             clean: false,
+            source_window: Some("2026-11-30 00:00:00".to_owned()),
+            source_records: 7,
         }
     }
 
@@ -234,5 +236,12 @@ mod tests {
         assert!(md.contains("| 办件编号 case_no |"), "{md}");
         assert!(md.contains("| BJ<script>1\\|2 | 平台缺失 missing |"), "{md}");
         assert!(md.contains("| BJ002 | 内容不一致 altered |"), "{md}");
+        assert!(md.contains("7 条 records, 自水位 2026-11-30 00:00:00 起"), "{md}");
+        let whole = Reconciliation {
+            source_window: None,
+            ..report()
+        };
+        let md = render(&whole, ReportFormat::Md).unwrap();
+        assert!(md.contains("7 条 records, 全量 (whole source"), "{md}");
     }
 }

@@ -13,6 +13,7 @@ use super::audit_log::AuditLog;
 use super::cases::{Encoded, plan};
 use super::{Backend, StoreError, UpsertOutcome, open_cases_sql, placeholders, rows_of_cases_sql};
 use crate::case::{Case, Stage};
+use crate::reconciliation::beijing_day;
 
 /// A batch to write: at most `CHUNK_ROWS` distinct cases of one system, serialised once.
 pub(crate) struct Batch<'a> {
@@ -184,12 +185,13 @@ fn resolve_superseded_sql(count: usize) -> String {
 const INSERT_VERSIONS: &str = "INSERT INTO case_versions (system_id, case_no, version, content_hash, stage, body, received_at, mapping_version) ";
 
 /// The current row names its version; the body is that version's row (stored once, issue 17).
-const UPSERT_CURRENT: &str = "INSERT INTO cases (system_id, case_no, version, content_hash, stage, item_name, region_code, applied_at, received_at, mapping_version) ";
+/// `changed_on` is the Beijing day of its `updated_at`, for a day's reconciliation.
+const UPSERT_CURRENT: &str = "INSERT INTO cases (system_id, case_no, version, content_hash, stage, item_name, region_code, applied_at, received_at, mapping_version, changed_on) ";
 
 const UPSERT_CURRENT_CONFLICT: &str =
     " ON CONFLICT (system_id, case_no) DO UPDATE SET version = excluded.version,
       content_hash = excluded.content_hash, stage = excluded.stage, item_name = excluded.item_name,
-      region_code = excluded.region_code, applied_at = excluded.applied_at, received_at = excluded.received_at, mapping_version = excluded.mapping_version
+      region_code = excluded.region_code, applied_at = excluded.applied_at, received_at = excluded.received_at, mapping_version = excluded.mapping_version, changed_on = excluded.changed_on
       WHERE cases.version < excluded.version";
 
 const INSERT_OUTBOX: &str = "INSERT INTO exchange_outbox (system_id, case_no, version, content_hash, enqueued_at, state, attempts, next_attempt_at, head) ";
@@ -246,7 +248,8 @@ macro_rules! case_statements {
                         .push_bind(c.region_code.as_str())
                         .push_bind(c.applied_at.with_timezone(&Utc))
                         .push_bind(batch.now)
-                        .push_bind(batch.mapping_version);
+                        .push_bind(batch.mapping_version)
+                        .push_bind(beijing_day(c));
                 });
                 upsert.push(UPSERT_CURRENT_CONFLICT);
                 upsert.build().execute(&mut *self).await.map(|_| ())

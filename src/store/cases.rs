@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use sqlx::types::Json;
 
@@ -173,6 +173,16 @@ impl<'a> Encoded<'a> {
     }
 }
 
+/// A current case without its body: what reconciliation compares.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct CurrentCase {
+    pub case_no: String,
+    pub version: i64,
+    pub content_hash: String,
+    /// The Beijing day its current version last changed (`reconciliation::beijing_day`).
+    pub changed_on: Option<NaiveDate>,
+}
+
 /// One case's current version, by the primary key (public for the plan tests).
 #[doc(hidden)]
 pub const GET_CASE: &str = concat!(
@@ -181,6 +191,12 @@ pub const GET_CASE: &str = concat!(
     "ON v.system_id = c.system_id AND v.case_no = c.case_no AND v.version = c.version ",
     "WHERE c.system_id = $1 AND c.case_no = $2"
 );
+
+/// A system's current cases that changed on a day, by `cases_changed_on` (public for the plan
+/// tests).
+#[doc(hidden)]
+pub const CASES_CHANGED_ON: &str = "SELECT case_no, version, content_hash, changed_on FROM cases
+                                    WHERE system_id = $1 AND changed_on = $2";
 
 /// Every stored version of one case, by the primary key's prefix (public for the plan tests).
 #[doc(hidden)]
@@ -270,26 +286,50 @@ impl Store {
         Ok(rows.into_iter().map(record_of).collect())
     }
 
-    /// Every case the platform holds for a system (current versions): case number, version,
-    /// content hash and the case, by case number.
-    pub async fn system_cases(
+    /// The current cases of a system that last changed on `day` (Beijing time), by case number:
+    /// what a day's reconciliation and spot check read, through `cases_changed_on`.
+    pub async fn cases_changed_on(
         &self,
         system_id: &str,
-    ) -> Result<Vec<(String, i64, String, Case)>, StoreError> {
-        let rows: Vec<(String, i64, String, Json<Case>)> = on_pool!(self, pool => {
-            sqlx::query_as(
-                "SELECT c.case_no, c.version, c.content_hash, v.body FROM cases c JOIN case_versions v
-                   ON v.system_id = c.system_id AND v.case_no = c.case_no AND v.version = c.version
-                 WHERE c.system_id = $1 ORDER BY c.case_no",
-            )
+        day: NaiveDate,
+    ) -> Result<Vec<CurrentCase>, StoreError> {
+        let mut cases: Vec<CurrentCase> = on_pool!(self, pool => {
+            sqlx::query_as(CASES_CHANGED_ON)
             .bind(system_id)
+            .bind(day)
             .fetch_all(pool)
             .await?
         });
-        Ok(rows
-            .into_iter()
-            .map(|(no, version, hash, Json(case))| (no, version, hash, case))
-            .collect())
+        // Sorted here: with an ORDER BY, SQLite walks the primary key (in case order) instead
+        // of the day's index.
+        cases.sort_unstable_by(|a, b| a.case_no.cmp(&b.case_no));
+        Ok(cases)
+    }
+
+    /// The current versions of these cases of a system, those it holds, by primary key.
+    pub async fn current_cases(
+        &self,
+        system_id: &str,
+        keys: &[&str],
+    ) -> Result<Vec<CurrentCase>, StoreError> {
+        let mut found = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(CHUNK_ROWS) {
+            let sql = super::rows_of_cases_sql(
+                self.backend(),
+                "cases",
+                "t.case_no, t.version, t.content_hash, t.changed_on",
+                chunk.len(),
+            );
+            let rows: Vec<CurrentCase> = on_pool!(self, pool => {
+                let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(system_id);
+                for key in chunk {
+                    query = query.bind(*key);
+                }
+                query.fetch_all(pool).await?
+            });
+            found.extend(rows);
+        }
+        Ok(found)
     }
 
     /// Every received version of one case, oldest first.

@@ -51,7 +51,10 @@ pub use self::scheduler::{
 pub use audit_log::{
     AuditContext, AuditError, AuditEvent, AuditFilter, BreakKind, ChainBreak, Pruned, with_audit_context,
 };
-pub use cases::{CASE_HISTORY, CaseRecord, CaseVersion, GET_CASE, RejectReason, UpsertOutcome};
+pub use cases::{
+    CASE_HISTORY, CASES_CHANGED_ON, CaseRecord, CaseVersion, CurrentCase, GET_CASE, RejectReason,
+    UpsertOutcome,
+};
 pub use handoffs::{AttemptOutcome, ClaimedHandoff, Enqueued, Handoff, HandoffState};
 pub use intake::{IntakeCommit, IntakeWrite, OnReject};
 pub use outbox::{

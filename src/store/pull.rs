@@ -34,12 +34,12 @@ type StateRow = (
 impl Store {
     /// Takes the system's pull for `owner` until `lease_until` if it is due (or `force`) and no
     /// other node holds it. `Some(checkpoint)` when taken (the checkpoint may be `None`: from the
-    /// start), `None` when not.
+    /// start), `None` when not. A system pulled for the first time is first due at `first_due`.
     pub async fn claim_pull(
         &self,
         system_id: &str,
         owner: &str,
-        now: DateTime<Utc>,
+        (now, first_due): (DateTime<Utc>, DateTime<Utc>),
         lease_until: DateTime<Utc>,
         force: bool,
     ) -> Result<Option<Option<String>>, StoreError> {
@@ -49,7 +49,7 @@ impl Store {
                 "INSERT INTO pull_state (system_id, next_run_at) VALUES ($1, $2) ON CONFLICT (system_id) DO NOTHING",
             )
             .bind(system_id)
-            .bind(now)
+            .bind(first_due)
             .execute(&mut *tx)
             .await?;
             let row = sqlx::query_as(

@@ -159,7 +159,8 @@ async fn fill(store: &Store, table: &str, columns: &[(&str, Fill)], numbers: std
 }
 
 /// 20,000 cases of one system with 50,000 versions between them (every case has two, every
-/// second one a third): reading a case and its history go by key.
+/// second one a third), changed over twenty days: reading a case and its history go by key, a
+/// day's cases (reconciliation) by `cases_changed_on`.
 pub async fn plans_of_cases_and_versions(store: Store) {
     with_system(&store, SYSTEM).await;
     let now = Utc::now();
@@ -184,7 +185,15 @@ pub async fn plans_of_cases_and_versions(store: Store) {
         ("region_code", text("520102")),
         ("applied_at", at(now)),
     ]);
-    fill(&store, "cases", &current, 1..=20_000).await;
+    // A thousand cases changed on each of twenty days.
+    for day in 0..20_i64 {
+        let mut of_day = current.clone();
+        of_day.push((
+            "changed_on",
+            Fill::Value(PlanArg::Date(now.date_naive() - Duration::days(day))),
+        ));
+        fill(&store, "cases", &of_day, day * 1000 + 1..=(day + 1) * 1000).await;
+    }
     for version in 1..=2 {
         fill(&store, "case_versions", &cases(version), 1..=20_000).await;
     }
@@ -209,6 +218,19 @@ pub async fn plans_of_cases_and_versions(store: Store) {
     ] {
         check_plan(&store, what, sql, &key, table).await;
     }
+    let day = [
+        PlanArg::Text(SYSTEM.to_owned()),
+        PlanArg::Date(now.date_naive() - Duration::days(3)),
+    ];
+    let plan = check_plan(
+        &store,
+        "a day's cases",
+        ronghe::store::CASES_CHANGED_ON,
+        &day,
+        &["cases"],
+    )
+    .await;
+    uses(&plan, &["cases_changed_on"], "a day's cases");
 }
 
 /// 20,000 refused records of which 200 (the oldest) are still open: the queue's listing of open items,

@@ -210,12 +210,14 @@ pub async fn intake_group_commits_each_request_alone(store: Store) {
     assert_eq!(rejected[0].0, 0);
     assert_eq!(rejected[0].2.record_hash, "A-1@1");
     let stored = |store: Store, system: &'static str| async move {
+        // Every case number the requests below carry.
+        let numbers = ["A-1", "A-2", "A-3", "A-4", "A-5", "A-6", "X-1"];
         let mut stored: Vec<String> = store
-            .system_cases(system)
+            .current_cases(system, &numbers)
             .await
             .unwrap()
             .into_iter()
-            .map(|c| c.0)
+            .map(|c| c.case_no)
             .collect();
         stored.sort();
         stored

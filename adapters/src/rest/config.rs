@@ -67,6 +67,12 @@ pub struct Records {
     /// must answer in watermark order, then key order.
     #[serde(default)]
     pub since_param: Option<String>,
+    /// How the watermark writes a time, when it is one: a chrono `strftime` pattern in the
+    /// system's local time (e.g. `%Y-%m-%d %H:%M:%S`, `%Y年%m月%d日 %H:%M`, `%+` for RFC 3339).
+    /// With it a read can start at a time, so a day's reconciliation reads that day's records
+    /// and not the whole history.
+    #[serde(default)]
+    pub window_format: Option<String>,
     /// JSON pointer to the total number of records in a response, if the system gives it.
     #[serde(default)]
     pub total: Option<String>,
@@ -207,6 +213,11 @@ impl RestConfig {
                 pointer(issues, field, v);
             }
         }
+        issues.window_format(
+            "records.window_format",
+            r.window_format.as_deref(),
+            r.watermark.is_some(),
+        );
         if r.since_param.is_some() && r.watermark.is_none() {
             issues.add(
                 "records.since_param",

@@ -8,6 +8,7 @@ mod config;
 pub use config::{Auth, Endpoint, Method, Paging, Records, RestConfig, Submit};
 
 use async_trait::async_trait;
+use chrono::{DateTime, FixedOffset};
 use serde_json::Value;
 
 use crate::resilience::Policy;
@@ -376,6 +377,10 @@ impl Adapter for RestAdapter {
         watermark::paged(start, move |next, after| async move {
             self.page(&next, after.as_ref()).await
         })
+    }
+
+    fn since(&self, at: DateTime<FixedOffset>) -> Option<Checkpoint> {
+        watermark::since(self.config.records.window_format.as_deref(), at)
     }
 
     async fn fetch(&self, key: &str) -> Result<Option<Record>, AdapterError> {

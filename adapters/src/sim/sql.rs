@@ -446,6 +446,7 @@ url = "{url}"
 table = "{CASES}"
 key = "SBLSH"
 watermark = "GXSJ"
+window_format = "%Y-%m-%d %H:%M:%S"
 page_size = {page_size}
 
 [submit]

@@ -114,6 +114,12 @@ pub struct Records {
     /// must answer in watermark order, then key order, and treat `since` as inclusive.
     #[serde(default)]
     pub watermark: Option<String>,
+    /// How the watermark writes a time, when it is one: a chrono `strftime` pattern in the
+    /// system's local time (e.g. `%Y-%m-%d %H:%M:%S`, `%Y年%m月%d日 %H:%M`, `%+` for RFC 3339).
+    /// With it a read can start at a time, so a day's reconciliation reads that day's records
+    /// and not the whole history.
+    #[serde(default)]
+    pub window_format: Option<String>,
     /// Element path from the result to the total number of records, if the system gives it.
     #[serde(default)]
     pub total: Option<String>,
@@ -236,6 +242,11 @@ impl SoapConfig {
                 path(issues, at, v);
             }
         }
+        issues.window_format(
+            "records.window_format",
+            r.window_format.as_deref(),
+            r.watermark.is_some(),
+        );
         if let Some(size) = r.page_size
             && !(1..=10_000).contains(&size)
         {

@@ -17,6 +17,7 @@ pub use xml::{XmlError, escape, parse as parse_xml};
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
+use chrono::{DateTime, FixedOffset};
 use encoding_rs::Encoding;
 use reqwest::header::CONTENT_TYPE;
 use serde_json::{Value, json};
@@ -440,6 +441,10 @@ impl Adapter for SoapAdapter {
         watermark::paged(start, move |number, after| async move {
             self.page(number, after.as_ref()).await
         })
+    }
+
+    fn since(&self, at: DateTime<FixedOffset>) -> Option<Checkpoint> {
+        watermark::since(self.config.records.window_format.as_deref(), at)
     }
 
     async fn fetch(&self, key: &str) -> Result<Option<Record>, AdapterError> {

@@ -35,6 +35,12 @@ pub struct SqlConfig {
     /// sees no changes to records already read.
     #[serde(default)]
     pub watermark: Option<String>,
+    /// How the watermark writes a time, when it is one: a chrono `strftime` pattern in the
+    /// system's local time (e.g. `%Y-%m-%d %H:%M:%S`, `%Y年%m月%d日 %H:%M`, `%+` for RFC 3339).
+    /// With it a read can start at a time, so a day's reconciliation reads that day's records
+    /// and not the whole history.
+    #[serde(default)]
+    pub window_format: Option<String>,
     /// Columns to read; every column when empty.
     #[serde(default)]
     pub columns: Vec<String>,
@@ -125,6 +131,11 @@ impl SqlConfig {
                 identifier(format!("submit.columns.{column}"), column);
             }
         }
+        issues.window_format(
+            "window_format",
+            self.window_format.as_deref(),
+            self.watermark.is_some(),
+        );
         if self.watermark.as_ref() == Some(&self.key) {
             issues.add(
                 "watermark",

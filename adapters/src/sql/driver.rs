@@ -3,6 +3,7 @@
 //! applications. A `Connection` only runs statements and turns rows into `Row`s.
 
 use async_trait::async_trait;
+use chrono::{DateTime, FixedOffset};
 use tokio::sync::OnceCell;
 
 use super::catalogue::{self, Table};
@@ -312,6 +313,10 @@ impl Adapter for SqlAdapter {
         // or a bare watermark: everything at or after it.
         let start = from.as_ref().map(Position::parse).transpose();
         paged(start.map(|after| (after, None)), move |after, _| self.page(after))
+    }
+
+    fn since(&self, at: DateTime<FixedOffset>) -> Option<Checkpoint> {
+        crate::watermark::since(self.config.window_format.as_deref(), at)
     }
 
     async fn fetch(&self, key: &str) -> Result<Option<Record>, AdapterError> {

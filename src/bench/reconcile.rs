@@ -1,0 +1,128 @@
+//! A day's reconciliation of a long history (`ronghe bench reconcile`): the SQL simulator holds
+//! N cases over the simulated history (1M: about 1,500 a day), the store (a fresh SQLite file,
+//! or the PostgreSQL `--database`) holds the same cases, and the last full day is reconciled as
+//! the daily job does. The baseline is reading that day's rows directly from the source (one
+//! indexed `SELECT` on `GXSJ`); the same day is also reconciled with the whole source read (no
+//! `window_format`), against the same baseline.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use futures_util::StreamExt as _;
+
+use super::Figure;
+use super::migrate::{sql_adapter, sql_mapping};
+use crate::intake::Intake;
+use crate::store::{Store, StoreOptions};
+
+/// Loads, fills and reconciles in a directory of its own, removed afterwards.
+pub async fn run(database: &str, rows: usize) -> anyhow::Result<Vec<Figure>> {
+    let dir = std::env::temp_dir().join(format!(
+        "ronghe-bench-reconcile-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_millis()
+    ));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let result = measure(&dir, database, rows).await;
+    if let Err(e) = std::fs::remove_dir_all(&dir) {
+        tracing::warn!(dir = %dir.display(), error = %e, "cannot remove the benchmark directory");
+    }
+    result
+}
+
+async fn measure(dir: &std::path::Path, database: &str, rows: usize) -> anyhow::Result<Vec<Figure>> {
+    use ronghe_adapters::sim::{data, sql};
+    let legacy = format!("sqlite://{}", dir.join("legacy.db").display());
+    sql::load_spaced(&legacy, 2025, rows, data::history_spacing(rows)).await?;
+    let database = if database.starts_with("postgres") {
+        database.to_owned()
+    } else {
+        format!("sqlite://{}", dir.join("store.db").display())
+    };
+    let store = Store::open(&database, &StoreOptions::default()).await?;
+    let id = format!("bench-reconcile-{}", chrono::Utc::now().timestamp_millis());
+    super::register_as(&store, &id, "sql", &legacy).await?;
+    let windowed = sql::adapter_config(&legacy, 1000);
+    store.set_adapter_config(&id, &windowed, "bench").await?;
+    std::fs::write(dir.join(format!("{id}.toml")), super::mapping::SQL_MAPPING)?;
+    let started = Instant::now();
+    let held = fill(&store, &id, &legacy).await?;
+    tracing::info!(
+        cases = held,
+        seconds = started.elapsed().as_secs_f64(),
+        "platform filled"
+    );
+
+    // The last full day of the history: what the daily job reconciles.
+    let source = sqlx::SqlitePool::connect(&legacy).await?;
+    let (latest,): (String,) = sqlx::query_as(r#"SELECT MAX("GXSJ") FROM "SP_BJXX""#)
+        .fetch_one(&source)
+        .await?;
+    let day = chrono::NaiveDate::parse_from_str(&latest[..10], "%Y-%m-%d")?
+        .pred_opt()
+        .context("the history starts on its last day")?;
+    let started = Instant::now();
+    let day_rows = sqlx::query(r#"SELECT * FROM "SP_BJXX" WHERE "GXSJ" >= $1 AND "GXSJ" < $2"#)
+        .bind(format!("{day} 00:00:00"))
+        .bind(format!("{} 00:00:00", day.succ_opt().unwrap_or(day)))
+        .fetch_all(&source)
+        .await?
+        .len();
+    let direct = started.elapsed().as_secs_f64();
+    source.close().await;
+
+    let intake = Intake::new(&store, dir, Arc::new(ronghe_adapters::Environment));
+    let mut figures = Vec::new();
+    for (what, config) in [
+        ("window", windowed.clone()),
+        (
+            "whole source",
+            windowed.replace("window_format = \"%Y-%m-%d %H:%M:%S\"\n", ""),
+        ),
+    ] {
+        store.set_adapter_config(&id, &config, "bench").await?;
+        let started = Instant::now();
+        let report =
+            crate::monitoring::reconcile(&store, &intake, &ronghe_adapters::Environment, &id, day).await?;
+        let seconds = started.elapsed().as_secs_f64();
+        if !report.clean {
+            anyhow::bail!(
+                "the {what} reconciliation of {day} is not clean: {:?}",
+                report.differences
+            );
+        }
+        tracing::info!(what, %day, read = report.source_records, day_cases = report.legacy_cases, "reconciled");
+        figures.push(Figure {
+            name: format!("reconcile a day of {rows} ({what}) vs reading the day's {day_rows} rows"),
+            items: report.legacy_cases,
+            bytes: 0,
+            seconds,
+            baseline_seconds: direct,
+            ..Default::default()
+        });
+    }
+    store.close().await;
+    Ok(figures)
+}
+
+/// Writes every mapped simulator case into the store, as a pull would; answers how many.
+async fn fill(store: &Store, system_id: &str, legacy: &str) -> anyhow::Result<usize> {
+    let mapping = sql_mapping()?;
+    let adapter = sql_adapter(legacy).await?;
+    let now = chrono::Utc::now().fixed_offset();
+    let mut records = adapter.read(None);
+    let (mut batch, mut held) = (Vec::with_capacity(500), 0);
+    while let Some(record) = records.next().await {
+        if let Ok(case) = mapping.apply(&record?.raw, now) {
+            batch.push(case);
+        }
+        if batch.len() == 500 {
+            held += batch.len();
+            store.upsert_cases(system_id, &std::mem::take(&mut batch)).await?;
+        }
+    }
+    held += batch.len();
+    store.upsert_cases(system_id, &batch).await?;
+    Ok(held)
+}
