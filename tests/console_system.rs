@@ -4,7 +4,8 @@
 //! the overview's running migrations and the change notices taking effect soon; and the
 //! spot-check page (卷宗抽查), which draws a sample of a system in scope and refuses one out of
 //! a regional operator's scope; a system's migration history a page at a time with each
-//! run's report. Every page visited passes `Browser::check`.
+//! run's report, and its mapping field by field with each field's source. Every page visited
+//! passes `Browser::check`.
 
 mod common;
 
@@ -420,6 +421,50 @@ async fn a_systems_page_lists_every_migration_run_a_page_at_a_time() {
     let report: serde_json::Value = serde_json::from_str(&browser.text().await).expect("the report as JSON");
     assert_eq!(report["run"], finished[0].as_str());
     assert_eq!(report["differences"], 3);
+    browser.close().await;
+    p.server.stop();
+}
+
+#[tokio::test]
+async fn the_mapping_section_shows_each_canonical_field_and_its_source() {
+    let p = Platform::new(&[("engineer-1", &["engineer@province"])]).await;
+    // The system's mapping in the platform's mapping directory (next to its config).
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/mappings/sim-rest.toml"))
+        .expect("the reviewed mapping");
+    let version = ronghe::mapping::Mapping::compile(&text)
+        .expect("it compiles")
+        .version()
+        .to_owned();
+    std::fs::create_dir_all(p.sandbox.path("mappings")).unwrap();
+    p.sandbox.write(&format!("mappings/{GY_SYSTEM}.toml"), &text);
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    p.open_as(&browser, "engineer-1", &format!("/systems/{GY_SYSTEM}"))
+        .await;
+    let page = browser.text().await;
+    assert!(page.contains(&format!("映射版本 {version}")), "{page}");
+    assert!(!page.contains("尚无映射配置"), "{page}");
+    let fields = browser.rows("map").await;
+    let row = |field: &str| {
+        fields
+            .iter()
+            .find(|cells| cells[0] == field)
+            .unwrap_or_else(|| panic!("{field} missing: {fields:?}"))
+            .clone()
+    };
+    // field, name, required, source, code table
+    assert_eq!(row("case_no")[3], "from /caseNo");
+    assert_eq!(row("case_no")[2], "是");
+    assert_eq!(row("case_type")[3], "constant \"promised\"");
+    assert_eq!(row("applicant.kind")[3], "from /applicant/type");
+    assert_eq!(row("applicant.kind")[4], "applicant_kind");
+    let certificate = row("applicant.certificate_no");
+    assert_eq!(certificate[3], "from /applicant/idNo");
+    assert!(certificate[1].ends_with("（个人信息）"), "{certificate:?}");
+    assert_eq!(row("result.code")[4], "result");
+    scroll_to(&browser, "map").await;
+    browser.check("system-mapping").await;
     browser.close().await;
     p.server.stop();
 }
