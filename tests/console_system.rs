@@ -3,7 +3,9 @@
 //! its migration, each section shown only to the roles of the API route with the same data;
 //! the overview's running migrations and the change notices taking effect soon; and the
 //! spot-check page (卷宗抽查), which draws a sample of a system in scope and refuses one out of
-//! a regional operator's scope. Every page visited passes `Browser::check`.
+//! a regional operator's scope; a system's migration history a page at a time with each
+//! run's report, and its mapping field by field with each field's source. Every page visited
+//! passes `Browser::check`.
 
 mod common;
 
@@ -12,10 +14,11 @@ use std::collections::BTreeMap;
 use chrono::{Duration, Utc};
 use common::browser::Browser;
 use common::console::{GY_SYSTEM, Platform, ZY_SYSTEM};
+use common::running_migration;
 use ronghe::case::{ApplicantKind, Case, CertificateType};
 use ronghe::notices::{NewNotice, NoticeKind};
 use ronghe::reconciliation::{Seen, beijing_day, compare};
-use ronghe::store::{Holder, NewChunk, Store};
+use ronghe::store::Store;
 
 /// The applicant of the tests' case: a person, whose name and number the pages mask.
 const NAME: &str = "张三丰";
@@ -49,54 +52,6 @@ async fn differing_reconciliation(store: &Store, system: &str) {
     let report = compare(system, day, &legacy, &BTreeMap::new(), Vec::new());
     assert!(!report.clean);
     store.save_reconciliation(&report, Utc::now()).await.unwrap();
-}
-
-/// A running migration of `system` that has read 370 of the source's 1,000 rows in one chunk.
-async fn running_migration(store: &Store, system: &str) -> String {
-    let owner = "test-host:1:run";
-    let run = store
-        .start_migration(
-            system,
-            "migration-plans/test.toml",
-            "v1",
-            Some(1000),
-            owner,
-            "test",
-        )
-        .await
-        .unwrap();
-    let holder = Holder {
-        run_id: &run.id,
-        owner,
-        actor: "test",
-    };
-    let chunk = NewChunk {
-        seq: 1,
-        from_watermark: None,
-        to_watermark: Some("370"),
-        rows_read: 370,
-        cases: &[],
-        rejects: Vec::new(),
-        source_hash: "chunk-1",
-    };
-    let committed = store
-        .commit_migration_chunk(holder, system, "v1", chunk, |_, _| unreachable!("no case"))
-        .await
-        .unwrap();
-    assert!(committed.is_some(), "the run's owner commits its chunk");
-    run.id
-}
-
-/// Signs `account` in on the page `path` (signing out whoever was signed in); an account signs
-/// in once a test, since its authenticator's code is taken once.
-async fn open_as(p: &Platform, browser: &Browser, account: &str, path: &str) {
-    browser.goto(&p.url("/me")).await;
-    if browser.path().await == "/me" {
-        browser.click("form[action='/sign-out'] button").await;
-    }
-    browser.goto(&p.url(path)).await;
-    p.sign_in(browser, account).await;
-    assert_eq!(browser.path().await, path, "{}", browser.text().await);
 }
 
 /// Scrolls the section headed `#id` into view, for the screenshot.
@@ -139,7 +94,7 @@ async fn a_systems_page_shows_each_section_to_the_roles_of_its_api_route() {
     let masked_certificate = ronghe::validate::mask_certificate(CERTIFICATE);
 
     // An operator: the cases (masked), the reconciliations, the migration.
-    open_as(&p, &browser, "operator-1", &page).await;
+    p.open_as(&browser, "operator-1", &page).await;
     let text = browser.text().await;
     for shown in [
         "最近收到的办件",
@@ -173,7 +128,7 @@ async fn a_systems_page_shows_each_section_to_the_roles_of_its_api_route() {
 
     // An engineer reads cases and migrations, but not the reconciliations (the API's row
     // `GET /api/v1/monitoring/reconciliations` leaves engineers out).
-    open_as(&p, &browser, "engineer-1", &page).await;
+    p.open_as(&browser, "engineer-1", &page).await;
     let text = browser.text().await;
     assert!(
         text.contains("最近收到的办件") && text.contains(&masked_certificate) && text.contains("37%"),
@@ -185,7 +140,7 @@ async fn a_systems_page_shows_each_section_to_the_roles_of_its_api_route() {
     browser.check("system-engineer").await;
 
     // A project manager reads the migration, not the cases nor the reconciliations.
-    open_as(&p, &browser, "pm-1", &page).await;
+    p.open_as(&browser, "pm-1", &page).await;
     let text = browser.text().await;
     assert!(text.contains("最近一次迁移") && text.contains("37%"), "{text}");
     for hidden in ["最近收到的办件", "SC-PERSON-1", masked_name.as_str(), "每日对账"] {
@@ -196,7 +151,8 @@ async fn a_systems_page_shows_each_section_to_the_roles_of_its_api_route() {
 
     // Without cases or runs, the sections say what to do next (another operator: a code is
     // taken once).
-    open_as(&p, &browser, "operator-2", &format!("/systems/{ZY_SYSTEM}")).await;
+    p.open_as(&browser, "operator-2", &format!("/systems/{ZY_SYSTEM}"))
+        .await;
     let text = browser.text().await;
     assert!(
         text.contains("平台尚未收到该系统的办件")
@@ -240,7 +196,7 @@ async fn the_overview_shows_running_migrations_and_notices_taking_effect_soon() 
     };
     let soon = (today + Duration::days(3)).format("%Y-%m-%d").to_string();
 
-    open_as(&p, &browser, "pm-1", "/").await;
+    p.open_as(&browser, "pm-1", "/").await;
     let text = browser.text().await;
     for shown in [
         "迁移进度",
@@ -260,7 +216,7 @@ async fn the_overview_shows_running_migrations_and_notices_taking_effect_soon() 
     assert!(browser.text().await.contains("最近一次迁移"));
 
     // An auditor has no migration route: the notices only.
-    open_as(&p, &browser, "auditor-1", "/").await;
+    p.open_as(&browser, "auditor-1", "/").await;
     let text = browser.text().await;
     assert!(text.contains("接口地址变更"), "{text}");
     assert!(!text.contains("迁移进度") && !text.contains("37%"), "{text}");
@@ -283,7 +239,7 @@ async fn a_regional_operator_draws_a_spot_check_sample_in_their_scope_only() {
         return;
     };
     // Reachable from 监测's cards.
-    open_as(&p, &browser, "gy-operator", "/monitoring").await;
+    p.open_as(&browser, "gy-operator", "/monitoring").await;
     browser.click("a[href='/monitoring/spot-check']").await;
     let text = browser.text().await;
     assert!(text.contains("请选择系统和日期"), "{text}");
@@ -326,7 +282,7 @@ async fn a_regional_operator_draws_a_spot_check_sample_in_their_scope_only() {
     browser.check_answered("spot-check-out-of-scope", 403).await;
 
     // An engineer holds no role of the API's spot-check row: no card, and a refusal.
-    open_as(&p, &browser, "engineer-1", "/monitoring").await;
+    p.open_as(&browser, "engineer-1", "/monitoring").await;
     assert!(!browser.text().await.contains("卷宗抽查"));
     browser.goto(&p.url("/monitoring/spot-check")).await;
     assert!(browser.text().await.contains("无权访问"));
@@ -351,7 +307,7 @@ async fn integration_sections_show_engineers_the_structure_never_a_secret_or_sam
     let page = format!("/systems/{GY_SYSTEM}");
 
     // An engineer: the adapter with its probe's fields, the mapping, the write-back settings.
-    open_as(&p, &browser, "engineer-1", &page).await;
+    p.open_as(&browser, "engineer-1", &page).await;
     let text = browser.text().await;
     for shown in [
         "适配器",
@@ -388,7 +344,7 @@ async fn integration_sections_show_engineers_the_structure_never_a_secret_or_sam
     browser.check("system-integration-engineer").await;
 
     // An operator holds no role of the three routes: no section.
-    open_as(&p, &browser, "operator-1", &page).await;
+    p.open_as(&browser, "operator-1", &page).await;
     let text = browser.text().await;
     for hidden in ["适配器", "最近一次探查", "字段映射", "回写设置", "k-2026"] {
         assert!(!text.contains(hidden), "{hidden:?} shown: {text}");
@@ -396,7 +352,8 @@ async fn integration_sections_show_engineers_the_structure_never_a_secret_or_sam
     assert!(!source(&browser).await.contains(common::PROBE_SAMPLE_NAME));
 
     // A system not yet integrated: each section says what to do next.
-    open_as(&p, &browser, "engineer-2", &format!("/systems/{ZY_SYSTEM}")).await;
+    p.open_as(&browser, "engineer-2", &format!("/systems/{ZY_SYSTEM}"))
+        .await;
     let text = browser.text().await;
     for shown in [
         "尚未绑定适配器配置",
@@ -409,6 +366,105 @@ async fn integration_sections_show_engineers_the_structure_never_a_secret_or_sam
     }
     scroll_to(&browser, "ada").await;
     browser.check("system-integration-empty").await;
+    browser.close().await;
+    p.server.stop();
+}
+
+#[tokio::test]
+async fn a_systems_page_lists_every_migration_run_a_page_at_a_time() {
+    let p = Platform::new(&[("pm-1", &["project_manager@province"])]).await;
+    let store = p.store().await;
+    // Eleven finished runs, the oldest with differences, then the running one.
+    let mut finished = Vec::new();
+    for n in 0..11 {
+        finished.push(common::finished_migration(&store, GY_SYSTEM, if n == 0 { 3 } else { 0 }).await);
+    }
+    let running = running_migration(&store, GY_SYSTEM).await;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let page = format!("/systems/{GY_SYSTEM}");
+    p.open_as(&browser, "pm-1", &page).await;
+    let text = browser.text().await;
+    for shown in ["最近一次迁移", "37%", "迁移记录（共 12 次）", "第 1 / 2 页"] {
+        assert!(text.contains(shown), "{shown:?} missing: {text}");
+    }
+    // Newest first: the running run, then the finished ones from the newest.
+    let first_page = browser.rows("mig").await;
+    assert_eq!(first_page.len(), 10, "{first_page:?}");
+    assert_eq!(first_page[0][0], running);
+    assert_eq!(first_page[0][1], "进行中");
+    assert_eq!(first_page[0][7], "尚无");
+    assert_eq!(first_page[1][0], finished[10]);
+    assert_eq!(first_page[1][1], "已完成");
+    assert_eq!(first_page[1][6], "0");
+    assert!(
+        !text.contains(&finished[0]),
+        "the oldest run is on page 2: {text}"
+    );
+    scroll_to(&browser, "mig-history").await;
+    browser.check("system-migration-history").await;
+
+    browser.click("section[aria-labelledby=mig] a[rel=next]").await;
+    assert_eq!(browser.path().await, format!("{page}?page=2"));
+    let second_page = browser.rows("mig").await;
+    let ids: Vec<&str> = second_page.iter().map(|row| row[0].as_str()).collect();
+    assert_eq!(ids, [finished[1].as_str(), finished[0].as_str()]);
+    assert_eq!(second_page[1][1], "已完成，对账有差异");
+    assert_eq!(second_page[1][6], "3");
+    assert!(browser.text().await.contains("第 2 / 2 页"));
+    scroll_to(&browser, "mig-history").await;
+    browser.check("system-migration-history-2").await;
+
+    // The oldest run's own report, not the latest run's.
+    browser.click(&format!("a[href$='?run={}']", finished[0])).await;
+    let report: serde_json::Value = serde_json::from_str(&browser.text().await).expect("the report as JSON");
+    assert_eq!(report["run"], finished[0].as_str());
+    assert_eq!(report["differences"], 3);
+    browser.close().await;
+    p.server.stop();
+}
+
+#[tokio::test]
+async fn the_mapping_section_shows_each_canonical_field_and_its_source() {
+    let p = Platform::new(&[("engineer-1", &["engineer@province"])]).await;
+    // The system's mapping in the platform's mapping directory (next to its config).
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/mappings/sim-rest.toml"))
+        .expect("the reviewed mapping");
+    let version = ronghe::mapping::Mapping::compile(&text)
+        .expect("it compiles")
+        .version()
+        .to_owned();
+    std::fs::create_dir_all(p.sandbox.path("mappings")).unwrap();
+    p.sandbox.write(&format!("mappings/{GY_SYSTEM}.toml"), &text);
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    p.open_as(&browser, "engineer-1", &format!("/systems/{GY_SYSTEM}"))
+        .await;
+    let page = browser.text().await;
+    assert!(page.contains(&format!("映射版本 {version}")), "{page}");
+    assert!(!page.contains("尚无映射配置"), "{page}");
+    let fields = browser.rows("map").await;
+    let row = |field: &str| {
+        fields
+            .iter()
+            .find(|cells| cells[0] == field)
+            .unwrap_or_else(|| panic!("{field} missing: {fields:?}"))
+            .clone()
+    };
+    // field, name, required, source, code table
+    assert_eq!(row("case_no")[3], "from /caseNo");
+    assert_eq!(row("case_no")[2], "是");
+    assert_eq!(row("case_type")[3], "constant \"promised\"");
+    assert_eq!(row("applicant.kind")[3], "from /applicant/type");
+    assert_eq!(row("applicant.kind")[4], "applicant_kind");
+    let certificate = row("applicant.certificate_no");
+    assert_eq!(certificate[3], "from /applicant/idNo");
+    assert!(certificate[1].ends_with("（个人信息）"), "{certificate:?}");
+    assert_eq!(row("result.code")[4], "result");
+    scroll_to(&browser, "map").await;
+    browser.check("system-mapping").await;
     browser.close().await;
     p.server.stop();
 }

@@ -1,7 +1,8 @@
-//! How a system is integrated, over HTTP (issue 15): `GET /api/v1/systems/{id}/adapter`,
+//! A system's reads over HTTP (issue 15). How it is integrated: `GET /api/v1/systems/{id}/adapter`,
 //! `…/mapping` and `…/writeback` answer its integration engineers and platform administrators,
 //! refuse operators and engineers of another region, never show a secret, where one lives, or
-//! a probed sample record, and answer 404 for an unknown system.
+//! a probed sample record, and answer 404 for an unknown system. Its migration history:
+//! `GET /api/v1/systems/{id}/migrations` lists every run, newest first, with each run's report.
 
 mod common;
 
@@ -176,5 +177,78 @@ async fn operators_other_regions_and_unknown_systems_are_refused() {
             assert_eq!(status, expected, "{account} {route}: {body}");
             assert!(!body.contains(common::PROBE_SAMPLE_NAME), "{body}");
         }
+    }
+}
+
+#[tokio::test]
+async fn the_migration_history_lists_every_run_newest_first_with_its_report() {
+    let api = Api::new().await;
+    let first = common::finished_migration(&api.store, SYSTEM, 2).await;
+    let second = common::running_migration(&api.store, SYSTEM).await;
+    let pm: &[&str] = &["project_manager@region:520100"];
+    let (answer, body) = read(&api, "pm-gy", pm, SYSTEM, "migrations").await;
+    let runs = answer.as_array().unwrap();
+    let ids: Vec<&str> = runs.iter().map(|r| r["run"]["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [second.as_str(), first.as_str()], "{body}");
+    assert_eq!(runs[0]["run"]["state"], "running");
+    assert_eq!(runs[0]["progress"], 0.37);
+    assert!(runs[0]["report_url"].is_null(), "{body}");
+    assert_eq!(runs[1]["run"]["state"], "incomplete");
+    assert_eq!(runs[1]["run"]["differences"], 2);
+    // The older run's report names it: the latest run's report is another.
+    let url = runs[1]["report_url"].as_str().unwrap();
+    assert_eq!(
+        url,
+        format!("/api/v1/systems/{SYSTEM}/migration/report?run={first}")
+    );
+    let (status, report) = api.get("pm-gy-report", pm, url).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(serde_json::from_str::<Value>(&report).unwrap()["run"], first);
+    // A system without runs: an empty list.
+    let (answer, body) = read(&api, "admin", ADMIN, BARE, "migrations").await;
+    assert_eq!(answer, Value::Array(Vec::new()), "{body}");
+    // A run of another system is not this system's.
+    let other = common::finished_migration(&api.store, BARE, 0).await;
+    let (status, body) = api
+        .get(
+            "pm-gy-other",
+            pm,
+            &format!("/api/v1/systems/{SYSTEM}/migration/report?run={other}"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert!(!body.contains("\"differences\""), "{body}");
+}
+
+#[tokio::test]
+async fn the_migration_history_refuses_other_roles_and_regions_and_unknown_systems() {
+    let api = Api::new().await;
+    common::running_migration(&api.store, SYSTEM).await;
+    let refused: [(&str, &[&str], &str, StatusCode); 4] = [
+        // An expert holds none of the route's roles.
+        ("expert", &["expert@province"], SYSTEM, StatusCode::FORBIDDEN),
+        // An auditor neither.
+        ("auditor", &["auditor@province"], SYSTEM, StatusCode::FORBIDDEN),
+        // A project manager of Zunyi: Guiyang's system is out of scope (a read answers 404).
+        (
+            "pm-zy",
+            &["project_manager@region:520300"],
+            SYSTEM,
+            StatusCode::NOT_FOUND,
+        ),
+        // An unknown system.
+        (
+            "pm-gy",
+            &["project_manager@province"],
+            "no-such-system",
+            StatusCode::NOT_FOUND,
+        ),
+    ];
+    for (account, grants, system, expected) in refused {
+        let (status, body) = api
+            .get(account, grants, &format!("/api/v1/systems/{system}/migrations"))
+            .await;
+        assert_eq!(status, expected, "{account}: {body}");
+        assert!(!body.contains("test-host"), "{account}: {body}");
     }
 }

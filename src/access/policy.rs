@@ -240,6 +240,11 @@ pub const POLICY: &[Entry] = &[
     ),
     row(
         "GET",
+        "/api/v1/systems/{id}/migrations",
+        signed(SYSTEM_READERS, System("id")),
+    ),
+    row(
+        "GET",
         "/api/v1/systems/{id}/migration/report",
         signed(SYSTEM_READERS, System("id")),
     ),

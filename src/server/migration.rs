@@ -1,6 +1,7 @@
 //! `/api/v1/systems/{id}/migration`: a system's latest bulk-migration run (state, progress,
-//! counts, report links) for the plan dashboard, and its reconciliation report (JSON, or
-//! Markdown with `?format=md`).
+//! counts, report links) for the plan dashboard; `/api/v1/systems/{id}/migrations`: every run
+//! of the system, newest first, in the same shape; and a run's reconciliation report (JSON, or
+//! Markdown with `?format=md`; the latest run's unless `?run=` names another).
 
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
@@ -11,11 +12,12 @@ use serde::{Deserialize, Serialize};
 
 use super::{ApiError, AppState};
 use crate::migration::{MigrationReport, report};
-use crate::store::MigrationRun;
+use crate::store::{MigrationRun, StoreError};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/systems/{id}/migration", get(status))
+        .route("/api/v1/systems/{id}/migrations", get(history))
         .route("/api/v1/systems/{id}/migration/report", get(show_report))
 }
 
@@ -41,24 +43,50 @@ async fn latest(state: &AppState, id: &str) -> Result<MigrationRun, ApiError> {
     state.store.latest_migration(id).await?.ok_or_else(|| no_run(id))
 }
 
+impl MigrationStatus {
+    /// A run and how far it is; its report's address names the run unless it is the latest
+    /// (`latest`), whose report `…/migration/report` answers without one.
+    fn of(run: MigrationRun, latest: bool) -> MigrationStatus {
+        let progress = run
+            .source_rows
+            .filter(|&n| n > 0)
+            .map(|n| (run.rows_read as f64 / n as f64).min(1.0));
+        let report_url = run.differences.map(|_| {
+            let url = format!("/api/v1/systems/{}/migration/report", run.system_id);
+            if latest {
+                url
+            } else {
+                format!("{url}?run={}", run.id)
+            }
+        });
+        MigrationStatus {
+            run,
+            progress,
+            report_url,
+        }
+    }
+}
+
 /// The latest run of system `id` and how far it is, `None` before its first run: the API's
 /// answer, and what the console's system page and overview show.
 pub(super) async fn current(state: &AppState, id: &str) -> Result<Option<MigrationStatus>, ApiError> {
-    let Some(run) = state.store.latest_migration(id).await? else {
-        return Ok(None);
-    };
-    let progress = run
-        .source_rows
-        .filter(|&n| n > 0)
-        .map(|n| (run.rows_read as f64 / n as f64).min(1.0));
-    let report_url = run
-        .differences
-        .map(|_| format!("/api/v1/systems/{id}/migration/report"));
-    Ok(Some(MigrationStatus {
-        run,
-        progress,
-        report_url,
-    }))
+    Ok(state
+        .store
+        .latest_migration(id)
+        .await?
+        .map(|run| MigrationStatus::of(run, true)))
+}
+
+/// Every run of system `id`, newest first, each as [`current`] answers the latest; 404 for an
+/// unknown system. The API's answer and the console's migration history.
+pub(super) async fn runs(state: &AppState, id: &str) -> Result<Vec<MigrationStatus>, ApiError> {
+    state.store.get_system(id).await?;
+    let runs = state.store.migration_runs(id).await?;
+    Ok(runs
+        .into_iter()
+        .enumerate()
+        .map(|(n, run)| MigrationStatus::of(run, n == 0))
+        .collect())
 }
 
 #[utoipa::path(get, path = "/api/v1/systems/{id}/migration", tag = "systems", params(("id" = String, Path)),
@@ -70,11 +98,24 @@ pub(super) async fn status(
     current(&state, &id).await?.map(Json).ok_or_else(|| no_run(&id))
 }
 
+#[utoipa::path(get, path = "/api/v1/systems/{id}/migrations", tag = "systems", params(("id" = String, Path)),
+    responses((status = 200, body = [MigrationStatus], description = "every run, newest first (empty before the first)"),
+        (status = 404, description = "unknown system")))]
+pub(super) async fn history(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<MigrationStatus>>, ApiError> {
+    runs(&state, &id).await.map(Json)
+}
+
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ReportQuery {
     /// `json` (default) or `md`.
     format: Option<String>,
+    /// The run whose report to show (one of the system's, as `…/migrations` lists them); the
+    /// latest run's by default.
+    run: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/v1/systems/{id}/migration/report", tag = "systems", params(("id" = String, Path), ReportQuery),
@@ -96,7 +137,21 @@ pub(super) async fn show_report(
             .with_field("format"));
         }
     };
-    let run = latest(&state, &id).await?;
+    let run = match q.run.as_deref() {
+        None => latest(&state, &id).await?,
+        Some(run_id) => match state.store.migration_run(run_id).await {
+            Ok(run) if run.system_id == id => run,
+            Ok(_) | Err(StoreError::NotFound { .. }) => {
+                return Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "no_migration",
+                    format!("system {id:?} has no migration run {run_id:?}"),
+                )
+                .with_field("run"));
+            }
+            Err(e) => return Err(e.into()),
+        },
+    };
     let not_yet = || {
         ApiError::new(
             StatusCode::NOT_FOUND,

@@ -79,6 +79,7 @@ use utoipa::OpenApi;
         super::handoff::accept,
         super::handoff::show,
         super::migration::status,
+        super::migration::history,
         super::migration::show_report,
         super::audit::list,
         super::audit::verify,

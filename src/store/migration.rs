@@ -262,7 +262,19 @@ impl Store {
         row.map(run).transpose()
     }
 
-    /// The latest run's saved report (JSON), once reconciliation wrote one.
+    /// Every run of the system, newest first (the system's runs are few: one unfinished at a
+    /// time, each the whole history of one job).
+    pub async fn migration_runs(&self, system_id: &str) -> Result<Vec<MigrationRun>, StoreError> {
+        let rows: Vec<RunRow> = on_pool!(self, pool => {
+            let sql = sqlx::AssertSqlSafe(format!(
+                "SELECT {RUN_COLUMNS} FROM migration_runs WHERE system_id = $1 ORDER BY started_at DESC, id DESC"
+            ));
+            sqlx::query_as(sql).bind(system_id).fetch_all(pool).await?
+        });
+        rows.into_iter().map(run).collect()
+    }
+
+    /// A run's saved report (JSON), once reconciliation wrote one.
     pub async fn migration_report(&self, run_id: &str) -> Result<Option<serde_json::Value>, StoreError> {
         let row: Option<(Option<Json<serde_json::Value>>,)> = on_pool!(self, pool => {
             sqlx::query_as("SELECT report FROM migration_runs WHERE id = $1").bind(run_id).fetch_optional(pool).await?

@@ -298,29 +298,151 @@ impl Server {
 
     /// Sends SIGTERM and waits (with a deadline) for a clean exit.
     pub fn stop(mut self) {
-        let pid = self.child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .expect("run kill")
-                .success()
-        );
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                assert!(
-                    status.success(),
-                    "ronghe serve exited with {status} after SIGTERM"
-                );
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "ronghe serve did not stop within 30 s of SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
+        terminate(&mut self.child, "ronghe serve");
+    }
+}
+
+/// Sends `child` (the command `what`) SIGTERM and waits (with a deadline) for a clean exit.
+fn terminate(child: &mut Child, what: &str) {
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("run kill")
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            assert!(status.success(), "{what} exited with {status} after SIGTERM");
+            return;
         }
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not stop within 30 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `ronghe demo` run to the end of its journey and still serving (without `--exit`): what it
+/// printed so far, and the web console's address it names; killed if the test fails before
+/// stopping it.
+pub struct Demo {
+    child: Child,
+    pub stdout: String,
+    /// The console's address (`http://localhost:PORT`, no trailing slash).
+    pub console: String,
+}
+
+impl Demo {
+    /// Runs `ronghe demo --listen 127.0.0.1:0 --dir DIR/demo --cases CASES` in `dir` and waits
+    /// (with a deadline) until the journey is done and the platform serves on.
+    pub fn start(dir: &Path, cases: usize) -> Demo {
+        let cases = cases.to_string();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ronghe"))
+            .args([
+                "demo",
+                "--listen",
+                "127.0.0.1:0",
+                "--dir",
+                "demo",
+                "--cases",
+                &cases,
+            ])
+            .current_dir(dir)
+            .env_remove("RONGHE_CONFIG")
+            .env_remove("RONGHE_DATABASE_URL")
+            .env_remove("RONGHE_LISTEN")
+            .env_remove("RONGHE_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start ronghe demo");
+        let stdout = child.stdout.take().expect("stdout piped");
+        // Owned from here: killed and waited for when the test fails before stopping it.
+        let mut demo = Demo {
+            child,
+            stdout: String::new(),
+            console: String::new(),
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(600);
+        let mut printed = String::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = rx
+                .recv_timeout(left)
+                .unwrap_or_else(|e| panic!("ronghe demo did not finish its journey ({e}):\n{printed}"));
+            printed.push_str(&line);
+            printed.push('\n');
+            if line.starts_with("== 完成 done ==") {
+                break;
+            }
+        }
+        // The lines after the heading, up to the last one the closing note prints at once.
+        while let Ok(line) = rx.recv_timeout(Duration::from_secs(5)) {
+            printed.push_str(&line);
+            printed.push('\n');
+            if line.contains("sign in as a person") {
+                break;
+            }
+        }
+        demo.console = printed
+            .lines()
+            .filter_map(|l| l.split("网页控制台 the web console: ").nth(1))
+            .next_back()
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no console address in\n{printed}"))
+            .trim_end_matches('/')
+            .to_owned();
+        demo.stdout = printed;
+        demo
+    }
+
+    /// The authenticator secret (base32) the demo printed for `account` in its accounts table.
+    pub fn totp_secret(&self, account: &str) -> String {
+        self.stdout
+            .lines()
+            .map(|line| {
+                line.split(['|', '│'])
+                    .map(str::trim)
+                    .filter(|cell| !cell.is_empty())
+                    .collect::<Vec<_>>()
+            })
+            .find(|cells| cells.first() == Some(&account))
+            .and_then(|cells| cells.last().map(|s| (*s).to_owned()))
+            .unwrap_or_else(|| panic!("no row for {account} in\n{}", self.stdout))
+    }
+
+    /// The password of every demo account, as the demo printed it.
+    pub fn password(&self) -> String {
+        self.stdout
+            .lines()
+            .find_map(|l| l.split("演示密码 demo password (all): ").nth(1))
+            .map(|p| p.trim().to_owned())
+            .unwrap_or_else(|| panic!("no demo password in\n{}", self.stdout))
+    }
+
+    /// Sends SIGTERM and waits (with a deadline) for a clean exit.
+    pub fn stop(mut self) {
+        terminate(&mut self.child, "ronghe demo");
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

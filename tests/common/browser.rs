@@ -191,6 +191,17 @@ impl Browser {
             .unwrap_or_else(|e| panic!("script failed: {e}"))
     }
 
+    /// The cells of each row of the table in the section headed `#section`, as shown.
+    pub async fn rows(&self, section: &str) -> Vec<Vec<String>> {
+        let rows = self
+            .run(&format!(
+                "return [...document.querySelectorAll('section[aria-labelledby={section}] tbody tr')]
+                   .map(tr => [...tr.cells].map(td => td.innerText.trim()));"
+            ))
+            .await;
+        serde_json::from_value(rows).expect("rows of cells")
+    }
+
     /// The browser's console messages since the last call, as `LEVEL message` lines.
     pub async fn console(&self) -> Vec<String> {
         let logs = self

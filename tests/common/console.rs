@@ -78,11 +78,43 @@ impl Platform {
 
     /// Signs `account` in through the form the browser is on.
     pub async fn sign_in(&self, browser: &Browser, account: &str) {
-        browser.fill("account", account).await;
-        browser.fill("password", super::STAFF_PASSWORD).await;
-        browser.fill("code", &self.code(account)).await;
-        browser.click("#sign-in button[type=submit]").await;
+        sign_in_with(browser, account, super::STAFF_PASSWORD, &self.code(account)).await;
     }
+
+    /// Signs `account` in on the page `path` (signing out whoever was signed in); an account
+    /// signs in once a test, since its authenticator's code is taken once.
+    pub async fn open_as(&self, browser: &Browser, account: &str, path: &str) {
+        open_as(
+            browser,
+            &self.base,
+            path,
+            account,
+            super::STAFF_PASSWORD,
+            &self.code(account),
+        )
+        .await;
+    }
+}
+
+/// Signs `account` in with `password` and the authenticator's `code` through the sign-in form
+/// the browser is on.
+pub async fn sign_in_with(browser: &Browser, account: &str, password: &str, code: &str) {
+    browser.fill("account", account).await;
+    browser.fill("password", password).await;
+    browser.fill("code", code).await;
+    browser.click("#sign-in button[type=submit]").await;
+}
+
+/// Opens `base` + `path` signed in as `account` (with `password` and `code`), signing out
+/// whoever was signed in first; asserts the page is the one asked for.
+pub async fn open_as(browser: &Browser, base: &str, path: &str, account: &str, password: &str, code: &str) {
+    browser.goto(&format!("{base}/me")).await;
+    if browser.path().await == "/me" {
+        browser.click("form[action='/sign-out'] button").await;
+    }
+    browser.goto(&format!("{base}{path}")).await;
+    sign_in_with(browser, account, password, code).await;
+    assert_eq!(browser.path().await, path, "{}", browser.text().await);
 }
 
 /// The content type of a browser's form.

@@ -541,3 +541,74 @@ pub async fn integrated(store: &Store, system: &str) {
         .await
         .expect("attach the write-back config");
 }
+
+/// A running migration of `system` that has read 370 of the source's 1,000 rows in one chunk.
+pub async fn running_migration(store: &Store, system: &str) -> String {
+    let owner = "test-host:1:run";
+    let run = store
+        .start_migration(
+            system,
+            "migration-plans/test.toml",
+            "v1",
+            Some(1000),
+            owner,
+            "test",
+        )
+        .await
+        .unwrap();
+    let holder = ronghe::store::Holder {
+        run_id: &run.id,
+        owner,
+        actor: "test",
+    };
+    let chunk = ronghe::store::NewChunk {
+        seq: 1,
+        from_watermark: None,
+        to_watermark: Some("370"),
+        rows_read: 370,
+        cases: &[],
+        rejects: Vec::new(),
+        source_hash: "chunk-1",
+    };
+    let committed = store
+        .commit_migration_chunk(holder, system, "v1", chunk, |_, _| unreachable!("no case"))
+        .await
+        .unwrap();
+    assert!(committed.is_some(), "the run's owner commits its chunk");
+    run.id
+}
+
+/// A finished migration run of `system` (of an empty source) whose reconciliation found
+/// `differences` differences, with its JSON report saved: the run's id.
+pub async fn finished_migration(store: &Store, system: &str, differences: i64) -> String {
+    let owner = "test-host:1:finished";
+    let run = store
+        .start_migration(system, "migration-plans/test.toml", "v1", Some(20), owner, "test")
+        .await
+        .unwrap();
+    let holder = ronghe::store::Holder {
+        run_id: &run.id,
+        owner,
+        actor: "test",
+    };
+    let report = serde_json::json!({ "run": run.id, "differences": differences });
+    let state = if differences == 0 {
+        ronghe::store::RunState::Complete
+    } else {
+        ronghe::store::RunState::Incomplete
+    };
+    let finish = ronghe::store::RunFinish {
+        state,
+        message: "reconciled",
+        differences,
+        report: &report,
+        report_json_path: "migration-report.json",
+        report_md_path: "migration-report.md",
+        target_hashes: &[],
+    };
+    assert!(
+        store.finish_migration(holder, finish).await.unwrap(),
+        "the owner finishes its run"
+    );
+    run.id
+}

@@ -1,9 +1,9 @@
 //! 系统: the systems the caller's grants cover, with filters, search and pages; and one
 //! system's page (registration, integration mode, assessments, open quality items with their
 //! reasons, the newest cases masked, the daily reconciliations, the latest migration run with
-//! its progress and report, the adapter with its latest probe's structure, the mapping field by
-//! field, the write-back settings), each section only for the roles of the API route with its
-//! data.
+//! its progress and report and every run a page at a time, the adapter with its latest probe's
+//! structure, the mapping field by field, the write-back settings), each section only for the
+//! roles of the API route with its data.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -27,6 +27,8 @@ const QUALITY_SHOWN: i64 = 20;
 const CASES_SHOWN: i64 = 20;
 /// The latest daily reconciliations shown on a system's page (监测 has them all).
 const RECONCILIATIONS_SHOWN: usize = 14;
+/// Migration runs per page of a system's migration history.
+const MIGRATIONS_PER_PAGE: usize = 10;
 
 #[derive(Deserialize)]
 pub(super) struct ListQuery {
@@ -175,7 +177,7 @@ struct SystemView {
     quality: Option<Vec<QualityLine>>,
     cases: Option<Section<Vec<CaseLine>>>,
     reconciliations: Option<Section<Vec<ReconciliationRow>>>,
-    migration: Option<Section<Option<MigrationLine>>>,
+    migration: Option<Section<MigrationHistory>>,
     adapter: Option<Section<AdapterLine>>,
     mapping: Option<Section<MappingView>>,
     writeback: Option<Section<WritebackView>>,
@@ -217,7 +219,22 @@ struct QualityLine {
     reasons: Vec<String>,
 }
 
+/// A system's migrations: the latest run, and every run (newest first) a page at a time.
 #[derive(Serialize)]
+struct MigrationHistory {
+    latest: Option<MigrationLine>,
+    runs: Vec<MigrationLine>,
+    total: usize,
+    pager: Pager,
+}
+
+#[derive(Deserialize)]
+pub(super) struct ShowQuery {
+    /// The page of the migration history.
+    page: Option<usize>,
+}
+
+#[derive(Clone, Serialize)]
 pub(super) struct MigrationLine {
     id: String,
     system_id: String,
@@ -227,6 +244,8 @@ pub(super) struct MigrationLine {
     rows_rejected: i64,
     chunks: i64,
     source_rows: String,
+    /// Differences reconciliation found, `—` before it ran.
+    differences: String,
     /// `37%`, where the source's size is known.
     progress: String,
     started_at: String,
@@ -247,12 +266,16 @@ impl MigrationLine {
             rows_rejected: run.rows_rejected,
             chunks: run.chunks,
             source_rows: run.source_rows.map_or_else(|| "—".to_owned(), |n| n.to_string()),
+            differences: run.differences.map_or_else(|| "—".to_owned(), |n| n.to_string()),
             progress: status
                 .progress
                 .map_or_else(|| "—".to_owned(), |p| format!("{:.0}%", p * 100.0)),
             started_at: view::beijing(&run.started_at),
             finished_at: view::beijing_or_dash(run.finished_at.as_ref()),
-            report_md: status.report_url.as_ref().map(|url| format!("{url}?format=md")),
+            report_md: status.report_url.as_ref().map(|url| {
+                let joiner = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{joiner}format=md")
+            }),
             report: status.report_url,
             system_id: run.system_id,
             id: run.id,
@@ -265,6 +288,7 @@ pub(super) async fn show(
     auth: Authorized,
     headers: HeaderMap,
     Path(id): Path<String>,
+    Query(query): Query<ShowQuery>,
 ) -> Result<Response, PageError> {
     let system = state.store.get_system(&id).await?;
     let entry = state
@@ -328,12 +352,28 @@ pub(super) async fn show(
             }
             None => None,
         };
-    let migration = match view::as_route_for(&auth, "GET", "/api/v1/systems/{id}/migration", &system) {
-        Some(_) => Some(Section {
-            items: super::super::migration::current(&state, &id)
-                .await?
-                .map(MigrationLine::of),
-        }),
+    let migration = match view::as_route_for(&auth, "GET", "/api/v1/systems/{id}/migrations", &system) {
+        Some(_) => {
+            let runs = super::super::migration::runs(&state, &id).await?;
+            let total = runs.len();
+            let lines: Vec<MigrationLine> = runs.into_iter().map(MigrationLine::of).collect();
+            let latest = lines.first().cloned();
+            let (runs, pager) = view::paginate(
+                lines,
+                query.page,
+                MIGRATIONS_PER_PAGE,
+                &format!("/systems/{id}"),
+                &[],
+            );
+            Some(Section {
+                items: MigrationHistory {
+                    latest,
+                    runs,
+                    total,
+                    pager,
+                },
+            })
+        }
         None => None,
     };
     let adapter = match view::as_route_for(&auth, "GET", "/api/v1/systems/{id}/adapter", &system) {
