@@ -334,6 +334,8 @@ pub struct Demo {
     pub stdout: String,
     /// The console's address (`http://localhost:PORT`, no trailing slash).
     pub console: String,
+    /// Its log (stderr), shown when the test fails.
+    log: std::path::PathBuf,
 }
 
 impl Demo {
@@ -358,7 +360,7 @@ impl Demo {
             .env_remove("RONGHE_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("demo-stderr.log")).expect("the demo's log file"))
             .spawn()
             .expect("start ronghe demo");
         let stdout = child.stdout.take().expect("stdout piped");
@@ -367,6 +369,7 @@ impl Demo {
             child,
             stdout: String::new(),
             console: String::new(),
+            log: dir.join("demo-stderr.log"),
         };
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -441,6 +444,15 @@ impl Demo {
 
 impl Drop for Demo {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            let status = self.child.try_wait();
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(60).collect();
+            eprintln!(
+                "ronghe demo (exited: {status:?}); the last lines of its log:\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
