@@ -220,7 +220,8 @@ async fn run(
     metrics.writeback(system, channel.name(), "accepted", response.accepted as u64);
     metrics.writeback(system, channel.name(), "duplicate", response.duplicate as u64);
     metrics.writeback(system, channel.name(), "rejected", response.rejected as u64);
-    tracing::info!(
+    // One line per push at debug; the group committer sums them up at info (`intake::commit`).
+    tracing::debug!(
         system,
         channel = channel.name(),
         received,
