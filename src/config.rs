@@ -32,6 +32,11 @@ pub struct Config {
     pub max_connections: u32,
     /// Largest request body accepted, in bytes; larger bodies get 413.
     pub max_body_bytes: usize,
+    /// Bytes of write-back bodies (pushes) the node reads, parses and commits at once, each
+    /// push weighed by its `Content-Length`; pushes past it wait their turn, never refused. A
+    /// push without a length, or larger than this, runs alone. Bounds the intake's memory under
+    /// bursts of large SOAP pushes (default 8 MiB: eight 1 MiB pushes at a time).
+    pub writeback_bytes_in_flight: usize,
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     pub shutdown_grace_seconds: u64,
     /// A working-day file that adds or replaces years of the embedded calendar
@@ -60,6 +65,7 @@ impl Default for Config {
             database_url: DEFAULT_DATABASE_URL.to_owned(),
             max_connections: 8,
             max_body_bytes: 1024 * 1024,
+            writeback_bytes_in_flight: crate::intake::budget::DEFAULT_BYTES,
             shutdown_grace_seconds: 10,
             calendar_override: None,
             mappings_dir: PathBuf::from("mappings"),
@@ -128,6 +134,9 @@ impl Config {
         if self.max_body_bytes < 1024 {
             problems.push("max_body_bytes must be at least 1024".to_owned());
         }
+        if self.writeback_bytes_in_flight < 1024 {
+            problems.push("writeback_bytes_in_flight must be at least 1024".to_owned());
+        }
         if !(self.database_url.starts_with("sqlite:")
             || self.database_url.starts_with("postgres://")
             || self.database_url.starts_with("postgresql://"))
@@ -163,6 +172,25 @@ mod tests {
         assert_eq!(
             Config::load(Some(&path), env).unwrap().database_url,
             "postgres://x@localhost/db"
+        );
+    }
+
+    #[test]
+    fn the_write_back_budget_is_read_and_checked() {
+        assert_eq!(
+            Config::default().writeback_bytes_in_flight,
+            8 * 1024 * 1024,
+            "the documented default"
+        );
+        let config = Config::parse("writeback_bytes_in_flight = 65536\n").unwrap();
+        assert_eq!(config.writeback_bytes_in_flight, 65536);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "writeback_bytes_in_flight = 10\n").unwrap();
+        let err = format!("{:#}", Config::load(Some(&path), |_| None).unwrap_err());
+        assert!(
+            err.contains("writeback_bytes_in_flight must be at least 1024"),
+            "{err}"
         );
     }
 

@@ -90,6 +90,12 @@ impl Platform {
 
     /// The same on `store` (`dir` lives as long as the platform).
     async fn start_on(store: Store, dir: tempfile::TempDir) -> Platform {
+        Platform::start_with(store, dir, None).await
+    }
+
+    /// The same, with a budget of `body_budget` bytes of pushed bodies in flight (else the
+    /// default).
+    async fn start_with(store: Store, dir: tempfile::TempDir, body_budget: Option<usize>) -> Platform {
         let mut secret = common::new_system(SECRET);
         secret.secret = true;
         let secret = secret.validate(Utc::now()).unwrap();
@@ -108,12 +114,16 @@ impl Platform {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
+        let mut intake = Intake::new(
+            &store,
+            concat!(env!("CARGO_MANIFEST_DIR"), "/mappings"),
+            Arc::new(ronghe_adapters::Fixed(secrets)),
+        );
+        if let Some(bytes) = body_budget {
+            intake = intake.with_body_budget(bytes);
+        }
         let state = AppState {
-            writeback: Intake::new(
-                &store,
-                concat!(env!("CARGO_MANIFEST_DIR"), "/mappings"),
-                Arc::new(ronghe_adapters::Fixed(secrets)),
-            ),
+            writeback: intake,
             ..common::app_state(store.clone())
         };
         let url = common::serve_app(state, MAX_BODY).await;
@@ -390,6 +400,109 @@ async fn mixed_batch(platform: Platform) {
     assert_eq!(again.status().as_u16(), 409);
     let (_, list) = platform.get("/api/v1/quality?system=sim-rest&status=open").await;
     assert_eq!(list.as_array().map(Vec::len), Some(0), "{list}");
+}
+
+/// Issue 17 (bounded memory): with a body budget smaller than any one push, concurrent JSON and
+/// SOAP pushes run one at a time. Every push is answered 200 (none refused for the budget, none
+/// stuck: a push larger than the budget runs alone) and every record is stored once.
+#[tokio::test]
+async fn pushes_past_the_body_budget_wait_their_turn_and_every_record_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::sqlite_store(&dir).await;
+    let platform = Arc::new(Platform::start_with(store, dir, Some(1024)).await);
+    let soap_url = format!("{}/soap/{SOAP}/writeback", platform.url);
+    let (clients, per_push) = (6, MAX_BATCH);
+    let mut pushes = tokio::task::JoinSet::new();
+    for c in 0..clients {
+        let platform = platform.clone();
+        pushes.spawn(async move {
+            let batch: Vec<Value> = (0..per_push)
+                .map(|r| rest_record(100 + c * per_push + r))
+                .collect();
+            let (status, body) = platform.push(&sha(), REST, &Value::Array(batch)).await;
+            assert_eq!(status, 200, "{body}");
+            body["accepted"].as_u64().unwrap()
+        });
+        let push = Push::new(&soap_url, Some(sha()));
+        pushes.spawn(async move {
+            let records: Vec<String> = (0..per_push)
+                .map(|r| ronghe_adapters::sim::soap::case_xml(&data::case(3, c * per_push + r)))
+                .collect();
+            let answer = push.send(&records).await.unwrap();
+            assert_eq!(answer.status, 200, "{}", answer.body);
+            answer.body.matches("result=\"accepted\"").count() as u64
+        });
+    }
+    let answered = tokio::time::timeout(std::time::Duration::from_secs(120), pushes.join_all())
+        .await
+        .expect("every push is answered: none waits forever for the budget");
+    let total = (2 * clients * per_push) as u64;
+    assert_eq!(answered.iter().sum::<u64>(), total, "{answered:?}");
+    assert_eq!(platform.stored().await, (total as i64, 0));
+}
+
+/// Issue 17: a SOAP push's parsed elements are dropped as soon as each is judged; a case the store
+/// refuses (a version received before with other content) is queued with its record read again
+/// from the body, the same record a kept element gives.
+#[tokio::test]
+async fn a_soap_record_the_store_refuses_is_queued_with_the_record_as_pushed() {
+    let platform = Platform::start().await;
+    let url = format!("{}/soap/{SOAP}/writeback", platform.url);
+    let push = Push::new(&url, Some(sha()));
+    let records: Vec<String> = (0..3)
+        .map(|i| ronghe_adapters::sim::soap::case_xml(&data::case(3, i)))
+        .collect();
+    let answer = push.send(&records).await.unwrap();
+    assert_eq!(
+        answer.body.matches("result=\"accepted\"").count(),
+        3,
+        "{}",
+        answer.body
+    );
+
+    // The same versions again, the middle one with another phone number.
+    let phone = records[1]
+        .split("<联系电话>")
+        .nth(1)
+        .and_then(|rest| rest.split("</联系电话>").next())
+        .unwrap()
+        .to_owned();
+    let changed = records[1].replacen(&phone, "13900000000", 1);
+    assert_ne!(changed, records[1]);
+    let again = [records[0].clone(), changed.clone(), records[2].clone()];
+    let answer = push.send(&again).await.unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(
+        answer.body.contains("index=\"0\" result=\"duplicate\""),
+        "{}",
+        answer.body
+    );
+    assert!(
+        answer.body.contains("index=\"1\" result=\"rejected\""),
+        "{}",
+        answer.body
+    );
+    assert!(
+        answer.body.contains("index=\"2\" result=\"duplicate\""),
+        "{}",
+        answer.body
+    );
+    assert!(answer.body.contains("version_conflict"), "{}", answer.body);
+    let id = answer
+        .body
+        .split("qualityItem=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let (status, item) = platform
+        .get(&format!("/api/v1/quality/{id}?unmask=true&purpose=debug-mapping"))
+        .await;
+    assert_eq!(status, 200, "{item}");
+    assert_eq!(item["channel"], "push-soap", "{item}");
+    let expected = ronghe_adapters::Raw::Xml(ronghe_adapters::soap::parse_xml(&changed).unwrap()).to_json();
+    assert_eq!(item["record"], expected, "{item}");
+    assert_eq!(platform.stored().await, (3, 1));
 }
 
 #[tokio::test]

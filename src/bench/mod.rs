@@ -2,6 +2,7 @@
 //! that the ratio means something on a shared machine. Figures go in closing notes, never in
 //! timed tests.
 
+pub mod burst;
 pub mod exchange;
 pub mod mapping;
 pub mod migrate;

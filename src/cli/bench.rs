@@ -1,5 +1,6 @@
-//! `ronghe bench mapping|writeback|store|exchange|migrate|reconcile|soak`: throughput figures with a baseline measured
-//! in the same run; `soak` reports each minute of a fixed load.
+//! `ronghe bench mapping|writeback|store|exchange|migrate|reconcile|soak`: throughput figures with
+//! a baseline measured in the same run; `soak` reports each minute of a fixed load; `writeback
+//! --soap-body-kb` the server's memory around a burst of large SOAP pushes.
 
 use clap::Subcommand;
 use serde_json::json;
@@ -26,9 +27,14 @@ pub(super) enum Command {
         /// Records per batch push.
         #[arg(long, default_value_t = 100)]
         batch: usize,
-        /// Concurrent clients of the single-record runs.
+        /// Concurrent clients of the single-record runs (with --soap-body-kb: of each burst).
         #[arg(long, value_delimiter = ',', default_values_t = [1, 8, 32])]
         concurrency: Vec<usize>,
+        /// Instead: memory of a burst of concurrent signed GBK SOAP pushes of about this many
+        /// KiB each against a `ronghe serve` child, one burst per --concurrency: the server's
+        /// RSS before, its peak, and after the burst 大报文内存.
+        #[arg(long, value_name = "KIB")]
+        soap_body_kb: Option<usize>,
     },
     /// A fixed offered load against a real server for minutes: per minute the achieved rate,
     /// p50/p99, RSS, WAL size and exchange backlog; the figure is the last minute's rate over the
@@ -123,9 +129,20 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
     let figures = match command {
         Command::Mapping { records, rounds } => bench::mapping::run(records, rounds).await?,
         Command::Writeback {
+            soap_body_kb: Some(body_kb),
+            concurrency,
+            ..
+        } => {
+            let bursts = bench::burst::run(body_kb, &concurrency).await?;
+            let human: Vec<String> = bursts.iter().map(bench::burst::Burst::line).collect();
+            ctx.out.show(human.join("\n"), &bursts);
+            return Ok(());
+        }
+        Command::Writeback {
             requests,
             batch,
             concurrency,
+            soap_body_kb: None,
         } => bench::writeback::run(requests, batch, &concurrency).await?,
         Command::Soak {
             minutes,

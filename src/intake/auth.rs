@@ -7,6 +7,7 @@
 //! alike.
 
 use axum::http::HeaderMap;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use ronghe_adapters::signing::{self, SignedParts};
 use ronghe_crypto::{Cipher, Named as _};
@@ -67,8 +68,9 @@ pub struct Authenticated {
     pub key_id: String,
     /// To be taken with the request's writes.
     pub nonce: String,
-    /// The body, decrypted when it came encrypted.
-    pub body: Vec<u8>,
+    /// The body, decrypted when it came encrypted (a plain body is the request's own bytes, not
+    /// a copy).
+    pub body: Bytes,
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, Refusal> {
@@ -85,7 +87,7 @@ pub fn authenticate(
     method: &str,
     path: &str,
     headers: &HeaderMap,
-    body: &[u8],
+    body: Bytes,
     now: DateTime<Utc>,
 ) -> Result<Authenticated, AuthError> {
     let refused = AuthError::Refused;
@@ -118,7 +120,7 @@ pub fn authenticate(
         nonce,
         signature,
     };
-    if !signing::verify(key.algorithm, &key.secret, &parts, body) {
+    if !signing::verify(key.algorithm, &key.secret, &parts, &body) {
         return Err(refused(Refusal::BadSignature));
     }
     let body = match headers.get(signing::ENCRYPTION).map(|v| v.to_str()) {
@@ -126,11 +128,12 @@ pub fn authenticate(
             if writeback.config.encryption.as_ref().is_some_and(|e| e.required) {
                 return Err(AuthError::Body(BodyError::EncryptionRequired));
             }
-            body.to_vec()
+            body
         }
         Some(Ok(scheme)) if scheme.eq_ignore_ascii_case(Cipher::Sm4Gcm.name()) => {
             let key = writeback.sm4.as_ref().ok_or(AuthError::Body(BodyError::NoKey))?;
-            key.open(&[], body)
+            key.open(&[], &body)
+                .map(Bytes::from)
                 .map_err(|_| AuthError::Body(BodyError::Undecryptable))?
         }
         Some(_) => return Err(AuthError::Body(BodyError::UnknownScheme)),

@@ -9,6 +9,9 @@
 //! When a group's transaction does not commit, each of its writes is retried alone, so one
 //! request cannot fail the others. SQLite has one writer, so one committer; PostgreSQL takes
 //! several, as its connections write in parallel.
+//!
+//! Each group is logged at debug; each committer sums its groups up at info once a minute
+//! (nothing when it committed nothing), instead of a line per request.
 
 use std::sync::{Arc, Mutex};
 
@@ -24,6 +27,8 @@ const MAX_GROUP_CASES: usize = 2_000;
 const QUEUE: usize = 1_024;
 /// Committers on PostgreSQL.
 const POSTGRES_COMMITTERS: usize = 4;
+/// How often a committer sums up what it committed.
+const SUMMARY_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A write's answer: the write back (its cases, for the caller's results) and what it came to.
 type Answer = oneshot::Sender<(IntakeWrite, Result<IntakeCommit, StoreError>)>;
@@ -129,8 +134,51 @@ async fn next_group(queue: &Queue) -> Option<Vec<Pending>> {
     Some(group)
 }
 
+/// What a committer committed since its last summary.
+#[derive(Debug, Default)]
+struct Summary {
+    groups: usize,
+    writes: usize,
+    cases: usize,
+}
+
+impl Summary {
+    /// Logs the summary at info, if anything was committed, and starts a new one.
+    fn flush(&mut self) {
+        let Summary {
+            groups,
+            writes,
+            cases,
+        } = std::mem::take(self);
+        if groups > 0 {
+            tracing::info!(
+                groups,
+                writes,
+                cases,
+                seconds = SUMMARY_EVERY.as_secs(),
+                "intake committed"
+            );
+        }
+    }
+}
+
 async fn commit_forever(store: Store, queue: Queue) {
-    while let Some(group) = next_group(&queue).await {
+    let mut summary = Summary::default();
+    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + SUMMARY_EVERY, SUMMARY_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        // `next_group` is cancel safe: a group is taken without awaiting once its first write is.
+        let group = tokio::select! {
+            group = next_group(&queue) => group,
+            _ = every.tick() => {
+                summary.flush();
+                continue;
+            }
+        };
+        let Some(group) = group else {
+            summary.flush();
+            return;
+        };
         let (writes, answers): (Vec<IntakeWrite>, Vec<Answer>) = group.into_iter().unzip();
         let results = match store.commit_group(&writes).await {
             Ok(commits) => commits.into_iter().map(Ok).collect(),
@@ -147,6 +195,17 @@ async fn commit_forever(store: Store, queue: Queue) {
                 results
             }
         };
+        let (mut committed, mut cases) = (0, 0);
+        for (write, result) in writes.iter().zip(&results) {
+            if let Ok(IntakeCommit::Committed { .. }) = result {
+                committed += 1;
+                cases += write.cases.len();
+            }
+        }
+        tracing::debug!(writes = writes.len(), committed, cases, "intake group committed");
+        summary.groups += 1;
+        summary.writes += committed;
+        summary.cases += cases;
         for ((write, answer), result) in writes.into_iter().zip(answers).zip(results) {
             // The request may have gone (its client hung up); its writes stand.
             let _ = answer.send((write, result));

@@ -4,18 +4,21 @@
 //! config; `auth` checks signed requests (key id,
 //! timestamp window, nonce once, HMAC-SHA256/SM3, optional SM4-GCM); `pipeline::ingest` maps,
 //! validates and stores records for every channel; `soap` reads and answers SOAP pushes.
-//! `Intake` holds what the endpoints share: the mappings directory and caches of compiled
-//! mappings and built configs, keyed by their text so an edit is picked up without a restart.
+//! `Intake` holds what the endpoints share: the mappings directory, caches of compiled
+//! mappings and built configs, keyed by their text so an edit is picked up without a restart,
+//! and the `budget` of pushed bodies in flight.
 
 pub mod auth;
+pub mod budget;
 pub mod commit;
 pub mod config;
 pub mod pipeline;
 pub mod soap;
 
 pub use self::config::{Writeback, WritebackConfig};
+pub use budget::BodyBudget;
 pub use commit::GroupCommit;
-pub use pipeline::{Accepted, Channel, Delivery, Ingested, RecordResult, ingest, receipt};
+pub use pipeline::{Accepted, Channel, Delivery, Ingested, RecordResult, Records, ingest, receipt};
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -93,6 +96,7 @@ pub struct Intake {
     mappings: Arc<Cache<Mapping>>,
     configs: Arc<Cache<Writeback>>,
     commits: GroupCommit,
+    budget: BodyBudget,
 }
 
 impl Intake {
@@ -105,7 +109,19 @@ impl Intake {
             mappings: Arc::default(),
             configs: Arc::default(),
             commits: GroupCommit::new(store.clone()),
+            budget: BodyBudget::default(),
         }
+    }
+
+    /// The same intake with a budget of `bytes` of pushed bodies in flight (`BodyBudget`).
+    pub fn with_body_budget(mut self, bytes: usize) -> Intake {
+        self.budget = BodyBudget::new(bytes);
+        self
+    }
+
+    /// The bytes of pushed bodies this node works on at once.
+    pub fn budget(&self) -> &BodyBudget {
+        &self.budget
     }
 
     /// Where the intake's writes are committed, in groups.

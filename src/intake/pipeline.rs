@@ -224,11 +224,44 @@ pub fn quality_item(
 
 /// One record on its way through.
 enum Step {
-    Refused(Vec<QualityReason>, Option<String>, Option<i64>),
+    /// Refused before the store; its quality item is among the write's `refused`.
+    Refused,
     /// Index into the cases sent to the store.
     Stored(usize),
     /// The same version twice in one push: answered like the first.
     Repeat(usize),
+}
+
+/// Reads record `i` of a delivery again (see `Records::rereadable`).
+type Reread = Arc<dyn Fn(usize) -> Option<Raw> + Send + Sync>;
+
+/// The records of one delivery. `ingest` keeps them until the commit, for the quality items of
+/// the cases the store refuses; rereadable records (a SOAP push, which keeps its body: a fraction
+/// of its parsed elements) are dropped one by one as soon as each is judged, and only the ones
+/// the store refuses are read again.
+pub struct Records {
+    items: Vec<Raw>,
+    again: Option<Reread>,
+}
+
+impl Records {
+    /// `items`, and how to read item `i` again after it is dropped (the same record, or `None`
+    /// when it cannot be read: its quality item then holds `null`).
+    pub fn rereadable(
+        items: Vec<Raw>,
+        again: impl Fn(usize) -> Option<Raw> + Send + Sync + 'static,
+    ) -> Records {
+        Records {
+            items,
+            again: Some(Arc::new(again)),
+        }
+    }
+}
+
+impl From<Vec<Raw>> for Records {
+    fn from(items: Vec<Raw>) -> Records {
+        Records { items, again: None }
+    }
 }
 
 /// How records reached the intake.
@@ -257,51 +290,20 @@ pub async fn ingest(
     commits: &GroupCommit,
     system_id: &str,
     mapping: &Mapping,
-    records: Vec<Raw>,
+    records: impl Into<Records>,
     delivery: Delivery,
     bridge: Option<&Bridge>,
 ) -> Result<Ingested, StoreError> {
+    let Records { items, again } = records.into();
     let rules = commits.store().list_rules(None).await?;
-    let mut cases: Vec<Case> = Vec::new();
-    let mut hashes: Vec<String> = Vec::new();
-    let mut seen: HashMap<(String, i64), usize> = HashMap::new();
-    let mut steps = Vec::with_capacity(records.len());
-    for raw in &records {
-        let case = match judge(mapping, &rules, raw, delivery.at) {
-            Ok(case) => case,
-            Err(refusal) => {
-                steps.push(Step::Refused(refusal.reasons, refusal.case_no, refusal.version));
-                continue;
-            }
-        };
-        let hash = case.content_hash();
-        match seen.get(&(case.case_no.clone(), case.version)) {
-            Some(&first) if hashes[first] == hash => steps.push(Step::Repeat(first)),
-            Some(_) => steps.push(Step::Refused(
-                vec![store_reason(&RejectReason::VersionConflict {
-                    version: case.version,
-                })],
-                Some(case.case_no.clone()),
-                Some(case.version),
-            )),
-            None => {
-                seen.insert((case.case_no.clone(), case.version), cases.len());
-                steps.push(Step::Stored(cases.len()));
-                hashes.push(hash);
-                cases.push(case);
-            }
-        }
-    }
     let received_at = Utc::now();
-    let records = Arc::new(records);
     let (channel, mapping_version) = (delivery.channel, mapping.version().to_owned());
     let item_of = {
-        let (records, system_id, mapping_version) =
-            (records.clone(), system_id.to_owned(), mapping_version.clone());
-        move |i: usize, refusal: Refusal| {
+        let (system_id, mapping_version) = (system_id.to_owned(), mapping_version.clone());
+        move |raw: &Raw, refusal: Refusal| {
             quality_item(
                 &system_id,
-                &records[i],
+                raw,
                 refusal,
                 channel.name(),
                 &mapping_version,
@@ -309,24 +311,56 @@ pub async fn ingest(
             )
         }
     };
-    // Records refused before the store, in order; and for each stored case, its first record.
+    let mut cases: Vec<Case> = Vec::new();
+    let mut hashes: Vec<String> = Vec::new();
+    let mut seen: HashMap<(String, i64), usize> = HashMap::new();
+    let mut steps = Vec::with_capacity(items.len());
+    // Records refused before the store, in order, with their quality items; for each stored
+    // case, its first record; the records kept for the store's refusals (none when rereadable).
     let (mut refused_at, mut refused) = (Vec::new(), Vec::new());
-    let mut record_of_case = vec![0; cases.len()];
-    for (i, step) in steps.iter().enumerate() {
-        match step {
-            Step::Refused(reasons, case_no, version) => {
-                let refusal = Refusal {
-                    reasons: reasons.clone(),
-                    case_no: case_no.clone(),
-                    version: *version,
-                };
-                refused_at.push(i);
-                refused.push(item_of(i, refusal));
+    let mut record_of_case = Vec::new();
+    let mut kept = Vec::with_capacity(if again.is_some() { 0 } else { items.len() });
+    for (i, raw) in items.into_iter().enumerate() {
+        let refusal = match judge(mapping, &rules, &raw, delivery.at) {
+            Err(refusal) => Some(refusal),
+            Ok(case) => {
+                let hash = case.content_hash();
+                match seen.get(&(case.case_no.clone(), case.version)) {
+                    Some(&first) if hashes[first] == hash => {
+                        steps.push(Step::Repeat(first));
+                        None
+                    }
+                    Some(_) => Some(Refusal {
+                        reasons: vec![store_reason(&RejectReason::VersionConflict {
+                            version: case.version,
+                        })],
+                        case_no: Some(case.case_no.clone()),
+                        version: Some(case.version),
+                    }),
+                    None => {
+                        seen.insert((case.case_no.clone(), case.version), cases.len());
+                        steps.push(Step::Stored(cases.len()));
+                        record_of_case.push(i);
+                        hashes.push(hash);
+                        cases.push(case);
+                        None
+                    }
+                }
             }
-            Step::Stored(c) => record_of_case[*c] = i,
-            Step::Repeat(_) => {}
+        };
+        if let Some(refusal) = refusal {
+            steps.push(Step::Refused);
+            refused_at.push(i);
+            refused.push(item_of(&raw, refusal));
+        }
+        if again.is_none() {
+            kept.push(raw);
         }
     }
+    let again: Reread = again.unwrap_or_else(|| {
+        let kept = Arc::new(kept);
+        Arc::new(move |i| kept.get(i).cloned())
+    });
     let write = IntakeWrite {
         system_id: system_id.to_owned(),
         nonce: delivery.nonce,
@@ -338,7 +372,9 @@ pub async fn ingest(
                 case_no: Some(case.case_no.clone()),
                 version: Some(case.version),
             };
-            item_of(record_of_case[c], refusal)
+            // A record that cannot be read again keeps its reasons, with a null record.
+            let raw = again(record_of_case[c]).unwrap_or(Raw::Json(serde_json::Value::Null));
+            item_of(&raw, refusal)
         }),
         actor: format!("system:{system_id}"),
         cases,
@@ -388,7 +424,7 @@ pub async fn ingest(
             Step::Stored(c) => (c, false),
             Step::Repeat(c) => (c, true),
             // Every refusal was queued above.
-            Step::Refused(..) => unreachable!("refused records are all queued"),
+            Step::Refused => unreachable!("refused records are all queued"),
         };
         let case = &write.cases[c];
         let receipt = receipt(system_id, case, &hashes[c]);

@@ -77,7 +77,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .merge(notices::routes())
         .merge(plans::routes())
         .merge(monitoring::routes())
-        .merge(writeback::routes())
+        .merge(writeback::routes(&state))
         .merge(quality::routes())
         .merge(exchange::routes())
         .merge(corrections::routes())
@@ -203,7 +203,8 @@ pub async fn serve_on(
         &store,
         config.mappings_dir.clone(),
         Arc::new(ronghe_adapters::Environment),
-    );
+    )
+    .with_body_budget(config.writeback_bytes_in_flight);
     let puller = crate::pull::Puller::new(
         store.clone(),
         intake.clone(),

@@ -2,14 +2,17 @@
 //! batch) and `POST /soap/{system}/writeback` (SOAP 1.1/1.2, UTF-8, GBK or GB18030), with the
 //! WSDL at `GET /soap/{system}/writeback?wsdl`. Every push is signed (see `intake::auth`);
 //! every authentication failure is answered alike, its reason logged. Records go through
-//! `intake::ingest`; the answer lists a result per record once everything is committed.
+//! `intake::ingest`; the answer lists a result per record once everything is committed. Each
+//! push holds its share of the node's `BodyBudget` from before its body is read until its
+//! answer is built (`within_budget`), so a burst of large pushes waits instead of piling up.
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -23,15 +26,33 @@ use super::error::body_error;
 use super::{ApiError, AppState};
 use crate::intake::auth::{self, AuthError, BodyError};
 use crate::intake::soap::{self, SoapError};
-use crate::intake::{Channel, Delivery, Ingested, IntakeError, RecordResult, Writeback, ingest};
+use crate::intake::{Channel, Delivery, Ingested, IntakeError, RecordResult, Records, Writeback, ingest};
 use crate::mapping::Mapping;
 use crate::store::StoreError;
 use crate::systems::SystemStatus;
 
-pub(super) fn routes() -> Router<AppState> {
+pub(super) fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/api/v1/writeback/{system}", post(push_json))
         .route("/soap/{system}/writeback", post(push_soap).get(wsdl))
+        .route_layer(middleware::from_fn_with_state(state.clone(), within_budget))
+}
+
+/// Runs a push once its body fits the node's budget (`intake::BodyBudget`), weighed by its
+/// `Content-Length` (all of the budget when it has none), and holds its share until the answer
+/// is built: the body is read, parsed, mapped and committed within it. Pushes that do not fit
+/// wait in turn; none is refused for it.
+async fn within_budget(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if request.method() != Method::POST {
+        return next.run(request).await;
+    }
+    let length = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let _held = state.writeback.budget().hold(length).await;
+    next.run(request).await
 }
 
 /// The answer to a push: one result per record, in order, and the counts.
@@ -68,7 +89,7 @@ fn unavailable() -> ApiError {
 struct Admitted {
     writeback: Arc<Writeback>,
     mapping: Arc<Mapping>,
-    body: Vec<u8>,
+    body: Bytes,
     nonce: String,
 }
 
@@ -79,7 +100,7 @@ async fn admit(
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
-    body: &[u8],
+    body: Bytes,
 ) -> Result<Admitted, ApiError> {
     let retired = match state.store.get_system(system).await {
         // Art. 13: matters bound by secrecy are never served through the platform.
@@ -164,11 +185,11 @@ async fn run(
     state: &AppState,
     system: &str,
     mapping: &Mapping,
-    records: Vec<Raw>,
+    records: Records,
+    received: usize,
     channel: Channel,
     nonce: String,
 ) -> Result<PushResponse, ApiError> {
-    let received = records.len();
     let delivery = Delivery {
         channel,
         nonce: Some(nonce),
@@ -199,7 +220,8 @@ async fn run(
     metrics.writeback(system, channel.name(), "accepted", response.accepted as u64);
     metrics.writeback(system, channel.name(), "duplicate", response.duplicate as u64);
     metrics.writeback(system, channel.name(), "rejected", response.rejected as u64);
-    tracing::info!(
+    // One line per push at debug; the group committer sums them up at info (`intake::commit`).
+    tracing::debug!(
         system,
         channel = channel.name(),
         received,
@@ -237,7 +259,7 @@ pub(super) async fn push_json(
         mapping,
         body,
         nonce,
-    } = admit(&state, &system, &method, &uri, &headers, &body).await?;
+    } = admit(&state, &system, &method, &uri, &headers, body).await?;
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -287,9 +309,19 @@ pub(super) async fn push_json(
         )
         .with_field(format!("[{i}]")));
     }
-    let records = records.into_iter().map(Raw::Json).collect();
+    let received = records.len();
+    let records: Vec<Raw> = records.into_iter().map(Raw::Json).collect();
     Ok(Json(
-        run(&state, &system, &mapping, records, Channel::PushJson, nonce).await?,
+        run(
+            &state,
+            &system,
+            &mapping,
+            records.into(),
+            received,
+            Channel::PushJson,
+            nonce,
+        )
+        .await?,
     ))
 }
 
@@ -395,10 +427,11 @@ async fn push_soap_records(
         mapping,
         body,
         nonce,
-    } = admit(state, system, method, uri, headers, &body).await?;
+    } = admit(state, system, method, uri, headers, body).await?;
     let intake = &writeback.config.intake;
+    let charset = charset_of(content_type).map(str::to_owned);
     let elements: Vec<XmlElement> =
-        soap::records(&body, charset_of(content_type), version, &intake.soap_record).map_err(soap_error)?;
+        soap::records(&body, charset.as_deref(), version, &intake.soap_record).map_err(soap_error)?;
     if elements.len() > intake.max_batch {
         return Err(too_many(elements.len(), intake.max_batch));
     }
@@ -412,10 +445,33 @@ async fn push_soap_records(
             ),
         ));
     }
-    let records = elements.into_iter().map(Raw::Xml).collect();
-    Ok(run(state, system, &mapping, records, Channel::PushSoap, nonce)
-        .await?
-        .results)
+    let received = elements.len();
+    // Each parsed element is dropped once judged; the body (a fraction of their size) stays,
+    // and is read again, once, only when the store refuses some of its cases.
+    let again = {
+        let writeback = writeback.clone();
+        let parsed = std::sync::OnceLock::new();
+        move |i: usize| {
+            let intake = &writeback.config.intake;
+            parsed
+                .get_or_init(|| soap::records(&body, charset.as_deref(), version, &intake.soap_record).ok())
+                .as_ref()
+                .and_then(|elements: &Vec<XmlElement>| elements.get(i).cloned())
+                .map(Raw::Xml)
+        }
+    };
+    let records = Records::rereadable(elements.into_iter().map(Raw::Xml).collect(), again);
+    Ok(run(
+        state,
+        system,
+        &mapping,
+        records,
+        received,
+        Channel::PushSoap,
+        nonce,
+    )
+    .await?
+    .results)
 }
 
 #[utoipa::path(get, path = "/soap/{system}/writeback", tag = "writeback",
