@@ -108,25 +108,29 @@ async fn pull_reads_from_the_checkpoint_through_the_pipeline() {
 async fn serve_pulls_on_the_schedule() {
     let (sandbox, config, _url) = setup(40, "* * * * * *").await;
     let mut child = serve(&sandbox, &config);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let read = loop {
-        let states: Value = sandbox
-            .run(&["--config", &config, "--json", "writeback", "pulls"])
-            .check(0, &[])
-            .json();
-        let read = states[0]["records_read"].as_i64().unwrap_or(0);
-        if read >= 40 {
-            break read;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "serve did not pull on its schedule: {states}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let state = pull_state_when(&sandbox, &config, |s| {
+        s["records_read"].as_i64().unwrap_or(0) >= 40
+    })
+    .await;
     child.kill().unwrap();
     child.wait().unwrap();
-    assert_eq!(read, 40);
+    assert_eq!(state["records_read"], Value::from(40));
+}
+
+/// The first system's pull state (`writeback pulls`) once `ready` holds, polled for up to 30 s.
+async fn pull_state_when(sandbox: &Sandbox, config: &str, ready: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let states: Value = sandbox
+            .run(&["--config", config, "--json", "writeback", "pulls"])
+            .check(0, &[])
+            .json();
+        if let Some(state) = states.as_array().and_then(|s| s.first()).filter(|s| ready(s)) {
+            return state.clone();
+        }
+        assert!(Instant::now() < deadline, "no pull state as awaited: {states}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// `ronghe serve` with `config` in `sandbox`, its output dropped.
@@ -147,18 +151,8 @@ fn serve(sandbox: &Sandbox, config: &str) -> std::process::Child {
 async fn a_newly_attached_system_waits_for_its_schedule() {
     let (sandbox, config, _url) = setup(10, "0 0 3 * * *").await;
     let mut child = serve(&sandbox, &config);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let state = loop {
-        let states: Value = sandbox
-            .run(&["--config", &config, "--json", "writeback", "pulls"])
-            .check(0, &[])
-            .json();
-        if let Some(state) = states.as_array().and_then(|s| s.first()) {
-            break state.clone();
-        }
-        assert!(Instant::now() < deadline, "the scheduler did not see the system");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    // The scheduler has seen the system once its state exists.
+    let state = pull_state_when(&sandbox, &config, |_| true).await;
     assert_eq!(state["records_read"], Value::from(0), "{state}");
     assert_eq!(state["last_run_at"], Value::Null, "{state}");
     sandbox

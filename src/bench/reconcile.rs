@@ -1,7 +1,7 @@
 //! A day's reconciliation of a long history (`ronghe bench reconcile`): the SQL simulator holds
 //! N cases over the simulated history (1M: about 1,500 a day), the store (a fresh SQLite file,
-//! or the PostgreSQL `--database`) holds the same cases, and the last full day is reconciled as
-//! the daily job does. The baseline is reading that day's rows directly from the source (one
+//! or the PostgreSQL `--database`) holds the same cases, and a day is reconciled as the daily
+//! job reconciles yesterday: the latest day with no more changes after it than on it. The baseline is reading that day's rows directly from the source (one
 //! indexed `SELECT` on `GXSJ`); the same day is also reconciled with the whole source read (no
 //! `window_format`), against the same baseline.
 
@@ -54,14 +54,25 @@ async fn measure(dir: &std::path::Path, database: &str, rows: usize) -> anyhow::
         "platform filled"
     );
 
-    // The last full day of the history: what the daily job reconciles.
+    // The day the daily job would reconcile: yesterday, with no more changed since than on it
+    // (the latest day holding at least as many changes as every later day together).
     let source = sqlx::SqlitePool::connect(&legacy).await?;
-    let (latest,): (String,) = sqlx::query_as(r#"SELECT MAX("GXSJ") FROM "SP_BJXX""#)
-        .fetch_one(&source)
-        .await?;
-    let day = chrono::NaiveDate::parse_from_str(&latest[..10], "%Y-%m-%d")?
-        .pred_opt()
-        .context("the history starts on its last day")?;
+    let per_day: Vec<(String, i64)> = sqlx::query_as(
+        r#"SELECT substr("GXSJ", 1, 10) AS d, COUNT(*) FROM "SP_BJXX" GROUP BY d ORDER BY d DESC"#,
+    )
+    .fetch_all(&source)
+    .await?;
+    let mut later = per_day.first().map_or(0, |(_, n)| *n);
+    let day = per_day
+        .iter()
+        .skip(1)
+        .find(|(_, n)| {
+            let enough = *n >= later;
+            later += n;
+            enough
+        })
+        .context("no day of the history has as many changes as the days after it")?;
+    let day = chrono::NaiveDate::parse_from_str(&day.0, "%Y-%m-%d")?;
     let started = Instant::now();
     let day_rows = sqlx::query(r#"SELECT * FROM "SP_BJXX" WHERE "GXSJ" >= $1 AND "GXSJ" < $2"#)
         .bind(format!("{day} 00:00:00"))

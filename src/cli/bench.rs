@@ -90,10 +90,11 @@ pub(super) enum Command {
         backend: BenchBackend,
     },
     /// Bulk migration rows/s and peak RSS from the SQL simulator into the store (a fresh SQLite
-    /// file, or the PostgreSQL --database) against a raw copy of the same rows 全量迁移吞吐.
+    /// file, or the PostgreSQL --database) against a raw copy of the same rows, one run per size
+    /// in --rows (e.g. 100000,1000000,10000000) 全量迁移吞吐.
     Migrate {
-        #[arg(long, default_value_t = 1_000_000)]
-        rows: usize,
+        #[arg(long, value_delimiter = ',', default_values_t = [1_000_000])]
+        rows: Vec<usize>,
         #[arg(long, value_enum, default_value_t = BenchBackend::Sqlite)]
         backend: BenchBackend,
         #[arg(long, default_value_t = 1000)]
@@ -192,33 +193,38 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                 return Ok(());
             }
             let database = bench_database(ctx, backend)?;
-            let plan = bench::migrate::Plan {
-                rows,
-                chunk_rows,
-                parallelism,
-                kills,
-                seed,
-            };
-            let (figures, outcome) = bench::migrate::run(&database, plan).await?;
-            let child = &outcome.child;
-            let peak = child
-                .peak_rss_kib
-                .map_or("-".to_owned(), |k| format!("{:.1} MiB", k as f64 / 1024.0));
-            let mut human: Vec<String> = figures.iter().map(bench::Figure::line).collect();
-            human.push(format!(
-                "migration ({}): {} · read {} written {} rejected {} · peak RSS {peak} · SIGKILLed {} times (at rows read {:?}) · store holds {} cases, {} versions, {} outbox entries",
-                backend_name(backend),
-                child.state,
-                child.rows_read,
-                child.rows_written,
-                child.rows_rejected,
-                outcome.killed_at_rows.len(),
-                outcome.killed_at_rows,
-                outcome.held.cases,
-                outcome.held.versions,
-                outcome.held.outbox,
-            ));
-            let value = json!({ "backend": backend_name(backend), "rows": rows, "figures": figures.iter().map(|f| json!({ "name": f.name, "items": f.items, "per_second": f.per_second(), "baseline_per_second": f.baseline_per_second(), "ratio": f.ratio() })).collect::<Vec<_>>(), "outcome": outcome });
+            // One run per size, in order: the scaling curve.
+            let (mut human, mut values) = (Vec::new(), Vec::new());
+            for rows in rows {
+                let plan = bench::migrate::Plan {
+                    rows,
+                    chunk_rows,
+                    parallelism,
+                    kills,
+                    seed,
+                };
+                let (figures, outcome) = bench::migrate::run(&database, plan).await?;
+                let child = &outcome.child;
+                let peak = child
+                    .peak_rss_kib
+                    .map_or("-".to_owned(), |k| format!("{:.1} MiB", k as f64 / 1024.0));
+                human.extend(figures.iter().map(bench::Figure::line));
+                human.push(format!(
+                    "migration of {rows} ({}): {} · read {} written {} rejected {} · peak RSS {peak} · SIGKILLed {} times (at rows read {:?}) · store holds {} cases, {} versions, {} outbox entries",
+                    backend_name(backend),
+                    child.state,
+                    child.rows_read,
+                    child.rows_written,
+                    child.rows_rejected,
+                    outcome.killed_at_rows.len(),
+                    outcome.killed_at_rows,
+                    outcome.held.cases,
+                    outcome.held.versions,
+                    outcome.held.outbox,
+                ));
+                values.push(json!({ "backend": backend_name(backend), "rows": rows, "figures": figures.iter().map(|f| json!({ "name": f.name, "items": f.items, "per_second": f.per_second(), "baseline_per_second": f.baseline_per_second(), "ratio": f.ratio() })).collect::<Vec<_>>(), "outcome": outcome }));
+            }
+            let value = serde_json::Value::Array(values);
             ctx.out.show(human.join("\n"), &value);
             return Ok(());
         }
