@@ -5,6 +5,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::calendar::beijing_date;
 use crate::case::{Case, FieldIssue, Problems};
 use crate::mapping::schema;
 
@@ -106,10 +107,12 @@ impl NewRule {
 }
 
 impl PublishedRule {
-    /// Whether the rule binds this case: same item (or every item), applied on or after publication.
+    /// Whether the rule binds this case: same item (or every item), applied on or after the
+    /// publication day, both days in Beijing time (the province's days), whatever offset the
+    /// application's time was written with.
     pub fn binds(&self, case: &Case) -> bool {
         (self.item_code == "*" || self.item_code == case.implementation_code)
-            && case.applied_at.date_naive() >= self.published_on
+            && beijing_date(&case.applied_at) >= self.published_on
     }
 
     /// The case's value for the rule's field, as text.
@@ -188,6 +191,13 @@ mod tests {
         );
         let later = rule("applicant.address", Check::Required, "2025-11-21");
         assert_eq!(later.check(&c), None, "applied before publication: not bound");
+        // 2025-11-20T16:30Z is already 2025-11-21 in Beijing: bound by a rule of that day.
+        c.applied_at = "2025-11-20T16:30:00Z".parse().unwrap();
+        assert_eq!(
+            later.check(&c).map(|i| i.rule),
+            Some("published.7".to_owned()),
+            "the day counts in Beijing time"
+        );
         let other_item = PublishedRule {
             item_code: "OTHER".into(),
             ..phone_required

@@ -1,7 +1,7 @@
 //! `ronghe rules add|list`: publish a data-collection item or validation rule (Art. 29) and
 //! list the published ones.
 
-use chrono::{Local, NaiveDate};
+use chrono::NaiveDate;
 use clap::Subcommand;
 
 use super::{Context, Failure};
@@ -76,7 +76,7 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             description,
             published_on,
         } => {
-            let today = Local::now().date_naive();
+            let today = crate::calendar::today();
             let rule = NewRule {
                 item_code: item,
                 field,

@@ -5,7 +5,6 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::Local;
 use serde::Deserialize;
 
 use super::{Actor, ApiError, ApiJson, AppState};
@@ -39,7 +38,7 @@ pub(super) async fn publish(
     Actor(actor): Actor,
     ApiJson(rule): ApiJson<NewRule>,
 ) -> Result<(StatusCode, Json<PublishedRule>), ApiError> {
-    let problems = rule.problems(Local::now().date_naive());
+    let problems = rule.problems(crate::calendar::today());
     if !problems.is_empty() {
         return Err(ApiError::validation(problems));
     }
