@@ -105,7 +105,7 @@ impl Puller {
         })
     }
 
-    /// The system's cron schedule.
+    /// The system's cron schedule (Beijing time, as the scheduler's jobs).
     async fn schedule(&self, system_id: &str) -> Result<cron::Schedule, PullError> {
         let config = self.intake.config(&self.store, system_id).await?;
         let text = config
@@ -130,7 +130,7 @@ impl Puller {
         let now = self.store.clock().await?;
         // A system newly attached is first pulled at its schedule's next time, or when forced:
         // a scheduled tick right after `writeback attach` does not race the engineer's pull.
-        let first_due = schedule.after(&now).next().unwrap_or(now);
+        let first_due = next_time(&schedule, now).unwrap_or(now);
         let Some(checkpoint) = self
             .store
             .claim_pull(system_id, &self.node, (now, first_due), lease_from(now), force)
@@ -140,10 +140,7 @@ impl Puller {
         };
         let result = self.pull(system_id, checkpoint).await;
         let finished = self.store.clock().await?;
-        let next = schedule
-            .after(&finished)
-            .next()
-            .unwrap_or(finished + chrono::Duration::days(1));
+        let next = next_time(&schedule, finished).unwrap_or(finished + chrono::Duration::days(1));
         let error = result.as_ref().err().map(|e| format!("{e}"));
         self.store
             .finish_pull(system_id, &self.node, finished, next, error.as_deref())
@@ -260,6 +257,15 @@ pub async fn attached_adapter(
             system: system_id.to_owned(),
             message: format!("{e:#}"),
         })
+}
+
+/// The schedule's next time after `now`, the cron fields read in Beijing time (the province's
+/// clock, as the scheduler's jobs): `0 0 3 * * *` is 03:00 in Beijing, 19:00 UTC.
+fn next_time(schedule: &cron::Schedule, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    schedule
+        .after(&crate::calendar::beijing_time(&now))
+        .next()
+        .map(|at| at.with_timezone(&Utc))
 }
 
 fn lease_from(now: DateTime<Utc>) -> DateTime<Utc> {

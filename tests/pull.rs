@@ -144,7 +144,7 @@ fn serve(sandbox: &Sandbox, config: &str) -> std::process::Child {
         .unwrap()
 }
 
-/// A system just attached is first pulled at its schedule's next time (here 03:00), not on the
+/// A system just attached is first pulled at its schedule's next time (here 03:00 Beijing time), not on the
 /// scheduler's next tick: the engineer's own `writeback pull` right after attaching reads every
 /// record instead of finding another node pulling (seen in the demo).
 #[tokio::test(flavor = "multi_thread")]
@@ -155,6 +155,9 @@ async fn a_newly_attached_system_waits_for_its_schedule() {
     let state = pull_state_when(&sandbox, &config, |_| true).await;
     assert_eq!(state["records_read"], Value::from(0), "{state}");
     assert_eq!(state["last_run_at"], Value::Null, "{state}");
+    // 03:00 in Beijing, as the scheduler's jobs read their cron fields.
+    let next = state["next_run_at"].as_str().unwrap();
+    assert!(next.ends_with("T19:00:00Z"), "{state}");
     sandbox
         .run(&["--config", &config, "writeback", "pull", SYSTEM])
         .check(0, &["accepted 10"]);
