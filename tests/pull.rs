@@ -167,6 +167,20 @@ async fn a_newly_attached_system_waits_for_its_schedule() {
 
 /// Issue 7 (Art. 15): reconciliation finds an injected missing case and an injected altered case;
 /// spot-check samples are reproducible by seed.
+/// `setup` with `cases` cases (pulled at 03:00 only), every one of them pulled at once.
+async fn pulled(cases: usize) -> (Sandbox, String, String) {
+    let (sandbox, config, url) = setup(cases, "0 0 3 * * *").await;
+    with_config(&sandbox, &config, &["writeback", "pull", SYSTEM]).check(0, &[&format!("accepted {cases}")]);
+    (sandbox, config, url)
+}
+
+/// `ronghe --config CONFIG ARGS…` in `sandbox`.
+fn with_config(sandbox: &Sandbox, config: &str, args: &[&str]) -> common::binary::Run {
+    let mut all = vec!["--config", config];
+    all.extend_from_slice(args);
+    sandbox.run(&all)
+}
+
 /// The platform's store in `sandbox` and its cases by the Beijing day they last changed.
 async fn cases_by_day(
     sandbox: &Sandbox,
@@ -204,13 +218,8 @@ async fn busiest_day(sandbox: &Sandbox) -> (sqlx::SqlitePool, String, Vec<String
 
 #[tokio::test(flavor = "multi_thread")]
 async fn reconciliation_finds_missing_and_altered_cases() {
-    let (sandbox, config, url) = setup(120, "0 0 3 * * *").await;
-    let run = |args: &[&str]| {
-        let mut all = vec!["--config", config.as_str()];
-        all.extend_from_slice(args);
-        sandbox.run(&all)
-    };
-    run(&["writeback", "pull", SYSTEM]).check(0, &["accepted 120"]);
+    let (sandbox, config, url) = pulled(120).await;
+    let run = |args: &[&str]| with_config(&sandbox, &config, args);
     // A day with several cases, and two of them.
     let (platform, day, cases) = busiest_day(&sandbox).await;
     let (first, second) = (cases[0].clone(), cases[1].clone());
@@ -369,13 +378,8 @@ async fn reconciliation_finds_missing_and_altered_cases() {
 /// by key and reported altered, not extra.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_days_reconciliation_reads_the_day_and_answers_as_a_whole_read() {
-    let (sandbox, config, url) = setup(120, "0 0 3 * * *").await;
-    let run = |args: &[&str]| {
-        let mut all = vec!["--config", config.as_str()];
-        all.extend_from_slice(args);
-        sandbox.run(&all)
-    };
-    run(&["writeback", "pull", SYSTEM]).check(0, &["accepted 120"]);
+    let (sandbox, config, url) = pulled(120).await;
+    let run = |args: &[&str]| with_config(&sandbox, &config, args);
     // The last day with a few cases: earlier days hold cases the window leaves out.
     let (_, by_day) = cases_by_day(&sandbox).await;
     let (day, cases) = by_day

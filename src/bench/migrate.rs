@@ -94,17 +94,11 @@ pub struct Plan {
 
 /// The parent's side: loads the simulator, runs the children on `database`, then the raw copy.
 pub async fn run(database: &str, plan: Plan) -> anyhow::Result<(Vec<Figure>, Outcome)> {
-    let dir = std::env::temp_dir().join(format!(
-        "ronghe-bench-migrate-{}-{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_millis()
-    ));
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let result = measure(&dir, database, plan).await;
-    if let Err(e) = std::fs::remove_dir_all(&dir) {
-        tracing::warn!(dir = %dir.display(), error = %e, "cannot remove the benchmark directory");
-    }
-    result
+    super::in_scratch_dir(
+        "migrate",
+        |dir| async move { measure(&dir, database, plan).await },
+    )
+    .await
 }
 
 async fn measure(dir: &Path, database: &str, plan: Plan) -> anyhow::Result<(Vec<Figure>, Outcome)> {
@@ -117,11 +111,7 @@ async fn measure(dir: &Path, database: &str, plan: Plan) -> anyhow::Result<(Vec<
         seconds = started.elapsed().as_secs_f64(),
         "simulator loaded"
     );
-    let database = if database.starts_with("postgres") {
-        database.to_owned()
-    } else {
-        format!("sqlite://{}", dir.join("store.db").display())
-    };
+    let database = super::store_url(database, dir);
     let store = Store::open(&database, &StoreOptions::default()).await?;
     let stamp = chrono::Utc::now().timestamp_millis();
     let id = format!("bench-migrate-{stamp}");

@@ -59,6 +59,37 @@ impl Figure {
     }
 }
 
+/// Runs `measure` in a new directory of its own (`ronghe-bench-{name}-…` under the system's
+/// temporary directory), removed afterwards whatever the outcome.
+async fn in_scratch_dir<T, F, Fut>(name: &str, measure: F) -> anyhow::Result<T>
+where
+    F: FnOnce(std::path::PathBuf) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    use anyhow::Context as _;
+    let dir = std::env::temp_dir().join(format!(
+        "ronghe-bench-{name}-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_millis()
+    ));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let result = measure(dir.clone()).await;
+    if let Err(e) = std::fs::remove_dir_all(&dir) {
+        tracing::warn!(dir = %dir.display(), error = %e, "cannot remove the benchmark directory");
+    }
+    result
+}
+
+/// The store a benchmark writes to: the PostgreSQL `database` it was given, or a fresh SQLite
+/// file in its directory `dir`.
+fn store_url(database: &str, dir: &std::path::Path) -> String {
+    if database.starts_with("postgres") {
+        database.to_owned()
+    } else {
+        format!("sqlite://{}", dir.join("store.db").display())
+    }
+}
+
 /// Registers a benchmark system `id` (a REST system nobody calls).
 async fn register(store: &crate::store::Store, id: &str) -> anyhow::Result<()> {
     register_as(store, id, "rest", "http://127.0.0.1:1/").await

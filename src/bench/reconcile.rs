@@ -16,30 +16,20 @@ use super::migrate::{sql_adapter, sql_mapping};
 use crate::intake::Intake;
 use crate::store::{Store, StoreOptions};
 
-/// Loads, fills and reconciles in a directory of its own, removed afterwards.
+/// Loads, fills and reconciles in a scratch directory.
 pub async fn run(database: &str, rows: usize) -> anyhow::Result<Vec<Figure>> {
-    let dir = std::env::temp_dir().join(format!(
-        "ronghe-bench-reconcile-{}-{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_millis()
-    ));
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let result = measure(&dir, database, rows).await;
-    if let Err(e) = std::fs::remove_dir_all(&dir) {
-        tracing::warn!(dir = %dir.display(), error = %e, "cannot remove the benchmark directory");
-    }
-    result
+    super::in_scratch_dir(
+        "reconcile",
+        |dir| async move { measure(&dir, database, rows).await },
+    )
+    .await
 }
 
 async fn measure(dir: &std::path::Path, database: &str, rows: usize) -> anyhow::Result<Vec<Figure>> {
     use ronghe_adapters::sim::{data, sql};
     let legacy = format!("sqlite://{}", dir.join("legacy.db").display());
     sql::load_spaced(&legacy, 2025, rows, data::history_spacing(rows)).await?;
-    let database = if database.starts_with("postgres") {
-        database.to_owned()
-    } else {
-        format!("sqlite://{}", dir.join("store.db").display())
-    };
+    let database = super::store_url(database, dir);
     let store = Store::open(&database, &StoreOptions::default()).await?;
     let id = format!("bench-reconcile-{}", chrono::Utc::now().timestamp_millis());
     super::register_as(&store, &id, "sql", &legacy).await?;
