@@ -373,10 +373,10 @@ impl Demo {
         };
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
+            // Read to the end even once nobody listens: a closed pipe would make the demo's next
+            // line to stdout fail (seen: "failed printing to stdout: Broken pipe").
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
+                let _ = tx.send(line);
             }
         });
         let deadline = Instant::now() + Duration::from_secs(600);
