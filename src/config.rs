@@ -8,10 +8,13 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::Deserialize;
 
-use crate::bridge::BridgeKeysConfig;
+use std::sync::Arc;
+
+use crate::bridge::{BridgeKeysConfig, Keyring};
 use crate::exchange::ExchangeConfig;
 use crate::housekeeping::HousekeepingConfig;
 use crate::scheduler::SchedulerConfig;
+use crate::store::{Store, StoreOptions};
 
 /// The store the embedded default uses: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://ronghe.db";
@@ -78,6 +81,33 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The node's keys (`[bridge]`), their secrets resolved from the environment; `None`
+    /// without the table.
+    pub fn keyring(&self) -> anyhow::Result<Option<Arc<Keyring>>> {
+        self.bridge
+            .as_ref()
+            .map(|keys| {
+                Keyring::build(keys, &ronghe_adapters::Environment)
+                    .map(Arc::new)
+                    .context("cannot build the node's keys ([bridge])")
+            })
+            .transpose()
+    }
+
+    /// Opens the platform store, which seals applicants' personal values with the node's keys
+    /// when it has them (issue 20); answers the keys too.
+    pub async fn open_store(&self, options: &StoreOptions) -> anyhow::Result<(Store, Option<Arc<Keyring>>)> {
+        let keyring = self.keyring()?;
+        let store = Store::open(&self.database_url, options)
+            .await
+            .with_context(|| format!("cannot open the platform store at {}", redact(&self.database_url)))?;
+        let store = match &keyring {
+            Some(keys) => store.sealed_with(keys.clone()),
+            None => store,
+        };
+        Ok((store, keyring))
+    }
+
     /// The public URL people open the platform at: `public_url`, else `http://localhost:PORT`
     /// with the port the server is bound to (known only once bound for `--listen …:0`).
     pub fn public_url(&self, bound_port: u16) -> url::Url {
@@ -153,6 +183,17 @@ impl Config {
         problems.extend(self.housekeeping.problems());
         anyhow::ensure!(problems.is_empty(), "{}", problems.join("; "));
         Ok(())
+    }
+}
+
+/// A database URL with any password replaced, for messages.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
     }
 }
 

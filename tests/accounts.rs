@@ -12,7 +12,7 @@ use chrono::Utc;
 use http_body_util::BodyExt;
 use ronghe::access::policy::{self, Access, ScopeRule};
 use ronghe::access::{Role, secret};
-use ronghe::store::{NewQualityItem, QualityReason, Store};
+use ronghe::store::{NewQualityItem, Pool, QualityReason, Store};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -701,7 +701,7 @@ async fn sign_in_needs_both_factors_locks_out_and_sessions_end() {
     // An expired token is refused.
     let (expiring, _) = common::enrolled(&p.store, "zhao-qiang", &["operator@province"]).await;
     let id = expiring.split('.').nth(1).unwrap();
-    let Store::Sqlite(pool) = &p.store else {
+    let Pool::Sqlite(pool) = p.store.pool() else {
         unreachable!()
     };
     sqlx::query("UPDATE account_tokens SET expires_at = $2 WHERE id = $1")
@@ -796,7 +796,7 @@ async fn sign_in_needs_both_factors_locks_out_and_sessions_end() {
 }
 
 async fn reset_failures(store: &Store, account: &str) {
-    let Store::Sqlite(pool) = store else {
+    let Pool::Sqlite(pool) = store.pool() else {
         unreachable!()
     };
     sqlx::query("UPDATE accounts SET failed_sign_ins = 0, locked_until = NULL WHERE id = $1")
@@ -807,7 +807,7 @@ async fn reset_failures(store: &Store, account: &str) {
 }
 
 async fn set_last_step(store: &Store, account: &str, step: u64) {
-    let Store::Sqlite(pool) = store else {
+    let Pool::Sqlite(pool) = store.pool() else {
         unreachable!()
     };
     sqlx::query("UPDATE accounts SET totp_last_step = $2 WHERE id = $1")
@@ -908,7 +908,7 @@ async fn the_account_lifecycle_ends_sessions_and_keeps_history() {
     let thrice = same_person("li-na-3").await;
     assert_eq!(thrice.status, StatusCode::CONFLICT, "{}", thrice.body);
     // Nothing personal in the store in clear.
-    let Store::Sqlite(pool) = &p.store else {
+    let Pool::Sqlite(pool) = p.store.pool() else {
         unreachable!()
     };
     let rows: Vec<(String, String, String)> =
@@ -1137,7 +1137,7 @@ async fn a_passkey_is_registered_and_signs_in_with_the_password() {
         .map(|(_, action)| action)
         .collect();
     assert!(actions.contains(&"passkey.register".to_owned()), "{actions:?}");
-    let Store::Sqlite(pool) = &p.store else {
+    let Pool::Sqlite(pool) = p.store.pool() else {
         unreachable!()
     };
     let (detail,): (String,) = sqlx::query_as(

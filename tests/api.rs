@@ -400,7 +400,7 @@ async fn case_reads_are_audited() {
         None,
     );
 
-    let ronghe::store::Store::Sqlite(pool) = &api.store else {
+    let ronghe::store::Pool::Sqlite(pool) = api.store.pool() else {
         unreachable!("sqlite store")
     };
     let reads: Vec<(String, String)> =

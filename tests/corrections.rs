@@ -12,7 +12,7 @@ use http_body_util::BodyExt;
 use ronghe::calendar::Calendar;
 use ronghe::corrections::{self, Action, CorrectionError, Source, Status};
 use ronghe::server::app;
-use ronghe::store::{CorrectionFilter, Guarded, Store};
+use ronghe::store::{CorrectionFilter, Guarded, Pool, Store};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -39,8 +39,8 @@ async fn quality_item(store: &Store, case_no: &str) -> i64 {
         "message": "resident_id.check_digit: the check digit does not match"
     }]);
     let hash = format!("hash-{case_no}");
-    let (id,): (i64,) = match store {
-        Store::Sqlite(pool) => {
+    let (id,): (i64,) = match store.pool() {
+        Pool::Sqlite(pool) => {
             sqlx::query_as(SQL)
                 .bind(SYSTEM)
                 .bind(case_no)
@@ -51,7 +51,7 @@ async fn quality_item(store: &Store, case_no: &str) -> i64 {
                 .fetch_one(pool)
                 .await
         }
-        Store::Postgres(pool) => {
+        Pool::Postgres(pool) => {
             sqlx::query_as(SQL)
                 .bind(SYSTEM)
                 .bind(case_no)
@@ -69,9 +69,9 @@ async fn quality_item(store: &Store, case_no: &str) -> i64 {
 
 async fn count(store: &Store) -> i64 {
     const SQL: &str = "SELECT COUNT(*) FROM corrections";
-    let (n,): (i64,) = match store {
-        Store::Sqlite(pool) => sqlx::query_as(SQL).fetch_one(pool).await,
-        Store::Postgres(pool) => sqlx::query_as(SQL).fetch_one(pool).await,
+    let (n,): (i64,) = match store.pool() {
+        Pool::Sqlite(pool) => sqlx::query_as(SQL).fetch_one(pool).await,
+        Pool::Postgres(pool) => sqlx::query_as(SQL).fetch_one(pool).await,
     }
     .unwrap();
     n

@@ -84,6 +84,7 @@ fn the_demo_runs_the_whole_journey_and_replaces_only_its_own_directory() {
     ] {
         assert!(sandbox.path().join("demo").join(file).is_file(), "{file}");
     }
+    no_certificate_or_phone_in_the_store_files(&sandbox.path().join("demo"));
 
     // Again: the previous demo's directory is replaced, and the journey runs the same.
     demo("demo").check(
@@ -99,4 +100,67 @@ fn the_demo_runs_the_whole_journey_and_replaces_only_its_own_directory() {
         .check(1, &[])
         .stderr_has(&["mine", "is not a ronghe demo directory", "--dir"]);
     assert_eq!(std::fs::read_to_string(mine.join("keep.txt")).unwrap(), "mine");
+}
+
+/// Issue 20: the store's files hold no applicant's certificate number or phone in clear. The
+/// values are read through the store with the demo node's keys (so they are the real ones), then
+/// looked for in the raw bytes of every file of the SQLite store; the case numbers, stored in
+/// clear, are found there, so the scan does see what the files hold.
+fn no_certificate_or_phone_in_the_store_files(dir: &std::path::Path) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let config = ronghe::config::Config::load(Some(&dir.join("ronghe.toml")), |_| None).unwrap();
+    let cases = runtime.block_on(async {
+        let (store, keys) = config.open_store(&Default::default()).await.unwrap();
+        assert!(keys.is_some(), "the demo node has keys");
+        let mut cases = Vec::new();
+        for system in ["sim-rest", "sim-soap", "sim-sql"] {
+            cases.extend(store.recent_cases(system, 100_000).await.unwrap());
+        }
+        store.close().await;
+        cases
+    });
+    assert!(cases.len() >= 120, "the demo's cases: {}", cases.len());
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("ronghe.db")
+        {
+            files.push((path.clone(), std::fs::read(&path).unwrap()));
+        }
+    }
+    let holds = |value: &str| {
+        files
+            .iter()
+            .find(|(_, bytes)| bytes.windows(value.len()).any(|w| w == value.as_bytes()))
+            .map(|(path, _)| path.display().to_string())
+    };
+    let mut phones = 0;
+    for record in &cases {
+        let applicant = &record.case.applicant;
+        assert!(
+            !applicant.certificate_no.contains('*'),
+            "read in clear through the keys"
+        );
+        assert!(
+            holds(&record.case.case_no).is_some(),
+            "case numbers are stored in clear"
+        );
+        if let Some(file) = holds(&applicant.certificate_no) {
+            panic!(
+                "{file} holds the certificate number of case {}",
+                record.case.case_no
+            );
+        }
+        for phone in applicant.phone.iter() {
+            phones += 1;
+            if let Some(file) = holds(phone) {
+                panic!("{file} holds the phone of case {}", record.case.case_no);
+            }
+        }
+    }
+    assert!(phones > 0, "the demo's cases carry phones");
 }

@@ -104,3 +104,22 @@ async fn an_older_stores_case_bodies_are_carried_forward() {
     // Four versions of C-1 and C-2 in each of the two systems.
     store_suite::case_bodies_are_carried_forward(&store, &before, 8).await;
 }
+
+/// Issue 20: a `pg_dump` of the PostgreSQL store holds none of the personal values written
+/// through a store with keys. `pg_dump` is the server's own (PATH, else the newest under
+/// /usr/lib/postgresql, where `.ci/run` installs it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pg_dump_holds_no_personal_value() {
+    let url = common::fresh_pg_url().await;
+    let store = ronghe::store::Store::open(&url, &ronghe::store::StoreOptions::default())
+        .await
+        .unwrap();
+    let written = store_suite::personal_values_are_sealed_at_rest(store.clone()).await;
+    store.close().await;
+    let dump = std::process::Command::new(common::pg_dump())
+        .args(["--data-only", "--dbname", &url])
+        .output()
+        .expect("run pg_dump");
+    assert!(dump.status.success(), "{}", String::from_utf8_lossy(&dump.stderr));
+    store_suite::dump_holds_no_personal_value(&written, &dump.stdout, "the pg_dump");
+}

@@ -42,3 +42,18 @@ async fn an_older_stores_case_bodies_are_carried_forward() {
         .expect("the v24 store upgrades");
     store_suite::case_bodies_are_carried_forward(&store, &before, usize::try_from(versions).unwrap()).await;
 }
+
+/// Issue 20: the SQLite store's files (database, write-ahead log) hold none of the personal
+/// values written through a store with keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_files_hold_no_personal_value() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = common::sqlite_store(&dir).await;
+    let written = store_suite::personal_values_are_sealed_at_rest(store.clone()).await;
+    let mut dump = Vec::new();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        dump.extend(std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    store_suite::dump_holds_no_personal_value(&written, &dump, "the SQLite files");
+    store.close().await;
+}

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use ronghe::intake::Intake;
 use ronghe::server::AppState;
-use ronghe::store::{NewQualityItem, QualityReason, Store};
+use ronghe::store::{NewQualityItem, Pool, QualityReason, Store};
 use ronghe_adapters::signing::Signer;
 use ronghe_adapters::sim::SimOptions;
 use ronghe_adapters::sim::data;
@@ -182,9 +182,9 @@ impl Platform {
     async fn stored(&self) -> (i64, i64) {
         async fn count(store: &Store, table: &str) -> i64 {
             let sql = sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"));
-            match store {
-                Store::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
-                Store::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+            match store.pool() {
+                Pool::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+                Pool::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
             }
             .unwrap()
         }

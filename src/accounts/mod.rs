@@ -305,6 +305,41 @@ impl Accounts {
         self.keyring.as_deref().ok_or(AccountError::NoKeys)
     }
 
+    /// Re-seals and re-indexes every staff account's personal fields and authenticator secret
+    /// under the active key, so that older keys can be retired; answers how many were rewritten.
+    pub async fn rekey(&self, actor: &str) -> Result<usize, AccountError> {
+        const BATCH: i64 = 100;
+        let keyring = self.keyring()?;
+        let mut done = 0;
+        loop {
+            let stale = self.store.stale_staff(keyring.active_id(), BATCH).await?;
+            if stale.is_empty() {
+                return Ok(done);
+            }
+            let reseal = |purpose: &str, sealed: &str| keyring.seal(purpose, &keyring.open(purpose, sealed)?);
+            let fresh = stale
+                .iter()
+                .map(|a| {
+                    let resident_id = keyring.open(SEAL_RESIDENT_ID, &a.resident_id)?;
+                    Ok(crate::store::SealedStaff {
+                        id: a.id.clone(),
+                        name: reseal(SEAL_NAME, &a.name)?,
+                        resident_id: keyring.seal(SEAL_RESIDENT_ID, &resident_id)?,
+                        resident_id_index: keyring.index(SEAL_RESIDENT_ID, &resident_id),
+                        mobile: reseal(SEAL_MOBILE, &a.mobile)?,
+                        totp_secret: a
+                            .totp_secret
+                            .as_deref()
+                            .map(|t| reseal(SEAL_TOTP, t))
+                            .transpose()?,
+                    })
+                })
+                .collect::<Result<Vec<_>, KeyError>>()?;
+            self.store.reseal_staff(&fresh, actor).await?;
+            done += fresh.len();
+        }
+    }
+
     /// Creates a pending account and its first enrolment link. The creator must administer the
     /// account's agency and be allowed to grant every role in its scope.
     pub async fn create(&self, by: &Principal, new: NewAccount) -> Result<EnrolmentLink, AccountError> {

@@ -83,7 +83,7 @@ pub enum KeyError {
     #[error("bridge keys are invalid: {0}")]
     Invalid(String),
     #[error(
-        "no bridge key {0:?} is configured; keep retired keys listed until `ronghe bridge rekey` has run"
+        "no key {0:?} is configured in [bridge]; keep retired keys listed until `ronghe keys rotate` has run"
     )]
     UnknownKey(String),
     #[error("a sealed value is corrupt or was sealed under another key or purpose")]
@@ -231,6 +231,21 @@ impl Keyring {
             .iter()
             .map(|k| (k.id.clone(), k.signing.public()))
             .collect()
+    }
+}
+
+/// The store seals applicants' personal values with the node's keys (issue 20).
+impl crate::store::Sealer for Keyring {
+    fn active_key(&self) -> &str {
+        self.active_id()
+    }
+
+    fn seal(&self, purpose: &str, plain: &str) -> Result<String, crate::store::SealError> {
+        Keyring::seal(self, purpose, plain).map_err(|e| crate::store::SealError(e.to_string()))
+    }
+
+    fn open(&self, purpose: &str, sealed: &str) -> Result<String, crate::store::SealError> {
+        Keyring::open(self, purpose, sealed).map_err(|e| crate::store::SealError(e.to_string()))
     }
 }
 

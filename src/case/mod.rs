@@ -185,10 +185,58 @@ impl Case {
 }
 
 impl Case {
+    /// Visits every personal value of the case with its path (issue 20; Art. 23, 32): the
+    /// applicant's name, certificate number, phone, address, legal representative and account;
+    /// the agent's name, certificate number and phone; the staff who accepted it, handled each
+    /// step and handled its result. The one list the store seals at rest; every `personal`
+    /// field of the mapping schema is among them (`mapping::schema` checks). Stops at the first
+    /// error `visit` answers.
+    pub fn visit_personal<E>(
+        &mut self,
+        mut visit: impl FnMut(&'static str, &mut String) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let applicant = &mut self.applicant;
+        visit("applicant.name", &mut applicant.name)?;
+        visit("applicant.certificate_no", &mut applicant.certificate_no)?;
+        let optional = [
+            ("applicant.phone", &mut applicant.phone),
+            ("applicant.address", &mut applicant.address),
+            (
+                "applicant.legal_representative",
+                &mut applicant.legal_representative,
+            ),
+            ("applicant.account", &mut applicant.account),
+        ];
+        for (path, value) in optional {
+            if let Some(value) = value {
+                visit(path, value)?;
+            }
+        }
+        if let Some(agent) = &mut self.agent {
+            visit("agent.name", &mut agent.name)?;
+            visit("agent.certificate_no", &mut agent.certificate_no)?;
+            if let Some(phone) = &mut agent.phone {
+                visit("agent.phone", phone)?;
+            }
+        }
+        if let Some(acceptance) = &mut self.acceptance {
+            visit("acceptance.acceptor", &mut acceptance.acceptor)?;
+        }
+        for step in &mut self.steps {
+            visit("steps.handler", &mut step.handler)?;
+        }
+        if let Some(handler) = self.result.as_mut().and_then(|r| r.handler.as_mut()) {
+            visit("result.handler", handler)?;
+        }
+        Ok(())
+    }
+}
+
+impl Case {
     /// The case as people see it by default (Art. 23): the personal fields of the mapping
     /// schema masked — a natural person's name and certificate number, phones, the address,
     /// the legal representative, the applicant's account, the agent, and the names of the staff
-    /// who accepted and handled it. An organisation's name and credit code stay.
+    /// who accepted it, handled its steps and handled it. An organisation's name and credit code stay.
     pub fn masked(&self) -> Case {
         use crate::validate::{mask_certificate, mask_name, mask_phone};
         let mut case = self.clone();
@@ -208,6 +256,9 @@ impl Case {
         }
         if let Some(acceptance) = &mut case.acceptance {
             acceptance.acceptor = mask_name(&acceptance.acceptor);
+        }
+        for step in &mut case.steps {
+            step.handler = mask_name(&step.handler);
         }
         if let Some(result) = &mut case.result {
             result.handler = result.handler.as_deref().map(mask_name);

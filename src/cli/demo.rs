@@ -374,7 +374,7 @@ impl Journey {
     /// The Beijing day of the last case a pull of `system` read (its checkpoint's time).
     async fn last_pulled_day(&self, system: &str) -> Result<String, Failure> {
         let config = crate::config::Config::load(Some(&self.config), |_| None)?;
-        let store = crate::store::Store::open(&config.database_url, &Default::default()).await?;
+        let (store, _) = config.open_store(&Default::default()).await?;
         let states = store.pull_states().await;
         store.close().await;
         let checkpoint = states?
@@ -564,14 +564,7 @@ impl Journey {
             "2. 账号 staff accounts (Art. 20, 21) — 仅供演示 demo accounts only",
         );
         let config = crate::config::Config::load(Some(&self.config), |_| None)?;
-        let store = crate::store::Store::open(&config.database_url, &Default::default()).await?;
-        let keyring = config
-            .bridge
-            .as_ref()
-            .map(|keys| crate::bridge::Keyring::build(keys, &ronghe_adapters::Environment))
-            .transpose()
-            .map_err(|e| Failure::Failed(e.into()))?
-            .map(std::sync::Arc::new);
+        let (store, keyring) = config.open_store(&Default::default()).await?;
         let accounts = crate::accounts::Accounts::new(store.clone(), keyring, Default::default());
         let host = super::host_principal();
         let mut people: Vec<(String, String, String)> = vec![(

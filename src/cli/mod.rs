@@ -17,6 +17,7 @@ mod demo;
 mod exchange;
 mod generate;
 mod handoff;
+mod keys;
 mod mapping;
 mod migrate;
 mod monitoring;
@@ -181,6 +182,10 @@ enum Command {
     /// The hash-chained audit log (Art. 21, 32): list, verify, export signed, prune 审计日志.
     #[command(subcommand, after_help = EXIT_CODES)]
     Audit(audit::Command),
+    /// The node's keys over the store: what each key sealed, rotation and re-sealing (Art. 23,
+    /// 32) 密钥与个人信息加密.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Keys(keys::Command),
 }
 
 /// A command's failure, mapped to the documented exit codes.
@@ -368,12 +373,7 @@ impl Context {
             max_connections: 2,
             ..Default::default()
         };
-        Store::open(&config.database_url, &options).await.map_err(|e| {
-            Failure::Failed(anyhow::Error::new(e).context(format!(
-                "cannot open the platform store at {}",
-                crate::server::redact(&config.database_url)
-            )))
-        })
+        Ok(config.open_store(&options).await?.0)
     }
 }
 
@@ -448,6 +448,7 @@ async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
         Command::Notifications(cmd) => scheduler::notifications(ctx, cmd).await,
         Command::Migrate(cmd) => migrate::run(ctx, cmd).await,
         Command::Audit(cmd) => audit::run(ctx, cmd).await,
+        Command::Keys(cmd) => keys::run(ctx, cmd).await,
     }
 }
 

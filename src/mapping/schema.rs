@@ -141,6 +141,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_personal_target_is_sealed_at_rest() {
+        let mut case: crate::case::Case =
+            serde_json::from_str(include_str!("../../tests/data/case_finished.json")).unwrap();
+        case.applicant.legal_representative = Some("王五".into());
+        case.applicant.account = Some("wang5".into());
+        let mut visited = Vec::new();
+        case.visit_personal(|path, _| {
+            visited.push(path);
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        for target in TARGETS.iter().filter(|t| t.personal) {
+            assert!(
+                visited.contains(&target.path),
+                "{} is personal but not sealed",
+                target.path
+            );
+        }
+        for target in TARGETS.iter().filter(|t| !t.personal) {
+            assert!(
+                !visited.contains(&target.path),
+                "{} is sealed but not personal",
+                target.path
+            );
+        }
+    }
+
+    #[test]
     fn every_target_is_a_field_of_the_canonical_case() {
         let case: serde_json::Value =
             serde_json::from_str(include_str!("../../tests/data/case_finished.json")).unwrap();

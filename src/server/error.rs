@@ -139,6 +139,14 @@ impl From<StoreError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "already_exists", err.to_string())
             }
             StoreError::Retired(_) => ApiError::new(StatusCode::CONFLICT, "system_retired", err.to_string()),
+            StoreError::Sealing(_) => {
+                tracing::error!(error = %err, "sealed personal values cannot be opened");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "keys_unavailable",
+                    "a sealed personal value cannot be opened with this node's keys; an operator must check [bridge] keys (see the node's log)",
+                )
+            }
             other => {
                 tracing::error!(error = %other, source = ?std::error::Error::source(&other), "store failure");
                 ApiError::new(

@@ -156,21 +156,12 @@ pub async fn serve_on(
         max_connections: config.max_connections,
         ..Default::default()
     };
-    let store = Store::open(&config.database_url, &options)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot open the platform store at {}",
-                redact(&config.database_url)
-            )
-        })?;
-    let keyring = match &config.bridge {
-        Some(keys) => Some(Arc::new(
-            crate::bridge::Keyring::build(keys, &ronghe_adapters::Environment)
-                .context("cannot build the node's keys ([bridge])")?,
-        )),
-        None => None,
-    };
+    let (store, keyring) = config.open_store(&options).await?;
+    if keyring.is_none() {
+        tracing::warn!(
+            "no [bridge] keys: applicants' personal values are written to the store in clear; configure keys (README, 个人信息保护)"
+        );
+    }
     let bridge = keyring.as_ref().map(|keyring| {
         crate::bridge::Bridge::new(
             store.clone(),
@@ -314,15 +305,4 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = interrupt.await;
-}
-
-/// A database URL with any password replaced, for messages.
-pub fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        _ => url.to_owned(),
-    }
 }

@@ -192,7 +192,64 @@ const END_SESSIONS_AND_TOKENS: [&str; 2] = [
 /// How often a token's use is written to the audit log (its `last_used_at` is kept exactly).
 const TOKEN_USE_AUDIT_EVERY: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
+/// A staff account's sealed fields, as a re-key reads and rewrites them.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SealedStaff {
+    pub id: String,
+    pub name: String,
+    pub resident_id: String,
+    pub resident_id_index: String,
+    pub mobile: String,
+    pub totp_secret: Option<String>,
+}
+
 impl Store {
+    /// Up to `limit` accounts with a field sealed or indexed under a key other than
+    /// `current_key` (the accounts are few: a scan, for a re-key only).
+    pub async fn stale_staff(&self, current_key: &str, limit: i64) -> Result<Vec<SealedStaff>, StoreError> {
+        let prefix = format!("{current_key}:");
+        let length = i32::try_from(prefix.chars().count()).unwrap_or(i32::MAX);
+        Ok(on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT id, name, resident_id, resident_id_index, mobile, totp_secret FROM accounts
+                 WHERE substr(name, 1, $2) <> $1 OR substr(resident_id, 1, $2) <> $1
+                 OR substr(resident_id_index, 1, $2) <> $1 OR substr(mobile, 1, $2) <> $1
+                 OR substr(totp_secret, 1, $2) <> $1
+                 ORDER BY id LIMIT $3",
+            )
+            .bind(&prefix)
+            .bind(length)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// Writes accounts' fields re-sealed under the active key, in one transaction, audited.
+    pub async fn reseal_staff(&self, accounts: &[SealedStaff], actor: &str) -> Result<(), StoreError> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_with(self.backend().begin_write()).await?;
+            for a in accounts {
+                sqlx::query(
+                    "UPDATE accounts SET name = $2, resident_id = $3, resident_id_index = $4, mobile = $5, totp_secret = $6
+                     WHERE id = $1",
+                )
+                .bind(&a.id)
+                .bind(&a.name)
+                .bind(&a.resident_id)
+                .bind(&a.resident_id_index)
+                .bind(&a.mobile)
+                .bind(&a.totp_secret)
+                .execute(&mut *tx)
+                .await?;
+            }
+            let ids: Vec<&str> = accounts.iter().map(|a| a.id.as_str()).collect();
+            audit!(tx, actor, "keys.reseal", "keys/accounts", serde_json::json!({ "accounts": ids }))?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
     /// Creates a pending account with its grants and one enrolment link. Refused when the id
     /// exists or another account has the same resident ID (any of its blind indexes).
     pub async fn create_account(

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use ronghe_adapters::Profile;
 use sqlx::types::Json;
 
+use super::sealing::profile_purpose;
 use super::{Store, StoreError, SystemDocument, on_pool};
 
 impl Store {
@@ -24,16 +25,24 @@ impl Store {
         self.document(SystemDocument::AdapterConfig, system_id).await
     }
 
-    /// Keeps the latest probe profile of a system.
+    /// Keeps the latest probe profile of a system. Its sample records are legacy records with
+    /// applicants' values, so it is sealed whole (issue 20).
     pub async fn save_profile(&self, system_id: &str, profile: &Profile) -> Result<(), StoreError> {
+        let value = serde_json::to_value(profile).map_err(|e| StoreError::Corrupt {
+            what: "probe profile",
+            detail: e.to_string(),
+        })?;
+        let stored = self.sealing.seal_record(&profile_purpose(system_id), &value)?;
         on_pool!(self, pool => {
             sqlx::query(
-                "INSERT INTO probe_profiles (system_id, profile, probed_at) VALUES ($1, $2, $3)
-                 ON CONFLICT (system_id) DO UPDATE SET profile = excluded.profile, probed_at = excluded.probed_at",
+                "INSERT INTO probe_profiles (system_id, profile, probed_at, sealed_by) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (system_id) DO UPDATE SET profile = excluded.profile, probed_at = excluded.probed_at,
+                 sealed_by = excluded.sealed_by",
             )
             .bind(system_id)
-            .bind(Json(profile))
+            .bind(Json(stored))
             .bind(Utc::now())
+            .bind(self.sealing.active_key())
             .execute(pool)
             .await?;
         });
@@ -42,13 +51,20 @@ impl Store {
 
     /// The latest probe profile of a system and when it was taken.
     pub async fn profile(&self, system_id: &str) -> Result<(Profile, DateTime<Utc>), StoreError> {
-        let row: Option<(Json<Profile>, DateTime<Utc>)> = on_pool!(self, pool => {
-            sqlx::query_as("SELECT profile, probed_at FROM probe_profiles WHERE system_id = $1").bind(system_id).fetch_optional(pool).await?
+        let row: Option<(Json<serde_json::Value>, DateTime<Utc>, Option<String>)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT profile, probed_at, sealed_by FROM probe_profiles WHERE system_id = $1").bind(system_id).fetch_optional(pool).await?
         });
-        row.map(|(Json(p), at)| (p, at))
-            .ok_or_else(|| StoreError::NotFound {
-                what: "probe profile of system",
-                id: system_id.to_owned(),
-            })
+        let (Json(stored), at, sealed_by) = row.ok_or_else(|| StoreError::NotFound {
+            what: "probe profile of system",
+            id: system_id.to_owned(),
+        })?;
+        let value = self
+            .sealing
+            .open_record(&profile_purpose(system_id), stored, sealed_by.as_deref())?;
+        let profile = serde_json::from_value(value).map_err(|e| StoreError::Corrupt {
+            what: "probe profile",
+            detail: e.to_string(),
+        })?;
+        Ok((profile, at))
     }
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
-use super::{Store, StoreError, on_pool};
+use super::{Pool, Store, StoreError, on_pool};
 use crate::case::Case;
 
 impl Store {
@@ -51,8 +51,8 @@ impl Store {
     /// SQLite inserts its lines 500 rows a statement, one transaction per `batch` lines.
     pub async fn copy_versions_from_file(&self, path: &Path, batch: usize) -> Result<u64, StoreError> {
         let io = |e: std::io::Error| StoreError::Database(sqlx::Error::Io(e));
-        match self {
-            Store::Postgres(pool) => {
+        match &self.pool {
+            Pool::Postgres(pool) => {
                 use std::io::Read as _;
                 let mut file = std::fs::File::open(path).map_err(io)?;
                 let mut conn = pool.acquire().await?;
@@ -71,7 +71,7 @@ impl Store {
                 }
                 Ok(copy.finish().await?)
             }
-            Store::Sqlite(pool) => {
+            Pool::Sqlite(pool) => {
                 let file = std::io::BufReader::new(std::fs::File::open(path).map_err(io)?);
                 let mut lines = file.lines();
                 let mut copied = 0_u64;

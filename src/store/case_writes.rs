@@ -182,7 +182,7 @@ fn resolve_superseded_sql(count: usize) -> String {
     )
 }
 
-const INSERT_VERSIONS: &str = "INSERT INTO case_versions (system_id, case_no, version, content_hash, stage, body, received_at, mapping_version) ";
+const INSERT_VERSIONS: &str = "INSERT INTO case_versions (system_id, case_no, version, content_hash, stage, body, received_at, mapping_version, sealed_by) ";
 
 /// The current row names its version; the body is that version's row (stored once, issue 17).
 /// `changed_on` is the Beijing day of its `updated_at`, for a day's reconciliation.
@@ -230,7 +230,8 @@ macro_rules! case_statements {
                         .push_bind(c.stage.name())
                         .push_bind(sqlx::types::Json(&*batch.encoded.bodies[i]))
                         .push_bind(batch.now)
-                        .push_bind(batch.mapping_version);
+                        .push_bind(batch.mapping_version)
+                        .push_bind(batch.encoded.sealed_by);
                 });
                 insert.build().execute(&mut *self).await.map(|_| ())
             }

@@ -11,6 +11,7 @@
 //! queue. A stale version is kept in the history and not delivered: the exchange already has a
 //! newer fact of that case.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -20,6 +21,7 @@ use sqlx::types::Json;
 use serde_json::value::RawValue;
 
 use super::case_writes::{Batch, CaseWrites};
+use super::sealing::Sealing;
 use super::{Store, StoreError, on_pool};
 use crate::case::{Case, Stage};
 
@@ -146,30 +148,46 @@ pub(super) fn plan<'a>(
     plan
 }
 
-/// A batch of cases serialised once: the stored bodies and their content hashes come from the
-/// same bytes, with the batch's distinct case numbers (sorted, for locking).
+/// A batch of cases serialised once: the content hashes over each clear case, the stored bodies
+/// (personal values sealed under `sealed_by`, the active key, when the store has keys), and the
+/// batch's distinct case numbers (sorted, for locking).
 pub(super) struct Encoded<'a> {
     pub(super) bodies: Vec<Box<RawValue>>,
     pub(super) hashes: Vec<String>,
     pub(super) keys: Vec<&'a str>,
+    pub(super) sealed_by: Option<&'a str>,
 }
 
 impl<'a> Encoded<'a> {
-    pub(super) fn of(cases: &'a [Case]) -> Result<Encoded<'a>, StoreError> {
-        let (bodies, hashes): (Vec<Box<RawValue>>, Vec<String>) = cases
-            .iter()
-            .map(Case::encoded)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| StoreError::Corrupt {
-                what: "case",
-                detail: e.to_string(),
-            })?
-            .into_iter()
-            .unzip();
+    pub(super) fn of(
+        system_id: &str,
+        cases: &'a [Case],
+        sealing: &'a Sealing,
+    ) -> Result<Encoded<'a>, StoreError> {
+        let corrupt = |e: serde_json::Error| StoreError::Corrupt {
+            what: "case",
+            detail: e.to_string(),
+        };
+        let mut bodies = Vec::with_capacity(cases.len());
+        let mut hashes = Vec::with_capacity(cases.len());
+        for case in cases {
+            let (clear, hash) = case.encoded().map_err(corrupt)?;
+            let body = match sealing.seal_case(system_id, case)? {
+                Cow::Borrowed(_) => clear,
+                Cow::Owned(sealed) => serde_json::value::to_raw_value(&sealed).map_err(corrupt)?,
+            };
+            bodies.push(body);
+            hashes.push(hash);
+        }
         let mut keys: Vec<&str> = cases.iter().map(|c| c.case_no.as_str()).collect();
         keys.sort_unstable();
         keys.dedup();
-        Ok(Encoded { bodies, hashes, keys })
+        Ok(Encoded {
+            bodies,
+            hashes,
+            keys,
+            sealed_by: sealing.active_key(),
+        })
     }
 }
 
@@ -186,7 +204,7 @@ pub struct CurrentCase {
 /// One case's current version, by the primary key (public for the plan tests).
 #[doc(hidden)]
 pub const GET_CASE: &str = concat!(
-    "SELECT c.system_id, c.version, c.content_hash, c.received_at, v.body, c.mapping_version ",
+    "SELECT c.system_id, c.version, c.content_hash, c.received_at, v.body, c.mapping_version, v.sealed_by ",
     "FROM cases c JOIN case_versions v ",
     "ON v.system_id = c.system_id AND v.case_no = c.case_no AND v.version = c.version ",
     "WHERE c.system_id = $1 AND c.case_no = $2"
@@ -201,26 +219,29 @@ pub const CASES_CHANGED_ON: &str = "SELECT case_no, version, content_hash, chang
 /// Every stored version of one case, by the primary key's prefix (public for the plan tests).
 #[doc(hidden)]
 pub const CASE_HISTORY: &str =
-    "SELECT version, content_hash, stage, received_at, body, mapping_version FROM case_versions
+    "SELECT version, content_hash, stage, received_at, body, mapping_version, sealed_by FROM case_versions
                                 WHERE system_id = $1 AND case_no = $2 ORDER BY version";
 
-type CaseRow = (String, i64, String, DateTime<Utc>, Json<Case>, Option<String>);
+/// A current case's row: system, version, hash, received, body, mapping version, sealing key.
+type CaseRow = (
+    String,
+    i64,
+    String,
+    DateTime<Utc>,
+    Json<Case>,
+    Option<String>,
+    Option<String>,
+);
 
-/// A `cases` row as its record.
-fn record_of(
-    (system_id, version, content_hash, received_at, Json(case), mapping_version): CaseRow,
-) -> CaseRecord {
-    CaseRecord {
-        system_id,
-        version,
-        content_hash,
-        received_at,
-        case,
-        mapping_version,
-    }
-}
-
-type VersionRow = (i64, String, String, DateTime<Utc>, Json<Case>, Option<String>);
+type VersionRow = (
+    i64,
+    String,
+    String,
+    DateTime<Utc>,
+    Json<Case>,
+    Option<String>,
+    Option<String>,
+);
 
 impl Store {
     /// Stores a batch of cases from one system, returning one outcome per case in input order
@@ -238,7 +259,7 @@ impl Store {
     }
 
     async fn upsert_chunk(&self, system_id: &str, cases: &[Case]) -> Result<Vec<UpsertOutcome>, StoreError> {
-        let encoded = Encoded::of(cases)?;
+        let encoded = Encoded::of(system_id, cases, &self.sealing)?;
         let now = crate::systems::stamp(Utc::now());
         let backend = self.backend();
         on_pool!(self, pool => {
@@ -262,10 +283,11 @@ impl Store {
             .fetch_optional(pool)
             .await?
         });
-        row.map(record_of).ok_or_else(|| StoreError::NotFound {
+        let row = row.ok_or_else(|| StoreError::NotFound {
             what: "case",
             id: format!("{system_id}/{case_no}"),
-        })
+        })?;
+        self.record_of(row)
     }
 
     /// The `limit` cases of a system received last (current versions), newest first: what a
@@ -273,7 +295,7 @@ impl Store {
     pub async fn recent_cases(&self, system_id: &str, limit: i64) -> Result<Vec<CaseRecord>, StoreError> {
         let rows: Vec<CaseRow> = on_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT c.system_id, c.version, c.content_hash, c.received_at, v.body, c.mapping_version
+                "SELECT c.system_id, c.version, c.content_hash, c.received_at, v.body, c.mapping_version, v.sealed_by
                  FROM cases c JOIN case_versions v
                    ON v.system_id = c.system_id AND v.case_no = c.case_no AND v.version = c.version
                  WHERE c.system_id = $1 ORDER BY c.received_at DESC, c.case_no LIMIT $2",
@@ -283,7 +305,7 @@ impl Store {
             .fetch_all(pool)
             .await?
         });
-        Ok(rows.into_iter().map(record_of).collect())
+        rows.into_iter().map(|row| self.record_of(row)).collect()
     }
 
     /// The current cases of a system that last changed on `day` (Beijing time), by case number:
@@ -332,6 +354,22 @@ impl Store {
         Ok(found)
     }
 
+    /// A `cases` row as its record, its personal values opened.
+    fn record_of(
+        &self,
+        (system_id, version, content_hash, received_at, Json(case), mapping_version, sealed_by): CaseRow,
+    ) -> Result<CaseRecord, StoreError> {
+        let case = self.sealing.open_case(&system_id, case, sealed_by.as_deref())?;
+        Ok(CaseRecord {
+            system_id,
+            version,
+            content_hash,
+            received_at,
+            case,
+            mapping_version,
+        })
+    }
+
     /// Every received version of one case, oldest first.
     pub async fn case_history(&self, system_id: &str, case_no: &str) -> Result<Vec<CaseVersion>, StoreError> {
         let rows: Vec<VersionRow> = on_pool!(self, pool => {
@@ -349,7 +387,7 @@ impl Store {
         }
         rows.into_iter()
             .map(
-                |(version, content_hash, stage, received_at, Json(case), mapping_version)| {
+                |(version, content_hash, stage, received_at, Json(case), mapping_version, sealed_by)| {
                     let stage = Stage::parse(&stage).ok_or_else(|| StoreError::Corrupt {
                         what: "case version",
                         detail: format!("unknown stage {stage:?}"),
@@ -359,7 +397,7 @@ impl Store {
                         content_hash,
                         stage,
                         received_at,
-                        case,
+                        case: self.sealing.open_case(system_id, case, sealed_by.as_deref())?,
                         mapping_version,
                     })
                 },

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sqlx::error::BoxDynError;
 use sqlx::{Arguments, Database, Encode, Postgres, Sqlite, Type};
 
-use super::{Backend, Store, StoreError};
+use super::{Backend, Pool, Store, StoreError};
 
 /// A value bound to a statement whose plan a test asks for, or to the rows `fill` makes.
 #[doc(hidden)]
@@ -121,12 +121,12 @@ impl Store {
     ) -> Result<u64, StoreError> {
         let (sql, args) = fill_sql(self.backend(), table, columns, &numbers);
         let sql = sqlx::AssertSqlSafe(sql);
-        let added = match self {
-            Store::Sqlite(pool) => {
+        let added = match &self.pool {
+            Pool::Sqlite(pool) => {
                 let bound = arguments::<Sqlite>(&args)?;
                 sqlx::query_with(sql, bound).execute(pool).await?.rows_affected()
             }
-            Store::Postgres(pool) => {
+            Pool::Postgres(pool) => {
                 let bound = arguments::<Postgres>(&args)?;
                 sqlx::query_with(sql, bound).execute(pool).await?.rows_affected()
             }
@@ -138,7 +138,7 @@ impl Store {
     /// and the store never asks, so its plans are checked without).
     #[doc(hidden)]
     pub async fn analyze(&self) -> Result<(), StoreError> {
-        if let Store::Postgres(pool) = self {
+        if let Pool::Postgres(pool) = &self.pool {
             sqlx::query("ANALYZE").execute(pool).await?;
         }
         Ok(())
@@ -161,8 +161,8 @@ impl Store {
         sql: &str,
         args: &[PlanArg],
     ) -> Result<String, StoreError> {
-        let plan = match self {
-            Store::Sqlite(pool) => {
+        let plan = match &self.pool {
+            Pool::Sqlite(pool) => {
                 let mut tx = pool.begin().await?;
                 for statement in setup {
                     sqlx::query(sqlx::AssertSqlSafe(*statement))
@@ -179,7 +179,7 @@ impl Store {
                     .collect::<Vec<_>>()
                     .join("\n")
             }
-            Store::Postgres(pool) => {
+            Pool::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
                 for statement in setup {
                     sqlx::query(sqlx::AssertSqlSafe(*statement))

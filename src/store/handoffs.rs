@@ -97,7 +97,8 @@ struct HandoffRow {
 struct ClaimRow {
     #[sqlx(flatten)]
     handoff: HandoffRow,
-    payload: Json<serde_json::Value>,
+    payload: Json<Case>,
+    sealed_by: Option<String>,
 }
 
 impl Keyed for ClaimRow {
@@ -115,7 +116,7 @@ const HANDOFFS: QueueTable = QueueTable {
     ..QueueTable::usual(
         "handoffs",
         "id, system_id, case_no, state, attempts, next_attempt_at, last_error, receipt, created_at, \
-         delivered_at, payload",
+         delivered_at, payload, sealed_by",
         "next_attempt_at, id",
         "state",
     )
@@ -211,21 +212,20 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(Handoff, Enqueued), StoreError> {
         self.get_system(system_id).await?;
-        let value = serde_json::to_value(case).map_err(|e| StoreError::Corrupt {
-            what: "case",
-            detail: e.to_string(),
-        })?;
+        let sealed = self.sealing.seal_case(system_id, case)?;
+        let sealed_by = self.sealing.active_key();
         let enqueued = on_pool!(self, pool => {
             let mut tx = pool.begin_with(self.backend().begin_write()).await?;
             let row: Option<(i64,)> = sqlx::query_as(
-                "INSERT INTO handoffs (system_id, case_no, payload, state, attempts, next_attempt_at, created_at)
-                 VALUES ($1, $2, $3, 'queued', 0, $4, $4)
+                "INSERT INTO handoffs (system_id, case_no, payload, state, attempts, next_attempt_at, created_at, sealed_by)
+                 VALUES ($1, $2, $3, 'queued', 0, $4, $4, $5)
                  ON CONFLICT (system_id, case_no) DO NOTHING RETURNING id",
             )
             .bind(system_id)
             .bind(&case.case_no)
-            .bind(Json(&value))
+            .bind(Json(&*sealed))
             .bind(now)
+            .bind(sealed_by)
             .fetch_optional(&mut *tx)
             .await?;
             let enqueued = if let Some((id,)) = row {
@@ -234,13 +234,14 @@ impl Store {
                 }))?;
                 Enqueued::Created
             } else {
-                let (Json(stored),): (Json<serde_json::Value>,) =
-                    sqlx::query_as("SELECT payload FROM handoffs WHERE system_id = $1 AND case_no = $2")
+                let (Json(stored), stored_by): (Json<Case>, Option<String>) =
+                    sqlx::query_as("SELECT payload, sealed_by FROM handoffs WHERE system_id = $1 AND case_no = $2")
                         .bind(system_id)
                         .bind(&case.case_no)
                         .fetch_one(&mut *tx)
                         .await?;
-                if stored == value { Enqueued::Duplicate } else { Enqueued::Conflict }
+                let stored = self.sealing.open_case(system_id, stored, stored_by.as_deref())?;
+                if stored == *case { Enqueued::Duplicate } else { Enqueued::Conflict }
             };
             tx.commit().await?;
             enqueued
@@ -297,7 +298,12 @@ impl Store {
             let rows: Vec<ClaimRow> = tx.claim(&HANDOFFS, now, limit, Some(lease_until)).await?;
             let claimed = rows
                 .into_iter()
-                .map(|ClaimRow { handoff, payload: Json(payload) }| {
+                .map(|ClaimRow { handoff, payload: Json(payload), sealed_by }| {
+                    let payload = self.sealing.open_case(&handoff.system_id, payload, sealed_by.as_deref())?;
+                    let payload = serde_json::to_value(payload).map_err(|e| StoreError::Corrupt {
+                        what: "hand-off",
+                        detail: e.to_string(),
+                    })?;
                     Ok(ClaimedHandoff { handoff: from_row(handoff)?, payload })
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;

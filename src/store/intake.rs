@@ -17,6 +17,7 @@ use sqlx::types::Json;
 
 use super::case_writes::{Batch, CaseWrites};
 use super::cases::{CHUNK_ROWS, Encoded};
+use super::sealing::{Sealing, record_purpose};
 use super::writeback::{NONCE_RETENTION_SECONDS, TAKE_NONCE};
 use super::{NewQualityItem, RejectReason, Store, StoreError, UpsertOutcome, audit, on_pool};
 use crate::case::Case;
@@ -79,16 +80,33 @@ pub(crate) trait IntakeWrites: CaseWrites {
 
     /// Inserts a quality item once per (system, record hash): its id, or `None` when it was queued
     /// before.
-    async fn insert_quality_item(&mut self, item: &NewQualityItem) -> Result<Option<i64>, sqlx::Error>;
+    /// `record` is the item's record as stored (sealed under `sealed_by`, or clear).
+    async fn insert_quality_item(
+        &mut self,
+        item: &NewQualityItem,
+        record: &serde_json::Value,
+        sealed_by: Option<&str>,
+    ) -> Result<Option<i64>, sqlx::Error>;
 
     /// The id of the item queued before for this record.
     async fn quality_item_id(&mut self, system_id: &str, record_hash: &str) -> Result<i64, sqlx::Error>;
 
-    /// Queues refused records, each once; answers their ids in order. New items are audited.
-    async fn queue_items(&mut self, items: &[NewQualityItem], actor: &str) -> Result<Vec<i64>, StoreError> {
+    /// Queues refused records, each once, their records sealed by `sealing`; answers their ids
+    /// in order. New items are audited.
+    async fn queue_items(
+        &mut self,
+        items: &[NewQualityItem],
+        actor: &str,
+        sealing: &Sealing,
+    ) -> Result<Vec<i64>, StoreError> {
         let mut ids = Vec::with_capacity(items.len());
         for item in items {
-            let id = match self.insert_quality_item(item).await? {
+            let record =
+                sealing.seal_record(&record_purpose(&item.system_id, &item.record_hash), &item.record)?;
+            let id = match self
+                .insert_quality_item(item, &record, sealing.active_key())
+                .await?
+            {
                 Some(id) => {
                     let codes: Vec<&str> = item.reasons.iter().map(|r| r.code.as_str()).collect();
                     audit!(
@@ -109,7 +127,11 @@ pub(crate) trait IntakeWrites: CaseWrites {
 
     /// Several requests' writes; answers one `IntakeCommit` per write, in order, and whether
     /// anything was enqueued for the exchange.
-    async fn write_group(&mut self, writes: &[IntakeWrite]) -> Result<(Vec<IntakeCommit>, bool), StoreError> {
+    async fn write_group(
+        &mut self,
+        writes: &[IntakeWrite],
+        sealing: &Sealing,
+    ) -> Result<(Vec<IntakeCommit>, bool), StoreError> {
         let mut live = Vec::with_capacity(writes.len());
         for (w, write) in writes.iter().enumerate() {
             let replayed = match &write.nonce {
@@ -147,7 +169,7 @@ pub(crate) trait IntakeWrites: CaseWrites {
                 &merged[..]
             };
             for (chunk, chunk_owners) in cases.chunks(CHUNK_ROWS).zip(owners.chunks(CHUNK_ROWS)) {
-                let encoded = Encoded::of(chunk)?;
+                let encoded = Encoded::of(system_id, chunk, sealing)?;
                 let batch = Batch {
                     system_id,
                     cases: chunk,
@@ -166,7 +188,7 @@ pub(crate) trait IntakeWrites: CaseWrites {
         for &w in &live {
             let write = &writes[w];
             let outcomes = std::mem::take(&mut outcomes[w]);
-            let refused = self.queue_items(&write.refused, &write.actor).await?;
+            let refused = self.queue_items(&write.refused, &write.actor, sealing).await?;
             let (rejected_at, items): (Vec<usize>, Vec<NewQualityItem>) = outcomes
                 .iter()
                 .enumerate()
@@ -177,7 +199,7 @@ pub(crate) trait IntakeWrites: CaseWrites {
                     _ => None,
                 })
                 .unzip();
-            let ids = self.queue_items(&items, &write.actor).await?;
+            let ids = self.queue_items(&items, &write.actor, sealing).await?;
             let rejected = rejected_at
                 .into_iter()
                 .zip(ids)
@@ -210,11 +232,16 @@ macro_rules! intake_statements {
                 Ok(taken.rows_affected() == 1)
             }
 
-            async fn insert_quality_item(&mut self, item: &NewQualityItem) -> Result<Option<i64>, sqlx::Error> {
+            async fn insert_quality_item(
+                &mut self,
+                item: &NewQualityItem,
+                record: &serde_json::Value,
+                sealed_by: Option<&str>,
+            ) -> Result<Option<i64>, sqlx::Error> {
                 let inserted: Option<(i64,)> = sqlx::query_as(
                     "INSERT INTO quality_items (system_id, case_no, version, channel, record_hash, record, reasons,
-                         mapping_version, received_at, status)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'open')
+                         mapping_version, received_at, status, sealed_by)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'open', $10)
                      ON CONFLICT (system_id, record_hash) DO NOTHING RETURNING id",
                 )
                 .bind(&item.system_id)
@@ -222,10 +249,11 @@ macro_rules! intake_statements {
                 .bind(item.version)
                 .bind(&item.channel)
                 .bind(&item.record_hash)
-                .bind(Json(&item.record))
+                .bind(Json(record))
                 .bind(Json(&item.reasons))
                 .bind(&item.mapping_version)
                 .bind(item.received_at)
+                .bind(sealed_by)
                 .fetch_optional(&mut *self)
                 .await?;
                 Ok(inserted.map(|(id,)| id))
@@ -251,7 +279,7 @@ impl Store {
     pub async fn commit_group(&self, writes: &[IntakeWrite]) -> Result<Vec<IntakeCommit>, StoreError> {
         let (commits, enqueued) = on_pool!(self, pool => {
             let mut tx = pool.begin_with(self.backend().begin_write()).await?;
-            let written = IntakeWrites::write_group(&mut *tx, writes).await?;
+            let written = IntakeWrites::write_group(&mut *tx, writes, &self.sealing).await?;
             tx.commit().await?;
             written
         });
@@ -272,7 +300,7 @@ impl Store {
         }
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(self.backend().begin_write()).await?;
-            let ids = IntakeWrites::queue_items(&mut *tx, items, actor).await?;
+            let ids = IntakeWrites::queue_items(&mut *tx, items, actor, &self.sealing).await?;
             tx.commit().await?;
             Ok(ids)
         })

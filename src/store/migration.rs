@@ -9,7 +9,8 @@ use sqlx::types::Json;
 
 use super::case_writes::{Batch, CaseWrites};
 use super::cases::{CHUNK_ROWS, Encoded};
-use super::{NewQualityItem, RejectReason, Store, StoreError, UpsertOutcome, audit, on_pool};
+use super::sealing::record_purpose;
+use super::{NewQualityItem, Pool, RejectReason, Store, StoreError, UpsertOutcome, audit, on_pool};
 use crate::case::Case;
 
 /// Where a run stands.
@@ -385,7 +386,7 @@ impl Store {
         let encoded: Vec<Encoded<'_>> = chunk
             .cases
             .chunks(CHUNK_ROWS)
-            .map(Encoded::of)
+            .map(|cases| Encoded::of(system_id, cases, &self.sealing))
             .collect::<Result<_, _>>()?;
         let now = crate::systems::stamp(self.clock().await?);
         let backend = self.backend();
@@ -421,21 +422,26 @@ impl Store {
             // for the chunk's queued items instead of one per item.
             let mut queued = 0;
             for part in rejects.chunks(CHUNK_ROWS) {
+                let records = part
+                    .iter()
+                    .map(|item| self.sealing.seal_record(&record_purpose(&item.system_id, &item.record_hash), &item.record))
+                    .collect::<Result<Vec<_>, _>>()?;
                 let mut insert = sqlx::QueryBuilder::new(
                     "INSERT INTO quality_items (system_id, case_no, version, channel, record_hash, record, reasons,
-                         mapping_version, received_at, status) ",
+                         mapping_version, received_at, status, sealed_by) ",
                 );
-                insert.push_values(part, |mut row, item| {
+                insert.push_values(part.iter().zip(&records), |mut row, (item, record)| {
                     row.push_bind(&item.system_id)
                         .push_bind(&item.case_no)
                         .push_bind(item.version)
                         .push_bind(&item.channel)
                         .push_bind(&item.record_hash)
-                        .push_bind(Json(&item.record))
+                        .push_bind(Json(record))
                         .push_bind(Json(&item.reasons))
                         .push_bind(&item.mapping_version)
                         .push_bind(item.received_at)
-                        .push_bind("open");
+                        .push_bind("open")
+                        .push_bind(self.sealing.active_key());
                 });
                 insert.push(" ON CONFLICT (system_id, record_hash) DO NOTHING");
                 queued += insert.build().execute(&mut *tx).await?.rows_affected();
@@ -534,7 +540,7 @@ impl Store {
     /// its key lookups planned as on empty tables: measured 70 ms instead of 2 ms per 500 keys.
     /// SQLite plans by its indexes without statistics: nothing to do.
     pub async fn analyze_cases(&self) -> Result<(), StoreError> {
-        if let Store::Postgres(pool) = self {
+        if let Pool::Postgres(pool) = &self.pool {
             sqlx::query("ANALYZE cases, case_versions, exchange_outbox")
                 .execute(pool)
                 .await?;

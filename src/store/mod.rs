@@ -27,11 +27,13 @@ mod quality;
 mod queue;
 mod rules;
 mod scheduler;
+mod sealing;
 mod systems;
 mod writeback;
 
 pub use self::accounts::{
-    AccountRow, ChallengeRow, EnrolmentRow, GrantRecord, GrantRequest, PasskeyRow, SessionRow, TokenRow,
+    AccountRow, ChallengeRow, EnrolmentRow, GrantRecord, GrantRequest, PasskeyRow, SealedStaff, SessionRow,
+    TokenRow,
 };
 pub use self::assessments::RubricRecord;
 pub use self::bridge::{
@@ -48,6 +50,8 @@ pub use self::pull::PullState;
 pub use self::scheduler::{
     JobRun, Level, NewNotification, Notification, SCHEDULER_ACTOR, StoredReconciliation,
 };
+use self::sealing::Sealing;
+pub use self::sealing::{ResealPage, RowKey, SealError, SealedCount, SealedTable, Sealer};
 pub use audit_log::{
     AuditContext, AuditError, AuditEvent, AuditFilter, BreakKind, ChainBreak, Pruned, with_audit_context,
 };
@@ -89,6 +93,9 @@ pub enum StoreError {
     Retired(String),
     #[error("stored {what} is corrupt: {detail}")]
     Corrupt { what: &'static str, detail: String },
+    /// A personal value could not be sealed or opened (no keys, an unknown or wrong key).
+    #[error("{0}")]
+    Sealing(String),
     #[error("database migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error")]
@@ -223,9 +230,16 @@ impl Backend {
     }
 }
 
-/// A connection pool to the platform store.
+/// The platform store: a connection pool, and how personal values are sealed in it.
 #[derive(Debug, Clone)]
-pub enum Store {
+pub struct Store {
+    pool: Pool,
+    sealing: Sealing,
+}
+
+/// A connection pool to one backend.
+#[derive(Debug, Clone)]
+pub enum Pool {
     Sqlite(SqlitePool),
     Postgres(PgPool),
 }
@@ -233,9 +247,9 @@ pub enum Store {
 /// Runs `$body` with `$pool` bound to the backend's pool; the body is compiled once per backend.
 macro_rules! on_pool {
     ($store:expr, $pool:ident => $body:expr) => {
-        match $store {
-            $crate::store::Store::Sqlite($pool) => $body,
-            $crate::store::Store::Postgres($pool) => $body,
+        match &$store.pool {
+            $crate::store::Pool::Sqlite($pool) => $body,
+            $crate::store::Pool::Postgres($pool) => $body,
         }
     };
 }
@@ -274,37 +288,61 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
+                // A re-sealed or purged row leaves no clear copy in the file's free space.
+                .pragma("secure_delete", "ON")
                 .busy_timeout(Duration::from_secs(30));
             let pool = SqlitePoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
                 .connect_with(connect)
                 .await?;
-            Ok(Store::Sqlite(pool))
+            Ok(Store::on(Pool::Sqlite(pool)))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
                 .connect(url)
                 .await?;
-            Ok(Store::Postgres(pool))
+            Ok(Store::on(Pool::Postgres(pool)))
         } else {
             Err(StoreError::UnsupportedUrl(url.to_owned()))
         }
     }
 
+    fn on(pool: Pool) -> Store {
+        Store {
+            pool,
+            sealing: Sealing::default(),
+        }
+    }
+
+    /// The same store, sealing personal values with `sealer` from now on (issue 20): what it
+    /// writes is sealed under the sealer's active key, and what it reads is opened.
+    pub fn sealed_with(self, sealer: std::sync::Arc<dyn Sealer>) -> Store {
+        Store {
+            sealing: Sealing::with(sealer),
+            ..self
+        }
+    }
+
+    /// The connection pool (for tests that read the raw tables).
+    #[doc(hidden)]
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
     async fn migrate(&self) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
-            Store::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+        match &self.pool {
+            Pool::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+            Pool::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
         }
         Ok(())
     }
 
     pub fn backend(&self) -> Backend {
-        match self {
-            Store::Sqlite(_) => Backend::Sqlite,
-            Store::Postgres(_) => Backend::Postgres,
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
         }
     }
 
@@ -320,6 +358,19 @@ impl Store {
     /// Answers whether the database takes a query now (for `/readyz`).
     pub async fn ping(&self) -> Result<(), StoreError> {
         on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// After a re-seal, leaves no earlier page image of the rows in the store's files: SQLite's
+    /// write-ahead log is checkpointed and truncated (the freed space itself is zeroed by
+    /// `secure_delete`). PostgreSQL keeps dead row versions until `VACUUM` reuses their space:
+    /// the README says what an operator runs.
+    pub async fn scrub(&self) -> Result<(), StoreError> {
+        if let Pool::Sqlite(pool) = &self.pool {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(pool)
+                .await?;
+        }
         Ok(())
     }
 

@@ -155,6 +155,7 @@ struct ClaimRow {
     #[sqlx(flatten)]
     item: ItemRow,
     body: Json<Case>,
+    sealed_by: Option<String>,
 }
 
 const ITEM_COLUMNS: &str = "o.id, o.system_id, o.case_no, o.version, o.state, o.attempts, o.enqueued_at, \
@@ -305,7 +306,7 @@ impl Store {
             }
             update.execute(&mut *tx).await?;
             let sql = sqlx::AssertSqlSafe(format!(
-                "SELECT {ITEM_COLUMNS}, v.body FROM exchange_outbox o
+                "SELECT {ITEM_COLUMNS}, v.body, v.sealed_by FROM exchange_outbox o
                  JOIN case_versions v ON v.system_id = o.system_id AND v.case_no = o.case_no AND v.version = o.version
                  WHERE o.id IN ({}) ORDER BY o.id",
                 placeholders(1, ids.len())
@@ -320,9 +321,13 @@ impl Store {
         });
         rows.into_iter()
             .map(|row| {
+                // The exchange gets the Art. 27 fields in clear over its authenticated channel.
+                let case =
+                    self.sealing
+                        .open_case(&row.item.system_id, row.body.0, row.sealed_by.as_deref())?;
                 Ok(Claimed {
                     item: item(row.item)?,
-                    case: row.body.0,
+                    case,
                 })
             })
             .collect()

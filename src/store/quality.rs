@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 
+use super::sealing::record_purpose;
 use super::{Guarded, Store, StoreError, audit, on_pool};
 
 /// Where an item stands.
@@ -122,10 +123,11 @@ struct ItemRow {
     status: String,
     resolved_at: Option<DateTime<Utc>>,
     note: Option<String>,
+    sealed_by: Option<String>,
 }
 
 const COLUMNS: &str = "id, system_id, case_no, version, channel, record_hash, record, reasons, mapping_version, \
-                       received_at, status, resolved_at, note";
+                       received_at, status, resolved_at, note, sealed_by";
 
 fn item(row: ItemRow) -> Result<QualityItem, StoreError> {
     let ItemRow {
@@ -142,6 +144,7 @@ fn item(row: ItemRow) -> Result<QualityItem, StoreError> {
         status,
         resolved_at,
         note,
+        sealed_by: _,
     } = row;
     let status = QualityStatus::parse(&status).ok_or_else(|| StoreError::Corrupt {
         what: "quality item",
@@ -230,10 +233,17 @@ impl Store {
             let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM quality_items WHERE id = $1"));
             sqlx::query_as(sql).bind(id).fetch_optional(pool).await?
         });
-        row.map(item).transpose()?.ok_or_else(|| StoreError::NotFound {
+        let row = row.ok_or_else(|| StoreError::NotFound {
             what: "quality item",
             id: id.to_string(),
-        })
+        })?;
+        let sealed_by = row.sealed_by.clone();
+        let mut found = item(row)?;
+        let purpose = record_purpose(&found.system_id, &found.record_hash);
+        found.record =
+            self.sealing
+                .open_record(&purpose, std::mem::take(&mut found.record), sealed_by.as_deref())?;
+        Ok(found)
     }
 
     /// Moves an open item to `status` with a note, audited; an item already closed is returned

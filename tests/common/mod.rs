@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use ronghe::bridge::{Bridge, BridgeKeysConfig, KeyConfig, Keyring};
 use ronghe::case::Case;
-use ronghe::store::{Store, StoreOptions};
+use ronghe::store::{Pool, Store, StoreOptions};
 use ronghe::systems::{NewSystem, System};
 use ronghe_adapters::sim::SimOptions;
 use ronghe_adapters::sim::rest::{self, RestSim};
@@ -79,6 +79,13 @@ pub fn bridge_secrets(keys: &BridgeKeysConfig) -> ronghe_adapters::Fixed {
         .collect();
     secrets.insert("env:SYSTEM_SECRET".to_owned(), SYSTEM_SECRET.to_owned());
     ronghe_adapters::Fixed(secrets)
+}
+
+/// `store` sealing applicants' personal values with these keys (issue 20).
+pub fn sealed(store: Store, active: &str, ids: &[(&str, Cipher)]) -> Store {
+    let keys = bridge_keys(active, ids);
+    let keyring = Keyring::build(&keys, &bridge_secrets(&keys)).expect("test keys build");
+    store.sealed_with(Arc::new(keyring))
 }
 
 /// The bridge over `store` with these keys.
@@ -248,9 +255,9 @@ pub fn expert_sheet(profile: Profile, expert: usize) -> ronghe_assessment::panel
 /// (actor, action) of every audit event on `target`, oldest first, on either backend.
 pub async fn audit_trail(store: &Store, target: &str) -> Vec<(String, String)> {
     const SQL: &str = "SELECT actor, action FROM audit_events WHERE target = $1 ORDER BY id";
-    match store {
-        Store::Sqlite(pool) => sqlx::query_as(SQL).bind(target).fetch_all(pool).await,
-        Store::Postgres(pool) => sqlx::query_as(SQL).bind(target).fetch_all(pool).await,
+    match store.pool() {
+        Pool::Sqlite(pool) => sqlx::query_as(SQL).bind(target).fetch_all(pool).await,
+        Pool::Postgres(pool) => sqlx::query_as(SQL).bind(target).fetch_all(pool).await,
     }
     .expect("read the audit log")
 }
@@ -611,4 +618,25 @@ pub async fn finished_migration(store: &Store, system: &str, differences: i64) -
         "the owner finishes its run"
     );
     run.id
+}
+
+/// The `pg_dump` program: on PATH, else the newest under /usr/lib/postgresql.
+#[allow(dead_code)]
+pub fn pg_dump() -> std::path::PathBuf {
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("pg_dump"))
+            .find(|path| path.is_file())
+    });
+    on_path
+        .or_else(|| {
+            let mut found: Vec<std::path::PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+                .ok()?
+                .filter_map(|e| Some(e.ok()?.path().join("bin/pg_dump")))
+                .filter(|p| p.is_file())
+                .collect();
+            found.sort();
+            found.pop()
+        })
+        .expect("pg_dump is installed (with the PostgreSQL server the tests use)")
 }

@@ -1,15 +1,15 @@
 //! The audit chain on every backend: appends inside changes and outside them verify, an edited
 //! event is named as the break, and writers appending at once leave one intact chain.
 
-use ronghe::store::{AuditError, BreakKind, Store};
+use ronghe::store::{AuditError, BreakKind, Pool, Store};
 
 use crate::common;
 
 /// Runs one statement on the store's own pool, as someone with database access would.
 async fn raw(store: &Store, sql: &'static str) {
-    match store {
-        Store::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
-        Store::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+    match store.pool() {
+        Pool::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+        Pool::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
     }
     .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }

@@ -25,6 +25,9 @@ pub use plans::*;
 mod upgrade;
 
 pub use upgrade::*;
+mod sealing;
+
+pub use sealing::*;
 
 use chrono::Duration;
 use ronghe::case::{Case, Stage};

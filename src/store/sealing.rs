@@ -1,0 +1,439 @@
+//! Applicants' personal values sealed at rest (issue 20; Art. 23, 32). Wherever the store keeps a
+//! case — its versions, hand-off payloads — the personal values `Case::visit_personal` lists are
+//! sealed one by one under the active key, each bound to its case and path
+//! (`case/SYSTEM/CASE_NO/PATH`); the rest of the case stays readable JSON. A raw record refused at
+//! intake (the quality queue) has no known personal fields, so it is sealed whole
+//! (`quality/SYSTEM/RECORD_HASH`), as is a system's probe profile with its sample records
+//! (`profile/SYSTEM`). Each row says which key sealed it (`sealed_by`, NULL: written
+//! in clear by a node without keys or before migration 0027); reads open by that, and
+//! `Store::reseal_page` brings a row under the active key. Content hashes are over the clear
+//! case, so idempotency, reconciliation and delivery keys do not change when a key does.
+//!
+//! The store owns the `Sealer` trait; the node's keyring (`bridge::Keyring`) implements it.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use serde_json::Value;
+use sqlx::types::Json;
+
+use super::{Store, StoreError, audit, on_pool};
+use crate::case::Case;
+
+/// Seals and opens values under a node's keys.
+pub trait Sealer: Send + Sync {
+    /// The key everything new is sealed under.
+    fn active_key(&self) -> &str;
+    /// `plain` sealed under the active key, bound to `purpose`, as text that names its key.
+    fn seal(&self, purpose: &str, plain: &str) -> Result<String, SealError>;
+    /// A value `seal` produced for `purpose`, under whichever listed key sealed it.
+    fn open(&self, purpose: &str, sealed: &str) -> Result<String, SealError>;
+}
+
+/// Why a value could not be sealed or opened (the keyring's words).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SealError(pub String);
+
+/// How a store seals: under a sealer's keys, or not at all (a node without keys).
+#[derive(Clone, Default)]
+pub(crate) struct Sealing(Option<Arc<dyn Sealer>>);
+
+impl std::fmt::Debug for Sealing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.active_key() {
+            Some(key) => write!(f, "Sealing(active key {key})"),
+            None => f.write_str("Sealing(none)"),
+        }
+    }
+}
+
+impl Sealing {
+    pub(crate) fn with(sealer: Arc<dyn Sealer>) -> Sealing {
+        Sealing(Some(sealer))
+    }
+
+    /// The key new rows are sealed under; `None`: they are written in clear.
+    pub(crate) fn active_key(&self) -> Option<&str> {
+        self.0.as_deref().map(Sealer::active_key)
+    }
+
+    fn sealer(&self, what: &str) -> Result<&dyn Sealer, StoreError> {
+        self.0.as_deref().ok_or_else(|| {
+            StoreError::Sealing(format!(
+                "{what} is sealed and this node has no keys: configure [bridge] keys (see README, 个人信息保护)"
+            ))
+        })
+    }
+
+    /// `case` as stored for `system_id`: its personal values sealed under the active key, or
+    /// the case itself when the store has no keys.
+    pub(crate) fn seal_case<'c>(&self, system_id: &str, case: &'c Case) -> Result<Cow<'c, Case>, StoreError> {
+        let Some(sealer) = self.0.as_deref() else {
+            return Ok(Cow::Borrowed(case));
+        };
+        let mut sealed = case.clone();
+        let prefix = case_purpose(system_id, &case.case_no);
+        sealed.visit_personal(|path, value| {
+            *value = sealer
+                .seal(&format!("{prefix}/{path}"), value)
+                .map_err(|e| StoreError::Sealing(format!("case {system_id}/{}: {e}", case.case_no)))?;
+            Ok::<(), StoreError>(())
+        })?;
+        Ok(Cow::Owned(sealed))
+    }
+
+    /// A stored case opened: as it is when `sealed_by` is `None`, else each personal value opened.
+    pub(crate) fn open_case(
+        &self,
+        system_id: &str,
+        mut case: Case,
+        sealed_by: Option<&str>,
+    ) -> Result<Case, StoreError> {
+        if sealed_by.is_none() {
+            return Ok(case);
+        }
+        let what = format!("case {system_id}/{}", case.case_no);
+        let sealer = self.sealer(&what)?;
+        let prefix = case_purpose(system_id, &case.case_no);
+        case.visit_personal(|path, value| {
+            *value = sealer
+                .open(&format!("{prefix}/{path}"), value)
+                .map_err(|e| StoreError::Sealing(format!("{what}: {e}")))?;
+            Ok::<(), StoreError>(())
+        })?;
+        Ok(case)
+    }
+
+    /// A raw record as stored under `purpose`: its JSON text sealed whole into a JSON string, or
+    /// the record itself when the store has no keys.
+    pub(crate) fn seal_record(&self, purpose: &str, record: &Value) -> Result<Value, StoreError> {
+        let Some(sealer) = self.0.as_deref() else {
+            return Ok(record.clone());
+        };
+        sealer
+            .seal(purpose, &record.to_string())
+            .map(Value::String)
+            .map_err(|e| StoreError::Sealing(format!("{purpose}: {e}")))
+    }
+
+    /// A stored raw record opened (see `seal_record`).
+    pub(crate) fn open_record(
+        &self,
+        purpose: &str,
+        stored: Value,
+        sealed_by: Option<&str>,
+    ) -> Result<Value, StoreError> {
+        if sealed_by.is_none() {
+            return Ok(stored);
+        }
+        let sealer = self.sealer(purpose)?;
+        let Value::String(sealed) = stored else {
+            return Err(StoreError::Sealing(format!(
+                "{purpose}: a sealed record is not a string"
+            )));
+        };
+        let plain = sealer
+            .open(purpose, &sealed)
+            .map_err(|e| StoreError::Sealing(format!("{purpose}: {e}")))?;
+        serde_json::from_str(&plain).map_err(|e| StoreError::Corrupt {
+            what: "record",
+            detail: format!("{purpose}: {e}"),
+        })
+    }
+}
+
+fn case_purpose(system_id: &str, case_no: &str) -> String {
+    format!("case/{system_id}/{case_no}")
+}
+
+/// The purpose a system's probe profile (with its sample records) is sealed for.
+pub(crate) fn profile_purpose(system_id: &str) -> String {
+    format!("profile/{system_id}")
+}
+
+/// The purpose a quality item's record is sealed for.
+pub(crate) fn record_purpose(system_id: &str, record_hash: &str) -> String {
+    format!("quality/{system_id}/{record_hash}")
+}
+
+/// The tables whose rows hold sealed personal values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SealedTable {
+    CaseVersions,
+    QualityItems,
+    Handoffs,
+    ProbeProfiles,
+}
+
+impl SealedTable {
+    pub const ALL: [SealedTable; 4] = [
+        SealedTable::CaseVersions,
+        SealedTable::QualityItems,
+        SealedTable::Handoffs,
+        SealedTable::ProbeProfiles,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SealedTable::CaseVersions => "case_versions",
+            SealedTable::QualityItems => "quality_items",
+            SealedTable::Handoffs => "handoffs",
+            SealedTable::ProbeProfiles => "probe_profiles",
+        }
+    }
+}
+
+/// How many rows of a table one key sealed (`key` `None`: rows in clear).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SealedCount {
+    pub table: &'static str,
+    pub key: Option<String>,
+    pub rows: i64,
+}
+
+/// Where a re-seal of a table goes on: after this row, in primary-key order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowKey {
+    Version {
+        system_id: String,
+        case_no: String,
+        version: i64,
+    },
+    Id(i64),
+    System(String),
+}
+
+/// What one page of a re-seal did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResealPage {
+    /// Rows read.
+    pub seen: u64,
+    /// Rows brought under the active key.
+    pub resealed: u64,
+    /// The last row read; `None`: the table's end was reached.
+    pub next: Option<RowKey>,
+}
+
+/// A case version's row as a re-seal reads it.
+type VersionRow = (String, String, i64, Json<Case>, Option<String>);
+/// A quality item's or hand-off's row: id, system, record hash or case number, value, key.
+type IdRow<T> = (i64, String, String, Json<T>, Option<String>);
+
+impl Store {
+    /// Rows of each sealed table by the key that sealed them (one grouped count per table: for
+    /// `ronghe keys status`, never on a request path).
+    pub async fn sealing_status(&self) -> Result<Vec<SealedCount>, StoreError> {
+        let mut counts = Vec::new();
+        for table in SealedTable::ALL {
+            let sql = sqlx::AssertSqlSafe(format!(
+                "SELECT sealed_by, COUNT(*) FROM {} GROUP BY sealed_by ORDER BY sealed_by",
+                table.name()
+            ));
+            let rows: Vec<(Option<String>, i64)> =
+                on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await?);
+            counts.extend(rows.into_iter().map(|(key, rows)| SealedCount {
+                table: table.name(),
+                key,
+                rows,
+            }));
+        }
+        Ok(counts)
+    }
+
+    /// Reads up to `limit` rows of `table` after `after` (from the start when `None`), in
+    /// primary-key order, and brings those not under the active key under it, in one
+    /// transaction with its audit event. Rows sealed once are never changed otherwise, so a
+    /// re-seal killed at any point leaves every row readable, and one run again goes on.
+    pub async fn reseal_page(
+        &self,
+        table: SealedTable,
+        after: Option<&RowKey>,
+        limit: i64,
+        actor: &str,
+    ) -> Result<ResealPage, StoreError> {
+        let active = self
+            .sealing
+            .active_key()
+            .ok_or_else(|| {
+                StoreError::Sealing("re-sealing needs the node's keys: configure [bridge] keys".into())
+            })?
+            .to_owned();
+        let stale = |key: &Option<String>| key.as_deref() != Some(active.as_str());
+        let (seen, next, updates) = match table {
+            SealedTable::CaseVersions => {
+                let (system, case_no, version) = match after {
+                    Some(RowKey::Version {
+                        system_id,
+                        case_no,
+                        version,
+                    }) => (system_id.as_str(), case_no.as_str(), *version),
+                    _ => ("", "", i64::MIN),
+                };
+                let rows: Vec<VersionRow> = on_pool!(self, pool => {
+                    sqlx::query_as(
+                        "SELECT system_id, case_no, version, body, sealed_by FROM case_versions
+                         WHERE (system_id, case_no, version) > ($1, $2, $3)
+                         ORDER BY system_id, case_no, version LIMIT $4",
+                    )
+                    .bind(system)
+                    .bind(case_no)
+                    .bind(version)
+                    .bind(limit)
+                    .fetch_all(pool)
+                    .await?
+                });
+                let next = rows.last().map(|(s, c, v, _, _)| RowKey::Version {
+                    system_id: s.clone(),
+                    case_no: c.clone(),
+                    version: *v,
+                });
+                let mut updates = Vec::new();
+                for (system_id, case_no, version, Json(case), key) in
+                    rows.iter().filter(|r| stale(&r.4)).cloned()
+                {
+                    let case = self.sealing.open_case(&system_id, case, key.as_deref())?;
+                    let sealed =
+                        serde_json::to_value(&*self.sealing.seal_case(&system_id, &case)?).map_err(|e| {
+                            StoreError::Corrupt {
+                                what: "case",
+                                detail: e.to_string(),
+                            }
+                        })?;
+                    updates.push(Update::Version {
+                        system_id,
+                        case_no,
+                        version,
+                        body: sealed,
+                    });
+                }
+                (rows.len(), next, updates)
+            }
+            SealedTable::ProbeProfiles => {
+                let after = match after {
+                    Some(RowKey::System(id)) => id.as_str(),
+                    _ => "",
+                };
+                let rows: Vec<(String, Json<Value>, Option<String>)> = on_pool!(self, pool => {
+                    sqlx::query_as(
+                        "SELECT system_id, profile, sealed_by FROM probe_profiles WHERE system_id > $1 ORDER BY system_id LIMIT $2",
+                    )
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(pool)
+                    .await?
+                });
+                let next = rows.last().map(|r| RowKey::System(r.0.clone()));
+                let mut updates = Vec::new();
+                for (system_id, Json(value), key) in rows.iter().filter(|r| stale(&r.2)).cloned() {
+                    let purpose = profile_purpose(&system_id);
+                    let profile = self.sealing.open_record(&purpose, value, key.as_deref())?;
+                    let value = self.sealing.seal_record(&purpose, &profile)?;
+                    updates.push(Update::Profile { system_id, value });
+                }
+                (rows.len(), next, updates)
+            }
+            SealedTable::QualityItems | SealedTable::Handoffs => {
+                let after = match after {
+                    Some(RowKey::Id(id)) => *id,
+                    _ => i64::MIN,
+                };
+                let (sql, column) = match table {
+                    SealedTable::QualityItems => (
+                        "SELECT id, system_id, record_hash, record, sealed_by FROM quality_items WHERE id > $1 ORDER BY id LIMIT $2",
+                        "record",
+                    ),
+                    _ => (
+                        "SELECT id, system_id, case_no, payload, sealed_by FROM handoffs WHERE id > $1 ORDER BY id LIMIT $2",
+                        "payload",
+                    ),
+                };
+                let rows: Vec<IdRow<Value>> = on_pool!(self, pool => {
+                    sqlx::query_as(sql).bind(after).bind(limit).fetch_all(pool).await?
+                });
+                let next = rows.last().map(|r| RowKey::Id(r.0));
+                let mut updates = Vec::new();
+                for (id, system_id, tag, Json(value), key) in rows.iter().filter(|r| stale(&r.4)).cloned() {
+                    let value = if table == SealedTable::QualityItems {
+                        let purpose = record_purpose(&system_id, &tag);
+                        let record = self.sealing.open_record(&purpose, value, key.as_deref())?;
+                        self.sealing.seal_record(&purpose, &record)?
+                    } else {
+                        let corrupt = |e: serde_json::Error| StoreError::Corrupt {
+                            what: "hand-off",
+                            detail: e.to_string(),
+                        };
+                        let case: Case = serde_json::from_value(value).map_err(corrupt)?;
+                        let case = self.sealing.open_case(&system_id, case, key.as_deref())?;
+                        serde_json::to_value(&*self.sealing.seal_case(&system_id, &case)?).map_err(corrupt)?
+                    };
+                    updates.push(Update::Id { id, column, value });
+                }
+                (rows.len(), next, updates)
+            }
+        };
+        let resealed = updates.len() as u64;
+        if !updates.is_empty() {
+            on_pool!(self, pool => {
+                let mut tx = pool.begin_with(self.backend().begin_write()).await?;
+                for update in &updates {
+                    match update {
+                        Update::Version { system_id, case_no, version, body } => {
+                            sqlx::query("UPDATE case_versions SET body = $4, sealed_by = $5 WHERE system_id = $1 AND case_no = $2 AND version = $3")
+                                .bind(system_id)
+                                .bind(case_no)
+                                .bind(version)
+                                .bind(Json(body))
+                                .bind(&active)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                        Update::Profile { system_id, value } => {
+                            sqlx::query("UPDATE probe_profiles SET profile = $2, sealed_by = $3 WHERE system_id = $1")
+                                .bind(system_id)
+                                .bind(Json(value))
+                                .bind(&active)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                        Update::Id { id, column, value } => {
+                            let sql = sqlx::AssertSqlSafe(format!(
+                                "UPDATE {} SET {column} = $2, sealed_by = $3 WHERE id = $1",
+                                table.name()
+                            ));
+                            sqlx::query(sql).bind(id).bind(Json(value)).bind(&active).execute(&mut *tx).await?;
+                        }
+                    }
+                }
+                audit!(tx, actor, "keys.reseal", &format!("keys/{}", table.name()), serde_json::json!({
+                    "rows": resealed, "key": active,
+                }))?;
+                tx.commit().await?;
+            });
+        }
+        Ok(ResealPage {
+            seen: seen as u64,
+            resealed,
+            next,
+        })
+    }
+}
+
+/// One row's new sealed value.
+enum Update {
+    Version {
+        system_id: String,
+        case_no: String,
+        version: i64,
+        body: Value,
+    },
+    Id {
+        id: i64,
+        column: &'static str,
+        value: Value,
+    },
+    Profile {
+        system_id: String,
+        value: Value,
+    },
+}
