@@ -295,3 +295,28 @@ fn an_unmasking_without_an_audit_log_is_refused() {
         common::binary::run_ronghe(sandbox.dir.path(), &unmasked, None).check(3, &["--unmask is refused"]);
     personal.iter().fold(run, |run, value| run.never_shows(value));
 }
+
+/// `cases import` names the field and rule of a line it refuses; a value the decoder refused
+/// is masked whole (an applicant written as one string holding a name and a resident ID).
+#[test]
+fn cases_import_does_not_echo_a_refused_value() {
+    let sandbox = Sandbox::new();
+    sandbox.add_system("gy-scjg-xk", "http://10.0.0.5/api");
+    let text = std::fs::read_to_string(format!(
+        "{}/tests/data/case_finished.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let mut case: Value = serde_json::from_str(&text).unwrap();
+    case["applicant"] = Value::from("张三 52010219900101123X");
+    let file = sandbox.write("refused.jsonl", format!("{case}\n"));
+    for json in [false, true] {
+        let mut args = if json { vec!["--json"] } else { vec![] };
+        args.extend(["cases", "import", "gy-scjg-xk", &file]);
+        sandbox
+            .run(&args)
+            .check(1, &["applicant", "invalid type: string", "*********************"])
+            .never_shows("52010219900101123X")
+            .never_shows("张三");
+    }
+}

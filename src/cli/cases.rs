@@ -190,12 +190,9 @@ fn parse_line(line: &str, rules: &[PublishedRule]) -> Result<Case, (Option<Strin
         let path = e.path().to_string();
         let inner = e.into_inner();
         // serde_json says "at line 1 column N"; the line is ours to name, the column is useful.
-        let message = inner
-            .to_string()
-            .split(" at line ")
-            .next()
-            .unwrap_or_default()
-            .to_owned();
+        let message = crate::validate::mask_refused_value(
+            inner.to_string().split(" at line ").next().unwrap_or_default(),
+        );
         let field = if matches!(path.as_str(), "." | "?") {
             String::new()
         } else {
