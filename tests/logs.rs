@@ -1,8 +1,8 @@
 //! Issue 20 (Art. 23, 32): logs never hold a personal value. `ronghe serve` at `RONGHE_LOG=debug`
 //! takes a signed JSON push, a signed SOAP push (GBK), a record it refuses into the data-quality
 //! queue, a scheduled pull and a hand-off delivered to the department's system; `ronghe writeback
-//! pull` forces a pull at the same level. Neither log holds any name, certificate number or phone
-//! of the cases involved.
+//! pull` forces a pull, and `adapters read|probe` and `mapping test` read records, at the same
+//! level. No log holds any name, certificate number or phone of the cases involved.
 
 mod common;
 
@@ -133,29 +133,29 @@ async fn no_personal_value_reaches_the_log_at_debug() {
         ),
     );
 
-    // A forced pull on the command line, at debug.
-    let forced = std::process::Command::new(env!("CARGO_BIN_EXE_ronghe"))
-        .args([
-            "--config",
-            &config,
-            "--database",
-            &sandbox.database(),
-            "writeback",
-            "pull",
-            SYSTEM,
-        ])
-        .current_dir(sandbox.path(""))
-        .env("RONGHE_LOG", "debug")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&forced.stdout);
-    assert!(forced.status.success(), "{stdout}");
-    assert!(stdout.contains(&format!("accepted {CASES}")), "{stdout}");
-    let forced_log: Vec<String> = String::from_utf8_lossy(&forced.stderr)
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    clean("`ronghe writeback pull`", &forced_log, &personal);
+    // A forced pull on the command line, and the commands that read records, at debug.
+    let at_debug = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_ronghe"))
+            .args(["--config", &config, "--database", &sandbox.database()])
+            .args(args)
+            .current_dir(sandbox.path(""))
+            .env("RONGHE_LOG", "debug")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(output.status.success(), "{args:?}: {stdout}");
+        let log: Vec<String> = String::from_utf8_lossy(&output.stderr)
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        clean(&format!("`ronghe {}`", args.join(" ")), &log, &personal);
+        stdout
+    };
+    let pulled = at_debug(&["writeback", "pull", SYSTEM]);
+    assert!(pulled.contains(&format!("accepted {CASES}")), "{pulled}");
+    at_debug(&["adapters", "read", SYSTEM]);
+    at_debug(&["--json", "adapters", "probe", SYSTEM]);
+    at_debug(&["--json", "mapping", "test", SYSTEM]);
 
     let started = chrono::Utc::now();
     let server = Server::start_logging(&sandbox.database(), std::path::Path::new(&config), Some("debug"));
