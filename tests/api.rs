@@ -1390,3 +1390,32 @@ async fn monitoring_endpoints() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+/// Issue 20: a body the decoder refuses is answered with the field and the kind of value it
+/// refused, never the value itself: here an applicant written as one string holding a name and
+/// a resident ID number where an object belongs.
+#[tokio::test]
+async fn a_refused_value_is_not_echoed_in_clear() {
+    let api = Api::new().await;
+    let (status, _) = api
+        .send("POST", "/api/v1/systems", registration("gy-a").to_string())
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let mut case = serde_json::to_value(common::case("case_application")).unwrap();
+    case["applicant"] = json!("张三 52010219900101123X");
+    let (status, body) = api
+        .send("POST", "/api/v1/systems/gy-a/applications", case.to_string())
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        (&body["error"]["code"], &body["error"]["field"]),
+        (&json!("invalid_field"), &json!("applicant")),
+        "{body}"
+    );
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("invalid type: string \"*********************\""),
+        "{body}"
+    );
+    assert!(!message.contains("张三") && !message.contains("5201"), "{body}");
+}

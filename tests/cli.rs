@@ -954,9 +954,19 @@ fn cases_import_is_idempotent_and_keeps_every_version() {
         .run(&["cases", "import", SYSTEM_ID, &second])
         .check(0, &["导入完成 imported: duplicate 2"]);
 
-    // The current version is the newest, whatever the order of arrival.
+    // The current version is the newest, whatever the order of arrival (in clear with a purpose,
+    // issue 20).
     let current = sandbox
-        .run(&["--json", "cases", "show", SYSTEM_ID, FINISHED_NO])
+        .run(&[
+            "--json",
+            "cases",
+            "show",
+            SYSTEM_ID,
+            FINISHED_NO,
+            "--unmask",
+            "--purpose",
+            "核对导入",
+        ])
         .check(0, &[])
         .json();
     assert_eq!(current["system_id"], SYSTEM_ID);
@@ -965,7 +975,17 @@ fn cases_import_is_idempotent_and_keeps_every_version() {
 
     // The history holds every version, oldest first, with the stage each was at.
     let history = sandbox
-        .run(&["--json", "cases", "show", SYSTEM_ID, FINISHED_NO, "--history"])
+        .run(&[
+            "--json",
+            "cases",
+            "show",
+            SYSTEM_ID,
+            FINISHED_NO,
+            "--history",
+            "--unmask",
+            "--purpose",
+            "核对导入",
+        ])
         .check(0, &[])
         .json();
     let versions = history.as_array().expect("a JSON array");
@@ -1027,7 +1047,16 @@ fn cases_import_is_idempotent_and_keeps_every_version() {
         .json();
     assert_eq!(history.as_array().map(Vec::len), Some(3));
     let current = sandbox
-        .run(&["--json", "cases", "show", SYSTEM_ID, FINISHED_NO])
+        .run(&[
+            "--json",
+            "cases",
+            "show",
+            SYSTEM_ID,
+            FINISHED_NO,
+            "--unmask",
+            "--purpose",
+            "核对导入",
+        ])
         .check(0, &[])
         .json();
     assert_eq!(current["case"], finished_v3());
@@ -1205,6 +1234,14 @@ fn cases_show_masks_personal_data() {
                 "办结 finished",
             ],
         )
+        .never_shows("52010219900101123X")
+        .never_shows("张三")
+        .never_shows("李四")
+        .never_shows("13812345678");
+    // Issue 20: `--json` masks as well.
+    sandbox
+        .run(&["--json", "cases", "show", SYSTEM_ID, FINISHED_NO])
+        .check(0, &["5201**********123X", "张*"])
         .never_shows("52010219900101123X")
         .never_shows("张三")
         .never_shows("李四")

@@ -1,5 +1,6 @@
 //! `ronghe adapters kinds|check|attach|probe|read`: point an adapter at a departmental system,
-//! validate its config, discover the system, and stream its records as JSON lines.
+//! validate its config, discover the system, and stream its records as JSON lines. Records and
+//! probe samples are printed masked unless `--unmask --purpose` is given (audited).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -13,7 +14,9 @@ use ronghe_adapters::{
 };
 use serde_json::json;
 
+use super::disclosure::{Disclosure, Purpose};
 use super::{Context, Failure, checked, read_config, refused_config};
+use crate::validate::mask_record;
 
 #[derive(Debug, Subcommand)]
 pub(super) enum Command {
@@ -29,6 +32,9 @@ pub(super) enum Command {
         /// Records to sample per entity.
         #[arg(long, default_value_t = 5)]
         sample: usize,
+        /// With --json, the samples' string values are masked unless unmasked.
+        #[command(flatten)]
+        disclosure: Disclosure,
     },
     /// Stream the system's case records as JSON lines; progress on stderr 读取.
     Read {
@@ -39,6 +45,9 @@ pub(super) enum Command {
         /// Stop after this many records.
         #[arg(long)]
         limit: Option<usize>,
+        /// The records' string values are masked unless unmasked.
+        #[command(flatten)]
+        disclosure: Disclosure,
     },
 }
 
@@ -85,11 +94,28 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             );
             Ok(())
         }
-        Command::Probe { system, sample } => {
+        Command::Probe {
+            system,
+            sample,
+            disclosure,
+        } => {
+            let purpose = disclosure.purpose()?;
             let store = ctx.store().await?;
             let adapter = build(&store.adapter_config(&system).await?).await?;
-            let profile = adapter.probe(sample).await.map_err(adapter_failure)?;
+            let mut profile = adapter.probe(sample).await.map_err(adapter_failure)?;
             store.save_profile(&system, &profile).await?;
+            match &purpose {
+                Some(purpose) => {
+                    purpose
+                        .record(ctx, Some(&store), "adapters probe", &system)
+                        .await?
+                }
+                None => {
+                    for entity in &mut profile.entities {
+                        entity.samples.iter_mut().for_each(|s| *s = mask_record(s));
+                    }
+                }
+            }
             let mut human = format!("探查完成 probed: {system} ({})", adapter.kind());
             for e in &profile.entities {
                 let count = e.record_count.map_or_else(|| "?".to_owned(), |n| n.to_string());
@@ -111,10 +137,28 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             ctx.out.show(human, &profile);
             Ok(())
         }
-        Command::Read { system, since, limit } => {
+        Command::Read {
+            system,
+            since,
+            limit,
+            disclosure,
+        } => {
+            let purpose = disclosure.purpose()?;
             let store = ctx.store().await?;
             let adapter = build(&store.adapter_config(&system).await?).await?;
-            read(ctx, adapter.as_ref(), since.map(Checkpoint), limit).await
+            if let Some(purpose) = &purpose {
+                purpose
+                    .record(ctx, Some(&store), "adapters read", &system)
+                    .await?;
+            }
+            read(
+                ctx,
+                adapter.as_ref(),
+                since.map(Checkpoint),
+                limit,
+                purpose.as_ref(),
+            )
+            .await
         }
     }
 }
@@ -145,6 +189,7 @@ async fn read(
     adapter: &dyn Adapter,
     from: Option<Checkpoint>,
     limit: Option<usize>,
+    unmasked: Option<&Purpose>,
 ) -> Result<(), Failure> {
     let progress = indicatif::ProgressBar::new_spinner();
     progress.set_style(
@@ -159,8 +204,13 @@ async fn read(
     while limit.is_none_or(|l| count < l) {
         let Some(record) = records.next().await else { break };
         let record = record.map_err(adapter_failure)?;
-        let line =
-            json!({ "key": record.key, "checkpoint": record.checkpoint, "record": record.raw.to_json() });
+        let raw = record.raw.to_json();
+        let shown = if unmasked.is_some() {
+            raw
+        } else {
+            mask_record(&raw)
+        };
+        let line = json!({ "key": record.key, "checkpoint": record.checkpoint, "record": shown });
         let written = serde_json::to_writer(&mut out, &line)
             .map_err(std::io::Error::from)
             .and_then(|()| out.write_all(b"\n"));

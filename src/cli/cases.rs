@@ -1,5 +1,6 @@
 //! `ronghe cases import|show`: load canonical cases from JSON lines into the store (validated,
-//! idempotent, a result per line) and read a case back, with personal data masked for people.
+//! idempotent, a result per line) and read a case back, with personal data masked (text and
+//! `--json`) unless `--unmask --purpose` is given (audited).
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -9,6 +10,7 @@ use chrono::Utc;
 use clap::Subcommand;
 use serde::Serialize;
 
+use super::disclosure::Disclosure;
 use super::{Context, Failure};
 use crate::case::{Case, FieldIssue};
 use crate::rules::PublishedRule;
@@ -25,6 +27,9 @@ pub(super) enum Command {
         case_no: String,
         #[arg(long)]
         history: bool,
+        /// Personal values are masked unless unmasked.
+        #[command(flatten)]
+        disclosure: Disclosure,
     },
 }
 
@@ -125,13 +130,23 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             system,
             case_no,
             history,
+            disclosure,
         } => {
+            let purpose = disclosure.purpose()?;
             let target = format!("{system}/{case_no}");
             if history {
-                let versions = store.case_history(&system, &case_no).await?;
+                let mut versions = store.case_history(&system, &case_no).await?;
                 store
                     .record_audit(&ctx.actor, "case.read_history", &target, serde_json::json!({}))
                     .await?;
+                match &purpose {
+                    Some(purpose) => {
+                        purpose
+                            .record(ctx, Some(&store), "cases show --history", &target)
+                            .await?
+                    }
+                    None => versions.iter_mut().for_each(|v| v.case = v.case.masked()),
+                }
                 let rows = versions
                     .iter()
                     .map(|v| {
@@ -149,11 +164,18 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                     &versions,
                 );
             } else {
-                let record = store.get_case(&system, &case_no).await?;
+                let mut record = store.get_case(&system, &case_no).await?;
                 store
                     .record_audit(&ctx.actor, "case.read", &target, serde_json::json!({}))
                     .await?;
-                ctx.out.show(describe(&record.case), &record);
+                if let Some(purpose) = &purpose {
+                    purpose.record(ctx, Some(&store), "cases show", &target).await?;
+                }
+                let human = describe(&record.case, purpose.is_some());
+                if purpose.is_none() {
+                    record.case = record.case.masked();
+                }
+                ctx.out.show(human, &record);
             }
             Ok(())
         }
@@ -168,12 +190,9 @@ fn parse_line(line: &str, rules: &[PublishedRule]) -> Result<Case, (Option<Strin
         let path = e.path().to_string();
         let inner = e.into_inner();
         // serde_json says "at line 1 column N"; the line is ours to name, the column is useful.
-        let message = inner
-            .to_string()
-            .split(" at line ")
-            .next()
-            .unwrap_or_default()
-            .to_owned();
+        let message = crate::validate::mask_refused_value(
+            inner.to_string().split(" at line ").next().unwrap_or_default(),
+        );
         let field = if matches!(path.as_str(), "." | "?") {
             String::new()
         } else {
@@ -273,15 +292,17 @@ fn report(ctx: &Context, results: &[LineResult]) -> Result<(), Failure> {
     }
 }
 
-/// A case for people: the Art. 27 fields, personal data masked.
-fn describe(c: &Case) -> String {
+/// A case for people: the Art. 27 fields, the applicant's name and certificate number (a
+/// natural person's or an organisation's) and the acceptor masked unless `clear`.
+fn describe(c: &Case, clear: bool) -> String {
+    let name = |value: &str| if clear { value.to_owned() } else { mask_name(value) };
     let acceptance = c.acceptance.as_ref().map_or_else(
         || "-".to_owned(),
         |a| {
             format!(
                 "{} / {} / 承诺办结 {}",
                 a.department,
-                mask_name(&a.acceptor),
+                name(&a.acceptor),
                 a.promised_finish_at
             )
         },
@@ -296,9 +317,13 @@ fn describe(c: &Case) -> String {
         c.version,
         c.item_name,
         c.region_code,
-        mask_name(&c.applicant.name),
+        name(&c.applicant.name),
         c.applicant.certificate_type.label(),
-        mask_certificate(&c.applicant.certificate_no),
+        if clear {
+            c.applicant.certificate_no.clone()
+        } else {
+            mask_certificate(&c.applicant.certificate_no)
+        },
         c.applied_at,
         acceptance,
         c.review_opinion.as_deref().unwrap_or("-"),

@@ -1,5 +1,6 @@
 //! `ronghe mapping check|test|explain`: validate a mapping config, run records through a
-//! system's mapping (input → case → errors), and say where a canonical field comes from.
+//! system's mapping (input → case → errors), and say where a canonical field comes from. Test
+//! results show records and cases masked unless `--unmask --purpose` is given (audited).
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -11,9 +12,10 @@ use futures_util::StreamExt;
 use ronghe_adapters::{AdapterConfig, Environment, Raw, Row, SqlValue};
 use serde_json::{Value, json};
 
+use super::disclosure::Disclosure;
 use super::{Context, Failure};
 use crate::mapping::{Mapping, Shape};
-use crate::validate::{mask_certificate, mask_name};
+use crate::validate::{mask_certificate, mask_name, mask_record};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum Command {
@@ -28,6 +30,9 @@ pub(super) enum Command {
         /// Records to map.
         #[arg(long, default_value_t = 20)]
         limit: usize,
+        /// Inputs and cases are masked unless unmasked.
+        #[command(flatten)]
+        disclosure: Disclosure,
     },
     /// Where a canonical field comes from, and why 字段来源.
     Explain { system: String, field: String },
@@ -74,30 +79,49 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             system,
             sample,
             limit,
+            disclosure,
         } => {
+            let purpose = disclosure.purpose()?;
             let mapping = compile(&mappings_dir.join(format!("{system}.toml")))?;
             let records = match sample {
                 Some(file) => sample_records(&file, mapping.shape(), limit)?,
                 None => live_records(ctx, &system, limit).await?,
             };
+            // A sample file needs no store, but its unmasking is audited all the same.
+            if let Some(purpose) = &purpose {
+                purpose.record(ctx, None, "mapping test", &system).await?;
+            }
+            let clear = purpose.is_some();
             let now = Utc::now().fixed_offset();
             let mut failed = 0;
             let mut human = String::new();
             let mut lines = Vec::new();
             for raw in &records {
                 let key = mapping.key_of(raw).unwrap_or_else(|| "?".to_owned());
-                let input = raw.to_json();
+                let input = if clear {
+                    raw.to_json()
+                } else {
+                    mask_record(&raw.to_json())
+                };
                 match mapping.apply(raw, now) {
                     Ok(case) => {
+                        let applicant = &case.applicant;
+                        let (name, certificate_no) = if clear {
+                            (applicant.name.clone(), applicant.certificate_no.clone())
+                        } else {
+                            (
+                                mask_name(&applicant.name),
+                                mask_certificate(&applicant.certificate_no),
+                            )
+                        };
                         human.push_str(&format!(
-                            "✓ {key}: {} {} | {} | {} {} | {}\n",
+                            "✓ {key}: {} {} | {} | {name} {certificate_no} | {}\n",
                             case.stage.label(),
                             case.stage,
                             case.item_name,
-                            mask_name(&case.applicant.name),
-                            mask_certificate(&case.applicant.certificate_no),
                             case.result.as_ref().map_or("-", |r| r.code.label()),
                         ));
+                        let case = if clear { case } else { case.masked() };
                         lines.push(json!({ "key": key, "input": input, "case": case }));
                     }
                     Err(errors) => {

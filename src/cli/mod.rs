@@ -14,6 +14,7 @@ mod cases;
 mod corrections;
 #[cfg(feature = "devtools")]
 mod demo;
+mod disclosure;
 mod exchange;
 mod generate;
 mod handoff;

@@ -1,11 +1,13 @@
 //! `ronghe writeback …` and `ronghe quality …`: check and attach a system's write-back config
-//! (办件回传配置), and the data-quality queue (数据质量队列): list, show, dismiss.
+//! (办件回传配置), and the data-quality queue (数据质量队列): list, show (the record masked unless
+//! `--unmask --purpose`, audited), dismiss.
 
 use std::path::PathBuf;
 
 use clap::Subcommand;
 use serde_json::json;
 
+use super::disclosure::Disclosure;
 use super::{Context, Failure, checked, read_config, refused_config};
 use crate::intake::WritebackConfig;
 use crate::store::{DismissError, Guarded, QualityStatus};
@@ -36,7 +38,12 @@ pub(super) enum QualityCommand {
         limit: i64,
     },
     /// Show one queued record with its reasons 查看记录.
-    Show { id: i64 },
+    Show {
+        id: i64,
+        /// With --json, the record's string values are masked unless unmasked.
+        #[command(flatten)]
+        disclosure: Disclosure,
+    },
     /// Set an open record aside, with a reason 忽略记录.
     Dismiss {
         id: i64,
@@ -222,11 +229,17 @@ pub(super) async fn run_quality(ctx: &Context, command: QualityCommand) -> Resul
             );
             Ok(())
         }
-        QualityCommand::Show { id } => {
-            let item = store.quality_item(id).await?;
+        QualityCommand::Show { id, disclosure } => {
+            let purpose = disclosure.purpose()?;
+            let mut item = store.quality_item(id).await?;
+            let target = format!("quality/{id}");
             store
-                .record_audit(&ctx.actor, "quality.read", &format!("quality/{id}"), json!({}))
+                .record_audit(&ctx.actor, "quality.read", &target, json!({}))
                 .await?;
+            match &purpose {
+                Some(purpose) => purpose.record(ctx, Some(&store), "quality show", &target).await?,
+                None => item.record = crate::validate::mask_record(&item.record),
+            }
             let reasons: Vec<String> = item
                 .reasons
                 .iter()

@@ -205,7 +205,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 let message = format!("the body is not valid JSON: {inner}");
                 return ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", message);
             }
-            let error = ApiError::new(StatusCode::BAD_REQUEST, "invalid_field", inner.to_string());
+            // The refused value may be personal: the message names the field, not the value.
+            let message = crate::validate::mask_refused_value(&inner.to_string());
+            let error = ApiError::new(StatusCode::BAD_REQUEST, "invalid_field", message);
             if path == "." {
                 error
             } else {

@@ -53,6 +53,37 @@ pub fn mask_record(record: &serde_json::Value) -> serde_json::Value {
     }
 }
 
+/// A decoder's message with the value it refused masked whole: serde names that value after
+/// `invalid type: ` or `invalid value: ` (`string "…"`, ``integer `…` ``), and it may be
+/// personal or hold several personal values (`"张三 52010219900101123X"` where an object was
+/// expected). `invalid type: string "张三", expected u32` → `invalid type: string "**", expected
+/// u32`. Other messages (a missing field, an unknown variant) stay as they are.
+pub fn mask_refused_value(message: &str) -> String {
+    for prefix in ["invalid type: ", "invalid value: "] {
+        let Some(start) = message.find(prefix) else {
+            continue;
+        };
+        let from = start + prefix.len();
+        let rest = &message[from..];
+        let refused = &rest[..rest.find(", expected").unwrap_or(rest.len())];
+        let Some(open) = refused.find(['"', '`']) else {
+            return message.to_owned();
+        };
+        let quote = &refused[open..=open];
+        let Some(close) = refused.rfind(quote).filter(|&close| close > open) else {
+            return message.to_owned();
+        };
+        let value = &refused[open + 1..close];
+        return format!(
+            "{}{}{}",
+            &message[..from + open + 1],
+            "*".repeat(value.chars().count()),
+            &message[from + close..]
+        );
+    }
+    message.to_owned()
+}
+
 /// Keeps `head` leading and `tail` trailing characters and replaces the rest with `*`.
 /// One character is always masked: when `head + tail` would cover everything, `*` takes the
 /// leading place (`length` is at least 1).
@@ -116,6 +147,35 @@ mod tests {
                 ("", ""),
             ],
         );
+    }
+
+    #[test]
+    fn refused_values() {
+        for (message, expected) in [
+            (
+                r#"invalid type: string "张三 52010219900101123X", expected struct Applicant"#,
+                r#"invalid type: string "*********************", expected struct Applicant"#,
+            ),
+            (
+                "invalid type: integer `52010219900101123`, expected a string",
+                "invalid type: integer `*****************`, expected a string",
+            ),
+            (
+                r#"invalid value: string "13812345678", expected a phone"#,
+                r#"invalid value: string "***********", expected a phone"#,
+            ),
+            (
+                "invalid type: null, expected a string",
+                "invalid type: null, expected a string",
+            ),
+            (
+                "unknown variant `robot`, expected one of `natural_person`, `legal_person`",
+                "unknown variant `robot`, expected one of `natural_person`, `legal_person`",
+            ),
+            ("missing field `case_no`", "missing field `case_no`"),
+        ] {
+            assert_eq!(mask_refused_value(message), expected, "{message}");
+        }
     }
 
     #[test]

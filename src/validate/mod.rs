@@ -13,7 +13,7 @@ mod timestamp;
 mod uscc;
 
 pub use division::{Division, DivisionLevel, division, division_path, find_division};
-pub use mask::{mask_certificate, mask_name, mask_phone, mask_record};
+pub use mask::{mask_certificate, mask_name, mask_phone, mask_record, mask_refused_value};
 pub use resident_id::{ResidentId, Sex, check_character, parse_resident_id};
 pub use timestamp::{SHANGHAI, SHANGHAI_OFFSET_SECONDS, parse_timestamp};
 pub use uscc::{Uscc, parse_uscc};

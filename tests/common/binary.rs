@@ -256,22 +256,33 @@ pub fn attached_rest(sim: &RestSim) -> Sandbox {
 pub struct Server {
     child: Child,
     pub base: String,
+    /// Reads the server's log (JSON lines on stderr) to its end and answers it.
+    log: Option<std::thread::JoinHandle<Vec<String>>>,
 }
 
 impl Server {
     /// Starts the binary on an ephemeral port and waits (with a deadline) for its address.
     pub fn start(database_url: &str, config: &std::path::Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ronghe"))
+        Server::start_logging(database_url, config, None)
+    }
+
+    /// `start`, with `RONGHE_LOG` set to `level` when given (else inherited).
+    pub fn start_logging(database_url: &str, config: &std::path::Path, level: Option<&str>) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ronghe"));
+        command
             .args(["--log-format", "json", "--config"])
             .arg(config)
             .args(["--database", database_url, "serve", "--listen", "127.0.0.1:0"])
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn ronghe serve");
+            .stderr(Stdio::piped());
+        if let Some(level) = level {
+            command.env("RONGHE_LOG", level);
+        }
+        let mut child = command.spawn().expect("spawn ronghe serve");
         let stderr = child.stderr.take().expect("stderr piped");
         let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
+        let log = std::thread::spawn(move || {
+            let mut lines = Vec::new();
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 let listen = serde_json::from_str::<Value>(&line)
                     .ok()
@@ -279,7 +290,9 @@ impl Server {
                 if let Some(listen) = listen {
                     let _ = tx.send(listen);
                 }
+                lines.push(line);
             }
+            lines
         });
         let listen = rx
             .recv_timeout(Duration::from_secs(60))
@@ -287,7 +300,18 @@ impl Server {
         Server {
             child,
             base: format!("http://{listen}"),
+            log: Some(log),
         }
+    }
+
+    /// Stops the server as `stop` does and answers everything it logged, one line each.
+    pub fn stop_and_read_log(mut self) -> Vec<String> {
+        terminate(&mut self.child, "ronghe serve");
+        self.log
+            .take()
+            .expect("the log is read once")
+            .join()
+            .expect("the log reader finished")
     }
 
     /// Kills the process with SIGKILL, as a power cut would, and waits for it.
