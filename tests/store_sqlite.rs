@@ -55,5 +55,25 @@ async fn the_store_files_hold_no_personal_value() {
         dump.extend(std::fs::read(entry.unwrap().path()).unwrap());
     }
     store_suite::dump_holds_no_personal_value(&written, &dump, "the SQLite files");
+
+    // A case's sealed values are bound to it: moved into another case, they do not open.
+    let ronghe::store::Pool::Sqlite(pool) = store.pool() else {
+        unreachable!("a SQLite store")
+    };
+    sqlx::query(
+        "UPDATE case_versions SET body = json_set(body, '$.applicant.name',
+             (SELECT json_extract(body, '$.applicant.name') FROM case_versions WHERE case_no = 'SEAL-0001'))
+         WHERE case_no = 'SEAL-0002'",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    let keyed = common::sealed(store.clone(), "k1", &[("k1", ronghe_crypto::Cipher::Sm4Gcm)]);
+    assert!(keyed.get_case("gy-seal", "SEAL-0001").await.is_ok());
+    let moved = keyed.get_case("gy-seal", "SEAL-0002").await.unwrap_err();
+    assert!(
+        matches!(moved, ronghe::store::StoreError::Sealing(_)),
+        "{moved:?}"
+    );
     store.close().await;
 }

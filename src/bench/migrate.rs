@@ -113,23 +113,9 @@ async fn measure(dir: &Path, database: &str, plan: Plan) -> anyhow::Result<(Vec<
     );
     let database = super::store_url(database, dir);
     let store = Store::open(&database, &StoreOptions::default()).await?;
-    let stamp = chrono::Utc::now().timestamp_millis();
-    let id = format!("bench-migrate-{stamp}");
-    let raw_id = format!("bench-raw-{stamp}");
-    super::register_as(&store, &id, "sql", &legacy).await?;
+    let (id, job) = job(&store, dir, &legacy, plan).await?;
+    let raw_id = format!("bench-raw-{}", chrono::Utc::now().timestamp_millis());
     super::register_as(&store, &raw_id, "sql", &legacy).await?;
-    let adapter = ronghe_adapters::sim::sql::adapter_config(&legacy, 1000);
-    store.set_adapter_config(&id, &adapter, "bench").await?;
-    std::fs::write(dir.join("sim-sql.toml"), super::mapping::SQL_MAPPING)?;
-    let job = dir.join("migration-job.toml");
-    std::fs::write(
-        &job,
-        format!(
-            "[job]\nsystem = \"{id}\"\nmapping = \"sim-sql.toml\"\n[run]\nchunk_rows = {}\n\
-             parallelism = {}\n[error_budget]\nmax_rejects = {}\nmax_reject_ratio = 1.0\n",
-            plan.chunk_rows, plan.parallelism, plan.rows
-        ),
-    )?;
 
     // The migration, in child processes: their peak RSS is their own, not the loader's.
     let started = Instant::now();
@@ -188,6 +174,31 @@ async fn measure(dir: &Path, database: &str, plan: Plan) -> anyhow::Result<(Vec<
         held,
     };
     Ok((figures, outcome))
+}
+
+/// Registers a system reading the SQL simulator's file `legacy`, attaches its adapter, and
+/// writes the mapping and a migration job of `plan` into `dir`: the system and the job's path.
+pub(super) async fn job(
+    store: &Store,
+    dir: &Path,
+    legacy: &str,
+    plan: Plan,
+) -> anyhow::Result<(String, std::path::PathBuf)> {
+    let id = format!("bench-migrate-{}", chrono::Utc::now().timestamp_millis());
+    super::register_as(store, &id, "sql", legacy).await?;
+    let adapter = ronghe_adapters::sim::sql::adapter_config(legacy, 1000);
+    store.set_adapter_config(&id, &adapter, "bench").await?;
+    std::fs::write(dir.join("sim-sql.toml"), super::mapping::SQL_MAPPING)?;
+    let job = dir.join("migration-job.toml");
+    std::fs::write(
+        &job,
+        format!(
+            "[job]\nsystem = \"{id}\"\nmapping = \"sim-sql.toml\"\n[run]\nchunk_rows = {}\n\
+             parallelism = {}\n[error_budget]\nmax_rejects = {}\nmax_reject_ratio = 1.0\n",
+            plan.chunk_rows, plan.parallelism, plan.rows
+        ),
+    )?;
+    Ok((id, job))
 }
 
 /// The migration children of one benchmark.

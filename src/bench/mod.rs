@@ -7,6 +7,7 @@ pub mod exchange;
 pub mod mapping;
 pub mod migrate;
 pub mod reconcile;
+pub mod sealing;
 pub mod soak;
 pub mod store;
 pub mod writeback;

@@ -42,11 +42,11 @@ pub(super) fn signer() -> (Signer, String) {
 }
 
 /// Latencies of the requests of one run, and how long it took.
-struct Run {
-    elapsed: Duration,
+pub(super) struct Run {
+    pub(super) elapsed: Duration,
     latencies: Vec<Duration>,
     /// When each record was acknowledged, by idempotency key.
-    acked: Vec<(String, SystemTime)>,
+    pub(super) acked: Vec<(String, SystemTime)>,
 }
 
 pub(super) fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -58,7 +58,7 @@ pub(super) fn percentile(sorted: &[Duration], p: f64) -> f64 {
 }
 
 /// Sends `bodies` (each a JSON array or object of records) to `url` from `concurrency` tasks.
-async fn load(
+pub(super) async fn load(
     url: &str,
     path: &str,
     signer: &Signer,
@@ -186,12 +186,24 @@ pub async fn run(requests: usize, batch: usize, concurrency: &[usize]) -> anyhow
 /// A platform on a new SQLite store in `dir`, with the benchmark systems and the write-back
 /// config, served on loopback: its store and URL.
 async fn platform(dir: &std::path::Path) -> anyhow::Result<(Store, String)> {
+    platform_sealed(dir, None).await
+}
+
+/// [`platform`], its store sealing personal values with `sealer` when given.
+pub(super) async fn platform_sealed(
+    dir: &std::path::Path,
+    sealer: Option<Arc<dyn crate::store::Sealer>>,
+) -> anyhow::Result<(Store, String)> {
     std::fs::create_dir_all(dir)?;
     let store = Store::open(
         &format!("sqlite://{}/ronghe.db", dir.display()),
         &StoreOptions::default(),
     )
     .await?;
+    let store = match sealer {
+        Some(sealer) => store.sealed_with(sealer),
+        None => store,
+    };
     prepare(&store, dir, "env:BENCH_WB").await?;
     let secrets = Fixed(HashMap::from([("env:BENCH_WB".to_owned(), SECRET.to_owned())]));
     let state = AppState {

@@ -1,4 +1,4 @@
-//! `ronghe bench mapping|writeback|store|exchange|migrate|reconcile|soak`: throughput figures with
+//! `ronghe bench mapping|writeback|sealing|store|exchange|migrate|reconcile|soak`: throughput figures with
 //! a baseline measured in the same run; `soak` reports each minute of a fixed load; `writeback
 //! --soap-body-kb` the server's memory around a burst of large SOAP pushes.
 
@@ -63,6 +63,19 @@ pub(super) enum Command {
         /// the backlog to drain and checks every version arrived in order 交换平台中断演练.
         #[arg(long)]
         outage: Option<bench::soak::Outage>,
+    },
+    /// Intake and migration with applicants' personal values sealed at rest against the same
+    /// with sealing off, in the same run (issue 20; the goal: at most 15% slower) 加密开销.
+    Sealing {
+        /// Records pushed, and rows migrated, per run.
+        #[arg(long, default_value_t = 10_000)]
+        cases: usize,
+        /// Runs per side, alternating; the fastest counts.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// The cipher of the sealed runs: sm4-gcm or aes-256-gcm.
+        #[arg(long, default_value = "sm4-gcm")]
+        cipher: ronghe_crypto::Cipher,
     },
     /// Case upserts/s into the store (--database) against plain multi-row inserts 存储吞吐.
     Store {
@@ -169,6 +182,11 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             ctx.out.show(soak.lines(), &soak);
             return Ok(());
         }
+        Command::Sealing {
+            cases,
+            rounds,
+            cipher,
+        } => bench::sealing::run(cases, rounds, cipher).await?,
         Command::Store { cases, batch } => bench::store::run(&ctx.store().await?, cases, batch).await?,
         Command::Reconcile { rows, backend } => {
             bench::reconcile::run(&bench_database(ctx, backend)?, rows).await?

@@ -171,10 +171,12 @@ impl<'a> Encoded<'a> {
         let mut bodies = Vec::with_capacity(cases.len());
         let mut hashes = Vec::with_capacity(cases.len());
         for case in cases {
-            let (clear, hash) = case.encoded().map_err(corrupt)?;
-            let body = match sealing.seal_case(system_id, case)? {
-                Cow::Borrowed(_) => clear,
-                Cow::Owned(sealed) => serde_json::value::to_raw_value(&sealed).map_err(corrupt)?,
+            let (body, hash) = match sealing.seal_case(system_id, case)? {
+                Cow::Borrowed(_) => case.encoded().map_err(corrupt)?,
+                Cow::Owned(sealed) => (
+                    serde_json::value::to_raw_value(&sealed).map_err(corrupt)?,
+                    case.content_hash(),
+                ),
             };
             bodies.push(body);
             hashes.push(hash);
