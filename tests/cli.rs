@@ -956,38 +956,13 @@ fn cases_import_is_idempotent_and_keeps_every_version() {
 
     // The current version is the newest, whatever the order of arrival (in clear with a purpose,
     // issue 20).
-    let current = sandbox
-        .run(&[
-            "--json",
-            "cases",
-            "show",
-            SYSTEM_ID,
-            FINISHED_NO,
-            "--unmask",
-            "--purpose",
-            "核对导入",
-        ])
-        .check(0, &[])
-        .json();
+    let current = shown_in_clear(&sandbox, &[]);
     assert_eq!(current["system_id"], SYSTEM_ID);
     assert_eq!(current["version"], 3);
     assert_eq!(current["case"], finished_v3());
 
     // The history holds every version, oldest first, with the stage each was at.
-    let history = sandbox
-        .run(&[
-            "--json",
-            "cases",
-            "show",
-            SYSTEM_ID,
-            FINISHED_NO,
-            "--history",
-            "--unmask",
-            "--purpose",
-            "核对导入",
-        ])
-        .check(0, &[])
-        .json();
+    let history = shown_in_clear(&sandbox, &["--history"]);
     let versions = history.as_array().expect("a JSON array");
     let summary: Vec<(i64, &str)> = versions
         .iter()
@@ -1046,19 +1021,7 @@ fn cases_import_is_idempotent_and_keeps_every_version() {
         .check(0, &[])
         .json();
     assert_eq!(history.as_array().map(Vec::len), Some(3));
-    let current = sandbox
-        .run(&[
-            "--json",
-            "cases",
-            "show",
-            SYSTEM_ID,
-            FINISHED_NO,
-            "--unmask",
-            "--purpose",
-            "核对导入",
-        ])
-        .check(0, &[])
-        .json();
+    let current = shown_in_clear(&sandbox, &[]);
     assert_eq!(current["case"], finished_v3());
 }
 
@@ -1746,4 +1709,23 @@ fn assess_refuses_what_it_should() {
         .run(&["assess", "report", "nope.1"])
         .check(1, &[])
         .stderr_has(&["not found"]);
+}
+
+/// `cases show --json` of the finished case, in clear with a purpose (issue 20), and `extra`.
+fn shown_in_clear(sandbox: &Sandbox, extra: &[&str]) -> serde_json::Value {
+    let args = [
+        &[
+            "--json",
+            "cases",
+            "show",
+            SYSTEM_ID,
+            FINISHED_NO,
+            "--unmask",
+            "--purpose",
+            "核对导入",
+        ][..],
+        extra,
+    ]
+    .concat();
+    sandbox.run(&args).check(0, &[]).json()
 }

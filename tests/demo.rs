@@ -88,7 +88,12 @@ fn the_demo_runs_the_whole_journey_and_replaces_only_its_own_directory() {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
-        if path.file_name().unwrap().to_string_lossy().starts_with("ronghe.db") {
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("ronghe.db")
+        {
             files.extend(std::fs::read(&path).unwrap());
         }
     }
@@ -132,9 +137,18 @@ fn no_certificate_or_phone_in(dir: &std::path::Path, dump: &[u8], what: &str) {
     let mut phones = 0;
     for record in &cases {
         let (case_no, applicant) = (&record.case.case_no, &record.case.applicant);
-        assert!(!applicant.certificate_no.contains('*'), "read in clear through the keys");
-        assert!(holds(case_no), "{what} do not show case number {case_no}: the scan sees nothing");
-        assert!(!holds(&applicant.certificate_no), "{what} hold the certificate number of case {case_no}");
+        assert!(
+            !applicant.certificate_no.contains('*'),
+            "read in clear through the keys"
+        );
+        assert!(
+            holds(case_no),
+            "{what} do not show case number {case_no}: the scan sees nothing"
+        );
+        assert!(
+            !holds(&applicant.certificate_no),
+            "{what} hold the certificate number of case {case_no}"
+        );
         for phone in applicant.phone.iter() {
             phones += 1;
             assert!(!holds(phone), "{what} hold the phone of case {case_no}");
@@ -153,7 +167,16 @@ fn a_pg_dump_after_the_demo_holds_no_certificate_number_or_phone() {
         .block_on(common::fresh_pg_url());
     let sandbox = tempfile::tempdir().unwrap();
     let args = [
-        "--database", &url, "demo", "--exit", "--listen", "127.0.0.1:0", "--cases", "20", "--dir", "demo",
+        "--database",
+        &url,
+        "demo",
+        "--exit",
+        "--listen",
+        "127.0.0.1:0",
+        "--cases",
+        "20",
+        "--dir",
+        "demo",
     ];
     run_ronghe(sandbox.path(), &args, None).check(0, &["死信 dead: 0"]);
     let dump = std::process::Command::new(common::pg_dump())

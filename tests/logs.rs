@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use common::binary::{SYSTEM, Server};
 use ronghe::store::Store;
 use ronghe_adapters::signing::Signer;
-use ronghe_adapters::sim::data::{self, LegacyCase};
+use ronghe_adapters::sim::data;
 use ronghe_adapters::sim::soap::{Push, SoapSim};
 use ronghe_adapters::sim::{SimOptions, rest};
 use ronghe_crypto::MacAlgorithm;
@@ -22,23 +22,6 @@ const SOAP_SEED: u64 = 32;
 const CASES: usize = 12;
 const SOAP_SYSTEM: &str = "sim-soap";
 const SECRET: &str = "logs-test-writeback-secret";
-
-/// Names, certificate numbers and phones of `cases` (an organisation's name and credit code are
-/// not personal), plus the acceptors' names.
-fn personal_values(cases: &[LegacyCase]) -> Vec<String> {
-    let mut values = Vec::new();
-    for case in cases {
-        if !case.applicant_is_company {
-            values.push(case.applicant_name.clone());
-            values.push(case.applicant_cert_no.clone());
-        }
-        values.push(case.phone.clone());
-        if case.accepted_at.is_some() {
-            values.push(case.acceptor.clone());
-        }
-    }
-    values
-}
 
 /// Asserts that no line of `log` holds any of `personal`.
 fn clean(what: &str, log: &[String], personal: &[String]) {
@@ -97,8 +80,8 @@ async fn no_personal_value_reaches_the_log_at_debug() {
     .await
     .unwrap();
     let rest_cases = data::cases(REST_SEED, CASES);
-    let mut personal = personal_values(&rest_cases);
-    personal.extend(personal_values(&data::cases(SOAP_SEED, CASES)));
+    let mut personal = common::personal_values(&rest_cases);
+    personal.extend(common::personal_values(&data::cases(SOAP_SEED, CASES)));
     // The hand-off's applicant.
     let applicant = ("赵小六", "52010219900101123X", "13912345678");
     personal.extend([applicant.0, applicant.1, applicant.2].map(str::to_owned));

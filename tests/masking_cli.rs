@@ -9,30 +9,12 @@ mod common;
 use chrono::Utc;
 use common::binary::{Run, SYSTEM, Sandbox};
 use ronghe::store::{NewQualityItem, QualityReason, Store};
-use ronghe_adapters::sim::data::{self, LegacyCase};
+use ronghe_adapters::sim::data;
 use ronghe_adapters::sim::{SimOptions, rest};
 use serde_json::Value;
 
 const SEED: u64 = 20;
 const CASES: usize = 8;
-
-/// The personal values of the simulator's cases: natural persons' names and certificate
-/// numbers, every phone, the acceptors' names (an organisation's name and credit code are not
-/// personal).
-fn personal_values(cases: &[LegacyCase]) -> Vec<String> {
-    let mut values = Vec::new();
-    for case in cases {
-        if !case.applicant_is_company {
-            values.push(case.applicant_name.clone());
-            values.push(case.applicant_cert_no.clone());
-        }
-        values.push(case.phone.clone());
-        if case.accepted_at.is_some() {
-            values.push(case.acceptor.clone());
-        }
-    }
-    values
-}
 
 /// Asserts that no personal value is on stdout or stderr, and that something masked is.
 fn masked(run: Run, personal: &[String]) -> Run {
@@ -133,7 +115,7 @@ async fn every_command_that_prints_records_masks_them_unless_unmasked() {
     .await
     .unwrap();
     let cases = data::cases(SEED, CASES);
-    let personal = personal_values(&cases);
+    let personal = common::personal_values(&cases);
     let person = cases
         .iter()
         .find(|c| !c.applicant_is_company)
@@ -272,7 +254,7 @@ fn an_unmasking_without_an_audit_log_is_refused() {
         std::fs::read_to_string(format!("{}/mappings/sim-rest.toml", env!("CARGO_MANIFEST_DIR"))).unwrap();
     sandbox.write("mappings/sim-rest.toml", mapping);
     let cases = data::cases(SEED, CASES);
-    let personal = personal_values(&cases);
+    let personal = common::personal_values(&cases);
     let records: Vec<String> = cases.iter().map(|c| rest::to_json(c).to_string()).collect();
     let sample = sandbox.write("sample.jsonl", records.join("\n"));
     let nowhere = format!("sqlite://{}/no/such/dir/ronghe.db", sandbox.dir.path().display());

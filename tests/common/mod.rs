@@ -640,3 +640,21 @@ pub fn pg_dump() -> std::path::PathBuf {
         })
         .expect("pg_dump is installed (with the PostgreSQL server the tests use)")
 }
+
+/// The personal values of the simulator's cases: natural persons' names and certificate
+/// numbers, every phone, the acceptors' names (an organisation's name and credit code are not
+/// personal).
+pub fn personal_values(cases: &[ronghe_adapters::sim::data::LegacyCase]) -> Vec<String> {
+    let mut values = Vec::new();
+    for case in cases {
+        if !case.applicant_is_company {
+            values.push(case.applicant_name.clone());
+            values.push(case.applicant_cert_no.clone());
+        }
+        values.push(case.phone.clone());
+        if case.accepted_at.is_some() {
+            values.push(case.acceptor.clone());
+        }
+    }
+    values
+}
