@@ -38,8 +38,13 @@ impl Answer {
 
 impl Platform {
     async fn new() -> Platform {
+        Platform::on(|store| store).await
+    }
+
+    /// A platform whose store is `keyed` (e.g. sealed with keys).
+    async fn on(keyed: impl FnOnce(Store) -> Store) -> Platform {
         let dir = tempfile::tempdir().unwrap();
-        let store = common::sqlite_store(&dir).await;
+        let store = keyed(common::sqlite_store(&dir).await);
         let router = ronghe::server::app(common::app_state(store.clone()), 1 << 20);
         Platform {
             router,
@@ -1147,4 +1152,129 @@ async fn a_passkey_is_registered_and_signs_in_with_the_password() {
     .await
     .unwrap();
     assert!(detail.contains("passkey"), "{detail}");
+}
+
+/// Issue 20: an applicant's cases are found by certificate number through its blind index, only
+/// in the systems of the caller's scope, with a stated purpose, audited with the number masked.
+#[tokio::test]
+async fn an_applicants_cases_are_found_by_number_in_scope_with_a_purpose() {
+    let p = Platform::on(|store| common::sealed(store, "k1", &[("k1", ronghe_crypto::Cipher::Sm4Gcm)])).await;
+    p.system("gy-a", "520100", GY_DEPT).await;
+    p.system("zy-a", "520300", ZY_DEPT).await;
+    let mut case = common::case("case_finished");
+    case.applicant.certificate_no = "52010219900101123X".to_owned();
+    for system in ["gy-a", "zy-a"] {
+        p.store
+            .upsert_cases(system, std::slice::from_ref(&case))
+            .await
+            .unwrap();
+    }
+    let mut other = common::case("case_finished");
+    other.case_no = "OTHER-1".to_owned();
+    other.applicant.certificate_no = common::synthetic_resident_id("someone-else");
+    p.store.upsert_cases("gy-a", &[other]).await.unwrap();
+
+    let search = |number: &str| json!({ "certificate_no": number, "purpose": "个人信息查阅申请 2026-118" });
+    let found = |answer: &Answer| -> Vec<(String, String)> {
+        answer
+            .body
+            .as_array()
+            .unwrap_or_else(|| panic!("{}", answer.body))
+            .iter()
+            .map(|c| {
+                (
+                    c["system_id"].as_str().unwrap().to_owned(),
+                    c["case_no"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let gy = common::staff_token(&p.store, "op-gy", &["operator@region:520100"]).await;
+    let answer = p
+        .send(
+            Some(&gy),
+            "POST",
+            "/api/v1/cases/search",
+            search("52010219900101123x"),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(
+        found(&answer),
+        vec![("gy-a".to_owned(), case.case_no.clone())],
+        "贵阳 only, any letter case"
+    );
+    assert!(
+        !answer.body.to_string().contains("5201021990"),
+        "no personal value in the answer"
+    );
+
+    let province = common::staff_token(&p.store, "op-all", &["operator@province"]).await;
+    let answer = p
+        .send(
+            Some(&province),
+            "POST",
+            "/api/v1/cases/search",
+            search(&case.applicant.certificate_no),
+        )
+        .await;
+    let mut systems: Vec<String> = found(&answer).into_iter().map(|(s, _)| s).collect();
+    systems.sort();
+    assert_eq!(systems, ["gy-a", "zy-a"]);
+    let answer = p
+        .send(
+            Some(&province),
+            "POST",
+            "/api/v1/cases/search",
+            search("110105194912310021"),
+        )
+        .await;
+    assert_eq!(found(&answer), Vec::<(String, String)>::new(), "nobody's cases");
+
+    // Refused: no purpose, no number, a role that reads no cases.
+    let answer = p
+        .send(
+            Some(&gy),
+            "POST",
+            "/api/v1/cases/search",
+            json!({ "certificate_no": case.applicant.certificate_no, "purpose": " " }),
+        )
+        .await;
+    assert_eq!(
+        (answer.status, answer.code()),
+        (StatusCode::BAD_REQUEST, "purpose_required")
+    );
+    assert_eq!(answer.body["error"]["field"], "purpose");
+    let answer = p
+        .send(Some(&gy), "POST", "/api/v1/cases/search", search(""))
+        .await;
+    assert_eq!(answer.body["error"]["field"], "certificate_no", "{}", answer.body);
+    let expert = common::staff_token(&p.store, "expert-1", &["expert@province"]).await;
+    let answer = p
+        .send(
+            Some(&expert),
+            "POST",
+            "/api/v1/cases/search",
+            search(&case.applicant.certificate_no),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+
+    // Each search is audited under its actor, the number masked, the purpose kept.
+    let events = p
+        .store
+        .audit_events(&ronghe::store::AuditFilter {
+            action: Some("case.search".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 3, "{events:?}");
+    assert_eq!(events[0].detail["certificate_no"], "5201**********123x");
+    assert_eq!(events[0].detail["purpose"], "个人信息查阅申请 2026-118");
+    assert!(
+        events
+            .iter()
+            .all(|e| !e.detail.to_string().contains("52010219900101123"))
+    );
 }

@@ -48,10 +48,11 @@ async fn counts(store: &Store) -> Vec<(String, Option<String>, i64)> {
         .collect()
 }
 
+/// Case versions under `key`.
 fn rows_under(counts: &[(String, Option<String>, i64)], key: &str) -> i64 {
     counts
         .iter()
-        .filter(|(_, k, _)| k.as_deref() == Some(key))
+        .filter(|(table, k, _)| table == "case_versions" && k.as_deref() == Some(key))
         .map(|(_, _, n)| n)
         .sum()
 }
@@ -178,6 +179,45 @@ fn a_rotation_killed_at_a_random_point_and_run_again_leaves_every_case_readable_
         assert!(!events.is_empty(), "each page re-sealed is audited");
         let staff = store.stale_staff("k2", 10).await.unwrap();
         assert!(staff.is_empty(), "the staff account is under k2 too: {staff:?}");
+        let status = counts(&store).await;
+        assert!(
+            status.iter().all(|(_, key, _)| key.as_deref() == Some("k2")),
+            "every table, the cases' applicant indexes too, is under k2: {status:?}"
+        );
+        store.close().await;
+    });
+    // An applicant's case is found by number with k2 alone (its index was recomputed).
+    run_ronghe(
+        dir.path(),
+        &[
+            "--config",
+            &new_only,
+            "cases",
+            "find",
+            "--certificate-no",
+            &cases[7].applicant.certificate_no,
+            "--purpose",
+            "核实",
+        ],
+        None,
+    )
+    .check(0, &["ROT-00007"]);
+    run_ronghe(
+        dir.path(),
+        &[
+            "--config",
+            &new_only,
+            "cases",
+            "find",
+            "--certificate-no",
+            &cases[7].applicant.certificate_no,
+        ],
+        None,
+    )
+    .check(2, &[])
+    .stderr_has(&["--purpose"]);
+    runtime.block_on(async {
+        let store = open(&new_only).await;
         store.close().await;
     });
 }

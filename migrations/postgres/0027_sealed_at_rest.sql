@@ -8,3 +8,9 @@ ALTER TABLE case_versions ADD COLUMN sealed_by TEXT;
 ALTER TABLE quality_items ADD COLUMN sealed_by TEXT;
 ALTER TABLE handoffs ADD COLUMN sealed_by TEXT;
 ALTER TABLE probe_profiles ADD COLUMN sealed_by TEXT;
+
+-- A case is found by its applicant's certificate number only through a keyed blind index
+-- (HMAC-SHA256 under the node's key, `KEYID:hex`), never the number itself: written with the
+-- current row; NULL until `ronghe keys rotate` computes it for rows written before.
+ALTER TABLE cases ADD COLUMN applicant_index TEXT;
+CREATE INDEX cases_applicant ON cases (applicant_index);

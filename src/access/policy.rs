@@ -218,6 +218,8 @@ pub const POLICY: &[Entry] = &[
         "/api/v1/systems/{id}/cases/{case_no}",
         signed(CASE_READERS, System("id")),
     ),
+    // An applicant's cases by certificate number: only those of systems in the caller's scope.
+    row("POST", "/api/v1/cases/search", signed(CASE_READERS, InHandler)),
     row(
         "GET",
         "/api/v1/systems/{id}/cases/{case_no}/history",

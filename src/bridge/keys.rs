@@ -247,6 +247,14 @@ impl crate::store::Sealer for Keyring {
     fn open(&self, purpose: &str, sealed: &str) -> Result<String, crate::store::SealError> {
         Keyring::open(self, purpose, sealed).map_err(|e| crate::store::SealError(e.to_string()))
     }
+
+    fn index(&self, domain: &str, value: &str) -> String {
+        Keyring::index(self, domain, value)
+    }
+
+    fn indexes(&self, domain: &str, value: &str) -> Vec<String> {
+        Keyring::indexes(self, domain, value)
+    }
 }
 
 impl Key {

@@ -10,11 +10,11 @@ use chrono::Utc;
 use clap::Subcommand;
 use serde::Serialize;
 
-use super::disclosure::Disclosure;
+use super::disclosure::{Disclosure, Purpose};
 use super::{Context, Failure};
 use crate::case::{Case, FieldIssue};
 use crate::rules::PublishedRule;
-use crate::store::UpsertOutcome;
+use crate::store::{Store, UpsertOutcome};
 use crate::validate::{mask_certificate, mask_name};
 
 #[derive(Debug, Subcommand)]
@@ -30,6 +30,16 @@ pub(super) enum Command {
         /// Personal values are masked unless unmasked.
         #[command(flatten)]
         disclosure: Disclosure,
+    },
+    /// An applicant's cases in every system, found by certificate number through its blind
+    /// index; needs the node's keys and a purpose, audited 按证件号查找申请人的办件.
+    Find {
+        /// The applicant's certificate number (resident ID, unified social credit code, …).
+        #[arg(long, value_name = "NUMBER")]
+        certificate_no: String,
+        /// Why this person's cases are needed, 1-200 characters; kept in the audit log 用途.
+        #[arg(long, value_name = "TEXT")]
+        purpose: String,
     },
 }
 
@@ -59,6 +69,10 @@ const BATCH_LINES: usize = 1000;
 pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
     let store = ctx.store().await?;
     match command {
+        Command::Find {
+            certificate_no,
+            purpose,
+        } => find(ctx, &store, &certificate_no, &Purpose::checked(&purpose)?).await,
         Command::Import { system, file } => {
             store.system_taking_cases(&system).await?;
             let rules = store.list_rules(None).await?;
@@ -331,4 +345,60 @@ fn describe(c: &Case, clear: bool) -> String {
         c.stage.label(),
         c.stage,
     )
+}
+
+/// `cases find`: the applicant's cases, newest first, without personal values; audited as
+/// `case.search` with the number masked and the purpose.
+async fn find(ctx: &Context, store: &Store, certificate_no: &str, purpose: &Purpose) -> Result<(), Failure> {
+    let number = certificate_no.trim();
+    if number.is_empty() || number.chars().count() > 64 {
+        return Err(Failure::Usage(anyhow::anyhow!(
+            "--certificate-no: give the applicant's certificate number, 1-64 characters"
+        )));
+    }
+    let cases = store
+        .cases_of_applicant(number, 1000)
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::Sealing(_) => Failure::Usage(e.into()),
+            other => other.into(),
+        })?;
+    store
+        .record_audit(
+            &ctx.actor,
+            "case.search",
+            "cases",
+            serde_json::json!({
+                "certificate_no": crate::validate::mask_certificate(number),
+                "purpose": purpose.text(),
+                "found": cases.len(),
+            }),
+        )
+        .await?;
+    let rows = cases
+        .iter()
+        .map(|c| {
+            vec![
+                c.system_id.clone(),
+                c.case_no.clone(),
+                c.item_name.clone(),
+                c.stage.clone(),
+                c.version.to_string(),
+                c.received_at.to_rfc3339(),
+            ]
+        })
+        .collect();
+    ctx.out.table(
+        &[
+            "系统 system",
+            "办件编号 case",
+            "事项 item",
+            "阶段 stage",
+            "版本 version",
+            "接收 received",
+        ],
+        rows,
+        &cases,
+    );
+    Ok(())
 }

@@ -45,17 +45,27 @@ impl Disclosure {
             (true, None) => usage(format!(
                 "--unmask needs --purpose TEXT: why the clear values are needed, 1-{PURPOSE_MAX_CHARS} characters, kept in the audit log (e.g. --purpose \"核实校核申请 12\")"
             )),
-            (true, Some(text)) => {
-                let text = text.trim();
-                let length = text.chars().count();
-                if length == 0 || length > PURPOSE_MAX_CHARS || text.chars().any(char::is_control) {
-                    return usage(format!(
-                        "--purpose must be 1-{PURPOSE_MAX_CHARS} characters without control characters (it has {length})"
-                    ));
-                }
-                Ok(Some(Purpose(text.to_owned())))
-            }
+            (true, Some(text)) => Purpose::checked(text).map(Some),
         }
+    }
+}
+
+impl Purpose {
+    /// `--purpose TEXT` checked: 1-200 characters without control characters; a usage error
+    /// (exit 2) otherwise.
+    pub(super) fn checked(text: &str) -> Result<Purpose, Failure> {
+        let text = text.trim();
+        let length = text.chars().count();
+        if length == 0 || length > PURPOSE_MAX_CHARS || text.chars().any(char::is_control) {
+            return Err(Failure::Usage(anyhow::anyhow!(
+                "--purpose must be 1-{PURPOSE_MAX_CHARS} characters without control characters (it has {length})"
+            )));
+        }
+        Ok(Purpose(text.to_owned()))
+    }
+
+    pub(super) fn text(&self) -> &str {
+        &self.0
     }
 }
 

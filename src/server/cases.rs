@@ -1,21 +1,89 @@
 //! `/api/v1/systems/{id}/cases`: read a case as the platform holds it, and its history. Cases
 //! carry applicants' personal data (Art. 23): they are answered masked, every read is audited
 //! under the caller's actor, and full values need `?unmask=true&purpose=…` (audited with the
-//! purpose, one item at a time).
+//! purpose, one item at a time). `POST /api/v1/cases/search` finds an applicant's cases by
+//! certificate number (through its blind index; the number in the body, never in a URL), with a
+//! stated purpose, audited, answered without personal values.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::{Actor, ApiError, AppState};
-use crate::store::{CaseRecord, CaseVersion};
+use super::auth::Authorized;
+use super::{Actor, ApiError, ApiJson, AppState};
+use crate::store::{CaseRecord, CaseVersion, OwnedCase};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/systems/{id}/cases/{case_no}", get(show))
         .route("/api/v1/systems/{id}/cases/{case_no}/history", get(history))
+        .route("/api/v1/cases/search", post(search))
+}
+
+/// The most cases a search answers.
+const SEARCH_LIMIT: i64 = 1000;
+
+/// A search for an applicant's cases (Art. 23: with a stated purpose, audited).
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ApplicantSearch {
+    /// The applicant's certificate number as the cases hold it (resident ID, unified social
+    /// credit code, …); letters match in either case.
+    certificate_no: String,
+    /// Why this person's cases are needed, kept in the audit log (1-200 characters), e.g.
+    /// 个人信息查阅申请 2026-118.
+    purpose: String,
+}
+
+/// A stated purpose: 1-200 characters, no control characters; 400 `purpose_required` otherwise.
+fn stated_purpose(purpose: &str) -> Result<String, ApiError> {
+    let purpose = purpose.trim();
+    if purpose.is_empty() || purpose.chars().count() > 200 || purpose.chars().any(char::is_control) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "purpose_required",
+            "reading personal values needs a purpose: 1-200 characters, e.g. 核实校核申请 12",
+        )
+        .with_field("purpose"));
+    }
+    Ok(purpose.to_owned())
+}
+
+#[utoipa::path(post, path = "/api/v1/cases/search", tag = "cases", request_body = ApplicantSearch,
+    responses((status = 200, body = [OwnedCase]), (status = 400, body = super::error::ErrorBody)))]
+pub(super) async fn search(
+    State(state): State<AppState>,
+    auth: Authorized,
+    ApiJson(search): ApiJson<ApplicantSearch>,
+) -> Result<Json<Vec<OwnedCase>>, ApiError> {
+    let number = search.certificate_no.trim();
+    if number.is_empty() || number.chars().count() > 64 || number.chars().any(char::is_control) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+            "certificate_no: give the applicant's certificate number, 1-64 characters",
+        )
+        .with_field("certificate_no"));
+    }
+    let purpose = stated_purpose(&search.purpose)?;
+    let cases = state.store.cases_of_applicant(number, SEARCH_LIMIT).await?;
+    let cases = auth.filter(&state, cases, |c| &c.system_id).await?;
+    state
+        .store
+        .record_audit(
+            &auth.principal.actor,
+            "case.search",
+            "cases",
+            serde_json::json!({
+                "certificate_no": crate::validate::mask_certificate(number),
+                "purpose": purpose,
+                "found": cases.len(),
+            }),
+        )
+        .await?;
+    Ok(Json(cases))
 }
 
 /// Purpose-bound disclosure of one item's personal values (Art. 23).
@@ -36,16 +104,7 @@ impl Disclosure {
         if !self.unmask {
             return Ok(None);
         }
-        let purpose = self.purpose.as_deref().map(str::trim).unwrap_or("");
-        if purpose.is_empty() || purpose.chars().count() > 200 || purpose.chars().any(char::is_control) {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "purpose_required",
-                "unmasking personal values needs a purpose: 1-200 characters, e.g. ?unmask=true&purpose=核实校核申请 12",
-            )
-            .with_field("purpose"));
-        }
-        Ok(Some(purpose.to_owned()))
+        stated_purpose(self.purpose.as_deref().unwrap_or("")).map(Some)
     }
 
     /// Reads are audited as `read_action`, unmaskings as `unmask_action` with their purpose.

@@ -19,6 +19,7 @@ use utoipa::OpenApi;
         super::integration::writeback,
         super::cases::show,
         super::cases::history,
+        super::cases::search,
         super::assessments::list,
         super::assessments::open,
         super::assessments::show,

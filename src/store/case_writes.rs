@@ -185,13 +185,15 @@ fn resolve_superseded_sql(count: usize) -> String {
 const INSERT_VERSIONS: &str = "INSERT INTO case_versions (system_id, case_no, version, content_hash, stage, body, received_at, mapping_version, sealed_by) ";
 
 /// The current row names its version; the body is that version's row (stored once, issue 17).
-/// `changed_on` is the Beijing day of its `updated_at`, for a day's reconciliation.
-const UPSERT_CURRENT: &str = "INSERT INTO cases (system_id, case_no, version, content_hash, stage, item_name, region_code, applied_at, received_at, mapping_version, changed_on) ";
+/// `changed_on` is the Beijing day of its `updated_at`, for a day's reconciliation;
+/// `applicant_index` the blind index of its applicant's certificate number (issue 20).
+const UPSERT_CURRENT: &str = "INSERT INTO cases (system_id, case_no, version, content_hash, stage, item_name, region_code, applied_at, received_at, mapping_version, changed_on, applicant_index) ";
 
 const UPSERT_CURRENT_CONFLICT: &str =
     " ON CONFLICT (system_id, case_no) DO UPDATE SET version = excluded.version,
       content_hash = excluded.content_hash, stage = excluded.stage, item_name = excluded.item_name,
-      region_code = excluded.region_code, applied_at = excluded.applied_at, received_at = excluded.received_at, mapping_version = excluded.mapping_version, changed_on = excluded.changed_on
+      region_code = excluded.region_code, applied_at = excluded.applied_at, received_at = excluded.received_at, mapping_version = excluded.mapping_version, changed_on = excluded.changed_on,
+      applicant_index = excluded.applicant_index
       WHERE cases.version < excluded.version";
 
 const INSERT_OUTBOX: &str = "INSERT INTO exchange_outbox (system_id, case_no, version, content_hash, enqueued_at, state, attempts, next_attempt_at, head) ";
@@ -250,7 +252,8 @@ macro_rules! case_statements {
                         .push_bind(c.applied_at.with_timezone(&Utc))
                         .push_bind(batch.now)
                         .push_bind(batch.mapping_version)
-                        .push_bind(beijing_day(c));
+                        .push_bind(beijing_day(c))
+                        .push_bind(batch.encoded.applicants[i].as_deref());
                 });
                 upsert.push(UPSERT_CURRENT_CONFLICT);
                 upsert.build().execute(&mut *self).await.map(|_| ())

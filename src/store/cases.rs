@@ -156,6 +156,8 @@ pub(super) struct Encoded<'a> {
     pub(super) hashes: Vec<String>,
     pub(super) keys: Vec<&'a str>,
     pub(super) sealed_by: Option<&'a str>,
+    /// Each case's applicant's blind index (with keys), for the current row.
+    pub(super) applicants: Vec<Option<String>>,
 }
 
 impl<'a> Encoded<'a> {
@@ -189,6 +191,7 @@ impl<'a> Encoded<'a> {
             hashes,
             keys,
             sealed_by: sealing.active_key(),
+            applicants: cases.iter().map(|c| sealing.applicant_index(c)).collect(),
         })
     }
 }

@@ -65,7 +65,7 @@ pub use outbox::{
     Claimed, MOVE_HEAD, OutboxItem, OutboxState, OutboxStatus, Replay, Settlement, claim_lease_sql,
     claim_setup, claim_sql, enqueued, open_cases_sql, outbox_status_sql, settle_sql,
 };
-pub use owners::OwnedCase;
+pub use owners::{OwnedCase, cases_of_applicant_sql};
 pub use quality::{
     DismissError, NewQualityItem, QualityItem, QualityReason, QualityStatus, QualitySummary, list_quality_sql,
 };

@@ -1,5 +1,6 @@
 //! Which platform user each written-back case belongs to (the bridge resolved its applicant's
-//! departmental account), and a user's cases across systems.
+//! departmental account), a user's cases across systems, and an applicant's cases found by
+//! certificate number through its keyed blind index (issue 20).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -57,18 +58,49 @@ impl Store {
             .fetch_all(pool)
             .await?
         });
-        Ok(rows
-            .into_iter()
-            .map(
-                |(system_id, case_no, item_name, stage, version, received_at)| OwnedCase {
-                    system_id,
-                    case_no,
-                    item_name,
-                    stage,
-                    version,
-                    received_at,
-                },
-            )
-            .collect())
+        Ok(rows.into_iter().map(owned).collect())
+    }
+
+    /// The current cases whose applicant has `certificate_no`, newest first, at most `limit`:
+    /// matched through the number's blind index under every key (`cases_applicant`), never the
+    /// number itself. Needs the node's keys.
+    pub async fn cases_of_applicant(
+        &self,
+        certificate_no: &str,
+        limit: i64,
+    ) -> Result<Vec<OwnedCase>, StoreError> {
+        let indexes = self.sealing.applicant_indexes(certificate_no)?;
+        let sql = sqlx::AssertSqlSafe(cases_of_applicant_sql(indexes.len()));
+        let rows: Vec<OwnedRow> = on_pool!(self, pool => {
+            let mut query = sqlx::query_as(sql);
+            for index in &indexes {
+                query = query.bind(index);
+            }
+            query.bind(limit).fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().map(owned).collect())
+    }
+}
+
+/// The current cases with one of `keys` blind indexes (`$1`…), newest first, at most the next
+/// parameter (public for the plan tests).
+#[doc(hidden)]
+pub fn cases_of_applicant_sql(keys: usize) -> String {
+    format!(
+        "SELECT system_id, case_no, item_name, stage, version, received_at FROM cases
+         WHERE applicant_index IN ({}) ORDER BY received_at DESC, case_no LIMIT ${}",
+        super::placeholders(1, keys),
+        keys + 1
+    )
+}
+
+fn owned((system_id, case_no, item_name, stage, version, received_at): OwnedRow) -> OwnedCase {
+    OwnedCase {
+        system_id,
+        case_no,
+        item_name,
+        stage,
+        version,
+        received_at,
     }
 }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use sqlx::types::Json;
 
-use super::{Store, StoreError, audit, on_pool};
+use super::{Backend, Store, StoreError, audit, on_pool};
 use crate::case::Case;
 
 /// Seals and opens values under a node's keys.
@@ -28,6 +28,18 @@ pub trait Sealer: Send + Sync {
     fn seal(&self, purpose: &str, plain: &str) -> Result<String, SealError>;
     /// A value `seal` produced for `purpose`, under whichever listed key sealed it.
     fn open(&self, purpose: &str, sealed: &str) -> Result<String, SealError>;
+    /// The keyed blind index of `value` in `domain` under the active key, naming its key.
+    fn index(&self, domain: &str, value: &str) -> String;
+    /// The blind index of `value` under every listed key: what a lookup matches.
+    fn indexes(&self, domain: &str, value: &str) -> Vec<String>;
+}
+
+/// The blind-index domain of an applicant's certificate number.
+const APPLICANT: &str = "case.applicant.certificate_no";
+
+/// A certificate number as indexed: trimmed, letters upper-case (`…123x` finds `…123X`).
+fn normalized(certificate_no: &str) -> String {
+    certificate_no.trim().to_uppercase()
 }
 
 /// Why a value could not be sealed or opened (the keyring's words).
@@ -61,7 +73,7 @@ impl Sealing {
     fn sealer(&self, what: &str) -> Result<&dyn Sealer, StoreError> {
         self.0.as_deref().ok_or_else(|| {
             StoreError::Sealing(format!(
-                "{what} is sealed and this node has no keys: configure [bridge] keys (see README, 个人信息保护)"
+                "{what} needs the node's keys, and this node has none: configure [bridge] keys (see README, 个人信息保护)"
             ))
         })
     }
@@ -141,6 +153,20 @@ impl Sealing {
         Ok(case)
     }
 
+    /// The blind index of `case`'s applicant's certificate number under the active key;
+    /// `None` without keys.
+    pub(crate) fn applicant_index(&self, case: &Case) -> Option<String> {
+        let sealer = self.0.as_deref()?;
+        Some(sealer.index(APPLICANT, &normalized(&case.applicant.certificate_no)))
+    }
+
+    /// What a lookup of an applicant's cases matches: the number's index under every key.
+    pub(crate) fn applicant_indexes(&self, certificate_no: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .sealer("a lookup by certificate number")?
+            .indexes(APPLICANT, &normalized(certificate_no)))
+    }
+
     /// A raw record as stored under `purpose`: its JSON text sealed whole into a JSON string, or
     /// the record itself when the store has no keys.
     pub(crate) fn seal_record(&self, purpose: &str, record: &Value) -> Result<Value, StoreError> {
@@ -200,14 +226,17 @@ pub enum SealedTable {
     QualityItems,
     Handoffs,
     ProbeProfiles,
+    /// The current cases' applicant blind indexes (`applicant_index`, `KEYID:hex`).
+    Cases,
 }
 
 impl SealedTable {
-    pub const ALL: [SealedTable; 4] = [
+    pub const ALL: [SealedTable; 5] = [
         SealedTable::CaseVersions,
         SealedTable::QualityItems,
         SealedTable::Handoffs,
         SealedTable::ProbeProfiles,
+        SealedTable::Cases,
     ];
 
     pub fn name(self) -> &'static str {
@@ -216,6 +245,18 @@ impl SealedTable {
             SealedTable::QualityItems => "quality_items",
             SealedTable::Handoffs => "handoffs",
             SealedTable::ProbeProfiles => "probe_profiles",
+            SealedTable::Cases => "cases",
+        }
+    }
+
+    /// The SQL naming a row's key: `sealed_by`, or the key id an index starts with.
+    fn key_sql(self, backend: Backend) -> &'static str {
+        match (self, backend) {
+            (SealedTable::Cases, Backend::Sqlite) => {
+                "substr(applicant_index, 1, instr(applicant_index, ':') - 1)"
+            }
+            (SealedTable::Cases, Backend::Postgres) => "split_part(applicant_index, ':', 1)",
+            _ => "sealed_by",
         }
     }
 }
@@ -238,6 +279,10 @@ pub enum RowKey {
     },
     Id(i64),
     System(String),
+    Case {
+        system_id: String,
+        case_no: String,
+    },
 }
 
 /// What one page of a re-seal did.
@@ -253,6 +298,8 @@ pub struct ResealPage {
 
 /// A case version's row as a re-seal reads it.
 type VersionRow = (String, String, i64, Json<Case>, Option<String>);
+/// A current case's row as a re-index reads it: system, number, index, body, key.
+type CurrentRow = (String, String, Option<String>, Json<Case>, Option<String>);
 /// A quality item's or hand-off's row: id, system, record hash or case number, value, key.
 type IdRow<T> = (i64, String, String, Json<T>, Option<String>);
 
@@ -263,8 +310,9 @@ impl Store {
         let mut counts = Vec::new();
         for table in SealedTable::ALL {
             let sql = sqlx::AssertSqlSafe(format!(
-                "SELECT sealed_by, COUNT(*) FROM {} GROUP BY sealed_by ORDER BY sealed_by",
-                table.name()
+                "SELECT {key} AS k, COUNT(*) FROM {} GROUP BY k ORDER BY k",
+                table.name(),
+                key = table.key_sql(self.backend()),
             ));
             let rows: Vec<(Option<String>, i64)> =
                 on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await?);
@@ -341,6 +389,43 @@ impl Store {
                         case_no,
                         version,
                         body: sealed,
+                    });
+                }
+                (rows.len(), next, updates)
+            }
+            SealedTable::Cases => {
+                let (system, case_no) = match after {
+                    Some(RowKey::Case { system_id, case_no }) => (system_id.as_str(), case_no.as_str()),
+                    _ => ("", ""),
+                };
+                let rows: Vec<CurrentRow> = on_pool!(self, pool => {
+                    sqlx::query_as(
+                        "SELECT c.system_id, c.case_no, c.applicant_index, v.body, v.sealed_by FROM cases c
+                         JOIN case_versions v ON v.system_id = c.system_id AND v.case_no = c.case_no AND v.version = c.version
+                         WHERE (c.system_id, c.case_no) > ($1, $2) ORDER BY c.system_id, c.case_no LIMIT $3",
+                    )
+                    .bind(system)
+                    .bind(case_no)
+                    .bind(limit)
+                    .fetch_all(pool)
+                    .await?
+                });
+                let next = rows.last().map(|r| RowKey::Case {
+                    system_id: r.0.clone(),
+                    case_no: r.1.clone(),
+                });
+                let prefix = format!("{active}:");
+                let mut updates = Vec::new();
+                for (system_id, case_no, index, Json(case), key) in rows.iter().cloned() {
+                    if index.is_some_and(|i| i.starts_with(&prefix)) {
+                        continue;
+                    }
+                    let case = self.sealing.open_case(&system_id, case, key.as_deref())?;
+                    let index = self.sealing.applicant_index(&case);
+                    updates.push(Update::Index {
+                        system_id,
+                        case_no,
+                        index,
                     });
                 }
                 (rows.len(), next, updates)
@@ -424,6 +509,14 @@ impl Store {
                                 .execute(&mut *tx)
                                 .await?;
                         }
+                        Update::Index { system_id, case_no, index } => {
+                            sqlx::query("UPDATE cases SET applicant_index = $3 WHERE system_id = $1 AND case_no = $2")
+                                .bind(system_id)
+                                .bind(case_no)
+                                .bind(index)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
                         Update::Profile { system_id, value } => {
                             sqlx::query("UPDATE probe_profiles SET profile = $2, sealed_by = $3 WHERE system_id = $1")
                                 .bind(system_id)
@@ -455,8 +548,13 @@ impl Store {
     }
 }
 
-/// One row's new sealed value.
+/// One row's new sealed value (or blind index).
 enum Update {
+    Index {
+        system_id: String,
+        case_no: String,
+        index: Option<String>,
+    },
     Version {
         system_id: String,
         case_no: String,

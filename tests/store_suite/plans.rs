@@ -184,6 +184,7 @@ pub async fn plans_of_cases_and_versions(store: Store) {
         ("item_name", text("事项")),
         ("region_code", text("520102")),
         ("applied_at", at(now)),
+        ("applicant_index", Fill::Numbered("k1:applicant-".to_owned())),
     ]);
     // A thousand cases changed on each of twenty days.
     for day in 0..20_i64 {
@@ -231,6 +232,15 @@ pub async fn plans_of_cases_and_versions(store: Store) {
     )
     .await;
     uses(&plan, &["cases_changed_on"], "a day's cases");
+    // Issue 20: an applicant's cases, by the blind index under two keys.
+    let applicant = [
+        PlanArg::Text("k1:applicant-12345".to_owned()),
+        PlanArg::Text("k0:applicant-12345".to_owned()),
+        PlanArg::Int(1000),
+    ];
+    let sql = ronghe::store::cases_of_applicant_sql(2);
+    let plan = check_plan(&store, "an applicant's cases", &sql, &applicant, &["cases"]).await;
+    uses(&plan, &["cases_applicant"], "an applicant's cases");
 }
 
 /// 20,000 refused records of which 200 (the oldest) are still open: the queue's listing of open items,

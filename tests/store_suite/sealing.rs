@@ -105,7 +105,12 @@ pub async fn personal_values_are_sealed_at_rest(store: Store) -> Written {
 
     // The status counts every sealed row under k1.
     let status = store.sealing_status().await.unwrap();
-    for (table, rows) in [("case_versions", 20), ("handoffs", 1), ("quality_items", 1)] {
+    for (table, rows) in [
+        ("case_versions", 20),
+        ("handoffs", 1),
+        ("quality_items", 1),
+        ("cases", 20),
+    ] {
         let under_k1: i64 = status
             .iter()
             .filter(|c| c.table == table && c.key.as_deref() == Some("k1"))
@@ -113,6 +118,34 @@ pub async fn personal_values_are_sealed_at_rest(store: Store) -> Written {
             .sum();
         assert_eq!(under_k1, rows, "{table}: {status:?}");
     }
+
+    // An applicant's cases are found by number through the blind index, letters in any case,
+    // by a node whose active key is newer too; without keys the lookup is refused.
+    let number = &cases[4].applicant.certificate_no;
+    for (node, what) in [
+        (store.clone(), "k1"),
+        (
+            common::sealed(
+                keyless.clone(),
+                "k2",
+                &[("k1", Cipher::Sm4Gcm), ("k2", Cipher::Aes256Gcm)],
+            ),
+            "k2 active, k1 listed",
+        ),
+    ] {
+        let found = node.cases_of_applicant(&number.to_lowercase(), 10).await.unwrap();
+        let found: Vec<&str> = found.iter().map(|c| c.case_no.as_str()).collect();
+        assert_eq!(found, [cases[4].case_no.as_str()], "{what}");
+    }
+    assert!(
+        store
+            .cases_of_applicant("110105194912310021", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let no_keys = keyless.cases_of_applicant(number, 10).await.unwrap_err();
+    assert!(matches!(no_keys, StoreError::Sealing(_)), "{no_keys:?}");
 
     // Without keys, a sealed row is refused with what to do, never shown sealed.
     let err = keyless.get_case("gy-seal", "SEAL-0001").await.unwrap_err();
