@@ -125,29 +125,7 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                 .user_cases(&user_id, &ctx.actor)
                 .await
                 .map_err(refusal)?;
-            let rows = cases
-                .iter()
-                .map(|c| {
-                    vec![
-                        c.system_id.clone(),
-                        c.case_no.clone(),
-                        c.item_name.clone(),
-                        c.stage.clone(),
-                        c.version.to_string(),
-                    ]
-                })
-                .collect();
-            ctx.out.table(
-                &[
-                    "系统 system",
-                    "办件编号 case",
-                    "事项 item",
-                    "环节 stage",
-                    "版本 version",
-                ],
-                rows,
-                &cases,
-            );
+            super::cases::print_owned(ctx, &cases);
             Ok(())
         }
         Command::Identities { file } => {

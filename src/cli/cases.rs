@@ -375,6 +375,12 @@ async fn find(ctx: &Context, store: &Store, certificate_no: &str, purpose: &Purp
             }),
         )
         .await?;
+    print_owned(ctx, &cases);
+    Ok(())
+}
+
+/// Cases listed by whose they are (a platform user's, an applicant's): no personal value.
+pub(super) fn print_owned(ctx: &Context, cases: &[crate::store::OwnedCase]) {
     let rows = cases
         .iter()
         .map(|c| {
@@ -400,5 +406,4 @@ async fn find(ctx: &Context, store: &Store, certificate_no: &str, purpose: &Purp
         rows,
         &cases,
     );
-    Ok(())
 }
