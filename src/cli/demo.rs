@@ -183,8 +183,9 @@ fn config_toml(dir: &Path, database: Option<&str>, exchange: &str) -> String {
         "# ronghe demo: the platform's settings, written by `ronghe demo`\n\
          database_url = \"{database}\"\nmappings_dir = \"mappings\"\ncalendar_override = \"{PROVISIONAL_CALENDAR}\"\n\n\
          [exchange]\nurl = \"{exchange}\"\n\n\
-         # the node's keys: seal staff accounts and bridge identities (demo only: a random key in a file)\n\
-         [bridge]\nactive_key = \"demo\"\n[[bridge.keys]]\nid = \"demo\"\nsecret = \"file:{key}\"\n",
+         # the node's keys: seal applicants' data, staff accounts and bridge identities with SM4-GCM (国密)\n\
+         # (demo only: a random key in a file)\n\
+         [bridge]\nactive_key = \"demo\"\n[[bridge.keys]]\nid = \"demo\"\nsecret = \"file:{key}\"\ncipher = \"sm4-gcm\"\n",
         key = dir.join(KEY_FILE).display()
     )
 }
