@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use ronghe_crypto::Named as _;
 use serde::Deserialize;
 
 use std::sync::Arc;
@@ -105,6 +106,21 @@ impl Config {
             Some(keys) => store.sealed_with(keys.clone()),
             None => store,
         };
+        if let (Some(keys), Some(bridge)) = (&keyring, &self.bridge) {
+            let mut problems = Vec::new();
+            for (i, key) in bridge.keys.iter().enumerate() {
+                if !crate::accounts::key_opens_its_seals(&store, keys, &key.id).await? {
+                    problems.push(format!(
+                        "bridge.keys[{i}] ({:?}, cipher {}): cannot open the values it sealed in this store: its secret or its cipher is not the one that sealed them. A key that named no cipher sealed with aes-256-gcm before 2026-12 (sm4-gcm since): add cipher = \"aes-256-gcm\" to it",
+                        key.id,
+                        key.cipher.name(),
+                    ));
+                }
+            }
+            if !problems.is_empty() {
+                anyhow::bail!("{}", problems.join("\n"));
+            }
+        }
         Ok((store, keyring))
     }
 

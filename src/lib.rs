@@ -27,6 +27,7 @@ pub mod planning;
 pub mod plans;
 pub mod pull;
 pub mod reconciliation;
+pub mod resealing;
 pub mod retry;
 pub mod rules;
 pub mod scheduler;

@@ -966,20 +966,7 @@ fn the_host_bootstraps_a_store_written_by_the_previous_build() {
     // The old store's systems are still there; it has no account yet.
     run(&["systems", "list"], None).check(0, &["sim-rest", "sim-soap", "sim-sql"]);
     run(&["accounts", "list"], None).check(0, &[]);
-    let person = [
-        "--id",
-        "lin-ping",
-        "--name",
-        "林平",
-        "--resident-id",
-        "11010519491231002X",
-        "--mobile",
-        "13800000000",
-        "--agency",
-        "省政务服务中心",
-        "--region",
-        "520000",
-    ];
+    let person = common::binary::BOOTSTRAP_PERSON;
     let link = run(
         &[&["--json", "accounts", "bootstrap"][..], &person[..]].concat(),
         None,

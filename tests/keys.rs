@@ -1,5 +1,6 @@
 //! Issue 20, through the real binary: `ronghe keys status|rotate` over a SQLite store. A rotation
-//! killed at a random point and run again leaves every case readable and under the new key; a
+//! killed at a random point and run again leaves every case readable and under the new key;
+//! `serve` re-seals in the background without undoing the writes that race it; a
 //! store the previous build wrote in clear is sealed in place, and its files then hold none of
 //! its applicants' certificate numbers.
 
@@ -9,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::binary::run_ronghe;
+use common::binary::{BOOTSTRAP_PERSON, run_ronghe};
 use ronghe::case::Case;
 use ronghe::config::Config;
 use ronghe::store::Store;
@@ -29,6 +30,65 @@ fn config(dir: &Path, database: &str, active: &str, ids: &[&str]) -> String {
     let path = dir.join(format!("ronghe-{active}-{}.toml", ids.join("-")));
     std::fs::write(&path, text).unwrap();
     path.display().to_string()
+}
+
+/// A SQLite store in a temporary directory and three configs over it: `old` (k1), `both` (k2
+/// active, k1 still listed) and `new_only` (k2).
+struct Keys {
+    dir: tempfile::TempDir,
+    old: String,
+    both: String,
+    new_only: String,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Keys {
+    fn new() -> Keys {
+        let dir = tempfile::tempdir().unwrap();
+        let database = format!("sqlite://{}", dir.path().join("ronghe.db").display());
+        Keys {
+            old: config(dir.path(), &database, "k1", &["k1"]),
+            both: config(dir.path(), &database, "k2", &["k1", "k2"]),
+            new_only: config(dir.path(), &database, "k2", &["k2"]),
+            runtime: tokio::runtime::Runtime::new().unwrap(),
+            dir,
+        }
+    }
+
+    /// `count` cases of a new system `system`, each with its own applicant number and phone,
+    /// written under `old`'s key k1.
+    fn seal_under_k1(runtime: &tokio::runtime::Runtime, old: &str, system: &str, count: usize) -> Vec<Case> {
+        let cases: Vec<Case> = (0..count)
+            .map(|n| {
+                let mut case = common::case("case_finished");
+                case.case_no = format!("{system}-{n:05}");
+                case.applicant.certificate_no = common::synthetic_resident_id(&format!("{system}-{n}"));
+                case.applicant.phone = Some(format!("138{n:08}"));
+                case
+            })
+            .collect();
+        runtime.block_on(async {
+            let store = open(old).await;
+            store
+                .insert_system(&common::system(system), "test")
+                .await
+                .unwrap();
+            store.upsert_cases(system, &cases).await.unwrap();
+            assert_eq!(rows_under(&counts(&store).await, "k1"), count as i64);
+            store.close().await;
+        });
+        cases
+    }
+}
+
+/// Enrols the first administrator with `config`'s keys.
+fn bootstrap(dir: &Path, config: &str) {
+    let args = [
+        &["--config", config, "accounts", "bootstrap"][..],
+        &BOOTSTRAP_PERSON[..],
+    ]
+    .concat();
+    run_ronghe(dir, &args, None).check(0, &[]);
 }
 
 /// The store of `config`, with its keys.
@@ -59,56 +119,16 @@ fn rows_under(counts: &[(String, Option<String>, i64)], key: &str) -> i64 {
 
 #[test]
 fn a_rotation_killed_at_a_random_point_and_run_again_leaves_every_case_readable_under_the_new_key() {
-    let dir = tempfile::tempdir().unwrap();
-    let database = format!("sqlite://{}", dir.path().join("ronghe.db").display());
-    let old = config(dir.path(), &database, "k1", &["k1"]);
-    let both = config(dir.path(), &database, "k2", &["k1", "k2"]);
-    let new_only = config(dir.path(), &database, "k2", &["k2"]);
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-
+    let Keys {
+        dir,
+        old,
+        both,
+        new_only,
+        runtime,
+    } = Keys::new();
+    bootstrap(dir.path(), &old);
     // 3,000 cases sealed under k1.
-    let cases: Vec<Case> = (0..3_000)
-        .map(|n| {
-            let mut case = common::case("case_finished");
-            case.case_no = format!("ROT-{n:05}");
-            case.applicant.certificate_no = common::synthetic_resident_id(&format!("rot-{n}"));
-            case.applicant.phone = Some(format!("138{:08}", n));
-            case
-        })
-        .collect();
-    run_ronghe(
-        dir.path(),
-        &[
-            "--config",
-            &old,
-            "accounts",
-            "bootstrap",
-            "--id",
-            "lin-ping",
-            "--name",
-            "林平",
-            "--resident-id",
-            "11010519491231002X",
-            "--mobile",
-            "13800000000",
-            "--agency",
-            "省政务服务中心",
-            "--region",
-            "520000",
-        ],
-        None,
-    )
-    .check(0, &[]);
-    runtime.block_on(async {
-        let store = open(&old).await;
-        store
-            .insert_system(&common::system("gy-rot"), "test")
-            .await
-            .unwrap();
-        store.upsert_cases("gy-rot", &cases).await.unwrap();
-        assert_eq!(rows_under(&counts(&store).await, "k1"), 3_000);
-        store.close().await;
-    });
+    let cases = Keys::seal_under_k1(&runtime, &old, "gy-rot", 3_000);
 
     // Kill the rotation once a random number of rows is under k2.
     let nanos = std::time::SystemTime::now()
@@ -201,7 +221,7 @@ fn a_rotation_killed_at_a_random_point_and_run_again_leaves_every_case_readable_
         ],
         None,
     )
-    .check(0, &["ROT-00007"]);
+    .check(0, &["gy-rot-00007"]);
     run_ronghe(
         dir.path(),
         &[
@@ -216,8 +236,101 @@ fn a_rotation_killed_at_a_random_point_and_run_again_leaves_every_case_readable_
     )
     .check(2, &[])
     .stderr_has(&["--purpose"]);
+}
+
+#[test]
+fn serve_re_seals_in_the_background_and_never_undoes_a_write_that_races_it() {
+    let Keys {
+        dir,
+        old,
+        both,
+        new_only,
+        runtime,
+    } = Keys::new();
+    let database = format!("sqlite://{}", dir.path().join("ronghe.db").display());
+    let cases = Keys::seal_under_k1(&runtime, &old, "gy-bg", 2_000);
+
+    // The node starts with k2 active: it re-seals in the background while the cases keep
+    // changing under it — new versions with new applicant numbers, five cases at a time in turn,
+    // written as intake writes them (under k2) — until every row is under k2.
+    let server = common::binary::Server::start(&database, Path::new(&both));
+    let mut latest: std::collections::BTreeMap<String, Case> = cases
+        .iter()
+        .map(|case| (case.case_no.clone(), case.clone()))
+        .collect();
+    let mut replaced: Vec<String> = Vec::new();
+    runtime.block_on(async {
+        let store = open(&both).await;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        for round in 0.. {
+            let all_k2 = counts(&store)
+                .await
+                .iter()
+                .all(|(_, key, _)| key.as_deref() == Some("k2"));
+            if all_k2 && round >= 50 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "not re-sealed: {:?}",
+                counts(&store).await
+            );
+            let chunk: Vec<Case> = (0..5)
+                .map(|i| {
+                    let case = &cases[(round * 5 + i) % cases.len()];
+                    let mut next = latest[&case.case_no].clone();
+                    replaced.push(next.applicant.certificate_no.clone());
+                    next.applicant.certificate_no =
+                        common::synthetic_resident_id(&format!("{}-{round}", case.case_no));
+                    next.version += 1;
+                    next.updated_at += chrono::Duration::minutes(1);
+                    next
+                })
+                .collect();
+            store.upsert_cases("gy-bg", &chunk).await.unwrap();
+            for case in chunk {
+                latest.insert(case.case_no.clone(), case);
+            }
+        }
+        store.close().await;
+    });
+    let log = server.stop_and_read_log();
+    assert!(
+        log.iter()
+            .any(|line| line.contains(r#""message":"re-sealing""#) && line.contains("case_versions")),
+        "the pass logs its progress"
+    );
+
+    // With k2 alone every case opens as last written, and each applicant is found by the
+    // current number, none by a replaced one: no index of an older version was written over a
+    // newer one.
     runtime.block_on(async {
         let store = open(&new_only).await;
+        for (case_no, case) in &latest {
+            assert_eq!(&store.get_case("gy-bg", case_no).await.unwrap().case, case);
+            let found = store
+                .cases_of_applicant(&case.applicant.certificate_no, 10)
+                .await
+                .unwrap();
+            assert_eq!(found.len(), 1, "{case_no} by its current number");
+        }
+        for number in &replaced {
+            let stale = store.cases_of_applicant(number, 10).await.unwrap();
+            assert!(stale.is_empty(), "found by a replaced number: {stale:?}");
+        }
+        let events = store
+            .audit_events(&ronghe::store::AuditFilter {
+                action: Some("keys.reseal".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert!(
+            events
+                .iter()
+                .any(|e| e.actor == ronghe::resealing::BACKGROUND_ACTOR),
+            "the background pages are audited as the re-seal's"
+        );
         store.close().await;
     });
 }
@@ -313,4 +426,50 @@ fn rotation_needs_keys_and_says_so() {
     // An empty store without keys has nothing in clear yet.
     run_ronghe(dir.path(), &["--database", &database, "keys", "status"], None)
         .check(0, &["no [bridge] keys"]);
+}
+
+#[test]
+fn a_key_that_cannot_open_what_it_sealed_stops_the_node_and_says_which_cipher() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("ronghe.db").display());
+    let secret = dir.path().join("k1.key");
+    std::fs::write(&secret, common::key_secret("k1")).unwrap();
+    let with_cipher = |cipher: Option<&str>| {
+        let path = dir
+            .path()
+            .join(format!("ronghe-{}.toml", cipher.unwrap_or("default")));
+        let cipher = cipher.map(|c| format!("cipher = \"{c}\"\n")).unwrap_or_default();
+        std::fs::write(
+            &path,
+            format!(
+                "database_url = \"{database}\"\n\n[bridge]\nactive_key = \"k1\"\n[[bridge.keys]]\nid = \"k1\"\nsecret = \"file:{}\"\n{cipher}",
+                secret.display()
+            ),
+        )
+        .unwrap();
+        path.display().to_string()
+    };
+    // A store whose staff were sealed with AES-256-GCM, as a key without `cipher` did before.
+    let aes = with_cipher(Some("aes-256-gcm"));
+    bootstrap(dir.path(), &aes);
+    run_ronghe(dir.path(), &["--config", &aes, "keys", "status"], None).check(0, &[]);
+
+    // The same key named without a cipher now means SM4-GCM: it cannot open them, and every
+    // command that opens the store, `serve` too, refuses and says what to add.
+    let default = with_cipher(None);
+    for args in [&["keys", "status"][..], &["serve", "--listen", "127.0.0.1:0"]] {
+        let mut all = vec!["--config", default.as_str()];
+        all.extend_from_slice(args);
+        run_ronghe(dir.path(), &all, None).check(3, &[]).stderr_has(&[
+            "bridge.keys[0]",
+            "\"k1\"",
+            "sm4-gcm",
+            "cipher = \"aes-256-gcm\"",
+        ]);
+    }
+    // Another secret under the same id is refused the same way.
+    std::fs::write(&secret, common::key_secret("not-k1")).unwrap();
+    run_ronghe(dir.path(), &["--config", &aes, "keys", "status"], None)
+        .check(3, &[])
+        .stderr_has(&["bridge.keys[0]", "its secret or its cipher"]);
 }

@@ -45,6 +45,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "monitoring",
             "planning",
             "pull",
+            "resealing",
             "retry",
             "scheduler",
         ],

@@ -261,6 +261,16 @@ const SEAL_MOBILE: &str = "account.mobile";
 const SEAL_TOTP: &str = "account.totp";
 const TOKEN_PREFIX: &str = "rh";
 
+/// Whether `key_id` of `keyring` opens a staff account's name it sealed in `store` (true when no
+/// account has one to try). False means the key's secret or cipher is not the one that sealed
+/// the store's values: every read under it would fail.
+pub async fn key_opens_its_seals(store: &Store, keyring: &Keyring, key_id: &str) -> Result<bool, StoreError> {
+    Ok(match store.staff_name_sealed_by(key_id).await? {
+        Some(sealed) => keyring.open(SEAL_NAME, &sealed).is_ok(),
+        None => true,
+    })
+}
+
 /// The accounts service every entry point shares.
 #[derive(Clone)]
 pub struct Accounts {
@@ -307,7 +317,7 @@ impl Accounts {
 
     /// Re-seals and re-indexes every staff account's personal fields and authenticator secret
     /// under the active key, so that older keys can be retired; answers how many were rewritten.
-    pub async fn rekey(&self, actor: &str) -> Result<usize, AccountError> {
+    pub async fn rekey(&self, actor: &str) -> Result<u64, AccountError> {
         const BATCH: i64 = 100;
         let keyring = self.keyring()?;
         let mut done = 0;
@@ -317,11 +327,11 @@ impl Accounts {
                 return Ok(done);
             }
             let reseal = |purpose: &str, sealed: &str| keyring.seal(purpose, &keyring.open(purpose, sealed)?);
-            let fresh = stale
-                .iter()
+            let changes = stale
+                .into_iter()
                 .map(|a| {
                     let resident_id = keyring.open(SEAL_RESIDENT_ID, &a.resident_id)?;
-                    Ok(crate::store::SealedStaff {
+                    let now = crate::store::SealedStaff {
                         id: a.id.clone(),
                         name: reseal(SEAL_NAME, &a.name)?,
                         resident_id: keyring.seal(SEAL_RESIDENT_ID, &resident_id)?,
@@ -332,11 +342,11 @@ impl Accounts {
                             .as_deref()
                             .map(|t| reseal(SEAL_TOTP, t))
                             .transpose()?,
-                    })
+                    };
+                    Ok((a, now))
                 })
                 .collect::<Result<Vec<_>, KeyError>>()?;
-            self.store.reseal_staff(&fresh, actor).await?;
-            done += fresh.len();
+            done += self.store.reseal_staff(&changes, actor).await?;
         }
     }
 

@@ -35,9 +35,17 @@ pub struct KeyConfig {
     /// Where the 32-byte master secret lives, as 64 hex characters: `env:NAME` or `file:PATH`.
     /// Never the secret itself.
     pub secret: SecretRef,
-    /// How personal values are sealed at rest: `aes-256-gcm` (default) or `sm4-gcm`.
-    #[serde(default)]
+    /// How personal values are sealed at rest: `sm4-gcm` (GB/T 32907, the default, for 国密
+    /// deployments) or `aes-256-gcm` (what a key without `cipher` sealed with before 2026-12:
+    /// such a key must now say so; the node refuses to start when a key cannot open what it
+    /// sealed, see `accounts::key_opens_its_seals`).
+    #[serde(default = "default_sealing_cipher")]
     pub cipher: Cipher,
+}
+
+/// The cipher of a key that does not name one: SM4-GCM (issue 20).
+fn default_sealing_cipher() -> Cipher {
+    Cipher::Sm4Gcm
 }
 
 impl BridgeKeysConfig {

@@ -1237,7 +1237,7 @@ impl Bridge {
 
     /// Re-seals and re-indexes everything written under an older key with the active key, so
     /// that older keys can be retired; returns how many identities and accounts were rewritten.
-    pub async fn rekey(&self, actor: &str) -> Result<(usize, usize), BridgeError> {
+    pub async fn rekey(&self, actor: &str) -> Result<(u64, u64), BridgeError> {
         let (mut identities, mut accounts) = (0, 0);
         loop {
             let (stale_identities, stale_accounts) = self
@@ -1248,18 +1248,25 @@ impl Bridge {
                 return Ok((identities, accounts));
             }
             let fresh_identities = stale_identities
-                .iter()
-                .map(|row| self.seal_identity(&self.open_identity(row)?, row.updated_at))
+                .into_iter()
+                .map(|row| {
+                    let now = self.seal_identity(&self.open_identity(&row)?, row.updated_at)?;
+                    Ok((row, now))
+                })
                 .collect::<Result<Vec<_>, BridgeError>>()?;
             let fresh_accounts = stale_accounts
-                .iter()
-                .map(|row| self.reseal_account(row))
+                .into_iter()
+                .map(|row| {
+                    let now = self.reseal_account(&row)?;
+                    Ok((row, now))
+                })
                 .collect::<Result<Vec<_>, BridgeError>>()?;
-            self.store
+            let (written_identities, written_accounts) = self
+                .store
                 .reseal(&fresh_identities, &fresh_accounts, actor)
                 .await?;
-            identities += fresh_identities.len();
-            accounts += fresh_accounts.len();
+            identities += written_identities;
+            accounts += written_accounts;
         }
     }
 

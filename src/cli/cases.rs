@@ -15,7 +15,7 @@ use super::{Context, Failure};
 use crate::case::{Case, FieldIssue};
 use crate::rules::PublishedRule;
 use crate::store::{Store, UpsertOutcome};
-use crate::validate::{mask_certificate, mask_name};
+use crate::validate::{mask_certificate, mask_name, stated};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum Command {
@@ -350,12 +350,12 @@ fn describe(c: &Case, clear: bool) -> String {
 /// `cases find`: the applicant's cases, newest first, without personal values; audited as
 /// `case.search` with the number masked and the purpose.
 async fn find(ctx: &Context, store: &Store, certificate_no: &str, purpose: &Purpose) -> Result<(), Failure> {
-    let number = certificate_no.trim();
-    if number.is_empty() || number.chars().count() > 64 {
-        return Err(Failure::Usage(anyhow::anyhow!(
-            "--certificate-no: give the applicant's certificate number, 1-64 characters"
-        )));
-    }
+    let number = stated::certificate_query(certificate_no).map_err(|length| {
+        Failure::Usage(anyhow::anyhow!(
+            "--certificate-no: give the applicant's certificate number, 1-{} characters without control characters (it has {length})",
+            stated::CERTIFICATE_NO_MAX_CHARS
+        ))
+    })?;
     let cases = store
         .cases_of_applicant(number, 1000)
         .await

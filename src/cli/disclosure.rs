@@ -8,12 +8,10 @@ use serde_json::json;
 
 use super::{Context, Failure};
 use crate::store::Store;
+use crate::validate::stated::{self, PURPOSE_MAX_CHARS};
 
 /// The audit action of every unmasked print on the command line.
 pub(super) const UNMASK_ACTION: &str = "personal.unmask";
-
-/// The longest purpose, in characters (as the API's `?purpose=`).
-const PURPOSE_MAX_CHARS: usize = 200;
 
 /// The flags, flattened into each command that prints records or cases.
 #[derive(Debug, Clone, Args)]
@@ -54,13 +52,11 @@ impl Purpose {
     /// `--purpose TEXT` checked: 1-200 characters without control characters; a usage error
     /// (exit 2) otherwise.
     pub(super) fn checked(text: &str) -> Result<Purpose, Failure> {
-        let text = text.trim();
-        let length = text.chars().count();
-        if length == 0 || length > PURPOSE_MAX_CHARS || text.chars().any(char::is_control) {
-            return Err(Failure::Usage(anyhow::anyhow!(
+        let text = stated::purpose(text).map_err(|length| {
+            Failure::Usage(anyhow::anyhow!(
                 "--purpose must be 1-{PURPOSE_MAX_CHARS} characters without control characters (it has {length})"
-            )));
-        }
+            ))
+        })?;
         Ok(Purpose(text.to_owned()))
     }
 

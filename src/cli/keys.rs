@@ -1,14 +1,16 @@
 //! `ronghe keys status|rotate`: the node's keys over the store (issue 20; Art. 23, 32). Status
-//! counts the rows of each sealed table by the key that sealed them; rotate brings every row —
-//! case versions, refused records, hand-offs, probe profiles, then staff accounts and the
-//! bridge's identities and accounts — under the active key of `[bridge]`, a page at a time. The node keeps serving meanwhile; a rotation
-//! killed at any point leaves every row readable, and run again it goes on.
+//! counts the rows of each sealed table by the key that sealed them; rotate runs the re-seal pass
+//! (`crate::resealing`) in the foreground, which `serve` otherwise runs in the background when it
+//! starts. The node keeps serving meanwhile; a rotation killed at any point leaves every row
+//! readable, and run again it goes on.
 
 use clap::Subcommand;
 use serde_json::json;
 
+use tokio_util::sync::CancellationToken;
+
 use super::{Context, Failure};
-use crate::store::{RowKey, SealedTable};
+use crate::resealing::Resealer;
 
 #[derive(Debug, Subcommand)]
 pub(super) enum Command {
@@ -75,57 +77,31 @@ async fn status(ctx: &Context) -> Result<(), Failure> {
 }
 
 async fn rotate(ctx: &Context, batch: u32) -> Result<(), Failure> {
-    if ctx.keyring()?.is_none() {
+    let Some(keyring) = ctx.keyring()?.map(std::sync::Arc::new) else {
         return Err(Failure::Usage(anyhow::anyhow!(
             "no [bridge] keys in the config: add [bridge] active_key and [[bridge.keys]] (see README) and pass --config"
         )));
-    }
+    };
     let store = ctx.store().await?;
-    let mut tables = Vec::new();
-    for table in SealedTable::ALL {
-        let (mut after, mut seen, mut resealed): (Option<RowKey>, u64, u64) = (None, 0, 0);
-        loop {
-            let page = store
-                .reseal_page(table, after.as_ref(), i64::from(batch), &ctx.actor)
-                .await?;
-            seen += page.seen;
-            resealed += page.resealed;
-            if page.resealed > 0 {
-                tracing::info!(table = table.name(), seen, resealed, "re-sealing");
-            }
-            match page.next {
-                Some(next) => after = Some(next),
-                None => break,
-            }
-        }
+    let accounts = crate::accounts::Accounts::new(store.clone(), Some(keyring), Default::default());
+    let resealer = Resealer::new(store, accounts, ctx.bridge().await?, batch);
+    let done = resealer
+        .run(&ctx.actor, &CancellationToken::new())
+        .await
+        .map_err(|e| Failure::Failed(e.into()))?
+        .ok_or_else(|| Failure::Failed(anyhow::anyhow!("the re-seal was stopped")))?;
+    for table in &done.tables {
         ctx.out.note(&format!(
-            "{}: 已读 {seen} 行 rows read, 已重新加密 {resealed} re-sealed",
-            table.name()
+            "{}: 已读 {} 行 rows read, 已重新加密 {} re-sealed",
+            table.table, table.seen, table.resealed
         ));
-        tables.push(json!({ "table": table.name(), "seen": seen, "resealed": resealed }));
     }
-    let keyring = ctx.keyring()?.map(std::sync::Arc::new);
-    let staff = crate::accounts::Accounts::new(store.clone(), keyring, Default::default())
-        .rekey(&ctx.actor)
-        .await
-        .map_err(|e| Failure::Failed(e.into()))?;
-    ctx.out.note(&format!(
-        "accounts: 已重新加密 {staff} 个员工账号 staff accounts re-sealed"
-    ));
-    let (identities, accounts) = ctx
-        .bridge()
-        .await?
-        .rekey(&ctx.actor)
-        .await
-        .map_err(|e| Failure::Failed(e.into()))?;
-    store.scrub().await?;
     ctx.out.show(
-        format!("用户互认 bridge: 已重新加密 re-sealed {identities} identities, {accounts} accounts"),
-        &json!({
-            "tables": tables,
-            "staff_accounts": staff,
-            "bridge": { "identities": identities, "accounts": accounts },
-        }),
+        format!(
+            "已重新加密 re-sealed {} staff accounts; 用户互认 bridge: {} identities, {} accounts",
+            done.staff_accounts, done.bridge_identities, done.bridge_accounts
+        ),
+        &json!(done),
     );
     Ok(())
 }

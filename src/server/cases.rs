@@ -14,6 +14,7 @@ use serde::Deserialize;
 use super::auth::Authorized;
 use super::{Actor, ApiError, ApiJson, AppState};
 use crate::store::{CaseRecord, CaseVersion, OwnedCase};
+use crate::validate::stated;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -39,15 +40,17 @@ pub(super) struct ApplicantSearch {
 
 /// A stated purpose: 1-200 characters, no control characters; 400 `purpose_required` otherwise.
 fn stated_purpose(purpose: &str) -> Result<String, ApiError> {
-    let purpose = purpose.trim();
-    if purpose.is_empty() || purpose.chars().count() > 200 || purpose.chars().any(char::is_control) {
-        return Err(ApiError::new(
+    let purpose = stated::purpose(purpose).map_err(|_| {
+        ApiError::new(
             StatusCode::BAD_REQUEST,
             "purpose_required",
-            "reading personal values needs a purpose: 1-200 characters, e.g. 核实校核申请 12",
+            format!(
+                "reading personal values needs a purpose: 1-{} characters, e.g. 核实校核申请 12",
+                stated::PURPOSE_MAX_CHARS
+            ),
         )
-        .with_field("purpose"));
-    }
+        .with_field("purpose")
+    })?;
     Ok(purpose.to_owned())
 }
 
@@ -58,15 +61,17 @@ pub(super) async fn search(
     auth: Authorized,
     ApiJson(search): ApiJson<ApplicantSearch>,
 ) -> Result<Json<Vec<OwnedCase>>, ApiError> {
-    let number = search.certificate_no.trim();
-    if number.is_empty() || number.chars().count() > 64 || number.chars().any(char::is_control) {
-        return Err(ApiError::new(
+    let number = stated::certificate_query(&search.certificate_no).map_err(|_| {
+        ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_field",
-            "certificate_no: give the applicant's certificate number, 1-64 characters",
+            format!(
+                "certificate_no: give the applicant's certificate number, 1-{} characters",
+                stated::CERTIFICATE_NO_MAX_CHARS
+            ),
         )
-        .with_field("certificate_no"));
-    }
+        .with_field("certificate_no")
+    })?;
     let purpose = stated_purpose(&search.purpose)?;
     let cases = state.store.cases_of_applicant(number, SEARCH_LIMIT).await?;
     let cases = auth.filter(&state, cases, |c| &c.system_id).await?;

@@ -221,6 +221,14 @@ pub async fn serve_on(
                 .run(stop.clone()),
         ),
     ));
+    if let Some(bridge) = &bridge {
+        let resealer =
+            crate::resealing::Resealer::in_background(store.clone(), accounts.clone(), bridge.clone());
+        background.push((
+            "re-sealing",
+            tokio::spawn(resealer.run_in_background(stop.clone())),
+        ));
+    }
     let local = listener.local_addr().context("listener has no local address")?;
     tracing::info!(listen = %local, backend = store.backend().name(), "ronghe serving");
     let state = AppState {

@@ -225,29 +225,63 @@ impl Store {
         }))
     }
 
-    /// Writes accounts' fields re-sealed under the active key, in one transaction, audited.
-    pub async fn reseal_staff(&self, accounts: &[SealedStaff], actor: &str) -> Result<(), StoreError> {
+    /// One staff account's sealed name under `key_id`, if any account has one (a sample for
+    /// the start-up check that a configured key opens what it sealed; the accounts are few).
+    pub async fn staff_name_sealed_by(&self, key_id: &str) -> Result<Option<String>, StoreError> {
+        let prefix = format!("{key_id}:");
+        let length = i32::try_from(prefix.chars().count()).unwrap_or(i32::MAX);
+        let row: Option<(String,)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT name FROM accounts WHERE substr(name, 1, $2) = $1 LIMIT 1")
+                .bind(&prefix)
+                .bind(length)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(row.map(|(name,)| name))
+    }
+
+    /// Writes accounts' fields re-sealed under the active key, each `(as read, re-sealed)`, in one
+    /// transaction, audited. An account changed since it was read (a new phone, a re-enrolled
+    /// authenticator) is left as it now is: its sealed values differ from those read, each
+    /// sealing having its own nonce. Returns how many accounts were written.
+    pub async fn reseal_staff(
+        &self,
+        accounts: &[(SealedStaff, SealedStaff)],
+        actor: &str,
+    ) -> Result<u64, StoreError> {
+        let mut written = 0;
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(self.backend().begin_write()).await?;
-            for a in accounts {
-                sqlx::query(
+            let mut ids = Vec::new();
+            for (was, now) in accounts {
+                let done = sqlx::query(
                     "UPDATE accounts SET name = $2, resident_id = $3, resident_id_index = $4, mobile = $5, totp_secret = $6
-                     WHERE id = $1",
+                     WHERE id = $1 AND name = $7 AND resident_id = $8 AND mobile = $9 AND totp_secret IS NOT DISTINCT FROM $10",
                 )
-                .bind(&a.id)
-                .bind(&a.name)
-                .bind(&a.resident_id)
-                .bind(&a.resident_id_index)
-                .bind(&a.mobile)
-                .bind(&a.totp_secret)
+                .bind(&now.id)
+                .bind(&now.name)
+                .bind(&now.resident_id)
+                .bind(&now.resident_id_index)
+                .bind(&now.mobile)
+                .bind(&now.totp_secret)
+                .bind(&was.name)
+                .bind(&was.resident_id)
+                .bind(&was.mobile)
+                .bind(&was.totp_secret)
                 .execute(&mut *tx)
-                .await?;
+                .await?
+                .rows_affected();
+                if done > 0 {
+                    ids.push(now.id.as_str());
+                }
+                written += done;
             }
-            let ids: Vec<&str> = accounts.iter().map(|a| a.id.as_str()).collect();
-            audit!(tx, actor, "keys.reseal", "keys/accounts", serde_json::json!({ "accounts": ids }))?;
+            if !ids.is_empty() {
+                audit!(tx, actor, "keys.reseal", "keys/accounts", serde_json::json!({ "accounts": ids }))?;
+            }
             tx.commit().await?;
         });
-        Ok(())
+        Ok(written)
     }
 
     /// Creates a pending account with its grants and one enrolment link. Refused when the id

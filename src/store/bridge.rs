@@ -976,37 +976,53 @@ impl Store {
         Ok(rows)
     }
 
-    /// Writes re-sealed values in one transaction, with one audit event.
+    /// Writes re-sealed values, each `(as read, re-sealed)`, in one transaction, with one audit
+    /// event. A row changed since it was read keeps its new values (a sealed value is never
+    /// written twice the same, each sealing having its own nonce). Returns how many identities
+    /// and accounts were written.
     pub async fn reseal(
         &self,
-        identities: &[SealedIdentity],
-        accounts: &[SealedAccount],
+        identities: &[(SealedIdentity, SealedIdentity)],
+        accounts: &[(SealedAccount, SealedAccount)],
         actor: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(u64, u64), StoreError> {
+        let (mut written_identities, mut written_accounts) = (0, 0);
         in_write_tx!(self, tx => {
-            for i in identities {
-                sqlx::query("UPDATE bridge_identities SET certificate_index = $2, certificate_no = $3, name = $4 WHERE user_id = $1")
-                    .bind(&i.user_id)
-                    .bind(&i.certificate_index)
-                    .bind(&i.certificate_no)
-                    .bind(&i.name)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            for a in accounts {
-                sqlx::query(
-                    "UPDATE bridge_accounts SET account_index = $2, account_id = $3, certificate_index = $4, certificate_no = $5 WHERE id = $1",
+            for (was, now) in identities {
+                written_identities += sqlx::query(
+                    "UPDATE bridge_identities SET certificate_index = $2, certificate_no = $3, name = $4
+                     WHERE user_id = $1 AND certificate_no = $5 AND name = $6",
                 )
-                .bind(&a.id)
-                .bind(&a.account_index)
-                .bind(&a.account_id)
-                .bind(&a.certificate_index)
-                .bind(&a.certificate_no)
+                .bind(&now.user_id)
+                .bind(&now.certificate_index)
+                .bind(&now.certificate_no)
+                .bind(&now.name)
+                .bind(&was.certificate_no)
+                .bind(&was.name)
                 .execute(&mut *tx)
-                .await?;
+                .await?
+                .rows_affected();
             }
-            audit!(tx, actor, "bridge.rekey", "bridge", json!({ "identities": identities.len(), "accounts": accounts.len() }))?;
+            for (was, now) in accounts {
+                written_accounts += sqlx::query(
+                    "UPDATE bridge_accounts SET account_index = $2, account_id = $3, certificate_index = $4, certificate_no = $5
+                     WHERE id = $1 AND account_id = $6 AND certificate_no IS NOT DISTINCT FROM $7",
+                )
+                .bind(&now.id)
+                .bind(&now.account_index)
+                .bind(&now.account_id)
+                .bind(&now.certificate_index)
+                .bind(&now.certificate_no)
+                .bind(&was.account_id)
+                .bind(&was.certificate_no)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            }
+            if written_identities + written_accounts > 0 {
+                audit!(tx, actor, "bridge.rekey", "bridge", json!({ "identities": written_identities, "accounts": written_accounts }))?;
+            }
         });
-        Ok(())
+        Ok((written_identities, written_accounts))
     }
 }

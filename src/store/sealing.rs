@@ -14,6 +14,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::types::Json;
 
@@ -317,12 +318,19 @@ pub struct ResealPage {
 
 /// A case version's row as a re-seal reads it.
 type VersionRow = (String, String, i64, Json<Case>, Option<String>);
-/// A current case's row as a re-index reads it: system, number, index, body, key.
-type CurrentRow = (String, String, Option<String>, Json<Case>, Option<String>);
+/// A current case's row as a re-index reads it: system, number, version, index, body, key.
+type CurrentRow = (String, String, i64, Option<String>, Json<Case>, Option<String>);
+/// A probe profile's row as a re-seal reads it: system, profile, key, when it was probed.
+type ProfileRow = (String, Json<Value>, Option<String>, DateTime<Utc>);
 /// A quality item's or hand-off's row: id, system, record hash or case number, value, key.
 type IdRow<T> = (i64, String, String, Json<T>, Option<String>);
 
 impl Store {
+    /// The key new rows are sealed under; `None` on a node without keys.
+    pub fn active_key(&self) -> Option<&str> {
+        self.sealing.active_key()
+    }
+
     /// Rows of each sealed table by the key that sealed them (one grouped count per table: for
     /// `ronghe keys status`, never on a request path).
     pub async fn sealing_status(&self) -> Result<Vec<SealedCount>, StoreError> {
@@ -346,8 +354,11 @@ impl Store {
 
     /// Reads up to `limit` rows of `table` after `after` (from the start when `None`), in
     /// primary-key order, and brings those not under the active key under it, in one
-    /// transaction with its audit event. Rows sealed once are never changed otherwise, so a
-    /// re-seal killed at any point leaves every row readable, and one run again goes on.
+    /// transaction with its audit event. A re-seal killed at any point leaves every row
+    /// readable, and one run again goes on. It runs while the node serves: each row is written
+    /// only if it is still as it was read (same key; for a current case the same version, for a
+    /// profile the same probe), so a write that raced the page is never undone; such a row is
+    /// already under the active key, or the next pass takes it.
     pub async fn reseal_page(
         &self,
         table: SealedTable,
@@ -408,6 +419,7 @@ impl Store {
                         case_no,
                         version,
                         body: sealed,
+                        was: key,
                     });
                 }
                 (rows.len(), next, updates)
@@ -419,7 +431,7 @@ impl Store {
                 };
                 let rows: Vec<CurrentRow> = on_pool!(self, pool => {
                     sqlx::query_as(
-                        "SELECT c.system_id, c.case_no, c.applicant_index, v.body, v.sealed_by FROM cases c
+                        "SELECT c.system_id, c.case_no, c.version, c.applicant_index, v.body, v.sealed_by FROM cases c
                          JOIN case_versions v ON v.system_id = c.system_id AND v.case_no = c.case_no AND v.version = c.version
                          WHERE (c.system_id, c.case_no) > ($1, $2) ORDER BY c.system_id, c.case_no LIMIT $3",
                     )
@@ -435,7 +447,7 @@ impl Store {
                 });
                 let prefix = format!("{active}:");
                 let mut updates = Vec::new();
-                for (system_id, case_no, index, Json(case), key) in rows.iter().cloned() {
+                for (system_id, case_no, version, index, Json(case), key) in rows.iter().cloned() {
                     if index.is_some_and(|i| i.starts_with(&prefix)) {
                         continue;
                     }
@@ -444,6 +456,7 @@ impl Store {
                     updates.push(Update::Index {
                         system_id,
                         case_no,
+                        version,
                         index,
                     });
                 }
@@ -454,9 +467,9 @@ impl Store {
                     Some(RowKey::System(id)) => id.as_str(),
                     _ => "",
                 };
-                let rows: Vec<(String, Json<Value>, Option<String>)> = on_pool!(self, pool => {
+                let rows: Vec<ProfileRow> = on_pool!(self, pool => {
                     sqlx::query_as(
-                        "SELECT system_id, profile, sealed_by FROM probe_profiles WHERE system_id > $1 ORDER BY system_id LIMIT $2",
+                        "SELECT system_id, profile, sealed_by, probed_at FROM probe_profiles WHERE system_id > $1 ORDER BY system_id LIMIT $2",
                     )
                     .bind(after)
                     .bind(limit)
@@ -465,11 +478,15 @@ impl Store {
                 });
                 let next = rows.last().map(|r| RowKey::System(r.0.clone()));
                 let mut updates = Vec::new();
-                for (system_id, Json(value), key) in rows.iter().filter(|r| stale(&r.2)).cloned() {
+                for (system_id, Json(value), key, probed_at) in rows.iter().filter(|r| stale(&r.2)).cloned() {
                     let purpose = profile_purpose(&system_id);
                     let profile = self.sealing.open_record(&purpose, value, key.as_deref())?;
                     let value = self.sealing.seal_record(&purpose, &profile)?;
-                    updates.push(Update::Profile { system_id, value });
+                    updates.push(Update::Profile {
+                        system_id,
+                        value,
+                        probed_at,
+                    });
                 }
                 (rows.len(), next, updates)
             }
@@ -507,55 +524,69 @@ impl Store {
                         let case = self.sealing.open_case(&system_id, case, key.as_deref())?;
                         serde_json::to_value(&*self.sealing.seal_case(&system_id, &case)?).map_err(corrupt)?
                     };
-                    updates.push(Update::Id { id, column, value });
+                    updates.push(Update::Id {
+                        id,
+                        column,
+                        value,
+                        was: key,
+                    });
                 }
                 (rows.len(), next, updates)
             }
         };
-        let resealed = updates.len() as u64;
+        let mut resealed = 0;
         if !updates.is_empty() {
             on_pool!(self, pool => {
                 let mut tx = pool.begin_with(self.backend().begin_write()).await?;
                 for update in &updates {
-                    match update {
-                        Update::Version { system_id, case_no, version, body } => {
-                            sqlx::query("UPDATE case_versions SET body = $4, sealed_by = $5 WHERE system_id = $1 AND case_no = $2 AND version = $3")
+                    let written = match update {
+                        Update::Version { system_id, case_no, version, body, was } => {
+                            sqlx::query(
+                                "UPDATE case_versions SET body = $4, sealed_by = $5
+                                 WHERE system_id = $1 AND case_no = $2 AND version = $3 AND sealed_by IS NOT DISTINCT FROM $6",
+                            )
+                            .bind(system_id)
+                            .bind(case_no)
+                            .bind(version)
+                            .bind(Json(body))
+                            .bind(&active)
+                            .bind(was)
+                            .execute(&mut *tx)
+                            .await?
+                        }
+                        Update::Index { system_id, case_no, version, index } => {
+                            sqlx::query("UPDATE cases SET applicant_index = $4 WHERE system_id = $1 AND case_no = $2 AND version = $3")
                                 .bind(system_id)
                                 .bind(case_no)
                                 .bind(version)
-                                .bind(Json(body))
-                                .bind(&active)
-                                .execute(&mut *tx)
-                                .await?;
-                        }
-                        Update::Index { system_id, case_no, index } => {
-                            sqlx::query("UPDATE cases SET applicant_index = $3 WHERE system_id = $1 AND case_no = $2")
-                                .bind(system_id)
-                                .bind(case_no)
                                 .bind(index)
                                 .execute(&mut *tx)
-                                .await?;
+                                .await?
                         }
-                        Update::Profile { system_id, value } => {
-                            sqlx::query("UPDATE probe_profiles SET profile = $2, sealed_by = $3 WHERE system_id = $1")
+                        Update::Profile { system_id, value, probed_at } => {
+                            sqlx::query("UPDATE probe_profiles SET profile = $2, sealed_by = $3 WHERE system_id = $1 AND probed_at = $4")
                                 .bind(system_id)
                                 .bind(Json(value))
                                 .bind(&active)
+                                .bind(probed_at)
                                 .execute(&mut *tx)
-                                .await?;
+                                .await?
                         }
-                        Update::Id { id, column, value } => {
+                        Update::Id { id, column, value, was } => {
                             let sql = sqlx::AssertSqlSafe(format!(
-                                "UPDATE {} SET {column} = $2, sealed_by = $3 WHERE id = $1",
+                                "UPDATE {} SET {column} = $2, sealed_by = $3 WHERE id = $1 AND sealed_by IS NOT DISTINCT FROM $4",
                                 table.name()
                             ));
-                            sqlx::query(sql).bind(id).bind(Json(value)).bind(&active).execute(&mut *tx).await?;
+                            sqlx::query(sql).bind(id).bind(Json(value)).bind(&active).bind(was).execute(&mut *tx).await?
                         }
-                    }
+                    };
+                    resealed += written.rows_affected();
                 }
-                audit!(tx, actor, "keys.reseal", &format!("keys/{}", table.name()), serde_json::json!({
-                    "rows": resealed, "key": active,
-                }))?;
+                if resealed > 0 {
+                    audit!(tx, actor, "keys.reseal", &format!("keys/{}", table.name()), serde_json::json!({
+                        "rows": resealed, "key": active,
+                    }))?;
+                }
                 tx.commit().await?;
             });
         }
@@ -567,11 +598,13 @@ impl Store {
     }
 }
 
-/// One row's new sealed value (or blind index).
+/// One row's new sealed value (or blind index), with what the row must still hold to take it.
 enum Update {
     Index {
         system_id: String,
         case_no: String,
+        /// The current version the index was computed from.
+        version: i64,
         index: Option<String>,
     },
     Version {
@@ -579,14 +612,19 @@ enum Update {
         case_no: String,
         version: i64,
         body: Value,
+        /// The key the row was read under.
+        was: Option<String>,
     },
     Id {
         id: i64,
         column: &'static str,
         value: Value,
+        was: Option<String>,
     },
     Profile {
         system_id: String,
         value: Value,
+        /// The probe the profile was read from.
+        probed_at: DateTime<Utc>,
     },
 }

@@ -9,6 +9,7 @@
 mod division;
 mod mask;
 mod resident_id;
+pub mod stated;
 mod timestamp;
 mod uscc;
 

@@ -252,6 +252,23 @@ pub fn attached_rest(sim: &RestSim) -> Sandbox {
     sandbox
 }
 
+/// `accounts bootstrap`'s arguments for the first administrator the tests enrol (a valid
+/// resident ID; the provincial centre's scope).
+pub const BOOTSTRAP_PERSON: [&str; 12] = [
+    "--id",
+    "lin-ping",
+    "--name",
+    "林平",
+    "--resident-id",
+    "11010519491231002X",
+    "--mobile",
+    "13800000000",
+    "--agency",
+    "省政务服务中心",
+    "--region",
+    "520000",
+];
+
 /// A running `ronghe serve`; killed if the test fails before stopping it.
 pub struct Server {
     child: Child,
