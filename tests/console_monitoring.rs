@@ -2,7 +2,8 @@
 //! `ronghe serve`: an operator dismisses a quality item with a reason (refused without one, and
 //! nothing changes) and replays a dead exchange item; a regional operator sees only their
 //! city's items. Every page visited passes `Browser::check`. Also, without a browser, that the
-//! monitoring forms need the session's CSRF token and refuse another city's items.
+//! monitoring forms need the session's CSRF token and refuse another city's items, and that the
+//! API's dead-letter queue keeps to the caller's scope as the page does.
 
 mod common;
 
@@ -375,6 +376,58 @@ async fn monitoring_forms_need_the_csrf_token_and_stay_in_scope() {
     assert_eq!(
         store.quality_item(gy_item).await.unwrap().status,
         QualityStatus::Dismissed
+    );
+    p.server.stop();
+}
+
+/// The API's dead-letter queue keeps to the caller's scope as the page does: a city's operator
+/// lists only the city's dead items, and a replay of another city's item or system, or of every
+/// system's, is refused (403) and changes nothing; the city's own item is replayed.
+#[tokio::test]
+async fn the_apis_dead_letter_queue_stays_in_the_callers_scope() {
+    let p = Platform::new(&[]).await;
+    let store = p.store().await;
+    let gy_dead = dead_item(&store, GY_SYSTEM, "GY-DEAD-API").await;
+    let zy_dead = dead_item(&store, ZY_SYSTEM, "ZY-DEAD-API").await;
+    let (token, _) = common::enrolled(&store, "gy-api", &["operator@region:520100"]).await;
+    let http = common::authed(&token);
+    let listed = |query: String| {
+        let request = http.get(p.url(&format!("/api/v1/exchange/dlq{query}")));
+        async move {
+            let items: serde_json::Value = request.send().await.unwrap().json().await.unwrap();
+            items
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["id"].as_i64().unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(listed(String::new()).await, [gy_dead]);
+    assert_eq!(listed(format!("?system={ZY_SYSTEM}")).await, Vec::<i64>::new());
+    let replay = |body: serde_json::Value| http.post(p.url("/api/v1/exchange/dlq/replay")).json(&body).send();
+    for body in [
+        json!({ "ids": [zy_dead] }),
+        json!({ "ids": [gy_dead, zy_dead] }),
+        json!({ "all": true, "system": ZY_SYSTEM }),
+        json!({ "all": true }),
+    ] {
+        let refused = replay(body.clone()).await.unwrap();
+        assert_eq!(refused.status(), 403, "{body}");
+    }
+    assert_eq!(
+        outbox_state(&store, ZY_SYSTEM, "ZY-DEAD-API").await,
+        (OutboxState::Dead, 1)
+    );
+    assert_eq!(
+        outbox_state(&store, GY_SYSTEM, "GY-DEAD-API").await,
+        (OutboxState::Dead, 1)
+    );
+    let done = replay(json!({ "ids": [gy_dead] })).await.unwrap();
+    assert_eq!(done.status(), 200);
+    assert_eq!(
+        outbox_state(&store, GY_SYSTEM, "GY-DEAD-API").await.0,
+        OutboxState::Pending
     );
     p.server.stop();
 }

@@ -490,12 +490,12 @@ pub const POLICY: &[Entry] = &[
     row(
         "GET",
         "/api/v1/exchange/dlq",
-        signed(&[PlatformAdmin, Operator], Role),
+        signed(&[PlatformAdmin, Operator], InHandler),
     ),
     row(
         "POST",
         "/api/v1/exchange/dlq/replay",
-        signed(&[PlatformAdmin, Operator], Role),
+        signed(&[PlatformAdmin, Operator], InHandler),
     ),
     // corrections (Art. 28)
     row("GET", "/api/v1/corrections", signed(MONITORS, InHandler)),

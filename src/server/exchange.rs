@@ -1,5 +1,6 @@
 //! `/api/v1/exchange`: the outbox to the provincial data-sharing exchange (Art. 27) for
-//! operators: its status, the dead-letter queue, and replaying dead items.
+//! operators: its status, the dead-letter queue, and replaying dead items — the queue and the
+//! replay only of the systems the caller's grants cover, as on the console's page.
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -7,7 +8,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use super::{Actor, ApiError, ApiJson, AppState};
+use super::{ApiError, ApiJson, AppState, Authorized};
 use crate::store::{OutboxItem, OutboxState, OutboxStatus, Replay};
 
 /// Most dead items one listing returns.
@@ -35,9 +36,11 @@ pub(super) struct DlqQuery {
 #[utoipa::path(get, path = "/api/v1/exchange/dlq", tag = "exchange", params(DlqQuery), responses((status = 200, body = [OutboxItem])))]
 pub(super) async fn dlq(
     State(state): State<AppState>,
+    auth: Authorized,
     Query(q): Query<DlqQuery>,
 ) -> Result<Json<Vec<OutboxItem>>, ApiError> {
-    Ok(Json(dead(&state, q.system.as_deref()).await?))
+    let items = dead(&state, q.system.as_deref()).await?;
+    Ok(Json(auth.filter(&state, items, |i| &i.system_id).await?))
 }
 
 /// The dead-letter queue (of one system), oldest first, at most [`DLQ_LIMIT`] items: the API's
@@ -72,7 +75,7 @@ pub(super) struct ReplayAnswer {
 ))]
 pub(super) async fn replay(
     State(state): State<AppState>,
-    Actor(actor): Actor,
+    auth: Authorized,
     ApiJson(request): ApiJson<ReplayRequest>,
 ) -> Result<Json<ReplayAnswer>, ApiError> {
     let invalid = |field: &str, message: &str| {
@@ -97,7 +100,7 @@ pub(super) async fn replay(
             ));
         }
     };
-    let replayed = replay_dead(&state, &which, &actor).await?;
+    let replayed = replay_dead(&state, &auth, &which).await?;
     Ok(Json(ReplayAnswer { replayed }))
 }
 
@@ -105,9 +108,37 @@ pub(super) async fn replay(
 /// item refuses the whole replay): the API's replay and the console's form.
 pub(super) async fn replay_dead(
     state: &AppState,
+    auth: &Authorized,
     which: &Replay,
-    actor: &str,
 ) -> Result<Vec<OutboxItem>, ApiError> {
+    match which {
+        Replay::Ids(ids) => {
+            let found = state.store.dead_outbox_items(ids).await?;
+            if let Some(missing) = ids.iter().find(|id| !found.iter().any(|i| i.id == **id)) {
+                return Err(ApiError::not_found(format!(
+                    "exchange item {missing} is not in the dead-letter queue (replayed already?)"
+                )));
+            }
+            for item in &found {
+                auth.require_system(state, &item.system_id).await?;
+            }
+        }
+        Replay::All {
+            system_id: Some(system),
+        } => {
+            auth.require_system(state, system).await?;
+        }
+        Replay::All { system_id: None } if auth.visible_systems(state).await?.is_some() => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "out_of_scope",
+                "replaying every system's dead items needs a province-wide grant: give system (one of yours) with all = true, or ids",
+            )
+            .with_field("system"));
+        }
+        Replay::All { system_id: None } => {}
+    }
+    let actor = &auth.principal.actor;
     let replayed = state.store.replay_outbox(which, actor).await?;
     tracing::info!(count = replayed.len(), actor, "exchange dead items replayed");
     Ok(replayed)

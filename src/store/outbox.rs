@@ -465,6 +465,26 @@ impl Store {
         rows.into_iter().map(item).collect()
     }
 
+    /// The dead items among `ids`, in id order (ids not dead or unknown are left out): what a
+    /// replay by id would touch, for the caller's scope check.
+    pub async fn dead_outbox_items(&self, ids: &[i64]) -> Result<Vec<OutboxItem>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {ITEM_COLUMNS} FROM exchange_outbox o WHERE o.state = 'dead' AND o.id IN ({}) ORDER BY o.id",
+            super::placeholders(1, ids.len())
+        ));
+        let rows: Vec<ItemRow> = on_pool!(self, pool => {
+            let mut query = sqlx::query_as(sql);
+            for id in ids {
+                query = query.bind(*id);
+            }
+            query.fetch_all(pool).await?
+        });
+        rows.into_iter().map(item).collect()
+    }
+
     /// Every outbox item of one case, by version.
     pub async fn outbox_of_case(
         &self,

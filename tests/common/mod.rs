@@ -345,9 +345,10 @@ pub fn app_state(store: Store) -> ronghe::server::AppState {
     }
 }
 
-/// The accounts service over `store` with the tests' keyring (key `staff`, AES-256-GCM).
+/// The accounts service over `store` with the tests' keyring (key `staff`, SM4-GCM, the default
+/// of a key that names no cipher, as the tests' server configs do).
 pub fn staff_accounts(store: &Store) -> ronghe::accounts::Accounts {
-    let keys = bridge_keys("staff", &[("staff", Cipher::Aes256Gcm)]);
+    let keys = bridge_keys("staff", &[("staff", Cipher::Sm4Gcm)]);
     let keyring = Keyring::build(&keys, &bridge_secrets(&keys)).expect("test staff keys build");
     let public = url::Url::parse(PUBLIC_URL).expect("a URL");
     ronghe::accounts::Accounts::new(store.clone(), Some(Arc::new(keyring)), Default::default())

@@ -106,7 +106,7 @@ pub(super) struct ReplayForm {
 }
 
 /// Replays what the form names, then back to the page (303). An item or a system outside the
-/// caller's scope is refused (403) before anything changes, as the API refuses changes.
+/// caller's scope is refused (403) before anything changes, by the API's own `replay_dead`.
 pub(super) async fn replay(
     State(state): State<AppState>,
     auth: Authorized,
@@ -119,21 +119,11 @@ pub(super) async fn replay(
             let id: i64 = item
                 .parse()
                 .map_err(|_| ApiError::not_found(format!("no dead exchange item {item:?}")))?;
-            let Some(found) = dead(&state, None).await?.into_iter().find(|i| i.id == id) else {
-                return Err(ApiError::not_found(format!(
-                    "exchange item {id} is not in the dead-letter queue (replayed already?)"
-                ))
-                .into());
-            };
-            auth.require_system(&state, &found.system_id).await?;
             Replay::Ids(vec![id])
         }
-        ("", system) if !system.is_empty() => {
-            auth.require_system(&state, system).await?;
-            Replay::All {
-                system_id: Some(system.to_owned()),
-            }
-        }
+        ("", system) if !system.is_empty() => Replay::All {
+            system_id: Some(system.to_owned()),
+        },
         _ => {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -144,7 +134,7 @@ pub(super) async fn replay(
             .into());
         }
     };
-    let replayed = replay_dead(&state, &which, &auth.principal.actor).await?;
+    let replayed = replay_dead(&state, &auth, &which).await?;
     Ok(see_other(&format!(
         "/monitoring/exchange?replayed={}",
         replayed.len()
