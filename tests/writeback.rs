@@ -574,20 +574,21 @@ async fn the_soap_simulator_pushes_gbk_envelopes_signed_and_encrypted() {
     let (_, items) = platform.get("/api/v1/quality?system=sim-soap").await;
     assert_eq!(items[0]["channel"], "push-soap", "{items}");
 
-    // The WSDL, with this endpoint.
-    let wsdl = platform
-        .http
-        .get(format!("{url}?wsdl"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        wsdl.contains("wsdl:definitions") && wsdl.contains(&format!("location=\"{url}\"")),
-        "{wsdl}"
-    );
+    // The WSDL, with this endpoint at the platform's public URL, whatever `Host` the caller
+    // sends (a cached WSDL must not send signed pushes elsewhere).
+    let public = format!("{}/soap/{SOAP}/writeback", common::PUBLIC_URL);
+    for host in [None, Some("evil.example")] {
+        let mut request = platform.http.get(format!("{url}?wsdl"));
+        if let Some(host) = host {
+            request = request.header("host", host);
+        }
+        let wsdl = request.send().await.unwrap().text().await.unwrap();
+        assert!(
+            wsdl.contains("wsdl:definitions") && wsdl.contains(&format!("location=\"{public}\"")),
+            "{wsdl}"
+        );
+        assert!(!wsdl.contains("evil.example"), "{wsdl}");
+    }
     let (status, _) = platform.get("/soap/no-such/writeback?wsdl").await;
     assert_eq!(status, 404);
 

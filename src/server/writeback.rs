@@ -485,7 +485,6 @@ pub(super) async fn wsdl(
     Path(system): Path<String>,
     RawQuery(query): RawQuery,
     uri: Uri,
-    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     if !query.is_some_and(|q| q.eq_ignore_ascii_case("wsdl")) {
         return Err(ApiError::new(
@@ -501,11 +500,14 @@ pub(super) async fn wsdl(
         }
         Err(e) => return Err(e.into()),
     }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("localhost");
-    let endpoint = format!("http://{host}{}", uri.path());
+    // The address clients will push signed cases with personal data to: the configured public
+    // URL (`public_url`, else this node's `http://localhost:PORT`), never the request's `Host`,
+    // which a caller chooses and a cache would keep.
+    let base = state.accounts.public_url().ok_or_else(|| {
+        tracing::error!("the WSDL needs the platform's public URL, and this server has none");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+    })?;
+    let endpoint = format!("{}{}", base.as_str().trim_end_matches('/'), uri.path());
     Ok((
         [(header::CONTENT_TYPE, "text/xml; charset=UTF-8")],
         soap::wsdl(&endpoint, &system),

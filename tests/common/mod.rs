@@ -353,6 +353,7 @@ pub fn staff_accounts(store: &Store) -> ronghe::accounts::Accounts {
     let public = url::Url::parse(PUBLIC_URL).expect("a URL");
     ronghe::accounts::Accounts::new(store.clone(), Some(Arc::new(keyring)), Default::default())
         .with_passkeys(ronghe::accounts::relying_party(&public).expect("a relying party"))
+        .with_public_url(public)
 }
 
 /// Where the tests' platform says people open it (passkeys are bound to its host).
