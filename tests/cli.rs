@@ -1478,10 +1478,16 @@ fn five_experts_assess_the_three_simulated_systems() {
                     .never_shows("SEALED");
             }
         }
-        sandbox.run_as(CHAIR, &["assess", "verdict", &assessment]).check(
-            0,
-            &[&format!("结论 verdict: {label}"), "置信度 confidence: 高", "至少"],
-        );
+        // The ordinary profile gives every criterion the same panel value: agreement cannot be
+        // measured (no ICC), so the confidence is medium, not high.
+        let confidence = if profile == common::ORDINARY {
+            "置信度 confidence: 中"
+        } else {
+            "置信度 confidence: 高"
+        };
+        sandbox
+            .run_as(CHAIR, &["assess", "verdict", &assessment])
+            .check(0, &[&format!("结论 verdict: {label}"), confidence, "至少"]);
         sandbox
             .run(&["assess", "report", &assessment])
             .check(

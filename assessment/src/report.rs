@@ -193,6 +193,7 @@ pub fn assess(rubric: &Rubric, input: AssessmentInput) -> Result<Report, Verdict
                 rubric,
                 &criteria,
                 agreement.icc.as_ref().map(|i| i.average),
+                agreement.kendall_w.as_ref().map(|w| w.w),
                 completeness,
                 rationale.smallest_flip,
             );

@@ -102,6 +102,9 @@ pub struct ConfidenceRules {
     pub medium_score_changes: u32,
     /// Agreement is high only with no contested criterion and ICC(2,k) at least this.
     pub high_icc: f64,
+    /// … and, when set, Kendall's W at least this (the experts rank the criteria alike).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub high_kendall_w: Option<f64>,
 }
 
 /// A group of criteria (e.g. 支撑能力).
@@ -423,6 +426,13 @@ fn check_header(p: &mut Problems, spec: &RubricSpec) {
     }
     if !(-1.0..=1.0).contains(&c.high_icc) {
         p.add("confidence.high_icc", "rubric.range", "must be between -1 and 1");
+    }
+    if c.high_kendall_w.is_some_and(|w| !(0.0..=1.0).contains(&w)) {
+        p.add(
+            "confidence.high_kendall_w",
+            "rubric.range",
+            "must be between 0 and 1",
+        );
     }
 }
 

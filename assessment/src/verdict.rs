@@ -451,11 +451,14 @@ pub fn rationale(
     }
 }
 
-/// Confidence from agreement (contested criteria, ICC), completeness and margin.
+/// Confidence from agreement (contested criteria, ICC and Kendall's W), completeness and margin.
+/// Agreement that cannot be measured (ICC or W undefined: one expert, or every criterion with
+/// the same panel value, or every expert tying every criterion) is not high agreement: medium.
 pub fn confidence(
     rubric: &Rubric,
     results: &[CriterionResult],
     icc_average: Option<f64>,
+    kendall_w: Option<f64>,
     completeness: f64,
     smallest_flip: Option<u32>,
 ) -> Confidence {
@@ -487,24 +490,29 @@ pub fn confidence(
             format!("有争议的指标不参与分类:{}", names.join("、")),
         )
     } else {
-        match icc_average {
-            Some(icc) if icc + EPS < bars.high_icc => factor(
-                "agreement",
-                "一致性",
-                Level::Medium,
-                format!("无争议指标,但 ICC(2,k) = {icc:.2} 低于 {:.2}", bars.high_icc),
+        let medium = |detail: String| factor("agreement", "一致性", Level::Medium, detail);
+        match (icc_average, kendall_w) {
+            (None, _) => medium(
+                "无争议指标,但一致性无法测量:ICC 不可计算(各指标面板值相同或只有一位专家)agreement cannot be measured"
+                    .to_owned(),
             ),
-            Some(icc) => factor(
+            (_, None) => medium(
+                "无争议指标,但一致性无法测量:Kendall's W 不可计算(只有一位专家,或各专家对各指标评分全部相同)agreement cannot be measured"
+                    .to_owned(),
+            ),
+            (Some(icc), _) if icc + EPS < bars.high_icc => medium(format!(
+                "无争议指标,但 ICC(2,k) = {icc:.2} 低于 {:.2}",
+                bars.high_icc
+            )),
+            (Some(_), Some(w)) if bars.high_kendall_w.is_some_and(|bar| w + EPS < bar) => medium(format!(
+                "无争议指标,但 Kendall's W = {w:.2} 低于 {:.2}",
+                bars.high_kendall_w.unwrap_or_default()
+            )),
+            (Some(icc), Some(w)) => factor(
                 "agreement",
                 "一致性",
                 Level::High,
-                format!("无争议指标,ICC(2,k) = {icc:.2}"),
-            ),
-            None => factor(
-                "agreement",
-                "一致性",
-                Level::High,
-                "无争议指标(各指标面板值相差太小,ICC 不可计算)".to_owned(),
+                format!("无争议指标,ICC(2,k) = {icc:.2},Kendall's W = {w:.2}"),
             ),
         }
     };
@@ -564,6 +572,39 @@ mod tests {
             .into_iter()
             .map(Some)
             .collect()
+    }
+
+    /// Agreement that cannot be measured is not high: with no contested criterion, full
+    /// completeness and a wide margin, confidence is high only when ICC and W are both defined
+    /// (and over a W bar the rubric sets).
+    #[test]
+    fn agreement_that_cannot_be_measured_is_not_high() {
+        let mut rubric = Rubric::builtin();
+        let level = |rubric: &Rubric, icc: Option<f64>, w: Option<f64>| {
+            let got = confidence(rubric, &[], icc, w, 1.0, None);
+            let agreement = got
+                .factors
+                .iter()
+                .find(|f| f.factor == "agreement")
+                .unwrap()
+                .clone();
+            (got.level, agreement.detail)
+        };
+        assert_eq!(level(&rubric, Some(0.8), Some(0.6)).0, Level::High);
+        for (icc, w) in [(None, Some(0.0004)), (Some(0.8), None), (None, None)] {
+            let (got, detail) = level(&rubric, icc, w);
+            assert_eq!(got, Level::Medium, "{icc:?} {w:?}");
+            assert!(
+                detail.contains("无法测量") && detail.contains("cannot be measured"),
+                "{detail}"
+            );
+        }
+        // W below a bar the rubric sets lowers it too; without a bar W only has to exist.
+        assert_eq!(level(&rubric, Some(0.8), Some(0.1)).0, Level::High);
+        rubric.spec.confidence.high_kendall_w = Some(0.3);
+        let (got, detail) = level(&rubric, Some(0.8), Some(0.1));
+        assert_eq!(got, Level::Medium);
+        assert!(detail.contains("Kendall's W = 0.10 低于 0.30"), "{detail}");
     }
 
     /// The classification table of the default rubric: each mode, and the boundaries between

@@ -14,6 +14,12 @@ const LABEL: i64 = 260;
 const DAY: i64 = 14;
 const ROW: i64 = 30;
 const HEAD: i64 = 46;
+/// The foot: today's label on one line, the legend on the next, so they never overlap.
+const FOOT: i64 = 44;
+/// The legend's width at its font size; the chart is never narrower.
+const LEGEND_WIDTH: i64 = 560;
+/// Today's label (`今天 YYYY-MM-DD`) at its font size.
+const TODAY_LABEL_WIDTH: i64 = 100;
 /// At most this many days are drawn (a year and a half).
 const MAX_DAYS: i64 = 550;
 
@@ -52,8 +58,9 @@ pub fn render(view: &PlanView, today: NaiveDate, calendar: &Calendar) -> String 
         .unwrap_or(first);
     let days = ((last - first).num_days() + 3).clamp(1, MAX_DAYS);
     let x = |d: NaiveDate| LABEL + (d - first).num_days().clamp(0, days) * DAY;
-    let width = LABEL + days * DAY + 10;
-    let height = HEAD + ROW * view.milestones.len() as i64 + 30;
+    let width = (LABEL + days * DAY + 10).max(LEGEND_WIDTH);
+    let height = HEAD + ROW * view.milestones.len() as i64 + FOOT;
+    let chart_bottom = height - FOOT;
     let mut svg = String::with_capacity(16 * 1024);
     let _ = write!(
         svg,
@@ -79,7 +86,7 @@ pub fn render(view: &PlanView, today: NaiveDate, calendar: &Calendar) -> String 
             svg,
             r#"<rect class="{class}" x="{}" y="{HEAD}" width="{DAY}" height="{}" fill="{fill}"><title>{day}</title></rect>"#,
             x(day),
-            height - HEAD - 30
+            chart_bottom - HEAD
         );
     }
     // Month labels and week ticks.
@@ -105,7 +112,7 @@ pub fn render(view: &PlanView, today: NaiveDate, calendar: &Calendar) -> String 
                 svg,
                 r##"<line x1="{0}" y1="40" x2="{0}" y2="{1}" stroke="#ddd"/>"##,
                 x(day),
-                height - 30
+                chart_bottom
             );
         }
     }
@@ -163,20 +170,84 @@ pub fn render(view: &PlanView, today: NaiveDate, calendar: &Calendar) -> String 
             );
         }
     }
+    // Today's label reads rightwards from the line, or leftwards where it would leave the chart.
     let tx = x(today) + DAY / 2;
+    let (label_x, anchor) = if tx + 3 + TODAY_LABEL_WIDTH > width {
+        (tx - 3, "end")
+    } else {
+        (tx + 3, "start")
+    };
     let _ = write!(
         svg,
-        r##"<line class="today" x1="{tx}" y1="{}" x2="{tx}" y2="{}" stroke="#1565c0" stroke-dasharray="4 3"/><text x="{}" y="{}" fill="#1565c0">今天 {today}</text>"##,
+        r##"<line class="today" x1="{tx}" y1="{}" x2="{tx}" y2="{}" stroke="#1565c0" stroke-dasharray="4 3"/><text class="today-label" x="{label_x}" y="{}" text-anchor="{anchor}" fill="#1565c0">今天 {today}</text>"##,
         HEAD - 4,
-        height - 28,
-        tx + 3,
-        height - 12
+        chart_bottom + 2,
+        chart_bottom + 16
     );
     let _ = write!(
         svg,
-        r##"<text x="6" y="{}" fill="#555" font-size="10">★ 关键路径 critical · 灰标 基线到期 baseline due · 红底 法定节假日 · 灰底 周末 · 蓝底 调休上班</text>"##,
-        height - 12
+        r##"<text class="legend" x="6" y="{}" fill="#555" font-size="10">★ 关键路径 critical · 灰标 基线到期 baseline due · 红底 法定节假日 · 灰底 周末 · 蓝底 调休上班</text>"##,
+        height - 6
     );
     svg.push_str("</svg>");
     svg
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::plans::{PlanFile, StoredPlan, view};
+
+    /// The `y` of the element with `class` (its first), and its `x`.
+    fn at(svg: &str, class: &str) -> (i64, i64) {
+        let element = &svg[svg.find(&format!(r#"class="{class}""#)).unwrap()..];
+        let attribute = |name: &str| -> i64 {
+            let from = element.find(&format!(r#" {name}=""#)).unwrap() + name.len() + 3;
+            element[from..from + element[from..].find('"').unwrap()]
+                .parse()
+                .unwrap()
+        };
+        (attribute("x"), attribute("y"))
+    }
+
+    /// Today's label and the legend are on different lines, and the label stays inside the
+    /// chart on the chart's last day as on its first.
+    #[test]
+    fn todays_label_and_the_legend_never_overlap_and_the_label_stays_inside() {
+        let stored = StoredPlan {
+            file: PlanFile::parse(super::super::TEST_PLAN).unwrap(),
+            source: String::new(),
+            imported_at: Utc::now(),
+            imported_by: "test".into(),
+            progress: Default::default(),
+            baselines: Vec::new(),
+        };
+        let calendar = Calendar::embedded();
+        for today in ["2026-09-28", "2026-10-20", "2026-10-23"] {
+            let today: NaiveDate = today.parse().unwrap();
+            let svg = render(&view(&stored, today, calendar).unwrap(), today, calendar);
+            let width: i64 = {
+                let from = svg.find(r#"width=""#).unwrap() + 7;
+                svg[from..from + svg[from..].find('"').unwrap()].parse().unwrap()
+            };
+            let (label_x, label_y) = at(&svg, "today-label");
+            let (_, legend_y) = at(&svg, "legend");
+            assert!(
+                legend_y - label_y >= 12,
+                "{today}: label at {label_y}, legend at {legend_y}"
+            );
+            let end_anchored = svg.contains(r#"text-anchor="end""#);
+            let (left, right) = if end_anchored {
+                (label_x - TODAY_LABEL_WIDTH, label_x)
+            } else {
+                (label_x, label_x + TODAY_LABEL_WIDTH)
+            };
+            assert!(
+                left >= 0 && right <= width,
+                "{today}: label {left}..{right} in 0..{width}"
+            );
+        }
+    }
 }

@@ -1,5 +1,7 @@
 //! A plan laid on the working-day calendar: the critical path method over working-day indices
-//! (so weekends, holidays and make-up working days count as the State Council's notices say),
+//! (so weekends, holidays and make-up working days count as the State Council's notices say;
+//! a milestone of 0 working days is a point in time, reached at the end of the day the work it
+//! depends on finishes, and takes no day from what follows it),
 //! with the progress recorded so far, then red/amber/green status from the slippage of each
 //! milestone's forecast due date against the baseline. Pure: the calendar and `today` come in.
 
@@ -124,7 +126,7 @@ pub fn forecast(
     for i in plan.order() {
         let m = &plan.milestones[i];
         let done = progress.get(&m.id).unwrap_or(&none);
-        let length = i64::from(m.duration_working_days.max(1));
+        let length = i64::from(m.duration_working_days);
         let ready = m
             .depends_on
             .iter()
@@ -147,7 +149,7 @@ pub fn forecast(
     let mut lf = vec![end; n];
     for i in plan.order().into_iter().rev() {
         let m = &plan.milestones[i];
-        let length = i64::from(m.duration_working_days.max(1));
+        let length = i64::from(m.duration_working_days);
         let ls = lf[i] - length + 1;
         for d in &m.depends_on {
             if let Some(&j) = index.get(d.id()) {
@@ -166,6 +168,8 @@ pub fn forecast(
                 id: m.id.clone(),
                 start: match done.started_on {
                     Some(d) => d,
+                    // A point in time starts when it is reached.
+                    None if m.duration_working_days == 0 => days.date(ef[i])?,
                     None => days.date(es[i])?,
                 },
                 due: match done.finished_on {
@@ -247,8 +251,9 @@ mod tests {
             (writeback.start, writeback.due),
             (date("2026-10-09"), date("2026-10-12"))
         );
+        // The pilot's go-live (0 days) is reached when the bridge is done.
         let pilot = by_id(&got, "pilot");
-        assert_eq!(pilot.start, date("2026-10-21"));
+        assert_eq!((pilot.start, pilot.due), (date("2026-10-20"), date("2026-10-20")));
         assert!(mapping.critical && bridge.critical && pilot.critical);
         assert!(!writeback.critical);
         // Write-back may slip from 10-12 to 10-20: 10-13, 14, 15, 16, 19, 20.
@@ -315,6 +320,50 @@ mod tests {
             by_id(&got, "mapping").due,
             date("2026-09-30"),
             "finished work keeps its dates"
+        );
+    }
+
+    /// A point-in-time milestone between two pieces of work takes no day: the plan ends where
+    /// the critical path method with a zero duration puts it (task A: 3 working days from Monday
+    /// 2026-11-02, milestone M: 0, task B: 2 after M → A 11-02..11-04, M 11-04, B 11-05..11-06).
+    #[test]
+    fn a_zero_day_milestone_between_two_tasks_takes_no_day() {
+        let text = r#"
+[plan]
+system = "s"
+mode = "full_migration"
+start = "2026-11-02"
+owner = "张经理"
+[[milestones]]
+id = "a"
+phase = "迁移"
+name = "迁移演练"
+owner = "工程师"
+duration_working_days = 3
+[[milestones]]
+id = "m"
+phase = "切换"
+name = "切换决定"
+owner = "专家组"
+duration_working_days = 0
+depends_on = ["a"]
+[[milestones]]
+id = "b"
+phase = "切换"
+name = "正式切换"
+owner = "工程师"
+duration_working_days = 2
+depends_on = ["m"]
+"#;
+        let plan = PlanFile::parse(text).unwrap();
+        let got = forecast(&plan, &HashMap::new(), None, Calendar::embedded()).unwrap();
+        let m = by_id(&got, "m");
+        assert_eq!((m.start, m.due), (date("2026-11-04"), date("2026-11-04")));
+        let b = by_id(&got, "b");
+        assert_eq!((b.start, b.due), (date("2026-11-05"), date("2026-11-06")));
+        assert!(
+            got.iter().all(|f| f.critical && f.slack_working_days == 0),
+            "{got:?}"
         );
     }
 
