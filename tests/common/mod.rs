@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: fixtures, and fresh stores on SQLite and PostgreSQL.
 #![allow(dead_code, unreachable_pub)] // each test target uses a different part
 
+pub mod answer_keys;
 pub mod binary;
 pub mod browser;
 pub mod console;
