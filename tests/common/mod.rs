@@ -527,7 +527,8 @@ pub async fn integrated(store: &Store, system: &str) {
         entities: vec![ronghe_adapters::Entity {
             name: "cases".to_owned(),
             kind: "resource".to_owned(),
-            fields: ronghe_adapters::Profile::fields_from_samples(std::slice::from_ref(&sample)),
+            // Scanned twice: the name and number repeat, so the profile counts them (issue 16).
+            fields: ronghe_adapters::Profile::fields_from_scan(&[sample.clone(), sample.clone()]),
             record_count: Some(4321),
             samples: vec![sample],
         }],

@@ -1,5 +1,5 @@
 //! Seeded cases for the onboarding schemas, in neutral terms: each schema writes them in its own
-//! shape, names and codes. Identifiers carry valid check digits (GB 11643, GB 32100); a few
+//! shape, names and codes (the REST and SOAP ones from a server `listen`ing on loopback). Identifiers carry valid check digits (GB 11643, GB 32100); a few
 //! cases carry a resident ID with a broken one, as real legacy data does, and are not valid.
 
 use ronghe_adapters::sim::data::{resident_id_check, uscc_check};
@@ -226,6 +226,21 @@ pub(crate) fn cases(seed: u64, count: usize) -> Vec<Case> {
             }
         })
         .collect()
+}
+
+/// Serves `records` at `path` on a loopback port until the runtime ends; its address.
+pub(crate) async fn listen<T: Send + Sync + 'static>(
+    path: &str,
+    route: axum::routing::MethodRouter<std::sync::Arc<Vec<T>>>,
+    records: Vec<T>,
+) -> std::net::SocketAddr {
+    let app = axum::Router::new()
+        .route(path, route)
+        .with_state(std::sync::Arc::new(records));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    address
 }
 
 /// A time in Beijing time written with `format`.

@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::{Query, State};
 use axum::routing::get;
-use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::cases::Case;
@@ -68,13 +68,7 @@ async fn list(State(records): State<Arc<Vec<Value>>>, Query(page): Query<Page>) 
 
 /// Serves `cases` on a loopback port until the runtime ends; the adapter config that reads them.
 pub(crate) async fn serve(cases: &[Case]) -> String {
-    let records: Arc<Vec<Value>> = Arc::new(cases.iter().map(record).collect());
-    let app = Router::new()
-        .route("/api/v2/cases", get(list))
-        .with_state(records);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let address = super::cases::listen("/api/v2/cases", get(list), cases.iter().map(record).collect()).await;
     format!(
         r#"type = "rest"
 base_url = "http://{address}/api/v2/"

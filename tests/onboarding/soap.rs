@@ -5,7 +5,6 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -139,13 +138,12 @@ async fn wsdl() -> impl IntoResponse {
 
 /// Serves `cases` on a loopback port until the runtime ends; the adapter config that reads them.
 pub(crate) async fn serve(cases: &[Case]) -> String {
-    let records: Arc<Vec<String>> = Arc::new(cases.iter().map(record).collect());
-    let app = Router::new()
-        .route("/ajxt/services/CaseService", post(service).get(wsdl))
-        .with_state(records);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let address = super::cases::listen(
+        "/ajxt/services/CaseService",
+        post(service).get(wsdl),
+        cases.iter().map(record).collect(),
+    )
+    .await;
     format!(
         r#"type = "soap"
 endpoint = "http://{address}/ajxt/services/CaseService"
