@@ -116,7 +116,6 @@ async fn onboard(name: &str, shape: Shape, config: &str, cases: &[Case]) -> Scor
 }
 
 #[tokio::test]
-#[ignore = "the generator does not meet issue 16's bar on this schema yet"]
 async fn a_wide_sql_table_with_numeric_statuses_and_a_code_table() {
     let dir = tempfile::tempdir().unwrap();
     let cases = cases::cases(161, CASES);
@@ -126,7 +125,6 @@ async fn a_wide_sql_table_with_numeric_statuses_and_a_code_table() {
 }
 
 #[tokio::test]
-#[ignore = "the generator does not meet issue 16's bar on this schema yet"]
 async fn a_rest_api_with_nested_camel_case_and_epoch_milliseconds() {
     let cases = cases::cases(162, CASES);
     let config = rest::serve(&cases).await;
@@ -135,7 +133,6 @@ async fn a_rest_api_with_nested_camel_case_and_epoch_milliseconds() {
 }
 
 #[tokio::test]
-#[ignore = "the generator does not meet issue 16's bar on this schema yet"]
 async fn a_soap_service_with_attributes_and_chinese_names() {
     let cases = cases::cases(163, CASES);
     let config = soap::serve(&cases).await;
