@@ -1492,6 +1492,7 @@ mod tests {
                         name: name.into(),
                         data_type: "varchar".into(),
                         nullable: true,
+                        distinct: Vec::new(),
                     })
                     .to_vec(),
                 record_count: None,

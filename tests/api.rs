@@ -646,6 +646,7 @@ async fn a_verdict_without_a_data_profile_reads_the_probe_profile() {
                 name: "/applicant/idNo".into(),
                 data_type: "string".into(),
                 nullable: false,
+                distinct: Vec::new(),
             }],
             record_count: Some(1),
             samples: vec![json!({"applicant": {"idNo": "52010219900101123X"}})],

@@ -1,60 +1,20 @@
 //! Mapping generation: quality against hand-labelled answer keys (precision and recall of the
 //! proposed field matches), and `ronghe generate` through the real binary, including that an
 //! engineer's edits are never silently overwritten.
-#![allow(clippy::print_stdout)] // the quality figures are printed for the record
 
 mod common;
 
-use std::collections::BTreeMap;
-
+use common::answer_keys::score;
 use ronghe::mapping::{Shape, propose};
-use ronghe_adapters::Profile;
 use ronghe_adapters::sim::{SimOptions, rest::RestSim};
-
-fn answer_key(name: &str) -> BTreeMap<String, String> {
-    let path = format!(
-        "{}/tests/data/answer-keys/{name}.toml",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-}
-
-/// Precision and recall of the proposal's source fields against the key, printed for the record.
-fn score(name: &str, profile: &Profile, shape: Shape) -> (f64, f64) {
-    let key = answer_key(name);
-    let proposal = propose(profile, shape).expect("a proposal");
-    let proposed: Vec<(&str, &str)> = proposal
-        .rules
-        .iter()
-        .filter_map(|r| r.source.as_deref().map(|s| (r.field, s)))
-        .collect();
-    let correct = proposed
-        .iter()
-        .filter(|(f, s)| key.get(*f).map(String::as_str) == Some(*s))
-        .count() as f64;
-    let (precision, recall) = (correct / proposed.len() as f64, correct / key.len() as f64);
-    for (f, s) in &proposed {
-        if key.get(*f).map(String::as_str) != Some(*s) {
-            println!("{name}: proposed {f} <- {s}, key says {:?}", key.get(*f));
-        }
-    }
-    for (f, s) in &key {
-        if !proposed.iter().any(|(pf, _)| pf == f) {
-            println!("{name}: missed {f} <- {s}");
-        }
-    }
-    println!(
-        "{name}: precision {precision:.2}, recall {recall:.2} ({correct} of {} proposed, {} in the key)",
-        proposed.len(),
-        key.len()
-    );
-    (precision, recall)
-}
 
 #[tokio::test]
 async fn rest_simulator_generation_quality() {
     let (_sim, adapter) = common::rest_sim(300).await;
-    let (precision, recall) = score("sim-rest", &adapter.probe(100).await.unwrap(), Shape::Json);
+    let (precision, recall) = score(
+        "sim-rest",
+        &propose(&adapter.probe(100).await.unwrap(), Shape::Json).unwrap(),
+    );
     assert!(
         precision >= 0.95 && recall >= 0.95,
         "precision {precision:.2}, recall {recall:.2}"
@@ -64,7 +24,10 @@ async fn rest_simulator_generation_quality() {
 #[tokio::test]
 async fn soap_simulator_generation_quality() {
     let (_sim, adapter) = common::soap_sim(300).await;
-    let (precision, recall) = score("sim-soap", &adapter.probe(300).await.unwrap(), Shape::Xml);
+    let (precision, recall) = score(
+        "sim-soap",
+        &propose(&adapter.probe(300).await.unwrap(), Shape::Xml).unwrap(),
+    );
     assert!(
         precision >= 0.95 && recall >= 0.95,
         "precision {precision:.2}, recall {recall:.2}"
@@ -76,12 +39,12 @@ async fn sql_simulator_generation_quality_with_pinyin_initials() {
     let dir = tempfile::tempdir().unwrap();
     let adapter = common::sql_sim(dir.path(), 300).await;
     let profile = adapter.probe(300).await.unwrap();
-    let (precision, recall) = score("sim-sql", &profile, Shape::Row);
+    let proposal = propose(&profile, Shape::Row).unwrap();
+    let (precision, recall) = score("sim-sql", &proposal);
     assert!(
         precision >= 0.95 && recall >= 0.95,
         "precision {precision:.2}, recall {recall:.2}"
     );
-    let proposal = propose(&profile, Shape::Row).unwrap();
     let evidence = |field: &str| {
         proposal
             .rules

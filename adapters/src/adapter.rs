@@ -54,7 +54,9 @@ pub trait Adapter: Send + Sync {
 
     fn capabilities(&self) -> Capabilities;
 
-    /// Discovers operations or tables, fields, counts, and up to `sample_size` records each.
+    /// Discovers operations or tables, fields, counts, the distinct values of low-cardinality
+    /// fields, and about `sample_size` records each (more where the first ones miss a value or
+    /// a field: see `Field::distinct`).
     async fn probe(&self, sample_size: usize) -> Result<Profile, AdapterError>;
 
     /// Reads the configured case records from `from` (the start when `None`), oldest first.

@@ -26,7 +26,8 @@ pub use adapter::{Adapter, Capabilities, Checkpoint, Receipt, Record, RecordStre
 pub use batches::{Batch, read_batches};
 pub use config::{ConfigIssue, ValidatedConfig};
 pub use error::{AdapterError, ErrorClass};
-pub use profile::{Entity, Field, Profile};
+pub use profile::{Entity, Field, MAX_DISTINCT, Profile, SCAN_RECORDS, ValueCount};
+use profile::{covering_samples, low_cardinality, scan};
 pub use raw::{Raw, Row, SqlValue, XmlElement};
 pub use registry::{AdapterConfig, AdapterKind, KINDS};
 pub use secrets::{Environment, Fixed, SecretRef, Secrets};

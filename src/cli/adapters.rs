@@ -16,7 +16,7 @@ use serde_json::json;
 
 use super::disclosure::{Disclosure, Purpose};
 use super::{Context, Failure, checked, read_config, refused_config};
-use crate::validate::mask_record;
+use crate::validate::{mask_certificate, mask_record};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum Command {
@@ -29,7 +29,8 @@ pub(super) enum Command {
     /// Connect, discover operations/tables/fields, sample records; print and store the profile 探查.
     Probe {
         system: String,
-        /// Records to sample per entity.
+        /// Records to sample per entity (more where they miss a value of a low-cardinality
+        /// field, or any value of a field).
         #[arg(long, default_value_t = 5)]
         sample: usize,
         /// With --json, the samples' string values are masked unless unmasked.
@@ -113,6 +114,9 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                 None => {
                     for entity in &mut profile.entities {
                         entity.samples.iter_mut().for_each(|s| *s = mask_record(s));
+                        for value in entity.fields.iter_mut().flat_map(|f| &mut f.distinct) {
+                            value.value = mask_certificate(&value.value);
+                        }
                     }
                 }
             }

@@ -79,8 +79,9 @@ pub struct Rule {
     pub default: Option<String>,
     /// A code table translating the source value.
     pub table: Option<String>,
-    /// A chrono format for timestamps without an offset (read as +08:00), e.g. `%Y%m%d%H%M%S`;
-    /// without it the common legacy forms are recognised.
+    /// A chrono format for timestamps without an offset (read as +08:00), e.g. `%Y%m%d%H%M%S`,
+    /// or `epoch_millis` / `epoch_seconds` for a count since the Unix epoch; without it the
+    /// common legacy forms are recognised.
     pub format: Option<String>,
     /// `epoch_millis`: a timestamp turned into milliseconds (a version from an update time).
     pub convert: Option<Convert>,
@@ -96,6 +97,11 @@ pub struct Rule {
     /// Generation's confidence in the rule, 0–1 (documentation).
     pub confidence: Option<f64>,
 }
+
+/// The `format` of a timestamp written as milliseconds since the Unix epoch.
+pub const EPOCH_MILLIS: &str = "epoch_millis";
+/// The `format` of a timestamp written as seconds since the Unix epoch.
+pub const EPOCH_SECONDS: &str = "epoch_seconds";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -11,7 +11,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::assemble::Value;
-use super::config::{Convert, MappingConfig, Rule, Shape};
+use super::config::{Convert, EPOCH_MILLIS, EPOCH_SECONDS, MappingConfig, Rule, Shape};
 use super::path::{SourcePath, shape_of};
 use super::schema::{Group, Kind, TARGETS, Target, target};
 use crate::calendar::Calendar;
@@ -450,6 +450,21 @@ impl Mapping {
     ) -> Result<DateTime<FixedOffset>, (Option<String>, String)> {
         match &rule.format {
             None => validate::parse_timestamp(text).map_err(|v| (Some(text.to_owned()), v.message)),
+            Some(format) if format == EPOCH_MILLIS || format == EPOCH_SECONDS => {
+                let per_unit = if format == EPOCH_SECONDS { 1000 } else { 1 };
+                text.trim()
+                    .parse::<i64>()
+                    .ok()
+                    .and_then(|n| n.checked_mul(per_unit))
+                    .and_then(DateTime::from_timestamp_millis)
+                    .map(|t| t.with_timezone(&beijing()))
+                    .ok_or_else(|| {
+                        (
+                            Some(text.to_owned()),
+                            format!("does not match the format {format:?}"),
+                        )
+                    })
+            }
             Some(format) => NaiveDateTime::parse_from_str(text, format)
                 .or_else(|_| NaiveDate::parse_from_str(text, format).map(|d| d.and_time(NaiveTime::MIN)))
                 .ok()

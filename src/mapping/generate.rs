@@ -1,18 +1,23 @@
 //! Proposing a mapping from a system's probe profile: each canonical field is matched to a
-//! source field by name (the GB/T 39046 Chinese names, common English names, and the pinyin
-//! initials legacy schemas use: `SQRMC` ↔ 申请人名称) and by the shape of sampled values (resident
-//! IDs, credit codes, division codes, timestamps, phone numbers). Code fields whose samples are
-//! not canonical codes get draft code tables. Every proposal carries its evidence and confidence.
+//! source field by name (the GB/T 39046 Chinese names, common English names, also spelt across
+//! nested paths: `/item/code` ↔ itemCode, and the pinyin initials legacy schemas use: `SQRMC` ↔
+//! 申请人名称) and by the shape of its values (resident IDs, credit codes, division codes,
+//! timestamps, epoch milliseconds, phone numbers); a name whose values are of another kind is
+//! not taken. Code fields get code tables filled from the whole column's distinct values
+//! through `vocabulary` and the profile's own code tables, unknown codes listed, never guessed.
+//! The acceptance and result blocks apply only `when` their time is present, where it can be
+//! absent. Every proposal carries its evidence and confidence.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use pinyin::ToPinyin;
-use ronghe_adapters::{Entity, Profile};
+use ronghe_adapters::{Entity, Profile, ValueCount};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::config::Shape;
-use super::schema::{Kind, TARGETS, Target};
+use super::config::{EPOCH_MILLIS, EPOCH_SECONDS, Shape};
+use super::schema::{CodeSet, Group, Kind, TARGETS, Target};
+use super::vocabulary;
 use crate::validate;
 
 /// A proposed rule for one canonical field.
@@ -27,7 +32,7 @@ pub struct Proposed {
     pub source: Option<String>,
 }
 
-/// A code table to review: legacy codes seen in the samples.
+/// A code table to review: every legacy code of the field, with its canonical value or "".
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DraftTable {
     pub name: String,
@@ -81,8 +86,12 @@ struct Candidate<'a> {
     profiled: &'a str,
     /// The last segment of the path: the field's own name.
     name: &'a str,
+    /// The last two segments joined: the name a nested field spells with its parent.
+    nested: String,
     nullable: bool,
     values: Vec<String>,
+    /// The whole column's distinct values with their counts, where the probe counted them.
+    distinct: &'a [ValueCount],
 }
 
 /// Shares of sampled values that look like each kind of identifier or value.
@@ -97,13 +106,58 @@ struct Shapes {
     phone: f64,
 }
 
+/// The epoch format a number is written in, if it reads as a time between 2000 and 2100:
+/// 13 digits of milliseconds or 10 of seconds.
+fn epoch_format(value: &str) -> Option<&'static str> {
+    let n: i64 = value
+        .parse()
+        .ok()
+        .filter(|_| value.bytes().all(|b| b.is_ascii_digit()))?;
+    match value.len() {
+        13 if (946_684_800_000..4_102_444_800_000).contains(&n) => Some(EPOCH_MILLIS),
+        10 if (946_684_800..4_102_444_800).contains(&n) => Some(EPOCH_SECONDS),
+        _ => None,
+    }
+}
+
 impl Candidate<'_> {
+    /// The values to judge the field by, with their weights: the whole column's distinct
+    /// values where the probe counted them, else the sampled values.
+    fn weighted(&self) -> Vec<(&str, u64)> {
+        if self.distinct.is_empty() {
+            self.values.iter().map(|v| (v.as_str(), 1)).collect()
+        } else {
+            self.distinct
+                .iter()
+                .map(|v| (v.value.as_str(), v.records))
+                .collect()
+        }
+    }
+
+    /// The distinct values a code table must cover.
+    fn codes(&self) -> BTreeSet<&str> {
+        self.weighted().into_iter().map(|(v, _)| v).collect()
+    }
+
+    /// The epoch format every value is written in, if one is.
+    fn epoch(&self) -> Option<&'static str> {
+        let weighted = self.weighted();
+        let first = epoch_format(weighted.first()?.0)?;
+        weighted
+            .iter()
+            .all(|(v, _)| epoch_format(v) == Some(first))
+            .then_some(first)
+    }
+
     fn shapes(&self) -> Shapes {
-        let n = self.values.len() as f64;
-        if n == 0.0 {
+        let weighted = self.weighted();
+        let n: u64 = weighted.iter().map(|(_, w)| w).sum();
+        if n == 0 {
             return Shapes::default();
         }
-        let share = |f: &dyn Fn(&str) -> bool| self.values.iter().filter(|v| f(v)).count() as f64 / n;
+        let share = |f: &dyn Fn(&str) -> bool| {
+            weighted.iter().filter(|(v, _)| f(v)).map(|(_, w)| w).sum::<u64>() as f64 / n as f64
+        };
         let today = chrono::Local::now().date_naive();
         Shapes {
             resident_id: share(&|v| validate::parse_resident_id(v, today).is_ok()),
@@ -112,7 +166,7 @@ impl Candidate<'_> {
                 validate::parse_resident_id(v, today).is_ok() || validate::parse_uscc(v).is_ok()
             }),
             division: share(&|v| validate::division(v).is_ok()),
-            timestamp: share(&|v| validate::parse_timestamp(v).is_ok()),
+            timestamp: share(&|v| validate::parse_timestamp(v).is_ok() || epoch_format(v).is_some()),
             phone: share(&|v| v.len() == 11 && v.starts_with('1') && v.chars().all(|c| c.is_ascii_digit())),
         }
     }
@@ -131,6 +185,11 @@ fn name_score(t: &Target, c: &Candidate<'_>) -> Option<(f64, String)> {
     let segments = norm(&c.path.replace(['/', '.'], ""));
     if segments == norm(&t.path.replace('.', "")) {
         return Some((0.9, format!("path {} spells {}", c.path, t.path)));
+    }
+    if c.nested != norm(name)
+        && let Some(en) = t.english.iter().find(|en| norm(en) == c.nested)
+    {
+        return Some((0.89, format!("path {} spells the English name {en}", c.path)));
     }
     if let Some(en) = t.english.iter().find(|en| norm(en) == norm(name)) {
         let parent_ok =
@@ -151,10 +210,24 @@ fn name_score(t: &Target, c: &Candidate<'_>) -> Option<(f64, String)> {
     None
 }
 
+/// Whether `c`'s values rule it out for `t` whatever its name: fewer than half of them are the
+/// division codes, credit codes or certificate numbers `t` holds.
+fn contradicted(t: &Target, c: &Candidate<'_>, s: &Shapes) -> bool {
+    let share = match t.path {
+        "region_code" => s.division,
+        "acceptance.department_uscc" => s.uscc,
+        "applicant.certificate_no" => s.certificate,
+        _ => return false,
+    };
+    !c.weighted().is_empty() && share < 0.5
+}
+
 /// How well `c`'s sampled values fit `t`, with the reason.
 fn shape_score(t: &Target, c: &Candidate<'_>, s: &Shapes) -> Option<(f64, String)> {
-    let n = c.values.len();
-    let pct = |x: f64| format!("{:.0}% of {n} sampled values", x * 100.0);
+    let pct = |x: f64| match c.distinct.is_empty() {
+        true => format!("{:.0}% of {} sampled values", x * 100.0, c.values.len()),
+        false => format!("{:.0}% of the column's values", x * 100.0),
+    };
     match t.path {
         "applicant.certificate_no" if s.certificate >= 0.8 => Some((
             0.75,
@@ -163,7 +236,9 @@ fn shape_score(t: &Target, c: &Candidate<'_>, s: &Shapes) -> Option<(f64, String
         "acceptance.department_uscc" if s.uscc >= 0.8 && s.resident_id == 0.0 => {
             Some((0.6, format!("{} are credit codes", pct(s.uscc))))
         }
-        "region_code" if s.division >= 0.8 => Some((0.7, format!("{} are division codes", pct(s.division)))),
+        "region_code" if s.division >= 0.8 && s.uscc == 0.0 => {
+            Some((0.7, format!("{} are division codes", pct(s.division))))
+        }
         "applicant.phone" if s.phone >= 0.8 => Some((0.75, format!("{} are mobile numbers", pct(s.phone)))),
         _ if t.kind == Kind::Timestamp && s.timestamp >= 0.8 => {
             Some((0.3, format!("{} are timestamps", pct(s.timestamp))))
@@ -209,7 +284,8 @@ fn sample_values(shape: Shape, path: &str, samples: &[Value]) -> Vec<String> {
 }
 
 /// The certificate type a legacy code stands for, judged by the certificate numbers that come
-/// with it in the samples: all resident IDs, or all credit codes.
+/// with it in the samples: at least four in five resident IDs, or credit codes (legacy data
+/// holds a few numbers with a wrong check digit).
 fn certificate_type_of(
     code: &str,
     shape: Shape,
@@ -223,32 +299,129 @@ fn certificate_type_of(
         .filter(|s| value_at(shape, type_path, s).as_deref() == Some(code))
         .filter_map(|s| value_at(shape, number_path, s))
         .collect();
-    if numbers.is_empty() {
-        None
-    } else if numbers
-        .iter()
-        .all(|n| validate::parse_resident_id(n, today).is_ok())
-    {
+    let most = |f: &dyn Fn(&str) -> bool| {
+        !numbers.is_empty() && numbers.iter().filter(|n| f(n)).count() * 5 >= numbers.len() * 4
+    };
+    if most(&|n| validate::parse_resident_id(n, today).is_ok()) {
         Some("resident_id")
-    } else if numbers.iter().all(|n| validate::parse_uscc(n).is_ok()) {
+    } else if most(&|n| validate::parse_uscc(n).is_ok()) {
         Some("unified_social_credit_code")
     } else {
         None
     }
 }
 
-/// The entity that holds the case records: the one with the most samples.
+/// The entity that holds the case records: of those with samples, the one with the most
+/// records (a code table has a few), then the most samples.
 fn case_entity(profile: &Profile) -> Option<&Entity> {
     profile
         .entities
         .iter()
         .filter(|e| !e.samples.is_empty())
-        .max_by_key(|e| e.samples.len())
+        .max_by_key(|e| (e.record_count.unwrap_or(0), e.samples.len()))
+}
+
+/// Labels of opaque codes from a code table the profile holds: another entity with a column
+/// whose sampled values include every code and, beside it, a column of text with one label
+/// per code. Gives the table's name and column, and code → label.
+fn code_labels(
+    profile: &Profile,
+    shape: Shape,
+    cases: &Entity,
+    codes: &BTreeSet<&str>,
+) -> Option<(String, BTreeMap<String, String>)> {
+    let text = |s: &Value, f: &str| value_at(shape, f, s);
+    profile
+        .entities
+        .iter()
+        .filter(|e| e.name != cases.name && !e.samples.is_empty())
+        .find_map(|e| {
+            e.fields.iter().find_map(|code| {
+                let held: BTreeSet<String> = e.samples.iter().filter_map(|s| text(s, &code.name)).collect();
+                if !codes.iter().all(|c| held.contains(*c)) {
+                    return None;
+                }
+                e.fields.iter().filter(|f| f.name != code.name).find_map(|label| {
+                    let mut labels = BTreeMap::new();
+                    for s in &e.samples {
+                        let (Some(k), Some(v)) = (text(s, &code.name), text(s, &label.name)) else {
+                            continue;
+                        };
+                        if v.chars().all(|ch| ch.is_ascii_digit())
+                            || labels.insert(k, v.clone()).is_some_and(|old| old != v)
+                        {
+                            return None;
+                        }
+                    }
+                    codes
+                        .iter()
+                        .all(|c| labels.contains_key(*c))
+                        .then(|| (format!("{} ({})", e.name, label.name), labels))
+                })
+            })
+        })
 }
 
 /// A TOML string literal.
 fn quoted(text: &str) -> String {
     toml::Value::String(text.to_owned()).to_string()
+}
+
+/// A code table's entries for `codes` in `set`, with the note an engineer reads: each code kept
+/// when canonical, else read through `vocabulary` (by its label from the profile's code table
+/// where it has one), else by `guess`; unknown codes are left empty and listed.
+fn fill_table(
+    set: CodeSet,
+    codes: &BTreeSet<&str>,
+    labels: Option<&(String, BTreeMap<String, String>)>,
+    guess: &dyn Fn(&str) -> Option<&'static str>,
+) -> (Vec<(String, String)>, Vec<String>) {
+    let mut unknown = Vec::new();
+    let entries = codes
+        .iter()
+        .map(|code| {
+            let label = labels.and_then(|(_, l)| l.get(*code)).map(String::as_str);
+            let value = if set.accepts(code) {
+                Some((*code).to_owned())
+            } else {
+                vocabulary::canonical(set, label.unwrap_or(code))
+                    .or_else(|| guess(code))
+                    .map(str::to_owned)
+            };
+            if value.is_none() {
+                unknown.push(match label {
+                    Some(label) => format!("{code} ({label})"),
+                    None => (*code).to_owned(),
+                });
+            }
+            ((*code).to_owned(), value.unwrap_or_default())
+        })
+        .collect();
+    (entries, unknown)
+}
+
+/// The note over a drafted code table.
+fn table_note(
+    path: &str,
+    set: CodeSet,
+    labels: Option<&(String, BTreeMap<String, String>)>,
+    unknown: &[String],
+) -> String {
+    let mut note = format!("codes of {path}, read as canonical {} values", set.name());
+    if let Some((table, _)) = labels {
+        note.push_str(&format!(" through their labels in {table}"));
+    }
+    if unknown.is_empty() {
+        note.push_str("; review");
+    } else {
+        note.push_str(&format!("; fill in the unknown: {}", unknown.join(", ")));
+    }
+    note
+}
+
+/// Adds `part` to an inline-table rule (`{ from = "x" }` → `{ from = "x", part }`).
+fn with_part(rule: &str, part: &str) -> String {
+    format!("{}, {part} }}", rule.trim_end().trim_end_matches('}').trim_end())
 }
 
 /// Proposes a mapping for records of `shape` from the profile.
@@ -257,27 +430,36 @@ pub fn propose(profile: &Profile, shape: Shape) -> Option<Proposal> {
     let candidates: Vec<Candidate<'_>> = entity
         .fields
         .iter()
-        .map(|f| Candidate {
-            path: rule_path(shape, &f.name),
-            profiled: &f.name,
-            name: f
+        // A field only ever seen null (the parent of fields that are sometimes absent) has no value to map.
+        .filter(|f| f.data_type != "null")
+        .map(|f| {
+            let segments: Vec<&str> = f
                 .name
-                .rsplit(['/', '.'])
-                .find(|s| *s != "#text")
-                .unwrap_or(&f.name)
-                .trim_start_matches('@'),
-            nullable: f.nullable,
-            values: sample_values(shape, &f.name, &entity.samples),
+                .split(['/', '.'])
+                .filter(|s| !s.is_empty() && *s != "#text")
+                .map(|s| s.trim_start_matches('@'))
+                .collect();
+            Candidate {
+                path: rule_path(shape, &f.name),
+                profiled: &f.name,
+                name: segments.last().copied().unwrap_or(&f.name),
+                nested: norm(&segments[segments.len().saturating_sub(2)..].concat()),
+                nullable: f.nullable,
+                values: sample_values(shape, &f.name, &entity.samples),
+                distinct: &f.distinct,
+            }
         })
         .collect();
     let shapes: Vec<Shapes> = candidates.iter().map(Candidate::shapes).collect();
 
-    // Name matches first; then shape matches, on fields no name claimed.
+    // Name matches first, unless the values say otherwise; then shape matches, on fields no
+    // name claimed.
     let mut chosen: Vec<Option<(usize, f64, String)>> = vec![None; TARGETS.len()];
     for (ti, t) in TARGETS.iter().enumerate() {
         let best = candidates
             .iter()
             .enumerate()
+            .filter(|(ci, c)| !contradicted(t, c, &shapes[*ci]))
             .filter_map(|(ci, c)| {
                 let (score, why) = name_score(t, c)?;
                 let agrees = shape_score(t, c, &shapes[ci]);
@@ -307,9 +489,20 @@ pub fn propose(profile: &Profile, shape: Shape) -> Option<Proposal> {
         let ti = TARGETS.iter().position(|x| x.path == t)?;
         chosen[ti].as_ref().map(|(ci, _, _)| &candidates[*ci])
     };
-    let accepted_at = source("acceptance.accepted_at")
-        .filter(|c| c.nullable)
-        .map(|c| c.path.to_owned());
+    // A block whose time can be absent applies only when it is there: no acceptance block
+    // before the case is accepted, no result before it is finished.
+    let when = |t: &Target| -> Option<String> {
+        let time = match t.group {
+            Group::Acceptance => "acceptance.accepted_at",
+            Group::Result => "result.finished_at",
+            _ => return None,
+        };
+        (t.path != time)
+            .then(|| source(time))
+            .flatten()
+            .filter(|c| c.nullable)
+            .map(|c| format!("when = {{ path = {} }}", quoted(&c.path)))
+    };
     let mut rules = Vec::new();
     let mut tables = Vec::new();
     let mut unmatched = Vec::new();
@@ -320,49 +513,47 @@ pub fn propose(profile: &Profile, shape: Shape) -> Option<Proposal> {
                 let mut parts = vec![format!("from = {}", quoted(&c.path))];
                 let mut evidence = evidence.clone();
                 if let Kind::Code(set) = t.kind {
-                    let distinct: BTreeSet<&str> = c.values.iter().map(String::as_str).collect();
-                    if !distinct.is_empty() && !distinct.iter().all(|v| set.accepts(v)) {
+                    let codes = c.codes();
+                    if !codes.is_empty() && !codes.iter().all(|v| set.accepts(v)) {
                         let name = t.path.replace('.', "_");
                         parts.push(format!("table = {}", quoted(&name)));
+                        let labels = code_labels(profile, shape, entity, &codes);
                         let numbers = source("applicant.certificate_no")
                             .filter(|_| t.path == "applicant.certificate_type");
-                        let guess = |code: &str| -> String {
-                            if set.accepts(code) {
-                                return code.to_owned();
-                            }
-                            numbers
-                                .and_then(|n| {
-                                    certificate_type_of(code, shape, c.profiled, n.profiled, &entity.samples)
-                                })
-                                .unwrap_or_default()
-                                .to_owned()
+                        let guess = |code: &str| {
+                            numbers.and_then(|n| {
+                                certificate_type_of(code, shape, c.profiled, n.profiled, &entity.samples)
+                            })
                         };
-                        let mut note = format!(
-                            "codes sampled from {}; fill in the canonical {} value of each",
-                            c.path,
-                            set.name()
-                        );
+                        let (entries, unknown) = fill_table(set, &codes, labels.as_ref(), &guess);
+                        let mut note = table_note(&c.path, set, labels.as_ref(), &unknown);
                         if numbers.is_some() {
                             note.push_str(
-                                " (certificate types judged from the numbers that come with each code)",
+                                " (certificate types also judged from the numbers that come with each code)",
                             );
                         }
-                        tables.push(DraftTable {
-                            name,
-                            entries: distinct.iter().map(|v| ((*v).to_owned(), guess(v))).collect(),
-                            note,
+                        evidence.push_str(&match unknown.len() {
+                            0 => format!("; its {} codes are translated by a table", codes.len()),
+                            n => format!("; its codes need a table, {n} of {} unknown", codes.len()),
                         });
-                        evidence.push_str("; its codes need a table");
+                        tables.push(DraftTable { name, entries, note });
                     }
                 }
-                if t.kind == Kind::Timestamp && c.values.iter().any(|v| validate::parse_timestamp(v).is_err())
-                {
-                    evidence.push_str("; some samples are in no recognised form: add a format");
+                if t.kind == Kind::Timestamp {
+                    match c.epoch() {
+                        Some(format) => {
+                            parts.push(format!("format = {}", quoted(format)));
+                            evidence.push_str(&format!("; written as {format}"));
+                        }
+                        None if c.values.iter().any(|v| validate::parse_timestamp(v).is_err()) => {
+                            evidence.push_str("; some samples are in no recognised form: add a format");
+                        }
+                        None => {}
+                    }
                 }
-                if let ("acceptance.department" | "acceptance.department_uscc", Some(when)) =
-                    (t.path, &accepted_at)
-                {
-                    parts.push(format!("when = {{ path = {} }}", quoted(when)));
+                if let Some(when) = when(t) {
+                    parts.push(when);
+                    evidence.push_str("; only when the block's time is present");
                 }
                 rules.push(Proposed {
                     field: t.path,
@@ -372,8 +563,11 @@ pub fn propose(profile: &Profile, shape: Shape) -> Option<Proposal> {
                     source: Some(c.path.to_owned()),
                 });
             }
-            None => match fallback(t, &source) {
-                Some((p, table)) => {
+            None => match fallback(t, &source, profile, shape, entity) {
+                Some((mut p, table)) => {
+                    if let (Some(when), Some(_)) = (when(t), &p.source) {
+                        p.rule = with_part(&p.rule, &when);
+                    }
                     rules.push(p);
                     tables.extend(table);
                 }
@@ -398,6 +592,9 @@ pub fn propose(profile: &Profile, shape: Shape) -> Option<Proposal> {
 fn fallback<'a>(
     t: &Target,
     source: &dyn Fn(&str) -> Option<&'a Candidate<'a>>,
+    profile: &Profile,
+    shape: Shape,
+    entity: &Entity,
 ) -> Option<(Proposed, Option<DraftTable>)> {
     let derived = |rule: String, evidence: &str, confidence: f64, from: Option<&str>| Proposed {
         field: t.path,
@@ -406,36 +603,63 @@ fn fallback<'a>(
         confidence,
         source: from.map(str::to_owned),
     };
+    // `format = …` for a source written in epoch time.
+    let epoch = |c: &Candidate<'_>| {
+        c.epoch()
+            .map(|f| format!(", format = {}", quoted(f)))
+            .unwrap_or_default()
+    };
     let rule = match t.path {
         "result.code" => {
             let status = source("stage")?;
-            let mut entries: Vec<(String, String)> = status
-                .values
-                .iter()
-                .collect::<BTreeSet<_>>()
+            let codes = status.codes();
+            let labels = code_labels(profile, shape, entity, &codes);
+            // A status that is not a terminal stage has no result yet; a terminal one names it.
+            let (stages, _) = fill_table(CodeSet::Stage, &codes, labels.as_ref(), &|_| None);
+            let mut unknown = Vec::new();
+            let mut entries: Vec<(String, String)> = stages
                 .into_iter()
-                .map(|v| (v.clone(), String::new()))
+                .map(|(code, stage)| {
+                    let terminal = crate::case::Stage::parse(&stage).is_none_or(|s| s.is_terminal());
+                    let label = labels.as_ref().and_then(|(_, l)| l.get(&code)).unwrap_or(&code);
+                    let result = match terminal {
+                        true => vocabulary::canonical(CodeSet::ResultCode, label).map(str::to_owned),
+                        false => Some(String::new()),
+                    };
+                    if result.is_none() {
+                        unknown.push(code.clone());
+                    }
+                    (code, result.unwrap_or_default())
+                })
                 .collect();
             entries.push(("*".to_owned(), String::new()));
+            let mut note = format!(
+                "result codes of {}: a status that has not ended the case has none",
+                status.path
+            );
+            if !unknown.is_empty() {
+                note.push_str(&format!("; fill in the result of: {}", unknown.join(", ")));
+            }
             let table = DraftTable {
                 name: "result_code".to_owned(),
                 entries,
-                note: format!(
-                    "result codes of {}: fill in the result of each finished status, leave the others empty",
-                    status.path
-                ),
+                note,
             };
             let rule = derived(
                 format!("{{ from = {}, table = \"result_code\" }}", quoted(&status.path)),
                 "no result field: the status says how a finished case ended",
-                0.5,
+                if unknown.is_empty() { 0.7 } else { 0.5 },
                 Some(&status.path),
             );
             return Some((rule, Some(table)));
         }
         "version" => source("updated_at").map(|c| {
             derived(
-                format!("{{ from = {}, convert = \"epoch_millis\" }}", quoted(&c.path)),
+                format!(
+                    "{{ from = {}, convert = \"epoch_millis\"{} }}",
+                    quoted(&c.path),
+                    epoch(c)
+                ),
                 "no version field: the update time orders the versions",
                 0.6,
                 Some(&c.path),
@@ -447,9 +671,10 @@ fn fallback<'a>(
         ) {
             (Some(at), Some(days)) => Some(derived(
                 format!(
-                    "{{ from = {}, add_working_days = {} }}",
+                    "{{ from = {}, add_working_days = {}{} }}",
                     quoted(&at.path),
-                    quoted(&days.path)
+                    quoted(&days.path),
+                    epoch(at)
                 ),
                 "no due-time field: the acceptance time plus the time limit in working days",
                 0.6,

@@ -1,6 +1,7 @@
 //! Mappings turn a legacy system's raw records into canonical cases. `config` is the TOML an
 //! engineer reviews (`mappings/SYSTEM.toml`); `engine` compiles and applies it; `schema` lists
-//! the canonical fields it can fill; `path` reads the records; `assemble` builds the case.
+//! the canonical fields it can fill; `path` reads the records; `assemble` builds the case;
+//! `generate` proposes a config from a probe profile, reading legacy codes through `vocabulary`.
 
 mod assemble;
 pub mod config;
@@ -8,6 +9,7 @@ mod engine;
 mod generate;
 mod path;
 pub mod schema;
+mod vocabulary;
 
 pub use self::config::{MappingConfig, Rule, Shape};
 pub use engine::{Mapping, MappingError, MappingIssue};

@@ -71,7 +71,7 @@ pub(super) struct EntitySummary {
 }
 
 impl ProbeSummary {
-    /// The profile's structure; its sample records are dropped here.
+    /// The profile's structure; its sample records and counted values are dropped here.
     fn of(profile: Profile, probed_at: DateTime<Utc>) -> ProbeSummary {
         ProbeSummary {
             probed_at,
@@ -83,7 +83,14 @@ impl ProbeSummary {
                     name: e.name,
                     kind: e.kind,
                     record_count: e.record_count,
-                    fields: e.fields,
+                    fields: e
+                        .fields
+                        .into_iter()
+                        .map(|f| Field {
+                            distinct: Vec::new(),
+                            ..f
+                        })
+                        .collect(),
                 })
                 .collect(),
         }

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: fixtures, and fresh stores on SQLite and PostgreSQL.
 #![allow(dead_code, unreachable_pub)] // each test target uses a different part
 
+pub mod answer_keys;
 pub mod binary;
 pub mod browser;
 pub mod console;
@@ -528,7 +529,8 @@ pub async fn integrated(store: &Store, system: &str) {
         entities: vec![ronghe_adapters::Entity {
             name: "cases".to_owned(),
             kind: "resource".to_owned(),
-            fields: ronghe_adapters::Profile::fields_from_samples(std::slice::from_ref(&sample)),
+            // Scanned twice: the name and number repeat, so the profile counts them (issue 16).
+            fields: ronghe_adapters::Profile::fields_from_scan(&[sample.clone(), sample.clone()]),
             record_count: Some(4321),
             samples: vec![sample],
         }],

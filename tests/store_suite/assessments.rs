@@ -227,6 +227,7 @@ pub async fn panel_lifecycle(store: Store) {
                     name: name.into(),
                     data_type: "string".into(),
                     nullable: false,
+                    distinct: Vec::new(),
                 })
                 .to_vec(),
             record_count: Some(2),

@@ -15,7 +15,7 @@ use crate::resilience::Policy;
 use crate::watermark::{self, Position};
 use crate::{
     Adapter, AdapterError, AdapterKind, Capabilities, Checkpoint, Entity, Profile, Raw, Receipt, Record,
-    RecordStream, Secrets,
+    RecordStream, SCAN_RECORDS, Secrets, covering_samples, scan,
 };
 use auth::Signer;
 
@@ -316,33 +316,30 @@ impl Adapter for RestAdapter {
 
     async fn probe(&self, sample_size: usize) -> Result<Profile, AdapterError> {
         let r = &self.config.records;
-        let size = u32::try_from(sample_size.clamp(1, 1000)).unwrap_or(1000);
-        let next = self.first_page(None, Some(size));
-        let url = match &next {
-            Next::Query(query) => {
-                let mut url = self.url(&r.path)?;
-                url.query_pairs_mut().extend_pairs(query);
-                url
+        let scanned = scan(self.read(None)).await?;
+        // The scan counts a source it read to the end; a larger one tells its total, if at all.
+        let record_count = match &r.total {
+            _ if scanned.len() < SCAN_RECORDS => Some(scanned.len() as u64),
+            Some(total) => {
+                let url = match self.first_page(None, Some(1)) {
+                    Next::Query(query) => {
+                        let mut url = self.url(&r.path)?;
+                        url.query_pairs_mut().extend_pairs(query);
+                        url
+                    }
+                    Next::Url(url) => url,
+                };
+                let (body, _) = self.send(Method::Get, url, None).await?;
+                body.pointer(total).and_then(Value::as_u64)
             }
-            Next::Url(url) => url.clone(),
+            None => None,
         };
-        let (body, _) = self.send(Method::Get, url, None).await?;
-        let items = select(&body, &r.select, &r.path)?
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        let samples: Vec<Value> = items.into_iter().take(sample_size).collect();
-        let record_count = r
-            .total
-            .as_ref()
-            .and_then(|t| body.pointer(t))
-            .and_then(Value::as_u64);
         let mut entities = vec![Entity {
             name: r.path.clone(),
             kind: "resource".to_owned(),
-            fields: Profile::fields_from_samples(&samples),
+            fields: Profile::fields_from_scan(&scanned),
             record_count,
-            samples,
+            samples: covering_samples(&scanned, sample_size),
         }];
         let endpoints = self
             .config

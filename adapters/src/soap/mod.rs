@@ -26,7 +26,7 @@ use crate::resilience::Policy;
 use crate::watermark::{self, Position};
 use crate::{
     Adapter, AdapterError, AdapterKind, Capabilities, Checkpoint, Entity, Profile, Raw, Receipt, Record,
-    RecordStream, Secrets, XmlElement,
+    RecordStream, SCAN_RECORDS, Secrets, XmlElement, covering_samples, scan,
 };
 use envelope::Templates;
 use xml::ElementPath;
@@ -389,28 +389,22 @@ impl Adapter for SoapAdapter {
         let operations = wsdl::operations(&document)
             .map_err(|e| AdapterError::data(format!("WSDL {}: {e}", self.config.wsdl_location())))?;
         let r = &self.config.records;
-        let size = u32::try_from(sample_size.clamp(1, 1000)).unwrap_or(1000);
-        let result = self.listing(r.first_page, Some(size), None).await?;
-        let samples: Vec<Value> = self
-            .paths
-            .select
-            .select(&result)
-            .into_iter()
-            .take(sample_size)
-            .map(|e| Raw::Xml(e.clone()).to_json())
-            .collect();
-        let record_count = self
-            .paths
-            .total
-            .as_ref()
-            .and_then(|t| t.value(&result))
-            .and_then(|t| t.trim().parse().ok());
+        let scanned = scan(self.read(None)).await?;
+        // The scan counts a source it read to the end; a larger one tells its total, if at all.
+        let record_count = match &self.paths.total {
+            _ if scanned.len() < SCAN_RECORDS => Some(scanned.len() as u64),
+            Some(total) => {
+                let result = self.listing(r.first_page, Some(1), None).await?;
+                total.value(&result).and_then(|t| t.trim().parse().ok())
+            }
+            None => None,
+        };
         let mut records = Some(Entity {
             name: r.operation.clone(),
             kind: "operation".to_owned(),
-            fields: Profile::fields_from_samples(&samples),
+            fields: Profile::fields_from_scan(&scanned),
             record_count,
-            samples,
+            samples: covering_samples(&scanned, sample_size),
         });
         let mut entities = Vec::with_capacity(operations.len() + 1);
         for op in operations {

@@ -148,6 +148,7 @@ fn field(e: &XmlElement) -> Field {
             .unwrap_or("complex")
             .to_owned(),
         nullable: e.attribute("minOccurs") == Some("0") || e.attribute("nillable") == Some("true"),
+        distinct: Vec::new(),
     }
 }
 
@@ -182,6 +183,7 @@ mod tests {
             name: name.into(),
             data_type: data_type.into(),
             nullable,
+            distinct: Vec::new(),
         };
         assert_eq!(
             ops,

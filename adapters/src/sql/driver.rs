@@ -12,8 +12,8 @@ use super::query::{self, Column, Dialect, Plan, Statement};
 use crate::resilience::Policy;
 use crate::watermark::{Position, paged};
 use crate::{
-    Adapter, AdapterError, AdapterKind, Capabilities, Checkpoint, Entity, ErrorClass, Field, Profile, Raw,
-    Receipt, Record, RecordStream, Row, SqlValue,
+    Adapter, AdapterError, AdapterKind, Capabilities, Checkpoint, Entity, ErrorClass, Field, MAX_DISTINCT,
+    Profile, Raw, Receipt, Record, RecordStream, Row, SqlValue, ValueCount, low_cardinality,
 };
 
 /// What a driver must provide: statements in, rows out, failures classified.
@@ -188,32 +188,40 @@ impl SqlAdapter {
         Ok((records, last.filter(|_| full).map(Some)))
     }
 
-    /// Probes one table: its row count and a few rows.
+    /// Probes one table: its row count, a few rows (all of a table no larger than a code
+    /// table), each low-cardinality column's distinct values with their counts, and a row for
+    /// each of those values the sampled rows miss.
     async fn entity(&self, table: Table, sample_size: u32) -> Result<Entity, AdapterError> {
         let from = self.dialect().table(self.config.schema.as_deref(), &table.name);
         let count = query::count(self.dialect(), &from);
-        let sample = query::sample(self.dialect(), &from, &table.columns, sample_size);
         let what = format!("probe {}", table.name);
         let read = self
             .policy
             .run(&what, || async {
-                let count = self.connection.query(&statement(&count)).await?;
-                let rows = match sample_size {
+                let count: Option<u64> = self
+                    .connection
+                    .query(&statement(&count))
+                    .await?
+                    .first()
+                    .and_then(|r| r.0.first())
+                    .and_then(|(_, v)| v.as_text())
+                    .and_then(|t| t.parse().ok());
+                let limit = match count {
+                    Some(n) if sample_size > 0 && n <= MAX_DISTINCT as u64 => sample_size.max(n as u32),
+                    _ => sample_size,
+                };
+                let rows = match limit {
                     0 => Vec::new(),
-                    _ => self.connection.query(&statement(&sample)).await?,
+                    _ => {
+                        let sample = query::sample(self.dialect(), &from, &table.columns, limit);
+                        self.connection.query(&statement(&sample)).await?
+                    }
                 };
                 Ok((count, rows))
             })
             .await;
-        let (record_count, samples) = match read {
-            Ok((count, rows)) => (
-                count
-                    .first()
-                    .and_then(|r| r.0.first())
-                    .and_then(|(_, v)| v.as_text())
-                    .and_then(|t| t.parse().ok()),
-                rows.into_iter().map(|r| Raw::Row(r).to_json()).collect(),
-            ),
+        let (record_count, mut rows) = match read {
+            Ok(read) => read,
             Err(err) if err.class == ErrorClass::Unavailable => return Err(err),
             Err(err) => {
                 // A broken view or a table without read permission: profile what there is.
@@ -221,20 +229,97 @@ impl SqlAdapter {
                 (None, Vec::new())
             }
         };
+        let mut counted = Vec::with_capacity(table.columns.len());
+        for column in &table.columns {
+            counted.push(match record_count {
+                Some(n) if n > 0 => self.distinct(&what, &from, column).await?,
+                _ => Vec::new(),
+            });
+        }
+        // A row for each counted value the samples miss, columns with the fewest values first.
+        let mut order: Vec<usize> = (0..counted.len()).filter(|i| !counted[*i].is_empty()).collect();
+        order.sort_by_key(|i| counted[*i].len());
+        let budget = match sample_size {
+            0 => 0,
+            n => n as usize + MAX_DISTINCT,
+        };
+        'columns: for i in order {
+            let column = &table.columns[i];
+            for (value, _) in &counted[i] {
+                if rows.len() >= budget {
+                    break 'columns;
+                }
+                let shown = rows
+                    .iter()
+                    .any(|r| r.0.iter().any(|(n, v)| *n == column.name && v == value));
+                if !shown {
+                    let row = query::row_with(self.dialect(), &from, &table.columns, column, value.clone());
+                    let found = self
+                        .policy
+                        .run(&what, || async { self.connection.query(&row).await })
+                        .await?;
+                    rows.extend(found);
+                }
+            }
+        }
+        let fields = table
+            .columns
+            .iter()
+            .zip(counted)
+            .map(|(column, values)| Field {
+                name: column.name.clone(),
+                data_type: column.data_type.clone(),
+                nullable: column.nullable,
+                distinct: values
+                    .into_iter()
+                    .filter_map(|(v, records)| v.as_text().map(|value| ValueCount { value, records }))
+                    .collect(),
+            })
+            .collect();
         Ok(Entity {
             name: table.name,
             kind: if table.view { "view" } else { "table" }.to_owned(),
-            fields: table
-                .columns
-                .into_iter()
-                .map(|c| Field {
-                    name: c.name,
-                    data_type: c.data_type,
-                    nullable: c.nullable,
-                })
-                .collect(),
+            fields,
             record_count,
-            samples,
+            samples: rows.into_iter().map(|r| Raw::Row(r).to_json()).collect(),
+        })
+    }
+
+    /// A column's distinct values with their counts, when it is of low cardinality (at most
+    /// `MAX_DISTINCT` of them, each held by two rows on average); none for a column the
+    /// database cannot group (a text blob).
+    async fn distinct(
+        &self,
+        what: &str,
+        from: &str,
+        column: &Column,
+    ) -> Result<Vec<(SqlValue, u64)>, AdapterError> {
+        let sql = query::distinct(self.dialect(), from, column, MAX_DISTINCT as u32 + 1);
+        let read = self
+            .policy
+            .run(what, || async { self.connection.query(&statement(&sql)).await })
+            .await;
+        let rows = match read {
+            Ok(rows) => rows,
+            Err(err) if err.class == ErrorClass::Unavailable => return Err(err),
+            Err(err) => {
+                tracing::warn!(column = %column.name, error = %err, "probe: cannot count the column's values");
+                return Ok(Vec::new());
+            }
+        };
+        let values: Vec<(SqlValue, u64)> = rows
+            .into_iter()
+            .filter_map(|row| {
+                let mut values = row.0.into_iter().map(|(_, v)| v);
+                let value = values.next()?;
+                let records = values.next()?.as_text()?.parse().ok()?;
+                (value != SqlValue::Null).then_some((value, records))
+            })
+            .collect();
+        let held = values.iter().map(|(_, n)| n).sum();
+        Ok(match low_cardinality(values.len(), held) {
+            true => values,
+            false => Vec::new(),
         })
     }
 

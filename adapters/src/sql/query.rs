@@ -504,6 +504,39 @@ pub(crate) fn count(dialect: Dialect, from: &str) -> String {
     }
 }
 
+/// A column's distinct values with their row counts, most frequent first, at most `limit`.
+pub(crate) fn distinct(dialect: Dialect, from: &str, column: &Column, limit: u32) -> String {
+    let grouped = format!(
+        " GROUP BY {} ORDER BY COUNT(*) DESC",
+        dialect.column(&column.name)
+    );
+    dialect.limited(
+        &format!(
+            "{}, COUNT(*) AS {}",
+            dialect.select(column),
+            dialect.quote("records")
+        ),
+        from,
+        &grouped,
+        limit,
+    )
+}
+
+/// One row of a table whose `column` holds `value`.
+pub(crate) fn row_with(
+    dialect: Dialect,
+    from: &str,
+    columns: &[Column],
+    column: &Column,
+    value: SqlValue,
+) -> Statement {
+    let mut binder = Binder::new(dialect);
+    let bound = binder.bind(value, Some(column));
+    let list: Vec<String> = columns.iter().map(|c| dialect.select(c)).collect();
+    let tail = format!(" WHERE {} = {bound}", dialect.column(&column.name));
+    binder.finish(dialect.limited(&list.join(", "), from, &tail, 1))
+}
+
 /// Up to `limit` rows of a table, in no particular order.
 pub(crate) fn sample(dialect: Dialect, from: &str, columns: &[Column], limit: u32) -> String {
     let list: Vec<String> = columns.iter().map(|c| dialect.select(c)).collect();
