@@ -129,6 +129,29 @@ fn golden_rest_record() {
     assert_eq!(got, expected);
 }
 
+/// Issue 16: default normalisation trims and folds values typed wholly in full-width forms, but
+/// never alters Chinese text: its full-width punctuation and ideographic spaces stay.
+#[test]
+fn default_normalisation_keeps_chinese_text() {
+    let record = json!({
+        "caseNo": "C1", "version": "　３　", "itemCode": "X1", "itemName": " 食品经营许可（延续）：第１次！ ",
+        "applicant": {"name": "欧阳　娜娜", "type": "1", "idType": "111", "idNo": "５２０１０２１９９００１０１１２３Ｘ"},
+        "areaCode": "５２０１０２", "applyTime": "２０２５－０９－２９　０９：００：００",
+        "deptName": "南明区市场监督管理局", "deptCode": "11520000009390240A", "acceptor": "李娜",
+        "acceptTime": "2025-09-29 10:00:00", "timeLimit": 3,
+        "status": "10", "opinion": "材料齐全，同意。", "finishTime": "2025-10-10 16:00:00",
+        "updatedAt": "2025-10-10T16:00:00+08:00"
+    });
+    let case = mapping("sim-rest").apply(&Raw::Json(record), now()).unwrap();
+    assert_eq!(case.item_name, "食品经营许可（延续）：第１次！");
+    assert_eq!(case.applicant.name, "欧阳　娜娜");
+    assert_eq!(case.review_opinion.as_deref(), Some("材料齐全，同意。"));
+    assert_eq!(case.version, 3);
+    assert_eq!(case.applicant.certificate_no, "52010219900101123X");
+    assert_eq!(case.region_code, "520102");
+    assert_eq!(case.applied_at.to_rfc3339(), "2025-09-29T09:00:00+08:00");
+}
+
 /// Applies the REST mapping to the golden record with one change, and checks the one error.
 fn check_error(
     edit: impl FnOnce(&mut Value),

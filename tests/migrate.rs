@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::binary::{Run, run_ronghe};
+use common::verdict;
 use http_body_util::BodyExt as _;
+use ronghe_assessment::IntegrationMode;
 use serde_json::Value;
 use sqlx::Connection as _;
 use tower::ServiceExt as _;
@@ -35,6 +37,20 @@ impl Setup {
 
     /// `new` with the simulator in the database at `legacy` (default: `legacy.db` in the directory).
     async fn with_source(
+        cases: usize,
+        chunk_rows: u32,
+        database: Option<String>,
+        legacy: Option<String>,
+    ) -> Setup {
+        let setup = Setup::unassessed(cases, chunk_rows, database, legacy).await;
+        setup
+            .give_verdict(common::WEAK_AND_SINGLE, IntegrationMode::FullMigration)
+            .await;
+        setup
+    }
+
+    /// `with_source` without the verdict: the system is registered and attached, not assessed.
+    async fn unassessed(
         cases: usize,
         chunk_rows: u32,
         database: Option<String>,
@@ -77,6 +93,11 @@ impl Setup {
             .check(0, &[]);
         setup.write_job(chunk_rows, 100, 0.5);
         setup
+    }
+
+    /// The system's expert panel sees it as `profile` and gives the verdict `mode`.
+    async fn give_verdict(&self, profile: common::Profile, mode: IntegrationMode) {
+        assert_eq!(verdict::give_verdict(&self.database, SYSTEM, profile).await, mode);
     }
 
     fn write_job(&self, chunk_rows: u32, max_rejects: u64, max_reject_ratio: f64) {
@@ -202,6 +223,57 @@ fn assert_clean(report: &Value, cases: i64) {
     );
     let target: i64 = chunks.iter().map(|c| c["cases_target"].as_i64().unwrap()).sum();
     assert_eq!(target, cases);
+}
+
+/// Issue 16: `migrate run` moves only a system whose verdict is full migration. Without a
+/// verdict, or under another mode's, it is refused naming the system, the verdict and what to
+/// do, and nothing is written; `--force --reason` runs it, audited with the actor and reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_needs_a_full_migration_verdict_or_a_forced_reason() {
+    let setup = Setup::unassessed(300, 100, None, None).await;
+    setup.run(&["migrate", "run", SYSTEM]).check(2, &[]).stderr_has(&[
+        "system \"sim-sql\" has no verdict",
+        "ronghe assess open sim-sql",
+        "--force --reason",
+    ]);
+    setup
+        .run(&["migrate", "run", SYSTEM, "--force"])
+        .check(2, &[])
+        .stderr_has(&["--reason"]);
+    setup
+        .run(&["migrate", "run", SYSTEM, "--force", "--reason", " "])
+        .check(2, &[])
+        .stderr_has(&["--reason is empty"]);
+    setup
+        .give_verdict(common::ORDINARY, IntegrationMode::FrontEndMigration)
+        .await;
+    setup.run(&["migrate", "run", SYSTEM]).check(2, &[]).stderr_has(&[
+        "has the verdict 前端迁移 (front_end_migration, assessment sim-sql.1), not full migration",
+        "--force --reason",
+    ]);
+    assert_eq!(counts(&setup.database).await, (0, 0, 0, 0));
+    setup
+        .run(&["migrate", "status", SYSTEM])
+        .check(1, &[])
+        .stderr_has(&["has no migration run"]);
+
+    let reason = "部门书面同意先行迁移历史数据 (letter 2026-12)";
+    setup
+        .run(&["migrate", "run", SYSTEM, "--force", "--reason", reason])
+        .check(0, &["complete"]);
+    assert_eq!(counts(&setup.database).await, (300, 300, 300, 0));
+    let events = setup
+        .run(&["--json", "audit", "list", "--action", "migration.start"])
+        .check(0, &[])
+        .json();
+    let events = events.as_array().unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert!(
+        events[0]["actor"].as_str().unwrap().starts_with("host:"),
+        "{events:?}"
+    );
+    assert_eq!(events[0]["detail"]["forced_reason"], reason);
+    assert_eq!(events[0]["detail"]["system"], SYSTEM);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -104,12 +104,16 @@ fn beijing() -> FixedOffset {
         .unwrap_or_else(|| unreachable!("+08:00 is a valid offset"))
 }
 
-/// Full-width ASCII (U+FF01–U+FF5E) and the ideographic space become their half-width forms.
+/// Whether `c` is a full-width form of an ASCII character or the ideographic space.
+fn full_width(c: char) -> bool {
+    ('\u{FF01}'..='\u{FF5E}').contains(&c) || c == '\u{3000}'
+}
+
+/// A value typed wholly in full-width forms (a number, code or date from a Chinese input method,
+/// `２０２５－０５－１１`) in half-width ASCII. A value with any other non-ASCII character is
+/// Chinese text and is left as it is: its full-width punctuation (`，` `（` `：`) stays.
 fn half_width(text: &str) -> Cow<'_, str> {
-    if text
-        .chars()
-        .all(|c| c.is_ascii() || !(('\u{FF01}'..='\u{FF5E}').contains(&c) || c == '\u{3000}'))
-    {
+    if text.is_ascii() || text.chars().any(|c| !c.is_ascii() && !full_width(c)) {
         return Cow::Borrowed(text);
     }
     Cow::Owned(
