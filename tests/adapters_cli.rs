@@ -99,7 +99,7 @@ async fn refusals_and_failures() {
     let soap = sandbox.write("soap.toml", "type = \"soap\"\n");
     sandbox
         .run(&["adapters", "check", &soap])
-        .check(1, &["missing field `endpoint`"]);
+        .check(1, &["endpoint: missing field", "records: missing field"]);
     sandbox
         .run(&["adapters", "probe", "no-such-system"])
         .check(1, &[]);

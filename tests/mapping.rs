@@ -418,9 +418,26 @@ applied_at = { from = "/a", convert = "epoch_millis" }
     ] {
         assert!(paths.contains(&expected), "{expected} missing from {paths:?}");
     }
-    let unknown = Mapping::compile("[source]\nshape = \"json\"\nkey = \"/k\"\ncolour = 1\n").unwrap_err();
-    assert!(
-        unknown[0].message.contains("colour") && unknown[0].path == "line 4",
-        "{unknown:?}"
-    );
+}
+
+/// Issue 16: a mapping's shape errors come all at once, each at its full path.
+#[test]
+fn shape_errors_are_all_reported_with_full_paths() {
+    let text = "[source]\nshape = \"json\"\ncolour = 1\n[fields]\n\"applicant.name\" = { form = \"/n\" }\n\
+                case_no = { from = 7 }\n";
+    let issues = Mapping::compile(text).unwrap_err();
+    let shown: Vec<String> = issues.iter().map(ToString::to_string).collect();
+    for expected in [
+        "source.key: missing field",
+        "source.colour: unknown field `colour`",
+        "fields.\"applicant.name\".form: unknown field `form`",
+        "fields.case_no.from: invalid type",
+    ] {
+        assert!(
+            shown.iter().any(|s| s.starts_with(expected)),
+            "{expected} missing from {shown:#?}"
+        );
+    }
+    let syntax = Mapping::compile("[source]\nshape = \"json\"\nkey = \n").unwrap_err();
+    assert_eq!(syntax[0].path, "line 3", "{syntax:?}");
 }

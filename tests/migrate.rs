@@ -276,6 +276,46 @@ async fn a_run_needs_a_full_migration_verdict_or_a_forced_reason() {
     assert_eq!(events[0]["detail"]["system"], SYSTEM);
 }
 
+/// Issue 16: a job file's and a write-back config's shape errors come all at once, each at its
+/// full path (a missing key, an unknown one, a wrong type, inside a table or an array).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_files_report_every_shape_error_at_its_path() {
+    let setup = Setup::unassessed(10, 100, None, None).await;
+    let job = setup.dir.path().join("bad-job.toml");
+    std::fs::write(
+        &job,
+        format!(
+            "[job]\nsystem = \"{SYSTEM}\"\n[run]\nchunk_rows = \"many\"\nparallelism = 2\nthreads = 4\n\
+             [error_budget]\nmax_rejects = 1\nmax_reject_ratio = 0.5\n"
+        ),
+    )
+    .unwrap();
+    setup
+        .run(&["migrate", "run", SYSTEM, "--job", &job.display().to_string()])
+        .check(2, &[])
+        .stderr_has(&[
+            "job.mapping: missing field",
+            "run.chunk_rows: invalid type: string \"many\"",
+            "run.threads: unknown field `threads`",
+        ]);
+    let writeback = setup.dir.path().join("bad-writeback.toml");
+    std::fs::write(
+        &writeback,
+        "[[keys]]\nid = \"k1\"\nalgorithm = \"hmac-sm3\"\nsecret = \"env:K1\"\n\
+         [[keys]]\nid = 2\nsecret = \"env:K2\"\n",
+    )
+    .unwrap();
+    setup
+        .run(&["writeback", "check", &writeback.display().to_string()])
+        .check(
+            1,
+            &[
+                "keys[1].id: invalid type: integer `2`",
+                "keys[1].algorithm: missing field",
+            ],
+        );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_on_sqlite_moves_every_case_and_reconciles_clean() {
     let setup = Setup::new(1200, 250, None).await;

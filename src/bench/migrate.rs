@@ -297,7 +297,7 @@ pub(super) fn sql_mapping() -> anyhow::Result<Mapping> {
 pub(super) async fn sql_adapter(legacy: &str) -> anyhow::Result<Box<dyn ronghe_adapters::Adapter>> {
     Ok(
         ronghe_adapters::AdapterConfig::from_toml(&ronghe_adapters::sim::sql::adapter_config(legacy, 1000))
-            .map_err(|issue| anyhow::anyhow!("{issue}"))?
+            .map_err(|issues| anyhow::anyhow!("{issues:?}"))?
             .validate()
             .map_err(|issues| anyhow::anyhow!("{issues:?}"))?
             .build(&ronghe_adapters::Environment)

@@ -164,7 +164,7 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
 }
 
 fn validate(text: &str) -> Result<ValidatedConfig, Vec<ConfigIssue>> {
-    AdapterConfig::from_toml(text).map_err(|e| vec![e])?.validate()
+    AdapterConfig::from_toml(text)?.validate()
 }
 
 async fn build(text: &str) -> Result<Box<dyn Adapter>, Failure> {

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime};
 use ronghe_adapters::Raw;
+use ronghe_adapters::config::parse_toml;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -185,15 +186,14 @@ fn shown(target: &Target, value: &str) -> String {
 impl Mapping {
     /// Parses and compiles a config; every problem at once.
     pub fn compile(text: &str) -> Result<Mapping, Vec<MappingIssue>> {
-        let config: MappingConfig = toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .and_then(|s| text.get(..s.start))
-                .map(|b| b.matches('\n').count() + 1);
-            vec![MappingIssue {
-                path: line.map(|l| format!("line {l}")).unwrap_or_default(),
-                message: e.message().to_owned(),
-            }]
+        let config: MappingConfig = parse_toml(text).map_err(|issues| {
+            issues
+                .into_iter()
+                .map(|i| MappingIssue {
+                    path: i.path,
+                    message: i.message,
+                })
+                .collect::<Vec<_>>()
         })?;
         let version = hex::encode(&Sha256::digest(text.as_bytes())[..8]);
         Mapping::from_config(config, version)
