@@ -316,6 +316,35 @@ async fn config_files_report_every_shape_error_at_its_path() {
         );
 }
 
+/// Issue 16: a run whose source gives no record, where the system's probe counted some, fails
+/// naming the likely cause (it would otherwise end "complete" with nothing moved); once the
+/// adapter reaches the source again, it resumes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_of_an_empty_source_the_probe_counted_fails() {
+    let setup = Setup::new(40, 100, None).await;
+    setup.run(&["adapters", "probe", SYSTEM]).check(0, &[]);
+    let empty = format!("sqlite://{}", setup.dir.path().join("empty.db").display());
+    ronghe_adapters::sim::sql::load(&empty, 2025, 0).await.unwrap();
+    let attach = |legacy: &str| {
+        let adapter = setup.dir.path().join("adapter.toml");
+        std::fs::write(&adapter, ronghe_adapters::sim::sql::adapter_config(legacy, 200)).unwrap();
+        setup
+            .run(&["adapters", "attach", SYSTEM, &adapter.display().to_string()])
+            .check(0, &[]);
+    };
+    attach(&empty);
+    setup.run(&["migrate", "run", SYSTEM]).check(2, &[]).stderr_has(&[
+        "gave no record, but its probe of",
+        "records.select",
+        "migrate resume sim-sql",
+    ]);
+    setup.run(&["migrate", "status", SYSTEM]).check(1, &["failed"]);
+    attach(&setup.legacy);
+    setup
+        .run(&["migrate", "resume", SYSTEM])
+        .check(0, &["complete", "读取 read 40"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_on_sqlite_moves_every_case_and_reconciles_clean() {
     let setup = Setup::new(1200, 250, None).await;

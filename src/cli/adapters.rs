@@ -170,15 +170,9 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             if count > 0 || !whole {
                 return Ok(());
             }
-            let (profile, probed_at) = match store.profile(&system).await {
-                Ok(probed) => probed,
-                Err(crate::store::StoreError::NotFound { .. }) => return Ok(()),
-                Err(e) => return Err(e.into()),
-            };
-            let counted: u64 = profile.entities.iter().filter_map(|e| e.record_count).sum();
-            if counted == 0 {
+            let Some((counted, probed_at)) = store.probed_records(&system).await? else {
                 return Ok(());
-            }
+            };
             Err(Failure::Refused(anyhow::anyhow!(
                 "read 0 records from {system}, but its probe of {} counted {counted}: {NOTHING_SELECTED}",
                 probed_at.to_rfc3339()

@@ -88,6 +88,17 @@ pub enum MigrationError {
         /// The latest verdict's assessment and mode, if the system has one.
         verdict: Option<(String, IntegrationMode)>,
     },
+    #[error(
+        "the source of system {system:?} gave no record, but its probe of {probed_at} counted {counted}: \
+         check the adapter's selection (REST records.select, SOAP records.select and inner_document, SQL \
+         table and filter) and address against the system (ronghe adapters read {system} --limit 5), then \
+         resume (ronghe migrate resume {system}); if the source is empty now, probe it again first"
+    )]
+    EmptySource {
+        system: String,
+        counted: u64,
+        probed_at: DateTime<Utc>,
+    },
     #[error("system {0:?} has no migration run to resume: start one (ronghe migrate run {0})")]
     NothingToResume(String),
     #[error("the migration run {run} of system {system:?} is {state}: there is nothing to resume")]
@@ -141,6 +152,7 @@ impl MigrationError {
                 | MigrationError::MappingChanged { .. }
                 | MigrationError::Adapter { .. }
                 | MigrationError::NotFullMigration { .. }
+                | MigrationError::EmptySource { .. }
                 | MigrationError::Unfinished { .. }
                 | MigrationError::NothingToResume(_)
                 | MigrationError::Finished { .. }
@@ -481,7 +493,10 @@ impl Migrator {
     ) -> Result<MigrationRun, MigrationError> {
         let result = self.transfer(adapter, loaded, &run, progress).await;
         let result = match result {
-            Ok(Written::Done) => reconcile::finish(&self.store, adapter, loaded, self.holder(&run.id)).await,
+            Ok(Written::Done) => match self.empty_source(&run).await {
+                Ok(None) => reconcile::finish(&self.store, adapter, loaded, self.holder(&run.id)).await,
+                Ok(Some(e)) | Err(e) => Err(e),
+            },
             Ok(Written::OverBudget(message)) => {
                 tracing::warn!(system = %run.system_id, run = %run.id, %message, "migration stopped");
                 self.release(&run.id, RunState::Stopped, &message).await
@@ -499,6 +514,20 @@ impl Migrator {
         }
         result?;
         Ok(self.store.migration_run(&run.id).await?)
+    }
+
+    /// The error that ends a run whose source gave no record although the system's probe
+    /// counted some (a selection that matches nothing reads nothing, silently).
+    async fn empty_source(&self, run: &MigrationRun) -> Result<Option<MigrationError>, MigrationError> {
+        if self.store.migration_run(&run.id).await?.rows_read > 0 {
+            return Ok(None);
+        }
+        let probed = self.store.probed_records(&run.system_id).await?;
+        Ok(probed.map(|(counted, probed_at)| MigrationError::EmptySource {
+            system: run.system_id.clone(),
+            counted,
+            probed_at,
+        }))
     }
 
     fn holder<'a>(&'a self, run_id: &'a str) -> Holder<'a> {
