@@ -22,9 +22,7 @@ pub async fn build(
         }
         Err(other) => return Err(other),
     };
-    let validated = AdapterConfig::from_toml(&text)
-        .map_err(|issue| vec![issue])
-        .and_then(|config| config.validate());
+    let validated = AdapterConfig::from_toml(&text).and_then(|config| config.validate());
     Ok(match validated {
         Ok(valid) => valid.build(secrets).await,
         Err(issues) => Err(AdapterError::configuration(format!(

@@ -112,7 +112,7 @@ async fn refusals_and_failures() {
     let soap = sandbox.write("soap.toml", "type = \"soap\"\n");
     sandbox
         .run(&["adapters", "check", &soap])
-        .check(1, &["missing field `endpoint`"]);
+        .check(1, &["endpoint: missing field", "records: missing field"]);
     sandbox
         .run(&["adapters", "probe", "no-such-system"])
         .check(1, &[]);
@@ -151,6 +151,47 @@ async fn refusals_and_failures() {
         .run(&["adapters", "read", SYSTEM])
         .check(3, &[])
         .stderr_has(&["unavailable"]);
+}
+
+/// Issue 16: a read that gets no record where the stored probe counted some fails, naming the
+/// likely cause, and the probe says why it has no samples.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_of_nothing_where_the_probe_counted_records_fails() {
+    let sim = RestSim::start(&SimOptions {
+        cases: 30,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let sandbox = common::binary::attached_rest(&sim);
+    sandbox
+        .run(&["adapters", "probe", SYSTEM])
+        .check(0, &["records: 30, samples: 5"]);
+    // The config now reaches a source that answers no record (say, a test instance).
+    let empty = RestSim::start(&SimOptions {
+        cases: 0,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let key = format!("file:{}", sandbox.path("rest.key").display());
+    let config = ronghe_adapters::sim::rest::adapter_config(&empty.running.url(), &key);
+    let config = sandbox.write("empty.toml", config);
+    sandbox
+        .run(&["adapters", "attach", SYSTEM, &config])
+        .check(0, &[]);
+    sandbox
+        .run(&["adapters", "read", SYSTEM])
+        .check(1, &[])
+        .stderr_has(&["read 0 records from sim-rest", "counted 30", "records.select"]);
+    sandbox
+        .run(&["adapters", "read", SYSTEM, "--limit", "0"])
+        .check(0, &[]);
+    sandbox
+        .run(&["adapters", "probe", SYSTEM])
+        .check(0, &["records: 0, samples: 0 (the source holds no records)"]);
+    // The new profile counts none: an empty read is then what the source holds.
+    sandbox.run(&["adapters", "read", SYSTEM]).check(0, &[]);
 }
 
 #[test]

@@ -42,7 +42,7 @@ fn bridge_commands_from_link_to_rotation() {
     let bad = sandbox.write("bad.toml", "minimum_level = \"gold\"\n");
     sandbox
         .run(&["bridge", "check", &bad])
-        .check(1, &["无效 invalid", "line 1"]);
+        .check(1, &["无效 invalid", "minimum_level: unknown variant `gold`"]);
     sandbox.run(&["bridge", "check", &good]).check(
         0,
         &[

@@ -129,6 +129,29 @@ fn golden_rest_record() {
     assert_eq!(got, expected);
 }
 
+/// Issue 16: default normalisation trims and folds values typed wholly in full-width forms, but
+/// never alters Chinese text: its full-width punctuation and ideographic spaces stay.
+#[test]
+fn default_normalisation_keeps_chinese_text() {
+    let record = json!({
+        "caseNo": "C1", "version": "　３　", "itemCode": "X1", "itemName": " 食品经营许可（延续）：第１次！ ",
+        "applicant": {"name": "欧阳　娜娜", "type": "1", "idType": "111", "idNo": "５２０１０２１９９００１０１１２３Ｘ"},
+        "areaCode": "５２０１０２", "applyTime": "２０２５－０９－２９　０９：００：００",
+        "deptName": "南明区市场监督管理局", "deptCode": "11520000009390240A", "acceptor": "李娜",
+        "acceptTime": "2025-09-29 10:00:00", "timeLimit": 3,
+        "status": "10", "opinion": "材料齐全，同意。", "finishTime": "2025-10-10 16:00:00",
+        "updatedAt": "2025-10-10T16:00:00+08:00"
+    });
+    let case = mapping("sim-rest").apply(&Raw::Json(record), now()).unwrap();
+    assert_eq!(case.item_name, "食品经营许可（延续）：第１次！");
+    assert_eq!(case.applicant.name, "欧阳　娜娜");
+    assert_eq!(case.review_opinion.as_deref(), Some("材料齐全，同意。"));
+    assert_eq!(case.version, 3);
+    assert_eq!(case.applicant.certificate_no, "52010219900101123X");
+    assert_eq!(case.region_code, "520102");
+    assert_eq!(case.applied_at.to_rfc3339(), "2025-09-29T09:00:00+08:00");
+}
+
 /// Applies the REST mapping to the golden record with one change, and checks the one error.
 fn check_error(
     edit: impl FnOnce(&mut Value),
@@ -161,7 +184,7 @@ fn each_error_kind_names_rule_path_key_and_value() {
         "stage",
         Some("/status"),
         Some("99"),
-        "not in table \"stage\"",
+        "not in table \"stage\": add this code",
     );
     check_error(
         |r| r["applyTime"] = json!("2025/09/29"),
@@ -178,20 +201,12 @@ fn each_error_kind_names_rule_path_key_and_value() {
         "not a whole number",
     );
     check_error(
-        |r| r["itemName"] = json!("   "),
-        "item_name",
-        Some("/itemName"),
-        None,
-        "no value",
-    );
-    check_error(
         |r| r["applicant"]["idNo"] = json!("520102199001011231"),
-        "canonical resident_id.check_digit",
+        "applicant.certificate_no",
         Some("/applicant/idNo"),
         None,
-        "applicant.certificate_no",
+        "check character is 1 but should be X",
     );
-    // Personal values are masked in errors.
     check_error(
         |r| r["applicant"]["type"] = json!("7"),
         "applicant.kind",
@@ -212,22 +227,140 @@ fn each_error_kind_names_rule_path_key_and_value() {
         Some("three"),
         "add_working_days",
     );
-    check_error(
-        |r| {
-            r["acceptTime"] = json!("2025-09-29 10:00:00");
-            r["timeLimit"] = json!(3);
-            r["deptName"] = json!("局");
-            r["deptCode"] = json!("11520000009390240A");
-        },
-        "acceptance.acceptor",
-        Some("/acceptor"),
-        None,
-        "no value",
-    );
     let errors = mapping("sim-rest")
         .apply(&Raw::Json(json!([1, 2])), now())
         .unwrap_err();
     assert!(errors.iter().any(|e| e.rule == "case_no"), "{errors:?}");
+}
+
+/// The REST mapping's errors for the minimal record changed by `edit`, each as displayed.
+fn errors_of(edit: impl FnOnce(&mut Value)) -> Vec<MappingError> {
+    let mut record = json!({
+        "caseNo": "C1", "version": 1, "itemCode": "X1", "itemName": "食品经营许可",
+        "applicant": {"name": "张伟", "type": "1", "idType": "111", "idNo": "52010219900101123X"},
+        "areaCode": "520102", "applyTime": "2025-09-29 09:00:00", "status": "00", "updatedAt": "2025-09-29T09:00:00+08:00"
+    });
+    edit(&mut record);
+    mapping("sim-rest").apply(&Raw::Json(record), now()).unwrap_err()
+}
+
+/// The one error of rule `rule`, which names `source` and says `says` (and only once).
+fn one_error<'a>(errors: &'a [MappingError], rule: &str, source: &str, says: &str) -> &'a MappingError {
+    let found: Vec<&MappingError> = errors.iter().filter(|e| e.rule == rule).collect();
+    assert_eq!(found.len(), 1, "one {rule} error in {errors:#?}");
+    let error = found[0];
+    let shown = error.to_string();
+    assert_eq!(error.source.as_deref(), Some(source), "{shown}");
+    assert_eq!(error.key.as_deref(), Some("C1"), "{shown}");
+    assert!(shown.contains(&format!("(from {source})")), "{shown}");
+    assert_eq!(shown.matches(says).count(), 1, "{shown} says {says:?} once");
+    error
+}
+
+/// Issue 16: one message per cause of a missing value, each naming the rule and the source path.
+#[test]
+fn each_cause_of_a_missing_value_has_its_own_message() {
+    let absent = errors_of(|r| r.as_object_mut().unwrap().remove("itemName").map(drop).unwrap());
+    one_error(
+        &absent,
+        "item_name",
+        "/itemName",
+        "the record has nothing at this path",
+    );
+
+    let empty = errors_of(|r| r["itemName"] = json!("   "));
+    let error = one_error(&empty, "item_name", "/itemName", "empty in this record");
+    assert!(!error.message.contains("nothing at this path"), "{error}");
+
+    // An acceptor without an acceptance time: the department's `when` does not hold.
+    let skipped = errors_of(|r| r["acceptor"] = json!("李娜"));
+    one_error(
+        &skipped,
+        "acceptance.department",
+        "/deptName",
+        "the rule's when does not hold (/acceptTime is absent or empty)",
+    );
+    one_error(
+        &skipped,
+        "acceptance.department_uscc",
+        "/deptCode",
+        "when does not hold",
+    );
+
+    // A finish time on an open case: the result block needs a code, and "00" maps to "".
+    let table_empty = errors_of(|r| r["finishTime"] = json!("2025-10-10 16:00:00"));
+    let error = one_error(
+        &table_empty,
+        "result.code",
+        "/status",
+        "table \"result\" maps this code to \"\" (no value)",
+    );
+    assert_eq!(error.value.as_deref(), Some("00"));
+
+    let not_in_table = errors_of(|r| r["status"] = json!("99"));
+    one_error(&not_in_table, "stage", "/status", "not in table \"stage\"");
+}
+
+/// Issue 16: a record's errors come all at once (a code-table miss does not hide the rest), and
+/// the rule that made a block exist comes before the fields the block then lacks.
+#[test]
+fn all_errors_at_once_with_the_root_cause_first() {
+    let errors = errors_of(|r| {
+        r["status"] = json!("99");
+        r.as_object_mut().unwrap().remove("itemName");
+        r["acceptor"] = json!("李娜");
+    });
+    let rules: Vec<&str> = errors.iter().map(|e| e.rule.as_str()).collect();
+    for rule in [
+        "acceptance.acceptor",
+        "stage",
+        "item_name",
+        "acceptance.department",
+        "acceptance.department_uscc",
+        "acceptance.accepted_at",
+        "acceptance.promised_finish_at",
+    ] {
+        assert!(rules.contains(&rule), "{rule} in {rules:?}");
+    }
+    let cause = &errors[0];
+    assert_eq!(cause.rule, "acceptance.acceptor", "{errors:#?}");
+    assert_eq!(cause.source.as_deref(), Some("/acceptor"));
+    assert_eq!(cause.value.as_deref(), Some("李*"), "masked");
+    assert!(
+        cause
+            .message
+            .contains("gives the case its acceptance (受理) block")
+            && cause
+                .message
+                .contains("acceptance.department, acceptance.department_uscc")
+            && cause.message.contains("add a when to this rule"),
+        "{cause}"
+    );
+    assert!(!format!("{errors:?}").contains("李娜"));
+}
+
+/// Issue 16: a validation error names the rule that supplied the value, not another whose
+/// canonical name it starts with (the credit code came from /deptCode, not /deptName).
+#[test]
+fn a_validation_error_names_the_path_that_supplied_the_value() {
+    let errors = errors_of(|r| {
+        r["status"] = json!("01");
+        r["acceptTime"] = json!("2025-09-29 10:00:00");
+        r["timeLimit"] = json!(3);
+        r["deptName"] = json!("南明区市场监督管理局");
+        r["deptCode"] = json!("520102");
+        r["acceptor"] = json!("李娜");
+    });
+    let error = one_error(
+        &errors,
+        "acceptance.department_uscc",
+        "/deptCode",
+        "acceptance.department_uscc",
+    );
+    assert!(
+        error.check.as_deref().is_some_and(|c| c.starts_with("uscc.")),
+        "{error}"
+    );
 }
 
 #[test]
@@ -285,9 +418,26 @@ applied_at = { from = "/a", convert = "epoch_millis" }
     ] {
         assert!(paths.contains(&expected), "{expected} missing from {paths:?}");
     }
-    let unknown = Mapping::compile("[source]\nshape = \"json\"\nkey = \"/k\"\ncolour = 1\n").unwrap_err();
-    assert!(
-        unknown[0].message.contains("colour") && unknown[0].path == "line 4",
-        "{unknown:?}"
-    );
+}
+
+/// Issue 16: a mapping's shape errors come all at once, each at its full path.
+#[test]
+fn shape_errors_are_all_reported_with_full_paths() {
+    let text = "[source]\nshape = \"json\"\ncolour = 1\n[fields]\n\"applicant.name\" = { form = \"/n\" }\n\
+                case_no = { from = 7 }\n";
+    let issues = Mapping::compile(text).unwrap_err();
+    let shown: Vec<String> = issues.iter().map(ToString::to_string).collect();
+    for expected in [
+        "source.key: missing field",
+        "source.colour: unknown field `colour`",
+        "fields.\"applicant.name\".form: unknown field `form`",
+        "fields.case_no.from: invalid type",
+    ] {
+        assert!(
+            shown.iter().any(|s| s.starts_with(expected)),
+            "{expected} missing from {shown:#?}"
+        );
+    }
+    let syntax = Mapping::compile("[source]\nshape = \"json\"\nkey = \n").unwrap_err();
+    assert_eq!(syntax[0].path, "line 3", "{syntax:?}");
 }

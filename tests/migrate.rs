@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::binary::{Run, run_ronghe};
+use common::verdict;
 use http_body_util::BodyExt as _;
+use ronghe_assessment::IntegrationMode;
 use serde_json::Value;
 use sqlx::Connection as _;
 use tower::ServiceExt as _;
@@ -35,6 +37,20 @@ impl Setup {
 
     /// `new` with the simulator in the database at `legacy` (default: `legacy.db` in the directory).
     async fn with_source(
+        cases: usize,
+        chunk_rows: u32,
+        database: Option<String>,
+        legacy: Option<String>,
+    ) -> Setup {
+        let setup = Setup::unassessed(cases, chunk_rows, database, legacy).await;
+        setup
+            .give_verdict(common::WEAK_AND_SINGLE, IntegrationMode::FullMigration)
+            .await;
+        setup
+    }
+
+    /// `with_source` without the verdict: the system is registered and attached, not assessed.
+    async fn unassessed(
         cases: usize,
         chunk_rows: u32,
         database: Option<String>,
@@ -77,6 +93,11 @@ impl Setup {
             .check(0, &[]);
         setup.write_job(chunk_rows, 100, 0.5);
         setup
+    }
+
+    /// The system's expert panel sees it as `profile` and gives the verdict `mode`.
+    async fn give_verdict(&self, profile: common::Profile, mode: IntegrationMode) {
+        assert_eq!(verdict::give_verdict(&self.database, SYSTEM, profile).await, mode);
     }
 
     fn write_job(&self, chunk_rows: u32, max_rejects: u64, max_reject_ratio: f64) {
@@ -202,6 +223,126 @@ fn assert_clean(report: &Value, cases: i64) {
     );
     let target: i64 = chunks.iter().map(|c| c["cases_target"].as_i64().unwrap()).sum();
     assert_eq!(target, cases);
+}
+
+/// Issue 16: `migrate run` moves only a system whose verdict is full migration. Without a
+/// verdict, or under another mode's, it is refused naming the system, the verdict and what to
+/// do, and nothing is written; `--force --reason` runs it, audited with the actor and reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_needs_a_full_migration_verdict_or_a_forced_reason() {
+    let setup = Setup::unassessed(300, 100, None, None).await;
+    setup.run(&["migrate", "run", SYSTEM]).check(2, &[]).stderr_has(&[
+        "system \"sim-sql\" has no verdict",
+        "ronghe assess open sim-sql",
+        "--force --reason",
+    ]);
+    setup
+        .run(&["migrate", "run", SYSTEM, "--force"])
+        .check(2, &[])
+        .stderr_has(&["--reason"]);
+    setup
+        .run(&["migrate", "run", SYSTEM, "--force", "--reason", " "])
+        .check(2, &[])
+        .stderr_has(&["--reason is empty"]);
+    setup
+        .give_verdict(common::ORDINARY, IntegrationMode::FrontEndMigration)
+        .await;
+    setup.run(&["migrate", "run", SYSTEM]).check(2, &[]).stderr_has(&[
+        "has the verdict 前端迁移 (front_end_migration, assessment sim-sql.1), not full migration",
+        "--force --reason",
+    ]);
+    assert_eq!(counts(&setup.database).await, (0, 0, 0, 0));
+    setup
+        .run(&["migrate", "status", SYSTEM])
+        .check(1, &[])
+        .stderr_has(&["has no migration run"]);
+
+    let reason = "部门书面同意先行迁移历史数据 (letter 2026-12)";
+    setup
+        .run(&["migrate", "run", SYSTEM, "--force", "--reason", reason])
+        .check(0, &["complete"]);
+    assert_eq!(counts(&setup.database).await, (300, 300, 300, 0));
+    let events = setup
+        .run(&["--json", "audit", "list", "--action", "migration.start"])
+        .check(0, &[])
+        .json();
+    let events = events.as_array().unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert!(
+        events[0]["actor"].as_str().unwrap().starts_with("host:"),
+        "{events:?}"
+    );
+    assert_eq!(events[0]["detail"]["forced_reason"], reason);
+    assert_eq!(events[0]["detail"]["system"], SYSTEM);
+}
+
+/// Issue 16: a job file's and a write-back config's shape errors come all at once, each at its
+/// full path (a missing key, an unknown one, a wrong type, inside a table or an array).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_files_report_every_shape_error_at_its_path() {
+    let setup = Setup::unassessed(10, 100, None, None).await;
+    let job = setup.dir.path().join("bad-job.toml");
+    std::fs::write(
+        &job,
+        format!(
+            "[job]\nsystem = \"{SYSTEM}\"\n[run]\nchunk_rows = \"many\"\nparallelism = 2\nthreads = 4\n\
+             [error_budget]\nmax_rejects = 1\nmax_reject_ratio = 0.5\n"
+        ),
+    )
+    .unwrap();
+    setup
+        .run(&["migrate", "run", SYSTEM, "--job", &job.display().to_string()])
+        .check(2, &[])
+        .stderr_has(&[
+            "job.mapping: missing field",
+            "run.chunk_rows: invalid type: string \"many\"",
+            "run.threads: unknown field `threads`",
+        ]);
+    let writeback = setup.dir.path().join("bad-writeback.toml");
+    std::fs::write(
+        &writeback,
+        "[[keys]]\nid = \"k1\"\nalgorithm = \"hmac-sm3\"\nsecret = \"env:K1\"\n\
+         [[keys]]\nid = 2\nsecret = \"env:K2\"\n",
+    )
+    .unwrap();
+    setup
+        .run(&["writeback", "check", &writeback.display().to_string()])
+        .check(
+            1,
+            &[
+                "keys[1].id: invalid type: integer `2`",
+                "keys[1].algorithm: missing field",
+            ],
+        );
+}
+
+/// Issue 16: a run whose source gives no record, where the system's probe counted some, fails
+/// naming the likely cause (it would otherwise end "complete" with nothing moved); once the
+/// adapter reaches the source again, it resumes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_of_an_empty_source_the_probe_counted_fails() {
+    let setup = Setup::new(40, 100, None).await;
+    setup.run(&["adapters", "probe", SYSTEM]).check(0, &[]);
+    let empty = format!("sqlite://{}", setup.dir.path().join("empty.db").display());
+    ronghe_adapters::sim::sql::load(&empty, 2025, 0).await.unwrap();
+    let attach = |legacy: &str| {
+        let adapter = setup.dir.path().join("adapter.toml");
+        std::fs::write(&adapter, ronghe_adapters::sim::sql::adapter_config(legacy, 200)).unwrap();
+        setup
+            .run(&["adapters", "attach", SYSTEM, &adapter.display().to_string()])
+            .check(0, &[]);
+    };
+    attach(&empty);
+    setup.run(&["migrate", "run", SYSTEM]).check(2, &[]).stderr_has(&[
+        "gave no record, but its probe of",
+        "records.select",
+        "migrate resume sim-sql",
+    ]);
+    setup.run(&["migrate", "status", SYSTEM]).check(1, &["failed"]);
+    attach(&setup.legacy);
+    setup
+        .run(&["migrate", "resume", SYSTEM])
+        .check(0, &["complete", "读取 read 40"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

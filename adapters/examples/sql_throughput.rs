@@ -44,7 +44,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             sim::adapter_config(&url, 1000)
         );
         let adapter = AdapterConfig::from_toml(&toml)
-            .map_err(|issue| issue.to_string())?
+            .map_err(|issues| format!("{issues:?}"))?
             .validate()
             .map_err(|issues| format!("{issues:?}"))?
             .build(&Environment)

@@ -94,18 +94,181 @@ impl Issues {
     }
 }
 
-/// Parses a TOML config of any shape; a syntax or shape error names its line and the key.
-pub fn parse_toml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, ConfigIssue> {
-    toml::from_str(text).map_err(|e| {
+/// Parses a TOML config of any shape. A syntax error names its line; the shape errors (a key
+/// missing, unknown or of the wrong type) come all at once, each at its full path
+/// (`records.select: missing field`).
+pub fn parse_toml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, Vec<ConfigIssue>> {
+    from_table(toml_table(text)?)
+}
+
+/// The TOML document as a table; a syntax error names its line.
+pub fn toml_table(text: &str) -> Result<toml::Table, Vec<ConfigIssue>> {
+    text.parse::<toml::Table>().map_err(|e| {
         let line = e
             .span()
             .and_then(|s| text.get(..s.start))
             .map(|before| before.matches('\n').count() + 1);
-        ConfigIssue {
+        vec![ConfigIssue {
             path: line.map(|l| format!("line {l}")).unwrap_or_default(),
             message: e.message().to_owned(),
-        }
+        }]
     })
+}
+
+/// How many shape errors one parse reports at most: each costs a pass over the table.
+const MAX_SHAPE_ISSUES: usize = 50;
+
+/// Stand-ins for a missing or mistyped key, tried in turn until the key's type takes one, so
+/// that deserializing goes on to the next problem.
+fn stand_ins() -> [toml::Value; 5] {
+    [
+        toml::Value::String(String::new()),
+        toml::Value::Integer(0),
+        toml::Value::Boolean(false),
+        toml::Value::Table(toml::Table::new()),
+        toml::Value::Array(Vec::new()),
+    ]
+}
+
+/// Deserializes a table. On a shape error the offending key is removed (unknown) or stood in
+/// for (missing or mistyped) and deserializing starts again, so that every error is found;
+/// an error inside one already reported is not reported again.
+pub fn from_table<T: serde::de::DeserializeOwned>(table: toml::Table) -> Result<T, Vec<ConfigIssue>> {
+    let mut root = toml::Value::Table(table);
+    let mut issues: Vec<ConfigIssue> = Vec::new();
+    // The stand-in tried last at each path.
+    let mut tried: std::collections::HashMap<Vec<Step>, usize> = Default::default();
+    while issues.len() < MAX_SHAPE_ISSUES {
+        let err = match serde_path_to_error::deserialize::<_, T>(root.clone()) {
+            Ok(value) if issues.is_empty() => return Ok(value),
+            Ok(_) => break,
+            Err(err) => err,
+        };
+        let message = err.inner().message();
+        let Some(mut steps) = steps_of(err.path()) else {
+            issues.push(ConfigIssue {
+                path: err.path().to_string(),
+                message: message.to_owned(),
+            });
+            break;
+        };
+        let missing = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next());
+        if let Some(field) = missing {
+            steps.push(Step::Key(field.to_owned()));
+        }
+        let path = dotted(&steps);
+        if !issues.iter().any(|i| {
+            path == i.path
+                || path.starts_with(&format!("{}.", i.path))
+                || path.starts_with(&format!("{}[", i.path))
+        }) {
+            let message = if missing.is_some() {
+                "missing field"
+            } else {
+                message
+            };
+            issues.push(ConfigIssue {
+                path,
+                message: message.to_owned(),
+            });
+        }
+        let repaired = if message.starts_with("unknown field") {
+            remove(&mut root, &steps)
+        } else {
+            let next = tried.get(&steps).map_or(0, |n| n + 1);
+            tried.insert(steps.clone(), next);
+            stand_ins()
+                .into_iter()
+                .nth(next)
+                .is_some_and(|value| put(&mut root, &steps, value))
+        };
+        if !repaired {
+            break;
+        }
+    }
+    Err(issues)
+}
+
+/// One step of a path into a TOML document.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// The steps of a path, or `None` when it goes through an enum (whose inside serde does not
+/// track).
+fn steps_of(path: &serde_path_to_error::Path) -> Option<Vec<Step>> {
+    path.iter()
+        .map(|segment| match segment {
+            serde_path_to_error::Segment::Map { key } => Some(Step::Key(key.clone())),
+            serde_path_to_error::Segment::Seq { index } => Some(Step::Index(*index)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Steps as a TOML dotted key: `records.select`, `keys[0].id`, `fields."applicant.name".from`.
+fn dotted(steps: &[Step]) -> String {
+    let bare = |k: &str| {
+        !k.is_empty()
+            && k.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    };
+    let mut out = String::new();
+    for step in steps {
+        match step {
+            Step::Index(i) => out.push_str(&format!("[{i}]")),
+            Step::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                if bare(k) {
+                    out.push_str(k);
+                } else {
+                    out.push_str(&format!("{k:?}"));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The value at `steps`, if each step before the last is a table or an array.
+fn at<'a>(root: &'a mut toml::Value, steps: &[Step]) -> Option<&'a mut toml::Value> {
+    steps.iter().try_fold(root, |value, step| match (value, step) {
+        (toml::Value::Table(t), Step::Key(k)) => t.get_mut(k),
+        (toml::Value::Array(a), Step::Index(i)) => a.get_mut(*i),
+        _ => None,
+    })
+}
+
+fn remove(root: &mut toml::Value, steps: &[Step]) -> bool {
+    let Some((Step::Key(key), above)) = steps.split_last() else {
+        return false;
+    };
+    at(root, above)
+        .and_then(toml::Value::as_table_mut)
+        .is_some_and(|t| t.remove(key).is_some())
+}
+
+fn put(root: &mut toml::Value, steps: &[Step], value: toml::Value) -> bool {
+    let Some((last, above)) = steps.split_last() else {
+        return false;
+    };
+    match (at(root, above), last) {
+        (Some(toml::Value::Table(t)), Step::Key(key)) => {
+            t.insert(key.clone(), value);
+            true
+        }
+        (Some(toml::Value::Array(a)), Step::Index(i)) if *i < a.len() => {
+            a[*i] = value;
+            true
+        }
+        _ => false,
+    }
 }
 
 /// A config that passed validation and can be built.
@@ -113,9 +276,10 @@ pub fn parse_toml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, Confi
 pub struct ValidatedConfig(AdapterConfig);
 
 impl AdapterConfig {
-    /// Parses TOML; a syntax or shape error names its line and the key.
-    pub fn from_toml(text: &str) -> Result<AdapterConfig, ConfigIssue> {
-        parse_toml(text)
+    /// Parses TOML: a syntax error names its line, the shape errors their full paths, all at
+    /// once (`type` picks the kind's config, read as that kind's own table).
+    pub fn from_toml(text: &str) -> Result<AdapterConfig, Vec<ConfigIssue>> {
+        AdapterConfig::from_table(toml_table(text)?)
     }
 
     /// Checks every field; no I/O.

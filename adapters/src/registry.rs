@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Issues;
+use crate::config::{ConfigIssue, Issues, from_table};
 use crate::{Adapter, AdapterError, Secrets, mssql, rest, soap, sql};
 
 /// How ronghe talks to a departmental system; its name (serde, `Display`, `FromStr`) is the
@@ -82,6 +82,37 @@ impl AdapterConfig {
         }
     }
 
+    /// Reads a config table: `type` picks the kind, whose own config reads the rest, so that
+    /// every shape error has its full path (see `config::from_table`).
+    pub(crate) fn from_table(mut table: toml::Table) -> Result<AdapterConfig, Vec<ConfigIssue>> {
+        let names = || KINDS.iter().map(|(k, _)| k.name()).collect::<Vec<_>>().join(", ");
+        let kind = match table.remove("type") {
+            None => return Err(vec![issue("type", format!("missing field: one of {}", names()))]),
+            Some(toml::Value::String(name)) => AdapterKind::parse(&name).ok_or_else(|| {
+                vec![issue(
+                    "type",
+                    format!("unknown adapter type {name:?}: one of {}", names()),
+                )]
+            })?,
+            Some(other) => {
+                return Err(vec![issue(
+                    "type",
+                    format!(
+                        "a {} where a string is expected: one of {}",
+                        other.type_str(),
+                        names()
+                    ),
+                )]);
+            }
+        };
+        Ok(match kind {
+            AdapterKind::Rest => AdapterConfig::Rest(from_table(table)?),
+            AdapterKind::Soap => AdapterConfig::Soap(from_table(table)?),
+            AdapterKind::Sql => AdapterConfig::Sql(from_table(table)?),
+            AdapterKind::Mssql => AdapterConfig::Mssql(from_table(table)?),
+        })
+    }
+
     pub(crate) fn check(&self, issues: &mut Issues) {
         match self {
             AdapterConfig::Rest(c) => c.check(issues),
@@ -98,6 +129,13 @@ impl AdapterConfig {
             AdapterConfig::Sql(c) => Box::new(sql::SqlAdapter::build(c, secrets)?),
             AdapterConfig::Mssql(c) => Box::new(c.build(secrets)?),
         })
+    }
+}
+
+fn issue(path: &str, message: String) -> ConfigIssue {
+    ConfigIssue {
+        path: path.to_owned(),
+        message,
     }
 }
 

@@ -292,9 +292,44 @@ fn a_bad_config_reports_every_problem_with_its_path() {
         ],
         "{issues:#?}"
     );
-    let unknown =
-        AdapterConfig::from_toml(&fixture().replace("version = \"1.1\"", "verison = \"1.1\"")).unwrap_err();
-    assert!(unknown.message.contains("verison"), "{unknown}");
+}
+
+/// Issue 16: shape errors (a key missing, unknown or of the wrong type) come all at once, each
+/// at its full path, before validation.
+#[test]
+fn shape_errors_come_all_at_once_with_their_full_paths() {
+    let bad = fixture()
+        .replace("select = \"办件列表/办件\"", "")
+        .replace("version = \"1.1\"", "verison = \"1.1\"")
+        .replace("page_size = 200", "page_size = \"many\"");
+    let issues = AdapterConfig::from_toml(&bad).unwrap_err();
+    let shown: Vec<String> = issues.iter().map(ToString::to_string).collect();
+    assert_eq!(shown.len(), 3, "{shown:#?}");
+    assert!(
+        shown.contains(&"records.select: missing field".to_owned()),
+        "{shown:#?}"
+    );
+    assert!(
+        shown
+            .iter()
+            .any(|s| s.starts_with("verison: unknown field `verison`")),
+        "{shown:#?}"
+    );
+    assert!(
+        shown
+            .iter()
+            .any(|s| s.starts_with("records.page_size: invalid type")),
+        "{shown:#?}"
+    );
+    let kind =
+        AdapterConfig::from_toml(&fixture().replace("type = \"soap\"", "type = \"sopa\"")).unwrap_err();
+    assert_eq!(kind.len(), 1);
+    assert!(
+        kind[0]
+            .to_string()
+            .starts_with("type: unknown adapter type \"sopa\": one of rest, soap"),
+        "{kind:?}"
+    );
 }
 
 // ---- failure paths against wiremock ----

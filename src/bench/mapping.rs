@@ -438,7 +438,7 @@ fn source_bytes(count: usize, text: impl Fn(&data::LegacyCase) -> usize) -> usiz
 
 async fn driver(config: &str, secrets: &Fixed) -> anyhow::Result<Box<dyn Adapter>> {
     Ok(AdapterConfig::from_toml(config)
-        .map_err(|e| anyhow::anyhow!("simulator config: {e}"))?
+        .map_err(|e| anyhow::anyhow!("simulator config: {e:?}"))?
         .validate()
         .map_err(|e| anyhow::anyhow!("simulator config: {e:?}"))?
         .build(secrets)

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Figure;
 use crate::mapping::Mapping;
-use crate::migration::Migrator;
+use crate::migration::{Mandate, Migrator};
 use crate::store::{HeldCounts, Store, StoreOptions};
 
 /// What the child process measured.
@@ -61,7 +61,10 @@ pub async fn child(store: Store, system: &str, job: &Path, resume: bool) -> anyh
     let run = if resume {
         migrator.resume(system, &|_| {}).await?
     } else {
-        migrator.start(system, job, &|_| {}).await?
+        let mandate = Mandate::Forced {
+            reason: "ronghe bench migrate: a benchmark on its own scratch store".to_owned(),
+        };
+        migrator.start(system, job, &mandate, &|_| {}).await?
     };
     let last = store
         .migration_chunks(&run.id)
@@ -294,7 +297,7 @@ pub(super) fn sql_mapping() -> anyhow::Result<Mapping> {
 pub(super) async fn sql_adapter(legacy: &str) -> anyhow::Result<Box<dyn ronghe_adapters::Adapter>> {
     Ok(
         ronghe_adapters::AdapterConfig::from_toml(&ronghe_adapters::sim::sql::adapter_config(legacy, 1000))
-            .map_err(|issue| anyhow::anyhow!("{issue}"))?
+            .map_err(|issues| anyhow::anyhow!("{issues:?}"))?
             .validate()
             .map_err(|issues| anyhow::anyhow!("{issues:?}"))?
             .build(&ronghe_adapters::Environment)

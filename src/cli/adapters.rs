@@ -37,7 +37,8 @@ pub(super) enum Command {
         #[command(flatten)]
         disclosure: Disclosure,
     },
-    /// Stream the system's case records as JSON lines; progress on stderr 读取.
+    /// Stream the system's case records as JSON lines; progress on stderr. Reading none from the
+    /// start where the stored probe counted records is an error (exit 1) 读取.
     Read {
         system: String,
         /// Resume after this checkpoint (the `checkpoint` of a line from an earlier read).
@@ -129,6 +130,12 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                     e.kind,
                     e.samples.len()
                 ));
+                if e.samples.is_empty() {
+                    human.push_str(&match e.record_count {
+                        Some(0) => " (the source holds no records)".to_owned(),
+                        _ => format!(" (no record was read: {NOTHING_SELECTED})"),
+                    });
+                }
                 for f in &e.fields {
                     human.push_str(&format!(
                         "\n  {:<40} {:<16} {}",
@@ -155,20 +162,36 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                     .record(ctx, Some(&store), "adapters read", &system)
                     .await?;
             }
-            read(
+            let whole = since.is_none() && limit != Some(0);
+            let count = read(
                 ctx,
                 adapter.as_ref(),
                 since.map(Checkpoint),
                 limit,
                 purpose.as_ref(),
             )
-            .await
+            .await?;
+            if count > 0 || !whole {
+                return Ok(());
+            }
+            let Some((counted, probed_at)) = store.probed_records(&system).await? else {
+                return Ok(());
+            };
+            Err(Failure::Refused(anyhow::anyhow!(
+                "read 0 records from {system}, but its probe of {} counted {counted}: {NOTHING_SELECTED}",
+                probed_at.to_rfc3339()
+            )))
         }
     }
 }
 
+/// Why a source that holds records gave none: the adapter's selection, or its address.
+const NOTHING_SELECTED: &str = "the config's selection (REST records.select, SOAP records.select and \
+     inner_document, SQL table and filter) matches nothing in what the system answers, or the config \
+     reaches another source; compare it with an answer of the system";
+
 fn validate(text: &str) -> Result<ValidatedConfig, Vec<ConfigIssue>> {
-    AdapterConfig::from_toml(text).map_err(|e| vec![e])?.validate()
+    AdapterConfig::from_toml(text)?.validate()
 }
 
 async fn build(text: &str) -> Result<Box<dyn Adapter>, Failure> {
@@ -194,7 +217,7 @@ async fn read(
     from: Option<Checkpoint>,
     limit: Option<usize>,
     unmasked: Option<&Purpose>,
-) -> Result<(), Failure> {
+) -> Result<usize, Failure> {
     let progress = indicatif::ProgressBar::new_spinner();
     progress.set_style(
         indicatif::ProgressStyle::with_template("{spinner} {pos} records {per_sec} {elapsed}")
@@ -240,5 +263,5 @@ async fn read(
         last_checkpoint = last.as_ref().map(|c| c.0.as_str()),
         "read finished"
     );
-    Ok(())
+    Ok(count)
 }

@@ -13,9 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Context, Failure};
 use crate::artifacts;
-use crate::assessments::AssessmentState;
 use crate::mapping::{Mapping, Shape, propose, render};
-use ronghe_assessment::IntegrationMode;
 
 #[derive(Debug, Args)]
 pub(super) struct GenerateArgs {
@@ -74,7 +72,7 @@ pub(super) async fn run(ctx: &Context, args: GenerateArgs) -> Result<(), Failure
         _ => None,
     };
     let profile = store.profile(&args.system).await.ok();
-    let verdict = latest_verdict(&store, &args.system).await?;
+    let verdict = store.latest_verdict(&args.system).await?;
     if profile.is_none() && verdict.is_none() {
         return Err(Failure::Refused(anyhow::anyhow!(
             "nothing to generate for {id}: it has not been probed (run `ronghe adapters probe {id}` for its mapping) and has no verdict (run its assessment for the plan and the mode's settings)",
@@ -205,26 +203,6 @@ struct Generated {
     what: String,
     text: String,
     summary: String,
-}
-
-/// The assessment id and mode of the system's latest verdict, if it has one.
-async fn latest_verdict(
-    store: &crate::store::Store,
-    system: &str,
-) -> Result<Option<(String, IntegrationMode)>, Failure> {
-    let decided = store
-        .list_assessments(Some(system))
-        .await?
-        .into_iter()
-        .filter(|a| a.state == AssessmentState::Decided)
-        .max_by_key(|a| a.seq);
-    match decided {
-        Some(a) => {
-            let report = store.verdict_report(&a.id).await?;
-            Ok(Some((a.id, report.verdict.mode)))
-        }
-        None => Ok(None),
-    }
 }
 
 /// Why a generated file may not replace the one in place (an engineer edited it), with the diff.

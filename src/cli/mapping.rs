@@ -292,8 +292,7 @@ async fn live_records(ctx: &Context, system: &str, limit: usize) -> Result<Vec<R
     let store = ctx.store().await?;
     let text = store.adapter_config(system).await?;
     let config = AdapterConfig::from_toml(&text)
-        .map_err(|e| Failure::Refused(anyhow::anyhow!("attached adapter config: {e}")))?
-        .validate()
+        .and_then(AdapterConfig::validate)
         .map_err(|issues| {
             Failure::Refused(anyhow::anyhow!(
                 "attached adapter config: {}",

@@ -13,7 +13,7 @@ use clap::Subcommand;
 use ronghe_adapters::{Environment, Secrets};
 
 use super::{Context, Failure};
-use crate::migration::{MigrationError, Migrator, Progress};
+use crate::migration::{Mandate, MigrationError, Migrator, Progress};
 use crate::store::{MigrationRun, RunState};
 
 #[derive(Debug, Subcommand)]
@@ -24,6 +24,13 @@ pub(super) enum Command {
         /// The job file (default integration/SYSTEM/migration-job.toml).
         #[arg(long, value_name = "PATH")]
         job: Option<PathBuf>,
+        /// Migrate although the system's verdict is not full migration (or it has none);
+        /// needs --reason, which is audited 强制迁移.
+        #[arg(long, requires = "reason")]
+        force: bool,
+        /// Why the run is forced (recorded in the audit log).
+        #[arg(long, value_name = "TEXT", requires = "force")]
+        reason: Option<String>,
     },
     /// Resume the system's unfinished run from its last committed chunk 断点续传.
     Resume { system: String },
@@ -44,7 +51,12 @@ impl From<MigrationError> for Failure {
 pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
     let secrets: Arc<dyn Secrets> = Arc::new(Environment);
     match command {
-        Command::Run { system, job } => {
+        Command::Run {
+            system,
+            job,
+            force: _,
+            reason,
+        } => {
             let job = job.unwrap_or_else(|| {
                 PathBuf::from("integration")
                     .join(&system)
@@ -52,7 +64,16 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             });
             let migrator = Migrator::new(ctx.store().await?, secrets, &ctx.actor);
             let bar = Bar::new();
-            let run = migrator.start(&system, &job, &|p| bar.update(p)).await;
+            let mandate = match reason {
+                Some(reason) if reason.trim().is_empty() => {
+                    return Err(Failure::Usage(anyhow::anyhow!(
+                        "--reason is empty: say why {system} is migrated without a full-migration verdict"
+                    )));
+                }
+                Some(reason) => Mandate::Forced { reason },
+                None => Mandate::Verdict,
+            };
+            let run = migrator.start(&system, &job, &mandate, &|p| bar.update(p)).await;
             bar.finish();
             conclude(ctx, &migrator, run?).await
         }

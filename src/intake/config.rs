@@ -140,9 +140,7 @@ pub struct Writeback {
 impl WritebackConfig {
     /// Parses and checks every field; no I/O.
     pub fn parse(text: &str) -> Result<WritebackConfig, Vec<ConfigIssue>> {
-        parse_toml::<WritebackConfig>(text)
-            .map_err(|e| vec![e])?
-            .validate()
+        parse_toml::<WritebackConfig>(text)?.validate()
     }
 
     /// Checks every field; no I/O.

@@ -101,7 +101,7 @@ pub fn receipt(system_id: &str, case: &Case, content_hash: &str) -> String {
 
 fn mapping_reason(e: &MappingError) -> QualityReason {
     QualityReason {
-        code: if e.rule == "canonical" {
+        code: if e.check.is_some() {
             "canonical".to_owned()
         } else {
             "mapping".to_owned()

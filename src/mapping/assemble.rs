@@ -23,14 +23,27 @@ pub(super) enum Value {
     Time(DateTime<FixedOffset>),
 }
 
+impl Value {
+    /// The value as text, for messages.
+    pub(super) fn text(&self) -> String {
+        match self {
+            Value::Text(t) => t.clone(),
+            Value::Int(i) => i.to_string(),
+            Value::Time(t) => t.to_rfc3339(),
+        }
+    }
+}
+
 /// Reads values by canonical path and collects the missing required ones.
-struct Values<'a, F: Fn(&str) -> MappingError> {
+struct Values<'a, F: Fn(&str) -> Option<MappingError>> {
     values: Vec<Option<Value>>,
     missing: &'a F,
     errors: Vec<MappingError>,
+    /// Whether a required field has no value (with or without an error of its own here).
+    incomplete: bool,
 }
 
-impl<F: Fn(&str) -> MappingError> Values<'_, F> {
+impl<F: Fn(&str) -> Option<MappingError>> Values<'_, F> {
     fn slot(&self, path: &str) -> usize {
         // Every path named below is in TARGETS: a test checks the schema against the case.
         *SLOTS
@@ -44,18 +57,17 @@ impl<F: Fn(&str) -> MappingError> Values<'_, F> {
     }
 
     fn text(&mut self, path: &str) -> Option<String> {
-        match self.take(path)? {
-            Value::Text(t) => Some(t),
-            Value::Int(i) => Some(i.to_string()),
-            Value::Time(t) => Some(t.to_rfc3339()),
-        }
+        self.take(path).map(|v| match v {
+            Value::Text(t) => t,
+            other => other.text(),
+        })
     }
 
     fn required<T>(&mut self, path: &str, get: impl FnOnce(&mut Self, &str) -> Option<T>) -> Option<T> {
         let value = get(self, path);
         if value.is_none() {
-            let error = (self.missing)(path);
-            self.errors.push(error);
+            self.incomplete = true;
+            self.errors.extend((self.missing)(path));
         }
         value
     }
@@ -88,15 +100,17 @@ impl<F: Fn(&str) -> MappingError> Values<'_, F> {
     }
 }
 
-/// Builds the case, or lists every required field without a value.
+/// Builds the case, or lists every required field without a value (`missing` says why, or
+/// `None` when the field's failure is already reported).
 pub(super) fn assemble(
     values: Vec<Option<Value>>,
-    missing: impl Fn(&str) -> MappingError,
+    missing: impl Fn(&str) -> Option<MappingError>,
 ) -> Result<Case, Vec<MappingError>> {
     let mut v = Values {
         values,
         missing: &missing,
         errors: Vec::new(),
+        incomplete: false,
     };
     let has_acceptance = v.present(Group::Acceptance);
     let has_result = v.present(Group::Result);
@@ -180,9 +194,10 @@ pub(super) fn assemble(
     };
     let stage = v.required("stage", |v, p| v.code(p, Stage::parse));
     let updated_at = v.required("updated_at", Values::time);
-    if !v.errors.is_empty() {
+    if v.incomplete {
         return Err(v.errors);
     }
+
     match (
         case_no,
         version,
@@ -242,6 +257,6 @@ pub(super) fn assemble(
             stage,
             updated_at,
         }),
-        _ => unreachable!("every missing required field was recorded as an error"),
+        _ => unreachable!("a missing required field makes the values incomplete"),
     }
 }

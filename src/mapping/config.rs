@@ -90,7 +90,8 @@ pub struct Rule {
     pub add_working_days: Option<String>,
     /// Apply the rule only when this holds.
     pub when: Option<Condition>,
-    /// Trim and turn full-width characters into half-width ones (default true).
+    /// Trim, and turn a value written wholly in full-width forms (`５２０１０２`) into half-width
+    /// ASCII (default true). Chinese text is never altered: its full-width punctuation stays.
     pub normalize: Option<bool>,
     /// Why generation proposed this rule (documentation; `mapping explain` shows it).
     pub evidence: Option<String>,

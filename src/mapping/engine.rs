@@ -1,12 +1,14 @@
 //! The mapping engine: a config compiles once into rules (every config error at once, with its
 //! path); applying them to a record does no config parsing, and every error names the rule,
-//! the source path, the record key and the offending value (masked where personal).
+//! the source path, the record key and the offending value (masked where personal), with one
+//! message per cause, all of a record's errors at once, and a block's root cause first.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime};
 use ronghe_adapters::Raw;
+use ronghe_adapters::config::parse_toml;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -33,7 +35,8 @@ impl std::fmt::Display for MappingIssue {
 /// Why one record could not be mapped: which rule, from where, for which record, what value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct MappingError {
-    /// The canonical field whose rule failed, or `canonical` for the case's own validation.
+    /// The canonical field whose rule failed (or, for the case's own validation, the field or
+    /// part of the case that fails it).
     pub rule: String,
     /// The source path the rule reads, where it reads one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -44,6 +47,10 @@ pub struct MappingError {
     /// The offending value, masked where personal.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
+    /// The canonical case's check that failed (`resident_id.check_digit`), when the rules gave
+    /// values but the case they make is not valid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check: Option<String>,
     pub message: String,
 }
 
@@ -59,16 +66,47 @@ impl std::fmt::Display for MappingError {
         if let Some(value) = &self.value {
             write!(f, " value {value:?}")?;
         }
+        if let Some(check) = &self.check {
+            write!(f, " check {check}")?;
+        }
         write!(f, ": {}", self.message)
     }
 }
 
-/// Where a rule's value comes from.
+/// Where a rule's value comes from; each path with its text as the config wrote it.
 #[derive(Debug)]
 enum Origin {
     From(SourcePath, String),
-    Concat(Vec<SourcePath>, String),
+    Concat(Vec<(SourcePath, String)>, String),
     Const(String),
+}
+
+/// A rule's `when`: the path, as compiled and as written, and the values it must hold (any
+/// non-empty value when none).
+#[derive(Debug)]
+struct When {
+    path: SourcePath,
+    text: String,
+    equals: Vec<String>,
+}
+
+/// Why a rule gave a record no value: one cause each, each with its own message.
+#[derive(Debug, Clone)]
+enum Unfilled {
+    /// The record has nothing at the rule's source path(s).
+    Absent,
+    /// The source holds only blanks.
+    Empty,
+    /// The rule's `when` does not hold: what its path holds, if anything.
+    Skipped(Option<String>),
+    /// The code table maps the value to `""`: the table and the code.
+    TableEmpty(String, String),
+}
+
+/// A rule's result for one record.
+enum Resolved {
+    Value(Value),
+    Unfilled(Unfilled),
 }
 
 /// One compiled rule.
@@ -83,7 +121,7 @@ struct Compiled {
     format: Option<String>,
     convert: Option<Convert>,
     add_working_days: Option<SourcePath>,
-    when: Option<(SourcePath, Vec<String>)>,
+    when: Option<When>,
     normalize: bool,
 }
 
@@ -104,12 +142,16 @@ fn beijing() -> FixedOffset {
         .unwrap_or_else(|| unreachable!("+08:00 is a valid offset"))
 }
 
-/// Full-width ASCII (U+FF01–U+FF5E) and the ideographic space become their half-width forms.
+/// Whether `c` is a full-width form of an ASCII character or the ideographic space.
+fn full_width(c: char) -> bool {
+    ('\u{FF01}'..='\u{FF5E}').contains(&c) || c == '\u{3000}'
+}
+
+/// A value typed wholly in full-width forms (a number, code or date from a Chinese input method,
+/// `２０２５－０５－１１`) in half-width ASCII. A value with any other non-ASCII character is
+/// Chinese text and is left as it is: its full-width punctuation (`，` `（` `：`) stays.
 fn half_width(text: &str) -> Cow<'_, str> {
-    if text
-        .chars()
-        .all(|c| c.is_ascii() || !(('\u{FF01}'..='\u{FF5E}').contains(&c) || c == '\u{3000}'))
-    {
+    if text.is_ascii() || text.chars().any(|c| !c.is_ascii() && !full_width(c)) {
         return Cow::Borrowed(text);
     }
     Cow::Owned(
@@ -144,15 +186,14 @@ fn shown(target: &Target, value: &str) -> String {
 impl Mapping {
     /// Parses and compiles a config; every problem at once.
     pub fn compile(text: &str) -> Result<Mapping, Vec<MappingIssue>> {
-        let config: MappingConfig = toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .and_then(|s| text.get(..s.start))
-                .map(|b| b.matches('\n').count() + 1);
-            vec![MappingIssue {
-                path: line.map(|l| format!("line {l}")).unwrap_or_default(),
-                message: e.message().to_owned(),
-            }]
+        let config: MappingConfig = parse_toml(text).map_err(|issues| {
+            issues
+                .into_iter()
+                .map(|i| MappingIssue {
+                    path: i.path,
+                    message: i.message,
+                })
+                .collect::<Vec<_>>()
         })?;
         let version = hex::encode(&Sha256::digest(text.as_bytes())[..8]);
         Mapping::from_config(config, version)
@@ -283,6 +324,7 @@ impl Mapping {
                 source: None,
                 key: key(),
                 value: None,
+                check: None,
                 message: format!(
                     "the record is {} but the mapping reads {}",
                     shape_of(raw).name(),
@@ -291,46 +333,76 @@ impl Mapping {
             }]);
         }
         let mut values: Vec<Option<Value>> = vec![None; TARGETS.len()];
+        // Why a slot has no value; `None` for a slot with a value, an error or no rule.
+        let mut unfilled: Vec<Option<Unfilled>> = vec![None; TARGETS.len()];
+        let mut failed = vec![false; TARGETS.len()];
         let mut errors = Vec::new();
         for rule in &self.rules {
-            if let Some((path, equals)) = &rule.when {
-                let holds = path.lookup(raw).is_some_and(|v| {
-                    let v = v.trim();
-                    !v.is_empty() && (equals.is_empty() || equals.iter().any(|e| e == v))
-                });
-                if !holds {
-                    continue;
+            let resolved = match &rule.when {
+                Some(when) => match when.holds(raw) {
+                    Ok(()) => self.resolve(rule, raw),
+                    Err(found) => Ok(Resolved::Unfilled(Unfilled::Skipped(found))),
+                },
+                None => self.resolve(rule, raw),
+            };
+            match resolved {
+                Ok(Resolved::Value(value)) => values[rule.slot] = Some(value),
+                Ok(Resolved::Unfilled(why)) => unfilled[rule.slot] = Some(why),
+                Err((value, message)) => {
+                    failed[rule.slot] = true;
+                    errors.push(MappingError {
+                        rule: rule.target.path.to_owned(),
+                        source: rule.source_text(),
+                        key: key(),
+                        value: value.map(|v| shown(rule.target, &v)),
+                        check: None,
+                        message,
+                    });
                 }
             }
-            match self.resolve(rule, raw) {
-                Ok(value) => values[rule.slot] = value,
-                Err((value, message)) => errors.push(MappingError {
-                    rule: rule.target.path.to_owned(),
-                    source: rule.source_text(),
-                    key: key(),
-                    value: value.map(|v| shown(rule.target, &v)),
-                    message,
-                }),
+        }
+        let causes = self.block_causes(&values, &failed, key);
+        let assembled = super::assemble::assemble(values, |path| {
+            let slot = slot_of(path);
+            if failed[slot] {
+                return None;
             }
-        }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
-        let case = super::assemble::assemble(values, |path| {
-            let rule = self.rules.iter().find(|r| r.target.path == path);
-            MappingError {
+            let rule = self.rules.iter().find(|r| r.slot == slot);
+            let (value, message) = match (rule, &unfilled[slot]) {
+                (None, _) => (
+                    None,
+                    "required here, but the mapping has no rule for it".to_owned(),
+                ),
+                (Some(rule), Some(why)) => rule.unfilled_message(why),
+                (Some(_), None) => (None, "required here, but the rule gave no value".to_owned()),
+            };
+            Some(MappingError {
                 rule: path.to_owned(),
                 source: rule.and_then(Compiled::source_text),
                 key: key(),
-                value: None,
-                message: match rule {
-                    Some(_) => {
-                        "no value: the source is missing or empty, and the rule has no default".to_owned()
-                    }
-                    None => "the field is required here but the mapping has no rule for it".to_owned(),
-                },
+                value: value.and_then(|v| rule.map(|r| shown(r.target, &v))),
+                check: None,
+                message,
+            })
+        });
+        let case = match assembled {
+            Ok(case) if errors.is_empty() => case,
+            Ok(_) => return Err(errors),
+            Err(missing) => {
+                let lacking: Vec<Group> = missing
+                    .iter()
+                    .filter_map(|e| target(&e.rule).map(|t| t.group))
+                    .collect();
+                let mut all: Vec<MappingError> = causes
+                    .into_iter()
+                    .filter(|(group, _)| lacking.contains(group))
+                    .map(|(_, cause)| cause)
+                    .collect();
+                all.extend(errors);
+                all.extend(missing);
+                return Err(all);
             }
-        })?;
+        };
         let findings = case.validate(now);
         if findings.is_valid() {
             Ok(case)
@@ -339,32 +411,78 @@ impl Mapping {
                 .errors
                 .into_iter()
                 .map(|f| {
-                    let rule = self.rules.iter().find(|r| f.field.starts_with(r.target.path));
+                    let rule = self.rules.iter().find(|r| names_part_of(&f.field, r.target.path));
                     MappingError {
-                        rule: format!("canonical {}", f.rule),
                         source: rule.and_then(Compiled::source_text),
                         key: key(),
                         value: None,
-                        message: format!("{}: {}", f.field, f.message),
+                        check: Some(f.rule),
+                        message: f.message,
+                        rule: f.field,
                     }
                 })
                 .collect())
         }
     }
 
-    /// The rule's value for this record; an error carries the offending value.
-    fn resolve(&self, rule: &Compiled, raw: &Raw) -> Result<Option<Value>, (Option<String>, String)> {
+    /// For each optional block (acceptance, result) that some rule gave a value, the root-cause
+    /// error to report before the block's missing fields: the first rule that made it exist.
+    fn block_causes(
+        &self,
+        values: &[Option<Value>],
+        failed: &[bool],
+        key: impl Fn() -> Option<String>,
+    ) -> Vec<(Group, MappingError)> {
+        [Group::Acceptance, Group::Result]
+            .into_iter()
+            .filter_map(|group| {
+                let rule = self
+                    .rules
+                    .iter()
+                    .filter(|r| r.target.group == group && values[r.slot].is_some())
+                    .min_by_key(|r| r.slot)?;
+                let (name, not_yet) = match group {
+                    Group::Acceptance => ("acceptance (受理)", "accepted"),
+                    _ => ("result (办结)", "finished"),
+                };
+                let empty = TARGETS
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, t)| t.group == group && t.required && values[*i].is_none() && !failed[*i])
+                    .map(|(_, t)| t.path)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let value = values[rule.slot].as_ref().map(|v| shown(rule.target, &v.text()));
+                let cause = MappingError {
+                    rule: rule.target.path.to_owned(),
+                    source: rule.source_text(),
+                    key: key(),
+                    value,
+                    check: None,
+                    message: format!(
+                        "this value gives the case its {name} block, which then lacks {empty}: \
+                         if such records are not {not_yet} yet, add a when to this rule"
+                    ),
+                };
+                Some((group, cause))
+            })
+            .collect()
+    }
+
+    /// The rule's value for this record, or why it has none; an error carries the offending
+    /// value.
+    fn resolve(&self, rule: &Compiled, raw: &Raw) -> Result<Resolved, (Option<String>, String)> {
         let text: Option<Cow<'_, str>> = match &rule.origin {
             Origin::Const(v) => Some(Cow::Borrowed(v.as_str())),
             Origin::From(path, _) => path.lookup(raw),
             Origin::Concat(paths, separator) => {
-                let parts: Vec<Cow<'_, str>> = paths
-                    .iter()
-                    .filter_map(|p| p.lookup(raw))
-                    .filter(|v| !v.trim().is_empty())
-                    .collect();
-                (!parts.is_empty())
-                    .then(|| Cow::Owned(parts.iter().map(|p| p.trim()).collect::<Vec<_>>().join(separator)))
+                let found: Vec<Cow<'_, str>> = paths.iter().filter_map(|(p, _)| p.lookup(raw)).collect();
+                let parts: Vec<&str> = found.iter().map(|p| p.trim()).filter(|p| !p.is_empty()).collect();
+                match (found.is_empty(), parts.is_empty()) {
+                    (true, _) => None,
+                    (false, true) => Some(Cow::Borrowed("")),
+                    (false, false) => Some(Cow::Owned(parts.join(separator))),
+                }
             }
         };
         let text = match text {
@@ -378,25 +496,33 @@ impl Mapping {
             }
             other => other,
         };
-        let text = match text {
-            Some(t) if !t.is_empty() => Some(t),
-            _ => rule.default.as_deref().map(Cow::Borrowed),
+        let mut text = match (text, rule.default.as_deref()) {
+            (Some(t), _) if !t.trim().is_empty() => t,
+            (_, Some(default)) => Cow::Borrowed(default),
+            (None, None) => return Ok(Resolved::Unfilled(Unfilled::Absent)),
+            (Some(_), None) => return Ok(Resolved::Unfilled(Unfilled::Empty)),
         };
-        let Some(mut text) = text else { return Ok(None) };
         if let Some(table) = &rule.table {
             let codes = &self.tables[table];
             match codes.get(text.as_ref()).or_else(|| codes.get("*")) {
-                Some(mapped) if mapped.is_empty() => return Ok(None),
+                Some(mapped) if mapped.is_empty() => {
+                    return Ok(Resolved::Unfilled(Unfilled::TableEmpty(
+                        table.clone(),
+                        text.into_owned(),
+                    )));
+                }
                 Some(mapped) => text = Cow::Owned(mapped.clone()),
                 None => {
                     return Err((
                         Some(text.into_owned()),
-                        format!("code not in table {table:?}; add it (or a \"*\" entry)"),
+                        format!(
+                            "not in table {table:?}: add this code (or a \"*\" entry) to [tables.{table}]"
+                        ),
                     ));
                 }
             }
         }
-        self.convert(rule, raw, text.into_owned()).map(Some)
+        self.convert(rule, raw, text.into_owned()).map(Resolved::Value)
     }
 
     fn convert(&self, rule: &Compiled, raw: &Raw, text: String) -> Result<Value, (Option<String>, String)> {
@@ -486,13 +612,99 @@ impl Mapping {
 }
 
 impl Compiled {
+    /// The path(s) the rule reads, as the config wrote them (`a + b` for a concat).
     fn source_text(&self) -> Option<String> {
         match &self.origin {
             Origin::From(_, text) => Some(text.clone()),
-            Origin::Concat(..) => Some("concat".to_owned()),
+            Origin::Concat(parts, _) => Some(
+                parts
+                    .iter()
+                    .map(|(_, text)| text.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" + "),
+            ),
             Origin::Const(_) => None,
         }
     }
+
+    /// The value to show and the message for a required field this rule left without a value.
+    fn unfilled_message(&self, why: &Unfilled) -> (Option<String>, String) {
+        let required = "required here";
+        match why {
+            Unfilled::Absent => (
+                None,
+                format!(
+                    "{required}, but the record has nothing at this path: check the path against the \
+                     source's records, or give the rule a default"
+                ),
+            ),
+            Unfilled::Empty => (
+                None,
+                format!("{required}, but empty in this record: give the rule a default"),
+            ),
+            Unfilled::Skipped(found) => {
+                let Some(when) = &self.when else {
+                    unreachable!("only a rule with a when is skipped")
+                };
+                let condition = match found {
+                    None => format!("{} is absent or empty", when.text),
+                    Some(found) => format!(
+                        "{} is {found:?}, not one of {}",
+                        when.text,
+                        when.equals
+                            .iter()
+                            .map(|e| format!("{e:?}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
+                (
+                    None,
+                    format!("{required}, but the rule's when does not hold ({condition})"),
+                )
+            }
+            Unfilled::TableEmpty(table, code) => (
+                Some(code.clone()),
+                format!(
+                    "{required}, but table {table:?} maps this code to \"\" (no value): map it to a canonical value"
+                ),
+            ),
+        }
+    }
+}
+
+impl When {
+    /// `Ok` when the condition holds; otherwise what its path holds, if anything.
+    fn holds(&self, raw: &Raw) -> Result<(), Option<String>> {
+        match self.path.lookup(raw) {
+            Some(v) if !v.trim().is_empty() => {
+                let v = v.trim();
+                if self.equals.is_empty() || self.equals.iter().any(|e| e == v) {
+                    Ok(())
+                } else {
+                    Err(Some(v.to_owned()))
+                }
+            }
+            _ => Err(None),
+        }
+    }
+}
+
+/// The slot of a canonical path in `TARGETS`.
+fn slot_of(path: &str) -> usize {
+    TARGETS
+        .iter()
+        .position(|t| t.path == path)
+        .unwrap_or_else(|| unreachable!("{path} is a canonical field"))
+}
+
+/// Whether the validation finding at `field` (`acceptance.department_uscc`, `steps[0].at`) is
+/// about the canonical field `path`: the field itself or a part of it, never a longer name that
+/// starts the same (`acceptance.department` is not `acceptance.department_uscc`).
+fn names_part_of(field: &str, path: &str) -> bool {
+    field
+        .strip_prefix(path)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
 }
 
 /// Compiles one rule, or gives its problems as (part of the rule, message).
@@ -514,7 +726,7 @@ fn compile_rule(
         (None, Some(parts), None) if !parts.is_empty() => {
             let compiled: Vec<_> = parts
                 .iter()
-                .filter_map(|p| path("concat", p, &mut problems))
+                .filter_map(|p| path("concat", p, &mut problems).map(|c| (c, p.clone())))
                 .collect();
             (compiled.len() == parts.len()).then(|| Origin::Concat(compiled, rule.separator.clone()))
         }
@@ -571,10 +783,13 @@ fn compile_rule(
         .add_working_days
         .as_deref()
         .and_then(|p| path("add_working_days", p, &mut problems));
-    let when = rule
-        .when
-        .as_ref()
-        .and_then(|c| path("when.path", &c.path, &mut problems).map(|p| (p, c.equals.clone())));
+    let when = rule.when.as_ref().and_then(|c| {
+        path("when.path", &c.path, &mut problems).map(|p| When {
+            path: p,
+            text: c.path.clone(),
+            equals: c.equals.clone(),
+        })
+    });
     if rule.confidence.is_some_and(|c| !(0.0..=1.0).contains(&c)) {
         problems.push(("confidence", "must be between 0 and 1".to_owned()));
     }

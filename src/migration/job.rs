@@ -53,7 +53,7 @@ pub struct ErrorBudget {
 impl MigrationJob {
     /// Parses and validates a job file, reporting every problem with its path.
     pub fn parse(text: &str) -> Result<MigrationJob, Vec<ConfigIssue>> {
-        let job: MigrationJob = parse_toml(text).map_err(|issue| vec![issue])?;
+        let job: MigrationJob = parse_toml(text)?;
         job.validate()
     }
 

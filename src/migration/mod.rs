@@ -16,4 +16,4 @@ pub mod run;
 pub use job::{ErrorBudget, JobTarget, MigrationJob, RunSettings};
 pub use reconcile::{ChunkCheck, Difference, DifferenceKind};
 pub use report::MigrationReport;
-pub use run::{MigrationError, Migrator, Progress};
+pub use run::{Mandate, MigrationError, Migrator, Progress};

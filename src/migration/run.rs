@@ -11,6 +11,7 @@ use std::sync::Arc;
 use chrono::{DateTime, FixedOffset, Utc};
 use futures_util::StreamExt as _;
 use ronghe_adapters::{Adapter, Batch, ConfigIssue, Raw, Secrets, read_batches};
+use ronghe_assessment::IntegrationMode;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
@@ -23,7 +24,7 @@ use crate::intake::join;
 use crate::intake::pipeline::{Refusal, judge, quality_item, store_reason};
 use crate::mapping::{Mapping, MappingIssue};
 use crate::rules::PublishedRule;
-use crate::store::{Holder, MigrationRun, NewChunk, NewQualityItem, RunState, Store, StoreError};
+use crate::store::{Holder, MigrationRun, NewChunk, NewQualityItem, NewRun, RunState, Store, StoreError};
 
 /// The intake channel recorded on quality items of migrated records.
 pub const CHANNEL: &str = "migration";
@@ -77,6 +78,27 @@ pub enum MigrationError {
         run: String,
         state: &'static str,
     },
+    #[error(
+        "system {system:?} {}: only a system whose expert-panel verdict is full migration (全流程迁移) is migrated; \
+         assess it (ronghe assess open {system}), or migrate anyway with --force --reason TEXT (audited)",
+        verdict_words(.verdict)
+    )]
+    NotFullMigration {
+        system: String,
+        /// The latest verdict's assessment and mode, if the system has one.
+        verdict: Option<(String, IntegrationMode)>,
+    },
+    #[error(
+        "the source of system {system:?} gave no record, but its probe of {probed_at} counted {counted}: \
+         check the adapter's selection (REST records.select, SOAP records.select and inner_document, SQL \
+         table and filter) and address against the system (ronghe adapters read {system} --limit 5), then \
+         resume (ronghe migrate resume {system}); if the source is empty now, probe it again first"
+    )]
+    EmptySource {
+        system: String,
+        counted: u64,
+        probed_at: DateTime<Utc>,
+    },
     #[error("system {0:?} has no migration run to resume: start one (ronghe migrate run {0})")]
     NothingToResume(String),
     #[error("the migration run {run} of system {system:?} is {state}: there is nothing to resume")]
@@ -129,12 +151,35 @@ impl MigrationError {
                 | MigrationError::Mapping { .. }
                 | MigrationError::MappingChanged { .. }
                 | MigrationError::Adapter { .. }
+                | MigrationError::NotFullMigration { .. }
+                | MigrationError::EmptySource { .. }
                 | MigrationError::Unfinished { .. }
                 | MigrationError::NothingToResume(_)
                 | MigrationError::Finished { .. }
                 | MigrationError::Busy { .. }
         )
     }
+}
+
+/// How a verdict reads in the refusal of a system that is not to be fully migrated.
+fn verdict_words(verdict: &Option<(String, IntegrationMode)>) -> String {
+    match verdict {
+        None => "has no verdict".to_owned(),
+        Some((assessment, mode)) => format!(
+            "has the verdict {} ({}, assessment {assessment}), not full migration",
+            mode.label(),
+            mode.name()
+        ),
+    }
+}
+
+/// What allows a new run: the system's verdict, or a person's reason to migrate without it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mandate {
+    /// The system's latest verdict must be full migration.
+    Verdict,
+    /// Migrate whatever the verdict; the reason is audited with the run's start.
+    Forced { reason: String },
 }
 
 /// Counts after a committed chunk, for progress bars and log lines.
@@ -314,11 +359,13 @@ impl Migrator {
     }
 
     /// Starts a new run of the job at `job_path` for `system_id` and carries it to its end:
-    /// reconciled (`complete` or `incomplete`) or `stopped` by its error budget.
+    /// reconciled (`complete` or `incomplete`) or `stopped` by its error budget. Refused unless
+    /// the system's verdict is full migration or the run is forced with a reason.
     pub async fn start(
         &self,
         system_id: &str,
         job_path: &Path,
+        mandate: &Mandate,
         progress: &(dyn Fn(&Progress) + Sync),
     ) -> Result<MigrationRun, MigrationError> {
         let loaded = load(job_path)?;
@@ -330,6 +377,18 @@ impl Migrator {
             });
         }
         self.store.system_taking_cases(system_id).await?;
+        let forced = match mandate {
+            Mandate::Forced { reason } => Some(reason.as_str()),
+            Mandate::Verdict => match self.store.latest_verdict(system_id).await? {
+                Some((_, IntegrationMode::FullMigration)) => None,
+                verdict => {
+                    return Err(MigrationError::NotFullMigration {
+                        system: system_id.to_owned(),
+                        verdict,
+                    });
+                }
+            },
+        };
         if let Some(run) = self.store.latest_migration(system_id).await?
             && run.state.resumable()
         {
@@ -343,16 +402,17 @@ impl Migrator {
         let source_rows = source_rows(adapter.as_ref()).await;
         let run = self
             .store
-            .start_migration(
+            .start_migration(NewRun {
                 system_id,
-                &loaded.path.display().to_string(),
-                loaded.mapping.version(),
+                job_path: &loaded.path.display().to_string(),
+                mapping_version: loaded.mapping.version(),
                 source_rows,
-                &self.owner,
-                &self.actor,
-            )
+                owner: &self.owner,
+                actor: &self.actor,
+                forced_reason: forced,
+            })
             .await?;
-        tracing::info!(system = system_id, run = %run.id, source_rows, owner = %self.owner, "migration started");
+        tracing::info!(system = system_id, run = %run.id, source_rows, owner = %self.owner, forced = forced.is_some(), "migration started");
         self.carry(adapter.as_ref(), &loaded, run, progress).await
     }
 
@@ -433,7 +493,10 @@ impl Migrator {
     ) -> Result<MigrationRun, MigrationError> {
         let result = self.transfer(adapter, loaded, &run, progress).await;
         let result = match result {
-            Ok(Written::Done) => reconcile::finish(&self.store, adapter, loaded, self.holder(&run.id)).await,
+            Ok(Written::Done) => match self.empty_source(&run).await {
+                Ok(None) => reconcile::finish(&self.store, adapter, loaded, self.holder(&run.id)).await,
+                Ok(Some(e)) | Err(e) => Err(e),
+            },
             Ok(Written::OverBudget(message)) => {
                 tracing::warn!(system = %run.system_id, run = %run.id, %message, "migration stopped");
                 self.release(&run.id, RunState::Stopped, &message).await
@@ -451,6 +514,20 @@ impl Migrator {
         }
         result?;
         Ok(self.store.migration_run(&run.id).await?)
+    }
+
+    /// The error that ends a run whose source gave no record although the system's probe
+    /// counted some (a selection that matches nothing reads nothing, silently).
+    async fn empty_source(&self, run: &MigrationRun) -> Result<Option<MigrationError>, MigrationError> {
+        if self.store.migration_run(&run.id).await?.rows_read > 0 {
+            return Ok(None);
+        }
+        let probed = self.store.probed_records(&run.system_id).await?;
+        Ok(probed.map(|(counted, probed_at)| MigrationError::EmptySource {
+            system: run.system_id.clone(),
+            counted,
+            probed_at,
+        }))
     }
 
     fn holder<'a>(&'a self, run_id: &'a str) -> Holder<'a> {

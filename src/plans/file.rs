@@ -95,7 +95,7 @@ impl Dependency {
 impl PlanFile {
     /// Parses and validates a plan file, reporting every problem with its path.
     pub fn parse(text: &str) -> Result<PlanFile, Vec<ConfigIssue>> {
-        let plan: PlanFile = parse_toml(text).map_err(|issue| vec![issue])?;
+        let plan: PlanFile = parse_toml(text)?;
         plan.validate()
     }
 

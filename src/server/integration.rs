@@ -102,7 +102,7 @@ impl ProbeSummary {
 fn summary(text: &str) -> AdapterSummary {
     let config = match AdapterConfig::from_toml(text) {
         Ok(config) => config,
-        Err(issue) => return problems("?", vec![issue]),
+        Err(issues) => return problems("?", issues),
     };
     if let Err(issues) = config.clone().validate() {
         return problems(config.kind().name(), issues);

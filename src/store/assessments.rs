@@ -665,6 +665,28 @@ impl Store {
         }
     }
 
+    /// The system's latest verdict: its assessment id and mode, or `None` when no assessment of
+    /// the system has been decided.
+    pub async fn latest_verdict(
+        &self,
+        system_id: &str,
+    ) -> Result<Option<(String, ronghe_assessment::IntegrationMode)>, StoreError> {
+        let decided = self
+            .list_assessments(Some(system_id))
+            .await?
+            .into_iter()
+            .filter(|a| a.state == AssessmentState::Decided)
+            .max_by_key(|a| a.seq);
+        let Some(assessment) = decided else {
+            return Ok(None);
+        };
+        let report = self
+            .stored_report(&assessment.id)
+            .await?
+            .ok_or_else(|| undecided_report(&assessment.id))?;
+        Ok(Some((assessment.id, report.verdict.mode)))
+    }
+
     async fn stored_report(&self, id: &str) -> Result<Option<Report>, StoreError> {
         let row: Option<(Json<Report>,)> = on_pool!(self, pool => {
             sqlx::query_as("SELECT report FROM assessment_verdicts WHERE assessment_id = $1")
@@ -695,14 +717,19 @@ impl Store {
                 let report = self
                     .stored_report(&a.id)
                     .await?
-                    .ok_or_else(|| StoreError::Corrupt {
-                        what: "assessment",
-                        detail: format!("assessment {} is decided but has no verdict report", a.id),
-                    })?;
+                    .ok_or_else(|| undecided_report(&a.id))?;
                 verdicts.push((a.id.clone(), report));
                 panels.push(self.panel(&a.id).await?);
             }
         }
         Ok(assessments::portfolio(&systems, &latest, &verdicts, &panels))
+    }
+}
+
+/// A decided assessment without its verdict's report: the store was altered outside ronghe.
+fn undecided_report(id: &str) -> StoreError {
+    StoreError::Corrupt {
+        what: "assessment",
+        detail: format!("assessment {id} is decided but has no verdict report"),
     }
 }

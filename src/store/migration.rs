@@ -197,6 +197,19 @@ pub struct Holder<'a> {
     pub actor: &'a str,
 }
 
+/// A run to start: the system, its job and mapping, the source's size where known, the
+/// process that carries it, who acts, and the reason when forced past the system's verdict.
+#[derive(Debug, Clone, Copy)]
+pub struct NewRun<'a> {
+    pub system_id: &'a str,
+    pub job_path: &'a str,
+    pub mapping_version: &'a str,
+    pub source_rows: Option<i64>,
+    pub owner: &'a str,
+    pub actor: &'a str,
+    pub forced_reason: Option<&'a str>,
+}
+
 /// What the store holds for one system (see `Store::held_counts`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeldCounts {
@@ -207,15 +220,16 @@ pub struct HeldCounts {
 
 impl Store {
     /// Starts a run of `system_id`'s migration job from the source's first record.
-    pub async fn start_migration(
-        &self,
-        system_id: &str,
-        job_path: &str,
-        mapping_version: &str,
-        source_rows: Option<i64>,
-        owner: &str,
-        actor: &str,
-    ) -> Result<MigrationRun, StoreError> {
+    pub async fn start_migration(&self, new: NewRun<'_>) -> Result<MigrationRun, StoreError> {
+        let NewRun {
+            system_id,
+            job_path,
+            mapping_version,
+            source_rows,
+            owner,
+            actor,
+            forced_reason,
+        } = new;
         self.get_system(system_id).await?;
         let id = super::random_id("mig")?;
         let now = self.clock().await?;
@@ -235,7 +249,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             audit!(tx, actor, "migration.start", &format!("migration/{id}"),
-                serde_json::json!({ "system": system_id, "job": job_path, "mapping_version": mapping_version }))?;
+                serde_json::json!({ "system": system_id, "job": job_path, "mapping_version": mapping_version, "forced_reason": forced_reason }))?;
             tx.commit().await?;
         });
         self.migration_run(&id).await

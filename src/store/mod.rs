@@ -44,7 +44,7 @@ pub use self::corrections::CorrectionFilter;
 pub use self::explain::{Fill, PlanArg};
 pub use self::housekeeping::{Purge, purge_sql};
 pub use self::migration::{
-    ChunkCounts, ChunkRecord, HeldCounts, Holder, MigrationRun, NewChunk, RunFinish, RunState,
+    ChunkCounts, ChunkRecord, HeldCounts, Holder, MigrationRun, NewChunk, NewRun, RunFinish, RunState,
 };
 pub use self::pull::PullState;
 pub use self::scheduler::{

@@ -6,6 +6,7 @@ pub mod binary;
 pub mod browser;
 pub mod console;
 pub mod passkey;
+pub mod verdict;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -553,18 +554,24 @@ pub async fn integrated(store: &Store, system: &str) {
         .expect("attach the write-back config");
 }
 
+/// A run of `system`'s test job with mapping version `v1`, started by `test`.
+fn test_run<'a>(system: &'a str, source_rows: Option<i64>, owner: &'a str) -> ronghe::store::NewRun<'a> {
+    ronghe::store::NewRun {
+        system_id: system,
+        job_path: "migration-plans/test.toml",
+        mapping_version: "v1",
+        source_rows,
+        owner,
+        actor: "test",
+        forced_reason: None,
+    }
+}
+
 /// A running migration of `system` that has read 370 of the source's 1,000 rows in one chunk.
 pub async fn running_migration(store: &Store, system: &str) -> String {
     let owner = "test-host:1:run";
     let run = store
-        .start_migration(
-            system,
-            "migration-plans/test.toml",
-            "v1",
-            Some(1000),
-            owner,
-            "test",
-        )
+        .start_migration(test_run(system, Some(1000), owner))
         .await
         .unwrap();
     let holder = ronghe::store::Holder {
@@ -594,7 +601,7 @@ pub async fn running_migration(store: &Store, system: &str) -> String {
 pub async fn finished_migration(store: &Store, system: &str, differences: i64) -> String {
     let owner = "test-host:1:finished";
     let run = store
-        .start_migration(system, "migration-plans/test.toml", "v1", Some(20), owner, "test")
+        .start_migration(test_run(system, Some(20), owner))
         .await
         .unwrap();
     let holder = ronghe::store::Holder {

@@ -10,10 +10,8 @@ use ronghe_assessment::IntegrationMode;
 use ronghe_assessment::panel::Sheet;
 use ronghe_assessment::rubric::{DEFAULT_RUBRIC, Rubric};
 
+use crate::common::verdict::{self, CHAIR, EXPERTS};
 use crate::common::{self, COMPLEX_AND_HARD, Profile, WEAK_AND_SINGLE, expert_sheet};
-
-const CHAIR: &str = "chair-zhang";
-const EXPERTS: [&str; 5] = ["wang-li", "li-na", "zhao-qiang", "qian-hui", "sun-yu"];
 
 fn state_code(err: Guarded<AssessmentError>) -> &'static str {
     match err {
@@ -29,37 +27,7 @@ async fn panel_of_five(store: &Store, id: &str) -> String {
         .insert_system(&common::system(id), "test")
         .await
         .expect("insert system");
-    store
-        .register_rubric(&Rubric::builtin(), DEFAULT_RUBRIC, CHAIR)
-        .await
-        .expect("register the rubric");
-    let view = store
-        .open_assessment(id, ("ronghe-default", 1), CHAIR, CHAIR)
-        .await
-        .expect("open");
-    for expert in EXPERTS {
-        let new = NewExpert {
-            id: expert.into(),
-            name: format!("专家{expert}"),
-            department: "省大数据局".into(),
-        };
-        store
-            .act_on_assessment(&view.assessment.id, CHAIR, Command::AddExpert(new))
-            .await
-            .expect("add expert");
-        store
-            .act_on_assessment(
-                &view.assessment.id,
-                expert,
-                Command::Declare {
-                    expert: expert.into(),
-                    conflicts: vec![],
-                },
-            )
-            .await
-            .expect("declare");
-    }
-    view.assessment.id
+    verdict::panel_of_five(store, id).await
 }
 
 async fn submit_sheet(store: &Store, assessment: &str, expert: &str, sheet: Sheet) -> Outcome {
