@@ -92,3 +92,56 @@ fn test_on_a_sample_file() {
     );
     assert_eq!(report["records"][1]["errors"][0]["rule"], "stage");
 }
+
+/// `mapping check` compares the source paths with the system's stored probe profile: the
+/// reviewed sim-rest mapping reads only paths the simulator showed; a mistyped path and a `when`
+/// on a path the source lacks are named, with their rules and the nearest path the source has,
+/// and the check exits 1. Without a stored profile it says the paths were not compared.
+#[tokio::test(flavor = "multi_thread")]
+async fn check_compares_source_paths_with_the_probe_profile() {
+    use ronghe_adapters::sim::{SimOptions, rest::RestSim};
+    let sim = RestSim::start(&SimOptions {
+        cases: 40,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let sandbox = common::binary::attached_rest(&sim);
+    let reviewed =
+        std::fs::read_to_string(format!("{}/mappings/sim-rest.toml", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let file = sandbox.write("sim-rest.toml", &reviewed);
+    sandbox
+        .run(&["mapping", "check", &file])
+        .check(0, &["有效 valid", "no stored probe profile of sim-rest"]);
+    sandbox.run(&["adapters", "probe", "sim-rest"]).check(0, &[]);
+    sandbox
+        .run(&["mapping", "check", &file])
+        .check(0, &["every source path is in the probe profile"]);
+
+    let mistyped = reviewed
+        .replace("\"/applicant/idNo\"", "\"/applicant/idNumber\"")
+        .replace(
+            "{ from = \"/acceptTime\"",
+            "{ from = \"/acceptTime\", when = { path = \"/acceptTme\" }",
+        );
+    assert_ne!(mistyped, reviewed);
+    let mistyped = sandbox.write("mistyped.toml", mistyped);
+    let report = sandbox
+        .run(&["mapping", "check", &mistyped, "--system", "sim-rest"])
+        .check(
+            1,
+            &[
+                "/applicant/idNumber (rules: applicant.certificate_no); 最接近 nearest: /applicant/idNo",
+                "/acceptTme",
+                "nearest: /acceptTime",
+                "map nothing",
+            ],
+        );
+    drop(report);
+    let json = sandbox
+        .run(&["--json", "mapping", "check", &mistyped, "--system", "sim-rest"])
+        .check(1, &[])
+        .json();
+    assert_eq!(json["unknown_paths"].as_array().map(Vec::len), Some(2), "{json}");
+    assert_eq!(json["profile"]["system"], "sim-rest");
+}

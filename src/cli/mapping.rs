@@ -14,13 +14,21 @@ use serde_json::{Value, json};
 
 use super::disclosure::Disclosure;
 use super::{Context, Failure};
-use crate::mapping::{Mapping, Shape};
+use crate::mapping::{Mapping, Shape, unknown_paths};
+use crate::store::StoreError;
 use crate::validate::{mask_certificate, mask_name, mask_record};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum Command {
-    /// Validate a mapping config; every problem with its path 校验映射.
-    Check { file: PathBuf },
+    /// Validate a mapping config; every problem with its path, and the source paths the system's
+    /// stored probe profile does not know (with the nearest it does) 校验映射.
+    Check {
+        file: PathBuf,
+        /// The system whose probe profile the source paths are compared with (default: the
+        /// file's name, `mappings/SYSTEM.toml`).
+        #[arg(long)]
+        system: Option<String>,
+    },
     /// Map sample records (a file) or live records (the system's adapter) and show the result 试映射.
     Test {
         system: String,
@@ -50,31 +58,103 @@ fn compile(path: &Path) -> Result<Mapping, Failure> {
     })
 }
 
+/// `mapping check`: the file's problems, then its source paths against the system's stored probe
+/// profile; exit 1 when either finds something.
+async fn check(ctx: &Context, file: &Path, system: Option<String>) -> Result<(), Failure> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let mapping = match Mapping::compile(&text) {
+        Ok(mapping) => mapping,
+        Err(issues) => {
+            let lines: Vec<String> = issues.iter().map(|i| format!("  {i}")).collect();
+            ctx.out.show(
+                format!("无效 invalid: {} problem(s)\n{}", issues.len(), lines.join("\n")),
+                &json!({ "valid": false, "issues": issues }),
+            );
+            return Err(Failure::No);
+        }
+    };
+    let system = system.or_else(|| file.file_stem().and_then(|s| s.to_str()).map(str::to_owned));
+    // The file's own check needs no store; the comparison reads the stored profile when it can.
+    let mut not_compared = None;
+    let profiled = match &system {
+        Some(system) => match ctx.store().await {
+            Ok(store) => match store.profile(system).await {
+                Ok((profile, at)) => Some((system, at, unknown_paths(mapping.config(), &profile))),
+                Err(StoreError::NotFound { .. }) => None,
+                Err(e) => {
+                    not_compared = Some(format!("cannot read the probe profile of {system}: {e}"));
+                    None
+                }
+            },
+            Err(Failure::Failed(e) | Failure::Refused(e) | Failure::Usage(e)) => {
+                not_compared = Some(format!("the platform store is not available: {e:#}"));
+                None
+            }
+            Err(Failure::No) => None,
+        },
+        None => None,
+    };
+    let rules = mapping.config().fields.len();
+    let mut human = format!(
+        "有效 valid: {rules} rules, {} source, version {}",
+        mapping.shape().name(),
+        mapping.version()
+    );
+    match &profiled {
+        None => human.push_str(&format!(
+            "\n未对照探查结果 source paths not compared: {}",
+            not_compared.unwrap_or_else(|| format!(
+                "no stored probe profile of {} (run `ronghe adapters probe SYSTEM`, or pass --system)",
+                system.as_deref().unwrap_or("the system")
+            ))
+        )),
+        Some((system, at, unknown)) if unknown.is_empty() => human.push_str(&format!(
+            "\n源路径均见于 {system} 的探查结果 every source path is in the probe profile of {}",
+            at.format("%Y-%m-%d %H:%M UTC")
+        )),
+        Some((system, at, unknown)) => {
+            human.push_str(&format!(
+                "\n{} 个源路径不在 {system} 的探查结果中 source path(s) not in the probe profile of {} — they map nothing:",
+                unknown.len(),
+                at.format("%Y-%m-%d %H:%M UTC")
+            ));
+            for u in unknown {
+                let nearest = u
+                    .nearest
+                    .as_deref()
+                    .map(|n| format!("; 最接近 nearest: {n}"))
+                    .unwrap_or_default();
+                human.push_str(&format!(
+                    "\n  {} (rules: {}){nearest}",
+                    u.path,
+                    u.rules.join(", ")
+                ));
+            }
+            human.push_str("\n  a field the source sends only rarely may be missing from the probe: probe again with more records (`adapters probe SYSTEM --sample N`)");
+        }
+    }
+    let unknown = profiled.as_ref().map(|(_, _, unknown)| unknown);
+    ctx.out.show(
+        human,
+        &json!({
+            "valid": true,
+            "rules": rules,
+            "shape": mapping.shape().name(),
+            "version": mapping.version(),
+            "profile": profiled.as_ref().map(|(system, at, _)| json!({ "system": system, "probed_at": at })),
+            "unknown_paths": unknown,
+        }),
+    );
+    if unknown.is_some_and(|u| !u.is_empty()) {
+        return Err(Failure::No);
+    }
+    Ok(())
+}
+
 pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
     let mappings_dir = ctx.config()?.mappings_dir;
     match command {
-        Command::Check { file } => {
-            let text =
-                std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            match Mapping::compile(&text) {
-                Ok(m) => {
-                    let rules = m.config().fields.len();
-                    ctx.out.show(
-                        format!("有效 valid: {} rules, {} source, version {}", rules, m.shape().name(), m.version()),
-                        &json!({ "valid": true, "rules": rules, "shape": m.shape().name(), "version": m.version() }),
-                    );
-                    Ok(())
-                }
-                Err(issues) => {
-                    let lines: Vec<String> = issues.iter().map(|i| format!("  {i}")).collect();
-                    ctx.out.show(
-                        format!("无效 invalid: {} problem(s)\n{}", issues.len(), lines.join("\n")),
-                        &json!({ "valid": false, "issues": issues }),
-                    );
-                    Err(Failure::No)
-                }
-            }
-        }
+        Command::Check { file, system } => check(ctx, &file, system).await,
         Command::Test {
             system,
             sample,

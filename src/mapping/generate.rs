@@ -264,7 +264,7 @@ fn value_at(shape: Shape, field: &str, sample: &Value) -> Option<String> {
 
 /// The mapping path of a profiled field: XML pointers (`/办件/申请人/@类型`, `/办件/受理部门/#text`)
 /// become element paths below the record element (`申请人/@类型`, `受理部门`).
-fn rule_path(shape: Shape, field: &str) -> String {
+pub(super) fn rule_path(shape: Shape, field: &str) -> String {
     match shape {
         Shape::Xml => {
             let segments: Vec<&str> = field.split('/').skip(2).filter(|s| *s != "#text").collect();

@@ -8,9 +8,11 @@ pub mod config;
 mod engine;
 mod generate;
 mod path;
+mod profiled;
 pub mod schema;
 mod vocabulary;
 
 pub use self::config::{MappingConfig, Rule, Shape};
 pub use engine::{Mapping, MappingError, MappingIssue};
 pub use generate::{DraftTable, Proposal, Proposed, initials, propose, render};
+pub use profiled::{UnknownPath, unknown_paths};
