@@ -35,3 +35,9 @@ pub async fn build(
         ))),
     })
 }
+
+/// Why a read gets nothing from a source its probe counted records in: said by `adapters read`,
+/// a first pull and the migration alike.
+pub const NOTHING_SELECTED: &str = "the config's selection (REST records.select, SOAP records.select and \
+     inner_document, SQL table and filter) matches nothing in what the system answers, or the config \
+     reaches another source; compare it with an answer of the system";

@@ -48,6 +48,16 @@ pub enum PullError {
     },
     #[error("another node took over the pull of system {0:?}")]
     LostLease(String),
+    #[error(
+        "the first pull of system {system:?} read no record, but its probe of {probed_at} counted {counted}: {}; \
+         then pull again (ronghe writeback pull {system}); if the source is empty now, probe it again first",
+        crate::attached_adapter::NOTHING_SELECTED
+    )]
+    EmptySource {
+        system: String,
+        counted: u64,
+        probed_at: chrono::DateTime<chrono::Utc>,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -167,6 +177,7 @@ impl Puller {
             checkpoint: checkpoint.clone(),
             ..Default::default()
         };
+        let first = checkpoint.is_none();
         let mut batches = read_batches(adapter.as_ref(), checkpoint, &[BATCH]);
         while let Some(batch) = batches.next().await {
             let batch = batch.map_err(|source| PullError::Read {
@@ -210,6 +221,19 @@ impl Puller {
                 return Err(PullError::LostLease(system_id.to_owned()));
             }
             report.checkpoint = batch.to;
+        }
+        // A first pull (no checkpoint) reads the whole source: nothing where the probe counted
+        // records is a selection that matches nothing, not an empty system. Later pulls read only
+        // what changed, and often nothing.
+        if first
+            && report.read == 0
+            && let Some((counted, probed_at)) = self.store.probed_records(system_id).await?
+        {
+            return Err(PullError::EmptySource {
+                system: system_id.to_owned(),
+                counted,
+                probed_at,
+            });
         }
         Ok(report)
     }

@@ -485,3 +485,42 @@ async fn removing_pull_from_the_settings_removes_its_job() {
         .json();
     assert_eq!(states[0]["system_id"], SYSTEM, "the pull state is kept: {states}");
 }
+
+/// Issue 16: a first pull that reads nothing from a source its probe counted records in fails
+/// (exit 1), names the likely cause, and keeps the error in the pull's state; with no checkpoint
+/// taken, the next pull reads from the start again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_first_pull_of_nothing_where_the_probe_counted_records_fails() {
+    let (sandbox, config, url) = setup(40, "0 0 3 * * *").await;
+    sandbox
+        .run(&["--config", &config, "adapters", "probe", SYSTEM])
+        .check(0, &["records: 40"]);
+    // The adapter now reaches a source without cases (say, a test instance).
+    sql::load(&url, 2025, 0).await.unwrap();
+    sandbox
+        .run(&["--config", &config, "writeback", "pull", SYSTEM])
+        .check(1, &[])
+        .stderr_has(&[
+            "first pull of system \"sim-sql\" read no record",
+            "counted",
+            "SQL table and filter",
+        ]);
+    let states = sandbox
+        .run(&["--config", &config, "--json", "writeback", "pulls"])
+        .check(0, &[])
+        .json();
+    assert!(
+        states[0]["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("read no record")),
+        "{states}"
+    );
+    assert!(states[0]["checkpoint"].is_null(), "{states}");
+    // Cases again: the next pull reads them all from the start.
+    sql::load(&url, 2025, 40).await.unwrap();
+    let pulled = sandbox
+        .run(&["--config", &config, "--json", "writeback", "pull", SYSTEM])
+        .check(0, &[])
+        .json();
+    assert_eq!(pulled["read"], 40, "{pulled}");
+}

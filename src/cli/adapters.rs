@@ -16,6 +16,7 @@ use serde_json::json;
 
 use super::disclosure::{Disclosure, Purpose};
 use super::{Context, Failure, checked, read_config, refused_config};
+use crate::attached_adapter::NOTHING_SELECTED;
 use crate::validate::{mask_certificate, mask_record};
 
 #[derive(Debug, Subcommand)]
@@ -186,9 +187,6 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
 }
 
 /// Why a source that holds records gave none: the adapter's selection, or its address.
-const NOTHING_SELECTED: &str = "the config's selection (REST records.select, SOAP records.select and \
-     inner_document, SQL table and filter) matches nothing in what the system answers, or the config \
-     reaches another source; compare it with an answer of the system";
 
 fn validate(text: &str) -> Result<ValidatedConfig, Vec<ConfigIssue>> {
     AdapterConfig::from_toml(text)?.validate()

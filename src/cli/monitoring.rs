@@ -56,9 +56,10 @@ impl From<PullError> for Failure {
     fn from(err: PullError) -> Failure {
         match err {
             PullError::Store(e) => e.into(),
-            refused @ (PullError::Intake(_) | PullError::Adapter { .. } | PullError::NoSchedule(_)) => {
-                Failure::Refused(refused.into())
-            }
+            refused @ (PullError::Intake(_)
+            | PullError::Adapter { .. }
+            | PullError::NoSchedule(_)
+            | PullError::EmptySource { .. }) => Failure::Refused(refused.into()),
             other => Failure::Failed(other.into()),
         }
     }
