@@ -186,8 +186,6 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
     }
 }
 
-/// Why a source that holds records gave none: the adapter's selection, or its address.
-
 fn validate(text: &str) -> Result<ValidatedConfig, Vec<ConfigIssue>> {
     AdapterConfig::from_toml(text)?.validate()
 }
