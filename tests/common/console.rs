@@ -58,11 +58,13 @@ impl Platform {
     }
 
     /// The platform's store, for a test to set up or inspect what the pages show (SQLite in
-    /// WAL mode: the server keeps serving meanwhile).
+    /// WAL mode: the server keeps serving meanwhile), with the server's keys: the server seals
+    /// in the background what a test writes in clear, and the test reads it back.
     pub async fn store(&self) -> Store {
-        Store::open(&self.sandbox.database(), &Default::default())
+        let store = Store::open(&self.sandbox.database(), &Default::default())
             .await
-            .expect("open the store")
+            .expect("open the store");
+        super::sealed(store, "staff", &[("staff", ronghe_crypto::Cipher::Sm4Gcm)])
     }
 
     pub fn url(&self, path: &str) -> String {
