@@ -23,6 +23,7 @@ pub mod mapping;
 pub mod migration;
 pub mod monitoring;
 pub mod notices;
+pub mod orgs;
 pub mod planning;
 pub mod plans;
 pub mod pull;

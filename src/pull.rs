@@ -171,7 +171,7 @@ impl Puller {
 
     async fn pull(&self, system_id: &str, checkpoint: Option<String>) -> Result<PullReport, PullError> {
         let adapter = attached_adapter(&self.store, self.secrets.as_ref(), system_id).await?;
-        let mapping = self.intake.mapping(system_id).await?;
+        let mapping = self.intake.mapping(&self.store, system_id).await?;
         let mut report = PullReport {
             system_id: system_id.to_owned(),
             checkpoint: checkpoint.clone(),

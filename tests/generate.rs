@@ -13,7 +13,12 @@ async fn rest_simulator_generation_quality() {
     let (_sim, adapter) = common::rest_sim(300).await;
     let (precision, recall) = score(
         "sim-rest",
-        &propose(&adapter.probe(100).await.unwrap(), Shape::Json).unwrap(),
+        &propose(
+            &adapter.probe(100).await.unwrap(),
+            Shape::Json,
+            &Default::default(),
+        )
+        .unwrap(),
     );
     assert!(
         precision >= 0.95 && recall >= 0.95,
@@ -26,7 +31,12 @@ async fn soap_simulator_generation_quality() {
     let (_sim, adapter) = common::soap_sim(300).await;
     let (precision, recall) = score(
         "sim-soap",
-        &propose(&adapter.probe(300).await.unwrap(), Shape::Xml).unwrap(),
+        &propose(
+            &adapter.probe(300).await.unwrap(),
+            Shape::Xml,
+            &Default::default(),
+        )
+        .unwrap(),
     );
     assert!(
         precision >= 0.95 && recall >= 0.95,
@@ -39,7 +49,7 @@ async fn sql_simulator_generation_quality_with_pinyin_initials() {
     let dir = tempfile::tempdir().unwrap();
     let adapter = common::sql_sim(dir.path(), 300).await;
     let profile = adapter.probe(300).await.unwrap();
-    let proposal = propose(&profile, Shape::Row).unwrap();
+    let proposal = propose(&profile, Shape::Row, &Default::default()).unwrap();
     let (precision, recall) = score("sim-sql", &proposal);
     assert!(
         precision >= 0.95 && recall >= 0.95,

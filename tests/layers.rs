@@ -21,6 +21,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "corrections",
             "mapping",
             "notices",
+            "orgs",
             "plans",
             "reconciliation",
             "rules",

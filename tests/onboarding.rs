@@ -64,7 +64,7 @@ async fn adapter(config: &str) -> Box<dyn Adapter> {
 async fn onboard(name: &str, shape: Shape, config: &str, cases: &[Case]) -> Scores {
     let adapter = adapter(config).await;
     let profile = adapter.probe(SAMPLE).await.expect("the probe succeeds");
-    let proposal = propose(&profile, shape).expect("a proposal");
+    let proposal = propose(&profile, shape, &Default::default()).expect("a proposal");
     let (precision, recall) = score(name, &proposal);
     let text = render(&proposal, name, "2026-12-01T09:00:00+08:00").expect("the proposal renders");
     let mapping = Mapping::compile(&text);

@@ -41,6 +41,9 @@ async fn an_older_stores_case_bodies_are_carried_forward() {
         .await
         .expect("the v24 store upgrades");
     store_suite::case_bodies_are_carried_forward(&store, &before, usize::try_from(versions).unwrap()).await;
+    // Issue 16: the upgraded store has an empty organisations registry, ready for an import.
+    assert_eq!(store.orgs_revision().await.unwrap(), 0);
+    assert!(store.list_orgs(None).await.unwrap().is_empty());
 }
 
 /// Issue 20: the SQLite store's files (database, write-ahead log) hold none of the personal

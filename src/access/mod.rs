@@ -7,5 +7,7 @@ pub mod model;
 pub mod policy;
 pub mod secret;
 
-pub use model::{AccountStatus, Grant, Principal, PrincipalKind, Role, Scope, Via, account_id_problem};
+pub use model::{
+    AccountStatus, Grant, Principal, PrincipalKind, Role, Scope, Via, account_id_problem, region_within,
+};
 pub use policy::{Access, Entry, POLICY, ScopeRule, Surface};

@@ -386,6 +386,12 @@ pub const POLICY: &[Entry] = &[
         "/api/v1/bridge/report",
         signed(&[PlatformAdmin, Operator, Engineer], InHandler),
     ),
+    // the organisations registry (部门库): read by all staff; imported by administrators, each
+    // agency in their scope (the handler checks every agency's division, and an agency
+    // administrator's own name)
+    row("GET", "/api/v1/orgs", signed(EVERYONE, Role)),
+    row("GET", "/api/v1/orgs/{id}", signed(EVERYONE, Role)),
+    row("POST", "/api/v1/orgs", signed(ADMINS, InHandler)),
     // published rules and notices (Art. 16, 29, 30)
     row("GET", "/api/v1/rules", signed(EVERYONE, Role)),
     row(

@@ -90,7 +90,8 @@ pub(super) async fn run(ctx: &Context, args: GenerateArgs) -> Result<(), Failure
     let mut proposal_json = serde_json::Value::Null;
     match &profile {
         Some((profile, probed_at)) => {
-            let proposal = propose(profile, shape_of(kind)).ok_or_else(|| {
+            let orgs = store.org_directory().await?;
+            let proposal = propose(profile, shape_of(kind), &orgs).ok_or_else(|| {
                 Failure::Refused(anyhow::anyhow!(
                     "the probe profile of {} holds no sample records to learn from",
                     args.system

@@ -163,6 +163,11 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
         } => {
             let purpose = disclosure.purpose()?;
             let mapping = compile(&mappings_dir.join(format!("{system}.toml")))?;
+            let mapping = if mapping.uses_orgs() {
+                ctx.store().await?.with_orgs(mapping).await?
+            } else {
+                mapping
+            };
             let records = match sample {
                 Some(file) => sample_records(&file, mapping.shape(), limit)?,
                 None => live_records(ctx, &system, limit).await?,

@@ -23,6 +23,7 @@ mod mapping;
 mod migrate;
 mod monitoring;
 mod notices;
+mod orgs;
 mod output;
 mod plans;
 mod rules;
@@ -108,6 +109,9 @@ enum Command {
     /// Generate a system's mapping, plan draft and its mode's settings 生成映射、计划与配置.
     #[command(after_help = EXIT_CODES)]
     Generate(generate::GenerateArgs),
+    /// The organisations registry mappings look agencies up in 部门库.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Orgs(orgs::Command),
     /// Published data-collection items and validation rules (Art. 29) 公布的规则.
     #[command(subcommand, after_help = EXIT_CODES)]
     Rules(rules::Command),
@@ -430,6 +434,7 @@ async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
         Command::Mapping(cmd) => mapping::run(ctx, cmd).await,
         Command::Generate(args) => generate::run(ctx, args).await,
         Command::Rules(cmd) => rules::run(ctx, cmd).await,
+        Command::Orgs(cmd) => orgs::run(ctx, cmd).await,
         Command::Notices(cmd) => notices::run(ctx, cmd).await,
         Command::Plans(cmd) => plans::run(ctx, cmd).await,
         Command::Reconcile(args) => monitoring::reconcile(ctx, args).await,

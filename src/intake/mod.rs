@@ -6,7 +6,8 @@
 //! validates and stores records for every channel; `soap` reads and answers SOAP pushes.
 //! `Intake` holds what the endpoints share: the mappings directory, caches of compiled
 //! mappings and built configs, keyed by their text so an edit is picked up without a restart,
-//! and the `budget` of pushed bodies in flight.
+//! the organisations registry for mappings that look agencies up (rebuilt when an import raised
+//! its revision), and the `budget` of pushed bodies in flight.
 
 pub mod auth;
 pub mod budget;
@@ -28,6 +29,7 @@ use ronghe_adapters::{ConfigIssue, Secrets};
 use sha2::{Digest, Sha256};
 
 use crate::mapping::{Mapping, MappingIssue};
+use crate::orgs::Directory;
 use crate::store::{Store, StoreError};
 
 /// Why a system's intake cannot run.
@@ -94,6 +96,9 @@ pub struct Intake {
     mappings_dir: PathBuf,
     secrets: Arc<dyn Secrets>,
     mappings: Arc<Cache<Mapping>>,
+    /// The mappings that look agencies up, keyed by their text and the registry's revision.
+    bound: Arc<Cache<Mapping>>,
+    orgs: Arc<tokio::sync::Mutex<Option<Arc<Directory>>>>,
     configs: Arc<Cache<Writeback>>,
     commits: GroupCommit,
     budget: BodyBudget,
@@ -107,6 +112,8 @@ impl Intake {
             mappings_dir: mappings_dir.into(),
             secrets,
             mappings: Arc::default(),
+            bound: Arc::default(),
+            orgs: Arc::default(),
             configs: Arc::default(),
             commits: GroupCommit::new(store.clone()),
             budget: BodyBudget::default(),
@@ -129,8 +136,9 @@ impl Intake {
         &self.commits
     }
 
-    /// The system's compiled mapping, recompiled when its file changed.
-    pub async fn mapping(&self, system_id: &str) -> Result<Arc<Mapping>, IntakeError> {
+    /// The system's compiled mapping, recompiled when its file changed; one that looks agencies
+    /// up reads the organisations registry of `store` at its current revision.
+    pub async fn mapping(&self, store: &Store, system_id: &str) -> Result<Arc<Mapping>, IntakeError> {
         let path = self.mappings_dir.join(format!("{system_id}.toml"));
         let text = tokio::fs::read_to_string(&path)
             .await
@@ -139,12 +147,38 @@ impl Intake {
                 path: path.display().to_string(),
                 source,
             })?;
-        cached(&self.mappings, system_id, &text, || {
+        let compile = || {
             Mapping::compile(&text).map_err(|issues| IntakeError::Mapping {
                 system: system_id.to_owned(),
                 issues,
             })
+        };
+        let mapping = cached(&self.mappings, system_id, &text, compile)?;
+        if !mapping.uses_orgs() {
+            return Ok(mapping);
+        }
+        let directory = self.directory(store).await?;
+        let keyed = format!(
+            "{text}\n# organisations registry revision {}",
+            directory.revision()
+        );
+        cached(&self.bound, system_id, &keyed, || {
+            compile().map(|m| m.with_orgs(directory))
         })
+    }
+
+    /// The organisations registry, read again when an import raised its revision.
+    async fn directory(&self, store: &Store) -> Result<Arc<Directory>, StoreError> {
+        let revision = store.orgs_revision().await?;
+        let mut held = self.orgs.lock().await;
+        match held.as_ref() {
+            Some(directory) if directory.revision() == revision => Ok(directory.clone()),
+            _ => {
+                let directory = Arc::new(store.org_directory().await?);
+                *held = Some(directory.clone());
+                Ok(directory)
+            }
+        }
     }
 
     /// The system's write-back config with its secrets resolved, rebuilt when it changed.

@@ -43,11 +43,18 @@ impl Rule {
     /// Where the rule takes its value, in words (`from X`, `concat a + b with "-"`,
     /// `constant "…"`): what `mapping explain` and the API's mapping route show.
     pub fn origin(&self) -> String {
-        match (&self.from, &self.concat, &self.constant) {
+        let origin = match (&self.from, &self.concat, &self.constant) {
             (Some(from), _, _) => format!("from {from}"),
             (_, Some(parts), _) => format!("concat {} with {:?}", parts.join(" + "), self.separator),
             (_, _, Some(c)) => format!("constant {c:?}"),
             _ => String::new(),
+        };
+        match self.lookup {
+            Some(field) => format!(
+                "{origin}, looked up in the organisations registry for {}",
+                field.name()
+            ),
+            None => origin,
         }
     }
 }
@@ -79,6 +86,9 @@ pub struct Rule {
     pub default: Option<String>,
     /// A code table translating the source value.
     pub table: Option<String>,
+    /// Looks the value (a name, alias, departmental code or credit code) up in the organisations
+    /// registry (部门库) and takes the agency's `org.credit_code`, `org.name` or `org.division`.
+    pub lookup: Option<OrgField>,
     /// A chrono format for timestamps without an offset (read as +08:00), e.g. `%Y%m%d%H%M%S`,
     /// or `epoch_millis` / `epoch_seconds` for a count since the Unix epoch; without it the
     /// common legacy forms are recognised.
@@ -97,6 +107,37 @@ pub struct Rule {
     pub evidence: Option<String>,
     /// Generation's confidence in the rule, 0–1 (documentation).
     pub confidence: Option<f64>,
+}
+
+/// What a `lookup` takes from the agency it finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum OrgField {
+    #[serde(rename = "org.credit_code")]
+    CreditCode,
+    #[serde(rename = "org.name")]
+    Name,
+    #[serde(rename = "org.division")]
+    Division,
+}
+
+impl OrgField {
+    /// The agency's value of this field.
+    pub fn of(self, org: &crate::orgs::Organisation) -> &str {
+        match self {
+            OrgField::CreditCode => &org.credit_code,
+            OrgField::Name => &org.name,
+            OrgField::Division => &org.division,
+        }
+    }
+
+    /// As a config writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            OrgField::CreditCode => "org.credit_code",
+            OrgField::Name => "org.name",
+            OrgField::Division => "org.division",
+        }
+    }
 }
 
 /// The `format` of a timestamp written as milliseconds since the Unix epoch.

@@ -13,10 +13,11 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::assemble::Value;
-use super::config::{Convert, EPOCH_MILLIS, EPOCH_SECONDS, MappingConfig, Rule, Shape};
+use super::config::{Convert, EPOCH_MILLIS, EPOCH_SECONDS, MappingConfig, OrgField, Rule, Shape};
 use super::path::{SourcePath, shape_of};
 use super::schema::{Group, Kind, TARGETS, Target, target};
 use crate::calendar::Calendar;
+use crate::orgs::{Directory, Miss};
 use crate::validate::{self, mask_certificate, mask_name, mask_phone};
 
 /// A problem in a mapping config, at a path like `fields."applicant.name".from`.
@@ -118,6 +119,7 @@ struct Compiled {
     origin: Origin,
     default: Option<String>,
     table: Option<String>,
+    lookup: Option<OrgField>,
     format: Option<String>,
     convert: Option<Convert>,
     add_working_days: Option<SourcePath>,
@@ -134,6 +136,8 @@ pub struct Mapping {
     tables: HashMap<String, HashMap<String, String>>,
     version: String,
     config: MappingConfig,
+    /// The organisations registry the rules with a `lookup` read.
+    orgs: Option<std::sync::Arc<Directory>>,
 }
 
 /// Beijing time: legacy timestamps without an offset.
@@ -289,7 +293,19 @@ impl Mapping {
             tables,
             version,
             config,
+            orgs: None,
         })
+    }
+
+    /// Whether a rule looks agencies up in the organisations registry (`with_orgs` then gives it).
+    pub fn uses_orgs(&self) -> bool {
+        self.rules.iter().any(|r| r.lookup.is_some())
+    }
+
+    /// The mapping reading `directory` for its rules' lookups.
+    pub fn with_orgs(mut self, directory: std::sync::Arc<Directory>) -> Mapping {
+        self.orgs = Some(directory);
+        self
     }
 
     /// The config's version: a hash of its text, stored with every case it produced.
@@ -522,7 +538,46 @@ impl Mapping {
                 }
             }
         }
+        if let Some(field) = rule.lookup {
+            text = Cow::Owned(self.lookup(field, &text)?.to_owned());
+        }
         self.convert(rule, raw, text.into_owned()).map(Resolved::Value)
+    }
+
+    /// The field of the one agency the registry knows by `value`.
+    fn lookup(&self, field: OrgField, value: &str) -> Result<&str, (Option<String>, String)> {
+        let Some(orgs) = &self.orgs else {
+            return Err((
+                Some(value.to_owned()),
+                "the rule looks the agency up in the organisations registry (部门库), which this \
+                 mapping was not given"
+                    .to_owned(),
+            ));
+        };
+        match orgs.find(value) {
+            Ok(org) => Ok(field.of(org)),
+            Err(Miss::Unknown) => Err((
+                Some(value.to_owned()),
+                format!(
+                    "no agency in the organisations registry (部门库) is known by this name or code \
+                     ({} agencies): add it, or this name as an alias or code of one, with `ronghe orgs import`",
+                    orgs.len()
+                ),
+            )),
+            Err(Miss::Ambiguous(several)) => Err((
+                Some(value.to_owned()),
+                format!(
+                    "{} agencies of the organisations registry are known by this name or code ({}): \
+                     keep the alias on one of them only, or look up a source field that tells them apart",
+                    several.len(),
+                    several
+                        .iter()
+                        .map(|(name, code)| format!("{name} {code}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )),
+        }
     }
 
     fn convert(&self, rule: &Compiled, raw: &Raw, text: String) -> Result<Value, (Option<String>, String)> {
@@ -756,6 +811,24 @@ fn compile_rule(
             }
         }
     }
+    if let Some(field) = rule.lookup {
+        if rule.table.is_some() {
+            problems.push((
+                "lookup",
+                "give either a table or a lookup: a looked-up agency needs no table".to_owned(),
+            ));
+        }
+        if target.kind != Kind::Text {
+            problems.push((
+                "lookup",
+                format!(
+                    "{} is not text: {} fills text fields only",
+                    target.path,
+                    field.name()
+                ),
+            ));
+        }
+    }
     if let (Some(value), Kind::Code(set), None) = (&rule.constant, target.kind, &rule.table)
         && !set.accepts(value)
     {
@@ -800,6 +873,7 @@ fn compile_rule(
             origin,
             default: rule.default.clone(),
             table: rule.table.clone(),
+            lookup: rule.lookup,
             format: rule.format.clone(),
             convert: rule.convert,
             add_working_days,

@@ -6,7 +6,9 @@
 //! not taken. Code fields get code tables filled from the whole column's distinct values
 //! through `vocabulary` and the profile's own code tables, unknown codes listed, never guessed.
 //! The acceptance and result blocks apply only `when` their time is present, where it can be
-//! absent. Every proposal carries its evidence and confidence.
+//! absent. An accepting agency with no credit code (or no name) in the source is looked up in
+//! the organisations registry (部门库) by the column whose values the registry knows best.
+//! Every proposal carries its evidence and confidence.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -18,6 +20,7 @@ use serde_json::Value;
 use super::config::{EPOCH_MILLIS, EPOCH_SECONDS, Shape};
 use super::schema::{CodeSet, Group, Kind, TARGETS, Target};
 use super::vocabulary;
+use crate::orgs::Directory;
 use crate::validate;
 
 /// A proposed rule for one canonical field.
@@ -424,8 +427,9 @@ fn with_part(rule: &str, part: &str) -> String {
     format!("{}, {part} }}", rule.trim_end().trim_end_matches('}').trim_end())
 }
 
-/// Proposes a mapping for records of `shape` from the profile.
-pub fn propose(profile: &Profile, shape: Shape) -> Option<Proposal> {
+/// Proposes a mapping for records of `shape` from the profile; `orgs` is the organisations
+/// registry an agency's credit code or name may be looked up in.
+pub fn propose(profile: &Profile, shape: Shape, orgs: &Directory) -> Option<Proposal> {
     let entity = case_entity(profile)?;
     let candidates: Vec<Candidate<'_>> = entity
         .fields
@@ -563,7 +567,9 @@ pub fn propose(profile: &Profile, shape: Shape) -> Option<Proposal> {
                     source: Some(c.path.to_owned()),
                 });
             }
-            None => match fallback(t, &source, profile, shape, entity) {
+            None => match fallback(t, &source, profile, shape, entity)
+                .or_else(|| registry_lookup(t, &candidates, &source, orgs).map(|p| (p, None)))
+            {
                 Some((mut p, table)) => {
                     if let (Some(when), Some(_)) = (when(t), &p.source) {
                         p.rule = with_part(&p.rule, &when);
@@ -711,6 +717,93 @@ fn fallback<'a>(
         _ => None,
     };
     rule.map(|r| (r, None))
+}
+
+/// A lookup in the organisations registry for an agency field no source field holds: the
+/// credit code (and the division, for a case's region) from the field that names the accepting
+/// department, or the name from the column whose values the registry knows best. Proposed even
+/// when the registry does not know the values yet, with evidence that says so: unknown agencies
+/// are for the engineer to import, never invented.
+fn registry_lookup<'a>(
+    t: &Target,
+    candidates: &'a [Candidate<'a>],
+    source: &dyn Fn(&str) -> Option<&'a Candidate<'a>>,
+    orgs: &Directory,
+) -> Option<Proposed> {
+    // The share of records whose value names exactly one agency, and the first values it does not know.
+    let known = |c: &Candidate<'_>| -> (f64, Vec<String>) {
+        let weighted = c.weighted();
+        let total: u64 = weighted.iter().map(|(_, n)| n).sum();
+        let hits: u64 = weighted
+            .iter()
+            .filter(|(v, _)| orgs.find(v).is_ok())
+            .map(|(_, n)| n)
+            .sum();
+        let unknown = weighted
+            .iter()
+            .filter(|(v, _)| orgs.find(v).is_err())
+            .take(3)
+            .map(|(v, _)| (*v).to_owned())
+            .collect();
+        (
+            if total == 0 {
+                0.0
+            } else {
+                hits as f64 / total as f64
+            },
+            unknown,
+        )
+    };
+    // The column the registry knows best, if it knows most of one's values.
+    let best_known = || {
+        candidates
+            .iter()
+            .map(|c| (c, known(c).0))
+            .filter(|(_, share)| *share >= 0.5)
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(c, _)| c)
+    };
+    let department = || source("acceptance.department").or_else(best_known);
+    let (field, from) = match t.path {
+        "acceptance.department_uscc" => ("org.credit_code", department()?),
+        "region_code" => ("org.division", department()?),
+        "acceptance.department" => ("org.name", best_known()?),
+        _ => return None,
+    };
+    let (share, unknown) = known(from);
+    let evidence = if orgs.is_empty() {
+        format!(
+            "no source field of its own: {} names the accepting agency, to be looked up in the \
+             organisations registry (部门库), which is empty: import the agencies (`ronghe orgs import`) \
+             and generate again",
+            from.path
+        )
+    } else {
+        let mut evidence = format!(
+            "no source field of its own: {} names the accepting agency, and the organisations registry \
+             (部门库) knows {:.0}% of its records' values",
+            from.path,
+            share * 100.0
+        );
+        if !unknown.is_empty() {
+            evidence.push_str(&format!(
+                "; unknown to it: {} (import them, or add them as aliases)",
+                unknown.join(", ")
+            ));
+        }
+        evidence
+    };
+    Some(Proposed {
+        field: t.path,
+        rule: format!("{{ from = {}, lookup = {} }}", quoted(&from.path), quoted(field)),
+        evidence,
+        confidence: match share {
+            s if s >= 0.99 => 0.8,
+            s if s >= 0.8 => 0.6,
+            _ => 0.3,
+        },
+        source: Some(from.path.clone()),
+    })
 }
 
 /// The mapping file for a proposal, through the handlebars template; header comments name

@@ -12,7 +12,7 @@ mod profiled;
 pub mod schema;
 mod vocabulary;
 
-pub use self::config::{MappingConfig, Rule, Shape};
+pub use self::config::{MappingConfig, OrgField, Rule, Shape};
 pub use engine::{Mapping, MappingError, MappingIssue};
 pub use generate::{DraftTable, Proposal, Proposed, initials, propose, render};
 pub use profiled::{UnknownPath, unknown_paths};

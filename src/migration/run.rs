@@ -203,14 +203,15 @@ impl Progress {
     }
 }
 
-/// A job file read and its mapping compiled.
+/// A job file read and its mapping compiled (given the organisations registry when it looks
+/// agencies up).
 pub(super) struct Loaded {
     pub(super) job: MigrationJob,
     pub(super) path: PathBuf,
     pub(super) mapping: Arc<Mapping>,
 }
 
-fn load(path: &Path) -> Result<Loaded, MigrationError> {
+async fn load(store: &Store, path: &Path) -> Result<Loaded, MigrationError> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| MigrationError::JobRead {
         path: shown.clone(),
@@ -233,7 +234,7 @@ fn load(path: &Path) -> Result<Loaded, MigrationError> {
     Ok(Loaded {
         job,
         path: path.to_owned(),
-        mapping: Arc::new(mapping),
+        mapping: Arc::new(store.with_orgs(mapping).await?),
     })
 }
 
@@ -368,7 +369,7 @@ impl Migrator {
         mandate: &Mandate,
         progress: &(dyn Fn(&Progress) + Sync),
     ) -> Result<MigrationRun, MigrationError> {
-        let loaded = load(job_path)?;
+        let loaded = load(&self.store, job_path).await?;
         if loaded.job.job.system != system_id {
             return Err(MigrationError::WrongSystem {
                 path: job_path.display().to_string(),
@@ -436,7 +437,7 @@ impl Migrator {
                 state: run.state.name(),
             });
         }
-        let loaded = load(Path::new(&run.job_path))?;
+        let loaded = load(&self.store, Path::new(&run.job_path)).await?;
         if loaded.mapping.version() != run.mapping_version {
             return Err(MigrationError::MappingChanged {
                 run: run.id,

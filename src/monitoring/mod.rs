@@ -37,7 +37,7 @@ pub async fn reconcile(
     system: &str,
     date: NaiveDate,
 ) -> Result<Reconciliation, PullError> {
-    let mapping = intake.mapping(system).await?;
+    let mapping = intake.mapping(store, system).await?;
     let adapter = attached_adapter(store, secrets, system).await?;
     let now = chrono::Utc::now().fixed_offset();
     let read_error = |source| PullError::Read {

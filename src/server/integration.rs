@@ -233,7 +233,7 @@ pub(super) async fn mapping_of(state: &AppState, id: &str) -> Result<MappingView
         problems: Vec::new(),
         fields: Vec::new(),
     };
-    let mapping = match state.writeback.mapping(id).await {
+    let mapping = match state.writeback.mapping(&state.store, id).await {
         Ok(mapping) => mapping,
         Err(IntakeError::MappingMissing { .. }) => return Ok(view),
         Err(IntakeError::Mapping { issues, .. }) => {

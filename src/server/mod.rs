@@ -20,6 +20,7 @@ mod monitoring;
 mod notices;
 mod notifications;
 mod openapi;
+mod orgs;
 mod plans;
 mod quality;
 mod rules;
@@ -74,6 +75,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .merge(cases::routes())
         .merge(bridge::routes())
         .merge(rules::routes())
+        .merge(orgs::routes())
         .merge(notices::routes())
         .merge(plans::routes())
         .merge(monitoring::routes())

@@ -158,7 +158,7 @@ async fn admit(
             );
         }
     };
-    let mapping = state.writeback.mapping(system).await.map_err(|e| {
+    let mapping = state.writeback.mapping(&state.store, system).await.map_err(|e| {
         tracing::error!(system, error = %e, "write-back mapping unusable");
         unavailable()
     })?;

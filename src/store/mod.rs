@@ -19,6 +19,7 @@ mod housekeeping;
 mod intake;
 mod migration;
 mod notices;
+mod orgs;
 mod outbox;
 mod owners;
 mod plans;
@@ -46,6 +47,7 @@ pub use self::housekeeping::{Purge, purge_sql};
 pub use self::migration::{
     ChunkCounts, ChunkRecord, HeldCounts, Holder, MigrationRun, NewChunk, NewRun, RunFinish, RunState,
 };
+pub use self::orgs::Imported;
 pub use self::pull::PullState;
 pub use self::scheduler::{
     JobRun, Level, NewNotification, Notification, SCHEDULER_ACTOR, StoredReconciliation,

@@ -68,7 +68,12 @@ async fn list(State(records): State<Arc<Vec<Value>>>, Query(page): Query<Page>) 
 
 /// Serves `cases` on a loopback port until the runtime ends; the adapter config that reads them.
 pub(crate) async fn serve(cases: &[Case]) -> String {
-    let address = super::cases::listen("/api/v2/cases", get(list), cases.iter().map(record).collect()).await;
+    serve_records(cases.iter().map(record).collect()).await
+}
+
+/// Serves records of this API's shape (`record`, perhaps edited); the adapter config that reads them.
+pub(crate) async fn serve_records(records: Vec<Value>) -> String {
+    let address = super::cases::listen("/api/v2/cases", get(list), records).await;
     format!(
         r#"type = "rest"
 base_url = "http://{address}/api/v2/"

@@ -304,6 +304,73 @@ pub async fn published_rules(store: Store) {
     );
 }
 
+/// An organisation of the registry fixtures: `n` picks its organisation code.
+fn organisation(n: u32, name: &str, division: &str) -> ronghe::orgs::Organisation {
+    let body = format!("11{division}MB{n:07}");
+    ronghe::orgs::Organisation {
+        credit_code: format!("{body}{}", ronghe_adapters::sim::data::uscc_check(&body)),
+        name: name.to_owned(),
+        division: division.to_owned(),
+        parent: None,
+        aliases: vec![],
+        codes: vec![],
+        synthetic: false,
+    }
+}
+
+/// Issue 16: the organisations registry is imported whole or not at all, reads back as written
+/// (lists, flags, parent), raises its revision once per import, and two imports at once that
+/// would give one name to two agencies leave one of them refused.
+pub async fn organisations_registry(store: Store) {
+    assert_eq!(store.orgs_revision().await.unwrap(), 0);
+    let city = organisation(1, "贵阳市市场监督管理局", "520100");
+    let mut county = organisation(2, "南明区市场监督管理局", "520102");
+    county.parent = Some(city.credit_code.clone());
+    county.aliases = vec!["南明区市监局".into(), "南明市场监管".into()];
+    county.codes = vec!["SJJ-NM".into()];
+    county.synthetic = true;
+    let imported = store
+        .import_orgs(vec![(1, county.clone()), (2, city.clone())], "test")
+        .await
+        .unwrap();
+    assert_eq!((imported.created, imported.updated, imported.revision), (2, 0, 1));
+    assert_eq!(
+        store.list_orgs(None).await.unwrap(),
+        [city.clone(), county.clone()]
+    );
+    assert_eq!(store.list_orgs(Some("520102")).await.unwrap(), [county.clone()]);
+    assert_eq!(
+        store.get_org(&county.credit_code.to_lowercase()).await.unwrap(),
+        county
+    );
+    let directory = store.org_directory().await.unwrap();
+    assert_eq!(directory.revision(), 1);
+    assert_eq!(directory.find("sjj-nm").unwrap().credit_code, county.credit_code);
+
+    // Refused: nothing written, the revision as it was.
+    let clash = organisation(3, "贵阳市市场监督管理局", "520103");
+    let refused = store.import_orgs(vec![(1, clash)], "test").await;
+    assert!(matches!(refused, Err(Guarded::Refused(_))), "{refused:?}");
+    assert_eq!(store.orgs_revision().await.unwrap(), 1);
+    assert_eq!(store.list_orgs(None).await.unwrap().len(), 2);
+
+    let (a, b) = (
+        organisation(4, "云岩区市场监督管理局", "520103"),
+        organisation(5, "云岩区市场监督管理局", "520103"),
+    );
+    let (first, second) = tokio::join!(
+        store.import_orgs(vec![(1, a)], "test-a"),
+        store.import_orgs(vec![(1, b)], "test-b")
+    );
+    assert_eq!(
+        usize::from(first.is_ok()) + usize::from(second.is_ok()),
+        1,
+        "one import of the name wins: {first:?} {second:?}"
+    );
+    assert_eq!(store.list_orgs(Some("520103")).await.unwrap().len(), 1);
+    assert_eq!(store.orgs_revision().await.unwrap(), 2);
+}
+
 /// Generates one `#[tokio::test]` per suite function, opening the store with `$open`.
 #[macro_export]
 macro_rules! store_suite {
@@ -311,6 +378,7 @@ macro_rules! store_suite {
         $crate::store_suite!(@tests $open;
             systems_registry, idempotent_upsert, version_ordering_and_history,
             stage_machine_guards_current, batches_across_chunks, concurrent_writers, published_rules,
+            organisations_registry,
             rubric_versions, panel_lifecycle, delphi_round, concurrent_submissions, which_assessments_may_open);
         $crate::store_suite!(@tests $open; bridge_auto_links_by_certificate_only,
             bridge_tickets_single_use_bound_and_short_lived, bridge_link_proofs,

@@ -1,0 +1,127 @@
+//! `/api/v1/orgs`: the organisations registry (部门库): search it, show an agency, import agencies.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use super::{ApiError, ApiJson, AppState, Authorized};
+use crate::case::FieldIssue;
+use crate::orgs::{self, ImportRefused, Organisation};
+use crate::store::Imported;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/orgs", get(list).post(import))
+        .route("/api/v1/orgs/{id}", get(show))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(super) struct OrgsQuery {
+    /// Only agencies in this division code or under it (`520100`).
+    within: Option<String>,
+    /// Only agencies whose credit code, name, alias or departmental code contains this.
+    search: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/orgs", tag = "orgs", params(OrgsQuery), responses(
+    (status = 200, body = [Organisation]),
+    (status = 400, body = super::error::ErrorBody),
+))]
+pub(super) async fn list(
+    State(state): State<AppState>,
+    Query(q): Query<OrgsQuery>,
+) -> Result<Json<Vec<Organisation>>, ApiError> {
+    if let Some(code) = &q.within {
+        crate::validate::division(code).map_err(|v| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                format!("within {code:?}: {}", v.message),
+            )
+            .with_field("within")
+        })?;
+    }
+    let listed = state.store.list_orgs(q.within.as_deref()).await?;
+    Ok(Json(
+        listed
+            .into_iter()
+            .filter(|o| q.search.as_deref().is_none_or(|s| orgs::matches(o, s)))
+            .collect(),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/orgs/{id}", tag = "orgs", params(("id" = String, Path, description = "the agency's unified social credit code")), responses(
+    (status = 200, body = Organisation),
+    (status = 404, body = super::error::ErrorBody),
+))]
+pub(super) async fn show(
+    State(state): State<AppState>,
+    Path(credit_code): Path<String>,
+) -> Result<Json<Organisation>, ApiError> {
+    Ok(Json(state.store.get_org(&credit_code).await?))
+}
+
+/// Imports agencies, all or none: each must lie in the scope of the caller's administrative
+/// grants (its division, and for an agency administrator its own name).
+#[utoipa::path(post, path = "/api/v1/orgs", tag = "orgs", request_body = [Organisation], responses(
+    (status = 201, body = Imported),
+    (status = 400, body = super::error::ErrorBody),
+    (status = 403, body = super::error::ErrorBody),
+    (status = 422, body = super::error::ErrorBody),
+))]
+pub(super) async fn import(
+    State(state): State<AppState>,
+    auth: Authorized,
+    ApiJson(listed): ApiJson<Vec<Organisation>>,
+) -> Result<(StatusCode, Json<Imported>), ApiError> {
+    if let Some((i, o)) = listed.iter().enumerate().find(|(_, o)| {
+        !auth
+            .principal
+            .covers_system(auth.roles, o.division.trim(), o.name.trim())
+    }) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "out_of_scope",
+            format!(
+                "[{i}]: {} in {} lies outside the scope of your roles; nothing imported",
+                o.name, o.division
+            ),
+        )
+        .with_field(format!("[{i}]")));
+    }
+    let import = listed.into_iter().enumerate().map(|(i, o)| (i + 1, o)).collect();
+    let actor = auth.principal.actor.clone();
+    let imported = state.store.import_orgs(import, &actor).await?;
+    tracing::info!(
+        created = imported.created,
+        updated = imported.updated,
+        revision = imported.revision,
+        actor,
+        "organisations imported"
+    );
+    Ok((StatusCode::CREATED, Json(imported)))
+}
+
+impl From<ImportRefused> for ApiError {
+    fn from(refused: ImportRefused) -> ApiError {
+        ApiError::validation(
+            refused
+                .0
+                .into_iter()
+                .map(|p| FieldIssue {
+                    // The body is an array: item `line - 1`.
+                    field: if p.line == 0 {
+                        p.field
+                    } else {
+                        format!("[{}].{}", p.line - 1, p.field)
+                    },
+                    rule: "orgs.import".to_owned(),
+                    message: p.message,
+                })
+                .collect(),
+        )
+    }
+}
