@@ -415,6 +415,10 @@ async fn admin_forms_need_the_csrf_token() {
         .earliest_effective(ronghe::calendar::Calendar::embedded(), ronghe::calendar::today())
         .unwrap()
         .to_string();
+    let registry = format!(
+        "credit_code,name,division\n{},贵阳市市场监督管理局,520100\n",
+        credit_code("520100", 1)
+    );
     let forms: Vec<(&str, Vec<(&str, &str)>)> = vec![
         (
             "/accounts/clerk-1/status",
@@ -438,6 +442,7 @@ async fn admin_forms_need_the_csrf_token() {
                 ("effective_on", &effective),
             ],
         ),
+        ("/orgs", vec![("csv", &registry)]),
     ];
     for (path, pairs) in &forms {
         let mut forged = pairs.clone();
@@ -458,6 +463,7 @@ async fn admin_forms_need_the_csrf_token() {
     let grants = store.account_grants("clerk-1", false).await.unwrap();
     assert_eq!(grants.len(), 1, "{grants:?}");
     assert!(store.list_notices(None, None).await.unwrap().is_empty());
+    assert!(store.list_orgs(None).await.unwrap().is_empty());
     // With the token: done, and the answer sends the browser on.
     let mut with_token = forms[0].1.clone();
     with_token.push(("csrf_token", &csrf));
@@ -470,6 +476,113 @@ async fn admin_forms_need_the_csrf_token() {
     let done = post(forms[4].0, &with_token).await.unwrap();
     assert_eq!(done.status(), 303);
     assert_eq!(store.list_notices(None, None).await.unwrap().len(), 1);
+    let mut with_token = forms[5].1.clone();
+    with_token.push(("csrf_token", &csrf));
+    let done = post(forms[5].0, &with_token).await.unwrap();
+    assert_eq!(done.status(), 303);
+    assert_eq!(store.list_orgs(None).await.unwrap().len(), 1);
+    p.server.stop();
+}
+
+/// A credit code of an organ (`11`) in `region`, organisation number `n`.
+fn credit_code(region: &str, n: u32) -> String {
+    let body = format!("11{region}MB{n:07}");
+    format!("{body}{}", ronghe_adapters::sim::data::uscc_check(&body))
+}
+
+/// 部门库 (issue 16): a regional administrator pastes a CSV; a line with a wrong division is
+/// named on the form, what was pasted is kept and nothing is written; an agency of another city
+/// is refused; the corrected text is imported and listed, a synthetic row marked as such. An
+/// operator reads the registry but gets no form, and the form's POST refuses them.
+#[tokio::test]
+async fn a_regional_administrator_imports_the_agencies_of_their_city() {
+    let p = Platform::new(&[
+        ("admin-gy", &["regional_admin@region:520100"]),
+        ("clerk-1", &["operator@province"]),
+        ("clerk-2", &["operator@province"]),
+    ])
+    .await;
+    let store = p.store().await;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    browser.goto(&p.url("/orgs")).await;
+    p.sign_in(&browser, "admin-gy").await;
+    assert_eq!(browser.path().await, "/orgs");
+    assert!(browser.text().await.contains("部门库还是空的"));
+    browser.check("orgs-empty").await;
+    let header = "统一社会信用代码,机构名称,行政区划,上级机构,别名,示例数据";
+    let (city, county) = (credit_code("520100", 1), credit_code("520102", 2));
+    let bad = format!(
+        "{header}\n{city},贵阳市市场监督管理局,520100,,,否\n{county},南明区市场监督管理局,5201,{city},南明区市监局,是\n"
+    );
+    browser.fill("csv", &bad).await;
+    browser.click("#import button[type=submit]").await;
+    let text = browser.text().await;
+    assert!(text.contains("第 2 行 division："), "{text}");
+    let kept = browser.run("return document.getElementById('csv').value;").await;
+    assert!(
+        kept.as_str().unwrap().contains("南明区市场监督管理局,5201,"),
+        "{kept}"
+    );
+    browser.check_answered("orgs-refused", 422).await;
+    assert!(store.list_orgs(None).await.unwrap().is_empty());
+
+    let zunyi = format!(
+        "{header}\n{},遵义市市场监督管理局,520300,,,否\n",
+        credit_code("520300", 3)
+    );
+    browser.fill("csv", &zunyi).await;
+    browser.click("#import button[type=submit]").await;
+    assert!(
+        browser
+            .text()
+            .await
+            .contains("第 1 行: 遵义市市场监督管理局 in 520300 lies outside the scope")
+    );
+    browser.check_answered("orgs-out-of-scope", 403).await;
+    assert!(store.list_orgs(None).await.unwrap().is_empty());
+
+    browser.fill("csv", &bad.replace(",5201,", ",520102,")).await;
+    browser.click("#import button[type=submit]").await;
+    assert_eq!(browser.path().await, "/orgs?created=2&updated=0&revision=1");
+    let text = browser.text().await;
+    assert!(
+        text.contains("新增 2 个机构") && text.contains("南明区市监局"),
+        "{text}"
+    );
+    assert_eq!(text.matches("（示例数据，非真实机构）").count(), 1, "{text}");
+    browser.check("orgs-imported").await;
+    assert_eq!(store.list_orgs(None).await.unwrap().len(), 2);
+
+    // The operator reads, searches, and has no form.
+    p.open_as(&browser, "clerk-1", "/orgs").await;
+    assert_eq!(
+        browser.run("return document.getElementById('import');").await,
+        serde_json::Value::Null
+    );
+    browser.goto(&p.url("/orgs?search=南明")).await;
+    let rows = browser
+        .run("return document.querySelectorAll('table.list tbody tr').length;")
+        .await;
+    assert_eq!(rows, serde_json::json!(1));
+    browser.check("orgs-search").await;
+    browser.close().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let (jar, csrf) = p.signed_in(&client, "clerk-2").await;
+    let refused = client
+        .post(p.url("/orgs"))
+        .header("cookie", &jar)
+        .header("content-type", FORM)
+        .body(form(&[("csv", &zunyi), ("csrf_token", &csrf)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    assert_eq!(store.list_orgs(None).await.unwrap().len(), 2);
     p.server.stop();
 }
 

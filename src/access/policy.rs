@@ -632,6 +632,9 @@ pub const POLICY: &[Entry] = &[
     page("GET", "/notices", signed(EVERYONE, Role)),
     page("POST", "/notices", signed(NOTICE_PUBLISHERS, InHandler)),
     page("GET", "/rules", signed(EVERYONE, Role)),
+    // 部门库: as the API's organisations routes (the import form for administrators)
+    page("GET", "/orgs", signed(EVERYONE, Role)),
+    page("POST", "/orgs", signed(ADMINS, InHandler)),
     // 账号: as the API's account routes (the list filtered by the accounts service)
     page("GET", "/accounts", signed(ADMINS, InHandler)),
     page("GET", "/accounts/{id}", signed(ADMINS, AccountRule)),

@@ -77,32 +77,52 @@ pub(super) async fn import(
     auth: Authorized,
     ApiJson(listed): ApiJson<Vec<Organisation>>,
 ) -> Result<(StatusCode, Json<Imported>), ApiError> {
-    if let Some((i, o)) = listed.iter().enumerate().find(|(_, o)| {
+    let import: Vec<(usize, Organisation)> =
+        listed.into_iter().enumerate().map(|(i, o)| (i + 1, o)).collect();
+    if let Some(refused) = outside_scope(&auth, &import, |line| format!("[{}]", line - 1)) {
+        return Err(refused);
+    }
+    let imported = state.store.import_orgs(import, &auth.principal.actor).await?;
+    logged(&auth, &imported);
+    Ok((StatusCode::CREATED, Json(imported)))
+}
+
+/// The refusal (403) of an import with an agency outside the scope of the caller's
+/// administrative grants (its division, and for an agency administrator its own name), naming
+/// the first such agency at `at(line)`; the API and the console import through it.
+pub(super) fn outside_scope(
+    auth: &Authorized,
+    import: &[(usize, Organisation)],
+    at: impl Fn(usize) -> String,
+) -> Option<ApiError> {
+    let (line, o) = import.iter().find(|(_, o)| {
         !auth
             .principal
             .covers_system(auth.roles, o.division.trim(), o.name.trim())
-    }) {
-        return Err(ApiError::new(
+    })?;
+    let at = at(*line);
+    Some(
+        ApiError::new(
             StatusCode::FORBIDDEN,
             "out_of_scope",
             format!(
-                "[{i}]: {} in {} lies outside the scope of your roles; nothing imported",
+                "{at}: {} in {} lies outside the scope of your roles; nothing imported",
                 o.name, o.division
             ),
         )
-        .with_field(format!("[{i}]")));
-    }
-    let import = listed.into_iter().enumerate().map(|(i, o)| (i + 1, o)).collect();
-    let actor = auth.principal.actor.clone();
-    let imported = state.store.import_orgs(import, &actor).await?;
+        .with_field(at),
+    )
+}
+
+/// Logs an accepted import.
+pub(super) fn logged(auth: &Authorized, imported: &Imported) {
     tracing::info!(
         created = imported.created,
         updated = imported.updated,
         revision = imported.revision,
-        actor,
+        actor = auth.principal.actor,
         "organisations imported"
     );
-    Ok((StatusCode::CREATED, Json(imported)))
 }
 
 impl From<ImportRefused> for ApiError {

@@ -18,6 +18,7 @@ mod exchange;
 mod me;
 mod monitoring;
 mod notices;
+mod orgs;
 mod overview;
 mod plans;
 mod quality;
@@ -72,6 +73,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/monitoring/spot-check", get(monitoring::spot_check))
         .route("/notices", get(notices::list).post(notices::publish))
         .route("/rules", get(notices::rules))
+        .route("/orgs", get(orgs::list).post(orgs::import))
         .route("/accounts", get(accounts::list))
         .route("/accounts/{id}", get(accounts::show))
         .route("/accounts/{id}/status", post(accounts::set_status))
@@ -110,6 +112,7 @@ static TEMPLATES: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
         ("spot_check", include_str!("templates/spot_check.hbs")),
         ("notices", include_str!("templates/notices.hbs")),
         ("rules", include_str!("templates/rules.hbs")),
+        ("orgs", include_str!("templates/orgs.hbs")),
         ("accounts", include_str!("templates/accounts.hbs")),
         ("account", include_str!("templates/account.hbs")),
         ("audit", include_str!("templates/audit.hbs")),

@@ -51,6 +51,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("/plans", "计划"),
     ("/monitoring", "监测"),
     ("/notices", "公告与规则"),
+    ("/orgs", "部门库"),
     ("/accounts", "账号"),
     ("/audit", "审计"),
     ("/me", "我的账号"),
