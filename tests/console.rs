@@ -104,8 +104,9 @@ async fn an_expert_sees_no_systems_section_and_is_refused_the_systems_page() {
     let nav = browser
         .run("return [...document.querySelectorAll('header nav a')].map(a => a.textContent);")
         .await;
-    // The published notices and rules are everyone's (as `GET /api/v1/notices`).
-    assert_eq!(nav, serde_json::json!(["总览", "评估", "公告与规则", "我的账号"]));
+    // The published notices and rules, and the organisations registry, are everyone's (as
+    // `GET /api/v1/notices` and `GET /api/v1/orgs`).
+    assert_eq!(nav, serde_json::json!(["总览", "评估", "公告与规则", "部门库", "我的账号"]));
     browser.check("overview-expert").await;
     browser.goto(&p.url("/systems")).await;
     let text = browser.text().await;
