@@ -120,6 +120,20 @@ fn epoch_format(value: &str) -> Option<&'static str> {
     }
 }
 
+/// Mobiles (`1[3-9]` and nine digits, perhaps after `+86`) and landlines with their area code
+/// (`0851-86812345`, `(0851)86812345`, `085186812345`, an extension after `-` or `转`).
+static PHONE: std::sync::LazyLock<regex_lite::Regex> = std::sync::LazyLock::new(|| {
+    regex_lite::Regex::new(
+        r"^(?:(?:\+?86)?1[3-9]\d{9}|(?:0\d{2,3}-?|\(0\d{2,3}\))[1-9]\d{6,7}(?:(?:-|转)\d{1,6})?)$",
+    )
+    .unwrap_or_else(|e| unreachable!("the phone pattern is valid: {e}"))
+});
+
+/// Whether `value` is written as a phone number (spaces aside).
+fn phone_number(value: &str) -> bool {
+    PHONE.is_match(&value.replace(' ', ""))
+}
+
 impl Candidate<'_> {
     /// The values to judge the field by, with their weights: the whole column's distinct
     /// values where the probe counted them, else the sampled values.
@@ -167,7 +181,7 @@ impl Candidate<'_> {
             }),
             division: share(&|v| validate::division(v).is_ok()),
             timestamp: share(&|v| validate::parse_timestamp(v).is_ok() || epoch_format(v).is_some()),
-            phone: share(&|v| v.len() == 11 && v.starts_with('1') && v.chars().all(|c| c.is_ascii_digit())),
+            phone: share(&phone_number),
         }
     }
 }
@@ -211,12 +225,13 @@ fn name_score(t: &Target, c: &Candidate<'_>) -> Option<(f64, String)> {
 }
 
 /// Whether `c`'s values rule it out for `t` whatever its name: fewer than half of them are the
-/// division codes, credit codes or certificate numbers `t` holds.
+/// division codes, credit codes, certificate numbers or phone numbers `t` holds.
 fn contradicted(t: &Target, c: &Candidate<'_>, s: &Shapes) -> bool {
     let share = match t.path {
         "region_code" => s.division,
         "acceptance.department_uscc" => s.uscc,
         "applicant.certificate_no" => s.certificate,
+        "applicant.phone" => s.phone,
         _ => return false,
     };
     !c.weighted().is_empty() && share < 0.5
@@ -239,7 +254,9 @@ fn shape_score(t: &Target, c: &Candidate<'_>, s: &Shapes) -> Option<(f64, String
         "region_code" if s.division >= 0.8 && s.uscc == 0.0 => {
             Some((0.7, format!("{} are division codes", pct(s.division))))
         }
-        "applicant.phone" if s.phone >= 0.8 => Some((0.75, format!("{} are mobile numbers", pct(s.phone)))),
+        "applicant.phone" if s.phone >= 0.8 => {
+            Some((0.75, format!("{} are mobile or landline numbers", pct(s.phone))))
+        }
         _ if t.kind == Kind::Timestamp && s.timestamp >= 0.8 => {
             Some((0.3, format!("{} are timestamps", pct(s.timestamp))))
         }
@@ -760,6 +777,30 @@ pub fn render(proposal: &Proposal, system: &str, probed_at: &str) -> Result<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn phones_are_mobiles_or_landlines_with_an_area_code() {
+        for (value, phone) in [
+            ("13812345678", true),
+            ("+8613812345678", true),
+            ("138 1234 5678", true),
+            ("0851-86812345", true),
+            ("(0851)86812345", true),
+            ("085186812345", true),
+            ("010-62345678", true),
+            ("0851-86812345-801", true),
+            ("12812345678", false),
+            ("1381234567", false),
+            ("86812345", false),
+            ("0851-06812345", false),
+            ("520102199001011230", false),
+            ("91520102MA6DX1234K", false),
+            ("SJ2025000001", false),
+            ("520102", false),
+        ] {
+            assert_eq!(phone_number(value), phone, "{value}");
+        }
+    }
 
     #[test]
     fn pinyin_initials_of_data_element_names() {
