@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::config::{EPOCH_MILLIS, EPOCH_SECONDS, Shape};
-use super::schema::{CodeSet, Group, Kind, TARGETS, Target};
+use super::schema::{CodeSet, Group, Kind, TARGETS, Target, target};
 use super::vocabulary;
 use crate::validate;
 
@@ -339,44 +339,74 @@ fn case_entity(profile: &Profile) -> Option<&Entity> {
 }
 
 /// Labels of opaque codes from a code table the profile holds: another entity with a column
-/// whose sampled values include every code and, beside it, a column of text with one label
-/// per code. Gives the table's name and column, and code → label.
+/// whose values include the codes and, beside it, a column of text with one label per code.
+/// Where several could label them, the one that labels most of the codes (at least half) wins,
+/// then the one whose name speaks of the field or of the code column (`DM_ZJLX` for `ZJLX`,
+/// 证件类型), then the one with the fewest other entries. Gives the table's name and column, and
+/// code → label.
 fn code_labels(
     profile: &Profile,
     shape: Shape,
     cases: &Entity,
+    (t, column): (&Target, &str),
     codes: &BTreeSet<&str>,
 ) -> Option<(String, BTreeMap<String, String>)> {
     let text = |s: &Value, f: &str| value_at(shape, f, s);
-    profile
+    let mut found = Vec::new();
+    for e in profile
         .entities
         .iter()
         .filter(|e| e.name != cases.name && !e.samples.is_empty())
-        .find_map(|e| {
-            e.fields.iter().find_map(|code| {
-                let held: BTreeSet<String> = e.samples.iter().filter_map(|s| text(s, &code.name)).collect();
-                if !codes.iter().all(|c| held.contains(*c)) {
-                    return None;
-                }
-                e.fields.iter().filter(|f| f.name != code.name).find_map(|label| {
-                    let mut labels = BTreeMap::new();
-                    for s in &e.samples {
-                        let (Some(k), Some(v)) = (text(s, &code.name), text(s, &label.name)) else {
-                            continue;
-                        };
-                        if v.chars().all(|ch| ch.is_ascii_digit())
-                            || labels.insert(k, v.clone()).is_some_and(|old| old != v)
-                        {
-                            return None;
-                        }
+    {
+        for code in &e.fields {
+            let mut held: BTreeSet<String> = e.samples.iter().filter_map(|s| text(s, &code.name)).collect();
+            held.extend(code.distinct.iter().map(|v| v.value.clone()));
+            if codes.iter().filter(|c| held.contains(**c)).count() * 2 < codes.len() {
+                continue;
+            }
+            let labelled = e.fields.iter().filter(|f| f.name != code.name).find_map(|label| {
+                let mut labels = BTreeMap::new();
+                for s in &e.samples {
+                    let (Some(k), Some(v)) = (text(s, &code.name), text(s, &label.name)) else {
+                        continue;
+                    };
+                    if v.chars().all(|ch| ch.is_ascii_digit())
+                        || labels.insert(k, v.clone()).is_some_and(|old| old != v)
+                    {
+                        return None;
                     }
-                    codes
-                        .iter()
-                        .all(|c| labels.contains_key(*c))
-                        .then(|| (format!("{} ({})", e.name, label.name), labels))
-                })
-            })
-        })
+                }
+                let covered = codes.iter().filter(|c| labels.contains_key(**c)).count();
+                (covered * 2 >= codes.len() && covered > 0).then_some((label, labels, covered))
+            });
+            if let Some((label, labels, covered)) = labelled {
+                let named = [e.name.as_str(), code.name.as_str(), label.name.as_str()]
+                    .iter()
+                    .any(|n| speaks_of(n, t, column));
+                let extra = held.iter().filter(|h| !codes.contains(h.as_str())).count();
+                found.push(((covered, named, std::cmp::Reverse(extra)), e, label, labels));
+            }
+        }
+    }
+    // The first of equals, as the profile lists them.
+    found
+        .into_iter()
+        .rev()
+        .max_by_key(|(rank, ..)| *rank)
+        .map(|(_, e, label, labels)| (format!("{} ({})", e.name, label.name), labels))
+}
+
+/// Whether the name of a code table (or of one of its columns) speaks of the field `t` or of
+/// the code column `column`: holds the column's name, one of the field's Chinese names or their
+/// pinyin initials, or one of its English names.
+fn speaks_of(name: &str, t: &Target, column: &str) -> bool {
+    let name = norm(name);
+    let initials = t.names.iter().map(|zh| initials(zh).to_lowercase());
+    std::iter::once(norm(column))
+        .chain(t.names.iter().map(|zh| norm(zh)))
+        .chain(initials)
+        .chain(t.english.iter().map(|en| norm(en)))
+        .any(|word| word.chars().count() >= 2 && name.contains(&word))
 }
 
 /// A TOML string literal.
@@ -534,7 +564,7 @@ pub fn propose(profile: &Profile, shape: Shape) -> Option<Proposal> {
                     if !codes.is_empty() && !codes.iter().all(|v| set.accepts(v)) {
                         let name = t.path.replace('.', "_");
                         parts.push(format!("table = {}", quoted(&name)));
-                        let labels = code_labels(profile, shape, entity, &codes);
+                        let labels = code_labels(profile, shape, entity, (t, c.name), &codes);
                         let numbers = source("applicant.certificate_no")
                             .filter(|_| t.path == "applicant.certificate_type");
                         let guess = |code: &str| {
@@ -630,7 +660,7 @@ fn fallback<'a>(
         "result.code" => {
             let status = source("stage")?;
             let codes = status.codes();
-            let labels = code_labels(profile, shape, entity, &codes);
+            let labels = code_labels(profile, shape, entity, (target("stage")?, status.name), &codes);
             // A status that is not a terminal stage has no result yet; a terminal one names it.
             let (stages, _) = fill_table(CodeSet::Stage, &codes, labels.as_ref(), &|_| None);
             let mut unknown = Vec::new();
