@@ -5,8 +5,10 @@
 //! timestamps, epoch milliseconds, phone numbers); a name whose values are of another kind is
 //! not taken. Code fields get code tables filled from the whole column's distinct values
 //! through `vocabulary` and the profile's own code tables, unknown codes listed, never guessed.
-//! The acceptance and result blocks apply only `when` their time is present, where it can be
-//! absent. Every proposal carries its evidence and confidence.
+//! A field the source lacks is derived from one it has where that says it (the result from the
+//! status, the applicant's kind from the certificate type through a table). The acceptance and
+//! result blocks apply only `when` their time is present, where it can be absent. Every
+//! proposal carries its evidence and confidence.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -741,6 +743,7 @@ fn fallback<'a>(
             0.3,
             None,
         )),
+        "applicant.kind" => return derived_kind(source, profile, shape, entity),
         "applicant.certificate_type" => source("applicant.certificate_no").and_then(|c| {
             let today = chrono::Local::now().date_naive();
             let all = |f: &dyn Fn(&str) -> bool| !c.values.is_empty() && c.values.iter().all(|v| f(v));
@@ -758,6 +761,102 @@ fn fallback<'a>(
         _ => None,
     };
     rule.map(|r| (r, None))
+}
+
+/// The applicant's kind where no field holds it: read from the certificate type through a
+/// table that maps each of its codes to the kind the certificate identifies (a resident ID,
+/// passport … a natural person; a credit code a legal person), the certificate types judged as
+/// for the certificate type's own table; or, without a certificate type, a natural person
+/// when every sampled certificate number is a resident ID.
+fn derived_kind<'a>(
+    source: &dyn Fn(&str) -> Option<&'a Candidate<'a>>,
+    profile: &Profile,
+    shape: Shape,
+    entity: &Entity,
+) -> Option<(Proposed, Option<DraftTable>)> {
+    let proposed = |rule: String, evidence: String, confidence: f64, from: Option<&str>| Proposed {
+        field: "applicant.kind",
+        rule,
+        evidence,
+        confidence,
+        source: from.map(str::to_owned),
+    };
+    let numbers = source("applicant.certificate_no");
+    let Some(types) = source("applicant.certificate_type") else {
+        let today = chrono::Local::now().date_naive();
+        let values = &numbers?.values;
+        let persons = !values.is_empty()
+            && values
+                .iter()
+                .all(|v| validate::parse_resident_id(v, today).is_ok());
+        return persons.then(|| {
+            let rule = proposed(
+                "{ const = \"natural_person\" }".to_owned(),
+                "no applicant-kind or certificate-type field: every sampled certificate number is a \
+                 resident ID, so natural persons"
+                    .to_owned(),
+                0.4,
+                None,
+            );
+            (rule, None)
+        });
+    };
+    let codes = types.codes();
+    if codes.is_empty() {
+        return None;
+    }
+    let labels = code_labels(
+        profile,
+        shape,
+        entity,
+        (target("applicant.certificate_type")?, types.name),
+        &codes,
+    );
+    let guess = |code: &str| {
+        numbers.and_then(|n| certificate_type_of(code, shape, types.profiled, n.profiled, &entity.samples))
+    };
+    let (certificates, _) = fill_table(CodeSet::CertificateType, &codes, labels.as_ref(), &guess);
+    let mut unknown = Vec::new();
+    let entries: Vec<(String, String)> = certificates
+        .into_iter()
+        .map(|(code, certificate)| {
+            let kind = crate::case::CertificateType::parse(&certificate).and_then(|c| c.applicant_kind());
+            if kind.is_none() {
+                unknown.push(code.clone());
+            }
+            (code, kind.map(|k| k.name().to_owned()).unwrap_or_default())
+        })
+        .collect();
+    let mut note = format!(
+        "applicant kinds of {}: the kind each certificate type identifies",
+        types.path
+    );
+    if let Some((table, _)) = &labels {
+        note.push_str(&format!(
+            " (certificate types read through their labels in {table})"
+        ));
+    }
+    match unknown.is_empty() {
+        true => note.push_str("; review (an organisation other than a legal person also has a credit code)"),
+        false => note.push_str(&format!("; fill in the unknown: {}", unknown.join(", "))),
+    }
+    let rule = proposed(
+        format!("{{ from = {}, table = \"applicant_kind\" }}", quoted(&types.path)),
+        format!(
+            "no applicant-kind field: derived from the certificate type (resident ID, passport … → \
+             natural person; credit code → legal person), {} of {} codes known",
+            codes.len() - unknown.len(),
+            codes.len()
+        ),
+        if unknown.is_empty() { 0.6 } else { 0.4 },
+        Some(&types.path),
+    );
+    let table = DraftTable {
+        name: "applicant_kind".to_owned(),
+        entries,
+        note,
+    };
+    Some((rule, Some(table)))
 }
 
 /// The mapping file for a proposal, through the handlebars template; header comments name
