@@ -385,7 +385,8 @@ fn error_with_rule(rule: &str, line: &str, edit: impl FnOnce(&mut Value)) -> (Ma
 }
 
 /// Issue 16: when the source gave nothing and the rule's default is the value that fails (a
-/// code-table miss, an empty table entry, a bad format, the case's validation), the error says
+/// code-table miss, an empty table entry, a bad format, the case's validation, a block that
+/// then lacks its required fields), the error says
 /// the value is the default and does not blame the source path; the same value read from the
 /// source names the path.
 #[test]
@@ -430,6 +431,13 @@ fn an_error_about_a_default_says_the_value_came_from_the_default() {
             Box::new(remove("/applicant/idNo")),
             None,
             "(/applicant/idNo is absent or empty in this record): ",
+        ),
+        (
+            r#""acceptance.department""#,
+            r#""acceptance.department" = { from = "/deptName", default = "政务服务中心" }"#,
+            Box::new(|_: &mut Value| {}),
+            Some("政务服务中心"),
+            "(/deptName is absent or empty in this record): this value gives the case its acceptance (受理) block",
         ),
     ] {
         let (error, shown) = error_with_rule(rule, line, edit);

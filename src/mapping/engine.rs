@@ -363,7 +363,7 @@ impl Mapping {
                 }
             }
         }
-        let causes = self.block_causes(&values, &failed, key);
+        let causes = self.block_causes(raw, &values, &failed, key);
         let assembled = super::assemble::assemble(values, |path| {
             let slot = slot_of(path);
             if failed[slot] {
@@ -440,6 +440,7 @@ impl Mapping {
     /// error to report before the block's missing fields: the first rule that made it exist.
     fn block_causes(
         &self,
+        raw: &Raw,
         values: &[Option<Value>],
         failed: &[bool],
         key: impl Fn() -> Option<String>,
@@ -464,16 +465,20 @@ impl Mapping {
                     .collect::<Vec<_>>()
                     .join(", ");
                 let value = values[rule.slot].as_ref().map(|v| shown(rule.target, &v.text()));
-                let cause = MappingError {
-                    rule: rule.target.path.to_owned(),
-                    source: rule.source_text(),
-                    key: key(),
-                    value,
-                    check: None,
-                    message: format!(
+                let (source, message) = rule.supplier(
+                    raw,
+                    format!(
                         "this value gives the case its {name} block, which then lacks {empty}: \
                          if such records are not {not_yet} yet, add a when to this rule"
                     ),
+                );
+                let cause = MappingError {
+                    rule: rule.target.path.to_owned(),
+                    source,
+                    key: key(),
+                    value,
+                    check: None,
+                    message,
                 };
                 Some((group, cause))
             })
