@@ -106,7 +106,10 @@ async fn an_expert_sees_no_systems_section_and_is_refused_the_systems_page() {
         .await;
     // The published notices and rules, and the organisations registry, are everyone's (as
     // `GET /api/v1/notices` and `GET /api/v1/orgs`).
-    assert_eq!(nav, serde_json::json!(["总览", "评估", "公告与规则", "部门库", "我的账号"]));
+    assert_eq!(
+        nav,
+        serde_json::json!(["总览", "评估", "公告与规则", "部门库", "我的账号"])
+    );
     browser.check("overview-expert").await;
     browser.goto(&p.url("/systems")).await;
     let text = browser.text().await;

@@ -363,6 +363,111 @@ fn a_validation_error_names_the_path_that_supplied_the_value() {
     );
 }
 
+/// The REST mapping with `rule`'s line replaced by `line`, applied to the minimal record changed
+/// by `edit`: the one error of `rule`, as displayed.
+fn error_with_rule(rule: &str, line: &str, edit: impl FnOnce(&mut Value)) -> (MappingError, String) {
+    let text =
+        std::fs::read_to_string(format!("{}/mappings/sim-rest.toml", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let start = text.find(&format!("{rule} = {{")).unwrap();
+    let end = start + text[start..].find('\n').unwrap();
+    let mapping = Mapping::compile(&format!("{}{line}{}", &text[..start], &text[end..])).unwrap();
+    let mut record = json!({
+        "caseNo": "C1", "version": 1, "itemCode": "X1", "itemName": "食品经营许可",
+        "applicant": {"name": "张伟", "type": "1", "idType": "111", "idNo": "52010219900101123X"},
+        "areaCode": "520102", "applyTime": "2025-09-29 09:00:00", "status": "00", "updatedAt": "2025-09-29T09:00:00+08:00"
+    });
+    edit(&mut record);
+    let errors = mapping.apply(&Raw::Json(record), now()).unwrap_err();
+    let name = rule.trim_matches('"');
+    let found: Vec<&MappingError> = errors.iter().filter(|e| e.rule == name).collect();
+    assert_eq!(found.len(), 1, "one {name} error in {errors:#?}");
+    (found[0].clone(), found[0].to_string())
+}
+
+/// Issue 16: when the source gave nothing and the rule's default is the value that fails (a
+/// code-table miss, an empty table entry, a bad format, the case's validation, a block that
+/// then lacks its required fields), the error says
+/// the value is the default and does not blame the source path; the same value read from the
+/// source names the path.
+#[test]
+fn an_error_about_a_default_says_the_value_came_from_the_default() {
+    let remove = |pointer: &'static str| {
+        move |r: &mut Value| {
+            let (parent, name) = pointer.rsplit_once('/').unwrap();
+            let parent = if parent.is_empty() {
+                r
+            } else {
+                r.pointer_mut(parent).unwrap()
+            };
+            parent.as_object_mut().unwrap().remove(name).unwrap();
+        }
+    };
+    let default = "the value is the rule's default";
+    for (rule, line, edit, value, says) in [
+        (
+            r#""applicant.kind""#,
+            r#""applicant.kind" = { from = "/applicant/type", table = "applicant_kind", default = "9" }"#,
+            Box::new(remove("/applicant/type")) as Box<dyn FnOnce(&mut Value)>,
+            Some("9"),
+            "(/applicant/type is absent or empty in this record): not in table \"applicant_kind\"",
+        ),
+        (
+            r#""result.code""#,
+            r#""result.code" = { from = "/result", table = "result", default = "00" }"#,
+            Box::new(|r: &mut Value| r["finishTime"] = json!("2025-10-10 16:00:00")),
+            Some("00"),
+            "(/result is absent or empty in this record): required here, but table \"result\" maps this code to \"\"",
+        ),
+        (
+            "applied_at",
+            r#"applied_at = { from = "/applyTime", format = "%Y-%m-%d %H:%M:%S", default = "2025/09/29" }"#,
+            Box::new(|r: &mut Value| r["applyTime"] = json!("  ")),
+            Some("2025/09/29"),
+            "(/applyTime is absent or empty in this record): does not match the format",
+        ),
+        (
+            r#""applicant.certificate_no""#,
+            r#""applicant.certificate_no" = { from = "/applicant/idNo", default = "520102199001011231" }"#,
+            Box::new(remove("/applicant/idNo")),
+            None,
+            "(/applicant/idNo is absent or empty in this record): ",
+        ),
+        (
+            r#""acceptance.department""#,
+            r#""acceptance.department" = { from = "/deptName", default = "政务服务中心" }"#,
+            Box::new(|_: &mut Value| {}),
+            Some("政务服务中心"),
+            "(/deptName is absent or empty in this record): this value gives the case its acceptance (受理) block",
+        ),
+    ] {
+        let (error, shown) = error_with_rule(rule, line, edit);
+        assert_eq!(error.source, None, "{shown}");
+        assert_eq!(error.value.as_deref(), value, "{shown}");
+        assert!(!shown.contains("(from "), "{shown}");
+        assert!(shown.contains(&format!("{default} {says}")), "{shown}");
+    }
+
+    // The same failing values read from the source name the source path, and no default.
+    for (rule, line, edit, source) in [
+        (
+            r#""applicant.kind""#,
+            r#""applicant.kind" = { from = "/applicant/type", table = "applicant_kind", default = "1" }"#,
+            Box::new(|r: &mut Value| r["applicant"]["type"] = json!("9")) as Box<dyn FnOnce(&mut Value)>,
+            "/applicant/type",
+        ),
+        (
+            r#""applicant.certificate_no""#,
+            r#""applicant.certificate_no" = { from = "/applicant/idNo", default = "52010219900101123X" }"#,
+            Box::new(|r: &mut Value| r["applicant"]["idNo"] = json!("520102199001011231")),
+            "/applicant/idNo",
+        ),
+    ] {
+        let (error, shown) = error_with_rule(rule, line, edit);
+        assert_eq!(error.source.as_deref(), Some(source), "{shown}");
+        assert!(!shown.contains(default), "{shown}");
+    }
+}
+
 #[test]
 fn personal_values_are_masked_in_errors() {
     let text = std::fs::read_to_string(format!("{}/mappings/sim-rest.toml", env!("CARGO_MANIFEST_DIR")))

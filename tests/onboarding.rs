@@ -1,7 +1,8 @@
 //! Onboarding systems nobody tuned the generator against (issue 16): a wide SQLite table with
 //! numeric statuses and a code table, a REST API with nested camelCase JSON and epoch
-//! milliseconds, a SOAP service with attributes and Chinese names, each with a few hundred
-//! seeded cases and its own answer key. For each: the precision and recall of the proposed
+//! milliseconds, a SOAP service with attributes and Chinese names, a county ledger with no
+//! applicant-kind column and its phones under names no vocabulary knows, each with a few
+//! hundred seeded cases and its own answer key. For each: the precision and recall of the proposed
 //! field matches, whether the proposal passes `mapping check`, and the share of the valid
 //! records the rendered proposal maps, unedited, through the real engine.
 #![allow(clippy::print_stdout)] // the scores are printed for the record
@@ -9,6 +10,8 @@
 #[path = "onboarding/cases.rs"]
 mod cases;
 mod common;
+#[path = "onboarding/ledger.rs"]
+mod ledger;
 #[path = "onboarding/rest.rs"]
 mod rest;
 #[path = "onboarding/soap.rs"]
@@ -19,7 +22,8 @@ mod sql;
 use std::collections::HashMap;
 
 use futures_util::TryStreamExt;
-use ronghe::mapping::{Mapping, Shape, propose, render};
+use ronghe::case::ApplicantKind;
+use ronghe::mapping::{Mapping, Proposal, Shape, propose, render};
 use ronghe_adapters::{Adapter, AdapterConfig, Fixed, Record};
 
 use cases::Case;
@@ -60,8 +64,8 @@ async fn adapter(config: &str) -> Box<dyn Adapter> {
 }
 
 /// Probes the system as an engineer would, generates, checks the rendered mapping and maps
-/// every record the adapter reads with it.
-async fn onboard(name: &str, shape: Shape, config: &str, cases: &[Case]) -> Scores {
+/// every record the adapter reads with it; a mapped case must be of the seeded applicant kind.
+async fn onboard(name: &str, shape: Shape, config: &str, cases: &[Case]) -> (Scores, Proposal) {
     let adapter = adapter(config).await;
     let profile = adapter.probe(SAMPLE).await.expect("the probe succeeds");
     let proposal = propose(&profile, shape, &Default::default()).expect("a proposal");
@@ -89,11 +93,16 @@ async fn onboard(name: &str, shape: Shape, config: &str, cases: &[Case]) -> Scor
             continue;
         };
         match mapping.apply(&record.raw, now) {
-            Ok(_) => {
+            Ok(mapped_case) => {
                 assert!(
                     case.valid,
                     "{name}: case {key} has a broken identifier but mapped"
                 );
+                let kind = match case.company {
+                    true => ApplicantKind::LegalPerson,
+                    false => ApplicantKind::NaturalPerson,
+                };
+                assert_eq!(mapped_case.applicant.kind, kind, "{name}: case {key}");
                 mapped += 1;
             }
             Err(errors) if case.valid && shown < 5 => {
@@ -112,7 +121,7 @@ async fn onboard(name: &str, shape: Shape, config: &str, cases: &[Case]) -> Scor
         mapped_share: mapped as f64 / valid as f64,
     };
     println!("{name}: {scores:?}");
-    scores
+    (scores, proposal)
 }
 
 #[tokio::test]
@@ -120,7 +129,7 @@ async fn a_wide_sql_table_with_numeric_statuses_and_a_code_table() {
     let dir = tempfile::tempdir().unwrap();
     let cases = cases::cases(161, CASES);
     let config = sql::load(&dir.path().join("spxt.db"), &cases).await;
-    let scores = onboard("onboarding-sql", Shape::Row, &config, &cases).await;
+    let (scores, _) = onboard("onboarding-sql", Shape::Row, &config, &cases).await;
     assert!(scores.meet_the_bar(), "{scores:?}");
 }
 
@@ -128,7 +137,7 @@ async fn a_wide_sql_table_with_numeric_statuses_and_a_code_table() {
 async fn a_rest_api_with_nested_camel_case_and_epoch_milliseconds() {
     let cases = cases::cases(162, CASES);
     let config = rest::serve(&cases).await;
-    let scores = onboard("onboarding-rest", Shape::Json, &config, &cases).await;
+    let (scores, _) = onboard("onboarding-rest", Shape::Json, &config, &cases).await;
     assert!(scores.meet_the_bar(), "{scores:?}");
 }
 
@@ -136,6 +145,72 @@ async fn a_rest_api_with_nested_camel_case_and_epoch_milliseconds() {
 async fn a_soap_service_with_attributes_and_chinese_names() {
     let cases = cases::cases(163, CASES);
     let config = soap::serve(&cases).await;
-    let scores = onboard("onboarding-soap", Shape::Xml, &config, &cases).await;
+    let (scores, _) = onboard("onboarding-soap", Shape::Xml, &config, &cases).await;
     assert!(scores.meet_the_bar(), "{scores:?}");
+}
+
+/// The applicant's kind derived from the certificate type through the right one of two code
+/// tables that both hold its codes, and the phone told from a receipt number named like one by
+/// its values (issue 16).
+#[tokio::test]
+async fn a_ledger_with_no_applicant_kind_and_phones_under_unknown_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = cases::cases(164, CASES);
+    let config = ledger::load(&dir.path().join("bjtz.db"), &cases).await;
+    let (scores, proposal) = onboard("onboarding-ledger", Shape::Row, &config, &cases).await;
+    assert!(scores.meet_the_bar(), "{scores:?}");
+
+    let rule = |field: &str| {
+        proposal
+            .rules
+            .iter()
+            .find(|r| r.field == field)
+            .unwrap_or_else(|| panic!("a rule for {field} in {:#?}", proposal.rules))
+    };
+    let kind = rule("applicant.kind");
+    assert_eq!(kind.source.as_deref(), Some("ZJLX"), "{kind:?}");
+    assert!(kind.evidence.contains("certificate type"), "{kind:?}");
+    assert!(kind.confidence > 0.0 && kind.confidence < 1.0, "{kind:?}");
+    let table = |name: &str| {
+        proposal
+            .tables
+            .iter()
+            .find(|t| t.name == name)
+            .unwrap_or_else(|| panic!("a table {name} in {:#?}", proposal.tables))
+    };
+    let entries = |name: &str| -> Vec<(&str, &str)> {
+        table(name)
+            .entries
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
+    };
+    assert_eq!(
+        entries("applicant_certificate_type"),
+        [
+            ("1", "resident_id"),
+            ("2", "unified_social_credit_code"),
+            ("3", "passport")
+        ]
+    );
+    assert!(
+        table("applicant_certificate_type").note.contains("DM_ZJLX"),
+        "{:?}",
+        table("applicant_certificate_type")
+    );
+    assert_eq!(
+        entries("applicant_kind"),
+        [
+            ("1", "natural_person"),
+            ("2", "legal_person"),
+            ("3", "natural_person")
+        ]
+    );
+    let phone = rule("applicant.phone");
+    assert_eq!(phone.source.as_deref(), Some("LXFS"), "{phone:?}");
+    assert!(
+        proposal.rules.iter().all(|r| r.source.as_deref() != Some("SJHM")),
+        "{:#?}",
+        proposal.rules
+    );
 }

@@ -112,6 +112,19 @@ code_set! {
     }
 }
 
+impl CertificateType {
+    /// The kind of applicant a certificate identifies: a person by a personal certificate, a
+    /// legal person by a credit code (other organisations hold one too: review); `None` for
+    /// `other`, which says nothing.
+    pub fn applicant_kind(self) -> Option<ApplicantKind> {
+        match self {
+            CertificateType::UnifiedSocialCreditCode => Some(ApplicantKind::LegalPerson),
+            CertificateType::Other => None,
+            _ => Some(ApplicantKind::NaturalPerson),
+        }
+    }
+}
+
 code_set! {
     /// 办理结果. GB/T 39046 defines no result code and real integrations disagree, so this is
     /// ronghe's own set; each system's mapping translates its legacy codes into it.
@@ -137,6 +150,25 @@ code_set! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_certificate_says_the_kind_of_applicant() {
+        for (certificate, kind) in [
+            (CertificateType::ResidentId, Some(ApplicantKind::NaturalPerson)),
+            (CertificateType::Passport, Some(ApplicantKind::NaturalPerson)),
+            (
+                CertificateType::HongKongMacaoPermit,
+                Some(ApplicantKind::NaturalPerson),
+            ),
+            (
+                CertificateType::UnifiedSocialCreditCode,
+                Some(ApplicantKind::LegalPerson),
+            ),
+            (CertificateType::Other, None),
+        ] {
+            assert_eq!(certificate.applicant_kind(), kind, "{certificate:?}");
+        }
+    }
 
     #[test]
     fn codes_and_names_are_unique_and_parse_back() {

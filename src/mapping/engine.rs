@@ -39,7 +39,8 @@ pub struct MappingError {
     /// The canonical field whose rule failed (or, for the case's own validation, the field or
     /// part of the case that fails it).
     pub rule: String,
-    /// The source path the rule reads, where it reads one.
+    /// The source path that supplied the value, where one did (none for a constant, or for a
+    /// rule's default used because the path gave nothing: the message says so).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
     /// The record's key, where it has one.
@@ -366,9 +367,10 @@ impl Mapping {
                 Ok(Resolved::Unfilled(why)) => unfilled[rule.slot] = Some(why),
                 Err((value, message)) => {
                     failed[rule.slot] = true;
+                    let (source, message) = rule.supplier(raw, message);
                     errors.push(MappingError {
                         rule: rule.target.path.to_owned(),
-                        source: rule.source_text(),
+                        source,
                         key: key(),
                         value: value.map(|v| shown(rule.target, &v)),
                         check: None,
@@ -377,7 +379,7 @@ impl Mapping {
                 }
             }
         }
-        let causes = self.block_causes(&values, &failed, key);
+        let causes = self.block_causes(raw, &values, &failed, key);
         let assembled = super::assemble::assemble(values, |path| {
             let slot = slot_of(path);
             if failed[slot] {
@@ -392,9 +394,14 @@ impl Mapping {
                 (Some(rule), Some(why)) => rule.unfilled_message(why),
                 (Some(_), None) => (None, "required here, but the rule gave no value".to_owned()),
             };
+            // Only a code-table entry can leave a default without a value.
+            let (source, message) = match (rule, &unfilled[slot]) {
+                (Some(rule), Some(Unfilled::TableEmpty(..))) => rule.supplier(raw, message),
+                _ => (rule.and_then(Compiled::source_text), message),
+            };
             Some(MappingError {
                 rule: path.to_owned(),
-                source: rule.and_then(Compiled::source_text),
+                source,
                 key: key(),
                 value: value.and_then(|v| rule.map(|r| shown(r.target, &v))),
                 check: None,
@@ -428,12 +435,16 @@ impl Mapping {
                 .into_iter()
                 .map(|f| {
                     let rule = self.rules.iter().find(|r| names_part_of(&f.field, r.target.path));
+                    let (source, message) = match rule {
+                        Some(rule) => rule.supplier(raw, f.message),
+                        None => (None, f.message),
+                    };
                     MappingError {
-                        source: rule.and_then(Compiled::source_text),
+                        source,
                         key: key(),
                         value: None,
                         check: Some(f.rule),
-                        message: f.message,
+                        message,
                         rule: f.field,
                     }
                 })
@@ -445,6 +456,7 @@ impl Mapping {
     /// error to report before the block's missing fields: the first rule that made it exist.
     fn block_causes(
         &self,
+        raw: &Raw,
         values: &[Option<Value>],
         failed: &[bool],
         key: impl Fn() -> Option<String>,
@@ -469,16 +481,20 @@ impl Mapping {
                     .collect::<Vec<_>>()
                     .join(", ");
                 let value = values[rule.slot].as_ref().map(|v| shown(rule.target, &v.text()));
-                let cause = MappingError {
-                    rule: rule.target.path.to_owned(),
-                    source: rule.source_text(),
-                    key: key(),
-                    value,
-                    check: None,
-                    message: format!(
+                let (source, message) = rule.supplier(
+                    raw,
+                    format!(
                         "this value gives the case its {name} block, which then lacks {empty}: \
                          if such records are not {not_yet} yet, add a when to this rule"
                     ),
+                );
+                let cause = MappingError {
+                    rule: rule.target.path.to_owned(),
+                    source,
+                    key: key(),
+                    value,
+                    check: None,
+                    message,
                 };
                 Some((group, cause))
             })
@@ -679,6 +695,34 @@ impl Compiled {
                     .join(" + "),
             ),
             Origin::Const(_) => None,
+        }
+    }
+
+    /// Whether the rule's value for this record is its default: it has one, and its source
+    /// gives nothing (absent or blank).
+    fn defaulted(&self, raw: &Raw) -> bool {
+        let given = |p: &SourcePath| p.lookup(raw).is_some_and(|v| !v.trim().is_empty());
+        self.default.is_some()
+            && match &self.origin {
+                Origin::From(path, _) => !given(path),
+                Origin::Concat(parts, _) => !parts.iter().any(|(p, _)| given(p)),
+                Origin::Const(_) => false,
+            }
+    }
+
+    /// What supplied the rule's value for this record, and `message` about that value: the
+    /// source path(s); or, when the value is the rule's default, no path and a message that
+    /// says so (the path gave nothing, so it is not the culprit).
+    fn supplier(&self, raw: &Raw, message: String) -> (Option<String>, String) {
+        let source = self.source_text();
+        match (self.defaulted(raw), &source) {
+            (true, Some(path)) => (
+                None,
+                format!(
+                    "the value is the rule's default ({path} is absent or empty in this record): {message}"
+                ),
+            ),
+            _ => (source, message),
         }
     }
 

@@ -5,10 +5,12 @@
 //! timestamps, epoch milliseconds, phone numbers); a name whose values are of another kind is
 //! not taken. Code fields get code tables filled from the whole column's distinct values
 //! through `vocabulary` and the profile's own code tables, unknown codes listed, never guessed.
-//! The acceptance and result blocks apply only `when` their time is present, where it can be
-//! absent. An accepting agency with no credit code (or no name) in the source is looked up in
-//! the organisations registry (部门库) by the column whose values the registry knows best.
-//! Every proposal carries its evidence and confidence.
+//! A field the source lacks is derived from one it has where that says it (the result from the
+//! status, the applicant's kind from the certificate type through a table). The acceptance and
+//! result blocks apply only `when` their time is present, where it can be absent. An accepting
+//! agency with no credit code (or no name) in the source is looked up in the organisations
+//! registry (部门库) by the column whose values the registry knows best. Every proposal carries
+//! its evidence and confidence.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -18,7 +20,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::config::{EPOCH_MILLIS, EPOCH_SECONDS, Shape};
-use super::schema::{CodeSet, Group, Kind, TARGETS, Target};
+use super::schema::{CodeSet, Group, Kind, TARGETS, Target, target};
 use super::vocabulary;
 use crate::orgs::Directory;
 use crate::validate;
@@ -123,6 +125,20 @@ fn epoch_format(value: &str) -> Option<&'static str> {
     }
 }
 
+/// Mobiles (`1[3-9]` and nine digits, perhaps after `+86`) and landlines with their area code
+/// (`0851-86812345`, `(0851)86812345`, `085186812345`, an extension after `-` or `转`).
+static PHONE: std::sync::LazyLock<regex_lite::Regex> = std::sync::LazyLock::new(|| {
+    regex_lite::Regex::new(
+        r"^(?:(?:\+?86)?1[3-9]\d{9}|(?:0\d{2,3}-?|\(0\d{2,3}\))[1-9]\d{6,7}(?:(?:-|转)\d{1,6})?)$",
+    )
+    .unwrap_or_else(|e| unreachable!("the phone pattern is valid: {e}"))
+});
+
+/// Whether `value` is written as a phone number (spaces aside).
+fn phone_number(value: &str) -> bool {
+    PHONE.is_match(&value.replace(' ', ""))
+}
+
 impl Candidate<'_> {
     /// The values to judge the field by, with their weights: the whole column's distinct
     /// values where the probe counted them, else the sampled values.
@@ -170,7 +186,7 @@ impl Candidate<'_> {
             }),
             division: share(&|v| validate::division(v).is_ok()),
             timestamp: share(&|v| validate::parse_timestamp(v).is_ok() || epoch_format(v).is_some()),
-            phone: share(&|v| v.len() == 11 && v.starts_with('1') && v.chars().all(|c| c.is_ascii_digit())),
+            phone: share(&phone_number),
         }
     }
 }
@@ -214,12 +230,13 @@ fn name_score(t: &Target, c: &Candidate<'_>) -> Option<(f64, String)> {
 }
 
 /// Whether `c`'s values rule it out for `t` whatever its name: fewer than half of them are the
-/// division codes, credit codes or certificate numbers `t` holds.
+/// division codes, credit codes, certificate numbers or phone numbers `t` holds.
 fn contradicted(t: &Target, c: &Candidate<'_>, s: &Shapes) -> bool {
     let share = match t.path {
         "region_code" => s.division,
         "acceptance.department_uscc" => s.uscc,
         "applicant.certificate_no" => s.certificate,
+        "applicant.phone" => s.phone,
         _ => return false,
     };
     !c.weighted().is_empty() && share < 0.5
@@ -242,7 +259,9 @@ fn shape_score(t: &Target, c: &Candidate<'_>, s: &Shapes) -> Option<(f64, String
         "region_code" if s.division >= 0.8 && s.uscc == 0.0 => {
             Some((0.7, format!("{} are division codes", pct(s.division))))
         }
-        "applicant.phone" if s.phone >= 0.8 => Some((0.75, format!("{} are mobile numbers", pct(s.phone)))),
+        "applicant.phone" if s.phone >= 0.8 => {
+            Some((0.75, format!("{} are mobile or landline numbers", pct(s.phone))))
+        }
         _ if t.kind == Kind::Timestamp && s.timestamp >= 0.8 => {
             Some((0.3, format!("{} are timestamps", pct(s.timestamp))))
         }
@@ -325,44 +344,74 @@ fn case_entity(profile: &Profile) -> Option<&Entity> {
 }
 
 /// Labels of opaque codes from a code table the profile holds: another entity with a column
-/// whose sampled values include every code and, beside it, a column of text with one label
-/// per code. Gives the table's name and column, and code → label.
+/// whose values include the codes and, beside it, a column of text with one label per code.
+/// Where several could label them, the one that labels most of the codes (at least half) wins,
+/// then the one whose name speaks of the field or of the code column (`DM_ZJLX` for `ZJLX`,
+/// 证件类型), then the one with the fewest other entries. Gives the table's name and column, and
+/// code → label.
 fn code_labels(
     profile: &Profile,
     shape: Shape,
     cases: &Entity,
+    (t, column): (&Target, &str),
     codes: &BTreeSet<&str>,
 ) -> Option<(String, BTreeMap<String, String>)> {
     let text = |s: &Value, f: &str| value_at(shape, f, s);
-    profile
+    let mut found = Vec::new();
+    for e in profile
         .entities
         .iter()
         .filter(|e| e.name != cases.name && !e.samples.is_empty())
-        .find_map(|e| {
-            e.fields.iter().find_map(|code| {
-                let held: BTreeSet<String> = e.samples.iter().filter_map(|s| text(s, &code.name)).collect();
-                if !codes.iter().all(|c| held.contains(*c)) {
-                    return None;
-                }
-                e.fields.iter().filter(|f| f.name != code.name).find_map(|label| {
-                    let mut labels = BTreeMap::new();
-                    for s in &e.samples {
-                        let (Some(k), Some(v)) = (text(s, &code.name), text(s, &label.name)) else {
-                            continue;
-                        };
-                        if v.chars().all(|ch| ch.is_ascii_digit())
-                            || labels.insert(k, v.clone()).is_some_and(|old| old != v)
-                        {
-                            return None;
-                        }
+    {
+        for code in &e.fields {
+            let mut held: BTreeSet<String> = e.samples.iter().filter_map(|s| text(s, &code.name)).collect();
+            held.extend(code.distinct.iter().map(|v| v.value.clone()));
+            if codes.iter().filter(|c| held.contains(**c)).count() * 2 < codes.len() {
+                continue;
+            }
+            let labelled = e.fields.iter().filter(|f| f.name != code.name).find_map(|label| {
+                let mut labels = BTreeMap::new();
+                for s in &e.samples {
+                    let (Some(k), Some(v)) = (text(s, &code.name), text(s, &label.name)) else {
+                        continue;
+                    };
+                    if v.chars().all(|ch| ch.is_ascii_digit())
+                        || labels.insert(k, v.clone()).is_some_and(|old| old != v)
+                    {
+                        return None;
                     }
-                    codes
-                        .iter()
-                        .all(|c| labels.contains_key(*c))
-                        .then(|| (format!("{} ({})", e.name, label.name), labels))
-                })
-            })
-        })
+                }
+                let covered = codes.iter().filter(|c| labels.contains_key(**c)).count();
+                (covered * 2 >= codes.len() && covered > 0).then_some((label, labels, covered))
+            });
+            if let Some((label, labels, covered)) = labelled {
+                let named = [e.name.as_str(), code.name.as_str(), label.name.as_str()]
+                    .iter()
+                    .any(|n| speaks_of(n, t, column));
+                let extra = held.iter().filter(|h| !codes.contains(h.as_str())).count();
+                found.push(((covered, named, std::cmp::Reverse(extra)), e, label, labels));
+            }
+        }
+    }
+    // The first of equals, as the profile lists them.
+    found
+        .into_iter()
+        .rev()
+        .max_by_key(|(rank, ..)| *rank)
+        .map(|(_, e, label, labels)| (format!("{} ({})", e.name, label.name), labels))
+}
+
+/// Whether the name of a code table (or of one of its columns) speaks of the field `t` or of
+/// the code column `column`: holds the column's name, one of the field's Chinese names or their
+/// pinyin initials, or one of its English names.
+fn speaks_of(name: &str, t: &Target, column: &str) -> bool {
+    let name = norm(name);
+    let initials = t.names.iter().map(|zh| initials(zh).to_lowercase());
+    std::iter::once(norm(column))
+        .chain(t.names.iter().map(|zh| norm(zh)))
+        .chain(initials)
+        .chain(t.english.iter().map(|en| norm(en)))
+        .any(|word| word.chars().count() >= 2 && name.contains(&word))
 }
 
 /// A TOML string literal.
@@ -521,7 +570,7 @@ pub fn propose(profile: &Profile, shape: Shape, orgs: &Directory) -> Option<Prop
                     if !codes.is_empty() && !codes.iter().all(|v| set.accepts(v)) {
                         let name = t.path.replace('.', "_");
                         parts.push(format!("table = {}", quoted(&name)));
-                        let labels = code_labels(profile, shape, entity, &codes);
+                        let labels = code_labels(profile, shape, entity, (t, c.name), &codes);
                         let numbers = source("applicant.certificate_no")
                             .filter(|_| t.path == "applicant.certificate_type");
                         let guess = |code: &str| {
@@ -619,7 +668,7 @@ fn fallback<'a>(
         "result.code" => {
             let status = source("stage")?;
             let codes = status.codes();
-            let labels = code_labels(profile, shape, entity, &codes);
+            let labels = code_labels(profile, shape, entity, (target("stage")?, status.name), &codes);
             // A status that is not a terminal stage has no result yet; a terminal one names it.
             let (stages, _) = fill_table(CodeSet::Stage, &codes, labels.as_ref(), &|_| None);
             let mut unknown = Vec::new();
@@ -700,6 +749,7 @@ fn fallback<'a>(
             0.3,
             None,
         )),
+        "applicant.kind" => return derived_kind(source, profile, shape, entity),
         "applicant.certificate_type" => source("applicant.certificate_no").and_then(|c| {
             let today = chrono::Local::now().date_naive();
             let all = |f: &dyn Fn(&str) -> bool| !c.values.is_empty() && c.values.iter().all(|v| f(v));
@@ -806,6 +856,102 @@ fn registry_lookup<'a>(
     })
 }
 
+/// The applicant's kind where no field holds it: read from the certificate type through a
+/// table that maps each of its codes to the kind the certificate identifies (a resident ID,
+/// passport … a natural person; a credit code a legal person), the certificate types judged as
+/// for the certificate type's own table; or, without a certificate type, a natural person
+/// when every sampled certificate number is a resident ID.
+fn derived_kind<'a>(
+    source: &dyn Fn(&str) -> Option<&'a Candidate<'a>>,
+    profile: &Profile,
+    shape: Shape,
+    entity: &Entity,
+) -> Option<(Proposed, Option<DraftTable>)> {
+    let proposed = |rule: String, evidence: String, confidence: f64, from: Option<&str>| Proposed {
+        field: "applicant.kind",
+        rule,
+        evidence,
+        confidence,
+        source: from.map(str::to_owned),
+    };
+    let numbers = source("applicant.certificate_no");
+    let Some(types) = source("applicant.certificate_type") else {
+        let today = chrono::Local::now().date_naive();
+        let values = &numbers?.values;
+        let persons = !values.is_empty()
+            && values
+                .iter()
+                .all(|v| validate::parse_resident_id(v, today).is_ok());
+        return persons.then(|| {
+            let rule = proposed(
+                "{ const = \"natural_person\" }".to_owned(),
+                "no applicant-kind or certificate-type field: every sampled certificate number is a \
+                 resident ID, so natural persons"
+                    .to_owned(),
+                0.4,
+                None,
+            );
+            (rule, None)
+        });
+    };
+    let codes = types.codes();
+    if codes.is_empty() {
+        return None;
+    }
+    let labels = code_labels(
+        profile,
+        shape,
+        entity,
+        (target("applicant.certificate_type")?, types.name),
+        &codes,
+    );
+    let guess = |code: &str| {
+        numbers.and_then(|n| certificate_type_of(code, shape, types.profiled, n.profiled, &entity.samples))
+    };
+    let (certificates, _) = fill_table(CodeSet::CertificateType, &codes, labels.as_ref(), &guess);
+    let mut unknown = Vec::new();
+    let entries: Vec<(String, String)> = certificates
+        .into_iter()
+        .map(|(code, certificate)| {
+            let kind = crate::case::CertificateType::parse(&certificate).and_then(|c| c.applicant_kind());
+            if kind.is_none() {
+                unknown.push(code.clone());
+            }
+            (code, kind.map(|k| k.name().to_owned()).unwrap_or_default())
+        })
+        .collect();
+    let mut note = format!(
+        "applicant kinds of {}: the kind each certificate type identifies",
+        types.path
+    );
+    if let Some((table, _)) = &labels {
+        note.push_str(&format!(
+            " (certificate types read through their labels in {table})"
+        ));
+    }
+    match unknown.is_empty() {
+        true => note.push_str("; review (an organisation other than a legal person also has a credit code)"),
+        false => note.push_str(&format!("; fill in the unknown: {}", unknown.join(", "))),
+    }
+    let rule = proposed(
+        format!("{{ from = {}, table = \"applicant_kind\" }}", quoted(&types.path)),
+        format!(
+            "no applicant-kind field: derived from the certificate type (resident ID, passport … → \
+             natural person; credit code → legal person), {} of {} codes known",
+            codes.len() - unknown.len(),
+            codes.len()
+        ),
+        if unknown.is_empty() { 0.6 } else { 0.4 },
+        Some(&types.path),
+    );
+    let table = DraftTable {
+        name: "applicant_kind".to_owned(),
+        entries,
+        note,
+    };
+    Some((rule, Some(table)))
+}
+
 /// The mapping file for a proposal, through the handlebars template; header comments name
 /// the system, the probe, and what is left to the engineer.
 pub fn render(proposal: &Proposal, system: &str, probed_at: &str) -> Result<String, handlebars::RenderError> {
@@ -853,6 +999,30 @@ pub fn render(proposal: &Proposal, system: &str, probed_at: &str) -> Result<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn phones_are_mobiles_or_landlines_with_an_area_code() {
+        for (value, phone) in [
+            ("13812345678", true),
+            ("+8613812345678", true),
+            ("138 1234 5678", true),
+            ("0851-86812345", true),
+            ("(0851)86812345", true),
+            ("085186812345", true),
+            ("010-62345678", true),
+            ("0851-86812345-801", true),
+            ("12812345678", false),
+            ("1381234567", false),
+            ("86812345", false),
+            ("0851-06812345", false),
+            ("520102199001011230", false),
+            ("91520102MA6DX1234K", false),
+            ("SJ2025000001", false),
+            ("520102", false),
+        ] {
+            assert_eq!(phone_number(value), phone, "{value}");
+        }
+    }
 
     #[test]
     fn pinyin_initials_of_data_element_names() {
