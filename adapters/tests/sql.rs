@@ -8,7 +8,8 @@ mod common;
 use futures_util::TryStreamExt;
 use ronghe_adapters::sim::{data, sql as sim};
 use ronghe_adapters::{
-    Adapter, AdapterConfig, Checkpoint, Environment, ErrorClass, Record, SCAN_RECORDS, SqlValue,
+    Adapter, AdapterConfig, Checkpoint, Environment, ErrorClass, Record, RoundTrip, SCAN_RECORDS, SqlValue,
+    round_trip,
 };
 use serde_json::json;
 
@@ -292,6 +293,14 @@ async fn suite(url: &str) {
     let probed = filtered.probe(0).await.unwrap();
     assert_eq!(probed.entities[0].name, sim::CASES);
     assert_eq!(probed.counted_records(), Some(in_region.len() as u64));
+    // A resumed read gives back what followed, ties on GXSJ included.
+    assert!(
+        matches!(
+            round_trip(db.as_ref()).await.unwrap(),
+            RoundTrip::Passed { compared, .. } if compared > 0
+        ),
+        "the round trip passes on {url}"
+    );
     assert_eq!(
         read_all(db.as_ref(), None).await.len(),
         CASES,
