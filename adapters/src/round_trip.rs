@@ -177,3 +177,140 @@ fn failed(adapter: &dyn Adapter, cause: Cause, watermark: &str, seen: String) ->
         message: format!("likely cause: {}: {why}; {seen}", cause.name()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use async_trait::async_trait;
+    use chrono::{DateTime, FixedOffset};
+
+    use super::*;
+    use crate::{AdapterKind, Capabilities, Profile, Raw, Receipt, RecordStream};
+
+    /// A listing that answers `first` from the start and `resumed` from any checkpoint (or an
+    /// error of that class).
+    struct Listing {
+        first: Vec<Record>,
+        resumed: Result<Vec<Record>, ErrorClass>,
+    }
+
+    fn records(rows: &[(&str, &str)]) -> Vec<Record> {
+        rows.iter()
+            .map(|(watermark, key)| Record {
+                key: Some((*key).to_owned()),
+                checkpoint: Some(
+                    Position {
+                        watermark: (*watermark).to_owned(),
+                        key: (*key).to_owned(),
+                    }
+                    .checkpoint(),
+                ),
+                raw: Raw::Json(serde_json::json!({ "key": key })),
+            })
+            .collect()
+    }
+
+    #[async_trait]
+    impl Adapter for Listing {
+        fn kind(&self) -> AdapterKind {
+            AdapterKind::Soap
+        }
+        fn capabilities(&self) -> Capabilities {
+            Capabilities {
+                probe: false,
+                read: true,
+                fetch: false,
+                submit: false,
+                call: false,
+            }
+        }
+        async fn probe(&self, _: usize) -> Result<Profile, AdapterError> {
+            Err(AdapterError::configuration("no probe"))
+        }
+        fn read(&self, from: Option<Checkpoint>) -> RecordStream<'_> {
+            let answer = match from {
+                None => Ok(self.first.clone()),
+                Some(_) => self.resumed.clone(),
+            };
+            let items: Vec<Result<Record, AdapterError>> = match answer {
+                Ok(records) => records.into_iter().map(Ok).collect(),
+                Err(class) => vec![Err(AdapterError::new(class, "the system answered 1001"))],
+            };
+            Box::pin(futures_util::stream::iter(items))
+        }
+        fn since(&self, _: DateTime<FixedOffset>) -> Option<Checkpoint> {
+            None
+        }
+        fn request_encoding(&self) -> Option<&'static str> {
+            Some("GBK")
+        }
+        async fn fetch(&self, _: &str) -> Result<Option<Record>, AdapterError> {
+            Ok(None)
+        }
+        async fn submit(&self, _: &serde_json::Value) -> Result<Receipt, AdapterError> {
+            Err(AdapterError::configuration("no submit"))
+        }
+        async fn call(&self, _: &str, _: &serde_json::Value) -> Result<Raw, AdapterError> {
+            Err(AdapterError::configuration("no call"))
+        }
+    }
+
+    /// The round trip over `first`, resumed answering `resumed`: its outcome, as the cause of a
+    /// failure or `passed`/`skipped`.
+    async fn check(first: &[(&str, &str)], resumed: Result<&[(&str, &str)], ErrorClass>) -> String {
+        let listing = Listing {
+            first: records(first),
+            resumed: resumed.map(records),
+        };
+        match round_trip(&listing).await.unwrap() {
+            RoundTrip::Passed { .. } => "passed".to_owned(),
+            RoundTrip::Skipped { .. } => "skipped".to_owned(),
+            RoundTrip::Failed { cause, message } => {
+                assert!(
+                    message.starts_with(&format!("likely cause: {}", cause.name())),
+                    "{message}"
+                );
+                cause.name().to_owned()
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn mismatches_name_their_likely_cause() {
+        let ascii = [("1", "a"), ("2", "b"), ("3", "c"), ("4", "d")];
+        let chinese = [("1日", "a"), ("2日", "b"), ("3日", "c"), ("4日", "d")];
+        assert_eq!(check(&ascii, Ok(&ascii[1..])).await, "passed");
+        assert_eq!(check(&chinese, Ok(&chinese[1..])).await, "passed");
+        // Fewer records than followed: a Chinese watermark points at the encoding, an ASCII one
+        // at its format.
+        assert_eq!(check(&chinese, Ok(&chinese[3..])).await, "request encoding");
+        assert_eq!(check(&ascii, Ok(&ascii[3..])).await, "watermark format");
+        // The same records in another order; or a first read out of watermark order.
+        let swapped = [ascii[1], ascii[3], ascii[2]];
+        assert_eq!(check(&ascii, Ok(&swapped)).await, "ordering");
+        let unordered = [("1", "a"), ("3", "b"), ("2", "c"), ("4", "d")];
+        assert_eq!(check(&unordered, Ok(&unordered[3..])).await, "ordering");
+        // A resumed read the system refuses; an unreachable system is an error, not a verdict.
+        assert_eq!(check(&ascii, Err(ErrorClass::Data)).await, "watermark format");
+        let down = Listing {
+            first: records(&ascii),
+            resumed: Err(ErrorClass::Unavailable),
+        };
+        assert!(round_trip(&down).await.is_err());
+        // Too few records, or no checkpoints, cannot be checked.
+        assert_eq!(check(&ascii[..1], Ok(&[])).await, "skipped");
+        let unmarked = Listing {
+            first: records(&ascii)
+                .into_iter()
+                .map(|r| Record {
+                    checkpoint: None,
+                    ..r
+                })
+                .collect(),
+            resumed: Ok(Vec::new()),
+        };
+        assert!(matches!(
+            round_trip(&unmarked).await.unwrap(),
+            RoundTrip::Skipped { .. }
+        ));
+    }
+}
