@@ -1,10 +1,11 @@
-//! `ronghe adapters …` through the real binary against the REST simulator over real sockets:
-//! check, attach, probe, read and resume, and the failures a user meets.
+//! `ronghe adapters …` through the real binary against the REST and SOAP simulators over real
+//! sockets: check, attach, probe (with its watermark round trip), read and resume, and the
+//! failures a user meets.
 
 mod common;
 
 use common::binary::{SYSTEM, Sandbox};
-use ronghe_adapters::sim::{SimOptions, rest::RestSim};
+use ronghe_adapters::sim::{SimOptions, rest::RestSim, soap, soap::SoapSim};
 use serde_json::Value;
 
 fn lines(stdout: &str) -> Vec<Value> {
@@ -103,6 +104,9 @@ async fn refusals_and_failures() {
         .collect();
     assert_eq!(paths, ["base_url", "records.path", "records.key"]);
     sandbox
+        .run(&["adapters", "check", "--live", &broken])
+        .check(1, &["无效 invalid: 3 problem(s)", "base_url"]);
+    sandbox
         .run(&["adapters", "attach", SYSTEM, &broken])
         .check(1, &[])
         .stderr_has(&["base_url"]);
@@ -187,11 +191,178 @@ async fn a_read_of_nothing_where_the_probe_counted_records_fails() {
     sandbox
         .run(&["adapters", "read", SYSTEM, "--limit", "0"])
         .check(0, &[]);
-    sandbox
-        .run(&["adapters", "probe", SYSTEM])
-        .check(0, &["records: 0, samples: 0 (the source holds no records)"]);
+    sandbox.run(&["adapters", "probe", SYSTEM]).check(
+        0,
+        &["records: 0, samples: 0 (the listing answered no record: the source holds none, or"],
+    );
     // The new profile counts none: an empty read is then what the source holds.
     sandbox.run(&["adapters", "read", SYSTEM]).check(0, &[]);
+}
+
+/// A sandbox with the SOAP simulator registered as `SYSTEM` and `config` (the simulator's own,
+/// edited) attached; the config file is `soap.toml`.
+fn attached_soap(sim: &SoapSim, edit: impl FnOnce(String) -> String) -> Sandbox {
+    let sandbox = Sandbox::new();
+    let password = sandbox.write("soap.password", soap::PASSWORD);
+    let config = edit(soap::adapter_config(&sim.endpoint(), &format!("file:{password}")));
+    let config = sandbox.write("soap.toml", config);
+    let endpoint = sim.endpoint();
+    let mut add = common::binary::add_system_args(SYSTEM, &endpoint);
+    let protocol = add.iter().position(|a| *a == "rest").unwrap();
+    add[protocol] = "soap";
+    sandbox.run(&add).check(0, &[]);
+    sandbox
+        .run(&["adapters", "attach", SYSTEM, &config])
+        .check(0, &["已绑定 attached"]);
+    sandbox
+}
+
+/// Issue 16: with `request_encoding = "GBK"` against a service that reads its parameters as
+/// UTF-8, a resumed read silently lost records (1,029 of 1,995) and exited 0. The probe's and
+/// `check --live`'s watermark round trip now fail, naming the request encoding; with UTF-8
+/// requests both pass and say so.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_watermark_round_trip_catches_a_request_encoding_the_system_does_not_decode() {
+    let sim = SoapSim::start(&SimOptions {
+        cases: 600,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    sim.read_parameters_as_utf8(true);
+    let sandbox = attached_soap(&sim, |c| c);
+    let config = sandbox.path("soap.toml").display().to_string();
+    assert!(
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .contains("request_encoding = \"GBK\"")
+    );
+    sandbox
+        .run(&["adapters", "probe", SYSTEM])
+        .check(1, &["records: 600", "回读 round trip: FAILED (request encoding)"])
+        .stderr_has(&[
+            "watermark round trip failed",
+            "likely cause: request encoding",
+            "request_encoding = \"GBK\"",
+        ]);
+    sandbox
+        .run(&["adapters", "check", "--live", &config])
+        .check(1, &["FAILED (request encoding)"])
+        .stderr_has(&["likely cause: request encoding"]);
+    // The resumed read the round trip stands for does lose records, without an error.
+    let first = lines(
+        &sandbox
+            .run(&["adapters", "read", SYSTEM, "--limit", "100"])
+            .check(0, &[])
+            .stdout,
+    );
+    let checkpoint = first[49]["checkpoint"].as_str().unwrap();
+    let rest = lines(
+        &sandbox
+            .run(&["adapters", "read", SYSTEM, "--since", checkpoint])
+            .check(0, &[])
+            .stdout,
+    );
+    assert!(rest.len() < 550, "the resumed read gave {} of 550", rest.len());
+
+    let utf8 = sandbox.write(
+        "utf8.toml",
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .replace("request_encoding = \"GBK\"", "request_encoding = \"UTF-8\""),
+    );
+    sandbox.run(&["adapters", "check", "--live", &utf8]).check(
+        0,
+        &[
+            "回读 round trip: passed",
+            "the 450 records that followed it (of 500 read) came back in order",
+        ],
+    );
+    sandbox.run(&["adapters", "attach", SYSTEM, &utf8]).check(0, &[]);
+    let probed = sandbox
+        .run(&["--json", "adapters", "probe", SYSTEM])
+        .check(0, &[])
+        .json();
+    assert_eq!(
+        probed["round_trip"]["result"], "passed",
+        "{}",
+        probed["round_trip"]
+    );
+    assert_eq!(probed["round_trip"]["compared"], 450);
+}
+
+/// Issue 16: a probe that reads no record where the system says it holds some explains why:
+/// SOAP results whose document stands as text (`inner_document = false`) or a `records.select`
+/// that matches nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_probe_explains_zero_samples() {
+    let sim = SoapSim::start(&SimOptions {
+        cases: 40,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let wrong_select = attached_soap(&sim, |c| {
+        c.replace("select = \"办件列表/办件\"", "select = \"办件\"")
+    });
+    wrong_select.run(&["adapters", "probe", SYSTEM]).check(
+        0,
+        &[
+            "queryCases [operation] records: 40, samples: 0 (no record was read: the config's selection",
+            "SOAP records.select and inner_document",
+            "回读 round trip: not checked: it needs two records and the read gave 0",
+        ],
+    );
+    let as_text = attached_soap(&sim, |c| {
+        c.replacen("inner_document = true", "inner_document = false", 1)
+    });
+    as_text.run(&["adapters", "probe", SYSTEM]).check(
+        0,
+        &[
+            "queryCases [operation] records: ?, samples: 0 (no record was read:",
+            "inner_document",
+        ],
+    );
+}
+
+/// Issue 16: the probe of a SQL system counts the rows of the table the config reads (its
+/// filter applied), not every table of the schema: a read of nothing is compared with that.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sql_probe_counts_the_records_table_only() {
+    let sandbox = Sandbox::new();
+    let url = format!("sqlite://{}", sandbox.path("spxt.db").display());
+    ronghe_adapters::sim::sql::load(&url, 7, 120).await.unwrap();
+    let mut add = common::binary::add_system_args(SYSTEM, &url);
+    let protocol = add.iter().position(|a| *a == "rest").unwrap();
+    add[protocol] = "sql";
+    sandbox.run(&add).check(0, &[]);
+    let config = ronghe_adapters::sim::sql::adapter_config(&url, 50);
+    let whole = sandbox.write("sql.toml", &config);
+    sandbox.run(&["adapters", "attach", SYSTEM, &whole]).check(0, &[]);
+    let profile = sandbox
+        .run(&["--json", "adapters", "probe", SYSTEM])
+        .check(0, &[])
+        .json();
+    let entities = profile["entities"].as_array().unwrap();
+    assert_eq!(entities[0]["name"], "SP_BJXX", "the records' table leads");
+    assert_eq!(entities[0]["record_count"], 120);
+    assert!(
+        entities[1..].iter().any(|e| e["record_count"].as_u64() > Some(0)),
+        "code tables are profiled too"
+    );
+    assert_eq!(profile["round_trip"]["result"], "passed");
+    // The config now selects no row: the read is refused, against the records' count alone.
+    let nothing = sandbox.write(
+        "nothing.toml",
+        config.replace("page_size = 50", "page_size = 50\nfilter = \"1 = 0\""),
+    );
+    sandbox
+        .run(&["adapters", "attach", SYSTEM, &nothing])
+        .check(0, &[]);
+    sandbox
+        .run(&["adapters", "read", SYSTEM])
+        .check(1, &[])
+        .stderr_has(&["counted 120:"]);
 }
 
 #[test]

@@ -67,6 +67,13 @@ pub trait Adapter: Send + Sync {
     /// watermark writes a time (`window_format`); `None` otherwise: read from the start.
     fn since(&self, at: DateTime<FixedOffset>) -> Option<Checkpoint>;
 
+    /// The encoding requests are sent in, where the config chooses one (SOAP's
+    /// `request_encoding`); `None` where the protocol fixes it (REST's UTF-8 query strings, SQL's
+    /// bound values). A watermark round trip names it when text does not survive a request.
+    fn request_encoding(&self) -> Option<&'static str> {
+        None
+    }
+
     /// One record by key, or `None` when the system has none.
     async fn fetch(&self, key: &str) -> Result<Option<Record>, AdapterError>;
 

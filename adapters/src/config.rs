@@ -155,6 +155,11 @@ pub fn from_table<T: serde::de::DeserializeOwned>(table: toml::Table) -> Result<
         let missing = message
             .strip_prefix("missing field `")
             .and_then(|rest| rest.split('`').next());
+        if missing.is_none()
+            && let Some(key) = tagged_key::<T>(&root, &steps, &err.path().to_string(), message)
+        {
+            steps.push(Step::Key(key));
+        }
         if let Some(field) = missing {
             steps.push(Step::Key(field.to_owned()));
         }
@@ -189,6 +194,49 @@ pub fn from_table<T: serde::de::DeserializeOwned>(table: toml::Table) -> Result<
         }
     }
     Err(issues)
+}
+
+/// The key an error reported at a section selected by a `type` tag is about. serde reads such a
+/// section (an internally tagged enum) from a buffer, so its errors stop at the section's
+/// path: the key is the tag itself for an unknown variant, the one an unknown-field message
+/// names, or else the first key whose removal changes the error (the one that has it).
+fn tagged_key<T: serde::de::DeserializeOwned>(
+    root: &toml::Value,
+    steps: &[Step],
+    path: &str,
+    message: &str,
+) -> Option<String> {
+    let table = steps
+        .iter()
+        .try_fold(root, |value, step| match (value, step) {
+            (toml::Value::Table(t), Step::Key(k)) => t.get(k),
+            (toml::Value::Array(a), Step::Index(i)) => a.get(*i),
+            _ => None,
+        })?
+        .as_table()?;
+    if !table.contains_key("type") {
+        return None;
+    }
+    if message.starts_with("unknown variant") {
+        return Some("type".to_owned());
+    }
+    if let Some(key) = message
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split('`').next())
+    {
+        return Some(key.to_owned());
+    }
+    table.keys().filter(|k| *k != "type").find_map(|key| {
+        let mut trial = root.clone();
+        let mut at_key = steps.to_vec();
+        at_key.push(Step::Key(key.clone()));
+        remove(&mut trial, &at_key);
+        let changed = match serde_path_to_error::deserialize::<_, T>(trial) {
+            Ok(_) => true,
+            Err(e) => e.path().to_string() != path || e.inner().message() != message,
+        };
+        changed.then(|| key.clone())
+    })
 }
 
 /// One step of a path into a TOML document.

@@ -14,6 +14,7 @@ mod raw;
 pub mod registry;
 pub mod resilience;
 pub mod rest;
+pub mod round_trip;
 mod secrets;
 pub mod signing;
 #[cfg(feature = "sim")]
@@ -30,4 +31,5 @@ pub use profile::{Entity, Field, MAX_DISTINCT, Profile, SCAN_RECORDS, ValueCount
 use profile::{covering_samples, low_cardinality, scan};
 pub use raw::{Raw, Row, SqlValue, XmlElement};
 pub use registry::{AdapterConfig, AdapterKind, KINDS};
+pub use round_trip::{Cause, RoundTrip, round_trip};
 pub use secrets::{Environment, Fixed, SecretRef, Secrets};

@@ -1,7 +1,7 @@
 //! What a probe discovers about a system: its operations or tables, their fields with types and
 //! nullability, record counts, a sample of records, and the distinct values of low-cardinality
-//! fields over the whole source (or a bounded scan of it). Assessment and mapping generation
-//! read it.
+//! fields over a bounded part of the source (`SCAN_RECORDS` records or rows). Assessment and
+//! mapping generation read it.
 
 use std::collections::BTreeMap;
 
@@ -20,13 +20,19 @@ pub(crate) fn low_cardinality(distinct: usize, records: u64) -> bool {
     distinct <= MAX_DISTINCT && distinct as u64 * 2 <= records
 }
 
-/// How many records a probe of a listing (REST, SOAP) scans for fields and distinct values.
+/// How many records a probe of a listing (REST, SOAP) scans for fields and distinct values, and
+/// how many rows of a SQL table it counts distinct values over: the probe's work stays bounded
+/// however large the source.
 pub const SCAN_RECORDS: usize = 5000;
 
 /// The discovered shape of a departmental system.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Profile {
-    /// Operations (REST resources, SOAP operations) or tables, as the system names them.
+    /// Operations (REST resources, SOAP operations) or tables, as the system names them. The
+    /// first is the one the adapter reads its case records from (the REST listing resource, the
+    /// SOAP listing operation, the SQL table of the config); the others are for reference (other
+    /// operations, code tables). SQL profiles stored before the probe put the records' table
+    /// first list their tables in catalogue order.
     pub entities: Vec<Entity>,
 }
 
@@ -37,7 +43,8 @@ pub struct Entity {
     /// `table`, `view`, `resource` or `operation`.
     pub kind: String,
     pub fields: Vec<Field>,
-    /// Number of records, where the system tells.
+    /// Number of records, where the system tells. For the records' entity (the first), the
+    /// records the adapter reads: a SQL table's rows that pass the config's `filter`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record_count: Option<u64>,
     /// A few records as JSON (see `Raw::to_json`).
@@ -54,8 +61,10 @@ pub struct Field {
     pub data_type: String,
     pub nullable: bool,
     /// For a low-cardinality field (at most `MAX_DISTINCT` values), every non-null value as
-    /// text with the number of records holding it, most frequent first, counted over the whole
-    /// source (SQL) or the scanned records (REST, SOAP); empty otherwise. Profiles stored before
+    /// text with the number of records holding it, most frequent first, counted over the first
+    /// `SCAN_RECORDS` records: a SQL table's first rows as the database returns them (grouped in
+    /// the database over a subquery of that many rows), or the scanned records (REST, SOAP).
+    /// A source no larger than that is counted whole. Empty otherwise; profiles stored before
     /// the probe counted have none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub distinct: Vec<ValueCount>,
@@ -107,6 +116,17 @@ fn ranked(values: BTreeMap<String, u64>) -> Vec<ValueCount> {
 }
 
 impl Profile {
+    /// The entity the adapter reads its case records from (see `entities`).
+    pub fn records(&self) -> Option<&Entity> {
+        self.entities.first()
+    }
+
+    /// How many records the probe counted where the adapter reads them: the records' entity
+    /// only, never a code table or another operation.
+    pub fn counted_records(&self) -> Option<u64> {
+        self.records().and_then(|e| e.record_count)
+    }
+
     /// Infers fields from JSON samples: every leaf path with its JSON type; a path missing from
     /// or null in some sample is nullable.
     pub fn fields_from_samples(samples: &[serde_json::Value]) -> Vec<Field> {

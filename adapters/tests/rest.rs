@@ -468,3 +468,40 @@ max_attempts = 0
         "{kind:?}"
     );
 }
+
+/// Issue 16: an error inside a section a `type` tag selects (`[auth]`, `[records.paging]`)
+/// carries the full path of the offending key, not only the section's, and they all come at once.
+#[test]
+fn errors_inside_type_tagged_sections_name_their_key() {
+    let toml = r#"
+type = "rest"
+base_url = "http://x"
+[auth]
+type = "bearer"
+tokn = "env:TOKEN"
+[records]
+path = "a"
+key = "/id"
+[records.paging]
+type = "page"
+param = "p"
+size_param = "s"
+size = "many"
+"#;
+    let issues = AdapterConfig::from_toml(toml).unwrap_err();
+    let shown: Vec<String> = issues.iter().map(ToString::to_string).collect();
+    let has = |prefix: &str| shown.iter().any(|s| s.starts_with(prefix));
+    assert!(has("auth.tokn: unknown field `tokn`"), "{shown:#?}");
+    assert!(has("auth.token: missing field"), "{shown:#?}");
+    assert!(
+        has("records.paging.size: invalid type: string \"many\""),
+        "{shown:#?}"
+    );
+    let variant = AdapterConfig::from_toml(&toml.replace("type = \"page\"", "type = \"pages\"")).unwrap_err();
+    assert!(
+        variant
+            .iter()
+            .any(|i| i.path == "records.paging.type" && i.message.contains("unknown variant")),
+        "{variant:?}"
+    );
+}

@@ -11,7 +11,9 @@ use futures_util::TryStreamExt;
 use ronghe_adapters::sim::soap::{self as sbdy, Push, SoapSim};
 use ronghe_adapters::sim::{FaultPlan, SimOptions};
 use ronghe_adapters::soap::{SoapConfig, SoapVersion};
-use ronghe_adapters::{Adapter, AdapterConfig, AdapterError, Checkpoint, ErrorClass, Fixed, Record};
+use ronghe_adapters::{
+    Adapter, AdapterConfig, AdapterError, Cause, Checkpoint, ErrorClass, Fixed, Record, RoundTrip, round_trip,
+};
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -152,6 +154,51 @@ async fn full_read_then_resume_from_a_checkpoint_gives_exactly_the_rest() {
             .unwrap();
         assert_eq!(rest, keys[at + 1..], "resuming after record {at}");
     }
+}
+
+/// Issue 16: against a service that reads request parameters as UTF-8, a config that sends
+/// GBK resumes from a watermark the service reads as other text: the round trip fails and names
+/// the request encoding. Sending UTF-8, or to a service that decodes what it is sent, it passes.
+#[tokio::test]
+async fn the_watermark_round_trip_names_a_request_encoding_the_system_does_not_decode() {
+    let sim = start(600).await;
+    sim.read_parameters_as_utf8(true);
+    let gbk = driver(&sim, |c| assert_eq!(c.request_encoding, "GBK")).await;
+    match round_trip(gbk.as_ref()).await.unwrap() {
+        RoundTrip::Failed { cause, message } => {
+            assert_eq!(cause, Cause::RequestEncoding, "{message}");
+            assert!(
+                message.starts_with("likely cause: request encoding")
+                    && message.contains("request_encoding = \"GBK\"")
+                    && message.contains("UTF-8"),
+                "{message}"
+            );
+        }
+        other => panic!("the GBK round trip passed: {other:?}"),
+    }
+    let utf8 = driver(&sim, |c| c.request_encoding = "UTF-8".to_owned()).await;
+    assert_eq!(
+        round_trip(utf8.as_ref()).await.unwrap(),
+        RoundTrip::Passed {
+            read: 500,
+            from_key: keys_of(utf8.as_ref()).await[49].clone(),
+            compared: 450
+        }
+    );
+    sim.read_parameters_as_utf8(false);
+    assert!(
+        matches!(round_trip(gbk.as_ref()).await.unwrap(), RoundTrip::Passed { .. }),
+        "a service that decodes GBK reads the watermark back"
+    );
+}
+
+async fn keys_of(adapter: &dyn Adapter) -> Vec<String> {
+    adapter
+        .read(None)
+        .map_ok(|r| r.key.unwrap())
+        .try_collect()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]

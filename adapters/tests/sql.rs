@@ -7,7 +7,10 @@ mod common;
 
 use futures_util::TryStreamExt;
 use ronghe_adapters::sim::{data, sql as sim};
-use ronghe_adapters::{Adapter, AdapterConfig, Checkpoint, Environment, ErrorClass, Record, SqlValue};
+use ronghe_adapters::{
+    Adapter, AdapterConfig, Checkpoint, Environment, ErrorClass, Record, RoundTrip, SCAN_RECORDS, SqlValue,
+    round_trip,
+};
 use serde_json::json;
 
 const SEED: u64 = 41;
@@ -91,6 +94,9 @@ async fn suite(url: &str) {
         (cases.kind.as_str(), cases.record_count),
         ("table", Some(CASES as u64))
     );
+    // Issue 16: the records' table leads, and only its rows count as the records read.
+    assert_eq!(profile.entities[0].name, sim::CASES);
+    assert_eq!(profile.counted_records(), Some(CASES as u64));
     common::assert_samples_show_every_value(cases, "BLZT", 3);
     let field = |name: &str| {
         cases
@@ -283,6 +289,18 @@ async fn suite(url: &str) {
         in_region.len(),
         expected.iter().filter(|c| &c.region == region).count()
     );
+    // The probe counts the rows the config reads, the filter applied (issue 16).
+    let probed = filtered.probe(0).await.unwrap();
+    assert_eq!(probed.entities[0].name, sim::CASES);
+    assert_eq!(probed.counted_records(), Some(in_region.len() as u64));
+    // A resumed read gives back what followed, ties on GXSJ included.
+    assert!(
+        matches!(
+            round_trip(db.as_ref()).await.unwrap(),
+            RoundTrip::Passed { compared, .. } if compared > 0
+        ),
+        "the round trip passes on {url}"
+    );
     assert_eq!(
         read_all(db.as_ref(), None).await.len(),
         CASES,
@@ -334,6 +352,25 @@ async fn on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("sp.db").display());
     suite(&url).await;
+
+    // Distinct values are counted over the first SCAN_RECORDS rows of a larger table, not the
+    // whole table once per column (issue 16); the table's count is still whole.
+    let large = format!("sqlite://{}", dir.path().join("large.db").display());
+    let rows = SCAN_RECORDS + 300;
+    sim::load(&large, SEED, rows).await.unwrap();
+    let profile = adapter(&sim::adapter_config(&large, PAGE))
+        .await
+        .probe(0)
+        .await
+        .unwrap();
+    let cases = &profile.entities[0];
+    assert_eq!(cases.record_count, Some(rows as u64));
+    let status = cases.fields.iter().find(|f| f.name == "BLZT").unwrap();
+    assert_eq!(
+        status.distinct.iter().map(|v| v.records).sum::<u64>(),
+        SCAN_RECORDS as u64,
+        "{status:?}"
+    );
 
     // A missing file is not created: a mistyped path is a configuration error.
     let err = adapter(&format!(

@@ -1,6 +1,7 @@
 //! `ronghe adapters kinds|check|attach|probe|read`: point an adapter at a departmental system,
-//! validate its config, discover the system, and stream its records as JSON lines. Records and
-//! probe samples are printed masked unless `--unmask --purpose` is given (audited).
+//! validate its config, discover the system (with a watermark round trip: a resumed read must
+//! give back what followed), and stream its records as JSON lines. Records and probe samples are
+//! printed masked unless `--unmask --purpose` is given (audited).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -9,13 +10,13 @@ use std::time::Instant;
 use clap::Subcommand;
 use futures_util::StreamExt;
 use ronghe_adapters::{
-    Adapter, AdapterConfig, AdapterError, Checkpoint, ConfigIssue, Environment, ErrorClass, KINDS,
-    ValidatedConfig,
+    Adapter, AdapterConfig, AdapterError, AdapterKind, Checkpoint, ConfigIssue, Environment, ErrorClass,
+    KINDS, RoundTrip, ValidatedConfig, round_trip,
 };
 use serde_json::json;
 
 use super::disclosure::{Disclosure, Purpose};
-use super::{Context, Failure, checked, read_config, refused_config};
+use super::{Context, Failure, checked, invalid, read_config, refused_config};
 use crate::attached_adapter::NOTHING_SELECTED;
 use crate::validate::{mask_certificate, mask_record};
 
@@ -24,10 +25,17 @@ pub(super) enum Command {
     /// List the adapter kinds 适配器类型.
     Kinds,
     /// Validate an adapter config file without connecting; every problem at once 校验配置.
-    Check { file: PathBuf },
+    Check {
+        file: PathBuf,
+        /// Also connect and run the watermark round trip: read, resume from an early record's
+        /// checkpoint, and fail unless the records after it come back in order 联机回读校验.
+        #[arg(long)]
+        live: bool,
+    },
     /// Validate a config and attach it to a registered system 绑定配置.
     Attach { system: String, file: PathBuf },
-    /// Connect, discover operations/tables/fields, sample records; print and store the profile 探查.
+    /// Connect, discover operations/tables/fields, sample records; print and store the profile;
+    /// then the watermark round trip (as `check --live`), whose failure is exit 1 探查.
     Probe {
         system: String,
         /// Records to sample per entity (more where they miss a value of a low-cardinality
@@ -68,7 +76,7 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             ctx.out.table(&["类型 kind", "说明 description"], rows, &value);
             Ok(())
         }
-        Command::Check { file } => {
+        Command::Check { file, live: false } => {
             let config = read_config(&file)?;
             checked(&ctx.out, validate(&config), |valid| {
                 let kind = valid.config().kind();
@@ -77,6 +85,18 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                     json!({ "valid": true, "kind": kind.name() }),
                 )
             })
+        }
+        Command::Check { file, live: true } => {
+            let config = read_config(&file)?;
+            let valid = validate(&config).map_err(|issues| invalid(&ctx.out, &issues))?;
+            let kind = valid.config().kind();
+            let adapter = valid.build(&Environment).await.map_err(adapter_failure)?;
+            let trip = round_trip(adapter.as_ref()).await.map_err(adapter_failure)?;
+            ctx.out.show(
+                format!("有效 valid: {kind} adapter config\n{}", round_trip_line(&trip)),
+                &json!({ "valid": true, "kind": kind.name(), "round_trip": trip }),
+            );
+            round_trip_failure(&trip)
         }
         Command::Attach { system, file } => {
             let text = read_config(&file)?;
@@ -122,8 +142,9 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                     }
                 }
             }
+            let trip = round_trip(adapter.as_ref()).await.map_err(adapter_failure)?;
             let mut human = format!("探查完成 probed: {system} ({})", adapter.kind());
-            for e in &profile.entities {
+            for (i, e) in profile.entities.iter().enumerate() {
                 let count = e.record_count.map_or_else(|| "?".to_owned(), |n| n.to_string());
                 human.push_str(&format!(
                     "\n\n{} [{}] records: {count}, samples: {}",
@@ -131,11 +152,8 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                     e.kind,
                     e.samples.len()
                 ));
-                if e.samples.is_empty() {
-                    human.push_str(&match e.record_count {
-                        Some(0) => " (the source holds no records)".to_owned(),
-                        _ => format!(" (no record was read: {NOTHING_SELECTED})"),
-                    });
+                if i == 0 && e.samples.is_empty() {
+                    human.push_str(&no_samples(adapter.kind(), e.record_count));
                 }
                 for f in &e.fields {
                     human.push_str(&format!(
@@ -146,8 +164,13 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                     ));
                 }
             }
-            ctx.out.show(human, &profile);
-            Ok(())
+            human.push_str(&format!("\n\n{}", round_trip_line(&trip)));
+            let mut shown = serde_json::to_value(&profile).map_err(|e| Failure::Failed(e.into()))?;
+            if let Some(shown) = shown.as_object_mut() {
+                shown.insert("round_trip".to_owned(), json!(trip));
+            }
+            ctx.out.show(human, &shown);
+            round_trip_failure(&trip)
         }
         Command::Read {
             system,
@@ -183,6 +206,43 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                 probed_at.to_rfc3339()
             )))
         }
+    }
+}
+
+/// Why the probe's records entity has no sample (issue 16): an empty source, or a selection
+/// that matches nothing of what the system answers.
+fn no_samples(kind: AdapterKind, counted: Option<u64>) -> String {
+    match counted {
+        Some(0) if !kind.speaks_http() => " (the table holds no row the config reads)".to_owned(),
+        Some(0) => format!(" (the listing answered no record: the source holds none, or {NOTHING_SELECTED})"),
+        _ => format!(" (no record was read: {NOTHING_SELECTED})"),
+    }
+}
+
+/// The round trip's outcome as a line of the human output.
+fn round_trip_line(trip: &RoundTrip) -> String {
+    match trip {
+        RoundTrip::Passed {
+            read,
+            from_key,
+            compared,
+        } => format!(
+            "回读 round trip: passed: resumed after record {from_key}, the {compared} records that followed it (of {read} read) came back in order"
+        ),
+        RoundTrip::Skipped { reason } => format!("回读 round trip: not checked: {reason}"),
+        RoundTrip::Failed { cause, .. } => {
+            format!("回读 round trip: FAILED ({})", cause.name())
+        }
+    }
+}
+
+/// A failed round trip is the user's to fix (exit 1): a resumed read would skip records.
+fn round_trip_failure(trip: &RoundTrip) -> Result<(), Failure> {
+    match trip {
+        RoundTrip::Failed { message, .. } => Err(Failure::Refused(anyhow::anyhow!(
+            "watermark round trip failed, a resumed read (pull, migration, read --since) would skip records: {message}"
+        ))),
+        _ => Ok(()),
     }
 }
 

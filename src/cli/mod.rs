@@ -253,15 +253,18 @@ fn checked<T>(
             out.show(human, &value);
             Ok(())
         }
-        Err(issues) => {
-            let lines: Vec<String> = issues.iter().map(|i| format!("  {i}")).collect();
-            out.show(
-                format!("无效 invalid: {} problem(s)\n{}", issues.len(), lines.join("\n")),
-                &serde_json::json!({ "valid": false, "issues": issues }),
-            );
-            Err(Failure::No)
-        }
+        Err(issues) => Err(invalid(out, &issues)),
     }
+}
+
+/// Shows every problem of an invalid config; the command then exits 1.
+fn invalid(out: &Output, issues: &[ronghe_adapters::ConfigIssue]) -> Failure {
+    let lines: Vec<String> = issues.iter().map(|i| format!("  {i}")).collect();
+    out.show(
+        format!("无效 invalid: {} problem(s)\n{}", issues.len(), lines.join("\n")),
+        &serde_json::json!({ "valid": false, "issues": issues }),
+    );
+    Failure::No
 }
 
 /// Refuses a config with every problem in the message; `what` names the kind of config.

@@ -687,16 +687,11 @@ fn over_budget(totals: &Progress, budget: &super::ErrorBudget) -> Option<String>
     None
 }
 
-/// The number of records in the adapter's largest entity, for progress: an estimate, `None`
-/// when the adapter cannot say.
+/// The number of records the adapter reads (its records' entity, never a code table), for
+/// progress: an estimate, `None` when the adapter cannot say.
 async fn source_rows(adapter: &dyn Adapter) -> Option<i64> {
     let profile = adapter.probe(0).await.ok()?;
-    profile
-        .entities
-        .iter()
-        .filter_map(|e| e.record_count)
-        .max()
-        .and_then(|n| i64::try_from(n).ok())
+    profile.counted_records().and_then(|n| i64::try_from(n).ok())
 }
 
 #[cfg(test)]

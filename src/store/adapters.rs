@@ -68,7 +68,8 @@ impl Store {
         Ok((profile, at))
     }
 
-    /// How many records the system's latest probe counted (over its entities) and when, if it
+    /// How many records the system's latest probe counted where the adapter reads them (its
+    /// records' entity, not code tables: `Profile::counted_records`) and when, if it
     /// was probed and counted any.
     pub async fn probed_records(&self, system_id: &str) -> Result<Option<(u64, DateTime<Utc>)>, StoreError> {
         let (profile, at) = match self.profile(system_id).await {
@@ -76,7 +77,7 @@ impl Store {
             Err(StoreError::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e),
         };
-        let counted: u64 = profile.entities.iter().filter_map(|e| e.record_count).sum();
+        let counted = profile.counted_records().unwrap_or(0);
         Ok((counted > 0).then_some((counted, at)))
     }
 }

@@ -317,10 +317,11 @@ impl Adapter for RestAdapter {
     async fn probe(&self, sample_size: usize) -> Result<Profile, AdapterError> {
         let r = &self.config.records;
         let scanned = scan(self.read(None)).await?;
-        // The scan counts a source it read to the end; a larger one tells its total, if at all.
+        // The scan counts a source it read to the end; a larger one tells its total, if at all,
+        // and so does one where the scan found no record (a selection that matches nothing
+        // reads none of the records the system says it holds).
         let record_count = match &r.total {
-            _ if scanned.len() < SCAN_RECORDS => Some(scanned.len() as u64),
-            Some(total) => {
+            Some(total) if scanned.is_empty() || scanned.len() >= SCAN_RECORDS => {
                 let url = match self.first_page(None, Some(1)) {
                     Next::Query(query) => {
                         let mut url = self.url(&r.path)?;
@@ -332,7 +333,8 @@ impl Adapter for RestAdapter {
                 let (body, _) = self.send(Method::Get, url, None).await?;
                 body.pointer(total).and_then(Value::as_u64)
             }
-            None => None,
+            _ if scanned.len() < SCAN_RECORDS => Some(scanned.len() as u64),
+            _ => None,
         };
         let mut entities = vec![Entity {
             name: r.path.clone(),

@@ -4,10 +4,13 @@
 //! dates like `2025年11月20日` and times like `2025年11月20日 14时30分`, answers encoded in GBK,
 //! and the legacy habit of returning the result as an escaped XML document inside `<return>`.
 //! Operations: queryCases (paging and 更新时间起), getCase, submitApplication. It can also push
-//! its completed cases out, as SOAP envelopes in GBK, to a write-back intake.
+//! its completed cases out, as SOAP envelopes in GBK, to a write-back intake. A quirk some real
+//! services have can be switched on: reading request parameters as UTF-8 whatever encoding the
+//! request was sent in (`SoapSim::read_parameters_as_utf8`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -16,14 +19,14 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use encoding_rs::GBK;
+use encoding_rs::{Encoding, GBK};
 use serde_json::Value;
 
 use super::data::{self, LegacyCase};
 use super::{Applications, Fault, FaultPlan, Faults, Running, SimOptions, beijing};
 use crate::signing::Signer;
 use crate::soap::xml::{self, escape};
-use crate::soap::{SoapVersion, charset_of, encode};
+use crate::soap::{SoapVersion, charset_of, decode, encode};
 use crate::{AdapterError, Raw, XmlElement};
 
 /// Where the service listens, below the simulator's address; its WSDL is at `PATH?wsdl`.
@@ -138,6 +141,8 @@ struct Sim {
     by_no: HashMap<String, usize>,
     applications: Applications,
     faults: Arc<Faults>,
+    /// The quirk: request parameters read as UTF-8, whatever the request's encoding.
+    utf8_parameters: AtomicBool,
 }
 
 /// A running SOAP simulator.
@@ -170,6 +175,7 @@ impl SoapSim {
             by_no,
             applications: Applications::default(),
             faults: faults.clone(),
+            utf8_parameters: AtomicBool::new(false),
         });
         let app = Router::new()
             .route(PATH, get(wsdl).post(service))
@@ -182,6 +188,14 @@ impl SoapSim {
     /// The service endpoint, e.g. `http://127.0.0.1:40123/sbdy/services/CaseService`.
     pub fn endpoint(&self) -> String {
         format!("{}{PATH}", self.running.url())
+    }
+
+    /// Switches the quirk of services whose application code takes a parameter's bytes as
+    /// UTF-8 whatever the request declared: sent in GBK, the 更新时间起 of a resumed listing
+    /// (`2025年11月20日 14时30分`) arrives as other text, and the listing answers from another
+    /// place, without an error (issue 16). Element names are read correctly.
+    pub fn read_parameters_as_utf8(&self, on: bool) {
+        self.sim.utf8_parameters.store(on, Ordering::SeqCst);
     }
 
     /// The applications handed to this system so far, as JSON (see `Raw::to_json`).
@@ -433,8 +447,11 @@ async fn service(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes) -
         }
         None => {}
     }
-    let document = match xml::read(&body, charset_of(content_type)) {
-        Ok(document) => document,
+    let read = decode(&body, charset_of(content_type))
+        .map_err(|e| e.to_string())
+        .and_then(|d| Ok((xml::parse(&d.text).map_err(|e| e.to_string())?, d.encoding)));
+    let (document, encoding) = match read {
+        Ok(read) => read,
         Err(e) => return fault(asked, true, None, &format!("请求报文格式错误: {e}")),
     };
     let version = match document.namespace.as_deref().and_then(SoapVersion::of_namespace) {
@@ -472,14 +489,19 @@ async fn service(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes) -
         return fault(version, true, None, &format!("未知操作: {}", request.name));
     }
     match request.name.as_str() {
-        "queryCases" => query_cases(&sim, version, request),
+        "queryCases" => query_cases(&sim, version, request, encoding),
         "getCase" => get_case(&sim, version, request),
         "submitApplication" => submit_application(&sim, version, request),
         other => fault(version, true, None, &format!("未知操作: {other}")),
     }
 }
 
-fn query_cases(sim: &Sim, version: SoapVersion, request: &XmlElement) -> Response {
+fn query_cases(
+    sim: &Sim,
+    version: SoapVersion,
+    request: &XmlElement,
+    sent_in: &'static Encoding,
+) -> Response {
     let page = text(request, "页码")
         .trim()
         .parse::<usize>()
@@ -499,8 +521,11 @@ fn query_cases(sim: &Sim, version: SoapVersion, request: &XmlElement) -> Respons
             &[],
         );
     };
-    let since = text(request, "更新时间起").trim();
-    let start = sim.cases.partition_point(|c| c.updated.as_str() < since);
+    let mut since = text(request, "更新时间起").trim().to_owned();
+    if sim.utf8_parameters.load(Ordering::SeqCst) {
+        since = String::from_utf8_lossy(&encode(&since, sent_in)).into_owned();
+    }
+    let start = sim.cases.partition_point(|c| c.updated < since);
     let matching = &sim.cases[start..];
     let mut rest = part(&format!(
         "<总记录数>{}</总记录数><当前页>{page}</当前页><办件列表>",

@@ -390,14 +390,16 @@ impl Adapter for SoapAdapter {
             .map_err(|e| AdapterError::data(format!("WSDL {}: {e}", self.config.wsdl_location())))?;
         let r = &self.config.records;
         let scanned = scan(self.read(None)).await?;
-        // The scan counts a source it read to the end; a larger one tells its total, if at all.
+        // The scan counts a source it read to the end; a larger one tells its total, if at all,
+        // and so does one where the scan found no record (a selection that matches nothing
+        // reads none of the records the system says it holds).
         let record_count = match &self.paths.total {
-            _ if scanned.len() < SCAN_RECORDS => Some(scanned.len() as u64),
-            Some(total) => {
+            Some(total) if scanned.is_empty() || scanned.len() >= SCAN_RECORDS => {
                 let result = self.listing(r.first_page, Some(1), None).await?;
                 total.value(&result).and_then(|t| t.trim().parse().ok())
             }
-            None => None,
+            _ if scanned.len() < SCAN_RECORDS => Some(scanned.len() as u64),
+            _ => None,
         };
         let mut records = Some(Entity {
             name: r.operation.clone(),
@@ -439,6 +441,10 @@ impl Adapter for SoapAdapter {
 
     fn since(&self, at: DateTime<FixedOffset>) -> Option<Checkpoint> {
         watermark::since(self.config.records.window_format.as_deref(), at)
+    }
+
+    fn request_encoding(&self) -> Option<&'static str> {
+        Some(self.request_encoding.name())
     }
 
     async fn fetch(&self, key: &str) -> Result<Option<Record>, AdapterError> {

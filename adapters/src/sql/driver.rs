@@ -13,7 +13,7 @@ use crate::resilience::Policy;
 use crate::watermark::{Position, paged};
 use crate::{
     Adapter, AdapterError, AdapterKind, Capabilities, Checkpoint, Entity, ErrorClass, Field, MAX_DISTINCT,
-    Profile, Raw, Receipt, Record, RecordStream, Row, SqlValue, ValueCount, low_cardinality,
+    Profile, Raw, Receipt, Record, RecordStream, Row, SCAN_RECORDS, SqlValue, ValueCount, low_cardinality,
 };
 
 /// What a driver must provide: statements in, rows out, failures classified.
@@ -285,16 +285,23 @@ impl SqlAdapter {
         })
     }
 
-    /// A column's distinct values with their counts, when it is of low cardinality (at most
-    /// `MAX_DISTINCT` of them, each held by two rows on average); none for a column the
-    /// database cannot group (a text blob).
+    /// A column's distinct values with their counts over the table's first `SCAN_RECORDS` rows
+    /// (bounded: a probe never scans a large table once per column), when it is of low
+    /// cardinality (at most `MAX_DISTINCT` of them, each held by two rows on average); none for
+    /// a column the database cannot group (a text blob).
     async fn distinct(
         &self,
         what: &str,
         from: &str,
         column: &Column,
     ) -> Result<Vec<(SqlValue, u64)>, AdapterError> {
-        let sql = query::distinct(self.dialect(), from, column, MAX_DISTINCT as u32 + 1);
+        let sql = query::distinct(
+            self.dialect(),
+            from,
+            column,
+            SCAN_RECORDS as u32,
+            MAX_DISTINCT as u32 + 1,
+        );
         let read = self
             .policy
             .run(what, || async { self.connection.query(&statement(&sql)).await })
@@ -321,6 +328,19 @@ impl SqlAdapter {
             true => values,
             false => Vec::new(),
         })
+    }
+
+    /// The number of rows the config reads: the table's rows that pass its `filter`.
+    async fn records_count(&self) -> Result<Option<u64>, AdapterError> {
+        let plan = self.plan().await?;
+        let rows = self
+            .query(&format!("count {}", self.config.table), &plan.count())
+            .await?;
+        Ok(rows
+            .first()
+            .and_then(|r| r.0.first())
+            .and_then(|(_, v)| v.as_text())
+            .and_then(|t| t.parse().ok()))
     }
 
     async fn submit_table(&self, name: &str) -> Result<&(String, Vec<Column>), AdapterError> {
@@ -386,9 +406,23 @@ impl Adapter for SqlAdapter {
         let tables: Vec<Vec<SqlValue>> = tables.into_iter().map(values).collect();
         let columns: Vec<Vec<SqlValue>> = columns.into_iter().map(values).collect();
         let sample_size = u32::try_from(sample_size.min(1000)).unwrap_or(1000);
+        let mut tables = catalogue::assemble(dialect, &tables, &columns);
+        // The records' table leads (see `Profile::entities`), its count the rows the config reads.
+        let records = catalogue::find(&tables, &self.config.table, |t| &t.name)
+            .and_then(|found| tables.iter().position(|t| t.name == found.name));
+        if let Some(i) = records {
+            let table = tables.remove(i);
+            tables.insert(0, table);
+        }
         let mut entities = Vec::new();
-        for table in catalogue::assemble(dialect, &tables, &columns) {
+        for table in tables {
             entities.push(self.entity(table, sample_size).await?);
+        }
+        if let (Some(_), Some(first)) = (records, entities.first_mut())
+            && self.config.filter.is_some()
+            && first.record_count.is_some()
+        {
+            first.record_count = self.records_count().await?;
         }
         Ok(Profile { entities })
     }

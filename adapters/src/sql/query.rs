@@ -444,6 +444,20 @@ impl Plan {
         Ok(format!("({expr})"))
     }
 
+    /// `SELECT COUNT(*)` of the rows read: those that pass the filter.
+    pub(crate) fn count(&self) -> Statement {
+        let mut binder = Binder::new(self.dialect);
+        let tail = match &self.filter {
+            Some(filter) => format!(" WHERE ({})", filter.render(&mut binder)),
+            None => String::new(),
+        };
+        let count = match self.dialect {
+            Dialect::Mssql => "COUNT_BIG(*)",
+            _ => "COUNT(*)",
+        };
+        binder.finish(format!("SELECT {count} FROM {} AS {SOURCE}{tail}", self.from))
+    }
+
     /// One record by key, or `None` when the key cannot be a value of the key column.
     pub(crate) fn fetch(&self, key: &str) -> Option<Statement> {
         let column = &self.columns[self.key];
@@ -504,8 +518,14 @@ pub(crate) fn count(dialect: Dialect, from: &str) -> String {
     }
 }
 
-/// A column's distinct values with their row counts, most frequent first, at most `limit`.
-pub(crate) fn distinct(dialect: Dialect, from: &str, column: &Column, limit: u32) -> String {
+/// A column's distinct values with their row counts, most frequent first, at most `limit`,
+/// over the first `rows` rows the database returns: the database reads that many rows whatever
+/// the table's size, not the whole table once per column.
+pub(crate) fn distinct(dialect: Dialect, from: &str, column: &Column, rows: u32, limit: u32) -> String {
+    let bounded = format!(
+        "({})",
+        dialect.limited(&dialect.column(&column.name), from, "", rows)
+    );
     let grouped = format!(
         " GROUP BY {} ORDER BY COUNT(*) DESC",
         dialect.column(&column.name)
@@ -516,7 +536,7 @@ pub(crate) fn distinct(dialect: Dialect, from: &str, column: &Column, limit: u32
             dialect.select(column),
             dialect.quote("records")
         ),
-        from,
+        &bounded,
         &grouped,
         limit,
     )
