@@ -1,5 +1,5 @@
 //! The user references' examples (issue 16): every block tagged ```` ```toml KIND-NAME ```` in
-//! `docs/adapters.md`, `mapping.md`, `migration-job.md` and `writeback.md` is parsed and checked by
+//! `README.md`, `docs/adapters.md`, `mapping.md`, `migration-job.md` and `writeback.md` is parsed and checked by
 //! the library function the product uses for that file, so a reference cannot show a config the
 //! product refuses. A failure names the doc and the block.
 
@@ -16,6 +16,7 @@ type Check = fn(name: &str, text: &str) -> Result<(), String>;
 /// Each reference: its file, the tag prefix of its examples, the check, and the examples it
 /// must hold (so an example that is deleted or renamed fails too).
 const REFERENCES: &[(&str, &str, Check, &[&str])] = &[
+    ("README.md", "adapter-", adapter, &["adapter-soap"]),
     (
         "docs/adapters.md",
         "adapter-",
