@@ -49,8 +49,9 @@ pub struct Reconciliation {
     pub platform_cases: usize,
     pub matched: usize,
     pub differences: Vec<Difference>,
-    /// Legacy records that do not map (their keys): they are in the data-quality queue when
-    /// they were written back, and cannot be dated.
+    /// The day's legacy records that do not map (their keys): those whose update time falls on
+    /// the day, or cannot be read either. They are in the data-quality queue when they were
+    /// written back.
     pub unmappable: Vec<String>,
     pub clean: bool,
     /// The watermark the legacy system was read from (its records changed at or after the

@@ -370,6 +370,26 @@ async fn reconciliation_finds_missing_and_altered_cases() {
         .map(|r| r.unwrap()[4].to_owned())
         .collect();
     assert_eq!(Value::from(drawn), sample("42"));
+
+    // Issue 16: records that no longer map are reported on their own day only (dated by the
+    // mapping's updated_at rule alone), not on every day's reconciliation.
+    let (_, by_day) = cases_by_day(&sandbox).await;
+    let (other_day, others) = by_day.iter().find(|(d, _)| **d != day).unwrap();
+    for case_no in [&cases[2], &others[0]] {
+        sqlx::query("UPDATE SP_BJXX SET SXMC = '' WHERE SBLSH = $1")
+            .bind(case_no)
+            .execute(&legacy)
+            .await
+            .unwrap();
+    }
+    let report = run(&["--json", "reconcile", SYSTEM, "--date", &day])
+        .check(1, &[])
+        .json();
+    assert_eq!(report["unmappable"], serde_json::json!([cases[2]]), "{report}");
+    let report = run(&["--json", "reconcile", SYSTEM, "--date", other_day])
+        .check(1, &[])
+        .json();
+    assert_eq!(report["unmappable"], serde_json::json!([others[0]]), "{report}");
 }
 
 /// Issue 17: a day's reconciliation reads the legacy system from the day's start on (the SQL

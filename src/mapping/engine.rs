@@ -327,6 +327,16 @@ impl Mapping {
         self.key.lookup(raw).map(|k| k.trim().to_owned())
     }
 
+    /// The record's update time by its `updated_at` rule alone, where that gives one: what dates
+    /// a record that does not map as a whole (a day's reconciliation reports that day's).
+    pub fn updated_at(&self, raw: &Raw) -> Option<DateTime<FixedOffset>> {
+        let rule = self.rules.iter().find(|r| r.target.path == "updated_at")?;
+        match self.resolve(rule, raw) {
+            Ok(Resolved::Value(Value::Time(at))) => Some(at),
+            _ => None,
+        }
+    }
+
     /// Maps one record into a validated canonical case, or says every reason it cannot.
     pub fn apply(
         &self,

@@ -50,7 +50,12 @@ pub async fn reconcile(
         .fetch
         .then(|| adapter.since(beijing_day_start(date)))
         .flatten();
-    let mut legacy = Legacy::default();
+    let mut legacy = Legacy {
+        date,
+        seen: BTreeMap::new(),
+        unmappable: Vec::new(),
+        read: 0,
+    };
     let mut records = adapter.read(window.clone());
     while let Some(record) = records.next().await {
         let record = record.map_err(read_error)?;
@@ -70,9 +75,10 @@ pub async fn reconcile(
     hold(&mut platform, reported);
 
     if window.is_some() {
+        // A case read but not mapped is reported once, not fetched to be reported again.
         let unseen: Vec<&String> = platform
             .keys()
-            .filter(|case_no| !legacy.seen.contains_key(*case_no))
+            .filter(|case_no| !legacy.seen.contains_key(*case_no) && !legacy.unmappable.contains(case_no))
             .collect();
         for case_no in unseen {
             if let Some(record) = adapter.fetch(case_no).await.map_err(read_error)? {
@@ -87,10 +93,11 @@ pub async fn reconcile(
     Ok(report)
 }
 
-/// What the legacy system reports: each mapped case as seen, and the keys of records that do
-/// not map.
-#[derive(Default)]
+/// What the legacy system reports: each mapped case as seen, and the keys of the day's records
+/// that do not map (those whose update time, read by the mapping's `updated_at` rule alone,
+/// falls on the day, or cannot be read): not the whole history's.
 struct Legacy {
+    date: NaiveDate,
     seen: BTreeMap<String, Seen>,
     unmappable: Vec<String>,
     read: usize,
@@ -108,9 +115,15 @@ impl Legacy {
                 };
                 self.seen.insert(case.case_no, seen);
             }
-            Err(_) => self
-                .unmappable
-                .push(key.or_else(|| mapping.key_of(raw)).unwrap_or_default()),
+            Err(_) => {
+                if mapping
+                    .updated_at(raw)
+                    .is_none_or(|at| crate::calendar::beijing_date(&at) == self.date)
+                {
+                    self.unmappable
+                        .push(key.or_else(|| mapping.key_of(raw)).unwrap_or_default());
+                }
+            }
         }
     }
 }
