@@ -332,13 +332,9 @@ async fn a_sql_probe_counts_the_records_table_only() {
     let sandbox = Sandbox::new();
     let url = format!("sqlite://{}", sandbox.path("spxt.db").display());
     ronghe_adapters::sim::sql::load(&url, 7, 120).await.unwrap();
-    let mut add = common::binary::add_system_args(SYSTEM, &url);
-    let protocol = add.iter().position(|a| *a == "rest").unwrap();
-    add[protocol] = "sql";
-    sandbox.run(&add).check(0, &[]);
     let config = ronghe_adapters::sim::sql::adapter_config(&url, 50);
     let whole = sandbox.write("sql.toml", &config);
-    sandbox.run(&["adapters", "attach", SYSTEM, &whole]).check(0, &[]);
+    sandbox.attach_sql(SYSTEM, &url, &whole);
     let profile = sandbox
         .run(&["--json", "adapters", "probe", SYSTEM])
         .check(0, &[])

@@ -40,13 +40,7 @@ async fn setup(cases: usize, schedule: &str) -> (Sandbox, String, String) {
                 .port()
         ),
     );
-    let mut add = common::binary::add_system_args(SYSTEM, &url);
-    let protocol = add.len() - 3;
-    add[protocol] = "sql";
-    sandbox.run(&add).check(0, &[]);
-    sandbox
-        .run(&["adapters", "attach", SYSTEM, &adapter])
-        .check(0, &[]);
+    sandbox.attach_sql(SYSTEM, &url, &adapter);
     sandbox
         .run(&["writeback", "attach", SYSTEM, &writeback])
         .check(0, &[]);

@@ -450,6 +450,17 @@ pub const POLICY: &[Entry] = &[
         "/api/v1/monitoring/reconciliations",
         signed(MONITORS, InHandler),
     ),
+    // system checks (系统检查): the recorded ones, or one now (accepting drift with a reason)
+    row(
+        "GET",
+        "/api/v1/monitoring/{system}/checks",
+        signed(&[PlatformAdmin, Operator, Engineer], System("system")),
+    ),
+    row(
+        "POST",
+        "/api/v1/monitoring/{system}/checks",
+        signed(&[PlatformAdmin, Operator, Engineer], System("system")),
+    ),
     row(
         "GET",
         "/api/v1/notifications",

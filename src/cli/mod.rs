@@ -125,6 +125,10 @@ enum Command {
     /// Draw a reproducible sample of a day's cases for spot checks and return visits 抽查.
     #[command(after_help = EXIT_CODES)]
     SpotCheck(monitoring::SpotCheckArgs),
+    /// Check a system through its adapter: reachable, and schema drift against the stored probe
+    /// profile with the mapping rules it breaks (Art. 15); exit 1 when unreachable or breaking 系统检查.
+    #[command(after_help = EXIT_CODES)]
+    Check(monitoring::CheckArgs),
     /// Change notices (Art. 16, 29, 30) 变更公告.
     #[command(subcommand, after_help = EXIT_CODES)]
     Notices(notices::Command),
@@ -442,6 +446,7 @@ async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
         Command::Plans(cmd) => plans::run(ctx, cmd).await,
         Command::Reconcile(args) => monitoring::reconcile(ctx, args).await,
         Command::SpotCheck(args) => monitoring::spot_check(ctx, args).await,
+        Command::Check(args) => monitoring::check(ctx, args).await,
         #[cfg(feature = "devtools")]
         Command::Bench(cmd) => bench::run(ctx, cmd).await,
         Command::Cases(cmd) => cases::run(ctx, cmd).await,

@@ -1,5 +1,6 @@
-//! `ronghe reconcile SYSTEM --date DATE` and `ronghe spot-check SYSTEM --date DATE --size N
-//! --seed S`: business monitoring (Art. 15) from the command line.
+//! `ronghe reconcile SYSTEM --date DATE`, `ronghe spot-check SYSTEM --date DATE --size N
+//! --seed S` and `ronghe check SYSTEM [--accept --reason R] [--history]`: business monitoring
+//! (Art. 15) from the command line.
 
 use std::sync::Arc;
 
@@ -43,6 +44,20 @@ pub(super) struct SpotCheckArgs {
     /// Output format: text, json or csv (one row per drawn case).
     #[arg(long, value_enum, default_value_t = SampleFormat::Text)]
     format: SampleFormat,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct CheckArgs {
+    system: String,
+    /// Accept the drift found: the fresh probe profile replaces the stored one (audited).
+    #[arg(long, requires = "reason")]
+    accept: bool,
+    /// Why the drift is accepted (e.g. the mapping was adapted to the announced change).
+    #[arg(long, requires = "accept")]
+    reason: Option<String>,
+    /// Show the system's recorded checks instead of checking now.
+    #[arg(long, conflicts_with = "accept")]
+    history: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -159,4 +174,125 @@ pub(super) async fn spot_check(ctx: &Context, args: SpotCheckArgs) -> Result<(),
     };
     ctx.out.show(human, &value);
     Ok(())
+}
+
+/// A drift's change in words.
+fn change_words(change: &crate::mapping::Change) -> String {
+    use crate::mapping::Change;
+    match change {
+        Change::Added { data_type } => format!("新增 added ({data_type})"),
+        Change::Removed { data_type } => format!("删除 removed ({data_type})"),
+        Change::Retyped { from, to } => format!("类型变更 retyped {from} → {to}"),
+        Change::Nullability { nullable: true } => "可为空 now nullable".to_owned(),
+        Change::Nullability { nullable: false } => "不再为空 no longer nullable".to_owned(),
+        Change::NewCodes { table, codes } => {
+            format!("新代码值 new codes {} (table {table})", codes.join(", "))
+        }
+    }
+}
+
+/// `ronghe check SYSTEM`: probes the system and compares; exit 1 when it cannot be reached or
+/// drift breaks its mapping (and was not accepted).
+pub(super) async fn check(ctx: &Context, args: CheckArgs) -> Result<(), Failure> {
+    let store = ctx.store().await?;
+    if args.history {
+        let checks = store.list_checks(&args.system, 50).await?;
+        let rows = checks
+            .iter()
+            .map(|c| {
+                vec![
+                    c.id.to_string(),
+                    c.checked_at.to_rfc3339(),
+                    if c.reachable {
+                        "可达 reachable"
+                    } else {
+                        "不可达 unreachable"
+                    }
+                    .to_owned(),
+                    c.latency_ms.map_or_else(String::new, |ms| format!("{ms} ms")),
+                    format!(
+                        "{} ({} breaking)",
+                        c.drifts.len(),
+                        c.drifts.iter().filter(|d| d.breaking).count()
+                    ),
+                    c.accepted_by.clone().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        ctx.out.table(
+            &[
+                "ID",
+                "时间 at",
+                "结果 result",
+                "耗时 latency",
+                "变化 drift",
+                "接受 accepted by",
+            ],
+            rows,
+            &checks,
+        );
+        return Ok(());
+    }
+    let mappings_dir = ctx.config()?.mappings_dir;
+    let reason = args.reason.as_deref().filter(|_| args.accept);
+    let done = monitoring::check(
+        &store,
+        &Environment,
+        &mappings_dir,
+        &args.system,
+        &ctx.actor,
+        reason,
+    )
+    .await?;
+    let mut human = match (&done.error, done.latency_ms) {
+        (Some(error), _) => format!("✗ {} 不可达 unreachable: {error}", args.system),
+        (None, latency) => format!(
+            "{} {} 可达 reachable ({} ms), 变化 drift: {}",
+            if done.breaking && done.accepted_by.is_none() {
+                "✗"
+            } else {
+                "✓"
+            },
+            args.system,
+            latency.unwrap_or_default(),
+            done.drifts.len()
+        ),
+    };
+    for d in &done.drifts {
+        human.push_str(&format!(
+            "\n  {} {}.{}: {}{}",
+            if d.breaking {
+                "破坏 breaking"
+            } else {
+                "无影响 non-breaking"
+            },
+            d.entity,
+            d.field,
+            change_words(&d.change),
+            if d.rules.is_empty() {
+                String::new()
+            } else {
+                format!(" — rules {}", d.rules.join(", "))
+            }
+        ));
+    }
+    if done.unannounced {
+        human.push_str("\n  未公告 unannounced: no interface-change notice (Art. 30) took effect since the stored profile was taken");
+    }
+    if let Some(by) = &done.accepted_by {
+        human.push_str(&format!(
+            "\n  已接受 accepted by {by}: the fresh profile replaced the stored one"
+        ));
+    } else if !done.drifts.is_empty() {
+        human.push_str(&format!(
+            "\n  adapt the mapping (ronghe mapping check), then accept: ronghe check {} --accept --reason …",
+            args.system
+        ));
+    }
+    ctx.out.show(human, &done);
+    if !done.reachable || (done.breaking && done.accepted_by.is_none()) {
+        Err(Failure::No)
+    } else {
+        Ok(())
+    }
 }

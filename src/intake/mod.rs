@@ -126,6 +126,11 @@ impl Intake {
         self
     }
 
+    /// Where the systems' mappings are (`SYSTEM.toml`).
+    pub fn mappings_dir(&self) -> &std::path::Path {
+        &self.mappings_dir
+    }
+
     /// The bytes of pushed bodies this node works on at once.
     pub fn budget(&self) -> &BodyBudget {
         &self.budget

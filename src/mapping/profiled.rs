@@ -22,7 +22,7 @@ pub struct UnknownPath {
 
 /// Every source path `config` reads — the key, each rule's `from`, `concat` parts and `when`
 /// path — with the rules that read it.
-fn read_paths(config: &MappingConfig) -> BTreeMap<&str, Vec<String>> {
+pub(super) fn read_paths(config: &MappingConfig) -> BTreeMap<&str, Vec<String>> {
     let mut paths: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     paths
         .entry(config.source.key.as_str())

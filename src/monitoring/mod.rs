@@ -1,10 +1,13 @@
 //! Business monitoring (Art. 15, 业务监测): reconciliation of one system and day — the cases the
 //! legacy system reports through its adapter, mapped, against those the platform holds (versions
 //! and content hashes), with every differing case number listed — and seeded, reproducible
-//! samples of a day's cases for file spot checks (卷宗抽查) and return visits (办件回访).
+//! samples of a day's cases for file spot checks (卷宗抽查) and return visits (办件回访) — and
+//! system checks (系统检查, `checks`): reachability and schema drift.
 
+mod checks;
 mod report;
 
+pub use checks::check;
 pub use report::{ReportError, ReportFormat, render, spot_check_csv};
 
 use std::collections::BTreeMap;

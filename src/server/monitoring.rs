@@ -1,6 +1,7 @@
 //! `/api/v1/monitoring`: a system's reconciliation for a day (JSON, or a report with
 //! `?format=text|md|html|csv`), the reconciliations the daily job saved, and a reproducible
-//! spot-check sample (JSON or CSV) (Art. 15).
+//! spot-check sample (JSON or CSV), and system checks — a system's recorded checks, or one run
+//! now, with its schema drift (Art. 15).
 
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
@@ -14,13 +15,14 @@ use super::{Actor, ApiError, AppState, Authorized};
 use crate::monitoring::{self, ReportFormat};
 use crate::pull::PullError;
 use crate::reconciliation::Reconciliation;
-use crate::store::StoredReconciliation;
+use crate::store::{StoredReconciliation, SystemCheck};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/monitoring/{system}/reconciliation", get(reconcile))
         .route("/api/v1/monitoring/{system}/spot-check", get(spot_check))
         .route("/api/v1/monitoring/reconciliations", get(saved))
+        .route("/api/v1/monitoring/{system}/checks", get(checks).post(run_check))
 }
 
 impl From<PullError> for ApiError {
@@ -180,4 +182,57 @@ pub(super) async fn spot_check(
         return Ok(([(header::CONTENT_TYPE, ReportFormat::Csv.content_type())], body).into_response());
     }
     Ok(Json(sample).into_response())
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CheckRequest {
+    /// Accept the drift the check finds, with this reason: the fresh profile replaces the stored one.
+    accept_reason: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/monitoring/{system}/checks", tag = "monitoring",
+    params(("system" = String, Path)), responses((status = 200, body = [SystemCheck])))]
+pub(super) async fn checks(
+    State(state): State<AppState>,
+    Path(system): Path<String>,
+) -> Result<Json<Vec<SystemCheck>>, ApiError> {
+    state.store.get_system(&system).await?;
+    Ok(Json(state.store.list_checks(&system, 50).await?))
+}
+
+/// Checks the system now: probed through its adapter, the fresh profile compared with the
+/// stored one; the check is recorded (and answered) whether or not the system was reachable.
+#[utoipa::path(post, path = "/api/v1/monitoring/{system}/checks", tag = "monitoring",
+    params(("system" = String, Path)), request_body = CheckRequest, responses(
+    (status = 201, body = SystemCheck),
+    (status = 404, body = super::error::ErrorBody),
+    (status = 422, body = super::error::ErrorBody),
+))]
+pub(super) async fn run_check(
+    State(state): State<AppState>,
+    Path(system): Path<String>,
+    auth: Authorized,
+    super::ApiJson(request): super::ApiJson<CheckRequest>,
+) -> Result<(StatusCode, Json<SystemCheck>), ApiError> {
+    let reason = request.accept_reason.as_deref().map(str::trim);
+    if reason == Some("") {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "accept_reason: say why the drift is accepted, or leave the field out",
+        )
+        .with_field("accept_reason"));
+    }
+    state.store.get_system(&system).await?;
+    let done = monitoring::check(
+        &state.store,
+        &ronghe_adapters::Environment,
+        state.writeback.mappings_dir(),
+        &system,
+        &auth.principal.actor,
+        reason,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(done)))
 }

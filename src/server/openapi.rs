@@ -64,6 +64,8 @@ use utoipa::OpenApi;
         super::monitoring::reconcile,
         super::monitoring::spot_check,
         super::monitoring::saved,
+        super::monitoring::checks,
+        super::monitoring::run_check,
         super::notifications::list,
         super::writeback::push_json,
         super::writeback::push_soap,

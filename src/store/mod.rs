@@ -12,6 +12,7 @@ mod baseline;
 mod bridge;
 mod case_writes;
 mod cases;
+mod checks;
 mod corrections;
 mod explain;
 mod handoffs;
@@ -41,6 +42,7 @@ pub use self::bridge::{
     AccountWrite, AutoLink, ConflictReason, ConflictRow, LinkRow, NewLink, NewToken, ProofLink,
     SealedAccount, SealedIdentity, TokenUse, UnresolvedRow, random_id,
 };
+pub use self::checks::{NewCheck, SystemCheck};
 pub use self::corrections::CorrectionFilter;
 pub use self::explain::{Fill, PlanArg};
 pub use self::housekeeping::{Purge, purge_sql};

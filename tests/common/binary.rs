@@ -225,6 +225,16 @@ impl Sandbox {
         self.run(&add_system_args(id, endpoint)).check(0, &[]);
     }
 
+    /// Registers a SQL system with this id at the database `url` and attaches the adapter config
+    /// at `adapter` (exit 0 expected of both).
+    pub fn attach_sql(&self, id: &str, url: &str, adapter: &str) {
+        let mut add = add_system_args(id, url);
+        let protocol = add.len() - 3;
+        add[protocol] = "sql";
+        self.run(&add).check(0, &[]);
+        self.run(&["adapters", "attach", id, adapter]).check(0, &[]);
+    }
+
     pub fn run_with(&self, args: &[&str], stdin: Option<&[u8]>) -> Run {
         let database = self.database();
         let mut all = vec!["--database", database.as_str()];
