@@ -135,6 +135,16 @@ async fn drift_is_reported_with_the_rules_it_breaks_and_accepted_with_a_reason()
     let announced = check(&sandbox, &config, &[], 1);
     assert_eq!(announced["unannounced"].as_bool(), Some(false), "{announced}");
 
+    // The scheduler's daily job checks it too, and breaking drift is a notification.
+    let run = |args: &[&str]| {
+        let mut all = vec!["--config", config.as_str()];
+        all.extend_from_slice(args);
+        sandbox.run(&all)
+    };
+    run(&["scheduler", "run", "checks", "--once"]).check(0, &["checked 1"]);
+    run(&["--json", "notifications", "list"])
+        .check(0, &["结构变化破坏映射规则", "SP_BJXX.LXDH (applicant.phone)"]);
+
     // Accepted with a reason: recorded, and the next check compares against the fresh profile.
     sandbox
         .run(&["--config", &config, "check", SYSTEM, "--accept"])
@@ -158,8 +168,8 @@ async fn drift_is_reported_with_the_rules_it_breaks_and_accepted_with_a_reason()
     assert_eq!(after["drifts"].as_array().map(Vec::len), Some(0), "{after}");
 
     let history = check(&sandbox, &config, &["--history"], 0);
-    // clean, added, broken (JSON and text), announced, accepted, after
-    assert_eq!(history.as_array().map(Vec::len), Some(7), "{history}");
+    // clean, added, broken (JSON and text), announced, the scheduler's, accepted, after
+    assert_eq!(history.as_array().map(Vec::len), Some(8), "{history}");
     assert_eq!(history[0]["id"], after["id"], "newest first");
     let events = common::audit_trail(&store, &format!("system/{SYSTEM}")).await;
     assert_eq!(
@@ -167,7 +177,7 @@ async fn drift_is_reported_with_the_rules_it_breaks_and_accepted_with_a_reason()
             .iter()
             .filter(|(_, action)| action == "system.check")
             .count(),
-        7,
+        8,
         "{events:?}"
     );
 }

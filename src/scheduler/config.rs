@@ -23,6 +23,8 @@ pub struct SchedulerConfig {
     pub corrections_schedule: String,
     /// Cron expression of the reconciliation of each attached system's previous day (Art. 15).
     pub reconcile_schedule: String,
+    /// Cron expression of the check of each probed system: reachability and schema drift (Art. 15).
+    pub checks_schedule: String,
     /// Cron expression of the delivery of queued notifications to the webhook (retries included).
     pub deliver_schedule: String,
     /// Where notifications are POSTed as JSON; without it they are logged and stay queued.
@@ -54,6 +56,7 @@ impl Default for SchedulerConfig {
             plans_schedule: "0 0 8 * * *".to_owned(),
             corrections_schedule: "0 5 8 * * *".to_owned(),
             reconcile_schedule: "0 30 2 * * *".to_owned(),
+            checks_schedule: "0 0 6 * * *".to_owned(),
             deliver_schedule: "0 * * * * *".to_owned(),
             webhook_url: None,
             escalation_webhook_url: None,
@@ -85,6 +88,7 @@ impl SchedulerConfig {
             ("plans_schedule", &self.plans_schedule),
             ("corrections_schedule", &self.corrections_schedule),
             ("reconcile_schedule", &self.reconcile_schedule),
+            ("checks_schedule", &self.checks_schedule),
             ("deliver_schedule", &self.deliver_schedule),
         ] {
             if let Err(e) = cron::Schedule::from_str(text) {

@@ -10,7 +10,7 @@ use crate::corrections::Status;
 use crate::intake::IntakeError;
 use crate::plans::Rag;
 use crate::pull::PullError;
-use crate::store::{CorrectionFilter, Level, NewNotification};
+use crate::store::{CorrectionFilter, Level, NewNotification, StoreError};
 
 /// An item overdue on a day.
 struct Overdue {
@@ -294,6 +294,84 @@ impl Scheduler {
             }
         }
         done.note(format!("reconciled {reconciled} ({date}), skipped {skipped}"));
+        Ok(())
+    }
+
+    /// Checks each system with an attached adapter and a stored probe profile (`monitoring::check`,
+    /// as the scheduler): an unreachable system, or drift that breaks its mapping, is a reminder
+    /// (once a day each), unannounced drift said so. Systems never probed are skipped.
+    pub(super) async fn check_systems(
+        &self,
+        day: NaiveDate,
+        run: i64,
+        done: &mut Done,
+    ) -> Result<(), SchedulerError> {
+        let (mut checked, mut skipped) = (0, 0);
+        for system in self.store.adapter_systems().await? {
+            let result = crate::monitoring::check(
+                &self.store,
+                self.secrets.as_ref(),
+                self.intake.mappings_dir(),
+                &system,
+                "scheduler",
+                None,
+            )
+            .await;
+            let check = match result {
+                Ok(check) => check,
+                Err(PullError::Store(StoreError::NotFound { .. })) => {
+                    tracing::debug!(system = %system, "never probed: not checked");
+                    skipped += 1;
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(system = %system, error = %e, "system check failed");
+                    done.failures.push(format!("{system}: {e}"));
+                    continue;
+                }
+            };
+            checked += 1;
+            let (topic, message) = match &check.error {
+                Some(error) => (
+                    "unreachable",
+                    format!("{system} 系统不可达 (unreachable): {error}"),
+                ),
+                None if check.breaking => {
+                    let breaking: Vec<String> = check
+                        .drifts
+                        .iter()
+                        .filter(|d| d.breaking)
+                        .map(|d| format!("{}.{} ({})", d.entity, d.field, d.rules.join(", ")))
+                        .collect();
+                    (
+                        "drift",
+                        format!(
+                            "{system} 结构变化破坏映射规则 {} 处{}：{} (schema drift breaks the mapping; ronghe check {system})",
+                            breaking.len(),
+                            if check.unannounced {
+                                "，未按第三十条公告"
+                            } else {
+                                ""
+                            },
+                            breaking.join("; ")
+                        ),
+                    )
+                }
+                None => continue,
+            };
+            let new = NewNotification {
+                subject_kind: "system_check",
+                subject_id: system.clone(),
+                topic,
+                level: Level::Reminder,
+                message,
+                reminder_count: 0,
+                day,
+                dedup_key: format!("system_check/{system}/{day}/{topic}"),
+            };
+            self.queue(new, run, done).await?;
+        }
+        done.note(format!("checked {checked}, skipped {skipped}"));
         Ok(())
     }
 }

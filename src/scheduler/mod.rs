@@ -2,7 +2,7 @@
 //! Beijing time (`[scheduler]`). Every tick of a job is claimed in the store (`job_runs`, unique
 //! per job and tick): with several nodes on one PostgreSQL store the node whose insert wins runs
 //! it, the others pass. `jobs` holds what the jobs do (plan evaluation, correction deadlines,
-//! reconciliation) and the reminder/escalation rule; `webhook` delivers notifications.
+//! reconciliation, system checks) and the reminder/escalation rule; `webhook` delivers notifications.
 //! Pull-sync keeps its own schedule and lease in `crate::pull`.
 
 mod config;
@@ -34,6 +34,8 @@ pub enum Job {
     Corrections,
     /// 每日对账: each attached system's previous day, saved for the report endpoints.
     Reconcile,
+    /// 系统检查: each probed system's reachability and schema drift (Art. 15).
+    Checks,
     /// 通知投递: queued notifications to the webhook, retried until accepted.
     Deliver,
 }
@@ -42,7 +44,13 @@ pub enum Job {
 const DELIVER_RUNS_KEPT_DAYS: i64 = 7;
 
 /// Every job, in run order.
-pub const JOBS: [Job; 4] = [Job::Plans, Job::Corrections, Job::Reconcile, Job::Deliver];
+pub const JOBS: [Job; 5] = [
+    Job::Plans,
+    Job::Corrections,
+    Job::Reconcile,
+    Job::Checks,
+    Job::Deliver,
+];
 
 impl Job {
     pub fn name(self) -> &'static str {
@@ -50,6 +58,7 @@ impl Job {
             Job::Plans => "plans",
             Job::Corrections => "corrections",
             Job::Reconcile => "reconcile",
+            Job::Checks => "checks",
             Job::Deliver => "deliver",
         }
     }
@@ -60,6 +69,7 @@ impl Job {
             Job::Plans => "计划评估：逾期里程碑、红黄灯变化、当日生效公告 (plan evaluation)",
             Job::Corrections => "纠错期限提醒与督办升级 (correction deadlines, Art. 28/33)",
             Job::Reconcile => "各系统前一日对账并保存 (daily reconciliation, Art. 15)",
+            Job::Checks => "各系统可达性与结构变化检查 (system checks and schema drift, Art. 15)",
             Job::Deliver => "通知投递到 webhook，失败重试 (notification delivery)",
         }
     }
@@ -73,6 +83,7 @@ impl Job {
             Job::Plans => &config.plans_schedule,
             Job::Corrections => &config.corrections_schedule,
             Job::Reconcile => &config.reconcile_schedule,
+            Job::Checks => &config.checks_schedule,
             Job::Deliver => &config.deliver_schedule,
         }
     }
@@ -290,6 +301,7 @@ impl Scheduler {
             Job::Plans => self.evaluate_plans(day, run, done).await,
             Job::Corrections => self.remind_corrections(day, run, done).await,
             Job::Reconcile => self.reconcile_systems(day, run, done).await,
+            Job::Checks => self.check_systems(day, run, done).await,
             Job::Deliver if self.config.webhook_url.is_none() => {
                 done.note("no [scheduler] webhook_url: notifications stay queued".to_owned());
                 Ok(())
