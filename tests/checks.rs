@@ -3,9 +3,15 @@
 //! table does not know and a dropped mapped column each reported with the rules they break, with
 //! exit code 1, and flagged unannounced until an interface-change notice (Art. 30) covers them;
 //! an accepted drift replaces the stored profile, so the next check is clean; the history lists
-//! every check.
+//! every check. A SOAP service whose answers lose a mapped element breaks that rule.
 
+#[allow(dead_code)] // shared with tests/onboarding.rs, which uses all of it
+#[path = "onboarding/cases.rs"]
+mod cases;
 mod common;
+#[allow(dead_code)]
+#[path = "onboarding/soap.rs"]
+mod soap;
 
 use common::binary::Sandbox;
 use ronghe_adapters::sim::sql;
@@ -221,4 +227,48 @@ async fn an_unreachable_system_is_recorded_and_the_api_answers_in_scope() {
         (Some(false), Some("op-gy")),
         "{done}"
     );
+}
+
+/// A SOAP service whose answers lose an element a rule reads: the drift names the element by the
+/// path the mapping uses and the rule it breaks; an element no rule reads is not breaking.
+#[tokio::test]
+async fn a_soap_answer_that_loses_a_mapped_element_breaks_its_rule() {
+    use ronghe::mapping::{Mapping, Shape, drift, propose, render};
+    let cases = cases::cases(165, 40);
+    let adapter = async |records: Vec<String>| {
+        ronghe_adapters::AdapterConfig::from_toml(&soap::serve_records(records).await)
+            .unwrap()
+            .validate()
+            .unwrap()
+            .build(&ronghe_adapters::Fixed::default())
+            .await
+            .unwrap()
+    };
+    let records: Vec<String> = cases.iter().map(soap::record).collect();
+    let stored = adapter(records.clone()).await.probe(5).await.unwrap();
+    let proposal = propose(&stored, Shape::Xml, &Default::default()).unwrap();
+    let mapping = Mapping::compile(&render(&proposal, "soap", "2026-12-07T09:00:00+08:00").unwrap()).unwrap();
+    // The region element is gone from every answer.
+    let edited = records
+        .iter()
+        .map(|r| {
+            let start = r.find("<办理区划>").unwrap();
+            let end = r.find("</办理区划>").unwrap() + "</办理区划>".len();
+            format!("{}{}", &r[..start], &r[end..])
+        })
+        .collect();
+    let fresh = adapter(edited).await.probe(5).await.unwrap();
+    let drifts = drift(&stored, &fresh, Some(mapping.config()));
+    let gone = drifts
+        .iter()
+        .find(|d| {
+            d.field.ends_with("办理区划") && matches!(d.change, ronghe::mapping::Change::Removed { .. })
+        })
+        .unwrap_or_else(|| panic!("{drifts:#?}"));
+    assert_eq!(
+        (gone.rules.as_slice(), gone.breaking),
+        (&["region_code".to_owned()][..], true),
+        "{gone:?}"
+    );
+    assert!(drifts.iter().filter(|d| d.breaking).count() == 1, "{drifts:#?}");
 }

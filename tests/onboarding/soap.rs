@@ -138,12 +138,12 @@ async fn wsdl() -> impl IntoResponse {
 
 /// Serves `cases` on a loopback port until the runtime ends; the adapter config that reads them.
 pub(crate) async fn serve(cases: &[Case]) -> String {
-    let address = super::cases::listen(
-        "/ajxt/services/CaseService",
-        post(service).get(wsdl),
-        cases.iter().map(record).collect(),
-    )
-    .await;
+    serve_records(cases.iter().map(record).collect()).await
+}
+
+/// Serves records of this service's shape (`record`, perhaps edited); the adapter config that reads them.
+pub(crate) async fn serve_records(records: Vec<String>) -> String {
+    let address = super::cases::listen("/ajxt/services/CaseService", post(service).get(wsdl), records).await;
     format!(
         r#"type = "soap"
 endpoint = "http://{address}/ajxt/services/CaseService"
