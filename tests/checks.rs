@@ -150,6 +150,25 @@ async fn drift_is_reported_with_the_rules_it_breaks_and_accepted_with_a_reason()
     run(&["scheduler", "run", "checks", "--once"]).check(0, &["checked 1"]);
     run(&["--json", "notifications", "list"])
         .check(0, &["结构变化破坏映射规则", "SP_BJXX.LXDH (applicant.phone)"]);
+    // Three days of reminders (the default escalate_after_reminders), then an escalation.
+    let day = |n: u64| (today + chrono::Days::new(n)).to_string();
+    for n in 1..=3 {
+        run(&["scheduler", "run", "checks", "--once", "--date", &day(n)]).check(0, &["checked 1"]);
+    }
+    let notes = run(&["--json", "notifications", "list"]).check(0, &[]).json();
+    let levels: Vec<&str> = notes
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["subject_kind"] == "system_check")
+        .filter_map(|n| n["level"].as_str())
+        .collect();
+    assert_eq!(levels.iter().filter(|l| **l == "reminder").count(), 3, "{notes}");
+    assert_eq!(
+        levels.iter().filter(|l| **l == "escalation").count(),
+        1,
+        "{notes}"
+    );
 
     // Accepted with a reason: recorded, and the next check compares against the fresh profile.
     sandbox
@@ -174,8 +193,8 @@ async fn drift_is_reported_with_the_rules_it_breaks_and_accepted_with_a_reason()
     assert_eq!(after["drifts"].as_array().map(Vec::len), Some(0), "{after}");
 
     let history = check(&sandbox, &config, &["--history"], 0);
-    // clean, added, broken (JSON and text), announced, the scheduler's, accepted, after
-    assert_eq!(history.as_array().map(Vec::len), Some(8), "{history}");
+    // clean, added, broken (JSON and text), announced, the scheduler's four, accepted, after
+    assert_eq!(history.as_array().map(Vec::len), Some(11), "{history}");
     assert_eq!(history[0]["id"], after["id"], "newest first");
     let events = common::audit_trail(&store, &format!("system/{SYSTEM}")).await;
     assert_eq!(
@@ -183,7 +202,7 @@ async fn drift_is_reported_with_the_rules_it_breaks_and_accepted_with_a_reason()
             .iter()
             .filter(|(_, action)| action == "system.check")
             .count(),
-        8,
+        11,
         "{events:?}"
     );
 }

@@ -299,7 +299,8 @@ impl Scheduler {
 
     /// Checks each system with an attached adapter and a stored probe profile (`monitoring::check`,
     /// as the scheduler): an unreachable system, or drift that breaks its mapping, is a reminder
-    /// (once a day each), unannounced drift said so. Systems never probed are skipped.
+    /// (once a day each; escalated once after `escalate_after_reminders` of them, as overdue items
+    /// are), unannounced drift said so. Systems never probed are skipped.
     pub(super) async fn check_systems(
         &self,
         day: NaiveDate,
@@ -359,15 +360,35 @@ impl Scheduler {
                 }
                 None => continue,
             };
-            let new = NewNotification {
-                subject_kind: "system_check",
-                subject_id: system.clone(),
-                topic,
-                level: Level::Reminder,
-                message,
-                reminder_count: 0,
-                day,
-                dedup_key: format!("system_check/{system}/{day}/{topic}"),
+            // Still so after `escalate_after_reminders` earlier days' reminders: escalated once (Art. 33).
+            let before = self
+                .store
+                .notifications_before("system_check", &system, topic, Level::Reminder, day)
+                .await?;
+            let new = if before >= i64::from(self.config.escalate_after_reminders) {
+                NewNotification {
+                    subject_kind: "system_check",
+                    subject_id: system.clone(),
+                    topic,
+                    level: Level::Escalation,
+                    message: format!(
+                        "督办升级（第三十三条）：经 {before} 次提醒仍未处理 (escalated): {message}"
+                    ),
+                    reminder_count: before,
+                    day,
+                    dedup_key: format!("system_check/{system}/{topic}/escalation"),
+                }
+            } else {
+                NewNotification {
+                    subject_kind: "system_check",
+                    subject_id: system.clone(),
+                    topic,
+                    level: Level::Reminder,
+                    message,
+                    reminder_count: before + 1,
+                    day,
+                    dedup_key: format!("system_check/{system}/{day}/{topic}"),
+                }
             };
             self.queue(new, run, done).await?;
         }
