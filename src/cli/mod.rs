@@ -32,6 +32,7 @@ mod scheduler;
 mod sim;
 mod systems;
 mod validate;
+mod visits;
 mod writeback;
 
 use std::path::PathBuf;
@@ -125,6 +126,9 @@ enum Command {
     /// Draw a reproducible sample of a day's cases for spot checks and return visits 抽查.
     #[command(after_help = EXIT_CODES)]
     SpotCheck(monitoring::SpotCheckArgs),
+    /// Return visits: a month's sample of finished cases, each call's outcome, the report 办件回访.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Visits(visits::Command),
     /// Change notices (Art. 16, 29, 30) 变更公告.
     #[command(subcommand, after_help = EXIT_CODES)]
     Notices(notices::Command),
@@ -442,6 +446,7 @@ async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
         Command::Plans(cmd) => plans::run(ctx, cmd).await,
         Command::Reconcile(args) => monitoring::reconcile(ctx, args).await,
         Command::SpotCheck(args) => monitoring::spot_check(ctx, args).await,
+        Command::Visits(cmd) => visits::run(ctx, cmd).await,
         #[cfg(feature = "devtools")]
         Command::Bench(cmd) => bench::run(ctx, cmd).await,
         Command::Cases(cmd) => cases::run(ctx, cmd).await,

@@ -4,8 +4,10 @@
 //! samples of a day's cases for file spot checks (卷宗抽查) and return visits (办件回访).
 
 mod report;
+mod visits;
 
 pub use report::{ReportError, ReportFormat, render, spot_check_csv};
+pub use visits::{plan_visits, record_visit, visit_report};
 
 use std::collections::BTreeMap;
 

@@ -30,6 +30,7 @@ mod rules;
 mod scheduler;
 mod sealing;
 mod systems;
+mod visits;
 mod writeback;
 
 pub use self::accounts::{
