@@ -45,7 +45,7 @@ pub(super) enum Command {
         /// The visit's id (from `visits list`).
         id: i64,
         /// Whether the applicant was reached: yes or no.
-        #[arg(long, value_parser = yes_no)]
+        #[arg(long, value_parser = yes_no, action = clap::ArgAction::Set)]
         reached: bool,
         /// Calls made so far.
         #[arg(long, default_value_t = 1)]
