@@ -469,10 +469,10 @@ fn count(row: &mut ReportRow, visit: &Visit) {
     if outcome.handled_as_recorded == Some(false) {
         row.not_as_recorded += 1;
     }
-    if let Some(level) = outcome.satisfaction {
-        if let Some(i) = Satisfaction::ALL.iter().position(|l| *l == level) {
-            row.satisfaction[i] += 1;
-        }
+    if let Some(level) = outcome.satisfaction
+        && let Some(i) = Satisfaction::ALL.iter().position(|l| *l == level)
+    {
+        row.satisfaction[i] += 1;
     }
     if outcome.finding.is_some() {
         row.findings += 1;
