@@ -123,7 +123,11 @@ async fn overdue_requests_are_reminded_then_escalated_and_delivered_once_the_web
         .iter()
         .map(|j| j["job"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["plans", "corrections", "reconcile", "deliver"], "{jobs}");
+    assert_eq!(
+        names,
+        ["plans", "corrections", "reconcile", "visits", "deliver"],
+        "{jobs}"
+    );
     assert!(
         jobs["jobs"][1]["next_run"].as_str().unwrap().ends_with("+08:00"),
         "{jobs}"

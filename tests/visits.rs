@@ -151,6 +151,34 @@ fn return_visits_through_the_cli() {
     run(&["visits", "report", "--month", "2025-11"]).check(0, &["合计 total", "50.0%", "不满意"]);
 }
 
+/// The scheduler's `visits` job plans the previous month on the month's first working day only
+/// (Monday 1 December 2025 is one), and a second run finds every system planned.
+#[test]
+fn the_scheduler_plans_the_previous_month_on_its_first_working_day() {
+    let (sandbox, config, _) = sandbox_with_cases();
+    let run = |args: &[&str]| sandbox.run_configured(&config, args);
+    run(&["scheduler", "run", "visits", "--once", "--date", "2025-12-02"]).check(
+        0,
+        &["2025-12-02 is not 2025-12's first working day (2025-12-01): no plan"],
+    );
+    run(&["visits", "list", "--month", "2025-11"]).check(0, &["(无 none)"]);
+    run(&["scheduler", "run", "visits", "--once", "--date", "2025-12-01"])
+        .check(0, &["planned 3 return visits of 2025-11"]);
+    let planned = run(&["--json", "visits", "list", "--month", "2025-11"])
+        .check(0, &[])
+        .json();
+    assert_eq!(planned.as_array().unwrap().len(), 3, "{planned}");
+    assert!(
+        planned[0]["planned_by"]
+            .as_str()
+            .unwrap()
+            .starts_with("scheduler"),
+        "{planned}"
+    );
+    run(&["scheduler", "run", "visits", "--once", "--date", "2025-12-01"])
+        .check(0, &["planned 0 return visits of 2025-11"]);
+}
+
 struct Api {
     router: axum::Router,
     store: Store,

@@ -23,6 +23,9 @@ pub struct SchedulerConfig {
     pub corrections_schedule: String,
     /// Cron expression of the reconciliation of each attached system's previous day (Art. 15).
     pub reconcile_schedule: String,
+    /// Cron expression of the return-visit job (Art. 15): it draws the previous month's plan when
+    /// the tick falls on the month's first working day, and does nothing on other days.
+    pub visits_schedule: String,
     /// Cron expression of the delivery of queued notifications to the webhook (retries included).
     pub deliver_schedule: String,
     /// Where notifications are POSTed as JSON; without it they are logged and stay queued.
@@ -54,6 +57,7 @@ impl Default for SchedulerConfig {
             plans_schedule: "0 0 8 * * *".to_owned(),
             corrections_schedule: "0 5 8 * * *".to_owned(),
             reconcile_schedule: "0 30 2 * * *".to_owned(),
+            visits_schedule: "0 0 7 * * *".to_owned(),
             deliver_schedule: "0 * * * * *".to_owned(),
             webhook_url: None,
             escalation_webhook_url: None,
@@ -85,6 +89,7 @@ impl SchedulerConfig {
             ("plans_schedule", &self.plans_schedule),
             ("corrections_schedule", &self.corrections_schedule),
             ("reconcile_schedule", &self.reconcile_schedule),
+            ("visits_schedule", &self.visits_schedule),
             ("deliver_schedule", &self.deliver_schedule),
         ] {
             if let Err(e) = cron::Schedule::from_str(text) {

@@ -34,6 +34,8 @@ pub enum Job {
     Corrections,
     /// 每日对账: each attached system's previous day, saved for the report endpoints.
     Reconcile,
+    /// 办件回访抽样: on the month's first working day, the previous month's return-visit plan.
+    Visits,
     /// 通知投递: queued notifications to the webhook, retried until accepted.
     Deliver,
 }
@@ -42,7 +44,13 @@ pub enum Job {
 const DELIVER_RUNS_KEPT_DAYS: i64 = 7;
 
 /// Every job, in run order.
-pub const JOBS: [Job; 4] = [Job::Plans, Job::Corrections, Job::Reconcile, Job::Deliver];
+pub const JOBS: [Job; 5] = [
+    Job::Plans,
+    Job::Corrections,
+    Job::Reconcile,
+    Job::Visits,
+    Job::Deliver,
+];
 
 impl Job {
     pub fn name(self) -> &'static str {
@@ -50,6 +58,7 @@ impl Job {
             Job::Plans => "plans",
             Job::Corrections => "corrections",
             Job::Reconcile => "reconcile",
+            Job::Visits => "visits",
             Job::Deliver => "deliver",
         }
     }
@@ -60,6 +69,7 @@ impl Job {
             Job::Plans => "计划评估：逾期里程碑、红黄灯变化、当日生效公告 (plan evaluation)",
             Job::Corrections => "纠错期限提醒与督办升级 (correction deadlines, Art. 28/33)",
             Job::Reconcile => "各系统前一日对账并保存 (daily reconciliation, Art. 15)",
+            Job::Visits => "每月第一个工作日抽取上月办结办件的回访样本 (return-visit plan, Art. 15)",
             Job::Deliver => "通知投递到 webhook，失败重试 (notification delivery)",
         }
     }
@@ -73,6 +83,7 @@ impl Job {
             Job::Plans => &config.plans_schedule,
             Job::Corrections => &config.corrections_schedule,
             Job::Reconcile => &config.reconcile_schedule,
+            Job::Visits => &config.visits_schedule,
             Job::Deliver => &config.deliver_schedule,
         }
     }
@@ -162,6 +173,8 @@ pub struct Scheduler {
     webhook: Option<WebhookSink>,
     /// This node's name in `job_runs`.
     node: String,
+    /// Cases the `visits` job's monthly plan draws (`[visits] sample_size_per_month`).
+    visits_sample_size: usize,
 }
 
 impl Scheduler {
@@ -196,7 +209,14 @@ impl Scheduler {
             schedules,
             webhook,
             node,
+            visits_sample_size: crate::visits::DEFAULT_SAMPLE_SIZE,
         })
+    }
+
+    /// The scheduler with `[visits]`' settings for its `visits` job.
+    pub fn with_visits(mut self, visits: &crate::visits::VisitsConfig) -> Scheduler {
+        self.visits_sample_size = visits.sample_size_per_month;
+        self
     }
 
     /// This node's name in `job_runs`.
@@ -290,6 +310,7 @@ impl Scheduler {
             Job::Plans => self.evaluate_plans(day, run, done).await,
             Job::Corrections => self.remind_corrections(day, run, done).await,
             Job::Reconcile => self.reconcile_systems(day, run, done).await,
+            Job::Visits => self.plan_visits(day, done).await,
             Job::Deliver if self.config.webhook_url.is_none() => {
                 done.note("no [scheduler] webhook_url: notifications stay queued".to_owned());
                 Ok(())

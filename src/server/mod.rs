@@ -215,7 +215,8 @@ pub async fn serve_on(
         Arc::new(ronghe_adapters::Environment),
         config.scheduler.clone(),
     )
-    .context("cannot start the scheduler")?;
+    .context("cannot start the scheduler")?
+    .with_visits(&config.visits);
     background.push(("scheduler", tokio::spawn(scheduler.run_forever(stop.clone()))));
     background.push((
         "housekeeping",
