@@ -157,6 +157,12 @@ fn allocate(counts: &[usize], size: usize) -> Vec<usize> {
     quotas
 }
 
+/// A seed for a plan drawn without one: random, below 2^53 so that it reads back exactly from
+/// JSON in any client (JavaScript numbers are doubles).
+pub fn fresh_seed() -> u64 {
+    fastrand::u64(..1 << 53)
+}
+
 /// The 好差评 five levels of satisfaction.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema,

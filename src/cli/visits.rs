@@ -106,7 +106,7 @@ pub(super) async fn run(ctx: &Context, cmd: Command) -> Result<(), Failure> {
         } => {
             let config = ctx.config()?;
             let size = size.unwrap_or(config.visits.sample_size_per_month);
-            let seed = seed.unwrap_or_else(|| fastrand::u64(..));
+            let seed = seed.unwrap_or_else(crate::visits::fresh_seed);
             let store = ctx.store().await?;
             let planned =
                 monitoring::plan_visits(&store, month, system.as_deref(), size, seed, &ctx.actor).await?;

@@ -255,7 +255,7 @@ impl Scheduler {
             return Ok(());
         }
         let previous = Month::of(month.first_day().pred_opt().unwrap_or(day));
-        let seed = fastrand::u64(..);
+        let seed = crate::visits::fresh_seed();
         match crate::monitoring::plan_visits(
             &self.store,
             previous,

@@ -78,7 +78,7 @@ pub(super) async fn plan(
         }
         None => {}
     }
-    let seed = request.seed.unwrap_or_else(|| fastrand::u64(..));
+    let seed = request.seed.unwrap_or_else(crate::visits::fresh_seed);
     let planned = monitoring::plan_visits(
         &state.store,
         month,
