@@ -59,6 +59,9 @@ pub struct Config {
     /// `[housekeeping]`: how long delivered outbox items and finished job runs are kept (see
     /// README, operations).
     pub housekeeping: HousekeepingConfig,
+    /// `[visits]`: return visits (办件回访, Art. 15): the monthly sample's size (see README,
+    /// monitoring).
+    pub visits: crate::visits::VisitsConfig,
 }
 
 impl Default for Config {
@@ -77,6 +80,7 @@ impl Default for Config {
             exchange: None,
             scheduler: SchedulerConfig::default(),
             housekeeping: HousekeepingConfig::default(),
+            visits: crate::visits::VisitsConfig::default(),
         }
     }
 }
@@ -197,6 +201,7 @@ impl Config {
         }
         problems.extend(self.scheduler.problems());
         problems.extend(self.housekeeping.problems());
+        problems.extend(self.visits.problems());
         anyhow::ensure!(problems.is_empty(), "{}", problems.join("; "));
         Ok(())
     }

@@ -36,3 +36,4 @@ pub mod server;
 pub mod store;
 pub mod systems;
 pub mod validate;
+pub mod visits;

@@ -27,6 +27,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "rules",
             "systems",
             "validate",
+            "visits",
         ],
     ),
     ("store", &["store"]),

@@ -125,7 +125,7 @@ async fn overdue_requests_are_reminded_then_escalated_and_delivered_once_the_web
         .collect();
     assert_eq!(
         names,
-        ["plans", "corrections", "reconcile", "checks", "deliver"],
+        ["plans", "corrections", "reconcile", "checks", "visits", "deliver"],
         "{jobs}"
     );
     assert!(

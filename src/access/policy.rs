@@ -93,6 +93,9 @@ const NOTICE_PUBLISHERS: &[Role] = &[
 ];
 /// Who draws spot-check samples (卷宗抽查, Art. 15): the API's route and the console's page.
 const SPOT_CHECKERS: &[Role] = &[PlatformAdmin, Operator];
+/// Who plans, calls and reports return visits (办件回访, Art. 15); the handlers keep each to the
+/// systems in the caller's scope.
+const VISITORS: &[Role] = &[PlatformAdmin, Operator];
 /// Who reads the audit log and checks its chain (Art. 21, 32).
 const AUDITORS: &[Role] = &[Auditor];
 
@@ -460,6 +463,18 @@ pub const POLICY: &[Entry] = &[
         "POST",
         "/api/v1/monitoring/{system}/checks",
         signed(&[PlatformAdmin, Operator, Engineer], System("system")),
+    ),
+    row("GET", "/api/v1/monitoring/visits", signed(VISITORS, InHandler)),
+    row("POST", "/api/v1/monitoring/visits", signed(VISITORS, InHandler)),
+    row(
+        "GET",
+        "/api/v1/monitoring/visits/report",
+        signed(VISITORS, InHandler),
+    ),
+    row(
+        "POST",
+        "/api/v1/monitoring/visits/{id}/outcome",
+        signed(VISITORS, InHandler),
     ),
     row(
         "GET",

@@ -32,6 +32,7 @@ mod scheduler;
 mod sim;
 mod systems;
 mod validate;
+mod visits;
 mod writeback;
 
 use std::path::PathBuf;
@@ -129,6 +130,9 @@ enum Command {
     /// profile with the mapping rules it breaks (Art. 15); exit 1 when unreachable or breaking 系统检查.
     #[command(after_help = EXIT_CODES)]
     Check(monitoring::CheckArgs),
+    /// Return visits: a month's sample of finished cases, each call's outcome, the report 办件回访.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Visits(visits::Command),
     /// Change notices (Art. 16, 29, 30) 变更公告.
     #[command(subcommand, after_help = EXIT_CODES)]
     Notices(notices::Command),
@@ -447,6 +451,7 @@ async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
         Command::Reconcile(args) => monitoring::reconcile(ctx, args).await,
         Command::SpotCheck(args) => monitoring::spot_check(ctx, args).await,
         Command::Check(args) => monitoring::check(ctx, args).await,
+        Command::Visits(cmd) => visits::run(ctx, cmd).await,
         #[cfg(feature = "devtools")]
         Command::Bench(cmd) => bench::run(ctx, cmd).await,
         Command::Cases(cmd) => cases::run(ctx, cmd).await,

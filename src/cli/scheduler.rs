@@ -33,7 +33,7 @@ pub(super) enum Command {
 
 #[derive(Debug, Args)]
 pub(super) struct RunArgs {
-    /// plans, corrections, reconcile, deliver, or all.
+    /// plans, corrections, reconcile, visits, deliver, or all.
     job: String,
     /// Run once and exit (required: the loop runs inside `ronghe serve`).
     #[arg(long, required = true)]
@@ -79,13 +79,10 @@ async fn scheduler(ctx: &Context) -> Result<Scheduler, Failure> {
     let secrets: Arc<dyn Secrets> = Arc::new(Environment);
     let store = ctx.store().await?;
     let intake = crate::intake::Intake::new(&store, config.mappings_dir.clone(), secrets.clone());
-    Ok(Scheduler::new(
-        store,
-        Arc::new(calendar),
-        intake,
-        secrets,
-        config.scheduler,
-    )?)
+    Ok(
+        Scheduler::new(store, Arc::new(calendar), intake, secrets, config.scheduler)?
+            .with_visits(&config.visits),
+    )
 }
 
 pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {

@@ -6,9 +6,11 @@
 
 mod checks;
 mod report;
+mod visits;
 
 pub use checks::check;
 pub use report::{ReportError, ReportFormat, render, spot_check_csv};
+pub use visits::{plan_visits, record_visit, visit_report};
 
 use std::collections::BTreeMap;
 

@@ -25,6 +25,9 @@ pub struct SchedulerConfig {
     pub reconcile_schedule: String,
     /// Cron expression of the check of each probed system: reachability and schema drift (Art. 15).
     pub checks_schedule: String,
+    /// Cron expression of the return-visit job (Art. 15): it draws the previous month's plan when
+    /// the tick falls on the month's first working day, and does nothing on other days.
+    pub visits_schedule: String,
     /// Cron expression of the delivery of queued notifications to the webhook (retries included).
     pub deliver_schedule: String,
     /// Where notifications are POSTed as JSON; without it they are logged and stay queued.
@@ -57,6 +60,7 @@ impl Default for SchedulerConfig {
             corrections_schedule: "0 5 8 * * *".to_owned(),
             reconcile_schedule: "0 30 2 * * *".to_owned(),
             checks_schedule: "0 0 6 * * *".to_owned(),
+            visits_schedule: "0 0 7 * * *".to_owned(),
             deliver_schedule: "0 * * * * *".to_owned(),
             webhook_url: None,
             escalation_webhook_url: None,
@@ -89,6 +93,7 @@ impl SchedulerConfig {
             ("corrections_schedule", &self.corrections_schedule),
             ("reconcile_schedule", &self.reconcile_schedule),
             ("checks_schedule", &self.checks_schedule),
+            ("visits_schedule", &self.visits_schedule),
             ("deliver_schedule", &self.deliver_schedule),
         ] {
             if let Err(e) = cron::Schedule::from_str(text) {

@@ -10,7 +10,8 @@ use crate::corrections::Status;
 use crate::intake::IntakeError;
 use crate::plans::Rag;
 use crate::pull::PullError;
-use crate::store::{CorrectionFilter, Level, NewNotification, StoreError};
+use crate::store::{CorrectionFilter, Guarded, Level, NewNotification, SCHEDULER_ACTOR, StoreError};
+use crate::visits::Month;
 
 /// An item overdue on a day.
 struct Overdue {
@@ -239,6 +240,44 @@ impl Scheduler {
 
     /// Reconciles each system with an attached adapter for the day before `day` and saves it;
     /// a day with differences is a reminder. Systems without a mapping are skipped.
+    /// On the first working day of `day`'s month: the previous month's return-visit plan of
+    /// every system without one, `visits_sample_size` cases with a fresh seed (kept with the
+    /// plan and in this run's detail). Other days: nothing.
+    pub(super) async fn plan_visits(&self, day: NaiveDate, done: &mut Done) -> Result<(), SchedulerError> {
+        let month = Month::of(day);
+        let first_working = self
+            .calendar
+            .add_working_days(month.first_day().pred_opt().unwrap_or(day), 1)?;
+        if day != first_working {
+            done.note(format!(
+                "{day} is not {month}'s first working day ({first_working}): no plan"
+            ));
+            return Ok(());
+        }
+        let previous = Month::of(month.first_day().pred_opt().unwrap_or(day));
+        let seed = crate::visits::fresh_seed();
+        match crate::monitoring::plan_visits(
+            &self.store,
+            previous,
+            None,
+            self.visits_sample_size,
+            seed,
+            SCHEDULER_ACTOR,
+        )
+        .await
+        {
+            Ok(planned) => {
+                done.note(format!(
+                    "planned {} return visits of {previous} (seed {seed})",
+                    planned.len()
+                ));
+                Ok(())
+            }
+            Err(Guarded::Store(e)) => Err(e.into()),
+            Err(Guarded::Refused(e)) => Err(SchedulerError::Job(e.to_string())),
+        }
+    }
+
     pub(super) async fn reconcile_systems(
         &self,
         day: NaiveDate,

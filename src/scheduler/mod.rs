@@ -36,6 +36,8 @@ pub enum Job {
     Reconcile,
     /// 系统检查: each probed system's reachability and schema drift (Art. 15).
     Checks,
+    /// 办件回访抽样: on the month's first working day, the previous month's return-visit plan.
+    Visits,
     /// 通知投递: queued notifications to the webhook, retried until accepted.
     Deliver,
 }
@@ -44,11 +46,12 @@ pub enum Job {
 const DELIVER_RUNS_KEPT_DAYS: i64 = 7;
 
 /// Every job, in run order.
-pub const JOBS: [Job; 5] = [
+pub const JOBS: [Job; 6] = [
     Job::Plans,
     Job::Corrections,
     Job::Reconcile,
     Job::Checks,
+    Job::Visits,
     Job::Deliver,
 ];
 
@@ -59,6 +62,7 @@ impl Job {
             Job::Corrections => "corrections",
             Job::Reconcile => "reconcile",
             Job::Checks => "checks",
+            Job::Visits => "visits",
             Job::Deliver => "deliver",
         }
     }
@@ -70,6 +74,7 @@ impl Job {
             Job::Corrections => "纠错期限提醒与督办升级 (correction deadlines, Art. 28/33)",
             Job::Reconcile => "各系统前一日对账并保存 (daily reconciliation, Art. 15)",
             Job::Checks => "各系统可达性与结构变化检查 (system checks and schema drift, Art. 15)",
+            Job::Visits => "每月第一个工作日抽取上月办结办件的回访样本 (return-visit plan, Art. 15)",
             Job::Deliver => "通知投递到 webhook，失败重试 (notification delivery)",
         }
     }
@@ -84,6 +89,7 @@ impl Job {
             Job::Corrections => &config.corrections_schedule,
             Job::Reconcile => &config.reconcile_schedule,
             Job::Checks => &config.checks_schedule,
+            Job::Visits => &config.visits_schedule,
             Job::Deliver => &config.deliver_schedule,
         }
     }
@@ -173,6 +179,8 @@ pub struct Scheduler {
     webhook: Option<WebhookSink>,
     /// This node's name in `job_runs`.
     node: String,
+    /// Cases the `visits` job's monthly plan draws (`[visits] sample_size_per_month`).
+    visits_sample_size: usize,
 }
 
 impl Scheduler {
@@ -207,7 +215,14 @@ impl Scheduler {
             schedules,
             webhook,
             node,
+            visits_sample_size: crate::visits::DEFAULT_SAMPLE_SIZE,
         })
+    }
+
+    /// The scheduler with `[visits]`' settings for its `visits` job.
+    pub fn with_visits(mut self, visits: &crate::visits::VisitsConfig) -> Scheduler {
+        self.visits_sample_size = visits.sample_size_per_month;
+        self
     }
 
     /// This node's name in `job_runs`.
@@ -302,6 +317,7 @@ impl Scheduler {
             Job::Corrections => self.remind_corrections(day, run, done).await,
             Job::Reconcile => self.reconcile_systems(day, run, done).await,
             Job::Checks => self.check_systems(day, run, done).await,
+            Job::Visits => self.plan_visits(day, done).await,
             Job::Deliver if self.config.webhook_url.is_none() => {
                 done.note("no [scheduler] webhook_url: notifications stay queued".to_owned());
                 Ok(())

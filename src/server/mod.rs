@@ -25,6 +25,7 @@ mod plans;
 mod quality;
 mod rules;
 mod systems;
+mod visits;
 mod writeback;
 
 pub use auth::{Authorized, CSRF_HEADER, SESSION_COOKIE};
@@ -79,6 +80,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .merge(notices::routes())
         .merge(plans::routes())
         .merge(monitoring::routes())
+        .merge(visits::routes())
         .merge(writeback::routes(&state))
         .merge(quality::routes())
         .merge(exchange::routes())
@@ -213,7 +215,8 @@ pub async fn serve_on(
         Arc::new(ronghe_adapters::Environment),
         config.scheduler.clone(),
     )
-    .context("cannot start the scheduler")?;
+    .context("cannot start the scheduler")?
+    .with_visits(&config.visits);
     background.push(("scheduler", tokio::spawn(scheduler.run_forever(stop.clone()))));
     background.push((
         "housekeeping",

@@ -228,7 +228,7 @@ pub const CASE_HISTORY: &str =
                                 WHERE system_id = $1 AND case_no = $2 ORDER BY version";
 
 /// A current case's row: system, version, hash, received, body, mapping version, sealing key.
-type CaseRow = (
+pub(super) type CaseRow = (
     String,
     i64,
     String,
@@ -360,7 +360,7 @@ impl Store {
     }
 
     /// A `cases` row as its record, its personal values opened.
-    fn record_of(
+    pub(super) fn record_of(
         &self,
         (system_id, version, content_hash, received_at, Json(case), mapping_version, sealed_by): CaseRow,
     ) -> Result<CaseRecord, StoreError> {

@@ -8,6 +8,50 @@ use super::{Store, on_pool};
 use crate::corrections::{Action, Correction, CorrectionError, Source, Status};
 use crate::store::audit;
 
+/// Inserts an open correction request in the transaction `$tx`, for the system's department,
+/// with its `correction.raise` audit event; the new id, or `UnknownSource` when the system is
+/// not registered. Shared by `raise_correction` and a return visit's finding (`record_visit`),
+/// which raises its request in the visit's own transaction.
+macro_rules! insert_correction {
+    ($tx:expr, $system_id:expr, $quality_item_id:expr, $case_no:expr, $reason:expr, $due_on:expr, $actor:expr, $now:expr) => {
+        async {
+            let system_id: &str = $system_id;
+            let quality_item_id: Option<i64> = $quality_item_id;
+            let case_no: &Option<String> = $case_no;
+            let department: Option<(String,)> = sqlx::query_as("SELECT department FROM systems WHERE id = $1")
+                .bind(system_id)
+                .fetch_optional(&mut *$tx)
+                .await?;
+            let (department,) = department.ok_or_else(|| {
+                $crate::store::Guarded::Refused($crate::corrections::CorrectionError::UnknownSource {
+                    field: "case.system",
+                    message: format!("system {system_id} is not registered"),
+                })
+            })?;
+            let (id,): (i64,) = sqlx::query_as(
+                "INSERT INTO corrections (system_id, quality_item_id, case_no, department, reason, raised_by, raised_at, due_on, status)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open') RETURNING id",
+            )
+            .bind(system_id)
+            .bind(quality_item_id)
+            .bind(case_no)
+            .bind(&department)
+            .bind($reason)
+            .bind($actor)
+            .bind($now)
+            .bind($due_on)
+            .fetch_one(&mut *$tx)
+            .await?;
+            $crate::store::audit!($tx, $actor, "correction.raise", &format!("correction/{id}"), serde_json::json!({
+                "system": system_id, "quality_item": quality_item_id, "case_no": case_no, "due_on": $due_on,
+            }))?;
+            Ok::<i64, $crate::store::Guarded<$crate::corrections::CorrectionError>>(id)
+        }
+        .await
+    };
+}
+pub(super) use insert_correction;
+
 /// A correction request's row as read through `COLUMNS`.
 #[derive(sqlx::FromRow)]
 struct CorrectionRow {
@@ -109,31 +153,7 @@ impl Store {
                     (system_id.clone(), None, Some(case_no.clone()))
                 }
             };
-            let department: Option<(String,)> = sqlx::query_as("SELECT department FROM systems WHERE id = $1")
-                .bind(&system_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let (department,) = department.ok_or_else(|| Guarded::Refused(CorrectionError::UnknownSource {
-                field: "case.system",
-                message: format!("system {system_id} is not registered"),
-            }))?;
-            let (id,): (i64,) = sqlx::query_as(
-                "INSERT INTO corrections (system_id, quality_item_id, case_no, department, reason, raised_by, raised_at, due_on, status)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open') RETURNING id",
-            )
-            .bind(&system_id)
-            .bind(quality_item_id)
-            .bind(&case_no)
-            .bind(&department)
-            .bind(reason)
-            .bind(actor)
-            .bind(now)
-            .bind(due_on)
-            .fetch_one(&mut *tx)
-            .await?;
-            audit!(tx, actor, "correction.raise", &format!("correction/{id}"), serde_json::json!({
-                "system": system_id, "quality_item": quality_item_id, "case_no": case_no, "due_on": due_on,
-            }))?;
+            let id = insert_correction!(tx, &system_id, quality_item_id, &case_no, reason, due_on, actor, now)?;
             tx.commit().await?;
             id
         });

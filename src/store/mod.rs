@@ -31,6 +31,7 @@ mod rules;
 mod scheduler;
 mod sealing;
 mod systems;
+mod visits;
 mod writeback;
 
 pub use self::accounts::{

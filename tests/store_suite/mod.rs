@@ -28,6 +28,9 @@ pub use upgrade::*;
 mod sealing;
 
 pub use sealing::*;
+mod visits;
+
+pub use visits::*;
 
 use chrono::Duration;
 use ronghe::case::{Case, Stage};
@@ -399,6 +402,7 @@ macro_rules! store_suite {
             housekeeping_purges_bridge_tokens_a_day_after_they_expired);
         $crate::store_suite!(@tests $open; plans_of_cases_and_versions, plans_of_the_quality_queue,
             plans_of_the_audit_log, plans_of_the_purges, plans_of_the_session_purge);
+        $crate::store_suite!(@tests $open; visits_sample_a_months_finished_cases_once_and_record_outcomes);
     };
     (@tests $open:expr; $($name:ident),+) => {
         $(
