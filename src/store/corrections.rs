@@ -4,53 +4,91 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::Guarded;
+use super::audit_log::AuditLog;
 use super::{Store, on_pool};
 use crate::corrections::{Action, Correction, CorrectionError, Source, Status};
 use crate::store::audit;
 
-/// Inserts an open correction request in the transaction `$tx`, for the system's department,
-/// with its `correction.raise` audit event; the new id, or `UnknownSource` when the system is
-/// not registered. Shared by `raise_correction` and a return visit's finding (`record_visit`),
-/// which raises its request in the visit's own transaction.
-macro_rules! insert_correction {
-    ($tx:expr, $system_id:expr, $quality_item_id:expr, $case_no:expr, $reason:expr, $due_on:expr, $actor:expr, $now:expr) => {
-        async {
-            let system_id: &str = $system_id;
-            let quality_item_id: Option<i64> = $quality_item_id;
-            let case_no: &Option<String> = $case_no;
-            let department: Option<(String,)> = sqlx::query_as("SELECT department FROM systems WHERE id = $1")
-                .bind(system_id)
-                .fetch_optional(&mut *$tx)
+/// Raising a correction request on a connection inside the caller's transaction: shared by
+/// `raise_correction` and a return visit's finding (`record_visit`), which raises its request in
+/// the visit's own transaction. The backends differ only in the statements stamped out below;
+/// the rule (an unregistered system is refused) and the audit event are `raise_in`'s.
+pub(crate) trait CorrectionWrites: AuditLog {
+    /// The department of a registered system.
+    async fn department_of(&mut self, system_id: &str) -> Result<Option<String>, sqlx::Error>;
+
+    /// Inserts an open request; answers its id.
+    async fn insert_open(&mut self, new: &NewRequest<'_>, department: &str) -> Result<i64, sqlx::Error>;
+
+    /// Inserts an open correction request for the system's department with its
+    /// `correction.raise` audit event; the new id, or `UnknownSource` when the system is not
+    /// registered.
+    async fn raise_in(&mut self, new: &NewRequest<'_>) -> Result<i64, Guarded<CorrectionError>> {
+        let department = self.department_of(new.system_id).await?.ok_or_else(|| {
+            Guarded::Refused(CorrectionError::UnknownSource {
+                field: "case.system",
+                message: format!("system {} is not registered", new.system_id),
+            })
+        })?;
+        let id = self.insert_open(new, &department).await?;
+        self.append_audit(
+            new.actor,
+            "correction.raise",
+            &format!("correction/{id}"),
+            serde_json::json!({
+                "system": new.system_id, "quality_item": new.quality_item_id, "case_no": new.case_no, "due_on": new.due_on,
+            }),
+        )
+        .await?;
+        Ok(id)
+    }
+}
+
+/// A request to raise inside a transaction (`CorrectionWrites::raise_in`).
+pub(crate) struct NewRequest<'a> {
+    pub system_id: &'a str,
+    pub quality_item_id: Option<i64>,
+    pub case_no: Option<&'a str>,
+    pub reason: &'a str,
+    pub due_on: NaiveDate,
+    pub actor: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+/// Stamps out `CorrectionWrites`' statements for a backend's connection (no logic: one statement each).
+macro_rules! correction_statements {
+    ($conn:ty) => {
+        impl CorrectionWrites for $conn {
+            async fn department_of(&mut self, system_id: &str) -> Result<Option<String>, sqlx::Error> {
+                let row: Option<(String,)> = sqlx::query_as("SELECT department FROM systems WHERE id = $1")
+                    .bind(system_id)
+                    .fetch_optional(&mut *self)
+                    .await?;
+                Ok(row.map(|(department,)| department))
+            }
+
+            async fn insert_open(&mut self, new: &NewRequest<'_>, department: &str) -> Result<i64, sqlx::Error> {
+                let (id,): (i64,) = sqlx::query_as(
+                    "INSERT INTO corrections (system_id, quality_item_id, case_no, department, reason, raised_by, raised_at, due_on, status)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open') RETURNING id",
+                )
+                .bind(new.system_id)
+                .bind(new.quality_item_id)
+                .bind(new.case_no)
+                .bind(department)
+                .bind(new.reason)
+                .bind(new.actor)
+                .bind(new.now)
+                .bind(new.due_on)
+                .fetch_one(&mut *self)
                 .await?;
-            let (department,) = department.ok_or_else(|| {
-                $crate::store::Guarded::Refused($crate::corrections::CorrectionError::UnknownSource {
-                    field: "case.system",
-                    message: format!("system {system_id} is not registered"),
-                })
-            })?;
-            let (id,): (i64,) = sqlx::query_as(
-                "INSERT INTO corrections (system_id, quality_item_id, case_no, department, reason, raised_by, raised_at, due_on, status)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open') RETURNING id",
-            )
-            .bind(system_id)
-            .bind(quality_item_id)
-            .bind(case_no)
-            .bind(&department)
-            .bind($reason)
-            .bind($actor)
-            .bind($now)
-            .bind($due_on)
-            .fetch_one(&mut *$tx)
-            .await?;
-            $crate::store::audit!($tx, $actor, "correction.raise", &format!("correction/{id}"), serde_json::json!({
-                "system": system_id, "quality_item": quality_item_id, "case_no": case_no, "due_on": $due_on,
-            }))?;
-            Ok::<i64, $crate::store::Guarded<$crate::corrections::CorrectionError>>(id)
+                Ok(id)
+            }
         }
-        .await
     };
 }
-pub(super) use insert_correction;
+correction_statements!(sqlx::SqliteConnection);
+correction_statements!(sqlx::PgConnection);
 
 /// A correction request's row as read through `COLUMNS`.
 #[derive(sqlx::FromRow)]
@@ -153,7 +191,16 @@ impl Store {
                     (system_id.clone(), None, Some(case_no.clone()))
                 }
             };
-            let id = insert_correction!(tx, &system_id, quality_item_id, &case_no, reason, due_on, actor, now)?;
+            let new = NewRequest {
+                system_id: &system_id,
+                quality_item_id,
+                case_no: case_no.as_deref(),
+                reason,
+                due_on,
+                actor,
+                now,
+            };
+            let id = tx.raise_in(&new).await?;
             tx.commit().await?;
             id
         });

@@ -6,7 +6,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::json;
 
-use super::corrections::insert_correction;
+use super::corrections::{CorrectionWrites, NewRequest};
 use super::{CaseRecord, Guarded, Store, StoreError, audit, on_pool};
 use crate::visits::{Candidate, Outcome, Satisfaction, Visit, VisitError};
 
@@ -226,7 +226,16 @@ impl Store {
                 Some(finding) => {
                     let reason = format!("办件回访发现 return visit {id}: {}", finding.trim());
                     let case_no = Some(current.case_no.clone());
-                    let raised = insert_correction!(tx, &current.system_id, None, &case_no, &reason, due_on, actor, now)
+                    let new = NewRequest {
+                        system_id: &current.system_id,
+                        quality_item_id: None,
+                        case_no: case_no.as_deref(),
+                        reason: &reason,
+                        due_on,
+                        actor,
+                        now,
+                    };
+                    let raised = tx.raise_in(&new).await
                         .map_err(|e| match e {
                             Guarded::Refused(e) => Guarded::Refused(VisitError::Correction(e)),
                             Guarded::Store(e) => Guarded::Store(e),
