@@ -254,15 +254,7 @@ async fn an_unreachable_system_is_recorded_and_the_api_answers_in_scope() {
 async fn a_soap_answer_that_loses_a_mapped_element_breaks_its_rule() {
     use ronghe::mapping::{Mapping, Shape, drift, propose, render};
     let cases = cases::cases(165, 40);
-    let adapter = async |records: Vec<String>| {
-        ronghe_adapters::AdapterConfig::from_toml(&soap::serve_records(records).await)
-            .unwrap()
-            .validate()
-            .unwrap()
-            .build(&ronghe_adapters::Fixed::default())
-            .await
-            .unwrap()
-    };
+    let adapter = async |records: Vec<String>| cases::adapter(&soap::serve_records(records).await).await;
     let records: Vec<String> = cases.iter().map(soap::record).collect();
     let stored = adapter(records.clone()).await.probe(5).await.unwrap();
     let proposal = propose(&stored, Shape::Xml, &Default::default()).unwrap();

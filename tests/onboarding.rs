@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use futures_util::TryStreamExt;
 use ronghe::case::ApplicantKind;
 use ronghe::mapping::{Mapping, Proposal, Shape, propose, render};
-use ronghe_adapters::{Adapter, AdapterConfig, Fixed, Record};
+use ronghe_adapters::Record;
 
 use cases::Case;
 use common::answer_keys::score;
@@ -53,20 +53,10 @@ impl Scores {
     }
 }
 
-async fn adapter(config: &str) -> Box<dyn Adapter> {
-    AdapterConfig::from_toml(config)
-        .expect("the schema's adapter config parses")
-        .validate()
-        .expect("the schema's adapter config is valid")
-        .build(&Fixed::default())
-        .await
-        .expect("the driver builds")
-}
-
 /// Probes the system as an engineer would, generates, checks the rendered mapping and maps
 /// every record the adapter reads with it; a mapped case must be of the seeded applicant kind.
 async fn onboard(name: &str, shape: Shape, config: &str, cases: &[Case]) -> (Scores, Proposal) {
-    let adapter = adapter(config).await;
+    let adapter = cases::adapter(config).await;
     let profile = adapter.probe(SAMPLE).await.expect("the probe succeeds");
     let proposal = propose(&profile, shape, &Default::default()).expect("a proposal");
     let (precision, recall) = score(name, &proposal);

@@ -460,14 +460,7 @@ async fn department_named_only(cases: &[cases::Case]) -> Box<dyn ronghe_adapters
             record
         })
         .collect();
-    let config = rest::serve_records(records).await;
-    ronghe_adapters::AdapterConfig::from_toml(&config)
-        .unwrap()
-        .validate()
-        .unwrap()
-        .build(&ronghe_adapters::Fixed::default())
-        .await
-        .unwrap()
+    cases::adapter(&rest::serve_records(records).await).await
 }
 
 /// The agencies of `cases`; the first under another name, the source's one as its alias.

@@ -41,6 +41,20 @@ fn month(text: &str) -> Result<Month, ApiError> {
     })
 }
 
+/// The month asked for and its visits of the systems the caller sees (the list and the report).
+async fn visible(
+    state: &AppState,
+    auth: &Authorized,
+    q: &MonthQuery,
+) -> Result<(Month, Vec<Visit>), ApiError> {
+    let month = month(&q.month)?;
+    let visits = state
+        .store
+        .visits(Some(&month.to_string()), q.system.as_deref())
+        .await?;
+    Ok((month, auth.filter(state, visits, |v| &v.system_id).await?))
+}
+
 /// A plan to draw.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -117,12 +131,7 @@ pub(super) async fn list(
     auth: Authorized,
     Query(q): Query<MonthQuery>,
 ) -> Result<Json<Vec<Listed>>, ApiError> {
-    let month = month(&q.month)?;
-    let visits = state
-        .store
-        .visits(Some(&month.to_string()), q.system.as_deref())
-        .await?;
-    let visits = auth.filter(&state, visits, |v| &v.system_id).await?;
+    let (_, visits) = visible(&state, &auth, &q).await?;
     let mut listed = Vec::with_capacity(visits.len());
     for visit in visits {
         let case = state
@@ -172,11 +181,6 @@ pub(super) async fn report(
     auth: Authorized,
     Query(q): Query<MonthQuery>,
 ) -> Result<Json<Report>, ApiError> {
-    let month = month(&q.month)?;
-    let visits = state
-        .store
-        .visits(Some(&month.to_string()), q.system.as_deref())
-        .await?;
-    let visits = auth.filter(&state, visits, |v| &v.system_id).await?;
+    let (month, visits) = visible(&state, &auth, &q).await?;
     Ok(Json(crate::visits::report(month, &visits)))
 }

@@ -228,6 +228,17 @@ pub(crate) fn cases(seed: u64, count: usize) -> Vec<Case> {
         .collect()
 }
 
+/// The adapter a schema's `config` builds, as `adapters attach` would build it.
+pub(crate) async fn adapter(config: &str) -> Box<dyn ronghe_adapters::Adapter> {
+    ronghe_adapters::AdapterConfig::from_toml(config)
+        .expect("the schema's adapter config parses")
+        .validate()
+        .expect("the schema's adapter config is valid")
+        .build(&ronghe_adapters::Fixed::default())
+        .await
+        .expect("the driver builds")
+}
+
 /// Serves `records` at `path` on a loopback port until the runtime ends; its address.
 pub(crate) async fn listen<T: Send + Sync + 'static>(
     path: &str,
