@@ -431,3 +431,104 @@ async fn the_apis_dead_letter_queue_stays_in_the_callers_scope() {
     );
     p.server.stop();
 }
+
+/// 办件回访 (issue 21): an operator opens the month's sample, shows the applicant's phone for a
+/// stated purpose (audited; the page after is masked again), records an outcome missing its
+/// rating (refused on the form, nothing written), then a complete one with a finding, which
+/// opens a correction request; another city's operator cannot open the visit.
+#[tokio::test]
+async fn an_operator_calls_a_sampled_applicant_and_records_the_outcome() {
+    let p = Platform::new(&[
+        ("op-gy", &["operator@region:520100"]),
+        ("op-zy", &["operator@region:520300"]),
+    ])
+    .await;
+    let store = p.store().await;
+    let mut case = common::case("case_finished");
+    case.case_no = "HF-2025-11-01".to_owned();
+    store.upsert_cases(GY_SYSTEM, &[case]).await.unwrap();
+    let month = ronghe::visits::Month::parse("2025-11").unwrap();
+    let planned = ronghe::monitoring::plan_visits(&store, month, Some(GY_SYSTEM), 1, 7, "test")
+        .await
+        .unwrap();
+    let id = planned[0].id;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    browser.goto(&p.url("/monitoring/visits?month=2025-11")).await;
+    p.sign_in(&browser, "op-gy").await;
+    let text = browser.text().await;
+    assert!(
+        text.contains("HF-2025-11-01") && text.contains("待回访"),
+        "{text}"
+    );
+    browser.check("visits").await;
+    browser.click(&format!("a[href='/monitoring/visits/{id}']")).await;
+    let masked = browser
+        .run("return document.getElementById('phone').textContent;")
+        .await;
+    assert_eq!(masked, json!("138****5678"));
+    browser.check("visit").await;
+
+    browser.click("#reveal button[type=submit]").await;
+    let clear = browser
+        .run("return document.getElementById('phone').textContent;")
+        .await;
+    assert_eq!(clear, json!("13812345678"));
+    let trail = common::audit_trail(&store, &format!("visit/{id}")).await;
+    assert!(
+        trail.contains(&("op-gy".to_owned(), "visit.reveal".to_owned())),
+        "{trail:?}"
+    );
+    browser.check("visit-revealed").await;
+
+    // Reached but no rating: refused on the form, what was typed kept.
+    browser.run("document.getElementById('reached').value = 'yes'; document.getElementById('handled').value = 'no';").await;
+    browser.fill("attempts", "2").await;
+    browser.fill("note", "申请人称证照未寄达").await;
+    browser.click("#outcome button[type=submit]").await;
+    let text = browser.text().await;
+    assert!(text.contains("satisfaction："), "{text}");
+    let masked = browser
+        .run("return document.getElementById('phone').textContent;")
+        .await;
+    assert_eq!(
+        masked,
+        json!("138****5678"),
+        "the phone is shown for one page only"
+    );
+    browser.check_answered("visit-refused", 422).await;
+    assert!(store.visit(id).await.unwrap().outcome.is_none());
+
+    browser.run("document.getElementById('reached').value = 'yes'; document.getElementById('handled').value = 'no'; document.getElementById('satisfaction').value = 'dissatisfied';").await;
+    browser.fill("finding", "证照未按记录寄出").await;
+    browser.click("#outcome button[type=submit]").await;
+    assert_eq!(
+        browser.path().await,
+        format!("/monitoring/visits?month=2025-11&recorded={id}")
+    );
+    assert!(browser.text().await.contains("已回访"));
+    browser.check("visits-recorded").await;
+    let visit = store.visit(id).await.unwrap();
+    assert!(visit.correction_id.is_some(), "{visit:?}");
+    browser.close().await;
+
+    // Another city's operator: the visit is not theirs.
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let (jar, _) = p.signed_in(&client, "op-zy").await;
+    let answer = client
+        .get(p.url(&format!("/monitoring/visits/{id}")))
+        .header("cookie", &jar)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        matches!(answer.status().as_u16(), 403 | 404),
+        "{}",
+        answer.status()
+    );
+    p.server.stop();
+}

@@ -654,6 +654,20 @@ pub const POLICY: &[Entry] = &[
     page("GET", "/monitoring/reconciliations", signed(MONITORS, InHandler)),
     // the API's spot-check row's roles; its system checked in the handler (`require_system`)
     page("GET", "/monitoring/spot-check", signed(SPOT_CHECKERS, InHandler)),
+    // 办件回访: the API's visits roles; each visit's system checked in the handler
+    // (`require_system`); the phone shown for a stated purpose, audited
+    page("GET", "/monitoring/visits", signed(VISITORS, InHandler)),
+    page("GET", "/monitoring/visits/{id}", signed(VISITORS, InHandler)),
+    page(
+        "POST",
+        "/monitoring/visits/{id}/reveal",
+        signed(VISITORS, InHandler),
+    ),
+    page(
+        "POST",
+        "/monitoring/visits/{id}/outcome",
+        signed(VISITORS, InHandler),
+    ),
     // 公告与规则: as the API's notices and rules routes
     page("GET", "/notices", signed(EVERYONE, Role)),
     page("POST", "/notices", signed(NOTICE_PUBLISHERS, InHandler)),

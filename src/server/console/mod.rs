@@ -25,6 +25,7 @@ mod quality;
 mod session;
 mod systems;
 mod view;
+mod visits;
 
 use std::sync::LazyLock;
 
@@ -71,6 +72,10 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/monitoring/corrections", get(monitoring::corrections))
         .route("/monitoring/reconciliations", get(monitoring::reconciliations))
         .route("/monitoring/spot-check", get(monitoring::spot_check))
+        .route("/monitoring/visits", get(visits::list))
+        .route("/monitoring/visits/{id}", get(visits::show))
+        .route("/monitoring/visits/{id}/reveal", post(visits::reveal))
+        .route("/monitoring/visits/{id}/outcome", post(visits::record))
         .route("/notices", get(notices::list).post(notices::publish))
         .route("/rules", get(notices::rules))
         .route("/orgs", get(orgs::list).post(orgs::import))
@@ -110,6 +115,8 @@ static TEMPLATES: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
         ("corrections", include_str!("templates/corrections.hbs")),
         ("reconciliations", include_str!("templates/reconciliations.hbs")),
         ("spot_check", include_str!("templates/spot_check.hbs")),
+        ("visits", include_str!("templates/visits.hbs")),
+        ("visit", include_str!("templates/visit.hbs")),
         ("notices", include_str!("templates/notices.hbs")),
         ("rules", include_str!("templates/rules.hbs")),
         ("orgs", include_str!("templates/orgs.hbs")),

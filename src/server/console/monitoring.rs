@@ -101,6 +101,15 @@ pub(super) async fn overview(
             alert: differing > 0,
         });
     }
+    if view::as_route(&auth, "GET", "/monitoring/visits").is_some() {
+        cards.push(Card {
+            href: "/monitoring/visits",
+            title: "办件回访",
+            figure: "按月分层抽样".to_owned(),
+            about: "致电申请人核实办理情况和满意度；发现问题发起纠错单。",
+            alert: false,
+        });
+    }
     if view::as_route(&auth, "GET", "/monitoring/spot-check").is_some() {
         cards.push(Card {
             href: "/monitoring/spot-check",
