@@ -49,16 +49,17 @@ pub struct Drift {
 /// mapping: a change elsewhere (a code table, a view, another operation) is reported, and
 /// breaks no rule.
 pub fn drift(stored: &Profile, fresh: &Profile, mapping: Option<&MappingConfig>) -> Vec<Drift> {
+    let paths = mapping.map(|config| (config.source.shape, read_paths(config)));
     let readers = |field: &str| -> Vec<String> {
-        let Some(config) = mapping else {
+        let Some((shape, paths)) = &paths else {
             return Vec::new();
         };
-        let path = rule_path(config.source.shape, field);
+        let path = rule_path(*shape, field);
         let mut rules: BTreeSet<String> = BTreeSet::new();
-        for (read, by) in read_paths(config) {
+        for (read, by) in paths {
             let read = read.trim_end_matches('/');
             if path == read || path.starts_with(&format!("{read}/")) {
-                rules.extend(by);
+                rules.extend(by.iter().cloned());
             }
         }
         rules.into_iter().collect()

@@ -67,6 +67,7 @@ impl Store {
             let registry: Vec<Organisation> = rows.into_iter().map(org).collect();
             let checked = orgs::check(import, &registry).map_err(Guarded::Refused)?;
             let now = Utc::now();
+            let known: std::collections::HashSet<&str> = registry.iter().map(|r| r.credit_code.as_str()).collect();
             let mut created = 0;
             for o in &checked {
                 sqlx::query(
@@ -87,7 +88,7 @@ impl Store {
                 .bind(actor)
                 .execute(&mut *tx)
                 .await?;
-                if !registry.iter().any(|r| r.credit_code == o.credit_code) {
+                if !known.contains(o.credit_code.as_str()) {
                     created += 1;
                 }
             }

@@ -11,7 +11,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 use super::super::{ApiError, AppState, Authorized};
-use super::view::{self, Chrome};
+use super::view::{self, Choice, Chrome};
 use super::{PageError, render, see_other};
 use crate::store::Guarded;
 use crate::visits::{Month, Outcome, Satisfaction, Visit, VisitError};
@@ -121,7 +121,10 @@ struct OutcomeForm {
     reached: String,
     attempts: String,
     handled: String,
-    satisfaction: Vec<(String, String, bool)>,
+    /// The level sent (its `name`).
+    satisfaction: String,
+    /// The levels to choose from, the one sent selected.
+    levels: Vec<Choice>,
     note: String,
     finding: String,
     problems: Vec<String>,
@@ -135,16 +138,21 @@ struct Shown {
     form: OutcomeForm,
 }
 
+/// Visit `id`, when its system lies in the caller's scope.
+async fn in_scope(state: &AppState, auth: &Authorized, id: i64) -> Result<Visit, PageError> {
+    let visit = state.store.visit(id).await.map_err(ApiError::from)?;
+    auth.require_system(state, &visit.system_id).await?;
+    Ok(visit)
+}
+
 async fn visit_page(
     state: &AppState,
     auth: &Authorized,
     headers: &HeaderMap,
-    id: i64,
+    visit: Visit,
     shown: Shown,
     status_code: StatusCode,
 ) -> Result<Response, PageError> {
-    let visit = state.store.visit(id).await.map_err(ApiError::from)?;
-    auth.require_system(state, &visit.system_id).await?;
     let stored = state.store.get_case(&visit.system_id, &visit.case_no).await?.case;
     let revealed = shown.purpose.is_some();
     let applicant = if revealed {
@@ -153,19 +161,17 @@ async fn visit_page(
         stored.masked().applicant
     };
     let mut form = shown.form;
-    form.satisfaction = Satisfaction::ALL
+    form.levels = Satisfaction::ALL
         .iter()
-        .map(|s| {
-            (
-                s.name().to_owned(),
-                s.label().to_owned(),
-                form.satisfaction.iter().any(|(n, _, on)| *on && n == s.name()),
-            )
+        .map(|s| Choice {
+            value: s.name().to_owned(),
+            label: s.label().to_owned(),
+            selected: s.name() == form.satisfaction,
         })
         .collect();
     let view = VisitView {
         chrome: Chrome::new(auth, headers, "/monitoring", "办件回访"),
-        id,
+        id: visit.id,
         status: status(&visit),
         form: visit.check_recordable().is_ok().then_some(form),
         month: visit.month,
@@ -189,7 +195,8 @@ pub(super) async fn show(
     headers: HeaderMap,
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
-    visit_page(&state, &auth, &headers, id, Shown::default(), StatusCode::OK).await
+    let visit = in_scope(&state, &auth, id).await?;
+    visit_page(&state, &auth, &headers, visit, Shown::default(), StatusCode::OK).await
 }
 
 /// Shows the applicant's phone to the operator making the call, for the purpose stated on the
@@ -201,8 +208,7 @@ pub(super) async fn reveal(
     Path(id): Path<i64>,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
-    let visit = state.store.visit(id).await.map_err(ApiError::from)?;
-    auth.require_system(&state, &visit.system_id).await?;
+    let visit = in_scope(&state, &auth, id).await?;
     let text = view::form_field(&form, "purpose").trim().to_owned();
     let shown = match crate::validate::stated::purpose(&text) {
         Ok(purpose) => {
@@ -212,7 +218,7 @@ pub(super) async fn reveal(
                     &auth.principal.actor,
                     "visit.reveal",
                     &format!("visit/{id}"),
-                    serde_json::json!({ "system": visit.system_id, "case_no": visit.case_no, "purpose": purpose }),
+                    serde_json::json!({ "system": &visit.system_id, "case_no": &visit.case_no, "purpose": purpose }),
                 )
                 .await?;
             Shown {
@@ -232,7 +238,7 @@ pub(super) async fn reveal(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    visit_page(&state, &auth, &headers, id, shown, code).await
+    visit_page(&state, &auth, &headers, visit, shown, code).await
 }
 
 /// Records the form's outcome, then the month's list (303); a refusal shows the form again with
@@ -244,14 +250,14 @@ pub(super) async fn record(
     Path(id): Path<i64>,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
-    let visit = state.store.visit(id).await.map_err(ApiError::from)?;
-    auth.require_system(&state, &visit.system_id).await?;
+    let visit = in_scope(&state, &auth, id).await?;
     let field = |name: &str| view::form_field(&form, name).trim().to_owned();
     let mut sent = OutcomeForm {
         reached: field("reached"),
         attempts: field("attempts"),
         handled: field("handled"),
-        satisfaction: vec![(field("satisfaction"), String::new(), true)],
+        satisfaction: field("satisfaction"),
+        levels: Vec::new(),
         note: field("note"),
         finding: field("finding"),
         problems: Vec::new(),
@@ -274,7 +280,7 @@ pub(super) async fn record(
             reached,
             attempts,
             handled_as_recorded: yes_no(&sent.handled),
-            satisfaction: Satisfaction::parse(&sent.satisfaction[0].0),
+            satisfaction: Satisfaction::parse(&sent.satisfaction),
             note: sent.note.clone(),
             finding: Some(sent.finding.clone()).filter(|f| !f.is_empty()),
         };
@@ -304,11 +310,12 @@ pub(super) async fn record(
         form: sent,
         ..Shown::default()
     };
+    // Refused: nothing was written, the visit is as read.
     visit_page(
         &state,
         &auth,
         &headers,
-        id,
+        visit,
         shown,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
