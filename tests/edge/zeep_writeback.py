@@ -13,7 +13,12 @@ sends, in a requests auth hook), pushes it through zeep and checks the answer: `
 Against the demo (`ronghe demo --dir DIR --listen 127.0.0.1:PORT --cases 40`; sim-soap is the
 system with SOAP write-back, its key in the demo directory):
 
-    DIR=ronghe-demo PORT=18080
+    DIR=$(mktemp -d)/demo PORT=18080
+    target/debug/ronghe demo --dir "$DIR" --listen 127.0.0.1:$PORT --cases 40 > "$DIR.log" 2>&1 &
+    DEMO=$!; trap 'kill $DEMO' EXIT
+    for _ in $(seq 1 300); do   # the journey is over once the demo prints how to use its CLI
+      grep -q "the CLI on this demo" "$DIR.log" 2>/dev/null && break; sleep 1
+    done
     WB="$DIR/integration/sim-soap/writeback.toml"
     KEY_ID=$(python3 -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["keys"][0]["id"])' "$WB")
     ALGORITHM=$(python3 -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["keys"][0]["algorithm"])' "$WB")
@@ -21,7 +26,7 @@ system with SOAP write-back, its key in the demo directory):
     python tests/edge/zeep_writeback.py --base "http://127.0.0.1:$PORT" --system sim-soap \
         --key-id "$KEY_ID" --secret "$SECRET" --algorithm "$ALGORITHM"
 
-Values come from SAMPLES by element or attribute local name (the names of the shipped sim-soap
+Values come from `sample_values` by element or attribute local name (the names of the shipped sim-soap
 mapping); `--values` adds or replaces some (a JSON object, name -> value). A required element
 without a value fails the run and names it. Exit 0 when every check passed; the last line is
 `zeep: N passed, M failed`.
