@@ -144,3 +144,81 @@ fn a_broken_example_is_named_with_its_file_and_block() {
     assert_eq!((tag.as_str(), *line), ("migration-job", 3));
     assert!(migration_job(tag, body).is_err());
 }
+
+/// The README's worked signature (issue 19, ```` ```text signing-example ````): every value a
+/// developer reproduces — the body's SHA-256, the string to sign and the signature — is what
+/// ronghe's own signer computes from the example's secret, timestamp, nonce, path and body, and
+/// the intake's verifier accepts it; the headers shown beside it carry the same values.
+#[test]
+fn the_readme_signature_example_is_what_the_signer_computes() {
+    use ronghe_adapters::signing::{self, SignedParts, Signer};
+    use ronghe_crypto::{MacAlgorithm, Named as _};
+
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme
+        .find("```text signing-example\n")
+        .expect("README.md has a ```text signing-example block");
+    let block = &readme[start..]
+        .lines()
+        .skip(1)
+        .take_while(|l| *l != "```")
+        .collect::<Vec<_>>();
+    let value = |name: &str| -> &str {
+        block
+            .iter()
+            .find_map(|line| {
+                let (key, value) = line.split_once(" = ")?;
+                (key.trim() == name).then_some(value)
+            })
+            .unwrap_or_else(|| panic!("the example has no {name:?}"))
+    };
+    let algorithm = MacAlgorithm::ALL
+        .iter()
+        .copied()
+        .find(|a| a.name() == value("algorithm"))
+        .expect("a known algorithm");
+    let (secret, key_id, path, nonce) = (value("secret"), value("key id"), value("path"), value("nonce"));
+    let body = value("body").as_bytes();
+    let timestamp: i64 = value("timestamp").parse().unwrap();
+    assert_eq!(value("method"), "POST");
+
+    let to_sign = signing::string_to_sign("POST", path, &timestamp.to_string(), nonce, body);
+    assert_eq!(
+        value("string to sign").replace("\\n", "\n"),
+        to_sign,
+        "the string to sign"
+    );
+    assert_eq!(
+        to_sign.rsplit('\n').next(),
+        Some(value("body sha256")),
+        "the body's SHA-256"
+    );
+    let headers = Signer::new(key_id, algorithm, secret.as_bytes().to_vec())
+        .headers_at("POST", path, body, timestamp, nonce);
+    let header = |name: &str| headers.iter().find(|(h, _)| *h == name).map(|(_, v)| v.as_str());
+    assert_eq!(
+        header(signing::SIGNATURE),
+        Some(value("signature")),
+        "the signature"
+    );
+    let parts = SignedParts {
+        method: "POST",
+        path,
+        timestamp: value("timestamp"),
+        nonce,
+        signature: value("signature"),
+    };
+    assert!(signing::verify(algorithm, secret.as_bytes(), &parts, body));
+    for (name, shown) in [
+        ("X-Ronghe-Key-Id", key_id),
+        ("X-Ronghe-Timestamp", value("timestamp")),
+        ("X-Ronghe-Nonce", nonce),
+        ("X-Ronghe-Signature", value("signature")),
+    ] {
+        assert_eq!(header(&name.to_ascii_lowercase()), Some(shown), "{name}");
+        assert!(
+            readme.contains(&format!("`{name}: {shown}`")),
+            "the README shows {name}: {shown}"
+        );
+    }
+}

@@ -14,6 +14,7 @@ use chrono::Utc;
 use ronghe::intake::Intake;
 use ronghe::server::AppState;
 use ronghe::store::{NewQualityItem, Pool, QualityReason, Store};
+use ronghe_adapters::XmlElement;
 use ronghe_adapters::signing::Signer;
 use ronghe_adapters::sim::SimOptions;
 use ronghe_adapters::sim::data;
@@ -1019,4 +1020,287 @@ async fn writeback_and_quality_commands_through_the_binary() {
     sandbox
         .run(&["quality", "list", "--status", "lost"])
         .check(1, &[]);
+}
+
+/// The `xsd:` child of `element` named `name` (by its `name` attribute when `named` is given).
+fn xsd<'a>(element: &'a XmlElement, kind: &str, named: Option<&str>) -> Option<&'a XmlElement> {
+    element
+        .children
+        .iter()
+        .find(|c| c.name == kind && named.is_none_or(|n| c.attribute("name") == Some(n)))
+}
+
+/// A value as a stock client writes a value of the XML Schema type `xsd_type`.
+fn typed_value(xsd_type: &str, text: &str) -> String {
+    match xsd_type {
+        "xsd:dateTime" => ronghe::validate::parse_timestamp(text)
+            .unwrap_or_else(|e| panic!("{text}: {}", e.message))
+            .to_rfc3339(),
+        "xsd:long" => text
+            .trim()
+            .parse::<i64>()
+            .unwrap_or_else(|_| panic!("{text}"))
+            .to_string(),
+        "xsd:unsignedInt" => text
+            .trim()
+            .parse::<u32>()
+            .unwrap_or_else(|_| panic!("{text}"))
+            .to_string(),
+        "xsd:string" => text.to_owned(),
+        other => panic!("the test renders no {other}"),
+    }
+}
+
+/// `source` as a SOAP client built from the WSDL writes an element `name` of the complex type
+/// `declared`: only what the schema declares, children in its order, qualified in the
+/// write-back namespace (`elementFormDefault="qualified"`, as zeep's `ns0:`), attributes
+/// unqualified, values in their schema type's lexical form. A required element the source
+/// lacks fails the test. Answers how many elements and attributes it wrote.
+fn as_schema_says(name: &str, declared: &XmlElement, source: &XmlElement, out: &mut String) -> usize {
+    let simple = xsd(declared, "simpleContent", None).and_then(|s| xsd(s, "extension", None));
+    let attributes_of = simple.unwrap_or(declared);
+    let mut written = 1;
+    out.push_str(&format!("<ns0:{name}"));
+    for attribute in attributes_of.children.iter().filter(|c| c.name == "attribute") {
+        let attr = attribute.attribute("name").unwrap();
+        match source.attribute(attr) {
+            Some(value) => {
+                let value = typed_value(attribute.attribute("type").unwrap(), value);
+                out.push_str(&format!(" {attr}=\"{}\"", ronghe_adapters::soap::escape(&value)));
+                written += 1;
+            }
+            None => assert_ne!(attribute.attribute("use"), Some("required"), "{name}/@{attr}"),
+        }
+    }
+    out.push('>');
+    if let Some(extension) = simple {
+        let value = typed_value(extension.attribute("base").unwrap(), &source.text);
+        out.push_str(&ronghe_adapters::soap::escape(&value));
+    }
+    for element in xsd(declared, "sequence", None).map_or(&[][..], |s| &s.children) {
+        let child_name = element.attribute("name").unwrap();
+        let Some(child) = source.child(child_name) else {
+            assert_eq!(
+                element.attribute("minOccurs"),
+                Some("0"),
+                "{child_name} is required"
+            );
+            continue;
+        };
+        match (element.attribute("type"), xsd(element, "complexType", None)) {
+            (Some(simple_type), _) => {
+                let value = typed_value(simple_type, &child.text);
+                out.push_str(&format!(
+                    "<ns0:{child_name}>{}</ns0:{child_name}>",
+                    ronghe_adapters::soap::escape(&value)
+                ));
+                written += 1;
+            }
+            (None, Some(complex)) => written += as_schema_says(child_name, complex, child, out),
+            (None, None) => panic!("{child_name} has no type"),
+        }
+    }
+    out.push_str(&format!("</ns0:{name}>"));
+    written
+}
+
+/// Issue 19: the WSDL types the case element by the system's mapping; a record built as its
+/// XSD says (namespace-qualified, typed values, only the declared parts) is accepted and
+/// stored, and the same push again is a duplicate with the same receipt.
+#[tokio::test]
+async fn the_wsdl_types_the_record_the_mapping_reads_and_a_record_built_by_it_is_stored() {
+    let platform = Platform::start().await;
+    let url = format!("{}/soap/{SOAP}/writeback", platform.url);
+    let response = platform.http.get(format!("{url}?wsdl")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/xml")
+    );
+    let text = response.text().await.unwrap();
+    let wsdl = ronghe_adapters::soap::parse_xml(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+
+    // The signature, documented on the service.
+    let service = wsdl.child("service").unwrap();
+    let documentation = &service.child("documentation").unwrap().text;
+    for needed in [
+        "X-Ronghe-Key-Id",
+        "X-Ronghe-Timestamp",
+        "X-Ronghe-Nonce",
+        "X-Ronghe-Signature",
+        "X-Ronghe-Encryption: sm4-gcm",
+        "hmac-sha256",
+        "hmac-sm3",
+        "METHOD\\nPATH\\nTIMESTAMP\\nNONCE\\nBODY_SHA256",
+        "/soap/sim-soap/writeback",
+        "README",
+    ] {
+        assert!(documentation.contains(needed), "{needed} in {documentation}");
+    }
+
+    // pushCases: a sequence of 办件 of the type the mapping reads.
+    let schema = wsdl.child("types").unwrap().child("schema").unwrap();
+    assert_eq!(schema.attribute("elementFormDefault"), Some("qualified"));
+    let push = xsd(schema, "element", Some("pushCases")).unwrap();
+    let sequence = push.child("complexType").unwrap().child("sequence").unwrap();
+    let record = xsd(sequence, "element", Some("办件")).unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(record.attribute("type"), Some("wb:CaseRecord"));
+    assert_eq!(
+        record.attribute("maxOccurs"),
+        Some(MAX_BATCH.to_string().as_str())
+    );
+    assert!(xsd(sequence, "any", None).is_none(), "no xsd:any: {text}");
+    let case_record = xsd(schema, "complexType", Some("CaseRecord")).unwrap();
+    let fields = case_record.child("sequence").unwrap();
+    let field = |name: &str| xsd(fields, "element", Some(name)).unwrap_or_else(|| panic!("{name}: {text}"));
+    assert_eq!(field("办件编号").attribute("type"), Some("xsd:string"));
+    assert_eq!(
+        field("办件编号").attribute("minOccurs"),
+        None,
+        "the key is required"
+    );
+    assert_eq!(field("版本号").attribute("type"), Some("xsd:long"));
+    assert_eq!(field("受理时间").attribute("type"), Some("xsd:dateTime"));
+    assert_eq!(field("受理时间").attribute("minOccurs"), Some("0"));
+    assert_eq!(field("承诺时限").attribute("type"), Some("xsd:unsignedInt"));
+    assert_eq!(field("办理状态").attribute("type"), Some("xsd:string"));
+    let applicant = field("申请人").child("complexType").unwrap();
+    assert!(xsd(applicant, "attribute", Some("类型")).is_some(), "{text}");
+    assert!(xsd(applicant.child("sequence").unwrap(), "element", Some("证件号码")).is_some());
+    let department = field("受理部门").child("complexType").unwrap();
+    let extension = department
+        .child("simpleContent")
+        .unwrap()
+        .child("extension")
+        .unwrap();
+    assert_eq!(extension.attribute("base"), Some("xsd:string"));
+    assert!(xsd(extension, "attribute", Some("代码")).is_some());
+    // The responses keep their types.
+    assert!(xsd(schema, "element", Some("pushCasesResponse")).is_some());
+    assert!(xsd(schema, "complexType", Some("Record")).is_some());
+
+    // A record built from the schema with a simulated case's values.
+    let sim = SoapSim::start(&SimOptions {
+        seed: 11,
+        cases: 10,
+        listen: "127.0.0.1:0".parse().unwrap(),
+        bridge: None,
+    })
+    .await
+    .unwrap();
+    let source = ronghe_adapters::soap::parse_xml(&sim.completed()[0]).unwrap();
+    sim.running.stop().await;
+    let mut built = String::new();
+    let written = as_schema_says("办件", case_record, &source, &mut built);
+    assert!(written >= 20, "{written} parts: {built}");
+    let envelope = format!(
+        "<?xml version='1.0' encoding='utf-8'?>\n<soap-env:Envelope xmlns:soap-env=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap-env:Body><ns0:pushCases xmlns:ns0=\"urn:ronghe:writeback\">{built}</ns0:pushCases></soap-env:Body></soap-env:Envelope>"
+    );
+    let path = format!("/soap/{SOAP}/writeback");
+    let xml = "text/xml; charset=utf-8";
+    let receipt = |body: &str| {
+        let start = body.find("receipt=\"").unwrap_or_else(|| panic!("{body}")) + 9;
+        body[start..start + 23].to_owned()
+    };
+    let (status, body) = platform.signed(&sha(), &path, xml, envelope.as_bytes()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("result=\"accepted\" outcome=\"created\""), "{body}");
+    let first = receipt(&body);
+    assert!(first.starts_with("WB-"), "{first}");
+    assert_eq!(platform.stored().await, (1, 0));
+    let (status, body) = platform.signed(&sha(), &path, xml, envelope.as_bytes()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("result=\"duplicate\""), "{body}");
+    assert_eq!(receipt(&body), first);
+    assert_eq!(platform.stored().await, (1, 0));
+}
+
+/// Issue 19: without a mapping that reads XML the WSDL still answers, with untyped records and
+/// the reason; an unknown system, one without write-back and a secret one answer the same 404;
+/// a GET without `?wsdl` is a 400 in the API's error shape.
+#[tokio::test]
+async fn the_wsdl_without_a_mapping_and_for_systems_without_an_endpoint() {
+    let platform = Platform::start().await;
+    let unmapped = "sim-unmapped";
+    let plain = "sim-plain";
+    for id in [unmapped, plain] {
+        platform
+            .store
+            .insert_system(&common::system(id), "test")
+            .await
+            .unwrap();
+    }
+    platform
+        .store
+        .set_writeback_config(unmapped, &writeback_config(), "test")
+        .await
+        .unwrap();
+    let wsdl = |system: &str| {
+        let request = platform
+            .http
+            .get(format!("{}/soap/{system}/writeback?wsdl", platform.url));
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    for (system, why) in [
+        (unmapped, "has no mapping yet"),
+        (REST, "does not read XML records"),
+    ] {
+        let (status, text) = wsdl(system).await;
+        assert_eq!(status, 200, "{system}: {text}");
+        assert!(
+            text.contains("<xsd:any ") && text.contains(why),
+            "{system}: {text}"
+        );
+        assert!(!text.contains("CaseRecord"), "{system}: {text}");
+        ronghe_adapters::soap::parse_xml(&text).unwrap();
+    }
+
+    let (status, missing) = wsdl("no-such").await;
+    assert_eq!(status, 404, "{missing}");
+    let error: Value = serde_json::from_str(&missing).unwrap();
+    assert_eq!(error["error"]["code"], "not_found");
+    for system in [plain, SECRET] {
+        let (status, text) = wsdl(system).await;
+        assert_eq!((status, text.as_str()), (404, missing.as_str()), "{system}");
+    }
+
+    let (status, text) = wsdl(SOAP).await;
+    assert_eq!(status, 200, "{text}");
+    let response = platform
+        .http
+        .get(format!("{}/soap/{SOAP}/writeback?wsdl=", platform.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), text, "?wsdl= is ?wsdl");
+    // The OpenAPI document says so: the query parameter and every status of the GET.
+    let (status, doc) = platform.get("/api/v1/openapi.json").await;
+    assert_eq!(status, 200);
+    let get = &doc["paths"]["/soap/{system}/writeback"]["get"];
+    let wsdl_param = get["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "wsdl")
+        .unwrap_or_else(|| panic!("{get}"));
+    assert_eq!(wsdl_param["in"], "query", "{get}");
+    assert!(
+        get["responses"]["200"]["content"]["text/xml"].is_object(),
+        "{get}"
+    );
+    for status in ["400", "404"] {
+        let schema = &get["responses"][status]["content"]["application/json"]["schema"]["$ref"];
+        assert_eq!(schema, "#/components/schemas/ErrorBody", "{status}: {get}");
+    }
+    for query in ["", "?other", "?wsdl=yes"] {
+        let (status, error) = platform.get(&format!("/soap/{SOAP}/writeback{query}")).await;
+        assert_eq!(status, 400, "{query}");
+        assert_eq!(error["error"]["code"], "wsdl_query", "{query}");
+    }
 }

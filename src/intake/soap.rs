@@ -7,6 +7,7 @@ use ronghe_adapters::XmlElement;
 use ronghe_adapters::soap::{SoapVersion, XmlError, decode_declared, escape, parse_xml};
 
 use super::RecordResult;
+use crate::mapping::{RecordElement, XmlRecord, is_xml_name};
 
 /// The namespace of ronghe's write-back messages.
 pub const NAMESPACE: &str = "urn:ronghe:writeback";
@@ -173,14 +174,176 @@ pub fn fault(version: SoapVersion, sender: bool, code: &str, message: &str, fiel
     envelope(version, &body)
 }
 
+/// How a signed request is made, as the WSDL's service documents it (`{PATH}`: the endpoint's
+/// path). The README's "Signing (签名)" has a worked example; keep both in step.
+const SIGNING: &str = "Signing (签名): every request carries four HTTP headers. \
+X-Ronghe-Key-Id: the id of a key of this system's write-back config ([[keys]] id). \
+X-Ronghe-Timestamp: the Unix time in seconds; it must be within the key's window of the platform's clock (timestamp_window_seconds, default 300). \
+X-Ronghe-Nonce: a fresh random value (e.g. 32 hex characters), never sent twice. \
+X-Ronghe-Signature: the lowercase hex HMAC of the string to sign with the key's shared secret and algorithm: hmac-sha256 (HMAC-SHA256) or hmac-sm3 (HMAC-SM3, GB/T 32905). \
+The string to sign is five lines joined by a line feed (\\n, no trailing line feed): METHOD\\nPATH\\nTIMESTAMP\\nNONCE\\nBODY_SHA256, where METHOD is POST, PATH is the request path ({PATH}, no query), TIMESTAMP and NONCE are the headers' values and BODY_SHA256 is the lowercase hex SHA-256 of the HTTP body exactly as sent (after any encryption). \
+Optional: X-Ronghe-Encryption: sm4-gcm when the body is encrypted with the system's SM4 key (the body is then a 12-byte nonce followed by the SM4-GCM ciphertext and tag, and is signed as sent). \
+Every authentication failure is answered alike: 401 unauthenticated (a retired key: 403 forbidden). \
+A worked example with every intermediate value: ronghe's README, section 办件回传 / Case write-back, Signing (签名).";
+
+/// What the WSDL says a pushed case element is.
+#[derive(Debug, Clone, Copy)]
+pub enum RecordSchema<'a> {
+    /// The elements and attributes the system's mapping reads, typed by its rules.
+    Typed {
+        record: &'a XmlRecord,
+        /// The mapping's file, as named in the documentation.
+        mapping_file: &'a str,
+        mapping_version: &'a str,
+    },
+    /// Any content, and why (no mapping, or one that does not read XML).
+    Untyped(&'a str),
+}
+
 /// The WSDL 1.1 of a system's write-back endpoint at `endpoint`: one operation, `pushCases`,
-/// whose request carries case elements (any content) and whose answer lists a record result
-/// each; bindings for SOAP 1.1 and 1.2.
-pub fn wsdl(endpoint: &str, system_id: &str) -> String {
+/// whose request is a sequence of case elements named `record` (at most `max_batch`) typed by
+/// `schema`, and whose answer lists a record result each; bindings for SOAP 1.1 and 1.2; the
+/// signature documented on the service.
+pub fn wsdl(
+    endpoint: &str,
+    system_id: &str,
+    record: &str,
+    max_batch: Option<usize>,
+    schema: RecordSchema<'_>,
+) -> String {
+    let path = endpoint
+        .find("://")
+        .and_then(|scheme| {
+            endpoint[scheme + 3..]
+                .find('/')
+                .map(|p| &endpoint[scheme + 3 + p..])
+        })
+        .unwrap_or("/soap/SYSTEM/writeback");
+    let schema = match schema {
+        RecordSchema::Typed { .. } if !is_xml_name(record) => {
+            RecordSchema::Untyped("the case element's name (intake.soap_record) is not an XML name")
+        }
+        schema => schema,
+    };
+    let max = max_batch.map_or_else(|| "unbounded".to_owned(), |n| n.to_string());
+    let request = match schema {
+        RecordSchema::Typed {
+            record: shape,
+            mapping_file,
+            mapping_version,
+        } => typed_request(record, &max, shape, mapping_file, mapping_version),
+        RecordSchema::Untyped(why) => format!(
+            "      <xsd:element name=\"pushCases\">\n        <xsd:annotation><xsd:documentation>Any element whose descendants include the case elements (local name {}); their content is not typed here: {}.</xsd:documentation></xsd:annotation>\n        <xsd:complexType><xsd:sequence><xsd:any processContents=\"lax\" minOccurs=\"0\" maxOccurs=\"unbounded\" namespace=\"##any\"/></xsd:sequence></xsd:complexType>\n      </xsd:element>",
+            escape(record),
+            escape(why)
+        ),
+    };
     include_str!("writeback.wsdl")
+        .replace("{{SIGNING}}", &SIGNING.replace("{PATH}", &escape(path)))
         .replace("{{ENDPOINT}}", &escape(endpoint))
         .replace("{{SYSTEM}}", &escape(system_id))
+        .replace("{{RECORD}}", &escape(record))
         .replace("{{NAMESPACE}}", NAMESPACE)
+        .replace("{{REQUEST_TYPES}}", &request)
+}
+
+/// `pushCases` as a sequence of `record` elements of type `wb:CaseRecord`, the record the
+/// mapping reads.
+fn typed_request(record: &str, max: &str, shape: &XmlRecord, file: &str, version: &str) -> String {
+    let mut out = format!(
+        "      <xsd:element name=\"pushCases\">\n        <xsd:annotation><xsd:documentation>One {record} element per case, at most {max} (intake.max_batch).</xsd:documentation></xsd:annotation>\n        <xsd:complexType><xsd:sequence><xsd:element name=\"{record}\" type=\"wb:CaseRecord\" minOccurs=\"1\" maxOccurs=\"{max}\"/></xsd:sequence></xsd:complexType>\n      </xsd:element>\n",
+        record = escape(record),
+    );
+    let mut note = format!(
+        "A case as the system's mapping ({}, version {}) reads it: each element and attribute is a source path of its rules, typed as its rule reads it; minOccurs=\"0\" unless every case needs it. Elements in any namespace are matched by local name; others are ignored.",
+        escape(file),
+        escape(version)
+    );
+    if !shape.skipped.is_empty() {
+        note.push_str(&format!(
+            " Paths that are not XML names, left out: {}.",
+            escape(&shape.skipped.join(", "))
+        ));
+    }
+    out.push_str(&format!(
+        "      <xsd:complexType name=\"CaseRecord\"{}>\n        <xsd:annotation><xsd:documentation>{note}</xsd:documentation></xsd:annotation>\n",
+        mixed(&shape.root)
+    ));
+    content(&mut out, &shape.root, 8);
+    out.push_str("      </xsd:complexType>");
+    out
+}
+
+/// ` mixed="true"` for an element whose text is read besides its children.
+fn mixed(element: &RecordElement) -> &'static str {
+    if element.text.is_some() && !element.children.is_empty() {
+        " mixed=\"true\""
+    } else {
+        ""
+    }
+}
+
+/// The content of a complex type for `element`: its children in a sequence and its attributes,
+/// or its text with attributes as simple content.
+fn content(out: &mut String, element: &RecordElement, indent: usize) {
+    let pad = " ".repeat(indent);
+    let attributes = |out: &mut String, pad: &str| {
+        for (name, read) in &element.attributes {
+            let required = if read.required { " use=\"required\"" } else { "" };
+            out.push_str(&format!(
+                "{pad}<xsd:attribute name=\"{}\" type=\"{}\"{required}/>\n",
+                escape(name),
+                read.xsd.name()
+            ));
+        }
+    };
+    match (&element.text, element.children.is_empty()) {
+        (Some(text), true) => {
+            out.push_str(&format!(
+                "{pad}<xsd:simpleContent>\n{pad}  <xsd:extension base=\"{}\">\n",
+                text.xsd.name()
+            ));
+            attributes(out, &format!("{pad}    "));
+            out.push_str(&format!("{pad}  </xsd:extension>\n{pad}</xsd:simpleContent>\n"));
+        }
+        _ => {
+            if !element.children.is_empty() {
+                out.push_str(&format!("{pad}<xsd:sequence>\n"));
+                for child in &element.children {
+                    declare(out, child, indent + 2);
+                }
+                out.push_str(&format!("{pad}</xsd:sequence>\n"));
+            }
+            attributes(out, &pad);
+        }
+    }
+}
+
+/// An element of the record: a simple type when only its text is read, else a complex one.
+fn declare(out: &mut String, element: &RecordElement, indent: usize) {
+    let pad = " ".repeat(indent);
+    let occurs = if element.required() {
+        ""
+    } else {
+        " minOccurs=\"0\""
+    };
+    let name = escape(&element.name);
+    match &element.text {
+        Some(text) if element.children.is_empty() && element.attributes.is_empty() => {
+            out.push_str(&format!(
+                "{pad}<xsd:element name=\"{name}\" type=\"{}\"{occurs}/>\n",
+                text.xsd.name()
+            ));
+        }
+        _ => {
+            out.push_str(&format!(
+                "{pad}<xsd:element name=\"{name}\"{occurs}>\n{pad}  <xsd:complexType{}>\n",
+                mixed(element)
+            ));
+            content(out, element, indent + 4);
+            out.push_str(&format!("{pad}  </xsd:complexType>\n{pad}</xsd:element>\n"));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -213,5 +376,51 @@ mod tests {
             records(b"<a>", None, SoapVersion::Soap11, "a"),
             Err(SoapError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn the_wsdl_is_well_formed_typed_or_not() {
+        let config: crate::mapping::MappingConfig = toml::from_str(
+            r#"
+[source]
+shape = "xml"
+key = "@id"
+[fields]
+case_no = { from = "@id" }
+version = { from = "版本" }
+item_name = { from = "." }
+"applicant.name" = { from = "申请人", when = { path = "申请人/@类型" } }
+"#,
+        )
+        .unwrap();
+        let record = crate::mapping::xml_record(&config).unwrap();
+        let typed = RecordSchema::Typed {
+            record: &record,
+            mapping_file: "mappings/x.toml",
+            mapping_version: "v1",
+        };
+        let endpoint = "https://gov.example/soap/x&y/writeback";
+        for (schema, needle) in [
+            (typed, "<xsd:complexType name=\"CaseRecord\" mixed=\"true\">"),
+            (RecordSchema::Untyped("no <mapping>"), "no &lt;mapping&gt;"),
+        ] {
+            let text = wsdl(endpoint, "x&y", "办件", Some(5), schema);
+            let parsed = parse_xml(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+            assert_eq!(parsed.name, "definitions");
+            assert!(text.contains(needle), "{text}");
+            assert!(
+                text.contains("PATH is the request path (/soap/x&amp;y/writeback"),
+                "{text}"
+            );
+        }
+        let text = wsdl(endpoint, "x", "办件", Some(5), typed);
+        assert!(text.contains("<xsd:attribute name=\"id\" type=\"xsd:string\" use=\"required\"/>"));
+        assert!(text.contains("<xsd:attribute name=\"类型\" type=\"xsd:string\"/>"));
+        assert!(text.contains("maxOccurs=\"5\""));
+        let text = wsdl(endpoint, "x", "a:b", None, typed);
+        assert!(
+            text.contains("<xsd:any ") && text.contains("not an XML name"),
+            "{text}"
+        );
     }
 }

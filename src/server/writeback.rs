@@ -25,9 +25,10 @@ use serde_json::Value;
 use super::error::body_error;
 use super::{ApiError, AppState};
 use crate::intake::auth::{self, AuthError, BodyError};
-use crate::intake::soap::{self, SoapError};
+use crate::intake::config::{IntakeConfig, WritebackConfig};
+use crate::intake::soap::{self, RecordSchema, SoapError};
 use crate::intake::{Channel, Delivery, Ingested, IntakeError, RecordResult, Records, Writeback, ingest};
-use crate::mapping::Mapping;
+use crate::mapping::{Mapping, xml_record};
 use crate::store::StoreError;
 use crate::systems::SystemStatus;
 
@@ -474,11 +475,21 @@ async fn push_soap_records(
     .results)
 }
 
+/// The one answer for a system without a WSDL: unknown, without write-back, or bound by
+/// secrecy rules alike, so the answer does not tell which systems exist.
+fn no_endpoint() -> ApiError {
+    ApiError::not_found("no write-back endpoint for this system")
+}
+
 #[utoipa::path(get, path = "/soap/{system}/writeback", tag = "writeback",
-    params(("system" = String, Path)),
+    params(
+        ("system" = String, Path, description = "the system's id"),
+        ("wsdl" = String, Query, example = "", description = "present and empty (`?wsdl`, or `?wsdl=`): the GET serves the WSDL; without it, or with any other query, 400 `wsdl_query`"),
+    ),
     responses(
-        (status = 200, description = "the WSDL 1.1 of the endpoint (query ?wsdl)", content_type = "text/xml"),
-        (status = 404, body = super::error::ErrorBody),
+        (status = 200, description = "the WSDL 1.1 of the endpoint: pushCases as a sequence of case elements typed by the system's mapping (xsd:any when it has none), the X-Ronghe-* signature in wsdl:documentation; the address is the platform's public_url, never the request's Host", content_type = "text/xml"),
+        (status = 400, description = "wsdl_query: a GET without ?wsdl", body = super::error::ErrorBody),
+        (status = 404, description = "not_found: no such system, no write-back attached, or a system bound by secrecy rules (one answer for all)", body = super::error::ErrorBody),
     ))]
 pub(super) async fn wsdl(
     State(state): State<AppState>,
@@ -486,20 +497,32 @@ pub(super) async fn wsdl(
     RawQuery(query): RawQuery,
     uri: Uri,
 ) -> Result<Response, ApiError> {
-    if !query.is_some_and(|q| q.eq_ignore_ascii_case("wsdl")) {
+    let asks_wsdl = |q: &str| q.eq_ignore_ascii_case("wsdl") || q.eq_ignore_ascii_case("wsdl=");
+    if !query.as_deref().is_some_and(asks_wsdl) {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "wsdl_query",
             "GET serves the WSDL at ?wsdl; push cases with POST",
         ));
     }
-    match state.store.writeback_config(&system).await {
+    match state.store.get_system(&system).await {
+        // Art. 13: matters bound by secrecy are never served through the platform.
+        Ok(found) if found.secret => return Err(no_endpoint()),
         Ok(_) => {}
-        Err(StoreError::NotFound { .. }) => {
-            return Err(ApiError::not_found("no write-back endpoint for this system"));
-        }
+        Err(StoreError::NotFound { .. }) => return Err(no_endpoint()),
         Err(e) => return Err(e.into()),
     }
+    let config = match state.store.writeback_config(&system).await {
+        Ok(text) => text,
+        Err(StoreError::NotFound { .. }) => return Err(no_endpoint()),
+        Err(e) => return Err(e.into()),
+    };
+    // The WSDL needs the intake's limits only, never the keys: a config whose secrets do not
+    // resolve here still describes its records.
+    let (record, max_batch) = match WritebackConfig::parse(&config) {
+        Ok(parsed) => (parsed.intake.soap_record, Some(parsed.intake.max_batch)),
+        Err(_) => (IntakeConfig::default().soap_record, None),
+    };
     // The address clients will push signed cases with personal data to: the configured public
     // URL (`public_url`, else this node's `http://localhost:PORT`), never the request's `Host`,
     // which a caller chooses and a cache would keep.
@@ -508,9 +531,35 @@ pub(super) async fn wsdl(
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
     })?;
     let endpoint = format!("{}{}", base.as_str().trim_end_matches('/'), uri.path());
+    let mapping = state.writeback.mapping(&state.store, &system).await;
+    let record_shape = mapping.as_ref().ok().and_then(|m| xml_record(m.config()));
+    let mapping_file = format!("mappings/{system}.toml");
+    let schema = match (&mapping, &record_shape) {
+        (Ok(mapping), Some(shape)) => RecordSchema::Typed {
+            record: shape,
+            mapping_file: &mapping_file,
+            mapping_version: mapping.version(),
+        },
+        (Ok(_), None) => RecordSchema::Untyped("the system's mapping does not read XML records"),
+        (Err(IntakeError::MappingMissing { .. }), _) => {
+            RecordSchema::Untyped("the system has no mapping yet (mappings/SYSTEM.toml)")
+        }
+        (Err(IntakeError::Store(e)), _) => {
+            tracing::error!(system, error = %e, "the WSDL cannot read the organisations registry");
+            return Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error",
+            ));
+        }
+        (Err(e), _) => {
+            tracing::warn!(system, error = %e, "the WSDL describes untyped records");
+            RecordSchema::Untyped("the system's mapping does not compile")
+        }
+    };
     Ok((
         [(header::CONTENT_TYPE, "text/xml; charset=UTF-8")],
-        soap::wsdl(&endpoint, &system),
+        soap::wsdl(&endpoint, &system, &record, max_batch, schema),
     )
         .into_response())
 }
