@@ -25,6 +25,7 @@ pub fn beijing_day(case: &Case) -> NaiveDate {
 
 /// A case the two sides disagree on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ReconciliationDifference)]
 pub struct Difference {
     pub case_no: String,
     /// `missing` (the platform lacks it), `behind` (the platform holds an older version),

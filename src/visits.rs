@@ -422,6 +422,7 @@ pub struct ReportRow {
 
 /// A month's report: a row per system and item, and the total.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = VisitReport)]
 pub struct Report {
     pub month: String,
     pub rows: Vec<ReportRow>,

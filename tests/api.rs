@@ -1425,3 +1425,295 @@ async fn a_refused_value_is_not_echoed_in_clear() {
     );
     assert!(!message.contains("张三") && !message.contains("5201"), "{body}");
 }
+
+/// Issue 19: a client generated from the document talks to the server as it is. Code sets carry
+/// their JSON names, query parameters are in the query, every refusal an operation can answer is
+/// documented in the error shape, integers carry the range their type takes, and every response
+/// has the description OpenAPI requires.
+#[tokio::test]
+async fn the_openapi_document_is_true_to_the_wire() {
+    use ronghe::case::{ApplicantKind, CaseType, CertificateType, Channel, ItemType, ResultCode, StepAction};
+    let api = Api::new().await;
+    let (status, doc) = api.get("/api/v1/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    let schemas = &doc["components"]["schemas"];
+    let names = |all: Vec<&str>| json!(all);
+    for (schema, wire) in [
+        (
+            "ApplicantKind",
+            names(ApplicantKind::ALL.iter().map(|c| c.name()).collect()),
+        ),
+        (
+            "CaseType",
+            names(CaseType::ALL.iter().map(|c| c.name()).collect()),
+        ),
+        (
+            "CertificateType",
+            names(CertificateType::ALL.iter().map(|c| c.name()).collect()),
+        ),
+        ("Channel", names(Channel::ALL.iter().map(|c| c.name()).collect())),
+        (
+            "ItemType",
+            names(ItemType::ALL.iter().map(|c| c.name()).collect()),
+        ),
+        (
+            "ResultCode",
+            names(ResultCode::ALL.iter().map(|c| c.name()).collect()),
+        ),
+        (
+            "StepAction",
+            names(StepAction::ALL.iter().map(|c| c.name()).collect()),
+        ),
+    ] {
+        assert_eq!(schemas[schema]["enum"], wire, "{schema}");
+    }
+    assert_eq!(schemas["ApplicantKind"]["enum"][0], "natural_person");
+
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            operations += 1;
+            let at = format!("{method} {path}");
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                let name = parameter["name"].as_str().unwrap();
+                let in_path = path.contains(&format!("{{{name}}}"));
+                assert_eq!(
+                    parameter["in"],
+                    if in_path { "path" } else { "query" },
+                    "{at} {name}"
+                );
+            }
+            let responses = operation["responses"].as_object().unwrap();
+            for (code, response) in responses {
+                assert!(
+                    response["description"].is_string(),
+                    "{at} {code} has no description"
+                );
+            }
+            let signed = operation["security"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|r| r.as_object().is_some_and(|r| !r.is_empty())));
+            if signed {
+                for code in ["401", "403"] {
+                    assert!(responses.contains_key(code), "{at} does not document {code}");
+                }
+            }
+            if operation["requestBody"]["content"]
+                .get("application/json")
+                .is_some()
+            {
+                for code in ["400", "413", "415", "422"] {
+                    let response = &responses[code];
+                    assert_eq!(
+                        response["content"]["application/json"]["schema"]["$ref"],
+                        "#/components/schemas/ErrorBody",
+                        "{at} {code}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(operations > 100, "{operations}");
+
+    fn integers_are_bounded(node: &Value, at: &str) {
+        match node {
+            Value::Object(map) => {
+                if map.get("type") == Some(&json!("integer")) {
+                    assert!(
+                        map.contains_key("maximum") && map.contains_key("minimum"),
+                        "{at}: {node}"
+                    );
+                }
+                map.iter()
+                    .for_each(|(k, v)| integers_are_bounded(v, &format!("{at}/{k}")));
+            }
+            Value::Array(items) => items.iter().for_each(|v| integers_are_bounded(v, at)),
+            _ => {}
+        }
+    }
+    integers_are_bounded(&doc, "");
+    let check = schemas["Check"]["oneOf"].as_array().unwrap();
+    assert!(
+        check.iter().all(|v| v["additionalProperties"] == json!(false)),
+        "{check:?}"
+    );
+    assert!(
+        schemas["PlanSummary"]["properties"]["late"]["items"]["maxItems"] == json!(2),
+        "{}",
+        schemas["PlanSummary"]
+    );
+}
+
+/// Issue 19: what an extractor refuses — a query or path parameter, a value its type's parser
+/// refuses — answers in the JSON error shape, naming the field; an integral number written as
+/// `30.0` is the integer JSON Schema says it is.
+#[tokio::test]
+async fn extractor_refusals_answer_in_the_error_shape() {
+    let api = Api::new().await;
+    check_error(
+        api.get("/api/v1/bridge/links?history=x").await,
+        StatusCode::BAD_REQUEST,
+        "invalid_query",
+        Some("history"),
+    );
+    check_error(
+        api.get("/api/v1/monitoring/visits").await,
+        StatusCode::BAD_REQUEST,
+        "invalid_query",
+        Some("month"),
+    );
+    check_error(
+        api.get("/api/v1/quality?limit=99999999999999999999").await,
+        StatusCode::BAD_REQUEST,
+        "invalid_query",
+        Some("limit"),
+    );
+    check_error(
+        api.get("/api/v1/assessments/rubrics/any/99999999999999999999")
+            .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_path",
+        Some("version"),
+    );
+    check_error(
+        api.get("/api/v1/notifications?limit=5000").await,
+        StatusCode::BAD_REQUEST,
+        "invalid_query",
+        Some("limit"),
+    );
+    // A scope of the right shape naming no division: the value breaks a rule, 422.
+    api.expert("someone").await;
+    check_error(
+        api.send(
+            "POST",
+            "/api/v1/accounts/someone/grants",
+            json!({"role": "operator", "scope": "region:999999", "reason": "x"}).to_string(),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_value",
+        Some("scope"),
+    );
+    let (status, token) = api
+        .send(
+            "POST",
+            "/api/v1/me/tokens",
+            json!({"name": "ci", "days": 30.0}).to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{token}");
+    check_error(
+        api.send(
+            "POST",
+            "/api/v1/me/tokens",
+            json!({"name": "ci", "days": 30.5}).to_string(),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+        Some("days"),
+    );
+}
+
+/// An administrator does not change their own roles or enrolment: another administrator does
+/// (and no one locks themselves out).
+#[tokio::test]
+async fn administrators_do_not_act_on_their_own_account() {
+    let api = Api::new().await;
+    let grant = json!({"role": "operator", "scope": "region:520100", "reason": "x"});
+    check_error(
+        api.send("POST", "/api/v1/accounts/tester/grants", grant.to_string())
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        None,
+    );
+    check_error(
+        api.send(
+            "POST",
+            "/api/v1/accounts/tester/grants/revoke",
+            json!({"grant": 1, "reason": "x"}).to_string(),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        None,
+    );
+    check_error(
+        api.send("POST", "/api/v1/accounts/tester/enrolment", "").await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        None,
+    );
+    let (status, me) = api.get("/api/v1/me").await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    // Another account is acted on as before.
+    api.expert("wang").await;
+    let (status, body) = api
+        .send("POST", "/api/v1/accounts/wang/grants", grant.to_string())
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+/// `GET /api/v1/systems/{id}/cases`: a system's newest cases, masked and audited; for the
+/// system's readers only.
+#[tokio::test]
+async fn a_systems_newest_cases_are_listed_masked() {
+    let api = Api::new().await;
+    api.store
+        .insert_system(&common::system("sys"), "test")
+        .await
+        .unwrap();
+    let cases: Vec<_> = ["case_finished", "case_application"]
+        .into_iter()
+        .map(common::case)
+        .collect();
+    api.store.upsert_cases("sys", &cases).await.unwrap();
+
+    let (status, listed) = api.get("/api/v1/systems/sys/cases?limit=5").await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    let listed = listed.as_array().unwrap();
+    let mut numbers: Vec<_> = listed
+        .iter()
+        .map(|r| r["case"]["case_no"].as_str().unwrap())
+        .collect();
+    numbers.sort_unstable();
+    let mut expected: Vec<_> = cases.iter().map(|c| c.case_no.as_str()).collect();
+    expected.sort_unstable();
+    assert_eq!(numbers, expected);
+    for case in &cases {
+        let record = listed
+            .iter()
+            .find(|r| r["case"]["case_no"] == case.case_no.as_str())
+            .unwrap();
+        assert_eq!(record["case"], serde_json::to_value(case.masked()).unwrap());
+    }
+    let (_, first) = api.get("/api/v1/systems/sys/cases?limit=1").await;
+    assert_eq!(first.as_array().map(Vec::len), Some(1));
+    let ronghe::store::Pool::Sqlite(pool) = api.store.pool() else {
+        unreachable!("sqlite store")
+    };
+    let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_events WHERE target = 'sys'")
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    assert!(
+        actions.iter().filter(|a| *a == "case.list").count() >= 2,
+        "{actions:?}"
+    );
+
+    check_error(
+        api.get("/api/v1/systems/sys/cases?limit=0").await,
+        StatusCode::BAD_REQUEST,
+        "invalid_query",
+        Some("limit"),
+    );
+    check_error(
+        api.get("/api/v1/systems/nope/cases").await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+        None,
+    );
+    let (status, body) = api.send_as("wang", "GET", "/api/v1/systems/sys/cases", "").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+}

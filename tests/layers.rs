@@ -369,3 +369,52 @@ fn a_cycle_is_found_and_a_chain_is_not() {
         Some("b -> c -> a -> b".to_owned())
     );
 }
+
+/// Each type the OpenAPI document describes has its own schema name: two types of one name
+/// would share a component, and the document would describe one with the other's fields
+/// (issue 19: the bridge report was published as the visits report). A second type of a name
+/// takes `#[schema(as = OtherName)]`.
+#[test]
+fn openapi_schema_names_are_unique() {
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let mut pending = false;
+        let mut renamed: Option<String> = None;
+        for line in text.lines().map(str::trim) {
+            if line.starts_with("#[derive(") && line.contains("ToSchema") {
+                pending = true;
+            } else if pending && line.starts_with("#[schema(as = ") {
+                renamed = line["#[schema(as = ".len()..]
+                    .split(')')
+                    .next()
+                    .map(str::to_owned);
+            } else if pending && !line.starts_with("#[") && !line.starts_with("///") {
+                let declared = line
+                    .split_whitespace()
+                    .skip_while(|w| *w != "struct" && *w != "enum")
+                    .nth(1)
+                    .map(|name| {
+                        name.trim_end_matches(['{', '(', ';'])
+                            .split('<')
+                            .next()
+                            .unwrap_or_default()
+                            .to_owned()
+                    });
+                let name = renamed.take().or(declared);
+                if let Some(other) = name.as_ref().and_then(|n| seen.insert(n.clone(), file.clone())) {
+                    panic!(
+                        "schema {} is declared in {} and in {}",
+                        name.unwrap_or_default(),
+                        other.display(),
+                        file.display()
+                    );
+                }
+                pending = false;
+            }
+        }
+    }
+    assert!(seen.len() > 100, "{} schemas", seen.len());
+}

@@ -253,7 +253,7 @@ pub fn account_id_problem(id: &str) -> Option<String> {
 pub struct Grant {
     pub role: Role,
     /// `province`, `region:DIVISION` or `agency:DIVISION:NAME`.
-    #[schema(value_type = String, example = "region:520100")]
+    #[schema(value_type = String, example = "region:520100", pattern = "^(province|region:[0-9]{6}([0-9]{3})?|agency:[0-9]{6}([0-9]{3})?:.+)$")]
     pub scope: Scope,
 }
 

@@ -218,6 +218,11 @@ pub const POLICY: &[Entry] = &[
     ),
     row(
         "GET",
+        "/api/v1/systems/{id}/cases",
+        signed(CASE_READERS, System("id")),
+    ),
+    row(
+        "GET",
         "/api/v1/systems/{id}/cases/{case_no}",
         signed(CASE_READERS, System("id")),
     ),

@@ -243,6 +243,17 @@ pub enum AccountError {
     Store(StoreError),
 }
 
+/// Administrators act on other people's accounts: a change to one's own roles, status or
+/// enrolment needs another administrator (separation of duties, and no one locks themselves out).
+fn not_own(by: &Principal, id: &str, act: &str) -> Result<(), AccountError> {
+    match by.account() == Some(id) {
+        true => Err(AccountError::Forbidden(format!(
+            "you cannot {act}: ask another administrator"
+        ))),
+        false => Ok(()),
+    }
+}
+
 impl From<StoreError> for AccountError {
     fn from(err: StoreError) -> AccountError {
         match err {
@@ -960,6 +971,7 @@ impl Accounts {
         if let Some(p) = text_problem("reason", reason, 500) {
             return Err(AccountError::Invalid(vec![p]));
         }
+        not_own(by, id, "grant yourself a role")?;
         if !by.may_grant(&grant) {
             return Err(AccountError::Forbidden(format!(
                 "you may not grant {} in {}: nobody grants a role or scope wider than their own",
@@ -990,6 +1002,7 @@ impl Accounts {
         if let Some(p) = text_problem("reason", reason, 500) {
             return Err(AccountError::Invalid(vec![p]));
         }
+        not_own(by, id, "revoke your own grants")?;
         let record = self
             .store
             .account_grants(id, false)
@@ -1029,11 +1042,7 @@ impl Accounts {
                 status.name()
             )));
         }
-        if by.account() == Some(id) {
-            return Err(AccountError::Forbidden(
-                "you cannot change your own account's status".into(),
-            ));
-        }
+        not_own(by, id, "change your own account's status")?;
         Ok(self
             .store
             .set_account_status(id, status, &by.actor, reason.trim())
@@ -1044,6 +1053,11 @@ impl Accounts {
     /// pending, its credentials, sessions and tokens end.
     pub async fn reenrol(&self, by: &Principal, id: &str) -> Result<EnrolmentLink, AccountError> {
         let row = self.administered(by, id).await?;
+        not_own(
+            by,
+            id,
+            "re-enrol your own account (it would end your own sign-in)",
+        )?;
         if row.status()? == AccountStatus::Disabled {
             return Err(AccountError::Conflict(format!("account {id:?} is disabled")));
         }

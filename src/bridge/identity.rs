@@ -11,6 +11,7 @@ use crate::validate::{self, mask_certificate, mask_name};
 
 /// Real-name level (实名等级) of a platform identity, as the real-name system rates it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = IdentityLevel)]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
     /// 1 非实名: registered, not verified.
@@ -208,6 +209,7 @@ impl NewIdentity {
 
 /// An account of a departmental system, as the department exports it for the bridge.
 #[derive(Clone, Deserialize, utoipa::ToSchema)]
+#[schema(as = DepartmentAccount)]
 #[serde(deny_unknown_fields)]
 pub struct NewAccount {
     /// The system's own account id (login name); may itself be a certificate number.

@@ -317,6 +317,7 @@ pub enum Resolution {
 /// What needs a person: auto-link conflicts and accounts write-backs named but no one is
 /// linked to.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = BridgeReport)]
 pub struct Report {
     pub conflicts: Vec<ConflictView>,
     pub unresolved: Vec<UnresolvedView>,

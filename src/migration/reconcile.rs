@@ -50,6 +50,7 @@ pub enum DifferenceKind {
 
 /// One difference, by case number where there is one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = MigrationDifference)]
 pub struct Difference {
     pub kind: DifferenceKind,
     pub chunk: Option<i64>,

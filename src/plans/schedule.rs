@@ -58,6 +58,7 @@ pub const AMBER_WORKING_DAYS: i64 = 5;
 
 /// A milestone against the baseline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = PlanStatus)]
 pub struct Status {
     pub id: String,
     /// The baseline's due date, when the milestone is in the baseline.

@@ -1,7 +1,9 @@
 //! `/api/v1/accounts` (administrators, within their scope) and `/api/v1/me` (the caller's own
 //! account, sessions and personal API tokens). Personal fields are always masked here.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
+
+use super::error::ApiPath;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -93,7 +95,7 @@ pub(super) async fn create_token(
 pub(super) async fn revoke_token(
     State(state): State<AppState>,
     auth: Authorized,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     state.accounts.revoke_token(&auth.principal, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -135,7 +137,7 @@ pub(super) async fn create(
 pub(super) async fn show(
     State(state): State<AppState>,
     auth: Authorized,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<AccountView>, ApiError> {
     Ok(Json(state.accounts.show(&auth.principal, &id).await?))
 }
@@ -143,8 +145,12 @@ pub(super) async fn show(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct GrantBody {
-    #[serde(flatten)]
-    grant: Grant,
+    // Written out rather than a flattened `Grant`: serde's flatten turns off
+    // `deny_unknown_fields` checks the schema could state.
+    role: crate::access::Role,
+    /// `province`, `region:DIVISION` or `agency:DIVISION:NAME`.
+    #[schema(value_type = String, example = "region:520100", pattern = "^(province|region:[0-9]{6}([0-9]{3})?|agency:[0-9]{6}([0-9]{3})?:.+)$")]
+    scope: crate::access::Scope,
     /// Who approved the grant (by default the caller).
     #[serde(default)]
     approved_by: Option<String>,
@@ -161,16 +167,26 @@ pub(super) struct GrantId {
     (status = 201, body = GrantId),
     (status = 403, body = super::error::ErrorBody),
     (status = 404, body = super::error::ErrorBody),
+    (status = 409, body = super::error::ErrorBody, description = "conflict: the account is disabled"),
 ))]
 pub(super) async fn grant(
     State(state): State<AppState>,
     auth: Authorized,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<GrantBody>,
 ) -> Result<(StatusCode, Json<GrantId>), ApiError> {
     let grant = state
         .accounts
-        .grant(&auth.principal, &id, body.grant, body.approved_by, &body.reason)
+        .grant(
+            &auth.principal,
+            &id,
+            Grant {
+                role: body.role,
+                scope: body.scope,
+            },
+            body.approved_by,
+            &body.reason,
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(GrantId { grant })))
 }
@@ -191,7 +207,7 @@ pub(super) struct RevokeBody {
 pub(super) async fn revoke(
     State(state): State<AppState>,
     auth: Authorized,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<RevokeBody>,
 ) -> Result<StatusCode, ApiError> {
     state
@@ -220,7 +236,7 @@ pub(super) struct StatusBody {
 pub(super) async fn status(
     State(state): State<AppState>,
     auth: Authorized,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<StatusBody>,
 ) -> Result<StatusCode, ApiError> {
     state
@@ -235,11 +251,12 @@ pub(super) async fn status(
 #[utoipa::path(post, path = "/api/v1/accounts/{id}/enrolment", tag = "accounts", params(("id" = String, Path)), responses(
     (status = 201, body = EnrolmentLink),
     (status = 404, body = super::error::ErrorBody),
+    (status = 409, body = super::error::ErrorBody, description = "conflict: the account is disabled"),
 ))]
 pub(super) async fn reenrol(
     State(state): State<AppState>,
     auth: Authorized,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<(StatusCode, Json<EnrolmentLink>), ApiError> {
     Ok((
         StatusCode::CREATED,
@@ -276,7 +293,7 @@ pub(super) struct PasskeyRegistration {
     /// A name to tell it apart, e.g. `办公电脑指纹`.
     name: String,
     /// The `PublicKeyCredential` the browser's `navigator.credentials.create` gave, as JSON.
-    #[schema(value_type = Object)]
+    #[schema(schema_with = super::openapi::attestation)]
     credential: webauthn_rs::prelude::RegisterPublicKeyCredential,
 }
 
@@ -291,6 +308,7 @@ pub(super) async fn register_passkey(
     auth: Authorized,
     ApiJson(body): ApiJson<PasskeyRegistration>,
 ) -> Result<(StatusCode, Json<PasskeyView>), ApiError> {
+    super::auth::public_key_credential(&body.credential.type_)?;
     let view = state
         .accounts
         .finish_passkey_registration(&auth.principal, &body.ceremony, &body.name, &body.credential)
@@ -306,7 +324,7 @@ pub(super) async fn register_passkey(
 pub(super) async fn remove_passkey(
     State(state): State<AppState>,
     auth: Authorized,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     state.accounts.remove_passkey(&auth.principal, &id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -4,7 +4,9 @@
 //! report in JSON, HTML or Markdown; the portfolio of every system. No endpoint returns an
 //! expert's individual scores.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
+
+use super::error::{ApiPath, ApiQuery};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -42,6 +44,7 @@ pub(super) fn routes() -> Router<AppState> {
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ListQuery {
     /// Only the assessments of this system.
     system: Option<String>,
@@ -95,8 +98,10 @@ pub(super) struct VerdictRequest {
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ReportQuery {
     /// `json` (default), `html` or `markdown`.
+    #[param(pattern = "^(json|html|markdown)$")]
     format: Option<String>,
 }
 
@@ -116,7 +121,7 @@ async fn default_rubric(state: &AppState, actor: &str) -> Result<(String, i64), 
 pub(super) async fn list(
     State(state): State<AppState>,
     auth: Authorized,
-    Query(query): Query<ListQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Vec<Assessment>>, ApiError> {
     Ok(Json(visible(&state, &auth, query.system.as_deref()).await?))
 }
@@ -188,7 +193,7 @@ pub(super) async fn open(
 ))]
 pub(super) async fn show(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<AssessmentView>, ApiError> {
     Ok(Json(state.store.assessment(&id).await?))
 }
@@ -227,7 +232,7 @@ fn expect<T>(id: &str, outcome: Outcome, expected: impl FnOnce(Outcome) -> Optio
 pub(super) async fn add_expert(
     State(state): State<AppState>,
     Actor(actor): Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(new): ApiJson<NewExpert>,
 ) -> Result<(StatusCode, Json<Expert>), ApiError> {
     // A well-formed id must name an expert's account (the panel checks the rest).
@@ -251,7 +256,7 @@ pub(super) async fn add_expert(
 pub(super) async fn declare(
     State(state): State<AppState>,
     Actor(actor): Actor,
-    Path((id, expert)): Path<(String, String)>,
+    ApiPath((id, expert)): ApiPath<(String, String)>,
     ApiJson(declaration): ApiJson<Declaration>,
 ) -> Result<Json<Expert>, ApiError> {
     let command = Command::Declare {
@@ -276,7 +281,7 @@ pub(super) async fn declare(
 pub(super) async fn score(
     State(state): State<AppState>,
     Actor(actor): Actor,
-    Path((id, expert)): Path<(String, String)>,
+    ApiPath((id, expert)): ApiPath<(String, String)>,
     ApiJson(sheet): ApiJson<ScoreSheet>,
 ) -> Result<Json<Receipt>, ApiError> {
     let command = Command::Submit {
@@ -302,7 +307,7 @@ pub(super) async fn score(
 pub(super) async fn close(
     State(state): State<AppState>,
     Actor(actor): Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<RoundClosed>, ApiError> {
     let closed = act(&state, &id, &actor, Command::Close, |o| match o {
         Outcome::Closed(c) => Some(c),
@@ -322,7 +327,7 @@ pub(super) async fn close(
 ))]
 pub(super) async fn round(
     State(state): State<AppState>,
-    Path((id, round)): Path<(String, i64)>,
+    ApiPath((id, round)): ApiPath<(String, i64)>,
 ) -> Result<Json<ronghe_assessment::panel::RoundSummary>, ApiError> {
     Ok(Json(state.store.round_summary(&id, round).await?))
 }
@@ -337,7 +342,7 @@ pub(super) async fn round(
 pub(super) async fn verdict(
     State(state): State<AppState>,
     Actor(actor): Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(request): ApiJson<VerdictRequest>,
 ) -> Result<(StatusCode, Json<ronghe_assessment::report::Report>), ApiError> {
     // Without a data profile, the system's latest probe profile stands in, as on the CLI.
@@ -355,14 +360,15 @@ pub(super) async fn verdict(
 
 #[utoipa::path(get, path = "/api/v1/assessments/{id}/report", tag = "assessments",
     params(("id" = String, Path), ReportQuery), responses(
-    (status = 200, body = Object, description = "JSON, or text/html, or text/markdown"),
+    (status = 200, description = "the report as ?format= asks",
+        content((Object = "application/json"), (String = "text/html"), (String = "text/markdown"))),
     (status = 404, body = super::error::ErrorBody),
     (status = 409, body = super::error::ErrorBody, description = "no verdict yet"),
 ))]
 pub(super) async fn report(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    Query(query): Query<ReportQuery>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<ReportQuery>,
 ) -> Result<Response, ApiError> {
     let name = query.format.as_deref().unwrap_or("json");
     let format = Format::parse(name).ok_or_else(|| {
@@ -433,7 +439,7 @@ pub(super) async fn register_rubric(
 ))]
 pub(super) async fn rubric(
     State(state): State<AppState>,
-    Path((id, version)): Path<(String, i64)>,
+    ApiPath((id, version)): ApiPath<(String, i64)>,
 ) -> Result<Json<Rubric>, ApiError> {
     Ok(Json(state.store.rubric(&id, version).await?))
 }

@@ -1,7 +1,9 @@
 //! `/api/v1/audit`: the hash-chained audit log (Art. 21, 32) filtered and paged, and its
 //! verification. Who may read it is decided by the authorization layer in front of these routes.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
+
+use super::error::ApiQuery;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -34,6 +36,7 @@ pub(super) struct AuditQuery {
     /// Only events after this seq: the last seq of the previous page.
     pub(super) after_seq: Option<i64>,
     /// At most this many events, 1-1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub(super) limit: Option<u32>,
 }
 
@@ -70,7 +73,7 @@ fn instant(text: Option<&str>, field: &'static str, edge: Edge) -> Result<Option
 ))]
 pub(super) async fn list(
     State(state): State<AppState>,
-    Query(q): Query<AuditQuery>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Json<Vec<AuditEvent>>, ApiError> {
     Ok(Json(state.store.audit_events(&filter_of(q)?).await?))
 }

@@ -560,12 +560,25 @@ pub(super) async fn passkey_start(
     }
 }
 
+/// A WebAuthn credential's `type` must be `public-key`, checked before its ceremony is looked up.
+pub(super) fn public_key_credential(type_: &str) -> Result<(), ApiError> {
+    if type_ == "public-key" {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+        "a passkey credential's type must be public-key",
+    )
+    .with_field("credential.type"))
+}
+
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct PasskeyFinish {
     ceremony: String,
     /// The `PublicKeyCredential` the browser's `navigator.credentials.get` gave, as JSON.
-    #[schema(value_type = Object)]
+    #[schema(schema_with = super::openapi::assertion)]
     credential: webauthn_rs::prelude::PublicKeyCredential,
 }
 
@@ -581,6 +594,7 @@ pub(super) async fn passkey_finish(
     headers: HeaderMap,
     ApiJson(request): ApiJson<PasskeyFinish>,
 ) -> Result<Response, ApiError> {
+    public_key_credential(&request.credential.type_)?;
     let (client, agent) = client_of(connect, &headers);
     let signed = state
         .accounts

@@ -6,7 +6,9 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+
+use super::error::{ApiPath, ApiQuery};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -157,7 +159,7 @@ pub(super) async fn put_identity(
 pub(super) async fn show_identity(
     State(state): State<AppState>,
     Actor(actor): Actor,
-    Path(user_id): Path<String>,
+    ApiPath(user_id): ApiPath<String>,
 ) -> Result<Json<IdentityView>, ApiError> {
     Ok(Json(bridge(&state)?.identity(&user_id, &actor).await?))
 }
@@ -171,7 +173,7 @@ pub(super) async fn show_identity(
 pub(super) async fn user_cases(
     State(state): State<AppState>,
     Actor(actor): Actor,
-    Path(user_id): Path<String>,
+    ApiPath(user_id): ApiPath<String>,
 ) -> Result<Json<Vec<crate::store::OwnedCase>>, ApiError> {
     Ok(Json(bridge(&state)?.user_cases(&user_id, &actor).await?))
 }
@@ -191,7 +193,7 @@ pub(super) struct AccountsRequest {
 pub(super) async fn import_accounts(
     State(state): State<AppState>,
     Actor(actor): Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(request): ApiJson<AccountsRequest>,
 ) -> Result<Json<ImportReport>, ApiError> {
     let report = bridge(&state)?
@@ -202,6 +204,7 @@ pub(super) async fn import_accounts(
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct LinksQuery {
     user_id: Option<String>,
     system_id: Option<String>,
@@ -217,7 +220,7 @@ pub(super) struct LinksQuery {
 pub(super) async fn list_links(
     State(state): State<AppState>,
     auth: Authorized,
-    Query(q): Query<LinksQuery>,
+    ApiQuery(q): ApiQuery<LinksQuery>,
 ) -> Result<Json<Vec<LinkView>>, ApiError> {
     let actor = auth.principal.actor.clone();
     let links = bridge(&state)?
@@ -386,6 +389,7 @@ pub(super) async fn prove(
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ReportQuery {
     system_id: Option<String>,
 }
@@ -397,7 +401,7 @@ pub(super) struct ReportQuery {
 pub(super) async fn report(
     State(state): State<AppState>,
     auth: Authorized,
-    Query(q): Query<ReportQuery>,
+    ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> Result<Json<Report>, ApiError> {
     match q.system_id.as_deref() {
         Some(system) => {

@@ -1,11 +1,14 @@
-//! `/api/v1/systems/{id}/cases`: read a case as the platform holds it, and its history. Cases
+//! `/api/v1/systems/{id}/cases`: a system's newest cases, a case as the platform holds it, and its
+//! history. Cases
 //! carry applicants' personal data (Art. 23): they are answered masked, every read is audited
 //! under the caller's actor, and full values need `?unmask=true&purpose=…` (audited with the
 //! purpose, one item at a time). `POST /api/v1/cases/search` finds an applicant's cases by
 //! certificate number (through its blind index; the number in the body, never in a URL), with a
 //! stated purpose, audited, answered without personal values.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
+
+use super::error::{ApiPath, ApiQuery};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -18,6 +21,7 @@ use crate::validate::stated;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
+        .route("/api/v1/systems/{id}/cases", get(recent))
         .route("/api/v1/systems/{id}/cases/{case_no}", get(show))
         .route("/api/v1/systems/{id}/cases/{case_no}/history", get(history))
         .route("/api/v1/cases/search", post(search))
@@ -94,6 +98,7 @@ pub(super) async fn search(
 /// Purpose-bound disclosure of one item's personal values (Art. 23).
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct Disclosure {
     /// Show personal values in full (default: masked).
     #[serde(default)]
@@ -128,6 +133,36 @@ impl Disclosure {
     }
 }
 
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(super) struct RecentQuery {
+    /// At most this many, newest first (1-100; default 20).
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<i64>,
+}
+
+/// A system's newest cases (by when the platform received them), masked; to see one in full,
+/// read it alone with a purpose. Audited as `case.list`, as the console's list is.
+#[utoipa::path(get, path = "/api/v1/systems/{id}/cases", tag = "cases",
+    params(("id" = String, Path), RecentQuery),
+    responses((status = 200, body = [CaseRecord])))]
+pub(super) async fn recent(
+    State(state): State<AppState>,
+    Actor(actor): Actor,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<RecentQuery>,
+) -> Result<Json<Vec<CaseRecord>>, ApiError> {
+    let limit = super::error::limit(query.limit, 20, 100)?;
+    state.store.get_system(&id).await?;
+    let mut records = state.store.recent_cases(&id, limit).await?;
+    Disclosure::audit(None, &state, &actor, ("case.list", "case.unmask"), &id).await?;
+    for record in &mut records {
+        record.case = record.case.masked();
+    }
+    Ok(Json(records))
+}
+
 #[utoipa::path(get, path = "/api/v1/systems/{id}/cases/{case_no}", tag = "cases",
     params(("id" = String, Path), ("case_no" = String, Path), Disclosure),
     responses((status = 200, body = CaseRecord), (status = 400, body = super::error::ErrorBody),
@@ -135,8 +170,8 @@ impl Disclosure {
 pub(super) async fn show(
     State(state): State<AppState>,
     Actor(actor): Actor,
-    Path((id, case_no)): Path<(String, String)>,
-    Query(disclosure): Query<Disclosure>,
+    ApiPath((id, case_no)): ApiPath<(String, String)>,
+    ApiQuery(disclosure): ApiQuery<Disclosure>,
 ) -> Result<Json<CaseRecord>, ApiError> {
     let purpose = disclosure.purpose()?;
     let mut record = state.store.get_case(&id, &case_no).await?;
@@ -162,8 +197,8 @@ pub(super) async fn show(
 pub(super) async fn history(
     State(state): State<AppState>,
     Actor(actor): Actor,
-    Path((id, case_no)): Path<(String, String)>,
-    Query(disclosure): Query<Disclosure>,
+    ApiPath((id, case_no)): ApiPath<(String, String)>,
+    ApiQuery(disclosure): ApiQuery<Disclosure>,
 ) -> Result<Json<Vec<CaseVersion>>, ApiError> {
     let purpose = disclosure.purpose()?;
     let mut versions = state.store.case_history(&id, &case_no).await?;

@@ -2,7 +2,9 @@
 //! or a disputed case, due in 10 working days; answered by the providing department, then closed
 //! (or withdrawn while open). `overdue=true` lists the open ones past their due date.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
+
+use super::error::{ApiPath, ApiQuery};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -61,8 +63,10 @@ pub(super) struct CorrectionView {
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ListQuery {
     /// open | answered | closed | withdrawn
+    #[param(pattern = "^(open|answered|closed|withdrawn)$")]
     status: Option<String>,
     /// Only this system's requests.
     system: Option<String>,
@@ -180,7 +184,7 @@ pub(super) async fn raise(
 pub(super) async fn list(
     State(state): State<AppState>,
     auth: Authorized,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Vec<CorrectionView>>, ApiError> {
     let status = match q.status.as_deref() {
         None => None,
@@ -230,7 +234,7 @@ pub(super) async fn visible(
     responses((status = 200, body = CorrectionView), (status = 404, body = super::error::ErrorBody)))]
 pub(super) async fn show(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<CorrectionView>, ApiError> {
     let correction = state.store.correction(id).await?;
     Ok(Json(view(&state, correction)?))
@@ -265,7 +269,7 @@ async fn act(
 pub(super) async fn answer(
     State(state): State<AppState>,
     Actor(actor): Actor,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(request): ApiJson<AnswerRequest>,
 ) -> Result<Json<CorrectionView>, ApiError> {
     act(
@@ -285,7 +289,7 @@ pub(super) async fn answer(
 pub(super) async fn close(
     State(state): State<AppState>,
     Actor(actor): Actor,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<CorrectionView>, ApiError> {
     act(&state, id, Action::Close, &actor).await
 }
@@ -296,7 +300,7 @@ pub(super) async fn close(
 pub(super) async fn withdraw(
     State(state): State<AppState>,
     Actor(actor): Actor,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<CorrectionView>, ApiError> {
     act(&state, id, Action::Withdraw, &actor).await
 }

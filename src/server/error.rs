@@ -1,7 +1,10 @@
 //! The one API error shape of the project, `{"error": {"code", "message", "field"?}}`, with stable
-//! machine-readable codes, and the JSON body extractor that produces it for bad input.
+//! machine-readable codes, and the extractors (JSON body, query, path) that produce it for bad input.
 
-use axum::extract::{FromRequest, Request};
+use axum::extract::path::ErrorKind;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRequest, FromRequestParts, Path, RawPathParams, Request};
+use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -172,6 +175,17 @@ pub(super) fn body_error(rejection: axum::extract::rejection::BytesRejection) ->
     }
 }
 
+/// The beginnings of serde's messages for JSON of the wrong shape.
+const SHAPE_ERRORS: [&str; 7] = [
+    "invalid type",
+    "invalid value",
+    "invalid length",
+    "unknown variant",
+    "unknown field",
+    "missing field",
+    "duplicate field",
+];
+
 /// A JSON request body, decoded with the path of the first offending field on error. Bodies
 /// over the configured limit get 413; a wrong content type gets 415.
 pub struct ApiJson<T>(pub T);
@@ -198,7 +212,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         }
         let bytes = Bytes::from_request(req, state).await.map_err(body_error)?;
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
-        serde_path_to_error::deserialize(de).map(ApiJson).map_err(|err| {
+        let decoded = serde_path_to_error::deserialize(de);
+        let decoded = match decoded {
+            Err(err)
+                if err
+                    .inner()
+                    .to_string()
+                    .starts_with("invalid type: floating point") =>
+            {
+                integral_numbers(&bytes).ok_or(err)
+            }
+            other => other,
+        };
+        decoded.map(ApiJson).map_err(|err| {
             let path = err.path().to_string();
             let inner = err.into_inner();
             if inner.is_syntax() || inner.is_eof() {
@@ -207,12 +233,154 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             }
             // The refused value may be personal: the message names the field, not the value.
             let message = crate::validate::mask_refused_value(&inner.to_string());
-            let error = ApiError::new(StatusCode::BAD_REQUEST, "invalid_field", message);
+            // serde's own words mean the JSON does not have the documented shape (400); any other
+            // message comes from a type's own parser (a scope, a date): a value of the right
+            // shape that breaks a rule the schema cannot state (422).
+            let error = if SHAPE_ERRORS.iter().any(|prefix| message.starts_with(prefix)) {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_field", message)
+            } else {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", message)
+            };
             if path == "." {
                 error
             } else {
                 error.with_field(path)
             }
         })
+    }
+}
+
+/// JSON has one kind of number, and JSON Schema counts `3.0` as an integer: a body that writes
+/// an integer field as `3.0` is decoded again with each integral number written as an integer.
+/// `None` when that does not decode either (the first error stands).
+fn integral_numbers<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
+    fn rewrite(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Number(number) => {
+                let integral = number
+                    .as_f64()
+                    .filter(|f| f.fract() == 0.0 && !number.is_i64() && !number.is_u64());
+                match integral {
+                    Some(f) if (0.0..u64::MAX as f64).contains(&f) => {
+                        *number = serde_json::Number::from(f as u64)
+                    }
+                    Some(f) if (i64::MIN as f64..0.0).contains(&f) => {
+                        *number = serde_json::Number::from(f as i64)
+                    }
+                    _ => {}
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(rewrite),
+            serde_json::Value::Object(map) => map.values_mut().for_each(rewrite),
+            _ => {}
+        }
+    }
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    rewrite(&mut value);
+    serde_json::from_value(value).ok()
+}
+
+/// A list's `limit` query parameter: `default` when absent, else 1 to `max` (400 naming `limit`).
+pub(super) fn limit(value: Option<i64>, default: i64, max: i64) -> Result<i64, ApiError> {
+    let limit = value.unwrap_or(default);
+    if (1..=max).contains(&limit) {
+        return Ok(limit);
+    }
+    Err(ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_query",
+        format!("limit must be 1 to {max}"),
+    )
+    .with_field("limit"))
+}
+
+/// Query parameters, decoded with the name of the offending parameter on error (400
+/// `invalid_query`); the refused value is not repeated.
+pub(super) struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|err| {
+            let path = err.path().to_string();
+            let message = crate::validate::mask_refused_value(&err.into_inner().to_string());
+            let field = match path.as_str() {
+                "." => message
+                    .strip_prefix("missing field `")
+                    .and_then(|rest| rest.split('`').next())
+                    .map(str::to_owned),
+                _ => Some(path),
+            };
+            let error = ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                format!("query parameter: {message}"),
+            );
+            match field {
+                Some(field) => error.with_field(field),
+                None => error,
+            }
+        })
+    }
+}
+
+/// Path parameters, decoded with the name of the offending parameter on error (400
+/// `invalid_path`): a number out of range or not a number at all.
+pub(super) struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(ApiPath(value)),
+            Err(PathRejection::FailedToDeserializePathParams(err)) => {
+                // A tuple's parameters are known by position: the route names them.
+                let names = RawPathParams::from_request_parts(parts, state).await.ok();
+                let named = |index: usize| {
+                    let name = names
+                        .as_ref()
+                        .and_then(|n| n.iter().nth(index))
+                        .map(|(key, _)| key.to_owned());
+                    name.unwrap_or_else(|| format!("path[{index}]"))
+                };
+                let (field, expected) = match err.kind() {
+                    ErrorKind::ParseErrorAtKey {
+                        key, expected_type, ..
+                    } => (Some(key.clone()), *expected_type),
+                    ErrorKind::ParseErrorAtIndex {
+                        index, expected_type, ..
+                    } => (Some(named(*index)), *expected_type),
+                    ErrorKind::ParseError { expected_type, .. } => (None, *expected_type),
+                    _ => (None, "a valid value"),
+                };
+                let expected = match expected {
+                    "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64" | "usize" => {
+                        "an integer in range"
+                    }
+                    other => other,
+                };
+                let error = ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_path",
+                    format!("a path parameter must be {expected}"),
+                );
+                Err(match field {
+                    Some(field) => error.with_field(field),
+                    None => error,
+                })
+            }
+            Err(other) => {
+                tracing::error!(error = %other, "a route's path parameters do not fit its handler");
+                Err(ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error",
+                ))
+            }
+        }
     }
 }

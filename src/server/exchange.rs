@@ -2,7 +2,9 @@
 //! operators: its status, the dead-letter queue, and replaying dead items — the queue and the
 //! replay only of the systems the caller's grants cover, as on the console's page.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
+
+use super::error::ApiQuery;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -28,6 +30,7 @@ pub(super) async fn status(State(state): State<AppState>) -> Result<Json<OutboxS
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct DlqQuery {
     /// Only the dead items of this system.
     system: Option<String>,
@@ -37,7 +40,7 @@ pub(super) struct DlqQuery {
 pub(super) async fn dlq(
     State(state): State<AppState>,
     auth: Authorized,
-    Query(q): Query<DlqQuery>,
+    ApiQuery(q): ApiQuery<DlqQuery>,
 ) -> Result<Json<Vec<OutboxItem>>, ApiError> {
     let items = dead(&state, q.system.as_deref()).await?;
     Ok(Json(auth.filter(&state, items, |i| &i.system_id).await?))

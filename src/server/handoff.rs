@@ -3,7 +3,9 @@
 //! whether or not the department's system is up; the hand-off worker delivers it. Reading one
 //! shows the hand-off and the status that came back (the case's stage held by the platform).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
+
+use super::error::ApiPath;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -24,6 +26,7 @@ pub(super) fn routes() -> Router<AppState> {
 
 /// The answer to an accepted application.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = HandoffAccepted)]
 pub(super) struct Accepted {
     /// The hand-off id.
     id: i64,
@@ -62,7 +65,7 @@ pub(super) struct HandoffView {
 pub(super) async fn accept(
     State(state): State<AppState>,
     Actor(actor): Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(case): ApiJson<Case>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     if state.store.get_system(&id).await?.status == SystemStatus::Retired {
@@ -116,7 +119,7 @@ pub(super) async fn accept(
 pub(super) async fn show(
     State(state): State<AppState>,
     Actor(actor): Actor,
-    Path((id, case_no)): Path<(String, String)>,
+    ApiPath((id, case_no)): ApiPath<(String, String)>,
 ) -> Result<Json<HandoffView>, ApiError> {
     let handoff = state.store.handoff(&id, &case_no).await?;
     let status = state

@@ -3,7 +3,9 @@
 //! the mapping's version and where each canonical field comes from, and the write-back
 //! settings. Never a secret nor where one lives, never a probed sample record.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
+
+use super::error::ApiPath;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
@@ -192,7 +194,7 @@ pub(super) async fn adapter_of(state: &AppState, id: &str) -> Result<AdapterView
 ))]
 pub(super) async fn adapter(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<AdapterView>, ApiError> {
     Ok(Json(adapter_of(&state, &id).await?))
 }
@@ -268,7 +270,7 @@ pub(super) async fn mapping_of(state: &AppState, id: &str) -> Result<MappingView
 ))]
 pub(super) async fn mapping(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<MappingView>, ApiError> {
     Ok(Json(mapping_of(&state, &id).await?))
 }
@@ -351,7 +353,7 @@ pub(super) async fn writeback_of(state: &AppState, id: &str) -> Result<Writeback
 ))]
 pub(super) async fn writeback(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<WritebackView>, ApiError> {
     Ok(Json(writeback_of(&state, &id).await?))
 }

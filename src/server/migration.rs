@@ -3,7 +3,9 @@
 //! of the system, newest first, in the same shape; and a run's reconciliation report (JSON, or
 //! Markdown with `?format=md`; the latest run's unless `?run=` names another).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
+
+use super::error::{ApiPath, ApiQuery};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -93,7 +95,7 @@ pub(super) async fn runs(state: &AppState, id: &str) -> Result<Vec<MigrationStat
     responses((status = 200, body = MigrationStatus), (status = 404, description = "no run yet")))]
 pub(super) async fn status(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<MigrationStatus>, ApiError> {
     current(&state, &id).await?.map(Json).ok_or_else(|| no_run(&id))
 }
@@ -103,15 +105,17 @@ pub(super) async fn status(
         (status = 404, description = "unknown system")))]
 pub(super) async fn history(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Vec<MigrationStatus>>, ApiError> {
     runs(&state, &id).await.map(Json)
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ReportQuery {
     /// `json` (default) or `md`.
+    #[param(pattern = "^(json|md|markdown)$")]
     format: Option<String>,
     /// The run whose report to show (one of the system's, as `…/migrations` lists them); the
     /// latest run's by default.
@@ -119,11 +123,12 @@ pub(super) struct ReportQuery {
 }
 
 #[utoipa::path(get, path = "/api/v1/systems/{id}/migration/report", tag = "systems", params(("id" = String, Path), ReportQuery),
-    responses((status = 200, body = MigrationReport), (status = 404, description = "no reconciled run yet")))]
+    responses((status = 200, description = "the report as ?format= asks", content((MigrationReport = "application/json"), (String = "text/markdown"))),
+        (status = 404, body = super::error::ErrorBody, description = "no reconciled run yet")))]
 pub(super) async fn show_report(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    Query(q): Query<ReportQuery>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> Result<Response, ApiError> {
     let markdown = match q.format.as_deref() {
         None | Some("json") => false,

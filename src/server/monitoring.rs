@@ -3,7 +3,9 @@
 //! spot-check sample (JSON or CSV), and system checks — a system's recorded checks, or one run
 //! now, with its schema drift (Art. 15).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
+
+use super::error::{ApiPath, ApiQuery};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -43,10 +45,12 @@ impl From<PullError> for ApiError {
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct DayQuery {
     /// The day (Beijing time), YYYY-MM-DD.
     date: NaiveDate,
     /// `json` (default), `text`, `md`, `html` or `csv` (one row per differing case).
+    #[param(pattern = "^(json|text|md|markdown|html|csv)$")]
     format: Option<String>,
 }
 
@@ -85,11 +89,15 @@ const ALL_FORMATS: [ReportFormat; 5] = [
 ];
 
 #[utoipa::path(get, path = "/api/v1/monitoring/{system}/reconciliation", tag = "monitoring",
-    params(("system" = String, Path), DayQuery), responses((status = 200, body = Reconciliation)))]
+    params(("system" = String, Path), DayQuery), responses(
+    (status = 200, description = "the report as ?format= asks", content((Reconciliation = "application/json"),
+        (String = "text/plain"), (String = "text/markdown"), (String = "text/html"), (String = "text/csv"))),
+    (status = 422, body = super::error::ErrorBody, description = "not_configured: the system's adapter or mapping cannot be read"),
+))]
 pub(super) async fn reconcile(
     State(state): State<AppState>,
-    Path(system): Path<String>,
-    Query(q): Query<DayQuery>,
+    ApiPath(system): ApiPath<String>,
+    ApiQuery(q): ApiQuery<DayQuery>,
 ) -> Result<Response, ApiError> {
     let format = report_format(q.format.as_deref(), &ALL_FORMATS)?;
     let report = monitoring::reconcile(
@@ -105,21 +113,25 @@ pub(super) async fn reconcile(
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct SavedQuery {
     /// Only this system.
     system: Option<String>,
     /// Only this day (Beijing time), YYYY-MM-DD.
     date: Option<NaiveDate>,
     /// With `system` and `date`: that one report in `json`, `text`, `md`, `html` or `csv`.
+    #[param(pattern = "^(json|text|md|markdown|html|csv)$")]
     format: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/v1/monitoring/reconciliations", tag = "monitoring", params(SavedQuery),
-    responses((status = 200, body = [StoredReconciliation])))]
+    responses((status = 200, description = "the saved reports; with system, date and format, that one report",
+        content(([StoredReconciliation] = "application/json"), (String = "text/plain"), (String = "text/markdown"),
+            (String = "text/html"), (String = "text/csv")))))]
 pub(super) async fn saved(
     State(state): State<AppState>,
     auth: Authorized,
-    Query(q): Query<SavedQuery>,
+    ApiQuery(q): ApiQuery<SavedQuery>,
 ) -> Result<Response, ApiError> {
     let saved = visible(&state, &auth, q.system.as_deref(), q.date).await?;
     if q.format.is_none() {
@@ -148,23 +160,29 @@ pub(super) async fn visible(
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct SampleQuery {
     date: NaiveDate,
     /// How many cases (default 10).
     size: Option<usize>,
     /// The same seed and data give the same sample.
     seed: u64,
+    #[param(pattern = "^(json|csv)$")]
     /// `json` (default) or `csv`.
     format: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/v1/monitoring/{system}/spot-check", tag = "monitoring",
-    params(("system" = String, Path), SampleQuery), responses((status = 200, body = [String])))]
+    params(("system" = String, Path), SampleQuery), responses(
+    (status = 200, description = "the sampled case numbers, or a CSV worksheet",
+        content(([String] = "application/json"), (String = "text/csv"))),
+    (status = 422, body = super::error::ErrorBody, description = "not_configured: the system's adapter or mapping cannot be read"),
+))]
 pub(super) async fn spot_check(
     State(state): State<AppState>,
     Actor(actor): Actor,
-    Path(system): Path<String>,
-    Query(q): Query<SampleQuery>,
+    ApiPath(system): ApiPath<String>,
+    ApiQuery(q): ApiQuery<SampleQuery>,
 ) -> Result<Response, ApiError> {
     let format = report_format(q.format.as_deref(), &[ReportFormat::Json, ReportFormat::Csv])?;
     let sample = monitoring::spot_check(
@@ -195,7 +213,7 @@ pub(super) struct CheckRequest {
     params(("system" = String, Path)), responses((status = 200, body = [SystemCheck])))]
 pub(super) async fn checks(
     State(state): State<AppState>,
-    Path(system): Path<String>,
+    ApiPath(system): ApiPath<String>,
 ) -> Result<Json<Vec<SystemCheck>>, ApiError> {
     state.store.get_system(&system).await?;
     Ok(Json(state.store.list_checks(&system, 50).await?))
@@ -211,7 +229,7 @@ pub(super) async fn checks(
 ))]
 pub(super) async fn run_check(
     State(state): State<AppState>,
-    Path(system): Path<String>,
+    ApiPath(system): ApiPath<String>,
     auth: Authorized,
     super::ApiJson(request): super::ApiJson<CheckRequest>,
 ) -> Result<(StatusCode, Json<SystemCheck>), ApiError> {

@@ -1,7 +1,9 @@
 //! `/api/v1/notices`: announcing a change (Art. 16, 29, 30; refused with the earliest allowed
 //! date when the notice period is too short), the public list, and its Atom feed.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
+
+use super::error::ApiQuery;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -20,6 +22,7 @@ pub(super) fn routes() -> Router<AppState> {
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct NoticesQuery {
     /// Only this system's notices.
     system: Option<String>,
@@ -30,7 +33,7 @@ pub(super) struct NoticesQuery {
 #[utoipa::path(get, path = "/api/v1/notices", tag = "notices", params(NoticesQuery), responses((status = 200, body = [Notice])))]
 pub(super) async fn list(
     State(state): State<AppState>,
-    Query(q): Query<NoticesQuery>,
+    ApiQuery(q): ApiQuery<NoticesQuery>,
 ) -> Result<Json<Vec<Notice>>, ApiError> {
     Ok(Json(state.store.list_notices(q.system.as_deref(), q.from).await?))
 }

@@ -1,7 +1,9 @@
 //! `/api/v1/notifications`: the reminders and escalations (Art. 33) the scheduler queued, with
 //! their delivery state.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
+
+use super::error::ApiQuery;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -16,12 +18,16 @@ pub(super) fn routes() -> Router<AppState> {
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ListQuery {
     /// `reminder` or `escalation`.
+    #[param(pattern = "^(reminder|escalation)$")]
     level: Option<String>,
     /// `queued` or `delivered`.
+    #[param(pattern = "^(queued|delivered)$")]
     state: Option<String>,
     /// At most this many, newest first (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
 }
 
@@ -30,7 +36,7 @@ pub(super) struct ListQuery {
 pub(super) async fn list(
     State(state): State<AppState>,
     auth: Authorized,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Vec<Notification>>, ApiError> {
     let level = match q.level.as_deref() {
         None => None,
@@ -53,7 +59,7 @@ pub(super) async fn list(
         )
         .with_field("state"));
     }
-    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = super::error::limit(q.limit, 100, 1000)?;
     let all = state
         .store
         .list_notifications(level, q.state.as_deref(), limit)

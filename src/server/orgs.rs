@@ -1,6 +1,8 @@
 //! `/api/v1/orgs`: the organisations registry (部门库): search it, show an agency, import agencies.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
+
+use super::error::{ApiPath, ApiQuery};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -19,8 +21,10 @@ pub(super) fn routes() -> Router<AppState> {
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct OrgsQuery {
     /// Only agencies in this division code or under it (`520100`).
+    #[param(pattern = "^[0-9]{6}([0-9]{3})?$")]
     within: Option<String>,
     /// Only agencies whose credit code, name, alias or departmental code contains this.
     search: Option<String>,
@@ -29,19 +33,20 @@ pub(super) struct OrgsQuery {
 #[utoipa::path(get, path = "/api/v1/orgs", tag = "orgs", params(OrgsQuery), responses(
     (status = 200, body = [Organisation]),
     (status = 400, body = super::error::ErrorBody),
+    (status = 422, body = super::error::ErrorBody, description = "unknown_division: `within` is well formed but no division has it"),
 ))]
 pub(super) async fn list(
     State(state): State<AppState>,
-    Query(q): Query<OrgsQuery>,
+    ApiQuery(q): ApiQuery<OrgsQuery>,
 ) -> Result<Json<Vec<Organisation>>, ApiError> {
     if let Some(code) = &q.within {
+        // A code of the wrong shape is a bad query; a well-formed code no division has is 422.
         crate::validate::division(code).map_err(|v| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_query",
-                format!("within {code:?}: {}", v.message),
-            )
-            .with_field("within")
+            let (status, code_name) = match v.rule {
+                "division.format" => (StatusCode::BAD_REQUEST, "invalid_query"),
+                _ => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_division"),
+            };
+            ApiError::new(status, code_name, format!("within {code:?}: {}", v.message)).with_field("within")
         })?;
     }
     let listed = state.store.list_orgs(q.within.as_deref()).await?;
@@ -59,7 +64,7 @@ pub(super) async fn list(
 ))]
 pub(super) async fn show(
     State(state): State<AppState>,
-    Path(credit_code): Path<String>,
+    ApiPath(credit_code): ApiPath<String>,
 ) -> Result<Json<Organisation>, ApiError> {
     Ok(Json(state.store.get_org(&credit_code).await?))
 }

@@ -1,7 +1,9 @@
 //! `/api/v1/plans`: the portfolio, a system's plan (import, show, progress, baseline), its Gantt
 //! chart (SVG) and its report (HTML or Markdown).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
+
+use super::error::{ApiPath, ApiQuery};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
@@ -65,7 +67,7 @@ pub(super) async fn portfolio(
     responses((status = 200, body = PlanView), (status = 404, body = super::error::ErrorBody)))]
 pub(super) async fn show(
     State(state): State<AppState>,
-    Path(system): Path<String>,
+    ApiPath(system): ApiPath<String>,
 ) -> Result<Json<PlanView>, ApiError> {
     Ok(Json(
         planning::show(&state.store, &system, today(), &state.calendar).await?,
@@ -85,7 +87,7 @@ pub(super) struct PlanText {
 pub(super) async fn import(
     State(state): State<AppState>,
     Actor(actor): Actor,
-    Path(system): Path<String>,
+    ApiPath(system): ApiPath<String>,
     ApiJson(body): ApiJson<PlanText>,
 ) -> Result<Json<PlanView>, ApiError> {
     planning::import(&state.store, &body.toml, Some(&system), &actor).await?;
@@ -110,7 +112,7 @@ pub(super) struct ProgressBody {
 pub(super) async fn progress(
     State(state): State<AppState>,
     Actor(actor): Actor,
-    Path((system, milestone)): Path<(String, String)>,
+    ApiPath((system, milestone)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<ProgressBody>,
 ) -> Result<Json<PlanView>, ApiError> {
     let progress = crate::plans::Progress {
@@ -146,7 +148,7 @@ pub(super) struct BaselineBody {
 pub(super) async fn baseline(
     State(state): State<AppState>,
     Actor(actor): Actor,
-    Path(system): Path<String>,
+    ApiPath(system): ApiPath<String>,
     ApiJson(body): ApiJson<BaselineBody>,
 ) -> Result<(StatusCode, Json<PlanView>), ApiError> {
     let version = planning::baseline(
@@ -170,7 +172,7 @@ pub(super) async fn baseline(
     responses((status = 200, content_type = "image/svg+xml", body = String)))]
 pub(super) async fn chart(
     State(state): State<AppState>,
-    Path(system): Path<String>,
+    ApiPath(system): ApiPath<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let view = planning::show(&state.store, &system, today(), &state.calendar).await?;
     Ok((
@@ -181,17 +183,19 @@ pub(super) async fn chart(
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ReportQuery {
     /// `html` (default) or `markdown`.
+    #[param(pattern = "^(html|markdown)$")]
     format: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/v1/plans/{system}/report", tag = "plans", params(("system" = String, Path), ReportQuery),
-    responses((status = 200, content_type = "text/html", body = String)))]
+    responses((status = 200, description = "the report as ?format= asks", content((String = "text/html"), (String = "text/markdown")))))]
 pub(super) async fn report(
     State(state): State<AppState>,
-    Path(system): Path<String>,
-    Query(q): Query<ReportQuery>,
+    ApiPath(system): ApiPath<String>,
+    ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     let (format, content_type) = match q.format.as_deref() {
         None | Some("html") => (Format::Html, "text/html; charset=utf-8"),

@@ -3,7 +3,9 @@
 //! operator dismisses an open item with a reason (`Store::dismiss_quality_item`, as the console's
 //! form and `ronghe quality dismiss` do).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
+
+use super::error::{ApiPath, ApiQuery};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -21,12 +23,15 @@ pub(super) fn routes() -> Router<AppState> {
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ListQuery {
     /// Only items of this system.
     system: Option<String>,
     /// Only items with this status: `open`, `dismissed` or `resolved`.
+    #[param(pattern = "^(open|dismissed|resolved)$")]
     status: Option<String>,
     /// At most this many, newest first (1–1000; default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
 }
 
@@ -37,18 +42,10 @@ pub(super) struct ListQuery {
 pub(super) async fn list(
     State(state): State<AppState>,
     auth: Authorized,
-    Query(query): Query<ListQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Vec<QualitySummary>>, ApiError> {
     let status = query.status.as_deref().map(parse_status).transpose()?;
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_query",
-            "limit must be 1 to 1000",
-        )
-        .with_field("limit"));
-    }
+    let limit = super::error::limit(query.limit, 100, 1000)?;
     Ok(Json(
         visible(&state, &auth, query.system.as_deref(), status, limit).await?,
     ))
@@ -87,8 +84,8 @@ pub(super) async fn visible(
 pub(super) async fn show(
     State(state): State<AppState>,
     Actor(actor): Actor,
-    Path(id): Path<i64>,
-    Query(disclosure): Query<super::cases::Disclosure>,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(disclosure): ApiQuery<super::cases::Disclosure>,
 ) -> Result<Json<QualityItem>, ApiError> {
     let purpose = disclosure.purpose()?;
     Ok(Json(read(&state, &actor, id, purpose.as_deref()).await?))
@@ -129,7 +126,7 @@ pub(super) struct DismissRequest {
 pub(super) async fn dismiss(
     State(state): State<AppState>,
     Actor(actor): Actor,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(request): ApiJson<DismissRequest>,
 ) -> Result<Json<QualityItem>, ApiError> {
     let mut item = state

@@ -1,7 +1,9 @@
 //! `/api/v1/rules`: the public list of published data-collection items and validation rules
 //! (Art. 29), and publishing a new one.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
+
+use super::error::ApiQuery;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -16,6 +18,7 @@ pub(super) fn routes() -> Router<AppState> {
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct RulesQuery {
     /// Only the rules binding this 实施编码 (with those for every item).
     item_code: Option<String>,
@@ -24,7 +27,7 @@ pub(super) struct RulesQuery {
 #[utoipa::path(get, path = "/api/v1/rules", tag = "rules", params(RulesQuery), responses((status = 200, body = [PublishedRule])))]
 pub(super) async fn list(
     State(state): State<AppState>,
-    Query(q): Query<RulesQuery>,
+    ApiQuery(q): ApiQuery<RulesQuery>,
 ) -> Result<Json<Vec<PublishedRule>>, ApiError> {
     Ok(Json(state.store.list_rules(q.item_code.as_deref()).await?))
 }

@@ -1,6 +1,8 @@
 //! `/api/v1/systems`: register, list, show, update and retire departmental systems.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
+
+use super::error::{ApiPath, ApiQuery};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -19,8 +21,10 @@ pub(super) fn routes() -> Router<AppState> {
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ListQuery {
     /// Only systems with this status.
+    #[param(pattern = "^(registered|assessed|planned|integrating|live|retired)$")]
     status: Option<String>,
 }
 
@@ -38,7 +42,7 @@ pub(super) struct RetireRequest {
 pub(super) async fn list(
     State(state): State<AppState>,
     auth: Authorized,
-    Query(query): Query<ListQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Vec<System>>, ApiError> {
     let status = match query.status.as_deref() {
         None => None,
@@ -89,7 +93,7 @@ pub(super) async fn register(
 ))]
 pub(super) async fn show(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<System>, ApiError> {
     Ok(Json(state.store.get_system(&id).await?))
 }
@@ -102,7 +106,7 @@ pub(super) async fn show(
 pub(super) async fn update(
     State(state): State<AppState>,
     Actor(actor): Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(patch): ApiJson<SystemPatch>,
 ) -> Result<Json<System>, ApiError> {
     let now = Utc::now();
@@ -121,7 +125,7 @@ pub(super) async fn update(
 pub(super) async fn retire(
     State(state): State<AppState>,
     Actor(actor): Actor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(request): ApiJson<RetireRequest>,
 ) -> Result<Json<System>, ApiError> {
     let now = Utc::now();

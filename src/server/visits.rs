@@ -3,7 +3,9 @@
 //! (applicants masked), record a call's outcome (a finding opens a correction request, Art. 28),
 //! and the month's report per system and item. Scope is decided here (`InHandler`).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
+
+use super::error::{ApiPath, ApiQuery};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -60,6 +62,7 @@ async fn visible(
 #[serde(deny_unknown_fields)]
 pub(super) struct PlanRequest {
     /// The month whose finished cases are sampled, YYYY-MM.
+    #[schema(pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$")]
     month: String,
     /// Only this system; required unless the caller's grant is province-wide.
     system: Option<String>,
@@ -108,8 +111,10 @@ pub(super) async fn plan(
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct MonthQuery {
     /// YYYY-MM.
+    #[param(pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$")]
     month: String,
     /// Only this system.
     system: Option<String>,
@@ -129,7 +134,7 @@ pub(super) struct Listed {
 pub(super) async fn list(
     State(state): State<AppState>,
     auth: Authorized,
-    Query(q): Query<MonthQuery>,
+    ApiQuery(q): ApiQuery<MonthQuery>,
 ) -> Result<Json<Vec<Listed>>, ApiError> {
     let (_, visits) = visible(&state, &auth, &q).await?;
     let mut listed = Vec::with_capacity(visits.len());
@@ -157,7 +162,7 @@ pub(super) async fn record(
     State(state): State<AppState>,
     auth: Authorized,
     Actor(actor): Actor,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(outcome): ApiJson<Outcome>,
 ) -> Result<Json<Visit>, ApiError> {
     let visit = state.store.visit(id).await?;
@@ -179,7 +184,7 @@ pub(super) async fn record(
 pub(super) async fn report(
     State(state): State<AppState>,
     auth: Authorized,
-    Query(q): Query<MonthQuery>,
+    ApiQuery(q): ApiQuery<MonthQuery>,
 ) -> Result<Json<Report>, ApiError> {
     let (month, visits) = visible(&state, &auth, &q).await?;
     Ok(Json(crate::visits::report(month, &visits)))

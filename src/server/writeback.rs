@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, RawQuery, Request, State};
+use axum::extract::{RawQuery, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -22,7 +22,7 @@ use ronghe_adapters::{Raw, XmlElement};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::error::body_error;
+use super::error::{ApiPath, body_error};
 use super::{ApiError, AppState};
 use crate::intake::auth::{self, AuthError, BodyError};
 use crate::intake::config::{IntakeConfig, WritebackConfig};
@@ -248,7 +248,7 @@ async fn run(
     ))]
 pub(super) async fn push_json(
     State(state): State<AppState>,
-    Path(system): Path<String>,
+    ApiPath(system): ApiPath<String>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -365,10 +365,11 @@ fn soap_error(e: SoapError) -> ApiError {
         (status = 401, description = "a SOAP fault: unauthenticated"),
         (status = 409, description = "a SOAP fault: system_retired"),
         (status = 413, description = "a SOAP fault: body_too_large or batch_too_large"),
+        (status = 415, description = "a SOAP fault: unsupported_media_type (send SOAP 1.1 as text/xml, 1.2 as application/soap+xml)", content_type = "text/xml"),
     ))]
 pub(super) async fn push_soap(
     State(state): State<AppState>,
-    Path(system): Path<String>,
+    ApiPath(system): ApiPath<String>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -484,7 +485,7 @@ fn no_endpoint() -> ApiError {
 #[utoipa::path(get, path = "/soap/{system}/writeback", tag = "writeback",
     params(
         ("system" = String, Path, description = "the system's id"),
-        ("wsdl" = String, Query, example = "", description = "present and empty (`?wsdl`, or `?wsdl=`): the GET serves the WSDL; without it, or with any other query, 400 `wsdl_query`"),
+        ("wsdl" = String, Query, example = "", pattern = "^$", description = "present and empty (`?wsdl`, or `?wsdl=`): the GET serves the WSDL; without it, or with any other query, 400 `wsdl_query`"),
     ),
     responses(
         (status = 200, description = "the WSDL 1.1 of the endpoint: pushCases as a sequence of case elements typed by the system's mapping (xsd:any when it has none), the X-Ronghe-* signature in wsdl:documentation; the address is the platform's public_url, never the request's Host", content_type = "text/xml"),
@@ -493,7 +494,7 @@ fn no_endpoint() -> ApiError {
     ))]
 pub(super) async fn wsdl(
     State(state): State<AppState>,
-    Path(system): Path<String>,
+    ApiPath(system): ApiPath<String>,
     RawQuery(query): RawQuery,
     uri: Uri,
 ) -> Result<Response, ApiError> {

@@ -15,6 +15,7 @@ pub const SCHEDULER_ACTOR: &str = "scheduler";
 
 /// How urgent a notification is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = NotificationLevel)]
 #[serde(rename_all = "snake_case")]
 #[derive(strum::IntoStaticStr, strum::EnumString)]
 #[strum(serialize_all = "snake_case")]
