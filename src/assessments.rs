@@ -716,8 +716,8 @@ impl Panel {
                 "use 2-63 lower-case letters, digits and '-', starting with a letter (e.g. wang-li); the expert acts under this name",
             );
         }
-        p.text("name", &new.name, 100);
-        p.text("department", &new.department, 200);
+        p.plain_text("name", &new.name, 100);
+        p.plain_text("department", &new.department, 200);
         p.finish((), AssessmentError::Invalid)?;
         if self.experts.iter().any(|e| e.id == new.id) {
             return Err(state(

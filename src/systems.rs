@@ -241,8 +241,8 @@ impl NewSystem {
     pub fn validate(self, now: DateTime<Utc>) -> Result<System, SystemError> {
         let mut p = Problems::default();
         check_id(&mut p, &self.id);
-        p.text("name", &self.name, 200);
-        p.text("department", &self.department, 200);
+        p.plain_text("name", &self.name, 200);
+        p.plain_text("department", &self.department, 200);
         check_region(&mut p, &self.region_code);
         let kind = check_protocol(&mut p, &self.protocol);
         check_endpoint(&mut p, kind, &self.endpoint);
@@ -284,11 +284,11 @@ impl System {
             );
         }
         if let Some(name) = patch.name {
-            p.text("name", &name, 200);
+            p.plain_text("name", &name, 200);
             next.name = name.trim().to_owned();
         }
         if let Some(department) = patch.department {
-            p.text("department", &department, 200);
+            p.plain_text("department", &department, 200);
             next.department = department.trim().to_owned();
         }
         if let Some(region) = patch.region_code {
@@ -348,7 +348,7 @@ impl System {
         if self.status == SystemStatus::Retired {
             p.add("status", "system.retired", "the system is already retired");
         }
-        p.text("reason", reason, 500);
+        p.plain_text("reason", reason, 500);
         let mut next = self.clone();
         next.status = SystemStatus::Retired;
         next.updated_at = stamp(now);

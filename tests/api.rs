@@ -1717,3 +1717,44 @@ async fn a_systems_newest_cases_are_listed_masked() {
     let (status, body) = api.send_as("wang", "GET", "/api/v1/systems/sys/cases", "").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
 }
+
+/// Issue 19: names and departments reach operators' terminals (`systems show`): control
+/// characters and ANSI escapes are refused, naming the field and the rule.
+#[tokio::test]
+async fn registry_texts_refuse_control_characters() {
+    let api = Api::new().await;
+    let mut body = registration("gy-ansi");
+    body["name"] = json!("许可系统\u{1b}[2J\u{1b}[31m");
+    body["department"] = json!("市场监管局\u{7}");
+    let (status, answer) = api.send("POST", "/api/v1/systems", body.to_string()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    let issues: Vec<(&str, &str)> = answer["error"]["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["field"].as_str().unwrap(), i["rule"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        issues,
+        [("name", "control_character"), ("department", "control_character")]
+    );
+    check_error(
+        api.get("/api/v1/systems/gy-ansi").await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+        None,
+    );
+    let (status, created) = api
+        .send("POST", "/api/v1/systems", registration("gy-ansi").to_string())
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (status, answer) = api
+        .send(
+            "PATCH",
+            "/api/v1/systems/gy-ansi",
+            json!({"name": "新名称\r\n伪造的一行"}).to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(answer["error"]["field"], "name", "{answer}");
+}

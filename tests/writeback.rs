@@ -892,6 +892,17 @@ async fn malformed_and_hostile_bodies_are_refused_with_the_error_shape_and_nothi
             "encoding_mismatch",
         ),
         (
+            "UTF-16 with its byte-order mark, declared GBK",
+            &soap_path,
+            "text/xml; charset=GBK",
+            [0xFF, 0xFE]
+                .into_iter()
+                .chain(envelope("<办件/>").encode_utf16().flat_map(u16::to_le_bytes))
+                .collect(),
+            400,
+            "encoding_mismatch",
+        ),
+        (
             "no case elements",
             &soap_path,
             xml,

@@ -112,13 +112,24 @@ pub fn decode(bytes: &[u8], http_charset: Option<&str>) -> Result<Decoded, Decod
     })
 }
 
-/// Decodes a body sent to ronghe, strictly: a byte-order mark wins; otherwise the HTTP charset
-/// (or, without one, the XML declaration) must name UTF-8, GBK or GB18030 and the bytes must
-/// decode in it without a single replacement; a body with no label must be UTF-8. Unlike
-/// `decode`, which reads what legacy systems answer as best it can, a pushed body that does not
-/// match its declaration is refused rather than guessed.
+/// Decodes a body sent to ronghe, strictly: the HTTP charset (or, without one, the XML
+/// declaration) must name UTF-8, GBK or GB18030 and the bytes must decode in it without a single
+/// replacement; a body with no label must be UTF-8. A byte-order mark must be UTF-8's and agree
+/// with the HTTP charset (a UTF-16 body is refused whatever it declares). Unlike `decode`, which
+/// reads what legacy systems answer as best it can, a pushed body that does not match its
+/// declaration is refused rather than guessed.
 pub fn decode_declared(bytes: &[u8], http_charset: Option<&str>) -> Result<Decoded, DecodeError> {
     if let Some((encoding, bom)) = Encoding::for_bom(bytes) {
+        let labelled = http_charset.map(|label| Encoding::for_label(label.trim().as_bytes()));
+        if !chinese(encoding) || labelled.is_some_and(|l| l != Some(encoding)) {
+            return Err(DecodeError {
+                tried: format!(
+                    "{} (its byte-order mark; declared {}; only UTF-8, GBK and GB18030 are accepted)",
+                    encoding.name(),
+                    http_charset.unwrap_or("nothing")
+                ),
+            });
+        }
         return strict(&bytes[bom..], encoding).ok_or_else(|| DecodeError {
             tried: encoding.name().to_owned(),
         });
@@ -255,6 +266,25 @@ mod tests {
             decode_declared("<办件/>".as_bytes(), None).unwrap().encoding,
             UTF_8
         );
+    }
+
+    #[test]
+    fn a_byte_order_mark_must_be_utf8_and_agree_with_the_charset() {
+        let utf16: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain("<a/>".encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        for charset in [None, Some("GBK"), Some("UTF-16")] {
+            let err = decode_declared(&utf16, charset).unwrap_err();
+            assert!(err.tried.contains("UTF-16LE"), "{err}");
+        }
+        let mut utf8 = vec![0xEF, 0xBB, 0xBF];
+        utf8.extend_from_slice("<办件/>".as_bytes());
+        assert!(decode_declared(&utf8, Some("GBK")).is_err());
+        for charset in [None, Some("utf-8"), Some("UTF8")] {
+            let decoded = decode_declared(&utf8, charset).unwrap();
+            assert_eq!((decoded.encoding, decoded.text.as_str()), (UTF_8, "<办件/>"));
+        }
     }
 
     #[test]
