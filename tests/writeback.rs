@@ -592,6 +592,21 @@ async fn the_soap_simulator_pushes_gbk_envelopes_signed_and_encrypted() {
     }
     let (status, _) = platform.get("/soap/no-such/writeback?wsdl").await;
     assert_eq!(status, 404);
+    // The OpenAPI document names the same public URL as its server, whatever `Host` says.
+    let doc: serde_json::Value = platform
+        .http
+        .get(format!("{}/api/v1/openapi.json", platform.url))
+        .header("host", "evil.example")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        doc["servers"],
+        serde_json::json!([{ "url": common::PUBLIC_URL.trim_end_matches('/') }])
+    );
 
     // A push signed with a key the system does not have: a fault that names no part.
     let stranger = Signer::new("k-none", MacAlgorithm::HmacSm3, SM3_SECRET.as_bytes().to_vec());

@@ -1,6 +1,7 @@
 //! The OpenAPI document, generated from the handlers' annotations and the types they exchange.
 
 use axum::Json;
+use axum::extract::State;
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
@@ -354,9 +355,13 @@ fn operations(
 }
 
 /// The document, built once per call (cheap, and never on a hot path), with the bounds JSON
-/// carries that the generator leaves out.
-pub(super) async fn document() -> Json<serde_json::Value> {
+/// carries that the generator leaves out, and the platform's public URL as its server (as the
+/// WSDL's address: configured, never the request's `Host`).
+pub(super) async fn document(State(state): State<super::AppState>) -> Json<serde_json::Value> {
     let mut document = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    if let Some(url) = state.accounts.public_url() {
+        document["servers"] = serde_json::json!([{ "url": url.as_str().trim_end_matches('/') }]);
+    }
     bound_integers(&mut document);
     fixed_length_tuples(&mut document);
     if let Some(check) = document.pointer_mut("/components/schemas/Check/oneOf") {
