@@ -423,7 +423,8 @@ fn fixed_length_tuples(node: &mut serde_json::Value) {
 
 /// Gives every integer schema the range of the Rust type behind it: a larger number is refused
 /// (it does not fit), so a client must not send one. The generator writes the format (and 0 as
-/// the minimum of an unsigned type) but not the bounds.
+/// the minimum of an unsigned type) but not the bounds; an unsigned type loses the (signed)
+/// format.
 fn bound_integers(node: &mut serde_json::Value) {
     use serde_json::{Value, json};
     match node {
@@ -443,6 +444,11 @@ fn bound_integers(node: &mut serde_json::Value) {
                 };
                 map.entry("minimum").or_insert(min);
                 map.insert("maximum".to_owned(), max);
+                if unsigned {
+                    // OpenAPI's int32 and int64 are signed: an unsigned type's larger half is
+                    // stated by its maximum alone.
+                    map.remove("format");
+                }
             }
             map.values_mut().for_each(bound_integers);
         }
