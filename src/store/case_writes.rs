@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, SqliteConnection};
 
 use super::audit_log::AuditLog;
-use super::cases::{Encoded, plan};
-use super::{Backend, StoreError, UpsertOutcome, open_cases_sql, placeholders, rows_of_cases_sql};
+use super::cases::{Encoded, StoredVersion, plan};
+use super::{AnyRow, Backend, StoreError, UpsertOutcome, open_cases_sql, placeholders, rows_of_cases_sql};
 use crate::case::{Case, Stage};
 use crate::reconciliation::beijing_day;
 
@@ -25,14 +25,19 @@ pub(crate) struct Batch<'a> {
     pub mapping_version: Option<&'a str>,
 }
 
-/// A case's row as read back: number, version, and its stage or content hash.
-type KeyedRow = (String, i64, String);
-
-/// The current rows of a batch's cases: number, version, stage.
+/// The current rows of a batch's cases, as `CurrentRow`s.
 const CURRENT: (&str, &str) = ("cases", "t.case_no, t.version, t.stage");
 
-/// Every stored version of a batch's cases: number, version, content hash.
+/// Every stored version of a batch's cases, as `StoredVersion`s.
 const KNOWN: (&str, &str) = ("case_versions", "t.case_no, t.version, t.content_hash");
+
+/// A batch's case as held now, read through `CURRENT`.
+#[derive(sqlx::FromRow)]
+struct CurrentRow {
+    case_no: String,
+    version: i64,
+    stage: String,
+}
 
 /// Serialises concurrent writers of the same cases within a transaction.
 pub(crate) trait CaseLocks {
@@ -65,14 +70,13 @@ impl CaseLocks for PgConnection {
 
 /// The statements of a batch upsert, and the logic over them.
 pub(crate) trait CaseWrites: AuditLog + CaseLocks + Send {
-    /// Rows of `table` for these cases, `columns` being number, version and one text column
-    /// (see `rows_of_cases_sql`).
-    async fn keyed_rows(
+    /// Rows of `table` for these cases, `columns` those `R` reads (see `rows_of_cases_sql`).
+    async fn keyed_rows<R: AnyRow>(
         &mut self,
         table_and_columns: (&str, &str),
         system_id: &str,
         keys: &[&str],
-    ) -> Result<Vec<KeyedRow>, sqlx::Error>;
+    ) -> Result<Vec<R>, sqlx::Error>;
 
     /// Adds the batch's cases at `rows` to the history.
     async fn insert_versions(&mut self, batch: &Batch<'_>, rows: &[usize]) -> Result<(), sqlx::Error>;
@@ -102,7 +106,12 @@ pub(crate) trait CaseWrites: AuditLog + CaseLocks + Send {
         let (system_id, cases, keys) = (batch.system_id, batch.cases, &batch.encoded.keys);
         self.lock_cases(system_id, keys).await?;
         let mut current = HashMap::new();
-        for (case_no, version, stage) in self.keyed_rows(CURRENT, system_id, keys).await? {
+        for CurrentRow {
+            case_no,
+            version,
+            stage,
+        } in self.keyed_rows(CURRENT, system_id, keys).await?
+        {
             let stage = Stage::parse(&stage).ok_or_else(|| StoreError::Corrupt {
                 what: "case",
                 detail: format!("{system_id}/{case_no}: unknown stage {stage:?}"),
@@ -113,7 +122,7 @@ pub(crate) trait CaseWrites: AuditLog + CaseLocks + Send {
             .keyed_rows(KNOWN, system_id, keys)
             .await?
             .into_iter()
-            .map(|(no, v, h)| ((no, v), h))
+            .map(|row: StoredVersion| ((row.case_no, row.version), row.content_hash))
             .collect();
 
         let plan = plan(cases, &batch.encoded.hashes, current, known);
@@ -203,12 +212,12 @@ const INSERT_OUTBOX: &str = "INSERT INTO exchange_outbox (system_id, case_no, ve
 macro_rules! case_statements {
     ($conn:ty, $backend:expr) => {
         impl CaseWrites for $conn {
-            async fn keyed_rows(
+            async fn keyed_rows<R: AnyRow>(
                 &mut self,
                 (table, columns): (&str, &str),
                 system_id: &str,
                 keys: &[&str],
-            ) -> Result<Vec<KeyedRow>, sqlx::Error> {
+            ) -> Result<Vec<R>, sqlx::Error> {
                 let sql = rows_of_cases_sql($backend, table, columns, keys.len());
                 let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(system_id);
                 for key in keys {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 
 use super::case_writes::{Batch, CaseWrites};
-use super::cases::{CHUNK_ROWS, Encoded};
+use super::cases::{CHUNK_ROWS, Encoded, StoredVersion};
 use super::sealing::record_purpose;
 use super::{NewQualityItem, Pool, RejectReason, Store, StoreError, UpsertOutcome, audit, on_pool};
 use crate::case::Case;
@@ -522,12 +522,12 @@ impl Store {
         }))
     }
 
-    /// The stored versions of these cases: (case number, version, content hash), for reconciliation.
+    /// The stored versions of these cases, for reconciliation.
     pub async fn stored_versions(
         &self,
         system_id: &str,
         case_nos: &[&str],
-    ) -> Result<Vec<(String, i64, String)>, StoreError> {
+    ) -> Result<Vec<StoredVersion>, StoreError> {
         let mut out = Vec::with_capacity(case_nos.len());
         for part in case_nos.chunks(CHUNK_ROWS) {
             let sql = super::rows_of_cases_sql(
@@ -536,7 +536,7 @@ impl Store {
                 "t.case_no, t.version, t.content_hash",
                 part.len(),
             );
-            let rows: Vec<(String, i64, String)> = on_pool!(self, pool => {
+            let rows: Vec<StoredVersion> = on_pool!(self, pool => {
                 let sql = sqlx::AssertSqlSafe(sql.clone());
                 let mut query = sqlx::query_as(sql).bind(system_id);
                 for key in part {

@@ -62,7 +62,7 @@ pub use audit_log::{
 };
 pub use cases::{
     CASE_HISTORY, CASES_CHANGED_ON, CaseRecord, CaseVersion, CurrentCase, GET_CASE, RejectReason,
-    UpsertOutcome,
+    StoredVersion, UpsertOutcome,
 };
 pub use handoffs::{AttemptOutcome, ClaimedHandoff, Enqueued, Handoff, HandoffState};
 pub use intake::{IntakeCommit, IntakeWrite, OnReject};
@@ -414,6 +414,23 @@ impl SystemDocument {
             ),
         }
     }
+}
+
+/// A row type both backends' rows decode into (a `FromRow` struct or a tuple).
+pub(crate) trait AnyRow:
+    for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+    + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+    + Send
+    + Unpin
+{
+}
+
+impl<T> AnyRow for T where
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + Send
+        + Unpin
+{
 }
 
 impl Store {
