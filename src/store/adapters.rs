@@ -59,9 +59,12 @@ impl Store {
 
     /// The latest probe profile of a system and when it was taken.
     pub async fn profile(&self, system_id: &str) -> Result<(Profile, DateTime<Utc>), StoreError> {
-        let row: Option<ProfileRow> = on_pool!(self, pool => {
-            sqlx::query_as("SELECT profile, probed_at, sealed_by FROM probe_profiles WHERE system_id = $1").bind(system_id).fetch_optional(pool).await?
-        });
+        let row: Option<ProfileRow> = self
+            .row_by_key(
+                "SELECT profile, probed_at, sealed_by FROM probe_profiles WHERE system_id = $1",
+                system_id,
+            )
+            .await?;
         let ProfileRow {
             profile: Json(stored),
             probed_at: at,

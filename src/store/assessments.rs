@@ -614,9 +614,9 @@ impl Store {
         let profile = match profile {
             Some(profile) => Some(profile),
             None => {
-                let system: Option<(String,)> = on_pool!(self, pool => {
-                    sqlx::query_as("SELECT system_id FROM assessments WHERE id = $1").bind(id).fetch_optional(pool).await?
-                });
+                let system: Option<(String,)> = self
+                    .row_by_key("SELECT system_id FROM assessments WHERE id = $1", id)
+                    .await?;
                 match system {
                     Some((system,)) => match self.profile(&system).await {
                         Ok((probed, at)) => Some(assessments::data_profile(&probed, at)),
@@ -710,12 +710,12 @@ impl Store {
     }
 
     async fn stored_report(&self, id: &str) -> Result<Option<Report>, StoreError> {
-        let row: Option<(Json<Report>,)> = on_pool!(self, pool => {
-            sqlx::query_as("SELECT report FROM assessment_verdicts WHERE assessment_id = $1")
-                .bind(id)
-                .fetch_optional(pool)
-                .await?
-        });
+        let row: Option<(Json<Report>,)> = self
+            .row_by_key(
+                "SELECT report FROM assessment_verdicts WHERE assessment_id = $1",
+                id,
+            )
+            .await?;
         Ok(row.map(|(Json(report),)| report))
     }
 

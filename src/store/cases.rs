@@ -378,11 +378,8 @@ impl Store {
                 chunk.len(),
             );
             let rows: Vec<CurrentCase> = on_pool!(self, pool => {
-                let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(system_id);
-                for key in chunk {
-                    query = query.bind(*key);
-                }
-                query.fetch_all(pool).await?
+                let query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(system_id);
+                super::bind_keys(query, chunk).fetch_all(pool).await?
             });
             found.extend(rows);
         }

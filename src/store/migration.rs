@@ -291,9 +291,9 @@ impl Store {
 
     /// A run's saved report (JSON), once reconciliation wrote one.
     pub async fn migration_report(&self, run_id: &str) -> Result<Option<serde_json::Value>, StoreError> {
-        let row: Option<(Option<Json<serde_json::Value>>,)> = on_pool!(self, pool => {
-            sqlx::query_as("SELECT report FROM migration_runs WHERE id = $1").bind(run_id).fetch_optional(pool).await?
-        });
+        let row: Option<(Option<Json<serde_json::Value>>,)> = self
+            .row_by_key("SELECT report FROM migration_runs WHERE id = $1", run_id)
+            .await?;
         Ok(row.and_then(|(report,)| report.map(|Json(r)| r)))
     }
 
@@ -537,12 +537,8 @@ impl Store {
                 part.len(),
             );
             let rows: Vec<StoredVersion> = on_pool!(self, pool => {
-                let sql = sqlx::AssertSqlSafe(sql.clone());
-                let mut query = sqlx::query_as(sql).bind(system_id);
-                for key in part {
-                    query = query.bind(*key);
-                }
-                query.fetch_all(pool).await?
+                let query = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(system_id);
+                super::bind_keys(query, part).fetch_all(pool).await?
             });
             out.extend(rows);
         }

@@ -131,6 +131,19 @@ pub enum Backend {
     Postgres,
 }
 
+/// `query` with each of `keys` bound after what it binds already, in order: the values of a
+/// `placeholders`, `value_rows` or `rows_of_cases_sql` list.
+pub(crate) fn bind_keys<'q, DB, O>(
+    query: sqlx::query::QueryAs<'q, DB, O, <DB as sqlx::Database>::Arguments>,
+    keys: &[&'q str],
+) -> sqlx::query::QueryAs<'q, DB, O, <DB as sqlx::Database>::Arguments>
+where
+    DB: sqlx::Database,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    keys.iter().fold(query, |query, key| query.bind(*key))
+}
+
 /// The one `IN`-list builder: `$first, $first+1, …` for `count` bound values.
 pub(crate) fn placeholders(first: usize, count: usize) -> String {
     (first..first + count)
@@ -434,6 +447,26 @@ impl<T> AnyRow for T where
 }
 
 impl Store {
+    /// The row `sql` reads with `key` bound to `$1`, if there is one.
+    pub(crate) async fn row_by_key<R: AnyRow>(
+        &self,
+        sql: impl sqlx::SqlSafeStr + Send,
+        key: &str,
+    ) -> Result<Option<R>, StoreError> {
+        Ok(on_pool!(self, pool => sqlx::query_as(sql).bind(key).fetch_optional(pool).await?))
+    }
+
+    /// The rows `sql` reads with `key` bound to `$1`.
+    pub(crate) async fn rows_by_key<R: AnyRow>(
+        &self,
+        sql: impl sqlx::SqlSafeStr + Send,
+        key: &str,
+    ) -> Result<Vec<R>, StoreError> {
+        Ok(on_pool!(self, pool => sqlx::query_as(sql).bind(key).fetch_all(pool).await?))
+    }
+}
+
+impl Store {
     /// Attaches (or replaces) a system's document; the caller has validated it.
     pub(crate) async fn set_document(
         &self,
@@ -464,10 +497,8 @@ impl Store {
         system_id: &str,
     ) -> Result<String, StoreError> {
         let (table, _, what) = document.names();
-        let row: Option<(String,)> = on_pool!(self, pool => {
-            let sql = sqlx::AssertSqlSafe(format!("SELECT config FROM {table} WHERE system_id = $1"));
-            sqlx::query_as(sql).bind(system_id).fetch_optional(pool).await?
-        });
+        let sql = sqlx::AssertSqlSafe(format!("SELECT config FROM {table} WHERE system_id = $1"));
+        let row: Option<(String,)> = self.row_by_key(sql, system_id).await?;
         row.map(|(config,)| config).ok_or_else(|| StoreError::NotFound {
             what,
             id: system_id.to_owned(),

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use ronghe_adapters::ConfigIssue;
 use sqlx::types::Json;
 
 use super::{Store, StoreError, audit, on_pool};
@@ -118,14 +119,7 @@ impl Store {
         })?;
         let file = PlanFile::parse(&source).map_err(|issues| StoreError::Corrupt {
             what: "plan",
-            detail: format!(
-                "{system_id}: {}",
-                issues
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ),
+            detail: format!("{system_id}: {}", ConfigIssue::joined(&issues)),
         })?;
         Ok(StoredPlan {
             file,
