@@ -369,21 +369,12 @@ impl Store {
         system_id: &str,
         keys: &[&str],
     ) -> Result<Vec<CurrentCase>, StoreError> {
-        let mut found = Vec::with_capacity(keys.len());
-        for chunk in keys.chunks(CHUNK_ROWS) {
-            let sql = super::rows_of_cases_sql(
-                self.backend(),
-                "cases",
-                "t.case_no, t.version, t.content_hash, t.changed_on",
-                chunk.len(),
-            );
-            let rows: Vec<CurrentCase> = on_pool!(self, pool => {
-                let query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(system_id);
-                super::bind_keys(query, chunk).fetch_all(pool).await?
-            });
-            found.extend(rows);
-        }
-        Ok(found)
+        self.rows_of_cases(
+            ("cases", "t.case_no, t.version, t.content_hash, t.changed_on"),
+            system_id,
+            keys,
+        )
+        .await
     }
 
     /// A `cases` row as its record, its personal values opened.

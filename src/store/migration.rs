@@ -528,21 +528,12 @@ impl Store {
         system_id: &str,
         case_nos: &[&str],
     ) -> Result<Vec<StoredVersion>, StoreError> {
-        let mut out = Vec::with_capacity(case_nos.len());
-        for part in case_nos.chunks(CHUNK_ROWS) {
-            let sql = super::rows_of_cases_sql(
-                self.backend(),
-                "case_versions",
-                "t.case_no, t.version, t.content_hash",
-                part.len(),
-            );
-            let rows: Vec<StoredVersion> = on_pool!(self, pool => {
-                let query = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(system_id);
-                super::bind_keys(query, part).fetch_all(pool).await?
-            });
-            out.extend(rows);
-        }
-        Ok(out)
+        self.rows_of_cases(
+            ("case_versions", "t.case_no, t.version, t.content_hash"),
+            system_id,
+            case_nos,
+        )
+        .await
     }
 
     /// Refreshes the planner's statistics of the case tables (PostgreSQL `ANALYZE`). Until the

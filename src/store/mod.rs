@@ -456,6 +456,26 @@ impl Store {
         Ok(on_pool!(self, pool => sqlx::query_as(sql).bind(key).fetch_optional(pool).await?))
     }
 
+    /// Rows of `table` (its `columns`, as `R` reads them) for these cases of a system, by key
+    /// (`rows_of_cases_sql`), a statement per `CHUNK_ROWS` keys.
+    pub(crate) async fn rows_of_cases<R: AnyRow>(
+        &self,
+        (table, columns): (&str, &str),
+        system_id: &str,
+        keys: &[&str],
+    ) -> Result<Vec<R>, StoreError> {
+        let mut found = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(cases::CHUNK_ROWS) {
+            let sql = rows_of_cases_sql(self.backend(), table, columns, chunk.len());
+            let rows: Vec<R> = on_pool!(self, pool => {
+                let query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(system_id);
+                bind_keys(query, chunk).fetch_all(pool).await?
+            });
+            found.extend(rows);
+        }
+        Ok(found)
+    }
+
     /// The rows `sql` reads with `key` bound to `$1`.
     pub(crate) async fn rows_by_key<R: AnyRow>(
         &self,
