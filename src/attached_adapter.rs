@@ -27,11 +27,7 @@ pub async fn build(
         Ok(valid) => valid.build(secrets).await,
         Err(issues) => Err(AdapterError::configuration(format!(
             "the adapter config of system {system_id} is invalid: {}",
-            issues
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ")
+            ronghe_adapters::ConfigIssue::joined(&issues)
         ))),
     })
 }

@@ -15,6 +15,17 @@ pub struct ConfigIssue {
     pub message: String,
 }
 
+impl ConfigIssue {
+    /// Every issue on one line, `; ` between them, for messages.
+    pub fn joined(issues: &[ConfigIssue]) -> String {
+        issues
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
 impl std::fmt::Display for ConfigIssue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if self.path.is_empty() {

@@ -300,13 +300,7 @@ pub fn generate(inputs: &Inputs<'_>, calendar: &Calendar) -> Result<Vec<Artifact
             None => Ok(()),
             Some(issues) => Err(ArtifactError::Invalid {
                 what,
-                issues: issues
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-                    + "\n"
-                    + text,
+                issues: ronghe_adapters::ConfigIssue::joined(&issues) + "\n" + text,
             }),
         };
 

@@ -381,11 +381,7 @@ async fn live_records(ctx: &Context, system: &str, limit: usize) -> Result<Vec<R
         .map_err(|issues| {
             Failure::Refused(anyhow::anyhow!(
                 "attached adapter config: {}",
-                issues
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; ")
+                ronghe_adapters::ConfigIssue::joined(&issues)
             ))
         })?;
     let adapter = config

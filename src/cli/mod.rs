@@ -278,8 +278,10 @@ fn invalid(out: &Output, issues: &[ronghe_adapters::ConfigIssue]) -> Failure {
 /// Refuses a config with every problem in the message; `what` names the kind of config.
 fn refused_config(what: &'static str) -> impl Fn(Vec<ronghe_adapters::ConfigIssue>) -> Failure {
     move |issues| {
-        let lines: Vec<String> = issues.iter().map(ToString::to_string).collect();
-        Failure::Refused(anyhow::anyhow!("invalid {what} config: {}", lines.join("; ")))
+        Failure::Refused(anyhow::anyhow!(
+            "invalid {what} config: {}",
+            ronghe_adapters::ConfigIssue::joined(&issues)
+        ))
     }
 }
 

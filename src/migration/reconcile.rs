@@ -154,7 +154,7 @@ async fn compare(
                 .stored_versions(system_id, &keys)
                 .await?
                 .into_iter()
-                .map(|(no, v, h)| ((no, v), h))
+                .map(|v| ((v.case_no, v.version), v.content_hash))
                 .collect();
             let source_hashes: Vec<String> = mapped.cases.iter().map(|c| c.content_hash()).collect();
             let target_hashes: Vec<&str> = mapped

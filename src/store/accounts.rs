@@ -364,9 +364,7 @@ impl Store {
 
     pub async fn account(&self, id: &str) -> Result<Option<AccountRow>, StoreError> {
         let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1");
-        Ok(on_pool!(self, pool => {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?
-        }))
+        self.row_by_key(sqlx::AssertSqlSafe(sql), id).await
     }
 
     /// Every account, by id.
@@ -384,9 +382,7 @@ impl Store {
         } else {
             "SELECT * FROM account_grants WHERE account_id = $1 AND revoked_at IS NULL ORDER BY id"
         };
-        Ok(on_pool!(self, pool => {
-            sqlx::query_as(sql).bind(account).fetch_all(pool).await?
-        }))
+        self.rows_by_key(sql, account).await
     }
 
     /// Records a grant of a role to an account.
@@ -510,12 +506,11 @@ impl Store {
     }
 
     pub async fn enrolment(&self, token_hash: &str) -> Result<Option<EnrolmentRow>, StoreError> {
-        Ok(on_pool!(self, pool => {
-            sqlx::query_as("SELECT token_hash, account_id, expires_at, used_at FROM account_enrolments WHERE token_hash = $1")
-                .bind(token_hash)
-                .fetch_optional(pool)
-                .await?
-        }))
+        self.row_by_key(
+            "SELECT token_hash, account_id, expires_at, used_at FROM account_enrolments WHERE token_hash = $1",
+            token_hash,
+        )
+        .await
     }
 
     /// Sets a pending account's password hash and sealed TOTP secret (the first enrolment step;
@@ -662,12 +657,8 @@ impl Store {
     }
 
     pub async fn session(&self, id_hash: &str) -> Result<Option<SessionRow>, StoreError> {
-        Ok(on_pool!(self, pool => {
-            sqlx::query_as("SELECT * FROM account_sessions WHERE id_hash = $1")
-                .bind(id_hash)
-                .fetch_optional(pool)
-                .await?
-        }))
+        self.row_by_key("SELECT * FROM account_sessions WHERE id_hash = $1", id_hash)
+            .await
     }
 
     /// An account's sessions that have not ended, newest first.
@@ -749,18 +740,16 @@ impl Store {
     }
 
     pub async fn token(&self, id: &str) -> Result<Option<TokenRow>, StoreError> {
-        Ok(on_pool!(self, pool => {
-            sqlx::query_as("SELECT * FROM account_tokens WHERE id = $1").bind(id).fetch_optional(pool).await?
-        }))
+        self.row_by_key("SELECT * FROM account_tokens WHERE id = $1", id)
+            .await
     }
 
     pub async fn account_tokens(&self, account: &str) -> Result<Vec<TokenRow>, StoreError> {
-        Ok(on_pool!(self, pool => {
-            sqlx::query_as("SELECT * FROM account_tokens WHERE account_id = $1 ORDER BY created_at DESC")
-                .bind(account)
-                .fetch_all(pool)
-                .await?
-        }))
+        self.rows_by_key(
+            "SELECT * FROM account_tokens WHERE account_id = $1 ORDER BY created_at DESC",
+            account,
+        )
+        .await
     }
 
     /// Records a token's use when the last one recorded is more than `TOKEN_USE_AUDIT_EVERY`

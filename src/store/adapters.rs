@@ -8,6 +8,14 @@ use sqlx::types::Json;
 use super::sealing::profile_purpose;
 use super::{Store, StoreError, SystemDocument, on_pool};
 
+/// A system's latest probe profile, sealed under `sealed_by`.
+#[derive(sqlx::FromRow)]
+struct ProfileRow {
+    profile: Json<serde_json::Value>,
+    probed_at: DateTime<Utc>,
+    sealed_by: Option<String>,
+}
+
 impl Store {
     /// Attaches (or replaces) a system's adapter config; the caller has validated it.
     pub async fn set_adapter_config(
@@ -51,10 +59,17 @@ impl Store {
 
     /// The latest probe profile of a system and when it was taken.
     pub async fn profile(&self, system_id: &str) -> Result<(Profile, DateTime<Utc>), StoreError> {
-        let row: Option<(Json<serde_json::Value>, DateTime<Utc>, Option<String>)> = on_pool!(self, pool => {
-            sqlx::query_as("SELECT profile, probed_at, sealed_by FROM probe_profiles WHERE system_id = $1").bind(system_id).fetch_optional(pool).await?
-        });
-        let (Json(stored), at, sealed_by) = row.ok_or_else(|| StoreError::NotFound {
+        let row: Option<ProfileRow> = self
+            .row_by_key(
+                "SELECT profile, probed_at, sealed_by FROM probe_profiles WHERE system_id = $1",
+                system_id,
+            )
+            .await?;
+        let ProfileRow {
+            profile: Json(stored),
+            probed_at: at,
+            sealed_by,
+        } = row.ok_or_else(|| StoreError::NotFound {
             what: "probe profile of system",
             id: system_id.to_owned(),
         })?;

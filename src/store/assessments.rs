@@ -13,15 +13,16 @@ use serde::Serialize;
 use sqlx::AssertSqlSafe;
 use sqlx::types::Json;
 
-use super::systems::{COLUMNS as SYSTEM_COLUMNS, SystemRow, SystemWrites, from_row as system_from_row};
+use super::systems::{COLUMNS as SYSTEM_COLUMNS, SystemRow, SystemWrites};
 use super::{Guarded, Store, StoreError, audit, on_pool};
 use crate::assessments::{
     self, Assessment, AssessmentError, AssessmentState, AssessmentView, Change, Command, Conflict, Expert,
     Outcome, Panel, Portfolio, Round, ScoreRow,
 };
+use crate::systems::System;
 
 /// A rubric version as the store holds it.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct RubricRecord {
     pub id: String,
     pub version: i64,
@@ -36,36 +37,121 @@ pub struct RubricRecord {
 const ASSESSMENT_COLUMNS: &str =
     "id, system_id, seq, rubric_id, rubric_version, chair, state, round, opened_at, updated_at";
 
-type AssessmentRow = (
-    String,
-    String,
-    i64,
-    String,
-    i64,
-    String,
-    String,
-    i64,
-    DateTime<Utc>,
-    DateTime<Utc>,
-);
-type ExpertRow = (
-    String,
-    String,
-    String,
-    Option<Json<Vec<Conflict>>>,
-    Option<DateTime<Utc>>,
-    Option<String>,
-    DateTime<Utc>,
-);
-type RoundRow = (
-    i64,
-    Json<Vec<String>>,
-    DateTime<Utc>,
-    Option<DateTime<Utc>>,
-    Option<String>,
-);
-type ScoreDbRow = (i64, String, String, Option<i64>, Option<String>, DateTime<Utc>);
-type RubricRow = (String, i64, String, String, DateTime<Utc>, String, i64);
+/// An assessment's row as read through `ASSESSMENT_COLUMNS`.
+#[derive(sqlx::FromRow)]
+struct AssessmentRow {
+    id: String,
+    system_id: String,
+    seq: i64,
+    rubric_id: String,
+    rubric_version: i64,
+    chair: String,
+    state: String,
+    round: i64,
+    opened_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// A panel member's row.
+#[derive(sqlx::FromRow)]
+struct ExpertRow {
+    expert_id: String,
+    name: String,
+    department: String,
+    conflicts: Option<Json<Vec<Conflict>>>,
+    declared_at: Option<DateTime<Utc>>,
+    recusal: Option<String>,
+    added_at: DateTime<Utc>,
+}
+
+/// A round's row.
+#[derive(sqlx::FromRow)]
+struct RoundRow {
+    round: i64,
+    criteria: Json<Vec<String>>,
+    opened_at: DateTime<Utc>,
+    closed_at: Option<DateTime<Utc>>,
+    closed_by: Option<String>,
+}
+
+/// A sealed score's row.
+#[derive(sqlx::FromRow)]
+struct ScoreDbRow {
+    round: i64,
+    expert_id: String,
+    criterion: String,
+    score: Option<i64>,
+    reason: Option<String>,
+    submitted_at: DateTime<Utc>,
+}
+
+impl TryFrom<AssessmentRow> for Assessment {
+    type Error = StoreError;
+
+    fn try_from(row: AssessmentRow) -> Result<Self, StoreError> {
+        Ok(Assessment {
+            state: AssessmentState::parse(&row.state)
+                .ok_or_else(|| corrupt("assessment", format!("{}: unknown state {:?}", row.id, row.state)))?,
+            id: row.id,
+            system_id: row.system_id,
+            seq: row.seq,
+            rubric_id: row.rubric_id,
+            rubric_version: row.rubric_version,
+            chair: row.chair,
+            round: row.round,
+            opened_at: row.opened_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+impl From<ExpertRow> for Expert {
+    fn from(row: ExpertRow) -> Self {
+        Expert {
+            id: row.expert_id,
+            name: row.name,
+            department: row.department,
+            conflicts: row.conflicts.map(|Json(c)| c),
+            declared_at: row.declared_at,
+            recusal: row.recusal,
+            added_at: row.added_at,
+        }
+    }
+}
+
+impl From<RoundRow> for Round {
+    fn from(row: RoundRow) -> Self {
+        Round {
+            number: row.round,
+            criteria: row.criteria.0,
+            opened_at: row.opened_at,
+            closed_at: row.closed_at,
+            closed_by: row.closed_by,
+        }
+    }
+}
+
+impl TryFrom<ScoreDbRow> for ScoreRow {
+    type Error = StoreError;
+
+    fn try_from(row: ScoreDbRow) -> Result<Self, StoreError> {
+        let score = row
+            .score
+            .map(|s| {
+                u8::try_from(s)
+                    .map_err(|_| corrupt("score", format!("{}/{}: {s}", row.expert_id, row.criterion)))
+            })
+            .transpose()?;
+        Ok(ScoreRow {
+            round: row.round,
+            expert: row.expert_id,
+            criterion: row.criterion,
+            score,
+            reason: row.reason,
+            submitted_at: row.submitted_at,
+        })
+    }
+}
 
 /// Everything a panel is made of, as read.
 struct PanelRows {
@@ -84,77 +170,22 @@ fn corrupt(what: &'static str, detail: impl Into<String>) -> StoreError {
     }
 }
 
-fn assessment_from_row(row: AssessmentRow) -> Result<Assessment, StoreError> {
-    let (id, system_id, seq, rubric_id, rubric_version, chair, state, round, opened_at, updated_at) = row;
-    Ok(Assessment {
-        state: AssessmentState::parse(&state)
-            .ok_or_else(|| corrupt("assessment", format!("{id}: unknown state {state:?}")))?,
-        id,
-        system_id,
-        seq,
-        rubric_id,
-        rubric_version,
-        chair,
-        round,
-        opened_at,
-        updated_at,
-    })
-}
-
 fn parse_rubric(source: &str) -> Result<Rubric, StoreError> {
     Rubric::parse(source).map_err(|e| corrupt("rubric", e.to_string()))
 }
 
 fn panel_from_rows(rows: PanelRows) -> Result<Panel, StoreError> {
-    let assessment = assessment_from_row(rows.assessment)?;
-    let experts = rows
-        .experts
-        .into_iter()
-        .map(
-            |(id, name, department, conflicts, declared_at, recusal, added_at)| Expert {
-                id,
-                name,
-                department,
-                conflicts: conflicts.map(|Json(c)| c),
-                declared_at,
-                recusal,
-                added_at,
-            },
-        )
-        .collect();
-    let rounds = rows
-        .rounds
-        .into_iter()
-        .map(
-            |(number, Json(criteria), opened_at, closed_at, closed_by)| Round {
-                number,
-                criteria,
-                opened_at,
-                closed_at,
-                closed_by,
-            },
-        )
-        .collect();
+    let assessment = Assessment::try_from(rows.assessment)?;
+    let experts = rows.experts.into_iter().map(Expert::from).collect();
+    let rounds = rows.rounds.into_iter().map(Round::from).collect();
     let scores = rows
         .scores
         .into_iter()
-        .map(|(round, expert, criterion, score, reason, submitted_at)| {
-            let score = score
-                .map(|s| u8::try_from(s).map_err(|_| corrupt("score", format!("{expert}/{criterion}: {s}"))))
-                .transpose()?;
-            Ok(ScoreRow {
-                round,
-                expert,
-                criterion,
-                score,
-                reason,
-                submitted_at,
-            })
-        })
+        .map(ScoreRow::try_from)
         .collect::<Result<Vec<_>, StoreError>>()?;
     Ok(Panel::new(
         assessment,
-        system_from_row(rows.system)?,
+        System::try_from(rows.system)?,
         parse_rubric(&rows.rubric_source)?,
         experts,
         rounds,
@@ -185,19 +216,25 @@ trait PanelRecords: Send {
                 what: "assessment",
                 id: id.to_owned(),
             })?;
-        let system = self.system_row(&assessment.1, lock).await?.ok_or_else(|| {
-            corrupt(
-                "assessment",
-                format!("{}: no system {}", assessment.0, assessment.1),
-            )
-        })?;
-        let (rubric_source,) = self
-            .rubric_source(&assessment.3, assessment.4)
+        let system = self
+            .system_row(&assessment.system_id, lock)
             .await?
             .ok_or_else(|| {
                 corrupt(
                     "assessment",
-                    format!("{}: no rubric {}@{}", assessment.0, assessment.3, assessment.4),
+                    format!("{}: no system {}", assessment.id, assessment.system_id),
+                )
+            })?;
+        let (rubric_source,) = self
+            .rubric_source(&assessment.rubric_id, assessment.rubric_version)
+            .await?
+            .ok_or_else(|| {
+                corrupt(
+                    "assessment",
+                    format!(
+                        "{}: no rubric {}@{}",
+                        assessment.id, assessment.rubric_id, assessment.rubric_version
+                    ),
                 )
             })?;
         Ok(PanelRows {
@@ -356,10 +393,10 @@ impl Store {
     }
 
     async fn rubric_records(&self, only: Option<(&str, i64)>) -> Result<Vec<RubricRecord>, StoreError> {
-        let rows: Vec<RubricRow> = on_pool!(self, pool => {
+        let rows: Vec<RubricRecord> = on_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT id, version, title, content_hash, registered_at, registered_by,
-                        (SELECT COUNT(*) FROM assessments a WHERE a.rubric_id = r.id AND a.rubric_version = r.version)
+                        (SELECT COUNT(*) FROM assessments a WHERE a.rubric_id = r.id AND a.rubric_version = r.version) AS assessments
                  FROM rubrics r WHERE ($1 IS NULL OR (id = $1 AND version = $2)) ORDER BY id, version",
             )
             .bind(only.map(|(id, _)| id))
@@ -367,22 +404,7 @@ impl Store {
             .fetch_all(pool)
             .await?
         });
-        Ok(rows
-            .into_iter()
-            .map(
-                |(id, version, title, content_hash, registered_at, registered_by, assessments)| {
-                    RubricRecord {
-                        id,
-                        version,
-                        title,
-                        content_hash,
-                        registered_at,
-                        registered_by,
-                        assessments,
-                    }
-                },
-            )
-            .collect())
+        Ok(rows)
     }
 
     /// Every registered rubric version.
@@ -422,7 +444,7 @@ impl Store {
             let mut tx = pool.begin_with(self.backend().begin_write()).await?;
             let sql = AssertSqlSafe(format!("SELECT {SYSTEM_COLUMNS} FROM systems WHERE id = $1{lock}"));
             let row: Option<SystemRow> = sqlx::query_as(sql).bind(system_id).fetch_optional(&mut *tx).await?;
-            let system = system_from_row(row.ok_or_else(|| StoreError::NotFound { what: "system", id: system_id.to_owned() })?)?;
+            let system = System::try_from(row.ok_or_else(|| StoreError::NotFound { what: "system", id: system_id.to_owned() })?)?;
             let running: Option<(String,)> = sqlx::query_as("SELECT id FROM assessments WHERE system_id = $1 AND state <> 'decided'")
                 .bind(system_id)
                 .fetch_optional(&mut *tx)
@@ -592,9 +614,9 @@ impl Store {
         let profile = match profile {
             Some(profile) => Some(profile),
             None => {
-                let system: Option<(String,)> = on_pool!(self, pool => {
-                    sqlx::query_as("SELECT system_id FROM assessments WHERE id = $1").bind(id).fetch_optional(pool).await?
-                });
+                let system: Option<(String,)> = self
+                    .row_by_key("SELECT system_id FROM assessments WHERE id = $1", id)
+                    .await?;
                 match system {
                     Some((system,)) => match self.profile(&system).await {
                         Ok((probed, at)) => Some(assessments::data_profile(&probed, at)),
@@ -633,7 +655,7 @@ impl Store {
             ));
             sqlx::query_as(sql).bind(system).fetch_all(pool).await?
         });
-        rows.into_iter().map(assessment_from_row).collect()
+        rows.into_iter().map(Assessment::try_from).collect()
     }
 
     /// A closed round's Delphi summary; refused while the round is open (sealed).
@@ -688,12 +710,12 @@ impl Store {
     }
 
     async fn stored_report(&self, id: &str) -> Result<Option<Report>, StoreError> {
-        let row: Option<(Json<Report>,)> = on_pool!(self, pool => {
-            sqlx::query_as("SELECT report FROM assessment_verdicts WHERE assessment_id = $1")
-                .bind(id)
-                .fetch_optional(pool)
-                .await?
-        });
+        let row: Option<(Json<Report>,)> = self
+            .row_by_key(
+                "SELECT report FROM assessment_verdicts WHERE assessment_id = $1",
+                id,
+            )
+            .await?;
         Ok(row.map(|(Json(report),)| report))
     }
 

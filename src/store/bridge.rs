@@ -4,6 +4,8 @@
 //! (`KEYID:hex`, one per key for lookups, so that rows written before a key rotation are found).
 //! Every change is audited in its transaction, with masked values only.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
@@ -111,6 +113,37 @@ pub struct ConflictRow {
     pub reason: String,
     pub account_ids: Vec<String>,
     pub detected_at: DateTime<Utc>,
+}
+
+/// A `bridge_conflicts` row: the accounts by reference, a JSON list.
+#[derive(sqlx::FromRow)]
+struct ConflictDbRow {
+    system_id: String,
+    user_id: String,
+    reason: String,
+    account_refs: String,
+    detected_at: DateTime<Utc>,
+}
+
+impl ConflictDbRow {
+    /// The references of the accounts in conflict.
+    fn refs(&self) -> Result<Vec<String>, StoreError> {
+        serde_json::from_str(&self.account_refs).map_err(|e| StoreError::Corrupt {
+            what: "bridge conflict",
+            detail: e.to_string(),
+        })
+    }
+
+    /// The conflict with the accounts at `refs` named by their sealed ids in `sealed`.
+    fn with_accounts(self, refs: &[String], sealed: &HashMap<String, String>) -> ConflictRow {
+        ConflictRow {
+            account_ids: refs.iter().filter_map(|r| sealed.get(r).cloned()).collect(),
+            system_id: self.system_id,
+            user_id: self.user_id,
+            reason: self.reason,
+            detected_at: self.detected_at,
+        }
+    }
 }
 
 /// An account that write-backs named while it was linked to no one; its id comes sealed.
@@ -820,7 +853,7 @@ impl Store {
         system_id: Option<&str>,
     ) -> Result<(Vec<ConflictRow>, Vec<UnresolvedRow>), StoreError> {
         let (conflicts, unresolved, sealed) = on_pool!(self, pool => {
-            let conflicts: Vec<(String, String, String, String, DateTime<Utc>)> = sqlx::query_as(
+            let conflicts: Vec<ConflictDbRow> = sqlx::query_as(
                 "SELECT system_id, user_id, reason, account_refs, detected_at FROM bridge_conflicts
                  WHERE ($1 IS NULL OR system_id = $1) ORDER BY system_id, user_id",
             )
@@ -837,15 +870,12 @@ impl Store {
             .fetch_all(pool)
             .await?;
             let mut parsed = Vec::with_capacity(conflicts.len());
-            for (system_id, user_id, reason, refs, detected_at) in conflicts {
-                let refs: Vec<String> = serde_json::from_str(&refs).map_err(|e| StoreError::Corrupt {
-                    what: "bridge conflict",
-                    detail: e.to_string(),
-                })?;
-                parsed.push((system_id, user_id, reason, refs, detected_at));
+            for conflict in conflicts {
+                let refs = conflict.refs()?;
+                parsed.push((conflict, refs));
             }
-            let all: Vec<&String> = parsed.iter().flat_map(|c| &c.3).collect();
-            let mut sealed = std::collections::HashMap::new();
+            let all: Vec<&String> = parsed.iter().flat_map(|(_, refs)| refs).collect();
+            let mut sealed = HashMap::new();
             if !all.is_empty() {
                 let sql = sqlx::AssertSqlSafe(format!(
                     "SELECT id, account_id FROM bridge_accounts WHERE id IN ({})",
@@ -861,13 +891,7 @@ impl Store {
         });
         let conflicts = conflicts
             .into_iter()
-            .map(|(system_id, user_id, reason, refs, detected_at)| ConflictRow {
-                account_ids: refs.iter().filter_map(|r| sealed.get(r).cloned()).collect(),
-                system_id,
-                user_id,
-                reason,
-                detected_at,
-            })
+            .map(|(conflict, refs)| conflict.with_accounts(&refs, &sealed))
             .collect();
         Ok((conflicts, unresolved))
     }

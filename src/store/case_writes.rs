@@ -7,11 +7,14 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
+use sqlx::query_builder::Separated;
 use sqlx::{PgConnection, SqliteConnection};
 
 use super::audit_log::AuditLog;
-use super::cases::{Encoded, plan};
-use super::{Backend, StoreError, UpsertOutcome, open_cases_sql, placeholders, rows_of_cases_sql};
+use super::cases::{Encoded, StoredVersion, plan};
+use super::{
+    AnyRow, Backend, StoreError, UpsertOutcome, bind_keys, open_cases_sql, placeholders, rows_of_cases_sql,
+};
 use crate::case::{Case, Stage};
 use crate::reconciliation::beijing_day;
 
@@ -25,14 +28,19 @@ pub(crate) struct Batch<'a> {
     pub mapping_version: Option<&'a str>,
 }
 
-/// A case's row as read back: number, version, and its stage or content hash.
-type KeyedRow = (String, i64, String);
-
-/// The current rows of a batch's cases: number, version, stage.
+/// The current rows of a batch's cases, as `CurrentRow`s.
 const CURRENT: (&str, &str) = ("cases", "t.case_no, t.version, t.stage");
 
-/// Every stored version of a batch's cases: number, version, content hash.
+/// Every stored version of a batch's cases, as `StoredVersion`s.
 const KNOWN: (&str, &str) = ("case_versions", "t.case_no, t.version, t.content_hash");
+
+/// A batch's case as held now, read through `CURRENT`.
+#[derive(sqlx::FromRow)]
+struct CurrentRow {
+    case_no: String,
+    version: i64,
+    stage: String,
+}
 
 /// Serialises concurrent writers of the same cases within a transaction.
 pub(crate) trait CaseLocks {
@@ -65,14 +73,13 @@ impl CaseLocks for PgConnection {
 
 /// The statements of a batch upsert, and the logic over them.
 pub(crate) trait CaseWrites: AuditLog + CaseLocks + Send {
-    /// Rows of `table` for these cases, `columns` being number, version and one text column
-    /// (see `rows_of_cases_sql`).
-    async fn keyed_rows(
+    /// Rows of `table` for these cases, `columns` those `R` reads (see `rows_of_cases_sql`).
+    async fn keyed_rows<R: AnyRow>(
         &mut self,
         table_and_columns: (&str, &str),
         system_id: &str,
         keys: &[&str],
-    ) -> Result<Vec<KeyedRow>, sqlx::Error>;
+    ) -> Result<Vec<R>, sqlx::Error>;
 
     /// Adds the batch's cases at `rows` to the history.
     async fn insert_versions(&mut self, batch: &Batch<'_>, rows: &[usize]) -> Result<(), sqlx::Error>;
@@ -102,7 +109,12 @@ pub(crate) trait CaseWrites: AuditLog + CaseLocks + Send {
         let (system_id, cases, keys) = (batch.system_id, batch.cases, &batch.encoded.keys);
         self.lock_cases(system_id, keys).await?;
         let mut current = HashMap::new();
-        for (case_no, version, stage) in self.keyed_rows(CURRENT, system_id, keys).await? {
+        for CurrentRow {
+            case_no,
+            version,
+            stage,
+        } in self.keyed_rows(CURRENT, system_id, keys).await?
+        {
             let stage = Stage::parse(&stage).ok_or_else(|| StoreError::Corrupt {
                 what: "case",
                 detail: format!("{system_id}/{case_no}: unknown stage {stage:?}"),
@@ -113,7 +125,7 @@ pub(crate) trait CaseWrites: AuditLog + CaseLocks + Send {
             .keyed_rows(KNOWN, system_id, keys)
             .await?
             .into_iter()
-            .map(|(no, v, h)| ((no, v), h))
+            .map(|row: StoredVersion| ((row.case_no, row.version), row.content_hash))
             .collect();
 
         let plan = plan(cases, &batch.encoded.hashes, current, known);
@@ -182,6 +194,26 @@ fn resolve_superseded_sql(count: usize) -> String {
     )
 }
 
+/// Binds the columns a row of the batch's case at `i` starts with in `case_versions` and
+/// `cases`: system, number, version, content hash, stage.
+fn bind_case<'s, 'qb, DB>(
+    row: &'s mut Separated<'qb, DB, &'static str>,
+    batch: &Batch<'_>,
+    i: usize,
+) -> &'s mut Separated<'qb, DB, &'static str>
+where
+    DB: sqlx::Database,
+    for<'t> &'t str: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    let c = &batch.cases[i];
+    row.push_bind(batch.system_id)
+        .push_bind(c.case_no.as_str())
+        .push_bind(c.version)
+        .push_bind(batch.encoded.hashes[i].as_str())
+        .push_bind(c.stage.name())
+}
+
 const INSERT_VERSIONS: &str = "INSERT INTO case_versions (system_id, case_no, version, content_hash, stage, body, received_at, mapping_version, sealed_by) ";
 
 /// The current row names its version; the body is that version's row (stored once, issue 17).
@@ -203,18 +235,15 @@ const INSERT_OUTBOX: &str = "INSERT INTO exchange_outbox (system_id, case_no, ve
 macro_rules! case_statements {
     ($conn:ty, $backend:expr) => {
         impl CaseWrites for $conn {
-            async fn keyed_rows(
+            async fn keyed_rows<R: AnyRow>(
                 &mut self,
                 (table, columns): (&str, &str),
                 system_id: &str,
                 keys: &[&str],
-            ) -> Result<Vec<KeyedRow>, sqlx::Error> {
+            ) -> Result<Vec<R>, sqlx::Error> {
                 let sql = rows_of_cases_sql($backend, table, columns, keys.len());
-                let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(system_id);
-                for key in keys {
-                    query = query.bind(*key);
-                }
-                query.fetch_all(&mut *self).await
+                let query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(system_id);
+                bind_keys(query, keys).fetch_all(&mut *self).await
             }
 
             async fn insert_versions(
@@ -224,12 +253,7 @@ macro_rules! case_statements {
             ) -> Result<(), sqlx::Error> {
                 let mut insert = sqlx::QueryBuilder::new(INSERT_VERSIONS);
                 insert.push_values(rows, |mut row, &i| {
-                    let c = &batch.cases[i];
-                    row.push_bind(batch.system_id)
-                        .push_bind(c.case_no.as_str())
-                        .push_bind(c.version)
-                        .push_bind(batch.encoded.hashes[i].as_str())
-                        .push_bind(c.stage.name())
+                    bind_case(&mut row, batch, i)
                         .push_bind(sqlx::types::Json(&*batch.encoded.bodies[i]))
                         .push_bind(batch.now)
                         .push_bind(batch.mapping_version)
@@ -242,11 +266,7 @@ macro_rules! case_statements {
                 let mut upsert = sqlx::QueryBuilder::new(UPSERT_CURRENT);
                 upsert.push_values(rows, |mut row, &i| {
                     let c = &batch.cases[i];
-                    row.push_bind(batch.system_id)
-                        .push_bind(c.case_no.as_str())
-                        .push_bind(c.version)
-                        .push_bind(batch.encoded.hashes[i].as_str())
-                        .push_bind(c.stage.name())
+                    bind_case(&mut row, batch, i)
                         .push_bind(c.item_name.as_str())
                         .push_bind(c.region_code.as_str())
                         .push_bind(c.applied_at.with_timezone(&Utc))
@@ -266,11 +286,11 @@ macro_rules! case_statements {
                 now: DateTime<Utc>,
             ) -> Result<Vec<i64>, sqlx::Error> {
                 let sql = resolve_superseded_sql(keys.len());
-                let mut query = sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(sql)).bind(system_id);
-                for key in keys {
-                    query = query.bind(*key);
-                }
-                let rows = query.bind(now).fetch_all(&mut *self).await?;
+                let query = sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(sql)).bind(system_id);
+                let rows = bind_keys(query, keys)
+                    .bind(now)
+                    .fetch_all(&mut *self)
+                    .await?;
                 Ok(rows.into_iter().map(|(id,)| id).collect())
             }
 
@@ -279,13 +299,9 @@ macro_rules! case_statements {
                 system_id: &str,
                 keys: &[&str],
             ) -> Result<Vec<String>, sqlx::Error> {
-                let mut query =
-                    sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(open_cases_sql(keys.len())))
-                        .bind(system_id);
-                for key in keys {
-                    query = query.bind(*key);
-                }
-                let rows = query.fetch_all(&mut *self).await?;
+                let query = sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(open_cases_sql(keys.len())))
+                    .bind(system_id);
+                let rows = bind_keys(query, keys).fetch_all(&mut *self).await?;
                 Ok(rows.into_iter().map(|(case_no,)| case_no).collect())
             }
 

@@ -206,6 +206,15 @@ pub struct CurrentCase {
     pub changed_on: Option<NaiveDate>,
 }
 
+/// A stored version of a case, without its body: what a batch's upsert and a migration's
+/// reconciliation compare.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredVersion {
+    pub case_no: String,
+    pub version: i64,
+    pub content_hash: String,
+}
+
 /// One case's current version, by the primary key (public for the plan tests).
 #[doc(hidden)]
 pub const GET_CASE: &str = concat!(
@@ -227,26 +236,47 @@ pub const CASE_HISTORY: &str =
     "SELECT version, content_hash, stage, received_at, body, mapping_version, sealed_by FROM case_versions
                                 WHERE system_id = $1 AND case_no = $2 ORDER BY version";
 
-/// A current case's row: system, version, hash, received, body, mapping version, sealing key.
-pub(super) type CaseRow = (
-    String,
-    i64,
-    String,
-    DateTime<Utc>,
-    Json<Case>,
-    Option<String>,
-    Option<String>,
-);
+/// A current case's row as read through `GET_CASE`: its version's body and sealing key joined.
+#[derive(sqlx::FromRow)]
+pub(super) struct CaseRow {
+    system_id: String,
+    version: i64,
+    content_hash: String,
+    received_at: DateTime<Utc>,
+    body: Json<Case>,
+    mapping_version: Option<String>,
+    sealed_by: Option<String>,
+}
 
-type VersionRow = (
-    i64,
-    String,
-    String,
-    DateTime<Utc>,
-    Json<Case>,
-    Option<String>,
-    Option<String>,
-);
+/// A stored version's row as read through `CASE_HISTORY`.
+#[derive(sqlx::FromRow)]
+struct VersionRow {
+    version: i64,
+    content_hash: String,
+    stage: String,
+    received_at: DateTime<Utc>,
+    body: Json<Case>,
+    mapping_version: Option<String>,
+    sealed_by: Option<String>,
+}
+
+impl VersionRow {
+    /// The version of `system_id`'s case, its personal values opened.
+    fn opened(self, system_id: &str, sealing: &Sealing) -> Result<CaseVersion, StoreError> {
+        let stage = Stage::parse(&self.stage).ok_or_else(|| StoreError::Corrupt {
+            what: "case version",
+            detail: format!("unknown stage {:?}", self.stage),
+        })?;
+        Ok(CaseVersion {
+            version: self.version,
+            content_hash: self.content_hash,
+            stage,
+            received_at: self.received_at,
+            case: sealing.open_case(system_id, self.body.0, self.sealed_by.as_deref())?,
+            mapping_version: self.mapping_version,
+        })
+    }
+}
 
 impl Store {
     /// Stores a batch of cases from one system, returning one outcome per case in input order
@@ -339,39 +369,26 @@ impl Store {
         system_id: &str,
         keys: &[&str],
     ) -> Result<Vec<CurrentCase>, StoreError> {
-        let mut found = Vec::with_capacity(keys.len());
-        for chunk in keys.chunks(CHUNK_ROWS) {
-            let sql = super::rows_of_cases_sql(
-                self.backend(),
-                "cases",
-                "t.case_no, t.version, t.content_hash, t.changed_on",
-                chunk.len(),
-            );
-            let rows: Vec<CurrentCase> = on_pool!(self, pool => {
-                let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(system_id);
-                for key in chunk {
-                    query = query.bind(*key);
-                }
-                query.fetch_all(pool).await?
-            });
-            found.extend(rows);
-        }
-        Ok(found)
+        self.rows_of_cases(
+            ("cases", "t.case_no, t.version, t.content_hash, t.changed_on"),
+            system_id,
+            keys,
+        )
+        .await
     }
 
     /// A `cases` row as its record, its personal values opened.
-    pub(super) fn record_of(
-        &self,
-        (system_id, version, content_hash, received_at, Json(case), mapping_version, sealed_by): CaseRow,
-    ) -> Result<CaseRecord, StoreError> {
-        let case = self.sealing.open_case(&system_id, case, sealed_by.as_deref())?;
+    pub(super) fn record_of(&self, row: CaseRow) -> Result<CaseRecord, StoreError> {
+        let case = self
+            .sealing
+            .open_case(&row.system_id, row.body.0, row.sealed_by.as_deref())?;
         Ok(CaseRecord {
-            system_id,
-            version,
-            content_hash,
-            received_at,
+            system_id: row.system_id,
+            version: row.version,
+            content_hash: row.content_hash,
+            received_at: row.received_at,
             case,
-            mapping_version,
+            mapping_version: row.mapping_version,
         })
     }
 
@@ -391,22 +408,7 @@ impl Store {
             });
         }
         rows.into_iter()
-            .map(
-                |(version, content_hash, stage, received_at, Json(case), mapping_version, sealed_by)| {
-                    let stage = Stage::parse(&stage).ok_or_else(|| StoreError::Corrupt {
-                        what: "case version",
-                        detail: format!("unknown stage {stage:?}"),
-                    })?;
-                    Ok(CaseVersion {
-                        version,
-                        content_hash,
-                        stage,
-                        received_at,
-                        case: self.sealing.open_case(system_id, case, sealed_by.as_deref())?,
-                        mapping_version,
-                    })
-                },
-            )
+            .map(|row| row.opened(system_id, &self.sealing))
             .collect()
     }
 }

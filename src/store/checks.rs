@@ -10,8 +10,8 @@ use sqlx::types::Json;
 use super::{Store, StoreError, audit, on_pool};
 use crate::mapping::Drift;
 
-/// A check as recorded.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+/// A check as recorded (its row as read through `COLUMNS`).
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct SystemCheck {
     pub id: i64,
     pub system_id: String,
@@ -25,6 +25,7 @@ pub struct SystemCheck {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// The changes a fresh probe shows against the stored profile.
+    #[sqlx(json)]
     pub drifts: Vec<Drift>,
     /// Whether a change breaks a rule of the system's mapping.
     pub breaking: bool,
@@ -49,53 +50,7 @@ pub struct NewCheck<'a> {
     pub accepted: Option<(&'a Profile, &'a str)>,
 }
 
-type CheckRow = (
-    i64,
-    String,
-    DateTime<Utc>,
-    bool,
-    Option<i64>,
-    Option<String>,
-    Json<Vec<Drift>>,
-    bool,
-    bool,
-    Option<String>,
-    Option<String>,
-    String,
-);
-
 const COLUMNS: &str = "id, system_id, checked_at, reachable, latency_ms, error, drifts, breaking, unannounced, accepted_by, accept_reason, checked_by";
-
-fn check(row: CheckRow) -> SystemCheck {
-    let (
-        id,
-        system_id,
-        checked_at,
-        reachable,
-        latency_ms,
-        error,
-        Json(drifts),
-        breaking,
-        unannounced,
-        accepted_by,
-        accept_reason,
-        checked_by,
-    ) = row;
-    SystemCheck {
-        id,
-        system_id,
-        checked_at,
-        reachable,
-        latency_ms,
-        error,
-        drifts,
-        breaking,
-        unannounced,
-        accepted_by,
-        accept_reason,
-        checked_by,
-    }
-}
 
 impl Store {
     /// Records a check with a `system.check` audit event; an accepted drift saves the fresh
@@ -109,9 +64,9 @@ impl Store {
             Some((_, reason)) => (Some(actor), Some(reason)),
             None => (None, None),
         };
-        let row: CheckRow = on_pool!(self, pool => {
+        let row: SystemCheck = on_pool!(self, pool => {
             let mut tx = pool.begin_with(self.backend().begin_write()).await?;
-            let row: CheckRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            let row: SystemCheck = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "INSERT INTO system_checks (system_id, checked_at, reachable, latency_ms, error, drifts, breaking,
                  unannounced, accepted_by, accept_reason, checked_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
                  RETURNING {COLUMNS}"
@@ -130,18 +85,18 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
             audit!(tx, actor, "system.check", &format!("system/{}", new.system_id), serde_json::json!({
-                "check": row.0, "reachable": row.3, "drifts": new.drifts.len(), "breaking": breaking,
+                "check": row.id, "reachable": row.reachable, "drifts": new.drifts.len(), "breaking": breaking,
                 "unannounced": new.unannounced, "accepted": reason,
             }))?;
             tx.commit().await?;
             row
         });
-        Ok(check(row))
+        Ok(row)
     }
 
     /// A system's checks, newest first, at most `limit`.
     pub async fn list_checks(&self, system_id: &str, limit: i64) -> Result<Vec<SystemCheck>, StoreError> {
-        let rows: Vec<CheckRow> = on_pool!(self, pool => {
+        let rows: Vec<SystemCheck> = on_pool!(self, pool => {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT {COLUMNS} FROM system_checks WHERE system_id = $1 ORDER BY id DESC LIMIT $2"
             )))
@@ -150,6 +105,6 @@ impl Store {
             .fetch_all(pool)
             .await?
         });
-        Ok(rows.into_iter().map(check).collect())
+        Ok(rows)
     }
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 
 use super::case_writes::{Batch, CaseWrites};
-use super::cases::{CHUNK_ROWS, Encoded};
+use super::cases::{CHUNK_ROWS, Encoded, StoredVersion};
 use super::sealing::record_purpose;
 use super::{NewQualityItem, Pool, RejectReason, Store, StoreError, UpsertOutcome, audit, on_pool};
 use crate::case::Case;
@@ -291,9 +291,9 @@ impl Store {
 
     /// A run's saved report (JSON), once reconciliation wrote one.
     pub async fn migration_report(&self, run_id: &str) -> Result<Option<serde_json::Value>, StoreError> {
-        let row: Option<(Option<Json<serde_json::Value>>,)> = on_pool!(self, pool => {
-            sqlx::query_as("SELECT report FROM migration_runs WHERE id = $1").bind(run_id).fetch_optional(pool).await?
-        });
+        let row: Option<(Option<Json<serde_json::Value>>,)> = self
+            .row_by_key("SELECT report FROM migration_runs WHERE id = $1", run_id)
+            .await?;
         Ok(row.and_then(|(report,)| report.map(|Json(r)| r)))
     }
 
@@ -522,31 +522,18 @@ impl Store {
         }))
     }
 
-    /// The stored versions of these cases: (case number, version, content hash), for reconciliation.
+    /// The stored versions of these cases, for reconciliation.
     pub async fn stored_versions(
         &self,
         system_id: &str,
         case_nos: &[&str],
-    ) -> Result<Vec<(String, i64, String)>, StoreError> {
-        let mut out = Vec::with_capacity(case_nos.len());
-        for part in case_nos.chunks(CHUNK_ROWS) {
-            let sql = super::rows_of_cases_sql(
-                self.backend(),
-                "case_versions",
-                "t.case_no, t.version, t.content_hash",
-                part.len(),
-            );
-            let rows: Vec<(String, i64, String)> = on_pool!(self, pool => {
-                let sql = sqlx::AssertSqlSafe(sql.clone());
-                let mut query = sqlx::query_as(sql).bind(system_id);
-                for key in part {
-                    query = query.bind(*key);
-                }
-                query.fetch_all(pool).await?
-            });
-            out.extend(rows);
-        }
-        Ok(out)
+    ) -> Result<Vec<StoredVersion>, StoreError> {
+        self.rows_of_cases(
+            ("case_versions", "t.case_no, t.version, t.content_hash"),
+            system_id,
+            case_nos,
+        )
+        .await
     }
 
     /// Refreshes the planner's statistics of the case tables (PostgreSQL `ANALYZE`). Until the

@@ -62,7 +62,7 @@ pub use audit_log::{
 };
 pub use cases::{
     CASE_HISTORY, CASES_CHANGED_ON, CaseRecord, CaseVersion, CurrentCase, GET_CASE, RejectReason,
-    UpsertOutcome,
+    StoredVersion, UpsertOutcome,
 };
 pub use handoffs::{AttemptOutcome, ClaimedHandoff, Enqueued, Handoff, HandoffState};
 pub use intake::{IntakeCommit, IntakeWrite, OnReject};
@@ -129,6 +129,19 @@ impl<E: std::error::Error + 'static> From<sqlx::Error> for Guarded<E> {
 pub enum Backend {
     Sqlite,
     Postgres,
+}
+
+/// `query` with each of `keys` bound after what it binds already, in order: the values of a
+/// `placeholders`, `value_rows` or `rows_of_cases_sql` list.
+pub(crate) fn bind_keys<'q, DB, O>(
+    query: sqlx::query::QueryAs<'q, DB, O, <DB as sqlx::Database>::Arguments>,
+    keys: &[&'q str],
+) -> sqlx::query::QueryAs<'q, DB, O, <DB as sqlx::Database>::Arguments>
+where
+    DB: sqlx::Database,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    keys.iter().fold(query, |query, key| query.bind(*key))
 }
 
 /// The one `IN`-list builder: `$first, $first+1, …` for `count` bound values.
@@ -416,6 +429,63 @@ impl SystemDocument {
     }
 }
 
+/// A row type both backends' rows decode into (a `FromRow` struct or a tuple).
+pub(crate) trait AnyRow:
+    for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+    + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+    + Send
+    + Unpin
+{
+}
+
+impl<T> AnyRow for T where
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + Send
+        + Unpin
+{
+}
+
+impl Store {
+    /// The row `sql` reads with `key` bound to `$1`, if there is one.
+    pub(crate) async fn row_by_key<R: AnyRow>(
+        &self,
+        sql: impl sqlx::SqlSafeStr + Send,
+        key: &str,
+    ) -> Result<Option<R>, StoreError> {
+        Ok(on_pool!(self, pool => sqlx::query_as(sql).bind(key).fetch_optional(pool).await?))
+    }
+
+    /// Rows of `table` (its `columns`, as `R` reads them) for these cases of a system, by key
+    /// (`rows_of_cases_sql`), a statement per `CHUNK_ROWS` keys.
+    pub(crate) async fn rows_of_cases<R: AnyRow>(
+        &self,
+        (table, columns): (&str, &str),
+        system_id: &str,
+        keys: &[&str],
+    ) -> Result<Vec<R>, StoreError> {
+        let mut found = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(cases::CHUNK_ROWS) {
+            let sql = rows_of_cases_sql(self.backend(), table, columns, chunk.len());
+            let rows: Vec<R> = on_pool!(self, pool => {
+                let query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(system_id);
+                bind_keys(query, chunk).fetch_all(pool).await?
+            });
+            found.extend(rows);
+        }
+        Ok(found)
+    }
+
+    /// The rows `sql` reads with `key` bound to `$1`.
+    pub(crate) async fn rows_by_key<R: AnyRow>(
+        &self,
+        sql: impl sqlx::SqlSafeStr + Send,
+        key: &str,
+    ) -> Result<Vec<R>, StoreError> {
+        Ok(on_pool!(self, pool => sqlx::query_as(sql).bind(key).fetch_all(pool).await?))
+    }
+}
+
 impl Store {
     /// Attaches (or replaces) a system's document; the caller has validated it.
     pub(crate) async fn set_document(
@@ -447,10 +517,8 @@ impl Store {
         system_id: &str,
     ) -> Result<String, StoreError> {
         let (table, _, what) = document.names();
-        let row: Option<(String,)> = on_pool!(self, pool => {
-            let sql = sqlx::AssertSqlSafe(format!("SELECT config FROM {table} WHERE system_id = $1"));
-            sqlx::query_as(sql).bind(system_id).fetch_optional(pool).await?
-        });
+        let sql = sqlx::AssertSqlSafe(format!("SELECT config FROM {table} WHERE system_id = $1"));
+        let row: Option<(String,)> = self.row_by_key(sql, system_id).await?;
         row.map(|(config,)| config).ok_or_else(|| StoreError::NotFound {
             what,
             id: system_id.to_owned(),

@@ -9,27 +9,31 @@ use super::{Guarded, Store, StoreError, audit, on_pool};
 use crate::mapping::Mapping;
 use crate::orgs::{self, Directory, ImportRefused, Organisation};
 
-type OrgRow = (
-    String,
-    String,
-    String,
-    Option<String>,
-    Json<Vec<String>>,
-    Json<Vec<String>>,
-    bool,
-);
+/// An agency's row as read through `COLUMNS`.
+#[derive(sqlx::FromRow)]
+struct OrgRow {
+    credit_code: String,
+    name: String,
+    division: String,
+    parent: Option<String>,
+    aliases: Json<Vec<String>>,
+    codes: Json<Vec<String>>,
+    synthetic: bool,
+}
 
 const COLUMNS: &str = "credit_code, name, division, parent, aliases, codes, synthetic";
 
-fn org((credit_code, name, division, parent, Json(aliases), Json(codes), synthetic): OrgRow) -> Organisation {
-    Organisation {
-        credit_code,
-        name,
-        division,
-        parent,
-        aliases,
-        codes,
-        synthetic,
+impl From<OrgRow> for Organisation {
+    fn from(row: OrgRow) -> Self {
+        Organisation {
+            credit_code: row.credit_code,
+            name: row.name,
+            division: row.division,
+            parent: row.parent,
+            aliases: row.aliases.0,
+            codes: row.codes.0,
+            synthetic: row.synthetic,
+        }
     }
 }
 
@@ -64,7 +68,7 @@ impl Store {
             let rows: Vec<OrgRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM organisations")))
                 .fetch_all(&mut *tx)
                 .await?;
-            let registry: Vec<Organisation> = rows.into_iter().map(org).collect();
+            let registry: Vec<Organisation> = rows.into_iter().map(Organisation::from).collect();
             let checked = orgs::check(import, &registry).map_err(Guarded::Refused)?;
             let now = Utc::now();
             let known: std::collections::HashSet<&str> = registry.iter().map(|r| r.credit_code.as_str()).collect();
@@ -124,7 +128,7 @@ impl Store {
         });
         Ok(rows
             .into_iter()
-            .map(org)
+            .map(Organisation::from)
             .filter(|o| within.is_none_or(|w| crate::access::region_within(&o.division, w)))
             .collect())
     }
@@ -137,7 +141,7 @@ impl Store {
                 .fetch_optional(pool)
                 .await?
         });
-        row.map(org).ok_or_else(|| StoreError::NotFound {
+        row.map(Organisation::from).ok_or_else(|| StoreError::NotFound {
             what: "organisation",
             id: credit_code.to_owned(),
         })

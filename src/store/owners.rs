@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::{Store, StoreError, on_pool};
 
 /// A case as listed under its platform user.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct OwnedCase {
     pub system_id: String,
     pub case_no: String,
@@ -17,8 +17,6 @@ pub struct OwnedCase {
     pub version: i64,
     pub received_at: DateTime<Utc>,
 }
-
-type OwnedRow = (String, String, String, String, i64, DateTime<Utc>);
 
 impl Store {
     /// Records (or moves) the case's owner: `user_id` through `link_id`.
@@ -48,7 +46,7 @@ impl Store {
 
     /// A platform user's cases in every system, newest first.
     pub async fn cases_of_user(&self, user_id: &str) -> Result<Vec<OwnedCase>, StoreError> {
-        let rows: Vec<OwnedRow> = on_pool!(self, pool => {
+        let rows: Vec<OwnedCase> = on_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT c.system_id, c.case_no, c.item_name, c.stage, c.version, c.received_at
                  FROM case_owners o JOIN cases c ON c.system_id = o.system_id AND c.case_no = o.case_no
@@ -58,7 +56,7 @@ impl Store {
             .fetch_all(pool)
             .await?
         });
-        Ok(rows.into_iter().map(owned).collect())
+        Ok(rows)
     }
 
     /// The current cases whose applicant has `certificate_no`, newest first, at most `limit`:
@@ -71,14 +69,14 @@ impl Store {
     ) -> Result<Vec<OwnedCase>, StoreError> {
         let indexes = self.sealing.applicant_indexes(certificate_no)?;
         let sql = sqlx::AssertSqlSafe(cases_of_applicant_sql(indexes.len()));
-        let rows: Vec<OwnedRow> = on_pool!(self, pool => {
+        let rows: Vec<OwnedCase> = on_pool!(self, pool => {
             let mut query = sqlx::query_as(sql);
             for index in &indexes {
                 query = query.bind(index);
             }
             query.bind(limit).fetch_all(pool).await?
         });
-        Ok(rows.into_iter().map(owned).collect())
+        Ok(rows)
     }
 }
 
@@ -92,15 +90,4 @@ pub fn cases_of_applicant_sql(keys: usize) -> String {
         super::placeholders(1, keys),
         keys + 1
     )
-}
-
-fn owned((system_id, case_no, item_name, stage, version, received_at): OwnedRow) -> OwnedCase {
-    OwnedCase {
-        system_id,
-        case_no,
-        item_name,
-        stage,
-        version,
-        received_at,
-    }
 }

@@ -5,20 +5,61 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use ronghe_adapters::ConfigIssue;
 use sqlx::types::Json;
 
 use super::{Store, StoreError, audit, on_pool};
 use crate::plans::{Baseline, PlanFile, Progress, StoredPlan};
 
-type ProgressRow = (String, Option<NaiveDate>, Option<NaiveDate>);
-type PlanRow = (String, DateTime<Utc>, String);
-type BaselineRow = (
-    i64,
-    Json<BTreeMap<String, NaiveDate>>,
-    String,
-    String,
-    DateTime<Utc>,
-);
+/// A plan's row: the file as imported.
+#[derive(sqlx::FromRow)]
+struct PlanRow {
+    source: String,
+    imported_at: DateTime<Utc>,
+    imported_by: String,
+}
+
+/// A milestone's recorded progress.
+#[derive(sqlx::FromRow)]
+struct ProgressRow {
+    milestone_id: String,
+    started_on: Option<NaiveDate>,
+    finished_on: Option<NaiveDate>,
+}
+
+impl From<ProgressRow> for (String, Progress) {
+    fn from(row: ProgressRow) -> Self {
+        (
+            row.milestone_id,
+            Progress {
+                started_on: row.started_on,
+                finished_on: row.finished_on,
+            },
+        )
+    }
+}
+
+/// A baseline's row.
+#[derive(sqlx::FromRow)]
+struct BaselineRow {
+    version: i64,
+    dues: Json<BTreeMap<String, NaiveDate>>,
+    approved_by: String,
+    reason: String,
+    created_at: DateTime<Utc>,
+}
+
+impl From<BaselineRow> for Baseline {
+    fn from(row: BaselineRow) -> Self {
+        Baseline {
+            version: row.version,
+            dues: row.dues.0,
+            approved_by: row.approved_by,
+            reason: row.reason,
+            created_at: row.created_at,
+        }
+    }
+}
 
 impl Store {
     /// Imports (or replaces) a system's plan file; the caller has parsed and checked it.
@@ -68,50 +109,25 @@ impl Store {
             .await?;
             (row, progress, baselines)
         });
-        let (source, imported_at, imported_by) = row.ok_or_else(|| StoreError::NotFound {
+        let PlanRow {
+            source,
+            imported_at,
+            imported_by,
+        } = row.ok_or_else(|| StoreError::NotFound {
             what: "plan of system",
             id: system_id.to_owned(),
         })?;
         let file = PlanFile::parse(&source).map_err(|issues| StoreError::Corrupt {
             what: "plan",
-            detail: format!(
-                "{system_id}: {}",
-                issues
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ),
+            detail: format!("{system_id}: {}", ConfigIssue::joined(&issues)),
         })?;
         Ok(StoredPlan {
             file,
             source,
             imported_at,
             imported_by,
-            progress: progress
-                .into_iter()
-                .map(|(id, started_on, finished_on)| {
-                    (
-                        id,
-                        Progress {
-                            started_on,
-                            finished_on,
-                        },
-                    )
-                })
-                .collect(),
-            baselines: baselines
-                .into_iter()
-                .map(
-                    |(version, Json(dues), approved_by, reason, created_at)| Baseline {
-                        version,
-                        dues,
-                        approved_by,
-                        reason,
-                        created_at,
-                    },
-                )
-                .collect(),
+            progress: progress.into_iter().map(Into::into).collect(),
+            baselines: baselines.into_iter().map(Baseline::from).collect(),
         })
     }
 

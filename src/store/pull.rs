@@ -20,16 +20,35 @@ pub struct PullState {
     pub records_read: i64,
 }
 
-type StateRow = (
-    String,
-    Option<String>,
-    DateTime<Utc>,
-    Option<String>,
-    Option<DateTime<Utc>>,
-    Option<DateTime<Utc>>,
-    Option<String>,
-    i64,
-);
+/// A `pull_state` row.
+#[derive(sqlx::FromRow)]
+struct StateRow {
+    system_id: String,
+    checkpoint: Option<String>,
+    next_run_at: DateTime<Utc>,
+    lease_owner: Option<String>,
+    lease_until: Option<DateTime<Utc>>,
+    last_run_at: Option<DateTime<Utc>>,
+    last_error: Option<String>,
+    records_read: i64,
+}
+
+impl StateRow {
+    /// The state as of `now`: running on the lease's owner while the lease lasts.
+    fn at(self, now: DateTime<Utc>) -> PullState {
+        PullState {
+            system_id: self.system_id,
+            checkpoint: self.checkpoint,
+            next_run_at: self.next_run_at,
+            running_on: self
+                .lease_owner
+                .filter(|_| self.lease_until.is_some_and(|u| u > now)),
+            last_run_at: self.last_run_at,
+            last_error: self.last_error,
+            records_read: self.records_read,
+        }
+    }
+}
 
 impl Store {
     /// Takes the system's pull for `owner` until `lease_until` if it is due (or `force`) and no
@@ -148,28 +167,6 @@ impl Store {
             .await?
         });
         let now = self.clock().await?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(
-                    system_id,
-                    checkpoint,
-                    next_run_at,
-                    owner,
-                    until,
-                    last_run_at,
-                    last_error,
-                    records_read,
-                )| PullState {
-                    system_id,
-                    checkpoint,
-                    next_run_at,
-                    running_on: owner.filter(|_| until.is_some_and(|u| u > now)),
-                    last_run_at,
-                    last_error,
-                    records_read,
-                },
-            )
-            .collect())
+        Ok(rows.into_iter().map(|row| row.at(now)).collect())
     }
 }

@@ -6,7 +6,29 @@ use sqlx::types::Json;
 use super::{Store, StoreError, audit, on_pool};
 use crate::rules::{Check, NewRule, PublishedRule};
 
-type RuleRow = (i64, String, String, Json<Check>, String, NaiveDate);
+/// A published rule's row.
+#[derive(sqlx::FromRow)]
+struct RuleRow {
+    id: i64,
+    item_code: String,
+    field: String,
+    check_spec: Json<Check>,
+    description: String,
+    published_on: NaiveDate,
+}
+
+impl From<RuleRow> for PublishedRule {
+    fn from(row: RuleRow) -> Self {
+        PublishedRule {
+            id: row.id,
+            item_code: row.item_code,
+            field: row.field,
+            check: row.check_spec.0,
+            description: row.description,
+            published_on: row.published_on,
+        }
+    }
+}
 
 impl Store {
     /// Adds a validated rule and returns it with its id.
@@ -50,18 +72,6 @@ impl Store {
             .fetch_all(pool)
             .await?
         });
-        Ok(rows
-            .into_iter()
-            .map(
-                |(id, item_code, field, Json(check), description, published_on)| PublishedRule {
-                    id,
-                    item_code,
-                    field,
-                    check,
-                    description,
-                    published_on,
-                },
-            )
-            .collect())
+        Ok(rows.into_iter().map(PublishedRule::from).collect())
     }
 }

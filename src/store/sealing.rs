@@ -317,13 +317,45 @@ pub struct ResealPage {
 }
 
 /// A case version's row as a re-seal reads it.
-type VersionRow = (String, String, i64, Json<Case>, Option<String>);
-/// A current case's row as a re-index reads it: system, number, version, index, body, key.
-type CurrentRow = (String, String, i64, Option<String>, Json<Case>, Option<String>);
-/// A probe profile's row as a re-seal reads it: system, profile, key, when it was probed.
-type ProfileRow = (String, Json<Value>, Option<String>, DateTime<Utc>);
-/// A quality item's or hand-off's row: id, system, record hash or case number, value, key.
-type IdRow<T> = (i64, String, String, Json<T>, Option<String>);
+#[derive(sqlx::FromRow)]
+struct VersionRow {
+    system_id: String,
+    case_no: String,
+    version: i64,
+    body: Json<Case>,
+    sealed_by: Option<String>,
+}
+
+/// A current case's row as a re-index reads it: its applicant's index, its version's body and key.
+#[derive(sqlx::FromRow)]
+struct CurrentRow {
+    system_id: String,
+    case_no: String,
+    version: i64,
+    applicant_index: Option<String>,
+    body: Json<Case>,
+    sealed_by: Option<String>,
+}
+
+/// A probe profile's row as a re-seal reads it.
+#[derive(sqlx::FromRow)]
+struct ProfileRow {
+    system_id: String,
+    profile: Json<Value>,
+    sealed_by: Option<String>,
+    probed_at: DateTime<Utc>,
+}
+
+/// A quality item's or hand-off's row: `tag` is the record hash or the case number, `value` the
+/// record or the payload.
+#[derive(sqlx::FromRow)]
+struct IdRow {
+    id: i64,
+    system_id: String,
+    tag: String,
+    value: Json<Value>,
+    sealed_by: Option<String>,
+}
 
 impl Store {
     /// The key new rows are sealed under; `None` on a node without keys.
@@ -397,14 +429,20 @@ impl Store {
                     .fetch_all(pool)
                     .await?
                 });
-                let next = rows.last().map(|(s, c, v, _, _)| RowKey::Version {
-                    system_id: s.clone(),
-                    case_no: c.clone(),
-                    version: *v,
+                let seen = rows.len();
+                let next = rows.last().map(|r| RowKey::Version {
+                    system_id: r.system_id.clone(),
+                    case_no: r.case_no.clone(),
+                    version: r.version,
                 });
                 let mut updates = Vec::new();
-                for (system_id, case_no, version, Json(case), key) in
-                    rows.iter().filter(|r| stale(&r.4)).cloned()
+                for VersionRow {
+                    system_id,
+                    case_no,
+                    version,
+                    body: Json(case),
+                    sealed_by: key,
+                } in rows.into_iter().filter(|r| stale(&r.sealed_by))
                 {
                     let case = self.sealing.open_case(&system_id, case, key.as_deref())?;
                     let sealed =
@@ -422,7 +460,7 @@ impl Store {
                         was: key,
                     });
                 }
-                (rows.len(), next, updates)
+                (seen, next, updates)
             }
             SealedTable::Cases => {
                 let (system, case_no) = match after {
@@ -441,13 +479,22 @@ impl Store {
                     .fetch_all(pool)
                     .await?
                 });
+                let seen = rows.len();
                 let next = rows.last().map(|r| RowKey::Case {
-                    system_id: r.0.clone(),
-                    case_no: r.1.clone(),
+                    system_id: r.system_id.clone(),
+                    case_no: r.case_no.clone(),
                 });
                 let prefix = format!("{active}:");
                 let mut updates = Vec::new();
-                for (system_id, case_no, version, index, Json(case), key) in rows.iter().cloned() {
+                for CurrentRow {
+                    system_id,
+                    case_no,
+                    version,
+                    applicant_index: index,
+                    body: Json(case),
+                    sealed_by: key,
+                } in rows
+                {
                     if index.is_some_and(|i| i.starts_with(&prefix)) {
                         continue;
                     }
@@ -460,7 +507,7 @@ impl Store {
                         index,
                     });
                 }
-                (rows.len(), next, updates)
+                (seen, next, updates)
             }
             SealedTable::ProbeProfiles => {
                 let after = match after {
@@ -476,9 +523,16 @@ impl Store {
                     .fetch_all(pool)
                     .await?
                 });
-                let next = rows.last().map(|r| RowKey::System(r.0.clone()));
+                let seen = rows.len();
+                let next = rows.last().map(|r| RowKey::System(r.system_id.clone()));
                 let mut updates = Vec::new();
-                for (system_id, Json(value), key, probed_at) in rows.iter().filter(|r| stale(&r.2)).cloned() {
+                for ProfileRow {
+                    system_id,
+                    profile: Json(value),
+                    sealed_by: key,
+                    probed_at,
+                } in rows.into_iter().filter(|r| stale(&r.sealed_by))
+                {
                     let purpose = profile_purpose(&system_id);
                     let profile = self.sealing.open_record(&purpose, value, key.as_deref())?;
                     let value = self.sealing.seal_record(&purpose, &profile)?;
@@ -488,7 +542,7 @@ impl Store {
                         probed_at,
                     });
                 }
-                (rows.len(), next, updates)
+                (seen, next, updates)
             }
             SealedTable::QualityItems | SealedTable::Handoffs => {
                 let after = match after {
@@ -497,20 +551,28 @@ impl Store {
                 };
                 let (sql, column) = match table {
                     SealedTable::QualityItems => (
-                        "SELECT id, system_id, record_hash, record, sealed_by FROM quality_items WHERE id > $1 ORDER BY id LIMIT $2",
+                        "SELECT id, system_id, record_hash AS tag, record AS value, sealed_by FROM quality_items WHERE id > $1 ORDER BY id LIMIT $2",
                         "record",
                     ),
                     _ => (
-                        "SELECT id, system_id, case_no, payload, sealed_by FROM handoffs WHERE id > $1 ORDER BY id LIMIT $2",
+                        "SELECT id, system_id, case_no AS tag, payload AS value, sealed_by FROM handoffs WHERE id > $1 ORDER BY id LIMIT $2",
                         "payload",
                     ),
                 };
-                let rows: Vec<IdRow<Value>> = on_pool!(self, pool => {
+                let rows: Vec<IdRow> = on_pool!(self, pool => {
                     sqlx::query_as(sql).bind(after).bind(limit).fetch_all(pool).await?
                 });
-                let next = rows.last().map(|r| RowKey::Id(r.0));
+                let seen = rows.len();
+                let next = rows.last().map(|r| RowKey::Id(r.id));
                 let mut updates = Vec::new();
-                for (id, system_id, tag, Json(value), key) in rows.iter().filter(|r| stale(&r.4)).cloned() {
+                for IdRow {
+                    id,
+                    system_id,
+                    tag,
+                    value: Json(value),
+                    sealed_by: key,
+                } in rows.into_iter().filter(|r| stale(&r.sealed_by))
+                {
                     let value = if table == SealedTable::QualityItems {
                         let purpose = record_purpose(&system_id, &tag);
                         let record = self.sealing.open_record(&purpose, value, key.as_deref())?;
@@ -531,7 +593,7 @@ impl Store {
                         was: key,
                     });
                 }
-                (rows.len(), next, updates)
+                (seen, next, updates)
             }
         };
         let mut resealed = 0;

@@ -9,53 +9,46 @@ use crate::systems::{System, SystemError, SystemStatus};
 
 pub(super) const COLUMNS: &str = "id, name, department, region_code, protocol, endpoint, credentials_ref, secret, status, created_at, updated_at";
 
-pub(super) type SystemRow = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    bool,
-    String,
-    DateTime<Utc>,
-    DateTime<Utc>,
-);
+/// A system's row as read through `COLUMNS`.
+#[derive(sqlx::FromRow)]
+pub(super) struct SystemRow {
+    id: String,
+    name: String,
+    department: String,
+    region_code: String,
+    protocol: String,
+    endpoint: String,
+    credentials_ref: Option<String>,
+    secret: bool,
+    status: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
 
-pub(super) fn from_row(row: SystemRow) -> Result<System, StoreError> {
-    let (
-        id,
-        name,
-        department,
-        region_code,
-        protocol,
-        endpoint,
-        credentials_ref,
-        secret,
-        status,
-        created_at,
-        updated_at,
-    ) = row;
-    let corrupt = |detail: String| StoreError::Corrupt {
-        what: "system",
-        detail,
-    };
-    Ok(System {
-        protocol: AdapterKind::parse(&protocol)
-            .ok_or_else(|| corrupt(format!("{id}: unknown protocol {protocol:?}")))?,
-        status: SystemStatus::parse(&status)
-            .ok_or_else(|| corrupt(format!("{id}: unknown status {status:?}")))?,
-        id,
-        name,
-        department,
-        region_code,
-        endpoint,
-        credentials_ref,
-        secret,
-        created_at,
-        updated_at,
-    })
+impl TryFrom<SystemRow> for System {
+    type Error = StoreError;
+
+    fn try_from(row: SystemRow) -> Result<Self, StoreError> {
+        let corrupt = |detail: String| StoreError::Corrupt {
+            what: "system",
+            detail,
+        };
+        Ok(System {
+            protocol: AdapterKind::parse(&row.protocol)
+                .ok_or_else(|| corrupt(format!("{}: unknown protocol {:?}", row.id, row.protocol)))?,
+            status: SystemStatus::parse(&row.status)
+                .ok_or_else(|| corrupt(format!("{}: unknown status {:?}", row.id, row.status)))?,
+            id: row.id,
+            name: row.name,
+            department: row.department,
+            region_code: row.region_code,
+            endpoint: row.endpoint,
+            credentials_ref: row.credentials_ref,
+            secret: row.secret,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
 }
 
 /// A system's changeable fields written inside the caller's transaction (by `modify_system` and
@@ -134,7 +127,7 @@ impl Store {
             ));
             sqlx::query_as(sql).bind(status.map(SystemStatus::name)).fetch_all(pool).await?
         });
-        rows.into_iter().map(from_row).collect()
+        rows.into_iter().map(System::try_from).collect()
     }
 
     /// One system by id.
@@ -153,7 +146,7 @@ impl Store {
             let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM systems WHERE id = $1"));
             sqlx::query_as(sql).bind(id).fetch_optional(pool).await?
         });
-        from_row(row.ok_or_else(|| StoreError::NotFound {
+        System::try_from(row.ok_or_else(|| StoreError::NotFound {
             what: "system",
             id: id.to_owned(),
         })?)
@@ -173,7 +166,7 @@ impl Store {
             let mut tx = pool.begin_with(self.backend().begin_write()).await?;
             let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM systems WHERE id = $1{lock}"));
             let row: Option<SystemRow> = sqlx::query_as(sql).bind(id).fetch_optional(&mut *tx).await?;
-            let current = from_row(row.ok_or_else(|| StoreError::NotFound { what: "system", id: id.to_owned() })?)?;
+            let current = System::try_from(row.ok_or_else(|| StoreError::NotFound { what: "system", id: id.to_owned() })?)?;
             let next = change(&current).map_err(Guarded::Refused)?;
             SystemWrites::update_system(&mut *tx, &next).await?;
             audit!(tx, actor, action, id, serde_json::json!({ "before": current, "after": next, "reason": reason }))?;

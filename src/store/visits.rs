@@ -114,12 +114,12 @@ impl Store {
 
     /// The systems that already have a plan for `month`.
     pub async fn systems_with_visits(&self, month: &str) -> Result<Vec<String>, StoreError> {
-        let rows: Vec<(String,)> = on_pool!(self, pool => {
-            sqlx::query_as("SELECT DISTINCT system_id FROM visits WHERE month = $1 ORDER BY system_id")
-                .bind(month)
-                .fetch_all(pool)
-                .await?
-        });
+        let rows: Vec<(String,)> = self
+            .rows_by_key(
+                "SELECT DISTINCT system_id FROM visits WHERE month = $1 ORDER BY system_id",
+                month,
+            )
+            .await?;
         Ok(rows.into_iter().map(|(s,)| s).collect())
     }
 
