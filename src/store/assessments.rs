@@ -336,8 +336,14 @@ impl Store {
         let now = crate::systems::stamp(Utc::now());
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(self.backend().begin_write()).await?;
-            let stored: Option<(String, i64)> = sqlx::query_as(
-                "SELECT content_hash, (SELECT COUNT(*) FROM assessments a WHERE a.rubric_id = r.id AND a.rubric_version = r.version)
+            /// The stored version's hash and how many assessments used it.
+            #[derive(sqlx::FromRow)]
+            struct Stored {
+                content_hash: String,
+                used: i64,
+            }
+            let stored: Option<Stored> = sqlx::query_as(
+                "SELECT content_hash, (SELECT COUNT(*) FROM assessments a WHERE a.rubric_id = r.id AND a.rubric_version = r.version) AS used
                  FROM rubrics r WHERE id = $1 AND version = $2",
             )
             .bind(&spec.id)
@@ -345,8 +351,8 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?;
             let action = match stored {
-                Some((hash, _)) if hash == rubric.content_hash => None,
-                Some((_, used)) if used > 0 => {
+                Some(Stored { content_hash, .. }) if content_hash == rubric.content_hash => None,
+                Some(Stored { used, .. }) if used > 0 => {
                     return Err(Guarded::Refused(AssessmentError::State {
                         code: "rubric_version_used",
                         message: format!(

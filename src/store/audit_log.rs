@@ -30,6 +30,13 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 
 /// Events read, chained or deleted per statement by verification, the legacy pass and pruning.
 const BATCH: i64 = 1000;
+
+/// A link of the chain: an event's (or the anchor's) sequence number and hash.
+#[derive(sqlx::FromRow)]
+struct Link {
+    seq: i64,
+    hash: String,
+}
 /// The PostgreSQL advisory-lock key that serialises chain writers ("rongheAU").
 const CHAIN_LOCK_KEY: i64 = 0x726f_6e67_6865_4155;
 
@@ -651,9 +658,10 @@ impl Store {
             "SELECT {COLUMNS} FROM audit_events WHERE seq IS NOT NULL AND seq > $1 ORDER BY seq LIMIT {BATCH}"
         );
         on_pool!(self, pool => {
-            let anchor: Option<(i64, String)> =
+            let anchor: Option<Link> =
                 sqlx::query_as("SELECT seq, hash FROM audit_anchor WHERE id = 1").fetch_optional(pool).await?;
-            let (mut seq, mut prev_hash) = anchor.unwrap_or((0, GENESIS.to_owned()));
+            let Link { mut seq, hash: mut prev_hash } =
+                anchor.unwrap_or(Link { seq: 0, hash: GENESIS.to_owned() });
             let mut prev_id = None;
             let mut after = i64::MIN;
             let mut count = 0u64;
@@ -709,7 +717,7 @@ impl Store {
             let batch: Option<(i64, i64, u64)> = on_pool!(self, pool => {
                 let mut tx = pool.begin_with(backend.begin_write()).await?;
                 tx.lock_chain().await?;
-                let rows: Vec<(i64, String)> = sqlx::query_as(
+                let rows: Vec<Link> = sqlx::query_as(
                     "SELECT seq, hash FROM audit_events
                      WHERE seq IS NOT NULL AND hash IS NOT NULL
                        AND seq < COALESCE((SELECT MIN(seq) FROM audit_events WHERE at >= $1), 9223372036854775807)
@@ -720,7 +728,7 @@ impl Store {
                 .fetch_all(&mut *tx)
                 .await?;
                 match (rows.first(), rows.last()) {
-                    (Some((first, _)), Some((last, hash))) => {
+                    (Some(Link { seq: first, .. }), Some(Link { seq: last, hash })) => {
                         let deleted = sqlx::query("DELETE FROM audit_events WHERE seq >= $1 AND seq <= $2")
                             .bind(first)
                             .bind(last)

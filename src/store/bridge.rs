@@ -227,11 +227,19 @@ async fn take_token<C: BridgeWrites>(
     if let Some(subject) = conn.mark_token_used((jti, kind), system_id, user_id, now).await? {
         return Ok(TokenUse::Fresh(subject));
     }
-    Ok(match conn.token(jti, kind, system_id).await? {
+    Ok(match conn.token_used_at(jti, kind, system_id).await? {
         None => TokenUse::Unknown,
-        Some((_, Some(_))) => TokenUse::Used,
-        Some((_, None)) => TokenUse::OtherUser,
+        Some(Some(_)) => TokenUse::Used,
+        Some(None) => TokenUse::OtherUser,
     })
+}
+
+/// A system's account whose certificate matches a user's, with the user it is linked to now.
+#[derive(sqlx::FromRow)]
+struct Candidate {
+    system_id: String,
+    id: String,
+    user_id: Option<String>,
 }
 
 /// A random opaque id with a prefix, e.g. `lk_3f…`.
@@ -297,13 +305,13 @@ pub(crate) trait BridgeWrites: AuditLog + Send {
     /// An active link of the user in the system, or of the account.
     async fn active_link_of(&mut self, link: &NewLink<'_>) -> Result<Option<String>, sqlx::Error>;
 
-    /// A token's user and when it was used.
-    async fn token(
+    /// When a token of the system was used: `None` for no such token, `Some(None)` unused.
+    async fn token_used_at(
         &mut self,
         jti: &str,
         kind: &str,
         system_id: &str,
-    ) -> Result<Option<(Option<String>, Option<DateTime<Utc>>)>, sqlx::Error>;
+    ) -> Result<Option<Option<DateTime<Utc>>>, sqlx::Error>;
 
     /// Marks a fresh token of the system used (with `user_id`: only one issued for that user);
     /// its subject, or `None` when it is not such a token or another transaction took it first.
@@ -484,13 +492,13 @@ macro_rules! bridge_statements {
                 Ok(row.map(|(id,)| id))
             }
 
-            async fn token(
+            async fn token_used_at(
                 &mut self,
                 jti: &str,
                 kind: &str,
                 system_id: &str,
-            ) -> Result<Option<(Option<String>, Option<DateTime<Utc>>)>, sqlx::Error> {
-                sqlx::query_as("SELECT user_id, used_at FROM bridge_tokens WHERE jti = $1 AND kind = $2 AND system_id = $3")
+            ) -> Result<Option<Option<DateTime<Utc>>>, sqlx::Error> {
+                sqlx::query_scalar("SELECT used_at FROM bridge_tokens WHERE jti = $1 AND kind = $2 AND system_id = $3")
                     .bind(jti)
                     .bind(kind)
                     .bind(system_id)
@@ -679,17 +687,17 @@ impl Store {
                  WHERE a.certificate_index IN ({}) ORDER BY a.system_id, a.id",
                 placeholders(1, certificate_indexes.len())
             ));
-            let mut query = sqlx::query_as::<_, (String, String, Option<String>)>(sql);
+            let mut query = sqlx::query_as::<_, Candidate>(sql);
             for index in certificate_indexes {
                 query = query.bind(index);
             }
             let mut candidates = query.fetch_all(&mut *tx).await?;
-            candidates.retain(|(system, _, _)| only_system.is_none_or(|only| only == system));
+            candidates.retain(|c| only_system.is_none_or(|only| only == c.system_id));
             let mut outcomes = Vec::new();
-            for group in candidates.chunk_by(|a, b| a.0 == b.0) {
-                let system_id = group[0].0.clone();
-                // The user's latest link in the system, an active one first.
-                let linked: Option<(Option<DateTime<Utc>>,)> = sqlx::query_as(
+            for group in candidates.chunk_by(|a, b| a.system_id == b.system_id) {
+                let system_id = group[0].system_id.clone();
+                // The user's latest link in the system, an active one first: when it was revoked.
+                let linked: Option<Option<DateTime<Utc>>> = sqlx::query_scalar(
                     "SELECT revoked_at FROM bridge_links WHERE user_id = $1 AND system_id = $2
                      ORDER BY CASE WHEN revoked_at IS NULL THEN 0 ELSE 1 END LIMIT 1",
                 )
@@ -698,15 +706,15 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?;
                 let conflict = match (linked, group) {
-                    (Some((None,)), _) => {
+                    (Some(None), _) => {
                         outcomes.push(AutoLink::AlreadyLinked { system_id });
                         continue;
                     }
-                    (Some((Some(_),)), _) => {
+                    (Some(Some(_)), _) => {
                         outcomes.push(AutoLink::Unlinked { system_id });
                         continue;
                     }
-                    (None, [(_, account, None)]) => {
+                    (None, [Candidate { id: account, user_id: None, .. }]) => {
                         let link = NewLink { user_id, system_id: &system_id, account_ref: account, method: "certificate", reason: None };
                         let link_id = BridgeWrites::insert_link(&mut *tx, &link, actor, now).await?;
                         outcomes.push(AutoLink::Linked { system_id, link_id });
@@ -715,7 +723,7 @@ impl Store {
                     (None, [_]) => ConflictReason::AccountLinkedElsewhere,
                     (None, _) => ConflictReason::DuplicateCertificate,
                 };
-                let refs: Vec<&str> = group.iter().map(|(_, account, _)| account.as_str()).collect();
+                let refs: Vec<&str> = group.iter().map(|c| c.id.as_str()).collect();
                 sqlx::query(
                     "INSERT INTO bridge_conflicts (system_id, user_id, reason, account_refs, detected_at) VALUES ($1, $2, $3, $4, $5)
                      ON CONFLICT (system_id, user_id) DO UPDATE SET reason = excluded.reason,

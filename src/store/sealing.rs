@@ -366,19 +366,24 @@ impl Store {
     /// Rows of each sealed table by the key that sealed them (one grouped count per table: for
     /// `ronghe keys status`, never on a request path).
     pub async fn sealing_status(&self) -> Result<Vec<SealedCount>, StoreError> {
+        /// Rows under one key (`k`: the key's id, none for clear rows).
+        #[derive(sqlx::FromRow)]
+        struct KeyCount {
+            k: Option<String>,
+            n: i64,
+        }
         let mut counts = Vec::new();
         for table in SealedTable::ALL {
             let sql = sqlx::AssertSqlSafe(format!(
-                "SELECT {key} AS k, COUNT(*) FROM {} GROUP BY k ORDER BY k",
+                "SELECT {key} AS k, COUNT(*) AS n FROM {} GROUP BY k ORDER BY k",
                 table.name(),
                 key = table.key_sql(self.backend()),
             ));
-            let rows: Vec<(Option<String>, i64)> =
-                on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await?);
-            counts.extend(rows.into_iter().map(|(key, rows)| SealedCount {
+            let rows: Vec<KeyCount> = on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await?);
+            counts.extend(rows.into_iter().map(|row| SealedCount {
                 table: table.name(),
-                key,
-                rows,
+                key: row.k,
+                rows: row.n,
             }));
         }
         Ok(counts)
