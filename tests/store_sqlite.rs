@@ -11,7 +11,8 @@ async fn open() -> (ronghe::store::Store, tempfile::TempDir) {
 store_suite!(open());
 
 /// Issue 17: a store the previous build wrote (`tests/data/stores/v24.sqlite`, `ronghe demo`)
-/// keeps every case's body when the current build stores it once.
+/// keeps every case's body when the current build stores it once, and every outbox item when the
+/// outbox drops its lease column (issue 18).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_older_stores_case_bodies_are_carried_forward() {
     use sqlx::Connection as _;
@@ -36,11 +37,16 @@ async fn an_older_stores_case_bodies_are_carried_forward() {
         .fetch_one(&mut conn)
         .await
         .unwrap();
+    let outbox: Vec<store_suite::OutboxRow> = sqlx::query_as(store_suite::OUTBOX_ROWS_SQL)
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
     conn.close().await.unwrap();
     let store = ronghe::store::Store::open(&url, &ronghe::store::StoreOptions::default())
         .await
         .expect("the v24 store upgrades");
     store_suite::case_bodies_are_carried_forward(&store, &before, usize::try_from(versions).unwrap()).await;
+    store_suite::outbox_is_carried_forward(&store, &outbox).await;
     // Issue 16: the upgraded store has an empty organisations registry, ready for an import.
     assert_eq!(store.orgs_revision().await.unwrap(), 0);
     assert!(store.list_orgs(None).await.unwrap().is_empty());

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::types::Json;
 
-use super::queue::{JobQueue, Keyed, QueueTable, Settle};
+use super::queue::{JobQueue, Keyed, Lease, Leasing, QueueTable, Settle};
 use super::{Store, StoreError, audit, on_pool};
 use crate::case::Case;
 
@@ -110,7 +110,8 @@ impl Keyed for ClaimRow {
 const COLUMNS: &str =
     "id, system_id, case_no, state, attempts, next_attempt_at, last_error, receipt, created_at, delivered_at";
 
-/// The hand-off queue: due oldest first, `failed` its dead letters, the system's answer kept.
+/// The hand-off queue: due oldest first, leased by due time, `failed` its dead letters, the
+/// system's answer kept.
 const HANDOFFS: QueueTable = QueueTable {
     receipt: Some("receipt"),
     ..QueueTable::usual(
@@ -119,6 +120,7 @@ const HANDOFFS: QueueTable = QueueTable {
          delivered_at, payload, sealed_by",
         "next_attempt_at, id",
         "state",
+        Leasing::Due,
     )
 };
 
@@ -163,11 +165,10 @@ pub enum AttemptOutcome {
 }
 
 impl AttemptOutcome {
-    /// The queue's settlement of this outcome, delivered at `now`.
-    fn settle(&self, now: DateTime<Utc>) -> Settle<'_> {
+    /// The queue's settlement of this outcome.
+    fn settle(&self) -> Settle<'_> {
         match self {
             AttemptOutcome::Delivered { receipt } => Settle::Delivered {
-                at: now,
                 receipt: Some(receipt),
             },
             AttemptOutcome::RetryLater {
@@ -295,7 +296,7 @@ impl Store {
         let backend = self.backend();
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(backend.begin_write()).await?;
-            let rows: Vec<ClaimRow> = tx.claim(&HANDOFFS, now, limit, Some(lease_until)).await?;
+            let rows: Vec<ClaimRow> = tx.claim(&HANDOFFS, now, limit, Some(Lease { until: lease_until, holder: None })).await?;
             let claimed = rows
                 .into_iter()
                 .map(|ClaimRow { handoff, payload: Json(payload), sealed_by }| {
@@ -322,7 +323,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(self.backend().begin_write()).await?;
-            tx.settle(&HANDOFFS, id, &outcome.settle(now)).await?;
+            tx.settle(&HANDOFFS, id, None, now, &outcome.settle()).await?;
             let (action, detail) = outcome.audit();
             audit!(tx, actor, action, &format!("handoff/{id}"), detail)?;
             tx.commit().await?;

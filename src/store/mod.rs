@@ -219,14 +219,6 @@ impl Backend {
         }
     }
 
-    /// [`Backend::now`] plus `seconds` (a placeholder bound to an `f64`).
-    pub(crate) fn now_plus(self, seconds: &str) -> String {
-        match self {
-            Backend::Sqlite => self.plus_seconds("'now'", seconds),
-            Backend::Postgres => self.plus_seconds("now()", seconds),
-        }
-    }
-
     /// The instant `instant` plus `seconds` (SQL expressions), as the backend stores timestamps.
     pub(crate) fn plus_seconds(self, instant: &str, seconds: &str) -> String {
         match self {

@@ -6,7 +6,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use super::queue::{JobQueue, Keyed, QueueTable, Settle};
+use super::queue::{JobQueue, Keyed, Leasing, QueueTable, Settle};
 use super::{Store, StoreError, audit, on_pool};
 use crate::reconciliation::Reconciliation;
 
@@ -88,8 +88,13 @@ const NOTIFICATION_COLUMNS: &str = "id, subject_kind, subject_id, topic, level, 
 /// The notifications' delivery queue: due in the order they were raised, `failed` its dead
 /// letters. The webhook's pass runs in the `deliver` job's tick, claimed once across nodes, so it
 /// claims without a lease.
-const NOTIFICATIONS: QueueTable =
-    QueueTable::usual("notifications", NOTIFICATION_COLUMNS, "id", "delivery_state");
+const NOTIFICATIONS: QueueTable = QueueTable::usual(
+    "notifications",
+    NOTIFICATION_COLUMNS,
+    "id",
+    "delivery_state",
+    Leasing::None,
+);
 
 /// A job's latest run, for `scheduler jobs`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -398,11 +403,11 @@ impl Store {
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(self.backend().begin_write()).await?;
             let settle = match (result, retry_at) {
-                (Ok(()), _) => Settle::Delivered { at: now, receipt: None },
+                (Ok(()), _) => Settle::Delivered { receipt: None },
                 (Err(error), Some(at)) => Settle::RetryAt { error, at },
                 (Err(error), None) => Settle::Dead { error },
             };
-            tx.settle(&NOTIFICATIONS, id, &settle).await?;
+            tx.settle(&NOTIFICATIONS, id, None, now, &settle).await?;
             audit!(tx, SCHEDULER_ACTOR, "notification.deliver", &format!("notification/{id}"),
                 serde_json::json!({ "delivered": result.is_ok(), "error": result.err() }))?;
             tx.commit().await?;

@@ -261,7 +261,8 @@ pub async fn outbox_claim_reads_only_due_heads(store: Store) {
     }
     assert_eq!(store.outbox_status().await.unwrap().backlog, 20_000);
 
-    let args = [ronghe::store::PlanArg::Int(32)];
+    let now = store.clock().await.unwrap();
+    let args = [ronghe::store::PlanArg::Time(now), ronghe::store::PlanArg::Int(32)];
     let sql = ronghe::store::claim_sql(store.backend());
     let setup = ronghe::store::claim_setup(store.backend());
     let plan = super::check_plan_with(
@@ -362,21 +363,20 @@ pub async fn outbox_writes_find_rows_by_key_with_stale_statistics(store: Store) 
     let backend = store.backend();
 
     // Leasing and settling: by the primary key and nothing else.
+    let now = store.clock().await.unwrap();
     let ids = [
+        PlanArg::Time(now),
         PlanArg::Text("node-1".to_owned()),
-        PlanArg::Float(30.0),
         PlanArg::Int(7),
         PlanArg::Int(9),
     ];
-    let lease_sql = ronghe::store::claim_lease_sql(backend, 2);
+    let lease_sql = ronghe::store::claim_lease_sql(2);
     let settle = [
-        PlanArg::Text("delivered".to_owned()),
-        PlanArg::Float(0.0),
-        PlanArg::Text("none".to_owned()),
         PlanArg::Int(7),
+        PlanArg::Time(now),
         PlanArg::Text("node-1".to_owned()),
     ];
-    let settle_sql = ronghe::store::settle_sql(backend);
+    let settle_sql = ronghe::store::settle_sql();
     for (what, sql, args) in [
         ("the lease", &lease_sql, &ids[..]),
         ("the settle", &settle_sql, &settle[..]),

@@ -19,6 +19,39 @@ pub const ORPHAN_SQL: &str =
      SELECT system_id, 'ORPHAN', version, content_hash, stage, item_name, region_code, applied_at, body, received_at, mapping_version
      FROM cases WHERE case_no = (SELECT MIN(case_no) FROM cases)";
 
+/// An outbox item as every schema since 0023 holds it: id, case, version, state, attempts, due
+/// time, lease holder, failing-since.
+pub type OutboxRow = (
+    i64,
+    String,
+    String,
+    i64,
+    String,
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+/// Reads every outbox item of a SQLite store, in id order (times as stored).
+pub const OUTBOX_ROWS_SQL: &str =
+    "SELECT id, system_id, case_no, version, state, attempts, next_attempt_at, lease_owner, failing_since
+     FROM exchange_outbox ORDER BY id";
+
+/// Issue 18, the outbox on the job queue (migration 0031 drops `lease_until`): every item is
+/// kept as it was, and the store counts the old store's backlog and dead letters.
+pub async fn outbox_is_carried_forward(store: &Store, before: &[OutboxRow]) {
+    assert!(!before.is_empty(), "the old store holds outbox items");
+    let ronghe::store::Pool::Sqlite(pool) = store.pool() else {
+        unreachable!("a SQLite store")
+    };
+    let after: Vec<OutboxRow> = sqlx::query_as(OUTBOX_ROWS_SQL).fetch_all(pool).await.unwrap();
+    assert_eq!(after, before);
+    let status = store.outbox_status().await.unwrap();
+    let count = |state: &str| before.iter().filter(|row| row.4 == state).count() as i64;
+    assert_eq!((status.backlog, status.dead), (count("pending"), count("dead")));
+}
+
 /// Issue 17, each case body stored once: after the upgrade (migration 0025) every case reads
 /// back the body and version its current row held before, by one case and by the
 /// list of its day; the row without history gained one version; no other version was added.
