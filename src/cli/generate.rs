@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use super::{Context, Failure};
 use crate::artifacts;
 use crate::mapping::{Mapping, Shape, propose, render};
+use crate::store::LatestVerdict;
 
 #[derive(Debug, Args)]
 pub(super) struct GenerateArgs {
@@ -129,13 +130,13 @@ pub(super) async fn run(ctx: &Context, args: GenerateArgs) -> Result<(), Failure
         )),
     }
     match &verdict {
-        Some((assessment, mode)) => {
+        Some(LatestVerdict { assessment_id, mode }) => {
             let calendar = crate::calendar::Calendar::load(config.calendar_override.as_deref())
                 .context("cannot load the working-day calendar")?;
             let inputs = artifacts::Inputs {
                 system: &system,
                 mode: *mode,
-                assessment,
+                assessment: assessment_id,
                 adapter: kind,
                 soap_record,
                 today: crate::calendar::today(),
