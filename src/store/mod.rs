@@ -18,6 +18,7 @@ mod explain;
 mod handoffs;
 mod housekeeping;
 mod intake;
+mod lease;
 mod migration;
 mod notices;
 mod orgs;
