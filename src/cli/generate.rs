@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use super::{Context, Failure};
 use crate::artifacts;
 use crate::mapping::{Mapping, Shape, propose, render};
-use crate::store::LatestVerdict;
+use crate::store::{LatestVerdict, StoredProfile};
 
 #[derive(Debug, Args)]
 pub(super) struct GenerateArgs {
@@ -90,7 +90,7 @@ pub(super) async fn run(ctx: &Context, args: GenerateArgs) -> Result<(), Failure
     let mut notes: Vec<String> = Vec::new();
     let mut proposal_json = serde_json::Value::Null;
     match &profile {
-        Some((profile, probed_at)) => {
+        Some(StoredProfile { profile, probed_at }) => {
             let orgs = store.org_directory().await?;
             let proposal = propose(profile, shape_of(kind), &orgs).ok_or_else(|| {
                 Failure::Refused(anyhow::anyhow!(

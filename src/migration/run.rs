@@ -529,10 +529,10 @@ impl Migrator {
             return Ok(None);
         }
         let probed = self.store.probed_records(&run.system_id).await?;
-        Ok(probed.map(|(counted, probed_at)| MigrationError::EmptySource {
+        Ok(probed.map(|probed| MigrationError::EmptySource {
             system: run.system_id.clone(),
-            counted,
-            probed_at,
+            counted: probed.counted,
+            probed_at: probed.probed_at,
         }))
     }
 

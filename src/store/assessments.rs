@@ -632,7 +632,7 @@ impl Store {
                     .await?;
                 match system {
                     Some((system,)) => match self.profile(&system).await {
-                        Ok((probed, at)) => Some(assessments::data_profile(&probed, at)),
+                        Ok(probed) => Some(assessments::data_profile(&probed.profile, probed.probed_at)),
                         Err(StoreError::NotFound { .. }) => None,
                         Err(e) => return Err(e.into()),
                     },

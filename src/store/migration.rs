@@ -227,7 +227,7 @@ pub struct NewRun<'a> {
 }
 
 /// What the store holds for one system (see `Store::held_counts`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct HeldCounts {
     pub cases: i64,
     pub versions: i64,
@@ -546,23 +546,18 @@ impl Store {
     /// How many cases, case versions and exchange outbox entries the store holds for a system:
     /// after a migration, each equals the cases written exactly once.
     pub async fn held_counts(&self, system_id: &str) -> Result<HeldCounts, StoreError> {
-        let (cases, versions, outbox): (i64, i64, i64) = on_pool!(self, pool => {
+        Ok(on_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT (SELECT COUNT(*) FROM cases WHERE system_id = $1),
-                        (SELECT COUNT(*) FROM case_versions WHERE system_id = $2),
-                        (SELECT COUNT(*) FROM exchange_outbox WHERE system_id = $3)",
+                "SELECT (SELECT COUNT(*) FROM cases WHERE system_id = $1) AS cases,
+                        (SELECT COUNT(*) FROM case_versions WHERE system_id = $2) AS versions,
+                        (SELECT COUNT(*) FROM exchange_outbox WHERE system_id = $3) AS outbox",
             )
             .bind(system_id)
             .bind(system_id)
             .bind(system_id)
             .fetch_one(pool)
             .await?
-        });
-        Ok(HeldCounts {
-            cases,
-            versions,
-            outbox,
-        })
+        }))
     }
 
     /// Ends the holder's run with its reconciliation: state, message, report and the chunks'

@@ -39,6 +39,7 @@ pub use self::accounts::{
     AccountRow, ChallengeRow, EnrolmentRow, GrantRecord, GrantRequest, PasskeyRow, SealedStaff, SessionRow,
     TokenRow,
 };
+pub use self::adapters::{ProbedRecords, StoredProfile};
 pub use self::assessments::{LatestVerdict, RubricRecord};
 pub use self::bridge::{
     AccountWrite, AutoLink, ConflictReason, ConflictRow, LinkRow, NewLink, NewToken, ProofLink,
