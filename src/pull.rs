@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::bridge::Bridge;
 use crate::intake::{Channel, Delivery, Ingested, Intake, IntakeError, RecordResult, ingest};
-use crate::store::{Store, StoreError};
+use crate::store::{ProbedRecords, Store, StoreError};
 
 /// Records per batch: one store transaction each.
 pub const BATCH: usize = 500;
@@ -227,7 +227,7 @@ impl Puller {
         // what changed, and often nothing.
         if first
             && report.read == 0
-            && let Some((counted, probed_at)) = self.store.probed_records(system_id).await?
+            && let Some(ProbedRecords { counted, probed_at }) = self.store.probed_records(system_id).await?
         {
             return Err(PullError::EmptySource {
                 system: system_id.to_owned(),

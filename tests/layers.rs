@@ -267,6 +267,7 @@ const ON_THE_DATABASE_CLOCK: &[&str] = &[
     "store/scheduler.rs",
     "store/migration.rs",
     "store/queue.rs",
+    "store/lease.rs",
 ];
 
 #[test]

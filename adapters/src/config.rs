@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::registry::AdapterConfig;
 use crate::resilience::ResilienceConfig;
-use crate::{Adapter, AdapterError, Secrets};
+use crate::{Adapter, AdapterError, Secrets, WindowFormat};
 
 /// One problem in a config, at a path like `records.paging.size`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -50,8 +50,10 @@ impl Issues {
 
     /// Checks a `window_format`: a chrono `strftime` pattern (e.g. `%Y-%m-%d %H:%M:%S`) for a
     /// watermark that is a time, so it needs the watermark it writes.
-    pub fn window_format(&mut self, path: &str, format: Option<&str>, has_watermark: bool) {
-        let Some(format) = format else { return };
+    pub fn window_format(&mut self, path: &str, format: Option<&WindowFormat>, has_watermark: bool) {
+        let Some(WindowFormat(format)) = format else {
+            return;
+        };
         let items = chrono::format::StrftimeItems::new(format);
         if format.trim().is_empty()
             || items

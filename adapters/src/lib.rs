@@ -33,3 +33,4 @@ pub use raw::{Raw, Row, SqlValue, XmlElement};
 pub use registry::{AdapterConfig, AdapterKind, KINDS};
 pub use round_trip::{Cause, RoundTrip, round_trip};
 pub use secrets::{Environment, Fixed, SecretRef, Secrets};
+pub use watermark::WindowFormat;

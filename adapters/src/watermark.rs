@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 
 use chrono::{DateTime, FixedOffset};
+use serde::Deserialize;
 
 use crate::{AdapterError, Checkpoint, Raw, Record, RecordStream};
 
@@ -64,11 +65,19 @@ impl Position {
     }
 }
 
+/// How a system's watermark writes a time, when it is one (a config's `window_format`, the same
+/// for every driver that resumes by watermark): a chrono `strftime` pattern in the system's
+/// local time (e.g. `%Y-%m-%d %H:%M:%S`, `%Y年%m月%d日 %H:%M`, `%+` for RFC 3339). With it a
+/// read can start at a time, so a day's reconciliation reads that day's records and not the
+/// whole history. Written in TOML as the pattern's string.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct WindowFormat(pub String);
+
 /// The bare watermark (everything at or after it) that a system whose watermark writes a time
-/// with `window_format` (a chrono `strftime` pattern in the system's local time, such as
-/// `%Y-%m-%d %H:%M:%S` or `%Y年%m月%d日 %H:%M`) gives to `at`, in `at`'s offset.
-pub(crate) fn since(window_format: Option<&str>, at: DateTime<FixedOffset>) -> Option<Checkpoint> {
-    window_format.map(|format| Checkpoint(at.format(format).to_string()))
+/// as `window_format` gives to `at`, in `at`'s offset.
+pub(crate) fn since(window_format: Option<&WindowFormat>, at: DateTime<FixedOffset>) -> Option<Checkpoint> {
+    window_format.map(|WindowFormat(format)| Checkpoint(at.format(format).to_string()))
 }
 
 /// A listed record with its checkpoint (when it has both a key and a watermark), or `None`
@@ -150,7 +159,9 @@ mod tests {
     #[test]
     fn a_time_is_written_as_the_systems_watermark() {
         let at = DateTime::parse_from_rfc3339("2025-05-11T00:00:00+08:00").unwrap();
-        let since = |format| since(format, at).map(|c| c.0);
+        let since = |format: Option<&str>| {
+            since(format.map(|f| WindowFormat(f.to_owned())).as_ref(), at).map(|c| c.0)
+        };
         assert_eq!(
             since(Some("%Y年%m月%d日 %H:%M")).as_deref(),
             Some("2025年05月11日 00:00")

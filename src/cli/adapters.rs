@@ -18,6 +18,7 @@ use serde_json::json;
 use super::disclosure::{Disclosure, Purpose};
 use super::{Context, Failure, checked, invalid, read_config, refused_config};
 use crate::attached_adapter::NOTHING_SELECTED;
+use crate::store::ProbedRecords;
 use crate::validate::{mask_certificate, mask_record};
 
 #[derive(Debug, Subcommand)]
@@ -198,7 +199,7 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             if count > 0 || !whole {
                 return Ok(());
             }
-            let Some((counted, probed_at)) = store.probed_records(&system).await? else {
+            let Some(ProbedRecords { counted, probed_at }) = store.probed_records(&system).await? else {
                 return Ok(());
             };
             Err(Failure::Refused(anyhow::anyhow!(

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use super::{Context, Failure};
 use crate::artifacts;
 use crate::mapping::{Mapping, Shape, propose, render};
+use crate::store::{LatestVerdict, StoredProfile};
 
 #[derive(Debug, Args)]
 pub(super) struct GenerateArgs {
@@ -89,7 +90,7 @@ pub(super) async fn run(ctx: &Context, args: GenerateArgs) -> Result<(), Failure
     let mut notes: Vec<String> = Vec::new();
     let mut proposal_json = serde_json::Value::Null;
     match &profile {
-        Some((profile, probed_at)) => {
+        Some(StoredProfile { profile, probed_at }) => {
             let orgs = store.org_directory().await?;
             let proposal = propose(profile, shape_of(kind), &orgs).ok_or_else(|| {
                 Failure::Refused(anyhow::anyhow!(
@@ -129,13 +130,13 @@ pub(super) async fn run(ctx: &Context, args: GenerateArgs) -> Result<(), Failure
         )),
     }
     match &verdict {
-        Some((assessment, mode)) => {
+        Some(LatestVerdict { assessment_id, mode }) => {
             let calendar = crate::calendar::Calendar::load(config.calendar_override.as_deref())
                 .context("cannot load the working-day calendar")?;
             let inputs = artifacts::Inputs {
                 system: &system,
                 mode: *mode,
-                assessment,
+                assessment: assessment_id,
                 adapter: kind,
                 soap_record,
                 today: crate::calendar::today(),

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::disclosure::Disclosure;
 use super::{Context, Failure};
 use crate::mapping::{Mapping, Shape, unknown_paths};
-use crate::store::StoreError;
+use crate::store::{StoreError, StoredProfile};
 use crate::validate::{mask_certificate, mask_name, mask_record};
 
 #[derive(Debug, Subcommand)]
@@ -79,7 +79,9 @@ async fn check(ctx: &Context, file: &Path, system: Option<String>) -> Result<(),
     let profiled = match &system {
         Some(system) => match ctx.store().await {
             Ok(store) => match store.profile(system).await {
-                Ok((profile, at)) => Some((system, at, unknown_paths(mapping.config(), &profile))),
+                Ok(StoredProfile { profile, probed_at }) => {
+                    Some((system, probed_at, unknown_paths(mapping.config(), &profile)))
+                }
                 Err(StoreError::NotFound { .. }) => None,
                 Err(e) => {
                     not_compared = Some(format!("cannot read the probe profile of {system}: {e}"));

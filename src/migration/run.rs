@@ -24,7 +24,9 @@ use crate::intake::join;
 use crate::intake::pipeline::{Refusal, judge, quality_item, store_reason};
 use crate::mapping::{Mapping, MappingIssue};
 use crate::rules::PublishedRule;
-use crate::store::{Holder, MigrationRun, NewChunk, NewQualityItem, NewRun, RunState, Store, StoreError};
+use crate::store::{
+    Holder, LatestVerdict, MigrationRun, NewChunk, NewQualityItem, NewRun, RunState, Store, StoreError,
+};
 
 /// The intake channel recorded on quality items of migrated records.
 pub const CHANNEL: &str = "migration";
@@ -86,7 +88,7 @@ pub enum MigrationError {
     NotFullMigration {
         system: String,
         /// The latest verdict's assessment and mode, if the system has one.
-        verdict: Option<(String, IntegrationMode)>,
+        verdict: Option<LatestVerdict>,
     },
     #[error(
         "the source of system {system:?} gave no record, but its probe of {probed_at} counted {counted}: \
@@ -162,11 +164,11 @@ impl MigrationError {
 }
 
 /// How a verdict reads in the refusal of a system that is not to be fully migrated.
-fn verdict_words(verdict: &Option<(String, IntegrationMode)>) -> String {
+fn verdict_words(verdict: &Option<LatestVerdict>) -> String {
     match verdict {
         None => "has no verdict".to_owned(),
-        Some((assessment, mode)) => format!(
-            "has the verdict {} ({}, assessment {assessment}), not full migration",
+        Some(LatestVerdict { assessment_id, mode }) => format!(
+            "has the verdict {} ({}, assessment {assessment_id}), not full migration",
             mode.label(),
             mode.name()
         ),
@@ -381,7 +383,10 @@ impl Migrator {
         let forced = match mandate {
             Mandate::Forced { reason } => Some(reason.as_str()),
             Mandate::Verdict => match self.store.latest_verdict(system_id).await? {
-                Some((_, IntegrationMode::FullMigration)) => None,
+                Some(LatestVerdict {
+                    mode: IntegrationMode::FullMigration,
+                    ..
+                }) => None,
                 verdict => {
                     return Err(MigrationError::NotFullMigration {
                         system: system_id.to_owned(),
@@ -524,10 +529,10 @@ impl Migrator {
             return Ok(None);
         }
         let probed = self.store.probed_records(&run.system_id).await?;
-        Ok(probed.map(|(counted, probed_at)| MigrationError::EmptySource {
+        Ok(probed.map(|probed| MigrationError::EmptySource {
             system: run.system_id.clone(),
-            counted,
-            probed_at,
+            counted: probed.counted,
+            probed_at: probed.probed_at,
         }))
     }
 

@@ -14,7 +14,7 @@ use ronghe_adapters::Secrets;
 use crate::mapping::{Mapping, drift};
 use crate::notices::NoticeKind;
 use crate::pull::{PullError, attached_adapter};
-use crate::store::{NewCheck, Store, SystemCheck};
+use crate::store::{NewCheck, Store, StoredProfile, SystemCheck};
 
 /// Records the probe takes samples of, as `adapters probe` does by default.
 const SAMPLE: usize = 5;
@@ -30,7 +30,10 @@ pub async fn check(
     accept: Option<&str>,
 ) -> Result<SystemCheck, PullError> {
     let adapter = attached_adapter(store, secrets, system).await?;
-    let (stored, probed_at) = store.profile(system).await?;
+    let StoredProfile {
+        profile: stored,
+        probed_at,
+    } = store.profile(system).await?;
     let started = Instant::now();
     let probed = adapter.probe(SAMPLE).await;
     let latency_ms = i64::try_from(started.elapsed().as_millis()).ok();

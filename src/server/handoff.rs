@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::{Actor, ApiError, ApiJson, AppState};
 use crate::case::Case;
 use crate::handoff::HandoffMetrics as _;
-use crate::store::{Enqueued, Handoff};
+use crate::store::{CaseStage, Enqueued, Handoff};
 use crate::systems::SystemStatus;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -45,6 +45,16 @@ pub(super) struct CaseStatus {
     stage: String,
     version: i64,
     received_at: DateTime<Utc>,
+}
+
+impl From<CaseStage> for CaseStatus {
+    fn from(held: CaseStage) -> Self {
+        CaseStatus {
+            stage: held.stage,
+            version: held.version,
+            received_at: held.received_at,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -122,15 +132,7 @@ pub(super) async fn show(
     ApiPath((id, case_no)): ApiPath<(String, String)>,
 ) -> Result<Json<HandoffView>, ApiError> {
     let handoff = state.store.handoff(&id, &case_no).await?;
-    let status = state
-        .store
-        .case_stage(&id, &case_no)
-        .await?
-        .map(|(stage, version, received_at)| CaseStatus {
-            stage,
-            version,
-            received_at,
-        });
+    let status = state.store.case_stage(&id, &case_no).await?.map(CaseStatus::from);
     state
         .store
         .record_audit(

@@ -180,7 +180,8 @@ fn attached<T>(found: Result<T, StoreError>) -> Result<Option<T>, ApiError> {
 pub(super) async fn adapter_of(state: &AppState, id: &str) -> Result<AdapterView, ApiError> {
     let system = state.store.get_system(id).await?;
     let config = attached(state.store.adapter_config(id).await)?.map(|text| summary(&text));
-    let probe = attached(state.store.profile(id).await)?.map(|(profile, at)| ProbeSummary::of(profile, at));
+    let probe = attached(state.store.profile(id).await)?
+        .map(|probed| ProbeSummary::of(probed.profile, probed.probed_at));
     Ok(AdapterView {
         system_id: system.id,
         config,

@@ -16,6 +16,21 @@ struct ProfileRow {
     sealed_by: Option<String>,
 }
 
+/// A system's latest probe profile and when it was taken (`Store::profile`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredProfile {
+    pub profile: Profile,
+    pub probed_at: DateTime<Utc>,
+}
+
+/// How many records a system's latest probe counted where its adapter reads them, and when
+/// (`Store::probed_records`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbedRecords {
+    pub counted: u64,
+    pub probed_at: DateTime<Utc>,
+}
+
 impl Store {
     /// Attaches (or replaces) a system's adapter config; the caller has validated it.
     pub async fn set_adapter_config(
@@ -58,7 +73,7 @@ impl Store {
     }
 
     /// The latest probe profile of a system and when it was taken.
-    pub async fn profile(&self, system_id: &str) -> Result<(Profile, DateTime<Utc>), StoreError> {
+    pub async fn profile(&self, system_id: &str) -> Result<StoredProfile, StoreError> {
         let row: Option<ProfileRow> = self
             .row_by_key(
                 "SELECT profile, probed_at, sealed_by FROM probe_profiles WHERE system_id = $1",
@@ -67,7 +82,7 @@ impl Store {
             .await?;
         let ProfileRow {
             profile: Json(stored),
-            probed_at: at,
+            probed_at,
             sealed_by,
         } = row.ok_or_else(|| StoreError::NotFound {
             what: "probe profile of system",
@@ -80,19 +95,19 @@ impl Store {
             what: "probe profile",
             detail: e.to_string(),
         })?;
-        Ok((profile, at))
+        Ok(StoredProfile { profile, probed_at })
     }
 
     /// How many records the system's latest probe counted where the adapter reads them (its
     /// records' entity, not code tables: `Profile::counted_records`) and when, if it
     /// was probed and counted any.
-    pub async fn probed_records(&self, system_id: &str) -> Result<Option<(u64, DateTime<Utc>)>, StoreError> {
-        let (profile, at) = match self.profile(system_id).await {
+    pub async fn probed_records(&self, system_id: &str) -> Result<Option<ProbedRecords>, StoreError> {
+        let StoredProfile { profile, probed_at } = match self.profile(system_id).await {
             Ok(probed) => probed,
             Err(StoreError::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e),
         };
         let counted = profile.counted_records().unwrap_or(0);
-        Ok((counted > 0).then_some((counted, at)))
+        Ok((counted > 0).then_some(ProbedRecords { counted, probed_at }))
     }
 }

@@ -322,6 +322,13 @@ macro_rules! panel_statements {
 panel_statements!(sqlx::SqliteConnection);
 panel_statements!(sqlx::PgConnection);
 
+/// A system's latest decided assessment and the mode its verdict chose (`Store::latest_verdict`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LatestVerdict {
+    pub assessment_id: String,
+    pub mode: ronghe_assessment::IntegrationMode,
+}
+
 impl Store {
     /// Registers a rubric version. The same content again is a no-op; other content under a
     /// version no assessment has used replaces it; under a used version it is refused.
@@ -625,7 +632,7 @@ impl Store {
                     .await?;
                 match system {
                     Some((system,)) => match self.profile(&system).await {
-                        Ok((probed, at)) => Some(assessments::data_profile(&probed, at)),
+                        Ok(probed) => Some(assessments::data_profile(&probed.profile, probed.probed_at)),
                         Err(StoreError::NotFound { .. }) => None,
                         Err(e) => return Err(e.into()),
                     },
@@ -693,12 +700,8 @@ impl Store {
         }
     }
 
-    /// The system's latest verdict: its assessment id and mode, or `None` when no assessment of
-    /// the system has been decided.
-    pub async fn latest_verdict(
-        &self,
-        system_id: &str,
-    ) -> Result<Option<(String, ronghe_assessment::IntegrationMode)>, StoreError> {
+    /// The system's latest verdict, or `None` when no assessment of the system has been decided.
+    pub async fn latest_verdict(&self, system_id: &str) -> Result<Option<LatestVerdict>, StoreError> {
         let decided = self
             .list_assessments(Some(system_id))
             .await?
@@ -712,7 +715,10 @@ impl Store {
             .stored_report(&assessment.id)
             .await?
             .ok_or_else(|| undecided_report(&assessment.id))?;
-        Ok(Some((assessment.id, report.verdict.mode)))
+        Ok(Some(LatestVerdict {
+            assessment_id: assessment.id,
+            mode: report.verdict.mode,
+        }))
     }
 
     async fn stored_report(&self, id: &str) -> Result<Option<Report>, StoreError> {

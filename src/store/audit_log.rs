@@ -37,6 +37,14 @@ struct Link {
     seq: i64,
     hash: String,
 }
+
+/// Where an appended event went: its row id and its place in the chain.
+#[derive(sqlx::FromRow)]
+pub(crate) struct Inserted {
+    id: i64,
+    seq: i64,
+}
+
 /// The PostgreSQL advisory-lock key that serialises chain writers ("rongheAU").
 const CHAIN_LOCK_KEY: i64 = 0x726f_6e67_6865_4155;
 
@@ -450,14 +458,14 @@ pub(crate) trait AuditLog {
     /// Waits until no other transaction appends to the chain (until this one ends).
     async fn lock_chain(&mut self) -> Result<(), sqlx::Error>;
 
-    /// Inserts an event at the next seq, unsealed; answers its id and seq.
+    /// Inserts an event at the next seq, unsealed; answers where it went.
     async fn insert_event(
         &mut self,
         at: DateTime<Utc>,
         names: [&str; 3],
         detail: &Value,
         context: &AuditContext,
-    ) -> Result<(i64, i64), sqlx::Error>;
+    ) -> Result<Inserted, sqlx::Error>;
 
     /// The hash of the event before `seq`: the chain's, the anchor's, or `GENESIS`.
     async fn hash_before(&mut self, seq: i64) -> Result<String, sqlx::Error>;
@@ -481,7 +489,7 @@ pub(crate) trait AuditLog {
         let context = current_context();
         let at = crate::systems::stamp(Utc::now());
         self.lock_chain().await?;
-        let (id, seq) = self
+        let Inserted { id, seq } = self
             .insert_event(at, [actor, action, target], &detail, &context)
             .await?;
         let prev_hash = self.hash_before(seq).await?;
@@ -519,7 +527,7 @@ macro_rules! audit_statements {
                 [actor, action, target]: [&str; 3],
                 detail: &Value,
                 context: &AuditContext,
-            ) -> Result<(i64, i64), sqlx::Error> {
+            ) -> Result<Inserted, sqlx::Error> {
                 sqlx::query_as(
                     "INSERT INTO audit_events
                          (seq, at, actor, action, target, detail, role, scope, client_addr, user_agent, request_id)

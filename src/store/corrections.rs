@@ -148,6 +148,13 @@ pub struct CorrectionFilter {
     pub open_due_before: Option<NaiveDate>,
 }
 
+/// The system and case (if the record had a number) of the data-quality item a request is raised from.
+#[derive(sqlx::FromRow)]
+struct ItemSource {
+    system_id: String,
+    case_no: Option<String>,
+}
+
 impl Store {
     /// Raises a request from `source` with its due date (computed by the caller from the
     /// calendar); the providing department is the system's. A source the platform does not
@@ -164,12 +171,12 @@ impl Store {
             let mut tx = pool.begin_with(self.backend().begin_write()).await?;
             let (system_id, quality_item_id, case_no) = match source {
                 Source::QualityItem(item) => {
-                    let row: Option<(String, Option<String>)> =
+                    let row: Option<ItemSource> =
                         sqlx::query_as("SELECT system_id, case_no FROM quality_items WHERE id = $1")
                             .bind(item)
                             .fetch_optional(&mut *tx)
                             .await?;
-                    let (system_id, case_no) = row.ok_or_else(|| Guarded::Refused(CorrectionError::UnknownSource {
+                    let ItemSource { system_id, case_no } = row.ok_or_else(|| Guarded::Refused(CorrectionError::UnknownSource {
                         field: "quality_item",
                         message: format!("data-quality item {item} not found; see the data-quality queue for its id"),
                     }))?;

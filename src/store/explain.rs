@@ -108,6 +108,12 @@ fn fill_sql(
     (sql, args)
 }
 
+/// One step of SQLite's `EXPLAIN QUERY PLAN` (its other columns, the step's ids, are not read).
+#[derive(sqlx::FromRow)]
+struct PlanStep {
+    detail: String,
+}
+
 impl Store {
     /// Adds a row to `table` for each number in `numbers`, its `columns` made from the number
     /// (see [`Fill`]) by the database in one statement: tens of thousands of rows in well under
@@ -170,12 +176,12 @@ impl Store {
                         .await?;
                 }
                 let sql = sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}"));
-                let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as_with(sql, arguments::<Sqlite>(args)?)
+                let rows: Vec<PlanStep> = sqlx::query_as_with(sql, arguments::<Sqlite>(args)?)
                     .fetch_all(&mut *tx)
                     .await?;
                 tx.rollback().await?;
                 rows.into_iter()
-                    .map(|(_, _, _, detail)| detail)
+                    .map(|step| step.detail)
                     .collect::<Vec<_>>()
                     .join("\n")
             }

@@ -45,6 +45,14 @@ impl HandoffState {
     }
 }
 
+/// A case's stage as the platform holds it, written by write-back or pull (`Store::case_stage`).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct CaseStage {
+    pub stage: String,
+    pub version: i64,
+    pub received_at: DateTime<Utc>,
+}
+
 /// One application handed (or to be handed) to a department's system.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Handoff {
@@ -356,11 +364,7 @@ impl Store {
     }
 
     /// The stage of the case as the platform holds it (written by write-back or pull), if any.
-    pub async fn case_stage(
-        &self,
-        system_id: &str,
-        case_no: &str,
-    ) -> Result<Option<(String, i64, DateTime<Utc>)>, StoreError> {
+    pub async fn case_stage(&self, system_id: &str, case_no: &str) -> Result<Option<CaseStage>, StoreError> {
         Ok(on_pool!(self, pool => {
             sqlx::query_as("SELECT stage, version, received_at FROM cases WHERE system_id = $1 AND case_no = $2")
                 .bind(system_id)

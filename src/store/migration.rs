@@ -9,6 +9,7 @@ use sqlx::types::Json;
 
 use super::case_writes::{Batch, CaseWrites};
 use super::cases::{CHUNK_ROWS, Encoded, StoredVersion};
+use super::lease::{Expiry, LeaseTable, Leases as _, Take, TakeArg};
 use super::sealing::record_purpose;
 use super::{NewQualityItem, Pool, RejectReason, Store, StoreError, UpsertOutcome, audit, on_pool};
 use crate::case::Case;
@@ -188,6 +189,21 @@ fn run(row: RunRow) -> Result<MigrationRun, StoreError> {
     })
 }
 
+/// A run, leased to the process that carries it (`owner`, see `migration::lease`) while it
+/// moves (`updated_at`: each chunk, or a renewal while reconciling). A take resumes a run that
+/// is not finished, from no holder, a stale one (`$4`: moved last before the staleness bound),
+/// itself, or one known to be gone (`$5`); only a running run is renewed or released.
+const RUNS: LeaseTable = LeaseTable {
+    table: "migration_runs",
+    key: "id",
+    owner: "owner",
+    expiry: Expiry::Heartbeat("updated_at"),
+    taken: "id",
+    take_when: "state IN ('running', 'stopped', 'failed')",
+    take_over: "owner = $2 OR owner = $5",
+    held_when: "state = 'running'",
+};
+
 /// A process carrying a run (see `migration::lease`): the run, the holder's lease name, and who
 /// acts, for the audit log.
 #[derive(Debug, Clone, Copy)]
@@ -211,7 +227,7 @@ pub struct NewRun<'a> {
 }
 
 /// What the store holds for one system (see `Store::held_counts`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct HeldCounts {
     pub cases: i64,
     pub versions: i64,
@@ -312,20 +328,19 @@ impl Store {
         let now = self.clock().await?;
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(self.backend().begin_write()).await?;
-            let claimed = sqlx::query(
-                "UPDATE migration_runs SET owner = $2, state = 'running', message = 'resumed', updated_at = $3
-                 WHERE id = $1 AND state IN ('running', 'stopped', 'failed')
-                   AND (owner IS NULL OR owner = $2 OR owner = $4 OR updated_at < $5)",
-            )
-            .bind(run_id)
-            .bind(owner)
-            .bind(now)
-            .bind(gone)
-            .bind(stale_before)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected() == 1;
+            let take = Take {
+                key: run_id,
+                owner,
+                lease: now,
+                expired_before: stale_before,
+                arg: TakeArg::Holder(gone),
+            };
+            let claimed = tx.take::<(String,)>(&RUNS, take).await?.is_some();
             if claimed {
+                sqlx::query("UPDATE migration_runs SET state = 'running', message = 'resumed' WHERE id = $1")
+                    .bind(run_id)
+                    .execute(&mut *tx)
+                    .await?;
                 audit!(tx, actor, "migration.state", &format!("migration/{run_id}"),
                     serde_json::json!({ "state": "running", "message": "resumed", "owner": owner, "taken_from": gone }))?;
             }
@@ -339,16 +354,8 @@ impl Store {
     pub async fn renew_migration(&self, holder: Holder<'_>) -> Result<bool, StoreError> {
         let Holder { run_id, owner, .. } = holder;
         let now = self.clock().await?;
-        let renewed = on_pool!(self, pool => {
-            sqlx::query("UPDATE migration_runs SET updated_at = $3 WHERE id = $1 AND owner = $2 AND state = 'running'")
-                .bind(run_id)
-                .bind(owner)
-                .bind(now)
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
-        Ok(renewed == 1)
+        let renewed = on_pool!(self, pool => pool.acquire().await?.renew(&RUNS, run_id, owner, now).await?);
+        Ok(renewed)
     }
 
     /// Stops the holder's run in `state` (stopped or failed) with why, and gives up its lease,
@@ -363,19 +370,15 @@ impl Store {
         let now = self.clock().await?;
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(self.backend().begin_write()).await?;
-            let released = sqlx::query(
-                "UPDATE migration_runs SET state = $2, message = $3, updated_at = $4, owner = NULL
-                 WHERE id = $1 AND owner = $5",
-            )
-            .bind(run_id)
-            .bind(state.name())
-            .bind(message)
-            .bind(now)
-            .bind(owner)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected() == 1;
+            let released = tx.release(&RUNS, run_id, owner).await?;
             if released {
+                sqlx::query("UPDATE migration_runs SET state = $2, message = $3, updated_at = $4 WHERE id = $1")
+                    .bind(run_id)
+                    .bind(state.name())
+                    .bind(message)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
                 audit!(tx, actor, "migration.state", &format!("migration/{run_id}"),
                     serde_json::json!({ "state": state.name(), "message": message }))?;
             }
@@ -408,16 +411,7 @@ impl Store {
         let mut enqueued_any = false;
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(backend.begin_write()).await?;
-            let running = sqlx::query(
-                "UPDATE migration_runs SET updated_at = $2 WHERE id = $1 AND state = 'running' AND owner = $3",
-            )
-            .bind(run_id)
-            .bind(now)
-            .bind(owner)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if running != 1 {
+            if !tx.renew(&RUNS, run_id, owner, now).await? {
                 return Ok(None);
             }
             let mut rejects = chunk.rejects;
@@ -552,23 +546,18 @@ impl Store {
     /// How many cases, case versions and exchange outbox entries the store holds for a system:
     /// after a migration, each equals the cases written exactly once.
     pub async fn held_counts(&self, system_id: &str) -> Result<HeldCounts, StoreError> {
-        let (cases, versions, outbox): (i64, i64, i64) = on_pool!(self, pool => {
+        Ok(on_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT (SELECT COUNT(*) FROM cases WHERE system_id = $1),
-                        (SELECT COUNT(*) FROM case_versions WHERE system_id = $2),
-                        (SELECT COUNT(*) FROM exchange_outbox WHERE system_id = $3)",
+                "SELECT (SELECT COUNT(*) FROM cases WHERE system_id = $1) AS cases,
+                        (SELECT COUNT(*) FROM case_versions WHERE system_id = $2) AS versions,
+                        (SELECT COUNT(*) FROM exchange_outbox WHERE system_id = $3) AS outbox",
             )
             .bind(system_id)
             .bind(system_id)
             .bind(system_id)
             .fetch_one(pool)
             .await?
-        });
-        Ok(HeldCounts {
-            cases,
-            versions,
-            outbox,
-        })
+        }))
     }
 
     /// Ends the holder's run with its reconciliation: state, message, report and the chunks'
@@ -583,10 +572,13 @@ impl Store {
         let backend = self.backend();
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(backend.begin_write()).await?;
-            let held = sqlx::query(
+            if !tx.release(&RUNS, run_id, owner).await? {
+                return Ok(false);
+            }
+            sqlx::query(
                 "UPDATE migration_runs SET state = $2, message = $3, differences = $4, report = $5,
-                     report_json_path = $6, report_md_path = $7, updated_at = $8, finished_at = $8, owner = NULL
-                 WHERE id = $1 AND owner = $9 AND state = 'running'",
+                     report_json_path = $6, report_md_path = $7, updated_at = $8, finished_at = $8
+                 WHERE id = $1",
             )
             .bind(run_id)
             .bind(finish.state.name())
@@ -596,13 +588,8 @@ impl Store {
             .bind(finish.report_json_path)
             .bind(finish.report_md_path)
             .bind(now)
-            .bind(owner)
             .execute(&mut *tx)
-            .await?
-            .rows_affected() == 1;
-            if !held {
-                return Ok(false);
-            }
+            .await?;
             for (seq, hash) in finish.target_hashes {
                 sqlx::query("UPDATE migration_chunks SET target_hash = $3 WHERE run_id = $1 AND seq = $2")
                     .bind(run_id)

@@ -18,6 +18,7 @@ mod explain;
 mod handoffs;
 mod housekeeping;
 mod intake;
+mod lease;
 mod migration;
 mod notices;
 mod orgs;
@@ -38,7 +39,8 @@ pub use self::accounts::{
     AccountRow, ChallengeRow, EnrolmentRow, GrantRecord, GrantRequest, PasskeyRow, SealedStaff, SessionRow,
     TokenRow,
 };
-pub use self::assessments::RubricRecord;
+pub use self::adapters::{ProbedRecords, StoredProfile};
+pub use self::assessments::{LatestVerdict, RubricRecord};
 pub use self::bridge::{
     AccountWrite, AutoLink, ConflictReason, ConflictRow, LinkRow, NewLink, NewToken, ProofLink,
     SealedAccount, SealedIdentity, TokenUse, UnresolvedRow, random_id,
@@ -64,7 +66,7 @@ pub use cases::{
     CASE_HISTORY, CASES_CHANGED_ON, CaseRecord, CaseVersion, CurrentCase, GET_CASE, RejectReason,
     StoredVersion, UpsertOutcome,
 };
-pub use handoffs::{AttemptOutcome, ClaimedHandoff, Enqueued, Handoff, HandoffState};
+pub use handoffs::{AttemptOutcome, CaseStage, ClaimedHandoff, Enqueued, Handoff, HandoffState};
 pub use intake::{IntakeCommit, IntakeWrite, OnReject};
 pub use outbox::{
     Claimed, MOVE_HEAD, OutboxItem, OutboxState, OutboxStatus, Replay, Settlement, claim_lease_sql,

@@ -1,12 +1,27 @@
 //! Pull-mode state per system: where the last committed batch ended (the adapter's checkpoint),
-//! when the next run is due, and which node runs it now. A run is claimed with a conditional
-//! update (free or expired lease, due or forced), so on several nodes sharing PostgreSQL each tick
-//! runs once; a crashed node's lease expires and the next claim resumes from the checkpoint.
+//! when the next run is due, and which node runs it now. A run is claimed by taking the row's
+//! lease (`store/lease.rs`: free or expired lease, due or forced), so on several nodes sharing
+//! PostgreSQL each tick runs once; a crashed node's lease expires and the next claim resumes from
+//! the checkpoint.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::lease::{Expiry, LeaseTable, Leases as _, Take, TakeArg};
 use super::{Store, StoreError, on_pool};
+
+/// A system's pull, leased to the node that runs it until the lease's end; taken only when due
+/// (`$4`: now) or forced (`$5`).
+const PULL: LeaseTable = LeaseTable {
+    table: "pull_state",
+    key: "system_id",
+    owner: "lease_owner",
+    expiry: Expiry::Until("lease_until"),
+    taken: "checkpoint",
+    take_when: "next_run_at <= $4 OR $5",
+    take_over: "",
+    held_when: "",
+};
 
 /// A system's pull state, for status listings.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -71,18 +86,14 @@ impl Store {
             .bind(first_due)
             .execute(&mut *tx)
             .await?;
-            let row = sqlx::query_as(
-                "UPDATE pull_state SET lease_owner = $2, lease_until = $3
-                 WHERE system_id = $1 AND (lease_until IS NULL OR lease_until < $4) AND (next_run_at <= $4 OR $5)
-                 RETURNING checkpoint",
-            )
-            .bind(system_id)
-            .bind(owner)
-            .bind(lease_until)
-            .bind(now)
-            .bind(force)
-            .fetch_optional(&mut *tx)
-            .await?;
+            let take = Take {
+                key: system_id,
+                owner,
+                lease: lease_until,
+                expired_before: now,
+                arg: TakeArg::Flag(force),
+            };
+            let row = tx.take(&PULL, take).await?;
             tx.commit().await?;
             row
         });
@@ -99,21 +110,24 @@ impl Store {
         records: i64,
         lease_until: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let done = on_pool!(self, pool => {
-            sqlx::query(
-                "UPDATE pull_state SET checkpoint = COALESCE($3, checkpoint), records_read = records_read + $4,
-                 lease_until = $5 WHERE system_id = $1 AND lease_owner = $2",
-            )
-            .bind(system_id)
-            .bind(owner)
-            .bind(checkpoint)
-            .bind(records)
-            .bind(lease_until)
-            .execute(pool)
-            .await?
-            .rows_affected()
+        let held = on_pool!(self, pool => {
+            let mut tx = pool.begin_with(self.backend().begin_write()).await?;
+            let held = tx.renew(&PULL, system_id, owner, lease_until).await?;
+            if held {
+                sqlx::query(
+                    "UPDATE pull_state SET checkpoint = COALESCE($2, checkpoint), records_read = records_read + $3
+                     WHERE system_id = $1",
+                )
+                .bind(system_id)
+                .bind(checkpoint)
+                .bind(records)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            held
         });
-        Ok(done == 1)
+        Ok(held)
     }
 
     /// Ends `owner`'s run: the lease is released, the next run is due at `next_run_at`, and the
@@ -127,17 +141,17 @@ impl Store {
         error: Option<&str>,
     ) -> Result<(), StoreError> {
         on_pool!(self, pool => {
-            sqlx::query(
-                "UPDATE pull_state SET lease_owner = NULL, lease_until = NULL, next_run_at = $3,
-                 last_run_at = $4, last_error = $5 WHERE system_id = $1 AND lease_owner = $2",
-            )
-            .bind(system_id)
-            .bind(owner)
-            .bind(next_run_at)
-            .bind(now)
-            .bind(error)
-            .execute(pool)
-            .await?;
+            let mut tx = pool.begin_with(self.backend().begin_write()).await?;
+            if tx.release(&PULL, system_id, owner).await? {
+                sqlx::query("UPDATE pull_state SET next_run_at = $2, last_run_at = $3, last_error = $4 WHERE system_id = $1")
+                    .bind(system_id)
+                    .bind(next_run_at)
+                    .bind(now)
+                    .bind(error)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
         });
         Ok(())
     }

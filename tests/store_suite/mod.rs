@@ -31,6 +31,9 @@ pub use sealing::*;
 mod visits;
 
 pub use visits::*;
+mod leases;
+
+pub use leases::*;
 
 use chrono::Duration;
 use ronghe::case::{Case, Stage};
@@ -403,6 +406,8 @@ macro_rules! store_suite {
         $crate::store_suite!(@tests $open; plans_of_cases_and_versions, plans_of_the_quality_queue,
             plans_of_the_audit_log, plans_of_the_purges, plans_of_the_session_purge);
         $crate::store_suite!(@tests $open; visits_sample_a_months_finished_cases_once_and_record_outcomes);
+        $crate::store_suite!(@tests $open; pull_leases_are_held_by_one_node_at_a_time,
+            migration_runs_are_taken_over_only_from_gone_or_stale_holders);
     };
     (@tests $open:expr; $($name:ident),+) => {
         $(

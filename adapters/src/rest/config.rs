@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::SecretRef;
 use crate::config::Issues;
 use crate::resilience::ResilienceConfig;
+use crate::{SecretRef, WindowFormat};
 
 /// A REST/JSON departmental system.
 #[derive(Debug, Clone, Deserialize)]
@@ -67,12 +67,9 @@ pub struct Records {
     /// must answer in watermark order, then key order.
     #[serde(default)]
     pub since_param: Option<String>,
-    /// How the watermark writes a time, when it is one: a chrono `strftime` pattern in the
-    /// system's local time (e.g. `%Y-%m-%d %H:%M:%S`, `%Y年%m月%d日 %H:%M`, `%+` for RFC 3339).
-    /// With it a read can start at a time, so a day's reconciliation reads that day's records
-    /// and not the whole history.
+    /// How the watermark writes a time, when it is one (see `WindowFormat`).
     #[serde(default)]
-    pub window_format: Option<String>,
+    pub window_format: Option<WindowFormat>,
     /// JSON pointer to the total number of records in a response, if the system gives it.
     #[serde(default)]
     pub total: Option<String>,
@@ -215,7 +212,7 @@ impl RestConfig {
         }
         issues.window_format(
             "records.window_format",
-            r.window_format.as_deref(),
+            r.window_format.as_ref(),
             r.watermark.is_some(),
         );
         if r.since_param.is_some() && r.watermark.is_none() {

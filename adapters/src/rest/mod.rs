@@ -379,7 +379,7 @@ impl Adapter for RestAdapter {
     }
 
     fn since(&self, at: DateTime<FixedOffset>) -> Option<Checkpoint> {
-        watermark::since(self.config.records.window_format.as_deref(), at)
+        watermark::since(self.config.records.window_format.as_ref(), at)
     }
 
     async fn fetch(&self, key: &str) -> Result<Option<Record>, AdapterError> {

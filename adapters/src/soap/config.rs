@@ -8,9 +8,9 @@ use serde::Deserialize;
 use super::charset;
 use super::envelope::{SoapVersion, Templates};
 use super::xml::ElementPath;
-use crate::SecretRef;
 use crate::config::Issues;
 use crate::resilience::ResilienceConfig;
+use crate::{SecretRef, WindowFormat};
 
 /// A SOAP/XML departmental system.
 #[derive(Debug, Clone, Deserialize)]
@@ -114,12 +114,9 @@ pub struct Records {
     /// must answer in watermark order, then key order, and treat `since` as inclusive.
     #[serde(default)]
     pub watermark: Option<String>,
-    /// How the watermark writes a time, when it is one: a chrono `strftime` pattern in the
-    /// system's local time (e.g. `%Y-%m-%d %H:%M:%S`, `%Y年%m月%d日 %H:%M`, `%+` for RFC 3339).
-    /// With it a read can start at a time, so a day's reconciliation reads that day's records
-    /// and not the whole history.
+    /// How the watermark writes a time, when it is one (see `WindowFormat`).
     #[serde(default)]
-    pub window_format: Option<String>,
+    pub window_format: Option<WindowFormat>,
     /// Element path from the result to the total number of records, if the system gives it.
     #[serde(default)]
     pub total: Option<String>,
@@ -244,7 +241,7 @@ impl SoapConfig {
         }
         issues.window_format(
             "records.window_format",
-            r.window_format.as_deref(),
+            r.window_format.as_ref(),
             r.watermark.is_some(),
         );
         if let Some(size) = r.page_size

@@ -440,7 +440,7 @@ impl Adapter for SoapAdapter {
     }
 
     fn since(&self, at: DateTime<FixedOffset>) -> Option<Checkpoint> {
-        watermark::since(self.config.records.window_format.as_deref(), at)
+        watermark::since(self.config.records.window_format.as_ref(), at)
     }
 
     fn request_encoding(&self) -> Option<&'static str> {

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::query::{Filter, filter_placeholders, identifier_problem};
 use crate::config::Issues;
 use crate::resilience::ResilienceConfig;
-use crate::{SecretRef, SqlValue};
+use crate::{SecretRef, SqlValue, WindowFormat};
 
 /// A departmental system read from its database.
 #[derive(Debug, Clone, Deserialize)]
@@ -35,12 +35,9 @@ pub struct SqlConfig {
     /// sees no changes to records already read.
     #[serde(default)]
     pub watermark: Option<String>,
-    /// How the watermark writes a time, when it is one: a chrono `strftime` pattern in the
-    /// system's local time (e.g. `%Y-%m-%d %H:%M:%S`, `%Y年%m月%d日 %H:%M`, `%+` for RFC 3339).
-    /// With it a read can start at a time, so a day's reconciliation reads that day's records
-    /// and not the whole history.
+    /// How the watermark writes a time, when it is one (see `WindowFormat`).
     #[serde(default)]
-    pub window_format: Option<String>,
+    pub window_format: Option<WindowFormat>,
     /// Columns to read; every column when empty.
     #[serde(default)]
     pub columns: Vec<String>,
@@ -133,7 +130,7 @@ impl SqlConfig {
         }
         issues.window_format(
             "window_format",
-            self.window_format.as_deref(),
+            self.window_format.as_ref(),
             self.watermark.is_some(),
         );
         if self.watermark.as_ref() == Some(&self.key) {

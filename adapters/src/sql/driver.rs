@@ -435,7 +435,7 @@ impl Adapter for SqlAdapter {
     }
 
     fn since(&self, at: DateTime<FixedOffset>) -> Option<Checkpoint> {
-        crate::watermark::since(self.config.window_format.as_deref(), at)
+        crate::watermark::since(self.config.window_format.as_ref(), at)
     }
 
     async fn fetch(&self, key: &str) -> Result<Option<Record>, AdapterError> {
