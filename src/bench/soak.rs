@@ -11,9 +11,10 @@
 //! that the exchange holds every version, each case's versions in order, none dead, none
 //! delivered twice at once, and which notifications the outage raised.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context as _;
 use ronghe_adapters::sim::exchange::{ExchangeSim, Recording};
@@ -44,6 +45,9 @@ pub struct Load {
     pub nodes: usize,
     /// A window in which the exchange answers 503 to everything.
     pub outage: Option<Outage>,
+    /// Measure each acknowledged record's lag to the exchange (the simulator keeps every key
+    /// and when it arrived, a few bytes per record, which the RSS column then includes).
+    pub lag: bool,
 }
 
 /// An exchange outage: down after `from_minute` whole minutes, for `minutes`.
@@ -132,6 +136,10 @@ pub struct Minute {
     pub backlog: i64,
     /// The exchange answered 503 during this minute.
     pub exchange_down: bool,
+    /// With `--lag`: of the records acknowledged this minute, the p50 and p99 time from the
+    /// acknowledgement until the exchange received them.
+    pub lag_p50_ms: Option<f64>,
+    pub lag_p99_ms: Option<f64>,
 }
 
 impl Minute {
@@ -139,7 +147,7 @@ impl Minute {
     pub fn line(&self) -> String {
         let mib = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1}"));
         format!(
-            "{:>6} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>6} {:>8} {:>8} {:>8} {:>8}",
+            "{:>6} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>6} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9}",
             self.minute,
             self.pushes_per_second,
             self.records_per_second,
@@ -149,7 +157,9 @@ impl Minute {
             mib(self.rss_mib),
             mib(self.wal_mib),
             self.backlog,
-            if self.exchange_down { "down" } else { "up" }
+            if self.exchange_down { "down" } else { "up" },
+            mib(self.lag_p50_ms),
+            mib(self.lag_p99_ms),
         )
     }
 }
@@ -173,7 +183,7 @@ impl Soak {
     /// The rows as a table, then the figure.
     pub fn lines(&self) -> String {
         let mut out = vec![format!(
-            "{:>6} {:>9} {:>9} {:>9} {:>9} {:>6} {:>8} {:>8} {:>8} {:>8}",
+            "{:>6} {:>9} {:>9} {:>9} {:>9} {:>6} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9}",
             "minute",
             "pushes/s",
             "records/s",
@@ -183,7 +193,9 @@ impl Soak {
             "RSS MiB",
             "WAL MiB",
             "backlog",
-            "exchange"
+            "exchange",
+            "lag p50",
+            "lag p99"
         )];
         for m in &self.minutes {
             out.push(m.line());
@@ -221,6 +233,8 @@ struct Sample {
     records: usize,
     single: bool,
     ok: bool,
+    /// With `--lag`: the keys it acknowledged, and when.
+    acked: Vec<(String, SystemTime)>,
 }
 
 /// Case `index` as first submitted: version 1, nothing decided yet. Single pushes submit new
@@ -266,9 +280,10 @@ async fn soak(dir: &std::path::Path, load: &Load) -> anyhow::Result<Soak> {
     let sim = ExchangeSim::start("127.0.0.1:0".parse()?).await?;
     // The drill checks the order of what arrived (keys only); a plain soak keeps nothing, so
     // RSS is the server's and the clients'.
-    sim.set_recording(match load.outage {
-        Some(_) => Recording::KeysOnly,
-        None => Recording::Nothing,
+    sim.set_recording(if load.outage.is_some() || load.lag {
+        Recording::KeysOnly
+    } else {
+        Recording::Nothing
     });
     // Applications spaced so that the last one the load can submit is still in the past
     // (the simulator's history ends in October 2026); a future application is refused.
@@ -324,6 +339,7 @@ async fn soak(dir: &std::path::Path, load: &Load) -> anyhow::Result<Soak> {
                 next_record.clone(),
             );
             let stopped = stop.clone();
+            let lag = load.lag;
             tokio::spawn(async move {
                 let (signer, path) = signer();
                 // The batch sender's cursor: cases below it have had their final version pushed.
@@ -352,17 +368,26 @@ async fn soak(dir: &std::path::Path, load: &Load) -> anyhow::Result<Soak> {
                     };
                     let started = Instant::now();
                     let sample = match push(&http, &url, &path, &signer, body.to_string()).await {
-                        Ok((latency, keys)) => Sample {
-                            latency,
-                            records: keys.len(),
-                            single,
-                            ok: true,
-                        },
+                        Ok((latency, keys)) => {
+                            let at = SystemTime::now();
+                            Sample {
+                                latency,
+                                records: keys.len(),
+                                single,
+                                ok: true,
+                                acked: if lag {
+                                    keys.into_iter().map(|k| (k, at)).collect()
+                                } else {
+                                    Vec::new()
+                                },
+                            }
+                        }
                         Err(_) => Sample {
                             latency: started.elapsed(),
                             records: 0,
                             single,
                             ok: false,
+                            acked: Vec::new(),
                         },
                     };
                     if samples.send(sample).is_err() {
@@ -375,6 +400,7 @@ async fn soak(dir: &std::path::Path, load: &Load) -> anyhow::Result<Soak> {
 
     let started = tokio::time::Instant::now();
     let mut minutes = Vec::new();
+    let mut acked_by_minute = Vec::new();
     for minute in 1..=load.minutes.max(1) {
         let down = load.outage.is_some_and(|o| o.covers(minute));
         sim.set_down(down);
@@ -384,6 +410,7 @@ async fn soak(dir: &std::path::Path, load: &Load) -> anyhow::Result<Soak> {
             taken.push(sample);
         }
         let row = row(minute, &taken, &store, dir, sqlite, down).await?;
+        acked_by_minute.push(taken.into_iter().flat_map(|s| s.acked).collect::<Vec<_>>());
         // Each minute on stderr as it ends, so that an hour's run shows its progress and a run
         // cut short still leaves its figures.
         eprintln!("{}", row.line());
@@ -398,6 +425,9 @@ async fn soak(dir: &std::path::Path, load: &Load) -> anyhow::Result<Soak> {
         Some(_) => Some(delivery(&store, &sim).await?),
         None => None,
     };
+    if load.lag {
+        lags(&sim, &acked_by_minute, &mut minutes).await?;
+    }
     stop_servers.cancel();
     for server in servers {
         server.await.context("a server task failed")??;
@@ -415,6 +445,39 @@ async fn soak(dir: &std::path::Path, load: &Load) -> anyhow::Result<Soak> {
         p99_ratio,
         delivery,
     })
+}
+
+/// Waits until the exchange holds every acknowledged record, then fills in each minute's lag
+/// from acknowledgement to arrival.
+async fn lags(
+    sim: &ExchangeSim,
+    acked: &[Vec<(String, SystemTime)>],
+    minutes: &mut [Minute],
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + DRAIN_WAIT;
+    let arrived: HashMap<String, SystemTime> = loop {
+        let facts: HashMap<String, SystemTime> = sim.facts().into_iter().map(|f| (f.key, f.at)).collect();
+        if acked.iter().flatten().all(|(key, _)| facts.contains_key(key)) {
+            break facts;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the exchange did not receive every acknowledged record"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    for (minute, acked) in minutes.iter_mut().zip(acked) {
+        let mut lags: Vec<Duration> = acked
+            .iter()
+            .map(|(key, at)| arrived[key].duration_since(*at).unwrap_or(Duration::ZERO))
+            .collect();
+        lags.sort();
+        if !lags.is_empty() {
+            minute.lag_p50_ms = Some(percentile(&lags, 0.5));
+            minute.lag_p99_ms = Some(percentile(&lags, 0.99));
+        }
+    }
+    Ok(())
 }
 
 /// How long the drain after an outage may take before the soak reports it did not drain.
@@ -497,6 +560,8 @@ async fn row(
             .map(|m| mib(m.len())),
         backlog: store.outbox_status().await?.backlog,
         exchange_down,
+        lag_p50_ms: None,
+        lag_p99_ms: None,
     })
 }
 
@@ -528,6 +593,7 @@ mod tests {
             database: String::new(),
             nodes: 1,
             outage: None,
+            lag: false,
         };
         let spacing = data::history_spacing(load.most_cases());
         let last = data::case_spaced(SERIES, load.most_cases() - 1, spacing);

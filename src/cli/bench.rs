@@ -63,6 +63,10 @@ pub(super) enum Command {
         /// the backlog to drain and checks every version arrived in order 交换平台中断演练.
         #[arg(long)]
         outage: Option<bench::soak::Outage>,
+        /// Also the lag from each record's acknowledgement to its arrival at the exchange, p50
+        /// and p99 per minute (the exchange simulator then keeps every key) 共享延迟.
+        #[arg(long)]
+        lag: bool,
     },
     /// Intake and migration with applicants' personal values sealed at rest against the same
     /// with sealing off, in the same run (issue 20; the goal: at most 15% slower) 加密开销.
@@ -167,6 +171,7 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             backend,
             nodes,
             outage,
+            lag,
         } => {
             let load = bench::soak::Load {
                 minutes,
@@ -177,6 +182,7 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                 database: bench_database(ctx, backend)?,
                 nodes: usize::from(nodes),
                 outage,
+                lag,
             };
             let soak = bench::soak::run(load).await?;
             ctx.out.show(soak.lines(), &soak);
