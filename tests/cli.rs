@@ -1735,3 +1735,33 @@ fn shown_in_clear(sandbox: &Sandbox, extra: &[&str]) -> serde_json::Value {
     .concat();
     sandbox.run(&args).check(0, &[]).json()
 }
+
+/// Issue 17, bounded memory: the binary runs on jemalloc with the settings that give a burst's
+/// memory back (background purging, freed pages decayed after one second), embedded at build
+/// time; jemalloc's own statistics at exit say which options it ran with.
+#[cfg(not(target_env = "msvc"))]
+#[test]
+fn the_binary_gives_freed_memory_back() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ronghe"))
+        .arg("--version")
+        .env("_RJEM_MALLOC_CONF", "stats_print:true")
+        .output()
+        .expect("run ronghe --version");
+    assert!(out.status.success());
+    let stats = String::from_utf8_lossy(&out.stderr);
+    for option in [
+        "opt.background_thread: true",
+        "opt.dirty_decay_ms: 1000",
+        "opt.muzzy_decay_ms: 0",
+    ] {
+        assert!(
+            stats.lines().any(|line| line.trim_start().starts_with(option)),
+            "{option} not among jemalloc's options:\n{}",
+            stats
+                .lines()
+                .filter(|l| l.contains("opt."))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+}
