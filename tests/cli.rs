@@ -1744,7 +1744,7 @@ fn shown_in_clear(sandbox: &Sandbox, extra: &[&str]) -> serde_json::Value {
 fn the_binary_gives_freed_memory_back() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_ronghe"))
         .arg("--version")
-        .env("_RJEM_MALLOC_CONF", "stats_print:true")
+        .env("MALLOC_CONF", "stats_print:true")
         .output()
         .expect("run ronghe --version");
     assert!(out.status.success());
