@@ -126,7 +126,7 @@ pub struct Minute {
     pub minute: u32,
     /// Single-record pushes answered per second.
     pub pushes_per_second: f64,
-    /// Records acknowledged per second (single and batch pushes).
+    /// Records stored as their case's new current version per second (single and batch pushes).
     pub records_per_second: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,

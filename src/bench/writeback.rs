@@ -105,7 +105,9 @@ pub(super) async fn load(
 }
 
 /// Signs `body` and pushes it to `url` + `path`: how long the answer took, and the idempotency
-/// keys (`system/case_no/version`) of the records it acknowledged.
+/// keys (`system/case_no/version`) of the records it stored as their case's new current version
+/// (`created` or `updated`: the ones the exchange is to receive; a stale, duplicate or rejected
+/// record is left out).
 pub(super) async fn push(
     http: &reqwest::Client,
     url: &str,
@@ -133,6 +135,9 @@ pub(super) async fn push(
         .as_array()
         .into_iter()
         .flatten()
+        .filter(|r| {
+            r["result"] == "accepted" && ["created", "updated"].contains(&r["outcome"].as_str().unwrap_or(""))
+        })
         .filter_map(|r| {
             Some(format!(
                 "{SYSTEM}/{}/{}",
