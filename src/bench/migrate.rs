@@ -189,8 +189,9 @@ pub(super) async fn job(
 ) -> anyhow::Result<(String, std::path::PathBuf)> {
     let id = format!("bench-migrate-{}", chrono::Utc::now().timestamp_millis());
     super::register_as(store, &id, "sql", legacy).await?;
-    let adapter = ronghe_adapters::sim::sql::adapter_config(legacy, 1000);
-    store.set_adapter_config(&id, &adapter, "bench").await?;
+    store
+        .set_adapter_config(&id, &sql_adapter_config(legacy), "bench")
+        .await?;
     std::fs::write(dir.join("sim-sql.toml"), super::mapping::SQL_MAPPING)?;
     let job = dir.join("migration-job.toml");
     std::fs::write(
@@ -293,10 +294,18 @@ pub(super) fn sql_mapping() -> anyhow::Result<Mapping> {
         .map_err(|issues| anyhow::anyhow!("reference mapping: {issues:?}"))
 }
 
-/// The SQL simulator's adapter on the database at `legacy`, as its engineer configures it.
+/// The SQL simulator's adapter config on the database at `legacy`, as its engineer configures it
+/// for a migration window: pages of 1,000 rows and no rate limit. The default limit (20 requests
+/// a second, which spares a legacy system in production) would cap every read at 20,000 rows/s
+/// and the benches would measure the limit, not ronghe.
+pub(super) fn sql_adapter_config(legacy: &str) -> String {
+    ronghe_adapters::sim::sql::adapter_config(legacy, 1000) + "\n[resilience]\nmax_requests_per_second = 0\n"
+}
+
+/// The SQL simulator's adapter on the database at `legacy` (see `sql_adapter_config`).
 pub(super) async fn sql_adapter(legacy: &str) -> anyhow::Result<Box<dyn ronghe_adapters::Adapter>> {
     Ok(
-        ronghe_adapters::AdapterConfig::from_toml(&ronghe_adapters::sim::sql::adapter_config(legacy, 1000))
+        ronghe_adapters::AdapterConfig::from_toml(&sql_adapter_config(legacy))
             .map_err(|issues| anyhow::anyhow!("{issues:?}"))?
             .validate()
             .map_err(|issues| anyhow::anyhow!("{issues:?}"))?

@@ -12,7 +12,7 @@ use anyhow::Context as _;
 use futures_util::StreamExt as _;
 
 use super::Figure;
-use super::migrate::{sql_adapter, sql_mapping};
+use super::migrate::{sql_adapter, sql_adapter_config, sql_mapping};
 use crate::intake::Intake;
 use crate::store::{Store, StoreOptions};
 
@@ -33,7 +33,7 @@ async fn measure(dir: &std::path::Path, database: &str, rows: usize) -> anyhow::
     let store = Store::open(&database, &StoreOptions::default()).await?;
     let id = format!("bench-reconcile-{}", chrono::Utc::now().timestamp_millis());
     super::register_as(&store, &id, "sql", &legacy).await?;
-    let windowed = sql::adapter_config(&legacy, 1000);
+    let windowed = sql_adapter_config(&legacy);
     store.set_adapter_config(&id, &windowed, "bench").await?;
     std::fs::write(dir.join(format!("{id}.toml")), super::mapping::SQL_MAPPING)?;
     let started = Instant::now();

@@ -179,12 +179,15 @@ impl Case {
     }
 
     /// The canonical JSON and its content hash, from one serialisation.
-    pub fn encoded(&self) -> Result<(Box<serde_json::value::RawValue>, String), serde_json::Error> {
+    pub fn encoded(&self) -> Result<Serialised, serde_json::Error> {
         let json = serde_json::value::to_raw_value(self)?;
         let hash = hex::encode(Sha256::digest(json.get().as_bytes()));
         Ok((json, hash))
     }
 }
+
+/// A case's canonical JSON and the content hash over it (`Case::encoded`).
+pub type Serialised = (Box<serde_json::value::RawValue>, String);
 
 impl Case {
     /// Visits every personal value of the case with its path (issue 20; Art. 23, 32): the

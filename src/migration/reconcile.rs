@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use super::report::{self, MigrationReport};
-use super::run::{Loaded, Mapped, MigrationError, chunk_hash, read_chunks};
+use super::run::{Loaded, Mapped, MigrationError, chunk_hash, mapped, read_chunks};
 use crate::store::{ChunkRecord, Holder, RunFinish, RunState, Store};
 use ronghe_adapters::Adapter;
 
@@ -140,7 +140,7 @@ async fn compare(
         let mut index = 0;
         let mut renewed = Instant::now();
         while let Some(handle) = receiver.recv().await {
-            let mapped: Mapped = handle.await.map_err(|e| MigrationError::Worker(e.to_string()))?;
+            let mapped: Mapped = mapped(handle).await?;
             if renewed.elapsed() >= super::lease::RENEW_EVERY {
                 if !store.renew_migration(holder).await? {
                     return Err(super::run::lease_lost(store, holder.run_id).await);
@@ -156,7 +156,7 @@ async fn compare(
                 .into_iter()
                 .map(|v| ((v.case_no, v.version), v.content_hash))
                 .collect();
-            let source_hashes: Vec<String> = mapped.cases.iter().map(|c| c.content_hash()).collect();
+            let source_hashes = mapped.serialised.iter().map(|(_, hash)| hash);
             let target_hashes: Vec<&str> = mapped
                 .cases
                 .iter()
@@ -167,7 +167,7 @@ async fn compare(
                 })
                 .collect();
             let mut cases_target = 0;
-            for ((case, source), target) in mapped.cases.iter().zip(&source_hashes).zip(&target_hashes) {
+            for ((case, source), target) in mapped.cases.iter().zip(source_hashes).zip(&target_hashes) {
                 let kind = match committed {
                     _ if source == target => {
                         cases_target += 1;

@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 
 use super::job::MigrationJob;
 use super::{lease, reconcile};
-use crate::case::Case;
+use crate::case::{Case, Serialised};
 use crate::intake::join;
 use crate::intake::pipeline::{Refusal, judge, quality_item, store_reason};
 use crate::mapping::{Mapping, MappingIssue};
@@ -254,8 +254,10 @@ pub(super) struct Mapped {
     pub(super) from: Option<String>,
     pub(super) to: Option<String>,
     pub(super) rows: usize,
-    /// The valid cases, in source order, with the record each came from.
+    /// The valid cases, in source order, with the record each came from and their canonical
+    /// JSON and content hash (serialised here, on a mapping thread, once).
     pub(super) cases: Vec<Case>,
+    pub(super) serialised: Vec<Serialised>,
     pub(super) raws: Vec<Raw>,
     /// Refused records with their reasons.
     pub(super) refused: Vec<(Raw, Refusal)>,
@@ -272,13 +274,13 @@ pub(super) fn chunk_hash<'a>(lines: impl Iterator<Item = (&'a str, i64, &'a str)
     hex::encode(digest.finalize())
 }
 
-/// Maps and validates one chunk (CPU work: run it on a blocking thread).
+/// Maps, validates and serialises one chunk (CPU work: run it on a blocking thread).
 pub(super) fn map_chunk(
     chunk: Batch,
     mapping: &Mapping,
     rules: &[PublishedRule],
     now: DateTime<FixedOffset>,
-) -> Mapped {
+) -> Result<Mapped, serde_json::Error> {
     let rows = chunk.raws.len();
     let mut cases = Vec::with_capacity(rows);
     let mut raws = Vec::with_capacity(rows);
@@ -292,22 +294,34 @@ pub(super) fn map_chunk(
             Err(refusal) => refused.push((raw, refusal)),
         }
     }
-    let hashes: Vec<String> = cases.iter().map(Case::content_hash).collect();
+    let serialised: Vec<Serialised> = cases.iter().map(Case::encoded).collect::<Result<_, _>>()?;
     let hash = chunk_hash(
         cases
             .iter()
-            .zip(&hashes)
-            .map(|(c, h)| (c.case_no.as_str(), c.version, h.as_str())),
+            .zip(&serialised)
+            .map(|(c, (_, h))| (c.case_no.as_str(), c.version, h.as_str())),
     );
-    Mapped {
+    Ok(Mapped {
         from: chunk.from,
         to: chunk.to,
         rows,
         cases,
+        serialised,
         raws,
         refused,
         hash,
-    }
+    })
+}
+
+/// The chunk a mapping thread answers, once it is done.
+pub(super) async fn mapped(
+    handle: JoinHandle<Result<Mapped, serde_json::Error>>,
+) -> Result<Mapped, MigrationError> {
+    let worker = |e: String| MigrationError::Worker(e);
+    handle
+        .await
+        .map_err(|e| worker(e.to_string()))?
+        .map_err(|e| worker(e.to_string()))
 }
 
 /// Reads the source from `from` in chunks of the given sizes (the last size repeats), each
@@ -321,7 +335,7 @@ pub(super) async fn read_chunks(
     sizes: &[usize],
     loaded: &Loaded,
     rules: Arc<Vec<PublishedRule>>,
-    out: mpsc::Sender<JoinHandle<Mapped>>,
+    out: mpsc::Sender<JoinHandle<Result<Mapped, serde_json::Error>>>,
 ) -> Result<(), MigrationError> {
     let now = Utc::now().fixed_offset();
     let mut batches = read_batches(adapter, from, sizes);
@@ -568,7 +582,7 @@ impl Migrator {
         let parallelism = loaded.job.run.parallelism.max(1) as usize;
         let sizes = [loaded.job.run.chunk_rows as usize];
         let rules = Arc::new(self.store.list_rules(None).await?);
-        let (sender, mut receiver) = mpsc::channel::<JoinHandle<Mapped>>(parallelism);
+        let (sender, mut receiver) = mpsc::channel(parallelism);
         let reader = read_chunks(
             adapter,
             system_id,
@@ -584,7 +598,7 @@ impl Migrator {
             let mut seq = run.chunks;
             let mut totals = Progress::of(run);
             while let Some(handle) = receiver.recv().await {
-                let mapped = handle.await.map_err(|e| MigrationError::Worker(e.to_string()))?;
+                let mapped = mapped(handle).await?;
                 seq += 1;
                 let received_at = Utc::now();
                 let rejects: Vec<NewQualityItem> = mapped
@@ -601,6 +615,7 @@ impl Migrator {
                     to_watermark: mapped.to.as_deref(),
                     rows_read: rows,
                     cases: &mapped.cases,
+                    serialised: mapped.serialised,
                     rejects,
                     source_hash: &mapped.hash,
                 };

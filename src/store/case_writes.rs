@@ -71,8 +71,85 @@ impl CaseLocks for PgConnection {
     }
 }
 
+/// A batch's new versions and outbox items, each in one statement: SQLite's a multi-row
+/// `INSERT … VALUES` (prepared in-process), PostgreSQL's an `INSERT … SELECT` from arrays bound
+/// once per column (`unnest`), whose text is the same for every batch size, so the server parses
+/// and plans it once per connection and receives no row-by-row `VALUES` list (issue 17).
+pub(crate) trait RowInserts {
+    /// Adds the batch's cases at `rows` to the history.
+    async fn insert_versions(&mut self, batch: &Batch<'_>, rows: &[usize]) -> Result<(), sqlx::Error>;
+
+    /// Enqueues the batch's cases at `rows` for the exchange, each marked whether it heads its
+    /// case; enqueued and due by the database's clock, as every claim compares (issue 22).
+    async fn insert_outbox(&mut self, batch: &Batch<'_>, rows: &[(usize, bool)]) -> Result<(), sqlx::Error>;
+}
+
+impl RowInserts for SqliteConnection {
+    async fn insert_versions(&mut self, batch: &Batch<'_>, rows: &[usize]) -> Result<(), sqlx::Error> {
+        let mut insert = sqlx::QueryBuilder::new(INSERT_VERSIONS);
+        insert.push_values(rows, |mut row, &i| {
+            bind_case(&mut row, batch, i)
+                .push_bind(sqlx::types::Json(&*batch.encoded.bodies[i]))
+                .push_bind(batch.now)
+                .push_bind(batch.mapping_version)
+                .push_bind(batch.encoded.sealed_by);
+        });
+        insert.build().execute(&mut *self).await.map(|_| ())
+    }
+
+    async fn insert_outbox(&mut self, batch: &Batch<'_>, rows: &[(usize, bool)]) -> Result<(), sqlx::Error> {
+        let mut insert = sqlx::QueryBuilder::new(INSERT_OUTBOX);
+        insert.push_values(rows, |mut row, &(i, head)| {
+            let c = &batch.cases[i];
+            row.push_bind(batch.system_id)
+                .push_bind(c.case_no.as_str())
+                .push_bind(c.version)
+                .push_bind(batch.encoded.hashes[i].as_str())
+                .push(Backend::Sqlite.now())
+                .push_bind("pending")
+                .push_bind(0_i64)
+                .push(Backend::Sqlite.now())
+                .push_bind(head);
+        });
+        insert.push(OUTBOX_CONFLICT);
+        insert.build().execute(&mut *self).await.map(|_| ())
+    }
+}
+
+impl RowInserts for PgConnection {
+    async fn insert_versions(&mut self, batch: &Batch<'_>, rows: &[usize]) -> Result<(), sqlx::Error> {
+        let (cases, encoded) = (batch.cases, batch.encoded);
+        sqlx::query(INSERT_VERSIONS_ARRAYS)
+            .bind(batch.system_id)
+            .bind(column(rows, |&i| cases[i].case_no.as_str()))
+            .bind(column(rows, |&i| cases[i].version))
+            .bind(column(rows, |&i| encoded.hashes[i].as_str()))
+            .bind(column(rows, |&i| cases[i].stage.name()))
+            .bind(column(rows, |&i| encoded.bodies[i].get()))
+            .bind(batch.now)
+            .bind(batch.mapping_version)
+            .bind(batch.encoded.sealed_by)
+            .execute(&mut *self)
+            .await
+            .map(|_| ())
+    }
+
+    async fn insert_outbox(&mut self, batch: &Batch<'_>, rows: &[(usize, bool)]) -> Result<(), sqlx::Error> {
+        let (cases, encoded) = (batch.cases, batch.encoded);
+        sqlx::query(INSERT_OUTBOX_ARRAYS)
+            .bind(batch.system_id)
+            .bind(column(rows, |&(i, _)| cases[i].case_no.as_str()))
+            .bind(column(rows, |&(i, _)| cases[i].version))
+            .bind(column(rows, |&(i, _)| encoded.hashes[i].as_str()))
+            .bind(column(rows, |&(_, head)| head))
+            .execute(&mut *self)
+            .await
+            .map(|_| ())
+    }
+}
+
 /// The statements of a batch upsert, and the logic over them.
-pub(crate) trait CaseWrites: AuditLog + CaseLocks + Send {
+pub(crate) trait CaseWrites: AuditLog + CaseLocks + RowInserts + Send {
     /// Rows of `table` for these cases, `columns` those `R` reads (see `rows_of_cases_sql`).
     async fn keyed_rows<R: AnyRow>(
         &mut self,
@@ -80,9 +157,6 @@ pub(crate) trait CaseWrites: AuditLog + CaseLocks + Send {
         system_id: &str,
         keys: &[&str],
     ) -> Result<Vec<R>, sqlx::Error>;
-
-    /// Adds the batch's cases at `rows` to the history.
-    async fn insert_versions(&mut self, batch: &Batch<'_>, rows: &[usize]) -> Result<(), sqlx::Error>;
 
     /// Makes the batch's cases at `rows` current, where newer than what is held.
     async fn upsert_current(&mut self, batch: &Batch<'_>, rows: &[usize]) -> Result<(), sqlx::Error>;
@@ -98,10 +172,6 @@ pub(crate) trait CaseWrites: AuditLog + CaseLocks + Send {
 
     /// Which of these cases have an open outbox item (see `open_cases_sql`).
     async fn open_cases(&mut self, system_id: &str, keys: &[&str]) -> Result<Vec<String>, sqlx::Error>;
-
-    /// Enqueues the batch's cases at `rows` for the exchange, each marked whether it heads its
-    /// case; enqueued and due by the database's clock, as every claim compares (issue 22).
-    async fn insert_outbox(&mut self, batch: &Batch<'_>, rows: &[(usize, bool)]) -> Result<(), sqlx::Error>;
 
     /// Writes one batch; answers one outcome per case in input order and whether anything was
     /// enqueued (then call `outbox::wake_workers()` after the commit).
@@ -228,7 +298,25 @@ const UPSERT_CURRENT_CONFLICT: &str =
       applicant_index = excluded.applicant_index
       WHERE cases.version < excluded.version";
 
+/// One column of the rows as an array to bind.
+fn column<R, T>(rows: &[R], value: impl Fn(&R) -> T) -> Vec<T> {
+    rows.iter().map(value).collect()
+}
+
+/// PostgreSQL's: the batch's columns as arrays (`RowInserts`).
+const INSERT_VERSIONS_ARRAYS: &str = "INSERT INTO case_versions (system_id, case_no, version, content_hash, stage, body, received_at, mapping_version, sealed_by)
+     SELECT $1, t.case_no, t.version, t.content_hash, t.stage, t.body::jsonb, $7, $8, $9
+     FROM unnest($2::text[], $3::int8[], $4::text[], $5::text[], $6::text[]) AS t(case_no, version, content_hash, stage, body)";
+
 const INSERT_OUTBOX: &str = "INSERT INTO exchange_outbox (system_id, case_no, version, content_hash, enqueued_at, state, attempts, next_attempt_at, head) ";
+
+/// PostgreSQL's: the batch's columns as arrays (`RowInserts`).
+const INSERT_OUTBOX_ARRAYS: &str = "INSERT INTO exchange_outbox (system_id, case_no, version, content_hash, enqueued_at, state, attempts, next_attempt_at, head)
+     SELECT $1, t.case_no, t.version, t.content_hash, now(), 'pending', 0, now(), t.head
+     FROM unnest($2::text[], $3::int8[], $4::text[], $5::bool[]) AS t(case_no, version, content_hash, head)
+     ON CONFLICT (system_id, case_no, version) DO NOTHING";
+
+const OUTBOX_CONFLICT: &str = " ON CONFLICT (system_id, case_no, version) DO NOTHING";
 
 /// Stamps out `CaseWrites`'s statements for a backend's connection (no logic: one statement
 /// each, its binds).
@@ -244,22 +332,6 @@ macro_rules! case_statements {
                 let sql = rows_of_cases_sql($backend, table, columns, keys.len());
                 let query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(system_id);
                 bind_keys(query, keys).fetch_all(&mut *self).await
-            }
-
-            async fn insert_versions(
-                &mut self,
-                batch: &Batch<'_>,
-                rows: &[usize],
-            ) -> Result<(), sqlx::Error> {
-                let mut insert = sqlx::QueryBuilder::new(INSERT_VERSIONS);
-                insert.push_values(rows, |mut row, &i| {
-                    bind_case(&mut row, batch, i)
-                        .push_bind(sqlx::types::Json(&*batch.encoded.bodies[i]))
-                        .push_bind(batch.now)
-                        .push_bind(batch.mapping_version)
-                        .push_bind(batch.encoded.sealed_by);
-                });
-                insert.build().execute(&mut *self).await.map(|_| ())
             }
 
             async fn upsert_current(&mut self, batch: &Batch<'_>, rows: &[usize]) -> Result<(), sqlx::Error> {
@@ -303,28 +375,6 @@ macro_rules! case_statements {
                     .bind(system_id);
                 let rows = bind_keys(query, keys).fetch_all(&mut *self).await?;
                 Ok(rows.into_iter().map(|(case_no,)| case_no).collect())
-            }
-
-            async fn insert_outbox(
-                &mut self,
-                batch: &Batch<'_>,
-                rows: &[(usize, bool)],
-            ) -> Result<(), sqlx::Error> {
-                let mut insert = sqlx::QueryBuilder::new(INSERT_OUTBOX);
-                insert.push_values(rows, |mut row, &(i, head)| {
-                    let c = &batch.cases[i];
-                    row.push_bind(batch.system_id)
-                        .push_bind(c.case_no.as_str())
-                        .push_bind(c.version)
-                        .push_bind(batch.encoded.hashes[i].as_str())
-                        .push($backend.now())
-                        .push_bind("pending")
-                        .push_bind(0_i64)
-                        .push($backend.now())
-                        .push_bind(head);
-                });
-                insert.push(" ON CONFLICT (system_id, case_no, version) DO NOTHING");
-                insert.build().execute(&mut *self).await.map(|_| ())
             }
         }
     };

@@ -23,7 +23,7 @@ use serde_json::value::RawValue;
 use super::case_writes::{Batch, CaseWrites};
 use super::sealing::Sealing;
 use super::{Store, StoreError, on_pool};
-use crate::case::{Case, Stage};
+use crate::case::{Case, Serialised, Stage};
 
 /// Rows per multi-row statement: well under every backend's bind-parameter limit.
 pub(super) const CHUNK_ROWS: usize = 500;
@@ -166,19 +166,34 @@ impl<'a> Encoded<'a> {
         cases: &'a [Case],
         sealing: &'a Sealing,
     ) -> Result<Encoded<'a>, StoreError> {
-        let corrupt = |e: serde_json::Error| StoreError::Corrupt {
-            what: "case",
-            detail: e.to_string(),
-        };
+        let serialised = cases
+            .iter()
+            .map(Case::encoded)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(corrupt)?;
+        Encoded::with(system_id, cases, serialised, sealing)
+    }
+
+    /// As `of`, from each case's canonical JSON and hash serialised already (in input order; a
+    /// migration serialises on its mapping threads, not on its one writer).
+    pub(super) fn with(
+        system_id: &str,
+        cases: &'a [Case],
+        serialised: Vec<Serialised>,
+        sealing: &'a Sealing,
+    ) -> Result<Encoded<'a>, StoreError> {
+        if serialised.len() != cases.len() {
+            return Err(StoreError::Corrupt {
+                what: "case",
+                detail: format!("{} cases with {} serialisations", cases.len(), serialised.len()),
+            });
+        }
         let mut bodies = Vec::with_capacity(cases.len());
         let mut hashes = Vec::with_capacity(cases.len());
-        for case in cases {
-            let (body, hash) = match sealing.seal_case(system_id, case)? {
-                Cow::Borrowed(_) => case.encoded().map_err(corrupt)?,
-                Cow::Owned(sealed) => (
-                    serde_json::value::to_raw_value(&sealed).map_err(corrupt)?,
-                    case.content_hash(),
-                ),
+        for (case, (clear, hash)) in cases.iter().zip(serialised) {
+            let body = match sealing.seal_case(system_id, case)? {
+                Cow::Borrowed(_) => clear,
+                Cow::Owned(sealed) => serde_json::value::to_raw_value(&sealed).map_err(corrupt)?,
             };
             bodies.push(body);
             hashes.push(hash);
@@ -193,6 +208,13 @@ impl<'a> Encoded<'a> {
             sealed_by: sealing.active_key(),
             applicants: cases.iter().map(|c| sealing.applicant_index(c)).collect(),
         })
+    }
+}
+
+fn corrupt(e: serde_json::Error) -> StoreError {
+    StoreError::Corrupt {
+        what: "case",
+        detail: e.to_string(),
     }
 }
 

@@ -12,7 +12,7 @@ use super::cases::{CHUNK_ROWS, Encoded, StoredVersion};
 use super::lease::{Expiry, LeaseTable, Leases as _, Take, TakeArg};
 use super::sealing::record_purpose;
 use super::{NewQualityItem, Pool, RejectReason, Store, StoreError, UpsertOutcome, audit, on_pool};
-use crate::case::Case;
+use crate::case::{Case, Serialised};
 
 /// Where a run stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -109,6 +109,8 @@ pub struct NewChunk<'a> {
     pub to_watermark: Option<&'a str>,
     pub rows_read: i64,
     pub cases: &'a [Case],
+    /// Each case's canonical JSON and content hash, in the order of `cases`.
+    pub serialised: Vec<Serialised>,
     pub rejects: Vec<NewQualityItem>,
     pub source_hash: &'a str,
 }
@@ -400,10 +402,14 @@ impl Store {
         refused: impl Fn(usize, &RejectReason) -> NewQualityItem,
     ) -> Result<Option<ChunkCounts>, StoreError> {
         let Holder { run_id, owner, actor } = holder;
+        let mut serialised = chunk.serialised.into_iter();
         let encoded: Vec<Encoded<'_>> = chunk
             .cases
             .chunks(CHUNK_ROWS)
-            .map(|cases| Encoded::of(system_id, cases, &self.sealing))
+            .map(|cases| {
+                let part = serialised.by_ref().take(cases.len()).collect();
+                Encoded::with(system_id, cases, part, &self.sealing)
+            })
             .collect::<Result<_, _>>()?;
         let now = crate::systems::stamp(self.clock().await?);
         let backend = self.backend();

@@ -585,6 +585,7 @@ pub async fn running_migration(store: &Store, system: &str) -> String {
         to_watermark: Some("370"),
         rows_read: 370,
         cases: &[],
+        serialised: Vec::new(),
         rejects: Vec::new(),
         source_hash: "chunk-1",
     };

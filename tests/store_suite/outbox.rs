@@ -450,3 +450,81 @@ pub async fn outbox_writes_find_rows_by_key_with_stale_statistics(store: Store) 
         );
     }
 }
+
+/// A large batch and a small one keep every value as written (issue 17: PostgreSQL binds each
+/// column as one array, SQLite a multi-row insert): bodies with tabs, newlines, carriage returns,
+/// backslashes and quotes, each version in the history at the time the current row has, and
+/// each new version's outbox item, due by the database's clock, the lowest heading its case.
+pub async fn bulk_batches_keep_every_value(store: Store) {
+    with_system(&store, "gy-bulk").await;
+    let awkward = "许可\t事项\n第二行\r\\反斜杠\\N \"引号\" \\.";
+    for (prefix, size) in [("big", 120), ("small", 3)] {
+        let batch: Vec<_> = (0..size)
+            .flat_map(|i| {
+                [1, 2].map(|v| {
+                    let mut c = version(&format!("{prefix}\\{i}"), v);
+                    c.item_name = format!("{awkward} {i}");
+                    c.applicant.name = format!("张\t三\n{v}");
+                    c
+                })
+            })
+            .collect();
+        let before = chrono::Utc::now() - Duration::seconds(60);
+        let outcomes = store.upsert_cases("gy-bulk", &batch).await.unwrap();
+        assert!(
+            outcomes.iter().all(|o| matches!(
+                o,
+                ronghe::store::UpsertOutcome::Created | ronghe::store::UpsertOutcome::Updated
+            )),
+            "{prefix}: {outcomes:?}"
+        );
+        for expected in batch.iter().filter(|c| c.version == 2) {
+            let current = store.get_case("gy-bulk", &expected.case_no).await.unwrap();
+            assert_eq!(
+                &current.case, expected,
+                "{prefix}: the current body is the one written"
+            );
+            let history = store.case_history("gy-bulk", &expected.case_no).await.unwrap();
+            let written: Vec<_> = batch.iter().filter(|c| c.case_no == expected.case_no).collect();
+            assert_eq!(
+                history.iter().map(|v| &v.case).collect::<Vec<_>>(),
+                written,
+                "{prefix}: every version's body"
+            );
+            let newest = history.iter().find(|v| v.version == 2).unwrap();
+            assert_eq!(
+                newest.received_at, current.received_at,
+                "{prefix}: one received time"
+            );
+            assert_eq!(newest.content_hash, expected.content_hash());
+            let queued = store.outbox_of_case("gy-bulk", &expected.case_no).await.unwrap();
+            assert_eq!(
+                queued.iter().map(|i| i.version).collect::<Vec<_>>(),
+                [1, 2],
+                "{prefix}"
+            );
+            for item in &queued {
+                assert_eq!((item.state, item.attempts), (OutboxState::Pending, 0), "{prefix}");
+                assert_eq!(
+                    item.enqueued_at, item.next_attempt_at,
+                    "{prefix}: due when enqueued"
+                );
+                assert!(
+                    item.enqueued_at > before,
+                    "{prefix}: enqueued by the database's clock"
+                );
+            }
+        }
+        // Only the lowest version of each case heads it: one claim takes exactly those.
+        let claimed = store
+            .claim_outbox("node-bulk", 1000, Duration::seconds(60))
+            .await
+            .unwrap();
+        let mut heads = keys(&claimed);
+        heads.sort();
+        let mut expected: Vec<String> = (0..size).map(|i| format!("gy-bulk/{prefix}\\{i}/1")).collect();
+        expected.sort();
+        assert_eq!(heads, expected, "{prefix}: the heads");
+        assert!(claimed.iter().all(|c| c.case.item_name.starts_with(awkward)));
+    }
+}
