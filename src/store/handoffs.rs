@@ -331,7 +331,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(self.backend().begin_write()).await?;
-            tx.settle(&HANDOFFS, id, None, now, &outcome.settle()).await?;
+            tx.settle(&HANDOFFS, &[id], None, now, &outcome.settle()).await?;
             let (action, detail) = outcome.audit();
             audit!(tx, actor, action, &format!("handoff/{id}"), detail)?;
             tx.commit().await?;

@@ -69,8 +69,8 @@ pub use cases::{
 pub use handoffs::{AttemptOutcome, CaseStage, ClaimedHandoff, Enqueued, Handoff, HandoffState};
 pub use intake::{IntakeCommit, IntakeWrite, OnReject};
 pub use outbox::{
-    Claimed, MOVE_HEAD, OutboxItem, OutboxState, OutboxStatus, Replay, Settlement, claim_lease_sql,
-    claim_setup, claim_sql, enqueued, open_cases_sql, outbox_status_sql, settle_sql,
+    Claimed, OutboxItem, OutboxState, OutboxStatus, Replay, Settlement, claim_lease_sql, claim_setup,
+    claim_sql, enqueued, move_heads_sql, open_cases_sql, outbox_status_sql, settle_sql,
 };
 pub use owners::{OwnedCase, cases_of_applicant_sql};
 pub use quality::{

@@ -281,7 +281,7 @@ pub fn claim_lease_sql(count: usize) -> String {
 pub fn settle_sql() -> String {
     let delivered = Settle::Delivered { receipt: None };
     OUTBOX
-        .settle_statement(0, Some(""), DateTime::UNIX_EPOCH, &delivered)
+        .settle_statement(&[0], Some(""), DateTime::UNIX_EPOCH, &delivered)
         .sql
 }
 
@@ -299,12 +299,25 @@ pub fn open_cases_sql(count: usize) -> String {
     )
 }
 
-/// Makes the lowest open version of case `$2` of system `$1` its head, after its head was
-/// delivered: through `exchange_outbox_open`, by the case's key.
-pub const MOVE_HEAD: &str = "UPDATE exchange_outbox SET head = TRUE WHERE id = (
-     SELECT e.id FROM exchange_outbox e
-     WHERE e.system_id = $1 AND e.case_no = $2 AND e.state <> 'delivered'
-     ORDER BY e.version LIMIT 1)";
+/// Makes the lowest open version of each of `count` cases (`$2`, …) of system `$1` its head,
+/// after its head was delivered, in one statement: each case's version found through
+/// `exchange_outbox_open` by the case's key, each row updated by its primary key (PostgreSQL
+/// `= ANY` of an array; SQLite a rowid lookup per value of the `IN` list).
+pub fn move_heads_sql(backend: Backend, count: usize) -> String {
+    let lowest = format!(
+        "SELECT (SELECT e.id FROM exchange_outbox e
+                 WHERE e.system_id = $1 AND e.case_no = k.column1 AND e.state <> 'delivered'
+                 ORDER BY e.version LIMIT 1)
+         FROM (VALUES {}) AS k",
+        super::value_rows(2, count)
+    );
+    match backend {
+        Backend::Sqlite => format!("UPDATE exchange_outbox SET head = TRUE WHERE id IN ({lowest})"),
+        Backend::Postgres => {
+            format!("UPDATE exchange_outbox SET head = TRUE WHERE id = ANY (ARRAY({lowest}))")
+        }
+    }
+}
 
 impl Store {
     /// Claims up to `limit` due items for `owner` for `lease` (by the database's clock): pending
@@ -388,22 +401,32 @@ impl Store {
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(backend.begin_write()).await?;
             let now = tx.clock().await?;
-            let mut settled = Vec::with_capacity(settlements.len());
-            let mut delivered_ids = Vec::new();
+            // One statement per distinct settlement: a batch delivered is one update.
+            let mut groups: Vec<(&Settlement, Vec<i64>)> = Vec::new();
             for (id, settlement) in settlements {
+                match groups.iter_mut().find(|(s, _)| *s == settlement) {
+                    Some((_, ids)) => ids.push(*id),
+                    None => groups.push((settlement, vec![*id])),
+                }
+            }
+            let mut done = std::collections::HashSet::new();
+            let mut delivered_ids = Vec::new();
+            for (settlement, ids) in &groups {
                 let settle = match settlement {
                     Settlement::Delivered => Settle::Delivered { receipt: None },
                     Settlement::Retry { delay, error } => Settle::RetryAt { error, at: now + *delay },
                     Settlement::Dead { error } => Settle::Dead { error },
                 };
-                let done = tx.settle(&OUTBOX, *id, Some(owner), now, &settle).await?;
-                if done && *settlement == Settlement::Delivered {
-                    delivered_ids.push(*id);
+                let settled = tx.settle(&OUTBOX, ids, Some(owner), now, &settle).await?;
+                if let Settlement::Dead { error } = settlement {
+                    for id in &settled {
+                        audit!(tx, owner, "exchange.dead", &id.to_string(), serde_json::json!({ "error": error }))?;
+                    }
                 }
-                if done && let Settlement::Dead { error } = settlement {
-                    audit!(tx, owner, "exchange.dead", &id.to_string(), serde_json::json!({ "error": error }))?;
+                if **settlement == Settlement::Delivered {
+                    delivered_ids.extend_from_slice(&settled);
                 }
-                settled.push(done);
+                done.extend(settled);
             }
             // The next open version of each delivered case becomes its head, under the case's
             // lock (the one enqueueing takes), so a version enqueued meanwhile is not passed over.
@@ -424,13 +447,12 @@ impl Store {
             for (system_id, cases) in &moved_on {
                 let keys: Vec<&str> = cases.iter().map(String::as_str).collect();
                 CaseLocks::lock_cases(&mut *tx, system_id, &keys).await?;
-                for case_no in cases {
-                    sqlx::query(MOVE_HEAD)
-                    .bind(system_id)
-                    .bind(case_no)
-                    .execute(&mut *tx)
-                    .await?;
+                let sql = sqlx::AssertSqlSafe(move_heads_sql(backend, keys.len()));
+                let mut query = sqlx::query(sql).bind(system_id);
+                for key in &keys {
+                    query = query.bind(*key);
                 }
+                query.execute(&mut *tx).await?;
             }
             let delivered = delivered_ids.len();
             if delivered > 0 {
@@ -444,7 +466,7 @@ impl Store {
                 .await?;
             }
             tx.commit().await?;
-            Ok(settled)
+            Ok(settlements.iter().map(|(id, _)| done.contains(id)).collect())
         })
     }
 

@@ -216,12 +216,13 @@ impl QueueTable {
         statement
     }
 
-    /// Settles item `key` at `now` as `settle` says. With a held lease, only while `holder` holds
-    /// it, and by key and holder alone (only a claim sets the holder, on queued items, and every
-    /// settlement and replay clears it); otherwise a retry changes only a queued item.
+    /// Settles items `keys` at `now` alike, as `settle` says, answering the keys it settled. With a
+    /// held lease, only those `holder` holds, and by key and holder alone (only a claim sets the
+    /// holder, on queued items, and every settlement and replay clears it); otherwise a retry
+    /// changes only a queued item.
     pub(crate) fn settle_statement<'a>(
         &self,
-        key: i64,
+        keys: &[i64],
         holder: Option<&'a str>,
         now: DateTime<Utc>,
         settle: &Settle<'a>,
@@ -239,7 +240,7 @@ impl QueueTable {
         } = self;
         let mut statement = Statement::new();
         let key_column = self.key;
-        let key = statement.arg(Arg::Int(key));
+        let keys: Vec<String> = keys.iter().map(|&key| statement.arg(Arg::Int(key))).collect();
         let mut set = match *settle {
             Settle::Delivered { receipt } => {
                 let at = statement.arg(Arg::Time(now));
@@ -278,7 +279,10 @@ impl QueueTable {
             _ if matches!(settle, Settle::RetryAt { .. }) => format!(" AND {state} = '{queued}'"),
             _ => String::new(),
         };
-        statement.sql = format!("UPDATE {table} SET {set} WHERE {key_column} = {key}{condition}");
+        statement.sql = format!(
+            "UPDATE {table} SET {set} WHERE {key_column} IN ({}){condition} RETURNING {key_column}",
+            keys.join(", ")
+        );
         statement
     }
 
@@ -335,16 +339,17 @@ pub(crate) trait JobQueue: Send {
         lease: &Lease<'_>,
     ) -> Result<(), sqlx::Error>;
 
-    /// Settles item `key` at `now` (held by `holder`, for [`Leasing::Held`]); answers whether
-    /// a row changed (a retry changes only a queued item; a held lease only while held).
+    /// Settles items `keys` alike at `now` (held by `holder`, for [`Leasing::Held`]) in one
+    /// statement; answers the keys settled (a retry changes only a queued item; a held lease
+    /// only while held).
     async fn settle(
         &mut self,
         queue: &QueueTable,
-        key: i64,
+        keys: &[i64],
         holder: Option<&str>,
         now: DateTime<Utc>,
         settle: &Settle<'_>,
-    ) -> Result<bool, sqlx::Error>;
+    ) -> Result<Vec<i64>, sqlx::Error>;
 
     /// Puts dead item `key` back in the queue, due at `due`; answers whether it was dead.
     async fn replay(&mut self, queue: &QueueTable, key: i64, due: DateTime<Utc>)
@@ -440,16 +445,21 @@ macro_rules! queue_statements {
             async fn settle(
                 &mut self,
                 queue: &QueueTable,
-                key: i64,
+                keys: &[i64],
                 holder: Option<&str>,
                 now: DateTime<Utc>,
                 settle: &Settle<'_>,
-            ) -> Result<bool, sqlx::Error> {
-                let Statement { sql, args } = queue.settle_statement(key, holder, now, settle);
-                let done = bound(sqlx::query(sqlx::AssertSqlSafe(sql)), &args)
-                    .execute(&mut *self)
-                    .await?;
-                Ok(done.rows_affected() > 0)
+            ) -> Result<Vec<i64>, sqlx::Error> {
+                if keys.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let Statement { sql, args } = queue.settle_statement(keys, holder, now, settle);
+                bound(sqlx::query(sqlx::AssertSqlSafe(sql)), &args)
+                    .fetch_all(&mut *self)
+                    .await?
+                    .iter()
+                    .map(|row| sqlx::Row::try_get(row, 0))
+                    .collect()
             }
 
             async fn replay(
@@ -575,8 +585,8 @@ mod tests {
         let dead = Settle::Dead { error: "refused" };
         let cases = [
             (
-                JOBS.settle_statement(7, Some("node-1"), now, &delivered),
-                "UPDATE jobs SET state = 'done', error = NULL, done_at = $2, receipt = $3, head = FALSE, failing = NULL, holder = NULL WHERE id = $1 AND holder = $4",
+                JOBS.settle_statement(&[7], Some("node-1"), now, &delivered),
+                "UPDATE jobs SET state = 'done', error = NULL, done_at = $2, receipt = $3, head = FALSE, failing = NULL, holder = NULL WHERE id IN ($1) AND holder = $4 RETURNING id",
                 vec![
                     Arg::Int(7),
                     Arg::Time(now),
@@ -585,8 +595,8 @@ mod tests {
                 ],
             ),
             (
-                JOBS.settle_statement(7, Some("node-1"), now, &retry),
-                "UPDATE jobs SET error = $2, due_at = $3, failing = COALESCE(failing, $4), holder = NULL WHERE id = $1 AND holder = $5",
+                JOBS.settle_statement(&[7], Some("node-1"), now, &retry),
+                "UPDATE jobs SET error = $2, due_at = $3, failing = COALESCE(failing, $4), holder = NULL WHERE id IN ($1) AND holder = $5 RETURNING id",
                 vec![
                     Arg::Int(7),
                     Arg::Text("busy"),
@@ -596,29 +606,39 @@ mod tests {
                 ],
             ),
             (
-                JOBS.settle_statement(7, Some("node-1"), now, &dead),
-                "UPDATE jobs SET state = 'dead', error = $2, holder = NULL WHERE id = $1 AND holder = $3",
+                JOBS.settle_statement(&[7], Some("node-1"), now, &dead),
+                "UPDATE jobs SET state = 'dead', error = $2, holder = NULL WHERE id IN ($1) AND holder = $3 RETURNING id",
                 vec![Arg::Int(7), Arg::Text("refused"), Arg::Text("node-1")],
             ),
             (
-                PLAIN.settle_statement(7, None, now, &delivered),
-                "UPDATE jobs SET state = 'done', error = NULL, done_at = $2 WHERE id = $1",
+                PLAIN.settle_statement(&[7], None, now, &delivered),
+                "UPDATE jobs SET state = 'done', error = NULL, done_at = $2 WHERE id IN ($1) RETURNING id",
                 vec![Arg::Int(7), Arg::Time(now)],
             ),
             (
-                PLAIN.settle_statement(7, None, now, &retry),
-                "UPDATE jobs SET error = $2, due_at = $3 WHERE id = $1 AND state = 'queued'",
+                PLAIN.settle_statement(&[7], None, now, &retry),
+                "UPDATE jobs SET error = $2, due_at = $3 WHERE id IN ($1) AND state = 'queued' RETURNING id",
                 vec![Arg::Int(7), Arg::Text("busy"), Arg::Time(at(70))],
             ),
             (
-                UNLEASED.settle_statement(7, None, now, &retry),
-                "UPDATE jobs SET error = $2, due_at = $3, tries = tries + 1 WHERE id = $1 AND state = 'queued'",
+                UNLEASED.settle_statement(&[7], None, now, &retry),
+                "UPDATE jobs SET error = $2, due_at = $3, tries = tries + 1 WHERE id IN ($1) AND state = 'queued' RETURNING id",
                 vec![Arg::Int(7), Arg::Text("busy"), Arg::Time(at(70))],
             ),
             (
-                UNLEASED.settle_statement(7, None, now, &dead),
-                "UPDATE jobs SET state = 'dead', error = $2, tries = tries + 1 WHERE id = $1",
+                UNLEASED.settle_statement(&[7], None, now, &dead),
+                "UPDATE jobs SET state = 'dead', error = $2, tries = tries + 1 WHERE id IN ($1) RETURNING id",
                 vec![Arg::Int(7), Arg::Text("refused")],
+            ),
+            (
+                JOBS.settle_statement(&[7, 9], Some("node-1"), now, &dead),
+                "UPDATE jobs SET state = 'dead', error = $3, holder = NULL WHERE id IN ($1, $2) AND holder = $4 RETURNING id",
+                vec![
+                    Arg::Int(7),
+                    Arg::Int(9),
+                    Arg::Text("refused"),
+                    Arg::Text("node-1"),
+                ],
             ),
         ];
         for (statement, sql, args) in cases {

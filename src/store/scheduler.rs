@@ -407,7 +407,7 @@ impl Store {
                 (Err(error), Some(at)) => Settle::RetryAt { error, at },
                 (Err(error), None) => Settle::Dead { error },
             };
-            tx.settle(&NOTIFICATIONS, id, None, now, &settle).await?;
+            tx.settle(&NOTIFICATIONS, &[id], None, now, &settle).await?;
             audit!(tx, SCHEDULER_ACTOR, "notification.deliver", &format!("notification/{id}"),
                 serde_json::json!({ "delivered": result.is_ok(), "error": result.err() }))?;
             tx.commit().await?;

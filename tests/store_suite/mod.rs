@@ -394,7 +394,8 @@ macro_rules! store_suite {
             quality_queue_is_idempotent_and_audited, intake_group_commits_each_request_alone);
         $crate::store_suite!(@tests $open; outbox_enqueues_current_versions_and_claims_heads,
             outbox_status_reads_no_delivered_item, outbox_claim_reads_only_due_heads,
-            outbox_writes_find_rows_by_key_with_stale_statistics, bulk_batches_keep_every_value);
+            outbox_writes_find_rows_by_key_with_stale_statistics, bulk_batches_keep_every_value,
+            a_mixed_batch_is_settled_item_by_item);
         $crate::store_suite!(@tests $open; audit_chain_verifies_and_names_tampering,
             concurrent_audit_writers_leave_one_chain);
         $crate::store_suite!(@tests $open; housekeeping_plans_use_indexes,

@@ -394,19 +394,17 @@ pub async fn outbox_writes_find_rows_by_key_with_stale_statistics(store: Store) 
         );
     }
 
-    // Moving the head and asking which cases are open: one probe per case key.
+    // Moving the heads (each row then by its key) and asking which cases are open: one probe
+    // per case key.
     let key_probe = match backend {
         Backend::Sqlite => "case_no=?",
         Backend::Postgres => "case_no = ",
     };
-    let case_args = [
-        PlanArg::Text("gy-b".to_owned()),
-        PlanArg::Text("H00042".to_owned()),
-    ];
     let keys: Vec<_> = std::iter::once(PlanArg::Text("gy-b".to_owned()))
         .chain((0..500).map(|i| PlanArg::Text(format!("H{i:05}"))))
         .collect();
     let open_sql = ronghe::store::open_cases_sql(500);
+    let move_sql = ronghe::store::move_heads_sql(backend, 500);
     let versions_sql = ronghe::store::rows_of_cases_sql(
         backend,
         "case_versions",
@@ -416,9 +414,9 @@ pub async fn outbox_writes_find_rows_by_key_with_stale_statistics(store: Store) 
     let cases_sql = ronghe::store::rows_of_cases_sql(backend, "cases", "t.case_no, t.version, t.stage", 500);
     for (what, sql, args, table, alias) in [
         (
-            "moving the head",
-            ronghe::store::MOVE_HEAD,
-            &case_args[..],
+            "moving the heads",
+            move_sql.as_str(),
+            &keys[..],
             "exchange_outbox",
             "e",
         ),
@@ -527,4 +525,88 @@ pub async fn bulk_batches_keep_every_value(store: Store) {
         assert_eq!(heads, expected, "{prefix}: the heads");
         assert!(claimed.iter().all(|c| c.case.item_name.starts_with(awkward)));
     }
+}
+
+/// One batch settled with every kind of settlement, interleaved (issue 17: a settlement is one
+/// statement per kind, not one per item): each item gets its own answer in input order, an item
+/// another node holds is not settled, a delivered case's next version heads it at once, a retried
+/// or dead one's does not, and each dead item leaves one audit event.
+pub async fn a_mixed_batch_is_settled_item_by_item(store: Store) {
+    use ronghe::store::AuditFilter;
+
+    with_system(&store, "gy-mix").await;
+    let cases = ["M0", "M1", "M2", "M3", "M4", "M5"];
+    let batch: Vec<_> = cases
+        .iter()
+        .flat_map(|c| [version(c, 1), version(c, 2)])
+        .collect();
+    store.upsert_cases("gy-mix", &batch).await.unwrap();
+    let lease = Duration::seconds(60);
+    let theirs = store.claim_outbox("node-2", 1, lease).await.unwrap();
+    assert_eq!(keys(&theirs), ["gy-mix/M0/1"]);
+    let mine = store.claim_outbox("node-1", 10, lease).await.unwrap();
+    assert_eq!(keys(&mine).len(), 5);
+    let id = |case: &str| {
+        mine.iter()
+            .chain(&theirs)
+            .find(|c| c.item.case_no == case)
+            .map(|c| c.item.id)
+            .unwrap()
+    };
+    let busy = |error: &str| Settlement::Retry {
+        delay: Duration::seconds(60),
+        error: error.into(),
+    };
+    let settlements = [
+        (id("M1"), Settlement::Delivered),
+        (id("M2"), busy("HTTP 503")),
+        (id("M0"), Settlement::Delivered),
+        (
+            id("M3"),
+            Settlement::Dead {
+                error: "HTTP 400".into(),
+            },
+        ),
+        (id("M4"), Settlement::Delivered),
+        (id("M5"), busy("timed out")),
+    ];
+    let answers = store.settle_outbox_many("node-1", &settlements).await.unwrap();
+    assert_eq!(answers, [true, true, false, true, true, true]);
+    let state = |case: &'static str| {
+        let store = store.clone();
+        async move {
+            let items = store.outbox_of_case("gy-mix", case).await.unwrap();
+            (items[0].state, items[0].last_error.clone())
+        }
+    };
+    assert_eq!(state("M1").await, (OutboxState::Delivered, None));
+    assert_eq!(
+        state("M2").await,
+        (OutboxState::Pending, Some("HTTP 503".to_owned()))
+    );
+    assert_eq!(
+        state("M5").await,
+        (OutboxState::Pending, Some("timed out".to_owned()))
+    );
+    assert_eq!(
+        state("M3").await,
+        (OutboxState::Dead, Some("HTTP 400".to_owned()))
+    );
+    assert_eq!(state("M0").await.0, OutboxState::Pending, "node-2 still holds it");
+    let mut next = keys(&store.claim_outbox("node-3", 10, lease).await.unwrap());
+    next.sort();
+    assert_eq!(
+        next,
+        ["gy-mix/M1/2", "gy-mix/M4/2"],
+        "only the delivered cases move on"
+    );
+    let dead = store
+        .audit_events(&AuditFilter {
+            action: Some("exchange.dead".to_owned()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].target, id("M3").to_string());
 }
