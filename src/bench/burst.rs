@@ -42,22 +42,29 @@ pub struct Burst {
     pub peak_kib: u64,
     /// The server's RSS `SETTLE` after the burst, in KiB.
     pub after_kib: u64,
+    /// Of the RSS before and after: anonymous memory (the heap: malloc's arenas, SQLite's page
+    /// caches), in KiB (`RssAnon`); the rest is mapped files (`RssFile`: the binary, the store's
+    /// WAL index) and shared memory.
+    pub before_anon_kib: u64,
+    pub after_anon_kib: u64,
 }
 
 impl Burst {
     pub fn line(&self) -> String {
         let mib = |kib: u64| kib as f64 / 1024.0;
         format!(
-            "SOAP burst, {} clients × {:.2} MB ({} records each): {:.1} s · server RSS before {:.1} MiB, peak {:.1} MiB (+{:.1}), after {}s {:.1} MiB",
+            "SOAP burst, {} clients × {:.2} MB ({} records each): {:.1} s · server RSS before {:.1} MiB ({:.1} anonymous), peak {:.1} MiB (+{:.1}), after {}s {:.1} MiB ({:.1} anonymous)",
             self.clients,
             self.body_bytes as f64 / 1e6,
             self.records_per_push,
             self.seconds,
             mib(self.before_kib),
+            mib(self.before_anon_kib),
             mib(self.peak_kib),
             mib(self.peak_kib.saturating_sub(self.before_kib)),
             SETTLE.as_secs(),
             mib(self.after_kib),
+            mib(self.after_anon_kib),
         )
     }
 }
@@ -188,6 +195,7 @@ async fn burst(dir: &Path, body_kb: usize, clients: usize) -> anyhow::Result<Bur
         "the warm-up push was not accepted"
     );
     let before_kib = server.status("VmRSS:")?;
+    let before_anon_kib = server.status("RssAnon:")?;
     let (bodies, records_per_push, records) = envelopes(&push, body_kb, clients, 1);
     let body_bytes = bodies.iter().map(Vec::len).max().unwrap_or(0);
     let started = Instant::now();
@@ -207,6 +215,7 @@ async fn burst(dir: &Path, body_kb: usize, clients: usize) -> anyhow::Result<Bur
     let peak_kib = server.status("VmHWM:")?;
     tokio::time::sleep(SETTLE).await;
     let after_kib = server.status("VmRSS:")?;
+    let after_anon_kib = server.status("RssAnon:")?;
     Ok(Burst {
         clients,
         body_bytes,
@@ -216,6 +225,8 @@ async fn burst(dir: &Path, body_kb: usize, clients: usize) -> anyhow::Result<Bur
         before_kib,
         peak_kib,
         after_kib,
+        before_anon_kib,
+        after_anon_kib,
     })
 }
 
