@@ -362,9 +362,7 @@ impl Store {
     /// in SQL through [`Backend::now`] where a statement can say it, else through this reading,
     /// so that skew between nodes' clocks never hands one item to two nodes.
     pub async fn clock(&self) -> Result<DateTime<Utc>, StoreError> {
-        let sql = sqlx::AssertSqlSafe(format!("SELECT {}", self.backend().now()));
-        let (now,): (DateTime<Utc>,) = on_pool!(self, pool => sqlx::query_as(sql).fetch_one(pool).await?);
-        Ok(now)
+        Ok(on_pool!(self, pool => queue::JobQueue::clock(&mut *pool.acquire().await?).await?))
     }
 
     /// Answers whether the database takes a query now (for `/readyz`).
