@@ -191,7 +191,7 @@ impl Puller {
                 at: self.store.clock().await?.fixed_offset(),
             };
             let ingested = ingest(
-                self.intake.commits(),
+                &self.intake,
                 system_id,
                 &mapping,
                 batch.raws,

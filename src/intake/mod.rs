@@ -14,12 +14,14 @@ pub mod budget;
 pub mod commit;
 pub mod config;
 pub mod pipeline;
+mod recent;
 pub mod soap;
 
 pub use self::config::{Writeback, WritebackConfig};
 pub use budget::BodyBudget;
 pub use commit::GroupCommit;
 pub use pipeline::{Accepted, Channel, Delivery, Ingested, RecordResult, Records, ingest, receipt};
+pub use recent::FRESH_FOR;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -28,9 +30,12 @@ use std::sync::{Arc, Mutex};
 use ronghe_adapters::{ConfigIssue, Secrets};
 use sha2::{Digest, Sha256};
 
+use self::recent::Recent;
 use crate::mapping::{Mapping, MappingIssue};
 use crate::orgs::Directory;
+use crate::rules::PublishedRule;
 use crate::store::{Store, StoreError};
+use crate::systems::System;
 
 /// Why a system's intake cannot run.
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +105,10 @@ pub struct Intake {
     bound: Arc<Cache<Mapping>>,
     orgs: Arc<tokio::sync::Mutex<Option<Arc<Directory>>>>,
     configs: Arc<Cache<Writeback>>,
+    /// What every push reads, kept for `FRESH_FOR` (`recent`).
+    recent_systems: Recent<System>,
+    recent_configs: Recent<Writeback>,
+    recent_rules: Recent<Vec<PublishedRule>>,
     commits: GroupCommit,
     budget: BodyBudget,
 }
@@ -115,6 +124,9 @@ impl Intake {
             bound: Arc::default(),
             orgs: Arc::default(),
             configs: Arc::default(),
+            recent_systems: Recent::default(),
+            recent_configs: Recent::default(),
+            recent_rules: Recent::default(),
             commits: GroupCommit::new(store.clone()),
             budget: BodyBudget::default(),
         }
@@ -186,8 +198,27 @@ impl Intake {
         }
     }
 
-    /// The system's write-back config with its secrets resolved, rebuilt when it changed.
+    /// The system as a push sees it (`recent`: read at most `FRESH_FOR` ago).
+    pub async fn system(&self, store: &Store, system_id: &str) -> Result<Arc<System>, StoreError> {
+        let read = async { store.get_system(system_id).await.map(Arc::new) };
+        self.recent_systems.get(store, system_id, read).await
+    }
+
+    /// Every published rule, by publication date (`recent`: read at most `FRESH_FOR` ago).
+    pub async fn rules(&self, store: &Store) -> Result<Arc<Vec<PublishedRule>>, StoreError> {
+        let read = async { store.list_rules(None).await.map(Arc::new) };
+        self.recent_rules.get(store, "", read).await
+    }
+
+    /// The system's write-back config with its secrets resolved (`recent`: read at most
+    /// `FRESH_FOR` ago), rebuilt when its text changed.
     pub async fn config(&self, store: &Store, system_id: &str) -> Result<Arc<Writeback>, IntakeError> {
+        let read = self.config_now(store, system_id);
+        self.recent_configs.get(store, system_id, read).await
+    }
+
+    /// The system's write-back config as the store holds it now.
+    async fn config_now(&self, store: &Store, system_id: &str) -> Result<Arc<Writeback>, IntakeError> {
         let text = match store.writeback_config(system_id).await {
             Ok(text) => text,
             Err(StoreError::NotFound { .. }) => return Err(IntakeError::NotConfigured(system_id.to_owned())),

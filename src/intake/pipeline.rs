@@ -11,7 +11,7 @@ use ronghe_adapters::Raw;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::commit::GroupCommit;
+use super::Intake;
 use crate::bridge::{Bridge, Resolution};
 use crate::case::Case;
 use crate::mapping::{Mapping, MappingError};
@@ -287,7 +287,7 @@ pub enum Ingested {
 /// commit with other requests' writes, `GroupCommit`). Returns one result per record, in order,
 /// after every write has been committed.
 pub async fn ingest(
-    commits: &GroupCommit,
+    intake: &Intake,
     system_id: &str,
     mapping: &Mapping,
     records: impl Into<Records>,
@@ -295,7 +295,8 @@ pub async fn ingest(
     bridge: Option<&Bridge>,
 ) -> Result<Ingested, StoreError> {
     let Records { items, again } = records.into();
-    let rules = commits.store().list_rules(None).await?;
+    let commits = intake.commits();
+    let rules = intake.rules(commits.store()).await?;
     let received_at = Utc::now();
     let (channel, mapping_version) = (delivery.channel, mapping.version().to_owned());
     let item_of = {

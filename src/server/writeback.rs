@@ -103,7 +103,7 @@ async fn admit(
     headers: &HeaderMap,
     body: Bytes,
 ) -> Result<Admitted, ApiError> {
-    let retired = match state.store.get_system(system).await {
+    let retired = match state.writeback.system(&state.store, system).await {
         // Art. 13: matters bound by secrecy are never served through the platform.
         Ok(found) if found.secret => {
             tracing::warn!(
@@ -197,7 +197,7 @@ async fn run(
         at: Utc::now().fixed_offset(),
     };
     let ingested = ingest(
-        state.writeback.commits(),
+        &state.writeback,
         system,
         mapping,
         records,

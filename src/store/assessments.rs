@@ -611,6 +611,7 @@ impl Store {
                 audit!(tx, actor, event.action, &event.target, event.detail.clone())?;
             }
             tx.commit().await?;
+            self.settings_changed();
             Ok(effect.outcome)
         })
     }

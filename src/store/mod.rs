@@ -242,11 +242,16 @@ impl Backend {
     }
 }
 
-/// The platform store: a connection pool, and how personal values are sealed in it.
+/// The platform store: a connection pool, how personal values are sealed in it, and how many
+/// times this process changed the settings a push reads.
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: Pool,
     sealing: Sealing,
+    /// Raised by every write, through this store or a clone of it, to what the intake reads per
+    /// request (systems, their attached documents, published rules): the intake's per-node
+    /// cache of them keys on it (`intake::Recent`), so this node sees its own changes at once.
+    settings_revision: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// A connection pool to one backend.
@@ -303,7 +308,10 @@ impl Store {
                 // A re-sealed or purged row leaves no clear copy in the file's free space.
                 .pragma("secure_delete", "ON")
                 .busy_timeout(Duration::from_secs(30));
+            // A file's connection does not go stale as a socket does: no ping before each use
+            // (one round trip to the connection's thread fewer per statement).
             let pool = SqlitePoolOptions::new()
+                .test_before_acquire(false)
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
                 .connect_with(connect)
@@ -325,7 +333,20 @@ impl Store {
         Store {
             pool,
             sealing: Sealing::default(),
+            settings_revision: std::sync::Arc::default(),
         }
+    }
+
+    /// How many times this process changed the settings a push reads (`Store::settings_revision`
+    /// field): a systems row, an attached document, a published rule.
+    pub fn settings_revision(&self) -> u64 {
+        self.settings_revision.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Marks a committed change to the settings a push reads.
+    fn settings_changed(&self) {
+        self.settings_revision
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// The same store, sealing personal values with `sealer` from now on (issue 20): what it
@@ -499,6 +520,7 @@ impl Store {
             audit!(tx, actor, action, system_id, serde_json::json!({ "config": text }))?;
             tx.commit().await?;
         });
+        self.settings_changed();
         Ok(())
     }
 

@@ -51,6 +51,7 @@ impl Store {
             tx.commit().await?;
             id
         });
+        self.settings_changed();
         Ok(PublishedRule {
             id,
             item_code: rule.item_code.clone(),

@@ -116,6 +116,7 @@ impl Store {
             audit!(tx, actor, "system.register", &system.id, system)?;
             tx.commit().await?;
         });
+        self.settings_changed();
         Ok(())
     }
 
@@ -173,6 +174,7 @@ impl Store {
             tx.commit().await?;
             next
         });
+        self.settings_changed();
         Ok(next)
     }
 }
