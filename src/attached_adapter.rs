@@ -13,23 +13,36 @@ pub async fn build(
     secrets: &dyn Secrets,
     system_id: &str,
 ) -> Result<Result<Box<dyn Adapter>, AdapterError>, StoreError> {
-    let text = match store.adapter_config(system_id).await {
-        Ok(text) => text,
-        Err(StoreError::NotFound { .. }) => {
-            return Ok(Err(AdapterError::configuration(format!(
-                "system {system_id} has no adapter config attached (ronghe adapters attach)"
-            ))));
-        }
-        Err(other) => return Err(other),
-    };
-    let validated = AdapterConfig::from_toml(&text).and_then(|config| config.validate());
-    Ok(match validated {
+    Ok(match config_text(store, system_id).await? {
+        Ok(text) => from_text(&text, secrets, system_id).await,
+        Err(e) => Err(e),
+    })
+}
+
+/// The adapter config attached to the system; none attached is the inner error.
+pub async fn config_text(store: &Store, system_id: &str) -> Result<Result<String, AdapterError>, StoreError> {
+    match store.adapter_config(system_id).await {
+        Ok(text) => Ok(Ok(text)),
+        Err(StoreError::NotFound { .. }) => Ok(Err(AdapterError::configuration(format!(
+            "system {system_id} has no adapter config attached (ronghe adapters attach)"
+        )))),
+        Err(other) => Err(other),
+    }
+}
+
+/// The adapter an attached config describes, once it validates and builds.
+pub async fn from_text(
+    text: &str,
+    secrets: &dyn Secrets,
+    system_id: &str,
+) -> Result<Box<dyn Adapter>, AdapterError> {
+    match AdapterConfig::from_toml(text).and_then(|config| config.validate()) {
         Ok(valid) => valid.build(secrets).await,
         Err(issues) => Err(AdapterError::configuration(format!(
             "the adapter config of system {system_id} is invalid: {}",
             ronghe_adapters::ConfigIssue::joined(&issues)
         ))),
-    })
+    }
 }
 
 /// Why a read gets nothing from a source its probe counted records in: said by `adapters read`,

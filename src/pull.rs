@@ -91,7 +91,6 @@ impl PullReport {
 pub struct Puller {
     store: Store,
     intake: Intake,
-    secrets: Arc<dyn Secrets>,
     /// The user bridge, to attach pulled cases to their platform users.
     bridge: Option<Bridge>,
     /// This node's name in leases.
@@ -99,17 +98,11 @@ pub struct Puller {
 }
 
 impl Puller {
-    pub fn new(
-        store: Store,
-        intake: Intake,
-        secrets: Arc<dyn Secrets>,
-        bridge: Option<Bridge>,
-    ) -> Result<Puller, StoreError> {
+    pub fn new(store: Store, intake: Intake, bridge: Option<Bridge>) -> Result<Puller, StoreError> {
         let node = crate::store::random_id("pull")?;
         Ok(Puller {
             store,
             intake,
-            secrets,
             bridge,
             node,
         })
@@ -170,7 +163,7 @@ impl Puller {
     }
 
     async fn pull(&self, system_id: &str, checkpoint: Option<String>) -> Result<PullReport, PullError> {
-        let adapter = attached_adapter(&self.store, self.secrets.as_ref(), system_id).await?;
+        let adapter = held_adapter(&self.intake, &self.store, system_id).await?;
         let mapping = self.intake.mapping(&self.store, system_id).await?;
         let mut report = PullReport {
             system_id: system_id.to_owned(),
@@ -277,10 +270,27 @@ pub async fn attached_adapter(
 ) -> Result<Box<dyn Adapter>, PullError> {
     crate::attached_adapter::build(store, secrets, system_id)
         .await?
-        .map_err(|e| PullError::Adapter {
-            system: system_id.to_owned(),
-            message: format!("{e:#}"),
-        })
+        .map_err(|e| adapter_error(system_id, e))
+}
+
+/// The system's driver as the intake holds it between runs (`Intake::adapter`), its
+/// configuration errors as `PullError::Adapter`.
+pub async fn held_adapter(
+    intake: &Intake,
+    store: &Store,
+    system_id: &str,
+) -> Result<Arc<dyn Adapter>, PullError> {
+    intake
+        .adapter(store, system_id)
+        .await?
+        .map_err(|e| adapter_error(system_id, e))
+}
+
+fn adapter_error(system_id: &str, e: ronghe_adapters::AdapterError) -> PullError {
+    PullError::Adapter {
+        system: system_id.to_owned(),
+        message: format!("{e:#}"),
+    }
 }
 
 /// The schedule's next time after `now`, the cron fields read in Beijing time (the province's

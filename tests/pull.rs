@@ -538,3 +538,70 @@ async fn a_first_pull_of_nothing_where_the_probe_counted_records_fails() {
         .json();
     assert_eq!(pulled["read"], 40, "{pulled}");
 }
+
+/// Issue 17: the intake holds a system's adapter between pulls and reconciliations (its
+/// connections and catalogue carry over) while the attached config's text is unchanged; the
+/// data is still read anew each time, and a new config is used at once. No config attached is
+/// a configuration error, and nothing is held for it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_intake_holds_a_systems_adapter_until_its_config_changes() {
+    use futures_util::StreamExt as _;
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::sqlite_store(&dir).await;
+    let url = format!("sqlite://{}", dir.path().join("county.db").display());
+    sql::load(&url, 2025, 30).await.unwrap();
+    store
+        .insert_system(&common::system(SYSTEM), "test")
+        .await
+        .unwrap();
+    let intake = ronghe::intake::Intake::new(
+        &store,
+        concat!(env!("CARGO_MANIFEST_DIR"), "/mappings"),
+        Arc::new(ronghe_adapters::Environment),
+    );
+    let missing = intake.adapter(&store, SYSTEM).await.unwrap().err().unwrap();
+    assert!(
+        missing.to_string().contains("no adapter config attached"),
+        "{missing}"
+    );
+
+    let windowed = sql::adapter_config(&url, 100);
+    store.set_adapter_config(SYSTEM, &windowed, "test").await.unwrap();
+    let count = |adapter: Arc<dyn ronghe_adapters::Adapter>| async move {
+        let mut records = adapter.read(None);
+        let mut n = 0;
+        while let Some(record) = records.next().await {
+            record.unwrap();
+            n += 1;
+        }
+        n
+    };
+    let first = intake.adapter(&store, SYSTEM).await.unwrap().unwrap();
+    assert_eq!(count(first.clone()).await, 30);
+    let legacy = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query("DELETE FROM SP_BJXX WHERE rowid = (SELECT max(rowid) FROM SP_BJXX)")
+        .execute(&legacy)
+        .await
+        .unwrap();
+    let held = intake.adapter(&store, SYSTEM).await.unwrap().unwrap();
+    assert!(Arc::ptr_eq(&first, &held), "the same config: the adapter is held");
+    assert_eq!(count(held).await, 29, "a held adapter still reads the data anew");
+
+    // The same config attached again changes nothing; another one is built at once.
+    store.set_adapter_config(SYSTEM, &windowed, "test").await.unwrap();
+    let same = intake.adapter(&store, SYSTEM).await.unwrap().unwrap();
+    assert!(Arc::ptr_eq(&first, &same));
+    let whole = windowed.replace("window_format = \"%Y-%m-%d %H:%M:%S\"\n", "");
+    assert_ne!(whole, windowed);
+    store.set_adapter_config(SYSTEM, &whole, "test").await.unwrap();
+    let rebuilt = intake.adapter(&store, SYSTEM).await.unwrap().unwrap();
+    assert!(!Arc::ptr_eq(&first, &rebuilt), "a new config: a new adapter");
+    let from_now = chrono::Utc::now().fixed_offset();
+    assert!(
+        first.since(from_now).is_some(),
+        "the windowed config has a window"
+    );
+    assert!(rebuilt.since(from_now).is_none(), "the new one reads whole");
+}

@@ -93,7 +93,7 @@ pub(super) async fn reconcile(ctx: &Context, args: ReconcileArgs) -> Result<(), 
     let secrets: Arc<dyn Secrets> = Arc::new(Environment);
     let store = ctx.store().await?;
     let intake = crate::intake::Intake::new(&store, config.mappings_dir.clone(), secrets.clone());
-    let report = monitoring::reconcile(&store, &intake, secrets.as_ref(), &system, date).await?;
+    let report = monitoring::reconcile(&store, &intake, &system, date).await?;
     show_report(ctx, &report, args.format)?;
     if report.clean { Ok(()) } else { Err(Failure::No) }
 }

@@ -125,7 +125,7 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
                 Some(_) => Some(ctx.bridge().await?),
                 None => None,
             };
-            let puller = crate::pull::Puller::new(store, intake, secrets, bridge)?;
+            let puller = crate::pull::Puller::new(store, intake, bridge)?;
             match puller.run(&system, true).await {
                 Ok(Some(report)) => {
                     ctx.out.show(

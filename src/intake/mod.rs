@@ -27,7 +27,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use ronghe_adapters::{ConfigIssue, Secrets};
+use ronghe_adapters::{Adapter, AdapterError, ConfigIssue, Secrets};
 use sha2::{Digest, Sha256};
 
 use self::recent::Recent;
@@ -71,6 +71,11 @@ pub(crate) fn join<T: std::fmt::Display>(items: &[T]) -> String {
         .join("; ")
 }
 
+/// How long a built adapter is reused at most, while its config is unchanged: its connections
+/// and what it learnt of the source (an SQL adapter's catalogue, a breaker's state) are then
+/// built again, and a rotated secret file is read again.
+pub const ADAPTER_LIFETIME: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// A value built from a text, reused while the text is unchanged.
 type Cache<T> = Mutex<HashMap<String, ([u8; 32], Arc<T>)>>;
 
@@ -105,6 +110,10 @@ pub struct Intake {
     bound: Arc<Cache<Mapping>>,
     orgs: Arc<tokio::sync::Mutex<Option<Arc<Directory>>>>,
     configs: Arc<Cache<Writeback>>,
+    /// The systems' adapters built for pulls and reconciliations, with the hash of the config
+    /// text each was built from: reused while that text is unchanged, for at most
+    /// `ADAPTER_LIFETIME`.
+    adapters: moka::future::Cache<String, ([u8; 32], Arc<dyn Adapter>)>,
     /// What every push reads, kept for `FRESH_FOR` (`recent`).
     recent_systems: Recent<System>,
     recent_configs: Recent<Writeback>,
@@ -124,6 +133,9 @@ impl Intake {
             bound: Arc::default(),
             orgs: Arc::default(),
             configs: Arc::default(),
+            adapters: moka::future::Cache::builder()
+                .time_to_live(ADAPTER_LIFETIME)
+                .build(),
             recent_systems: Recent::default(),
             recent_configs: Recent::default(),
             recent_rules: Recent::default(),
@@ -196,6 +208,36 @@ impl Intake {
                 Ok(directory)
             }
         }
+    }
+
+    /// The system's adapter, built from its attached config (`attached_adapter`), reused by the
+    /// pulls and reconciliations that follow while the config's text is unchanged (at most
+    /// `ADAPTER_LIFETIME`): its connection pool, its SQL catalogue, its breaker and rate limit
+    /// carry over instead of being set up again each run. Errors as `attached_adapter::build`.
+    pub async fn adapter(
+        &self,
+        store: &Store,
+        system_id: &str,
+    ) -> Result<Result<Arc<dyn Adapter>, AdapterError>, StoreError> {
+        let text = match crate::attached_adapter::config_text(store, system_id).await? {
+            Ok(text) => text,
+            Err(e) => return Ok(Err(e)),
+        };
+        let hash: [u8; 32] = Sha256::digest(text.as_bytes()).into();
+        if let Some((held, adapter)) = self.adapters.get(system_id).await
+            && held == hash
+        {
+            return Ok(Ok(adapter));
+        }
+        let built: Arc<dyn Adapter> =
+            match crate::attached_adapter::from_text(&text, self.secrets.as_ref(), system_id).await {
+                Ok(adapter) => Arc::from(adapter),
+                Err(e) => return Ok(Err(e)),
+            };
+        self.adapters
+            .insert(system_id.to_owned(), (hash, built.clone()))
+            .await;
+        Ok(Ok(built))
     }
 
     /// The system as a push sees it (`recent`: read at most `FRESH_FOR` ago).

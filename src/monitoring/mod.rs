@@ -16,12 +16,12 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use futures_util::StreamExt as _;
-use ronghe_adapters::{Raw, Secrets};
+use ronghe_adapters::Raw;
 
 use crate::calendar::beijing_day_start;
 use crate::intake::Intake;
 use crate::mapping::Mapping;
-use crate::pull::{PullError, attached_adapter};
+use crate::pull::{PullError, held_adapter};
 use crate::reconciliation::{Reconciliation, Seen, beijing_day, compare};
 use crate::store::{CurrentCase, Store};
 
@@ -38,12 +38,11 @@ use crate::store::{CurrentCase, Store};
 pub async fn reconcile(
     store: &Store,
     intake: &Intake,
-    secrets: &dyn Secrets,
     system: &str,
     date: NaiveDate,
 ) -> Result<Reconciliation, PullError> {
     let mapping = intake.mapping(store, system).await?;
-    let adapter = attached_adapter(store, secrets, system).await?;
+    let adapter = held_adapter(intake, store, system).await?;
     let now = chrono::Utc::now().fixed_offset();
     let read_error = |source| PullError::Read {
         system: system.to_owned(),

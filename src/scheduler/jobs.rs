@@ -289,9 +289,7 @@ impl Scheduler {
         };
         let (mut reconciled, mut skipped) = (0, 0);
         for system in self.store.adapter_systems().await? {
-            let result =
-                crate::monitoring::reconcile(&self.store, &self.intake, self.secrets.as_ref(), &system, date)
-                    .await;
+            let result = crate::monitoring::reconcile(&self.store, &self.intake, &system, date).await;
             let report = match result {
                 Ok(report) => report,
                 Err(PullError::Intake(IntakeError::MappingMissing { .. })) => {

@@ -200,12 +200,7 @@ pub async fn serve_on(
         Arc::new(ronghe_adapters::Environment),
     )
     .with_body_budget(config.writeback_bytes_in_flight);
-    let puller = crate::pull::Puller::new(
-        store.clone(),
-        intake.clone(),
-        Arc::new(ronghe_adapters::Environment),
-        bridge.clone(),
-    )?;
+    let puller = crate::pull::Puller::new(store.clone(), intake.clone(), bridge.clone())?;
     background.push(("pull", tokio::spawn(puller.schedule_forever(stop.clone()))));
     let calendar = Arc::new(calendar);
     let scheduler = crate::scheduler::Scheduler::new(

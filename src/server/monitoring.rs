@@ -100,14 +100,7 @@ pub(super) async fn reconcile(
     ApiQuery(q): ApiQuery<DayQuery>,
 ) -> Result<Response, ApiError> {
     let format = report_format(q.format.as_deref(), &ALL_FORMATS)?;
-    let report = monitoring::reconcile(
-        &state.store,
-        &state.writeback,
-        &ronghe_adapters::Environment,
-        &system,
-        q.date,
-    )
-    .await?;
+    let report = monitoring::reconcile(&state.store, &state.writeback, &system, q.date).await?;
     answer(&report, format)
 }
 
