@@ -47,6 +47,16 @@ async fn an_older_stores_case_bodies_are_carried_forward() {
         .expect("the v24 store upgrades");
     store_suite::case_bodies_are_carried_forward(&store, &before, usize::try_from(versions).unwrap()).await;
     store_suite::outbox_is_carried_forward(&store, &outbox).await;
+    // Issue 17: the upgrade dropped the outbox index that repeated the unique one.
+    let ronghe::store::Pool::Sqlite(pool) = store.pool() else {
+        unreachable!("a SQLite store")
+    };
+    let (left,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM sqlite_master WHERE name = 'exchange_outbox_open'")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert_eq!(left, 0);
     // Issue 16: the upgraded store has an empty organisations registry, ready for an import.
     assert_eq!(store.orgs_revision().await.unwrap(), 0);
     assert!(store.list_orgs(None).await.unwrap().is_empty());

@@ -287,7 +287,7 @@ pub fn settle_sql() -> String {
 
 /// Which of `count` cases (`$2`, …) of system `$1` have an open item (pending or dead): the
 /// enqueue's question whether a new version heads its case. Probed one key at a time through
-/// `exchange_outbox_open`; as `case_no IN (…)`, PostgreSQL with statistics taken before the
+/// the outbox's unique index on (system, case, version); as `case_no IN (…)`, PostgreSQL with statistics taken before the
 /// system had items reads every open item of the system and filters (82 ms per 500 keys at a
 /// 100,000 backlog, against 8 ms).
 pub fn open_cases_sql(count: usize) -> String {
@@ -300,8 +300,8 @@ pub fn open_cases_sql(count: usize) -> String {
 }
 
 /// Makes the lowest open version of each of `count` cases (`$2`, …) of system `$1` its head,
-/// after its head was delivered, in one statement: each case's version found through
-/// `exchange_outbox_open` by the case's key, each row updated by its primary key (PostgreSQL
+/// after its head was delivered, in one statement: each case's version found through the
+/// outbox's unique index by the case's key, each row updated by its primary key (PostgreSQL
 /// `= ANY` of an array; SQLite a rowid lookup per value of the `IN` list).
 pub fn move_heads_sql(backend: Backend, count: usize) -> String {
     let lowest = format!(
