@@ -1,8 +1,8 @@
 //! What intake requests write, in one transaction (issue 17): each signed request's nonce, its
 //! cases (versions, current rows, outbox items, through `CaseWrites::upsert_batch`) and the
 //! quality items of its refused records — those refused before the store and those the store
-//! refuses. Several requests commit together (`commit_group`): their nonces are taken one by
-//! one (a replayed request writes nothing), then their cases go in as one batch per system and
+//! refuses. Several requests commit together (`commit_group`): their nonces are taken in one
+//! statement (a replayed request writes nothing), then their cases go in as one batch per system and
 //! mapping version — multi-row statements over the whole group, in the requests' order, which
 //! `cases::plan` classifies exactly as if each request had come alone —, then their quality
 //! items; one commit (one fsync) acknowledges them all. The grouping itself is the intake's
@@ -18,7 +18,7 @@ use sqlx::types::Json;
 use super::case_writes::{Batch, CaseWrites};
 use super::cases::{CHUNK_ROWS, Encoded};
 use super::sealing::{Sealing, record_purpose};
-use super::writeback::{NONCE_RETENTION_SECONDS, TAKE_NONCE};
+use super::writeback::{NONCE_RETENTION_SECONDS, take_nonces_sql};
 use super::{NewQualityItem, RejectReason, Store, StoreError, UpsertOutcome, audit, on_pool};
 use crate::case::Case;
 
@@ -70,13 +70,13 @@ pub enum IntakeCommit {
 
 /// The intake's statements, and the logic over them.
 pub(crate) trait IntakeWrites: CaseWrites {
-    /// Takes a nonce (see `TAKE_NONCE`): whether it was fresh.
-    async fn take_nonce(
+    /// Takes each of `nonces` (system, nonce; each pair at most once, see `take_nonces_sql`):
+    /// the pairs that were fresh.
+    async fn take_nonces(
         &mut self,
-        system_id: &str,
-        nonce: &str,
+        nonces: &[(&str, &str)],
         now: DateTime<Utc>,
-    ) -> Result<bool, sqlx::Error>;
+    ) -> Result<Vec<(String, String)>, sqlx::Error>;
 
     /// Inserts a quality item once per (system, record hash): its id, or `None` when it was queued
     /// before.
@@ -132,12 +132,28 @@ pub(crate) trait IntakeWrites: CaseWrites {
         writes: &[IntakeWrite],
         sealing: &Sealing,
     ) -> Result<(Vec<IntakeCommit>, bool), StoreError> {
+        // Every write's nonce in one statement; a nonce two writes of the group carry is taken
+        // by the first of them, and the other is a replay.
+        let mut asked: Vec<(&str, &str)> = Vec::new();
+        for write in writes {
+            if let Some(nonce) = &write.nonce {
+                let pair = (write.system_id.as_str(), nonce.as_str());
+                if !asked.contains(&pair) {
+                    asked.push(pair);
+                }
+            }
+        }
+        let mut fresh: std::collections::HashSet<(String, String)> = if asked.is_empty() {
+            Default::default()
+        } else {
+            self.take_nonces(&asked, Utc::now()).await?.into_iter().collect()
+        };
         let mut live = Vec::with_capacity(writes.len());
         for (w, write) in writes.iter().enumerate() {
-            let replayed = match &write.nonce {
-                Some(nonce) => !self.take_nonce(&write.system_id, nonce, Utc::now()).await?,
-                None => false,
-            };
+            let replayed = write
+                .nonce
+                .as_ref()
+                .is_some_and(|nonce| !fresh.remove(&(write.system_id.clone(), nonce.clone())));
             if !replayed {
                 live.push(w);
             }
@@ -221,15 +237,20 @@ pub(crate) trait IntakeWrites: CaseWrites {
 macro_rules! intake_statements {
     ($conn:ty) => {
         impl IntakeWrites for $conn {
-            async fn take_nonce(&mut self, system_id: &str, nonce: &str, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
-                let taken = sqlx::query(TAKE_NONCE)
-                    .bind(system_id)
-                    .bind(nonce)
+            async fn take_nonces(
+                &mut self,
+                nonces: &[(&str, &str)],
+                now: DateTime<Utc>,
+            ) -> Result<Vec<(String, String)>, sqlx::Error> {
+                let sql = sqlx::AssertSqlSafe(take_nonces_sql(nonces.len()));
+                let query = sqlx::query_as(sql)
                     .bind(now)
-                    .bind(now - Duration::seconds(NONCE_RETENTION_SECONDS))
-                    .execute(&mut *self)
-                    .await?;
-                Ok(taken.rows_affected() == 1)
+                    .bind(now - Duration::seconds(NONCE_RETENTION_SECONDS));
+                nonces
+                    .iter()
+                    .fold(query, |query, (system_id, nonce)| query.bind(*system_id).bind(*nonce))
+                    .fetch_all(&mut *self)
+                    .await
             }
 
             async fn insert_quality_item(
@@ -318,7 +339,8 @@ impl Store {
     ) -> Result<bool, StoreError> {
         on_pool!(self, pool => {
             let mut conn = pool.acquire().await?;
-            Ok(IntakeWrites::take_nonce(&mut *conn, system_id, nonce, now).await?)
+            let taken = IntakeWrites::take_nonces(&mut *conn, &[(system_id, nonce)], now).await?;
+            Ok(!taken.is_empty())
         })
     }
 }

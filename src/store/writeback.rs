@@ -9,19 +9,28 @@ use super::{Store, StoreError, SystemDocument};
 /// never forgotten while a request carrying it could still be on time.
 pub const NONCE_RETENTION_SECONDS: i64 = 2 * 3600;
 
-/// The statement that takes a nonce (`$1` system, `$2` nonce, `$3` now, `$4` the retention
-/// horizon): it inserts, or takes over a row older than the horizon that housekeeping has not
-/// purged yet, and changes nothing on a repeat inside the window. Served by the primary key
-/// alone; it reads no other nonce.
-pub(crate) const TAKE_NONCE: &str =
-    "INSERT INTO writeback_nonces (system_id, nonce, seen_at) VALUES ($1, $2, $3)
-     ON CONFLICT (system_id, nonce) DO UPDATE SET seen_at = excluded.seen_at
-     WHERE writeback_nonces.seen_at < $4";
+/// The statement that takes the nonces of `count` requests (`$1` now, `$2` the retention
+/// horizon, then each request's system and nonce, `$3`, `$4`, …; each pair at most once): it
+/// inserts each, or takes over a row older than the horizon that housekeeping has not purged
+/// yet, changes nothing on a repeat inside the window, and answers the pairs it took. One
+/// statement for a whole group commit; each pair served by the primary key alone, reading no
+/// other nonce.
+pub(crate) fn take_nonces_sql(count: usize) -> String {
+    let rows = (0..count)
+        .map(|i| format!("(${}, ${}, $1)", 3 + 2 * i, 4 + 2 * i))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "INSERT INTO writeback_nonces (system_id, nonce, seen_at) VALUES {rows}
+         ON CONFLICT (system_id, nonce) DO UPDATE SET seen_at = excluded.seen_at
+         WHERE writeback_nonces.seen_at < $2 RETURNING system_id, nonce"
+    )
+}
 
-/// [`TAKE_NONCE`], for the tests that check its plan.
+/// [`take_nonces_sql`] for one request, for the tests that check its plan.
 #[doc(hidden)]
-pub fn take_nonce_sql() -> &'static str {
-    TAKE_NONCE
+pub fn take_nonce_sql() -> String {
+    take_nonces_sql(1)
 }
 
 impl Store {

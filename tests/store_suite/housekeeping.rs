@@ -59,15 +59,15 @@ pub async fn housekeeping_plans_use_indexes(store: Store) {
     let backend = store.backend();
 
     let take = [
-        PlanArg::Text(SYSTEMS[1].to_owned()),
-        PlanArg::Text("nonce-new".to_owned()),
         PlanArg::Time(now),
         PlanArg::Time(horizon(Purge::Nonces, now)),
+        PlanArg::Text(SYSTEMS[1].to_owned()),
+        PlanArg::Text("nonce-new".to_owned()),
     ];
     let plan = check_plan(
         &store,
         "taking a nonce",
-        take_nonce_sql(),
+        &take_nonce_sql(),
         &take,
         &["writeback_nonces"],
     )

@@ -236,6 +236,30 @@ pub async fn intake_group_commits_each_request_alone(store: Store) {
     assert_eq!(queued, ["A-1", "bad-1"]);
     assert!(!store.take_nonce("wb-a", "n-1", Utc::now()).await.unwrap());
 
+    // The group's nonces are taken in one statement: a nonce an earlier group took is a replay
+    // among fresh ones, and nonces are per system (another system's n-2 is fresh too).
+    with_system(&store, "wb-b").await;
+    let mixed = vec![
+        write("wb-a", Some("n-2"), vec![case_of("A-7", 1)], &[]),
+        write("wb-a", Some("n-1"), vec![case_of("A-8", 1)], &[]),
+        write("wb-b", Some("n-2"), vec![case_of("B-1", 1)], &[]),
+    ];
+    let answers = store.commit_group(&mixed).await.expect("the group commits");
+    let kinds: Vec<bool> = answers
+        .iter()
+        .map(|a| matches!(a, IntakeCommit::Committed { .. }))
+        .collect();
+    assert_eq!(kinds, [true, false, true], "{answers:?}");
+    let held = |system: &'static str, numbers: &'static [&'static str]| {
+        let store = store.clone();
+        async move { store.current_cases(system, numbers).await.unwrap().len() }
+    };
+    assert_eq!(held("wb-a", &["A-7", "A-8"]).await, 1);
+    assert_eq!(held("wb-b", &["B-1"]).await, 1);
+    for (system, nonce) in [("wb-a", "n-2"), ("wb-b", "n-2")] {
+        assert!(!store.take_nonce(system, nonce, Utc::now()).await.unwrap());
+    }
+
     // A request for an unregistered system fails its insert (foreign key): the group stores
     // nothing; through `GroupCommit`, only that request fails.
     let failing = || {
