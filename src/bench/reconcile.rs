@@ -3,9 +3,10 @@
 //! or the PostgreSQL `--database`) holds the same cases, and a day is reconciled as the daily
 //! job reconciles yesterday: the latest day with no more changes after it than on it. The baseline is reading that day's rows directly from the source (one
 //! indexed `SELECT` on `GXSJ`, on a connection already open). The day is reconciled by window
-//! twice — first in a fresh process (the adapter built, the mapping compiled), then again with
-//! both held by the intake (`Intake::adapter`), as in a running server after the day's pulls —
-//! and once with the whole source read (no `window_format`), against the same baseline.
+//! first in a fresh process (the adapter built, the mapping compiled), then again with both held
+//! by the intake (`Intake::adapter`), as in a running server after the day's pulls (the fastest
+//! of 5 runs, against the fastest of 5 direct reads), and once with the whole source read (no
+//! `window_format`), against the same baseline.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -17,6 +18,9 @@ use super::Figure;
 use super::migrate::{sql_adapter, sql_adapter_config, sql_mapping};
 use crate::intake::Intake;
 use crate::store::{Store, StoreOptions};
+
+/// Runs of the direct read and of the reconciliation with the adapter held; the fastest counts.
+const REPEATS: usize = 5;
 
 /// Loads, fills and reconciles in a scratch directory.
 pub async fn run(database: &str, rows: usize) -> anyhow::Result<Vec<Figure>> {
@@ -65,14 +69,23 @@ async fn measure(dir: &std::path::Path, database: &str, rows: usize) -> anyhow::
         })
         .context("no day of the history has as many changes as the days after it")?;
     let day = chrono::NaiveDate::parse_from_str(&day.0, "%Y-%m-%d")?;
-    let started = Instant::now();
-    let day_rows = sqlx::query(r#"SELECT * FROM "SP_BJXX" WHERE "GXSJ" >= $1 AND "GXSJ" < $2"#)
-        .bind(format!("{day} 00:00:00"))
-        .bind(format!("{} 00:00:00", day.succ_opt().unwrap_or(day)))
-        .fetch_all(&source)
-        .await?
-        .len();
-    let direct = started.elapsed().as_secs_f64();
+    // A read of well under a millisecond: its first run (the statement prepared, the pages read
+    // from the file) against the first reconciliation, the fastest of `REPEATS` against the
+    // fastest reconciliation with the adapter held.
+    let (mut day_rows, mut direct, mut first_direct) = (0, f64::MAX, None);
+    for _ in 0..REPEATS {
+        let started = Instant::now();
+        day_rows = sqlx::query(r#"SELECT * FROM "SP_BJXX" WHERE "GXSJ" >= $1 AND "GXSJ" < $2"#)
+            .bind(format!("{day} 00:00:00"))
+            .bind(format!("{} 00:00:00", day.succ_opt().unwrap_or(day)))
+            .fetch_all(&source)
+            .await?
+            .len();
+        let seconds = started.elapsed().as_secs_f64();
+        first_direct.get_or_insert(seconds);
+        direct = direct.min(seconds);
+    }
+    let first_direct = first_direct.unwrap_or(direct);
     source.close().await;
 
     let intake = Intake::new(&store, dir, Arc::new(ronghe_adapters::Environment));
@@ -80,15 +93,21 @@ async fn measure(dir: &std::path::Path, database: &str, rows: usize) -> anyhow::
     let whole = windowed.replace("window_format = \"%Y-%m-%d %H:%M:%S\"\n", "");
     // The first run builds the adapter (connections, catalogue) and compiles the mapping; the
     // second finds both held by the intake, as the daily job does after the day's pulls.
-    for (what, config) in [
-        ("window, first run", &windowed),
-        ("window, adapter held", &windowed),
-        ("whole source", &whole),
+    for (what, config, repeats, baseline_seconds) in [
+        ("window, first run vs the first read", &windowed, 1, first_direct),
+        ("window, adapter held, fastest of 5", &windowed, REPEATS, direct),
+        ("whole source", &whole, 1, direct),
     ] {
         store.set_adapter_config(&id, config, "bench").await?;
-        let started = Instant::now();
-        let report = crate::monitoring::reconcile(&store, &intake, &id, day).await?;
-        let seconds = started.elapsed().as_secs_f64();
+        let mut seconds = f64::MAX;
+        let mut report = None;
+        for _ in 0..repeats {
+            let started = Instant::now();
+            let run = crate::monitoring::reconcile(&store, &intake, &id, day).await?;
+            seconds = seconds.min(started.elapsed().as_secs_f64());
+            report = Some(run);
+        }
+        let report = report.context("no reconciliation ran")?;
         if !report.clean {
             anyhow::bail!(
                 "the {what} reconciliation of {day} is not clean: {:?}",
@@ -101,7 +120,7 @@ async fn measure(dir: &std::path::Path, database: &str, rows: usize) -> anyhow::
             items: report.legacy_cases,
             bytes: 0,
             seconds,
-            baseline_seconds: direct,
+            baseline_seconds,
             ..Default::default()
         });
     }
