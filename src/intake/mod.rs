@@ -7,7 +7,9 @@
 //! `Intake` holds what the endpoints share: the mappings directory, caches of compiled
 //! mappings and built configs, keyed by their text so an edit is picked up without a restart,
 //! the organisations registry for mappings that look agencies up (rebuilt when an import raised
-//! its revision), and the `budget` of pushed bodies in flight.
+//! its revision), each system's built adapter for pulls and reconciliations (`Intake::adapter`),
+//! a one-second copy of what every push reads (`recent`), and the `budget` of pushed bodies in
+//! flight.
 
 pub mod auth;
 pub mod budget;
