@@ -78,7 +78,9 @@ pub(super) async fn accept(
     ApiPath(id): ApiPath<String>,
     ApiJson(case): ApiJson<Case>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    if state.store.get_system(&id).await?.status == SystemStatus::Retired {
+    // The system and the published rules as the intake holds them (`intake::Recent`: this
+    // node's changes at once, another node's within `intake::FRESH_FOR`), not read per request.
+    if state.writeback.system(&state.store, &id).await?.status == SystemStatus::Retired {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "system_retired",
@@ -89,7 +91,7 @@ pub(super) async fn accept(
     let now = state.store.clock().await?;
     // The case's own rules and the published ones (Art. 29) that bind it, every problem at once.
     let mut issues = case.validate(now.fixed_offset()).errors;
-    let rules = state.store.list_rules(None).await?;
+    let rules = state.writeback.rules(&state.store).await?;
     issues.extend(rules.iter().filter_map(|rule| rule.check(&case)));
     if !issues.is_empty() {
         return Err(ApiError::validation(issues));
