@@ -12,6 +12,7 @@ mod baseline;
 mod bridge;
 mod case_writes;
 mod cases;
+mod checkpoint;
 mod checks;
 mod corrections;
 mod explain;
@@ -45,6 +46,7 @@ pub use self::bridge::{
     AccountWrite, AutoLink, ConflictReason, ConflictRow, LinkRow, NewLink, NewToken, ProofLink,
     SealedAccount, SealedIdentity, TokenUse, UnresolvedRow, random_id,
 };
+pub use self::checkpoint::{CHECKPOINT_EVERY, WRITER_CHECKPOINT_PAGES};
 pub use self::checks::{NewCheck, SystemCheck};
 pub use self::corrections::CorrectionFilter;
 pub use self::explain::{Fill, PlanArg};
@@ -252,6 +254,8 @@ pub struct Store {
     /// request (systems, their attached documents, published rules): the intake's per-node
     /// cache of them keys on it (`intake::Recent`), so this node sees its own changes at once.
     settings_revision: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// A SQLite file's log checkpointer (`checkpoint`), stopped with the last clone.
+    checkpointer: Option<std::sync::Arc<checkpoint::Checkpointer>>,
 }
 
 /// A connection pool to one backend.
@@ -307,6 +311,10 @@ impl Store {
                 .foreign_keys(true)
                 // A re-sealed or purged row leaves no clear copy in the file's free space.
                 .pragma("secure_delete", "ON")
+                .pragma(
+                    "wal_autocheckpoint",
+                    checkpoint::WRITER_CHECKPOINT_PAGES.to_string(),
+                )
                 .busy_timeout(Duration::from_secs(30));
             // A file's connection does not go stale as a socket does: no ping before each use
             // (one round trip to the connection's thread fewer per statement).
@@ -314,9 +322,12 @@ impl Store {
                 .test_before_acquire(false)
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
-                .connect_with(connect)
+                .connect_with(connect.clone())
                 .await?;
-            Ok(Store::on(Pool::Sqlite(pool)))
+            Ok(Store {
+                checkpointer: checkpoint::Checkpointer::start(&connect).map(std::sync::Arc::new),
+                ..Store::on(Pool::Sqlite(pool))
+            })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
@@ -334,6 +345,7 @@ impl Store {
             pool,
             sealing: Sealing::default(),
             settings_revision: std::sync::Arc::default(),
+            checkpointer: None,
         }
     }
 
@@ -407,6 +419,9 @@ impl Store {
 
     /// Closes every connection, waiting for those in use.
     pub async fn close(&self) {
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.stop();
+        }
         on_pool!(self, pool => pool.close().await)
     }
 }
