@@ -2,7 +2,9 @@
 //! in a child process (so its resident set is the server's alone, clients excluded) on a new
 //! SQLite store; after one small warm-up push its RSS is the baseline, then `clients` signed GBK
 //! envelopes of about `body_kb` KiB each are pushed at once; the child's peak RSS (VmHWM) is the
-//! figure, and its RSS after the burst (after `SETTLE`) says whether the memory came back.
+//! figure, and its RSS after the burst (after `SETTLE`) says whether the memory came back. A second
+//! burst of as many new cases follows on the same server: its RSS after that one says whether what
+//! stayed is a working set that the next burst reuses, or grows with each burst.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -38,7 +40,7 @@ pub struct Burst {
     pub seconds: f64,
     /// The server's RSS after start-up and a warm-up push, in KiB.
     pub before_kib: u64,
-    /// The server's peak RSS (VmHWM) over its life, the burst included, in KiB.
+    /// The server's peak RSS (VmHWM) over its life up to the end of the first burst, in KiB.
     pub peak_kib: u64,
     /// The server's RSS `SETTLE` after the burst, in KiB.
     pub after_kib: u64,
@@ -47,13 +49,18 @@ pub struct Burst {
     /// WAL index) and shared memory.
     pub before_anon_kib: u64,
     pub after_anon_kib: u64,
+    /// The server's RSS `SETTLE` after a second, equal burst of new cases, in KiB.
+    pub after_second_kib: u64,
+    pub after_second_anon_kib: u64,
+    /// The server's peak RSS over both bursts, in KiB.
+    pub peak_both_kib: u64,
 }
 
 impl Burst {
     pub fn line(&self) -> String {
         let mib = |kib: u64| kib as f64 / 1024.0;
         format!(
-            "SOAP burst, {} clients × {:.2} MB ({} records each): {:.1} s · server RSS before {:.1} MiB ({:.1} anonymous), peak {:.1} MiB (+{:.1}), after {}s {:.1} MiB ({:.1} anonymous)",
+            "SOAP burst, {} clients × {:.2} MB ({} records each): {:.1} s · server RSS before {:.1} MiB ({:.1} anonymous), peak {:.1} MiB (+{:.1}), after {}s {:.1} MiB ({:.1} anonymous), after a second burst {:.1} MiB ({:.1} anonymous), peak over both {:.1} MiB",
             self.clients,
             self.body_bytes as f64 / 1e6,
             self.records_per_push,
@@ -65,6 +72,9 @@ impl Burst {
             SETTLE.as_secs(),
             mib(self.after_kib),
             mib(self.after_anon_kib),
+            mib(self.after_second_kib),
+            mib(self.after_second_anon_kib),
+            mib(self.peak_both_kib),
         )
     }
 }
@@ -199,23 +209,23 @@ async fn burst(dir: &Path, body_kb: usize, clients: usize) -> anyhow::Result<Bur
     let (bodies, records_per_push, records) = envelopes(&push, body_kb, clients, 1);
     let body_bytes = bodies.iter().map(Vec::len).max().unwrap_or(0);
     let started = Instant::now();
-    let tasks: Vec<_> = bodies
-        .into_iter()
-        .map(|body| {
-            let (http, push, path) = (http.clone(), push.clone(), path.clone());
-            tokio::spawn(async move { send(&http, &push, &path, body).await })
-        })
-        .collect();
-    let mut accepted = 0;
-    for task in tasks {
-        accepted += task.await??;
-    }
+    let accepted = push_all(&http, &push, &path, bodies).await?;
     let seconds = started.elapsed().as_secs_f64();
     anyhow::ensure!(accepted == records, "{accepted} of {records} records accepted");
     let peak_kib = server.status("VmHWM:")?;
     tokio::time::sleep(SETTLE).await;
     let after_kib = server.status("VmRSS:")?;
     let after_anon_kib = server.status("RssAnon:")?;
+    let (bodies, _, second) = envelopes(&push, body_kb, clients, 1 + records);
+    let accepted_second = push_all(&http, &push, &path, bodies).await?;
+    anyhow::ensure!(
+        accepted_second == second,
+        "{accepted_second} of {second} records of the second burst accepted"
+    );
+    tokio::time::sleep(SETTLE).await;
+    let after_second_kib = server.status("VmRSS:")?;
+    let after_second_anon_kib = server.status("RssAnon:")?;
+    let peak_both_kib = server.status("VmHWM:")?;
     Ok(Burst {
         clients,
         body_bytes,
@@ -227,7 +237,31 @@ async fn burst(dir: &Path, body_kb: usize, clients: usize) -> anyhow::Result<Bur
         after_kib,
         before_anon_kib,
         after_anon_kib,
+        after_second_kib,
+        after_second_anon_kib,
+        peak_both_kib,
     })
+}
+
+/// Sends `bodies` at once, each on its own task: how many records the answers accepted.
+async fn push_all(
+    http: &reqwest::Client,
+    push: &Push,
+    path: &str,
+    bodies: Vec<Vec<u8>>,
+) -> anyhow::Result<usize> {
+    let tasks: Vec<_> = bodies
+        .into_iter()
+        .map(|body| {
+            let (http, push, path) = (http.clone(), push.clone(), path.to_owned());
+            tokio::spawn(async move { send(&http, &push, &path, body).await })
+        })
+        .collect();
+    let mut accepted = 0;
+    for task in tasks {
+        accepted += task.await??;
+    }
+    Ok(accepted)
 }
 
 /// Signs `body` as `push` would and sends it: how many records the answer accepted.
