@@ -4,11 +4,11 @@
 //! database file and syncs it before its commit returns: every few group commits of the intake
 //! stalled behind a checkpoint, and a page changed by every commit (an index's inner pages) was
 //! copied once per checkpoint. A SQLite store instead gets one task with a connection of its own
-//! that runs a `PASSIVE` checkpoint every `CHECKPOINT_EVERY`: it copies what no reader still needs while
-//! writers go on appending, and never blocks them. The pool's connections keep
-//! `wal_autocheckpoint` as a safety net at `WRITER_CHECKPOINT_PAGES`, so the log stays bounded if the task
-//! falls behind. Durability is unchanged: a commit is durable once its frames are in the synced
-//! log (`synchronous = FULL`), before any checkpoint.
+//! that runs a `PASSIVE` checkpoint every `CHECKPOINT_EVERY`: it copies what no reader still
+//! needs while writers go on appending, and never blocks them. The pool's connections keep
+//! `wal_autocheckpoint` as a safety net at `WRITER_CHECKPOINT_PAGES`, so the log stays bounded
+//! if the task falls behind. Durability is unchanged: a commit is durable once its frames are in
+//! the synced log (`synchronous = FULL`), before any checkpoint.
 
 use std::time::Duration;
 
@@ -43,7 +43,10 @@ impl Checkpointer {
             let mut connection = match options.connect().await {
                 Ok(connection) => connection,
                 Err(e) => {
-                    tracing::warn!(error = %e, "cannot open the checkpointer's connection; writers checkpoint the log themselves");
+                    tracing::warn!(
+                        error = %e,
+                        "cannot open the checkpointer's connection; writers checkpoint the log themselves"
+                    );
                     return;
                 }
             };
@@ -64,7 +67,10 @@ impl Checkpointer {
                     Ok(_) => {}
                     Err(e) if !failing => {
                         failing = true;
-                        tracing::warn!(error = %e, "checkpoint of the write-ahead log failed; retrying every {CHECKPOINT_EVERY:?}");
+                        tracing::warn!(
+                            error = %e,
+                            "checkpoint of the write-ahead log failed; retrying every {CHECKPOINT_EVERY:?}"
+                        );
                     }
                     Err(_) => {}
                 }
