@@ -1767,3 +1767,80 @@ fn the_binary_gives_freed_memory_back() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// ronghe bench store
+// ---------------------------------------------------------------------------------------------
+
+/// `bench store` answers the upsert and its floor against the plain baseline, and the upsert
+/// against the floor; each writes what its name says, under a system of its own: the upsert and
+/// the floor every case into the three tables (each outbox item heading its case), the baseline
+/// the versions alone.
+#[test]
+fn bench_store_measures_the_upsert_against_its_floor_and_the_baseline() {
+    let sandbox = Sandbox::new();
+    let figures = sandbox
+        .run(&["bench", "store", "--cases", "600", "--batch", "250", "--json"])
+        .check(0, &[])
+        .json();
+    let figures = figures.as_array().expect("an array of figures");
+    let names: Vec<&str> = figures
+        .iter()
+        .map(|f| f["name"].as_str().expect("a name"))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "store upsert (sqlite, batch 250)",
+            "store floor: 3 tables, no reads",
+            "store upsert vs the floor"
+        ]
+    );
+    let value = |i: usize, key: &str| {
+        figures[i][key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{key} of {}", names[i]))
+    };
+    for (i, figure) in figures.iter().enumerate() {
+        assert_eq!(figure["items"], 600, "{figure}");
+        assert!(
+            value(i, "per_second") > 0.0 && value(i, "baseline_per_second") > 0.0,
+            "{figure}"
+        );
+    }
+    // The upsert and the floor share one baseline, and the third compares the two.
+    assert_eq!(value(0, "baseline_per_second"), value(1, "baseline_per_second"));
+    assert_eq!(value(2, "per_second"), value(0, "per_second"));
+    assert_eq!(value(2, "baseline_per_second"), value(1, "per_second"));
+
+    let url = sandbox.database();
+    let rows: Vec<(String, i64, i64, i64, i64)> = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(async {
+            use sqlx::Connection as _;
+            let mut conn = sqlx::SqliteConnection::connect(&url)
+                .await
+                .expect("open the store");
+            sqlx::query_as(
+                "SELECT substr(s.id, 1, instr(substr(s.id, 7), '-') + 5),
+                        (SELECT COUNT(*) FROM cases c WHERE c.system_id = s.id),
+                        (SELECT COUNT(*) FROM case_versions v WHERE v.system_id = s.id),
+                        (SELECT COUNT(*) FROM exchange_outbox o WHERE o.system_id = s.id),
+                        (SELECT COUNT(*) FROM exchange_outbox o WHERE o.system_id = s.id AND o.head)
+                 FROM systems s WHERE s.id LIKE 'bench-%' ORDER BY s.id",
+            )
+            .fetch_all(&mut conn)
+            .await
+            .expect("count the rows")
+        });
+    assert_eq!(
+        rows,
+        [
+            ("bench-floor".to_owned(), 600, 600, 600, 600),
+            ("bench-raw".to_owned(), 0, 600, 0, 0),
+            ("bench-upsert".to_owned(), 600, 600, 600, 600),
+        ]
+    );
+}
