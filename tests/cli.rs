@@ -1772,17 +1772,59 @@ fn the_binary_gives_freed_memory_back() {
 // ronghe bench store
 // ---------------------------------------------------------------------------------------------
 
+/// Counts, for each benchmark system of the PostgreSQL store at `url` (named without its run's
+/// stamp), its current rows, versions, outbox items and items heading their case.
+fn bench_rows(url: &str) -> Vec<(String, i64, i64, i64, i64)> {
+    let url = url.to_owned();
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+            .block_on(async {
+                use sqlx::Connection as _;
+                let mut conn = sqlx::PgConnection::connect(&url).await.expect("open the store");
+                sqlx::query_as(
+                    "SELECT substring(s.id FROM '^bench-[a-z]+'),
+                            (SELECT COUNT(*) FROM cases c WHERE c.system_id = s.id),
+                            (SELECT COUNT(*) FROM case_versions v WHERE v.system_id = s.id),
+                            (SELECT COUNT(*) FROM exchange_outbox o WHERE o.system_id = s.id),
+                            (SELECT COUNT(*) FROM exchange_outbox o WHERE o.system_id = s.id AND o.head)
+                     FROM systems s WHERE s.id LIKE 'bench-%' ORDER BY s.id",
+                )
+                .fetch_all(&mut conn)
+                .await
+                .expect("count the rows")
+            })
+    })
+    .join()
+    .expect("the rows were counted")
+}
+
+/// A new, empty database on the PostgreSQL test server.
+fn fresh_pg() -> String {
+    std::thread::spawn(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+            .block_on(common::fresh_pg_url())
+    })
+    .join()
+    .expect("a database was made")
+}
+
 /// `bench store` answers the upsert and its floor against the plain baseline, and the upsert
 /// against the floor; each writes what its name says, under a system of its own: the upsert and
 /// the floor every case into the three tables (each outbox item heading its case), the baseline
-/// the versions alone.
+/// the versions alone. By default it writes into a fresh SQLite file, never into the configured
+/// store; a PostgreSQL store it is given must hold benchmark systems only.
 #[test]
 fn bench_store_measures_the_upsert_against_its_floor_and_the_baseline() {
     let sandbox = Sandbox::new();
-    let figures = sandbox
-        .run(&["bench", "store", "--cases", "600", "--batch", "250", "--json"])
-        .check(0, &[])
-        .json();
+    sandbox.add_system("working", "http://127.0.0.1:1/");
+    let args = ["bench", "store", "--cases", "600", "--batch", "250", "--json"];
+    let figures = sandbox.run(&args).check(0, &[]).json();
     let figures = figures.as_array().expect("an array of figures");
     let names: Vec<&str> = figures
         .iter()
@@ -1812,35 +1854,43 @@ fn bench_store_measures_the_upsert_against_its_floor_and_the_baseline() {
     assert_eq!(value(0, "baseline_per_second"), value(1, "baseline_per_second"));
     assert_eq!(value(2, "per_second"), value(0, "per_second"));
     assert_eq!(value(2, "baseline_per_second"), value(1, "per_second"));
+    // The configured store holds its one system still, and no benchmark's.
+    let systems = sandbox.run(&["systems", "list", "--json"]).check(0, &[]).json();
+    let ids: Vec<&str> = systems
+        .as_array()
+        .expect("systems")
+        .iter()
+        .map(|s| s["id"].as_str().expect("an id"))
+        .collect();
+    assert_eq!(ids, ["working"]);
 
-    let url = sandbox.database();
-    let rows: Vec<(String, i64, i64, i64, i64)> = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime")
-        .block_on(async {
-            use sqlx::Connection as _;
-            let mut conn = sqlx::SqliteConnection::connect(&url)
-                .await
-                .expect("open the store");
-            sqlx::query_as(
-                "SELECT substr(s.id, 1, instr(substr(s.id, 7), '-') + 5),
-                        (SELECT COUNT(*) FROM cases c WHERE c.system_id = s.id),
-                        (SELECT COUNT(*) FROM case_versions v WHERE v.system_id = s.id),
-                        (SELECT COUNT(*) FROM exchange_outbox o WHERE o.system_id = s.id),
-                        (SELECT COUNT(*) FROM exchange_outbox o WHERE o.system_id = s.id AND o.head)
-                 FROM systems s WHERE s.id LIKE 'bench-%' ORDER BY s.id",
-            )
-            .fetch_all(&mut conn)
-            .await
-            .expect("count the rows")
-        });
+    let database = fresh_pg();
+    let mut on_pg = vec!["--database", database.as_str()];
+    on_pg.extend_from_slice(&args);
+    on_pg.extend_from_slice(&["--backend", "postgres"]);
+    let figures = run_ronghe(sandbox.dir.path(), &on_pg, None).check(0, &[]).json();
+    assert_eq!(figures[0]["name"], "store upsert (postgres, batch 250)");
     assert_eq!(
-        rows,
+        bench_rows(&database),
         [
             ("bench-floor".to_owned(), 600, 600, 600, 600),
             ("bench-raw".to_owned(), 0, 600, 0, 0),
             ("bench-upsert".to_owned(), 600, 600, 600, 600),
         ]
     );
+
+    // A database with a system of its own is a working store: refused, nothing written.
+    let working = fresh_pg();
+    let mut add = vec!["--database", working.as_str()];
+    add.extend(common::binary::add_system_args("working", "http://127.0.0.1:1/"));
+    run_ronghe(sandbox.dir.path(), &add, None).check(0, &[]);
+    on_pg[1] = working.as_str();
+    run_ronghe(sandbox.dir.path(), &on_pg, None).check(
+        2,
+        &[
+            "1 system(s) not registered by a benchmark (first: working)",
+            "--database",
+        ],
+    );
+    assert_eq!(bench_rows(&working), []);
 }

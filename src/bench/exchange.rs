@@ -21,8 +21,16 @@ const VERSIONS_PER_CASE: usize = 4;
 /// Upserts per statement while the backlog is built.
 const BATCH: usize = 1000;
 
-/// Drains `versions` versions with each worker count in `workers`, stale and fresh statistics.
-pub async fn run(store: &Store, versions: usize, workers: &[usize]) -> anyhow::Result<Vec<Figure>> {
+/// Drains `versions` versions with each worker count in `workers`, stale and fresh statistics, in
+/// `database` (PostgreSQL) or a fresh SQLite file, removed afterwards.
+pub async fn run(database: &str, versions: usize, workers: &[usize]) -> anyhow::Result<Vec<Figure>> {
+    super::on_own_store("exchange", database, |store| async move {
+        measure(&store, versions, workers).await
+    })
+    .await
+}
+
+async fn measure(store: &Store, versions: usize, workers: &[usize]) -> anyhow::Result<Vec<Figure>> {
     let sim = ExchangeSim::start("127.0.0.1:0".parse()?).await?;
     let exchange = ExchangeConfig::new(sim.endpoint())
         .build(&Fixed::default())

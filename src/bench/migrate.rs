@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::Figure;
 use crate::mapping::Mapping;
 use crate::migration::{Mandate, Migrator};
-use crate::store::{HeldCounts, Store, StoreOptions};
+use crate::store::{HeldCounts, Store};
 
 /// What the child process measured.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -114,8 +114,7 @@ async fn measure(dir: &Path, database: &str, plan: Plan) -> anyhow::Result<(Vec<
         seconds = started.elapsed().as_secs_f64(),
         "simulator loaded"
     );
-    let database = super::store_url(database, dir);
-    let store = Store::open(&database, &StoreOptions::default()).await?;
+    let (store, database) = super::open_store(database, dir).await?;
     let (id, job) = job(&store, dir, &legacy, plan).await?;
     let raw_id = format!("bench-raw-{}", chrono::Utc::now().timestamp_millis());
     super::register_as(&store, &raw_id, "sql", &legacy).await?;

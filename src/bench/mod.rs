@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::store::{Store, StoreOptions};
+
 /// One measured figure and its baseline.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Figure {
@@ -81,32 +83,78 @@ where
     result
 }
 
-/// The store a benchmark writes to: the PostgreSQL `database` it was given, or a fresh SQLite
-/// file in its directory `dir`.
-fn store_url(database: &str, dir: &std::path::Path) -> String {
-    if database.starts_with("postgres") {
+/// Runs `measure` on a benchmark's store (`open_store` in a directory of its own, `name`),
+/// closed afterwards.
+async fn on_own_store<T, F, Fut>(name: &str, database: &str, measure: F) -> anyhow::Result<T>
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    in_scratch_dir(name, |dir| async move {
+        let (store, _) = open_store(database, &dir).await?;
+        let result = measure(store.clone()).await;
+        store.close().await;
+        result
+    })
+    .await
+}
+
+/// Opens the store a benchmark writes to, and answers its URL: the PostgreSQL `database` it was
+/// given, or a fresh SQLite file in its directory `dir`. A given database must hold benchmark
+/// systems only: a benchmark fills its store with simulated cases, and its workers and servers
+/// deliver every pending outbox item of the store to a simulated exchange, a working store's
+/// cases among them.
+async fn open_store(database: &str, dir: &std::path::Path) -> anyhow::Result<(Store, String)> {
+    let url = if database.starts_with("postgres") {
         database.to_owned()
     } else {
         format!("sqlite://{}", dir.join("store.db").display())
+    };
+    let store = Store::open(&url, &StoreOptions::default()).await?;
+    let working: Vec<String> = store
+        .list_systems(None)
+        .await?
+        .into_iter()
+        .filter(|system| system.department != BENCHMARK)
+        .map(|system| system.id)
+        .collect();
+    if let Some(first) = working.first() {
+        store.close().await;
+        return Err(WorkingStore {
+            systems: working.len(),
+            first: first.clone(),
+        }
+        .into());
     }
+    Ok((store, url))
 }
 
+/// A benchmark was given a store that holds systems of its own (see `open_store`).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the store holds {systems} system(s) not registered by a benchmark (first: {first}): a \
+     benchmark writes simulated cases into its store and delivers every pending case to a \
+     simulated exchange. Give it an empty database of its own: --database postgres://…/bench"
+)]
+pub struct WorkingStore {
+    pub systems: usize,
+    pub first: String,
+}
+
+/// The department of every system a benchmark registers.
+const BENCHMARK: &str = "benchmark";
+
 /// Registers a benchmark system `id` (a REST system nobody calls).
-async fn register(store: &crate::store::Store, id: &str) -> anyhow::Result<()> {
+async fn register(store: &Store, id: &str) -> anyhow::Result<()> {
     register_as(store, id, "rest", "http://127.0.0.1:1/").await
 }
 
 /// Registers a benchmark system `id` speaking `protocol` at `endpoint`.
-async fn register_as(
-    store: &crate::store::Store,
-    id: &str,
-    protocol: &str,
-    endpoint: &str,
-) -> anyhow::Result<()> {
+async fn register_as(store: &Store, id: &str, protocol: &str, endpoint: &str) -> anyhow::Result<()> {
     let system = crate::systems::NewSystem {
         id: id.to_owned(),
-        name: "benchmark".to_owned(),
-        department: "benchmark".to_owned(),
+        name: BENCHMARK.to_owned(),
+        department: BENCHMARK.to_owned(),
         region_code: "520100".to_owned(),
         protocol: protocol.to_owned(),
         endpoint: endpoint.to_owned(),

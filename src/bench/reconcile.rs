@@ -17,7 +17,7 @@ use futures_util::StreamExt as _;
 use super::Figure;
 use super::migrate::{sql_adapter, sql_adapter_config, sql_mapping};
 use crate::intake::Intake;
-use crate::store::{Store, StoreOptions};
+use crate::store::Store;
 
 /// Runs of the direct read and of the reconciliation with the adapter held; the fastest counts.
 const REPEATS: usize = 5;
@@ -35,8 +35,7 @@ async fn measure(dir: &std::path::Path, database: &str, rows: usize) -> anyhow::
     use ronghe_adapters::sim::{data, sql};
     let legacy = format!("sqlite://{}", dir.join("legacy.db").display());
     sql::load_spaced(&legacy, 2025, rows, data::history_spacing(rows)).await?;
-    let database = super::store_url(database, dir);
-    let store = Store::open(&database, &StoreOptions::default()).await?;
+    let (store, _) = super::open_store(database, dir).await?;
     let id = format!("bench-reconcile-{}", chrono::Utc::now().timestamp_millis());
     super::register_as(&store, &id, "sql", &legacy).await?;
     let windowed = sql_adapter_config(&legacy);

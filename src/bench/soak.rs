@@ -26,7 +26,7 @@ use ronghe_adapters::sim::data::{self, State};
 use ronghe_adapters::sim::rest;
 
 use super::writeback::{SERIES, percentile, prepare, push, signer};
-use crate::store::{Store, StoreOptions};
+use crate::store::Store;
 
 /// The offered load and how long it runs.
 #[derive(Debug, Clone)]
@@ -262,13 +262,8 @@ pub async fn run(load: Load) -> anyhow::Result<Soak> {
 }
 
 async fn soak(dir: &std::path::Path, load: &Load) -> anyhow::Result<Soak> {
-    let sqlite = load.database.is_empty();
-    let database_url = if sqlite {
-        format!("sqlite://{}/ronghe.db", dir.display())
-    } else {
-        load.database.clone()
-    };
-    let store = Store::open(&database_url, &StoreOptions::default())
+    let sqlite = !load.database.starts_with("postgres");
+    let (store, database_url) = super::open_store(&load.database, dir)
         .await
         .context("cannot open the soak's store")?;
     let secret = dir.join("writeback-secret");
@@ -555,7 +550,7 @@ async fn row(
         errors: samples.iter().filter(|s| !s.ok).count(),
         rss_mib: rss_kib().map(|kib| kib as f64 / 1024.0),
         wal_mib: sqlite
-            .then(|| std::fs::metadata(dir.join("ronghe.db-wal")).ok())
+            .then(|| std::fs::metadata(dir.join("store.db-wal")).ok())
             .flatten()
             .map(|m| mib(m.len())),
         backlog: store.outbox_status().await?.backlog,

@@ -32,7 +32,15 @@ pub(super) fn mapped_cases(count: usize) -> anyhow::Result<Vec<Case>> {
 /// versions plainly (the baseline), each under a system id of its own. Answers the upsert and the
 /// floor against the baseline, and the upsert against the floor: what this schema allows any
 /// upsert, and how much of it the upsert's reads and checks take.
-pub async fn run(store: &Store, count: usize, batch: usize) -> anyhow::Result<Vec<Figure>> {
+/// The store is `database` (PostgreSQL) or a fresh SQLite file, removed afterwards.
+pub async fn run(database: &str, count: usize, batch: usize) -> anyhow::Result<Vec<Figure>> {
+    super::on_own_store("store", database, |store| async move {
+        measure(&store, count, batch).await
+    })
+    .await
+}
+
+async fn measure(store: &Store, count: usize, batch: usize) -> anyhow::Result<Vec<Figure>> {
     let cases = mapped_cases(count)?;
     let bytes: usize = cases
         .iter()

@@ -81,21 +81,27 @@ pub(super) enum Command {
         #[arg(long, default_value = "sm4-gcm")]
         cipher: ronghe_crypto::Cipher,
     },
-    /// Case upserts/s into the store (--database) against plain multi-row inserts 存储吞吐.
+    /// Case upserts/s into the store (a fresh SQLite file, or the PostgreSQL --database) against
+    /// plain multi-row inserts, and the floor between them: the same writes without reads 存储吞吐.
     Store {
         #[arg(long, default_value_t = 20_000)]
         cases: usize,
         #[arg(long, default_value_t = 500)]
         batch: usize,
+        #[arg(long, value_enum, default_value_t = BenchBackend::Sqlite)]
+        backend: BenchBackend,
     },
-    /// Exchange drain rate of a backlog in the store (--database) by 1 and more workers, with
-    /// stale planner statistics against fresh ones 交换积压补送速率.
+    /// Exchange drain rate of a backlog in the store (a fresh SQLite file, or the PostgreSQL
+    /// --database) by 1 and more workers, with stale planner statistics against fresh ones
+    /// 交换积压补送速率.
     Exchange {
         #[arg(long, default_value_t = 100_000)]
         versions: usize,
         /// Worker counts (nodes) to drain with.
         #[arg(long, value_delimiter = ',', default_values_t = [1, 3])]
         workers: Vec<usize>,
+        #[arg(long, value_enum, default_value_t = BenchBackend::Sqlite)]
+        backend: BenchBackend,
     },
     /// A day's reconciliation of a long history (the last full day of ROWS simulator cases, all
     /// in the store: a fresh SQLite file or the PostgreSQL --database), read by window and read
@@ -143,7 +149,15 @@ pub(super) enum BenchBackend {
     Postgres,
 }
 
+/// Runs a benchmark; a working store given to one is a usage error (exit 2).
 pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
+    measure(ctx, command).await.map_err(|failure| match failure {
+        Failure::Failed(e) if e.is::<bench::WorkingStore>() => Failure::Usage(e),
+        other => other,
+    })
+}
+
+async fn measure(ctx: &Context, command: Command) -> Result<(), Failure> {
     let figures = match command {
         Command::Mapping { records, rounds } => bench::mapping::run(records, rounds).await?,
         Command::Writeback {
@@ -193,13 +207,19 @@ pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> 
             rounds,
             cipher,
         } => bench::sealing::run(cases, rounds, cipher).await?,
-        Command::Store { cases, batch } => bench::store::run(&ctx.store().await?, cases, batch).await?,
+        Command::Store {
+            cases,
+            batch,
+            backend,
+        } => bench::store::run(&bench_database(ctx, backend)?, cases, batch).await?,
         Command::Reconcile { rows, backend } => {
             bench::reconcile::run(&bench_database(ctx, backend)?, rows).await?
         }
-        Command::Exchange { versions, workers } => {
-            bench::exchange::run(&ctx.store().await?, versions, &workers).await?
-        }
+        Command::Exchange {
+            versions,
+            workers,
+            backend,
+        } => bench::exchange::run(&bench_database(ctx, backend)?, versions, &workers).await?,
         Command::Migrate {
             rows,
             backend,
