@@ -191,6 +191,13 @@ pub(crate) trait CaseWrites: AuditLog + CaseLocks + RowInserts + Send {
             })?;
             current.insert(case_no, (version, stage));
         }
+        // An outbox item is written with its case's current row, and neither is ever deleted:
+        // only a case held already can have one open (a migration's cases are all new).
+        let held: Vec<&str> = keys
+            .iter()
+            .copied()
+            .filter(|k| current.contains_key(*k))
+            .collect();
         let known = self
             .keyed_rows(KNOWN, system_id, keys)
             .await?
@@ -228,7 +235,11 @@ pub(crate) trait CaseWrites: AuditLog + CaseLocks + RowInserts + Send {
         // A new version heads its case when nothing of the case is open yet and it is the lowest
         // version enqueued now (issue 22); the case locks taken above keep a delivery from moving
         // the head meanwhile.
-        let open: HashSet<String> = self.open_cases(system_id, keys).await?.into_iter().collect();
+        let open: HashSet<String> = if held.is_empty() {
+            HashSet::new()
+        } else {
+            self.open_cases(system_id, &held).await?.into_iter().collect()
+        };
         let mut lowest: HashMap<&str, i64> = HashMap::new();
         for &i in &enqueue {
             let c = &cases[i];
