@@ -123,6 +123,26 @@ async fn measure(dir: &std::path::Path, database: &str, rows: usize) -> anyhow::
             ..Default::default()
         });
     }
+    // The platform's side of the day as `monitoring::reconcile` reads it (the store's cases
+    // changed on the day; a clean day has no other case to look up), the fastest of `REPEATS`:
+    // a reconciliation reads both sides, so this read against the source's is its floor.
+    let mut platform = (0, f64::MAX);
+    for _ in 0..REPEATS {
+        let started = Instant::now();
+        let cases = store.cases_changed_on(&id, day).await?.len();
+        platform = (cases, platform.1.min(started.elapsed().as_secs_f64()));
+    }
+    figures.push(Figure {
+        name: format!(
+            "the platform's side of the day ({} cases) vs reading the day's {day_rows} rows",
+            platform.0
+        ),
+        items: platform.0,
+        bytes: 0,
+        seconds: platform.1,
+        baseline_seconds: direct,
+        ..Default::default()
+    });
     store.close().await;
     Ok(figures)
 }
