@@ -1772,46 +1772,33 @@ fn the_binary_gives_freed_memory_back() {
 // ronghe bench store
 // ---------------------------------------------------------------------------------------------
 
+/// Runs `work` to its end on a runtime of its own.
+fn block_on<T>(work: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(work)
+}
+
 /// Counts, for each benchmark system of the PostgreSQL store at `url` (named without its run's
 /// stamp), its current rows, versions, outbox items and items heading their case.
 fn bench_rows(url: &str) -> Vec<(String, i64, i64, i64, i64)> {
-    let url = url.to_owned();
-    std::thread::spawn(move || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime")
-            .block_on(async {
-                use sqlx::Connection as _;
-                let mut conn = sqlx::PgConnection::connect(&url).await.expect("open the store");
-                sqlx::query_as(
-                    "SELECT substring(s.id FROM '^bench-[a-z]+'),
-                            (SELECT COUNT(*) FROM cases c WHERE c.system_id = s.id),
-                            (SELECT COUNT(*) FROM case_versions v WHERE v.system_id = s.id),
-                            (SELECT COUNT(*) FROM exchange_outbox o WHERE o.system_id = s.id),
-                            (SELECT COUNT(*) FROM exchange_outbox o WHERE o.system_id = s.id AND o.head)
-                     FROM systems s WHERE s.id LIKE 'bench-%' ORDER BY s.id",
-                )
-                .fetch_all(&mut conn)
-                .await
-                .expect("count the rows")
-            })
+    block_on(async {
+        use sqlx::Connection as _;
+        let mut conn = sqlx::PgConnection::connect(url).await.expect("open the store");
+        sqlx::query_as(
+            "SELECT substring(s.id FROM '^bench-[a-z]+'),
+                    (SELECT COUNT(*) FROM cases c WHERE c.system_id = s.id),
+                    (SELECT COUNT(*) FROM case_versions v WHERE v.system_id = s.id),
+                    (SELECT COUNT(*) FROM exchange_outbox o WHERE o.system_id = s.id),
+                    (SELECT COUNT(*) FROM exchange_outbox o WHERE o.system_id = s.id AND o.head)
+             FROM systems s WHERE s.id LIKE 'bench-%' ORDER BY s.id",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .expect("count the rows")
     })
-    .join()
-    .expect("the rows were counted")
-}
-
-/// A new, empty database on the PostgreSQL test server.
-fn fresh_pg() -> String {
-    std::thread::spawn(|| {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime")
-            .block_on(common::fresh_pg_url())
-    })
-    .join()
-    .expect("a database was made")
 }
 
 /// `bench store` answers the upsert and its floor against the plain baseline, and the upsert
@@ -1864,7 +1851,7 @@ fn bench_store_measures_the_upsert_against_its_floor_and_the_baseline() {
         .collect();
     assert_eq!(ids, ["working"]);
 
-    let database = fresh_pg();
+    let database = block_on(common::fresh_pg_url());
     let mut on_pg = vec!["--database", database.as_str()];
     on_pg.extend_from_slice(&args);
     on_pg.extend_from_slice(&["--backend", "postgres"]);
@@ -1880,7 +1867,7 @@ fn bench_store_measures_the_upsert_against_its_floor_and_the_baseline() {
     );
 
     // A database with a system of its own is a working store: refused, nothing written.
-    let working = fresh_pg();
+    let working = block_on(common::fresh_pg_url());
     let mut add = vec!["--database", working.as_str()];
     add.extend(common::binary::add_system_args("working", "http://127.0.0.1:1/"));
     run_ronghe(sandbox.dir.path(), &add, None).check(0, &[]);

@@ -27,12 +27,12 @@ pub(super) fn mapped_cases(count: usize) -> anyhow::Result<Vec<Case>> {
         .collect()
 }
 
-/// Upserts `count` mapped simulator cases in batches of `batch` into `store`; writes the same
-/// cases into the same three tables without reads and checks (the floor), and inserts their
-/// versions plainly (the baseline), each under a system id of its own. Answers the upsert and the
-/// floor against the baseline, and the upsert against the floor: what this schema allows any
-/// upsert, and how much of it the upsert's reads and checks take.
-/// The store is `database` (PostgreSQL) or a fresh SQLite file, removed afterwards.
+/// Upserts `count` mapped simulator cases in batches of `batch` into a benchmark's store (the
+/// PostgreSQL `database`, or a fresh SQLite file removed afterwards); writes the same cases into
+/// the same three tables without reads and checks (the floor), and inserts their versions plainly
+/// (the baseline), each under a system id of its own. Answers the upsert and the floor against
+/// the baseline, and the upsert against the floor: what this schema allows any upsert, and how
+/// much of it the upsert's reads and checks take.
 pub async fn run(database: &str, count: usize, batch: usize) -> anyhow::Result<Vec<Figure>> {
     super::on_own_store("store", database, |store| async move {
         measure(&store, count, batch).await

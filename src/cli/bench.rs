@@ -142,7 +142,7 @@ pub(super) enum Command {
     },
 }
 
-/// The kind of store `bench migrate` writes to.
+/// The kind of store a benchmark writes to: a fresh SQLite file, or the PostgreSQL `--database`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(super) enum BenchBackend {
     Sqlite,
