@@ -3,7 +3,7 @@
 
 mod common;
 
-use chrono::{DateTime, FixedOffset};
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime};
 use futures_util::TryStreamExt;
 use ronghe::mapping::{Mapping, MappingError};
 use ronghe_adapters::Raw;
@@ -361,6 +361,61 @@ fn a_validation_error_names_the_path_that_supplied_the_value() {
         error.check.as_deref().is_some_and(|c| c.starts_with("uscc.")),
         "{error}"
     );
+}
+
+/// A rule's `format` reads a timestamp as chrono's `parse_from_str` reads it (the mapping parses
+/// the format once, when it compiles): a date and time, a date alone at midnight, in Beijing time;
+/// a value the format does not fit, a date that does not exist and a format chrono cannot read are
+/// each the record's error.
+#[test]
+fn a_rule_format_reads_timestamps_as_chrono_does() {
+    let text =
+        std::fs::read_to_string(format!("{}/mappings/sim-rest.toml", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let start = text.find("applied_at = {").unwrap();
+    let end = start + text[start..].find('\n').unwrap();
+    let beijing = FixedOffset::east_opt(8 * 3600).unwrap();
+    let (mut read, mut refused) = (0, 0);
+    for (format, value) in [
+        ("%Y-%m-%d %H:%M:%S", "2025-09-29 09:00:05"),
+        ("%Y-%m-%d", "2025-09-29"),
+        ("%Y%m%d%H%M%S", "20250929090005"),
+        ("%Y年%m月%d日 %H时%M分", "2025年09月29日 09时05分"),
+        ("%d/%m/%Y %H:%M", "29/09/2025 09:05"),
+        ("%Y-%m-%dT%H:%M:%S%.f", "2025-09-29T09:00:05.250"),
+        ("%Y-%m-%d %H:%M:%S", "2025-09-29"),
+        ("%Y-%m-%d", "2025-02-30"),
+        ("%Y-%m-%d %Q", "2025-09-29 x"),
+    ] {
+        let line = format!(r#"applied_at = {{ from = "/applyTime", format = "{format}" }}"#);
+        let mapping = Mapping::compile(&format!("{}{line}{}", &text[..start], &text[end..]))
+            .unwrap_or_else(|issues| panic!("{format}: {issues:?}"));
+        let record = json!({
+            "caseNo": "C1", "version": 1, "itemCode": "X1", "itemName": "食品经营许可",
+            "applicant": {"name": "张伟", "type": "1", "idType": "111", "idNo": "52010219900101123X"},
+            "areaCode": "520102", "applyTime": value, "status": "00", "updatedAt": "2025-09-30T09:00:00+08:00"
+        });
+        let expected = NaiveDateTime::parse_from_str(value, format)
+            .or_else(|_| NaiveDate::parse_from_str(value, format).map(|d| d.and_time(NaiveTime::MIN)))
+            .ok()
+            .and_then(|t| t.and_local_timezone(beijing).single());
+        match (mapping.apply(&Raw::Json(record), now()), expected) {
+            (Ok(case), Some(at)) => {
+                assert_eq!(case.applied_at, at, "{format} reading {value}");
+                read += 1;
+            }
+            (Err(errors), None) => {
+                let error = errors.iter().find(|e| e.rule == "applied_at");
+                let shown = error.map(ToString::to_string).unwrap_or_default();
+                assert!(
+                    shown.contains("does not match the format"),
+                    "{format} reading {value}: {errors:?}"
+                );
+                refused += 1;
+            }
+            (got, expected) => panic!("{format} reading {value}: {got:?}, chrono reads {expected:?}"),
+        }
+    }
+    assert_eq!((read, refused), (6, 3));
 }
 
 /// The REST mapping with `rule`'s line replaced by `line`, applied to the minimal record changed

@@ -6,7 +6,8 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::format::{Item, Parsed, StrftimeItems};
+use chrono::{DateTime, FixedOffset, NaiveDateTime, NaiveTime};
 use ronghe_adapters::Raw;
 use ronghe_adapters::config::parse_toml;
 use serde::Serialize;
@@ -122,6 +123,9 @@ struct Compiled {
     table: Option<String>,
     lookup: Option<OrgField>,
     format: Option<String>,
+    /// `format`'s strftime items, read once when the rule is compiled (none for the epoch forms,
+    /// or a format chrono cannot read: each record then reports it).
+    format_items: Option<Vec<Item<'static>>>,
     convert: Option<Convert>,
     add_working_days: Option<SourcePath>,
     when: Option<When>,
@@ -145,6 +149,20 @@ pub struct Mapping {
 fn beijing() -> FixedOffset {
     FixedOffset::east_opt(validate::SHANGHAI_OFFSET_SECONDS)
         .unwrap_or_else(|| unreachable!("+08:00 is a valid offset"))
+}
+
+/// A timestamp read by strftime `items`, as `NaiveDateTime::parse_from_str` reads it, else as
+/// `NaiveDate::parse_from_str` at midnight (a date-only format).
+fn naive_in<'a, B: std::borrow::Borrow<Item<'a>>>(
+    text: &str,
+    items: impl Iterator<Item = B>,
+) -> Option<NaiveDateTime> {
+    let mut parsed = Parsed::new();
+    chrono::format::parse(&mut parsed, text, items).ok()?;
+    parsed
+        .to_naive_datetime_with_offset(0)
+        .or_else(|_| parsed.to_naive_date().map(|d| d.and_time(NaiveTime::MIN)))
+        .ok()
 }
 
 /// Whether `c` is a full-width form of an ASCII character or the ideographic space.
@@ -672,16 +690,17 @@ impl Mapping {
                         )
                     })
             }
-            Some(format) => NaiveDateTime::parse_from_str(text, format)
-                .or_else(|_| NaiveDate::parse_from_str(text, format).map(|d| d.and_time(NaiveTime::MIN)))
-                .ok()
-                .and_then(|t| t.and_local_timezone(beijing()).single())
-                .ok_or_else(|| {
-                    (
-                        Some(text.to_owned()),
-                        format!("does not match the format {format:?}"),
-                    )
-                }),
+            Some(format) => match &rule.format_items {
+                Some(items) => naive_in(text, items.iter()),
+                None => naive_in(text, StrftimeItems::new(format)),
+            }
+            .and_then(|t| t.and_local_timezone(beijing()).single())
+            .ok_or_else(|| {
+                (
+                    Some(text.to_owned()),
+                    format!("does not match the format {format:?}"),
+                )
+            }),
         }
     }
 
@@ -929,6 +948,11 @@ fn compile_rule(
             table: rule.table.clone(),
             lookup: rule.lookup,
             format: rule.format.clone(),
+            format_items: rule
+                .format
+                .as_deref()
+                .filter(|format| *format != EPOCH_MILLIS && *format != EPOCH_SECONDS)
+                .and_then(|format| StrftimeItems::new(format).parse_to_owned().ok()),
             convert: rule.convert,
             add_working_days,
             when,
