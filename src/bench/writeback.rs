@@ -149,13 +149,17 @@ pub(super) async fn push(
     Ok((latency, keys))
 }
 
-/// The REST simulator's records `from..from + count`, as JSON texts.
 /// The simulator's case series the write-back benches push.
 pub(super) const SERIES: u64 = 4242;
 
+/// The REST simulator's records `from..from + count`, as JSON texts, spaced so that all of them
+/// fall within the simulator's history (`data::history_spacing`; its usual 10 minutes up to
+/// about 96,000 records). At 10 minutes apart, the records past about the 101,000th would be
+/// applied in the future, and the platform refuses them.
 pub(super) fn records(from: usize, count: usize) -> Vec<Value> {
+    let spacing = data::history_spacing(from + count);
     (from..from + count)
-        .map(|i| rest::to_json(&data::case(SERIES, i)))
+        .map(|i| rest::to_json(&data::case_spaced(SERIES, i, spacing)))
         .collect()
 }
 
@@ -380,4 +384,21 @@ async fn measure(
         p99_ms: Some(percentile(&lags, 0.99)),
     });
     Ok(figures)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::records;
+
+    /// The last of a million records is applied before the simulator's history ends (the end of
+    /// October 2026), not in the future.
+    #[test]
+    fn a_long_run_of_records_stays_in_the_past() {
+        for (from, count) in [(0, 3), (999_997, 3)] {
+            for record in records(from, count) {
+                let applied = record["applyTime"].as_str().expect("an application time");
+                assert!(applied < "2026-11-01", "record {from}+: applied {applied}");
+            }
+        }
+    }
 }
