@@ -262,10 +262,10 @@ pub async fn run(load: Load) -> anyhow::Result<Soak> {
 }
 
 async fn soak(dir: &std::path::Path, load: &Load) -> anyhow::Result<Soak> {
-    let sqlite = !load.database.starts_with("postgres");
     let (store, database_url) = super::open_store(&load.database, dir)
         .await
         .context("cannot open the soak's store")?;
+    let sqlite = database_url.starts_with("sqlite:");
     let secret = dir.join("writeback-secret");
     std::fs::write(&secret, super::writeback::SECRET)?;
     let mappings = dir.join("mappings");

@@ -124,7 +124,7 @@ struct Compiled {
     lookup: Option<OrgField>,
     format: Option<String>,
     /// `format`'s strftime items, read once when the rule is compiled (none for the epoch forms,
-    /// or a format chrono cannot read: each record then reports it).
+    /// or a format chrono cannot read, which then matches no record: each reports it).
     format_items: Option<Vec<Item<'static>>>,
     convert: Option<Convert>,
     add_working_days: Option<SourcePath>,
@@ -153,12 +153,9 @@ fn beijing() -> FixedOffset {
 
 /// A timestamp read by strftime `items`, as `NaiveDateTime::parse_from_str` reads it, else as
 /// `NaiveDate::parse_from_str` at midnight (a date-only format).
-fn naive_in<'a, B: std::borrow::Borrow<Item<'a>>>(
-    text: &str,
-    items: impl Iterator<Item = B>,
-) -> Option<NaiveDateTime> {
+fn naive_in(text: &str, items: &[Item<'static>]) -> Option<NaiveDateTime> {
     let mut parsed = Parsed::new();
-    chrono::format::parse(&mut parsed, text, items).ok()?;
+    chrono::format::parse(&mut parsed, text, items.iter()).ok()?;
     parsed
         .to_naive_datetime_with_offset(0)
         .or_else(|_| parsed.to_naive_date().map(|d| d.and_time(NaiveTime::MIN)))
@@ -690,17 +687,17 @@ impl Mapping {
                         )
                     })
             }
-            Some(format) => match &rule.format_items {
-                Some(items) => naive_in(text, items.iter()),
-                None => naive_in(text, StrftimeItems::new(format)),
-            }
-            .and_then(|t| t.and_local_timezone(beijing()).single())
-            .ok_or_else(|| {
-                (
-                    Some(text.to_owned()),
-                    format!("does not match the format {format:?}"),
-                )
-            }),
+            Some(format) => rule
+                .format_items
+                .as_ref()
+                .and_then(|items| naive_in(text, items))
+                .and_then(|t| t.and_local_timezone(beijing()).single())
+                .ok_or_else(|| {
+                    (
+                        Some(text.to_owned()),
+                        format!("does not match the format {format:?}"),
+                    )
+                }),
         }
     }
 
