@@ -1801,6 +1801,83 @@ fn bench_rows(url: &str) -> Vec<(String, i64, i64, i64, i64)> {
     })
 }
 
+/// `bench writeback` pushes to a platform on a benchmark's store: a fresh SQLite file by default
+/// (never the configured store), or with `--backend postgres` the `--database` it is given, into
+/// which it writes the lag run's, the single pushes' and the batches' cases under its system and
+/// the raw baseline's versions under another. A database with a system of its own is refused,
+/// and so is `--backend` with `--soap-body-kb` (whose server keeps a SQLite file of its own).
+#[test]
+fn bench_writeback_runs_on_its_own_sqlite_file_or_the_given_postgres_database() {
+    let sandbox = Sandbox::new();
+    sandbox.add_system("working", "http://127.0.0.1:1/");
+    let args = [
+        "bench",
+        "writeback",
+        "--requests",
+        "30",
+        "--batch",
+        "10",
+        "--concurrency",
+        "2",
+        "--json",
+    ];
+    let names = |figures: &serde_json::Value| -> Vec<String> {
+        let figures = figures.as_array().expect("an array of figures");
+        for figure in figures {
+            assert_eq!(figure["items"], 30, "{figure}");
+            assert!(figure["per_second"].as_f64().is_some_and(|r| r > 0.0), "{figure}");
+        }
+        figures
+            .iter()
+            .map(|f| f["name"].as_str().expect("a name").to_owned())
+            .collect()
+    };
+    let expected = [
+        "write-back single, 2 clients (vs bare)",
+        "write-back batch 10, 4 clients (vs bare)",
+        "write-back batch 10 (vs raw insert)",
+        "end-to-end lag ack → exchange (8 clients)",
+    ];
+    assert_eq!(names(&sandbox.run(&args).check(0, &[]).json()), expected);
+    let systems = sandbox.run(&["systems", "list", "--json"]).check(0, &[]).json();
+    assert_eq!(systems.as_array().map(Vec::len), Some(1), "{systems}");
+
+    let database = block_on(common::fresh_pg_url());
+    let mut on_pg = vec!["--database", database.as_str()];
+    on_pg.extend_from_slice(&args);
+    on_pg.extend_from_slice(&["--backend", "postgres"]);
+    let figures = run_ronghe(sandbox.dir.path(), &on_pg, None).check(0, &[]).json();
+    assert_eq!(names(&figures), expected);
+    // 30 records each for the lag, the single pushes and the batches; the raw insert's versions.
+    let held = bench_rows(&database);
+    assert_eq!(held.len(), 2, "{held:?}");
+    assert_eq!(held[0], ("bench-raw".to_owned(), 0, 30, 0, 0));
+    let (system, cases, versions, _, _) = &held[1];
+    assert_eq!((system.as_str(), *cases, *versions), ("bench-writeback", 90, 90));
+
+    let working = block_on(common::fresh_pg_url());
+    let mut add = vec!["--database", working.as_str()];
+    add.extend(common::binary::add_system_args("working", "http://127.0.0.1:1/"));
+    run_ronghe(sandbox.dir.path(), &add, None).check(0, &[]);
+    on_pg[1] = working.as_str();
+    run_ronghe(sandbox.dir.path(), &on_pg, None)
+        .check(2, &["1 system(s) not registered by a benchmark (first: working)"]);
+    assert_eq!(bench_rows(&working), []);
+
+    let burst = [
+        "bench",
+        "writeback",
+        "--soap-body-kb",
+        "64",
+        "--backend",
+        "postgres",
+    ];
+    sandbox
+        .run(&burst)
+        .check(2, &[])
+        .stderr_has(&["'--soap-body-kb <KIB>' cannot be used with '--backend <BACKEND>'"]);
+}
+
 /// `bench store` answers the upsert and its floor against the plain baseline, and the upsert
 /// against the floor; each writes what its name says, under a system of its own: the upsert and
 /// the floor every case into the three tables (each outbox item heading its case), the baseline

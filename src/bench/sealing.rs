@@ -12,7 +12,7 @@ use ronghe_crypto::Cipher;
 use serde_json::Value;
 
 use super::Figure;
-use super::writeback::{load, platform_sealed, records, signer};
+use super::writeback::{load, platform, records, signer};
 use crate::bridge::{BridgeKeysConfig, KeyConfig, Keyring};
 use crate::store::{Sealer, Store, StoreOptions};
 
@@ -70,7 +70,7 @@ async fn intake(
     for round in 0..rounds.max(1) {
         for seal in [false, true] {
             let at = dir.join(format!("intake-{round}-{seal}"));
-            let (store, url) = platform_sealed(&at, seal.then(|| sealer.clone())).await?;
+            let (store, url) = platform(&at, "", seal.then(|| sealer.clone())).await?;
             let run = load(&url, &path, &signer, batches.clone(), 4).await?;
             anyhow::ensure!(
                 run.acked.len() == cases,

@@ -1,8 +1,9 @@
 //! Write-back intake throughput and end-to-end lag (issue 6): signed pushes to a real listening
-//! server on a SQLite store, single records at several concurrency levels and batches, against
-//! a bare handler that does no work (same client, same signed bodies, same server stack) and a
-//! raw multi-row insert of the same rows into the same store; then the lag from acknowledgement
-//! to arrival at the exchange simulator, with the delivery worker running.
+//! server on a benchmark's store (a fresh SQLite file, or an empty PostgreSQL database). First
+//! the lag from acknowledgement to arrival at the exchange simulator, with the delivery worker
+//! running; then single records at several concurrency levels and batches, against a bare
+//! handler that does no work (same client, same signed bodies, same server stack) and a raw
+//! multi-row insert of the same rows into the same store.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use serde_json::Value;
 use super::Figure;
 use crate::mapping::Mapping;
 use crate::server::{AppState, Metrics, app};
-use crate::store::{Store, StoreOptions};
+use crate::store::Store;
 
 pub(super) const SYSTEM: &str = "bench-writeback";
 pub(super) const SECRET: &str = "bench-writeback-secret";
@@ -183,32 +184,33 @@ fn figure(name: String, items: usize, bytes: usize, run: &Run, baseline: &Run) -
 }
 
 /// Single pushes of `requests` records at each concurrency, batches of `batch`, the raw insert
-/// baseline, and the end-to-end lag.
-pub async fn run(requests: usize, batch: usize, concurrency: &[usize]) -> anyhow::Result<Vec<Figure>> {
-    let dir = std::env::temp_dir().join(format!("ronghe-bench-writeback-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let result = measure(&dir, requests, batch, concurrency).await;
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+/// baseline, and the end-to-end lag, on a benchmark's store: the PostgreSQL `database` (an empty
+/// database), or a fresh SQLite file removed afterwards.
+pub async fn run(
+    database: &str,
+    requests: usize,
+    batch: usize,
+    concurrency: &[usize],
+) -> anyhow::Result<Vec<Figure>> {
+    super::in_scratch_dir("writeback", |dir| async move {
+        let (store, url) = platform(&dir, database, None).await?;
+        let figures = measure(&store, &url, requests, batch, concurrency).await;
+        store.close().await;
+        figures
+    })
+    .await
 }
 
-/// A platform on a new SQLite store in `dir`, with the benchmark systems and the write-back
-/// config, served on loopback: its store and URL.
-async fn platform(dir: &std::path::Path) -> anyhow::Result<(Store, String)> {
-    platform_sealed(dir, None).await
-}
-
-/// [`platform`], its store sealing personal values with `sealer` when given.
-pub(super) async fn platform_sealed(
+/// A platform on a benchmark's store (`open_store`: the PostgreSQL `database`, or a fresh SQLite
+/// file in `dir`), sealing personal values with `sealer` when given, with the benchmark systems
+/// and the write-back config, served on loopback: its store and URL.
+pub(super) async fn platform(
     dir: &std::path::Path,
+    database: &str,
     sealer: Option<Arc<dyn crate::store::Sealer>>,
 ) -> anyhow::Result<(Store, String)> {
     std::fs::create_dir_all(dir)?;
-    let store = Store::open(
-        &format!("sqlite://{}/ronghe.db", dir.display()),
-        &StoreOptions::default(),
-    )
-    .await?;
+    let (store, _) = super::open_store(database, dir).await?;
     let store = match sealer {
         Some(sealer) => store.sealed_with(sealer),
         None => store,
@@ -226,7 +228,6 @@ pub(super) async fn platform_sealed(
     let url = serve(app(state, 8 * 1024 * 1024)).await?;
     Ok((store, url))
 }
-
 /// Makes `store` ready for the benchmark's pushes: the benchmark systems registered, the
 /// mapping written into `mappings` (created), the write-back config attached with its key's
 /// secret at `secret` (an `env:`/`file:` reference).
@@ -245,13 +246,19 @@ pub(super) async fn prepare(store: &Store, mappings: &std::path::Path, secret: &
     Ok(())
 }
 
+/// The lag first, while the store holds nothing to deliver, then the throughput runs on the
+/// same platform (the lag's figure printed last).
 async fn measure(
-    dir: &std::path::Path,
+    store: &Store,
+    url: &str,
     requests: usize,
     batch: usize,
     concurrency: &[usize],
 ) -> anyhow::Result<Vec<Figure>> {
-    let (store, url) = platform(&dir.join("intake")).await?;
+    let (signer, path) = signer();
+    let lag_records = requests.min(2000);
+    let lag = lag(store, url, records(0, lag_records)).await?;
+    let mut next = lag_records;
     let bare = serve(Router::new().route(
         "/bare",
         post(|body: bytes::Bytes| async move {
@@ -259,15 +266,13 @@ async fn measure(
         }),
     ))
     .await?;
-    let (signer, path) = signer();
     let mut figures = Vec::new();
-    let mut next = 0;
     for &c in concurrency {
         let bodies: Vec<String> = records(next, requests).iter().map(Value::to_string).collect();
         next += requests;
         let bytes = bodies.iter().map(String::len).sum();
         let baseline = load(&bare, "/bare", &signer, bodies.clone(), c).await?;
-        let run = load(&url, &path, &signer, bodies, c).await?;
+        let run = load(url, &path, &signer, bodies, c).await?;
         anyhow::ensure!(
             run.acked.len() == requests,
             "{} of {requests} acknowledged",
@@ -281,16 +286,15 @@ async fn measure(
             &baseline,
         ));
     }
-    let batches: Vec<String> = records(next, requests)
+    let batch_records = records(next, requests);
+    let batches: Vec<String> = batch_records
         .chunks(batch.max(1))
         .map(|chunk| Value::Array(chunk.to_vec()).to_string())
         .collect();
-    let batch_records = records(next, requests);
-    next += requests;
     let bytes = batches.iter().map(String::len).sum();
     let c = 4;
     let baseline = load(&bare, "/bare", &signer, batches.clone(), c).await?;
-    let run = load(&url, &path, &signer, batches, c).await?;
+    let run = load(url, &path, &signer, batches, c).await?;
     anyhow::ensure!(
         run.acked.len() == requests,
         "{} of {requests} acknowledged",
@@ -333,9 +337,15 @@ async fn measure(
     );
     (vs_raw.p50_ms, vs_raw.p99_ms) = (None, None);
     figures.push(vs_raw);
+    figures.push(lag);
+    Ok(figures)
+}
 
-    // End-to-end lag: pushes to a new platform while its worker delivers to the exchange simulator.
-    let (store, url) = platform(&dir.join("lag")).await?;
+/// End-to-end lag: `records` pushed singly by 8 clients to the platform at `url` while a
+/// delivery worker on its `store` delivers to the exchange simulator; p50 and p99 from each
+/// record's acknowledgement to its arrival.
+async fn lag(store: &Store, url: &str, records: Vec<Value>) -> anyhow::Result<Figure> {
+    let (signer, path) = signer();
     let exchange = ExchangeSim::start("127.0.0.1:0".parse()?).await?;
     let mut config = crate::exchange::ExchangeConfig::new(exchange.endpoint());
     config.poll_interval_ms = 50;
@@ -350,9 +360,9 @@ async fn measure(
     .context("exchange worker")?;
     let stop = tokio_util::sync::CancellationToken::new();
     let delivering = tokio::spawn(worker.run(stop.clone()));
-    let lag_records = requests.min(2000);
-    let bodies: Vec<String> = records(next, lag_records).iter().map(Value::to_string).collect();
-    let run = load(&url, &path, &signer, bodies, 8).await?;
+    let count = records.len();
+    let bodies: Vec<String> = records.iter().map(Value::to_string).collect();
+    let run = load(url, &path, &signer, bodies, 8).await?;
     let deadline = Instant::now() + Duration::from_secs(120);
     let arrived: HashMap<String, SystemTime> = loop {
         let facts: HashMap<String, SystemTime> =
@@ -374,16 +384,15 @@ async fn measure(
         .map(|(k, acked)| arrived[k].duration_since(*acked).unwrap_or(Duration::ZERO))
         .collect();
     lags.sort();
-    figures.push(Figure {
+    Ok(Figure {
         name: "end-to-end lag ack → exchange (8 clients)".to_owned(),
-        items: lag_records,
+        items: count,
         bytes: 0,
         seconds: run.elapsed.as_secs_f64(),
         baseline_seconds: run.elapsed.as_secs_f64(),
         p50_ms: Some(percentile(&lags, 0.5)),
         p99_ms: Some(percentile(&lags, 0.99)),
-    });
-    Ok(figures)
+    })
 }
 
 #[cfg(test)]

@@ -35,6 +35,10 @@ pub(super) enum Command {
         /// RSS before, its peak, and after the burst 大报文内存.
         #[arg(long, value_name = "KIB")]
         soap_body_kb: Option<usize>,
+        /// sqlite: a new file; postgres: the --database URL (an empty database). Not with
+        /// --soap-body-kb, whose `serve` child keeps a SQLite file of its own.
+        #[arg(long, value_enum, default_value_t = BenchBackend::Sqlite, conflicts_with = "soap_body_kb")]
+        backend: BenchBackend,
     },
     /// A fixed offered load against a real server for minutes: per minute the achieved rate,
     /// p50/p99, RSS, WAL size and exchange backlog; the figure is the last minute's rate over the
@@ -175,7 +179,8 @@ async fn measure(ctx: &Context, command: Command) -> Result<(), Failure> {
             batch,
             concurrency,
             soap_body_kb: None,
-        } => bench::writeback::run(requests, batch, &concurrency).await?,
+            backend,
+        } => bench::writeback::run(&bench_database(ctx, backend)?, requests, batch, &concurrency).await?,
         Command::Soak {
             minutes,
             rate,
