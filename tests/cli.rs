@@ -1804,7 +1804,8 @@ fn bench_rows(url: &str) -> Vec<(String, i64, i64, i64, i64)> {
 /// `bench writeback` pushes to a platform on a benchmark's store: a fresh SQLite file by default
 /// (never the configured store), or with `--backend postgres` the `--database` it is given, into
 /// which it writes the lag run's, the single pushes' and the batches' cases under its system and
-/// the raw baseline's versions under another. A database with a system of its own is refused,
+/// the raw baseline's versions under another; a second run into the same database is refused.
+/// A database with a system of its own is refused,
 /// and so is `--backend` with `--soap-body-kb` (whose server keeps a SQLite file of its own).
 #[test]
 fn bench_writeback_runs_on_its_own_sqlite_file_or_the_given_postgres_database() {
@@ -1854,6 +1855,12 @@ fn bench_writeback_runs_on_its_own_sqlite_file_or_the_given_postgres_database() 
     assert_eq!(held[0], ("bench-raw".to_owned(), 0, 30, 0, 0));
     let (system, cases, versions, _, _) = &held[1];
     assert_eq!((system.as_str(), *cases, *versions), ("bench-writeback", 90, 90));
+    // A second run needs a database of its own: refused, nothing more written.
+    run_ronghe(sandbox.dir.path(), &on_pg, None).check(
+        2,
+        &["2 benchmark system(s) from an earlier run", "empty database"],
+    );
+    assert_eq!(bench_rows(&database), held);
 
     let working = block_on(common::fresh_pg_url());
     let mut add = vec!["--database", working.as_str()];

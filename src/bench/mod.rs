@@ -141,6 +141,18 @@ pub struct WorkingStore {
     pub first: String,
 }
 
+/// A benchmark that registers fixed systems (`bench writeback`, `bench soak`) was given a
+/// PostgreSQL database that already holds an earlier run's.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the store already holds {systems} benchmark system(s) from an earlier run (first: {first}): \
+     this benchmark registers its own and needs an empty database: --database postgres://…/new"
+)]
+pub struct NotEmpty {
+    pub systems: usize,
+    pub first: String,
+}
+
 /// The department of every system a benchmark registers.
 const BENCHMARK: &str = "benchmark";
 

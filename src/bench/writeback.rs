@@ -228,10 +228,19 @@ pub(super) async fn platform(
     let url = serve(app(state, 8 * 1024 * 1024)).await?;
     Ok((store, url))
 }
-/// Makes `store` ready for the benchmark's pushes: the benchmark systems registered, the
+/// Makes `store` ready for the benchmark's pushes (refused, `NotEmpty`, unless it holds no
+/// system yet): the benchmark systems registered, the
 /// mapping written into `mappings` (created), the write-back config attached with its key's
 /// secret at `secret` (an `env:`/`file:` reference).
 pub(super) async fn prepare(store: &Store, mappings: &std::path::Path, secret: &str) -> anyhow::Result<()> {
+    let held = store.list_systems(None).await?;
+    if let Some(first) = held.first() {
+        return Err(super::NotEmpty {
+            systems: held.len(),
+            first: first.id.clone(),
+        }
+        .into());
+    }
     std::fs::create_dir_all(mappings)?;
     std::fs::write(
         mappings.join(format!("{SYSTEM}.toml")),

@@ -153,10 +153,11 @@ pub(super) enum BenchBackend {
     Postgres,
 }
 
-/// Runs a benchmark; a working store given to one is a usage error (exit 2).
+/// Runs a benchmark; a working store given to one, or a used one to a benchmark that needs an
+/// empty store, is a usage error (exit 2).
 pub(super) async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
     measure(ctx, command).await.map_err(|failure| match failure {
-        Failure::Failed(e) if e.is::<bench::WorkingStore>() => Failure::Usage(e),
+        Failure::Failed(e) if e.is::<bench::WorkingStore>() || e.is::<bench::NotEmpty>() => Failure::Usage(e),
         other => other,
     })
 }
