@@ -1885,6 +1885,51 @@ fn bench_writeback_runs_on_its_own_sqlite_file_or_the_given_postgres_database() 
         .stderr_has(&["'--soap-body-kb <KIB>' cannot be used with '--backend <BACKEND>'"]);
 }
 
+/// `bench sealing --backend postgres` runs each of its runs in a PostgreSQL database of its own,
+/// created on the given server and dropped afterwards: the figures come back, and no run's
+/// database is left. Without a PostgreSQL `--database`, the backend is refused.
+#[test]
+fn bench_sealing_on_postgres_runs_each_run_in_a_database_it_drops() {
+    let sandbox = Sandbox::new();
+    let database = block_on(common::fresh_pg_url());
+    let args = [
+        "--database",
+        database.as_str(),
+        "bench",
+        "sealing",
+        "--cases",
+        "200",
+        "--rounds",
+        "1",
+        "--backend",
+        "postgres",
+        "--json",
+    ];
+    let figures = run_ronghe(sandbox.dir.path(), &args, None).check(0, &[]).json();
+    let figures = figures.as_array().expect("an array of figures");
+    assert_eq!(figures.len(), 2, "{figures:?}");
+    for figure in figures {
+        assert_eq!(figure["items"], 200, "{figure}");
+        assert!(figure["ratio"].as_f64().is_some_and(|r| r > 0.0), "{figure}");
+    }
+    let left: Vec<(String,)> = block_on(async {
+        use sqlx::Connection as _;
+        let mut conn = sqlx::PgConnection::connect(&common::pg_admin_url())
+            .await
+            .expect("open the server");
+        sqlx::query_as("SELECT datname FROM pg_database WHERE datname LIKE 'ronghe_bench_sealing_%'")
+            .fetch_all(&mut conn)
+            .await
+            .expect("list the databases")
+    });
+    assert_eq!(left, []);
+
+    sandbox
+        .run(&["bench", "sealing", "--cases", "10", "--backend", "postgres"])
+        .check(2, &[])
+        .stderr_has(&["--backend postgres needs --database postgres://"]);
+}
+
 /// `bench store` answers the upsert and its floor against the plain baseline, and the upsert
 /// against the floor; each writes what its name says, under a system of its own: the upsert and
 /// the floor every case into the three tables (each outbox item heading its case), the baseline

@@ -129,6 +129,44 @@ async fn open_store(database: &str, dir: &std::path::Path) -> anyhow::Result<(St
     Ok((store, url))
 }
 
+/// A database of its own for one run of a benchmark that needs a fresh store per run
+/// (`bench sealing`): with a PostgreSQL `database`, a new database `name` created on its server
+/// (the role needs CREATEDB) and answered as its URL, to be dropped with `drop_run_database`;
+/// without, `database` itself (empty: a fresh SQLite file in the run's directory).
+async fn run_database(database: &str, name: &str) -> anyhow::Result<String> {
+    if !database.starts_with("postgres") {
+        return Ok(database.to_owned());
+    }
+    on_server(database, &format!("DROP DATABASE IF EXISTS \"{name}\"")).await?;
+    on_server(database, &format!("CREATE DATABASE \"{name}\"")).await?;
+    let mut url = url::Url::parse(database)?;
+    url.set_path(name);
+    Ok(url.to_string())
+}
+
+/// Drops what `run_database` created for `name` on `database`'s server, if anything.
+async fn drop_run_database(database: &str, name: &str) -> anyhow::Result<()> {
+    if database.starts_with("postgres") {
+        on_server(
+            database,
+            &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Runs `statement` (one the server cannot take in a transaction) on a connection to `database`.
+async fn on_server(database: &str, statement: &str) -> anyhow::Result<()> {
+    use sqlx::Connection as _;
+    let mut connection = sqlx::PgConnection::connect(database).await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned()))
+        .execute(&mut connection)
+        .await?;
+    connection.close().await?;
+    Ok(())
+}
+
 /// A benchmark was given a store that holds systems of its own (see `open_store`).
 #[derive(Debug, thiserror::Error)]
 #[error(

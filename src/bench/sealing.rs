@@ -1,8 +1,9 @@
 //! What sealing applicants' personal values at rest costs (`ronghe bench sealing`, issue 20):
-//! the write-back intake (signed batch pushes to a real server on a SQLite store) and a bulk
-//! migration (the SQL simulator's history through the migrator, in this process), each run with
-//! sealing off and on in the same run, alternately, the fastest of `rounds` counting. The
-//! figure's baseline is the run without sealing: a ratio of 0.87 is 15% slower.
+//! the write-back intake (signed batch pushes to a real server) and a bulk migration (the SQL
+//! simulator's history through the migrator, in this process), each run with sealing off and on
+//! in the same run, alternately, the fastest of `rounds` counting, each run on a fresh store: a
+//! SQLite file, or a PostgreSQL database of its own (`run_database`). The figure's baseline is
+//! the run without sealing: a ratio of 0.87 is 15% slower.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +15,7 @@ use serde_json::Value;
 use super::Figure;
 use super::writeback::{load, platform, records, signer};
 use crate::bridge::{BridgeKeysConfig, KeyConfig, Keyring};
-use crate::store::{Sealer, Store, StoreOptions};
+use crate::store::Sealer;
 
 /// A keyring of one random key under `cipher`, for the sealed runs.
 fn keyring(cipher: Cipher) -> anyhow::Result<Arc<dyn Sealer>> {
@@ -32,12 +33,23 @@ fn keyring(cipher: Cipher) -> anyhow::Result<Arc<dyn Sealer>> {
     Ok(Arc::new(Keyring::build(&config, &secrets)?))
 }
 
-/// Intake and migration of `cases` records with sealing off and on (`cipher`).
-pub async fn run(cases: usize, rounds: usize, cipher: Cipher) -> anyhow::Result<Vec<Figure>> {
+/// The PostgreSQL database of one run, `step` (e.g. `intake-0-true`), of this process.
+fn run_name(step: &str) -> String {
+    format!(
+        "ronghe_bench_sealing_{}_{}",
+        std::process::id(),
+        step.replace('-', "_")
+    )
+}
+
+/// Intake and migration of `cases` records with sealing off and on (`cipher`), each run on a
+/// fresh store: a SQLite file, or with a PostgreSQL `database` a database of its own on its
+/// server, dropped afterwards.
+pub async fn run(database: &str, cases: usize, rounds: usize, cipher: Cipher) -> anyhow::Result<Vec<Figure>> {
     super::in_scratch_dir("sealing", |dir| async move {
         let sealer = keyring(cipher)?;
-        let intake = intake(&dir, cases, rounds, &sealer).await?;
-        let migration = migration(&dir, cases, rounds, &sealer).await?;
+        let intake = intake(&dir, database, cases, rounds, &sealer).await?;
+        let migration = migration(&dir, database, cases, rounds, &sealer).await?;
         Ok(vec![
             Figure {
                 name: format!("write-back batch 100, sealed {cipher} (vs clear)"),
@@ -56,6 +68,7 @@ pub async fn run(cases: usize, rounds: usize, cipher: Cipher) -> anyhow::Result<
 /// fresh platform each run, without and with sealing, alternately.
 async fn intake(
     dir: &std::path::Path,
+    database: &str,
     cases: usize,
     rounds: usize,
     sealer: &Arc<dyn Sealer>,
@@ -69,15 +82,19 @@ async fn intake(
     let (mut clear, mut sealed) = (Duration::MAX, Duration::MAX);
     for round in 0..rounds.max(1) {
         for seal in [false, true] {
-            let at = dir.join(format!("intake-{round}-{seal}"));
-            let (store, url) = platform(&at, "", seal.then(|| sealer.clone())).await?;
-            let run = load(&url, &path, &signer, batches.clone(), 4).await?;
+            let name = format!("intake-{round}-{seal}");
+            let at = dir.join(&name);
+            let own = super::run_database(database, &run_name(&name)).await?;
+            let (store, url) = platform(&at, &own, seal.then(|| sealer.clone())).await?;
+            let run = load(&url, &path, &signer, batches.clone(), 4).await;
+            store.close().await;
+            super::drop_run_database(database, &run_name(&name)).await?;
+            let run = run?;
             anyhow::ensure!(
                 run.acked.len() == cases,
                 "{} of {cases} acknowledged",
                 run.acked.len()
             );
-            store.close().await;
             let best = if seal { &mut sealed } else { &mut clear };
             *best = (*best).min(run.elapsed);
         }
@@ -96,6 +113,7 @@ async fn intake(
 /// committed chunk).
 async fn migration(
     dir: &std::path::Path,
+    database: &str,
     cases: usize,
     rounds: usize,
     sealer: &Arc<dyn Sealer>,
@@ -113,27 +131,27 @@ async fn migration(
     let (mut clear, mut sealed) = (f64::MAX, f64::MAX);
     for round in 0..rounds.max(1) {
         for seal in [false, true] {
-            let at = dir.join(format!("migrate-{round}-{seal}"));
+            let name = format!("migrate-{round}-{seal}");
+            let at = dir.join(&name);
             std::fs::create_dir_all(&at)?;
-            let store = Store::open(
-                &format!("sqlite://{}", at.join("store.db").display()),
-                &StoreOptions::default(),
-            )
-            .await?;
+            let own = super::run_database(database, &run_name(&name)).await?;
+            let (store, _) = super::open_store(&own, &at).await?;
             let store = if seal {
                 store.sealed_with(sealer.clone())
             } else {
                 store
             };
             let (system, job) = super::migrate::job(&store, &at, &legacy, plan).await?;
-            let figures = super::migrate::child(store.clone(), &system, &job, false).await?;
+            let figures = super::migrate::child(store.clone(), &system, &job, false).await;
+            store.close().await;
+            super::drop_run_database(database, &run_name(&name)).await?;
+            let figures = figures?;
             anyhow::ensure!(
                 figures.rows_written == i64::try_from(cases)?,
                 "{} of {cases} migrated ({})",
                 figures.rows_written,
                 figures.state
             );
-            store.close().await;
             let best = if seal { &mut sealed } else { &mut clear };
             *best = best.min(figures.transfer_seconds);
         }

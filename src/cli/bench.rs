@@ -84,6 +84,10 @@ pub(super) enum Command {
         /// The cipher of the sealed runs: sm4-gcm or aes-256-gcm.
         #[arg(long, default_value = "sm4-gcm")]
         cipher: ronghe_crypto::Cipher,
+        /// sqlite: a new file per run; postgres: a new database per run on the --database URL's
+        /// server (its role needs CREATEDB), dropped after the run.
+        #[arg(long, value_enum, default_value_t = BenchBackend::Sqlite)]
+        backend: BenchBackend,
     },
     /// Case upserts/s into the store (a fresh SQLite file, or the PostgreSQL --database) against
     /// plain multi-row inserts, and the floor between them: the same writes without reads 存储吞吐.
@@ -212,7 +216,8 @@ async fn measure(ctx: &Context, command: Command) -> Result<(), Failure> {
             cases,
             rounds,
             cipher,
-        } => bench::sealing::run(cases, rounds, cipher).await?,
+            backend,
+        } => bench::sealing::run(&bench_database(ctx, backend)?, cases, rounds, cipher).await?,
         Command::Store {
             cases,
             batch,
