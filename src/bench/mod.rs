@@ -129,31 +129,29 @@ async fn open_store(database: &str, dir: &std::path::Path) -> anyhow::Result<(St
     Ok((store, url))
 }
 
-/// A database of its own for one run of a benchmark that needs a fresh store per run
-/// (`bench sealing`): with a PostgreSQL `database`, a new database `name` created on its server
-/// (the role needs CREATEDB) and answered as its URL, to be dropped with `drop_run_database`;
-/// without, `database` itself (empty: a fresh SQLite file in the run's directory).
-async fn run_database(database: &str, name: &str) -> anyhow::Result<String> {
+/// Runs `measure` on a store of its own for one run of a benchmark that needs a fresh store per
+/// run (`bench sealing`): with a PostgreSQL `database`, the URL of a new database `name` created
+/// on its server (the role needs CREATEDB) and dropped afterwards, whatever the outcome; without,
+/// `database` itself (empty: a fresh SQLite file in the run's directory).
+async fn in_run_database<T, F, Fut>(database: &str, name: &str, measure: F) -> anyhow::Result<T>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
     if !database.starts_with("postgres") {
-        return Ok(database.to_owned());
+        return measure(database.to_owned()).await;
     }
     on_server(database, &format!("DROP DATABASE IF EXISTS \"{name}\"")).await?;
     on_server(database, &format!("CREATE DATABASE \"{name}\"")).await?;
     let mut url = url::Url::parse(database)?;
     url.set_path(name);
-    Ok(url.to_string())
-}
-
-/// Drops what `run_database` created for `name` on `database`'s server, if anything.
-async fn drop_run_database(database: &str, name: &str) -> anyhow::Result<()> {
-    if database.starts_with("postgres") {
-        on_server(
-            database,
-            &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
-        )
-        .await?;
-    }
-    Ok(())
+    let result = measure(url.to_string()).await;
+    on_server(
+        database,
+        &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+    )
+    .await?;
+    result
 }
 
 /// Runs `statement` (one the server cannot take in a transaction) on a connection to `database`.

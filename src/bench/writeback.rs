@@ -228,6 +228,7 @@ pub(super) async fn platform(
     let url = serve(app(state, 8 * 1024 * 1024)).await?;
     Ok((store, url))
 }
+
 /// Makes `store` ready for the benchmark's pushes (refused, `NotEmpty`, unless it holds no
 /// system yet): the benchmark systems registered, the
 /// mapping written into `mappings` (created), the write-back config attached with its key's
