@@ -369,10 +369,6 @@ fn a_validation_error_names_the_path_that_supplied_the_value() {
 /// each the record's error.
 #[test]
 fn a_rule_format_reads_timestamps_as_chrono_does() {
-    let text =
-        std::fs::read_to_string(format!("{}/mappings/sim-rest.toml", env!("CARGO_MANIFEST_DIR"))).unwrap();
-    let start = text.find("applied_at = {").unwrap();
-    let end = start + text[start..].find('\n').unwrap();
     let beijing = FixedOffset::east_opt(8 * 3600).unwrap();
     let (mut read, mut refused) = (0, 0);
     for (format, value) in [
@@ -387,13 +383,10 @@ fn a_rule_format_reads_timestamps_as_chrono_does() {
         ("%Y-%m-%d %Q", "2025-09-29 x"),
     ] {
         let line = format!(r#"applied_at = {{ from = "/applyTime", format = "{format}" }}"#);
-        let mapping = Mapping::compile(&format!("{}{line}{}", &text[..start], &text[end..]))
-            .unwrap_or_else(|issues| panic!("{format}: {issues:?}"));
-        let record = json!({
-            "caseNo": "C1", "version": 1, "itemCode": "X1", "itemName": "食品经营许可",
-            "applicant": {"name": "张伟", "type": "1", "idType": "111", "idNo": "52010219900101123X"},
-            "areaCode": "520102", "applyTime": value, "status": "00", "updatedAt": "2025-09-30T09:00:00+08:00"
-        });
+        let mapping = mapping_with_rule("applied_at", &line);
+        let mut record = minimal_record();
+        record["applyTime"] = json!(value);
+        record["updatedAt"] = json!("2025-09-30T09:00:00+08:00");
         let expected = NaiveDateTime::parse_from_str(value, format)
             .or_else(|_| NaiveDate::parse_from_str(value, format).map(|d| d.and_time(NaiveTime::MIN)))
             .ok()
@@ -418,19 +411,30 @@ fn a_rule_format_reads_timestamps_as_chrono_does() {
     assert_eq!((read, refused), (6, 3));
 }
 
-/// The REST mapping with `rule`'s line replaced by `line`, applied to the minimal record changed
-/// by `edit`: the one error of `rule`, as displayed.
-fn error_with_rule(rule: &str, line: &str, edit: impl FnOnce(&mut Value)) -> (MappingError, String) {
+/// The REST mapping (`mappings/sim-rest.toml`) with `rule`'s line replaced by `line`.
+fn mapping_with_rule(rule: &str, line: &str) -> Mapping {
     let text =
         std::fs::read_to_string(format!("{}/mappings/sim-rest.toml", env!("CARGO_MANIFEST_DIR"))).unwrap();
     let start = text.find(&format!("{rule} = {{")).unwrap();
     let end = start + text[start..].find('\n').unwrap();
-    let mapping = Mapping::compile(&format!("{}{line}{}", &text[..start], &text[end..])).unwrap();
-    let mut record = json!({
+    Mapping::compile(&format!("{}{line}{}", &text[..start], &text[end..]))
+        .unwrap_or_else(|issues| panic!("{line}: {issues:?}"))
+}
+
+/// The smallest record the REST mapping maps.
+fn minimal_record() -> Value {
+    json!({
         "caseNo": "C1", "version": 1, "itemCode": "X1", "itemName": "食品经营许可",
         "applicant": {"name": "张伟", "type": "1", "idType": "111", "idNo": "52010219900101123X"},
         "areaCode": "520102", "applyTime": "2025-09-29 09:00:00", "status": "00", "updatedAt": "2025-09-29T09:00:00+08:00"
-    });
+    })
+}
+
+/// The REST mapping with `rule`'s line replaced by `line`, applied to the minimal record changed
+/// by `edit`: the one error of `rule`, as displayed.
+fn error_with_rule(rule: &str, line: &str, edit: impl FnOnce(&mut Value)) -> (MappingError, String) {
+    let mapping = mapping_with_rule(rule, line);
+    let mut record = minimal_record();
     edit(&mut record);
     let errors = mapping.apply(&Raw::Json(record), now()).unwrap_err();
     let name = rule.trim_matches('"');
